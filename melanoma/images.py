@@ -1,0 +1,64 @@
+"""Decode any JPEG/PNG into the 32x32 uint8 RGB the models take."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from melanoma.preprocess import IMAGE_SIZE, crop_and_resize, to_uint8
+from melanoma.sources import DataError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+# Phone photos reach ~50 MP; anything far above that is more likely a
+# decompression bomb than a photo of a mole.
+MAX_PIXELS = 200_000_000
+
+
+def decode_rgb(data: bytes, where: str) -> np.ndarray:
+    """Decode image bytes in any mode (L, P, RGBA, CMYK, ...) to (H, W, 3) uint8 RGB."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise DataError(
+                        f"{where}: {image.width}x{image.height} exceeds {MAX_PIXELS} pixels"
+                    )
+                image.load()
+                rgb = _to_rgb(image)
+    except (UnidentifiedImageError, Image.DecompressionBombError) as err:
+        raise DataError(f"{where}: not a readable image ({_short(err)})") from None
+    except Image.DecompressionBombWarning:
+        raise DataError(f"{where}: image is suspiciously large (decompression bomb?)") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        if isinstance(err, DataError):
+            raise
+        raise DataError(f"{where}: truncated or corrupt image ({_short(err)})") from None
+    return np.asarray(rgb, dtype=np.uint8)
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        # Composite on white: transparent regions of a cut-out photo are background.
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(canvas, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _short(err: Exception) -> str:
+    return str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+
+
+def load_image_32(data: bytes, where: str) -> np.ndarray:
+    """Decode, square-crop and area-resize to (32, 32, 3) uint8, per melanoma.preprocess."""
+    rgb = decode_rgb(data, where)
+    if rgb.shape[:2] == (IMAGE_SIZE, IMAGE_SIZE):
+        return rgb
+    try:
+        return to_uint8(crop_and_resize(rgb))
+    except ValueError as err:
+        raise DataError(f"{where}: {err}") from None

@@ -1,0 +1,148 @@
+"""Binary screening metrics, thresholds chosen on validation, bootstrap CIs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+METRIC_NAMES = (
+    "auc",
+    "accuracy",
+    "sensitivity",
+    "specificity",
+    "precision",
+    "f1",
+    "balanced_accuracy",
+)
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    name: str  # "youden" or "sensitivity_0.90"
+    probability: float
+    sensitivity: float  # on the data it was chosen on (validation)
+    specificity: float
+
+
+def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    return float(roc_auc_score(labels, scores))
+
+
+def confusion_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, float]:
+    """Accuracy, sensitivity, ... when melanoma is predicted for probs >= threshold."""
+    labels = np.asarray(labels).astype(bool)
+    predicted = np.asarray(probs) >= threshold
+    tp = float(np.sum(predicted & labels))
+    tn = float(np.sum(~predicted & ~labels))
+    fp = float(np.sum(predicted & ~labels))
+    fn = float(np.sum(~predicted & labels))
+    sensitivity = tp / (tp + fn) if tp + fn else 0.0
+    specificity = tn / (tn + fp) if tn + fp else 0.0
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    f1 = 2 * precision * sensitivity / (precision + sensitivity) if precision + sensitivity else 0.0
+    return {
+        "accuracy": (tp + tn) / len(labels),
+        "sensitivity": sensitivity,
+        "specificity": specificity,
+        "precision": precision,
+        "f1": f1,
+        "balanced_accuracy": (sensitivity + specificity) / 2,
+    }
+
+
+def all_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, float]:
+    return {"auc": auc(labels, probs), **confusion_metrics(labels, probs, threshold)}
+
+
+def _candidates(probs: np.ndarray) -> np.ndarray:
+    # Midpoints between sorted distinct scores: a threshold that sits between
+    # two validation scores generalizes better than one equal to a score.
+    unique = np.unique(probs)
+    mids = (unique[:-1] + unique[1:]) / 2
+    return np.concatenate([[0.0], mids, [1.0 + 1e-9]])
+
+
+def youden_threshold(labels: np.ndarray, probs: np.ndarray) -> ThresholdChoice:
+    """Threshold maximizing sensitivity + specificity - 1."""
+    best = max(
+        _candidates(probs),
+        key=lambda t: _j(confusion_metrics(labels, probs, t)),
+    )
+    m = confusion_metrics(labels, probs, best)
+    return ThresholdChoice("youden", float(best), m["sensitivity"], m["specificity"])
+
+
+def _j(m: dict[str, float]) -> float:
+    return m["sensitivity"] + m["specificity"] - 1
+
+
+def sensitivity_threshold(labels: np.ndarray, probs: np.ndarray, target: float) -> ThresholdChoice:
+    """Highest threshold whose sensitivity reaches `target` (so specificity is highest)."""
+    feasible = [
+        t
+        for t in _candidates(probs)
+        if confusion_metrics(labels, probs, t)["sensitivity"] >= target
+    ]
+    best = max(feasible)  # t = 0 always reaches sensitivity 1
+    m = confusion_metrics(labels, probs, best)
+    return ThresholdChoice(
+        f"sensitivity_{target:.2f}", float(best), m["sensitivity"], m["specificity"]
+    )
+
+
+def choose_thresholds(
+    labels: np.ndarray, probs: np.ndarray, target_sensitivity: float = 0.9
+) -> list[ThresholdChoice]:
+    """The thresholds stored with a model: Youden's J and the target-sensitivity one."""
+    return [
+        youden_threshold(labels, probs),
+        sensitivity_threshold(labels, probs, target_sensitivity),
+    ]
+
+
+def bootstrap_ci(
+    labels: np.ndarray,
+    probs: np.ndarray,
+    threshold: float,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, list[float]]:
+    """95% percentile bootstrap intervals of every metric, resampling images with replacement."""
+    labels, probs = np.asarray(labels), np.asarray(probs)
+    rng = np.random.default_rng(seed)
+    samples: dict[str, list[float]] = {name: [] for name in METRIC_NAMES}
+    for _ in range(n_resamples):
+        index = rng.integers(0, len(labels), len(labels))
+        if labels[index].min() == labels[index].max():
+            continue  # AUC is undefined without both classes
+        for name, value in all_metrics(labels[index], probs[index], threshold).items():
+            samples[name].append(value)
+    return {
+        name: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))]
+        for name, v in samples.items()
+    }
+
+
+def roc_points(labels: np.ndarray, probs: np.ndarray) -> dict[str, list[float]]:
+    fpr, tpr, thresholds = roc_curve(labels, probs)
+    return {
+        "fpr": fpr.tolist(),
+        "tpr": tpr.tolist(),
+        "thresholds": np.minimum(thresholds, 1.0).tolist(),
+    }
+
+
+def evaluation_report(
+    labels: np.ndarray, probs: np.ndarray, threshold: float, seed: int = 0
+) -> dict:
+    """Every metric at `threshold`, their 95% CIs and the ROC points."""
+    report = all_metrics(labels, probs, threshold)
+    report.update(
+        threshold=float(threshold),
+        n=int(len(labels)),
+        ci=bootstrap_ci(labels, probs, threshold, seed=seed),
+        roc=roc_points(labels, probs),
+    )
+    return report

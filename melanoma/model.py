@@ -1,0 +1,55 @@
+"""Classifiers: (N, 3, 32, 32) normalized float32 -> (N, 1) melanoma logit.
+
+Only conv, BatchNorm (folded at export), ReLU, max/avg pooling and linear at
+inference, so XNNPACK delegates the whole graph. Dropout is identity in eval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class CNNConfig:
+    widths: tuple[int, ...] = (32, 64, 128)  # channels of each 2-conv stage; each halves H, W
+    dropout: float = 0.3  # before the final linear layer
+
+
+def conv_bn_relu(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class SmallCNN(nn.Module):
+    """VGG-style CNN: stages of two 3x3 conv-BN-ReLU, max pooling, global average pooling."""
+
+    def __init__(self, config: CNNConfig = CNNConfig()):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 3
+        for width in config.widths:
+            layers += [conv_bn_relu(c_in, width), conv_bn_relu(width, width), nn.MaxPool2d(2)]
+            c_in = width
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(c_in, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.pool(self.features(x)).flatten(1)  # (N, C)
+        return self.head(self.dropout(features))  # (N, 1)
+
+
+def config_dict(config: object) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+
+
+def example_inputs(batch: int = 1) -> tuple[torch.Tensor]:
+    """Inputs that every exporter traces with: (batch, 3, 32, 32) float32."""
+    return (torch.randn(batch, 3, 32, 32),)

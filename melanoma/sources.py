@@ -1,0 +1,58 @@
+"""Read files from a folder or from a .zip in place, under one small interface."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path, PurePosixPath
+
+
+class DataError(ValueError):
+    """Bad input data; the message names the file and the problem."""
+
+
+class FileSource:
+    """A tree of files, from a directory or read in place from a .zip (never extracted)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise DataError(f"{self.path}: data path does not exist")
+        self._zip: zipfile.ZipFile | None = None
+        if self.path.is_file():
+            if not zipfile.is_zipfile(self.path):
+                raise DataError(f"{self.path}: not a folder or a .zip archive")
+            self._zip = zipfile.ZipFile(self.path)
+            self._names = _safe_members(self._zip, self.path)
+        else:
+            self._names = sorted(
+                p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file()
+            )
+
+    @property
+    def names(self) -> list[str]:
+        """Every file, as a sorted relative POSIX path."""
+        return self._names
+
+    def read(self, name: str) -> bytes:
+        if self._zip is not None:
+            return self._zip.read(name)
+        return (self.path / name).read_bytes()
+
+    def describe(self, name: str) -> str:
+        """A path for error messages: `archive.zip:member` or the file path."""
+        return f"{self.path}:{name}" if self._zip is not None else str(self.path / name)
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+
+
+def _safe_members(archive: zipfile.ZipFile, path: Path) -> list[str]:
+    names = []
+    for info in archive.infolist():
+        member = PurePosixPath(info.filename)
+        if member.is_absolute() or ".." in member.parts or ":" in info.filename.split("/")[0]:
+            raise DataError(f"{path}: member {info.filename!r} escapes the archive")
+        if not info.is_dir():
+            names.append(member.as_posix())
+    return sorted(names)
