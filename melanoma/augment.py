@@ -84,6 +84,7 @@ def augment(images: torch.Tensor, config: AugmentConfig, gen: torch.Generator) -
     theta = affine_matrices(images.shape[0], config, gen)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     # Reflection padding: rotated corners show skin instead of black wedges.
-    warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection",
-                           align_corners=False)
+    warped = F.grid_sample(
+        images, grid, mode="bilinear", padding_mode="reflection", align_corners=False
+    )
     return _jitter(warped, config, gen)

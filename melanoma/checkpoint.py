@@ -9,6 +9,8 @@ checkpoints bundled in the package (melanoma/reference/).
 
 from __future__ import annotations
 
+from melanoma.errors import UserError
+
 import dataclasses
 import datetime
 import hashlib
@@ -42,7 +44,7 @@ VERSIONED_PACKAGES = (
 )
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint that is missing, truncated or does not match its metadata."""
 
 

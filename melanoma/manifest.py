@@ -8,6 +8,8 @@ any incompatible change and teach the app the new version).
 
 from __future__ import annotations
 
+from melanoma.errors import UserError
+
 import dataclasses
 import hashlib
 import json
@@ -106,7 +108,7 @@ class Manifest:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
 
 
-class ManifestError(ValueError):
+class ManifestError(UserError):
     """A manifest that is missing, malformed or does not match its artifact."""
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from melanoma.errors import UserError
+
 import zipfile
 from pathlib import Path, PurePosixPath
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """Bad input data; the message names the file and the problem."""
 
 

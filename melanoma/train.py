@@ -124,17 +124,19 @@ def train_one_epoch(model, optimizer, scheduler, ema, train: Split, config, mean
 
 
 def _resume_state(model, optimizer, scheduler, ema, gen, epoch, best, history) -> dict:
-    return copy.deepcopy({
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "ema": ema.model.state_dict() if ema is not None else None,
-        "generator": gen.get_state(),
-        "torch_rng": torch.get_rng_state(),
-        "epoch": epoch,
-        "best": best,
-        "history": history,
-    })
+    return copy.deepcopy(
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "ema": ema.model.state_dict() if ema is not None else None,
+            "generator": gen.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "epoch": epoch,
+            "best": best,
+            "history": history,
+        }
+    )
 
 
 def train_supervised(
@@ -150,8 +152,9 @@ def train_supervised(
     device = select_device(config.device)
 
     model = SmallCNN(config.model).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
-                                  weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
     steps_per_epoch = -(-len(train) // config.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.15
@@ -162,8 +165,13 @@ def train_supervised(
         start, best, history = _load_resume(out_dir / RESUME, model, optimizer, scheduler, ema, gen)
 
     snapshot = _resume_state(model, optimizer, scheduler, ema, gen, start, best, history)
-    bar = tqdm(range(start, config.epochs), disable=not config.progress, desc="train",
-               initial=start, total=config.epochs)
+    bar = tqdm(
+        range(start, config.epochs),
+        disable=not config.progress,
+        desc="train",
+        initial=start,
+        total=config.epochs,
+    )
     try:
         for epoch in bar:
             loss = train_one_epoch(model, optimizer, scheduler, ema, train, config, mean, std, gen)
@@ -172,10 +180,16 @@ def train_supervised(
             val_auc = all_metrics(val.labels.numpy(), val_probs, 0.5)["auc"]
             history.append({"epoch": epoch + 1, "train_loss": loss, "val_auc": val_auc})
             if (val_auc, -loss) > (best["auc"], -best["loss"]):
-                best = {"auc": val_auc, "loss": loss, "epoch": epoch + 1,
-                        "state": copy.deepcopy(judged.state_dict())}
+                best = {
+                    "auc": val_auc,
+                    "loss": loss,
+                    "epoch": epoch + 1,
+                    "state": copy.deepcopy(judged.state_dict()),
+                }
             bar.set_postfix(loss=f"{loss:.3f}", val_auc=f"{val_auc:.3f}", best=f"{best['auc']:.3f}")
-            snapshot = _resume_state(model, optimizer, scheduler, ema, gen, epoch + 1, best, history)
+            snapshot = _resume_state(
+                model, optimizer, scheduler, ema, gen, epoch + 1, best, history
+            )
     except KeyboardInterrupt:
         torch.save(snapshot, out_dir / RESUME)
         raise TrainingInterrupted(out_dir / RESUME, snapshot["epoch"]) from None
@@ -233,5 +247,3 @@ def _finish_meta(model, dataset, train, val, config, mean, std, best_epoch) -> C
         thresholds=[asdict(t) for t in thresholds],
         train_config={**asdict(config), "n_train": len(train), "n_val": len(val)},
     )
-
-

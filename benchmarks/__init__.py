@@ -1,0 +1,1 @@
+"""Benchmark harness, installed as `melanoma.benchmarks`: runs every artifact in its own runtime."""

@@ -1,0 +1,183 @@
+"""`melanoma`: train, evaluate and predict. Each command builds a config and calls one API function."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from melanoma.cliutil import data_option, run, setup_process
+from melanoma.errors import UserError
+
+METHODS = ("supervised", "sgan")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="torch intra-op threads (default: torch's choice).",
+)
+def cli(verbose: bool, threads: int | None) -> None:
+    """Melanoma-vs-nevus screening models: train, evaluate, predict.
+
+    CHECKPOINT_DIR may also be `reference-supervised` or `reference-sgan`,
+    the models bundled with the package.
+    """
+    setup_process(verbose, threads)
+
+
+@cli.command()
+@click.option(
+    "--method",
+    type=click.Choice(METHODS),
+    default="supervised",
+    show_default=True,
+    help="supervised CNN, or the semi-supervised GAN that also uses unlabeled images.",
+)
+@data_option()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Checkpoint directory to write (weights.pt, metadata.json, history.csv).",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Training epochs (default: the method's default config).",
+)
+@click.option(
+    "--target-sensitivity",
+    type=click.FloatRange(0.5, 1.0),
+    default=0.9,
+    show_default=True,
+    help="Also store the validation threshold reaching this sensitivity.",
+)
+@click.option("--deterministic", is_flag=True, help="Use only deterministic torch algorithms.")
+@click.option("--resume", is_flag=True, help="Continue from OUT/resume.pt saved by Ctrl-C.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def train(
+    method, data, out_dir, seed, epochs, target_sensitivity, deterministic, resume, no_progress
+):
+    """Train a model on the labeled split (selection and thresholds on a validation split)."""
+    import torch
+
+    from melanoma.datasets import load_dataset
+
+    if deterministic:
+        torch.use_deterministic_algorithms(True)
+    dataset = load_dataset(data)
+    click.echo(dataset.summary(), err=True)
+    overrides = {
+        "seed": seed,
+        "target_sensitivity": target_sensitivity,
+        "progress": not no_progress,
+    }
+    if epochs is not None:
+        overrides["epochs"] = epochs
+    written = _train_method(method, dataset, overrides, out_dir, resume)
+    meta = json.loads((written / "metadata.json").read_text())
+    click.echo(
+        f"wrote {written} (best epoch {meta['best_epoch']}, "
+        f"val AUC {meta['val_metrics']['auc']:.3f})"
+    )
+
+
+def _train_method(method, dataset, overrides, out_dir, resume) -> Path:
+    from melanoma.train import TrainConfig, TrainingInterrupted, train_supervised
+
+    try:
+        if method == "supervised":
+            return train_supervised(dataset, TrainConfig(**overrides), out_dir, resume=resume)
+        from melanoma.train_sgan import SGANConfig, train_sgan
+
+        return train_sgan(dataset, SGANConfig(**overrides), out_dir, resume=resume)
+    except TrainingInterrupted as stop:
+        click.echo(f"{stop}; continue with --resume", err=True)
+        sys.exit(130)
+    except FileNotFoundError as err:
+        raise UserError(str(err)) from None
+
+
+@cli.command()
+@click.argument("checkpoint_dir")
+@data_option()
+@click.option(
+    "--split",
+    type=click.Choice(["test", "val", "labeled"]),
+    default="test",
+    show_default=True,
+    help="val is the checkpoint's own validation split.",
+)
+@click.option(
+    "--threshold",
+    "threshold_name",
+    default="youden",
+    show_default=True,
+    help="Stored threshold to decide at (youden or sensitivity_0.90).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def evaluate(checkpoint_dir, data, split, threshold_name, as_json):
+    """Metrics with 95% bootstrap CIs for CHECKPOINT_DIR on a split."""
+    from melanoma.checkpoint import load_checkpoint
+    from melanoma.datasets import load_dataset
+    from melanoma.evaluate import evaluate_checkpoint, pick_split
+
+    checkpoint = load_checkpoint(checkpoint_dir)
+    dataset = load_dataset(data)
+    report = evaluate_checkpoint(checkpoint, pick_split(dataset, split, checkpoint), threshold_name)
+    report.pop("roc")
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    click.echo(
+        f"{checkpoint.path} on {split} (n={report['n']}), "
+        f"threshold {threshold_name} = {report['threshold']:.3f}"
+    )
+    for name, (low, high) in report["ci"].items():
+        click.echo(f"  {name:<18} {report[name]:.3f}  [{low:.3f}, {high:.3f}]")
+
+
+@cli.command()
+@click.argument("checkpoint_dir")
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the table as CSV.",
+)
+@click.option("--threshold", "threshold_name", default="youden", show_default=True)
+def predict(checkpoint_dir, images, csv_path, threshold_name):
+    """P(melanoma) for each photo in IMAGES (files or folders), any size.
+
+    Photos are centre-cropped to a square and area-resized to 32x32, exactly
+    as the Android app does. A demo, not a diagnosis.
+    """
+    from melanoma.atomic import atomic_path
+    from melanoma.checkpoint import load_checkpoint
+    from melanoma.evaluate import predict_images
+
+    checkpoint = load_checkpoint(checkpoint_dir)
+    predictions = predict_images(checkpoint, list(images), threshold_name)
+    for p in predictions:
+        click.echo(f"{p.path}\t{p.probability:.4f}\t{'melanoma' if p.melanoma else 'benign'}")
+    if csv_path is not None:
+        with atomic_path(csv_path) as temp, temp.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["path", "probability", "melanoma"])
+            writer.writeheader()
+            writer.writerows(dataclasses.asdict(p) for p in predictions)
+
+
+def main() -> None:
+    run(cli)

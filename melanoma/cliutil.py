@@ -1,0 +1,59 @@
+"""What the three console scripts share: error mapping, logging and thread setup."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import NoReturn
+
+import click
+
+from melanoma.errors import UserError
+
+EXIT_USAGE = 2  # bad input or flags: one line, no traceback
+EXIT_INTERRUPTED = 130
+
+
+def run(command: click.Command) -> NoReturn:
+    """Run a click command; user errors become `error: ...` on stderr and exit 2."""
+    try:
+        command.main(standalone_mode=False)
+    except click.exceptions.Exit as stop:
+        sys.exit(stop.exit_code)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except UserError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_USAGE)
+    sys.exit(0)
+
+
+def setup_process(verbose: bool = False, threads: int | None = None) -> None:
+    """Process-wide settings belong to the CLI, never to library code."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def data_option(required: bool = True):
+    """--data PATH, defaulting to $MELANOMA_DATA (a folder, the .zip, or its parent folder)."""
+    return click.option(
+        "--data",
+        "data",
+        envvar="MELANOMA_DATA",
+        required=False,
+        default=None,
+        show_envvar=True,
+        metavar="PATH",
+        help="Data folder or .zip (liveProject, class-folder or CSV layout). "
+        "Default: $MELANOMA_DATA." + ("" if required else " Optional."),
+    )

@@ -1,0 +1,89 @@
+"""Evaluate a checkpoint on a split, and predict single photos, with the stored normalization."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from melanoma.checkpoint import Checkpoint
+from melanoma.datasets import Dataset, Split
+from melanoma.errors import UserError
+from melanoma.images import IMAGE_SUFFIXES, decode_rgb
+from melanoma.metrics import evaluation_report
+from melanoma.preprocess import image_to_input
+from melanoma.splits import stratified_split
+from melanoma.train import predict_probs
+
+SPLITS = ("test", "val", "labeled")
+
+
+def pick_split(dataset: Dataset, name: str, checkpoint: Checkpoint) -> Split:
+    """`val` is re-carved with the checkpoint's own seed and fraction, so it is its real val."""
+    if name == "test":
+        if dataset.test is None:
+            raise UserError(f"{dataset.source}: this data set has no test split")
+        return dataset.test
+    if name == "val":
+        config = checkpoint.meta.train_config
+        return stratified_split(dataset.labeled, config["val_fraction"], checkpoint.meta.seed)[1]
+    if name == "labeled":
+        return dataset.labeled
+    raise UserError(f"unknown split {name!r}; choose from {', '.join(SPLITS)}")
+
+
+def evaluate_checkpoint(
+    checkpoint: Checkpoint, split: Split, threshold_name: str = "youden", seed: int = 0
+) -> dict:
+    """Metrics at the stored validation threshold, 95% bootstrap CIs (seeded) and ROC points."""
+    try:
+        threshold = checkpoint.meta.threshold(threshold_name)
+    except KeyError as err:
+        raise UserError(str(err.args[0])) from None
+    probs = predict_probs(checkpoint.model, split.images, checkpoint.meta.mean, checkpoint.meta.std)
+    report = evaluation_report(split.labels.numpy(), probs, threshold, seed=seed)
+    report["threshold_name"] = threshold_name
+    return report
+
+
+@dataclass(frozen=True)
+class Prediction:
+    path: str
+    probability: float  # P(melanoma)
+    melanoma: bool  # probability >= threshold
+
+
+def image_files(paths: list[Path]) -> list[Path]:
+    """Expand directories (sorted, recursive) into image files; keep explicit files as given."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UserError(f"{path}: no such file or directory")
+    if not files:
+        raise UserError("no images found in " + ", ".join(map(str, paths)))
+    return files
+
+
+@torch.no_grad()
+def predict_images(
+    checkpoint: Checkpoint, paths: list[Path], threshold_name: str = "youden"
+) -> list[Prediction]:
+    """Run the full input contract (crop, area resize, normalize) on each photo."""
+    meta = checkpoint.meta
+    threshold = meta.threshold(threshold_name)
+    results = []
+    for path in image_files(paths):
+        rgb = decode_rgb(path.read_bytes(), str(path))
+        try:
+            batch = image_to_input(rgb, meta.mean, meta.std)
+        except ValueError as err:
+            raise UserError(f"{path}: {err}") from None
+        prob = float(torch.sigmoid(checkpoint.model(batch)).item())
+        results.append(Prediction(str(path), prob, bool(np.float64(prob) >= threshold)))
+    return results
