@@ -1,0 +1,214 @@
+package org.melanoma.demo.core;
+
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The artifact manifest, mirroring melanoma/manifest.py (schema version {@link #SCHEMA_VERSION}).
+ *
+ * <p>Plain immutable data; {@link ManifestParser} builds and validates it. Field names follow the
+ * JSON keys in camel case. Sections the app does not act on (quantization, verification, versions,
+ * target_info) are kept so the screen can show where the model came from.
+ */
+public final class Manifest {
+    /** The only schema version this app understands; melanoma.manifest.SCHEMA_VERSION. */
+    public static final int SCHEMA_VERSION = 1;
+
+    public final int schemaVersion;
+    public final String modelName;
+    public final String method; // "supervised" or "sgan"
+    public final String target; // "executorch" for this app
+    public final String precision; // "fp32" or "int8"
+    public final FileInfo file;
+    public final InputSpec input;
+    public final Preprocessing preprocessing;
+    public final OutputSpec output;
+    public final List<Threshold> thresholds; // in manifest order, not sorted
+    public final Quantization quantization;
+    public final String sourceCheckpointSha256;
+    public final Map<String, String> versions;
+    public final String createdUtc;
+    public final Verification verification;
+    public final Map<String, Object> targetInfo;
+
+    Manifest(
+            int schemaVersion,
+            String modelName,
+            String method,
+            String target,
+            String precision,
+            FileInfo file,
+            InputSpec input,
+            Preprocessing preprocessing,
+            OutputSpec output,
+            List<Threshold> thresholds,
+            Quantization quantization,
+            String sourceCheckpointSha256,
+            Map<String, String> versions,
+            String createdUtc,
+            Verification verification,
+            Map<String, Object> targetInfo) {
+        this.schemaVersion = schemaVersion;
+        this.modelName = modelName;
+        this.method = method;
+        this.target = target;
+        this.precision = precision;
+        this.file = file;
+        this.input = input;
+        this.preprocessing = preprocessing;
+        this.output = output;
+        this.thresholds = Collections.unmodifiableList(thresholds);
+        this.quantization = quantization;
+        this.sourceCheckpointSha256 = sourceCheckpointSha256;
+        this.versions = Collections.unmodifiableMap(versions);
+        this.createdUtc = createdUtc;
+        this.verification = verification;
+        this.targetInfo = Collections.unmodifiableMap(targetInfo);
+    }
+
+    /** The artifact this manifest describes. */
+    public static final class FileInfo {
+        public final String name; // relative to the manifest's folder
+        public final String sha256;
+        public final long sizeBytes;
+
+        FileInfo(String name, String sha256, long sizeBytes) {
+            this.name = name;
+            this.sha256 = sha256;
+            this.sizeBytes = sizeBytes;
+        }
+    }
+
+    /** The model input; the app only accepts (N or 1, 3, size, size) float32 NCHW. */
+    public static final class InputSpec {
+        public final String name;
+        public final List<Object> shape; // "N" marks a dynamic batch
+        public final String dtype;
+        public final String layout;
+        public final double[] valueRange; // [min, max]
+
+        InputSpec(String name, List<Object> shape, String dtype, String layout, double[] range) {
+            this.name = name;
+            this.shape = Collections.unmodifiableList(shape);
+            this.dtype = dtype;
+            this.layout = layout;
+            this.valueRange = range.clone();
+        }
+    }
+
+    /** The preprocessing contract of melanoma/preprocess.py, with its training statistics. */
+    public static final class Preprocessing {
+        public final String color; // "RGB"
+        public final String crop; // "center_square"
+        public final String resize; // "area"
+        public final int size; // 32
+        public final int minSide; // smaller crops are refused
+        public final double scale; // 1/255
+        private final double[] mean; // per channel, RGB, 0..1 scale
+        private final double[] std;
+
+        Preprocessing(
+                String color,
+                String crop,
+                String resize,
+                int size,
+                int minSide,
+                double scale,
+                double[] mean,
+                double[] std) {
+            this.color = color;
+            this.crop = crop;
+            this.resize = resize;
+            this.size = size;
+            this.minSide = minSide;
+            this.scale = scale;
+            this.mean = mean.clone();
+            this.std = std.clone();
+        }
+
+        public double[] mean() {
+            return mean.clone();
+        }
+
+        public double[] std() {
+            return std.clone();
+        }
+    }
+
+    /** The model output: one logit per image; sigmoid gives P(positive class). */
+    public static final class OutputSpec {
+        public final String name;
+        public final List<Object> shape; // ["N", 1]
+        public final String kind; // "logit"
+        public final String activation; // "sigmoid"
+        public final String positiveClass; // "melanoma"
+
+        OutputSpec(String name, List<Object> shape, String kind, String activation, String pos) {
+            this.name = name;
+            this.shape = Collections.unmodifiableList(shape);
+            this.kind = kind;
+            this.activation = activation;
+            this.positiveClass = pos;
+        }
+    }
+
+    /** Decide the positive class when sigmoid(logit) >= probability. */
+    public static final class Threshold {
+        public final String name; // "youden", "sensitivity_0.90", ...
+        public final double probability;
+        public final double valSensitivity;
+        public final double valSpecificity;
+
+        public Threshold(String name, double probability, double valSens, double valSpec) {
+            this.name = name;
+            this.probability = probability;
+            this.valSensitivity = valSens;
+            this.valSpecificity = valSpec;
+        }
+    }
+
+    /** How the artifact was quantized. */
+    public static final class Quantization {
+        public final String scheme;
+        public final boolean perChannel;
+        public final boolean qat;
+
+        Quantization(String scheme, boolean perChannel, boolean qat) {
+            this.scheme = scheme;
+            this.perChannel = perChannel;
+            this.qat = qat;
+        }
+    }
+
+    /** What the exporter checked after export. Nullable numbers are boxed. */
+    public static final class Verification {
+        public final String runtime;
+        public final String check;
+        public final String reference;
+        public final Double maxAbsDiff;
+        public final Double tolerance;
+        public final Double decisionAgreement;
+        public final int nImages;
+        public final boolean passed;
+
+        Verification(
+                String runtime,
+                String check,
+                String reference,
+                Double maxAbsDiff,
+                Double tolerance,
+                Double decisionAgreement,
+                int nImages,
+                boolean passed) {
+            this.runtime = runtime;
+            this.check = check;
+            this.reference = reference;
+            this.maxAbsDiff = maxAbsDiff;
+            this.tolerance = tolerance;
+            this.decisionAgreement = decisionAgreement;
+            this.nImages = nImages;
+            this.passed = passed;
+        }
+    }
+}

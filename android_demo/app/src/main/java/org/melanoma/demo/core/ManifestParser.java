@@ -1,0 +1,177 @@
+package org.melanoma.demo.core;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Parses the JSON that melanoma.manifest.Manifest.to_json() writes, with the same rules as
+ * melanoma.manifest.manifest_from_dict: the schema version is checked first, then every section
+ * must have exactly its fields (missing and unknown fields are both errors). On top of that the
+ * values are type-checked, and {@link AppSupport} refuses settings this app does not implement.
+ */
+public final class ManifestParser {
+    private static final String WHERE = "manifest";
+
+    private static final String[] TOP_REQUIRED = {
+        "model_name", "method", "target", "precision", "file", "input", "preprocessing",
+        "output", "thresholds", "quantization", "source_checkpoint_sha256", "versions",
+        "created_utc", "verification",
+    };
+    private static final String[] TOP_OPTIONAL = {"target_info", "schema_version"};
+    private static final String[] NONE = {};
+
+    private ManifestParser() {}
+
+    /** Parse, validate against the schema, and check that this app can run what it describes. */
+    public static Manifest parse(String json) throws ManifestException {
+        Object root;
+        try {
+            root = Json.parse(json);
+        } catch (JsonException e) {
+            throw new ManifestException("manifest is not valid JSON: " + e.getMessage(), e);
+        }
+        Manifest manifest = fromJson(root);
+        AppSupport.check(manifest);
+        return manifest;
+    }
+
+    /** Build a manifest from parsed JSON, with the schema checks only. */
+    static Manifest fromJson(Object root) throws ManifestException {
+        if (!(root instanceof java.util.Map)) {
+            throw new ManifestException(WHERE + ": expected a JSON object");
+        }
+        JsonFields top = JsonFields.of(root, WHERE);
+        checkSchemaVersion(top);
+        top.checkKeys(TOP_REQUIRED, TOP_OPTIONAL);
+        return new Manifest(
+                Manifest.SCHEMA_VERSION,
+                top.string("model_name"),
+                top.string("method"),
+                top.string("target"),
+                top.string("precision"),
+                fileInfo(top.object("file")),
+                inputSpec(top.object("input")),
+                preprocessing(top.object("preprocessing")),
+                outputSpec(top.object("output")),
+                thresholds(top),
+                quantization(top.object("quantization")),
+                top.string("source_checkpoint_sha256"),
+                top.stringMap("versions"),
+                top.string("created_utc"),
+                verification(top.object("verification")),
+                top.anyMapOrEmpty("target_info"));
+    }
+
+    /** Like Python, any value other than 1 (including a missing one) is refused first. */
+    private static void checkSchemaVersion(JsonFields top) throws UnknownSchemaVersionException {
+        Object version = top.raw("schema_version");
+        boolean known =
+                (version instanceof Long && (Long) version == Manifest.SCHEMA_VERSION)
+                        || (version instanceof Double
+                                && (Double) version == Manifest.SCHEMA_VERSION);
+        if (!known) {
+            String shown = version == null ? "missing" : String.valueOf(version);
+            throw new UnknownSchemaVersionException(
+                    WHERE
+                            + ": schema_version "
+                            + shown
+                            + ", expected "
+                            + Manifest.SCHEMA_VERSION
+                            + " (this app reads manifest schema version "
+                            + Manifest.SCHEMA_VERSION
+                            + " only: update the app or export the model with a matching"
+                            + " toolkit)");
+        }
+    }
+
+    private static Manifest.FileInfo fileInfo(JsonFields f) throws ManifestException {
+        f.checkKeys(new String[] {"name", "sha256", "size_bytes"}, NONE);
+        return new Manifest.FileInfo(f.string("name"), f.string("sha256"), f.integer("size_bytes"));
+    }
+
+    private static Manifest.InputSpec inputSpec(JsonFields f) throws ManifestException {
+        f.checkKeys(new String[] {"name", "shape", "dtype", "layout", "value_range"}, NONE);
+        return new Manifest.InputSpec(
+                f.string("name"),
+                f.listOrCopy("shape"),
+                f.string("dtype"),
+                f.string("layout"),
+                f.numbers("value_range"));
+    }
+
+    private static Manifest.Preprocessing preprocessing(JsonFields f) throws ManifestException {
+        f.checkKeys(
+                new String[] {
+                    "color", "crop", "resize", "size", "min_side", "scale", "mean", "std"
+                },
+                NONE);
+        return new Manifest.Preprocessing(
+                f.string("color"),
+                f.string("crop"),
+                f.string("resize"),
+                smallInt(f, "size"),
+                smallInt(f, "min_side"),
+                f.number("scale"),
+                f.numbers("mean"),
+                f.numbers("std"));
+    }
+
+    private static Manifest.OutputSpec outputSpec(JsonFields f) throws ManifestException {
+        f.checkKeys(new String[] {"name", "shape", "kind", "activation", "positive_class"}, NONE);
+        return new Manifest.OutputSpec(
+                f.string("name"),
+                f.listOrCopy("shape"),
+                f.string("kind"),
+                f.string("activation"),
+                f.string("positive_class"));
+    }
+
+    private static List<Manifest.Threshold> thresholds(JsonFields top) throws ManifestException {
+        List<Object> items = top.list("thresholds");
+        List<Manifest.Threshold> out = new ArrayList<Manifest.Threshold>();
+        for (int i = 0; i < items.size(); i++) {
+            JsonFields t = JsonFields.of(items.get(i), top.path("thresholds") + "[" + i + "]");
+            t.checkKeys(
+                    new String[] {"name", "probability", "val_sensitivity", "val_specificity"},
+                    NONE);
+            out.add(
+                    new Manifest.Threshold(
+                            t.string("name"),
+                            t.number("probability"),
+                            t.number("val_sensitivity"),
+                            t.number("val_specificity")));
+        }
+        return out;
+    }
+
+    private static Manifest.Quantization quantization(JsonFields f) throws ManifestException {
+        f.checkKeys(new String[] {"scheme", "per_channel", "qat"}, NONE);
+        return new Manifest.Quantization(f.string("scheme"), f.bool("per_channel"), f.bool("qat"));
+    }
+
+    private static Manifest.Verification verification(JsonFields f) throws ManifestException {
+        f.checkKeys(
+                new String[] {
+                    "runtime", "check", "reference", "max_abs_diff", "tolerance",
+                    "decision_agreement", "n_images", "passed",
+                },
+                NONE);
+        return new Manifest.Verification(
+                f.string("runtime"),
+                f.string("check"),
+                f.string("reference"),
+                f.numberOrNull("max_abs_diff"),
+                f.numberOrNull("tolerance"),
+                f.numberOrNull("decision_agreement"),
+                smallInt(f, "n_images"),
+                f.bool("passed"));
+    }
+
+    private static int smallInt(JsonFields f, String key) throws ManifestException {
+        long value = f.integer(key);
+        if (value < 0 || value > Integer.MAX_VALUE) {
+            throw new ManifestException(f.path(key) + ": " + value + " is out of range");
+        }
+        return (int) value;
+    }
+}

@@ -1,0 +1,293 @@
+"""The Android app's preprocessing, manifest parsing and risk bands, checked against Python.
+
+Python writes a golden dir: real test images and large photo-like images as lossless PNG, the
+tensors melanoma.preprocess makes from them, an exporter manifest with its artifact, and the
+manifests and messages Python rejects. `android_demo/jvm-tests.sh` then runs the app's own Java
+classes on the desktop JVM against it (PreprocessorParityTest, ExportedManifestTest) together
+with the plain JUnit tests. A missing JDK or JUnit fails here; it never skips.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import shutil
+import subprocess
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from melanoma.manifest import ManifestError, manifest_from_dict, manifest_path, read_manifest
+from melanoma.preprocess import (
+    channel_stats,
+    crop_and_resize,
+    image_to_input,
+    normalize,
+    square_crop_box,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+JVM_TESTS = REPO / "android_demo" / "jvm-tests.sh"
+CASES_HEADER = "name\timage\twidth\theight\tcrop\ttop\tleft\tside\texpected"
+REAL_TEST_IDX = [0, 1, 150, 299, 300, 301, 450, 599]  # test/ is sorted: 0..299 are melanoma
+INSTALL_HINT = "install a JDK and JUnit 4: apt-get install -y default-jdk-headless junit4"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    rgb: np.ndarray  # (H, W, 3) uint8
+    box: tuple[int, int, int] | None  # (top, left, side); None means the centred square
+
+
+def _read_jpg(archive: zipfile.ZipFile, member: str) -> np.ndarray:
+    with Image.open(io.BytesIO(archive.read(member))) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+def _test_image(archive: zipfile.ZipFile, idx: int) -> np.ndarray:
+    label = 1 if idx < 300 else 0
+    return _read_jpg(archive, f"MelanomaDetection/test/{idx}_{label}.jpg")
+
+
+def _photo_like(base: np.ndarray, width: int, height: int, seed: int) -> np.ndarray:
+    """A deterministic stand-in for a phone photo: a real lesion upscaled (bicubic) plus noise."""
+    up = Image.fromarray(base).resize((width, height), Image.Resampling.BICUBIC)
+    noise = np.random.default_rng(seed).normal(0.0, 4.0, size=(height, width, 3))
+    return np.clip(np.rint(np.asarray(up, np.float64) + noise), 0, 255).astype(np.uint8)
+
+
+def _cases(archive: zipfile.ZipFile) -> list[Case]:
+    cases = [
+        Case(f"real_test_{idx}", _test_image(archive, idx), None) for idx in REAL_TEST_IDX
+    ]
+    landscape = _photo_like(_test_image(archive, 7), 640, 480, seed=1)
+    big = _photo_like(_test_image(archive, 42), 3000, 4000, seed=3)
+    cases += [
+        Case("landscape_640x480", landscape, None),
+        Case("portrait_480x640", _photo_like(_test_image(archive, 320), 480, 640, seed=2), None),
+        Case("photo_3000x4000", big, None),
+        Case("landscape_1333x1000", _photo_like(_test_image(archive, 77), 1333, 1000, 4), None),
+        Case("odd_97x131", _photo_like(_test_image(archive, 500), 97, 131, seed=5), None),
+        Case("near_min_45x33", _photo_like(_test_image(archive, 210), 45, 33, seed=6), None),
+        Case("min_side_32x50", _photo_like(_test_image(archive, 410), 32, 50, seed=7), None),
+        # Boxes the user moved onto the lesion: off-centre, and one at the far corner.
+        Case("box_640x480_offcentre", landscape, (17, 301, 151)),
+        Case("box_640x480_corner_min", landscape, (448, 608, 32)),
+        Case("box_3000x4000_offcentre", big, (1234, 567, 1777)),
+        # Refused: the square crop would need upsampling.
+        Case("too_small_20x30", _photo_like(_test_image(archive, 3), 20, 30, seed=8), None),
+        Case("too_small_200x31", _photo_like(_test_image(archive, 303), 200, 31, seed=9), None),
+        Case("box_too_small", landscape, (100, 100, 31)),
+    ]
+    return cases
+
+
+def _expected(case: Case, mean: list[float], std: list[float]) -> np.ndarray:
+    """The model input melanoma.preprocess makes, (1, 3, 32, 32) float32."""
+    if case.box is None:
+        tensor = image_to_input(case.rgb, mean, std)
+    else:  # image_to_input with an explicit box, step for step
+        resized = crop_and_resize(case.rgb, case.box)
+        chw = torch.from_numpy(np.ascontiguousarray(resized.transpose(2, 0, 1)))
+        tensor = normalize(chw.unsqueeze(0), mean, std)
+    assert tensor.shape == (1, 3, 32, 32) and tensor.dtype == torch.float32
+    return tensor.numpy()
+
+
+def _python_refusal(case: Case) -> str | None:
+    """Python's error message if it refuses the case, else None."""
+    try:
+        crop_and_resize(case.rgb, case.box)
+    except ValueError as err:
+        return str(err)
+    return None
+
+
+def _write_cases(golden: Path, cases: list[Case], mean: list[float], std: list[float]) -> None:
+    (golden / "images").mkdir()
+    (golden / "tensors").mkdir()
+    rows = [CASES_HEADER]
+    for case in cases:
+        height, width = case.rgb.shape[:2]
+        image = f"images/{case.name}.png"
+        Image.fromarray(case.rgb).save(golden / image, format="PNG", compress_level=1)
+        top, left, side = case.box or square_crop_box(height, width)
+        refusal = _python_refusal(case)
+        if refusal is not None:
+            expected = f"error: {refusal}"
+        else:
+            expected = f"tensors/{case.name}.f32"
+            _expected(case, mean, std).astype("<f4").tofile(golden / expected)
+        crop = "center" if case.box is None else "box"
+        rows.append(f"{case.name}\t{image}\t{width}\t{height}\t{crop}\t{top}\t{left}\t{side}\t"
+                    f"{expected}")
+    (golden / "cases.tsv").write_text("\n".join(rows) + "\n")
+
+
+def _band_label(index: int, n_thresholds: int) -> str:
+    if index == 0:
+        return "low"
+    if index == n_thresholds:
+        return "high"
+    return "intermediate" if n_thresholds == 2 else f"intermediate {index}"
+
+
+def _write_manifest_checks(golden: Path, manifest_file: Path) -> None:
+    """What Java must read from the manifest, and the bands Python's rule gives."""
+    m = read_manifest(manifest_file)
+    p = m.preprocessing
+    expect = {
+        "model_name": m.model_name,
+        "target": m.target,
+        "precision": m.precision,
+        "positive_class": m.output.positive_class,
+        "size": str(p.size),
+        "min_side": str(p.min_side),
+        "mean": ",".join(repr(float(v)) for v in p.mean),
+        "std": ",".join(repr(float(v)) for v in p.std),
+        "thresholds": ",".join(f"{t.name}={float(t.probability)!r}" for t in m.thresholds),
+    }
+    lines = ["key\tvalue"] + [f"{k}\t{v}" for k, v in expect.items()]
+    (golden / "manifest_expect.tsv").write_text("\n".join(lines) + "\n")
+
+    cuts = sorted(float(t.probability) for t in m.thresholds)
+    probs = {0.0, 1.0, 0.5}
+    for cut in cuts:
+        probs |= {cut, math.nextafter(cut, -math.inf), math.nextafter(cut, math.inf)}
+    probs |= {(a + b) / 2 for a, b in zip(cuts, cuts[1:], strict=False)}
+    rows = ["probability\tindex\tlabel"]
+    for prob in sorted(v for v in probs if 0.0 <= v <= 1.0):
+        index = sum(cut <= prob for cut in cuts)  # thresholds at or below p
+        rows.append(f"{prob!r}\t{index}\t{_band_label(index, len(cuts))}")
+    (golden / "bands.tsv").write_text("\n".join(rows) + "\n")
+
+
+def _write_bad_manifests(golden: Path, manifest_file: Path) -> None:
+    """Manifests Python rejects, with Python's message; Java must reject each one too."""
+    text = manifest_file.read_text()
+    variants: dict[str, tuple[str, str]] = {
+        "truncated.json": ("json", text[: len(text) // 2]),
+        "trailing_comma.json": ("json", text.rstrip()[:-1] + ",}\n"),
+        "not_an_object.json": ("message", "[1, 2]\n"),
+    }
+
+    def edited(kind: str, edit) -> tuple[str, str]:
+        data = json.loads(text)
+        edit(data)
+        return kind, json.dumps(data, indent=2, sort_keys=True)
+
+    variants["schema_v2.json"] = edited("schema", lambda d: d.update(schema_version=2))
+    variants["schema_missing.json"] = edited("schema", lambda d: d.pop("schema_version"))
+    variants["missing_mean.json"] = edited("message", lambda d: d["preprocessing"].pop("mean"))
+    variants["missing_thresholds.json"] = edited("message", lambda d: d.pop("thresholds"))
+    variants["threshold_field.json"] = edited(
+        "message", lambda d: d["thresholds"][0].pop("val_specificity")
+    )
+    variants["unknown_output_field.json"] = edited(
+        "message", lambda d: d["output"].update(temperature=1.0)
+    )
+    bad = golden / "bad_manifests"
+    bad.mkdir()
+    rows = ["file\tkind\tpython_message"]
+    for name, (kind, body) in variants.items():
+        try:
+            manifest_from_dict(json.loads(body))
+        except (ManifestError, json.JSONDecodeError) as err:
+            message = str(err)
+        else:
+            pytest.fail(f"{name}: Python accepted a manifest meant to be invalid")
+        (bad / name).write_text(body)
+        rows.append(f"{name}\t{kind}\t{message}")
+    (bad / "cases.tsv").write_text("\n".join(rows) + "\n")
+
+
+@pytest.fixture(scope="session")
+def exported_manifest(tmp_path_factory, build_manifest, data_zip) -> Path:
+    """THE manifest the JVM tests read, with its artifact beside it; returns the manifest path.
+
+    For now it is built here from melanoma.manifest's dataclasses and serialized with
+    Manifest.to_json(); the artifact is placeholder bytes (the Java side only hashes it). Mean and
+    std are computed on the labeled split, as training does. To test against the real exporter,
+    run `melanoma-export --target executorch --quantize int8 --out <dir>` here and return
+    `<dir>/<model>-executorch-int8.pte.manifest.json` instead.
+    """
+    out = tmp_path_factory.mktemp("export")
+    with zipfile.ZipFile(data_zip) as archive:
+        names = sorted(
+            n for n in archive.namelist() if n.startswith("MelanomaDetection/labeled/")
+            and n.endswith(".jpg")
+        )
+        images = np.stack([_read_jpg(archive, n) for n in names])  # (N, 32, 32, 3)
+    mean, std = channel_stats(torch.from_numpy(images).permute(0, 3, 1, 2))
+    artifact = out / "cnn-supervised-executorch-int8.pte"
+    artifact.write_bytes(np.random.default_rng(0).bytes(4096))
+    manifest = build_manifest(artifact, mean, std)
+    path = manifest_path(artifact)
+    path.write_text(manifest.to_json())
+    return path
+
+
+@pytest.fixture(scope="session")
+def golden_dir(tmp_path_factory, exported_manifest, data_zip) -> Path:
+    """Everything jvm-tests.sh needs, written by the Python side."""
+    golden = tmp_path_factory.mktemp("golden")
+    model = golden / "model"
+    model.mkdir()
+    manifest = read_manifest(exported_manifest)
+    shutil.copy2(exported_manifest, model / exported_manifest.name)
+    shutil.copy2(exported_manifest.parent / manifest.file.name, model / manifest.file.name)
+    mean, std = manifest.preprocessing.mean, manifest.preprocessing.std
+    with zipfile.ZipFile(data_zip) as archive:
+        cases = _cases(archive)
+    _write_cases(golden, cases, mean, std)
+    _write_manifest_checks(golden, exported_manifest)
+    _write_bad_manifests(golden, exported_manifest)
+    return golden
+
+
+def _run_jvm_tests(golden: Path) -> subprocess.CompletedProcess[str]:
+    if shutil.which("javac") is None or shutil.which("java") is None:
+        pytest.fail(f"javac/java not found: {INSTALL_HINT}")
+    result = subprocess.run(
+        ["bash", str(JVM_TESTS), str(golden)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "LC_ALL": "C.UTF-8"},
+    )
+    if result.returncode == 3:  # jvm-tests.sh: toolchain missing
+        pytest.fail(f"{result.stderr}\n{INSTALL_HINT}")
+    return result
+
+
+def test_java_matches_python_preprocessing_and_manifest(golden_dir):
+    result = _run_jvm_tests(golden_dir)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"jvm-tests.sh failed:\n{output}"
+    assert "OK (" in result.stdout, output  # JUnitCore's summary of a fully green run
+    print(output)
+
+
+def test_jvm_tests_fail_when_one_golden_value_changes(golden_dir, tmp_path):
+    """A negative control: one pixel's red value off by one level must be caught."""
+    tampered = tmp_path / "golden"
+    shutil.copytree(golden_dir, tampered, copy_function=os.symlink)
+    target = tampered / "tensors" / f"real_test_{REAL_TEST_IDX[0]}.f32"
+    values = np.fromfile(target.resolve(), dtype="<f4")
+    prep = read_manifest(next((golden_dir / "model").glob("*.manifest.json"))).preprocessing
+    values[0] += np.float32(1 / 255 / prep.std[0])  # pixel (0, 0), red channel, one level up
+    target.unlink()
+    values.tofile(target)
+
+    result = _run_jvm_tests(tampered)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, f"jvm-tests.sh passed a tampered golden tensor:\n{output}"
+    assert f"real_test_{REAL_TEST_IDX[0]}: max abs diff" in output, output
