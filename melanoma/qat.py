@@ -10,6 +10,7 @@ int8 activations, that ExecuTorch XNNPACK, ONNX (QDQ) and Core ML all lower.
 
 from __future__ import annotations
 
+import copy
 import logging
 
 import torch
@@ -50,12 +51,15 @@ def prepare_qat_model(model: nn.Module, example_inputs: tuple) -> torch.fx.Graph
     so training sees the folded int8 weights that inference will use. The
     returned graph is in train mode; switch it only with torchao's
     move_exported_model_to_train/eval (GraphModule.train()/.eval() does not
-    reach the exported BatchNorm and dropout ops).
+    reach the exported BatchNorm and dropout ops). `model` itself is left
+    untouched: the graph trains a copy of its weights.
     """
     from torchao.quantization.pt2e import move_exported_model_to_train
     from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
 
-    exported = _export_dynamic_batch(model.eval(), example_inputs)
+    # torch.export shares parameter storage with the module it traced, so
+    # without the copy QAT would silently overwrite the float model's weights.
+    exported = _export_dynamic_batch(copy.deepcopy(model).eval(), example_inputs)
     prepared = prepare_qat_pt2e(exported.module(), xnnpack_qat_quantizer())
     move_exported_model_to_train(prepared)
     return prepared
