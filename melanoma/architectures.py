@@ -8,9 +8,11 @@ from __future__ import annotations
 from torch import nn
 
 from melanoma.model import CNNConfig, SmallCNN
+from melanoma.sgan import SGANClassifier, SGANClassifierConfig
 
 ARCHITECTURES: dict[str, tuple[type, type[nn.Module]]] = {
     "small-cnn": (CNNConfig, SmallCNN),
+    "sgan-classifier": (SGANClassifierConfig, SGANClassifier),
 }
 
 

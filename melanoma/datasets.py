@@ -141,9 +141,11 @@ def _find_root(dirs: set[str], children: tuple[str, ...]) -> str | None:
 
 
 def _find_class_root(dirs: set[str]) -> str | None:
-    class_dirs = ("train",) + NEGATIVE_DIRS + POSITIVE_DIRS
+    def has_classes(folder: str) -> bool:
+        return any(_join(folder, d) in dirs for d in NEGATIVE_DIRS + POSITIVE_DIRS)
+
     for root in sorted({""} | dirs, key=lambda d: (d.count("/"), d)):
-        if any(_join(root, d) in dirs for d in class_dirs):
+        if has_classes(root) or has_classes(_join(root, "train")):
             return root
     return None
 

@@ -65,13 +65,16 @@ def _candidates(probs: np.ndarray) -> np.ndarray:
 
 
 def youden_threshold(labels: np.ndarray, probs: np.ndarray) -> ThresholdChoice:
-    """Threshold maximizing sensitivity + specificity - 1."""
-    best = max(
-        _candidates(probs),
-        key=lambda t: _j(confusion_metrics(labels, probs, t)),
-    )
+    """Threshold maximizing sensitivity + specificity - 1.
+
+    Small validation sets have a range of equally good thresholds; the median
+    of that range is less fragile than its lowest end.
+    """
+    candidates = _candidates(probs)
+    scores = np.array([_j(confusion_metrics(labels, probs, t)) for t in candidates])
+    best = float(np.median(candidates[np.isclose(scores, scores.max())]))
     m = confusion_metrics(labels, probs, best)
-    return ThresholdChoice("youden", float(best), m["sensitivity"], m["specificity"])
+    return ThresholdChoice("youden", best, m["sensitivity"], m["specificity"])
 
 
 def _j(m: dict[str, float]) -> float:

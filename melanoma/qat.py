@@ -6,20 +6,87 @@ eval -> torch.export (dynamic batch) -> prepare_qat_pt2e(XNNPACKQuantizer)
 -> torch.export again (dynamic batch). The result is one ExportedProgram with
 explicit quantize/dequantize nodes, int8 per-channel symmetric weights and
 int8 activations, that ExecuTorch XNNPACK, ONNX (QDQ) and Core ML all lower.
+
+A QAT directory sits beside (by convention inside) its float checkpoint:
+
+    DIR/program.pt2     the converted int8 ExportedProgram (torch.export.save)
+    DIR/metadata.json   CheckpointMeta of the source, with train_config["kind"] = "qat-int8",
+                        the source's sha256 and validation metrics of the int8 program
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import logging
+import os
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
+from melanoma.atomic import atomic_path
+from melanoma.augment import AugmentConfig
+from melanoma.checkpoint import (
+    METADATA,
+    REFERENCE_NAMES,
+    Checkpoint,
+    CheckpointError,
+    CheckpointMeta,
+    checkpoint_sha256,
+    file_sha256,
+    package_versions,
+    read_meta,
+    resolve_checkpoint_dir,
+    utc_now,
+)
+from melanoma.datasets import Dataset, Split
+from melanoma.errors import UserError
+from melanoma.metrics import all_metrics
 from melanoma.model import example_inputs as model_example_inputs
+from melanoma.preprocess import normalize
+from melanoma.splits import stratified_split
+from melanoma.train import augmented_batch
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 1024  # upper bound of the dynamic batch dimension
+PROGRAM = "program.pt2"
+KIND = "qat-int8"
+QAT_SUBDIR = "qat"  # where find_qat and the reference names look, inside a float checkpoint
+
+
+@dataclass(frozen=True)
+class QATConfig:
+    seed: int = 0  # seeds batch order, augmentation and unlabeled sampling
+    epochs: int = 8  # passes over the labeled train split; 0 = calibrate only (post-training)
+    batch_size: int = 32  # labeled images per step
+    lr: float = 1e-4  # AdamW, cosine-decayed to 0: a nudge from the float weights, not retraining
+    weight_decay: float = 0.0  # the float model is already regularized
+    label_weight: float = 1.0  # weight of the BCE loss on the true labels
+    distill_weight: float = 1.0  # weight of matching the float model's soft predictions
+    temperature: float = 1.0  # distillation temperature on the logits (loss scaled by T^2)
+    use_unlabeled: bool = True  # distill on unlabeled images too (labels are never used)
+    unlabeled_batch_size: int = 64  # unlabeled images per step when use_unlabeled
+    freeze_bn: bool = True  # keep BN running stats (and dropout off): batches of 32 give noisy
+    # batch statistics, and frozen stats make training see exactly the folded deployed weights
+    freeze_observer_epoch: int = 4  # stop moving the int8 ranges after this many epochs
+    calibration_batches: int = 8  # clean batches run before training to initialize the ranges
+    progress: bool = True  # tqdm bar with the loss
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
+
+
+@dataclass(frozen=True)
+class QATCheckpoint:
+    program: torch.export.ExportedProgram  # int8 Q/DQ graph, (N, 3, 32, 32) -> (N, 1) logits
+    meta: (
+        CheckpointMeta  # the source's method/arch/mean/std/thresholds; QAT settings in train_config
+    )
+    path: Path
 
 
 def _export_dynamic_batch(module: nn.Module, example_inputs: tuple) -> torch.export.ExportedProgram:
@@ -81,3 +148,108 @@ def convert_qat_model(
     move_exported_model_to_eval(prepared)
     converted = convert_pt2e(prepared)
     return _export_dynamic_batch(converted, example_inputs)
+
+
+@torch.no_grad()
+def program_probs(
+    program: torch.export.ExportedProgram | nn.Module,
+    images: torch.Tensor,
+    mean: list[float],
+    std: list[float],
+    batch: int = 256,
+) -> np.ndarray:
+    """P(melanoma) for (N, 3, 32, 32) uint8 images through an exported program (or module)."""
+    module = program.module() if isinstance(program, torch.export.ExportedProgram) else program
+    out = [
+        torch.sigmoid(module(normalize(images[i : i + batch], mean, std))).flatten()
+        for i in range(0, len(images), batch)
+    ]
+    return torch.cat(out).numpy()
+
+
+def distill_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Binary KD: BCE of student logits against the teacher's softened probabilities, times T^2."""
+    soft = torch.sigmoid(teacher / temperature)
+    loss = nn.functional.binary_cross_entropy_with_logits(student / temperature, soft)
+    return loss * temperature**2
+
+
+def _calibrate(prepared: torch.fx.GraphModule, batches: list[torch.Tensor]) -> None:
+    """Initialize the activation ranges from clean inputs before any gradient step."""
+    from torchao.quantization.pt2e import move_exported_model_to_eval
+
+    move_exported_model_to_eval(prepared)
+    with torch.no_grad():
+        for x in batches:
+            prepared(x)
+
+
+def _step_batches(train: Split, unlabeled: Split | None, config: QATConfig, gen: torch.Generator):
+    """Yield (labeled uint8 images, labels, unlabeled uint8 images or None) for one epoch."""
+    order = torch.randperm(len(train), generator=gen)
+    for start in range(0, len(order), config.batch_size):
+        index = order[start : start + config.batch_size]
+        extra = None
+        if unlabeled is not None:
+            pick = torch.randint(len(unlabeled), (config.unlabeled_batch_size,), generator=gen)
+            extra = unlabeled.images[pick]
+        yield train.images[index], train.labels[index], extra
+
+
+def _qat_epoch(prepared, teacher, optimizer, scheduler, train, unlabeled, config, meta, gen):
+    losses = []
+    for images, labels, extra in _step_batches(train, unlabeled, config, gen):
+        both = images if extra is None else torch.cat([images, extra])
+        x = augmented_batch(both, config.augment, meta.mean, meta.std, gen)  # (B, 3, 32, 32)
+        logits = prepared(x)  # (B, 1)
+        y = labels.to(torch.float32).unsqueeze(1)  # (b, 1), the labeled rows come first
+        loss = config.label_weight * nn.functional.binary_cross_entropy_with_logits(
+            logits[: len(images)], y
+        )
+        if config.distill_weight:
+            with torch.no_grad():
+                target = teacher(x)
+            loss = loss + config.distill_weight * distill_loss(logits, target, config.temperature)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        losses.append(loss.item())
+    return float(np.mean(losses))
+
+
+def train_qat(
+    model: nn.Module, train: Split, unlabeled: Split | None, meta: CheckpointMeta, config: QATConfig
+) -> torch.export.ExportedProgram:
+    """Fine-tune a fake-quantized copy of `model` (the teacher, left untouched); return int8."""
+    from torchao.quantization.pt2e import (
+        disable_observer,
+        move_exported_model_to_eval,
+        move_exported_model_to_train,
+    )
+
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    teacher = model.eval()
+    prepared = prepare_qat_model(model, model_example_inputs(2))
+    clean = [normalize(train.images[i : i + 32], meta.mean, meta.std) for i in range(0, 32 * 8, 32)]
+    _calibrate(prepared, clean[: config.calibration_batches])
+    if not config.freeze_bn:
+        move_exported_model_to_train(prepared)
+    unlabeled = unlabeled if config.use_unlabeled else None
+    optimizer = torch.optim.AdamW(
+        prepared.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    steps = max(1, config.epochs * -(-len(train) // config.batch_size))
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    bar = tqdm(range(config.epochs), disable=not config.progress, desc="qat")
+    for epoch in bar:
+        if epoch == config.freeze_observer_epoch:
+            prepared.apply(disable_observer)
+        loss = _qat_epoch(
+            prepared, teacher, optimizer, scheduler, train, unlabeled, config, meta, gen
+        )
+        bar.set_postfix(loss=f"{loss:.4f}")
+    bar.close()
+    move_exported_model_to_eval(prepared)
+    return convert_qat_model(prepared)

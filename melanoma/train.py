@@ -41,6 +41,8 @@ class TrainConfig:
     val_fraction: float = 0.2  # of labeled, stratified; used for selection and thresholds
     target_sensitivity: float = 0.9  # second stored threshold: the screening operating point
     ema_decay: float = 0.99  # EMA of weights; 0 disables. Smooths the tiny-data noise.
+    select_after: float = 0.25  # fraction of epochs before which no checkpoint is selected:
+    # with 40 validation images an undertrained early model can win by luck
     device: str = "auto"  # auto picks cuda, then mps, then cpu
     progress: bool = True  # tqdm bar with loss and validation AUC
     model: CNNConfig = field(default_factory=CNNConfig)
@@ -84,13 +86,17 @@ class WeightEMA:
 
     def __init__(self, model: nn.Module, decay: float):
         self.decay = decay
+        self.updates = 0
         self.model = copy.deepcopy(model).eval()
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
+        # Warm-up: early on the average would be mostly the random init.
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
         for ema_v, v in zip(self.model.state_dict().values(), model.state_dict().values()):
             if ema_v.dtype.is_floating_point:
-                ema_v.lerp_(v, 1 - self.decay)
+                ema_v.lerp_(v, 1 - decay)
             else:
                 ema_v.copy_(v)
 
@@ -130,6 +136,7 @@ def _resume_state(model, optimizer, scheduler, ema, gen, epoch, best, history) -
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "ema": ema.model.state_dict() if ema is not None else None,
+        "ema_updates": ema.updates if ema is not None else 0,
             "generator": gen.get_state(),
             "torch_rng": torch.get_rng_state(),
             "epoch": epoch,
@@ -179,7 +186,8 @@ def train_supervised(
             val_probs = predict_probs(judged, val.images, mean, std)
             val_auc = all_metrics(val.labels.numpy(), val_probs, 0.5)["auc"]
             history.append({"epoch": epoch + 1, "train_loss": loss, "val_auc": val_auc})
-            if (val_auc, -loss) > (best["auc"], -best["loss"]):
+            eligible = epoch + 1 >= config.select_after * config.epochs
+            if eligible and (val_auc, -loss) > (best["auc"], -best["loss"]):
                 best = {
                     "auc": val_auc,
                     "loss": loss,
@@ -213,6 +221,7 @@ def _load_resume(path: Path, model, optimizer, scheduler, ema, gen):
     scheduler.load_state_dict(state["scheduler"])
     if ema is not None and state["ema"] is not None:
         ema.model.load_state_dict(state["ema"])
+        ema.updates = state["ema_updates"]
     gen.set_state(state["generator"])
     torch.set_rng_state(state["torch_rng"])
     log.info("resuming from epoch %d", state["epoch"])

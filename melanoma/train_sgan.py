@@ -1,0 +1,377 @@
+"""Semi-supervised GAN training (Salimans et al. 2016, "Improved Techniques for Training GANs").
+
+Reads top to bottom: split -> normalization -> epochs over the unlabeled pool
+(D step on three losses, G step by feature matching, EMA of D) -> validate the
+deployable classifier -> keep the best validation AUC -> thresholds on
+validation -> checkpoint of the classification path only. The test split is
+never touched here.
+
+The class prior, on purpose: the unlabeled pool is ~10% melanoma while the
+labeled, validation and test splits are 50/50. Only the supervised
+cross-entropy on (50/50) labeled batches sees the class identity; the
+unsupervised losses depend on logsumexp over the class logits, which is
+invariant to how mass is split between benign and melanoma, so the 10% pool
+does not pull the melanoma-vs-benign logit toward benign. The deployable logit
+l_mel - l_benign therefore carries the labeled 50/50 prior, which matches the
+test split, and the stored thresholds are chosen on the (50/50) validation
+split anyway. We deliberately use no pseudo-labels or entropy minimization on
+the unlabeled pool: those would import its 10% prior into the class logits.
+For a population with prevalence p, add log(p / (1 - p)) to the logit (or
+re-pick the threshold); AUC does not change.
+
+Normalization uses the labeled-train split only, like the baseline: the
+unlabeled pool's colour mean differs (README: R 197 vs 190) because its class
+mix differs, while test matches labeled, and the deployed contract needs one
+mean/std for every input.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from melanoma.augment import AugmentConfig, augment
+from melanoma.checkpoint import CheckpointMeta, save_checkpoint
+from melanoma.datasets import Dataset, Split
+from melanoma.metrics import all_metrics, choose_thresholds
+from melanoma.model import config_dict
+from melanoma.preprocess import channel_stats, normalize
+from melanoma.sgan import (
+    Discriminator,
+    Generator,
+    GeneratorConfig,
+    SGANClassifierConfig,
+    to_classifier,
+)
+from melanoma.splits import stratified_split
+from melanoma.train import (
+    HISTORY,
+    RESUME,
+    TrainingInterrupted,
+    WeightEMA,
+    _write_history,
+    augmented_batch,
+    predict_probs,
+    select_device,
+)
+
+log = logging.getLogger(__name__)
+ARCH = "sgan-classifier"
+
+
+@dataclass(frozen=True)
+class SGANConfig:
+    seed: int = 0  # seeds the split, init, batch order, noise and augmentation
+    epochs: int = 30  # passes over the unlabeled pool
+    batch_size: int = 64  # unlabeled (and generated) images per step
+    labeled_batch_size: int = 32  # labeled images per step, cycled with reshuffling
+    lr_d: float = 1e-3  # Adam, cosine-decayed to 0 over training
+    lr_g: float = 1e-3
+    beta1: float = 0.5  # Adam beta1, the usual GAN choice
+    unsup_weight: float = 1.0  # weight of the real-vs-fake losses against the supervised CE
+    val_fraction: float = 0.2  # of labeled, stratified, same split as the baseline
+    target_sensitivity: float = 0.9  # second stored threshold: the screening operating point
+    ema_decay: float = 0.995  # EMA of D's weights, evaluated and exported; 0 disables
+    dropout: float = 0.2  # after each D stage, training only
+    input_noise: float = 0.1  # std of Gaussian noise on D's normalized input, training only
+    weight_norm: bool = True  # on D's convs and head; folded into plain weights at export
+    max_restores: int = 3  # divergence recoveries before giving up
+    sample_every: int = 5  # epochs between sample grids and loss-curve plots
+    device: str = "auto"  # auto picks cuda, then mps, then cpu
+    progress: bool = True  # tqdm bar over epochs with losses and validation AUC
+    model: SGANClassifierConfig = field(default_factory=SGANClassifierConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+class DivergenceError(RuntimeError):
+    """Training diverged more often than max_restores allows; no checkpoint was written."""
+
+
+class _Diverged(Exception):
+    pass
+
+
+@dataclass
+class _Nets:
+    disc: Discriminator
+    gen: Generator
+    opt_d: torch.optim.Optimizer
+    opt_g: torch.optim.Optimizer
+    sched_d: torch.optim.lr_scheduler.LRScheduler
+    sched_g: torch.optim.lr_scheduler.LRScheduler
+    ema: WeightEMA | None
+
+    def state(self) -> dict:
+        names = ("disc", "gen", "opt_d", "opt_g", "sched_d", "sched_g")
+        state = {n: copy.deepcopy(getattr(self, n).state_dict()) for n in names}
+        state["ema"] = copy.deepcopy(self.ema.model.state_dict()) if self.ema else None
+        return state
+
+    def load(self, state: dict) -> None:
+        for name in ("disc", "gen", "opt_d", "opt_g", "sched_d", "sched_g"):
+            getattr(self, name).load_state_dict(state[name])
+        if self.ema is not None and state["ema"] is not None:
+            self.ema.model.load_state_dict(state["ema"])
+
+    def judged(self) -> Discriminator:
+        return self.ema.model if self.ema is not None else self.disc
+
+
+def build_nets(config: SGANConfig, steps: int, device: torch.device) -> _Nets:
+    """Networks, Adam optimizers with cosine decay over `steps`, and the EMA of D."""
+    disc = Discriminator(config.model, config.dropout, config.input_noise, config.weight_norm)
+    gen = Generator(config.generator)
+    disc, gen = disc.to(device), gen.to(device)
+    betas = (config.beta1, 0.999)
+    opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr_d, betas=betas)
+    opt_g = torch.optim.Adam(gen.parameters(), lr=config.lr_g, betas=betas)
+    sched_d = torch.optim.lr_scheduler.CosineAnnealingLR(opt_d, steps)
+    sched_g = torch.optim.lr_scheduler.CosineAnnealingLR(opt_g, steps)
+    ema = WeightEMA(disc, config.ema_decay) if config.ema_decay else None
+    return _Nets(disc, gen, opt_d, opt_g, sched_d, sched_g, ema)
+
+
+def labeled_batches(train: Split, size: int, gen: torch.Generator):
+    """Endless (images, labels) batches, reshuffled after every pass."""
+    while True:
+        order = torch.randperm(len(train), generator=gen)
+        for start in range(0, len(order) - size + 1, size):
+            index = order[start : start + size]
+            yield train.images[index], train.labels[index]
+
+
+def sgan_step(nets: _Nets, x_lab, y_lab, x_unl, config: SGANConfig, mean, std, rng) -> dict:
+    """One simultaneous update: D on three losses, G by feature matching.
+
+    x_lab, x_unl: augmented, normalized (B, 3, 32, 32); y_lab: (B,) int64.
+    One D forward on the fakes serves both losses (a third of D's cost per
+    step): G's gradient is taken first, then D's loss backpropagates into D only.
+    """
+    device = x_unl.device
+    z = torch.randn(x_unl.shape[0], config.generator.latent_dim, generator=rng).to(device)
+    fake = augment(nets.gen(z), config.augment, rng)  # same augmentation as real, in 0..1
+    x_fake = normalize(fake * 255.0, mean, std)  # (B, 3, 32, 32)
+
+    logits_lab, _ = nets.disc(x_lab)
+    logits_unl, feat_unl = nets.disc(x_unl)
+    logits_fake, feat_fake = nets.disc(x_fake)
+    sup = F.cross_entropy(logits_lab, y_lab)
+    lse_unl = torch.logsumexp(logits_unl, dim=1)  # log Z: D(x) = Z / (Z + 1)
+    lse_fake = torch.logsumexp(logits_fake, dim=1)
+    real = (F.softplus(lse_unl) - lse_unl).mean()  # -log D(x)
+    fake_loss = F.softplus(lse_fake).mean()  # -log(1 - D(G(z)))
+    d_loss = sup + config.unsup_weight * 0.5 * (real + fake_loss)
+    fm = (feat_unl.detach().mean(0) - feat_fake.mean(0)).pow(2).mean()
+
+    losses = {"sup": sup.item(), "real": real.item(), "fake": fake_loss.item(), "fm": fm.item()}
+    if not all(np.isfinite(v) for v in losses.values()):
+        raise _Diverged(f"non-finite loss {losses}")
+    gen_params = list(nets.gen.parameters())
+    g_grads = torch.autograd.grad(fm, gen_params, retain_graph=True)
+    nets.opt_d.zero_grad(set_to_none=True)
+    d_loss.backward(inputs=list(nets.disc.parameters()))
+    for param, grad in zip(gen_params, g_grads, strict=True):
+        param.grad = grad
+    nets.opt_d.step()
+    nets.opt_g.step()
+    nets.sched_d.step()
+    nets.sched_g.step()
+    if nets.ema is not None:
+        nets.ema.update(nets.disc)
+    return losses
+
+
+def train_one_epoch(nets: _Nets, labeled, unlabeled: Split, config, mean, std, rng) -> dict:
+    nets.disc.train()
+    nets.gen.train()
+    device = next(nets.disc.parameters()).device
+    order = torch.randperm(len(unlabeled), generator=rng)
+    sums: dict[str, float] = {}
+    steps = len(unlabeled) // config.batch_size
+    for step in range(steps):
+        index = order[step * config.batch_size : (step + 1) * config.batch_size]
+        x_unl = augmented_batch(unlabeled.images[index], config.augment, mean, std, rng)
+        images, labels = next(labeled)
+        x_lab = augmented_batch(images, config.augment, mean, std, rng)
+        losses = sgan_step(
+            nets, x_lab.to(device), labels.to(device), x_unl.to(device), config, mean, std, rng
+        )
+        for name, value in losses.items():
+            sums[name] = sums.get(name, 0.0) + value / steps
+    return sums
+
+
+def validate(nets: _Nets, val: Split, config: SGANConfig, mean, std) -> float:
+    """Validation AUC of the deployable classifier; raises _Diverged if it collapsed."""
+    classifier = to_classifier(nets.judged(), config.model)
+    probs = predict_probs(classifier, val.images, mean, std)
+    if not np.all(np.isfinite(probs)) or np.ptp(probs) == 0:
+        raise _Diverged("the classifier's validation outputs are non-finite or constant")
+    return all_metrics(val.labels.numpy(), probs, 0.5)["auc"]
+
+
+def _snapshot(nets: _Nets, rng, epoch: int, best: dict, history: list, restores: int) -> dict:
+    """Everything needed to resume (Ctrl-C) or to roll back after divergence."""
+    return {
+        "nets": nets.state(),
+        "generator": rng.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "epoch": epoch,
+        "best": copy.deepcopy(best),
+        "history": copy.deepcopy(history),
+        "restores": restores,
+    }
+
+
+def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool = False) -> Path:
+    """Train the SGAN, select on validation AUC, save the deployable classifier as a checkpoint.
+
+    Raises TrainingInterrupted on Ctrl-C after saving OUT/resume.pt, and
+    DivergenceError (writing no checkpoint) if training keeps diverging.
+    """
+    if dataset.unlabeled is None:
+        raise ValueError(f"{dataset.source}: the SGAN needs an unlabeled split")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    rng = torch.Generator().manual_seed(config.seed)
+    train, val = stratified_split(dataset.labeled, config.val_fraction, config.seed)
+    mean, std = channel_stats(train.images)
+    steps = config.epochs * (len(dataset.unlabeled) // config.batch_size)
+    nets = build_nets(config, steps, select_device(config.device))
+    fixed_z = torch.randn(64, config.generator.latent_dim, generator=rng)  # for sample grids
+    good = _snapshot(nets, rng, 0, {"auc": -1.0, "epoch": 0, "state": None}, [], 0)
+    if resume:
+        good = _load_resume(out_dir / RESUME, nets, rng)
+    context = (train, dataset.unlabeled, val, config, mean, std, rng)
+    try:
+        _run_epochs(nets, good, context, out_dir, fixed_z)
+    except KeyboardInterrupt:
+        torch.save(good, out_dir / RESUME)
+        raise TrainingInterrupted(out_dir / RESUME, good["epoch"]) from None
+    finally:
+        write_report(out_dir, good["history"], nets.gen, fixed_z)
+    best = good["best"]
+    nets.judged().load_state_dict(best["state"])
+    classifier = to_classifier(nets.judged(), config.model).cpu()
+    meta = _finish_meta(classifier, dataset, train, val, config, mean, std, best["epoch"])
+    save_checkpoint(out_dir, classifier, meta)
+    (out_dir / RESUME).unlink(missing_ok=True)
+    return out_dir
+
+
+def _run_epochs(nets: _Nets, good: dict, context: tuple, out_dir: Path, fixed_z) -> None:
+    """Epoch loop; `good` is updated in place and always holds the last finite, validated state."""
+    train, unlabeled, val, config, mean, std, rng = context
+    labeled = labeled_batches(train, config.labeled_batch_size, rng)
+    bar = tqdm(total=config.epochs, initial=good["epoch"], desc="sgan", disable=not config.progress)
+    with bar:
+        while good["epoch"] < config.epochs:
+            epoch, started = good["epoch"] + 1, time.perf_counter()
+            try:
+                losses = train_one_epoch(nets, labeled, unlabeled, config, mean, std, rng)
+                val_auc = validate(nets, val, config, mean, std)
+            except _Diverged as why:
+                _restore(nets, good, config, epoch, why)
+                continue
+            row = {"epoch": epoch, **losses, "val_auc": val_auc}
+            row["seconds"] = round(time.perf_counter() - started, 2)
+            best = good["best"]
+            if val_auc > best["auc"]:  # ties keep the earlier epoch
+                state = copy.deepcopy(nets.judged().state_dict())
+                best = {"auc": val_auc, "epoch": epoch, "state": state}
+            good.update(
+                _snapshot(nets, rng, epoch, best, good["history"] + [row], good["restores"])
+            )
+            bar.update(1)
+            bar.set_postfix(
+                sup=f"{losses['sup']:.3f}", fm=f"{losses['fm']:.3f}", val_auc=f"{val_auc:.3f}"
+            )
+            if epoch % config.sample_every == 0:
+                write_report(out_dir, good["history"], nets.gen, fixed_z)
+
+
+def _restore(nets: _Nets, good: dict, config: SGANConfig, epoch: int, why: Exception) -> None:
+    """Roll back to the last good epoch, or give up after max_restores."""
+    good["restores"] += 1
+    if good["restores"] > config.max_restores:
+        raise DivergenceError(
+            f"SGAN diverged in epoch {epoch} ({why}) after {config.max_restores} restores; "
+            "no checkpoint written (try lower lr_d/lr_g)"
+        )
+    log.warning("epoch %d diverged (%s); restoring the state after epoch %d", epoch, why, epoch - 1)
+    nets.load(good["nets"])  # the RNG is not rolled back, so the retry sees other batches
+
+
+def _load_resume(path: Path, nets: _Nets, rng: torch.Generator) -> dict:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no resume state to continue from")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    nets.load(state["nets"])
+    rng.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    log.info("resuming from epoch %d", state["epoch"])
+    return state
+
+
+def _finish_meta(classifier, dataset, train, val, config, mean, std, best_epoch) -> CheckpointMeta:
+    for name, value in classifier.state_dict().items():
+        if not torch.isfinite(value).all():
+            raise DivergenceError(f"refusing to save: {name} has non-finite values")
+    val_labels = val.labels.numpy()
+    val_probs = predict_probs(classifier, val.images, mean, std)
+    thresholds = choose_thresholds(val_labels, val_probs, config.target_sensitivity)
+    return CheckpointMeta(
+        method="sgan",
+        arch=ARCH,
+        arch_args=config_dict(config.model),
+        seed=config.seed,
+        epochs=config.epochs,
+        best_epoch=best_epoch,
+        data_fingerprint=dataset.fingerprint,
+        mean=mean,
+        std=std,
+        val_metrics=all_metrics(val_labels, val_probs, thresholds[0].probability),
+        thresholds=[asdict(t) for t in thresholds],
+        train_config={
+            **asdict(config),
+            "n_train": len(train),
+            "n_val": len(val),
+            "n_unlabeled": len(dataset.unlabeled),
+        },
+    )
+
+
+def write_report(out_dir: Path, history: list[dict], gen: Generator, fixed_z) -> None:
+    """history.csv, losses.png and samples.png (generated images for a fixed z)."""
+    from matplotlib.figure import Figure
+    from torchvision.utils import save_image
+
+    if not history:
+        return
+    _write_history(out_dir / HISTORY, history)
+    fig = Figure(figsize=(8, 3.2))
+    left, right = fig.subplots(1, 2)
+    epochs = [row["epoch"] for row in history]
+    for name in ("sup", "real", "fake", "fm"):
+        left.plot(epochs, [row[name] for row in history], label=name)
+    left.set(xlabel="epoch", ylabel="loss", yscale="log", title="losses")
+    left.legend()
+    right.plot(epochs, [row["val_auc"] for row in history])
+    right.set(xlabel="epoch", ylabel="AUC", title="validation AUC")
+    fig.tight_layout()
+    fig.savefig(out_dir / "losses.png", dpi=100)
+    was_training = gen.training
+    with torch.no_grad():
+        samples = gen.eval()(fixed_z.to(next(gen.parameters()).device)).cpu()
+    gen.train(was_training)
+    save_image(samples, out_dir / "samples.png", nrow=8, padding=1)

@@ -1,0 +1,64 @@
+"""Shared fixtures: the real data set (read from $MELANOMA_DATA or ../shared/data) and tiny images."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data"
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("MELANOMA_DATA", DEFAULT_DATA))
+
+
+@pytest.fixture(scope="session")
+def data_path() -> Path:
+    """The real data; a missing data set fails the run instead of skipping tests."""
+    path = data_dir()
+    if not path.exists():
+        pytest.fail(f"real data not found at {path}; set MELANOMA_DATA")
+    return path
+
+
+@pytest.fixture(scope="session")
+def dataset(data_path):
+    from melanoma.datasets import load_dataset
+
+    return load_dataset(data_path)
+
+
+@pytest.fixture(scope="session")
+def real_jpegs(data_path) -> dict[str, bytes]:
+    """Raw bytes of 8 melanoma + 8 benign labeled and 4 test JPEGs of the real archive."""
+    from melanoma.datasets import resolve_data_path
+
+    archive = resolve_data_path(data_path)
+    with zipfile.ZipFile(archive) as zf:
+        names = [n for n in zf.namelist() if n.endswith(".jpg")]
+        labeled = [n for n in names if "/labeled/" in n]
+        chosen = (
+            [n for n in labeled if n.endswith("_1.jpg")][:8]
+            + [n for n in labeled if n.endswith("_0.jpg")][:8]
+            + [n for n in names if "/test/" in n][:4]
+        )
+        return {n: zf.read(n) for n in chosen}
+
+
+def _png_bytes(array: np.ndarray, mode: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array, mode=mode).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def png_bytes():
+    """Encode an (H, W, C) uint8 array as PNG bytes."""
+    return _png_bytes

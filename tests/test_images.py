@@ -1,0 +1,58 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from melanoma.images import MAX_PIXELS, decode_rgb, load_image_32
+from melanoma.sources import DataError
+
+
+def _encode(image: Image.Image, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "RGBA", "CMYK", "RGB"])
+def test_any_mode_decodes_to_rgb(mode):
+    image = Image.new("RGB", (40, 36), (200, 120, 90)).convert(mode)
+    fmt = "JPEG" if mode == "CMYK" else "PNG"
+    rgb = decode_rgb(_encode(image, fmt), f"x.{fmt.lower()}")
+    assert rgb.shape == (36, 40, 3) and rgb.dtype == np.uint8
+
+
+def test_transparent_pixels_become_white(png_bytes):
+    rgba = np.zeros((32, 32, 4), dtype=np.uint8)  # fully transparent black
+    rgb = decode_rgb(png_bytes(rgba, "RGBA"), "clear.png")
+    assert rgb.min() == 255
+
+
+def test_real_jpeg_round_trip(real_jpegs):
+    name, data = next(iter(real_jpegs.items()))
+    image = load_image_32(data, name)
+    assert image.shape == (32, 32, 3)
+    np.testing.assert_array_equal(image, np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
+
+
+def test_large_photo_is_area_resized(png_bytes):
+    photo = np.full((480, 640, 3), 90, dtype=np.uint8)
+    assert (load_image_32(png_bytes(photo), "photo.png") == 90).all()
+
+
+def test_not_an_image_names_the_file():
+    with pytest.raises(DataError, match=r"notes\.jpg: not a readable image"):
+        decode_rgb(b"hello, not a jpeg", "notes.jpg")
+
+
+def test_truncated_jpeg_names_the_file(real_jpegs):
+    data = next(iter(real_jpegs.values()))
+    with pytest.raises(DataError, match=r"cut\.jpg: truncated or corrupt"):
+        decode_rgb(data[: len(data) // 2], "cut.jpg")
+
+
+def test_decompression_bomb_is_refused():
+    side = int(MAX_PIXELS**0.5) + 100
+    bomb = _encode(Image.new("L", (side, side)), "PNG")  # compresses to a few hundred KB
+    with pytest.raises(DataError, match="bomb.png"):
+        decode_rgb(bomb, "bomb.png")

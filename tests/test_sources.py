@@ -1,0 +1,41 @@
+import zipfile
+
+import pytest
+
+from melanoma.sources import DataError, FileSource
+
+
+def test_zip_is_read_in_place(tmp_path):
+    archive = tmp_path / "d.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("root/a/x.jpg", b"1")
+        zf.writestr("root/b.txt", b"2")
+    source = FileSource(archive)
+    assert source.names == ["root/a/x.jpg", "root/b.txt"]
+    assert source.read("root/b.txt") == b"2"
+    assert source.describe("root/b.txt") == f"{archive}:root/b.txt"
+    assert list(tmp_path.iterdir()) == [archive]  # nothing extracted
+
+
+@pytest.mark.parametrize("member", ["../evil.jpg", "/abs/evil.jpg", "a/../../evil.jpg"])
+def test_escaping_zip_member_is_an_error(tmp_path, member):
+    archive = tmp_path / "bad.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(zipfile.ZipInfo(member), b"x")
+    with pytest.raises(DataError, match="escapes the archive"):
+        FileSource(archive)
+
+
+def test_folder_listing_and_missing_path(tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "f.jpg").write_bytes(b"z")
+    assert FileSource(tmp_path).names == ["s/f.jpg"]
+    with pytest.raises(DataError, match="does not exist"):
+        FileSource(tmp_path / "nope")
+
+
+def test_plain_file_that_is_not_a_zip(tmp_path):
+    path = tmp_path / "data.txt"
+    path.write_text("x")
+    with pytest.raises(DataError, match="not a folder or a .zip"):
+        FileSource(path)
