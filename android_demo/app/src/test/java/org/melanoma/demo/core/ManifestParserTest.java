@@ -1,0 +1,133 @@
+package org.melanoma.demo.core;
+
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNull;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import org.junit.Test;
+
+public class ManifestParserTest {
+    @Test
+    public void parsesAValidManifest() throws Exception {
+        Manifest m = ManifestParser.parse(SampleManifest.JSON);
+        assertEquals(1, m.schemaVersion);
+        assertEquals("cnn", m.modelName);
+        assertEquals("cnn-executorch-int8.pte", m.file.name);
+        assertEquals(4096L, m.file.sizeBytes);
+        assertEquals(32, m.preprocessing.size);
+        assertArrayEquals(new double[] {0.742, 0.532, 0.556}, m.preprocessing.mean(), 0.0);
+        assertEquals(1.0 / 255.0, m.preprocessing.scale, 0.0);
+        assertEquals("youden", m.thresholds.get(0).name); // manifest order is kept
+        assertEquals(0.2634, m.thresholds.get(1).probability, 0.0);
+        assertNull(m.verification.tolerance);
+        assertEquals(Double.valueOf(0.031), m.verification.maxAbsDiff);
+        assertEquals("1.5.1", m.versions.get("executorch"));
+        assertEquals(Long.valueOf(11), m.targetInfo.get("delegated_ops"));
+    }
+
+    @Test
+    public void targetInfoIsOptionalAsInPython() throws Exception {
+        Manifest m = ManifestParser.parse(
+                SampleManifest.with("  \"target_info\": {\"delegated_ops\": 11},\n", ""));
+        assertTrue(m.targetInfo.isEmpty());
+    }
+
+    @Test
+    public void unknownSchemaVersionsAreRefusedFirst() {
+        for (String version : new String[] {"2", "0", "\"1\"", "null", "1.5"}) {
+            String json = SampleManifest.with("\"schema_version\": 1", "\"schema_version\": "
+                    + version).replace("\"model_name\": \"cnn\",", ""); // also missing a field
+            ManifestException e = refused(json, "manifest: schema_version ");
+            assertTrue(version + ": " + e, e instanceof UnknownSchemaVersionException);
+            assertTrue(e.getMessage(), e.getMessage().contains("expected 1"));
+        }
+        ManifestException e = refused(SampleManifest.with("  \"schema_version\": 1,\n", ""),
+                "manifest: schema_version missing, expected 1");
+        assertTrue(e instanceof UnknownSchemaVersionException);
+    }
+
+    @Test
+    public void malformedJsonIsAClearError() {
+        refused(SampleManifest.JSON.substring(0, 200), "manifest is not valid JSON: ");
+        refused("", "manifest is not valid JSON: ");
+        refused("[]", "manifest: expected a JSON object");
+        refused(SampleManifest.with("\"max_abs_diff\": 0.031", "\"max_abs_diff\": NaN"),
+                "manifest is not valid JSON: ");
+    }
+
+    @Test
+    public void missingAndUnknownFieldsAreErrorsLikeInPython() {
+        refused(SampleManifest.with("\"precision\": \"int8\",", ""),
+                "manifest: missing field(s) precision");
+        refused(SampleManifest.with("\"precision\"", "\"zz\": 1, \"precision\""),
+                "manifest: unknown field(s) zz");
+        refused(SampleManifest.with("\"min_side\": 32,", ""),
+                "manifest.preprocessing: missing field(s) min_side");
+        refused(SampleManifest.with("\"qat\": false,", "\"qat\": false, \"bits\": 8,"),
+                "manifest.quantization: unknown field(s) bits");
+        refused(SampleManifest.with("\"val_specificity\": 0.79", "\"x\": 0.79"),
+                "manifest.thresholds[0]: missing field(s) val_specificity");
+    }
+
+    @Test
+    public void wrongTypesNameTheField() {
+        refused(SampleManifest.with("\"size\": 32", "\"size\": \"32\""),
+                "manifest.preprocessing.size: expected an integer, got a string");
+        refused(SampleManifest.with("\"size\": 32", "\"size\": 32.0"),
+                "manifest.preprocessing.size: expected an integer, got the number 32.0");
+        refused(SampleManifest.with("\"mean\": [0.742,", "\"mean\": [null,"),
+                "manifest.preprocessing.mean[0]: expected a number, got null");
+        refused(SampleManifest.with("\"passed\": true", "\"passed\": 1"),
+                "manifest.verification.passed: expected true or false, got the integer 1");
+    }
+
+    @Test
+    public void settingsTheAppCannotRunAreRefused() {
+        refused(SampleManifest.with("\"target\": \"executorch\"", "\"target\": \"onnx\""),
+                "manifest.target is 'onnx': this app runs ExecuTorch (.pte) models only");
+        refused(SampleManifest.with("\"resize\": \"area\"", "\"resize\": \"bilinear\""),
+                "manifest.preprocessing.resize 'bilinear' is not supported (area)");
+        refused(SampleManifest.with("\"min_side\": 32", "\"min_side\": 16"),
+                "manifest.preprocessing.min_side 16 is below size 32");
+        refused(SampleManifest.with("\"std\": [0.152,", "\"std\": [0.0,"),
+                "manifest.preprocessing.std values must be positive");
+        refused(SampleManifest.with("\"mean\": [0.742, ", "\"mean\": ["),
+                "manifest.preprocessing.mean needs 3 values (RGB), got 2");
+        refused(SampleManifest.with("\"scale\": 0.00392156862745098", "\"scale\": 1"),
+                "manifest.preprocessing.scale 1.0 is not supported (1/255)");
+        refused(SampleManifest.with("[\"N\", 3, 32, 32]", "[\"N\", 32, 32, 3]"),
+                "manifest.input.shape [N, 32, 32, 3] is not [N, 3, 32, 32]");
+        refused(SampleManifest.with("\"activation\": \"sigmoid\"", "\"activation\": \"none\""),
+                "manifest.output.activation 'none' is not sigmoid");
+        refused(SampleManifest.with("\"probability\": 0.4817", "\"probability\": 1.2"),
+                "manifest.thresholds: 'youden' probability 1.2 is outside [0, 1]");
+        refused(SampleManifest.with("\"name\": \"sensitivity_0.90\"", "\"name\": \"youden\""),
+                "manifest.thresholds: duplicate name 'youden'");
+        refused(SampleManifest.with("\"name\": \"cnn-executorch-int8.pte\"",
+                "\"name\": \"../../databases/x.pte\""),
+                "manifest.file.name '../../databases/x.pte' must be a plain file name");
+    }
+
+    @Test
+    public void anEmptyThresholdListIsRefused() {
+        int start = SampleManifest.JSON.indexOf("\"thresholds\": [");
+        int end = SampleManifest.JSON.indexOf("  ],", start);
+        String json = SampleManifest.JSON.substring(0, start) + "\"thresholds\": [\n"
+                + SampleManifest.JSON.substring(end);
+        refused(json, "manifest.thresholds is empty");
+    }
+
+    private static ManifestException refused(String json, String messageStart) {
+        try {
+            ManifestParser.parse(json);
+        } catch (ManifestException e) {
+            assertTrue("'" + e.getMessage() + "' does not start with '" + messageStart + "'",
+                    e.getMessage().startsWith(messageStart));
+            return e;
+        }
+        fail("accepted, expected: " + messageStart);
+        return null;
+    }
+}

@@ -1,0 +1,105 @@
+package org.melanoma.demo.core;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import org.junit.Test;
+
+public class RiskBandsTest {
+    private static final Manifest.Threshold YOUDEN = new Manifest.Threshold("youden", 0.48, .8, .8);
+    private static final Manifest.Threshold SENS90 =
+            new Manifest.Threshold("sensitivity_0.90", 0.26, .9, .6);
+
+    @Test
+    public void twoThresholdsMakeLowIntermediateHigh() {
+        RiskBands bands = new RiskBands(Arrays.asList(YOUDEN, SENS90)); // unsorted on purpose
+        assertEquals(Arrays.asList(SENS90, YOUDEN), bands.thresholds());
+        assertBand(bands, 0.0, 0, "low");
+        assertBand(bands, Math.nextDown(0.26), 0, "low");
+        assertBand(bands, 0.26, 1, "intermediate"); // at a threshold: the band above
+        assertBand(bands, 0.4, 1, "intermediate");
+        assertBand(bands, Math.nextDown(0.48), 1, "intermediate");
+        assertBand(bands, 0.48, 2, "high");
+        assertBand(bands, 1.0, 2, "high");
+        assertEquals("below sensitivity_0.90 (p < 0.260)", bands.bands().get(0).describe());
+        assertEquals("from sensitivity_0.90 to below youden (0.260 <= p < 0.480)",
+                bands.bands().get(1).describe());
+        assertEquals("at or above youden (p >= 0.480)", bands.bands().get(2).describe());
+    }
+
+    @Test
+    public void otherThresholdSetsWork() {
+        RiskBands one = new RiskBands(Collections.singletonList(YOUDEN));
+        assertEquals(2, one.bands().size());
+        assertBand(one, 0.1, 0, "low");
+        assertBand(one, 0.9, 1, "high");
+
+        List<Manifest.Threshold> three = Arrays.asList(
+                new Manifest.Threshold("a", 0.7, 0, 0), new Manifest.Threshold("b", 0.1, 0, 0),
+                new Manifest.Threshold("c", 0.3, 0, 0));
+        RiskBands bands = new RiskBands(three);
+        assertBand(bands, 0.05, 0, "low");
+        assertBand(bands, 0.2, 1, "intermediate 1");
+        assertBand(bands, 0.5, 2, "intermediate 2");
+        assertBand(bands, 0.7, 3, "high");
+    }
+
+    @Test
+    public void equalThresholdsLeaveAnEmptyMiddleBand() {
+        RiskBands bands = new RiskBands(Arrays.asList(
+                new Manifest.Threshold("x", 0.5, 0, 0), new Manifest.Threshold("y", 0.5, 0, 0)));
+        assertBand(bands, Math.nextDown(0.5), 0, "low");
+        assertBand(bands, 0.5, 2, "high");
+        assertEquals("x", bands.thresholds().get(0).name); // stable: manifest order kept
+    }
+
+    @Test
+    public void probabilitiesOutsideZeroToOneAreRefused() {
+        RiskBands bands = new RiskBands(Collections.singletonList(YOUDEN));
+        for (double p : new double[] {-0.01, 1.01, Double.NaN}) {
+            try {
+                bands.classify(p);
+                fail("accepted " + p);
+            } catch (IllegalArgumentException expected) {
+                assertTrue(expected.getMessage().startsWith("probability must be in [0, 1]"));
+            }
+        }
+    }
+
+    @Test
+    public void sigmoidIsStableAtTheExtremes() {
+        assertEquals(0.5, RiskBands.sigmoid(0), 0);
+        assertEquals(1 / (1 + Math.exp(-2.5)), RiskBands.sigmoid(2.5), 1e-15);
+        assertEquals(1.0, RiskBands.sigmoid(800), 0);
+        assertEquals(0.0, RiskBands.sigmoid(-800), 0);
+        assertEquals(1.0, RiskBands.sigmoid(Double.POSITIVE_INFINITY), 0);
+        assertEquals(0.0, RiskBands.sigmoid(Double.NEGATIVE_INFINITY), 0);
+    }
+
+    @Test
+    public void screeningSummarySaysProbabilityBandAndTime() {
+        RiskBands bands = new RiskBands(Arrays.asList(YOUDEN, SENS90));
+        Screening s = Screening.of(1.0, bands, 45_000_000L, 2_100_000L);
+        assertEquals(2, s.band.index);
+        String text = s.summary("melanoma");
+        assertTrue(text, text.startsWith("P(melanoma) = 0.731 (73.1%)"));
+        assertTrue(text, text.contains("Risk band: HIGH — at or above youden (p >= 0.480)"));
+        assertTrue(text, text.contains("Inference: 2.1 ms (preprocessing 45 ms)"));
+        try {
+            Screening.of(Double.NaN, bands, 0, 0);
+            fail("accepted a NaN logit");
+        } catch (IllegalArgumentException expected) {
+            assertTrue(expected.getMessage().contains("NaN"));
+        }
+    }
+
+    private static void assertBand(RiskBands bands, double p, int index, String label) {
+        RiskBands.Band band = bands.classify(p);
+        assertEquals("p=" + p, index, band.index);
+        assertEquals("p=" + p, label, band.label);
+    }
+}

@@ -1,0 +1,97 @@
+package org.melanoma.demo.core;
+
+/** A valid manifest in the layout Manifest.to_json() writes (sorted keys, indent 2). */
+final class SampleManifest {
+    private SampleManifest() {}
+
+    static final String JSON = String.join("\n",
+            "{",
+            "  \"created_utc\": \"2026-11-22T00:00:00Z\",",
+            "  \"file\": {",
+            "    \"name\": \"cnn-executorch-int8.pte\",",
+            "    \"sha256\": \"" + repeat("ab", 32) + "\",",
+            "    \"size_bytes\": 4096",
+            "  },",
+            "  \"input\": {",
+            "    \"dtype\": \"float32\",",
+            "    \"layout\": \"NCHW\",",
+            "    \"name\": \"images\",",
+            "    \"shape\": [\"N\", 3, 32, 32],",
+            "    \"value_range\": [-4.9, 2.2]",
+            "  },",
+            "  \"method\": \"supervised\",",
+            "  \"model_name\": \"cnn\",",
+            "  \"output\": {",
+            "    \"activation\": \"sigmoid\",",
+            "    \"kind\": \"logit\",",
+            "    \"name\": \"logits\",",
+            "    \"positive_class\": \"melanoma\",",
+            "    \"shape\": [\"N\", 1]",
+            "  },",
+            "  \"precision\": \"int8\",",
+            "  \"preprocessing\": {",
+            "    \"color\": \"RGB\",",
+            "    \"crop\": \"center_square\",",
+            "    \"mean\": [0.742, 0.532, 0.556],",
+            "    \"min_side\": 32,",
+            "    \"resize\": \"area\",",
+            "    \"scale\": 0.00392156862745098,",
+            "    \"size\": 32,",
+            "    \"std\": [0.152, 0.181, 0.197]",
+            "  },",
+            "  \"quantization\": {",
+            "    \"per_channel\": true,",
+            "    \"qat\": false,",
+            "    \"scheme\": \"int8-pt2e-xnnpack\"",
+            "  },",
+            "  \"schema_version\": 1,",
+            "  \"source_checkpoint_sha256\": \"" + repeat("3f", 32) + "\",",
+            "  \"target\": \"executorch\",",
+            "  \"target_info\": {\"delegated_ops\": 11},",
+            "  \"thresholds\": [",
+            "    {",
+            "      \"name\": \"youden\",",
+            "      \"probability\": 0.4817,",
+            "      \"val_sensitivity\": 0.81,",
+            "      \"val_specificity\": 0.79",
+            "    },",
+            "    {",
+            "      \"name\": \"sensitivity_0.90\",",
+            "      \"probability\": 0.2634,",
+            "      \"val_sensitivity\": 0.9,",
+            "      \"val_specificity\": 0.62",
+            "    }",
+            "  ],",
+            "  \"verification\": {",
+            "    \"check\": \"outputs\",",
+            "    \"decision_agreement\": 0.985,",
+            "    \"max_abs_diff\": 0.031,",
+            "    \"n_images\": 600,",
+            "    \"passed\": true,",
+            "    \"reference\": \"fp32 PyTorch checkpoint\",",
+            "    \"runtime\": \"executorch 1.5.1\",",
+            "    \"tolerance\": null",
+            "  },",
+            "  \"versions\": {",
+            "    \"executorch\": \"1.5.1\"",
+            "  }",
+            "}",
+            "");
+
+    /** JSON with the first occurrence of {@code from} replaced; fails if it is not there. */
+    static String with(String from, String to) {
+        if (!JSON.contains(from)) {
+            throw new AssertionError("sample manifest has no '" + from + "'");
+        }
+        return JSON.replaceFirst(java.util.regex.Pattern.quote(from),
+                java.util.regex.Matcher.quoteReplacement(to));
+    }
+
+    private static String repeat(String s, int n) {
+        StringBuilder out = new StringBuilder();
+        for (int i = 0; i < n; i++) {
+            out.append(s);
+        }
+        return out.toString();
+    }
+}
