@@ -53,7 +53,9 @@ def build_manifest() -> Callable[..., Manifest]:
             target="executorch",
             precision="int8",
             file=FileInfo(artifact.name, sha256_of(artifact), size_of(artifact)),
-            input=InputSpec("images", ["N", 3, IMAGE_SIZE, IMAGE_SIZE], "float32", "NCHW", [lo, hi]),
+            input=InputSpec(
+                "images", ["N", 3, IMAGE_SIZE, IMAGE_SIZE], "float32", "NCHW", [lo, hi]
+            ),
             preprocessing=Preprocessing(
                 color="RGB",
                 crop="center_square",

@@ -65,9 +65,7 @@ def _photo_like(base: np.ndarray, width: int, height: int, seed: int) -> np.ndar
 
 
 def _cases(archive: zipfile.ZipFile) -> list[Case]:
-    cases = [
-        Case(f"real_test_{idx}", _test_image(archive, idx), None) for idx in REAL_TEST_IDX
-    ]
+    cases = [Case(f"real_test_{idx}", _test_image(archive, idx), None) for idx in REAL_TEST_IDX]
     landscape = _photo_like(_test_image(archive, 7), 640, 480, seed=1)
     big = _photo_like(_test_image(archive, 42), 3000, 4000, seed=3)
     cases += [
@@ -127,8 +125,9 @@ def _write_cases(golden: Path, cases: list[Case], mean: list[float], std: list[f
             expected = f"tensors/{case.name}.f32"
             _expected(case, mean, std).astype("<f4").tofile(golden / expected)
         crop = "center" if case.box is None else "box"
-        rows.append(f"{case.name}\t{image}\t{width}\t{height}\t{crop}\t{top}\t{left}\t{side}\t"
-                    f"{expected}")
+        rows.append(
+            f"{case.name}\t{image}\t{width}\t{height}\t{crop}\t{top}\t{left}\t{side}\t{expected}"
+        )
     (golden / "cases.tsv").write_text("\n".join(rows) + "\n")
 
 
@@ -222,8 +221,9 @@ def exported_manifest(tmp_path_factory, build_manifest, data_zip) -> Path:
     out = tmp_path_factory.mktemp("export")
     with zipfile.ZipFile(data_zip) as archive:
         names = sorted(
-            n for n in archive.namelist() if n.startswith("MelanomaDetection/labeled/")
-            and n.endswith(".jpg")
+            n
+            for n in archive.namelist()
+            if n.startswith("MelanomaDetection/labeled/") and n.endswith(".jpg")
         )
         images = np.stack([_read_jpg(archive, n) for n in names])  # (N, 32, 32, 3)
     mean, std = channel_stats(torch.from_numpy(images).permute(0, 3, 1, 2))

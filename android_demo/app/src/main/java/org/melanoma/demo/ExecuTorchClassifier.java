@@ -1,0 +1,75 @@
+package org.melanoma.demo;
+
+import java.io.File;
+import org.pytorch.executorch.EValue;
+import org.pytorch.executorch.Module;
+import org.pytorch.executorch.Tensor;
+
+/**
+ * The exported int8 model, run with the ExecuTorch Java API (org.pytorch:executorch-android):
+ * {@code Module.load}, {@code Tensor.fromBlob}, {@code EValue.from}, {@code Module.forward}.
+ *
+ * <p>Not thread-safe (neither is Module): the activity calls it from its one worker thread only.
+ */
+final class ExecuTorchClassifier {
+    private final Module module;
+    private final long[] shape;
+    private long lastNanos;
+
+    private ExecuTorchClassifier(Module module, int size) {
+        this.module = module;
+        this.shape = new long[] {1, 3, size, size}; // NCHW, one image
+    }
+
+    /**
+     * Load the .pte and run it once on a blank input, so a corrupt or wrong file fails here with
+     * a clear message instead of on the user's first photo (and the first timing is warm).
+     */
+    static ExecuTorchClassifier load(File pte, int size) throws ModelLoadException {
+        Module module;
+        try {
+            module = Module.load(pte.getAbsolutePath());
+            module.loadMethod("forward");
+        } catch (RuntimeException | UnsatisfiedLinkError e) {
+            throw new ModelLoadException("ExecuTorch could not load " + pte.getName() + ": "
+                    + e.getMessage() + " (is it a .pte from a compatible executorch export?)", e);
+        }
+        ExecuTorchClassifier classifier = new ExecuTorchClassifier(module, size);
+        try {
+            classifier.logit(new float[3 * size * size]);
+        } catch (RuntimeException e) {
+            classifier.close();
+            throw new ModelLoadException(
+                    "the model loaded but does not run on a 1x3x" + size + "x" + size + " input: "
+                            + e.getMessage(), e);
+        }
+        return classifier;
+    }
+
+    /** Run forward on one NCHW float32 input; returns the logit. Time: {@link #lastNanos()}. */
+    float logit(float[] input) {
+        Tensor tensor = Tensor.fromBlob(input, shape);
+        long start = System.nanoTime();
+        EValue[] outputs = module.forward(EValue.from(tensor));
+        lastNanos = System.nanoTime() - start;
+        if (outputs.length < 1) {
+            throw new IllegalStateException("the model returned no output");
+        }
+        // toTensor() throws IllegalStateException if the output is not a tensor.
+        float[] values = outputs[0].toTensor().getDataAsFloatArray();
+        if (values.length != 1) {
+            throw new IllegalStateException(
+                    "the model returned " + values.length + " values, expected one logit");
+        }
+        return values[0];
+    }
+
+    /** Wall time of the last forward call, in nanoseconds. */
+    long lastNanos() {
+        return lastNanos;
+    }
+
+    void close() {
+        module.destroy();
+    }
+}

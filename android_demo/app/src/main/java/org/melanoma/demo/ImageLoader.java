@@ -1,0 +1,112 @@
+package org.melanoma.demo;
+
+import android.content.ContentResolver;
+import android.graphics.Bitmap;
+import android.graphics.BitmapFactory;
+import android.graphics.Matrix;
+import android.net.Uri;
+import androidx.exifinterface.media.ExifInterface;
+import java.io.IOException;
+import java.io.InputStream;
+
+/**
+ * Decodes a photo at full resolution, upright.
+ *
+ * <p>Camera JPEGs usually store the sensor's pixels plus an EXIF orientation tag instead of
+ * rotated pixels. The tag is applied here with an exact pixel permutation (90-degree rotations
+ * and mirrors, no filtering), the way PIL.ImageOps.exif_transpose does, so the crop the user sees
+ * is the crop that is preprocessed. No scaling happens before the preprocessing: the preview for
+ * the screen is a separate, scaled copy.
+ */
+final class ImageLoader {
+    /** The decoded photo and a copy no larger than the screen needs. */
+    static final class Loaded {
+        final Bitmap full;
+        final Bitmap preview; // may be the same object as full
+
+        Loaded(Bitmap full, Bitmap preview) {
+            this.full = full;
+            this.preview = preview;
+        }
+    }
+
+    private ImageLoader() {}
+
+    static Loaded load(ContentResolver resolver, Uri uri, int previewMaxSide) throws IOException {
+        int orientation;
+        try (InputStream in = open(resolver, uri)) {
+            orientation = new ExifInterface(in).getAttributeInt(
+                    ExifInterface.TAG_ORIENTATION, ExifInterface.ORIENTATION_NORMAL);
+        } catch (IOException | RuntimeException noExif) {
+            orientation = ExifInterface.ORIENTATION_NORMAL; // PNGs and many others have none
+        }
+        BitmapFactory.Options options = new BitmapFactory.Options();
+        options.inPreferredConfig = Bitmap.Config.ARGB_8888;
+        Bitmap decoded;
+        try (InputStream in = open(resolver, uri)) {
+            decoded = BitmapFactory.decodeStream(in, null, options);
+        }
+        if (decoded == null) {
+            throw new IOException("this file is not an image this phone can decode");
+        }
+        Bitmap full = upright(decoded, orientation);
+        return new Loaded(full, previewOf(full, previewMaxSide));
+    }
+
+    private static InputStream open(ContentResolver resolver, Uri uri) throws IOException {
+        InputStream in = resolver.openInputStream(uri);
+        if (in == null) {
+            throw new IOException("cannot open " + uri);
+        }
+        return in;
+    }
+
+    /** Apply an EXIF orientation (1-8) exactly; returns the input when there is nothing to do. */
+    static Bitmap upright(Bitmap bitmap, int orientation) {
+        Matrix m = new Matrix();
+        switch (orientation) {
+            case ExifInterface.ORIENTATION_FLIP_HORIZONTAL:
+                m.setScale(-1, 1);
+                break;
+            case ExifInterface.ORIENTATION_ROTATE_180:
+                m.setRotate(180);
+                break;
+            case ExifInterface.ORIENTATION_FLIP_VERTICAL:
+                m.setScale(1, -1);
+                break;
+            case ExifInterface.ORIENTATION_TRANSPOSE:
+                m.setRotate(90);
+                m.postScale(-1, 1);
+                break;
+            case ExifInterface.ORIENTATION_ROTATE_90:
+                m.setRotate(90);
+                break;
+            case ExifInterface.ORIENTATION_TRANSVERSE:
+                m.setRotate(-90);
+                m.postScale(-1, 1);
+                break;
+            case ExifInterface.ORIENTATION_ROTATE_270:
+                m.setRotate(-90);
+                break;
+            default:
+                return bitmap;
+        }
+        // filter=false: a pure permutation of pixels, no resampling.
+        Bitmap turned = Bitmap.createBitmap(
+                bitmap, 0, 0, bitmap.getWidth(), bitmap.getHeight(), m, false);
+        if (turned != bitmap) {
+            bitmap.recycle();
+        }
+        return turned;
+    }
+
+    private static Bitmap previewOf(Bitmap full, int maxSide) {
+        int longest = Math.max(full.getWidth(), full.getHeight());
+        if (longest <= maxSide) {
+            return full;
+        }
+        float s = (float) maxSide / longest;
+        return Bitmap.createScaledBitmap(full, Math.max(1, Math.round(full.getWidth() * s)),
+                Math.max(1, Math.round(full.getHeight() * s)), true);
+    }
+}

@@ -1,0 +1,199 @@
+package org.melanoma.demo;
+
+import android.content.Context;
+import android.content.res.AssetManager;
+import java.io.File;
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import org.melanoma.demo.core.ManifestException;
+import org.melanoma.demo.core.ModelFiles;
+
+/**
+ * Where the model lives on the phone.
+ *
+ * <ul>
+ *   <li><b>installed</b>: {@code files/model/} (app-private). The app only ever loads from here.
+ *   <li><b>bundled</b>: {@code assets/model/} in the APK (written by prepare_model.sh). Copied to
+ *       installed on first run, and again when the APK bundles a different model, unless a model
+ *       pushed with adb is installed.
+ *   <li><b>pushed</b>: {@code /sdcard/Android/data/org.melanoma.demo/files/model/}, writable with
+ *       {@code adb push} (push_model.sh). On start, a pushed pair that passes the manifest and
+ *       sha256 checks replaces the installed model and is removed from there; a pair that fails
+ *       is left in place and reported, and the previous model stays.
+ * </ul>
+ */
+final class ModelStore {
+    private static final String ASSETS = "model";
+    private static final String SOURCE_FILE = ".source"; // "assets <stamp>" or "adb"
+
+    /** The verified model to load, and a note for the screen about where it came from. */
+    static final class Prepared {
+        final ModelFiles files;
+        final String note;
+
+        Prepared(ModelFiles files, String note) {
+            this.files = files;
+            this.note = note;
+        }
+    }
+
+    private final Context context;
+    private final File installed;
+
+    ModelStore(Context context) {
+        this.context = context.getApplicationContext();
+        this.installed = new File(this.context.getFilesDir(), "model");
+    }
+
+    /** The pushed-model folder (null if shared storage is unavailable). */
+    File pushedDir() {
+        return context.getExternalFilesDir("model");
+    }
+
+    /** Install the bundled or pushed model as needed, then open and verify the installed one. */
+    Prepared prepare() throws IOException, ManifestException {
+        StringBuilder note = new StringBuilder();
+        String stamp = bundledStamp();
+        String source = readSource();
+        boolean fromAssets = source.isEmpty() || source.startsWith("assets");
+        if (stamp != null && fromAssets && !source.equals("assets " + stamp)) {
+            installFromAssets(stamp);
+            note.append("Installed the model bundled with the app. ");
+        }
+        File pushed = pushedDir();
+        if (pushed != null) {
+            note.append(importPushed(pushed));
+        }
+        try {
+            return new Prepared(ModelFiles.open(installed), note.toString().trim());
+        } catch (ManifestException e) {
+            throw new ManifestException(e.getMessage() + (stamp == null && source.isEmpty()
+                    ? ". This build has no bundled model: run android_demo/prepare_model.sh"
+                            + " before building, or push one with android_demo/push_model.sh."
+                    : ""), e);
+        }
+    }
+
+    private String importPushed(File pushed) {
+        try {
+            if (ModelFiles.findManifest(pushed) == null) {
+                return "";
+            }
+            ModelFiles files = ModelFiles.open(pushed);
+            File staging = fresh(new File(context.getFilesDir(), "model.new"));
+            for (File file : new File[] {files.manifestFile, files.artifact}) {
+                copy(new FileInputStream(file), new File(staging, file.getName()));
+            }
+            swapIn(staging, "adb");
+            files.manifestFile.delete();
+            files.artifact.delete();
+            return "Using the model pushed with adb (" + files.manifest.modelName + ").";
+        } catch (ManifestException | IOException e) {
+            return "The model pushed to " + pushed + " was rejected: " + e.getMessage()
+                    + ". Keeping the previous model.";
+        }
+    }
+
+    private void installFromAssets(String stamp) throws IOException {
+        AssetManager assets = context.getAssets();
+        File staging = fresh(new File(context.getFilesDir(), "model.new"));
+        for (String name : assets.list(ASSETS)) {
+            copy(assets.open(ASSETS + "/" + name), new File(staging, name));
+        }
+        swapIn(staging, "assets " + stamp);
+    }
+
+    /** Replace the installed folder by {@code staging} and record where it came from. */
+    private void swapIn(File staging, String source) throws IOException {
+        write(new File(staging, SOURCE_FILE), source);
+        deleteTree(installed);
+        if (!staging.renameTo(installed)) {
+            throw new IOException("cannot move " + staging + " to " + installed);
+        }
+    }
+
+    /** sha256 of the bundled manifest text (it names the artifact's sha256), or null if none. */
+    private String bundledStamp() throws IOException {
+        String[] names = context.getAssets().list(ASSETS);
+        if (names == null) {
+            return null;
+        }
+        for (String name : names) {
+            if (name.endsWith(ModelFiles.MANIFEST_SUFFIX)) {
+                try (InputStream in = context.getAssets().open(ASSETS + "/" + name)) {
+                    return sha256(in);
+                }
+            }
+        }
+        return null;
+    }
+
+    private String readSource() throws IOException {
+        File file = new File(installed, SOURCE_FILE);
+        if (!file.isFile()) {
+            return "";
+        }
+        try (InputStream in = new FileInputStream(file)) {
+            byte[] bytes = new byte[(int) Math.min(file.length(), 256)];
+            int n = in.read(bytes);
+            return n <= 0 ? "" : new String(bytes, 0, n, StandardCharsets.UTF_8).trim();
+        }
+    }
+
+    private static File fresh(File dir) throws IOException {
+        deleteTree(dir);
+        if (!dir.mkdirs()) {
+            throw new IOException("cannot create " + dir);
+        }
+        return dir;
+    }
+
+    private static void deleteTree(File file) {
+        File[] children = file.listFiles();
+        if (children != null) {
+            for (File child : children) {
+                deleteTree(child);
+            }
+        }
+        file.delete();
+    }
+
+    private static void copy(InputStream from, File to) throws IOException {
+        try (InputStream in = from; OutputStream out = new FileOutputStream(to)) {
+            byte[] buffer = new byte[1 << 16];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                out.write(buffer, 0, n);
+            }
+        }
+    }
+
+    private static void write(File file, String text) throws IOException {
+        try (OutputStream out = new FileOutputStream(file)) {
+            out.write(text.getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    private static String sha256(InputStream in) throws IOException {
+        try {
+            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            byte[] buffer = new byte[1 << 16];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
+            }
+            StringBuilder hex = new StringBuilder();
+            for (byte b : digest.digest()) {
+                hex.append(Character.forDigit((b >> 4) & 0xf, 16))
+                        .append(Character.forDigit(b & 0xf, 16));
+            }
+            return hex.toString();
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is always available", e);
+        }
+    }
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Export the int8 ExecuTorch model and copy it, with its manifest, into the app's assets
+# (app/src/main/assets/model/), where the app finds it on first run.
+#
+#   android_demo/prepare_model.sh [more melanoma-export options, e.g. the checkpoint to export]
+#
+# Runs `melanoma-export --target executorch --quantize int8 --out <temp dir> "$@"`, expects
+# exactly one <model>-executorch-int8.pte with its .pte.manifest.json there, verifies the pair
+# with melanoma.manifest.verify_artifact (schema + sha256), then replaces the assets' model.
+# Environment: PYTHON (default python3), MELANOMA_EXPORT (default melanoma-export),
+# ASSETS_DIR (default app/src/main/assets/model next to this script).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+assets="${ASSETS_DIR:-$here/app/src/main/assets/model}"
+python="${PYTHON:-python3}"
+exporter="${MELANOMA_EXPORT:-melanoma-export}"
+
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+
+"$exporter" --target executorch --quantize int8 --out "$out" "$@"
+
+shopt -s nullglob
+ptes=("$out"/*-executorch-int8.pte)
+if [[ ${#ptes[@]} -ne 1 ]]; then
+    echo "prepare_model: expected one *-executorch-int8.pte in the export, found ${#ptes[@]}" >&2
+    exit 1
+fi
+pte="${ptes[0]}"
+manifest="$pte.manifest.json"
+if [[ ! -f "$manifest" ]]; then
+    echo "prepare_model: $(basename "$pte") has no manifest ($(basename "$manifest"))" >&2
+    exit 1
+fi
+
+"$python" - "$manifest" "$(basename "$pte")" <<'PY'
+import sys
+from pathlib import Path
+
+from melanoma.manifest import ManifestError, verify_artifact
+
+try:
+    manifest, artifact = verify_artifact(Path(sys.argv[1]))
+except ManifestError as err:
+    sys.exit(f"prepare_model: {err}")
+if artifact.name != sys.argv[2] or manifest.target != "executorch":
+    sys.exit(f"prepare_model: the manifest describes {manifest.file.name} ({manifest.target})")
+print(f"prepare_model: verified {artifact.name}: {manifest.model_name}, {manifest.precision}, "
+      f"{manifest.file.size_bytes} bytes")
+PY
+
+mkdir -p "$assets"
+rm -f "$assets"/*.pte "$assets"/*.manifest.json
+cp "$pte" "$manifest" "$assets/"
+echo "prepare_model: copied $(basename "$pte") and its manifest to $assets"

@@ -1,0 +1,103 @@
+"""android_demo/prepare_model.sh against the exporter's contract, with a stand-in exporter.
+
+The contract: `melanoma-export --target executorch --quantize int8 --out DIR ...` writes
+`DIR/<model>-executorch-int8.pte` and `DIR/<model>-executorch-int8.pte.manifest.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from melanoma.manifest import manifest_path
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "android_demo" / "prepare_model.sh"
+MEAN = [0.7423, 0.5321, 0.5555]
+STD = [0.1521, 0.1809, 0.1966]
+
+# Copies a prepared export into --out and records its arguments, like the real CLI would write.
+FAKE_EXPORTER = """#!{python}
+import shutil, sys
+from pathlib import Path
+args = sys.argv[1:]
+Path({log!r}).write_text("\\n".join(args))
+out = Path(args[args.index("--out") + 1])
+for f in Path({template!r}).iterdir():
+    shutil.copy(f, out / f.name)
+"""
+
+
+@pytest.fixture
+def fake_export(tmp_path, build_manifest) -> dict[str, Path]:
+    """A stand-in melanoma-export on PATH that 'exports' a template pte + manifest."""
+    template = tmp_path / "template"
+    template.mkdir()
+    pte = template / "cnn-supervised-executorch-int8.pte"
+    pte.write_bytes(b"\x00fake executorch program\x01" * 64)
+    manifest_path(pte).write_text(build_manifest(pte, MEAN, STD).to_json())
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    exporter = bin_dir / "melanoma-export"
+    log = tmp_path / "exporter-args.txt"
+    exporter.write_text(
+        FAKE_EXPORTER.format(python=sys.executable, log=str(log), template=str(template))
+    )
+    exporter.chmod(0o755)
+    return {"bin": bin_dir, "pte": pte, "log": log, "assets": tmp_path / "assets" / "model"}
+
+
+def _run(fake: dict[str, Path], *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PATH": f"{fake['bin']}{os.pathsep}{os.environ['PATH']}",
+        "PYTHON": sys.executable,
+        "ASSETS_DIR": str(fake["assets"]),
+    }
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_copies_the_verified_export_into_assets(fake_export):
+    assets = fake_export["assets"]
+    assets.mkdir(parents=True)
+    (assets / "old-executorch-int8.pte").write_bytes(b"old")
+    (assets / "old-executorch-int8.pte.manifest.json").write_text("{}")
+
+    result = _run(fake_export, "--checkpoint", "runs/cnn/best.pt")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    pte = fake_export["pte"]
+    assert sorted(p.name for p in assets.iterdir()) == [pte.name, manifest_path(pte).name]
+    assert (assets / pte.name).read_bytes() == pte.read_bytes()
+    assert json.loads((assets / manifest_path(pte).name).read_text())["target"] == "executorch"
+    args = fake_export["log"].read_text().split("\n")
+    assert args[:4] == ["--target", "executorch", "--quantize", "int8"]
+    assert args[4] == "--out" and args[6:] == ["--checkpoint", "runs/cnn/best.pt"]
+
+
+def test_refuses_an_export_that_does_not_match_its_manifest(fake_export):
+    fake_export["pte"].write_bytes(b"changed after the manifest was written")
+    assets = fake_export["assets"]
+    assets.mkdir(parents=True)
+    (assets / "kept.pte").write_bytes(b"previous model")
+
+    result = _run(fake_export)
+
+    assert result.returncode != 0
+    assert "does not match its manifest" in result.stderr, result.stderr
+    assert [p.name for p in assets.iterdir()] == ["kept.pte"]  # assets left untouched
+
+
+def test_refuses_an_export_without_a_pte(fake_export):
+    for f in fake_export["pte"].parent.iterdir():
+        f.unlink()
+    result = _run(fake_export)
+    assert result.returncode != 0
+    assert "expected one *-executorch-int8.pte" in result.stderr
