@@ -109,6 +109,57 @@ def _train_method(method, dataset, overrides, out_dir, resume) -> Path:
         raise UserError(str(err)) from None
 
 
+def _int_list(ctx, param, value: str) -> list[int]:
+    try:
+        return [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+
+
+@cli.command()
+@data_option()
+@click.option(
+    "--methods",
+    default="supervised,sgan",
+    show_default=True,
+    help=f"Comma-separated, from: {', '.join(METHODS)}.",
+)
+@click.option("--seeds", default="0,1,2", show_default=True, callback=_int_list)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Holds <method>-seed<N>/ checkpoints (reused if their config matches) and the results.",
+)
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override every method.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
+def compare(data, methods, seeds, out_dir, epochs, no_progress):
+    """Train missing models and compare methods over seeds on the test split.
+
+    Writes OUT/results.json, OUT/results.md and OUT/roc.png.
+    """
+    from melanoma.compare import compare as run_compare
+    from melanoma.datasets import load_dataset
+
+    names = [m.strip() for m in methods.split(",") if m.strip()]
+    unknown = [m for m in names if m not in METHODS]
+    if unknown or not names:
+        raise UserError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+    if not seeds:
+        raise UserError("--seeds is empty")
+    dataset = load_dataset(data)
+    click.echo(dataset.summary(), err=True)
+    from melanoma.train import TrainingInterrupted
+
+    try:
+        run_compare(dataset, out_dir, names, seeds, epochs=epochs, progress=not no_progress)
+    except TrainingInterrupted as stop:
+        click.echo(f"{stop}; finished checkpoints are reused when you rerun", err=True)
+        sys.exit(130)
+    click.echo((out_dir / "results.md").read_text(), nl=False)
+
+
 @cli.command()
 @click.argument("checkpoint_dir")
 @data_option()

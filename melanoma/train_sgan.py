@@ -292,6 +292,7 @@ def _run_epochs(nets: _Nets, good: dict, context: tuple, out_dir: Path, fixed_z)
             good.update(
                 _snapshot(nets, rng, epoch, best, good["history"] + [row], good["restores"])
             )
+            log.info("epoch %d: %s", epoch, ", ".join(f"{k} {v:.4g}" for k, v in row.items()))
             bar.update(1)
             bar.set_postfix(
                 sup=f"{losses['sup']:.3f}", fm=f"{losses['fm']:.3f}", val_auc=f"{val_auc:.3f}"

@@ -1,0 +1,243 @@
+"""Compare training methods over seeds on the test split: the README's results table.
+
+For every (method, seed) the checkpoint lives in OUT/<method>-seed<N>/. It is
+reused when its metadata matches the config that would be trained now (same
+data fingerprint and every training setting), else it is trained. Each model
+is then scored on the test split at its own validation-chosen threshold with
+`evaluate_checkpoint`, so the numbers equal `melanoma evaluate`'s.
+
+Writes OUT/results.json, OUT/results.md (mean ± std over seeds, per-model 95%
+bootstrap CIs, a bootstrap CI of the seed-mean AUC and of the paired AUC
+difference) and OUT/roc.png.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from melanoma.atomic import atomic_path
+from melanoma.checkpoint import CheckpointError, load_checkpoint, read_meta
+from melanoma.datasets import Dataset
+from melanoma.evaluate import evaluate_checkpoint
+from melanoma.metrics import auc
+from melanoma.train import predict_probs
+
+log = logging.getLogger(__name__)
+METHODS = ("supervised", "sgan")
+SUMMARY_METRICS = ("auc", "accuracy", "sensitivity", "specificity", "balanced_accuracy")
+# Settings that change how training reports progress, not what it computes.
+IGNORED_SETTINGS = ("progress", "device", "n_train", "n_val", "n_unlabeled")
+
+
+def method_config(method: str, seed: int, epochs: int | None = None, progress: bool = True):
+    """The default config of `method` for `seed` (and `epochs`, if given)."""
+    overrides = {"seed": seed, "progress": progress}
+    if epochs is not None:
+        overrides["epochs"] = epochs
+    if method == "supervised":
+        from melanoma.train import TrainConfig
+
+        return TrainConfig(**overrides)
+    if method == "sgan":
+        from melanoma.train_sgan import SGANConfig
+
+        return SGANConfig(**overrides)
+    raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+
+
+def _settings(config_dict: dict) -> dict:
+    plain = json.loads(json.dumps(config_dict))  # tuples -> lists, as stored in metadata
+    return {k: v for k, v in plain.items() if k not in IGNORED_SETTINGS}
+
+
+def reusable(ckpt_dir: Path, method: str, config, dataset: Dataset) -> bool:
+    """True when ckpt_dir holds a loadable checkpoint trained with exactly `config` on `dataset`."""
+    try:
+        meta = read_meta(ckpt_dir)
+    except CheckpointError:
+        return False
+    wanted = _settings(dataclasses.asdict(config))
+    stored = _settings(meta.train_config)
+    if meta.method != method or meta.data_fingerprint != dataset.fingerprint or stored != wanted:
+        differing = sorted(
+            k for k in wanted.keys() | stored.keys() if wanted.get(k) != stored.get(k)
+        )
+        log.warning("%s: config or data differs (%s); retraining", ckpt_dir, differing or "data")
+        return False
+    return True
+
+
+def train_or_reuse(method: str, config, dataset: Dataset, ckpt_dir: Path) -> float | None:
+    """Train into ckpt_dir unless a matching checkpoint is there; returns training seconds."""
+    if reusable(ckpt_dir, method, config, dataset):
+        log.info("reusing %s", ckpt_dir)
+        return None
+    started = time.perf_counter()
+    if method == "supervised":
+        from melanoma.train import train_supervised
+
+        train_supervised(dataset, config, ckpt_dir)
+    else:
+        from melanoma.train_sgan import train_sgan
+
+        train_sgan(dataset, config, ckpt_dir)
+    return time.perf_counter() - started
+
+
+def compare(
+    dataset: Dataset,
+    out_dir: Path,
+    methods: Sequence[str] = METHODS,
+    seeds: Sequence[int] = (0, 1, 2),
+    epochs: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Train what is missing, evaluate every model on test, write results.{json,md} and roc.png."""
+    if dataset.test is None:
+        raise ValueError(f"{dataset.source}: compare needs a test split")
+    for method in methods:
+        method_config(method, 0)  # validates the name before hours of training
+    out_dir = Path(out_dir)
+    runs, probs = [], {}
+    labels = dataset.test.labels.numpy()
+    for method in methods:
+        for seed in seeds:
+            config = method_config(method, seed, epochs, progress)
+            ckpt_dir = out_dir / f"{method}-seed{seed}"
+            seconds = train_or_reuse(method, config, dataset, ckpt_dir)
+            checkpoint = load_checkpoint(ckpt_dir)
+            report = evaluate_checkpoint(checkpoint, dataset.test, "youden", seed=0)
+            probs[method, seed] = predict_probs(
+                checkpoint.model, dataset.test.images, checkpoint.meta.mean, checkpoint.meta.std
+            )
+            runs.append(_run_record(method, seed, ckpt_dir, checkpoint.meta, report, seconds))
+    results = {
+        "data_fingerprint": dataset.fingerprint,
+        "test_n": int(len(labels)),
+        "methods": list(methods),
+        "seeds": list(seeds),
+        "summary": _summary(runs, methods),
+        "bootstrap": _seed_mean_bootstrap(labels, probs, methods, seeds),
+        "runs": runs,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / "results.json") as temp:
+        temp.write_text(json.dumps(results, indent=2) + "\n")
+    with atomic_path(out_dir / "results.md") as temp:
+        temp.write_text(results_markdown(results))
+    _plot_roc(out_dir / "roc.png", runs, results["summary"])
+    return results
+
+
+def _run_record(method, seed, ckpt_dir, meta, report, seconds) -> dict:
+    return {
+        "method": method,
+        "seed": seed,
+        "checkpoint": str(ckpt_dir),
+        "best_epoch": meta.best_epoch,
+        "val_auc": meta.val_metrics["auc"],
+        "train_seconds": seconds,  # None when the checkpoint was reused
+        "test": report,  # metrics at the validation Youden threshold, CIs, ROC points
+    }
+
+
+def _summary(runs: list[dict], methods: Sequence[str]) -> dict:
+    summary = {}
+    for method in methods:
+        tests = [r["test"] for r in runs if r["method"] == method]
+        summary[method] = {
+            name: {
+                "mean": float(np.mean([t[name] for t in tests])),
+                "std": float(np.std([t[name] for t in tests], ddof=1)) if len(tests) > 1 else 0.0,
+                "values": [t[name] for t in tests],
+            }
+            for name in SUMMARY_METRICS
+        }
+    return summary
+
+
+def _seed_mean_bootstrap(labels, probs, methods, seeds, n_resamples=1000, seed=0) -> dict:
+    """95% CIs of each method's seed-mean test AUC and of the paired difference to the first.
+
+    Test images are resampled once per round and shared by every model, so the
+    difference CI accounts for both methods seeing the same images.
+    """
+    rng = np.random.default_rng(seed)
+    means: dict[str, list[float]] = {m: [] for m in methods}
+    for _ in range(n_resamples):
+        index = rng.integers(0, len(labels), len(labels))
+        if labels[index].min() == labels[index].max():
+            continue
+        for m in methods:
+            means[m].append(float(np.mean([auc(labels[index], probs[m, s][index]) for s in seeds])))
+    out = {f"{m}_mean_auc_ci": _percentiles(means[m]) for m in methods}
+    first = methods[0]
+    for m in methods[1:]:
+        diff = np.asarray(means[m]) - np.asarray(means[first])
+        out[f"{m}_minus_{first}_auc_ci"] = _percentiles(diff)
+    return out
+
+
+def _percentiles(values) -> list[float]:
+    return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
+
+
+def results_markdown(results: dict) -> str:
+    """The README table: mean ± std over seeds, bootstrap CIs, and one row per model."""
+    seeds = ", ".join(map(str, results["seeds"]))
+    lines = [
+        f"Test split (n={results['test_n']}), seeds {seeds}; thresholds: validation Youden.",
+        "",
+        "| method | " + " | ".join(SUMMARY_METRICS) + " | seed-mean AUC 95% CI |",
+        "| --- |" + " ---: |" * (len(SUMMARY_METRICS) + 1),
+    ]
+    for method, metrics in results["summary"].items():
+        cells = [f"{metrics[n]['mean']:.3f} ± {metrics[n]['std']:.3f}" for n in SUMMARY_METRICS]
+        low, high = results["bootstrap"][f"{method}_mean_auc_ci"]
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | [{low:.3f}, {high:.3f}] |")
+    for key, (low, high) in results["bootstrap"].items():
+        if "_minus_" in key:
+            lines += [
+                "",
+                f"Paired bootstrap 95% CI of {key.removesuffix('_ci')}: [{low:+.3f}, {high:+.3f}]",
+            ]
+    lines += [
+        "",
+        "| method | seed | best epoch | val AUC | test AUC [95% CI] | test accuracy [95% CI] |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for run in results["runs"]:
+        test, ci = run["test"], run["test"]["ci"]
+        lines.append(
+            f"| {run['method']} | {run['seed']} | {run['best_epoch']} | {run['val_auc']:.3f} | "
+            f"{test['auc']:.3f} [{ci['auc'][0]:.3f}, {ci['auc'][1]:.3f}] | "
+            f"{test['accuracy']:.3f} [{ci['accuracy'][0]:.3f}, {ci['accuracy'][1]:.3f}] |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _plot_roc(path: Path, runs: list[dict], summary: dict) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
+    colours = {m: f"C{i}" for i, m in enumerate(summary)}
+    for method in summary:
+        label = f"{method} (mean AUC {summary[method]['auc']['mean']:.3f})"
+        for run in (r for r in runs if r["method"] == method):
+            roc = run["test"]["roc"]
+            ax.plot(roc["fpr"], roc["tpr"], color=colours[method], alpha=0.7, label=label)
+            label = None  # one legend entry per method
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    ax.set(xlabel="1 - specificity", ylabel="sensitivity", title="Test ROC, one curve per seed")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    with atomic_path(path) as temp:
+        fig.savefig(temp, format="png", dpi=100)

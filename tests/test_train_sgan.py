@@ -1,0 +1,129 @@
+"""SGAN training on the real data: real updates, divergence handling, resume, checkpoint format."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+import melanoma.train_sgan as ts
+from melanoma.checkpoint import load_checkpoint
+from melanoma.preprocess import channel_stats
+from melanoma.sgan import GeneratorConfig, SGANClassifierConfig
+from melanoma.train import TrainingInterrupted, augmented_batch
+from melanoma.train_sgan import DivergenceError, SGANConfig, build_nets, sgan_step, train_sgan
+
+# Tiny networks and 4 steps per epoch: the behaviour under test, not the accuracy.
+TINY = SGANConfig(
+    epochs=3,
+    batch_size=32,
+    labeled_batch_size=16,
+    sample_every=2,
+    progress=False,
+    device="cpu",
+    model=SGANClassifierConfig(widths=(8, 16, 32)),
+    generator=GeneratorConfig(latent_dim=16, widths=(32, 16, 8)),
+)
+
+
+@pytest.fixture(scope="module")
+def small(dataset):
+    """The real labeled split with the first 128 unlabeled images and no test split."""
+    return dataclasses.replace(
+        dataset, unlabeled=dataset.unlabeled.subset(torch.arange(128)), test=None
+    )
+
+
+def test_step_updates_both_networks_on_real_data(small):
+    torch.manual_seed(0)
+    rng = torch.Generator().manual_seed(0)
+    nets = build_nets(TINY, steps=10, device=torch.device("cpu"))
+    mean, std = channel_stats(small.labeled.images)
+    before_d = [p.detach().clone() for p in nets.disc.parameters()]
+    before_g = [p.detach().clone() for p in nets.gen.parameters()]
+    x_lab = augmented_batch(small.labeled.images[:16], TINY.augment, mean, std, rng)
+    x_unl = augmented_batch(small.unlabeled.images[:32], TINY.augment, mean, std, rng)
+    losses = sgan_step(nets, x_lab, small.labeled.labels[:16], x_unl, TINY, mean, std, rng)
+
+    assert set(losses) == {"sup", "real", "fake", "fm"}
+    assert all(v > 0 for v in losses.values())
+    for name, params, before in (("D", nets.disc, before_d), ("G", nets.gen, before_g)):
+        changed = [not torch.equal(p, b) for p, b in zip(params.parameters(), before)]
+        assert all(changed), f"{name}: {changed.count(False)} parameter tensors did not move"
+
+
+def test_train_writes_checkpoint_and_reports(small, tmp_path):
+    out = train_sgan(small, TINY, tmp_path / "run")
+    checkpoint = load_checkpoint(out)
+    meta = checkpoint.meta
+    assert (meta.method, meta.arch, meta.epochs) == ("sgan", "sgan-classifier", 3)
+    assert meta.train_config["unsup_weight"] == TINY.unsup_weight
+    assert meta.train_config["generator"]["latent_dim"] == 16
+    assert meta.train_config["n_unlabeled"] == 128
+    assert {t["name"] for t in meta.thresholds} == {"youden", "sensitivity_0.90"}
+    for name in ("history.csv", "losses.png", "samples.png"):
+        assert (out / name).stat().st_size > 0
+    assert not (out / "resume.pt").exists()
+    assert checkpoint.model(torch.zeros(2, 3, 32, 32)).shape == (2, 1)
+
+
+def _poison_once(monkeypatch, calls_to_poison: set[int]):
+    """Make D's weights NaN before the given sgan_step calls (counted from 0)."""
+    original, count = ts.sgan_step, {"n": 0}
+
+    def poisoned(nets, *args, **kwargs):
+        if count["n"] in calls_to_poison:
+            with torch.no_grad():
+                next(nets.disc.parameters()).fill_(float("nan"))
+        count["n"] += 1
+        return original(nets, *args, **kwargs)
+
+    monkeypatch.setattr(ts, "sgan_step", poisoned)
+
+
+def test_injected_nan_restores_last_good_epoch(small, tmp_path, monkeypatch, caplog):
+    _poison_once(monkeypatch, {5})  # in epoch 2 (4 steps per epoch)
+    out = train_sgan(small, TINY, tmp_path / "run")
+
+    assert "diverged" in caplog.text
+    state = torch.load(out / "weights.pt", weights_only=True)
+    assert all(torch.isfinite(v).all() for v in state.values())
+    history = (out / "history.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in history[1:]] == ["1", "2", "3"]
+
+
+def test_persistent_divergence_stops_without_checkpoint(small, tmp_path, monkeypatch):
+    _poison_once(monkeypatch, set(range(1000)))
+    with pytest.raises(DivergenceError, match="no checkpoint written"):
+        train_sgan(small, TINY, tmp_path / "run")
+    assert not (tmp_path / "run" / "weights.pt").exists()
+    assert not (tmp_path / "run" / "metadata.json").exists()
+
+
+def test_ctrl_c_saves_resume_state_and_resume_finishes(small, tmp_path, monkeypatch):
+    original, count = ts.train_one_epoch, {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        count["n"] += 1
+        if count["n"] == 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ts, "train_one_epoch", interrupted)
+    with pytest.raises(TrainingInterrupted):
+        train_sgan(small, TINY, tmp_path / "run")
+    assert (tmp_path / "run" / "resume.pt").is_file()
+    assert not (tmp_path / "run" / "weights.pt").exists()
+
+    out = train_sgan(small, TINY, tmp_path / "run", resume=True)
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["epochs"] == 3
+    assert count["n"] == 4  # epochs 2 and 3 ran after resuming, epoch 1 was not redone
+    assert not (out / "resume.pt").exists()
+
+
+def test_needs_unlabeled_split(small, tmp_path):
+    with pytest.raises(ValueError, match="unlabeled"):
+        train_sgan(dataclasses.replace(small, unlabeled=None), TINY, tmp_path)
