@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,17 +21,15 @@ from melanoma.manifest import (
 )
 from melanoma.preprocess import IMAGE_SIZE, MIN_SIDE
 
-REPO = Path(__file__).resolve().parents[2]
-ANDROID_DEMO = REPO / "android_demo"
-
 
 @pytest.fixture(scope="session")
-def data_zip() -> Path:
-    """MelanomaDetection.zip, from $MELANOMA_DATA or <repo>/../shared/data; fails if missing."""
-    folder = Path(os.environ.get("MELANOMA_DATA", REPO.parent / "shared" / "data"))
-    path = folder / "MelanomaDetection.zip"
-    if not path.is_file():
-        pytest.fail(f"{path} not found: set MELANOMA_DATA to the folder holding it")
+def data_zip(data_path) -> Path:
+    """MelanomaDetection.zip, read in place (tests/conftest.py's data_path: $MELANOMA_DATA)."""
+    path = data_path / "MelanomaDetection.zip" if data_path.is_dir() else data_path
+    if path.suffix != ".zip" or not path.is_file():
+        pytest.fail(
+            f"{path} is not MelanomaDetection.zip: set MELANOMA_DATA to the folder holding it"
+        )
     return path
 
 
