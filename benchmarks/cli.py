@@ -1,8 +1,194 @@
-"""`melanoma-bench` (filled in by the benchmark issue)."""
+"""`melanoma-bench`: every exported artifact against the float model, in one run.
+
+Exit codes: 0 all rows pass the gate, 1 gate violations (one `GATE ...` line
+each on stderr), 2 usage errors and bad input (missing artifacts, a manifest
+whose sha256 does not match its file, a reference that is not the source).
+"""
+
+from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+import click
+
+from melanoma.cliutil import data_option, run, setup_process
+
+EXIT_GATE = 1
+
+
+def _threads(ctx, param, value: str) -> tuple[int, ...]:
+    from melanoma.benchmarks.timing import parse_threads
+
+    try:
+        return parse_threads(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--artifacts",
+    "artifacts_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("artifacts"),
+    show_default=True,
+    help="Directory searched recursively for *.manifest.json and their artifacts.",
+)
+@data_option()
+@click.option(
+    "--reference",
+    metavar="CHECKPOINT_DIR",
+    default=None,
+    help="Float checkpoint the artifacts came from (default: the bundled reference the "
+    "manifests name). Its sha256 must match the manifests' source_checkpoint_sha256.",
+)
+@click.option(
+    "--threads",
+    default="1,all",
+    show_default=True,
+    callback=_threads,
+    help="Thread counts to time at, comma-separated; 'all' is every logical core.",
+)
+@click.option(
+    "--runs",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Timed batch-1 calls per artifact and thread count.",
+)
+@click.option("--warmup", type=click.IntRange(min=0), default=20, show_default=True)
+@click.option(
+    "--throughput-runs",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Timed batch-32 calls where the artifact has a dynamic batch; 0 skips.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("bench-report"),
+    show_default=True,
+    help="Where report.json, report.md, report.csv and the plots go.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    default=None,
+    metavar="FILE",
+    help="Also write report.json to FILE ('-': print it; the table goes to stderr).",
+)
+@click.option(
+    "--max-auc-drop",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Gate: fail an artifact whose AUC is more than X below the float model's.",
+)
+@click.option(
+    "--min-agreement",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Gate: fail an artifact deciding like the float model on < Y of images.",
+)
+@click.option(
+    "--max-latency-ms",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Gate: fail an artifact whose batch-1 p50 exceeds Z ms.",
+)
+@click.option(
+    "--threshold",
+    "threshold_name",
+    default="youden",
+    show_default=True,
+    help="Stored threshold to decide at (youden or sensitivity_0.90).",
+)
+@click.option(
+    "--bootstrap",
+    type=click.IntRange(min=10),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples per 95% CI.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--no-plots", is_flag=True, help="Skip roc.png, latency.png and size.png.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr (default: when stderr is a terminal).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+def bench(
+    artifacts_dir,
+    data,
+    reference,
+    threads,
+    runs,
+    warmup,
+    throughput_runs,
+    out_dir,
+    json_path,
+    max_auc_drop,
+    min_agreement,
+    max_latency_ms,
+    threshold_name,
+    bootstrap,
+    seed,
+    no_plots,
+    progress,
+    verbose,
+):
+    """Benchmark every exported artifact against the float model on the test split.
+
+    Each artifact runs in its own runtime (ExecuTorch, ONNX Runtime, the lite
+    interpreter, Core ML where it exists); eager PyTorch fp32 is the reference row.
+    """
+    from melanoma.benchmarks.api import Outputs, benchmark
+    from melanoma.benchmarks.gate import GateLimits
+    from melanoma.benchmarks.harness import BenchConfig
+    from melanoma.benchmarks.report import report_json
+    from melanoma.benchmarks.subjects import AccuracyConfig
+    from melanoma.benchmarks.timing import TimingConfig
+
+    setup_process(verbose)
+    config = BenchConfig(
+        artifacts_dir=artifacts_dir,
+        data=data,
+        reference=reference,
+        threads=threads,
+        timing=TimingConfig(runs=runs, warmup=warmup, throughput_runs=throughput_runs),
+        accuracy=AccuracyConfig(threshold_name=threshold_name, n_bootstrap=bootstrap, seed=seed),
+        progress=sys.stderr.isatty() if progress is None else progress,
+    )
+    limits = GateLimits(max_auc_drop, min_agreement, max_latency_ms)
+    to_stdout = json_path == "-"
+    outputs = Outputs(out_dir, None if to_stdout else json_path and Path(json_path), not no_plots)
+    report = benchmark(config, limits, outputs)
+    click.echo(_summary(report, out_dir), err=to_stdout)
+    if to_stdout:
+        click.echo(report_json(report), nl=False)
+    for line in report["gate"]["violations"]:
+        click.echo(line, err=True)
+    if report["gate"]["violations"]:
+        raise click.exceptions.Exit(EXIT_GATE)
+
+
+def _summary(report: dict, out_dir: Path) -> str:
+    from melanoma.benchmarks.report import text_table
+
+    machine = report["machine"]
+    head = f"{machine['cpu']}, {machine['logical_cores']} logical cores, {machine['os']}"
+    if machine["load_average_1m"] is not None:
+        head += f"; load average {machine['load_average_1m']:.2f} at start"
+    targets = [
+        f"target: {t['name']} {'-' if t['value'] is None else format(t['value'], '.4g')} "
+        f"{t['op']} {t['limit']:g}: {({True: 'met', False: 'NOT met', None: 'n/a'})[t['met']]}"
+        for t in report["targets"]
+    ]
+    return "\n".join([head, text_table(report["artifacts"]), *targets, f"wrote {out_dir}/"])
 
 
 def main() -> None:
-    print("melanoma-bench: not implemented yet", file=sys.stderr)
-    sys.exit(2)
+    run(bench)

@@ -1,0 +1,97 @@
+"""Accuracy of one artifact on the test images, its agreement with the float model, its checks.
+
+These figures do not depend on the thread count, so the harness computes them
+once per artifact and copies them into each thread row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from melanoma.metrics import all_metrics, bootstrap_ci, roc_points
+
+PREDICT_BATCH = 100  # rows per call when the artifact takes a dynamic batch
+
+
+@dataclass(frozen=True)
+class SanityBounds:
+    """What "failed a check" (❎) means, beyond the manifest and sha256 checks.
+
+    These are loose on purpose: they catch a broken artifact (wrong
+    normalization, swapped output, a collapsed quantization), not drift, which
+    the gate flags (--max-auc-drop, --min-agreement).
+    """
+
+    fp32_max_abs_dprob: float = 1e-3  # an fp32 artifact is the same math as eager fp32
+    int8_min_agreement: float = 0.90  # decisions still mostly the float model's
+    int8_max_auc_drop: float = 0.05  # AUC within 0.05 of the float model's
+
+
+@dataclass(frozen=True)
+class Scores:
+    probs: np.ndarray  # (N,) float64 P(melanoma)
+    threshold: float  # decide melanoma when probs >= threshold
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+
+
+def predict_logits(
+    runner: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray, dynamic_batch: bool
+) -> np.ndarray:
+    """(N, 3, 32, 32) float32 -> (N,) logits; batched if the artifact allows, else one by one."""
+    step = PREDICT_BATCH if dynamic_batch else 1
+    outputs = []
+    for start in range(0, len(inputs), step):
+        chunk = np.ascontiguousarray(inputs[start : start + step])
+        out = np.asarray(runner(chunk))
+        if out.shape != (len(chunk), 1):
+            raise ValueError(f"output shape {out.shape}, expected {(len(chunk), 1)}")
+        outputs.append(out[:, 0])
+    logits = np.concatenate(outputs)
+    if not np.all(np.isfinite(logits)):
+        raise ValueError(f"{int(np.sum(~np.isfinite(logits)))} non-finite logit(s)")
+    return logits
+
+
+def accuracy_figures(labels: np.ndarray, scores: Scores, n_bootstrap: int, seed: int) -> dict:
+    """The metrics of `melanoma evaluate` at the threshold, with 95% bootstrap CIs."""
+    figures = all_metrics(labels, scores.probs, scores.threshold)
+    figures["ci"] = bootstrap_ci(labels, scores.probs, scores.threshold, n_bootstrap, seed)
+    return figures
+
+
+def agreement_figures(reference: Scores, scores: Scores, reference_auc: float, auc: float) -> dict:
+    """Same-decision fraction, |Δ probability| and ΔAUC (artifact minus float model)."""
+    same = (scores.probs >= scores.threshold) == (reference.probs >= reference.threshold)
+    dprob = np.abs(scores.probs - reference.probs)
+    return {
+        "agreement": float(same.mean()),
+        "n_disagree": int((~same).sum()),
+        "max_abs_dprob": float(dprob.max()),
+        "mean_abs_dprob": float(dprob.mean()),
+        "delta_auc": float(auc - reference_auc),
+    }
+
+
+def roc_curve_points(labels: np.ndarray, probs: np.ndarray) -> dict[str, list[float]]:
+    points = roc_points(labels, probs)
+    return {key: [round(v, 6) for v in points[key]] for key in ("fpr", "tpr")}
+
+
+def sanity_failures(precision: str, figures: dict, bounds: SanityBounds) -> list[str]:
+    """Checks an artifact fails against the float model, each as 'figure value vs bound'."""
+    failures = []
+    if precision == "fp32" and figures["max_abs_dprob"] > bounds.fp32_max_abs_dprob:
+        failures.append(
+            f"fp32 max|Δp| {figures['max_abs_dprob']:.2g} > {bounds.fp32_max_abs_dprob:g}"
+        )
+    if precision != "fp32" and figures["agreement"] < bounds.int8_min_agreement:
+        failures.append(f"agreement {figures['agreement']:.3f} < {bounds.int8_min_agreement:g}")
+    if precision != "fp32" and -figures["delta_auc"] > bounds.int8_max_auc_drop:
+        failures.append(f"ΔAUC {figures['delta_auc']:+.4f} < -{bounds.int8_max_auc_drop:g}")
+    return failures

@@ -1,0 +1,91 @@
+"""benchmark(): run the harness, gate the rows, write every output. What `melanoma-bench` calls."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from melanoma.benchmarks.gate import GateLimits, targets, violations
+from melanoma.benchmarks.harness import BenchConfig, BenchResult, run_benchmark
+from melanoma.benchmarks.machine import versions
+from melanoma.benchmarks.report import (
+    SCHEMA_VERSION,
+    make_row,
+    markdown_report,
+    write_csv,
+    write_json,
+    write_text,
+)
+from melanoma.benchmarks.timing import THROUGHPUT_BATCH
+
+from melanoma.checkpoint import utc_now
+
+
+@dataclass(frozen=True)
+class Outputs:
+    out_dir: Path  # report.json, report.md, report.csv, roc.png, latency.png, size.png
+    json_path: Path | None = None  # an extra copy of report.json (e.g. for CI)
+    plots: bool = True  # False skips the three PNGs
+
+
+def build_report(result: BenchResult, config: BenchConfig, limits: GateLimits) -> dict:
+    """The report.json object (schema_version 1, see benchmarks/REPORT_SCHEMA.md)."""
+    rows = [
+        make_row(subject, threads, result.latencies.get((subject.name, threads)), result.macs)
+        for subject in result.subjects
+        for threads in config.threads
+    ]
+    found = violations(rows, limits)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "created_utc": utc_now(),
+        "machine": result.machine,
+        "versions": versions(),
+        "data": result.data,
+        "reference": result.reference,
+        "config": _config_dict(config),
+        "artifacts": rows,
+        "targets": targets(rows),
+        "gate": {"limits": limits.as_dict(), "violations": found, "passed": not found},
+        "roc": result.rocs,
+    }
+
+
+def _config_dict(config: BenchConfig) -> dict:
+    return {
+        "artifacts_dir": str(config.artifacts_dir),
+        "threads": list(config.threads),
+        "runs": config.timing.runs,
+        "warmup": config.timing.warmup,
+        "throughput_runs": config.timing.throughput_runs,
+        "throughput_batch": THROUGHPUT_BATCH,
+        "threshold_name": config.accuracy.threshold_name,
+        "n_bootstrap": config.accuracy.n_bootstrap,
+        "seed": config.accuracy.seed,
+        "sanity_bounds": dataclasses.asdict(config.accuracy.bounds),
+    }
+
+
+def write_outputs(report: dict, outputs: Outputs) -> list[Path]:
+    """Write every report file atomically; returns the paths written."""
+    from melanoma.benchmarks.plots import write_plots
+
+    out = outputs.out_dir
+    write_json(report, out / "report.json")
+    write_text(markdown_report(report), out / "report.md")
+    write_csv(report["artifacts"], out / "report.csv")
+    written = [out / "report.json", out / "report.md", out / "report.csv"]
+    if outputs.plots:
+        written += write_plots(report, out)
+    if outputs.json_path is not None:
+        write_json(report, outputs.json_path)
+        written.append(outputs.json_path)
+    return written
+
+
+def benchmark(config: BenchConfig, limits: GateLimits, outputs: Outputs) -> dict:
+    """Benchmark every artifact, write the outputs, return the report (gate result inside)."""
+    report = build_report(run_benchmark(config), config, limits)
+    write_outputs(report, outputs)
+    return report

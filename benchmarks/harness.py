@@ -1,0 +1,227 @@
+"""Find every artifact and its manifest, run each in its own runtime, and measure it.
+
+Reads top to bottom: discover (manifests, sha256, orphans) -> resolve the
+float reference the manifests name -> test images -> the eager PyTorch row ->
+one accuracy pass per artifact -> latency per thread count -> report rows.
+Artifacts run only through their target's `load()` (melanoma.export), never
+through PyTorch; the eager row is the reference they are held against.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from melanoma.benchmarks.accuracy import roc_curve_points
+from melanoma.benchmarks.machine import machine_info
+from melanoma.benchmarks.macs import count_macs
+from melanoma.benchmarks.subjects import (
+    AccuracyConfig,
+    Artifact,
+    Subject,
+    artifact_subject,
+    reference_subject,
+)
+from melanoma.benchmarks.timing import (
+    THROUGHPUT_BATCH,
+    Latency,
+    TimingConfig,
+    measure,
+    torch_threads,
+)
+
+from melanoma.checkpoint import (
+    REFERENCE_NAMES,
+    Checkpoint,
+    checkpoint_sha256,
+    load_checkpoint,
+    resolve_checkpoint_dir,
+)
+from melanoma.errors import UserError
+from melanoma.manifest import SUFFIX, Manifest, verify_artifact
+from melanoma.preprocess import normalize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    artifacts_dir: Path = Path("artifacts")  # searched recursively for *.manifest.json
+    data: str | None = None  # data path; None means $MELANOMA_DATA
+    reference: str | None = None  # checkpoint dir; None: the bundled one the manifests name
+    threads: tuple[int, ...] = (1, os.cpu_count() or 1)  # one latency row per count
+    timing: TimingConfig = field(default_factory=TimingConfig)
+    accuracy: AccuracyConfig = field(default_factory=AccuracyConfig)
+    progress: bool = True  # tqdm bar on stderr
+
+
+def _suffixes() -> dict[str, str]:
+    from melanoma.export.registry import TARGETS
+
+    return {name: module.SUFFIX for name, module in TARGETS.items()}
+
+
+def discover(artifacts_dir: Path) -> list[Artifact]:
+    """Every manifest under `artifacts_dir`, verified against its artifact's sha256.
+
+    A manifest whose artifact is missing or altered, and an artifact without
+    a manifest, are errors: nothing is skipped silently.
+    """
+    root = Path(artifacts_dir)
+    if not root.is_dir():
+        raise UserError(f"{root}: artifacts directory not found")
+    suffixes = tuple(_suffixes().values())
+    artifacts = []
+    for manifest_file in sorted(root.rglob("*" + SUFFIX)):
+        if not _hidden(manifest_file, root):
+            manifest, path = verify_artifact(manifest_file)
+            artifacts.append(Artifact(path.relative_to(root).as_posix(), path, manifest))
+    if not artifacts:
+        raise UserError(f"{root}: no artifacts (no *{SUFFIX} files)")
+    named = {a.path.resolve() for a in artifacts}
+    for path in sorted(root.rglob("*")):
+        inside_package = any(p.name.endswith(suffixes) for p in path.relative_to(root).parents)
+        if path.name.endswith(suffixes) and not inside_package and not _hidden(path, root):
+            if path.resolve() not in named:
+                raise UserError(f"{path}: artifact has no manifest ({path.name}{SUFFIX})")
+    return artifacts
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    # Atomic writes leave `.name.tmp` siblings while in flight; they are not artifacts.
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def resolve_reference(artifacts: list[Artifact], reference: str | None) -> Checkpoint:
+    """The float checkpoint every manifest names by source_checkpoint_sha256."""
+    shas = sorted({a.manifest.source_checkpoint_sha256 for a in artifacts})
+    if len(shas) > 1:
+        raise UserError(
+            f"artifacts come from {len(shas)} different checkpoints "
+            f"({', '.join(s[:12] for s in shas)}); benchmark one checkpoint's artifacts at a time"
+        )
+    names = sorted({a.manifest.model_name for a in artifacts})
+    if reference is None:
+        if len(names) != 1 or names[0] not in REFERENCE_NAMES:
+            raise UserError(
+                f"manifests name model {', '.join(names)}, not a bundled reference "
+                f"({', '.join(REFERENCE_NAMES)}): pass --reference CHECKPOINT_DIR"
+            )
+        reference = names[0]
+    checkpoint = load_checkpoint(reference)
+    actual = checkpoint_sha256(resolve_checkpoint_dir(reference))
+    if actual != shas[0]:
+        raise UserError(
+            f"{reference}: checkpoint sha256 {actual[:12]}... does not match the manifests' "
+            f"source_checkpoint_sha256 {shas[0][:12]}..."
+        )
+    return checkpoint
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    subjects: list[Subject]  # the eager reference first, then artifacts in discovery order
+    latencies: dict[tuple[str, int], Latency]  # (subject name, threads) -> timing
+    macs: int  # of one batch-1 forward of the reference model
+    reference: dict  # checkpoint path, sha256, model name, method, threshold
+    data: dict  # source, split, n, n_melanoma
+    rocs: dict[str, dict[str, list[float]]]  # subject name -> {"fpr", "tpr"}
+    machine: dict  # machine_info() taken before anything ran
+
+
+def run_benchmark(config: BenchConfig) -> BenchResult:
+    """Benchmark every artifact under config.artifacts_dir against the float reference."""
+    from melanoma.datasets import load_dataset
+
+    artifacts = discover(config.artifacts_dir)
+    checkpoint = resolve_reference(artifacts, config.reference)
+    machine = machine_info(config.threads)
+    dataset = load_dataset(config.data)
+    test = dataset.test
+    if test is None or len(set(test.labels.tolist()) - {-1}) < 2:
+        raise UserError("the data set has no labeled test split with both classes")
+    labels = test.labels.numpy()
+    steps = (1 + len(artifacts)) * (1 + len(config.threads))
+    with _progress(steps, config.progress) as step:
+        step("eager-pytorch: accuracy")
+        reference = reference_subject(checkpoint, test.images, labels, config.accuracy)
+        subjects = [reference]
+        for artifact in artifacts:
+            step(f"{artifact.name}: accuracy")
+            subjects.append(
+                artifact_subject(
+                    artifact, test.images, labels, reference, checkpoint.meta, config.accuracy
+                )
+            )
+        latencies = {}
+        for subject in subjects:
+            for threads in config.threads:
+                step(f"{subject.name}: latency at {threads} thread(s)")
+                if subject.load is not None:
+                    latencies[subject.name, threads] = _time_subject(subject, test, threads, config)
+    return BenchResult(
+        subjects=subjects,
+        latencies=latencies,
+        macs=count_macs(checkpoint.model, torch.zeros(1, 3, 32, 32)),
+        reference=_reference_info(checkpoint, artifacts[0].manifest),
+        data={
+            "source": dataset.source,
+            "fingerprint": dataset.fingerprint,
+            "split": "test",
+            "n": len(test),
+            "n_melanoma": int((labels == 1).sum()),
+        },
+        rocs={s.name: roc_curve_points(labels, s.scores.probs) for s in subjects if s.scores},
+        machine=machine,
+    )
+
+
+def _time_subject(subject: Subject, test, threads: int, config: BenchConfig) -> Latency:
+    """Latency of one subject at one thread count, on the first test image(s)."""
+    mean, std = subject.normalization
+    single = np.ascontiguousarray(normalize(test.images[:1], mean, std).numpy())  # (1, 3, 32, 32)
+    batch = None
+    if subject.dynamic_batch:
+        batch = np.ascontiguousarray(normalize(test.images[:THROUGHPUT_BATCH], mean, std).numpy())
+    # torch's pool is process-wide: set it for eager and the lite interpreter, and
+    # restore it after, whatever the runtime's own load(threads=...) did to it.
+    with torch_threads(threads):
+        return measure(lambda: subject.load(threads), single, batch, config.timing)
+
+
+def _reference_info(checkpoint: Checkpoint, manifest: Manifest) -> dict:
+    return {
+        "checkpoint": str(checkpoint.path),
+        "checkpoint_sha256": manifest.source_checkpoint_sha256,
+        "model_name": manifest.model_name,
+        "method": checkpoint.meta.method,
+        "arch": checkpoint.meta.arch,
+    }
+
+
+@contextlib.contextmanager
+def _progress(total: int, enabled: bool) -> Iterator[Callable[[str], None]]:
+    """A tqdm bar on stderr; step(label) advances it and shows what runs now."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, disable=not enabled, unit="step", leave=False, dynamic_ncols=True)
+    started = False
+
+    def step(label: str) -> None:
+        nonlocal started
+        if started:
+            bar.update(1)
+        started = True
+        bar.set_description_str(label)
+
+    try:
+        yield step
+    finally:
+        bar.update(1)
+        bar.close()

@@ -1,0 +1,61 @@
+"""What the numbers were measured on: the machine and the package versions."""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+
+from melanoma.benchmarks.macs import matmul_peak_gmacs
+
+VERSIONED = (
+    "torch",
+    "executorch",
+    "onnxruntime",
+    "coremltools",
+    "onnx",
+    "numpy",
+    "torchao",
+    "melanoma-mobile",
+)
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name from /proc/cpuinfo on Linux, else what platform knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine_info(threads: tuple[int, ...]) -> dict:
+    """CPU, cores, OS, Python, the load when the run started, and the matmul peak per thread count.
+
+    The load average is there because a benchmark on a shared machine is only
+    as quiet as its neighbours; the peak is there so that achieved GMAC/s can
+    be held against what this CPU reaches at all.
+    """
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {
+        "cpu": cpu_model(),
+        "arch": platform.machine(),
+        "logical_cores": os.cpu_count(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "load_average_1m": load,
+        "matmul_peak_gmacs_per_s": {str(t): round(matmul_peak_gmacs(t), 2) for t in threads},
+    }
+
+
+def versions() -> dict[str, str | None]:
+    """Installed versions of every runtime and library that shapes the numbers; None if absent."""
+    found: dict[str, str | None] = {}
+    for name in VERSIONED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found

@@ -1,0 +1,245 @@
+"""report.json (schema in REPORT_SCHEMA.md), report.md, report.csv and the terminal table.
+
+Every row has every key: a figure that was not measured is null, never
+missing, so other tools can index rows without guarding each key.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+from melanoma.benchmarks.macs import gmacs_per_s
+from melanoma.benchmarks.subjects import Subject
+from melanoma.benchmarks.timing import THROUGHPUT_BATCH, Latency
+
+from melanoma.atomic import atomic_path
+
+SCHEMA_VERSION = 1
+SYMBOLS = {"verified": "✅", "failed": "❎", "not_runnable": "⏭"}
+# metrics.py names positive predictive value "precision"; a row's "precision" is fp32/int8.
+METRICS = {
+    "auc": "auc",
+    "accuracy": "accuracy",
+    "sensitivity": "sensitivity",
+    "specificity": "specificity",
+    "ppv": "precision",
+    "f1": "f1",
+    "balanced_accuracy": "balanced_accuracy",
+}
+AGREEMENT = ("agreement", "n_disagree", "delta_auc", "max_abs_dprob", "mean_abs_dprob")
+LATENCY = ("p50", "p90", "p99", "mean", "min")
+
+
+def make_row(subject: Subject, threads: int, latency: Latency | None, macs: int) -> dict:
+    """One report row: an artifact (or the eager reference) at one thread count."""
+    info = subject.info
+    row = {
+        "name": subject.name,
+        "target": subject.target,
+        "precision": subject.precision,
+        "threads": threads,
+        "status": subject.status,
+        "status_symbol": SYMBOLS[subject.status],
+        "reasons": list(subject.reasons),
+        "runtime": info.get("runtime"),
+        "file": info["file"],
+        "quantization": info["quantization"],
+        "export_check": info["export_check"],
+        "threshold_name": info.get("threshold_name"),
+        "threshold": info.get("threshold"),
+        "n_images": info.get("n_images"),
+    }
+    row.update({key: info.get(source) for key, source in METRICS.items()})
+    ci = info.get("ci") or {}
+    row["ci"] = {key: ci.get(source) for key, source in METRICS.items()}
+    row.update({key: info.get(key) for key in AGREEMENT})
+    row["latency_ms"] = {key: _ms(latency, key) for key in LATENCY}
+    row.update(
+        load_ms=latency.load_ms if latency else None,
+        warmup=latency.warmup if latency else None,
+        runs=latency.runs if latency else None,
+        throughput_batch=THROUGHPUT_BATCH if latency and latency.throughput_ips else None,
+        throughput_ips=latency.throughput_ips if latency else None,
+        size_bytes=info["size_bytes"],
+        macs=macs,
+        gmacs_per_s=gmacs_per_s(macs, latency.p50_ms) if latency else None,
+    )
+    return row
+
+
+def _ms(latency: Latency | None, key: str) -> float | None:
+    return None if latency is None else getattr(latency, f"{key}_ms")
+
+
+def strict_json(value):
+    """NaN and inf are not JSON: a figure that is not a number becomes null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
+def report_json(report: dict) -> str:
+    return json.dumps(strict_json(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_json(report: dict, path: Path) -> None:
+    with atomic_path(path) as temp:
+        temp.write_text(report_json(report))
+
+
+CSV_COLUMNS = (
+    "name target precision threads status reasons runtime size_bytes macs threshold_name "
+    "threshold auc auc_ci_low auc_ci_high accuracy sensitivity specificity ppv f1 "
+    "balanced_accuracy agreement n_disagree delta_auc max_abs_dprob mean_abs_dprob "
+    "p50_ms p90_ms p99_ms mean_ms load_ms runs throughput_ips gmacs_per_s"
+).split()
+
+
+def csv_record(row: dict) -> dict:
+    """A row flattened to CSV_COLUMNS (latency keys as p50_ms..., AUC CI as two columns)."""
+    flat = {key: row.get(key) for key in CSV_COLUMNS}
+    flat["reasons"] = "; ".join(row["reasons"])
+    auc_ci = row["ci"]["auc"] or [None, None]
+    flat["auc_ci_low"], flat["auc_ci_high"] = auc_ci
+    for key in ("p50", "p90", "p99", "mean"):
+        flat[f"{key}_ms"] = row["latency_ms"][key]
+    return flat
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    with atomic_path(path) as temp, temp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(csv_record(row) for row in rows)
+
+
+TABLE_HEADER = (
+    "artifact",
+    "target",
+    "prec",
+    "thr",
+    "status",
+    "AUC",
+    "acc",
+    "agree%",
+    "ΔAUC",
+    "max|Δp|",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "load ms",
+    "size KB",
+    "GMAC/s",
+)
+
+
+def table_cells(row: dict) -> list[str]:
+    """The row as the strings of TABLE_HEADER; '-' where a figure was not measured."""
+    lat = row["latency_ms"]
+    return [
+        row["name"],
+        row["target"],
+        row["precision"],
+        str(row["threads"]),
+        row["status_symbol"],
+        _fmt(row["auc"], "{:.3f}"),
+        _fmt(row["accuracy"], "{:.3f}"),
+        _fmt(None if row["agreement"] is None else 100 * row["agreement"], "{:.1f}"),
+        _fmt(row["delta_auc"], "{:+.4f}"),
+        _fmt(row["max_abs_dprob"], "{:.1e}"),
+        _fmt(lat["p50"], "{:.3f}"),
+        _fmt(lat["p90"], "{:.3f}"),
+        _fmt(lat["p99"], "{:.3f}"),
+        _fmt(row["load_ms"], "{:.1f}"),
+        _fmt(row["size_bytes"] / 1024, "{:.0f}"),
+        _fmt(row["gmacs_per_s"], "{:.2f}"),
+    ]
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else spec.format(value)
+
+
+def text_table(rows: list[dict]) -> str:
+    """A fixed-width table for the terminal, then one line per row that is not verified."""
+    cells = [list(TABLE_HEADER)] + [table_cells(r) for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(TABLE_HEADER))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines + _status_notes(rows))
+
+
+def _status_notes(rows: list[dict]) -> list[str]:
+    seen, notes = set(), []
+    for row in rows:
+        if row["reasons"] and row["name"] not in seen:
+            seen.add(row["name"])
+            notes.append(f"{row['status_symbol']} {row['name']}: {'; '.join(row['reasons'])}")
+    return notes
+
+
+def markdown_table(rows: list[dict]) -> str:
+    lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
+    for row in rows:
+        cells = [c.replace("|", "\\|") for c in table_cells(row)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown_report(report: dict) -> str:
+    """report.md: what ran where, the table, why rows are not ✅, targets, gate, plots."""
+    machine, data, ref = report["machine"], report["data"], report["reference"]
+    versions = ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v)
+    peaks = ", ".join(f"{t}t {v}" for t, v in machine["matmul_peak_gmacs_per_s"].items())
+    lines = [
+        "# melanoma-bench report",
+        "",
+        f"- created: {report['created_utc']}",
+        f"- machine: {machine['cpu']} ({machine['arch']}), {machine['logical_cores']} logical "
+        f"cores, {machine['os']}, Python {machine['python']}, "
+        f"load average {machine['load_average_1m']} at start",
+        f"- matmul peak (GMAC/s): {peaks}",
+        f"- versions: {versions}",
+        f"- data: {data['split']} split of {data['source']}, n={data['n']} "
+        f"({data['n_melanoma']} melanoma), fingerprint {data['fingerprint']}",
+        f"- reference: {ref['model_name']} ({ref['method']}, {ref['arch']}), "
+        f"checkpoint sha256 {ref['checkpoint_sha256'][:12]}...",
+        f"- timing: {report['config']['runs']} runs after {report['config']['warmup']} warm-up, "
+        f"batch 1, threads {report['config']['threads']}",
+        "",
+        markdown_table(report["artifacts"]),
+        "",
+        *[f"- {note}" for note in _status_notes(report["artifacts"])],
+        "",
+        "## Targets",
+        "",
+        *[_target_line(t) for t in report["targets"]],
+        "",
+        "## Gate",
+        "",
+        *(report["gate"]["violations"] or ["passed"]),
+        "",
+        "![ROC](roc.png) ![latency](latency.png) ![size](size.png)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _target_line(target: dict) -> str:
+    mark = {True: "met", False: "NOT met", None: "not measured"}[target["met"]]
+    value = "-" if target["value"] is None else f"{target['value']:.4g}"
+    return f"- {target['name']}: {value} ({mark})"
+
+
+def write_text(text: str, path: Path) -> None:
+    with atomic_path(path) as temp:
+        temp.write_text(text)

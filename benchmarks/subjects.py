@@ -1,0 +1,229 @@
+"""The things a benchmark measures: the eager float reference and each artifact.
+
+Building a subject runs its accuracy pass (every test image, once): the
+figures that do not depend on threads, and its status. Timing comes later,
+per thread count, through `Subject.load`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from melanoma.benchmarks.accuracy import (
+    SanityBounds,
+    Scores,
+    accuracy_figures,
+    agreement_figures,
+    predict_logits,
+    sanity_failures,
+    sigmoid,
+)
+
+from melanoma.checkpoint import Checkpoint, CheckpointMeta, load_checkpoint
+from melanoma.errors import UserError
+from melanoma.manifest import Manifest, size_of
+from melanoma.preprocess import normalize
+
+
+@dataclass(frozen=True)
+class AccuracyConfig:
+    threshold_name: str = "youden"  # which stored threshold decides melanoma
+    n_bootstrap: int = 1000  # resamples per 95% CI, as `melanoma evaluate`
+    seed: int = 0  # bootstrap seed, as `melanoma evaluate`
+    bounds: SanityBounds = field(default_factory=SanityBounds)  # what "failed a check" means
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str  # path relative to the artifacts dir: the row's name
+    path: Path
+    manifest: Manifest
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One thing to benchmark: the eager reference or an artifact, with its accuracy pass done."""
+
+    name: str
+    target: str  # "pytorch" for the eager reference
+    precision: str
+    status: str  # "verified", "failed" or "not_runnable"
+    reasons: tuple[str, ...]  # why failed / not runnable; empty when verified
+    info: dict  # the figures that do not depend on threads
+    load: Callable[[int], Callable[[np.ndarray], np.ndarray]] | None  # threads -> runner
+    dynamic_batch: bool  # takes any batch size, so predictions batch and throughput is timed
+    normalization: tuple[list[float], list[float]]  # (mean, std) its inputs are normalized with
+    scores: Scores | None = None  # test-set probabilities, None when it could not run
+
+
+class EagerRunner:
+    """The float checkpoint in eager PyTorch: the reference row, never used for artifacts."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.model = model.eval()
+        self.runtime = f"torch {torch.__version__} eager"
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return self.model(torch.from_numpy(batch)).numpy()  # (N, 1)
+
+
+def runtime_errors() -> tuple[type[BaseException], ...]:
+    """What a runtime raises when it cannot load or run a (sha256-verified) artifact.
+
+    ONNX Runtime's errors derive from Exception only, so they are named here;
+    anything else is a bug in the harness and should surface as a traceback.
+    """
+    from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
+
+    ort = tuple(
+        getattr(ort_errors, name)
+        for name in (
+            "Fail",
+            "InvalidArgument",
+            "InvalidGraph",
+            "InvalidProtobuf",
+            "NoSuchFile",
+            "NotImplemented",
+            "RuntimeException",
+        )
+    )
+    return (RuntimeError, ValueError, TypeError, OSError, *ort)
+
+
+def _scored(labels, runner, inputs, dynamic, threshold, config, reference=None) -> dict:
+    """Predict every test image, then the accuracy and agreement figures."""
+    probs = sigmoid(predict_logits(runner, inputs, dynamic))
+    scores = Scores(probs, threshold)
+    figures = accuracy_figures(labels, scores, config.n_bootstrap, config.seed)
+    ref_scores, ref_auc = reference or (scores, figures["auc"])
+    figures.update(agreement_figures(ref_scores, scores, ref_auc, figures["auc"]))
+    figures.update(threshold=threshold, threshold_name=config.threshold_name, n_images=len(probs))
+    return {"figures": figures, "scores": scores, "runtime": runner.runtime}
+
+
+def reference_subject(
+    checkpoint: Checkpoint, images: torch.Tensor, labels: np.ndarray, config: AccuracyConfig
+) -> Subject:
+    """The eager PyTorch fp32 row, normalized with the checkpoint's own mean/std."""
+    meta = checkpoint.meta
+    try:
+        threshold = meta.threshold(config.threshold_name)
+    except KeyError as err:
+        raise UserError(f"{checkpoint.path}: {err.args[0]}") from None
+    inputs = normalize(images, meta.mean, meta.std).numpy()
+    done = _scored(labels, EagerRunner(checkpoint.model), inputs, True, threshold, config)
+    info = {
+        **done["figures"],
+        "runtime": done["runtime"],
+        "file": str(checkpoint.path),
+        "size_bytes": size_of(checkpoint.path / "weights.pt"),
+        "quantization": "none",
+        "export_check": None,
+    }
+    path = checkpoint.path
+    return Subject(
+        name="eager-pytorch",
+        target="pytorch",
+        precision="fp32",
+        status="verified",
+        reasons=(),
+        info=info,
+        load=lambda threads: EagerRunner(load_checkpoint(path).model),
+        dynamic_batch=True,
+        normalization=(meta.mean, meta.std),
+        scores=done["scores"],
+    )
+
+
+def artifact_subject(
+    artifact: Artifact,
+    images: torch.Tensor,
+    labels: np.ndarray,
+    reference: Subject,
+    meta: CheckpointMeta,
+    config: AccuracyConfig,
+) -> Subject:
+    """One accuracy pass of an artifact in its own runtime, normalized as its manifest says."""
+    from melanoma.export.base import NotRunnableHere
+    from melanoma.export.registry import get_target
+
+    manifest = artifact.manifest
+    try:
+        target = get_target(manifest.target)
+    except ValueError as err:
+        raise UserError(f"{artifact.path}: {err}") from None
+    reasons = _manifest_failures(manifest, meta, config.threshold_name)
+    threshold = next(
+        (t.probability for t in manifest.thresholds if t.name == config.threshold_name), None
+    )
+    info = {
+        "file": artifact.name,
+        "size_bytes": size_of(artifact.path),
+        "quantization": manifest.quantization.scheme,
+        "export_check": manifest.verification.check,
+        "runtime": None,
+    }
+    subject = Subject(
+        name=artifact.name,
+        target=manifest.target,
+        precision=manifest.precision,
+        status="failed",
+        reasons=tuple(reasons),
+        info=info,
+        load=lambda threads: target.load(artifact.path, threads=threads),
+        dynamic_batch=manifest.input.shape[0] == "N",
+        normalization=(manifest.preprocessing.mean, manifest.preprocessing.std),
+    )
+    if threshold is None:
+        return subject
+    inputs = normalize(images, *subject.normalization).numpy()
+    try:
+        done = _scored(
+            labels,
+            target.load(artifact.path),
+            inputs,
+            subject.dynamic_batch,
+            threshold,
+            config,
+            reference=(reference.scores, reference.info["auc"]),
+        )
+    except NotRunnableHere as err:
+        # A manifest that already failed a check stays ❎ even where it cannot run.
+        status = "failed" if reasons else "not_runnable"
+        return dataclasses.replace(subject, status=status, reasons=(*reasons, str(err)), load=None)
+    except runtime_errors() as err:
+        first = (str(err).strip().splitlines() or [""])[0][:200]
+        reasons.append(f"runtime error: {type(err).__name__}: {first}")
+        return dataclasses.replace(subject, reasons=tuple(reasons), load=None)
+    reasons += sanity_failures(manifest.precision, done["figures"], config.bounds)
+    return dataclasses.replace(
+        subject,
+        status="failed" if reasons else "verified",
+        reasons=tuple(reasons),
+        info={**info, **done["figures"], "runtime": done["runtime"]},
+        scores=done["scores"],
+    )
+
+
+def _manifest_failures(manifest: Manifest, meta: CheckpointMeta, threshold_name: str) -> list[str]:
+    """What the manifest itself says is wrong, before anything runs."""
+    failures = []
+    pre = manifest.preprocessing
+    same = np.allclose(pre.mean, meta.mean, atol=1e-6) and np.allclose(pre.std, meta.std, atol=1e-6)
+    if not same:
+        failures.append(
+            f"manifest mean/std {pre.mean}/{pre.std} differ from the checkpoint's "
+            f"{meta.mean}/{meta.std}"
+        )
+    if not manifest.verification.passed:
+        failures.append(f"export verification failed ({manifest.verification.check})")
+    if not any(t.name == threshold_name for t in manifest.thresholds):
+        known = ", ".join(t.name for t in manifest.thresholds)
+        failures.append(f"manifest has no threshold {threshold_name!r} (has: {known})")
+    return failures

@@ -1,0 +1,116 @@
+"""Latency of one runner: load time, warm-up, then timed single-image calls.
+
+Every runtime is timed the same way: the input is prepared once, each call is
+timed on its own with `time.perf_counter_ns`, and the percentiles come from
+the raw samples (no averaging away the tail that p99 is meant to show).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+THROUGHPUT_BATCH = 32  # batch for the optional throughput figure (dynamic-batch artifacts only)
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    runs: int = 200  # timed batch-1 calls per artifact and thread count
+    warmup: int = 20  # untimed calls first: first calls allocate, page in weights, JIT
+    throughput_runs: int = 20  # timed batch-32 calls; 0 skips throughput
+
+
+@dataclass(frozen=True)
+class Latency:
+    load_ms: float  # loading the artifact into its runtime, threads already set
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    mean_ms: float
+    min_ms: float
+    runs: int
+    warmup: int
+    throughput_ips: float | None  # images/s at batch 32 (median call), None if not measured
+
+    def percentiles(self) -> dict[str, float]:
+        return {"p50": self.p50_ms, "p90": self.p90_ms, "p99": self.p99_ms}
+
+
+def parse_threads(text: str, cpu_count: int | None = None) -> tuple[int, ...]:
+    """'1,all' -> (1, os.cpu_count()); duplicates (e.g. on a 1-core machine) are dropped."""
+    cores = cpu_count or os.cpu_count() or 1
+    counts: list[int] = []
+    for part in text.split(","):
+        part = part.strip().lower()
+        if part == "all":
+            value = cores
+        elif part.isdigit() and int(part) >= 1:
+            value = int(part)
+        else:
+            raise ValueError(f"bad thread count {part!r} in {text!r}: use integers >= 1 or 'all'")
+        if value not in counts:
+            counts.append(value)
+    return tuple(counts)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Set torch's intra-op pool (eager and the lite interpreter share it), restore after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def time_calls(call: Callable[[], object], runs: int, warmup: int) -> np.ndarray:
+    """Run `call` warmup times untimed, then `runs` times; return each call's ms."""
+    for _ in range(warmup):
+        call()
+    samples = np.empty(runs, dtype=np.int64)
+    for i in range(runs):
+        start = time.perf_counter_ns()
+        call()
+        samples[i] = time.perf_counter_ns() - start
+    return samples / 1e6
+
+
+def measure(
+    load: Callable[[], Callable[[np.ndarray], np.ndarray]],
+    single: np.ndarray,
+    batch: np.ndarray | None,
+    config: TimingConfig,
+) -> Latency:
+    """Load a runner (timed), then time batch-1 calls and, if `batch` is given, batch-32 calls.
+
+    single: (1, 3, 32, 32) float32; batch: (32, 3, 32, 32) float32 or None.
+    The caller has already set the thread count for this runtime.
+    """
+    start = time.perf_counter_ns()
+    runner = load()
+    load_ms = (time.perf_counter_ns() - start) / 1e6
+    ms = time_calls(lambda: runner(single), config.runs, config.warmup)
+    throughput = None
+    if batch is not None and config.throughput_runs > 0:
+        batch_ms = time_calls(lambda: runner(batch), config.throughput_runs, warmup=3)
+        throughput = len(batch) / (float(np.median(batch_ms)) / 1e3)
+    p50, p90, p99 = np.percentile(ms, [50, 90, 99])
+    return Latency(
+        load_ms=load_ms,
+        p50_ms=float(p50),
+        p90_ms=float(p90),
+        p99_ms=float(p99),
+        mean_ms=float(ms.mean()),
+        min_ms=float(ms.min()),
+        runs=config.runs,
+        warmup=config.warmup,
+        throughput_ips=throughput,
+    )
