@@ -6,7 +6,7 @@ import io
 import warnings
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from melanoma.preprocess import IMAGE_SIZE, crop_and_resize, to_uint8
 from melanoma.sources import DataError
@@ -28,7 +28,8 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
                         f"{where}: {image.width}x{image.height} exceeds {MAX_PIXELS} pixels"
                     )
                 image.load()
-                rgb = _to_rgb(image)
+                # Camera photos store orientation in EXIF; the app applies it too.
+                rgb = _to_rgb(ImageOps.exif_transpose(image))
     except (UnidentifiedImageError, Image.DecompressionBombError) as err:
         raise DataError(f"{where}: not a readable image ({_short(err)})") from None
     except Image.DecompressionBombWarning:

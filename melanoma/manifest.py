@@ -105,7 +105,8 @@ class Manifest:
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+        # allow_nan=False: NaN is not JSON, and the app's strict parser rejects it.
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
 class ManifestError(UserError):

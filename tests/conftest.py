@@ -62,3 +62,26 @@ def _png_bytes(array: np.ndarray, mode: str | None = None) -> bytes:
 def png_bytes():
     """Encode an (H, W, C) uint8 array as PNG bytes."""
     return _png_bytes
+
+
+@pytest.fixture(scope="session")
+def quick_checkpoint(tmp_path_factory, dataset) -> Path:
+    """A real supervised checkpoint from a few epochs on the real labeled data (seconds)."""
+    from melanoma.train import TrainConfig, train_supervised
+
+    out = tmp_path_factory.mktemp("quick") / "ckpt"
+    return train_supervised(dataset, TrainConfig(epochs=6, progress=False), out)
+
+
+@pytest.fixture(scope="session")
+def console_script():
+    """Path of an installed console script; the CLI tests exercise the real entry points."""
+    import sys
+
+    def find(name: str) -> str:
+        path = Path(sys.executable).parent / name
+        if not path.exists():
+            pytest.fail(f"{name} is not installed next to {sys.executable}; pip install -e .")
+        return str(path)
+
+    return find

@@ -1,0 +1,85 @@
+import json
+
+import pytest
+import torch
+
+from melanoma.checkpoint import (
+    CheckpointError,
+    CheckpointMeta,
+    checkpoint_sha256,
+    load_checkpoint,
+    save_checkpoint,
+)
+from melanoma.model import CNNConfig, SmallCNN, config_dict
+
+
+def make_meta(config: CNNConfig) -> CheckpointMeta:
+    return CheckpointMeta(
+        method="supervised", arch="small-cnn", arch_args=config_dict(config), seed=0, epochs=1,
+        best_epoch=1, data_fingerprint="abc", mean=[0.7, 0.5, 0.5], std=[0.2, 0.2, 0.2],
+        val_metrics={"auc": 0.5},
+        thresholds=[{"name": "youden", "probability": 0.4, "sensitivity": 1.0,
+                     "specificity": 0.5}],
+        train_config={"val_fraction": 0.2},
+    )
+
+
+@pytest.fixture
+def saved(tmp_path):
+    config = CNNConfig(widths=(8, 16), dropout=0.1)
+    torch.manual_seed(0)
+    model = SmallCNN(config).eval()
+    return save_checkpoint(tmp_path / "ckpt", model, make_meta(config)), model
+
+
+def test_round_trip_gives_identical_outputs(saved):
+    path, model = saved
+    loaded = load_checkpoint(path)
+    x = torch.randn(4, 3, 32, 32)
+    torch.testing.assert_close(loaded.model(x), model(x), rtol=0, atol=0)
+    assert loaded.meta.threshold("youden") == 0.4
+    assert loaded.meta.versions["torch"].startswith("2.")
+    assert not loaded.model.training
+
+
+def test_truncated_weights(saved):
+    path, _ = saved
+    data = (path / "weights.pt").read_bytes()
+    (path / "weights.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="sha256 does not match"):
+        load_checkpoint(path)
+
+
+def test_mismatched_architecture(saved):
+    path, _ = saved
+    meta = json.loads((path / "metadata.json").read_text())
+    meta["arch_args"]["widths"] = [8, 32]
+    (path / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="does not match small-cnn"):
+        load_checkpoint(path)
+
+
+def test_corrupt_and_missing_metadata(saved, tmp_path):
+    path, _ = saved
+    (path / "metadata.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="corrupt metadata"):
+        load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="not a checkpoint directory"):
+        load_checkpoint(tmp_path / "empty")
+
+
+def test_sha256_identifies_weights_and_metadata(saved):
+    path, _ = saved
+    before = checkpoint_sha256(path)
+    meta = json.loads((path / "metadata.json").read_text())
+    meta["seed"] = 1
+    (path / "metadata.json").write_text(json.dumps(meta))
+    assert checkpoint_sha256(path) != before
+
+
+def test_unknown_threshold_lists_known_ones(saved):
+    with pytest.raises(KeyError, match="known: youden"):
+        load_checkpoint(saved[0]).meta.threshold("nope")

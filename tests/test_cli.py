@@ -1,0 +1,92 @@
+"""The `melanoma` console script: wiring, output formats and exit codes (behaviour is tested per module)."""
+
+import json
+import subprocess
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def melanoma(console_script):
+    exe = console_script("melanoma")
+
+    def run(*args, **kwargs):
+        return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, **kwargs)
+
+    return run
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_help_lists_commands(melanoma):
+    result = melanoma("--help")
+    assert result.returncode == 0
+    for command in ("train", "evaluate", "predict"):
+        assert command in result.stdout
+    assert "MELANOMA_DATA" in melanoma("train", "--help").stdout
+
+
+def test_evaluate_json_keys(melanoma, quick_checkpoint, data_path):
+    result = melanoma("evaluate", quick_checkpoint, "--data", data_path, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    expected = {"auc", "accuracy", "sensitivity", "specificity", "precision", "f1", "threshold",
+                "n", "ci"}
+    assert expected <= report.keys()
+    assert report["n"] == 600
+    low, high = report["ci"]["auc"]
+    assert low <= report["auc"] <= high
+
+
+def test_evaluate_reads_data_from_the_environment(melanoma, quick_checkpoint, data_path):
+    env_run = melanoma("evaluate", quick_checkpoint, "--split", "val", "--json",
+                       env={"MELANOMA_DATA": str(data_path), "PATH": "/usr/bin:/bin"})
+    assert env_run.returncode == 0, env_run.stderr
+    assert json.loads(env_run.stdout)["n"] == 40
+
+
+def test_predict_prints_and_writes_csv(melanoma, quick_checkpoint, tmp_path, real_jpegs,
+                                       png_bytes):
+    import numpy as np
+
+    (tmp_path / "a.jpg").write_bytes(next(iter(real_jpegs.values())))
+    photo = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    (tmp_path / "photo.png").write_bytes(png_bytes(photo))
+    result = melanoma("predict", quick_checkpoint, tmp_path, "--csv", tmp_path / "out.csv")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("\t") for line in result.stdout.strip().splitlines()]
+    assert [r[0].rsplit("/", 1)[1] for r in rows] == ["a.jpg", "photo.png"]
+    assert all(0 <= float(r[1]) <= 1 and r[2] in ("melanoma", "benign") for r in rows)
+    assert (tmp_path / "out.csv").read_text().startswith("path,probability,melanoma")
+
+
+def test_predict_corrupt_image_writes_nothing(melanoma, quick_checkpoint, tmp_path):
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 nope")
+    result = melanoma("predict", quick_checkpoint, tmp_path / "bad.jpg", "--csv", tmp_path / "o.csv")
+    assert_one_line_error(result, "bad.jpg", "corrupt")
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_missing_data_path(melanoma, tmp_path):
+    result = melanoma("train", "--data", tmp_path / "nope", "--out", tmp_path / "o")
+    assert_one_line_error(result, "nope", "does not exist")
+    assert not (tmp_path / "o").exists()
+
+
+def test_broken_checkpoint(melanoma, tmp_path, data_path):
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "metadata.json").write_text("{")
+    result = melanoma("evaluate", tmp_path / "ckpt", "--data", data_path)
+    assert_one_line_error(result, "corrupt metadata")
+
+
+def test_wrong_flag_values_exit_2(melanoma, tmp_path):
+    assert melanoma("train", "--method", "gan", "--out", tmp_path).returncode == 2
+    assert melanoma("evaluate", "x", "--split", "train").returncode == 2
+    assert melanoma("frobnicate").returncode == 2

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from melanoma.metrics import (
+    all_metrics,
+    bootstrap_ci,
+    choose_thresholds,
+    confusion_metrics,
+    evaluation_report,
+    sensitivity_threshold,
+    youden_threshold,
+)
+
+LABELS = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+PROBS = np.array([0.9, 0.8, 0.4, 0.3, 0.6, 0.2, 0.1, 0.05])
+
+
+def test_confusion_metrics_by_hand():
+    # at 0.5: TP=2 (0.9, 0.8), FN=2, FP=1 (0.6), TN=3
+    m = confusion_metrics(LABELS, PROBS, 0.5)
+    assert m["accuracy"] == pytest.approx(5 / 8)
+    assert m["sensitivity"] == pytest.approx(2 / 4)
+    assert m["specificity"] == pytest.approx(3 / 4)
+    assert m["precision"] == pytest.approx(2 / 3)
+    assert m["f1"] == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))
+    assert m["balanced_accuracy"] == pytest.approx(0.625)
+
+
+def test_auc_by_hand():
+    # 16 positive-negative pairs; the positives 0.4 and 0.3 lose to 0.6: 14/16
+    assert all_metrics(LABELS, PROBS, 0.5)["auc"] == pytest.approx(14 / 16)
+
+
+def test_youden_picks_the_middle_of_the_best_range():
+    choice = youden_threshold(LABELS, PROBS)
+    # J = 0.75 for any threshold in (0.2, 0.3] (sens 1, spec 3/4)... and
+    # J = 0.75 in (0.6, 0.8]? sens 2/4, spec 1: J = 0.5. So only (0.2, 0.3].
+    assert choice.sensitivity == 1.0 and choice.specificity == 0.75
+    assert 0.2 < choice.probability <= 0.3
+
+
+def test_sensitivity_threshold_is_the_highest_reaching_the_target():
+    choice = sensitivity_threshold(LABELS, PROBS, 0.75)
+    assert choice.sensitivity >= 0.75
+    assert 0.3 < choice.probability <= 0.4  # 3 of 4 positives, best specificity
+    assert choice.name == "sensitivity_0.75"
+
+
+def test_choose_thresholds_names():
+    names = [t.name for t in choose_thresholds(LABELS, PROBS, 0.9)]
+    assert names == ["youden", "sensitivity_0.90"]
+
+
+def test_bootstrap_ci_brackets_the_estimate_and_is_seeded():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 100)
+    probs = np.clip(labels * 0.3 + rng.normal(0.35, 0.2, 200), 0, 1)
+    first = bootstrap_ci(labels, probs, 0.5, n_resamples=300, seed=3)
+    assert first == bootstrap_ci(labels, probs, 0.5, n_resamples=300, seed=3)
+    point = all_metrics(labels, probs, 0.5)
+    for name, (low, high) in first.items():
+        assert low <= point[name] <= high, name
+
+
+def test_evaluation_report_keys():
+    report = evaluation_report(LABELS, PROBS, 0.5)
+    assert {"auc", "accuracy", "threshold", "n", "ci", "roc"} <= report.keys()
+    assert report["roc"]["fpr"][0] == 0.0 and report["roc"]["tpr"][-1] == 1.0
