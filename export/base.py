@@ -15,9 +15,15 @@ A target module defines:
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+INPUT_NAME = "input"  # every artifact's input and output names, as the manifest records them
+OUTPUT_NAME = "logit"
 
 
 class Runner(Protocol):
@@ -34,3 +40,21 @@ class NotRunnableHere(RuntimeError):
 
 class ExportError(RuntimeError):
     """An export or its verification failed; the message names the artifact."""
+
+
+def as_program(model, example_inputs: tuple) -> torch.export.ExportedProgram:
+    """The float module as an ExportedProgram with a dynamic batch; the int8 program as is.
+
+    `model` is what every `export()` receives: the float nn.Module (fp32) or the
+    converted QAT ExportedProgram (int8), which already has a dynamic batch.
+    `example_inputs` need a batch of at least 2: a batch of 1 would make
+    torch.export specialize the batch to the constant 1.
+    """
+    import torch
+
+    from melanoma.qat import MAX_BATCH
+
+    if isinstance(model, torch.export.ExportedProgram):
+        return model
+    batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    return torch.export.export(model.eval(), example_inputs, dynamic_shapes=({0: batch},))

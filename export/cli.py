@@ -1,8 +1,114 @@
-"""`melanoma-export` (filled in by the exporters issue)."""
+"""`melanoma-export`: export a checkpoint to mobile targets, verified, each with a manifest."""
+
+from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+import click
+from melanoma.export.api import (
+    DEFAULT_CHECKPOINT,
+    QUANTIZE,
+    ExportConfig,
+    ExportFailed,
+    ExportResult,
+    export_checkpoint,
+)
+from melanoma.export.registry import TARGETS, get_target
+
+from melanoma.cliutil import data_option, run, setup_process
+
+EXIT_FAILED_CHECK = 1  # an artifact was written but failed its check in its runtime
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--target",
+    required=True,
+    metavar="{" + ",".join([*TARGETS, "all"]) + "}",
+    help="Target to export to, or all of them.",
+)
+@click.option(
+    "--checkpoint",
+    default=DEFAULT_CHECKPOINT,
+    show_default=True,
+    metavar="CHECKPOINT_DIR",
+    help="Float checkpoint directory, or reference-supervised / reference-sgan.",
+)
+@click.option(
+    "--quantize",
+    default="both",
+    show_default=True,
+    metavar="{" + ",".join(QUANTIZE) + "}",
+    help="none: fp32 only; int8: the QAT int8 program only; both.",
+)
+@data_option(required=False)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("artifacts"),
+    show_default=True,
+    help="Directory for the artifacts and their .manifest.json files.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+def cli(target, checkpoint, quantize, data, out_dir, verbose):
+    """Export CHECKPOINT_DIR to mobile formats, check each file in its own runtime.
+
+    Writes <model>-<target>-<precision>.<ext> plus <artifact>.manifest.json
+    into --out. int8 uses the checkpoint's qat/ program; without one it runs
+    QAT first, which needs --data. --data also supplies the sample images for
+    the checks (default: the images bundled with the package).
+    """
+    setup_process(verbose)
+    targets = tuple(TARGETS) if target == "all" else (get_target(target).NAME,)
+    config = ExportConfig(
+        targets=targets, checkpoint=checkpoint, quantize=quantize, data=data, out_dir=out_dir
+    )
+    try:
+        results = export_checkpoint(config)
+    except ExportFailed as failed:
+        click.echo(format_table(failed.results))
+        for result in failed.results:
+            if result.status == "failed":
+                click.echo(f"error: {result.note}", err=True)
+        sys.exit(EXIT_FAILED_CHECK)
+    click.echo(format_table(results))
+
+
+def format_table(results: list[ExportResult]) -> str:
+    """One row per (target, precision): artifact, size, runtime check, max abs diff, status."""
+    rows = [("artifact", "size", "runtime check", "max abs diff", "status")]
+    notes = []
+    for r in results:
+        if r.manifest is None:
+            rows.append((f"{r.target} {r.precision}", "-", "-", "-", r.status))
+            notes.append(f"{r.target} {r.precision}: {r.note}")
+            continue
+        check = r.manifest.verification
+        diff = "-" if check.max_abs_diff is None else f"{check.max_abs_diff:.2e}"
+        how = check.runtime if check.max_abs_diff is not None else check.check.split(":")[0]
+        rows.append((str(r.artifact), _size(r.manifest.file.size_bytes), how, diff, r.status))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    return "\n".join(lines + notes + _size_ratios(results))
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
+
+
+def _size_ratios(results: list[ExportResult]) -> list[str]:
+    sizes = {(r.target, r.precision): r.manifest.file.size_bytes for r in results if r.manifest}
+    return [
+        f"{target} int8 is {sizes[target, 'int8'] / sizes[target, 'fp32']:.0%} of fp32 in size"
+        for target in TARGETS
+        if (target, "int8") in sizes and (target, "fp32") in sizes
+    ]
 
 
 def main() -> None:
-    print("melanoma-export: not implemented yet", file=sys.stderr)
-    sys.exit(2)
+    run(cli)

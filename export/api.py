@@ -1,0 +1,299 @@
+"""Export one checkpoint to every requested target and precision, verified, with manifests.
+
+Reads top to bottom: resolve the float checkpoint -> the int8 program (its
+bundled qat/, an earlier <out>/qat-<model>/, or QAT now from --data) -> sample
+images -> for each target and precision: export to a temp path, load it in the
+target's runtime, compare with the PyTorch reference, write the manifest ->
+rename both into place. A failed check leaves the previous artifact untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import torch
+from melanoma.export import verify
+from melanoma.export.base import INPUT_NAME, OUTPUT_NAME, ExportError, NotRunnableHere
+from melanoma.export.registry import TARGETS, get_target
+
+from melanoma.atomic import atomic_path
+from melanoma.checkpoint import (
+    METADATA,
+    REFERENCE_NAMES,
+    CheckpointError,
+    CheckpointMeta,
+    checkpoint_sha256,
+    load_checkpoint,
+    package_versions,
+    read_meta,
+    utc_now,
+)
+from melanoma.errors import UserError
+from melanoma.manifest import (
+    FileInfo,
+    InputSpec,
+    Manifest,
+    OutputSpec,
+    Preprocessing,
+    Quantization,
+    Threshold,
+    manifest_path,
+    sha256_of,
+    size_of,
+)
+from melanoma.model import example_inputs
+from melanoma.preprocess import IMAGE_SIZE, MIN_SIDE
+from melanoma.qat import QATConfig
+
+log = logging.getLogger(__name__)
+
+# The checkpoint exported when none is named; flip to "reference-supervised" if
+# that reference turns out better on test.
+DEFAULT_CHECKPOINT = "reference-sgan"
+QUANTIZE = {"none": ("fp32",), "int8": ("int8",), "both": ("fp32", "int8")}
+INT8_SCHEME = "int8-pt2e-xnnpack"
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    targets: tuple[str, ...] = tuple(TARGETS)  # names in registry.TARGETS
+    checkpoint: str = DEFAULT_CHECKPOINT  # float checkpoint dir, or a reference-* name
+    quantize: str = "both"  # "none" (fp32), "int8" or "both"
+    data: str | None = None  # data path: QAT when no int8 program matches, and the samples
+    out_dir: Path = Path("artifacts")
+    threshold_name: str = "youden"  # stored threshold at which decisions must agree
+    qat: QATConfig = field(default_factory=QATConfig)  # only when int8 needs QAT first
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    target: str
+    precision: str
+    status: str  # "passed", "failed" or "not offered"
+    artifact: Path | None  # None when not offered; when failed, it was not (re)written
+    manifest: Manifest | None  # when failed: what the failed check found (not written)
+    note: str = ""  # why it failed or is not offered
+    seconds: float = 0.0  # export plus verification
+
+
+class ExportFailed(ExportError):
+    """At least one artifact failed its check; `results` holds every row."""
+
+    def __init__(self, results: list[ExportResult]):
+        super().__init__("; ".join(r.note for r in results if r.status == "failed"))
+        self.results = results
+
+
+@dataclass(frozen=True)
+class Source:
+    """What one precision exports, and what it is verified against."""
+
+    model: object  # float nn.Module (fp32) or converted QAT ExportedProgram (int8)
+    meta: CheckpointMeta  # normalization and thresholds
+    reference: str  # name of the reference in the manifest
+    quantization: Quantization
+
+
+@dataclass(frozen=True)
+class Context:
+    model_name: str
+    source_sha256: str  # checkpoint_sha256 of the float checkpoint, for every artifact
+    out_dir: Path
+    samples: verify.Samples
+    threshold_name: str
+
+
+def export_checkpoint(config: ExportConfig) -> list[ExportResult]:
+    """Export, verify and describe each (target, precision); ExportFailed if any check fails."""
+    modules = [get_target(name) for name in config.targets]
+    if config.quantize not in QUANTIZE:
+        raise UserError(
+            f"unknown --quantize {config.quantize!r}; choose from {', '.join(QUANTIZE)}"
+        )
+    precisions = QUANTIZE[config.quantize]
+    checkpoint = load_checkpoint(config.checkpoint)
+    model_name = _model_name(config.checkpoint, checkpoint.path)
+    _prepare_out_dir(config.out_dir)
+    dataset = _load_data(config.data)
+    sources = {"fp32": _float_source(checkpoint)}
+    if "int8" in precisions:
+        sources["int8"] = _int8_source(checkpoint, dataset, model_name, config)
+    context = Context(
+        model_name,
+        checkpoint_sha256(checkpoint.path),
+        config.out_dir,
+        verify.load_samples(dataset),
+        config.threshold_name,
+    )
+    results = [
+        _export_one(module, precision, sources[precision], context)
+        for module in modules
+        for precision in precisions
+    ]
+    if any(r.status == "failed" for r in results):
+        raise ExportFailed(results)
+    return results
+
+
+def _model_name(checkpoint: str, path: Path) -> str:
+    return checkpoint if checkpoint in REFERENCE_NAMES else path.resolve().name
+
+
+def _prepare_out_dir(out_dir: Path) -> None:
+    import os
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError, PermissionError) as err:
+        raise UserError(f"{out_dir}: cannot create output directory ({err.strerror})") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise UserError(f"{out_dir}: output directory is not writable")
+
+
+def _load_data(data: str | None):
+    from melanoma.datasets import load_dataset
+
+    return None if data is None else load_dataset(data)
+
+
+def _float_source(checkpoint) -> Source:
+    return Source(
+        checkpoint.model,
+        checkpoint.meta,
+        f"float checkpoint in eager PyTorch {torch.__version__}",
+        Quantization(scheme="none", per_channel=False, qat=False),
+    )
+
+
+def _int8_source(checkpoint, dataset, model_name: str, config: ExportConfig) -> Source:
+    """The bundled <ckpt>/qat, else <out>/qat-<model> from an earlier run, else QAT now."""
+    from melanoma.qat import find_qat, load_qat, qat_finetune
+
+    source_sha = checkpoint_sha256(checkpoint.path)
+    qat_dir = find_qat(checkpoint.path)
+    if qat_dir is None:
+        qat_dir = config.out_dir / f"qat-{model_name}"
+        if not _made_from(qat_dir, source_sha):
+            if dataset is None:
+                raise UserError(
+                    f"{checkpoint.path}: no int8 program made from this checkpoint, and int8 "
+                    "needs QAT on its training data: pass --data (or --quantize none)"
+                )
+            log.info("no matching int8 program: QAT into %s", qat_dir)
+            qat_finetune(checkpoint, dataset, config.qat, qat_dir)
+    qat = load_qat(qat_dir)
+    return Source(
+        qat.program,
+        qat.meta,
+        f"converted QAT program {qat_dir.name}/ (Q/DQ as float reference math)",
+        Quantization(scheme=INT8_SCHEME, per_channel=True, qat=qat.meta.epochs > 0),
+    )
+
+
+def _made_from(qat_dir: Path, source_sha: str) -> bool:
+    if not (qat_dir / METADATA).is_file():
+        return False
+    try:
+        return read_meta(qat_dir).train_config.get("source_checkpoint_sha256") == source_sha
+    except CheckpointError:
+        return False
+
+
+def _export_one(module: ModuleType, precision: str, source: Source, context: Context):
+    if precision not in module.PRECISIONS:
+        note = module.NOT_OFFERED[precision]
+        return ExportResult(module.NAME, precision, "not offered", None, None, note)
+    name = f"{context.model_name}-{module.NAME}-{precision}{module.SUFFIX}"
+    out = context.out_dir / name
+    start = time.perf_counter()
+    manifest = None
+    try:
+        # The artifact is renamed into place first, then its manifest; an
+        # exception anywhere inside leaves both previous files untouched.
+        with atomic_path(manifest_path(out)) as manifest_temp, atomic_path(out) as temp:
+            info = module.export(source.model, example_inputs(2), temp, precision)
+            verification = _verify(module, temp, precision, source, context, info)
+            manifest = _manifest(module, precision, name, temp, info, verification, source, context)
+            if not verification.passed:
+                raise ExportError(verify.describe_failure(out, verification))
+            manifest_temp.write_text(manifest.to_json())
+    except ExportError as err:
+        log.error("%s", err)
+        return ExportResult(
+            module.NAME, precision, "failed", out, manifest, str(err), time.perf_counter() - start
+        )
+    return ExportResult(
+        module.NAME, precision, "passed", out, manifest, "", time.perf_counter() - start
+    )
+
+
+def _verify(module, path: Path, precision: str, source: Source, context: Context, info: dict):
+    meta = source.meta
+    inputs = verify.sample_inputs(context.samples, meta.mean, meta.std)
+    try:
+        runner = module.load(path)
+    except NotRunnableHere as reason:
+        check = f"{reason}: {info.get('spec_check', 'structure checked at export')}"
+        return verify.spec_only(check, f"{module.NAME} (not loaded)", source.reference)
+    return verify.compare(
+        runner,
+        inputs,
+        verify.reference_logits(source.model, inputs),
+        verify.tolerance(module, precision, source.model),
+        meta.threshold(context.threshold_name),
+        source.reference,
+        context.samples.source,
+    )
+
+
+def _manifest(module, precision, name, temp, info, verification, source, context) -> Manifest:
+    meta = source.meta
+    return Manifest(
+        model_name=context.model_name,
+        method=meta.method,
+        target=module.NAME,
+        precision=precision,
+        file=FileInfo(name=name, sha256=sha256_of(temp), size_bytes=size_of(temp)),
+        input=InputSpec(
+            INPUT_NAME,
+            ["N", 3, IMAGE_SIZE, IMAGE_SIZE],
+            "float32",
+            "NCHW",
+            value_range(meta.mean, meta.std),
+        ),
+        preprocessing=Preprocessing(
+            color="RGB",
+            crop="center_square",
+            resize="area",
+            size=IMAGE_SIZE,
+            min_side=MIN_SIDE,
+            scale=1 / 255,
+            mean=list(meta.mean),
+            std=list(meta.std),
+        ),
+        output=OutputSpec(OUTPUT_NAME, ["N", 1], "logit", "sigmoid", "melanoma"),
+        thresholds=[
+            Threshold(
+                t["name"], float(t["probability"]), float(t["sensitivity"]), float(t["specificity"])
+            )
+            for t in meta.thresholds
+        ],
+        quantization=source.quantization,
+        source_checkpoint_sha256=context.source_sha256,
+        versions=package_versions(),
+        created_utc=utc_now(),
+        verification=verification,
+        target_info=info,
+    )
+
+
+def value_range(mean: list[float], std: list[float]) -> list[float]:
+    """[min, max] of a normalized input: pixel 0 and 255 through each channel's mean/std."""
+    low = np.min((0.0 - np.asarray(mean)) / np.asarray(std))
+    high = np.max((1.0 - np.asarray(mean)) / np.asarray(std))
+    return [round(float(low), 6), round(float(high), 6)]

@@ -1,0 +1,136 @@
+"""Core ML `.mlpackage` (ML program) for iOS, converted by coremltools from torch.export.
+
+fp32: the float program with fp16 compute (Core ML's default for ML programs,
+what the Neural Engine runs). int8: the converted QAT program, whose Q/DQ ops
+coremltools maps to int8 weights (constexpr_affine_dequantize) and activation
+quantize/dequantize ops: W8A8, which needs iOS 17.
+
+The Core ML runtime exists only on macOS. Elsewhere the exporter's own check
+of the saved package (input/output names, shapes, types, int8 weights) is what
+verifies it, and `load` raises NotRunnableHere.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import shutil
+import tempfile
+from collections import Counter
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+from melanoma.export.base import INPUT_NAME, OUTPUT_NAME, ExportError, NotRunnableHere, as_program
+
+log = logging.getLogger(__name__)
+
+NAME = "coreml"
+SUFFIX = ".mlpackage"
+PRECISIONS = ("fp32", "int8")
+# fp16 compute keeps ~3 significant digits, so the float package cannot meet 1e-4:
+# on macOS it is held to 0.05 on the logit (fp16's relative error of ~1e-3 on
+# logits of size ~10, with room for accumulation over 7 layers).
+FP32_TOLERANCE = 0.05
+INT8_TOLERANCE_STEPS = 4  # one more output quantization step than XNNPACK: fp16 in between
+DEPLOYMENT_TARGET = "iOS17"  # the first with W8A8 (activation quantize) ops
+SPEC_ONLY = "spec-only (Core ML runtime needs macOS)"
+
+
+def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict:
+    """Convert to an ML program, save it, and check the saved package's spec."""
+    import coremltools as ct
+
+    from melanoma.qat import MAX_BATCH
+
+    program = as_program(model, example_inputs).run_decompositions({})
+    batch = ct.RangeDim(lower_bound=1, upper_bound=MAX_BATCH, default=1)
+    mlmodel = ct.convert(
+        program,
+        convert_to="mlprogram",
+        compute_precision=ct.precision.FLOAT16,
+        minimum_deployment_target=getattr(ct.target, DEPLOYMENT_TARGET),
+        inputs=[ct.TensorType(name=INPUT_NAME, shape=(batch, 3, 32, 32), dtype=np.float32)],
+        outputs=[ct.TensorType(name=OUTPUT_NAME, dtype=np.float32)],
+    )
+    _save(mlmodel, Path(out_path))
+    facts = check_spec(Path(out_path), precision)
+    return {
+        "deployment_target": DEPLOYMENT_TARGET,
+        "compute_precision": "float16",
+        "max_batch": MAX_BATCH,
+        **facts,
+    }
+
+
+def _save(mlmodel, out_path: Path) -> None:
+    # coremltools saves ML programs only under a name ending in .mlpackage, and
+    # the caller's atomic temp path does not; save beside it, then rename.
+    with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".coreml-") as tmp:
+        package = Path(tmp) / "model.mlpackage"
+        mlmodel.save(str(package))
+        package.rename(out_path)
+
+
+def check_spec(path: Path, precision: str) -> dict:
+    """Check the saved package: names, shapes and types of input and output; int8 weights."""
+    import coremltools as ct
+
+    spec = ct.utils.load_spec(str(path))
+    inputs, outputs = spec.description.input, spec.description.output
+    problems = []
+    if [i.name for i in inputs] != [INPUT_NAME] or [o.name for o in outputs] != [OUTPUT_NAME]:
+        problems.append(f"names {[i.name for i in inputs]} -> {[o.name for o in outputs]}")
+    else:
+        array_in, array_out = inputs[0].type.multiArrayType, outputs[0].type.multiArrayType
+        float32 = ct.proto.FeatureTypes_pb2.ArrayFeatureType.FLOAT32
+        ranges = [(r.lowerBound, r.upperBound) for r in array_in.shapeRange.sizeRanges]
+        if ranges[1:] != [(3, 3), (32, 32), (32, 32)] or ranges[0][0] != 1:
+            problems.append(f"input shape ranges {ranges}")
+        if array_in.dataType != float32 or array_out.dataType != float32:
+            problems.append("input/output not float32")
+    ops = _ops(spec)
+    if precision == "int8" and not (ops["constexpr_affine_dequantize"] and ops["quantize"]):
+        problems.append("no int8 weights or activation quantize ops")
+    if problems:
+        raise ExportError(f"{path}: Core ML spec check failed: {'; '.join(problems)}")
+    return {
+        "spec_version": int(spec.specificationVersion),
+        "ops": dict(sorted(ops.items())),
+        "spec_check": "input/output names, shapes, float32 types"
+        + (", int8 weights and activation quantize ops" if precision == "int8" else ""),
+    }
+
+
+def _ops(spec) -> Counter:
+    ops: Counter = Counter()
+    for function in spec.mlProgram.functions.values():
+        for block in function.block_specializations.values():
+            ops.update(op.type for op in block.operations if op.type != "const")
+    return ops
+
+
+class CoreMLRunner:
+    """A .mlpackage run by Core ML through coremltools (macOS only)."""
+
+    def __init__(self, path: Path):
+        import coremltools as ct
+
+        # Core ML compiles a package only under a .mlpackage name, and the verifier
+        # loads the caller's temp path: run a copy under such a name.
+        self._dir = tempfile.TemporaryDirectory(prefix="coreml-")
+        package = Path(self._dir.name) / "model.mlpackage"
+        shutil.copytree(path, package)
+        self.model = ct.models.MLModel(str(package), compute_units=ct.ComputeUnit.ALL)
+        self.runtime = f"Core ML via coremltools {metadata.version('coremltools')}"
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        out = self.model.predict({INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)})
+        return np.asarray(out[OUTPUT_NAME], dtype=np.float32).reshape(len(batch), 1)
+
+
+def load(path: Path, threads: int | None = None) -> CoreMLRunner:
+    """Load in Core ML (macOS); Core ML picks its own threads and compute units."""
+    if platform.system() != "Darwin":
+        raise NotRunnableHere(SPEC_ONLY)
+    return CoreMLRunner(Path(path))

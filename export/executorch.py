@@ -1,0 +1,119 @@
+"""ExecuTorch `.pte` lowered to XNNPACK, the runtime of the Android app.
+
+Reads top to bottom, like ExecuTorch's examples/xnnpack/aot_compiler.py:
+torch.export (dynamic batch) -> to_edge_transform_and_lower(XnnpackPartitioner)
+-> to_executorch -> write the buffer. int8 lowers the converted QAT program,
+whose Q/DQ pairs XNNPACK turns into int8 kernels.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+from melanoma.export.base import ExportError, as_program
+
+log = logging.getLogger(__name__)
+
+NAME = "executorch"
+SUFFIX = ".pte"
+PRECISIONS = ("fp32", "int8")
+FP32_TOLERANCE = 1e-4  # max |logit - eager float logit| on the sample images
+# int8 is compared with the converted QAT program, whose Q/DQ ops run as float
+# reference math; XNNPACK's int8 kernels round intermediate requantizations their
+# own way, which moves a logit by a step of the output quantization now and then.
+INT8_TOLERANCE_STEPS = 3
+BOOKKEEPING_OPS = ("executorch_call_delegate", "getitem")  # graph plumbing, not compute
+
+
+def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict:
+    """Lower to XNNPACK and write the .pte; returns the ops left outside the delegate."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    program = as_program(model, example_inputs)
+    ranges = dict(program.range_constraints)
+    edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+    lowered = edge.exported_program()
+    _restore_ranges(lowered, ranges)
+    executorch_program = edge.to_executorch()
+    Path(out_path).write_bytes(executorch_program.buffer)
+    plan = executorch_program.executorch_program.execution_plan[0]
+    outside = _ops_outside_delegate(lowered)
+    if not any(_name(n.target) == "executorch_call_delegate" for n in lowered.graph.nodes):
+        raise ExportError(f"{out_path}: nothing was delegated to XNNPACK")
+    return {
+        "backend": "XnnpackBackend",
+        "ops_outside_delegate": outside,
+        "max_batch": _max_batch(ranges),
+        "planned_memory_bytes": int(sum(plan.non_const_buffer_sizes)),
+    }
+
+
+def _restore_ranges(lowered, ranges: dict) -> None:
+    # While XNNPACK's passes re-trace the graph, the fake-tensor convolution asks
+    # torch._C._select_conv_backend whether batch >= 16, and with the trace hint
+    # (2) the answer narrows the shared ShapeEnv's batch range to [2, 15]. Memory
+    # planning then sizes every buffer for 15 rows, and the runtime refuses a
+    # batch of 16 or more (torch 2.13 + executorch 1.5.1). That guard only picks
+    # a conv implementation, so put back the range the program was exported with.
+    for node in lowered.graph.nodes:
+        value = node.meta.get("val")
+        for size in getattr(value, "shape", ()):
+            if hasattr(size, "node"):
+                env = size.node.shape_env
+                for symbol, bounds in ranges.items():
+                    env.var_to_range[symbol] = bounds
+                return
+
+
+def _max_batch(ranges: dict) -> int | None:
+    uppers = [int(bounds.upper) for bounds in ranges.values()]
+    return min(uppers) if uppers else None
+
+
+def _name(target) -> str:
+    schema = getattr(target, "_schema", None)  # aten and edge ops: "aten::view_copy" + overload
+    if schema is not None:
+        return f"{schema.name}.{schema.overload_name or 'default'}"
+    return getattr(target, "__name__", str(target))
+
+
+def _ops_outside_delegate(lowered) -> list[str]:
+    """Compute ops the portable runtime runs itself (e.g. a view_copy for the flatten)."""
+    names = {
+        _name(node.target)
+        for node in lowered.graph.nodes
+        if node.op == "call_function" and _name(node.target) not in BOOKKEEPING_OPS
+    }
+    return sorted(names)
+
+
+class ExecuTorchRunner:
+    """A .pte loaded by the ExecuTorch runtime (pybindings of the C++ runtime, XNNPACK linked)."""
+
+    def __init__(self, path: Path, threads: int | None = None):
+        from executorch.extension.pybindings import portable_lib
+        from executorch.runtime import Runtime
+
+        if threads:
+            # XNNPACK runs on the runtime's one process-wide threadpool.
+            portable_lib._unsafe_reset_threadpool(threads)
+        self.threads = portable_lib._threadpool_get_thread_count()
+        program = Runtime.get().load_program(Path(path))
+        self.method = program.load_method("forward")
+        self.runtime = f"executorch {metadata.version('executorch')} runtime (XNNPACK)"
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        (out,) = self.method.execute([torch.from_numpy(np.ascontiguousarray(batch))])
+        # The output lives in the method's planned memory, which the next call reuses.
+        return out.numpy().copy()  # (N, 1)
+
+
+def load(path: Path, threads: int | None = None) -> ExecuTorchRunner:
+    """Load a .pte in the ExecuTorch runtime; `threads` resets its process-wide threadpool."""
+    return ExecuTorchRunner(path, threads)

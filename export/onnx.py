@@ -1,0 +1,113 @@
+"""ONNX `.onnx` with a dynamic batch, run by ONNX Runtime.
+
+fp32: torch.onnx.export (dynamo) of the float module. int8: the same export of
+the converted QAT program, which comes out as a QDQ graph (QuantizeLinear /
+DequantizeLinear around float ops) that ONNX Runtime fuses into int8 kernels
+(QLinearConv, QGemm) on CPU. The exporter checks both facts on what it wrote.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections import Counter
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+from melanoma.export.base import INPUT_NAME, OUTPUT_NAME, ExportError
+
+log = logging.getLogger(__name__)
+
+NAME = "onnx"
+SUFFIX = ".onnx"
+PRECISIONS = ("fp32", "int8")
+FP32_TOLERANCE = 1e-4  # max |logit - eager float logit| on the sample images
+INT8_TOLERANCE_STEPS = 3  # output quantization steps from the QAT program (see executorch.py)
+QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
+
+
+def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict:
+    """Export with a dynamic batch, check the file with onnx.checker and, for int8, its QDQ ops."""
+    import onnx
+    import torch
+
+    from melanoma.qat import MAX_BATCH
+
+    batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    program = torch.onnx.export(
+        model,
+        example_inputs,
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        dynamic_shapes=({0: batch},),
+        dynamo=True,
+        external_data=False,  # one self-contained file: the weights are small
+        verbose=False,
+    )
+    program.save(str(out_path))
+    written = onnx.load(str(out_path))
+    try:
+        onnx.checker.check_model(written, full_check=True)
+    except onnx.checker.ValidationError as err:
+        first = str(err).strip().splitlines()[0]
+        raise ExportError(f"{out_path}: onnx.checker failed ({first})") from None
+    ops = Counter(node.op_type for node in written.graph.node)
+    if precision == "int8" and not all(ops[op] for op in QDQ_OPS):
+        raise ExportError(f"{out_path}: int8 export has no QuantizeLinear/DequantizeLinear ops")
+    batch_dim = written.graph.input[0].type.tensor_type.shape.dim[0]
+    if not batch_dim.dim_param:
+        raise ExportError(f"{out_path}: batch dimension is fixed, expected a dynamic batch")
+    return {
+        "opset": _opset(written),
+        "ir_version": int(written.ir_version),
+        "ops": dict(sorted(ops.items())),
+        "checker": "onnx.checker.check_model(full_check=True) passed",
+        **(_fused_int8_ops(Path(out_path)) if precision == "int8" else {}),
+    }
+
+
+def _opset(model) -> int:
+    return next(int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx"))
+
+
+def _fused_int8_ops(path: Path) -> dict:
+    """Which int8 kernels ONNX Runtime's CPU provider turns the QDQ pairs into."""
+    import onnx
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        options.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
+        ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        optimized = onnx.load(options.optimized_model_filepath)
+    fused = Counter(n.op_type for n in optimized.graph.node if n.op_type.startswith("QLinear"))
+    fused.update(n.op_type for n in optimized.graph.node if n.op_type in ("QGemm", "ConvInteger"))
+    if not fused:
+        raise ExportError(f"{path}: ONNX Runtime runs no int8 kernel for this QDQ graph")
+    return {"ort_int8_kernels": dict(sorted(fused.items()))}
+
+
+class OnnxRunner:
+    """An .onnx file in an ONNX Runtime CPU session."""
+
+    def __init__(self, path: Path, threads: int | None = None):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1  # one sequential graph: no parallel branches
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.runtime = f"onnxruntime {metadata.version('onnxruntime')} (CPUExecutionProvider)"
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        feed = {INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)}
+        (out,) = self.session.run([OUTPUT_NAME], feed)
+        return out  # (N, 1)
+
+
+def load(path: Path, threads: int | None = None) -> OnnxRunner:
+    """Open an ONNX Runtime session with `threads` intra-op threads (per session)."""
+    return OnnxRunner(path, threads)

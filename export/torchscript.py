@@ -1,0 +1,110 @@
+"""TorchScript `.ptl` for the PyTorch Mobile lite interpreter (`org.pytorch:pytorch_android_lite`).
+
+fp32 only. `optimize_for_mobile` needs a torch built with XNNPACK, which the
+official x86 wheels are not; there the frozen scripted module (BatchNorm folded
+into the convolutions) is what gets saved, and the manifest says which path ran.
+The bytecode is kept at a version that pytorch_android_lite 1.13.1, the last
+PyTorch Mobile release for Android, can read.
+
+No int8: the converted QAT program is a Q/DQ graph; traced into TorchScript it
+runs as fp32 reference math, not int8 kernels, and labelling that int8 would be
+false. A real int8 lite-interpreter model would need a separate FX/eager QAT with
+quantized::* (qnnpack) ops, which is a different model from the one the other
+targets ship.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from melanoma.export.base import ExportError
+
+log = logging.getLogger(__name__)
+
+NAME = "torchscript"
+SUFFIX = ".ptl"
+PRECISIONS = ("fp32",)
+NOT_OFFERED = {
+    "int8": "not offered: a TorchScript trace of the QAT Q/DQ graph runs fp32 reference "
+    "math, not int8 kernels; use executorch, onnx or coreml for int8"
+}
+FP32_TOLERANCE = 1e-4  # max |logit - eager float logit| on the sample images
+# pytorch_android_lite 1.13.1 was built with kProducedBytecodeVersion 0x8 (caffe2/
+# serialize/versions.h; 0x9 only switched the container to flatbuffers), so 8 is
+# the newest pickle bytecode it reads.
+MAX_BYTECODE_VERSION = 8
+ANDROID_RUNTIME = "org.pytorch:pytorch_android_lite:1.13.1"
+
+
+def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict:
+    """Script, optimize or freeze, save for the lite interpreter; backport if needed."""
+    import torch
+    from torch.jit.mobile import _backport_for_mobile, _get_model_bytecode_version
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"torchscript offers {', '.join(PRECISIONS)}, not {precision}")
+    scripted = torch.jit.script(model.eval())
+    if torch._C._is_xnnpack_enabled():
+        from torch.utils.mobile_optimizer import optimize_for_mobile
+
+        module, path_ran = optimize_for_mobile(scripted), "optimize_for_mobile"
+    else:
+        module = torch.jit.freeze(scripted)
+        path_ran = "frozen scripted module (this torch has no XNNPACK for optimize_for_mobile)"
+    out_path = Path(out_path)
+    module._save_for_lite_interpreter(str(out_path))
+    written = _get_model_bytecode_version(str(out_path))
+    if written > MAX_BYTECODE_VERSION:
+        with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".backport-") as tmp:
+            lowered = Path(tmp) / out_path.name
+            if not _backport_for_mobile(str(out_path), str(lowered), MAX_BYTECODE_VERSION):
+                raise ExportError(
+                    f"{out_path}: cannot backport bytecode {written} to {MAX_BYTECODE_VERSION}"
+                )
+            lowered.replace(out_path)
+    version = _get_model_bytecode_version(str(out_path))
+    return {
+        "path": path_ran,
+        "bytecode_version": int(version),
+        "bytecode_version_produced": int(written),
+        "android_runtime": ANDROID_RUNTIME,
+        "max_bytecode_version_android": MAX_BYTECODE_VERSION,
+        "operators": sorted(_operators(out_path)),
+        "int8": NOT_OFFERED["int8"],
+    }
+
+
+def _operators(path: Path) -> set[str]:
+    """Root operators the Android runtime must provide (for a selective build)."""
+    from torch.jit.mobile import _export_operator_list, _load_for_lite_interpreter
+
+    return set(_export_operator_list(_load_for_lite_interpreter(str(path))))
+
+
+class LiteRunner:
+    """A .ptl in the lite interpreter (torch.jit.mobile), as PyTorch Mobile runs it."""
+
+    def __init__(self, path: Path, threads: int | None = None):
+        import torch
+        from torch.jit.mobile import _load_for_lite_interpreter
+
+        if threads:
+            # The lite interpreter has no pool of its own: this is torch's
+            # process-wide intra-op pool, shared with everything else in the process.
+            torch.set_num_threads(threads)
+        self.module = _load_for_lite_interpreter(str(path))
+        self.runtime = f"torch {torch.__version__} lite interpreter"
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return self.module(torch.from_numpy(np.ascontiguousarray(batch))).numpy()  # (N, 1)
+
+
+def load(path: Path, threads: int | None = None) -> LiteRunner:
+    """Load a .ptl in the lite interpreter; `threads` sets torch's process-wide pool."""
+    return LiteRunner(path, threads)

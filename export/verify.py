@@ -1,0 +1,157 @@
+"""Check an exported artifact against its PyTorch reference on real sample images.
+
+fp32 is compared with the float checkpoint in eager PyTorch, int8 with the
+converted QAT program (its Q/DQ ops run as float reference math). Each target
+module states its tolerance: FP32_TOLERANCE on the logit, and for int8
+INT8_TOLERANCE_STEPS in steps of the program's output quantization (the logit
+is an int8 code times that step, so a fixed number of logits would be too
+strict for one model and too loose for another). The decisions at the
+checkpoint's threshold must agree too, except for images whose reference logit
+lies within the tolerance of the threshold: those may legitimately flip.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from melanoma.checkpoint import REFERENCE_DIR
+from melanoma.errors import UserError
+from melanoma.manifest import Verification
+from melanoma.preprocess import normalize
+
+log = logging.getLogger(__name__)
+
+N_SAMPLES = 64  # real test images, both classes, taken evenly across the test split
+BUNDLED_SAMPLES = REFERENCE_DIR / "samples.npz"  # images (N, 3, 32, 32) uint8, labels (N,)
+
+
+@dataclass(frozen=True)
+class Samples:
+    images: torch.Tensor  # (N, 3, 32, 32) uint8, real photos
+    labels: np.ndarray  # (N,) 1 = melanoma
+    source: str  # where they came from, for the manifest
+
+
+def load_samples(dataset=None, n: int = N_SAMPLES) -> Samples:
+    """`n` real test images of `dataset` (a melanoma.datasets.Dataset); else the bundled ones."""
+    if dataset is not None:
+        split, name = (
+            (dataset.test, "test") if dataset.test is not None else (dataset.labeled, "labeled")
+        )
+        # The liveProject test split is sorted by class: even spacing takes both classes.
+        index = torch.linspace(0, len(split) - 1, min(n, len(split))).round().long()
+        chosen = split.subset(index)
+        source = f"{len(chosen)} {name} images of {dataset.source}"
+        return Samples(chosen.images, chosen.labels.numpy(), source)
+    if not BUNDLED_SAMPLES.is_file():
+        raise UserError(
+            f"no sample images to verify against: pass --data ({BUNDLED_SAMPLES} is missing)"
+        )
+    with np.load(BUNDLED_SAMPLES) as bundle:
+        images, labels = bundle["images"], bundle["labels"]
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (3, 32, 32):
+        raise UserError(
+            f"{BUNDLED_SAMPLES}: expected (N, 3, 32, 32) uint8 images, "
+            f"got {images.shape} {images.dtype}"
+        )
+    source = f"{len(images)} bundled test images ({BUNDLED_SAMPLES.name})"
+    return Samples(torch.from_numpy(images), labels, source)
+
+
+def sample_inputs(samples: Samples, mean: list[float], std: list[float]) -> np.ndarray:
+    """(N, 3, 32, 32) float32 model inputs, normalized exactly as the app does."""
+    return np.ascontiguousarray(normalize(samples.images, mean, std).numpy())
+
+
+@torch.no_grad()
+def reference_logits(model, inputs: np.ndarray) -> np.ndarray:
+    """Logits of the float module or of the int8 ExportedProgram (as a module)."""
+    if isinstance(model, torch.export.ExportedProgram):
+        model = model.module()
+    return model(torch.from_numpy(inputs)).numpy()  # (N, 1)
+
+
+def tolerance(module, precision: str, model) -> float:
+    """The target's tolerance on the logit for this precision (see the module docstring)."""
+    if precision == "fp32":
+        return float(module.FP32_TOLERANCE)
+    return float(module.INT8_TOLERANCE_STEPS) * output_step(model)
+
+
+def output_step(program: torch.export.ExportedProgram) -> float:
+    """Scale of the dequantize that produces the int8 program's output logit."""
+    (produced,) = [n for n in program.graph.nodes if n.op == "output"][0].args[0]
+    if "dequantize_per_tensor" not in str(produced.target):
+        raise ValueError(f"int8 program output comes from {produced.target}, not a dequantize")
+    return float(produced.args[1])
+
+
+def compare(
+    runner,
+    inputs: np.ndarray,
+    reference: np.ndarray,
+    tolerance: float,
+    threshold: float,
+    reference_name: str,
+    n_source: str,
+) -> Verification:
+    """Run the batch, and its first image alone (the app's batch of 1), against the reference."""
+    batch_out = np.asarray(runner(inputs), dtype=np.float64)
+    single_out = np.asarray(runner(inputs[:1]), dtype=np.float64)
+    if batch_out.shape != reference.shape or single_out.shape != (1, 1):
+        return _failed(runner.runtime, reference_name, len(inputs), n_source, tolerance)
+    diff = max(
+        float(np.max(np.abs(batch_out - reference))),
+        float(np.max(np.abs(single_out - reference[:1]))),
+    )
+    cut = math.log(threshold / (1 - threshold))  # sigmoid(logit) >= p  <=>  logit >= cut
+    ref_decision, decision = reference[:, 0] >= cut, batch_out[:, 0] >= cut
+    clear = np.abs(reference[:, 0] - cut) > tolerance  # far enough from the threshold not to flip
+    passed = bool(diff <= tolerance and np.all(ref_decision[clear] == decision[clear]))
+    return Verification(
+        runtime=runner.runtime,
+        check=f"outputs on {n_source}",
+        reference=reference_name,
+        max_abs_diff=diff,
+        tolerance=tolerance,
+        decision_agreement=float(np.mean(ref_decision == decision)),
+        n_images=len(inputs),
+        passed=passed,
+    )
+
+
+def _failed(runtime: str, reference_name: str, n: int, source: str, tolerance: float):
+    check = f"outputs on {source}: wrong output shape"
+    return Verification(runtime, check, reference_name, None, tolerance, None, n, False)
+
+
+def spec_only(check: str, runtime: str, reference_name: str) -> Verification:
+    """The runtime does not exist here: only the exporter's structural check ran (and passed)."""
+    return Verification(
+        runtime=runtime,
+        check=check,
+        reference=reference_name,
+        max_abs_diff=None,
+        tolerance=None,
+        decision_agreement=None,
+        n_images=0,
+        passed=True,
+    )
+
+
+def describe_failure(artifact: Path, verification: Verification) -> str:
+    """One line naming the artifact and what went wrong."""
+    if verification.max_abs_diff is None:
+        return f"{artifact}: verification failed ({verification.check})"
+    return (
+        f"{artifact}: verification failed in {verification.runtime}: max |logit diff| "
+        f"{verification.max_abs_diff:.3g} (tolerance {verification.tolerance:g}), "
+        f"decision agreement {verification.decision_agreement:.3f} "
+        f"on {verification.n_images} images"
+    )
