@@ -26,7 +26,7 @@ from melanoma.atomic import atomic_path
 from melanoma.checkpoint import CheckpointError, load_checkpoint, read_meta
 from melanoma.datasets import Dataset
 from melanoma.evaluate import evaluate_checkpoint
-from melanoma.metrics import auc
+from melanoma.metrics import _rank_auc
 from melanoma.train import predict_probs
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,9 @@ def _seed_mean_bootstrap(labels, probs, methods, seeds, n_resamples=1000, seed=0
         if labels[index].min() == labels[index].max():
             continue
         for m in methods:
-            means[m].append(float(np.mean([auc(labels[index], probs[m, s][index]) for s in seeds])))
+            means[m].append(
+                float(np.mean([_rank_auc(labels[index], probs[m, s][index]) for s in seeds]))
+            )
     out = {f"{m}_mean_auc_ci": _percentiles(means[m]) for m in methods}
     first = methods[0]
     for m in methods[1:]:

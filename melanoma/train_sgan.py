@@ -49,6 +49,7 @@ from melanoma.sgan import (
     Generator,
     GeneratorConfig,
     SGANClassifierConfig,
+    melanoma_log_odds,
     to_classifier,
 )
 from melanoma.splits import stratified_split
@@ -70,13 +71,16 @@ ARCH = "sgan-classifier"
 @dataclass(frozen=True)
 class SGANConfig:
     seed: int = 0  # seeds the split, init, batch order, noise and augmentation
-    epochs: int = 30  # passes over the unlabeled pool
+    epochs: int = 12  # passes over the unlabeled pool (109 steps each at batch 64)
     batch_size: int = 64  # unlabeled (and generated) images per step
     labeled_batch_size: int = 32  # labeled images per step, cycled with reshuffling
     lr_d: float = 1e-3  # Adam, cosine-decayed to 0 over training
     lr_g: float = 1e-3
     beta1: float = 0.5  # Adam beta1, the usual GAN choice
     unsup_weight: float = 1.0  # weight of the real-vs-fake losses against the supervised CE
+    consistency_weight: float = 0.0  # mean teacher: MSE between D's and its EMA's P(melanoma)
+    # on two augmentations of each unlabeled image; needs ema_decay > 0
+    consistency_rampup: float = 0.2  # fraction of training over which that weight ramps up
     val_fraction: float = 0.2  # of labeled, stratified, same split as the baseline
     target_sensitivity: float = 0.9  # second stored threshold: the screening operating point
     ema_decay: float = 0.995  # EMA of D's weights, evaluated and exported; 0 disables
@@ -114,6 +118,7 @@ class _Nets:
         names = ("disc", "gen", "opt_d", "opt_g", "sched_d", "sched_g")
         state = {n: copy.deepcopy(getattr(self, n).state_dict()) for n in names}
         state["ema"] = copy.deepcopy(self.ema.model.state_dict()) if self.ema else None
+        state["ema_updates"] = self.ema.updates if self.ema else 0
         return state
 
     def load(self, state: dict) -> None:
@@ -121,6 +126,7 @@ class _Nets:
             getattr(self, name).load_state_dict(state[name])
         if self.ema is not None and state["ema"] is not None:
             self.ema.model.load_state_dict(state["ema"])
+            self.ema.updates = state["ema_updates"]
 
     def judged(self) -> Discriminator:
         return self.ema.model if self.ema is not None else self.disc
@@ -149,10 +155,13 @@ def labeled_batches(train: Split, size: int, gen: torch.Generator):
             yield train.images[index], train.labels[index]
 
 
-def sgan_step(nets: _Nets, x_lab, y_lab, x_unl, config: SGANConfig, mean, std, rng) -> dict:
-    """One simultaneous update: D on three losses, G by feature matching.
+def sgan_step(
+    nets: _Nets, x_lab, y_lab, x_unl, config: SGANConfig, mean, std, rng, x_teacher=None
+) -> dict:
+    """One simultaneous update: D on three losses (+ consistency), G by feature matching.
 
-    x_lab, x_unl: augmented, normalized (B, 3, 32, 32); y_lab: (B,) int64.
+    x_lab, x_unl: augmented, normalized (B, 3, 32, 32); y_lab: (B,) int64;
+    x_teacher: another augmentation of x_unl for the mean teacher, or None.
     One D forward on the fakes serves both losses (a third of D's cost per
     step): G's gradient is taken first, then D's loss backpropagates into D only.
     """
@@ -173,6 +182,10 @@ def sgan_step(nets: _Nets, x_lab, y_lab, x_unl, config: SGANConfig, mean, std, r
     fm = (feat_unl.detach().mean(0) - feat_fake.mean(0)).pow(2).mean()
 
     losses = {"sup": sup.item(), "real": real.item(), "fake": fake_loss.item(), "fm": fm.item()}
+    if x_teacher is not None:
+        cons = _consistency(nets, logits_unl, x_teacher)
+        d_loss = d_loss + _rampup(nets, config) * config.consistency_weight * cons
+        losses["cons"] = cons.item()
     if not all(np.isfinite(v) for v in losses.values()):
         raise _Diverged(f"non-finite loss {losses}")
     gen_params = list(nets.gen.parameters())
@@ -190,6 +203,24 @@ def sgan_step(nets: _Nets, x_lab, y_lab, x_unl, config: SGANConfig, mean, std, r
     return losses
 
 
+def _consistency(nets: _Nets, logits_unl, x_teacher) -> torch.Tensor:
+    """Mean teacher (Tarvainen & Valpola 2017) on P(melanoma | x, real).
+
+    Symmetric in the two classes and blind to the fake class, so it smooths the
+    decision function over the unlabeled pool without importing its 10% prior.
+    """
+    with torch.no_grad():
+        teacher = torch.sigmoid(melanoma_log_odds(nets.ema.model(x_teacher)[0]))  # (B, 1)
+    return F.mse_loss(torch.sigmoid(melanoma_log_odds(logits_unl)), teacher)
+
+
+def _rampup(nets: _Nets, config: SGANConfig) -> float:
+    """exp(-5 (1 - t)^2) ramp of Laine & Aila: the teacher is noise at first."""
+    total = nets.sched_d.T_max * config.consistency_rampup
+    t = min(1.0, nets.sched_d.last_epoch / total) if total else 1.0
+    return float(np.exp(-5.0 * (1.0 - t) ** 2))
+
+
 def train_one_epoch(nets: _Nets, labeled, unlabeled: Split, config, mean, std, rng) -> dict:
     nets.disc.train()
     nets.gen.train()
@@ -200,11 +231,14 @@ def train_one_epoch(nets: _Nets, labeled, unlabeled: Split, config, mean, std, r
     for step in range(steps):
         index = order[step * config.batch_size : (step + 1) * config.batch_size]
         x_unl = augmented_batch(unlabeled.images[index], config.augment, mean, std, rng)
+        x_teacher = None
+        if config.consistency_weight:
+            x_teacher = augmented_batch(unlabeled.images[index], config.augment, mean, std, rng)
+            x_teacher = x_teacher.to(device)
         images, labels = next(labeled)
         x_lab = augmented_batch(images, config.augment, mean, std, rng)
-        losses = sgan_step(
-            nets, x_lab.to(device), labels.to(device), x_unl.to(device), config, mean, std, rng
-        )
+        x_lab, labels, x_unl = x_lab.to(device), labels.to(device), x_unl.to(device)
+        losses = sgan_step(nets, x_lab, labels, x_unl, config, mean, std, rng, x_teacher)
         for name, value in losses.items():
             sums[name] = sums.get(name, 0.0) + value / steps
     return sums
@@ -240,6 +274,8 @@ def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool
     """
     if dataset.unlabeled is None:
         raise ValueError(f"{dataset.source}: the SGAN needs an unlabeled split")
+    if config.consistency_weight and not config.ema_decay:
+        raise ValueError("consistency_weight needs ema_decay > 0 (the EMA is the teacher)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
@@ -363,8 +399,9 @@ def write_report(out_dir: Path, history: list[dict], gen: Generator, fixed_z) ->
     fig = Figure(figsize=(8, 3.2))
     left, right = fig.subplots(1, 2)
     epochs = [row["epoch"] for row in history]
-    for name in ("sup", "real", "fake", "fm"):
-        left.plot(epochs, [row[name] for row in history], label=name)
+    for name in ("sup", "real", "fake", "fm", "cons"):
+        if name in history[0]:
+            left.plot(epochs, [row[name] for row in history], label=name)
     left.set(xlabel="epoch", ylabel="loss", yscale="log", title="losses")
     left.legend()
     right.plot(epochs, [row["val_auc"] for row in history])

@@ -21,6 +21,7 @@ TINY = SGANConfig(
     batch_size=32,
     labeled_batch_size=16,
     sample_every=2,
+    consistency_weight=1.0,  # exercise the mean-teacher path too
     progress=False,
     device="cpu",
     model=SGANClassifierConfig(widths=(8, 16, 32)),
@@ -47,10 +48,10 @@ def test_step_updates_both_networks_on_real_data(small):
     x_unl = augmented_batch(small.unlabeled.images[:32], TINY.augment, mean, std, rng)
     losses = sgan_step(nets, x_lab, small.labeled.labels[:16], x_unl, TINY, mean, std, rng)
 
-    assert set(losses) == {"sup", "real", "fake", "fm"}
+    assert set(losses) == {"sup", "real", "fake", "fm"}  # no teacher batch given
     assert all(v > 0 for v in losses.values())
     for name, params, before in (("D", nets.disc, before_d), ("G", nets.gen, before_g)):
-        changed = [not torch.equal(p, b) for p, b in zip(params.parameters(), before)]
+        changed = [not torch.equal(p, b) for p, b in zip(params.parameters(), before, strict=True)]
         assert all(changed), f"{name}: {changed.count(False)} parameter tensors did not move"
 
 

@@ -1,0 +1,84 @@
+"""`compare` on a small slice of the real data: trains, reuses, scores like `melanoma evaluate`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from melanoma.checkpoint import load_checkpoint
+from melanoma.cli import cli
+from melanoma.compare import compare, method_config, reusable
+from melanoma.errors import UserError
+from melanoma.evaluate import evaluate_checkpoint
+
+
+@pytest.fixture(scope="module")
+def small(dataset):
+    """Real labeled split, 60 test images (30 per class), 64 unlabeled images."""
+    test_index = torch.cat([torch.arange(0, 30), torch.arange(300, 330)])  # test is class-sorted
+    return dataclasses.replace(
+        dataset,
+        test=dataset.test.subset(test_index),
+        unlabeled=dataset.unlabeled.subset(torch.arange(64)),
+    )
+
+
+@pytest.fixture(scope="module")
+def compared(small, tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare")
+    results = compare(small, out, ("supervised", "sgan"), (0, 1), epochs=1, progress=False)
+    return out, results
+
+
+def test_writes_results_for_every_method_and_seed(compared):
+    out, results = compared
+    assert [(r["method"], r["seed"]) for r in results["runs"]] == [
+        ("supervised", 0),
+        ("supervised", 1),
+        ("sgan", 0),
+        ("sgan", 1),
+    ]
+    assert json.loads((out / "results.json").read_text())["seeds"] == [0, 1]
+    markdown = (out / "results.md").read_text()
+    assert "| sgan |" in markdown and "sgan_minus_supervised" in markdown
+    assert (out / "roc.png").stat().st_size > 0
+    for method in ("supervised", "sgan"):
+        aucs = [r["test"]["auc"] for r in results["runs"] if r["method"] == method]
+        assert results["summary"][method]["auc"]["mean"] == pytest.approx(sum(aucs) / 2)
+        low, high = results["bootstrap"][f"{method}_mean_auc_ci"]
+        assert low <= results["summary"][method]["auc"]["mean"] <= high
+
+
+def test_numbers_equal_evaluate_checkpoint(compared, small):
+    out, results = compared
+    run = results["runs"][2]
+    report = evaluate_checkpoint(load_checkpoint(out / "sgan-seed0"), small.test)
+    assert run["test"]["auc"] == report["auc"]
+    assert run["test"]["accuracy"] == report["accuracy"]
+    assert run["test"]["threshold"] == load_checkpoint(out / "sgan-seed0").meta.threshold()
+
+
+def test_second_run_reuses_matching_checkpoints(compared, small):
+    out, first = compared
+    again = compare(small, out, ("sgan",), (0,), epochs=1, progress=False)
+    assert again["runs"][0]["train_seconds"] is None
+    assert again["runs"][0]["test"]["auc"] == first["runs"][2]["test"]["auc"]
+
+
+def test_changed_config_or_data_is_not_reused(compared, small, dataset):
+    out, _ = compared
+    assert reusable(out / "sgan-seed0", "sgan", method_config("sgan", 0, 1), small)
+    assert not reusable(out / "sgan-seed0", "sgan", method_config("sgan", 0, 2), small)
+    assert not reusable(out / "sgan-seed0", "sgan", method_config("sgan", 1, 1), small)
+    assert not reusable(out / "sgan-seed0", "supervised", method_config("supervised", 0, 1), small)
+    assert not reusable(out / "sgan-seed0", "sgan", method_config("sgan", 0, 1), dataset)
+
+
+def test_cli_rejects_unknown_method(tmp_path):
+    result = CliRunner().invoke(cli, ["compare", "--methods", "sgan,gan", "--out", str(tmp_path)])
+    assert isinstance(result.exception, UserError)
+    assert "gan" in str(result.exception) and "supervised" in str(result.exception)
