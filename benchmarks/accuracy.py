@@ -37,7 +37,8 @@ class Scores:
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    """P(melanoma) in float64; logaddexp keeps large |logits| from overflowing."""
+    return np.exp(-np.logaddexp(0.0, -logits.astype(np.float64)))
 
 
 def predict_logits(

@@ -172,7 +172,7 @@ def bench(
     for line in report["gate"]["violations"]:
         click.echo(line, err=True)
     if report["gate"]["violations"]:
-        raise click.exceptions.Exit(EXIT_GATE)
+        sys.exit(EXIT_GATE)
 
 
 def _summary(report: dict, out_dir: Path) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,21 +208,24 @@ def _reference_info(checkpoint: Checkpoint, manifest: Manifest) -> dict:
 
 @contextlib.contextmanager
 def _progress(total: int, enabled: bool) -> Iterator[Callable[[str], None]]:
-    """A tqdm bar on stderr; step(label) advances it and shows what runs now."""
+    """A tqdm bar on stderr; step(label) closes the previous step and starts the next."""
     from tqdm import tqdm
 
     bar = tqdm(total=total, disable=not enabled, unit="step", leave=False, dynamic_ncols=True)
-    started = False
+    current: list = []  # [label, start time] of the step in progress
+
+    def finish() -> None:
+        if current:
+            log.info("%s: %.1f s", current[0], time.perf_counter() - current[1])
+            bar.update(1)
 
     def step(label: str) -> None:
-        nonlocal started
-        if started:
-            bar.update(1)
-        started = True
+        finish()
+        current[:] = [label, time.perf_counter()]
         bar.set_description_str(label)
 
     try:
         yield step
+        finish()
     finally:
-        bar.update(1)
         bar.close()

@@ -1,0 +1,164 @@
+"""Shared fixtures for the benchmark tests: hand-made subjects and rows (no runtime needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from melanoma.benchmarks.report import make_row
+from melanoma.benchmarks.subjects import Subject
+from melanoma.benchmarks.timing import Latency
+
+MACS = 38_633_600
+
+
+def small_cnn_macs(widths, size=32):
+    """MACs of melanoma.model.SmallCNN, by hand: two 3x3 convs per stage, then the linear head."""
+    total, c_in = 0, 3
+    for width in widths:
+        total += size * size * width * c_in * 9  # first 3x3 conv of the stage
+        total += size * size * width * width * 9  # second 3x3 conv
+        c_in, size = width, size // 2
+    return total + c_in  # linear head: c_in -> 1
+
+
+@pytest.fixture(scope="session")
+def hand_macs():
+    return small_cnn_macs
+
+
+def figures(auc=0.85, agreement=1.0, delta_auc=0.0, max_abs_dprob=0.0) -> dict:
+    ci = {
+        name: [0.1, 0.9]
+        for name in (
+            "auc",
+            "accuracy",
+            "sensitivity",
+            "specificity",
+            "precision",
+            "f1",
+            "balanced_accuracy",
+        )
+    }
+    return {
+        "auc": auc, "accuracy": 0.8, "sensitivity": 0.9, "specificity": 0.7, "precision": 0.75,
+        "f1": 0.82, "balanced_accuracy": 0.8, "ci": ci, "agreement": agreement,
+        "n_disagree": round((1 - agreement) * 600), "delta_auc": delta_auc,
+        "max_abs_dprob": max_abs_dprob, "mean_abs_dprob": max_abs_dprob / 4,
+        "threshold": 0.5, "threshold_name": "youden", "n_images": 600, "runtime": "test 1.0",
+    }  # fmt: skip
+
+
+def subject(name="m.pte", target="executorch", precision="int8", status="verified",
+            reasons=(), measured=True, **overrides) -> Subject:  # fmt: skip
+    """A Subject as the harness builds it; measured=False is a row that never ran."""
+    info = {"file": name, "size_bytes": 300_000, "quantization": "none", "export_check": "outputs"}
+    if measured:
+        info.update(figures(**overrides))
+    return Subject(
+        name=name, target=target, precision=precision, status=status, reasons=tuple(reasons),
+        info=info, load=None, dynamic_batch=True, normalization=([0.5] * 3, [0.2] * 3),
+        scores=None,
+    )  # fmt: skip
+
+
+def latency(p50=1.0, p90=1.5, p99=2.0) -> Latency:
+    return Latency(
+        load_ms=5.0, p50_ms=p50, p90_ms=p90, p99_ms=p99, mean_ms=p50, min_ms=p50 / 2, runs=200,
+        warmup=20, throughput_ips=1000.0,
+    )  # fmt: skip
+
+
+def row(threads=1, p50=1.0, **kwargs) -> dict:
+    s = subject(**kwargs)
+    measured = kwargs.get("measured", True) and s.status != "not_runnable"
+    return make_row(s, threads, latency(p50) if measured else None, MACS)
+
+
+@pytest.fixture
+def make_row_for():
+    """row(threads, p50, **subject fields) -> a report row."""
+    return row
+
+
+def typical_result(threads=(1, 2)):
+    """A typical run as the harness returns it: the eager reference, an fp32 and an int8
+    artifact, and a Core ML package that cannot run here."""
+    from melanoma.benchmarks.harness import BenchResult
+
+    subjects = [
+        (subject("eager-pytorch", "pytorch", "fp32"), 4.0),
+        (subject("m-onnx-fp32.onnx", "onnx", "fp32", max_abs_dprob=1e-7), 0.5),
+        (subject(agreement=0.995, delta_auc=-0.002, max_abs_dprob=0.03,
+                 name="m-executorch-int8.pte"), 0.8),
+        (subject("m-coreml-fp32.mlpackage", "coreml", "fp32", status="not_runnable",
+                 reasons=["Core ML runtime needs macOS"], measured=False), None),
+    ]  # fmt: skip
+    rng = np.random.default_rng(0)
+    fpr = np.sort(rng.random(50)).tolist()
+    curve = {"fpr": [0.0, *fpr, 1.0], "tpr": [0.0, *np.sqrt(fpr).tolist(), 1.0]}
+    return BenchResult(
+        subjects=[s for s, _ in subjects],
+        latencies={(s.name, t): latency(p50) for s, p50 in subjects if p50 for t in threads},
+        macs=MACS,
+        reference={"checkpoint": "ckpt", "checkpoint_sha256": "ab" * 32, "model_name": "m",
+                   "method": "supervised", "arch": "small-cnn"},
+        data={"source": "data.zip", "fingerprint": "f" * 16, "split": "test", "n": 600,
+              "n_melanoma": 300},
+        rocs={s.name: curve for s, p50 in subjects if p50},
+        machine={"cpu": "test cpu", "arch": "x86_64", "logical_cores": 2, "os": "Linux",
+                 "python": "3", "load_average_1m": 0.5,
+                 "matmul_peak_gmacs_per_s": {"1": 40.0, "2": 75.0}},
+    )  # fmt: skip
+
+
+@pytest.fixture
+def report() -> dict:
+    from melanoma.benchmarks.api import build_report
+    from melanoma.benchmarks.gate import GateLimits
+    from melanoma.benchmarks.harness import BenchConfig
+
+    return build_report(typical_result(), BenchConfig(threads=(1, 2)), GateLimits())
+
+
+@pytest.fixture
+def rows(report) -> list[dict]:
+    return report["artifacts"]
+
+
+@pytest.fixture(scope="session")
+def bench_source(tmp_path_factory, quick_checkpoint, dataset) -> Path:
+    """A copy of the quick real checkpoint plus qat/: its int8 program, calibrated (no training).
+
+    Built like tests/export's `export_source`, so the two sets can become one
+    shared session fixture.
+    """
+    import shutil
+
+    from melanoma.checkpoint import load_checkpoint
+    from melanoma.qat import QATConfig, qat_finetune
+
+    ckpt_dir = tmp_path_factory.mktemp("bench-source") / "quick-cnn"
+    shutil.copytree(quick_checkpoint, ckpt_dir)
+    config = QATConfig(epochs=0, use_unlabeled=False, progress=False)
+    qat_finetune(load_checkpoint(ckpt_dir), dataset, config, ckpt_dir / "qat")
+    return ckpt_dir
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir(tmp_path_factory, bench_source, data_path) -> Path:
+    """Real artifacts made by melanoma-export's API: every target, fp32 and int8."""
+    from melanoma.export.api import ExportConfig, export_checkpoint
+
+    out = tmp_path_factory.mktemp("bench") / "artifacts"
+    export_checkpoint(ExportConfig(checkpoint=str(bench_source), data=str(data_path), out_dir=out))
+    return out
+
+
+@pytest.fixture
+def artifacts_copy(artifacts_dir, tmp_path):
+    """A private copy of the real artifacts, for tests that tamper with them."""
+    import shutil
+
+    return Path(shutil.copytree(artifacts_dir, tmp_path / "artifacts"))

@@ -1,0 +1,65 @@
+"""Predictions, agreement and the sanity checks that mark an artifact ❎."""
+
+import numpy as np
+import pytest
+from melanoma.benchmarks.accuracy import (
+    SanityBounds,
+    Scores,
+    agreement_figures,
+    predict_logits,
+    sanity_failures,
+    sigmoid,
+)
+
+
+def test_predict_logits_batches_only_dynamic_artifacts():
+    seen = []
+
+    def runner(batch):
+        seen.append(len(batch))
+        return batch.reshape(len(batch), -1)[:, :1] * 2
+
+    inputs = np.arange(250 * 3 * 32 * 32, dtype=np.float32).reshape(250, 3, 32, 32)
+    logits = predict_logits(runner, inputs, dynamic_batch=True)
+    assert seen == [100, 100, 50]
+    np.testing.assert_array_equal(logits, inputs[:, 0, 0, 0] * 2)
+    seen.clear()
+    predict_logits(runner, inputs[:5], dynamic_batch=False)
+    assert seen == [1] * 5
+
+
+@pytest.mark.parametrize(
+    "output, message",
+    [(np.zeros((4,), np.float32), "output shape"), (np.full((4, 1), np.nan), "non-finite")],
+)
+def test_predict_logits_rejects_bad_outputs(output, message):
+    with pytest.raises(ValueError, match=message):
+        predict_logits(lambda batch: output, np.zeros((4, 3, 32, 32), np.float32), True)
+
+
+def test_agreement_figures():
+    reference = Scores(np.array([0.1, 0.4, 0.6, 0.9]), 0.5)
+    artifact = Scores(np.array([0.1, 0.55, 0.6, 0.8]), 0.5)
+    figures = agreement_figures(reference, artifact, reference_auc=0.9, auc=0.85)
+    assert figures["agreement"] == 0.75 and figures["n_disagree"] == 1
+    assert figures["max_abs_dprob"] == pytest.approx(0.15)
+    assert figures["mean_abs_dprob"] == pytest.approx(0.25 / 4)
+    assert figures["delta_auc"] == pytest.approx(-0.05)
+
+
+def test_sigmoid_is_stable_in_float64():
+    probs = sigmoid(np.array([-1000.0, 0.0, 1000.0], np.float32))
+    assert probs.dtype == np.float64
+    np.testing.assert_allclose(probs, [0.0, 0.5, 1.0])
+
+
+def test_sanity_failures_name_the_figure():
+    bounds = SanityBounds()
+    fine = {"max_abs_dprob": 1e-6, "agreement": 0.99, "delta_auc": -0.001}
+    assert sanity_failures("fp32", fine, bounds) == []
+    assert sanity_failures("int8", fine, bounds) == []
+    broken_fp32 = dict(fine, max_abs_dprob=0.2)
+    assert "max|Δp|" in sanity_failures("fp32", broken_fp32, bounds)[0]
+    collapsed = {"max_abs_dprob": 0.5, "agreement": 0.5, "delta_auc": -0.3}
+    failures = sanity_failures("int8", collapsed, bounds)
+    assert len(failures) == 2 and "agreement" in failures[0] and "ΔAUC" in failures[1]

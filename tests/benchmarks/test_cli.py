@@ -1,0 +1,106 @@
+"""`melanoma-bench`: wiring, outputs and exit codes (0 pass, 1 gate violations, 2 bad input)."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from melanoma.benchmarks.cli import bench
+
+from melanoma.cliutil import run
+
+FAST = ["--threads", "1", "--runs", "5", "--warmup", "1", "--throughput-runs", "2",
+        "--bootstrap", "20", "--no-progress"]  # fmt: skip
+
+
+@pytest.fixture
+def bench_main(monkeypatch, capsys):
+    """Run melanoma-bench in-process (the runtimes are already imported): (code, out, err)."""
+
+    def invoke(*args):
+        monkeypatch.setattr(sys, "argv", ["melanoma-bench", *map(str, args)])
+        with pytest.raises(SystemExit) as stop:
+            run(bench)
+        captured = capsys.readouterr()
+        return stop.value.code, captured.out, captured.err
+
+    return invoke
+
+
+def test_passing_run_writes_every_output_and_exits_0(bench_main, artifacts_dir, bench_source,
+                                                      data_path, tmp_path):  # fmt: skip
+    code, out, err = bench_main("--artifacts", artifacts_dir, "--data", data_path, "--reference",
+                                bench_source, "--out", tmp_path / "out", "--json",
+                                tmp_path / "copy.json", "--max-auc-drop", "0.5",
+                                "--min-agreement", "0.5", *FAST)  # fmt: skip
+    assert code == 0, err
+    names = {p.name for p in (tmp_path / "out").iterdir()}
+    assert names == {"report.json", "report.md", "report.csv", "roc.png", "latency.png",
+                     "size.png"}  # fmt: skip
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report == json.loads((tmp_path / "copy.json").read_text())
+    assert report["gate"]["passed"] and len(report["artifacts"]) == 8  # 7 artifacts + eager
+    assert "quick-cnn-executorch-int8.pte" in out and "eager-pytorch" in out
+    assert "GATE" not in err
+
+
+def test_gate_violations_exit_1_one_line_each(bench_main, artifacts_dir, bench_source,
+                                              data_path, tmp_path):  # fmt: skip
+    code, out, err = bench_main("--artifacts", artifacts_dir, "--data", data_path, "--reference",
+                                bench_source, "--out", tmp_path, "--max-latency-ms", "1e-6",
+                                "--no-plots", "--json", "-", *FAST)  # fmt: skip
+    assert code == 1, err[-3000:]
+    lines = err.strip().splitlines()
+    gate = [line for line in lines if line.startswith("GATE ")]
+    assert len(gate) == 5  # every runnable artifact at 1 thread; Core ML and eager are not gated
+    assert all(" 1t: latency_p50_ms " in line and line.endswith("breaks 1e-06") for line in gate)
+    assert json.loads(out)["gate"]["violations"] == gate  # --json -: the report on stdout
+
+
+def test_tampered_manifest_exits_2(bench_main, artifacts_copy, bench_source, tmp_path):
+    with (artifacts_copy / "quick-cnn-onnx-int8.onnx").open("ab") as handle:
+        handle.write(b"\0")
+    code, out, err = bench_main("--artifacts", artifacts_copy, "--reference", bench_source,
+                                "--out", tmp_path / "out", *FAST)  # fmt: skip
+    assert code == 2 and err.startswith("error: ") and "sha256" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_missing_artifacts_directory_exits_2(bench_main, tmp_path):
+    code, _, err = bench_main("--artifacts", tmp_path / "nope", "--out", tmp_path / "out", *FAST)
+    assert code == 2 and err == f"error: {tmp_path / 'nope'}: artifacts directory not found\n"
+
+
+def test_reference_mismatch_exits_2(bench_main, artifacts_dir, bench_source, tmp_path):
+    other = shutil.copytree(bench_source, tmp_path / "other")
+    meta = json.loads((other / "metadata.json").read_text())
+    meta["seed"] = 99  # a different checkpoint that still loads
+    (other / "metadata.json").write_text(json.dumps(meta))
+    code, _, err = bench_main("--artifacts", artifacts_dir, "--reference", other, "--out",
+                              tmp_path / "out", *FAST)  # fmt: skip
+    assert code == 2 and "does not match the manifests' source_checkpoint_sha256" in err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--threads", "0"], "bad thread count"),
+        (["--runs", "0"], "--runs"),
+        (["--min-agreement", "97"], "--min-agreement"),
+    ],
+)
+def test_usage_errors_exit_2(console_script, args, message):
+    result = subprocess.run([console_script("melanoma-bench"), *args], capture_output=True,
+                            text=True)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help(console_script):
+    result = subprocess.run([console_script("melanoma-bench"), "--help"], capture_output=True,
+                            text=True)  # fmt: skip
+    assert result.returncode == 0
+    for option in ("--artifacts", "--data", "--reference", "--threads", "--runs", "--out",
+                   "--json", "--max-auc-drop", "--min-agreement", "--max-latency-ms"):  # fmt: skip
+        assert option in result.stdout

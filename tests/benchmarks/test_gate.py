@@ -1,0 +1,45 @@
+"""The gate: one line per broken limit, the reference never gated, ❎ always a violation."""
+
+from melanoma.benchmarks.gate import GateLimits, targets, violations
+
+
+def test_no_limits_no_violations(rows):
+    assert violations(rows, GateLimits()) == []
+
+
+def test_limits_that_hold_pass(rows):
+    assert violations(rows, GateLimits(0.01, 0.97, 10.0)) == []
+
+
+def test_each_broken_limit_is_one_line_naming_artifact_threads_and_figure(rows):
+    found = violations(rows, GateLimits(max_auc_drop=0.001, min_agreement=0.999,
+                                        max_latency_ms=0.6))  # fmt: skip
+    assert found == [
+        "GATE m-executorch-int8.pte 1t: auc_drop 0.0020 breaks 0.001",
+        "GATE m-executorch-int8.pte 1t: agreement 0.9950 breaks 0.999",
+        "GATE m-executorch-int8.pte 1t: latency_p50_ms 0.800 breaks 0.6",
+        "GATE m-executorch-int8.pte 2t: auc_drop 0.0020 breaks 0.001",
+        "GATE m-executorch-int8.pte 2t: agreement 0.9950 breaks 0.999",
+        "GATE m-executorch-int8.pte 2t: latency_p50_ms 0.800 breaks 0.6",
+    ]  # the eager reference (4 ms) and the Core ML skip are never gated
+
+
+def test_failed_check_is_a_violation_without_limits(make_row_for):
+    failed = make_row_for(status="failed", reasons=["agreement 0.500 < 0.9"], agreement=0.5)
+    assert violations([failed], GateLimits()) == [
+        "GATE m.pte 1t: status failed breaks verified (agreement 0.500 < 0.9)"
+    ]
+
+
+def test_targets(rows):
+    by_name = {t["name"]: t for t in targets(rows)}
+    speedup = by_name["int8 .pte p50 / eager fp32 p50, 1 thread"]
+    assert speedup["value"] == 0.8 / 4.0 and speedup["met"] is True
+    assert by_name["artifacts not verified (runnable here)"]["value"] == 0
+    assert by_name["int8 worst |ΔAUC|"]["value"] == 0.002
+    assert by_name["int8 worst decision agreement"]["met"] is True
+
+
+def test_targets_not_measurable_are_none(make_row_for):
+    only_reference = [make_row_for(name="eager-pytorch", target="pytorch", precision="fp32")]
+    assert all(t["value"] is None and t["met"] is None for t in targets(only_reference))

@@ -1,0 +1,174 @@
+"""The harness on real small artifacts: discovery, sha256 checks, reference, every runtime."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from melanoma.benchmarks.harness import BenchConfig, discover, resolve_reference, run_benchmark
+from melanoma.benchmarks.subjects import AccuracyConfig
+from melanoma.benchmarks.timing import TimingConfig
+
+from melanoma.errors import UserError
+from melanoma.manifest import ManifestError
+
+FAST = {
+    "threads": (1,),
+    "timing": TimingConfig(runs=5, warmup=1, throughput_runs=2),
+    "accuracy": AccuracyConfig(n_bootstrap=50),
+    "progress": False,
+}
+ARTIFACTS = [
+    "coreml-fp32.mlpackage",
+    "coreml-int8.mlpackage",
+    "executorch-fp32.pte",
+    "executorch-int8.pte",
+    "onnx-fp32.onnx",
+    "onnx-int8.onnx",
+    "torchscript-fp32.ptl",
+]
+NAMES = ["eager-pytorch", *(f"quick-cnn-{name}" for name in ARTIFACTS)]
+NOT_RUNNABLE = {"quick-cnn-coreml-fp32.mlpackage", "quick-cnn-coreml-int8.mlpackage"}
+FP32 = [
+    "quick-cnn-executorch-fp32.pte",
+    "quick-cnn-onnx-fp32.onnx",
+    "quick-cnn-torchscript-fp32.ptl",
+]
+INT8 = ["quick-cnn-executorch-int8.pte", "quick-cnn-onnx-int8.onnx"]
+
+
+@pytest.fixture(scope="module")
+def result(artifacts_dir, bench_source, data_path):
+    config = BenchConfig(artifacts_dir, str(data_path), str(bench_source), **FAST)
+    return run_benchmark(config)
+
+
+def by_name(result):
+    return {s.name: s for s in result.subjects}
+
+
+def test_every_artifact_runs_in_its_own_runtime(result):
+    subjects = by_name(result)
+    assert [s.name for s in result.subjects] == NAMES
+    assert subjects["eager-pytorch"].info["runtime"].endswith("eager")
+    assert subjects["quick-cnn-onnx-fp32.onnx"].info["runtime"].startswith("onnxruntime")
+    assert subjects["quick-cnn-executorch-int8.pte"].info["runtime"].startswith("executorch")
+    assert "lite interpreter" in subjects["quick-cnn-torchscript-fp32.ptl"].info["runtime"]
+    for name in NOT_RUNNABLE:
+        coreml = subjects[name]
+        assert coreml.status == "not_runnable" and "macOS" in coreml.reasons[0]
+        assert coreml.info["size_bytes"] > 0 and coreml.scores is None
+
+
+def test_fp32_artifacts_match_the_float_model(result):
+    for name in FP32:
+        info = by_name(result)[name].info
+        assert by_name(result)[name].status == "verified", by_name(result)[name].reasons
+        assert info["agreement"] == 1.0 and info["max_abs_dprob"] < 1e-4
+        assert abs(info["delta_auc"]) < 1e-6 and info["n_images"] == 600
+
+
+def test_int8_artifacts_are_measured_against_the_float_model(result):
+    for name in INT8:
+        info = by_name(result)[name].info
+        assert 0.5 < info["agreement"] <= 1.0 and 0 < info["max_abs_dprob"] < 1
+        low, high = info["ci"]["auc"]
+        assert low <= info["auc"] <= high
+
+
+def test_reference_row_has_the_metrics_and_cis_of_melanoma_evaluate(result, bench_source, dataset):
+    from melanoma.checkpoint import load_checkpoint
+    from melanoma.evaluate import evaluate_checkpoint
+    from melanoma.metrics import bootstrap_ci
+
+    evaluated = evaluate_checkpoint(load_checkpoint(bench_source), dataset.test)
+    reference = by_name(result)["eager-pytorch"]
+    for name in ("auc", "accuracy", "sensitivity", "specificity", "f1", "threshold"):
+        assert reference.info[name] == pytest.approx(evaluated[name], abs=1e-9), name
+    labels = dataset.test.labels.numpy()
+    expected = bootstrap_ci(labels, reference.scores.probs, evaluated["threshold"], 50, 0)
+    assert reference.info["ci"] == expected  # same function, same seed as `melanoma evaluate`
+
+
+def test_latency_for_every_runnable_subject_and_macs(result, bench_source, hand_macs):
+    from melanoma.checkpoint import read_meta
+
+    timed = {name for name, _ in result.latencies}
+    assert timed == set(NAMES) - NOT_RUNNABLE
+    latency = result.latencies["quick-cnn-onnx-int8.onnx", 1]
+    assert latency.runs == 5 and latency.p50_ms > 0 and latency.throughput_ips > 0
+    assert result.macs == hand_macs(read_meta(bench_source).arch_args["widths"])
+
+
+def test_discover_finds_every_manifest(artifacts_dir):
+    found = discover(artifacts_dir)
+    assert sorted(a.name for a in found) == sorted(NAMES[1:])
+
+
+def test_tampered_artifact_is_an_error(artifacts_copy):
+    with (artifacts_copy / "quick-cnn-onnx-fp32.onnx").open("ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(ManifestError, match="quick-cnn-onnx-fp32.onnx: sha256 .* does not match"):
+        discover(artifacts_copy)
+
+
+def test_tampered_manifest_is_an_error(artifacts_copy):
+    path = artifacts_copy / "quick-cnn-executorch-int8.pte.manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["file"]["sha256"] = "0" * 64
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(ManifestError, match="does not match its manifest"):
+        discover(artifacts_copy)
+
+
+def test_tampered_package_is_an_error(artifacts_copy):
+    package = artifacts_copy / "quick-cnn-coreml-fp32.mlpackage"
+    next(p for p in package.rglob("*") if p.is_file()).write_bytes(b"changed")
+    with pytest.raises(ManifestError, match="mlpackage: sha256"):
+        discover(artifacts_copy)
+
+
+def test_missing_artifact_and_orphan_artifact_are_errors(artifacts_copy):
+    (artifacts_copy / "quick-cnn-torchscript-fp32.ptl").unlink()
+    with pytest.raises(ManifestError, match="quick-cnn-torchscript-fp32.ptl is missing"):
+        discover(artifacts_copy)
+    (artifacts_copy / "quick-cnn-torchscript-fp32.ptl.manifest.json").unlink()
+    (artifacts_copy / "quick-cnn-onnx-int8.onnx.manifest.json").unlink()
+    with pytest.raises(UserError, match="quick-cnn-onnx-int8.onnx: artifact has no manifest"):
+        discover(artifacts_copy)
+
+
+def test_empty_or_missing_directory_is_an_error(tmp_path):
+    with pytest.raises(UserError, match="no artifacts"):
+        discover(tmp_path)
+    with pytest.raises(UserError, match="not found"):
+        discover(tmp_path / "nope")
+
+
+def test_reference_must_be_the_manifests_source(artifacts_dir, bench_source, tmp_path):
+    artifacts = discover(artifacts_dir)
+    assert resolve_reference(artifacts, str(bench_source)).path == bench_source
+    other = shutil.copytree(bench_source, tmp_path / "other")
+    meta = json.loads((other / "metadata.json").read_text())
+    meta["seed"] = 99  # a different checkpoint that still loads
+    (other / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match="does not match the manifests' source_checkpoint_sha256"):
+        resolve_reference(artifacts, str(other))
+    with pytest.raises(UserError, match="not a bundled reference.*--reference"):
+        resolve_reference(artifacts, None)
+
+
+def test_artifacts_of_two_checkpoints_are_an_error(artifacts_copy, bench_source):
+    path = artifacts_copy / "quick-cnn-onnx-fp32.onnx.manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["source_checkpoint_sha256"] = "f" * 64
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(UserError, match="2 different checkpoints"):
+        resolve_reference(discover(artifacts_copy), str(bench_source))
+
+
+def test_rocs_for_runnable_subjects(result):
+    assert set(result.rocs) == set(NAMES) - NOT_RUNNABLE
+    curve = result.rocs["quick-cnn-onnx-int8.onnx"]
+    assert curve["fpr"][0] == 0.0 and curve["tpr"][-1] == 1.0
+    assert np.all(np.diff(curve["fpr"]) >= 0)

@@ -1,0 +1,100 @@
+"""report.json schema stability, the CSV/markdown/terminal renderings, and strict JSON."""
+
+import csv
+import json
+import re
+from pathlib import Path
+
+from melanoma.benchmarks.report import (
+    CSV_COLUMNS,
+    SCHEMA_VERSION,
+    markdown_report,
+    report_json,
+    text_table,
+    write_csv,
+)
+
+SCHEMA_DOC = Path(__file__).resolve().parents[2] / "benchmarks" / "REPORT_SCHEMA.md"
+
+# The contract: removing or renaming any of these is a schema_version bump.
+TOP_KEYS = {"schema_version", "created_utc", "machine", "versions", "data", "reference",
+            "config", "artifacts", "targets", "gate", "roc"}  # fmt: skip
+ROW_KEYS = {
+    "name", "target", "precision", "threads", "status", "status_symbol", "reasons", "runtime",
+    "file", "quantization", "export_check", "threshold_name", "threshold", "n_images", "auc",
+    "accuracy", "sensitivity", "specificity", "ppv", "f1", "balanced_accuracy", "ci",
+    "agreement", "n_disagree", "delta_auc", "max_abs_dprob", "mean_abs_dprob", "latency_ms",
+    "load_ms", "warmup", "runs", "throughput_batch", "throughput_ips", "size_bytes", "macs",
+    "gmacs_per_s",
+}  # fmt: skip
+ISSUE_ROW_KEYS = {"name", "target", "precision", "threads", "status", "auc", "accuracy",
+                  "sensitivity", "specificity", "agreement", "delta_auc", "max_abs_dprob",
+                  "latency_ms", "load_ms", "size_bytes", "macs"}  # fmt: skip
+MACHINE_KEYS = {"cpu", "arch", "logical_cores", "os", "python", "load_average_1m",
+                "matmul_peak_gmacs_per_s"}  # fmt: skip
+
+
+def test_row_keys_are_stable(rows):
+    for row in rows:
+        assert set(row) == ROW_KEYS
+        assert set(row["latency_ms"]) == {"p50", "p90", "p99", "mean", "min"}
+        assert set(row["ci"]) == {"auc", "accuracy", "sensitivity", "specificity", "ppv", "f1",
+                                  "balanced_accuracy"}  # fmt: skip
+    assert ISSUE_ROW_KEYS <= ROW_KEYS
+
+
+def test_not_runnable_row_has_every_key_as_null(rows):
+    skipped = next(r for r in rows if r["status"] == "not_runnable")
+    assert skipped["status_symbol"] == "⏭" and skipped["reasons"]
+    assert skipped["auc"] is None and skipped["latency_ms"]["p50"] is None
+    assert skipped["size_bytes"] == 300_000 and skipped["macs"] > 0
+
+
+def test_every_key_is_documented():
+    documented = set(re.findall(r"`([a-z_0-9]+)`", SCHEMA_DOC.read_text()))
+    missing = (TOP_KEYS | ROW_KEYS | MACHINE_KEYS) - documented
+    assert not missing, f"undocumented in REPORT_SCHEMA.md: {sorted(missing)}"
+    assert f"schema_version {SCHEMA_VERSION}" in SCHEMA_DOC.read_text()
+
+
+def test_top_level_keys(report):
+    assert set(report) == TOP_KEYS and report["schema_version"] == SCHEMA_VERSION
+    assert set(report["machine"]) == MACHINE_KEYS
+    assert report["gate"] == {"limits": {"max_auc_drop": None, "min_agreement": None,
+                                         "max_latency_ms": None},
+                              "violations": [], "passed": True}  # fmt: skip
+    eager = [r for r in report["artifacts"] if r["target"] == "pytorch"]
+    assert [(r["name"], r["precision"], r["threads"]) for r in eager] == [
+        ("eager-pytorch", "fp32", 1), ("eager-pytorch", "fp32", 2)]  # fmt: skip
+    assert len(report["artifacts"]) == 4 * 2  # one row per artifact and thread count
+
+
+def test_json_is_strict_and_round_trips(report):
+    report["artifacts"][0]["auc"] = float("nan")
+    text = report_json(report)
+    assert "NaN" not in text
+    parsed = json.loads(text)
+    assert parsed["artifacts"][0]["auc"] is None
+    assert parsed["artifacts"][1] == report["artifacts"][1]
+
+
+def test_csv_one_line_per_row(report, tmp_path):
+    write_csv(report["artifacts"], tmp_path / "r.csv")
+    with (tmp_path / "r.csv").open() as handle:
+        records = list(csv.DictReader(handle))
+    assert list(records[0]) == CSV_COLUMNS and len(records) == len(report["artifacts"])
+    int8 = next(r for r in records if r["precision"] == "int8")
+    assert float(int8["p50_ms"]) == 0.8 and float(int8["agreement"]) == 0.995
+    skipped = next(r for r in records if r["target"] == "coreml")
+    assert skipped["reasons"] == "Core ML runtime needs macOS" and skipped["p50_ms"] == ""
+
+
+def test_terminal_and_markdown_tables(report):
+    table = text_table(report["artifacts"]).splitlines()
+    assert table[0].split()[0] == "artifact" and len(table) == 2 + 8 + 1  # header, rule, rows, note
+    assert "⏭ m-coreml-fp32.mlpackage: Core ML runtime needs macOS" in table[-1]
+    onnx = next(line for line in table if line.startswith("m-onnx-fp32.onnx"))
+    assert "✅" in onnx and "0.500" in onnx
+    text = markdown_report(report)
+    assert "| eager-pytorch | pytorch | fp32 | 1 | ✅ |" in text
+    assert "test cpu" in text and "## Gate" in text and "passed" in text

@@ -1,0 +1,94 @@
+"""What marks an artifact ❎: a manifest that says so, a normalization or runtime that disagrees."""
+
+import json
+
+import pytest
+from melanoma.benchmarks.subjects import (
+    AccuracyConfig,
+    Artifact,
+    artifact_subject,
+    reference_subject,
+)
+
+from melanoma.checkpoint import load_checkpoint
+from melanoma.manifest import read_manifest, sha256_of, size_of
+
+ONNX = "quick-cnn-onnx-fp32.onnx"
+FAST = AccuracyConfig(n_bootstrap=20)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(bench_source):
+    return load_checkpoint(bench_source)
+
+
+@pytest.fixture(scope="module")
+def test_split(dataset):
+    return dataset.test.images, dataset.test.labels.numpy()
+
+
+@pytest.fixture(scope="module")
+def reference(checkpoint, test_split):
+    return reference_subject(checkpoint, *test_split, FAST)
+
+
+def edited(directory, name, edit) -> Artifact:
+    """Apply `edit` to the parsed manifest of `name`, write it back, return the Artifact."""
+    path = directory / f"{name}.manifest.json"
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+    return Artifact(name, directory / name, read_manifest(path))
+
+
+def run(artifact, checkpoint, test_split, reference):
+    return artifact_subject(artifact, *test_split, reference, checkpoint.meta, FAST)
+
+
+def test_untouched_artifact_is_verified(artifacts_dir, checkpoint, test_split, reference):
+    artifact = Artifact(
+        ONNX, artifacts_dir / ONNX, read_manifest(artifacts_dir / f"{ONNX}.manifest.json")
+    )
+    subject = run(artifact, checkpoint, test_split, reference)
+    assert subject.status == "verified" and subject.reasons == ()
+    assert reference.status == "verified" and reference.info["agreement"] == 1.0
+
+
+def test_failed_export_verification_is_failed(artifacts_copy, checkpoint, test_split, reference):
+    def fail(data):
+        data["verification"]["passed"] = False
+
+    subject = run(edited(artifacts_copy, ONNX, fail), checkpoint, test_split, reference)
+    assert subject.status == "failed"
+    assert len(subject.reasons) == 1
+    assert subject.reasons[0].startswith("export verification failed (outputs on 64 test images")
+
+
+def test_wrong_normalization_is_failed(artifacts_copy, checkpoint, test_split, reference):
+    def shift(data):
+        data["preprocessing"]["mean"] = [0.5, 0.5, 0.5]
+
+    subject = run(edited(artifacts_copy, ONNX, shift), checkpoint, test_split, reference)
+    assert subject.status == "failed"
+    assert "differ from the checkpoint's" in subject.reasons[0]
+    assert any("max|Δp|" in reason for reason in subject.reasons)  # and it shows in the outputs
+
+
+def test_missing_threshold_is_failed(artifacts_copy, checkpoint, test_split, reference):
+    def drop(data):
+        data["thresholds"] = [t for t in data["thresholds"] if t["name"] != "youden"]
+
+    subject = run(edited(artifacts_copy, ONNX, drop), checkpoint, test_split, reference)
+    assert subject.status == "failed" and "no threshold 'youden'" in subject.reasons[0]
+
+
+def test_runtime_error_is_failed_not_a_crash(artifacts_copy, checkpoint, test_split, reference):
+    path = artifacts_copy / ONNX
+    path.write_bytes(b"not an onnx file")
+
+    def rehash(data):  # a manifest that matches the broken file: only the runtime can tell
+        data["file"]["sha256"], data["file"]["size_bytes"] = sha256_of(path), size_of(path)
+
+    subject = run(edited(artifacts_copy, ONNX, rehash), checkpoint, test_split, reference)
+    assert subject.status == "failed" and subject.load is None
+    assert subject.reasons[0].startswith("runtime error: ")

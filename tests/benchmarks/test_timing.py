@@ -1,0 +1,54 @@
+"""Timing helpers: thread parsing, per-call samples, the measured figures (never their values)."""
+
+import numpy as np
+import pytest
+import torch
+from melanoma.benchmarks.timing import (
+    TimingConfig,
+    measure,
+    parse_threads,
+    time_calls,
+    torch_threads,
+)
+
+
+def test_parse_threads_all_and_duplicates():
+    assert parse_threads("1,all", cpu_count=8) == (1, 8)
+    assert parse_threads("1,all", cpu_count=1) == (1,)  # a one-core machine times once
+    assert parse_threads(" 2 , 4 ", cpu_count=8) == (2, 4)
+
+
+@pytest.mark.parametrize("bad", ["0", "x", "1,,2", "-1", "1.5"])
+def test_parse_threads_rejects(bad):
+    with pytest.raises(ValueError, match="thread count"):
+        parse_threads(bad, cpu_count=4)
+
+
+def test_torch_threads_restores():
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+def test_time_calls_counts_warmup_and_runs():
+    calls = []
+    samples = time_calls(lambda: calls.append(1), runs=7, warmup=3)
+    assert len(calls) == 10 and samples.shape == (7,) and np.all(samples >= 0)
+
+
+def test_measure_reports_ordered_percentiles_and_throughput():
+    loads = []
+
+    def load():
+        loads.append(1)
+        return lambda batch: np.zeros((len(batch), 1), np.float32)
+
+    single, batch = np.zeros((1, 3, 32, 32), np.float32), np.zeros((32, 3, 32, 32), np.float32)
+    latency = measure(load, single, batch, TimingConfig(runs=30, warmup=2, throughput_runs=4))
+    assert loads == [1]
+    assert latency.min_ms <= latency.p50_ms <= latency.p90_ms <= latency.p99_ms
+    assert latency.runs == 30 and latency.warmup == 2 and latency.load_ms >= 0
+    assert latency.throughput_ips > 0
+    no_batch = measure(load, single, None, TimingConfig(runs=3, warmup=0))
+    assert no_batch.throughput_ips is None
