@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -48,7 +48,6 @@ from melanoma.manifest import (
 )
 from melanoma.model import example_inputs
 from melanoma.preprocess import IMAGE_SIZE, MIN_SIDE
-from melanoma.qat import QATConfig
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +63,12 @@ class ExportConfig:
     targets: tuple[str, ...] = tuple(TARGETS)  # names in registry.TARGETS
     checkpoint: str = DEFAULT_CHECKPOINT  # float checkpoint dir, or a reference-* name
     quantize: str = "both"  # "none" (fp32), "int8" or "both"
-    data: str | None = None  # data path: QAT when no int8 program matches, and the samples
+    # Data path or a loaded melanoma.datasets.Dataset: QAT when no int8 program
+    # matches, and the sample images; None: the images bundled with the package.
+    data: object = None
     out_dir: Path = Path("artifacts")
     threshold_name: str = "youden"  # stored threshold at which decisions must agree
-    qat: QATConfig = field(default_factory=QATConfig)  # only when int8 needs QAT first
+    qat: object = None  # melanoma.qat.QATConfig for when int8 needs QAT first; None: defaults
 
 
 @dataclass(frozen=True)
@@ -155,10 +156,10 @@ def _prepare_out_dir(out_dir: Path) -> None:
         raise UserError(f"{out_dir}: output directory is not writable")
 
 
-def _load_data(data: str | None):
-    from melanoma.datasets import load_dataset
+def _load_data(data):
+    from melanoma.datasets import Dataset, load_dataset
 
-    return None if data is None else load_dataset(data)
+    return data if data is None or isinstance(data, Dataset) else load_dataset(data)
 
 
 def _float_source(checkpoint) -> Source:
@@ -172,7 +173,7 @@ def _float_source(checkpoint) -> Source:
 
 def _int8_source(checkpoint, dataset, model_name: str, config: ExportConfig) -> Source:
     """The bundled <ckpt>/qat, else <out>/qat-<model> from an earlier run, else QAT now."""
-    from melanoma.qat import find_qat, load_qat, qat_finetune
+    from melanoma.qat import QATConfig, find_qat, load_qat, qat_finetune
 
     source_sha = checkpoint_sha256(checkpoint.path)
     qat_dir = find_qat(checkpoint.path)
@@ -185,7 +186,7 @@ def _int8_source(checkpoint, dataset, model_name: str, config: ExportConfig) -> 
                     "needs QAT on its training data: pass --data (or --quantize none)"
                 )
             log.info("no matching int8 program: QAT into %s", qat_dir)
-            qat_finetune(checkpoint, dataset, config.qat, qat_dir)
+            qat_finetune(checkpoint, dataset, config.qat or QATConfig(), qat_dir)
     qat = load_qat(qat_dir)
     return Source(
         qat.program,

@@ -38,12 +38,14 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
     edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
     lowered = edge.exported_program()
     _restore_ranges(lowered, ranges)
-    executorch_program = edge.to_executorch()
-    Path(out_path).write_bytes(executorch_program.buffer)
-    plan = executorch_program.executorch_program.execution_plan[0]
+    # Read the graph before to_executorch, which rewrites it in place (view_copy
+    # becomes a memory view, out-variants appear).
     outside = _ops_outside_delegate(lowered)
     if not any(_name(n.target) == "executorch_call_delegate" for n in lowered.graph.nodes):
         raise ExportError(f"{out_path}: nothing was delegated to XNNPACK")
+    executorch_program = edge.to_executorch()
+    Path(out_path).write_bytes(executorch_program.buffer)
+    plan = executorch_program.executorch_program.execution_plan[0]
     return {
         "backend": "XnnpackBackend",
         "ops_outside_delegate": outside,

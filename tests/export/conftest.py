@@ -1,0 +1,101 @@
+"""One exported set shared by the export tests: a real quick checkpoint, its int8, all targets."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(scope="session")
+def export_source(tmp_path_factory, quick_checkpoint, dataset) -> Path:
+    """A copy of the quick real checkpoint plus qat/: its int8 program, calibrated (no training)."""
+    from melanoma.checkpoint import load_checkpoint
+    from melanoma.qat import QATConfig, qat_finetune
+
+    ckpt_dir = tmp_path_factory.mktemp("export-source") / "quick-cnn"
+    shutil.copytree(quick_checkpoint, ckpt_dir)
+    config = QATConfig(epochs=0, use_unlabeled=False, progress=False)
+    qat_finetune(load_checkpoint(ckpt_dir), dataset, config, ckpt_dir / "qat")
+    return ckpt_dir
+
+
+@pytest.fixture(scope="session")
+def float_only_checkpoint(tmp_path_factory, quick_checkpoint) -> Path:
+    """A copy of the quick checkpoint without any int8 program."""
+    ckpt_dir = tmp_path_factory.mktemp("float-only") / "quick-float"
+    shutil.copytree(quick_checkpoint, ckpt_dir)
+    return ckpt_dir
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory, export_source, dataset) -> dict:
+    """(target, precision) -> ExportResult: one export_checkpoint, all targets, both precisions."""
+    from melanoma.export.api import ExportConfig, export_checkpoint
+
+    out = tmp_path_factory.mktemp("artifacts")
+    config = ExportConfig(checkpoint=str(export_source), data=dataset, out_dir=out)
+    return {(r.target, r.precision): r for r in export_checkpoint(config)}
+
+
+@dataclass(frozen=True)
+class References:
+    inputs: np.ndarray  # (64, 3, 32, 32) normalized real test images
+    logits: dict  # precision -> (64, 1) PyTorch reference logits
+    program: torch.export.ExportedProgram  # the int8 QAT program
+    threshold: float  # youden probability
+
+
+@pytest.fixture(scope="session")
+def references(export_source, dataset) -> References:
+    from melanoma.export import verify
+
+    from melanoma.checkpoint import load_checkpoint
+    from melanoma.qat import load_qat
+
+    checkpoint, qat = load_checkpoint(export_source), load_qat(export_source / "qat")
+    inputs = verify.sample_inputs(
+        verify.load_samples(dataset), checkpoint.meta.mean, checkpoint.meta.std
+    )
+    logits = {
+        "fp32": verify.reference_logits(checkpoint.model, inputs),
+        "int8": verify.reference_logits(qat.program, inputs),
+    }
+    return References(inputs, logits, qat.program, checkpoint.meta.threshold("youden"))
+
+
+@pytest.fixture(scope="session")
+def bundled_samples(tmp_path_factory, dataset) -> Path:
+    """A samples.npz like the one bundled with the package: 32 real test images."""
+    path = tmp_path_factory.mktemp("samples") / "samples.npz"
+    index = torch.linspace(0, len(dataset.test) - 1, 32).round().long()
+    np.savez(
+        path, images=dataset.test.images[index].numpy(), labels=dataset.test.labels[index].numpy()
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def assert_round_trip(references):
+    """Run an artifact in its own runtime on the real images; compare with the PyTorch reference."""
+    from melanoma.export import verify
+
+    def check(module, path: Path, precision: str) -> np.ndarray:
+        runner = module.load(path, threads=1)
+        out = runner(references.inputs)  # (64, 1)
+        reference = references.logits[precision]
+        tolerance = verify.tolerance(module, precision, references.program)
+        assert out.shape == reference.shape
+        assert np.abs(out - reference).max() <= tolerance
+        single = runner(references.inputs[:1])  # the app's batch of one
+        assert np.abs(single - reference[:1]).max() <= tolerance
+        cut = np.log(references.threshold / (1 - references.threshold))
+        clear = np.abs(reference[:, 0] - cut) > tolerance
+        assert np.array_equal((out[clear, 0] >= cut), (reference[clear, 0] >= cut))
+        return out
+
+    return check

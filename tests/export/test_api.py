@@ -1,0 +1,178 @@
+"""export_checkpoint: manifests, names, atomic writes, QAT on demand and the error cases."""
+
+import dataclasses
+import json
+import shutil
+
+import pytest
+from melanoma.export import api, torchscript, verify
+from melanoma.export.registry import TARGETS, UnknownTarget, get_target
+
+from melanoma.checkpoint import CheckpointError, checkpoint_sha256, load_checkpoint
+from melanoma.errors import UserError
+from melanoma.manifest import (
+    ManifestError,
+    manifest_from_dict,
+    manifest_path,
+    read_manifest,
+    verify_artifact,
+)
+from melanoma.qat import QATConfig
+
+
+def test_every_target_and_precision_is_accounted_for(exported):
+    assert set(exported) == {(t, p) for t in TARGETS for p in ("fp32", "int8")}
+    statuses = {key: r.status for key, r in exported.items()}
+    assert statuses.pop(("torchscript", "int8")) == "not offered"
+    assert set(statuses.values()) == {"passed"}
+
+
+def test_manifests_validate_and_match_their_files(exported, export_source):
+    source_sha = checkpoint_sha256(export_source)
+    meta = load_checkpoint(export_source).meta
+    for (target, precision), result in exported.items():
+        if result.manifest is None:
+            continue
+        path = manifest_path(result.artifact)
+        manifest, artifact = verify_artifact(path)  # schema, then sha256 of the file
+        assert manifest == read_manifest(path) == result.manifest
+        assert artifact.name == f"quick-cnn-{target}-{precision}{get_target(target).SUFFIX}"
+        assert manifest.source_checkpoint_sha256 == source_sha  # the float checkpoint's, always
+        assert (manifest.target, manifest.precision, manifest.method) == (
+            target,
+            precision,
+            meta.method,
+        )
+        assert manifest.input.shape == ["N", 3, 32, 32] and manifest.output.kind == "logit"
+        assert manifest.preprocessing.mean == meta.mean and manifest.preprocessing.std == meta.std
+        assert [t.name for t in manifest.thresholds] == [t["name"] for t in meta.thresholds]
+        assert {
+            "torch",
+            "executorch",
+            "coremltools",
+            "onnx",
+            "onnxruntime",
+        } <= manifest.versions.keys()
+        assert manifest.verification.passed
+        assert manifest.quantization.scheme == ("none" if precision == "fp32" else api.INT8_SCHEME)
+        if manifest.verification.max_abs_diff is not None:
+            assert manifest.verification.n_images == 64
+            assert "test images" in manifest.verification.check
+
+
+def test_schema_rejects_a_manifest_missing_a_field(exported):
+    data = json.loads(manifest_path(exported["onnx", "int8"].artifact).read_text())
+    assert manifest_from_dict(data) == exported["onnx", "int8"].manifest
+    del data["verification"]["passed"]
+    with pytest.raises(ManifestError, match="passed"):
+        manifest_from_dict(data)
+
+
+def test_samples_are_real_test_images_of_both_classes(dataset, bundled_samples, monkeypatch):
+    samples = verify.load_samples(dataset)
+    assert samples.images.shape == (64, 3, 32, 32) and set(samples.labels) == {0, 1}
+    monkeypatch.setattr(verify, "BUNDLED_SAMPLES", bundled_samples)
+    bundled = verify.load_samples(None)
+    assert bundled.images.shape == (32, 3, 32, 32) and "bundled" in bundled.source
+    monkeypatch.setattr(verify, "BUNDLED_SAMPLES", bundled_samples.with_name("missing.npz"))
+    with pytest.raises(UserError, match="--data"):
+        verify.load_samples(None)
+
+
+def _quick_config(checkpoint, out_dir, **changes):
+    """The cheapest real export: torchscript fp32."""
+    settings = {"targets": ("torchscript",), "quantize": "none", **changes}
+    return api.ExportConfig(checkpoint=str(checkpoint), out_dir=out_dir, **settings)
+
+
+def test_failed_check_keeps_the_previous_artifact(
+    export_source, bundled_samples, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(verify, "BUNDLED_SAMPLES", bundled_samples)
+    artifact = tmp_path / "quick-cnn-torchscript-fp32.ptl"
+    artifact.write_bytes(b"previous")
+    manifest_path(artifact).write_text("previous manifest")
+    monkeypatch.setattr(torchscript, "FP32_TOLERANCE", -1.0)  # nothing can pass
+    with pytest.raises(api.ExportFailed) as failed:
+        api.export_checkpoint(_quick_config(export_source, tmp_path))
+    (result,) = failed.value.results
+    assert result.status == "failed" and str(artifact) in result.note
+    assert artifact.read_bytes() == b"previous"
+    assert manifest_path(artifact).read_text() == "previous manifest"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        artifact.name,
+        manifest_path(artifact).name,
+    ]
+
+
+def test_interrupted_export_leaves_nothing(export_source, bundled_samples, tmp_path, monkeypatch):
+    monkeypatch.setattr(verify, "BUNDLED_SAMPLES", bundled_samples)
+
+    def interrupt(path, threads=None):
+        assert path.stat().st_size > 0  # the artifact was being written...
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torchscript, "load", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        api.export_checkpoint(_quick_config(export_source, tmp_path / "out"))
+    assert list((tmp_path / "out").iterdir()) == []  # ...and is gone, temp files too
+
+
+def test_success_replaces_and_bundled_samples_suffice(
+    export_source, bundled_samples, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(verify, "BUNDLED_SAMPLES", bundled_samples)
+    artifact = tmp_path / "quick-cnn-torchscript-fp32.ptl"
+    artifact.write_bytes(b"previous")
+    (result,) = api.export_checkpoint(_quick_config(export_source, tmp_path))
+    assert result.status == "passed" and artifact.read_bytes() != b"previous"
+    assert result.manifest.verification.n_images == 32
+    verify_artifact(manifest_path(artifact))
+
+
+def test_int8_from_a_float_checkpoint_runs_qat_once(
+    float_only_checkpoint, dataset, bundled_samples, tmp_path, monkeypatch
+):
+    config = api.ExportConfig(
+        targets=("onnx",),
+        checkpoint=str(float_only_checkpoint),
+        quantize="int8",
+        data=dataset,
+        out_dir=tmp_path,
+        qat=QATConfig(epochs=0, use_unlabeled=False, progress=False),
+    )
+    (result,) = api.export_checkpoint(config)
+    program = tmp_path / "qat-quick-float" / "program.pt2"
+    assert result.status == "passed" and program.is_file()
+    assert result.manifest.source_checkpoint_sha256 == checkpoint_sha256(float_only_checkpoint)
+    stamp = program.stat().st_mtime_ns
+    monkeypatch.setattr(verify, "BUNDLED_SAMPLES", bundled_samples)
+    # Again, without data: the QAT program in --out is found and reused, not redone.
+    again = dataclasses.replace(config, data=None, targets=("torchscript",))
+    (not_offered,) = api.export_checkpoint(again)
+    assert not_offered.status == "not offered"
+    assert program.stat().st_mtime_ns == stamp
+
+
+def test_int8_without_program_or_data_is_a_user_error(float_only_checkpoint, tmp_path):
+    config = api.ExportConfig(
+        targets=("onnx",), checkpoint=str(float_only_checkpoint), quantize="int8", out_dir=tmp_path
+    )
+    with pytest.raises(UserError, match="--data"):
+        api.export_checkpoint(config)
+
+
+def test_error_cases(export_source, tmp_path):
+    with pytest.raises(UnknownTarget, match="executorch, onnx, coreml, torchscript"):
+        api.export_checkpoint(api.ExportConfig(targets=("tflite",)))
+    with pytest.raises(UserError, match="quantize"):
+        api.export_checkpoint(_quick_config(export_source, tmp_path, quantize="int4"))
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(UserError, match="output directory"):
+        api.export_checkpoint(_quick_config(export_source, blocker / "out"))
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(export_source, corrupt)
+    (corrupt / "weights.pt").write_bytes(b"truncated")
+    with pytest.raises(CheckpointError):
+        api.export_checkpoint(_quick_config(corrupt, tmp_path / "out"))

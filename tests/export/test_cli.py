@@ -1,0 +1,127 @@
+"""`melanoma-export`: wiring, the table, and exit codes (behaviour is tested in test_api.py)."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from melanoma.export import torchscript, verify
+from melanoma.export.cli import main
+
+
+@pytest.fixture(scope="module")
+def melanoma_export(console_script):
+    exe = console_script("melanoma-export")
+    env = {k: v for k, v in os.environ.items() if k != "MELANOMA_DATA"}
+
+    def run(*args):
+        return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, env=env)
+
+    return run
+
+
+@pytest.fixture
+def run_main(monkeypatch, capsys):
+    """The console script's main() in this process: (exit code, stdout, stderr)."""
+    monkeypatch.delenv("MELANOMA_DATA", raising=False)
+
+    def run(*args):
+        monkeypatch.setattr(sys, "argv", ["melanoma-export", *map(str, args)])
+        with pytest.raises(SystemExit) as stop:
+            main()
+        out = capsys.readouterr()
+        return stop.value.code, out.out, out.err
+
+    return run
+
+
+def assert_one_line_error(result, *fragments):
+    code, _, err = result
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_help_names_targets_and_defaults(melanoma_export):
+    result = melanoma_export("--help")
+    assert result.returncode == 0
+    for text in ("executorch", "coreml", "onnx", "torchscript", "all", "reference-sgan"):
+        assert text in result.stdout
+
+
+def test_exports_and_prints_a_table(
+    run_main, export_source, bundled_samples, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(verify, "BUNDLED_SAMPLES", bundled_samples)  # a fresh install's samples
+    code, out, err = run_main(
+        "--target", "torchscript", "--checkpoint", export_source, "--out", tmp_path
+    )
+    assert code == 0, err
+    header, row, not_offered = out.splitlines()[:3]
+    assert header.split() == [
+        "artifact",
+        "size",
+        "runtime",
+        "check",
+        "max",
+        "abs",
+        "diff",
+        "status",
+    ]
+    assert str(tmp_path / "quick-cnn-torchscript-fp32.ptl") in row and row.endswith("passed")
+    assert not_offered.endswith("not offered")  # --quantize both is the default
+    assert (tmp_path / "quick-cnn-torchscript-fp32.ptl.manifest.json").is_file()
+
+
+def test_unknown_target_lists_the_valid_ones(melanoma_export):
+    result = melanoma_export("--target", "tflite")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: unknown target 'tflite'; choose from executorch, onnx, coreml, torchscript"
+    ]
+
+
+def test_user_errors_are_one_line_exit_2(run_main, export_source, float_only_checkpoint, tmp_path):
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(export_source, corrupt)
+    (corrupt / "metadata.json").write_text("{")
+    assert_one_line_error(
+        run_main("--target", "onnx", "--checkpoint", corrupt, "--out", tmp_path / "o"),
+        "metadata",
+    )
+    (tmp_path / "file").write_text("")
+    out_under_file = tmp_path / "file" / "out"
+    assert_one_line_error(
+        run_main("--target", "onnx", "--checkpoint", export_source, "--out", out_under_file),
+        "output directory",
+    )
+    assert_one_line_error(
+        run_main("--target", "all", "--checkpoint", float_only_checkpoint, "--out", tmp_path / "o"),
+        "--data",
+    )
+    assert_one_line_error(run_main("--target", "onnx", "--quantize", "int4"), "int4")
+
+
+def test_failed_check_exits_1_naming_the_artifact(
+    run_main, export_source, bundled_samples, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(verify, "BUNDLED_SAMPLES", bundled_samples)
+    monkeypatch.setattr(torchscript, "FP32_TOLERANCE", -1.0)  # nothing can pass
+    code, out, err = run_main(
+        "--target",
+        "torchscript",
+        "--quantize",
+        "none",
+        "--checkpoint",
+        export_source,
+        "--out",
+        tmp_path,
+    )
+    assert code == 1
+    assert "failed" in out
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert str(tmp_path / "quick-cnn-torchscript-fp32.ptl") in line
+    assert not (tmp_path / "quick-cnn-torchscript-fp32.ptl").exists()

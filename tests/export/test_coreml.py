@@ -1,0 +1,44 @@
+"""Core ML: the saved package's spec (names, shapes, types, int8 weights); outputs on macOS only."""
+
+import platform
+
+import coremltools as ct
+import pytest
+from melanoma.export import coreml
+from melanoma.export.base import ExportError, NotRunnableHere
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_saved_spec_has_the_contract(exported, precision):
+    result = exported["coreml", precision]
+    assert result.status == "passed" and result.artifact.is_dir()
+    spec = ct.utils.load_spec(str(result.artifact))
+    (inp,), (out,) = spec.description.input, spec.description.output
+    assert (inp.name, out.name) == ("input", "logit")
+    ranges = [(r.lowerBound, r.upperBound) for r in inp.type.multiArrayType.shapeRange.sizeRanges]
+    assert ranges[0][0] == 1 and ranges[1:] == [(3, 3), (32, 32), (32, 32)]
+    float32 = ct.proto.FeatureTypes_pb2.ArrayFeatureType.FLOAT32
+    assert inp.type.multiArrayType.dataType == out.type.multiArrayType.dataType == float32
+    assert result.manifest.target_info["deployment_target"] == "iOS17"
+
+
+def test_int8_package_holds_int8_weights_and_activation_quantization(exported):
+    ops = exported["coreml", "int8"].manifest.target_info["ops"]
+    assert ops["constexpr_affine_dequantize"] >= 7  # 6 convs + the linear
+    assert ops["quantize"] >= 1
+    assert "quantize" not in exported["coreml", "fp32"].manifest.target_info["ops"]
+    with pytest.raises(ExportError, match="int8"):
+        coreml.check_spec(exported["coreml", "fp32"].artifact, "int8")
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_runs_where_core_ml_exists(exported, assert_round_trip, precision):
+    result = exported["coreml", precision]
+    check = result.manifest.verification
+    if platform.system() == "Darwin":
+        assert check.max_abs_diff is not None
+        assert_round_trip(coreml, result.artifact, precision)
+    else:
+        assert check.check.startswith("spec-only") and check.max_abs_diff is None
+        with pytest.raises(NotRunnableHere):
+            coreml.load(result.artifact)

@@ -1,0 +1,45 @@
+"""ExecuTorch .pte: XNNPACK lowering, the runtime round trip on real images, size and threads."""
+
+import numpy as np
+import pytest
+from melanoma.export import executorch
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_round_trip_in_executorch_runtime(exported, assert_round_trip, precision):
+    result = exported["executorch", precision]
+    assert result.status == "passed" and result.artifact.suffix == ".pte"
+    assert_round_trip(executorch, result.artifact, precision)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_takes_batches_above_fifteen(exported, references, precision):
+    # XNNPACK lowering used to leave memory planned for at most 15 rows.
+    runner = executorch.load(exported["executorch", precision].artifact)
+    batch = np.concatenate([references.inputs, references.inputs])  # (128, 3, 32, 32)
+    assert runner(batch).shape == (128, 1)
+    assert exported["executorch", precision].manifest.target_info["max_batch"] >= 128
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_only_plumbing_left_outside_the_delegate(exported, precision):
+    info = exported["executorch", precision].manifest.target_info
+    assert info["backend"] == "XnnpackBackend"
+    # The flatten's view and the batch size read; every conv, pool and linear is delegated.
+    assert set(info["ops_outside_delegate"]) <= {"aten::view_copy.default", "aten::sym_size.int"}
+
+
+def test_int8_is_at_most_30_percent_of_fp32(exported):
+    fp32 = exported["executorch", "fp32"].manifest.file.size_bytes
+    int8 = exported["executorch", "int8"].manifest.file.size_bytes
+    assert int8 <= 0.30 * fp32
+
+
+def test_threads_set_the_runtime_threadpool(exported):
+    from executorch.extension.pybindings import portable_lib
+
+    before = portable_lib._threadpool_get_thread_count()
+    try:
+        assert executorch.load(exported["executorch", "fp32"].artifact, threads=1).threads == 1
+    finally:
+        portable_lib._unsafe_reset_threadpool(before)

@@ -1,0 +1,39 @@
+"""ONNX: checker, dynamic batch, opset, QDQ int8 fused by ONNX Runtime, and the round trip."""
+
+import onnx
+import pytest
+from melanoma.export import onnx as onnx_target
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_round_trip_in_onnx_runtime(exported, assert_round_trip, precision):
+    result = exported["onnx", precision]
+    assert result.status == "passed"
+    assert result.manifest.verification.runtime.startswith("onnxruntime")
+    assert_round_trip(onnx_target, result.artifact, precision)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_file_passes_checker_with_dynamic_batch_and_recorded_opset(exported, precision):
+    result = exported["onnx", precision]
+    model = onnx.load(str(result.artifact))
+    onnx.checker.check_model(model, full_check=True)
+    assert [i.name for i in model.graph.input] == ["input"]
+    assert [o.name for o in model.graph.output] == ["logit"]
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param
+    opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    assert result.manifest.target_info["opset"] == opset
+
+
+def test_int8_is_qdq_and_runs_int8_kernels(exported):
+    fp32_ops = {n.op_type for n in onnx.load(str(exported["onnx", "fp32"].artifact)).graph.node}
+    int8_ops = {n.op_type for n in onnx.load(str(exported["onnx", "int8"].artifact)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= int8_ops
+    assert not {"QuantizeLinear", "DequantizeLinear"} & fp32_ops
+    kernels = exported["onnx", "int8"].manifest.target_info["ort_int8_kernels"]
+    assert kernels.get("QLinearConv", 0) >= 1
+
+
+def test_threads_set_the_session(exported):
+    runner = onnx_target.load(exported["onnx", "fp32"].artifact, threads=1)
+    assert runner.session.get_session_options().intra_op_num_threads == 1

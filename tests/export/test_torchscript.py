@@ -1,0 +1,45 @@
+"""TorchScript .ptl: lite interpreter round trip, Android-readable bytecode, no fake int8."""
+
+import pytest
+import torch
+from melanoma.export import torchscript
+from torch.jit.mobile import _get_model_bytecode_version
+
+
+def test_round_trip_in_lite_interpreter(exported, assert_round_trip):
+    result = exported["torchscript", "fp32"]
+    assert result.status == "passed"
+    assert "lite interpreter" in result.manifest.verification.runtime
+    assert_round_trip(torchscript, result.artifact, "fp32")
+
+
+def test_bytecode_readable_by_pytorch_android_lite_1_13(exported):
+    result = exported["torchscript", "fp32"]
+    version = _get_model_bytecode_version(str(result.artifact))
+    assert version <= torchscript.MAX_BYTECODE_VERSION == 8
+    info = result.manifest.target_info
+    assert info["bytecode_version"] == version
+    assert info["path"].startswith(("optimize_for_mobile", "frozen scripted module"))
+    assert "aten::conv2d" in info["operators"] and not any(
+        "batch_norm" in op for op in info["operators"]
+    )
+
+
+def test_int8_is_not_offered(exported):
+    result = exported["torchscript", "int8"]
+    assert result.status == "not offered" and result.artifact is None
+    assert "not int8 kernels" in result.note
+    out_dir = exported["torchscript", "fp32"].artifact.parent
+    assert not list(out_dir.glob("*torchscript-int8*"))
+    assert "not offered" in exported["torchscript", "fp32"].manifest.target_info["int8"]
+    with pytest.raises(ValueError, match="int8"):
+        torchscript.export(torch.nn.Identity(), (), out_dir / "x.ptl", "int8")
+
+
+def test_threads_set_torch_pool(exported):
+    before = torch.get_num_threads()
+    try:
+        torchscript.load(exported["torchscript", "fp32"].artifact, threads=1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
