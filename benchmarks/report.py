@@ -187,12 +187,38 @@ def _status_notes(rows: list[dict]) -> list[str]:
     return notes
 
 
+def _md_row(cells: list[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
 def markdown_table(rows: list[dict]) -> str:
-    lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
-    for row in rows:
-        cells = [c.replace("|", "\\|") for c in table_cells(row)]
-        lines.append("| " + " | ".join(cells) + " |")
+    lines = [_md_row(list(TABLE_HEADER)), "|" + "---|" * len(TABLE_HEADER)]
+    lines += [_md_row(table_cells(row)) for row in rows]
     return "\n".join(lines)
+
+
+def accuracy_table(rows: list[dict]) -> str:
+    """One line per artifact that ran: metrics with 95% CIs (thread-independent), best img/s."""
+    header = ["artifact", "AUC", "accuracy", "sensitivity", "specificity", "disagree",
+              "batch-32 img/s"]  # fmt: skip
+    lines = [_md_row(header), "|" + "---|" * len(header)]
+    seen = set()
+    for row in rows:
+        if row["auc"] is None or row["name"] in seen:
+            continue
+        seen.add(row["name"])
+        metrics = [_with_ci(row, key) for key in ("auc", "accuracy", "sensitivity", "specificity")]
+        best = max((r["throughput_ips"] or 0 for r in rows if r["name"] == row["name"]), default=0)
+        lines.append(_md_row([row["name"], *metrics, f"{row['n_disagree']}/{row['n_images']}",
+                              _fmt(best or None, "{:.0f}")]))  # fmt: skip
+    return "\n".join(lines)
+
+
+def _with_ci(row: dict, key: str) -> str:
+    low, high = row["ci"][key] or (None, None)
+    if low is None:
+        return f"{row[key]:.3f}"
+    return f"{row[key]:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def markdown_report(report: dict) -> str:
@@ -206,7 +232,7 @@ def markdown_report(report: dict) -> str:
         f"- created: {report['created_utc']}",
         f"- machine: {machine['cpu']} ({machine['arch']}), {machine['logical_cores']} logical "
         f"cores, {machine['os']}, Python {machine['python']}, "
-        f"load average {machine['load_average_1m']} at start",
+        f"load average {_fmt(machine['load_average_1m'], '{:.2f}')} at start",
         f"- matmul peak (GMAC/s): {peaks}",
         f"- versions: {versions}",
         f"- data: {data['split']} split of {data['source']}, n={data['n']} "
@@ -219,6 +245,11 @@ def markdown_report(report: dict) -> str:
         markdown_table(report["artifacts"]),
         "",
         *[f"- {note}" for note in _status_notes(report["artifacts"])],
+        "",
+        f"## Accuracy on the test split, 95% bootstrap CIs ({report['config']['threshold_name']} "
+        "threshold)",
+        "",
+        accuracy_table(report["artifacts"]),
         "",
         "## Targets",
         "",

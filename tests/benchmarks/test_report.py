@@ -8,6 +8,7 @@ from pathlib import Path
 from melanoma.benchmarks.report import (
     CSV_COLUMNS,
     SCHEMA_VERSION,
+    TABLE_HEADER,
     markdown_report,
     report_json,
     text_table,
@@ -98,3 +99,7 @@ def test_terminal_and_markdown_tables(report):
     text = markdown_report(report)
     assert "| eager-pytorch | pytorch | fp32 | 1 | ✅ |" in text
     assert "test cpu" in text and "## Gate" in text and "passed" in text
+    table_lines = [line for line in text.splitlines() if line.startswith("|")]
+    columns = {len(re.findall(r"(?<!\\)\|", line)) for line in table_lines}
+    assert columns == {len(TABLE_HEADER) + 1, 8}  # both tables well-formed (max\|Δp\| escaped)
+    assert "| m-executorch-int8.pte | 0.850 [0.100, 0.900] |" in text  # metrics with their CIs
