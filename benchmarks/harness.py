@@ -34,6 +34,7 @@ from melanoma.benchmarks.timing import (
     Latency,
     TimingConfig,
     measure,
+    runtime_threads,
     torch_threads,
 )
 
@@ -193,7 +194,9 @@ def _time_subject(subject: Subject, test, threads: int, config: BenchConfig) -> 
     # torch's pool is process-wide: set it for eager and the lite interpreter, and
     # restore it after, whatever the runtime's own load(threads=...) did to it.
     with torch_threads(threads):
-        return measure(lambda: subject.load(threads), single, batch, config.timing)
+        return measure(
+            lambda: subject.load(threads), single, batch, config.timing, probe=runtime_threads
+        )
 
 
 def _reference_info(checkpoint: Checkpoint, manifest: Manifest) -> dict:

@@ -69,11 +69,11 @@ def plot_latency(report: dict, path: Path) -> None:
 
 
 def plot_size(report: dict, path: Path) -> None:
-    """File or package size on disk, one bar per artifact (the reference is its weights.pt)."""
+    """File or package size on disk, one bar per artifact (int8 in orange), and weights.pt."""
     sizes: dict[str, float] = {}
     colors: dict[str, str] = {}
     for row in report["artifacts"]:
-        label = f"{row['name']} ({row['precision']})"
+        label = "eager-pytorch (weights.pt)" if row["target"] == "pytorch" else row["name"]
         sizes[label] = row["size_bytes"] / 1024
         colors[label] = "C1" if row["precision"] == "int8" else "C0"
     figure = _figure(7, 1 + 0.3 * max(len(sizes), 1))

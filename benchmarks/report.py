@@ -41,6 +41,7 @@ def make_row(subject: Subject, threads: int, latency: Latency | None, macs: int)
         "target": subject.target,
         "precision": subject.precision,
         "threads": threads,
+        "runtime_threads": latency.runtime_threads if latency else None,
         "status": subject.status,
         "status_symbol": SYMBOLS[subject.status],
         "reasons": list(subject.reasons),
@@ -95,8 +96,8 @@ def write_json(report: dict, path: Path) -> None:
 
 
 CSV_COLUMNS = (
-    "name target precision threads status reasons runtime size_bytes macs threshold_name "
-    "threshold auc auc_ci_low auc_ci_high accuracy sensitivity specificity ppv f1 "
+    "name target precision threads runtime_threads status reasons runtime size_bytes macs "
+    "threshold_name threshold auc auc_ci_low auc_ci_high accuracy sensitivity specificity ppv f1 "
     "balanced_accuracy agreement n_disagree delta_auc max_abs_dprob mean_abs_dprob "
     "p50_ms p90_ms p99_ms mean_ms load_ms runs throughput_ips gmacs_per_s"
 ).split()

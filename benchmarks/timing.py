@@ -36,6 +36,7 @@ class Latency:
     runs: int
     warmup: int
     throughput_ips: float | None  # images/s at batch 32 (median call), None if not measured
+    runtime_threads: int | None = None  # threads the loaded runtime reports using, if it says
 
     def percentiles(self) -> dict[str, float]:
         return {"p50": self.p50_ms, "p90": self.p90_ms, "p99": self.p99_ms}
@@ -88,11 +89,13 @@ def measure(
     single: np.ndarray,
     batch: np.ndarray | None,
     config: TimingConfig,
+    probe: Callable[[object], int | None] = lambda runner: None,
 ) -> Latency:
     """Load a runner (timed), then time batch-1 calls and, if `batch` is given, batch-32 calls.
 
     single: (1, 3, 32, 32) float32; batch: (32, 3, 32, 32) float32 or None.
-    The caller has already set the thread count for this runtime.
+    The caller has already set the thread count for this runtime; `probe(runner)`
+    reads back how many threads the runtime really has.
     """
     start = time.perf_counter_ns()
     runner = load()
@@ -113,4 +116,23 @@ def measure(
         runs=config.runs,
         warmup=config.warmup,
         throughput_ips=throughput,
+        runtime_threads=probe(runner),
     )
+
+
+def runtime_threads(runner: object) -> int | None:
+    """The thread count a loaded runner's runtime reports, read back rather than assumed.
+
+    ExecuTorch runners expose their threadpool size as `threads`; ONNX Runtime
+    runners hold a `session` whose options carry intra_op_num_threads (0 means
+    ORT's default, one per physical core); eager PyTorch and the lite
+    interpreter run on torch's process-wide pool.
+    """
+    if isinstance(getattr(runner, "threads", None), int):
+        return runner.threads
+    session = getattr(runner, "session", None)
+    if session is not None and hasattr(session, "get_session_options"):
+        return session.get_session_options().intra_op_num_threads or None
+    import torch
+
+    return torch.get_num_threads()

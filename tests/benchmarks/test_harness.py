@@ -13,7 +13,7 @@ from melanoma.errors import UserError
 from melanoma.manifest import ManifestError
 
 FAST = {
-    "threads": (1,),
+    "threads": (1, 2),
     "timing": TimingConfig(runs=5, warmup=1, throughput_runs=2),
     "accuracy": AccuracyConfig(n_bootstrap=50),
     "progress": False,
@@ -97,6 +97,9 @@ def test_latency_for_every_runnable_subject_and_macs(result, bench_source, hand_
     assert timed == set(NAMES) - NOT_RUNNABLE
     latency = result.latencies["quick-cnn-onnx-int8.onnx", 1]
     assert latency.runs == 5 and latency.p50_ms > 0 and latency.throughput_ips > 0
+    # each runtime really got the thread count: read back from ORT, ExecuTorch and torch
+    for (name, threads), timing in result.latencies.items():
+        assert timing.runtime_threads == threads, name
     assert result.macs == hand_macs(read_meta(bench_source).arch_args["widths"])
 
 

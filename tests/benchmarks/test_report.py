@@ -21,7 +21,8 @@ SCHEMA_DOC = Path(__file__).resolve().parents[2] / "benchmarks" / "REPORT_SCHEMA
 TOP_KEYS = {"schema_version", "created_utc", "machine", "versions", "data", "reference",
             "config", "artifacts", "targets", "gate", "roc"}  # fmt: skip
 ROW_KEYS = {
-    "name", "target", "precision", "threads", "status", "status_symbol", "reasons", "runtime",
+    "name", "target", "precision", "threads", "runtime_threads", "status", "status_symbol",
+    "reasons", "runtime",
     "file", "quantization", "export_check", "threshold_name", "threshold", "n_images", "auc",
     "accuracy", "sensitivity", "specificity", "ppv", "f1", "balanced_accuracy", "ci",
     "agreement", "n_disagree", "delta_auc", "max_abs_dprob", "mean_abs_dprob", "latency_ms",
