@@ -106,7 +106,8 @@ def resolve_reference(artifacts: list[Artifact], reference: str | None) -> Check
     if len(shas) > 1:
         raise UserError(
             f"artifacts come from {len(shas)} different checkpoints "
-            f"({', '.join(s[:12] for s in shas)}); benchmark one checkpoint's artifacts at a time"
+            f"({', '.join(s[:12] for s in shas)}); "
+            "give each checkpoint's artifacts their own --artifacts directory"
         )
     names = sorted({a.manifest.model_name for a in artifacts})
     if reference is None:
