@@ -10,6 +10,7 @@ rename both into place. A failed check leaves the previous artifact untouched.
 from __future__ import annotations
 
 import logging
+import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,17 +120,14 @@ def export_checkpoint(config: ExportConfig) -> list[ExportResult]:
     precisions = QUANTIZE[config.quantize]
     checkpoint = load_checkpoint(config.checkpoint)
     model_name = _model_name(config.checkpoint, checkpoint.path)
-    _prepare_out_dir(config.out_dir)
+    out_dir = _prepare_out_dir(Path(config.out_dir))
     dataset = _load_data(config.data)
+    samples = verify.load_samples(dataset)  # before any QAT: fail fast without images
     sources = {"fp32": _float_source(checkpoint)}
     if "int8" in precisions:
-        sources["int8"] = _int8_source(checkpoint, dataset, model_name, config)
+        sources["int8"] = _int8_source(checkpoint, dataset, model_name, out_dir, config.qat)
     context = Context(
-        model_name,
-        checkpoint_sha256(checkpoint.path),
-        config.out_dir,
-        verify.load_samples(dataset),
-        config.threshold_name,
+        model_name, checkpoint_sha256(checkpoint.path), out_dir, samples, config.threshold_name
     )
     results = [
         _export_one(module, precision, sources[precision], context)
@@ -145,7 +143,7 @@ def _model_name(checkpoint: str, path: Path) -> str:
     return checkpoint if checkpoint in REFERENCE_NAMES else path.resolve().name
 
 
-def _prepare_out_dir(out_dir: Path) -> None:
+def _prepare_out_dir(out_dir: Path) -> Path:
     import os
 
     try:
@@ -154,6 +152,7 @@ def _prepare_out_dir(out_dir: Path) -> None:
         raise UserError(f"{out_dir}: cannot create output directory ({err.strerror})") from None
     if not os.access(out_dir, os.W_OK | os.X_OK):
         raise UserError(f"{out_dir}: output directory is not writable")
+    return out_dir
 
 
 def _load_data(data):
@@ -171,14 +170,14 @@ def _float_source(checkpoint) -> Source:
     )
 
 
-def _int8_source(checkpoint, dataset, model_name: str, config: ExportConfig) -> Source:
+def _int8_source(checkpoint, dataset, model_name: str, out_dir: Path, qat_config) -> Source:
     """The bundled <ckpt>/qat, else <out>/qat-<model> from an earlier run, else QAT now."""
     from melanoma.qat import QATConfig, find_qat, load_qat, qat_finetune
 
     source_sha = checkpoint_sha256(checkpoint.path)
     qat_dir = find_qat(checkpoint.path)
     if qat_dir is None:
-        qat_dir = config.out_dir / f"qat-{model_name}"
+        qat_dir = out_dir / f"qat-{model_name}"
         if not _made_from(qat_dir, source_sha):
             if dataset is None:
                 raise UserError(
@@ -186,7 +185,7 @@ def _int8_source(checkpoint, dataset, model_name: str, config: ExportConfig) -> 
                     "needs QAT on its training data: pass --data (or --quantize none)"
                 )
             log.info("no matching int8 program: QAT into %s", qat_dir)
-            qat_finetune(checkpoint, dataset, config.qat or QATConfig(), qat_dir)
+            qat_finetune(checkpoint, dataset, qat_config or QATConfig(), qat_dir)
     qat = load_qat(qat_dir)
     return Source(
         qat.program,
@@ -224,9 +223,10 @@ def _export_one(module: ModuleType, precision: str, source: Source, context: Con
                 raise ExportError(verify.describe_failure(out, verification))
             manifest_temp.write_text(manifest.to_json())
     except ExportError as err:
-        log.error("%s", err)
+        # Checks inside export() name the temp path; the note must name the artifact.
+        note = str(err) if str(err).startswith(str(out)) else f"{out}: {err}"
         return ExportResult(
-            module.NAME, precision, "failed", out, manifest, str(err), time.perf_counter() - start
+            module.NAME, precision, "failed", out, manifest, note, time.perf_counter() - start
         )
     return ExportResult(
         module.NAME, precision, "passed", out, manifest, "", time.perf_counter() - start
@@ -240,7 +240,7 @@ def _verify(module, path: Path, precision: str, source: Source, context: Context
         runner = module.load(path)
     except NotRunnableHere as reason:
         check = f"{reason}: {info.get('spec_check', 'structure checked at export')}"
-        return verify.spec_only(check, f"{module.NAME} (not loaded)", source.reference)
+        return verify.spec_only(check, f"none on {platform.system()}", source.reference)
     return verify.compare(
         runner,
         inputs,
