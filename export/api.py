@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -50,6 +51,10 @@ from melanoma.manifest import (
 from melanoma.model import example_inputs
 from melanoma.preprocess import IMAGE_SIZE, MIN_SIDE
 
+if TYPE_CHECKING:
+    from melanoma.datasets import Dataset
+    from melanoma.qat import QATConfig
+
 log = logging.getLogger(__name__)
 
 # The checkpoint exported when none is named; flip to "reference-supervised" if
@@ -66,10 +71,10 @@ class ExportConfig:
     quantize: str = "both"  # "none" (fp32), "int8" or "both"
     # Data path or a loaded melanoma.datasets.Dataset: QAT when no int8 program
     # matches, and the sample images; None: the images bundled with the package.
-    data: object = None
+    data: str | Path | Dataset | None = None
     out_dir: Path = Path("artifacts")
     threshold_name: str = "youden"  # stored threshold at which decisions must agree
-    qat: object = None  # melanoma.qat.QATConfig for when int8 needs QAT first; None: defaults
+    qat: QATConfig | None = None  # for when int8 needs QAT first; None: QATConfig()
 
 
 @dataclass(frozen=True)
