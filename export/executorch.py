@@ -56,9 +56,9 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
 
 
 def _restore_ranges(lowered, ranges: dict) -> None:
-    # While XNNPACK's passes re-trace the graph, the fake-tensor convolution asks
-    # torch._C._select_conv_backend whether batch >= 16, and with the trace hint
-    # (2) the answer narrows the shared ShapeEnv's batch range to [2, 15]. Memory
+    # While XNNPACK's passes re-trace the graph, the fake-tensor convolution calls
+    # torch._C._select_conv_backend, whose batch-size test is decided with the
+    # trace hint (2) and narrows the shared ShapeEnv's batch range to [2, 15]. Memory
     # planning then sizes every buffer for 15 rows, and the runtime refuses a
     # batch of 16 or more (torch 2.13 + executorch 1.5.1). That guard only picks
     # a conv implementation, so put back the range the program was exported with.
