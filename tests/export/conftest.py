@@ -69,17 +69,6 @@ def references(export_source, dataset) -> References:
 
 
 @pytest.fixture(scope="session")
-def bundled_samples(tmp_path_factory, dataset) -> Path:
-    """A samples.npz like the one bundled with the package: 32 real test images."""
-    path = tmp_path_factory.mktemp("samples") / "samples.npz"
-    index = torch.linspace(0, len(dataset.test) - 1, 32).round().long()
-    np.savez(
-        path, images=dataset.test.images[index].numpy(), labels=dataset.test.labels[index].numpy()
-    )
-    return path
-
-
-@pytest.fixture(scope="session")
 def assert_round_trip(references):
     """Run an artifact in its own runtime on the real images; compare with the PyTorch reference."""
     from melanoma.export import verify

@@ -5,6 +5,7 @@ import json
 import shutil
 
 import pytest
+import torch
 from melanoma.export import api, torchscript, verify
 from melanoma.export.registry import TARGETS, UnknownTarget, get_target
 
@@ -68,15 +69,17 @@ def test_schema_rejects_a_manifest_missing_a_field(exported):
         manifest_from_dict(data)
 
 
-def test_samples_are_real_test_images_of_both_classes(dataset, bundled_samples, monkeypatch):
+def test_samples_are_real_test_images_or_synthetic_without_data(dataset):
     samples = verify.load_samples(dataset)
     assert samples.images.shape == (64, 3, 32, 32) and set(samples.labels) == {0, 1}
-    monkeypatch.setattr(verify, "BUNDLED_SAMPLES", bundled_samples)
-    bundled = verify.load_samples(None)
-    assert bundled.images.shape == (32, 3, 32, 32) and "bundled" in bundled.source
-    monkeypatch.setattr(verify, "BUNDLED_SAMPLES", bundled_samples.with_name("missing.npz"))
-    with pytest.raises(UserError, match="--data"):
-        verify.load_samples(None)
+    synthetic = verify.load_samples(None)
+    assert synthetic.images.shape == (32, 3, 32, 32) and synthetic.images.dtype == torch.uint8
+    assert "synthetic" in synthetic.source
+    torch.testing.assert_close(verify.load_samples(None).images, synthetic.images)  # deterministic
+    # Mole-like: a darker centre than the border, in the data's colour range.
+    centre = synthetic.images[:, :, 12:20, 12:20].float().mean()
+    border = synthetic.images[:, :, :4, :].float().mean()
+    assert centre < border and 100 < border < 220
 
 
 def _quick_config(checkpoint, out_dir, **changes):
@@ -85,10 +88,7 @@ def _quick_config(checkpoint, out_dir, **changes):
     return api.ExportConfig(checkpoint=str(checkpoint), out_dir=out_dir, **settings)
 
 
-def test_failed_check_keeps_the_previous_artifact(
-    export_source, bundled_samples, tmp_path, monkeypatch
-):
-    monkeypatch.setattr(verify, "BUNDLED_SAMPLES", bundled_samples)
+def test_failed_check_keeps_the_previous_artifact(export_source, tmp_path, monkeypatch):
     artifact = tmp_path / "quick-cnn-torchscript-fp32.ptl"
     artifact.write_bytes(b"previous")
     manifest_path(artifact).write_text("previous manifest")
@@ -105,8 +105,7 @@ def test_failed_check_keeps_the_previous_artifact(
     ]
 
 
-def test_interrupted_export_leaves_nothing(export_source, bundled_samples, tmp_path, monkeypatch):
-    monkeypatch.setattr(verify, "BUNDLED_SAMPLES", bundled_samples)
+def test_interrupted_export_leaves_nothing(export_source, tmp_path, monkeypatch):
 
     def interrupt(path, threads=None):
         assert path.stat().st_size > 0  # the artifact was being written...
@@ -118,10 +117,7 @@ def test_interrupted_export_leaves_nothing(export_source, bundled_samples, tmp_p
     assert list((tmp_path / "out").iterdir()) == []  # ...and is gone, temp files too
 
 
-def test_success_replaces_and_bundled_samples_suffice(
-    export_source, bundled_samples, tmp_path, monkeypatch
-):
-    monkeypatch.setattr(verify, "BUNDLED_SAMPLES", bundled_samples)
+def test_success_replaces_and_synthetic_samples_suffice(export_source, tmp_path, monkeypatch):
     artifact = tmp_path / "quick-cnn-torchscript-fp32.ptl"
     artifact.write_bytes(b"previous")
     (result,) = api.export_checkpoint(_quick_config(export_source, tmp_path))
@@ -131,7 +127,7 @@ def test_success_replaces_and_bundled_samples_suffice(
 
 
 def test_int8_from_a_float_checkpoint_runs_qat_once(
-    float_only_checkpoint, dataset, bundled_samples, tmp_path, monkeypatch
+    float_only_checkpoint, dataset, tmp_path, monkeypatch
 ):
     config = api.ExportConfig(
         targets=("onnx",),
@@ -146,7 +142,6 @@ def test_int8_from_a_float_checkpoint_runs_qat_once(
     assert result.status == "passed" and program.is_file()
     assert result.manifest.source_checkpoint_sha256 == checkpoint_sha256(float_only_checkpoint)
     stamp = program.stat().st_mtime_ns
-    monkeypatch.setattr(verify, "BUNDLED_SAMPLES", bundled_samples)
     # Again, without data: the QAT program in --out is found and reused, not redone.
     again = dataclasses.replace(config, data=None, targets=("torchscript",))
     (not_offered,) = api.export_checkpoint(again)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from melanoma.export import torchscript, verify
+from melanoma.export import torchscript
 from melanoma.export.cli import main
 
 
@@ -52,10 +52,7 @@ def test_help_names_targets_and_defaults(melanoma_export):
         assert text in result.stdout
 
 
-def test_exports_and_prints_a_table(
-    run_main, export_source, bundled_samples, tmp_path, monkeypatch
-):
-    monkeypatch.setattr(verify, "BUNDLED_SAMPLES", bundled_samples)  # a fresh install's samples
+def test_exports_and_prints_a_table(run_main, export_source, tmp_path, monkeypatch):
     code, out, err = run_main(
         "--target", "torchscript", "--checkpoint", export_source, "--out", tmp_path
     )
@@ -105,10 +102,7 @@ def test_user_errors_are_one_line_exit_2(run_main, export_source, float_only_che
     assert_one_line_error(run_main("--target", "onnx", "--quantize", "int4"), "int4")
 
 
-def test_failed_check_exits_1_naming_the_artifact(
-    run_main, export_source, bundled_samples, tmp_path, monkeypatch
-):
-    monkeypatch.setattr(verify, "BUNDLED_SAMPLES", bundled_samples)
+def test_failed_check_exits_1_naming_the_artifact(run_main, export_source, tmp_path, monkeypatch):
     monkeypatch.setattr(torchscript, "FP32_TOLERANCE", -1.0)  # nothing can pass
     code, out, err = run_main(
         "--target",
