@@ -8,6 +8,7 @@ per thread count, through `Subject.load`.
 from __future__ import annotations
 
 import dataclasses
+import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,7 +197,8 @@ def artifact_subject(
     except NotRunnableHere as err:
         # A manifest that already failed a check stays ❎ even where it cannot run.
         status = "failed" if reasons else "not_runnable"
-        return dataclasses.replace(subject, status=status, reasons=(*reasons, str(err)), load=None)
+        why = f"not runnable on {platform.system()}: {err}"
+        return dataclasses.replace(subject, status=status, reasons=(*reasons, why), load=None)
     except runtime_errors() as err:
         first = (str(err).strip().splitlines() or [""])[0][:200]
         reasons.append(f"runtime error: {type(err).__name__}: {first}")
