@@ -32,11 +32,11 @@ def cpu_model() -> str:
 
 
 def machine_info(threads: tuple[int, ...]) -> dict:
-    """CPU, cores, OS, Python, the load when the run started, and the matmul peak per thread count.
+    """CPU, cores, OS, Python, the load when the run started, and torch's matmul GMAC/s.
 
     The load average is there because a benchmark on a shared machine is only
-    as quiet as its neighbours; the peak is there so that achieved GMAC/s can
-    be held against what this CPU reaches at all.
+    as quiet as its neighbours; the matmul figure is a yardstick to hold
+    achieved GMAC/s against (torch's BLAS, not the hardware's peak).
     """
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {
@@ -46,7 +46,7 @@ def machine_info(threads: tuple[int, ...]) -> dict:
         "os": platform.platform(),
         "python": platform.python_version(),
         "load_average_1m": load,
-        "matmul_peak_gmacs_per_s": {str(t): round(matmul_peak_gmacs(t), 2) for t in threads},
+        "torch_matmul_gmacs_per_s": {str(t): round(matmul_peak_gmacs(t), 2) for t in threads},
     }
 
 

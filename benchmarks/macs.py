@@ -48,7 +48,7 @@ def gmacs_per_s(macs: int, latency_ms: float) -> float:
 
 
 def matmul_peak_gmacs(threads: int, size: int = 512, runs: int = 10) -> float:
-    """Best fp32 GMAC/s of a size x size matmul in torch at `threads`: the machine's practical peak.
+    """Best fp32 GMAC/s of a size x size torch matmul at `threads`: a yardstick for GMAC/s.
 
     The caller's torch thread count is restored. Best-of-runs, because on a
     shared machine the slow runs measure the neighbours, not the hardware.

@@ -226,7 +226,7 @@ def markdown_report(report: dict) -> str:
     """report.md: what ran where, the table, why rows are not ✅, targets, gate, plots."""
     machine, data, ref = report["machine"], report["data"], report["reference"]
     versions = ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v)
-    peaks = ", ".join(f"{t}t {v}" for t, v in machine["matmul_peak_gmacs_per_s"].items())
+    peaks = ", ".join(f"{t}t {v}" for t, v in machine["torch_matmul_gmacs_per_s"].items())
     lines = [
         "# melanoma-bench report",
         "",
@@ -234,7 +234,7 @@ def markdown_report(report: dict) -> str:
         f"- machine: {machine['cpu']} ({machine['arch']}), {machine['logical_cores']} logical "
         f"cores, {machine['os']}, Python {machine['python']}, "
         f"load average {_fmt(machine['load_average_1m'], '{:.2f}')} at start",
-        f"- matmul peak (GMAC/s): {peaks}",
+        f"- torch fp32 matmul (GMAC/s, a yardstick, not the hardware peak): {peaks}",
         f"- versions: {versions}",
         f"- data: {data['split']} split of {data['source']}, n={data['n']} "
         f"({data['n_melanoma']} melanoma), fingerprint {data['fingerprint']}",

@@ -109,7 +109,7 @@ def typical_result(threads=(1, 2)):
         rocs={s.name: curve for s, p50 in subjects if p50},
         machine={"cpu": "test cpu", "arch": "x86_64", "logical_cores": 2, "os": "Linux",
                  "python": "3", "load_average_1m": 0.5,
-                 "matmul_peak_gmacs_per_s": {"1": 40.0, "2": 75.0}},
+                 "torch_matmul_gmacs_per_s": {"1": 40.0, "2": 75.0}},
     )  # fmt: skip
 
 
