@@ -18,7 +18,6 @@ from melanoma.benchmarks.report import (
     write_text,
 )
 from melanoma.benchmarks.timing import THROUGHPUT_BATCH
-
 from melanoma.checkpoint import utc_now
 
 

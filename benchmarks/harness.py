@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from melanoma.benchmarks.accuracy import roc_curve_points
 from melanoma.benchmarks.machine import machine_info
 from melanoma.benchmarks.macs import count_macs
@@ -37,7 +38,6 @@ from melanoma.benchmarks.timing import (
     runtime_threads,
     torch_threads,
 )
-
 from melanoma.checkpoint import (
     REFERENCE_NAMES,
     Checkpoint,

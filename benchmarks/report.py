@@ -11,11 +11,10 @@ import json
 import math
 from pathlib import Path
 
+from melanoma.atomic import atomic_path
 from melanoma.benchmarks.macs import gmacs_per_s
 from melanoma.benchmarks.subjects import Subject
 from melanoma.benchmarks.timing import THROUGHPUT_BATCH, Latency
-
-from melanoma.atomic import atomic_path
 
 SCHEMA_VERSION = 1
 SYMBOLS = {"verified": "✅", "failed": "❎", "not_runnable": "⏭"}

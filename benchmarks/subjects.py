@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from melanoma.benchmarks.accuracy import (
     SanityBounds,
     Scores,
@@ -24,7 +25,6 @@ from melanoma.benchmarks.accuracy import (
     sanity_failures,
     sigmoid,
 )
-
 from melanoma.checkpoint import Checkpoint, CheckpointMeta, load_checkpoint
 from melanoma.errors import UserError
 from melanoma.manifest import Manifest, size_of

@@ -19,9 +19,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from melanoma.export import verify
-from melanoma.export.base import INPUT_NAME, OUTPUT_NAME, ExportError, NotRunnableHere
-from melanoma.export.registry import TARGETS, get_target
 
 from melanoma.atomic import atomic_path
 from melanoma.checkpoint import (
@@ -36,6 +33,9 @@ from melanoma.checkpoint import (
     utc_now,
 )
 from melanoma.errors import UserError
+from melanoma.export import verify
+from melanoma.export.base import INPUT_NAME, OUTPUT_NAME, ExportError, NotRunnableHere
+from melanoma.export.registry import TARGETS, get_target
 from melanoma.manifest import (
     FileInfo,
     InputSpec,

@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import click
+
+from melanoma.cliutil import data_option, run, setup_process
 from melanoma.export.api import (
     DEFAULT_CHECKPOINT,
     QUANTIZE,
@@ -15,8 +17,6 @@ from melanoma.export.api import (
     export_checkpoint,
 )
 from melanoma.export.registry import TARGETS, get_target
-
-from melanoma.cliutil import data_option, run, setup_process
 
 EXIT_FAILED_CHECK = 1  # an artifact was written but failed its check in its runtime
 

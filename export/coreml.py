@@ -21,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+
 from melanoma.export.base import INPUT_NAME, OUTPUT_NAME, ExportError, NotRunnableHere, as_program
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+
 from melanoma.export.base import ExportError, as_program
 
 log = logging.getLogger(__name__)

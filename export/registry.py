@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from melanoma.export import coreml, executorch, onnx, torchscript
-
 from melanoma.errors import UserError
+from melanoma.export import coreml, executorch, onnx, torchscript
 
 TARGETS: dict[str, ModuleType] = {
     "executorch": executorch,

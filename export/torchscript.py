@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
 from melanoma.export.base import ExportError
 
 log = logging.getLogger(__name__)

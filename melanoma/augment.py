@@ -75,7 +75,9 @@ def _jitter(images: torch.Tensor, config: AugmentConfig, gen: torch.Generator) -
     images = images.clamp(0, 1)
     if config.hue:
         shifts = _uniform(n, -config.hue, config.hue, gen)
-        images = torch.stack([TF.adjust_hue(img, float(s)) for img, s in zip(images, shifts)])
+        images = torch.stack(
+            [TF.adjust_hue(img, float(s)) for img, s in zip(images, shifts, strict=True)]
+        )
     return images
 
 

@@ -9,8 +9,6 @@ checkpoints bundled in the package (melanoma/reference/).
 
 from __future__ import annotations
 
-from melanoma.errors import UserError
-
 import dataclasses
 import datetime
 import hashlib
@@ -26,6 +24,7 @@ from torch import nn
 
 from melanoma.architectures import build_model
 from melanoma.atomic import atomic_path
+from melanoma.errors import UserError
 
 FORMAT_VERSION = 1
 WEIGHTS = "weights.pt"

@@ -8,14 +8,14 @@ any incompatible change and teach the app the new version).
 
 from __future__ import annotations
 
-from melanoma.errors import UserError
-
 import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from melanoma.errors import UserError
 
 SCHEMA_VERSION = 1
 SUFFIX = ".manifest.json"
@@ -106,7 +106,8 @@ class Manifest:
 
     def to_json(self) -> str:
         # allow_nan=False: NaN is not JSON, and the app's strict parser rejects it.
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True, allow_nan=False) + "\n"
+        data = dataclasses.asdict(self)
+        return json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
 class ManifestError(UserError):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from melanoma.errors import UserError
-
 import zipfile
 from pathlib import Path, PurePosixPath
+
+from melanoma.errors import UserError
 
 
 class DataError(UserError):

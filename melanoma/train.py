@@ -94,7 +94,8 @@ class WeightEMA:
         # Warm-up: early on the average would be mostly the random init.
         self.updates += 1
         decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for ema_v, v in zip(self.model.state_dict().values(), model.state_dict().values()):
+        pairs = zip(self.model.state_dict().values(), model.state_dict().values(), strict=True)
+        for ema_v, v in pairs:
             if ema_v.dtype.is_floating_point:
                 ema_v.lerp_(v, 1 - decay)
             else:

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real data set (read from $MELANOMA_DATA or ../shared/data) and tiny images."""
+"""Shared fixtures: the real data (from $MELANOMA_DATA or ../shared/data) and tiny images."""
 
 from __future__ import annotations
 

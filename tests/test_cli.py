@@ -1,4 +1,4 @@
-"""The `melanoma` console script: wiring, output formats and exit codes (behaviour is tested per module)."""
+"""The `melanoma` console script: wiring, output and exit codes (behaviour: per module)."""
 
 import json
 import subprocess
@@ -36,8 +36,17 @@ def test_evaluate_json_keys(melanoma, quick_checkpoint, data_path):
     result = melanoma("evaluate", quick_checkpoint, "--data", data_path, "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    expected = {"auc", "accuracy", "sensitivity", "specificity", "precision", "f1", "threshold",
-                "n", "ci"}
+    expected = {
+        "auc",
+        "accuracy",
+        "sensitivity",
+        "specificity",
+        "precision",
+        "f1",
+        "threshold",
+        "n",
+        "ci",
+    }
     assert expected <= report.keys()
     assert report["n"] == 600
     low, high = report["ci"]["auc"]
@@ -45,14 +54,19 @@ def test_evaluate_json_keys(melanoma, quick_checkpoint, data_path):
 
 
 def test_evaluate_reads_data_from_the_environment(melanoma, quick_checkpoint, data_path):
-    env_run = melanoma("evaluate", quick_checkpoint, "--split", "val", "--json",
-                       env={"MELANOMA_DATA": str(data_path), "PATH": "/usr/bin:/bin"})
+    env_run = melanoma(
+        "evaluate",
+        quick_checkpoint,
+        "--split",
+        "val",
+        "--json",
+        env={"MELANOMA_DATA": str(data_path), "PATH": "/usr/bin:/bin"},
+    )
     assert env_run.returncode == 0, env_run.stderr
     assert json.loads(env_run.stdout)["n"] == 40
 
 
-def test_predict_prints_and_writes_csv(melanoma, quick_checkpoint, tmp_path, real_jpegs,
-                                       png_bytes):
+def test_predict_prints_and_writes_csv(melanoma, quick_checkpoint, tmp_path, real_jpegs, png_bytes):
     import numpy as np
 
     (tmp_path / "a.jpg").write_bytes(next(iter(real_jpegs.values())))
@@ -68,7 +82,8 @@ def test_predict_prints_and_writes_csv(melanoma, quick_checkpoint, tmp_path, rea
 
 def test_predict_corrupt_image_writes_nothing(melanoma, quick_checkpoint, tmp_path):
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 nope")
-    result = melanoma("predict", quick_checkpoint, tmp_path / "bad.jpg", "--csv", tmp_path / "o.csv")
+    bad, out = tmp_path / "bad.jpg", tmp_path / "o.csv"
+    result = melanoma("predict", quick_checkpoint, bad, "--csv", out)
     assert_one_line_error(result, "bad.jpg", "corrupt")
     assert not (tmp_path / "o.csv").exists()
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from melanoma.benchmarks.report import make_row
 from melanoma.benchmarks.subjects import Subject
 from melanoma.benchmarks.timing import Latency

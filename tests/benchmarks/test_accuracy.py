@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from melanoma.benchmarks.accuracy import (
     SanityBounds,
     Scores,

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from melanoma.benchmarks.cli import bench
 
+from melanoma.benchmarks.cli import bench
 from melanoma.cliutil import run
 
 FAST = ["--threads", "1", "--runs", "5", "--warmup", "1", "--throughput-runs", "2",

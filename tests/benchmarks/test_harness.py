@@ -5,10 +5,10 @@ import shutil
 
 import numpy as np
 import pytest
+
 from melanoma.benchmarks.harness import BenchConfig, discover, resolve_reference, run_benchmark
 from melanoma.benchmarks.subjects import AccuracyConfig
 from melanoma.benchmarks.timing import TimingConfig
-
 from melanoma.errors import UserError
 from melanoma.manifest import ManifestError
 

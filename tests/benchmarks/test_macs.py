@@ -1,8 +1,8 @@
 """MACs are counted by hand for the reference architecture, and GMAC/s follows from latency."""
 
 import torch
-from melanoma.benchmarks.macs import count_macs, gmacs_per_s, matmul_peak_gmacs
 
+from melanoma.benchmarks.macs import count_macs, gmacs_per_s, matmul_peak_gmacs
 from melanoma.model import CNNConfig, SmallCNN
 
 

@@ -3,13 +3,13 @@
 import json
 
 import pytest
+
 from melanoma.benchmarks.subjects import (
     AccuracyConfig,
     Artifact,
     artifact_subject,
     reference_subject,
 )
-
 from melanoma.checkpoint import load_checkpoint
 from melanoma.manifest import read_manifest, sha256_of, size_of
 

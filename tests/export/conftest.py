@@ -52,9 +52,8 @@ class References:
 
 @pytest.fixture(scope="session")
 def references(export_source, dataset) -> References:
-    from melanoma.export import verify
-
     from melanoma.checkpoint import load_checkpoint
+    from melanoma.export import verify
     from melanoma.qat import load_qat
 
     checkpoint, qat = load_checkpoint(export_source), load_qat(export_source / "qat")

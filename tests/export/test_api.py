@@ -6,11 +6,11 @@ import shutil
 
 import pytest
 import torch
-from melanoma.export import api, torchscript, verify
-from melanoma.export.registry import TARGETS, UnknownTarget, get_target
 
 from melanoma.checkpoint import CheckpointError, checkpoint_sha256, load_checkpoint
 from melanoma.errors import UserError
+from melanoma.export import api, torchscript, verify
+from melanoma.export.registry import TARGETS, UnknownTarget, get_target
 from melanoma.manifest import (
     ManifestError,
     manifest_from_dict,

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+
 from melanoma.export import torchscript
 from melanoma.export.cli import main
 

@@ -4,6 +4,7 @@ import platform
 
 import coremltools as ct
 import pytest
+
 from melanoma.export import coreml
 from melanoma.export.base import ExportError, NotRunnableHere
 

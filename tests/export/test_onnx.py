@@ -2,6 +2,7 @@
 
 import onnx
 import pytest
+
 from melanoma.export import onnx as onnx_target
 
 

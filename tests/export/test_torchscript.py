@@ -2,8 +2,9 @@
 
 import pytest
 import torch
-from melanoma.export import torchscript
 from torch.jit.mobile import _get_model_bytecode_version
+
+from melanoma.export import torchscript
 
 
 def test_round_trip_in_lite_interpreter(exported, assert_round_trip):
