@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -85,3 +86,34 @@ def console_script():
         return str(path)
 
     return find
+
+
+@pytest.fixture(scope="session")
+def export_source(tmp_path_factory, quick_checkpoint, dataset) -> Path:
+    """A copy of the quick real checkpoint plus qat/: its int8 program, calibrated (no training)."""
+    from melanoma.checkpoint import load_checkpoint
+    from melanoma.qat import QATConfig, qat_finetune
+
+    ckpt_dir = tmp_path_factory.mktemp("export-source") / "quick-cnn"
+    shutil.copytree(quick_checkpoint, ckpt_dir)
+    config = QATConfig(epochs=0, use_unlabeled=False, progress=False)
+    qat_finetune(load_checkpoint(ckpt_dir), dataset, config, ckpt_dir / "qat")
+    return ckpt_dir
+
+
+@pytest.fixture(scope="session")
+def float_only_checkpoint(tmp_path_factory, quick_checkpoint) -> Path:
+    """A copy of the quick checkpoint without any int8 program."""
+    ckpt_dir = tmp_path_factory.mktemp("float-only") / "quick-float"
+    shutil.copytree(quick_checkpoint, ckpt_dir)
+    return ckpt_dir
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory, export_source, dataset) -> dict:
+    """(target, precision) -> ExportResult: one export_checkpoint, all targets, both precisions."""
+    from melanoma.export.api import ExportConfig, export_checkpoint
+
+    out = tmp_path_factory.mktemp("artifacts")
+    config = ExportConfig(checkpoint=str(export_source), data=dataset, out_dir=out)
+    return {(r.target, r.precision): r for r in export_checkpoint(config)}

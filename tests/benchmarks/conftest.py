@@ -129,32 +129,9 @@ def rows(report) -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def bench_source(tmp_path_factory, quick_checkpoint, dataset) -> Path:
-    """A copy of the quick real checkpoint plus qat/: its int8 program, calibrated (no training).
-
-    Built like tests/export's `export_source`, so the two sets can become one
-    shared session fixture.
-    """
-    import shutil
-
-    from melanoma.checkpoint import load_checkpoint
-    from melanoma.qat import QATConfig, qat_finetune
-
-    ckpt_dir = tmp_path_factory.mktemp("bench-source") / "quick-cnn"
-    shutil.copytree(quick_checkpoint, ckpt_dir)
-    config = QATConfig(epochs=0, use_unlabeled=False, progress=False)
-    qat_finetune(load_checkpoint(ckpt_dir), dataset, config, ckpt_dir / "qat")
-    return ckpt_dir
-
-
-@pytest.fixture(scope="session")
-def artifacts_dir(tmp_path_factory, bench_source, data_path) -> Path:
-    """Real artifacts made by melanoma-export's API: every target, fp32 and int8."""
-    from melanoma.export.api import ExportConfig, export_checkpoint
-
-    out = tmp_path_factory.mktemp("bench") / "artifacts"
-    export_checkpoint(ExportConfig(checkpoint=str(bench_source), data=str(data_path), out_dir=out))
-    return out
+def artifacts_dir(exported) -> Path:
+    """Real artifacts from melanoma-export's API (tests/conftest.py), both precisions."""
+    return exported["onnx", "fp32"].artifact.parent
 
 
 @pytest.fixture

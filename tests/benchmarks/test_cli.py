@@ -28,10 +28,10 @@ def bench_main(monkeypatch, capsys):
     return invoke
 
 
-def test_passing_run_writes_every_output_and_exits_0(bench_main, artifacts_dir, bench_source,
+def test_passing_run_writes_every_output_and_exits_0(bench_main, artifacts_dir, export_source,
                                                       data_path, tmp_path):  # fmt: skip
     code, out, err = bench_main("--artifacts", artifacts_dir, "--data", data_path, "--reference",
-                                bench_source, "--out", tmp_path / "out", "--json",
+                                export_source, "--out", tmp_path / "out", "--json",
                                 tmp_path / "copy.json", "--max-auc-drop", "0.5",
                                 "--min-agreement", "0.5", *FAST)  # fmt: skip
     assert code == 0, err
@@ -45,10 +45,10 @@ def test_passing_run_writes_every_output_and_exits_0(bench_main, artifacts_dir, 
     assert "GATE" not in err
 
 
-def test_gate_violations_exit_1_one_line_each(bench_main, artifacts_dir, bench_source,
+def test_gate_violations_exit_1_one_line_each(bench_main, artifacts_dir, export_source,
                                               data_path, tmp_path):  # fmt: skip
     code, out, err = bench_main("--artifacts", artifacts_dir, "--data", data_path, "--reference",
-                                bench_source, "--out", tmp_path, "--max-latency-ms", "1e-6",
+                                export_source, "--out", tmp_path, "--max-latency-ms", "1e-6",
                                 "--no-plots", "--json", "-", *FAST)  # fmt: skip
     assert code == 1, err[-3000:]
     lines = err.strip().splitlines()
@@ -58,10 +58,10 @@ def test_gate_violations_exit_1_one_line_each(bench_main, artifacts_dir, bench_s
     assert json.loads(out)["gate"]["violations"] == gate  # --json -: the report on stdout
 
 
-def test_tampered_manifest_exits_2(bench_main, artifacts_copy, bench_source, tmp_path):
+def test_tampered_manifest_exits_2(bench_main, artifacts_copy, export_source, tmp_path):
     with (artifacts_copy / "quick-cnn-onnx-int8.onnx").open("ab") as handle:
         handle.write(b"\0")
-    code, out, err = bench_main("--artifacts", artifacts_copy, "--reference", bench_source,
+    code, out, err = bench_main("--artifacts", artifacts_copy, "--reference", export_source,
                                 "--out", tmp_path / "out", *FAST)  # fmt: skip
     assert code == 2 and err.startswith("error: ") and "sha256" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
@@ -72,8 +72,8 @@ def test_missing_artifacts_directory_exits_2(bench_main, tmp_path):
     assert code == 2 and err == f"error: {tmp_path / 'nope'}: artifacts directory not found\n"
 
 
-def test_reference_mismatch_exits_2(bench_main, artifacts_dir, bench_source, tmp_path):
-    other = shutil.copytree(bench_source, tmp_path / "other")
+def test_reference_mismatch_exits_2(bench_main, artifacts_dir, export_source, tmp_path):
+    other = shutil.copytree(export_source, tmp_path / "other")
     meta = json.loads((other / "metadata.json").read_text())
     meta["seed"] = 99  # a different checkpoint that still loads
     (other / "metadata.json").write_text(json.dumps(meta))

@@ -38,8 +38,8 @@ INT8 = ["quick-cnn-executorch-int8.pte", "quick-cnn-onnx-int8.onnx"]
 
 
 @pytest.fixture(scope="module")
-def result(artifacts_dir, bench_source, data_path):
-    config = BenchConfig(artifacts_dir, str(data_path), str(bench_source), **FAST)
+def result(artifacts_dir, export_source, data_path):
+    config = BenchConfig(artifacts_dir, str(data_path), str(export_source), **FAST)
     return run_benchmark(config)
 
 
@@ -79,12 +79,12 @@ def test_int8_artifacts_are_measured_against_the_float_model(result):
         assert low <= info["auc"] <= high
 
 
-def test_reference_row_has_the_metrics_and_cis_of_melanoma_evaluate(result, bench_source, dataset):
+def test_reference_row_has_the_metrics_and_cis_of_melanoma_evaluate(result, export_source, dataset):
     from melanoma.checkpoint import load_checkpoint
     from melanoma.evaluate import evaluate_checkpoint
     from melanoma.metrics import bootstrap_ci
 
-    evaluated = evaluate_checkpoint(load_checkpoint(bench_source), dataset.test)
+    evaluated = evaluate_checkpoint(load_checkpoint(export_source), dataset.test)
     reference = by_name(result)["eager-pytorch"]
     for name in ("auc", "accuracy", "sensitivity", "specificity", "f1", "threshold"):
         assert reference.info[name] == pytest.approx(evaluated[name], abs=1e-9), name
@@ -93,7 +93,7 @@ def test_reference_row_has_the_metrics_and_cis_of_melanoma_evaluate(result, benc
     assert reference.info["ci"] == expected  # same function, same seed as `melanoma evaluate`
 
 
-def test_latency_for_every_runnable_subject_and_macs(result, bench_source, hand_macs):
+def test_latency_for_every_runnable_subject_and_macs(result, export_source, hand_macs):
     from melanoma.checkpoint import read_meta
 
     timed = {name for name, _ in result.latencies}
@@ -103,7 +103,7 @@ def test_latency_for_every_runnable_subject_and_macs(result, bench_source, hand_
     # each runtime really got the thread count: read back from ORT, ExecuTorch and torch
     for (name, threads), timing in result.latencies.items():
         assert timing.runtime_threads == threads, name
-    assert result.macs == hand_macs(read_meta(bench_source).arch_args["widths"])
+    assert result.macs == hand_macs(read_meta(export_source).arch_args["widths"])
 
 
 def test_discover_finds_every_manifest(artifacts_dir):
@@ -151,10 +151,10 @@ def test_empty_or_missing_directory_is_an_error(tmp_path):
         discover(tmp_path / "nope")
 
 
-def test_reference_must_be_the_manifests_source(artifacts_dir, bench_source, tmp_path):
+def test_reference_must_be_the_manifests_source(artifacts_dir, export_source, tmp_path):
     artifacts = discover(artifacts_dir)
-    assert resolve_reference(artifacts, str(bench_source)).path == bench_source
-    other = shutil.copytree(bench_source, tmp_path / "other")
+    assert resolve_reference(artifacts, str(export_source)).path == export_source
+    other = shutil.copytree(export_source, tmp_path / "other")
     meta = json.loads((other / "metadata.json").read_text())
     meta["seed"] = 99  # a different checkpoint that still loads
     (other / "metadata.json").write_text(json.dumps(meta))
@@ -164,13 +164,13 @@ def test_reference_must_be_the_manifests_source(artifacts_dir, bench_source, tmp
         resolve_reference(artifacts, None)
 
 
-def test_artifacts_of_two_checkpoints_are_an_error(artifacts_copy, bench_source):
+def test_artifacts_of_two_checkpoints_are_an_error(artifacts_copy, export_source):
     path = artifacts_copy / "quick-cnn-onnx-fp32.onnx.manifest.json"
     manifest = json.loads(path.read_text())
     manifest["source_checkpoint_sha256"] = "f" * 64
     path.write_text(json.dumps(manifest))
     with pytest.raises(UserError, match="2 different checkpoints"):
-        resolve_reference(discover(artifacts_copy), str(bench_source))
+        resolve_reference(discover(artifacts_copy), str(export_source))
 
 
 def test_rocs_for_runnable_subjects(result):

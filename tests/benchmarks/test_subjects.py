@@ -18,8 +18,8 @@ FAST = AccuracyConfig(n_bootstrap=20)
 
 
 @pytest.fixture(scope="module")
-def checkpoint(bench_source):
-    return load_checkpoint(bench_source)
+def checkpoint(export_source):
+    return load_checkpoint(export_source)
 
 
 @pytest.fixture(scope="module")

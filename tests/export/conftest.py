@@ -1,45 +1,13 @@
-"""One exported set shared by the export tests: a real quick checkpoint, its int8, all targets."""
+"""Reference logits for the export tests (the exported set itself is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-
-
-@pytest.fixture(scope="session")
-def export_source(tmp_path_factory, quick_checkpoint, dataset) -> Path:
-    """A copy of the quick real checkpoint plus qat/: its int8 program, calibrated (no training)."""
-    from melanoma.checkpoint import load_checkpoint
-    from melanoma.qat import QATConfig, qat_finetune
-
-    ckpt_dir = tmp_path_factory.mktemp("export-source") / "quick-cnn"
-    shutil.copytree(quick_checkpoint, ckpt_dir)
-    config = QATConfig(epochs=0, use_unlabeled=False, progress=False)
-    qat_finetune(load_checkpoint(ckpt_dir), dataset, config, ckpt_dir / "qat")
-    return ckpt_dir
-
-
-@pytest.fixture(scope="session")
-def float_only_checkpoint(tmp_path_factory, quick_checkpoint) -> Path:
-    """A copy of the quick checkpoint without any int8 program."""
-    ckpt_dir = tmp_path_factory.mktemp("float-only") / "quick-float"
-    shutil.copytree(quick_checkpoint, ckpt_dir)
-    return ckpt_dir
-
-
-@pytest.fixture(scope="session")
-def exported(tmp_path_factory, export_source, dataset) -> dict:
-    """(target, precision) -> ExportResult: one export_checkpoint, all targets, both precisions."""
-    from melanoma.export.api import ExportConfig, export_checkpoint
-
-    out = tmp_path_factory.mktemp("artifacts")
-    config = ExportConfig(checkpoint=str(export_source), data=dataset, out_dir=out)
-    return {(r.target, r.precision): r for r in export_checkpoint(config)}
 
 
 @dataclass(frozen=True)
