@@ -75,7 +75,7 @@ class Discriminator(nn.Module):
     def __init__(
         self,
         config: SGANClassifierConfig = SGANClassifierConfig(),
-        dropout: float = 0.2,
+        dropout: float = 0.5,
         input_noise: float = 0.1,
         weight_norm: bool = True,
     ):

@@ -78,13 +78,15 @@ class SGANConfig:
     lr_g: float = 1e-3
     beta1: float = 0.5  # Adam beta1, the usual GAN choice
     unsup_weight: float = 1.0  # weight of the real-vs-fake losses against the supervised CE
-    consistency_weight: float = 0.0  # mean teacher: MSE between D's and its EMA's P(melanoma)
+    consistency_weight: float = 10.0  # mean teacher: MSE between D's and its EMA's P(melanoma)
     # on two augmentations of each unlabeled image; needs ema_decay > 0
     consistency_rampup: float = 0.2  # fraction of training over which that weight ramps up
     val_fraction: float = 0.2  # of labeled, stratified, same split as the baseline
     target_sensitivity: float = 0.9  # second stored threshold: the screening operating point
+    select_after: float = 0.25  # fraction of epochs before which no checkpoint is selected: with
+    # 40 validation images a barely trained epoch-1 model can win by luck (as in the baseline)
     ema_decay: float = 0.995  # EMA of D's weights, evaluated and exported; 0 disables
-    dropout: float = 0.2  # after each D stage, training only
+    dropout: float = 0.5  # after each D stage, training only (Salimans et al. use 0.5)
     input_noise: float = 0.1  # std of Gaussian noise on D's normalized input, training only
     weight_norm: bool = True  # on D's convs and head; folded into plain weights at export
     max_restores: int = 3  # divergence recoveries before giving up
@@ -274,6 +276,8 @@ def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool
     """
     if dataset.unlabeled is None:
         raise ValueError(f"{dataset.source}: the SGAN needs an unlabeled split")
+    if not 0 <= config.select_after <= 1:
+        raise ValueError(f"select_after must be in [0, 1], got {config.select_after}")
     if config.consistency_weight and not config.ema_decay:
         raise ValueError("consistency_weight needs ema_decay > 0 (the EMA is the teacher)")
     out_dir = Path(out_dir)
@@ -322,7 +326,8 @@ def _run_epochs(nets: _Nets, good: dict, context: tuple, out_dir: Path, fixed_z)
             row = {"epoch": epoch, **losses, "val_auc": val_auc}
             row["seconds"] = round(time.perf_counter() - started, 2)
             best = good["best"]
-            if val_auc > best["auc"]:  # ties keep the earlier epoch
+            eligible = epoch >= config.select_after * config.epochs
+            if eligible and val_auc > best["auc"]:  # ties keep the earlier epoch
                 state = copy.deepcopy(nets.judged().state_dict())
                 best = {"auc": val_auc, "epoch": epoch, "state": state}
             good.update(
