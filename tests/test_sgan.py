@@ -1,0 +1,101 @@
+"""The SGAN networks, the deployable classifier and the bundled reference-sgan checkpoint."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+
+from melanoma.architectures import build_model
+from melanoma.checkpoint import REFERENCE_DIR, load_checkpoint
+from melanoma.evaluate import evaluate_checkpoint
+from melanoma.model import config_dict, example_inputs
+from melanoma.preprocess import channel_stats, normalize
+from melanoma.sgan import (
+    Discriminator,
+    Generator,
+    SGANClassifier,
+    SGANClassifierConfig,
+    melanoma_log_odds,
+    to_classifier,
+)
+
+CONFIG = SGANClassifierConfig()
+
+
+@pytest.fixture(scope="module")
+def real_batch(dataset) -> torch.Tensor:
+    """16 normalized labeled images, (16, 3, 32, 32)."""
+    mean, std = channel_stats(dataset.labeled.images)
+    return normalize(dataset.labeled.images[:16], mean, std)
+
+
+def _trained_like_discriminator() -> Discriminator:
+    """Weight-normed D whose g and v differ, so folding really has to compute g * v / ||v||."""
+    torch.manual_seed(0)
+    disc = Discriminator(CONFIG)
+    with torch.no_grad():
+        for name, param in disc.named_parameters():
+            param.add_(0.05 * torch.randn_like(param))
+            if name.endswith("original0"):  # the magnitude g
+                param.mul_(1.7)
+    return disc.eval()
+
+
+def test_classifier_output_equals_discriminator_log_odds(real_batch):
+    disc = _trained_like_discriminator()
+    classifier = to_classifier(disc, CONFIG)
+    with torch.no_grad():
+        logits, _ = disc(real_batch)
+        expected = melanoma_log_odds(logits)  # log P(mel | x, real) - log P(benign | x, real)
+        probs = torch.softmax(logits, dim=1)
+        got = classifier(real_batch)
+    assert got.shape == (16, 1)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(torch.sigmoid(got).squeeze(1), probs[:, 1], rtol=1e-4, atol=1e-5)
+    assert not any("parametrizations" in k for k in classifier.state_dict())
+
+
+def test_registry_builds_the_deployable_arch():
+    model = build_model("sgan-classifier", config_dict(CONFIG))
+    assert isinstance(model, SGANClassifier)
+    assert model(*example_inputs(3)).shape == (3, 1)
+
+
+def test_generator_emits_pixels_in_unit_range():
+    images = Generator()(torch.randn(4, 64))
+    assert images.shape == (4, 3, 32, 32)
+    assert images.min() >= 0 and images.max() <= 1
+
+
+# Core ATen ops of conv, LeakyReLU, global average pooling and linear: all XNNPACK-delegable.
+# (The ExecuTorch exporter's own tests check delegation of every registered architecture.)
+DELEGABLE = {"conv2d", "leaky_relu", "adaptive_avg_pool2d", "mean", "linear", "view", "flatten"}
+
+
+def test_deployable_graph_uses_only_xnnpack_delegable_ops():
+    model = to_classifier(_trained_like_discriminator(), CONFIG)
+    program = torch.export.export(model, example_inputs()).run_decompositions({})
+    ops = {
+        node.target.__name__.split(".")[0]
+        for node in program.graph.nodes
+        if node.op == "call_function"
+    }
+    assert ops <= DELEGABLE, f"ops XNNPACK may not delegate: {sorted(ops - DELEGABLE)}"
+    assert {"conv2d", "leaky_relu", "linear"} <= ops
+
+
+def _documented_test_auc() -> float:
+    text = (REFERENCE_DIR / "sgan" / "REPRODUCE.md").read_text()
+    match = re.search(r"test AUC:\s*([0-9.]+)", text)
+    assert match, "REPRODUCE.md must state `test AUC: <value>`"
+    return float(match.group(1))
+
+
+def test_reference_sgan_reaches_documented_test_auc(dataset):
+    checkpoint = load_checkpoint("reference-sgan")
+    assert checkpoint.meta.method == "sgan"
+    assert checkpoint.meta.data_fingerprint == dataset.fingerprint
+    report = evaluate_checkpoint(checkpoint, dataset.test)
+    assert report["auc"] == pytest.approx(_documented_test_auc(), abs=0.005)
