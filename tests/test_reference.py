@@ -15,13 +15,15 @@ def documented_test_auc(name: str) -> float:
     return float(match.group(1))
 
 
-def test_reference_supervised_reaches_documented_test_auc(dataset):
-    checkpoint = load_checkpoint("reference-supervised")
-    assert checkpoint.meta.method == "supervised"
+@pytest.mark.parametrize("method", ["supervised", "sgan"])
+def test_reference_reaches_documented_test_auc(dataset, method):
+    checkpoint = load_checkpoint(f"reference-{method}")
+    assert checkpoint.meta.method == method
     assert checkpoint.meta.data_fingerprint == dataset.fingerprint
     report = evaluate_checkpoint(checkpoint, dataset.test)
-    assert report["auc"] == pytest.approx(documented_test_auc("supervised"), abs=0.005)
+    assert report["auc"] == pytest.approx(documented_test_auc(method), abs=0.005)
 
 
-def test_reference_weights_are_small():
-    assert (REFERENCE_DIR / "supervised" / "weights.pt").stat().st_size < 2_000_000
+@pytest.mark.parametrize("method", ["supervised", "sgan"])
+def test_reference_weights_are_small(method):
+    assert (REFERENCE_DIR / method / "weights.pt").stat().st_size < 2_000_000
