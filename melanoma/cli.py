@@ -1,4 +1,4 @@
-"""`melanoma`: train, evaluate and predict. Each command builds a config and calls one API function."""
+"""`melanoma`: train, evaluate, predict, compare, qat; each command calls one API function."""
 
 from __future__ import annotations
 
