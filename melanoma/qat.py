@@ -51,7 +51,7 @@ from melanoma.metrics import all_metrics
 from melanoma.model import example_inputs as model_example_inputs
 from melanoma.preprocess import normalize
 from melanoma.splits import stratified_split
-from melanoma.train import augmented_batch
+from melanoma.train import augmented_batch, predict_probs
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 1024  # upper bound of the dynamic batch dimension
@@ -82,7 +82,8 @@ class QATConfig:
     # set the int8 ranges before training (used even when use_unlabeled is off; 0 = none)
     freeze_bn: bool = True  # fold BN with its running stats before QAT (dropout off too);
     # training BN statistics on batches of 32 cost 3% decision agreement and ~30 s CPU
-    freeze_observer_epoch: int = 1  # stop moving the int8 ranges after this many epochs
+    freeze_observer_epoch: int = 0  # stop moving the int8 ranges after this many epochs: 0 keeps
+    # the calibration ranges (training batches are augmented, unlike deployment images)
     progress: bool = True  # tqdm bar with the loss
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
 
@@ -90,9 +91,7 @@ class QATConfig:
 @dataclass(frozen=True)
 class QATCheckpoint:
     program: torch.export.ExportedProgram  # int8 Q/DQ graph, (N, 3, 32, 32) -> (N, 1) logits
-    meta: (
-        CheckpointMeta  # the source's method/arch/mean/std/thresholds; QAT settings in train_config
-    )
+    meta: CheckpointMeta  # the source's arch/mean/std/thresholds; QAT settings in train_config
     path: Path
 
 
@@ -231,12 +230,15 @@ def _calibration_images(train: Split, unlabeled: Split | None, config: QATConfig
     return torch.cat(images)  # (N, 3, 32, 32)
 
 
-def _calibrate(prepared: torch.fx.GraphModule, images: torch.Tensor, meta, batch: int) -> None:
+def _calibrate(prepared: torch.fx.GraphModule, images: torch.Tensor, meta, gen) -> None:
     """Run clean images through the observers, in eval mode, before any gradient step."""
     from torchao.quantization.pt2e import move_exported_model_to_eval
 
     move_exported_model_to_eval(prepared)
-    order = torch.randperm(len(images))  # mix labeled and unlabeled within the moving averages
+    batch = 64
+    order = torch.randperm(
+        len(images), generator=gen
+    )  # mix labeled and unlabeled within the moving averages
     with torch.no_grad():
         for start in range(0, len(images), batch):
             prepared(normalize(images[order[start : start + batch]], meta.mean, meta.std))
@@ -290,7 +292,7 @@ def train_qat(
     gen = torch.Generator().manual_seed(config.seed)
     teacher = model.eval()
     prepared = prepare_qat_model(model, model_example_inputs(2), fold_bn=config.freeze_bn)
-    _calibrate(prepared, _calibration_images(train, unlabeled, config, gen), meta, 64)
+    _calibrate(prepared, _calibration_images(train, unlabeled, config, gen), meta, gen)
     if not config.freeze_bn:
         move_exported_model_to_train(prepared)
     distill_on = unlabeled if config.use_unlabeled else None
@@ -333,12 +335,24 @@ def qat_finetune(
         )
     train, val = stratified_split(dataset.labeled, meta.train_config["val_fraction"], meta.seed)
     program = train_qat(checkpoint.model, train, dataset.unlabeled, meta, config)
-    val_probs = program_probs(program, val.images, meta.mean, meta.std)
-    val_metrics = all_metrics(val.labels.numpy(), val_probs, meta.threshold("youden"))
-    log.info("int8 val AUC %.4f (float %.4f)", val_metrics["auc"], meta.val_metrics["auc"])
     with atomic_path(out_dir / PROGRAM) as temp, temp.open("wb") as handle:
         torch.export.save(program, handle)  # a handle: save() wants a path ending in .pt2
-    qat_meta = dataclasses.replace(
+    qat_meta = _qat_meta(checkpoint, program, train, val, config, file_sha256(out_dir / PROGRAM))
+    with atomic_path(out_dir / METADATA) as temp:
+        temp.write_text(json.dumps(asdict(qat_meta), indent=2) + "\n")
+    return out_dir
+
+
+def _qat_meta(checkpoint, program, train, val, config, program_sha256) -> CheckpointMeta:
+    """The source's metadata with the QAT settings, and validation re-measured in int8."""
+    meta = checkpoint.meta
+    threshold = meta.threshold("youden")
+    int8_probs = program_probs(program, val.images, meta.mean, meta.std)
+    float_probs = predict_probs(checkpoint.model, val.images, meta.mean, meta.std)
+    val_metrics = all_metrics(val.labels.numpy(), int8_probs, threshold)
+    agreement = float(np.mean((int8_probs >= threshold) == (float_probs >= threshold)))
+    log.info("int8 val AUC %.4f (float %.4f)", val_metrics["auc"], meta.val_metrics["auc"])
+    return dataclasses.replace(
         meta,
         # seed stays the source's: it is the split seed, so pick_split("val") still
         # re-carves the same validation images; the QAT seed is train_config["seed"].
@@ -348,21 +362,19 @@ def qat_finetune(
         train_config={
             **asdict(config),
             "kind": KIND,
+            "quantization": "qat" if config.epochs else "ptq (calibration only)",
             "val_fraction": meta.train_config["val_fraction"],
             "split_seed": meta.seed,
             "n_train": len(train),
             "n_val": len(val),
-            "source_checkpoint": str(checkpoint.path),
             "source_checkpoint_sha256": checkpoint_sha256(checkpoint.path),
             "source_val_metrics": meta.val_metrics,
+            "val_agreement_with_source": agreement,  # decisions at the youden threshold
         },
         versions=package_versions(),
-        weights_sha256=file_sha256(out_dir / PROGRAM),
+        weights_sha256=program_sha256,
         created_utc=utc_now(),
     )
-    with atomic_path(out_dir / METADATA) as temp:
-        temp.write_text(json.dumps(asdict(qat_meta), indent=2) + "\n")
-    return out_dir
 
 
 def resolve_qat_dir(path_or_name: str | os.PathLike) -> Path:
