@@ -30,7 +30,9 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
                 image.load()
                 # Camera photos store orientation in EXIF; the app applies it too.
                 rgb = _to_rgb(ImageOps.exif_transpose(image))
-    except (UnidentifiedImageError, Image.DecompressionBombError) as err:
+    except UnidentifiedImageError:
+        raise DataError(f"{where}: not a readable image (unrecognized format)") from None
+    except Image.DecompressionBombError as err:
         raise DataError(f"{where}: not a readable image ({_short(err)})") from None
     except Image.DecompressionBombWarning:
         raise DataError(f"{where}: image is suspiciously large (decompression bomb?)") from None
