@@ -26,7 +26,6 @@ from PIL import Image
 
 from melanoma.manifest import ManifestError, manifest_from_dict, manifest_path, read_manifest
 from melanoma.preprocess import (
-    channel_stats,
     crop_and_resize,
     image_to_input,
     normalize,
@@ -209,30 +208,10 @@ def _write_bad_manifests(golden: Path, manifest_file: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def exported_manifest(tmp_path_factory, build_manifest, data_zip) -> Path:
-    """THE manifest the JVM tests read, with its artifact beside it; returns the manifest path.
-
-    For now it is built here from melanoma.manifest's dataclasses and serialized with
-    Manifest.to_json(); the artifact is placeholder bytes (the Java side only hashes it). Mean and
-    std are computed on the labeled split, as training does. To test against the real exporter,
-    run `melanoma-export --target executorch --quantize int8 --out <dir>` here and return
-    `<dir>/<model>-executorch-int8.pte.manifest.json` instead.
-    """
-    out = tmp_path_factory.mktemp("export")
-    with zipfile.ZipFile(data_zip) as archive:
-        names = sorted(
-            n
-            for n in archive.namelist()
-            if n.startswith("MelanomaDetection/labeled/") and n.endswith(".jpg")
-        )
-        images = np.stack([_read_jpg(archive, n) for n in names])  # (N, 32, 32, 3)
-    mean, std = channel_stats(torch.from_numpy(images).permute(0, 3, 1, 2))
-    artifact = out / "cnn-supervised-executorch-int8.pte"
-    artifact.write_bytes(np.random.default_rng(0).bytes(4096))
-    manifest = build_manifest(artifact, mean, std)
-    path = manifest_path(artifact)
-    path.write_text(manifest.to_json())
-    return path
+def exported_manifest(exported) -> Path:
+    """THE manifest the JVM tests read: written by the real exporter (tests/conftest.py's
+    `exported`) for the int8 ExecuTorch artifact, which sits beside it."""
+    return manifest_path(exported["executorch", "int8"].artifact)
 
 
 @pytest.fixture(scope="session")
