@@ -207,7 +207,10 @@ def train_supervised(
         _write_history(out_dir / HISTORY, history)
 
     model.load_state_dict(best["state"])
-    meta = _finish_meta(model, dataset, train, val, config, mean, std, best["epoch"])
+    meta = validated_meta(
+        model, dataset, train, val, config, mean, std, best["epoch"],
+        method="supervised", arch="small-cnn", arch_args=config_dict(config.model),
+    )  # fmt: skip
     save_checkpoint(out_dir, model.cpu(), meta)
     (out_dir / RESUME).unlink(missing_ok=True)
     return out_dir
@@ -238,22 +241,25 @@ def _write_history(path: Path, history: list[dict]) -> None:
         writer.writerows(history)
 
 
-def _finish_meta(model, dataset, train, val, config, mean, std, best_epoch) -> CheckpointMeta:
+def validated_meta(model, dataset, train, val, config, mean, std, best_epoch, **identity):
+    """CheckpointMeta with thresholds and metrics measured on validation.
+
+    `identity` holds method, arch and arch_args; extra train_config entries
+    go in `extra_config`.
+    """
+    extra = identity.pop("extra_config", {})
     val_labels = val.labels.numpy()
     val_probs = predict_probs(model, val.images, mean, std)
     thresholds = choose_thresholds(val_labels, val_probs, config.target_sensitivity)
-    val_metrics = all_metrics(val_labels, val_probs, thresholds[0].probability)
     return CheckpointMeta(
-        method="supervised",
-        arch="small-cnn",
-        arch_args=config_dict(config.model),
+        **identity,
         seed=config.seed,
         epochs=config.epochs,
         best_epoch=best_epoch,
         data_fingerprint=dataset.fingerprint,
         mean=mean,
         std=std,
-        val_metrics=val_metrics,
+        val_metrics=all_metrics(val_labels, val_probs, thresholds[0].probability),
         thresholds=[asdict(t) for t in thresholds],
-        train_config={**asdict(config), "n_train": len(train), "n_val": len(val)},
+        train_config={**asdict(config), "n_train": len(train), "n_val": len(val), **extra},
     )

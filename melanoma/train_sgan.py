@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,7 @@ from tqdm import tqdm
 from melanoma.augment import AugmentConfig, augment
 from melanoma.checkpoint import CheckpointMeta, save_checkpoint
 from melanoma.datasets import Dataset, Split
-from melanoma.metrics import all_metrics, choose_thresholds
+from melanoma.metrics import all_metrics
 from melanoma.model import config_dict
 from melanoma.preprocess import channel_stats, normalize
 from melanoma.sgan import (
@@ -62,6 +62,7 @@ from melanoma.train import (
     augmented_batch,
     predict_probs,
     select_device,
+    validated_meta,
 )
 
 log = logging.getLogger(__name__)
@@ -369,28 +370,11 @@ def _finish_meta(classifier, dataset, train, val, config, mean, std, best_epoch)
     for name, value in classifier.state_dict().items():
         if not torch.isfinite(value).all():
             raise DivergenceError(f"refusing to save: {name} has non-finite values")
-    val_labels = val.labels.numpy()
-    val_probs = predict_probs(classifier, val.images, mean, std)
-    thresholds = choose_thresholds(val_labels, val_probs, config.target_sensitivity)
-    return CheckpointMeta(
-        method="sgan",
-        arch=ARCH,
-        arch_args=config_dict(config.model),
-        seed=config.seed,
-        epochs=config.epochs,
-        best_epoch=best_epoch,
-        data_fingerprint=dataset.fingerprint,
-        mean=mean,
-        std=std,
-        val_metrics=all_metrics(val_labels, val_probs, thresholds[0].probability),
-        thresholds=[asdict(t) for t in thresholds],
-        train_config={
-            **asdict(config),
-            "n_train": len(train),
-            "n_val": len(val),
-            "n_unlabeled": len(dataset.unlabeled),
-        },
-    )
+    return validated_meta(
+        classifier, dataset, train, val, config, mean, std, best_epoch,
+        method="sgan", arch=ARCH, arch_args=config_dict(config.model),
+        extra_config={"n_unlabeled": len(dataset.unlabeled)},
+    )  # fmt: skip
 
 
 def write_report(out_dir: Path, history: list[dict], gen: Generator, fixed_z) -> None:
