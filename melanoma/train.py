@@ -147,16 +147,25 @@ def _resume_state(model, optimizer, scheduler, ema, gen, epoch, best, history) -
     )
 
 
+def seeded_split(dataset: Dataset, config) -> tuple[torch.Generator, Split, Split, list, list]:
+    """Seed torch, carve the validation split, and take normalization from train only.
+
+    Returns (generator for batch order and augmentation, train, val, mean, std).
+    """
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    train, val = stratified_split(dataset.labeled, config.val_fraction, config.seed)
+    mean, std = channel_stats(train.images)
+    return gen, train, val, mean, std
+
+
 def train_supervised(
     dataset: Dataset, config: TrainConfig, out_dir: Path, resume: bool = False
 ) -> Path:
     """Train, select on validation AUC, choose thresholds on validation, save a checkpoint."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
-    train, val = stratified_split(dataset.labeled, config.val_fraction, config.seed)
-    mean, std = channel_stats(train.images)
+    gen, train, val, mean, std = seeded_split(dataset, config)
     device = select_device(config.device)
 
     model = SmallCNN(config.model).to(device)

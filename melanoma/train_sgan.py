@@ -43,7 +43,7 @@ from melanoma.checkpoint import CheckpointMeta, save_checkpoint
 from melanoma.datasets import Dataset, Split
 from melanoma.metrics import all_metrics
 from melanoma.model import config_dict
-from melanoma.preprocess import channel_stats, normalize
+from melanoma.preprocess import normalize
 from melanoma.sgan import (
     Discriminator,
     Generator,
@@ -52,7 +52,6 @@ from melanoma.sgan import (
     melanoma_log_odds,
     to_classifier,
 )
-from melanoma.splits import stratified_split
 from melanoma.train import (
     HISTORY,
     RESUME,
@@ -61,6 +60,7 @@ from melanoma.train import (
     _write_history,
     augmented_batch,
     predict_probs,
+    seeded_split,
     select_device,
     validated_meta,
 )
@@ -283,10 +283,7 @@ def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool
         raise ValueError("consistency_weight needs ema_decay > 0 (the EMA is the teacher)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed)
-    rng = torch.Generator().manual_seed(config.seed)
-    train, val = stratified_split(dataset.labeled, config.val_fraction, config.seed)
-    mean, std = channel_stats(train.images)
+    rng, train, val, mean, std = seeded_split(dataset, config)
     steps = config.epochs * (len(dataset.unlabeled) // config.batch_size)
     nets = build_nets(config, steps, select_device(config.device))
     fixed_z = torch.randn(64, config.generator.latent_dim, generator=rng)  # for sample grids

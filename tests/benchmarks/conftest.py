@@ -10,6 +10,7 @@ import pytest
 from melanoma.benchmarks.report import make_row
 from melanoma.benchmarks.subjects import Subject
 from melanoma.benchmarks.timing import Latency
+from melanoma.metrics import METRIC_NAMES
 
 MACS = 38_633_600
 
@@ -30,18 +31,7 @@ def hand_macs():
 
 
 def figures(auc=0.85, agreement=1.0, delta_auc=0.0, max_abs_dprob=0.0) -> dict:
-    ci = {
-        name: [0.1, 0.9]
-        for name in (
-            "auc",
-            "accuracy",
-            "sensitivity",
-            "specificity",
-            "precision",
-            "f1",
-            "balanced_accuracy",
-        )
-    }
+    ci = {name: [0.1, 0.9] for name in METRIC_NAMES}
     return {
         "auc": auc, "accuracy": 0.8, "sensitivity": 0.9, "specificity": 0.7, "precision": 0.75,
         "f1": 0.82, "balanced_accuracy": 0.8, "ci": ci, "agreement": agreement,
