@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from melanoma.cliutil import data_option, run, setup_process
+from melanoma.cliutil import data_option, run, setup_process, threshold_option
 
 EXIT_GATE = 1
 
@@ -98,13 +98,7 @@ def _threads(ctx, param, value: str) -> tuple[int, ...]:
     default=None,
     help="Gate: fail an artifact whose batch-1 p50 exceeds Z ms.",
 )
-@click.option(
-    "--threshold",
-    "threshold_name",
-    default="youden",
-    show_default=True,
-    help="Stored threshold to decide at (youden or sensitivity_0.90).",
-)
+@threshold_option()
 @click.option(
     "--bootstrap",
     type=click.IntRange(min=10),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from melanoma.cliutil import data_option, run, setup_process
+from melanoma.cliutil import data_option, run, setup_process, threshold_option
 from melanoma.errors import UserError
 
 METHODS = ("supervised", "sgan")
@@ -170,13 +170,7 @@ def compare(data, methods, seeds, out_dir, epochs, no_progress):
     show_default=True,
     help="val is the checkpoint's own validation split.",
 )
-@click.option(
-    "--threshold",
-    "threshold_name",
-    default="youden",
-    show_default=True,
-    help="Stored threshold to decide at (youden or sensitivity_0.90).",
-)
+@threshold_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def evaluate(checkpoint_dir, data, split, threshold_name, as_json):
     """Metrics with 95% bootstrap CIs for CHECKPOINT_DIR on a split."""
@@ -208,7 +202,7 @@ def evaluate(checkpoint_dir, data, split, threshold_name, as_json):
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the table as CSV.",
 )
-@click.option("--threshold", "threshold_name", default="youden", show_default=True)
+@threshold_option()
 def predict(checkpoint_dir, images, csv_path, threshold_name):
     """P(melanoma) for each photo in IMAGES (files or folders), any size.
 

@@ -57,3 +57,14 @@ def data_option(required: bool = True):
         help="Data folder or .zip (liveProject, class-folder or CSV layout). "
         "Default: $MELANOMA_DATA." + ("" if required else " Optional."),
     )
+
+
+def threshold_option():
+    """--threshold NAME: which stored validation threshold to decide at."""
+    return click.option(
+        "--threshold",
+        "threshold_name",
+        default="youden",
+        show_default=True,
+        help="Stored threshold to decide at (youden or sensitivity_0.90).",
+    )

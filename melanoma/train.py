@@ -225,19 +225,25 @@ def train_supervised(
     return out_dir
 
 
-def _load_resume(path: Path, model, optimizer, scheduler, ema, gen):
+def read_resume_state(path: Path, gen: torch.Generator) -> dict:
+    """Load a resume.pt saved on Ctrl-C and restore both RNGs from it."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no resume state to continue from")
     state = torch.load(path, map_location="cpu", weights_only=True)
+    gen.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    log.info("resuming from epoch %d", state["epoch"])
+    return state
+
+
+def _load_resume(path: Path, model, optimizer, scheduler, ema, gen):
+    state = read_resume_state(path, gen)
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     if ema is not None and state["ema"] is not None:
         ema.model.load_state_dict(state["ema"])
         ema.updates = state["ema_updates"]
-    gen.set_state(state["generator"])
-    torch.set_rng_state(state["torch_rng"])
-    log.info("resuming from epoch %d", state["epoch"])
     return state["epoch"], state["best"], state["history"]
 
 

@@ -60,6 +60,7 @@ from melanoma.train import (
     _write_history,
     augmented_batch,
     predict_probs,
+    read_resume_state,
     seeded_split,
     select_device,
     validated_meta,
@@ -353,13 +354,8 @@ def _restore(nets: _Nets, good: dict, config: SGANConfig, epoch: int, why: Excep
 
 
 def _load_resume(path: Path, nets: _Nets, rng: torch.Generator) -> dict:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no resume state to continue from")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_resume_state(path, rng)
     nets.load(state["nets"])
-    rng.set_state(state["generator"])
-    torch.set_rng_state(state["torch_rng"])
-    log.info("resuming from epoch %d", state["epoch"])
     return state
 
 
