@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from torch import nn
 
-from melanoma.model import CNNConfig, SmallCNN
+from melanoma.model import CNNConfig, CNNEnsemble, EnsembleConfig, SmallCNN
 from melanoma.sgan import SGANClassifier, SGANClassifierConfig
 
 ARCHITECTURES: dict[str, tuple[type, type[nn.Module]]] = {
     "small-cnn": (CNNConfig, SmallCNN),
+    "small-cnn-ensemble": (EnsembleConfig, CNNEnsemble),
     "sgan-classifier": (SGANClassifierConfig, SGANClassifier),
 }
 

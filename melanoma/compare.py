@@ -26,7 +26,7 @@ from melanoma.atomic import atomic_path
 from melanoma.checkpoint import CheckpointError, load_checkpoint, read_meta
 from melanoma.datasets import Dataset
 from melanoma.evaluate import evaluate_checkpoint
-from melanoma.metrics import _rank_auc
+from melanoma.metrics import rank_auc
 from melanoma.train import predict_probs
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,9 @@ def compare(
             probs[method, seed] = predict_probs(
                 checkpoint.model, dataset.test.images, checkpoint.meta.mean, checkpoint.meta.std
             )
-            runs.append(_run_record(method, seed, ckpt_dir, checkpoint.meta, report, seconds))
+            record = _run_record(method, seed, ckpt_dir, checkpoint.meta, report, seconds)
+            record["member_test_aucs"] = _member_aucs(checkpoint, dataset.test)
+            runs.append(record)
     results = {
         "data_fingerprint": dataset.fingerprint,
         "test_n": int(len(labels)),
@@ -136,13 +138,25 @@ def compare(
     return results
 
 
+def _member_aucs(checkpoint, test) -> list[float]:
+    """Test AUC of each single network of an ensemble ([] otherwise): a like-for-like
+    comparison with a single-network method."""
+    members = getattr(checkpoint.model, "members", [])
+    mean, std = checkpoint.meta.mean, checkpoint.meta.std
+    labels = test.labels.numpy()
+    return [rank_auc(labels, predict_probs(m, test.images, mean, std)) for m in members]
+
+
 def _run_record(method, seed, ckpt_dir, meta, report, seconds) -> dict:
     return {
         "method": method,
         "seed": seed,
         "checkpoint": str(ckpt_dir),
         "best_epoch": meta.best_epoch,
+        "epochs": meta.epochs,
         "val_auc": meta.val_metrics["auc"],
+        "val_n": meta.train_config.get("n_val"),
+        "validation": meta.train_config.get("validation", "held-out"),
         "train_seconds": seconds,  # None when the checkpoint was reused
         "test": report,  # metrics at the validation Youden threshold, CIs, ROC points
     }
@@ -177,7 +191,7 @@ def _seed_mean_bootstrap(labels, probs, methods, seeds, n_resamples=1000, seed=0
             continue
         for m in methods:
             means[m].append(
-                float(np.mean([_rank_auc(labels[index], probs[m, s][index]) for s in seeds]))
+                float(np.mean([rank_auc(labels[index], probs[m, s][index]) for s in seeds]))
             )
     out = {f"{m}_mean_auc_ci": _percentiles(means[m]) for m in methods}
     first = methods[0]
@@ -212,15 +226,20 @@ def results_markdown(results: dict) -> str:
             ]
     lines += [
         "",
-        "| method | seed | best epoch | val AUC | test AUC [95% CI] | test accuracy [95% CI] |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| method | seed | epoch kept | validation | val AUC | test AUC [95% CI] "
+        "| test accuracy [95% CI] | single-network test AUC |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
     ]
     for run in results["runs"]:
         test, ci = run["test"], run["test"]["ci"]
+        members = run["member_test_aucs"]
+        single = f"{np.mean(members):.3f} (mean of {len(members)})" if members else "same"
         lines.append(
-            f"| {run['method']} | {run['seed']} | {run['best_epoch']} | {run['val_auc']:.3f} | "
+            f"| {run['method']} | {run['seed']} | {run['best_epoch']}/{run['epochs']} | "
+            f"{run['val_n']} {run['validation']} | {run['val_auc']:.3f} | "
             f"{test['auc']:.3f} [{ci['auc'][0]:.3f}, {ci['auc'][1]:.3f}] | "
-            f"{test['accuracy']:.3f} [{ci['accuracy'][0]:.3f}, {ci['accuracy'][1]:.3f}] |"
+            f"{test['accuracy']:.3f} [{ci['accuracy'][0]:.3f}, {ci['accuracy'][1]:.3f}] | "
+            f"{single} |"
         )
     return "\n".join(lines) + "\n"
 

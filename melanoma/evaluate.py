@@ -14,21 +14,27 @@ from melanoma.errors import UserError
 from melanoma.images import IMAGE_SUFFIXES, decode_rgb
 from melanoma.metrics import evaluation_report
 from melanoma.preprocess import image_to_input
-from melanoma.splits import stratified_split
+from melanoma.splits import checkpoint_split
 from melanoma.train import predict_probs
 
 SPLITS = ("test", "val", "labeled")
 
 
 def pick_split(dataset: Dataset, name: str, checkpoint: Checkpoint) -> Split:
-    """`val` is re-carved with the checkpoint's own seed and fraction, so it is its real val."""
+    """`val` is re-carved from the checkpoint's own metadata, so it is its real validation split."""
     if name == "test":
         if dataset.test is None:
             raise UserError(f"{dataset.source}: this data set has no test split")
         return dataset.test
     if name == "val":
-        config = checkpoint.meta.train_config
-        return stratified_split(dataset.labeled, config["val_fraction"], checkpoint.meta.seed)[1]
+        meta = checkpoint.meta
+        val = checkpoint_split(dataset.labeled, meta.train_config, meta.seed)[1]
+        if val is None:
+            raise UserError(
+                f"{checkpoint.path}: cross-validated on every labeled image, so there is no "
+                "held-out val split; its out-of-fold metrics are val_metrics in metadata.json"
+            )
+        return val
     if name == "labeled":
         return dataset.labeled
     raise UserError(f"unknown split {name!r}; choose from {', '.join(SPLITS)}")

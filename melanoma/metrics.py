@@ -105,7 +105,7 @@ def choose_thresholds(
     ]
 
 
-def _rank_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+def rank_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     """Mann-Whitney AUC with tied scores ranked by their average: the value roc_auc_score gives."""
     positive = np.asarray(labels).astype(bool)
     scores = np.asarray(scores)
@@ -133,10 +133,10 @@ def bootstrap_ci(
         index = rng.integers(0, len(labels), len(labels))
         if labels[index].min() == labels[index].max():
             continue  # AUC is undefined without both classes
-        # _rank_auc equals roc_auc_score (to 1e-16) at ~1/50 of its cost, which
+        # rank_auc equals roc_auc_score (to 1e-16) at ~1/50 of its cost, which
         # matters when a benchmark bootstraps every exported artifact.
         sample = {
-            "auc": _rank_auc(labels[index], probs[index]),
+            "auc": rank_auc(labels[index], probs[index]),
             **confusion_metrics(labels[index], probs[index], threshold),
         }
         for name, value in sample.items():

@@ -1,5 +1,8 @@
 """Classifiers: (N, 3, 32, 32) normalized float32 -> (N, 1) melanoma logit.
 
+The supervised baseline ships as a CNNEnsemble: one SmallCNN per
+cross-validation fold (see melanoma/train.py for why).
+
 Only conv, BatchNorm (folded at export), ReLU, max/avg pooling and linear at
 inference, so XNNPACK delegates the whole graph. Dropout is identity in eval.
 """
@@ -46,6 +49,35 @@ class SmallCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.pool(self.features(x)).flatten(1)  # (N, C)
         return self.head(self.dropout(features))  # (N, 1)
+
+
+@dataclass(frozen=True)
+class EnsembleConfig:
+    members: int = 5  # one SmallCNN per cross-validation fold
+    widths: tuple[int, ...] = CNNConfig.widths
+    dropout: float = CNNConfig.dropout
+
+    def member(self) -> CNNConfig:
+        return CNNConfig(widths=self.widths, dropout=self.dropout)
+
+
+class CNNEnsemble(nn.Module):
+    """Mean of the members' logits: still (N, 3, 32, 32) -> (N, 1), one graph for every exporter.
+
+    A running sum and one multiply rather than stack + mean: add and mul are
+    delegated by XNNPACK on every tensor rank, mean only on some.
+    """
+
+    def __init__(self, config: EnsembleConfig = EnsembleConfig()):
+        super().__init__()
+        self.members = nn.ModuleList(SmallCNN(config.member()) for _ in range(config.members))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = [member(x) for member in self.members]
+        total = logits[0]
+        for logit in logits[1:]:
+            total = total + logit
+        return total * (1.0 / len(logits))
 
 
 def config_dict(config: object) -> dict:

@@ -50,7 +50,7 @@ from melanoma.errors import UserError
 from melanoma.metrics import all_metrics
 from melanoma.model import example_inputs as model_example_inputs
 from melanoma.preprocess import normalize
-from melanoma.splits import stratified_split
+from melanoma.splits import checkpoint_split
 from melanoma.train import augmented_batch, predict_probs
 
 log = logging.getLogger(__name__)
@@ -333,25 +333,36 @@ def qat_finetune(
             f"{dataset.source}: data fingerprint {dataset.fingerprint} differs from the "
             f"checkpoint's {meta.data_fingerprint}; QAT needs the data it was trained on"
         )
-    train, val = stratified_split(dataset.labeled, meta.train_config["val_fraction"], meta.seed)
+    train, val = checkpoint_split(dataset.labeled, meta.train_config, meta.seed)
     program = train_qat(checkpoint.model, train, dataset.unlabeled, meta, config)
     with atomic_path(out_dir / PROGRAM) as temp, temp.open("wb") as handle:
         torch.export.save(program, handle)  # a handle: save() wants a path ending in .pt2
-    qat_meta = _qat_meta(checkpoint, program, train, val, config, file_sha256(out_dir / PROGRAM))
+    checked = val if val is not None else dataset.unlabeled
+    qat_meta = _qat_meta(checkpoint, program, (train, val, checked), config, out_dir / PROGRAM)
     with atomic_path(out_dir / METADATA) as temp:
         temp.write_text(json.dumps(asdict(qat_meta), indent=2) + "\n")
     return out_dir
 
 
-def _qat_meta(checkpoint, program, train, val, config, program_sha256) -> CheckpointMeta:
-    """The source's metadata with the QAT settings, and validation re-measured in int8."""
+def _qat_meta(checkpoint, program, splits, config, program_path) -> CheckpointMeta:
+    """The source's metadata with the QAT settings, validation re-measured in int8, and the
+    int8-vs-float agreement on `checked` images that neither model trained on.
+
+    A cross-validated source has no held-out labeled images (val is None): its
+    out-of-fold float metrics are kept, and agreement is measured on the unlabeled pool.
+    """
+    train, val, checked = splits
     meta = checkpoint.meta
     threshold = meta.threshold("youden")
-    int8_probs = program_probs(program, val.images, meta.mean, meta.std)
-    float_probs = predict_probs(checkpoint.model, val.images, meta.mean, meta.std)
-    val_metrics = all_metrics(val.labels.numpy(), int8_probs, threshold)
+    int8_probs = program_probs(program, checked.images, meta.mean, meta.std)
+    float_probs = predict_probs(checkpoint.model, checked.images, meta.mean, meta.std)
     agreement = float(np.mean((int8_probs >= threshold) == (float_probs >= threshold)))
-    log.info("int8 val AUC %.4f (float %.4f)", val_metrics["auc"], meta.val_metrics["auc"])
+    val_metrics = meta.val_metrics
+    if val is not None:
+        val_metrics = all_metrics(val.labels.numpy(), int8_probs, threshold)
+        log.info("int8 val AUC %.4f (float %.4f)", val_metrics["auc"], meta.val_metrics["auc"])
+    source_config = meta.train_config
+    split = {k: source_config[k] for k in ("validation", "val_fraction") if k in source_config}
     return dataclasses.replace(
         meta,
         # seed stays the source's: it is the split seed, so pick_split("val") still
@@ -361,18 +372,22 @@ def _qat_meta(checkpoint, program, train, val, config, program_sha256) -> Checkp
         val_metrics=val_metrics,
         train_config={
             **asdict(config),
+            **split,
             "kind": KIND,
             "quantization": "qat" if config.epochs else "ptq (calibration only)",
-            "val_fraction": meta.train_config["val_fraction"],
             "split_seed": meta.seed,
             "n_train": len(train),
-            "n_val": len(val),
+            "n_val": len(val) if val is not None else 0,
+            "int8_val_measured": val is not None,
             "source_checkpoint_sha256": checkpoint_sha256(checkpoint.path),
             "source_val_metrics": meta.val_metrics,
-            "val_agreement_with_source": agreement,  # decisions at the youden threshold
+            # decisions at the youden threshold, on images neither model trained on
+            "agreement_with_source": agreement,
+            "agreement_images": "validation" if val is not None else "unlabeled",
+            "n_agreement": len(checked),
         },
         versions=package_versions(),
-        weights_sha256=program_sha256,
+        weights_sha256=file_sha256(program_path),
         created_utc=utc_now(),
     )
 

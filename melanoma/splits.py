@@ -1,4 +1,4 @@
-"""Stratified, seeded train/validation split of the labeled images."""
+"""Stratified, seeded splits of the labeled images: one hold-out, or cross-validation folds."""
 
 from __future__ import annotations
 
@@ -22,3 +22,29 @@ def stratified_split(labeled: Split, val_fraction: float, seed: int) -> tuple[Sp
     train = torch.sort(torch.cat(train_index)).values
     val = torch.sort(torch.cat(val_index)).values
     return labeled.subset(train), labeled.subset(val)
+
+
+def stratified_folds(labels: torch.Tensor, folds: int, seed: int) -> torch.Tensor:
+    """Fold index (0..folds-1) of every image; each class is dealt round-robin after a shuffle."""
+    if folds < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, got {folds}")
+    gen = torch.Generator().manual_seed(seed)
+    fold_of = torch.empty(len(labels), dtype=torch.long)
+    for label in (0, 1):
+        members = torch.nonzero(labels == label).flatten()
+        if len(members) < folds:
+            raise ValueError(f"class {label} has {len(members)} images, fewer than {folds} folds")
+        members = members[torch.randperm(len(members), generator=gen)]
+        fold_of[members] = torch.arange(len(members)) % folds
+    return fold_of
+
+
+def checkpoint_split(labeled: Split, train_config: dict, seed: int) -> tuple[Split, Split | None]:
+    """A checkpoint's (training, validation) images, re-carved from its metadata.
+
+    A cross-validated checkpoint trained on every labeled image and was
+    validated out-of-fold, so it has no single validation split: (labeled, None).
+    """
+    if train_config.get("validation") == "out-of-fold":
+        return labeled, None
+    return stratified_split(labeled, train_config["val_fraction"], seed)

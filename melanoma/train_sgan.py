@@ -363,10 +363,12 @@ def _finish_meta(classifier, dataset, train, val, config, mean, std, best_epoch)
     for name, value in classifier.state_dict().items():
         if not torch.isfinite(value).all():
             raise DivergenceError(f"refusing to save: {name} has non-finite values")
+    val_probs = predict_probs(classifier, val.images, mean, std)
     return validated_meta(
-        classifier, dataset, train, val, config, mean, std, best_epoch,
+        dataset, config, mean, std, val.labels.numpy(), val_probs, best_epoch,
         method="sgan", arch=ARCH, arch_args=config_dict(config.model),
-        extra_config={"n_unlabeled": len(dataset.unlabeled)},
+        extra_config={"n_train": len(train), "n_val": len(val),
+                      "n_unlabeled": len(dataset.unlabeled)},
     )  # fmt: skip
 
 

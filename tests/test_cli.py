@@ -53,10 +53,10 @@ def test_evaluate_json_keys(melanoma, quick_checkpoint, data_path):
     assert low <= report["auc"] <= high
 
 
-def test_evaluate_reads_data_from_the_environment(melanoma, quick_checkpoint, data_path):
+def test_evaluate_reads_data_from_the_environment(melanoma, data_path):
     env_run = melanoma(
         "evaluate",
-        quick_checkpoint,
+        "reference-sgan",  # held out a 40-image validation split
         "--split",
         "val",
         "--json",
@@ -64,6 +64,12 @@ def test_evaluate_reads_data_from_the_environment(melanoma, quick_checkpoint, da
     )
     assert env_run.returncode == 0, env_run.stderr
     assert json.loads(env_run.stdout)["n"] == 40
+
+
+def test_a_cross_validated_checkpoint_has_no_val_split(melanoma, quick_checkpoint, data_path):
+    result = melanoma("evaluate", quick_checkpoint, "--data", data_path, "--split", "val")
+    assert result.returncode == 2
+    assert "no held-out val split" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_predict_prints_and_writes_csv(melanoma, quick_checkpoint, tmp_path, real_jpegs, png_bytes):

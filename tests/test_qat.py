@@ -30,9 +30,11 @@ from melanoma.qat import (
 )
 from melanoma.train import predict_probs
 
-# The quick checkpoint trains 6 epochs; its int8 copy must reproduce it closely.
-# Measured (seed 0): max |dp| 0.029, mean |dlogit| 0.009, agreement 99.67% (2 of 600).
-PROB_TOLERANCE = 0.06  # max |int8 - float| P(melanoma) over the 600 test images
+# The quick checkpoint (a 5-member ensemble, 6 epochs each) after 1 QAT epoch; its
+# int8 copy must reproduce it closely. Measured (seed 0): max |dp| 0.137 on one
+# image (the single-CNN checkpoint this replaced: 0.029), mean |dlogit| 0.018,
+# agreement 100%. The release gate is melanoma-bench's, on the real QAT program.
+PROB_TOLERANCE = 0.15  # max |int8 - float| P(melanoma) over the 600 test images
 MEAN_LOGIT_TOLERANCE = 0.05  # mean |int8 - float| logit (the max is set by saturating extremes)
 MIN_AGREEMENT = 0.985  # decisions at the stored youden threshold
 FAST = QATConfig(epochs=1, calibration_unlabeled=256, progress=False)
@@ -107,8 +109,12 @@ def test_saved_directory_round_trips(qat_dir, float_dir):
     config = qat.meta.train_config
     assert config["kind"] == "qat-int8"
     assert config["source_checkpoint_sha256"] == checkpoint_sha256(float_dir)
-    assert config["epochs"] == FAST.epochs and config["val_fraction"] == 0.2
-    assert set(qat.meta.val_metrics) >= {"auc", "sensitivity", "specificity"}
+    assert config["epochs"] == FAST.epochs and config["validation"] == "out-of-fold"
+    # A cross-validated ensemble has no unseen labeled image: its out-of-fold float
+    # metrics are kept, and int8 agreement is measured on the unlabeled pool instead.
+    assert not config["int8_val_measured"] and qat.meta.val_metrics == source.val_metrics
+    assert config["agreement_images"] == "unlabeled" and config["n_agreement"] == 7018
+    assert config["agreement_with_source"] >= MIN_AGREEMENT
     assert find_qat(float_dir) == qat_dir
     assert (qat_dir / PROGRAM).stat().st_size < 2_000_000  # int8 weights only, no fp32 copies
 
@@ -182,7 +188,7 @@ def test_cli_qat_writes_a_loadable_directory(melanoma, float_dir, data_path, tmp
     result = melanoma("qat", float_dir, "--data", data_path, "--out", out, "--epochs", "0",
                       "--no-progress")  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "int8 val AUC" in result.stdout
+    assert "decisions agree with float on 7018 unlabeled images" in result.stdout
     assert load_qat(out).meta.train_config["epochs"] == 0
 
 

@@ -6,7 +6,7 @@ import torch
 import melanoma.train as train_module
 from melanoma.checkpoint import load_checkpoint, read_meta
 from melanoma.metrics import all_metrics
-from melanoma.splits import stratified_split
+from melanoma.splits import stratified_folds, stratified_split
 from melanoma.train import TrainConfig, TrainingInterrupted, predict_probs, train_supervised
 
 FAST = TrainConfig(epochs=4, progress=False)
@@ -23,20 +23,75 @@ def test_end_to_end_baseline_beats_chance_by_far(dataset, tmp_path):
 
 def test_metadata_describes_the_run(quick_checkpoint, dataset):
     meta = read_meta(quick_checkpoint)
-    assert meta.method == "supervised" and meta.arch == "small-cnn"
+    assert meta.method == "supervised" and meta.arch == "small-cnn-ensemble"
+    assert meta.arch_args["members"] == 5
     assert meta.data_fingerprint == dataset.fingerprint
     assert [t["name"] for t in meta.thresholds] == ["youden", "sensitivity_0.90"]
-    assert meta.train_config["n_train"] == 160 and meta.train_config["n_val"] == 40
+    config = meta.train_config
+    assert config["validation"] == "out-of-fold" and config["n_val"] == config["n_train"] == 200
     assert len(meta.mean) == 3 and all(0 < s < 1 for s in meta.std)
-    assert 1 <= meta.best_epoch <= meta.epochs
-    assert (quick_checkpoint / "history.csv").read_text().startswith("epoch,train_loss,val_auc")
+    assert meta.best_epoch == meta.epochs  # no selection
+    history = (quick_checkpoint / "history.csv").read_text().splitlines()
+    assert history[0] == "fold,epoch,train_loss,held_out_auc"
+    assert len(history) == 1 + 5 * meta.epochs
 
 
-def test_normalization_comes_from_the_training_split_only(quick_checkpoint, dataset):
+def test_normalization_comes_from_the_labeled_images_only(quick_checkpoint, dataset):
     from melanoma.preprocess import channel_stats
 
-    train, _ = stratified_split(dataset.labeled, 0.2, 0)
-    assert read_meta(quick_checkpoint).mean == channel_stats(train.images)[0]
+    assert read_meta(quick_checkpoint).mean == channel_stats(dataset.labeled.images)[0]
+
+
+def test_no_member_trains_on_the_fold_it_predicts(dataset, tmp_path, monkeypatch):
+    seen = []
+    real_member = train_module.train_member
+
+    def record(train, held_out, *args):
+        seen.append((set(train.names), set(held_out.names)))
+        return real_member(train, held_out, *args)
+
+    monkeypatch.setattr(train_module, "train_member", record)
+    train_supervised(dataset, dataclasses.replace(FAST, epochs=1), tmp_path)
+    assert len(seen) == 5
+    assert all(not train & held_out for train, held_out in seen)
+    held_out_sets = [held_out for _, held_out in seen]
+    assert set().union(*held_out_sets) == set(dataset.labeled.names)
+    assert sum(map(len, held_out_sets)) == len(dataset.labeled)
+
+
+def test_thresholds_come_from_the_out_of_fold_predictions(dataset, tmp_path, monkeypatch):
+    """The stored validation metrics are those of the members on their own held-out folds."""
+    recorded = {}
+    real_logits = train_module.member_logits
+
+    def record(model, images, mean, std):
+        logits = real_logits(model, images, mean, std)
+        recorded.update(zip(map(_key, images), logits.tolist(), strict=True))
+        return logits
+
+    monkeypatch.setattr(train_module, "member_logits", record)
+    meta = read_meta(train_supervised(dataset, dataclasses.replace(FAST, epochs=1), tmp_path))
+    labels = dataset.labeled.labels.numpy()
+    logits = torch.tensor([recorded[_key(image)] for image in dataset.labeled.images])
+    expected = all_metrics(labels, torch.sigmoid(logits).numpy(), meta.threshold())
+    assert meta.val_metrics["auc"] == pytest.approx(expected["auc"])
+    assert meta.val_metrics["accuracy"] == pytest.approx(expected["accuracy"])
+
+
+def _key(image: torch.Tensor) -> bytes:
+    return image.numpy().tobytes()
+
+
+def test_folds_are_stratified_disjoint_and_seeded(dataset):
+    labels = dataset.labeled.labels
+    fold_of = stratified_folds(labels, 5, seed=3)
+    for fold in range(5):
+        members = labels[fold_of == fold]
+        assert len(members) == 40 and int(members.sum()) == 20
+    assert torch.equal(stratified_folds(labels, 5, seed=3), fold_of)
+    assert not torch.equal(stratified_folds(labels, 5, seed=4), fold_of)
+    with pytest.raises(ValueError, match="at least 2 folds"):
+        stratified_folds(labels, 1, seed=0)
 
 
 def test_split_is_stratified_and_seeded(dataset):
@@ -56,12 +111,12 @@ def test_ctrl_c_saves_state_and_resume_matches_an_uninterrupted_run(dataset, tmp
 
     def interrupt_third_epoch(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == 7:
             raise KeyboardInterrupt
         return real_epoch(*args, **kwargs)
 
     monkeypatch.setattr(train_module, "train_one_epoch", interrupt_third_epoch)
-    with pytest.raises(TrainingInterrupted, match="after epoch 2"):
+    with pytest.raises(TrainingInterrupted, match="after epoch 6"):  # fold 1, epoch 2
         train_supervised(dataset, FAST, tmp_path / "split")
     assert (tmp_path / "split" / "resume.pt").exists()
     assert not (tmp_path / "split" / "weights.pt").exists()
