@@ -28,6 +28,7 @@ from melanoma.qat import (
     program_probs,
     qat_finetune,
 )
+from melanoma.splits import checkpoint_split
 from melanoma.train import predict_probs
 
 # The quick checkpoint (a 5-member ensemble, 6 epochs each) after 1 QAT epoch; its
@@ -199,3 +200,17 @@ def test_cli_qat_broken_checkpoint_exits_2(melanoma, tmp_path, data_path):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().startswith("error:") and "Traceback" not in result.stderr
     assert not (tmp_path / "q").exists()
+
+
+def test_qat_of_a_held_out_checkpoint_remeasures_validation_in_int8(dataset, tmp_path):
+    """reference-sgan holds out 40 labeled images: int8 is validated on those, not the pool."""
+    source = load_checkpoint("reference-sgan")
+    config = QATConfig(epochs=0, calibration_unlabeled=64, progress=False)  # calibration only
+    qat = load_qat(qat_finetune(source, dataset, config, tmp_path / "qat"))
+    train_config = qat.meta.train_config
+    assert train_config["int8_val_measured"] and train_config["n_val"] == 40
+    assert train_config["agreement_images"] == "validation" and train_config["n_agreement"] == 40
+    assert train_config["val_fraction"] == source.meta.train_config["val_fraction"]
+    _, val = checkpoint_split(dataset.labeled, source.meta.train_config, source.meta.seed)
+    int8_probs = program_probs(qat.program, val.images, source.meta.mean, source.meta.std)
+    assert qat.meta.val_metrics["auc"] == pytest.approx(auc(val.labels.numpy(), int8_probs))
