@@ -52,7 +52,7 @@ def as_program(model, example_inputs: tuple) -> torch.export.ExportedProgram:
     """
     import torch
 
-    from melanoma.qat import MAX_BATCH
+    from melanoma.pt2e import MAX_BATCH
 
     if isinstance(model, torch.export.ExportedProgram):
         return model

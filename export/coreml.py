@@ -42,7 +42,7 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
     """Convert to an ML program, save it, and check the saved package's spec."""
     import coremltools as ct
 
-    from melanoma.qat import MAX_BATCH
+    from melanoma.pt2e import MAX_BATCH
 
     program = as_program(model, example_inputs).run_decompositions({})
     batch = ct.RangeDim(lower_bound=1, upper_bound=MAX_BATCH, default=1)

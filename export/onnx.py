@@ -33,7 +33,7 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
     import onnx
     import torch
 
-    from melanoma.qat import MAX_BATCH
+    from melanoma.pt2e import MAX_BATCH
 
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
     program = torch.onnx.export(

@@ -17,17 +17,8 @@ from melanoma.checkpoint import (
 )
 from melanoma.errors import UserError
 from melanoma.metrics import auc
-from melanoma.model import example_inputs
-from melanoma.qat import (
-    PROGRAM,
-    QATConfig,
-    find_qat,
-    fold_batchnorm,
-    load_qat,
-    prepare_qat_model,
-    program_probs,
-    qat_finetune,
-)
+from melanoma.pt2e import program_probs
+from melanoma.qat import PROGRAM, QATConfig, find_qat, load_qat, qat_finetune
 from melanoma.splits import checkpoint_split
 from melanoma.train import predict_probs
 
@@ -52,29 +43,6 @@ def float_dir(quick_checkpoint, tmp_path_factory):
 @pytest.fixture(scope="module")
 def qat_dir(float_dir, dataset):
     return qat_finetune(load_checkpoint(float_dir), dataset, FAST, float_dir / "qat")
-
-
-def test_prepared_graph_fake_quantizes_and_folds_bn(quick_checkpoint):
-    model = load_checkpoint(quick_checkpoint).model
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    prepared = prepare_qat_model(model, example_inputs(4))
-    fake_quants = [m for m in prepared.modules() if type(m).__name__.endswith("FakeQuantize")]
-    convs_and_linears = sum(
-        isinstance(m, torch.nn.Conv2d | torch.nn.Linear) for m in model.modules()
-    )
-    assert len(fake_quants) > convs_and_linears  # a weight observer each, plus activations
-    ops = {str(n.target) for n in prepared.graph.nodes if n.op == "call_function"}
-    assert not any("batch_norm" in op for op in ops), ops  # folded with the running stats
-
-    x = torch.randn(8, 3, 32, 32)
-    folded = fold_batchnorm(load_checkpoint(quick_checkpoint).model)
-    torch.testing.assert_close(folded(x), model(x), atol=1e-4, rtol=1e-4)
-
-    optimizer = torch.optim.SGD(prepared.parameters(), lr=0.1)
-    prepared(x).sum().backward()
-    optimizer.step()
-    for name, value in model.state_dict().items():  # QAT trains a copy, never the float model
-        assert torch.equal(value, before[name]), name
 
 
 def test_qat_program_tracks_the_float_model(qat_dir, float_dir, dataset):

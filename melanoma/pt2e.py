@@ -1,0 +1,140 @@
+"""The PT2E graph steps of int8 quantization, shared by QAT and the exporters.
+
+eval -> torch.export (dynamic batch) -> prepare_qat_pt2e(XNNPACKQuantizer) ->
+[fine-tune, in melanoma/qat.py] -> move to eval -> convert_pt2e -> torch.export
+again (dynamic batch). The result is one ExportedProgram with explicit
+quantize/dequantize nodes, int8 per-channel symmetric weights and int8
+activations, that ExecuTorch XNNPACK, ONNX (QDQ) and Core ML all lower.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+from melanoma.model import example_inputs as model_example_inputs
+from melanoma.preprocess import normalize
+
+MAX_BATCH = 1024  # upper bound of the dynamic batch dimension
+
+
+def export_dynamic_batch(module: nn.Module, example_inputs: tuple) -> torch.export.ExportedProgram:
+    # A batch of 1 would make torch.export specialize the batch size to the
+    # constant 1 (0/1 specialization), so trace with at least 2 rows.
+    inputs = tuple(
+        x.repeat(2, *[1] * (x.dim() - 1)) if x.shape[0] == 1 else x for x in example_inputs
+    )
+    batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    return torch.export.export(module, inputs, dynamic_shapes=tuple({0: batch} for _ in inputs))
+
+
+def xnnpack_qat_quantizer():
+    """int8 per-channel symmetric weights, int8 per-tensor activations, QAT observers."""
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+
+    config = get_symmetric_quantization_config(is_per_channel=True, is_qat=True)
+    return XNNPACKQuantizer().set_global(config)
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """Fold every BatchNorm2d that directly follows a Conv2d in an nn.Sequential, in place.
+
+    Uses the running statistics, exactly as inference does; the BN becomes
+    nn.Identity. BNs elsewhere are left for PT2E's own conv-BN handling.
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    for module in model.modules():
+        if not isinstance(module, nn.Sequential):
+            continue
+        for i in range(len(module) - 1):
+            conv, bn = module[i], module[i + 1]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                module[i] = fuse_conv_bn_eval(conv.eval(), bn.eval())
+                module[i + 1] = nn.Identity()
+    return model
+
+
+def prepare_qat_model(
+    model: nn.Module, example_inputs: tuple, fold_bn: bool = True
+) -> torch.fx.GraphModule:
+    """Export a copy of `model` with a dynamic batch and insert fake-quantize modules for QAT.
+
+    BatchNorm, two correct ways:
+    - fold_bn=True (default): conv-BN pairs are folded with the running stats
+      before export, so QAT trains exactly the folded weights that int8
+      inference uses, with frozen BN statistics. Cheap: ~5 s CPU.
+    - fold_bn=False: BN stays in the graph and prepare_qat_pt2e rewrites each
+      conv-BN into its QAT pattern (fake-quantized BN-scaled weights, BN
+      statistics still updated in train mode); convert_pt2e folds it. Costs
+      ~30 s CPU more, in torchao's pattern matching.
+    The returned graph is in train mode; switch it only with torchao's
+    move_exported_model_to_train/eval (GraphModule.train()/.eval() does not
+    reach the exported BatchNorm and dropout ops). `model` itself is untouched.
+    """
+    from torchao.quantization.pt2e import move_exported_model_to_train
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
+
+    # torch.export shares parameter storage with the module it traced, so
+    # without the copy QAT would silently overwrite the float model's weights.
+    model = copy.deepcopy(model).eval()
+    if fold_bn:
+        model = fold_batchnorm(model)
+    exported = export_dynamic_batch(model, example_inputs)
+    prepared = prepare_qat_pt2e(exported.module(), xnnpack_qat_quantizer())
+    move_exported_model_to_train(prepared)
+    return prepared
+
+
+def convert_qat_model(
+    prepared: torch.fx.GraphModule, example_inputs: tuple | None = None
+) -> torch.export.ExportedProgram:
+    """Freeze a QAT-prepared graph into the int8 (Q/DQ) ExportedProgram, dynamic batch.
+
+    `example_inputs` default to melanoma.model.example_inputs(2), the
+    (N, 3, 32, 32) signature every deployable architecture shares.
+    """
+    from torchao.quantization.pt2e import move_exported_model_to_eval
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+
+    if example_inputs is None:
+        example_inputs = model_example_inputs(2)
+    move_exported_model_to_eval(prepared)
+    converted = _drop_unused_tensors(convert_pt2e(prepared))
+    return export_dynamic_batch(converted, example_inputs)
+
+
+def _drop_unused_tensors(graph_module: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    # convert_pt2e leaves each float weight as a module attribute beside its
+    # int8 copy; torch.export would keep it and the program would carry dead
+    # fp32 weights (1.2 MB of a 1.6 MB file for SmallCNN).
+    used = {n.target for n in graph_module.graph.nodes if n.op == "get_attr"}
+    tensors = [*graph_module.named_parameters(), *graph_module.named_buffers()]
+    for name, _ in tensors:
+        if name not in used:
+            owner, _, attr = name.rpartition(".")
+            delattr(graph_module.get_submodule(owner), attr)
+    return graph_module
+
+
+@torch.no_grad()
+def program_probs(
+    program: torch.export.ExportedProgram | nn.Module,
+    images: torch.Tensor,
+    mean: list[float],
+    std: list[float],
+    batch: int = 256,
+) -> np.ndarray:
+    """P(melanoma) for (N, 3, 32, 32) uint8 images through an exported program (or module)."""
+    module = program.module() if isinstance(program, torch.export.ExportedProgram) else program
+    out = [
+        torch.sigmoid(module(normalize(images[i : i + batch], mean, std))).flatten()
+        for i in range(0, len(images), batch)
+    ]
+    return torch.cat(out).numpy()
