@@ -5,6 +5,9 @@ from __future__ import annotations
 import torch
 
 from melanoma.datasets import Split
+from melanoma.errors import UserError
+
+OUT_OF_FOLD = "out-of-fold"  # train_config["validation"] of a cross-validated checkpoint
 
 
 def stratified_split(labeled: Split, val_fraction: float, seed: int) -> tuple[Split, Split]:
@@ -32,8 +35,11 @@ def stratified_folds(labels: torch.Tensor, folds: int, seed: int) -> torch.Tenso
     fold_of = torch.empty(len(labels), dtype=torch.long)
     for label in (0, 1):
         members = torch.nonzero(labels == label).flatten()
-        if len(members) < folds:
-            raise ValueError(f"class {label} has {len(members)} images, fewer than {folds} folds")
+        if len(members) < folds:  # the data's fault, not the caller's: a one-line CLI error
+            raise UserError(
+                f"labeled class {label} has {len(members)} images, fewer than the {folds} "
+                "cross-validation folds"
+            )
         members = members[torch.randperm(len(members), generator=gen)]
         fold_of[members] = torch.arange(len(members)) % folds
     return fold_of
@@ -45,6 +51,6 @@ def checkpoint_split(labeled: Split, train_config: dict, seed: int) -> tuple[Spl
     A cross-validated checkpoint trained on every labeled image and was
     validated out-of-fold, so it has no single validation split: (labeled, None).
     """
-    if train_config.get("validation") == "out-of-fold":
+    if train_config.get("validation") == OUT_OF_FOLD:
         return labeled, None
     return stratified_split(labeled, train_config["val_fraction"], seed)

@@ -37,12 +37,11 @@ from melanoma.datasets import Dataset, Split
 from melanoma.metrics import all_metrics, auc, choose_thresholds
 from melanoma.model import CNNConfig, CNNEnsemble, EnsembleConfig, SmallCNN, config_dict
 from melanoma.preprocess import channel_stats, normalize
-from melanoma.splits import stratified_folds, stratified_split
+from melanoma.splits import OUT_OF_FOLD, stratified_folds, stratified_split
 
 log = logging.getLogger(__name__)
 RESUME = "resume.pt"
 HISTORY = "history.csv"
-OUT_OF_FOLD = "out-of-fold"  # train_config["validation"] of a cross-validated checkpoint
 
 
 @dataclass(frozen=True)
@@ -211,12 +210,12 @@ def train_supervised(
     far and the running member after its last whole epoch) and raises
     TrainingInterrupted; resume=True continues bit-identically from it.
     """
+    labeled = dataset.labeled
+    fold_of = stratified_folds(labeled.labels, config.folds, config.seed)  # fails before any write
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
-    labeled = dataset.labeled
-    fold_of = stratified_folds(labeled.labels, config.folds, config.seed)
     # One normalization for the whole ensemble (the deployed input contract has
     # one), from all labeled images: each member's held-out fold contributes to
     # the per-channel mean/std but never to its weights or its threshold choice.

@@ -111,3 +111,18 @@ def test_wrong_flag_values_exit_2(melanoma, tmp_path):
     assert melanoma("train", "--method", "gan", "--out", tmp_path).returncode == 2
     assert melanoma("evaluate", "x", "--split", "train").returncode == 2
     assert melanoma("frobnicate").returncode == 2
+
+
+def test_too_few_labeled_images_for_cross_validation(melanoma, tmp_path, real_jpegs):
+    """Three images per class cannot fill five folds: one line naming the problem, no checkpoint."""
+    melanoma_jpegs = [v for k, v in real_jpegs.items() if k.endswith("_1.jpg")][:3]
+    benign_jpegs = [v for k, v in real_jpegs.items() if "/labeled/" in k and k.endswith("_0.jpg")]
+    for folder, jpegs in (("malignant", melanoma_jpegs), ("benign", benign_jpegs[:3])):
+        (tmp_path / "data" / folder).mkdir(parents=True)
+        for i, data in enumerate(jpegs):
+            (tmp_path / "data" / folder / f"{i}.jpg").write_bytes(data)
+    result = melanoma("train", "--data", tmp_path / "data", "--out", tmp_path / "o")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]  # after the data summary line
+    assert last.startswith("error:") and "fewer than the 5 cross-validation folds" in last
+    assert not (tmp_path / "o").exists()
