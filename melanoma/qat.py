@@ -215,21 +215,34 @@ def qat_finetune(
     program = train_qat(checkpoint.model, train, dataset.unlabeled, meta, config)
     with atomic_path(out_dir / PROGRAM) as temp, temp.open("wb") as handle:
         torch.export.save(program, handle)  # a handle: save() wants a path ending in .pt2
-    checked = val if val is not None else dataset.unlabeled
-    qat_meta = _qat_meta(checkpoint, program, (train, val, checked), config, out_dir / PROGRAM)
+    qat_meta = _qat_meta(
+        checkpoint, program, (train, val, dataset.unlabeled), config, out_dir / PROGRAM
+    )
     with atomic_path(out_dir / METADATA) as temp:
         temp.write_text(json.dumps(asdict(qat_meta), indent=2) + "\n")
     return out_dir
 
 
+def _agreement_images(train: Split, val: Split | None, unlabeled: Split | None):
+    """(images, name) on which to compare int8 with float decisions: the held-out validation
+    split; for a cross-validated source (no held-out labeled image) the unlabeled pool; and,
+    for a data set without one, the labeled training images, in-sample but still a check."""
+    if val is not None:
+        return val, "validation"
+    if unlabeled is not None:
+        return unlabeled, "unlabeled"
+    return train, "labeled training"
+
+
 def _qat_meta(checkpoint, program, splits, config, program_path) -> CheckpointMeta:
     """The source's metadata with the QAT settings, validation re-measured in int8, and the
-    int8-vs-float agreement on `checked` images that neither model trained on.
+    int8-vs-float decision agreement (see _agreement_images).
 
     A cross-validated source has no held-out labeled images (val is None): its
-    out-of-fold float metrics are kept, and agreement is measured on the unlabeled pool.
+    out-of-fold float metrics are kept.
     """
-    train, val, checked = splits
+    train, val, unlabeled = splits
+    checked, checked_name = _agreement_images(train, val, unlabeled)
     meta = checkpoint.meta
     threshold = meta.threshold("youden")
     int8_probs = program_probs(program, checked.images, meta.mean, meta.std)
@@ -259,9 +272,9 @@ def _qat_meta(checkpoint, program, splits, config, program_path) -> CheckpointMe
             "int8_val_measured": val is not None,
             "source_checkpoint_sha256": checkpoint_sha256(checkpoint.path),
             "source_val_metrics": meta.val_metrics,
-            # decisions at the youden threshold, on images neither model trained on
+            # decisions at the youden threshold
             "agreement_with_source": agreement,
-            "agreement_images": "validation" if val is not None else "unlabeled",
+            "agreement_images": checked_name,
             "n_agreement": len(checked),
         },
         versions=package_versions(),

@@ -182,3 +182,24 @@ def test_qat_of_a_held_out_checkpoint_remeasures_validation_in_int8(dataset, tmp
     _, val = checkpoint_split(dataset.labeled, source.meta.train_config, source.meta.seed)
     int8_probs = program_probs(qat.program, val.images, source.meta.mean, source.meta.std)
     assert qat.meta.val_metrics["auc"] == pytest.approx(auc(val.labels.numpy(), int8_probs))
+
+
+def test_qat_of_an_ensemble_without_unlabeled_images(real_jpegs, tmp_path):
+    """Class folders have no unlabeled pool: agreement falls back to the labeled images."""
+    from melanoma.datasets import load_dataset
+    from melanoma.train import TrainConfig, train_supervised
+
+    for name, data in real_jpegs.items():
+        if "/labeled/" in name:
+            folder = tmp_path / "data" / ("malignant" if name.endswith("_1.jpg") else "benign")
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name.rsplit("/", 1)[-1]).write_bytes(data)
+    dataset = load_dataset(tmp_path / "data")
+    assert dataset.unlabeled is None and len(dataset.labeled) == 16
+    source = load_checkpoint(
+        train_supervised(dataset, TrainConfig(epochs=1, progress=False), tmp_path / "float")
+    )
+    qat_dir = qat_finetune(source, dataset, QATConfig(epochs=0, progress=False), tmp_path / "qat")
+    train_config = load_qat(qat_dir).meta.train_config
+    assert train_config["agreement_images"] == "labeled training"
+    assert train_config["n_agreement"] == 16 and not train_config["int8_val_measured"]
