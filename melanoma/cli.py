@@ -78,6 +78,7 @@ def train(
     import torch
 
     from melanoma.datasets import load_dataset
+    from melanoma.splits import validation_scheme
 
     if deterministic:
         torch.use_deterministic_algorithms(True)
@@ -93,7 +94,7 @@ def train(
     written = _train_method(method, dataset, overrides, out_dir, resume)
     meta = json.loads((written / "metadata.json").read_text())
     config = meta["train_config"]
-    validation = config.get("validation", "held-out")
+    validation = validation_scheme(config)
     click.echo(
         f"wrote {written} (epoch {meta['best_epoch']}/{meta['epochs']}, val AUC "
         f"{meta['val_metrics']['auc']:.3f} on {config['n_val']} {validation} predictions)"

@@ -27,6 +27,7 @@ from melanoma.checkpoint import CheckpointError, load_checkpoint, read_meta
 from melanoma.datasets import Dataset
 from melanoma.evaluate import evaluate_checkpoint
 from melanoma.metrics import rank_auc
+from melanoma.splits import validation_scheme
 from melanoma.train import predict_probs
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,7 @@ def _run_record(method, seed, ckpt_dir, meta, report, seconds) -> dict:
         "epochs": meta.epochs,
         "val_auc": meta.val_metrics["auc"],
         "val_n": meta.train_config.get("n_val"),
-        "validation": meta.train_config.get("validation", "held-out"),
+        "validation": validation_scheme(meta.train_config),
         "train_seconds": seconds,  # None when the checkpoint was reused
         "test": report,  # metrics at the validation Youden threshold, CIs, ROC points
     }

@@ -8,6 +8,7 @@ from melanoma.datasets import Split
 from melanoma.errors import UserError
 
 OUT_OF_FOLD = "out-of-fold"  # train_config["validation"] of a cross-validated checkpoint
+HELD_OUT = "held-out"  # a stratified validation split; checkpoints that predate the key
 
 
 def stratified_split(labeled: Split, val_fraction: float, seed: int) -> tuple[Split, Split]:
@@ -51,6 +52,11 @@ def checkpoint_split(labeled: Split, train_config: dict, seed: int) -> tuple[Spl
     A cross-validated checkpoint trained on every labeled image and was
     validated out-of-fold, so it has no single validation split: (labeled, None).
     """
-    if train_config.get("validation") == OUT_OF_FOLD:
+    if validation_scheme(train_config) == OUT_OF_FOLD:
         return labeled, None
     return stratified_split(labeled, train_config["val_fraction"], seed)
+
+
+def validation_scheme(train_config: dict) -> str:
+    """OUT_OF_FOLD or HELD_OUT: how a checkpoint's thresholds and val_metrics were measured."""
+    return train_config.get("validation", HELD_OUT)
