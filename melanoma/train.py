@@ -233,8 +233,8 @@ def train_supervised(
         while latest["state"]["fold"] < config.folds:
             _train_fold(labeled, fold_of, config, mean, std, gen, latest, bar)
     except KeyboardInterrupt:
-        torch.save(latest["state"], out_dir / RESUME)
         state = latest["state"]
+        torch.save(state, out_dir / RESUME)
         raise TrainingInterrupted(out_dir / RESUME, _epochs_done(state, config)) from None
     finally:
         bar.close()
