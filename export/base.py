@@ -43,18 +43,22 @@ class ExportError(RuntimeError):
 
 
 def as_program(model, example_inputs: tuple) -> torch.export.ExportedProgram:
-    """The float module as an ExportedProgram with a dynamic batch; the int8 program as is.
+    """`model` as an ExportedProgram whose batch dimension is dynamic up to MAX_BATCH.
 
     `model` is what every `export()` receives: the float nn.Module (fp32) or the
-    converted QAT ExportedProgram (int8), which already has a dynamic batch.
+    converted QAT ExportedProgram (int8), which already has a dynamic batch but
+    may have been saved with another bound (1024 before MAX_BATCH became 128);
+    it is re-exported then, which leaves its ops unchanged.
     `example_inputs` need a batch of at least 2: a batch of 1 would make
     torch.export specialize the batch to the constant 1.
     """
     import torch
 
-    from melanoma.pt2e import MAX_BATCH
+    from melanoma.pt2e import MAX_BATCH, export_dynamic_batch
 
     if isinstance(model, torch.export.ExportedProgram):
-        return model
-    batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
-    return torch.export.export(model.eval(), example_inputs, dynamic_shapes=({0: batch},))
+        uppers = {int(bounds.upper) for bounds in model.range_constraints.values()}
+        if uppers == {MAX_BATCH}:
+            return model
+        return export_dynamic_batch(model.module(), example_inputs)
+    return export_dynamic_batch(model.eval(), example_inputs)

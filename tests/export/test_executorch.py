@@ -23,6 +23,16 @@ def test_takes_batches_above_fifteen(exported, references, precision):
 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_planned_memory_fits_the_largest_batch_and_no_more(exported, precision):
+    # ExecuTorch plans memory for the largest batch the program takes; the app
+    # runs one image at a time, so the bound must stay small (1024 rows was 14 MB).
+    info = exported["executorch", precision].manifest.target_info
+    input_bytes = info["max_batch"] * 3 * 32 * 32 * 4
+    assert input_bytes <= info["planned_memory_bytes"] <= 1.25 * input_bytes
+    assert info["planned_memory_bytes"] < 2 * 2**20
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_only_plumbing_left_outside_the_delegate(exported, precision):
     info = exported["executorch", precision].manifest.target_info
     assert info["backend"] == "XnnpackBackend"
