@@ -15,11 +15,17 @@ from melanoma.model import CNNConfig, SmallCNN, config_dict
 
 def make_meta(config: CNNConfig) -> CheckpointMeta:
     return CheckpointMeta(
-        method="supervised", arch="small-cnn", arch_args=config_dict(config), seed=0, epochs=1,
-        best_epoch=1, data_fingerprint="abc", mean=[0.7, 0.5, 0.5], std=[0.2, 0.2, 0.2],
+        method="supervised",
+        arch="small-cnn",
+        arch_args=config_dict(config),
+        seed=0,
+        epochs=1,
+        best_epoch=1,
+        data_fingerprint="abc",
+        mean=[0.7, 0.5, 0.5],
+        std=[0.2, 0.2, 0.2],
         val_metrics={"auc": 0.5},
-        thresholds=[{"name": "youden", "probability": 0.4, "sensitivity": 1.0,
-                     "specificity": 0.5}],
+        thresholds=[{"name": "youden", "probability": 0.4, "sensitivity": 1.0, "specificity": 0.5}],
         train_config={"val_fraction": 0.2},
     )
 

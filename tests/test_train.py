@@ -16,8 +16,9 @@ def test_end_to_end_baseline_beats_chance_by_far(dataset, tmp_path):
     """Short real training; the test split is only touched here, after training."""
     config = TrainConfig(epochs=25, progress=False, seed=0)
     checkpoint = load_checkpoint(train_supervised(dataset, config, tmp_path / "run"))
-    probs = predict_probs(checkpoint.model, dataset.test.images, checkpoint.meta.mean,
-                          checkpoint.meta.std)
+    probs = predict_probs(
+        checkpoint.model, dataset.test.images, checkpoint.meta.mean, checkpoint.meta.std
+    )
     assert all_metrics(dataset.test.labels.numpy(), probs, 0.5)["auc"] >= 0.70
 
 
@@ -102,8 +103,7 @@ def test_split_is_stratified_and_seeded(dataset):
     assert stratified_split(dataset.labeled, 0.2, seed=6)[1].names != val.names
 
 
-def test_ctrl_c_saves_state_and_resume_matches_an_uninterrupted_run(dataset, tmp_path,
-                                                                     monkeypatch):
+def test_ctrl_c_saves_state_and_resume_matches_an_uninterrupted_run(dataset, tmp_path, monkeypatch):
     whole = load_checkpoint(train_supervised(dataset, FAST, tmp_path / "whole"))
 
     real_epoch = train_module.train_one_epoch
