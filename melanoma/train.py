@@ -53,6 +53,7 @@ class TrainConfig:
     weight_decay: float = 0.05  # decoupled (AdamW); 5e-4 did nothing measurable
     folds: int = 5  # cross-validation folds = ensemble members; member k trains on the others
     target_sensitivity: float = 0.9  # second stored threshold: the screening operating point
+    youden_estimator: str = "binormal"  # or "empirical"; see metrics.youden_threshold
     ema_decay: float = 0.99  # EMA of weights; 0 disables. Smooths the tiny-data noise.
     device: str = "auto"  # auto picks cuda, then mps, then cpu
     progress: bool = True  # tqdm bar with loss and held-out AUC
@@ -327,7 +328,9 @@ def validated_meta(dataset, config, mean, std, val_labels, val_probs, best_epoch
     (n_train, n_val, ...) go in `extra_config`.
     """
     extra = identity.pop("extra_config", {})
-    thresholds = choose_thresholds(val_labels, val_probs, config.target_sensitivity)
+    thresholds = choose_thresholds(
+        val_labels, val_probs, config.target_sensitivity, config.youden_estimator
+    )
     return CheckpointMeta(
         **identity,
         seed=config.seed,

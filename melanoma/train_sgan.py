@@ -85,6 +85,7 @@ class SGANConfig:
     consistency_rampup: float = 0.2  # fraction of training over which that weight ramps up
     val_fraction: float = 0.2  # of labeled, stratified, same split as the baseline
     target_sensitivity: float = 0.9  # second stored threshold: the screening operating point
+    youden_estimator: str = "binormal"  # or "empirical"; see metrics.youden_threshold
     select_after: float = 0.25  # fraction of epochs before which no checkpoint is selected: with
     # 40 validation images a barely trained epoch-1 model can win by luck (as in the baseline)
     ema_decay: float = 0.995  # EMA of D's weights, evaluated and exported; 0 disables

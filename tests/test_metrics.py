@@ -31,12 +31,57 @@ def test_auc_by_hand():
     assert all_metrics(LABELS, PROBS, 0.5)["auc"] == pytest.approx(14 / 16)
 
 
-def test_youden_picks_the_middle_of_the_best_range():
-    choice = youden_threshold(LABELS, PROBS)
+def test_empirical_youden_picks_the_middle_of_the_best_range():
+    choice = youden_threshold(LABELS, PROBS, estimator="empirical")
     # J = 0.75 for any threshold in (0.2, 0.3] (sens 1, spec 3/4)... and
     # J = 0.75 in (0.6, 0.8]? sens 2/4, spec 1: J = 0.5. So only (0.2, 0.3].
     assert choice.sensitivity == 1.0 and choice.specificity == 0.75
     assert 0.2 < choice.probability <= 0.3
+
+
+def _logit_scores(n: int, spread_negative: float, seed: int):
+    rng = np.random.default_rng(seed)
+    labels = np.repeat([0, 1], n)
+    logits = np.concatenate([rng.normal(-1, spread_negative, n), rng.normal(1, 1, n)])
+    return labels, 1 / (1 + np.exp(-logits))
+
+
+def test_binormal_youden_finds_the_density_crossing():
+    # Equal spreads: the classes' logit densities cross at 0, i.e. p = 0.5.
+    labels, probs = _logit_scores(20_000, 1.0, seed=0)
+    choice = youden_threshold(labels, probs)
+    assert choice.estimator == "binormal"
+    assert choice.probability == pytest.approx(0.5, abs=0.01)
+    # Negatives twice as spread: the densities of N(-1, 2) and N(1, 1) are equal where
+    # 3t^2 - 10t + 3 - 8 ln 2 = 0; the root between the means maximizes J.
+    labels, probs = _logit_scores(20_000, 2.0, seed=1)
+    crossing = (5 - 2 * np.sqrt(4 + 6 * np.log(2))) / 3
+    assert youden_threshold(labels, probs).probability == pytest.approx(
+        1 / (1 + np.exp(-crossing)), abs=0.01
+    )
+
+
+def test_binormal_youden_is_steadier_than_empirical_on_small_samples():
+    cutoffs = {"binormal": [], "empirical": []}
+    for seed in range(40):
+        labels, probs = _logit_scores(100, 1.0, seed)
+        for estimator, found in cutoffs.items():
+            p = youden_threshold(labels, probs, estimator).probability
+            found.append(np.log(p / (1 - p)))
+    assert np.std(cutoffs["binormal"]) < 0.7 * np.std(cutoffs["empirical"])
+    assert abs(np.mean(cutoffs["binormal"])) < 0.1  # and centred on the true crossing, 0
+
+
+def test_binormal_youden_falls_back_when_a_class_has_one_score():
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    probs = np.array([0.1, 0.2, 0.3, 0.8, 0.8, 0.8])
+    choice = youden_threshold(labels, probs)
+    assert choice.estimator == "empirical" and 0.3 < choice.probability <= 0.8
+
+
+def test_unknown_youden_estimator_is_refused():
+    with pytest.raises(ValueError, match="unknown Youden estimator"):
+        youden_threshold(LABELS, PROBS, "kernel")
 
 
 def test_sensitivity_threshold_is_the_highest_reaching_the_target():

@@ -28,6 +28,7 @@ def test_metadata_describes_the_run(quick_checkpoint, dataset):
     assert meta.arch_args["members"] == 5
     assert meta.data_fingerprint == dataset.fingerprint
     assert [t["name"] for t in meta.thresholds] == ["youden", "sensitivity_0.90"]
+    assert [t["estimator"] for t in meta.thresholds] == ["binormal", "empirical"]
     config = meta.train_config
     assert config["validation"] == "out-of-fold" and config["n_val"] == config["n_train"] == 200
     assert len(meta.mean) == 3 and all(0 < s < 1 for s in meta.std)
