@@ -158,6 +158,8 @@ def _run_record(method, seed, ckpt_dir, meta, report, seconds) -> dict:
         "val_auc": meta.val_metrics["auc"],
         "val_n": meta.train_config.get("n_val"),
         "validation": validation_scheme(meta.train_config),
+        # how test.threshold was estimated (checkpoints older than the field: empirical)
+        "threshold_estimator": meta.thresholds[0].get("estimator", "empirical"),
         "train_seconds": seconds,  # None when the checkpoint was reused
         "test": report,  # metrics at the validation Youden threshold, CIs, ROC points
     }
@@ -210,7 +212,7 @@ def results_markdown(results: dict) -> str:
     """The README table: mean ± std over seeds, bootstrap CIs, and one row per model."""
     seeds = ", ".join(map(str, results["seeds"]))
     lines = [
-        f"Test split (n={results['test_n']}), seeds {seeds}; thresholds: validation Youden.",
+        f"Test split (n={results['test_n']}), seeds {seeds}; thresholds: Youden's J on validation.",
         "",
         "| method | " + " | ".join(SUMMARY_METRICS) + " | seed-mean AUC 95% CI |",
         "| --- |" + " ---: |" * (len(SUMMARY_METRICS) + 1),
@@ -227,9 +229,9 @@ def results_markdown(results: dict) -> str:
             ]
     lines += [
         "",
-        "| method | seed | epoch kept | validation | val AUC | test AUC [95% CI] "
-        "| test accuracy [95% CI] | single-network test AUC |",
-        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+        "| method | seed | epoch kept | validation | val AUC | Youden threshold "
+        "| test AUC [95% CI] | test accuracy [95% CI] | single-network test AUC |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for run in results["runs"]:
         test, ci = run["test"], run["test"]["ci"]
@@ -238,6 +240,7 @@ def results_markdown(results: dict) -> str:
         lines.append(
             f"| {run['method']} | {run['seed']} | {run['best_epoch']}/{run['epochs']} | "
             f"{run['val_n']} {run['validation']} | {run['val_auc']:.3f} | "
+            f"{test['threshold']:.3f} ({run['threshold_estimator']}) | "
             f"{test['auc']:.3f} [{ci['auc'][0]:.3f}, {ci['auc'][1]:.3f}] | "
             f"{test['accuracy']:.3f} [{ci['accuracy'][0]:.3f}, {ci['accuracy'][1]:.3f}] | "
             f"{single} |"

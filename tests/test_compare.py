@@ -60,6 +60,11 @@ def test_numbers_equal_evaluate_checkpoint(compared, small):
     assert run["test"]["auc"] == report["auc"]
     assert run["test"]["accuracy"] == report["accuracy"]
     assert run["test"]["threshold"] == load_checkpoint(out / "sgan-seed0").meta.threshold()
+    assert run["threshold_estimator"] in ("binormal", "empirical")  # empirical: a fallback
+    assert (
+        f"| {run['test']['threshold']:.3f} ({run['threshold_estimator']}) |"
+        in (out / "results.md").read_text()
+    )
 
 
 def test_second_run_reuses_matching_checkpoints(compared, small):
