@@ -47,7 +47,8 @@ def cli(verbose: bool, threads: int | None) -> None:
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help="Checkpoint directory to write (weights.pt, metadata.json, history.csv).",
+    help="Checkpoint directory to write (weights.pt, metadata.json, history.csv; "
+    "out_of_fold.csv for the cross-validated baseline).",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(

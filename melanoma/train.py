@@ -42,6 +42,7 @@ from melanoma.splits import OUT_OF_FOLD, stratified_folds, stratified_split
 log = logging.getLogger(__name__)
 RESUME = "resume.pt"
 HISTORY = "history.csv"
+OUT_OF_FOLD_CSV = "out_of_fold.csv"  # name, label, fold, probability: what the thresholds saw
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,7 @@ def train_supervised(
         extra_config={"n_train": len(labeled), "n_val": len(labeled), "validation": OUT_OF_FOLD},
     )  # fmt: skip
     save_checkpoint(out_dir, ensemble.eval(), meta)
+    _write_out_of_fold(out_dir / OUT_OF_FOLD_CSV, labeled, fold_of, out_of_fold)
     (out_dir / RESUME).unlink(missing_ok=True)
     return out_dir
 
@@ -319,6 +321,24 @@ def _write_history(path: Path, history: list[dict]) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(history[0]))
         writer.writeheader()
         writer.writerows(history)
+
+
+def _write_out_of_fold(path: Path, labeled: Split, fold_of, probs: np.ndarray) -> None:
+    # Kept so a threshold can be re-chosen or audited without retraining.
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["name", "label", "fold", "probability"])
+        columns = (labeled.names, labeled.labels.tolist(), fold_of.tolist(), probs.tolist())
+        rows = zip(*columns, strict=True)
+        writer.writerows(rows)
+
+
+def read_out_of_fold(ckpt_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, probabilities) of a cross-validated checkpoint's out-of-fold predictions."""
+    with (Path(ckpt_dir) / OUT_OF_FOLD_CSV).open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    labels = np.array([int(r["label"]) for r in rows])
+    return labels, np.array([float(r["probability"]) for r in rows])
 
 
 def validated_meta(dataset, config, mean, std, val_labels, val_probs, best_epoch, **identity):

@@ -5,9 +5,15 @@ import torch
 
 import melanoma.train as train_module
 from melanoma.checkpoint import load_checkpoint, read_meta
-from melanoma.metrics import all_metrics
+from melanoma.metrics import all_metrics, auc, youden_threshold
 from melanoma.splits import stratified_folds, stratified_split
-from melanoma.train import TrainConfig, TrainingInterrupted, predict_probs, train_supervised
+from melanoma.train import (
+    TrainConfig,
+    TrainingInterrupted,
+    predict_probs,
+    read_out_of_fold,
+    train_supervised,
+)
 
 FAST = TrainConfig(epochs=4, progress=False)
 
@@ -20,6 +26,15 @@ def test_end_to_end_baseline_beats_chance_by_far(dataset, tmp_path):
         checkpoint.model, dataset.test.images, checkpoint.meta.mean, checkpoint.meta.std
     )
     assert all_metrics(dataset.test.labels.numpy(), probs, 0.5)["auc"] >= 0.70
+
+
+def test_out_of_fold_predictions_are_kept_and_chose_the_thresholds(quick_checkpoint):
+    meta = read_meta(quick_checkpoint)
+    labels, probs = read_out_of_fold(quick_checkpoint)
+    assert len(labels) == 200 and labels.sum() == 100
+    assert auc(labels, probs) == pytest.approx(meta.val_metrics["auc"])
+    stored = meta.thresholds[0]
+    assert youden_threshold(labels, probs).probability == pytest.approx(stored["probability"])
 
 
 def test_metadata_describes_the_run(quick_checkpoint, dataset):
