@@ -8,11 +8,11 @@ from the inner ones); for each, the whole baseline (`train_supervised`: the
 folds, and every Youden estimator picks a threshold from those out-of-fold
 predictions, which then decides the held-out outer fold.
 
-    python -m melanoma.nested_cv --data ../shared/data --seeds 0-7 --out runs/nested
+    melanoma --threads 2 nested-cv --data ../shared/data --out runs/nested
 
-takes about 2 minutes per seed on 2 CPU cores and writes results.json and
-results.md: per estimator, held-out accuracy, the spread of its cutoffs, and
-the paired difference from the empirical estimator.
+runs seeds 0-7 (about 2 minutes each on 2 CPU cores) and writes results.json
+and results.md: per estimator, held-out accuracy, the spread of its cutoffs,
+and the paired difference from the empirical estimator.
 """
 
 from __future__ import annotations
@@ -23,13 +23,11 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import click
 import numpy as np
 import torch
 
 from melanoma.checkpoint import load_checkpoint
-from melanoma.cliutil import data_option, run, setup_process
-from melanoma.datasets import Dataset, Split, load_dataset
+from melanoma.datasets import Dataset, Split
 from melanoma.metrics import YOUDEN_ESTIMATORS, youden_threshold
 from melanoma.splits import stratified_folds
 from melanoma.train import TrainConfig, predict_probs, read_out_of_fold, train_supervised
@@ -141,33 +139,3 @@ def results_markdown(results: dict) -> str:
             f"{r['cutoff_logit_sd']:.3f} | {low:.3f}-{high:.3f} | {r['fallbacks']} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def _seed_list(_ctx, _param, value: str) -> tuple[int, ...]:
-    try:
-        if "-" in value:
-            first, last = value.split("-", 1)
-            return tuple(range(int(first), int(last) + 1))
-        return tuple(int(s) for s in value.split(","))
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: give a range like 0-7 or a list like 0,1,2") from None
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@data_option()
-@click.option("--seeds", default="0-7", show_default=True, callback=_seed_list,
-              help="Seeds, as a range (0-7) or a list (0,1,2).")  # fmt: skip
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("runs/nested"), show_default=True,
-              help="Where results.json and results.md go.")  # fmt: skip
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="torch intra-op threads (default: torch's choice).")  # fmt: skip
-def command(data: str | None, seeds: tuple[int, ...], out_dir: Path, threads: int | None):
-    """Nested CV of the Youden threshold estimators on the labeled images (test untouched)."""
-    setup_process(verbose=True, threads=threads)
-    results = nested_cv(load_dataset(data), NestedConfig(seeds=seeds), out_dir)
-    click.echo(results_markdown(results), nl=False)
-
-
-if __name__ == "__main__":
-    run(command)

@@ -126,3 +126,13 @@ def test_too_few_labeled_images_for_cross_validation(melanoma, tmp_path, real_jp
     last = result.stderr.strip().splitlines()[-1]  # after the data summary line
     assert last.startswith("error:") and "fewer than the 5 cross-validation folds" in last
     assert not (tmp_path / "o").exists()
+
+
+def test_nested_cv_refuses_bad_seeds_before_training(melanoma, tmp_path):
+    result = melanoma("nested-cv", "--seeds", "a,b", "--out", tmp_path / "n")
+    assert result.returncode == 2 and "--seeds" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert_one_line_error(
+        melanoma("nested-cv", "--seeds", "", "--out", tmp_path / "n"), "--seeds is empty"
+    )
+    assert not (tmp_path / "n").exists()
