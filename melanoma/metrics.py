@@ -101,10 +101,15 @@ def _empirical_youden(labels: np.ndarray, probs: np.ndarray) -> float:
     return float(np.median(candidates[np.isclose(scores, scores.max())]))
 
 
+def logit(probs) -> np.ndarray:
+    """log(p / (1 - p)), with p clipped to [1e-7, 1 - 1e-7] so that 0 and 1 stay finite."""
+    clipped = np.clip(np.asarray(probs, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return np.log(clipped) - np.log1p(-clipped)
+
+
 def _binormal_youden(labels: np.ndarray, probs: np.ndarray) -> float | None:
     # Probabilities pile up near 0 and 1; their logits are close to normal per class.
-    clipped = np.clip(np.asarray(probs, dtype=np.float64), 1e-7, 1 - 1e-7)
-    logits = np.log(clipped) - np.log1p(-clipped)
+    logits = logit(probs)
     negatives, positives = logits[labels == 0], logits[labels == 1]
     if min(np.unique(negatives).size, np.unique(positives).size) < 2:
         return None

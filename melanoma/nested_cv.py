@@ -28,7 +28,7 @@ import torch
 
 from melanoma.checkpoint import load_checkpoint
 from melanoma.datasets import Dataset, Split
-from melanoma.metrics import YOUDEN_ESTIMATORS, youden_threshold
+from melanoma.metrics import YOUDEN_ESTIMATORS, logit, youden_threshold
 from melanoma.splits import stratified_folds
 from melanoma.train import TrainConfig, predict_probs, read_out_of_fold, train_supervised
 
@@ -45,7 +45,6 @@ class NestedConfig:
 
 @dataclass(frozen=True)
 class OuterFold:
-    seed: int
     inner_labels: np.ndarray  # out-of-fold predictions of the ensemble trained on this fold's rest
     inner_probs: np.ndarray
     held_out_labels: np.ndarray  # the outer fold, scored by that ensemble
@@ -67,9 +66,7 @@ def outer_folds(labeled: Split, seed: int, config: NestedConfig, work_dir: Path)
         inner_labels, inner_probs = read_out_of_fold(ckpt_dir)
         meta = checkpoint.meta
         held_out_probs = predict_probs(checkpoint.model, held_out.images, meta.mean, meta.std)
-        folds.append(
-            OuterFold(seed, inner_labels, inner_probs, held_out.labels.numpy(), held_out_probs)
-        )
+        folds.append(OuterFold(inner_labels, inner_probs, held_out.labels.numpy(), held_out_probs))
         log.info("seed %d: outer fold %d/%d done", seed, k + 1, config.outer_folds)
     return folds
 
@@ -84,7 +81,9 @@ def estimator_results(folds: list[OuterFold]) -> dict:
             for f, c in zip(folds, cutoffs, strict=True)
         ]
         correct[estimator] = np.concatenate(decisions).astype(float)
-        logits = np.log([c.probability / (1 - c.probability) for c in cutoffs])
+        # The empirical estimator can return 0 or just above 1 when one class is all
+        # on one side; logit clips those so the spread stays finite.
+        logits = logit([c.probability for c in cutoffs])
         p10, p90 = 1 / (1 + np.exp(-np.percentile(logits, [10, 90])))
         results[estimator] = {
             "held_out_accuracy": float(correct[estimator].mean()),
