@@ -34,6 +34,7 @@ from tqdm import tqdm
 from melanoma.augment import AugmentConfig, augment
 from melanoma.checkpoint import CheckpointMeta, save_checkpoint
 from melanoma.datasets import Dataset, Split
+from melanoma.history import HISTORY, write_history
 from melanoma.metrics import all_metrics, auc, choose_thresholds
 from melanoma.model import CNNConfig, CNNEnsemble, EnsembleConfig, SmallCNN, config_dict
 from melanoma.preprocess import channel_stats, normalize
@@ -41,7 +42,6 @@ from melanoma.splits import OUT_OF_FOLD, stratified_folds, stratified_split
 
 log = logging.getLogger(__name__)
 RESUME = "resume.pt"
-HISTORY = "history.csv"
 OUT_OF_FOLD_CSV = "out_of_fold.csv"  # name, label, fold, probability: what the thresholds saw
 
 
@@ -240,7 +240,7 @@ def train_supervised(
         raise TrainingInterrupted(out_dir / RESUME, _epochs_done(state, config)) from None
     finally:
         bar.close()
-        _write_history(out_dir / HISTORY, latest["state"]["history"])
+        write_history(out_dir / HISTORY, latest["state"]["history"])
     run = latest["state"]
     ensemble_config = EnsembleConfig(config.folds, config.model.widths, config.model.dropout)
     ensemble = CNNEnsemble(ensemble_config)
@@ -312,15 +312,6 @@ def read_resume_state(path: Path, gen: torch.Generator) -> dict:
     torch.set_rng_state(state["torch_rng"])
     log.info("resuming from %s", path)
     return state
-
-
-def _write_history(path: Path, history: list[dict]) -> None:
-    if not history:
-        return
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(history[0]))
-        writer.writeheader()
-        writer.writerows(history)
 
 
 def _write_out_of_fold(path: Path, labeled: Split, fold_of, probs: np.ndarray) -> None:

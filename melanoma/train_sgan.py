@@ -41,6 +41,7 @@ from tqdm import tqdm
 from melanoma.augment import AugmentConfig, augment
 from melanoma.checkpoint import CheckpointMeta, save_checkpoint
 from melanoma.datasets import Dataset, Split
+from melanoma.history import write_sgan_report
 from melanoma.metrics import all_metrics
 from melanoma.model import config_dict
 from melanoma.preprocess import normalize
@@ -53,11 +54,9 @@ from melanoma.sgan import (
     to_classifier,
 )
 from melanoma.train import (
-    HISTORY,
     RESUME,
     TrainingInterrupted,
     WeightEMA,
-    _write_history,
     augmented_batch,
     predict_probs,
     read_resume_state,
@@ -299,7 +298,7 @@ def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool
         torch.save(good, out_dir / RESUME)
         raise TrainingInterrupted(out_dir / RESUME, good["epoch"]) from None
     finally:
-        write_report(out_dir, good["history"], nets.gen, fixed_z)
+        write_sgan_report(out_dir, good["history"], nets.gen, fixed_z)
     best = good["best"]
     nets.judged().load_state_dict(best["state"])
     classifier = to_classifier(nets.judged(), config.model).cpu()
@@ -339,7 +338,7 @@ def _run_epochs(nets: _Nets, good: dict, context: tuple, out_dir: Path, fixed_z)
                 sup=f"{losses['sup']:.3f}", fm=f"{losses['fm']:.3f}", val_auc=f"{val_auc:.3f}"
             )
             if epoch % config.sample_every == 0:
-                write_report(out_dir, good["history"], nets.gen, fixed_z)
+                write_sgan_report(out_dir, good["history"], nets.gen, fixed_z)
 
 
 def _restore(nets: _Nets, good: dict, config: SGANConfig, epoch: int, why: Exception) -> None:
@@ -371,30 +370,3 @@ def _finish_meta(classifier, dataset, train, val, config, mean, std, best_epoch)
         extra_config={"n_train": len(train), "n_val": len(val),
                       "n_unlabeled": len(dataset.unlabeled)},
     )  # fmt: skip
-
-
-def write_report(out_dir: Path, history: list[dict], gen: Generator, fixed_z) -> None:
-    """history.csv, losses.png and samples.png (generated images for a fixed z)."""
-    from matplotlib.figure import Figure
-    from torchvision.utils import save_image
-
-    if not history:
-        return
-    _write_history(out_dir / HISTORY, history)
-    fig = Figure(figsize=(8, 3.2))
-    left, right = fig.subplots(1, 2)
-    epochs = [row["epoch"] for row in history]
-    for name in ("sup", "real", "fake", "fm", "cons"):
-        if name in history[0]:
-            left.plot(epochs, [row[name] for row in history], label=name)
-    left.set(xlabel="epoch", ylabel="loss", yscale="log", title="losses")
-    left.legend()
-    right.plot(epochs, [row["val_auc"] for row in history])
-    right.set(xlabel="epoch", ylabel="AUC", title="validation AUC")
-    fig.tight_layout()
-    fig.savefig(out_dir / "losses.png", dpi=100)
-    was_training = gen.training
-    with torch.no_grad():
-        samples = gen.eval()(fixed_z.to(next(gen.parameters()).device)).cpu()
-    gen.train(was_training)
-    save_image(samples, out_dir / "samples.png", nrow=8, padding=1)

@@ -1,0 +1,53 @@
+"""Per-epoch training records: history.csv for both trainers, plus the SGAN's plots.
+
+The SGAN writes its loss curves and a grid of generated samples every few
+epochs (and at the end), so a run can be judged while it trains.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import torch
+
+HISTORY = "history.csv"
+
+
+def write_history(path: Path, history: list[dict]) -> None:
+    """One CSV row per epoch, columns from the first row; nothing is written for no epochs."""
+    if not history:
+        return
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def write_sgan_report(
+    out_dir: Path, history: list[dict], gen: torch.nn.Module, fixed_z: torch.Tensor
+) -> None:
+    """history.csv, losses.png and samples.png (generated images for a fixed z)."""
+    from matplotlib.figure import Figure
+    from torchvision.utils import save_image
+
+    if not history:
+        return
+    write_history(out_dir / HISTORY, history)
+    fig = Figure(figsize=(8, 3.2))
+    left, right = fig.subplots(1, 2)
+    epochs = [row["epoch"] for row in history]
+    for name in ("sup", "real", "fake", "fm", "cons"):
+        if name in history[0]:
+            left.plot(epochs, [row[name] for row in history], label=name)
+    left.set(xlabel="epoch", ylabel="loss", yscale="log", title="losses")
+    left.legend()
+    right.plot(epochs, [row["val_auc"] for row in history])
+    right.set(xlabel="epoch", ylabel="AUC", title="validation AUC")
+    fig.tight_layout()
+    fig.savefig(out_dir / "losses.png", dpi=100)
+    was_training = gen.training
+    with torch.no_grad():
+        samples = gen.eval()(fixed_z.to(next(gen.parameters()).device)).cpu()
+    gen.train(was_training)
+    save_image(samples, out_dir / "samples.png", nrow=8, padding=1)

@@ -1,0 +1,31 @@
+import csv
+
+import torch
+
+from melanoma.history import HISTORY, write_history, write_sgan_report
+from melanoma.sgan import Generator, GeneratorConfig
+
+
+def test_history_csv_has_one_row_per_epoch_in_column_order(tmp_path):
+    rows = [{"epoch": 1, "loss": 0.7, "val_auc": 0.6}, {"epoch": 2, "loss": 0.5, "val_auc": 0.7}]
+    write_history(tmp_path / HISTORY, rows)
+    with (tmp_path / HISTORY).open() as handle:
+        read = list(csv.DictReader(handle))
+    assert list(read[0]) == ["epoch", "loss", "val_auc"]
+    assert [float(r["loss"]) for r in read] == [0.7, 0.5]
+
+
+def test_no_epochs_writes_no_files(tmp_path):
+    write_history(tmp_path / HISTORY, [])
+    write_sgan_report(tmp_path, [], Generator(), torch.randn(4, 64))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sgan_report_plots_losses_and_a_sample_grid_without_changing_the_generator_mode(tmp_path):
+    gen = Generator(GeneratorConfig(latent_dim=8, widths=(16, 8, 4))).train()
+    history = [{"epoch": e, "sup": 1 / e, "real": 0.5, "fake": 0.4, "fm": 0.1, "val_auc": 0.7}
+               for e in (1, 2)]  # fmt: skip
+    write_sgan_report(tmp_path, history, gen, torch.randn(16, 8))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [HISTORY, "losses.png", "samples.png"]
+    assert (tmp_path / "samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert gen.training
