@@ -31,7 +31,15 @@ from melanoma.splits import validation_scheme
 from melanoma.train import predict_probs
 
 log = logging.getLogger(__name__)
-METHODS = ("supervised", "sgan")
+# SGAN ablations: the same discriminator, loop, steps, augmentation, EMA, epoch
+# selection and thresholds, with parts of the unlabeled signal switched off, so a
+# comparison can show what the unlabeled images buy this network. They train
+# with the SGAN's trainer (their checkpoints say method "sgan").
+SGAN_ABLATIONS = {
+    "sgan-labeled-only": {"unsup_weight": 0.0, "consistency_weight": 0.0},
+    "sgan-mean-teacher": {"unsup_weight": 0.0},  # consistency on unlabeled, no GAN losses
+}
+METHODS = ("supervised", "sgan", *SGAN_ABLATIONS)
 SUMMARY_METRICS = ("auc", "accuracy", "sensitivity", "specificity", "balanced_accuracy")
 # Settings that change how training reports progress, not what it computes.
 IGNORED_SETTINGS = ("progress", "device", "n_train", "n_val", "n_unlabeled")
@@ -46,11 +54,16 @@ def method_config(method: str, seed: int, epochs: int | None = None, progress: b
         from melanoma.train import TrainConfig
 
         return TrainConfig(**overrides)
-    if method == "sgan":
+    if trainer_of(method) == "sgan":
         from melanoma.train_sgan import SGANConfig
 
-        return SGANConfig(**overrides)
+        return SGANConfig(**overrides, **SGAN_ABLATIONS.get(method, {}))
     raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+
+
+def trainer_of(method: str) -> str:
+    """The trainer (and checkpoint method) behind a compared method."""
+    return "sgan" if method in SGAN_ABLATIONS else method
 
 
 def _settings(config_dict: dict) -> dict:
@@ -66,7 +79,8 @@ def reusable(ckpt_dir: Path, method: str, config, dataset: Dataset) -> bool:
         return False
     wanted = _settings(dataclasses.asdict(config))
     stored = _settings(meta.train_config)
-    if meta.method != method or meta.data_fingerprint != dataset.fingerprint or stored != wanted:
+    same_data = meta.data_fingerprint == dataset.fingerprint
+    if meta.method != trainer_of(method) or not same_data or stored != wanted:
         differing = sorted(
             k for k in wanted.keys() | stored.keys() if wanted.get(k) != stored.get(k)
         )
@@ -81,7 +95,7 @@ def train_or_reuse(method: str, config, dataset: Dataset, ckpt_dir: Path) -> flo
         log.info("reusing %s", ckpt_dir)
         return None
     started = time.perf_counter()
-    if method == "supervised":
+    if trainer_of(method) == "supervised":
         from melanoma.train import train_supervised
 
         train_supervised(dataset, config, ckpt_dir)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from melanoma.checkpoint import load_checkpoint
 from melanoma.cli import cli
-from melanoma.compare import compare, method_config, reusable
+from melanoma.compare import METHODS, compare, method_config, reusable
 from melanoma.errors import UserError
 from melanoma.evaluate import evaluate_checkpoint
 
@@ -81,6 +81,30 @@ def test_changed_config_or_data_is_not_reused(compared, small, dataset):
     assert not reusable(out / "sgan-seed0", "sgan", method_config("sgan", 1, 1), small)
     assert not reusable(out / "sgan-seed0", "supervised", method_config("supervised", 0, 1), small)
     assert not reusable(out / "sgan-seed0", "sgan", method_config("sgan", 0, 1), dataset)
+
+
+def test_sgan_ablations_train_with_the_sgan_trainer_and_are_never_mistaken_for_it(
+    compared, small, tmp_path
+):
+    labeled_only = method_config("sgan-labeled-only", 0, 1)
+    assert (labeled_only.unsup_weight, labeled_only.consistency_weight) == (0.0, 0.0)
+    mean_teacher = method_config("sgan-mean-teacher", 0, 1)
+    assert mean_teacher.unsup_weight == 0.0
+    assert mean_teacher.consistency_weight == method_config("sgan", 0, 1).consistency_weight > 0
+    sgan_dir = compared[0] / "sgan-seed0"
+    assert not reusable(sgan_dir, "sgan-labeled-only", labeled_only, small)
+
+    compare(small, tmp_path, ("sgan-labeled-only", "sgan"), (0,), epochs=1, progress=False)
+    ablation_dir = tmp_path / "sgan-labeled-only-seed0"
+    assert load_checkpoint(ablation_dir).meta.method == "sgan"
+    assert load_checkpoint(ablation_dir).meta.train_config["unsup_weight"] == 0.0
+    assert reusable(ablation_dir, "sgan-labeled-only", labeled_only, small)
+    assert "sgan_minus_sgan-labeled-only" in (tmp_path / "results.md").read_text()
+
+
+def test_compare_help_names_every_method():
+    text = CliRunner().invoke(cli, ["compare", "--help"]).output
+    assert all(method in " ".join(text.split()) for method in METHODS)
 
 
 def test_cli_rejects_unknown_method(tmp_path):

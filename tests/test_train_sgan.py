@@ -55,6 +55,24 @@ def test_step_updates_both_networks_on_real_data(small):
         assert all(changed), f"{name}: {changed.count(False)} parameter tensors did not move"
 
 
+def test_with_unlabeled_losses_off_the_discriminator_learns_from_labeled_images_only(small):
+    """The sgan-labeled-only ablation: D's update must not depend on the unlabeled batch."""
+    config = dataclasses.replace(TINY, unsup_weight=0.0, consistency_weight=0.0)
+    mean, std = channel_stats(small.labeled.images)
+    rng = torch.Generator().manual_seed(0)
+    x_lab = augmented_batch(small.labeled.images[:16], config.augment, mean, std, rng)
+    y_lab = small.labeled.labels[:16]
+    updated = []
+    for first in (0, 32):  # two different unlabeled batches, everything else equal
+        torch.manual_seed(0)
+        nets = build_nets(config, steps=10, device=torch.device("cpu"))
+        x_unl = augmented_batch(small.unlabeled.images[first : first + 32], config.augment,
+                                mean, std, torch.Generator().manual_seed(1))  # fmt: skip
+        sgan_step(nets, x_lab, y_lab, x_unl, config, mean, std, torch.Generator().manual_seed(2))
+        updated.append([p.detach().clone() for p in nets.disc.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*updated, strict=True))
+
+
 def test_train_writes_checkpoint_and_reports(small, tmp_path):
     out = train_sgan(small, TINY, tmp_path / "run")
     checkpoint = load_checkpoint(out)
