@@ -32,6 +32,15 @@ def test_int8_package_holds_int8_weights_and_activation_quantization(exported):
         coreml.check_spec(exported["coreml", "fp32"].artifact, "int8")
 
 
+def test_fp32_package_computes_in_float32_and_int8_in_float16_between_quantized_ops(exported):
+    fp32, int8 = exported["coreml", "fp32"].manifest, exported["coreml", "int8"].manifest
+    assert fp32.target_info["compute_precision"] == "float32"
+    assert "cast" not in fp32.target_info["ops"]  # fp16 compute would bracket ops with casts
+    assert int8.target_info["compute_precision"] == "float16"
+    with pytest.raises(ExportError, match="float16"):  # the fp32 check catches fp16 compute
+        coreml.check_spec(exported["coreml", "int8"].artifact, "fp32")
+
+
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_runs_where_core_ml_exists(exported, assert_round_trip, precision):
     result = exported["coreml", precision]
