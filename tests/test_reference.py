@@ -6,6 +6,8 @@ import pytest
 
 from melanoma.checkpoint import REFERENCE_DIR, load_checkpoint
 from melanoma.evaluate import evaluate_checkpoint
+from melanoma.metrics import choose_thresholds
+from melanoma.train import read_out_of_fold
 
 
 def documented_test_auc(name: str) -> float:
@@ -27,3 +29,13 @@ def test_reference_reaches_documented_test_auc(dataset, method):
 @pytest.mark.parametrize("method", ["supervised", "sgan"])
 def test_reference_weights_are_small(method):
     assert (REFERENCE_DIR / method / "weights.pt").stat().st_size < 2_000_000
+
+
+def test_reference_supervised_thresholds_follow_from_its_out_of_fold_predictions():
+    """The bundled out_of_fold.csv is what the stored thresholds were chosen on."""
+    meta = load_checkpoint("reference-supervised").meta
+    labels, probs = read_out_of_fold(REFERENCE_DIR / "supervised")
+    assert len(labels) == 200 and labels.sum() == 100
+    estimator = meta.train_config["youden_estimator"]
+    chosen = choose_thresholds(labels, probs, 0.9, youden_estimator=estimator)
+    assert [c.probability for c in chosen] == [t["probability"] for t in meta.thresholds]
