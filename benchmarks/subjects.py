@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import platform
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +26,15 @@ from melanoma.benchmarks.accuracy import (
     sanity_failures,
     sigmoid,
 )
-from melanoma.checkpoint import Checkpoint, CheckpointMeta, load_checkpoint
+from melanoma.checkpoint import Checkpoint, CheckpointError, CheckpointMeta, load_checkpoint
 from melanoma.errors import UserError
 from melanoma.manifest import Manifest, size_of
 from melanoma.preprocess import normalize
+
+# exir writes a .pte's flatbuffer file identifier, bytes 4-7, as "ET" + two alphanumerics.
+# ExecuTorch's loader logs a wrong identifier verbatim, and its pybind log bridge aborts the
+# whole process (SIGABRT) when those bytes are not UTF-8: such a file must never reach it.
+PTE_IDENTIFIER = re.compile(rb"ET[0-9A-Za-z]{2}")
 
 
 @dataclass(frozen=True)
@@ -115,8 +121,8 @@ def reference_subject(
     meta = checkpoint.meta
     try:
         threshold = meta.threshold(config.threshold_name)
-    except KeyError as err:
-        raise UserError(f"{checkpoint.path}: {err.args[0]}") from None
+    except CheckpointError as err:
+        raise CheckpointError(f"{checkpoint.path}: {err}") from None
     inputs = normalize(images, meta.mean, meta.std).numpy()
     done = _scored(labels, EagerRunner(checkpoint.model), inputs, True, threshold, config)
     info = {
@@ -160,6 +166,7 @@ def artifact_subject(
     except ValueError as err:
         raise UserError(f"{artifact.path}: {err}") from None
     reasons = _manifest_failures(manifest, meta, config.threshold_name)
+    unloadable = _header_failure(manifest.target, artifact.path)
     threshold = next(
         (t.probability for t in manifest.thresholds if t.name == config.threshold_name), None
     )
@@ -181,6 +188,8 @@ def artifact_subject(
         dynamic_batch=manifest.input.shape[0] == "N",
         normalization=(manifest.preprocessing.mean, manifest.preprocessing.std),
     )
+    if unloadable:
+        return dataclasses.replace(subject, reasons=(*reasons, unloadable), load=None)
     if threshold is None:
         return subject
     inputs = normalize(images, *subject.normalization).numpy()
@@ -211,6 +220,19 @@ def artifact_subject(
         info={**info, **done["figures"], "runtime": done["runtime"]},
         scores=done["scores"],
     )
+
+
+def _header_failure(target: str, path: Path) -> str | None:
+    """Why an artifact's own header says its runtime cannot load it, checked without the runtime."""
+    if target != "executorch":
+        return None
+    if not path.is_file():
+        return "not an ExecuTorch program: not a file"
+    with path.open("rb") as handle:
+        identifier = handle.read(8)[4:]
+    if PTE_IDENTIFIER.fullmatch(identifier):
+        return None
+    return f"not an ExecuTorch program: file identifier (bytes 4-7) {identifier!r}, expected ET.."
 
 
 def _manifest_failures(manifest: Manifest, meta: CheckpointMeta, threshold_name: str) -> list[str]:

@@ -13,7 +13,10 @@ import dataclasses
 import datetime
 import hashlib
 import json
+import math
 import os
+import pickle
+import warnings
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -71,7 +74,7 @@ class CheckpointMeta:
             if choice["name"] == name:
                 return float(choice["probability"])
         known = ", ".join(c["name"] for c in self.thresholds)
-        raise KeyError(f"no threshold {name!r} in checkpoint; known: {known}")
+        raise CheckpointError(f"no threshold {name!r} in the checkpoint; known: {known}")
 
 
 @dataclass(frozen=True)
@@ -137,8 +140,10 @@ def read_meta(ckpt_dir: Path) -> CheckpointMeta:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise CheckpointError(f"{ckpt_dir}: no {METADATA} (not a checkpoint directory)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
         raise CheckpointError(f"{path}: corrupt metadata ({err})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: corrupt metadata (not a JSON object)")
     known = {f.name for f in dataclasses.fields(CheckpointMeta)}
     try:
         meta = CheckpointMeta(**{k: v for k, v in data.items() if k in known})
@@ -146,9 +151,46 @@ def read_meta(ckpt_dir: Path) -> CheckpointMeta:
         raise CheckpointError(f"{path}: incomplete metadata ({err})") from None
     if meta.format_version != FORMAT_VERSION:
         raise CheckpointError(
-            f"{path}: format_version {meta.format_version}, expected {FORMAT_VERSION}"
+            f"{path}: format_version {meta.format_version!r}, expected {FORMAT_VERSION}"
         )
+    bad = [f"{name} must be {what}" for name, ok, what in FIELD_CHECKS if not ok(data[name])]
+    if bad:
+        raise CheckpointError(f"{path}: corrupt metadata ({'; '.join(bad)})")
     return meta
+
+
+def _rgb(values) -> bool:
+    return (
+        isinstance(values, list)
+        and len(values) == 3
+        and all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
+    )
+
+
+def _thresholds(values) -> bool:
+    return (
+        isinstance(values, list)
+        and any(isinstance(t, dict) and t.get("name") == "youden" for t in values)
+        and all(
+            isinstance(t, dict)
+            and isinstance(t.get("name"), str)
+            and isinstance(t.get("probability"), (int, float))
+            and 0 <= t["probability"] <= 1
+            for t in values
+        )
+    )
+
+
+# The fields that loading, normalizing and deciding rely on, with the types they assume:
+# a hand-edited metadata.json fails here with its field named, not deep inside torch.
+FIELD_CHECKS = (
+    ("arch", lambda v: isinstance(v, str), "a string"),
+    ("arch_args", lambda v: isinstance(v, dict), "an object"),
+    ("train_config", lambda v: isinstance(v, dict), "an object"),
+    ("mean", _rgb, "3 finite numbers"),
+    ("std", lambda v: _rgb(v) and min(v) > 0, "3 positive numbers"),
+    ("thresholds", _thresholds, "a list of {name, probability in [0, 1]} including youden"),
+)
 
 
 def load_checkpoint(path_or_name: str | os.PathLike) -> Checkpoint:
@@ -161,13 +203,26 @@ def load_checkpoint(path_or_name: str | os.PathLike) -> Checkpoint:
     if file_sha256(weights) != meta.weights_sha256:
         raise CheckpointError(f"{weights}: sha256 does not match metadata (truncated or replaced?)")
     try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns on some corrupt pickles before failing
+            warnings.simplefilter("ignore")
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # torch's own message is a page on weights_only
+        raise CheckpointError(f"{weights}: not a weights-only torch file") from None
+    except Exception as err:  # zip and I/O errors alike: the file is not a state_dict
+        why = _first_line(err)
+        raise CheckpointError(f"{weights}: not a readable state_dict ({why})") from None
+    try:
         model = build_model(meta.arch, meta.arch_args)
         model.load_state_dict(state, strict=True)
-    except (RuntimeError, ValueError, TypeError, EOFError) as err:
-        first = str(err).strip().splitlines()[0][:160]
-        raise CheckpointError(f"{weights}: does not match {meta.arch} ({first})") from None
+    except (RuntimeError, ValueError, TypeError, AttributeError, KeyError) as err:
+        why = _first_line(err)
+        raise CheckpointError(f"{weights}: does not match {meta.arch} ({why})") from None
     return Checkpoint(model.eval(), meta, ckpt_dir)
+
+
+def _first_line(err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0][:160] if lines else type(err).__name__
 
 
 def checkpoint_sha256(ckpt_dir: Path) -> str:

@@ -44,10 +44,7 @@ def evaluate_checkpoint(
     checkpoint: Checkpoint, split: Split, threshold_name: str = "youden", seed: int = 0
 ) -> dict:
     """Metrics at the stored validation threshold, 95% bootstrap CIs (seeded) and ROC points."""
-    try:
-        threshold = checkpoint.meta.threshold(threshold_name)
-    except KeyError as err:
-        raise UserError(str(err.args[0])) from None
+    threshold = checkpoint.meta.threshold(threshold_name)
     probs = predict_probs(checkpoint.model, split.images, checkpoint.meta.mean, checkpoint.meta.std)
     report = evaluation_report(split.labels.numpy(), probs, threshold, seed=seed)
     report["threshold_name"] = threshold_name

@@ -36,7 +36,8 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
         raise DataError(f"{where}: not a readable image ({_short(err)})") from None
     except Image.DecompressionBombWarning:
         raise DataError(f"{where}: image is suspiciously large (decompression bomb?)") from None
-    except (OSError, SyntaxError, ValueError) as err:
+    except (OSError, SyntaxError, ValueError, NotImplementedError) as err:  # NotImplemented:
+        # Pillow's answer to pixel formats it identifies but cannot decode (e.g. some DDS)
         if isinstance(err, DataError):
             raise
         raise DataError(f"{where}: truncated or corrupt image ({_short(err)})") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from melanoma.errors import UserError
@@ -23,7 +24,10 @@ class FileSource:
         if self.path.is_file():
             if not zipfile.is_zipfile(self.path):
                 raise DataError(f"{self.path}: not a folder or a .zip archive")
-            self._zip = zipfile.ZipFile(self.path)
+            try:
+                self._zip = zipfile.ZipFile(self.path)
+            except (zipfile.BadZipFile, OSError) as err:
+                raise DataError(f"{self.path}: corrupt .zip archive ({err})") from None
             self._names = _safe_members(self._zip, self.path)
         else:
             self._names = sorted(
@@ -36,9 +40,13 @@ class FileSource:
         return self._names
 
     def read(self, name: str) -> bytes:
-        if self._zip is not None:
-            return self._zip.read(name)
-        return (self.path / name).read_bytes()
+        try:
+            if self._zip is not None:
+                return self._zip.read(name)
+            return (self.path / name).read_bytes()
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:  # bad CRC, bad
+            # compressed stream, a header that lies: the member cannot be read as stored
+            raise DataError(f"{self.describe(name)}: cannot be read ({err})") from None
 
     def describe(self, name: str) -> str:
         """A path for error messages: `archive.zip:member` or the file path."""

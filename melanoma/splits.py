@@ -54,7 +54,13 @@ def checkpoint_split(labeled: Split, train_config: dict, seed: int) -> tuple[Spl
     """
     if validation_scheme(train_config) == OUT_OF_FOLD:
         return labeled, None
-    return stratified_split(labeled, train_config["val_fraction"], seed)
+    val_fraction = train_config.get("val_fraction")
+    if not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
+        raise UserError(
+            f"checkpoint train_config has val_fraction {val_fraction!r}: "
+            "its validation split cannot be re-carved"
+        )
+    return stratified_split(labeled, val_fraction, seed)
 
 
 def validation_scheme(train_config: dict) -> str:

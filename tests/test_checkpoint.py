@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 import pytest
@@ -87,5 +88,43 @@ def test_sha256_identifies_weights_and_metadata(saved):
 
 
 def test_unknown_threshold_lists_known_ones(saved):
-    with pytest.raises(KeyError, match="known: youden"):
+    with pytest.raises(CheckpointError, match="known: youden"):
         load_checkpoint(saved[0]).meta.threshold("nope")
+
+
+def _edit_meta(path, **fields):
+    meta = json.loads((path / "metadata.json").read_text())
+    (path / "metadata.json").write_text(json.dumps({**meta, **fields}))
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"mean": [0.5]}, "mean must be 3 finite numbers"),
+        ({"std": [0.2, 0.0, 0.2]}, "std must be 3 positive numbers"),
+        ({"arch_args": [8, 16]}, "arch_args must be an object"),
+        ({"thresholds": []}, "thresholds must be"),
+        ({"thresholds": [{"name": "youden", "probability": "0.4"}]}, "thresholds must be"),
+        ({"train_config": "x"}, "train_config must be an object"),
+    ],
+)
+def test_hand_edited_metadata_names_the_bad_field(saved, fields, named):
+    _edit_meta(saved[0], **fields)
+    with pytest.raises(CheckpointError, match=named):
+        load_checkpoint(saved[0])
+
+
+def test_metadata_that_is_not_an_object(saved):
+    (saved[0] / "metadata.json").write_text("[1, 2]")
+    with pytest.raises(CheckpointError, match="not a JSON object"):
+        load_checkpoint(saved[0])
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage", b"PK\x03\x04broken zip"])
+def test_unreadable_weights_with_a_matching_sha256(saved, content):
+    """Replaced weights whose sha256 was updated too: the load itself must fail cleanly."""
+    path = saved[0]
+    (path / "weights.pt").write_bytes(content)
+    _edit_meta(path, weights_sha256=hashlib.sha256(content).hexdigest())
+    with pytest.raises(CheckpointError, match="weights.pt: not a"):
+        load_checkpoint(path)

@@ -1,4 +1,5 @@
 import io
+import struct
 
 import numpy as np
 import pytest
@@ -56,3 +57,13 @@ def test_decompression_bomb_is_refused():
     bomb = _encode(Image.new("L", (side, side)), "PNG")  # compresses to a few hundred KB
     with pytest.raises(DataError, match="bomb.png"):
         decode_rgb(bomb, "bomb.png")
+
+
+def test_identified_but_undecodable_pixel_format_is_a_data_error():
+    # A DDS header with pixel-format flags 0: Pillow raises NotImplementedError.
+    header = struct.pack(
+        "<4s7I44x8I5I", b"DDS ", 124, 0x100F, 4, 4, 16, 0, 0,
+        32, 0, 0, 24, 0xFF0000, 0xFF00, 0xFF, 0, 0x1000, 0, 0, 0, 0,
+    )  # fmt: skip
+    with pytest.raises(DataError, match="mole.png: truncated or corrupt"):
+        decode_rgb(header + bytes(48), "mole.png")

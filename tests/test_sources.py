@@ -39,3 +39,13 @@ def test_plain_file_that_is_not_a_zip(tmp_path):
     path.write_text("x")
     with pytest.raises(DataError, match="not a folder or a .zip"):
         FileSource(path)
+
+
+def test_corrupt_zip_member_names_the_member(tmp_path):
+    archive = tmp_path / "d.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("root/x.jpg", b"payload-bytes")
+    data = archive.read_bytes()
+    archive.write_bytes(data.replace(b"payload-bytes", b"payload-BYTES"))  # CRC now wrong
+    with pytest.raises(DataError, match=r"d\.zip:root/x\.jpg: cannot be read"):
+        FileSource(archive).read("root/x.jpg")
