@@ -12,7 +12,15 @@ from pathlib import Path
 
 import click
 
-from melanoma.cliutil import data_option, run, setup_process, threshold_option
+from melanoma.cliutil import (
+    SEED,
+    FiniteFloatRange,
+    NonEmptyPath,
+    data_option,
+    run,
+    setup_process,
+    threshold_option,
+)
 
 EXIT_GATE = 1
 
@@ -30,7 +38,7 @@ def _threads(ctx, param, value: str) -> tuple[int, ...]:
 @click.option(
     "--artifacts",
     "artifacts_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonEmptyPath(file_okay=False, path_type=Path),
     default=Path("artifacts"),
     show_default=True,
     help="Directory searched recursively for *.manifest.json and their artifacts.",
@@ -38,6 +46,7 @@ def _threads(ctx, param, value: str) -> tuple[int, ...]:
 @data_option()
 @click.option(
     "--reference",
+    type=NonEmptyPath(),
     metavar="CHECKPOINT_DIR",
     default=None,
     help="Float checkpoint the artifacts came from (default: the bundled reference the "
@@ -68,7 +77,7 @@ def _threads(ctx, param, value: str) -> tuple[int, ...]:
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonEmptyPath(file_okay=False, path_type=Path),
     default=Path("bench-report"),
     show_default=True,
     help="Where report.json, report.md, report.csv and the plots go.",
@@ -76,25 +85,26 @@ def _threads(ctx, param, value: str) -> tuple[int, ...]:
 @click.option(
     "--json",
     "json_path",
+    type=NonEmptyPath(dir_okay=False, allow_dash=True),
     default=None,
     metavar="FILE",
     help="Also write report.json to FILE ('-': print it; the table goes to stderr).",
 )
 @click.option(
     "--max-auc-drop",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=None,
     help="Gate: fail an artifact whose AUC is more than X below the float model's.",
 )
 @click.option(
     "--min-agreement",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=None,
     help="Gate: fail an artifact deciding like the float model on < Y of images.",
 )
 @click.option(
     "--max-latency-ms",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     default=None,
     help="Gate: fail an artifact whose batch-1 p50 exceeds Z ms.",
 )
@@ -106,7 +116,7 @@ def _threads(ctx, param, value: str) -> tuple[int, ...]:
     show_default=True,
     help="Bootstrap resamples per 95% CI.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--no-plots", is_flag=True, help="Skip roc.png, latency.png and size.png.")
 @click.option(
     "--progress/--no-progress",

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 THROUGHPUT_BATCH = 32  # batch for the optional throughput figure (dynamic-batch artifacts only)
+# More threads than any CPU this runs on has; a typo beyond it would overflow the runtimes'
+# int thread counts or spawn a runaway threadpool. 'all' is never capped.
+MAX_THREADS = 1024
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,12 @@ def parse_threads(text: str, cpu_count: int | None = None) -> tuple[int, ...]:
         part = part.strip().lower()
         if part == "all":
             value = cores
-        elif part.isdigit() and int(part) >= 1:
+        elif part.isascii() and part.isdigit() and 1 <= int(part) <= MAX_THREADS:
             value = int(part)
         else:
-            raise ValueError(f"bad thread count {part!r} in {text!r}: use integers >= 1 or 'all'")
+            raise ValueError(
+                f"bad thread count {part!r} in {text!r}: use integers 1..{MAX_THREADS} or 'all'"
+            )
         if value not in counts:
             counts.append(value)
     return tuple(counts)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from melanoma.atomic import atomic_path
+from melanoma.atomic import atomic_path, output_dir
 from melanoma.checkpoint import (
     METADATA,
     REFERENCE_NAMES,
@@ -125,20 +125,20 @@ def export_checkpoint(config: ExportConfig) -> list[ExportResult]:
     precisions = QUANTIZE[config.quantize]
     checkpoint = load_checkpoint(config.checkpoint)
     model_name = _model_name(config.checkpoint, checkpoint.path)
-    out_dir = _prepare_out_dir(Path(config.out_dir))
-    dataset = _load_data(config.data)
-    samples = verify.load_samples(dataset)  # before any QAT: fail fast without images
-    sources = {"fp32": _float_source(checkpoint)}
-    if "int8" in precisions:
-        sources["int8"] = _int8_source(checkpoint, dataset, model_name, out_dir, config.qat)
-    context = Context(
-        model_name, checkpoint_sha256(checkpoint.path), out_dir, samples, config.threshold_name
-    )
-    results = [
-        _export_one(module, precision, sources[precision], context)
-        for module in modules
-        for precision in precisions
-    ]
+    with output_dir(Path(config.out_dir)) as out_dir:
+        dataset = _load_data(config.data)
+        samples = verify.load_samples(dataset)  # before any QAT: fail fast without images
+        sources = {"fp32": _float_source(checkpoint)}
+        if "int8" in precisions:
+            sources["int8"] = _int8_source(checkpoint, dataset, model_name, out_dir, config.qat)
+        context = Context(
+            model_name, checkpoint_sha256(checkpoint.path), out_dir, samples, config.threshold_name
+        )
+        results = [
+            _export_one(module, precision, sources[precision], context)
+            for module in modules
+            for precision in precisions
+        ]
     if any(r.status == "failed" for r in results):
         raise ExportFailed(results)
     return results
@@ -146,18 +146,6 @@ def export_checkpoint(config: ExportConfig) -> list[ExportResult]:
 
 def _model_name(checkpoint: str, path: Path) -> str:
     return checkpoint if checkpoint in REFERENCE_NAMES else path.resolve().name
-
-
-def _prepare_out_dir(out_dir: Path) -> Path:
-    import os
-
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError, PermissionError) as err:
-        raise UserError(f"{out_dir}: cannot create output directory ({err.strerror})") from None
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise UserError(f"{out_dir}: output directory is not writable")
-    return out_dir
 
 
 def _load_data(data):

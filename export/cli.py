@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from melanoma.cliutil import data_option, run, setup_process
+from melanoma.cliutil import NonEmptyPath, data_option, run, setup_process
 from melanoma.export.api import (
     DEFAULT_CHECKPOINT,
     QUANTIZE,
@@ -46,7 +46,7 @@ EXIT_FAILED_CHECK = 1  # an artifact was written but failed its check in its run
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(path_type=Path),
+    type=NonEmptyPath(path_type=Path),
     default=Path("artifacts"),
     show_default=True,
     help="Directory for the artifacts and their .manifest.json files.",

@@ -9,6 +9,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from melanoma.errors import UserError
+
 
 @contextlib.contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
@@ -17,8 +19,11 @@ def atomic_path(final: Path) -> Iterator[Path]:
     Works for a file or a directory (e.g. an .mlpackage) written at the temp path.
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    except OSError as err:  # name the file the caller asked for, not our temp name
+        raise OSError(err.errno, f"cannot write here ({err.strerror})", str(final)) from None
     os.close(fd)
     temp = Path(name)
     temp.unlink()  # the writer creates it, as a file or a directory
@@ -47,3 +52,24 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     elif path.exists():
         path.unlink()
+
+
+@contextlib.contextmanager
+def output_dir(path: Path) -> Iterator[Path]:
+    """Create an output directory before the work (an unwritable --out fails in seconds,
+    not after minutes of training) and remove it again if the work fails before writing
+    anything into it."""
+    path = Path(path)
+    existed = path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"{path}: cannot create output directory ({err.strerror})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UserError(f"{path}: output directory is not writable")
+    try:
+        yield path
+    except BaseException:
+        if not existed and not any(path.iterdir()):
+            path.rmdir()
+        raise

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import click
 
-from melanoma.cliutil import data_option, run, setup_process, threshold_option
+from melanoma.cliutil import (
+    SEED,
+    FiniteFloatRange,
+    NonEmptyPath,
+    data_option,
+    run,
+    setup_process,
+    threshold_option,
+)
 from melanoma.errors import UserError
 
 METHODS = ("supervised", "sgan")
@@ -45,12 +53,12 @@ def cli(verbose: bool, threads: int | None) -> None:
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonEmptyPath(file_okay=False, path_type=Path),
     required=True,
     help="Checkpoint directory to write (weights.pt, metadata.json, history.csv; "
     "out_of_fold.csv for the cross-validated baseline).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option(
     "--epochs",
     type=click.IntRange(min=1),
@@ -59,7 +67,7 @@ def cli(verbose: bool, threads: int | None) -> None:
 )
 @click.option(
     "--target-sensitivity",
-    type=click.FloatRange(0.5, 1.0),
+    type=FiniteFloatRange(0.5, 1.0),
     default=0.9,
     show_default=True,
     help="Also store the validation threshold reaching this sensitivity.",
@@ -114,15 +122,15 @@ def _train_method(method, dataset, overrides, out_dir, resume) -> Path:
     except TrainingInterrupted as stop:
         click.echo(f"{stop}; continue with --resume", err=True)
         sys.exit(130)
-    except FileNotFoundError as err:
-        raise UserError(str(err)) from None
 
 
 def _int_list(ctx, param, value: str) -> list[int]:
     try:
-        return [int(v) for v in value.split(",") if v.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+        return [SEED.convert(v.strip(), param, ctx) for v in value.split(",") if v.strip()]
+    except click.BadParameter:
+        raise click.BadParameter(
+            f"expected comma-separated integers in 0..2**32-1, got {value!r}"
+        ) from None
 
 
 @cli.command()
@@ -139,7 +147,7 @@ def _int_list(ctx, param, value: str) -> list[int]:
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonEmptyPath(file_okay=False, path_type=Path),
     required=True,
     help="Holds <method>-seed<N>/ checkpoints (reused if their config matches) and the results.",
 )
@@ -178,7 +186,7 @@ def compare(data, methods, seeds, out_dir, epochs, no_progress):
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonEmptyPath(file_okay=False, path_type=Path),
     required=True,
     help="Where results.json and results.md go.",
 )
@@ -233,11 +241,11 @@ def evaluate(checkpoint_dir, data, split, threshold_name, as_json):
 
 @cli.command()
 @click.argument("checkpoint_dir")
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("images", nargs=-1, required=True, type=NonEmptyPath(path_type=Path))
 @click.option(
     "--csv",
     "csv_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=NonEmptyPath(dir_okay=False, path_type=Path),
     help="Also write the table as CSV.",
 )
 @threshold_option()
@@ -253,13 +261,13 @@ def predict(checkpoint_dir, images, csv_path, threshold_name):
 
     checkpoint = load_checkpoint(checkpoint_dir)
     predictions = predict_images(checkpoint, list(images), threshold_name)
-    for p in predictions:
-        click.echo(f"{p.path}\t{p.probability:.4f}\t{'melanoma' if p.melanoma else 'benign'}")
-    if csv_path is not None:
+    if csv_path is not None:  # first: a CSV that cannot be written fails the command
         with atomic_path(csv_path) as temp, temp.open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=["path", "probability", "melanoma"])
             writer.writeheader()
             writer.writerows(dataclasses.asdict(p) for p in predictions)
+    for p in predictions:
+        click.echo(f"{p.path}\t{p.probability:.4f}\t{'melanoma' if p.melanoma else 'benign'}")
 
 
 @cli.command()
@@ -268,12 +276,12 @@ def predict(checkpoint_dir, images, csv_path, threshold_name):
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonEmptyPath(file_okay=False, path_type=Path),
     required=True,
     help="QAT directory to write (program.pt2, metadata.json). "
     "Use CHECKPOINT_DIR/qat so the exporters find it.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option(
     "--epochs",
     type=click.IntRange(min=0),

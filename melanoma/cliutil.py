@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from typing import NoReturn
 
@@ -12,6 +13,27 @@ from melanoma.errors import UserError
 
 EXIT_USAGE = 2  # bad input or flags: one line, no traceback
 EXIT_INTERRUPTED = 130
+SEED = click.IntRange(0, 2**32 - 1)  # what torch and numpy both take as a seed
+
+
+class NonEmptyPath(click.Path):
+    """click.Path that refuses '': Path('') is '.', so an empty --out would write right here."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("empty path", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """FloatRange that refuses NaN and inf: NaN passes every range check (all comparisons
+    are false) and then silently disables what it configures."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{number} is not a finite number", param, ctx)
+        return number
 
 
 def run(command: click.Command) -> NoReturn:
@@ -28,6 +50,10 @@ def run(command: click.Command) -> NoReturn:
         sys.exit(EXIT_INTERRUPTED)
     except UserError as err:
         click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_USAGE)
+    except OSError as err:  # a path the user gave cannot be read or written
+        where = f"{err.filename}: " if err.filename else ""
+        click.echo(f"error: {where}{err.strerror or err}", err=True)
         sys.exit(EXIT_USAGE)
     sys.exit(0)
 
@@ -50,6 +76,7 @@ def data_option(required: bool = True):
         "--data",
         "data",
         envvar="MELANOMA_DATA",
+        type=NonEmptyPath(),
         required=False,
         default=None,
         show_envvar=True,

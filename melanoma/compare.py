@@ -27,6 +27,7 @@ from melanoma.checkpoint import CheckpointError, load_checkpoint, read_meta
 from melanoma.datasets import Dataset
 from melanoma.evaluate import evaluate_checkpoint
 from melanoma.metrics import rank_auc
+from melanoma.sources import DataError
 from melanoma.splits import validation_scheme
 from melanoma.train import predict_probs
 
@@ -116,7 +117,7 @@ def compare(
 ) -> dict:
     """Train what is missing, evaluate every model on test, write results.{json,md} and roc.png."""
     if dataset.test is None:
-        raise ValueError(f"{dataset.source}: compare needs a test split")
+        raise DataError(f"{dataset.source}: compare needs a test split")
     for method in methods:
         method_config(method, 0)  # validates the name before hours of training
     out_dir = Path(out_dir)

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from melanoma.atomic import atomic_path, output_dir
 from melanoma.checkpoint import load_checkpoint
 from melanoma.datasets import Dataset, Split
 from melanoma.metrics import YOUDEN_ESTIMATORS, logit, youden_threshold
@@ -102,21 +103,22 @@ def estimator_results(folds: list[OuterFold]) -> dict:
 def nested_cv(dataset: Dataset, config: NestedConfig, out_dir: Path) -> dict:
     """Run every seed, write OUT/results.json and OUT/results.md, return the results."""
     folds = []
-    with tempfile.TemporaryDirectory(prefix="nested-cv-") as work:
-        for seed in config.seeds:
-            folds += outer_folds(dataset.labeled, seed, config, Path(work))
-    results = {
-        "seeds": list(config.seeds),
-        "outer_folds": config.outer_folds,
-        "inner_folds": config.train.folds,
-        "epochs": config.train.epochs,
-        "data_fingerprint": dataset.fingerprint,
-        "estimators": estimator_results(folds),
-    }
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out_dir / "results.md").write_text(results_markdown(results))
+    with output_dir(Path(out_dir)) as out_dir:
+        with tempfile.TemporaryDirectory(prefix="nested-cv-") as work:
+            for seed in config.seeds:
+                folds += outer_folds(dataset.labeled, seed, config, Path(work))
+        results = {
+            "seeds": list(config.seeds),
+            "outer_folds": config.outer_folds,
+            "inner_folds": config.train.folds,
+            "epochs": config.train.epochs,
+            "data_fingerprint": dataset.fingerprint,
+            "estimators": estimator_results(folds),
+        }
+        with atomic_path(out_dir / "results.json") as temp:
+            temp.write_text(json.dumps(results, indent=2) + "\n")
+        with atomic_path(out_dir / "results.md") as temp:
+            temp.write_text(results_markdown(results))
     return results
 
 

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from melanoma.atomic import atomic_path
+from melanoma.atomic import atomic_path, output_dir
 from melanoma.augment import AugmentConfig
 from melanoma.checkpoint import (
     METADATA,
@@ -212,14 +212,15 @@ def qat_finetune(
             f"checkpoint's {meta.data_fingerprint}; QAT needs the data it was trained on"
         )
     train, val = checkpoint_split(dataset.labeled, meta.train_config, meta.seed)
-    program = train_qat(checkpoint.model, train, dataset.unlabeled, meta, config)
-    with atomic_path(out_dir / PROGRAM) as temp, temp.open("wb") as handle:
-        torch.export.save(program, handle)  # a handle: save() wants a path ending in .pt2
-    qat_meta = _qat_meta(
-        checkpoint, program, (train, val, dataset.unlabeled), config, out_dir / PROGRAM
-    )
-    with atomic_path(out_dir / METADATA) as temp:
-        temp.write_text(json.dumps(asdict(qat_meta), indent=2) + "\n")
+    with output_dir(out_dir):
+        program = train_qat(checkpoint.model, train, dataset.unlabeled, meta, config)
+        with atomic_path(out_dir / PROGRAM) as temp, temp.open("wb") as handle:
+            torch.export.save(program, handle)  # a handle: save() wants a path ending in .pt2
+        qat_meta = _qat_meta(
+            checkpoint, program, (train, val, dataset.unlabeled), config, out_dir / PROGRAM
+        )
+        with atomic_path(out_dir / METADATA) as temp:
+            temp.write_text(json.dumps(asdict(qat_meta), indent=2) + "\n")
     return out_dir
 
 

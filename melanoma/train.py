@@ -34,6 +34,7 @@ from tqdm import tqdm
 from melanoma.augment import AugmentConfig, augment
 from melanoma.checkpoint import CheckpointMeta, save_checkpoint
 from melanoma.datasets import Dataset, Split
+from melanoma.errors import UserError
 from melanoma.history import HISTORY, write_history
 from melanoma.metrics import all_metrics, auc, choose_thresholds
 from melanoma.model import CNNConfig, CNNEnsemble, EnsembleConfig, SmallCNN, config_dict
@@ -215,7 +216,6 @@ def train_supervised(
     labeled = dataset.labeled
     fold_of = stratified_folds(labeled.labels, config.folds, config.seed)  # fails before any write
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     # One normalization for the whole ensemble (the deployed input contract has
@@ -225,6 +225,7 @@ def train_supervised(
     latest = {"state": _fresh_run(len(labeled), gen)}
     if resume:
         latest["state"] = read_resume_state(out_dir / RESUME, gen)
+    out_dir.mkdir(parents=True, exist_ok=True)  # after the checks that can fail: no empty dir
     bar = tqdm(
         total=config.folds * config.epochs,
         initial=_epochs_done(latest["state"], config),
@@ -306,8 +307,11 @@ def _train_fold(labeled: Split, fold_of, config, mean, std, gen, latest: dict, b
 def read_resume_state(path: Path, gen: torch.Generator) -> dict:
     """Load a resume.pt saved on Ctrl-C and restore both RNGs from it."""
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no resume state to continue from")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+        raise UserError(f"{path}: no resume state to continue from")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle, zip or I/O: the file is not what Ctrl-C saved
+        raise UserError(f"{path}: corrupt resume state ({type(err).__name__})") from None
     gen.set_state(state["generator"])
     torch.set_rng_state(state["torch_rng"])
     log.info("resuming from %s", path)

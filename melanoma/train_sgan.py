@@ -53,6 +53,7 @@ from melanoma.sgan import (
     melanoma_log_odds,
     to_classifier,
 )
+from melanoma.sources import DataError
 from melanoma.train import (
     RESUME,
     TrainingInterrupted,
@@ -276,14 +277,17 @@ def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool
     Raises TrainingInterrupted on Ctrl-C after saving OUT/resume.pt, and
     DivergenceError (writing no checkpoint) if training keeps diverging.
     """
-    if dataset.unlabeled is None:
-        raise ValueError(f"{dataset.source}: the SGAN needs an unlabeled split")
+    if dataset.unlabeled is None or len(dataset.unlabeled) < config.batch_size:
+        found = 0 if dataset.unlabeled is None else len(dataset.unlabeled)
+        raise DataError(
+            f"{dataset.source}: the SGAN needs at least {config.batch_size} unlabeled images "
+            f"(one batch), found {found}"
+        )
     if not 0 <= config.select_after <= 1:
         raise ValueError(f"select_after must be in [0, 1], got {config.select_after}")
     if config.consistency_weight and not config.ema_decay:
         raise ValueError("consistency_weight needs ema_decay > 0 (the EMA is the teacher)")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     rng, train, val, mean, std = seeded_split(dataset, config)
     steps = config.epochs * (len(dataset.unlabeled) // config.batch_size)
     nets = build_nets(config, steps, select_device(config.device))
@@ -291,6 +295,7 @@ def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool
     good = _snapshot(nets, rng, 0, {"auc": -1.0, "epoch": 0, "state": None}, [], 0)
     if resume:
         good = _load_resume(out_dir / RESUME, nets, rng)
+    out_dir.mkdir(parents=True, exist_ok=True)  # after the checks that can fail: no empty dir
     context = (train, dataset.unlabeled, val, config, mean, std, rng)
     try:
         _run_epochs(nets, good, context, out_dir, fixed_z)

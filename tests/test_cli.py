@@ -136,3 +136,49 @@ def test_nested_cv_refuses_bad_seeds_before_training(melanoma, tmp_path):
         melanoma("nested-cv", "--seeds", "", "--out", tmp_path / "n"), "--seeds is empty"
     )
     assert not (tmp_path / "n").exists()
+
+
+def test_unwritable_csv_fails_before_printing(melanoma, quick_checkpoint, tmp_path, real_jpegs):
+    (tmp_path / "a.jpg").write_bytes(next(iter(real_jpegs.values())))
+    (tmp_path / "file").write_text("not a folder")
+    result = melanoma(
+        "predict", quick_checkpoint, tmp_path / "a.jpg", "--csv", tmp_path / "file/o.csv"
+    )
+    assert_one_line_error(result, "file/o.csv", "cannot write here")
+    assert result.stdout == ""
+
+
+def test_unknown_threshold_and_odd_image_folders(melanoma, quick_checkpoint, tmp_path, real_jpegs):
+    (tmp_path / "a.jpg").write_bytes(next(iter(real_jpegs.values())))
+    result = melanoma("predict", quick_checkpoint, tmp_path / "a.jpg", "--threshold", "bogus")
+    assert_one_line_error(result, "no threshold 'bogus'", "known: youden")
+    (tmp_path / "photos" / "x.jpg").mkdir(parents=True)  # a folder with an image's name
+    assert_one_line_error(melanoma("predict", quick_checkpoint, tmp_path / "photos"), "x.jpg")
+
+
+def test_resume_without_or_with_a_corrupt_state(melanoma, tmp_path, data_path):
+    result = melanoma("train", "--data", data_path, "--out", tmp_path / "o", "--resume")
+    assert result.stderr.strip().splitlines()[-1].endswith("no resume state to continue from")
+    assert result.returncode == 2 and not (tmp_path / "o").exists()
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "resume.pt").write_bytes(b"interrupted mid-write")
+    result = melanoma("train", "--data", data_path, "--out", tmp_path / "c", "--resume")
+    assert result.returncode == 2 and "corrupt resume state" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["train", "--seed", str(2**70)], "not in the range"),
+        (["compare", "--seeds", f"0,{2**70}"], "--seeds"),
+        (["train", "--target-sensitivity", "nan"], "not a finite number"),
+        (["train", "--out", ""], "empty path"),
+        (["train", "--data", ""], "empty path"),
+    ],
+)
+def test_flag_values_that_would_overflow_or_mean_nothing(melanoma, tmp_path, args, complaint):
+    args = [*args, "--out", tmp_path / "o"] if "--out" not in args else args
+    result = melanoma(*args)
+    assert result.returncode == 2 and complaint in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()

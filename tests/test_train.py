@@ -5,6 +5,7 @@ import torch
 
 import melanoma.train as train_module
 from melanoma.checkpoint import load_checkpoint, read_meta
+from melanoma.errors import UserError
 from melanoma.metrics import all_metrics, auc, youden_threshold
 from melanoma.splits import stratified_folds, stratified_split
 from melanoma.train import (
@@ -145,5 +146,6 @@ def test_ctrl_c_saves_state_and_resume_matches_an_uninterrupted_run(dataset, tmp
 
 
 def test_resume_without_state_is_a_clear_error(dataset, tmp_path):
-    with pytest.raises(FileNotFoundError, match="no resume state"):
-        train_supervised(dataset, dataclasses.replace(FAST, epochs=1), tmp_path, resume=True)
+    with pytest.raises(UserError, match="no resume state"):
+        train_supervised(dataset, dataclasses.replace(FAST, epochs=1), tmp_path / "o", resume=True)
+    assert not (tmp_path / "o").exists()

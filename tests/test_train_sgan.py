@@ -12,6 +12,7 @@ import melanoma.train_sgan as ts
 from melanoma.checkpoint import load_checkpoint
 from melanoma.preprocess import channel_stats
 from melanoma.sgan import GeneratorConfig, SGANClassifierConfig
+from melanoma.sources import DataError
 from melanoma.train import TrainingInterrupted, augmented_batch
 from melanoma.train_sgan import DivergenceError, SGANConfig, build_nets, sgan_step, train_sgan
 
@@ -146,3 +147,10 @@ def test_ctrl_c_saves_resume_state_and_resume_finishes(small, tmp_path, monkeypa
 def test_needs_unlabeled_split(small, tmp_path):
     with pytest.raises(ValueError, match="unlabeled"):
         train_sgan(dataclasses.replace(small, unlabeled=None), TINY, tmp_path)
+
+
+def test_too_few_unlabeled_images_for_one_batch_is_a_data_error(small, tmp_path):
+    few = dataclasses.replace(small, unlabeled=small.unlabeled.subset(torch.arange(10)))
+    with pytest.raises(DataError, match="at least 32 unlabeled images .* found 10"):
+        train_sgan(few, TINY, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

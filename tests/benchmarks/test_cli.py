@@ -1,9 +1,11 @@
 """`melanoma-bench`: wiring, outputs and exit codes (0 pass, 1 gate violations, 2 bad input)."""
 
+import itertools
 import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -67,6 +69,46 @@ def test_tampered_manifest_exits_2(bench_main, artifacts_copy, export_source, tm
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
+def test_wrong_manifest_field_type_exits_2_not_1(bench_main, artifacts_copy, export_source,
+                                                  tmp_path):  # fmt: skip
+    path = artifacts_copy / "quick-cnn-onnx-int8.onnx.manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["thresholds"][0]["probability"] = "0.5"  # was a ❎ "runtime error" row, exit 1
+    path.write_text(json.dumps(manifest))
+    code, _, err = bench_main("--artifacts", artifacts_copy, "--reference", export_source,
+                              "--out", tmp_path / "out", *FAST)  # fmt: skip
+    assert code == 2 and err == (
+        f'error: {path}.thresholds[0].probability: expected a finite number, got "0.5"\n'
+    )
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "option, target",
+    [
+        ("--json", "{tmp}"),  # a directory
+        ("--json", "{tmp}/file/x.json"),  # under a file
+        ("--json", "/proc/x.json"),  # root may write anywhere, but nothing can be created there
+        ("--out", "{tmp}/file/out"),
+        ("--out", "/proc/out"),
+    ],
+)
+def test_unwritable_output_exits_2_before_benchmarking(
+    bench_main, artifacts_dir, export_source, data_path, tmp_path, option, target
+):
+    if target.startswith("/proc") and not Path("/proc").is_dir():
+        pytest.skip("no /proc here")
+    (tmp_path / "file").write_text("")
+    target = target.format(tmp=tmp_path)
+    outputs = {"--out": tmp_path / "out", "--json": tmp_path / "copy.json", option: target}
+    args = ["--artifacts", artifacts_dir, "--data", data_path, "--reference", export_source]
+    code, out, err = bench_main(*args, *itertools.chain(*outputs.items()), *FAST)
+    assert code == 2 and "Traceback" not in err, err
+    assert target in err.strip().splitlines()[-1]  # `error: ...`, or click's usage error
+    assert "eager-pytorch" not in out  # refused before anything ran
+    assert not (tmp_path / "out").exists() and not (tmp_path / "copy.json").exists()
+
+
 def test_missing_artifacts_directory_exits_2(bench_main, tmp_path):
     code, _, err = bench_main("--artifacts", tmp_path / "nope", "--out", tmp_path / "out", *FAST)
     assert code == 2 and err == f"error: {tmp_path / 'nope'}: artifacts directory not found\n"
@@ -86,8 +128,21 @@ def test_reference_mismatch_exits_2(bench_main, artifacts_dir, export_source, tm
     "args, message",
     [
         (["--threads", "0"], "bad thread count"),
+        (["--threads", "99999999999999999999"], "bad thread count"),
         (["--runs", "0"], "--runs"),
         (["--min-agreement", "97"], "--min-agreement"),
+        # NaN passes a range check (every comparison is false) and then disables the gate
+        (["--max-auc-drop", "nan"], "'--max-auc-drop': nan is not a finite number"),
+        (["--min-agreement", "nan"], "'--min-agreement': nan is not a finite number"),
+        (["--max-latency-ms", "nan"], "'--max-latency-ms': nan is not a finite number"),
+        (["--max-latency-ms", "inf"], "'--max-latency-ms': inf is not a finite number"),
+        (["--seed", "-1"], "'--seed': -1 is not in the range 0<=x<=4294967295"),
+        (["--seed", str(2**32)], "'--seed'"),
+        # Path("") is ".": an empty --out wrote the reports into the current directory
+        (["--out", ""], "'--out': empty path"),
+        (["--json", ""], "'--json': empty path"),
+        (["--artifacts", ""], "'--artifacts': empty path"),
+        (["--reference", ""], "'--reference': empty path"),
     ],
 )
 def test_usage_errors_exit_2(console_script, args, message):

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from melanoma.benchmarks.timing import (
+    MAX_THREADS,
     TimingConfig,
     measure,
     parse_threads,
@@ -17,9 +18,13 @@ def test_parse_threads_all_and_duplicates():
     assert parse_threads("1,all", cpu_count=8) == (1, 8)
     assert parse_threads("1,all", cpu_count=1) == (1,)  # a one-core machine times once
     assert parse_threads(" 2 , 4 ", cpu_count=8) == (2, 4)
+    assert parse_threads(str(MAX_THREADS), cpu_count=8) == (MAX_THREADS,)
 
 
-@pytest.mark.parametrize("bad", ["0", "x", "1,,2", "-1", "1.5"])
+# 99999999999999999999 overflowed torch.set_num_threads; "²" is a digit int() cannot parse.
+@pytest.mark.parametrize(
+    "bad", ["0", "x", "1,,2", "-1", "1.5", str(MAX_THREADS + 1), "99999999999999999999", "²"]
+)
 def test_parse_threads_rejects(bad):
     with pytest.raises(ValueError, match="thread count"):
         parse_threads(bad, cpu_count=4)

@@ -100,6 +100,11 @@ def test_user_errors_are_one_line_exit_2(run_main, export_source, float_only_che
         run_main("--target", "all", "--checkpoint", float_only_checkpoint, "--out", tmp_path / "o"),
         "--data",
     )
+    missing_data = ("--data", tmp_path / "nowhere")
+    assert_one_line_error(
+        run_main("--target", "onnx", *missing_data, "--out", tmp_path / "o"), "does not exist"
+    )
+    assert not (tmp_path / "o").exists()  # made for the run, removed when it wrote nothing
     assert_one_line_error(run_main("--target", "onnx", "--quantize", "int4"), "int4")
 
 

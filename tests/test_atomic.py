@@ -1,0 +1,49 @@
+import pytest
+
+from melanoma.atomic import atomic_path, output_dir
+from melanoma.errors import UserError
+
+
+def test_atomic_file_replaces_or_leaves_the_old_version(tmp_path):
+    target = tmp_path / "r.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as temp:
+        temp.write_text("half")
+        raise RuntimeError("writer failed")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["r.json"]
+    with atomic_path(target) as temp:
+        temp.write_text("new")
+    assert target.read_text() == "new"
+
+
+def test_unwritable_target_names_the_target_not_a_temp_file(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with (
+        pytest.raises(OSError, match="cannot write here") as caught,
+        atomic_path(tmp_path / "file" / "r.json"),
+    ):
+        pass
+    assert caught.value.filename == str(tmp_path / "file" / "r.json")
+
+
+def test_output_dir_created_for_the_work_is_removed_if_the_work_fails_empty(tmp_path):
+    with pytest.raises(ValueError), output_dir(tmp_path / "out"):
+        raise ValueError("bad input found after the directory was made")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ValueError), output_dir(tmp_path / "kept") as out:
+        (out / "partial.csv").write_text("rows")  # something real was written: keep it
+        raise ValueError("later failure")
+    assert (tmp_path / "kept" / "partial.csv").exists()
+
+
+def test_output_dir_never_removes_a_directory_that_existed(tmp_path):
+    with pytest.raises(ValueError), output_dir(tmp_path):
+        raise ValueError("x")
+    assert tmp_path.is_dir()
+
+
+def test_output_dir_under_a_file_is_a_user_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="cannot create output directory"):
+        with output_dir(tmp_path / "file" / "out"):
+            pass
