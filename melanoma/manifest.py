@@ -11,6 +11,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import types
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,14 +118,76 @@ class ManifestError(UserError):
     """A manifest that is missing, malformed or does not match its artifact."""
 
 
-_NESTED = {
-    "file": FileInfo,
-    "input": InputSpec,
-    "preprocessing": Preprocessing,
-    "output": OutputSpec,
-    "quantization": Quantization,
-    "verification": Verification,
+def _is_int(value: Any) -> bool:
+    return type(value) is int  # bool is an int subclass, but `true` is not a count
+
+
+def _is_number(value: Any) -> bool:
+    # NaN and inf are not JSON: the exporter never writes them and the app's parser rejects them.
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def _is_shape(rank: int | None) -> Callable[[list], bool]:
+    """["N", 3, 32, 32]: positive sizes, `rank` of them if given; "N" (any batch) may lead."""
+
+    def check(dims: list) -> bool:
+        sizes = dims[1:] if dims[:1] == ["N"] else dims
+        return bool(dims) and rank in (None, len(dims)) and all(_is_int(d) and d > 0 for d in sizes)
+
+    return check
+
+
+# A JSON value's check per field annotation: (accepts, what was expected).
+_KINDS: dict[Any, tuple[Callable[[Any], bool], str]] = {
+    str: (lambda v: isinstance(v, str), "a string"),
+    bool: (lambda v: isinstance(v, bool), "true or false"),
+    int: (_is_int, "an integer"),
+    float: (_is_number, "a finite number"),
+    Any: (lambda v: True, "any value"),
 }
+_UNIT = (lambda v: 0 <= v <= 1, "a number in [0, 1]")
+# What the benchmark and the app rely on beyond the type: (dataclass, field) -> rule.
+_RULES: dict[tuple[type, str], tuple[Callable[[Any], bool], str]] = {
+    (FileInfo, "name"): (
+        lambda v: v not in ("", ".", "..") and not set(v) & set("/\\"),
+        "a file name beside the manifest",
+    ),
+    (FileInfo, "size_bytes"): (lambda v: v >= 0, "a size >= 0"),
+    (InputSpec, "shape"): (_is_shape(4), '4 positive sizes, the first may be "N"'),
+    (InputSpec, "value_range"): (lambda v: len(v) == 2 and v[0] <= v[1], "[min, max]"),
+    (Preprocessing, "size"): (lambda v: v > 0, "a size > 0"),
+    (Preprocessing, "mean"): (lambda v: len(v) == 3, "3 numbers (R, G, B)"),
+    (Preprocessing, "std"): (lambda v: len(v) == 3 and min(v) > 0, "3 numbers > 0 (R, G, B)"),
+    (OutputSpec, "shape"): (_is_shape(None), 'positive sizes, the first may be "N"'),
+    (Threshold, "probability"): _UNIT,
+    (Threshold, "val_sensitivity"): _UNIT,
+    (Threshold, "val_specificity"): _UNIT,
+}
+
+
+def _expect(ok: bool, where: str, expected: str, value: Any) -> None:
+    if not ok:
+        shown = json.dumps(value, default=repr)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise ManifestError(f"{where}: expected {expected}, got {shown}")
+
+
+def _value(hint: Any, value: Any, where: str) -> Any:
+    """Check one parsed JSON value against a field's annotation; build nested dataclasses."""
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is types.UnionType:  # `float | None`
+        return None if value is None else _value(args[0], value, where)
+    if origin is list:
+        _expect(isinstance(value, list), where, "a list", value)
+        return [_value(args[0], item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if origin is dict:
+        _expect(isinstance(value, dict), where, "an object", value)
+        return {key: _value(args[1], item, f"{where}.{key}") for key, item in value.items()}
+    accepts, expected = _KINDS[hint]
+    _expect(accepts(value), where, expected, value)
+    return value
 
 
 def _build(cls: type, data: Any, where: str) -> Any:
@@ -139,7 +205,13 @@ def _build(cls: type, data: Any, where: str) -> Any:
     unknown = sorted(data.keys() - names)
     if unknown:
         raise ManifestError(f"{where}: unknown field(s) {', '.join(unknown)}")
-    return cls(**data)
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, value in data.items():
+        values[name] = _value(hints[name], value, f"{where}.{name}")
+        accepts, expected = _RULES.get((cls, name), _KINDS[Any])
+        _expect(accepts(values[name]), f"{where}.{name}", expected, value)
+    return cls(**values)
 
 
 def manifest_from_dict(data: dict[str, Any], where: str = "manifest") -> Manifest:
@@ -149,16 +221,7 @@ def manifest_from_dict(data: dict[str, Any], where: str = "manifest") -> Manifes
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise ManifestError(f"{where}: schema_version {version!r}, expected {SCHEMA_VERSION}")
-    values = dict(data)
-    for key, cls in _NESTED.items():
-        if key in values:
-            values[key] = _build(cls, values[key], f"{where}.{key}")
-    if isinstance(values.get("thresholds"), list):
-        values["thresholds"] = [
-            _build(Threshold, t, f"{where}.thresholds[{i}]")
-            for i, t in enumerate(values["thresholds"])
-        ]
-    return _build(Manifest, values, where)
+    return _build(Manifest, data, where)
 
 
 def manifest_path(artifact: Path) -> Path:
@@ -171,6 +234,8 @@ def read_manifest(path: Path) -> Manifest:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise ManifestError(f"{path}: manifest not found") from None
+    except OSError as err:  # a directory, unreadable, ...
+        raise ManifestError(f"{path}: cannot read manifest ({err.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ManifestError(f"{path}: not valid JSON ({err})") from None
     return manifest_from_dict(data, where=str(path))

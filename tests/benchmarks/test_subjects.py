@@ -92,3 +92,25 @@ def test_runtime_error_is_failed_not_a_crash(artifacts_copy, checkpoint, test_sp
     subject = run(edited(artifacts_copy, ONNX, rehash), checkpoint, test_split, reference)
     assert subject.status == "failed" and subject.load is None
     assert subject.reasons[0].startswith("runtime error: ")
+
+
+def test_pte_with_a_bad_identifier_never_reaches_executorch(
+    artifacts_copy, checkpoint, test_split, reference
+):
+    """ExecuTorch logs a wrong file identifier verbatim and aborts the process (SIGABRT) when
+    it is not UTF-8: if this check regressed, the test run itself would die here."""
+    name = "quick-cnn-executorch-fp32.pte"
+    path = artifacts_copy / name
+    raw = bytearray(path.read_bytes())
+    raw[4:8] = b"\xc0\xff\xfe\xfd"  # exir wrote "ET12" there
+    path.write_bytes(bytes(raw))
+
+    def rehash(data):
+        data["file"]["sha256"], data["file"]["size_bytes"] = sha256_of(path), size_of(path)
+
+    subject = run(edited(artifacts_copy, name, rehash), checkpoint, test_split, reference)
+    assert subject.status == "failed" and subject.load is None and subject.scores is None
+    assert subject.reasons == (
+        "not an ExecuTorch program: file identifier (bytes 4-7) b'\\xc0\\xff\\xfe\\xfd', "
+        "expected ET..",
+    )
