@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from melanoma.atomic import check_writable
 from melanoma.benchmarks.gate import GateLimits, targets, violations
 from melanoma.benchmarks.harness import BenchConfig, BenchResult, run_benchmark
 from melanoma.benchmarks.machine import versions
@@ -90,29 +89,11 @@ def check_outputs(outputs: Outputs) -> None:
     """Refuse outputs that cannot be written before the run, not after minutes of it
     with half the report files already there."""
     out, json_path = Path(outputs.out_dir), outputs.json_path
-    _check_writable(out, out, is_dir=True)
+    check_writable(out, is_dir=True)
     if json_path is not None:
         if Path(json_path).resolve() == out.resolve():
             raise UserError(f"{json_path}: the --json file cannot be the --out directory")
-        _check_writable(Path(json_path), Path(json_path).parent, is_dir=False)
-
-
-def _check_writable(path: Path, folder: Path, is_dir: bool) -> None:
-    """`path` is (or can become) a directory / a file, and `folder` will take new files."""
-    existing = folder
-    try:
-        if path.exists() and path.is_dir() != is_dir:
-            raise UserError(f"{path}: {'not a directory' if is_dir else 'is a directory'}")
-        existing = next(p for p in (folder, *folder.parents) if p.exists())
-        if not existing.is_dir():
-            raise UserError(f"{path}: {existing} is not a directory")
-        # Probe as the atomic writers will write (a temp file in the nearest existing
-        # folder): os.access says yes to root even where nothing can be created, e.g. /proc.
-        fd, probe = tempfile.mkstemp(prefix=".melanoma-bench-probe.", dir=existing)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        raise UserError(f"{path}: cannot write in {existing} ({err.strerror})") from None
+        check_writable(Path(json_path), is_dir=False)
 
 
 def benchmark(config: BenchConfig, limits: GateLimits, outputs: Outputs) -> dict:

@@ -65,11 +65,31 @@ def output_dir(path: Path) -> Iterator[Path]:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"{path}: cannot create output directory ({err.strerror})") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise UserError(f"{path}: output directory is not writable")
     try:
+        check_writable(path, is_dir=True)
         yield path
     except BaseException:
         if not existed and not any(path.iterdir()):
             path.rmdir()
         raise
+
+
+def check_writable(path: Path, is_dir: bool) -> None:
+    """Fail now unless `path` is (or can become) a directory (is_dir) or a file, and a new
+    file can really be created where it goes."""
+    path = Path(path)
+    folder = path if is_dir else path.parent
+    existing = folder
+    try:
+        if path.exists() and path.is_dir() != is_dir:
+            raise UserError(f"{path}: {'not a directory' if is_dir else 'is a directory'}")
+        existing = next(p for p in (folder, *folder.parents) if p.exists())
+        if not existing.is_dir():
+            raise UserError(f"{path}: {existing} is not a directory")
+        # Probe as the atomic writers will write (a temp file in the nearest existing
+        # folder): os.access says yes to root even where nothing can be created, e.g. /proc.
+        fd, probe = tempfile.mkstemp(prefix=".melanoma-probe.", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise UserError(f"{path}: cannot write in {existing} ({err.strerror})") from None

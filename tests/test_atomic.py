@@ -1,6 +1,6 @@
 import pytest
 
-from melanoma.atomic import atomic_path, output_dir
+from melanoma.atomic import atomic_path, check_writable, output_dir
 from melanoma.errors import UserError
 
 
@@ -47,3 +47,15 @@ def test_output_dir_under_a_file_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="cannot create output directory"):
         with output_dir(tmp_path / "file" / "out"):
             pass
+
+
+def test_check_writable_refuses_the_wrong_kind_of_path_and_creates_nothing(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="is a directory"):
+        check_writable(tmp_path, is_dir=False)
+    with pytest.raises(UserError, match="not a directory"):
+        check_writable(tmp_path / "file", is_dir=True)
+    with pytest.raises(UserError, match="is not a directory"):
+        check_writable(tmp_path / "file" / "report.json", is_dir=False)
+    check_writable(tmp_path / "new" / "deeper", is_dir=True)  # creatable: fine, nothing made
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
