@@ -209,18 +209,19 @@ def load_checkpoint(path_or_name: str | os.PathLike) -> Checkpoint:
     except pickle.UnpicklingError:  # torch's own message is a page on weights_only
         raise CheckpointError(f"{weights}: not a weights-only torch file") from None
     except Exception as err:  # zip and I/O errors alike: the file is not a state_dict
-        why = _first_line(err)
+        why = first_line(err)
         raise CheckpointError(f"{weights}: not a readable state_dict ({why})") from None
     try:
         model = build_model(meta.arch, meta.arch_args)
         model.load_state_dict(state, strict=True)
     except (RuntimeError, ValueError, TypeError, AttributeError, KeyError) as err:
-        why = _first_line(err)
+        why = first_line(err)
         raise CheckpointError(f"{weights}: does not match {meta.arch} ({why})") from None
     return Checkpoint(model.eval(), meta, ckpt_dir)
 
 
-def _first_line(err: Exception) -> str:
+def first_line(err: Exception) -> str:
+    """An exception's first line for a one-line error (its type name if it has no text)."""
     lines = str(err).strip().splitlines()
     return lines[0][:160] if lines else type(err).__name__
 

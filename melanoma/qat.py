@@ -37,6 +37,7 @@ from melanoma.checkpoint import (
     CheckpointMeta,
     checkpoint_sha256,
     file_sha256,
+    first_line,
     package_versions,
     read_meta,
     resolve_checkpoint_dir,
@@ -314,8 +315,8 @@ def load_qat(path_or_name: str | os.PathLike) -> QATCheckpoint:
     try:
         program = torch.export.load(program_path)
     except (RuntimeError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"{program_path}: unreadable exported program ({first})") from None
+        why = first_line(err)
+        raise CheckpointError(f"{program_path}: unreadable exported program ({why})") from None
     return QATCheckpoint(program, meta, qat_dir)
 
 
