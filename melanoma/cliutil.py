@@ -13,6 +13,8 @@ from melanoma.errors import UserError
 
 EXIT_USAGE = 2  # bad input or flags: one line, no traceback
 EXIT_INTERRUPTED = 130
+# click >= 8.2 raises this for a group called with no arguments; older clicks print help themselves
+NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 SEED = click.IntRange(0, 2**32 - 1)  # what torch and numpy both take as a seed
 
 
@@ -42,8 +44,11 @@ def run(command: click.Command) -> NoReturn:
         command.main(standalone_mode=False)
     except click.exceptions.Exit as stop:
         sys.exit(stop.exit_code)
-    except click.ClickException as err:
+    except NO_ARGS_IS_HELP as err:  # a bare group call shows its help, as click does
         err.show()
+        sys.exit(err.exit_code)
+    except click.ClickException as err:
+        click.echo(f"error: {one_line_message(err)}", err=True)
         sys.exit(err.exit_code)
     except (click.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
@@ -56,6 +61,16 @@ def run(command: click.Command) -> NoReturn:
         click.echo(f"error: {where}{err.strerror or err}", err=True)
         sys.exit(EXIT_USAGE)
     sys.exit(0)
+
+
+def one_line_message(err: click.ClickException) -> str:
+    """click's message on one line, pointing at --help, instead of its Usage/Try/Error block:
+    every bad input, flags included, gets one line that names the problem."""
+    message = " ".join(err.format_message().split())
+    ctx = getattr(err, "ctx", None)
+    if isinstance(err, click.UsageError) and ctx is not None:
+        message += f" (see '{ctx.command_path} --help')"
+    return message
 
 
 def setup_process(verbose: bool = False, threads: int | None = None) -> None:

@@ -107,10 +107,25 @@ def test_broken_checkpoint(melanoma, tmp_path, data_path):
     assert_one_line_error(result, "corrupt metadata")
 
 
-def test_wrong_flag_values_exit_2(melanoma, tmp_path):
-    assert melanoma("train", "--method", "gan", "--out", tmp_path).returncode == 2
-    assert melanoma("evaluate", "x", "--split", "train").returncode == 2
-    assert melanoma("frobnicate").returncode == 2
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["train", "--method", "gan"], ["'--method'", "'gan'", "'melanoma train --help'"]),
+        (["evaluate", "x", "--split", "train"], ["'--split'", "'train'"]),
+        (["evaluate"], ["Missing argument 'CHECKPOINT_DIR'"]),
+        (["train", "--bogus"], ["No such option '--bogus'"]),
+        (["frobnicate"], ["No such command 'frobnicate'", "'melanoma --help'"]),
+    ],
+)
+def test_wrong_flags_are_one_line_exit_2(melanoma, args, fragments):
+    """Not click's Usage/Try/Error block: one line naming the flag, and where help is."""
+    result = melanoma(*args)
+    assert_one_line_error(result, "error: ", *fragments)
+
+
+def test_bare_group_still_shows_help(melanoma):
+    result = melanoma()
+    assert result.returncode == 2 and "Commands:" in result.stderr and "train" in result.stderr
 
 
 def test_too_few_labeled_images_for_cross_validation(melanoma, tmp_path, real_jpegs):

@@ -149,6 +149,7 @@ def test_usage_errors_exit_2(console_script, args, message):
     result = subprocess.run([console_script("melanoma-bench"), *args], capture_output=True,
                             text=True)  # fmt: skip
     assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()], result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
