@@ -13,9 +13,13 @@ verifies it, and `load` raises NotRunnableHere.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import platform
+import re
 import shutil
+import sys
 import tempfile
 from collections import Counter
 from importlib import metadata
@@ -37,6 +41,8 @@ FP32_TOLERANCE = 1e-3
 INT8_TOLERANCE_STEPS = 4  # one more output quantization step than XNNPACK: fp16 in between
 DEPLOYMENT_TARGET = "iOS17"  # the first with W8A8 (activation quantize) ops
 SPEC_ONLY = "spec-only (Core ML runtime needs macOS)"
+# "Running MIL default pipeline:  51%|#####     | 48/95 [00:00<00:00, 475.68 passes/s]"
+TQDM_BAR = re.compile(r"[^\r\n]*?\d+%\|[^|\r\n]*\| *\d+/\d+ \[[^\]\r\n]*\]")
 
 
 def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict:
@@ -47,14 +53,15 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
 
     program = as_program(model, example_inputs).run_decompositions({})
     batch = ct.RangeDim(lower_bound=1, upper_bound=MAX_BATCH, default=1)
-    mlmodel = ct.convert(
-        program,
-        convert_to="mlprogram",
-        compute_precision=getattr(ct.precision, COMPUTE_PRECISION[precision]),
-        minimum_deployment_target=getattr(ct.target, DEPLOYMENT_TARGET),
-        inputs=[ct.TensorType(name=INPUT_NAME, shape=(batch, 3, 32, 32), dtype=np.float32)],
-        outputs=[ct.TensorType(name=OUTPUT_NAME, dtype=np.float32)],
-    )
+    with _without_progress_bars():
+        mlmodel = ct.convert(
+            program,
+            convert_to="mlprogram",
+            compute_precision=getattr(ct.precision, COMPUTE_PRECISION[precision]),
+            minimum_deployment_target=getattr(ct.target, DEPLOYMENT_TARGET),
+            inputs=[ct.TensorType(name=INPUT_NAME, shape=(batch, 3, 32, 32), dtype=np.float32)],
+            outputs=[ct.TensorType(name=OUTPUT_NAME, dtype=np.float32)],
+        )
     _save(mlmodel, Path(out_path))
     facts = check_spec(Path(out_path), precision)
     return {
@@ -63,6 +70,20 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
         "max_batch": MAX_BATCH,
         **facts,
     }
+
+
+@contextlib.contextmanager
+def _without_progress_bars():
+    """Drop the tqdm bars ct.convert draws on stderr (four per conversion, no switch to
+    turn them off); pass on anything else it prints, warnings included."""
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            yield
+    finally:
+        for line in re.split(r"[\r\n]+", TQDM_BAR.sub("", captured.getvalue())):
+            if line.strip():
+                print(line, file=sys.stderr)
 
 
 def _save(mlmodel, out_path: Path) -> None:

@@ -8,7 +8,11 @@ whose Q/DQ pairs XNNPACK turns into int8 kernels.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
+import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -102,12 +106,13 @@ class ExecuTorchRunner:
         from executorch.extension.pybindings import portable_lib
         from executorch.runtime import Runtime
 
-        if threads:
-            # XNNPACK runs on the runtime's one process-wide threadpool.
-            portable_lib._unsafe_reset_threadpool(threads)
-        self.threads = portable_lib._threadpool_get_thread_count()
-        program = Runtime.get().load_program(Path(path))
-        self.method = program.load_method("forward")
+        with _native_stderr_to_debug_log():
+            if threads:
+                # XNNPACK runs on the runtime's one process-wide threadpool.
+                portable_lib._unsafe_reset_threadpool(threads)
+            self.threads = portable_lib._threadpool_get_thread_count()
+            program = Runtime.get().load_program(Path(path))
+            self.method = program.load_method("forward")
         self.runtime = f"executorch {metadata.version('executorch')} runtime (XNNPACK)"
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
@@ -116,6 +121,30 @@ class ExecuTorchRunner:
         (out,) = self.method.execute([torch.from_numpy(np.ascontiguousarray(batch))])
         # The output lives in the method's planned memory, which the next call reuses.
         return out.numpy().copy()  # (N, 1)
+
+
+@contextlib.contextmanager
+def _native_stderr_to_debug_log():
+    """The runtime's threadpool, created on first use, prints cpuinfo probes
+    ("Failed to open midr file ...") straight to file descriptor 2 on x86 Linux: harmless,
+    and alarming next to a result. Log them (shown with -v); if loading fails, print them."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    failed = True
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+            failed = False
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode(errors="replace").strip()
+            if text and failed:
+                print(text, file=sys.stderr)
+            elif text:
+                log.info("executorch runtime: %s", text)
 
 
 def load(path: Path, threads: int | None = None) -> ExecuTorchRunner:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import sys
+import warnings
 from typing import NoReturn
 
 import click
@@ -73,12 +74,26 @@ def one_line_message(err: click.ClickException) -> str:
     return message
 
 
+# Third-party messages that say nothing about this run, printed dozens of times around
+# a ten-line result: a deprecation inside torch's pytree that torchao/executorch
+# trigger, and coremltools' notes on its untested torch version and on the native
+# parts that exist only on macOS (the manifests record every version, and Core ML
+# rows already say they need macOS). --verbose shows them all.
+THIRD_PARTY_NOISE = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",)
+THIRD_PARTY_LOGGERS = ("torch.utils._pytree", "coremltools")
+
+
 def setup_process(verbose: bool = False, threads: int | None = None) -> None:
     """Process-wide settings belong to the CLI, never to library code."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        for message in THIRD_PARTY_NOISE:
+            warnings.filterwarnings("ignore", message=message)
+        for name in THIRD_PARTY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.ERROR)
     if threads:
         import torch
 

@@ -74,6 +74,15 @@ def test_exports_and_prints_a_table(run_main, export_source, tmp_path, monkeypat
     assert (tmp_path / "quick-cnn-torchscript-fp32.ptl.manifest.json").is_file()
 
 
+def test_main_job_prints_its_table_and_nothing_on_stderr(melanoma_export, tmp_path):
+    """README command 1 on a fresh install: no third-party warnings, progress bars or
+    native runtime chatter around the result (all of them come back with -v)."""
+    result = melanoma_export("--target", "executorch", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "reference-supervised-executorch-int8.pte" in result.stdout
+
+
 def test_unknown_target_lists_the_valid_ones(melanoma_export):
     result = melanoma_export("--target", "tflite")
     assert result.returncode == 2

@@ -1,6 +1,7 @@
 """Core ML: the saved package's spec (names, shapes, types, int8 weights); outputs on macOS only."""
 
 import platform
+import sys
 
 import coremltools as ct
 import pytest
@@ -52,3 +53,19 @@ def test_runs_where_core_ml_exists(exported, assert_round_trip, precision):
         assert check.check.startswith("spec-only") and check.max_abs_diff is None
         with pytest.raises(NotRunnableHere):
             coreml.load(result.artifact)
+
+
+def test_conversion_progress_bars_are_dropped_and_the_rest_kept(capsys):
+    # ct.convert writes its tqdm bars and any warning to sys.stderr while it runs.
+    with coreml._without_progress_bars():
+        print("\rRunning MIL default pipeline:  51%|#####     | 48/95 [00:00<00:00]", end="",
+              file=sys.stderr)  # fmt: skip
+        print("UserWarning: something the user should read", file=sys.stderr)
+    assert capsys.readouterr().err == "UserWarning: something the user should read\n"
+
+
+def test_conversion_output_is_kept_when_conversion_fails(capsys):
+    with pytest.raises(ValueError), coreml._without_progress_bars():
+        print("ValueError context from coremltools", file=sys.stderr)
+        raise ValueError("op not supported")
+    assert "ValueError context from coremltools" in capsys.readouterr().err

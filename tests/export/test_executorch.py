@@ -1,5 +1,7 @@
 """ExecuTorch .pte: XNNPACK lowering, the runtime round trip on real images, size and threads."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -54,3 +56,19 @@ def test_threads_set_the_runtime_threadpool(exported):
         assert executorch.load(exported["executorch", "fp32"].artifact, threads=1).threads == 1
     finally:
         portable_lib._unsafe_reset_threadpool(before)
+
+
+def test_native_runtime_chatter_goes_to_the_log(capfd, caplog):
+    # The C++ runtime writes to file descriptor 2, below Python's sys.stderr.
+    with caplog.at_level("INFO", logger=executorch.__name__):
+        with executorch._native_stderr_to_debug_log():
+            os.write(2, b"[cpuinfo_utils.cpp:87] Failed to open midr file\n")
+    assert "midr" not in capfd.readouterr().err
+    assert "Failed to open midr file" in caplog.text
+
+
+def test_native_runtime_output_is_shown_when_loading_fails(capfd):
+    with pytest.raises(RuntimeError), executorch._native_stderr_to_debug_log():
+        os.write(2, b"[method.cpp:1] Missing operator\n")
+        raise RuntimeError("load_method failed")
+    assert "Missing operator" in capfd.readouterr().err
