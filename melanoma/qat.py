@@ -312,12 +312,27 @@ def load_qat(path_or_name: str | os.PathLike) -> QATCheckpoint:
         )
     import torchao.quantization.pt2e  # noqa: F401  registers the quantized_decomposed ops
 
+    _check_archive(program_path)
     try:
         program = torch.export.load(program_path)
     except (RuntimeError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         why = first_line(err)
         raise CheckpointError(f"{program_path}: unreadable exported program ({why})") from None
     return QATCheckpoint(program, meta, qat_dir)
+
+
+def _check_archive(program_path: Path) -> None:
+    """A .pt2 is a zip; torch.export.load logs a traceback for a broken one before it
+    raises, so refuse it here with one line."""
+    try:
+        with zipfile.ZipFile(program_path) as archive:
+            broken_member = archive.testzip()
+    except (zipfile.BadZipFile, EOFError) as err:
+        raise CheckpointError(f"{program_path}: unreadable exported program ({err})") from None
+    if broken_member is not None:
+        raise CheckpointError(
+            f"{program_path}: unreadable exported program (corrupt member {broken_member})"
+        )
 
 
 def find_qat(float_ckpt_dir: str | os.PathLike) -> Path | None:

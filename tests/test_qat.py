@@ -1,9 +1,11 @@
 """melanoma.qat: the prepared graph, a short real QAT, the saved directory and the `qat` command."""
 
 import dataclasses
+import hashlib
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,18 +101,30 @@ def test_find_qat_ignores_a_stale_or_missing_qat(qat_dir, float_dir, tmp_path):
     assert find_qat(other) is None
 
 
-def test_damaged_qat_directories_raise_checkpoint_error(qat_dir, float_dir, tmp_path):
+def _with_matching_sha256(qat: Path, program_bytes: bytes) -> None:
+    (qat / PROGRAM).write_bytes(program_bytes)
+    meta = json.loads((qat / "metadata.json").read_text())
+    meta["weights_sha256"] = hashlib.sha256(program_bytes).hexdigest()
+    (qat / "metadata.json").write_text(json.dumps(meta))
+
+
+def test_damaged_qat_directories_raise_checkpoint_error(qat_dir, float_dir, tmp_path, capfd):
     broken = tmp_path / "qat"
     shutil.copytree(qat_dir, broken)
     program = broken / PROGRAM
-    program.write_bytes(program.read_bytes()[:5000])
+    original = program.read_bytes()
+    program.write_bytes(original[:5000])
     with pytest.raises(CheckpointError, match="sha256 does not match"):
         load_qat(broken)
-    meta = json.loads((broken / "metadata.json").read_text())
-    meta["weights_sha256"] = __import__("hashlib").sha256(program.read_bytes()).hexdigest()
-    (broken / "metadata.json").write_text(json.dumps(meta))
+    _with_matching_sha256(broken, original[:5000])
     with pytest.raises(CheckpointError, match="unreadable exported program"):
         load_qat(broken)
+    flipped = bytearray(original)
+    flipped[len(flipped) // 2] ^= 0xFF  # inside a member: its CRC no longer matches
+    _with_matching_sha256(broken, bytes(flipped))
+    with pytest.raises(CheckpointError, match="unreadable exported program.*corrupt member"):
+        load_qat(broken)
+    assert "Traceback" not in capfd.readouterr().err  # torch logs one if it gets that far
     program.unlink()
     with pytest.raises(CheckpointError, match="is missing"):
         load_qat(broken)
