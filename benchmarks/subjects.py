@@ -166,7 +166,7 @@ def artifact_subject(
     except ValueError as err:
         raise UserError(f"{artifact.path}: {err}") from None
     reasons = _manifest_failures(manifest, meta, config.threshold_name)
-    unloadable = _header_failure(manifest.target, artifact.path)
+    unloadable = _header_failure(target, artifact.path)
     threshold = next(
         (t.probability for t in manifest.thresholds if t.name == config.threshold_name), None
     )
@@ -222,9 +222,15 @@ def artifact_subject(
     )
 
 
-def _header_failure(target: str, path: Path) -> str | None:
-    """Why an artifact's own header says its runtime cannot load it, checked without the runtime."""
-    if target != "executorch":
+def _header_failure(target, path: Path) -> str | None:
+    """Why the file itself says the manifest's runtime cannot load it, checked without the
+    runtime: a manifest edited to another target would otherwise pass as a Core ML ⏭."""
+    if path.suffix != target.SUFFIX:
+        return (
+            f"manifest target {target.NAME} expects a {target.SUFFIX} file, "
+            f"not {path.suffix or 'no suffix'}"
+        )
+    if target.NAME != "executorch":
         return None
     if not path.is_file():
         return "not an ExecuTorch program: not a file"

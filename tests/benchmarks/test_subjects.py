@@ -114,3 +114,17 @@ def test_pte_with_a_bad_identifier_never_reaches_executorch(
         "not an ExecuTorch program: file identifier (bytes 4-7) b'\\xc0\\xff\\xfe\\xfd', "
         "expected ET..",
     )
+
+
+def test_manifest_retargeted_to_another_runtime_is_failed_not_skipped(
+    artifacts_copy, checkpoint, test_split, reference
+):
+    """A .pte whose manifest says coreml was shown as ⏭ (cannot run on Linux) and passed."""
+    name = "quick-cnn-executorch-fp32.pte"
+
+    def retarget(data):
+        data["target"] = "coreml"
+
+    subject = run(edited(artifacts_copy, name, retarget), checkpoint, test_split, reference)
+    assert subject.status == "failed" and subject.load is None and subject.scores is None
+    assert subject.reasons == ("manifest target coreml expects a .mlpackage file, not .pte",)
