@@ -157,7 +157,6 @@ def artifact_subject(
     config: AccuracyConfig,
 ) -> Subject:
     """One accuracy pass of an artifact in its own runtime, normalized as its manifest says."""
-    from melanoma.export.base import NotRunnableHere
     from melanoma.export.registry import get_target
 
     manifest = artifact.manifest
@@ -166,32 +165,40 @@ def artifact_subject(
     except ValueError as err:
         raise UserError(f"{artifact.path}: {err}") from None
     reasons = _manifest_failures(manifest, meta, config.threshold_name)
-    unloadable = _header_failure(target, artifact.path)
-    threshold = next(
-        (t.probability for t in manifest.thresholds if t.name == config.threshold_name), None
-    )
-    info = {
-        "file": artifact.name,
-        "size_bytes": size_of(artifact.path),
-        "quantization": manifest.quantization.scheme,
-        "export_check": manifest.verification.check,
-        "runtime": None,
-    }
     subject = Subject(
         name=artifact.name,
         target=manifest.target,
         precision=manifest.precision,
         status="failed",
         reasons=tuple(reasons),
-        info=info,
+        info={
+            "file": artifact.name,
+            "size_bytes": size_of(artifact.path),
+            "quantization": manifest.quantization.scheme,
+            "export_check": manifest.verification.check,
+            "runtime": None,
+        },
         load=lambda threads: target.load(artifact.path, threads=threads),
         dynamic_batch=manifest.input.shape[0] == "N",
         normalization=(manifest.preprocessing.mean, manifest.preprocessing.std),
     )
+    unloadable = _header_failure(target, artifact.path)
     if unloadable:
         return dataclasses.replace(subject, reasons=(*reasons, unloadable), load=None)
+    threshold = next(
+        (t.probability for t in manifest.thresholds if t.name == config.threshold_name), None
+    )
     if threshold is None:
         return subject
+    return _accuracy_pass(subject, target, artifact, images, labels, reference, threshold, config)
+
+
+def _accuracy_pass(subject, target, artifact, images, labels, reference, threshold, config):
+    """Run every test image through the artifact's runtime; a runtime that refuses it fails
+    the row (or skips it, where the runtime does not exist), and never stops the benchmark."""
+    from melanoma.export.base import NotRunnableHere
+
+    reasons = list(subject.reasons)
     inputs = normalize(images, *subject.normalization).numpy()
     try:
         done = _scored(
@@ -212,12 +219,12 @@ def artifact_subject(
         first = (str(err).strip().splitlines() or [""])[0][:200]
         reasons.append(f"runtime error: {type(err).__name__}: {first}")
         return dataclasses.replace(subject, reasons=tuple(reasons), load=None)
-    reasons += sanity_failures(manifest.precision, done["figures"], config.bounds)
+    reasons += sanity_failures(subject.precision, done["figures"], config.bounds)
     return dataclasses.replace(
         subject,
         status="failed" if reasons else "verified",
         reasons=tuple(reasons),
-        info={**info, **done["figures"], "runtime": done["runtime"]},
+        info={**subject.info, **done["figures"], "runtime": done["runtime"]},
         scores=done["scores"],
     )
 
