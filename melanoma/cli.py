@@ -214,7 +214,8 @@ def nested_cv(data, seeds, out_dir):
     type=click.Choice(["test", "val", "labeled"]),
     default="test",
     show_default=True,
-    help="val is the checkpoint's own validation split.",
+    help="val is the checkpoint's own validation split; labeled includes the images it "
+    "trained on (optimistic).",
 )
 @threshold_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
@@ -222,18 +223,22 @@ def evaluate(checkpoint_dir, data, split, threshold_name, as_json):
     """Metrics with 95% bootstrap CIs for CHECKPOINT_DIR on a split."""
     from melanoma.checkpoint import load_checkpoint
     from melanoma.datasets import load_dataset
-    from melanoma.evaluate import evaluate_checkpoint, pick_split
+    from melanoma.evaluate import evaluate_checkpoint, pick_split, split_caveat
 
     checkpoint = load_checkpoint(checkpoint_dir)
     dataset = load_dataset(data)
     report = evaluate_checkpoint(checkpoint, pick_split(dataset, split, checkpoint), threshold_name)
     report.pop("roc")
+    caveat = split_caveat(dataset, split, checkpoint)
+    if caveat:
+        report["caveat"] = caveat
     if as_json:
         click.echo(json.dumps(report))
         return
     click.echo(
         f"{checkpoint.path} on {split} (n={report['n']}), "
         f"threshold {threshold_name} = {report['threshold']:.3f}"
+        + (f" ({caveat})" if caveat else "")
     )
     for name, (low, high) in report["ci"].items():
         click.echo(f"  {name:<18} {report[name]:.3f}  [{low:.3f}, {high:.3f}]")

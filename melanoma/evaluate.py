@@ -28,6 +28,12 @@ def pick_split(dataset: Dataset, name: str, checkpoint: Checkpoint) -> Split:
         return dataset.test
     if name == "val":
         meta = checkpoint.meta
+        if dataset.fingerprint != meta.data_fingerprint:
+            raise UserError(
+                f"{dataset.source}: --split val is re-carved from the data the checkpoint "
+                f"was trained on (fingerprint {meta.data_fingerprint}), and this data set "
+                f"is {dataset.fingerprint}"
+            )
         val = checkpoint_split(dataset.labeled, meta.train_config, meta.seed)[1]
         if val is None:
             raise UserError(
@@ -38,6 +44,15 @@ def pick_split(dataset: Dataset, name: str, checkpoint: Checkpoint) -> Split:
     if name == "labeled":
         return dataset.labeled
     raise UserError(f"unknown split {name!r}; choose from {', '.join(SPLITS)}")
+
+
+def split_caveat(dataset: Dataset, name: str, checkpoint: Checkpoint) -> str | None:
+    """Why a split's numbers would flatter the model, or None: only test is untouched."""
+    if name == "val":
+        return "its epoch and thresholds were chosen on these images: optimistic"
+    if name == "labeled" and dataset.fingerprint == checkpoint.meta.data_fingerprint:
+        return "the model trained on these images: optimistic, not an estimate of accuracy"
+    return None
 
 
 def evaluate_checkpoint(
