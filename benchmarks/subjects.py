@@ -27,7 +27,7 @@ from melanoma.benchmarks.accuracy import (
     sigmoid,
 )
 from melanoma.checkpoint import Checkpoint, CheckpointError, CheckpointMeta, load_checkpoint
-from melanoma.errors import UserError
+from melanoma.errors import UserError, first_line
 from melanoma.manifest import Manifest, size_of
 from melanoma.preprocess import normalize
 
@@ -216,8 +216,7 @@ def _accuracy_pass(subject, target, artifact, images, labels, reference, thresho
         why = f"not runnable on {platform.system()}: {err}"
         return dataclasses.replace(subject, status=status, reasons=(*reasons, why), load=None)
     except runtime_errors() as err:
-        first = (str(err).strip().splitlines() or [""])[0][:200]
-        reasons.append(f"runtime error: {type(err).__name__}: {first}")
+        reasons.append(f"runtime error: {type(err).__name__}: {first_line(err)}")
         return dataclasses.replace(subject, reasons=tuple(reasons), load=None)
     reasons += sanity_failures(subject.precision, done["figures"], config.bounds)
     return dataclasses.replace(

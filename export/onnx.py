@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from melanoma.errors import first_line
 from melanoma.export.base import INPUT_NAME, OUTPUT_NAME, ExportError
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,7 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
     try:
         onnx.checker.check_model(written, full_check=True)
     except onnx.checker.ValidationError as err:
-        first = str(err).strip().splitlines()[0]
-        raise ExportError(f"{out_path}: onnx.checker failed ({first})") from None
+        raise ExportError(f"{out_path}: onnx.checker failed ({first_line(err)})") from None
     ops = Counter(node.op_type for node in written.graph.node)
     if precision == "int8" and not all(ops[op] for op in QDQ_OPS):
         raise ExportError(f"{out_path}: int8 export has no QuantizeLinear/DequantizeLinear ops")

@@ -27,7 +27,7 @@ from torch import nn
 
 from melanoma.architectures import build_model
 from melanoma.atomic import atomic_path
-from melanoma.errors import UserError
+from melanoma.errors import UserError, first_line
 
 FORMAT_VERSION = 1
 WEIGHTS = "weights.pt"
@@ -218,12 +218,6 @@ def load_checkpoint(path_or_name: str | os.PathLike) -> Checkpoint:
         why = first_line(err)
         raise CheckpointError(f"{weights}: does not match {meta.arch} ({why})") from None
     return Checkpoint(model.eval(), meta, ckpt_dir)
-
-
-def first_line(err: Exception) -> str:
-    """An exception's first line for a one-line error (its type name if it has no text)."""
-    lines = str(err).strip().splitlines()
-    return lines[0][:160] if lines else type(err).__name__
 
 
 def checkpoint_sha256(ckpt_dir: Path) -> str:

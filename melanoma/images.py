@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from melanoma.errors import first_line
 from melanoma.preprocess import IMAGE_SIZE, crop_and_resize, to_uint8
 from melanoma.sources import DataError
 
@@ -33,14 +34,14 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
     except UnidentifiedImageError:
         raise DataError(f"{where}: not a readable image (unrecognized format)") from None
     except Image.DecompressionBombError as err:
-        raise DataError(f"{where}: not a readable image ({_short(err)})") from None
+        raise DataError(f"{where}: not a readable image ({first_line(err)})") from None
     except Image.DecompressionBombWarning:
         raise DataError(f"{where}: image is suspiciously large (decompression bomb?)") from None
     except (OSError, SyntaxError, ValueError, NotImplementedError) as err:  # NotImplemented:
         # Pillow's answer to pixel formats it identifies but cannot decode (e.g. some DDS)
         if isinstance(err, DataError):
             raise
-        raise DataError(f"{where}: truncated or corrupt image ({_short(err)})") from None
+        raise DataError(f"{where}: truncated or corrupt image ({first_line(err)})") from None
     return np.asarray(rgb, dtype=np.uint8)
 
 
@@ -51,10 +52,6 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(canvas, rgba).convert("RGB")
     return image.convert("RGB")
-
-
-def _short(err: Exception) -> str:
-    return str(err).splitlines()[0][:120] if str(err) else type(err).__name__
 
 
 def load_image_32(data: bytes, where: str) -> np.ndarray:

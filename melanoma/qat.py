@@ -37,14 +37,13 @@ from melanoma.checkpoint import (
     CheckpointMeta,
     checkpoint_sha256,
     file_sha256,
-    first_line,
     package_versions,
     read_meta,
     resolve_checkpoint_dir,
     utc_now,
 )
 from melanoma.datasets import Dataset, Split
-from melanoma.errors import UserError
+from melanoma.errors import UserError, first_line
 from melanoma.metrics import all_metrics
 from melanoma.model import example_inputs as model_example_inputs
 from melanoma.preprocess import normalize
