@@ -1,0 +1,65 @@
+"""Batched augmentation: per-image random parameters, each transform switchable, seeded."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from melanoma.augment import AugmentConfig, augment
+
+OFF = AugmentConfig(
+    hflip=False,
+    vflip=False,
+    rotation_degrees=0.0,
+    crop_scale=(1.0, 1.0),
+    crop_ratio=(1.0, 1.0),
+    brightness=0.0,
+    contrast=0.0,
+    saturation=0.0,
+    hue=0.0,
+)
+
+
+@pytest.fixture(scope="module")
+def images(dataset):
+    return dataset.labeled.images[:64].float() / 255  # (64, 3, 32, 32) real moles
+
+
+def _run(images, config, seed=0):
+    return augment(images, config, torch.Generator().manual_seed(seed))
+
+
+def test_everything_off_is_the_identity(images):
+    torch.testing.assert_close(_run(images, OFF), images, atol=1e-5, rtol=0)
+
+
+def test_flips_are_drawn_per_image(images):
+    out = _run(images, dataclasses.replace(OFF, hflip=True))
+    mirrored = torch.flip(images, dims=[3])
+    same = (out - images).abs().amax(dim=(1, 2, 3)) < 1e-5
+    flipped = (out - mirrored).abs().amax(dim=(1, 2, 3)) < 1e-5
+    assert bool((same | flipped).all())  # each image exactly kept or exactly mirrored
+    assert 10 < int(flipped.sum()) < 54  # p=0.5 per image, not one coin for the batch
+
+
+def test_brightness_scales_each_image_by_its_own_factor(images):
+    out = _run(images, dataclasses.replace(OFF, brightness=0.1))
+    unclipped = (images > 0.05) & (images < 0.85)  # 0.85 * 1.1 stays below the clamp at 1
+    ratios = [(o[m] / i[m]) for o, i, m in zip(out, images, unclipped, strict=True)]
+    spreads = torch.stack([r.max() - r.min() for r in ratios])
+    factors = torch.stack([r.mean() for r in ratios])
+    assert float(spreads.max()) < 1e-4  # one factor per image
+    assert 0.9 - 1e-4 <= float(factors.min()) and float(factors.max()) <= 1.1 + 1e-4
+    assert float(factors.std()) > 0.02  # and the factors differ between images
+
+
+def test_default_config_changes_images_but_stays_in_range(images):
+    out = _run(images, AugmentConfig())
+    assert out.shape == images.shape and out.dtype == torch.float32
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+    assert float((out - images).abs().mean()) > 0.01
+
+
+def test_the_generator_seed_decides_everything(images):
+    torch.testing.assert_close(_run(images, AugmentConfig(), 3), _run(images, AugmentConfig(), 3))
+    assert not torch.equal(_run(images, AugmentConfig(), 3), _run(images, AugmentConfig(), 4))
