@@ -28,6 +28,9 @@ class SanityBounds:
     fp32_max_abs_dprob: float = 1e-3  # an fp32 artifact is the same math as eager fp32
     int8_min_agreement: float = 0.90  # decisions still mostly the float model's
     int8_max_auc_drop: float = 0.05  # AUC within 0.05 of the float model's
+    # Real int8 moves some probability by at least one output quantization step (~1e-2);
+    # an "int8" artifact that matches the float model this closely is a float file.
+    int8_min_max_abs_dprob: float = 1e-5
 
 
 @dataclass(frozen=True)
@@ -95,4 +98,9 @@ def sanity_failures(precision: str, figures: dict, bounds: SanityBounds) -> list
         failures.append(f"agreement {figures['agreement']:.3f} < {bounds.int8_min_agreement:g}")
     if precision != "fp32" and -figures["delta_auc"] > bounds.int8_max_auc_drop:
         failures.append(f"ΔAUC {figures['delta_auc']:+.4f} < -{bounds.int8_max_auc_drop:g}")
+    if precision != "fp32" and figures["max_abs_dprob"] < bounds.int8_min_max_abs_dprob:
+        failures.append(
+            f"labelled {precision} but max|Δp| {figures['max_abs_dprob']:.2g} from the float "
+            f"model < {bounds.int8_min_max_abs_dprob:g}: not quantized"
+        )
     return failures

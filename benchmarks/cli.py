@@ -180,6 +180,7 @@ def bench(
 
 
 def _summary(report: dict, out_dir: Path) -> str:
+    from melanoma.benchmarks.gate import number
     from melanoma.benchmarks.report import text_table
 
     machine = report["machine"]
@@ -187,7 +188,7 @@ def _summary(report: dict, out_dir: Path) -> str:
     if machine["load_average_1m"] is not None:
         head += f"; load average {machine['load_average_1m']:.2f} at start"
     targets = [
-        f"target: {t['name']} {'-' if t['value'] is None else format(t['value'], '.4g')} "
+        f"target: {t['name']} {'-' if t['value'] is None else number(t['value'])} "
         f"{t['op']} {t['limit']:g}: {({True: 'met', False: 'NOT met', None: 'n/a'})[t['met']]}"
         for t in report["targets"]
     ]

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from melanoma.atomic import atomic_path
+from melanoma.benchmarks.gate import number
 from melanoma.benchmarks.macs import gmacs_per_s
 from melanoma.benchmarks.subjects import Subject
 from melanoma.benchmarks.timing import THROUGHPUT_BATCH, Latency
@@ -267,7 +268,7 @@ def markdown_report(report: dict) -> str:
 
 def _target_line(target: dict) -> str:
     mark = {True: "met", False: "NOT met", None: "not measured"}[target["met"]]
-    value = "-" if target["value"] is None else f"{target['value']:.4g}"
+    value = "-" if target["value"] is None else number(target["value"])
     return f"- {target['name']}: {value} ({mark})"
 
 

@@ -262,4 +262,12 @@ def _manifest_failures(manifest: Manifest, meta: CheckpointMeta, threshold_name:
     if not any(t.name == threshold_name for t in manifest.thresholds):
         known = ", ".join(t.name for t in manifest.thresholds)
         failures.append(f"manifest has no threshold {threshold_name!r} (has: {known})")
+    # The app decides at the manifest's thresholds, which the artifact's sha256 does not cover.
+    stored = {c["name"]: c["probability"] for c in meta.thresholds}
+    for threshold in manifest.thresholds:
+        if threshold.name in stored and abs(threshold.probability - stored[threshold.name]) > 1e-6:
+            failures.append(
+                f"manifest threshold {threshold.name} {threshold.probability:.6g} differs from "
+                f"the checkpoint's {stored[threshold.name]:.6g}"
+            )
     return failures

@@ -7,7 +7,8 @@ coremltools maps to int8 weights (constexpr_affine_dequantize) and activation
 quantize/dequantize ops: W8A8, which needs iOS 17, with fp16 compute between them.
 
 The Core ML runtime exists only on macOS. Elsewhere the exporter's own check
-of the saved package (input/output names, shapes, types, int8 weights) is what
+of the saved package (input/output names and types, input shape range, int8
+weights or no fp16 casts) is what
 verifies it, and `load` raises NotRunnableHere.
 """
 
@@ -96,7 +97,8 @@ def _save(mlmodel, out_path: Path) -> None:
 
 
 def check_spec(path: Path, precision: str) -> dict:
-    """Check the saved package: names, shapes and types of input and output; int8 weights."""
+    """Check the saved package: input and output names and types, the input's shape range
+    (an ML program's spec records no output shape), int8 weights or no fp16 casts."""
     import coremltools as ct
 
     spec = ct.utils.load_spec(str(path))
@@ -122,7 +124,7 @@ def check_spec(path: Path, precision: str) -> dict:
     return {
         "spec_version": int(spec.specificationVersion),
         "ops": dict(sorted(ops.items())),
-        "spec_check": "input/output names, shapes, float32 types"
+        "spec_check": "input/output names and float32 types, input shape range"
         + (", int8 weights and activation quantize ops" if precision == "int8" else ", no casts"),
     }
 

@@ -35,6 +35,7 @@ METADATA = "metadata.json"
 REFERENCE_DIR = Path(__file__).parent / "reference"
 REFERENCE_NAMES = ("reference-supervised", "reference-sgan")
 VERSIONED_PACKAGES = (
+    "melanoma-mobile",  # this toolkit: which exporter and trainer wrote the file
     "torch",
     "torchvision",
     "executorch",

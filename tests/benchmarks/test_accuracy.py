@@ -58,7 +58,11 @@ def test_sanity_failures_name_the_figure():
     bounds = SanityBounds()
     fine = {"max_abs_dprob": 1e-6, "agreement": 0.99, "delta_auc": -0.001}
     assert sanity_failures("fp32", fine, bounds) == []
-    assert sanity_failures("int8", fine, bounds) == []
+    assert sanity_failures("int8", dict(fine, max_abs_dprob=0.02), bounds) == []
+    # An fp32 file whose manifest was relabelled int8: no quantization error at all.
+    assert sanity_failures("int8", fine, bounds) == [
+        "labelled int8 but max|Δp| 1e-06 from the float model < 1e-05: not quantized"
+    ]
     broken_fp32 = dict(fine, max_abs_dprob=0.2)
     assert "max|Δp|" in sanity_failures("fp32", broken_fp32, bounds)[0]
     collapsed = {"max_abs_dprob": 0.5, "agreement": 0.5, "delta_auc": -0.3}

@@ -128,3 +128,21 @@ def test_manifest_retargeted_to_another_runtime_is_failed_not_skipped(
     subject = run(edited(artifacts_copy, name, retarget), checkpoint, test_split, reference)
     assert subject.status == "failed" and subject.load is None and subject.scores is None
     assert subject.reasons == ("manifest target coreml expects a .mlpackage file, not .pte",)
+
+
+def test_manifest_thresholds_must_be_the_checkpoints(
+    artifacts_copy, checkpoint, test_split, reference
+):
+    """The app decides at the manifest's threshold, which the artifact's sha256 does not cover."""
+    stored = checkpoint.meta.threshold("youden")
+
+    def move_youden(data):
+        for threshold in data["thresholds"]:
+            if threshold["name"] == "youden":
+                threshold["probability"] = 0.6
+
+    subject = run(edited(artifacts_copy, ONNX, move_youden), checkpoint, test_split, reference)
+    assert subject.status == "failed"
+    assert subject.reasons[0] == (
+        f"manifest threshold youden 0.6 differs from the checkpoint's {stored:.6g}"
+    )

@@ -48,6 +48,7 @@ def test_manifests_validate_and_match_their_files(exported, export_source):
         assert manifest.preprocessing.mean == meta.mean and manifest.preprocessing.std == meta.std
         assert [t.name for t in manifest.thresholds] == [t["name"] for t in meta.thresholds]
         assert {
+            "melanoma-mobile",
             "torch",
             "executorch",
             "coremltools",

@@ -1,4 +1,4 @@
-"""Core ML: the saved package's spec (names, shapes, types, int8 weights); outputs on macOS only."""
+"""Core ML: the saved package's spec (names, types, input shapes, int8 weights); macOS runs it."""
 
 import platform
 import sys
