@@ -6,10 +6,9 @@ GPU, not the Neural Engine). int8: the converted QAT program, whose Q/DQ ops
 coremltools maps to int8 weights (constexpr_affine_dequantize) and activation
 quantize/dequantize ops: W8A8, which needs iOS 17, with fp16 compute between them.
 
-The Core ML runtime exists only on macOS. Elsewhere the exporter's own check
-of the saved package (input/output names and types, input shape range, int8
-weights or no fp16 casts) is what
-verifies it, and `load` raises NotRunnableHere.
+The Core ML runtime exists only on macOS. Elsewhere the exporter's own check of
+the saved package (input/output names and types, input shape range, int8 weights
+or no fp16 casts) is what verifies it, and `load` raises NotRunnableHere.
 """
 
 from __future__ import annotations
