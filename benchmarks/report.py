@@ -241,7 +241,12 @@ def markdown_report(report: dict) -> str:
         f"- reference: {ref['model_name']} ({ref['method']}, {ref['arch']}), "
         f"checkpoint sha256 {ref['checkpoint_sha256'][:12]}...",
         f"- timing: {report['config']['runs']} runs after {report['config']['warmup']} warm-up, "
-        f"batch 1, threads {report['config']['threads']}",
+        f"batch 1, threads {report['config']['threads']}"
+        + (
+            "; with under 100 runs, p99 is about the slowest call"
+            if report["config"]["runs"] < 100
+            else ""
+        ),
         "",
         markdown_table(report["artifacts"]),
         "",

@@ -104,3 +104,9 @@ def test_terminal_and_markdown_tables(report):
     columns = {len(re.findall(r"(?<!\\)\|", line)) for line in table_lines}
     assert columns == {len(TABLE_HEADER) + 1, 8}  # both tables well-formed (max\|Δp\| escaped)
     assert "| m-executorch-int8.pte | 0.850 [0.100, 0.900] |" in text  # metrics with their CIs
+    assert "p99 is about the slowest call" not in text  # the default 200 runs
+
+
+def test_markdown_says_when_p99_is_just_the_slowest_call(report):
+    few_runs = dict(report, config=dict(report["config"], runs=20))
+    assert "with under 100 runs, p99 is about the slowest call" in markdown_report(few_runs)
