@@ -259,6 +259,7 @@ def _manifest(module, precision, name, temp, info, verification, source, context
             "float32",
             "NCHW",
             value_range(meta.mean, meta.std),
+            max_batch=info.get("max_batch"),
         ),
         preprocessing=Preprocessing(
             color="RGB",

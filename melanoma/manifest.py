@@ -39,6 +39,9 @@ class InputSpec:
     dtype: str  # "float32"
     layout: str  # "NCHW"
     value_range: list[float]  # [min, max] a normalized input can take
+    # Largest N the artifact takes (ExecuTorch plans memory for it, Core ML declares it);
+    # None: any N. Absent in manifests written before it was recorded.
+    max_batch: int | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,7 @@ _RULES: dict[tuple[type, str], tuple[Callable[[Any], bool], str]] = {
     (FileInfo, "size_bytes"): (lambda v: v >= 0, "a size >= 0"),
     (InputSpec, "shape"): (_is_shape(4), '4 positive sizes, the first may be "N"'),
     (InputSpec, "value_range"): (lambda v: len(v) == 2 and v[0] <= v[1], "[min, max]"),
+    (InputSpec, "max_batch"): (lambda v: v is None or v >= 1, "a batch size >= 1 or null"),
     (Preprocessing, "size"): (lambda v: v > 0, "a size > 0"),
     (Preprocessing, "mean"): (lambda v: len(v) == 3, "3 numbers (R, G, B)"),
     (Preprocessing, "std"): (lambda v: len(v) == 3 and min(v) > 0, "3 numbers > 0 (R, G, B)"),

@@ -34,6 +34,8 @@ def _set(path: str, value):
         ("file.name", "../x.onnx", "file.name: expected a file name beside the manifest"),
         ("input.shape", [], 'input.shape: expected 4 positive sizes, the first may be "N", got []'),
         ("input.shape", ["N", 3, 32, "32"], "input.shape: expected 4 positive sizes"),
+        ("input.max_batch", 0, "input.max_batch: expected a batch size >= 1 or null, got 0"),
+        ("input.max_batch", 1.5, "input.max_batch: expected an integer, got 1.5"),
         ("preprocessing.mean", "abc", 'preprocessing.mean: expected a list, got "abc"'),
         ("preprocessing.mean", [0.5], "preprocessing.mean: expected 3 numbers (R, G, B)"),
         ("preprocessing.std", [0.2, 0.0, 0.2], "preprocessing.std: expected 3 numbers > 0"),

@@ -87,13 +87,21 @@ public final class Manifest {
         public final String dtype;
         public final String layout;
         public final double[] valueRange; // [min, max]
+        public final Long maxBatch; // largest N the model takes; null: any (the app runs 1)
 
-        InputSpec(String name, List<Object> shape, String dtype, String layout, double[] range) {
+        InputSpec(
+                String name,
+                List<Object> shape,
+                String dtype,
+                String layout,
+                double[] range,
+                Long maxBatch) {
             this.name = name;
             this.shape = Collections.unmodifiableList(shape);
             this.dtype = dtype;
             this.layout = layout;
             this.valueRange = range.clone();
+            this.maxBatch = maxBatch;
         }
     }
 

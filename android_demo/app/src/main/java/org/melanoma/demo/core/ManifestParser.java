@@ -90,13 +90,20 @@ public final class ManifestParser {
     }
 
     private static Manifest.InputSpec inputSpec(JsonFields f) throws ManifestException {
-        f.checkKeys(new String[] {"name", "shape", "dtype", "layout", "value_range"}, NONE);
+        f.checkKeys(
+                new String[] {"name", "shape", "dtype", "layout", "value_range"},
+                new String[] {"max_batch"});
+        Long maxBatch = f.raw("max_batch") == null ? null : Long.valueOf(f.integer("max_batch"));
+        if (maxBatch != null && maxBatch < 1) {
+            throw new ManifestException(f.path("max_batch") + " " + maxBatch + " is below 1");
+        }
         return new Manifest.InputSpec(
                 f.string("name"),
                 f.listOrCopy("shape"),
                 f.string("dtype"),
                 f.string("layout"),
-                f.numbers("value_range"));
+                f.numbers("value_range"),
+                maxBatch);
     }
 
     private static Manifest.Preprocessing preprocessing(JsonFields f) throws ManifestException {

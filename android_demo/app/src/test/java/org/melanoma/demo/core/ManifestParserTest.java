@@ -28,6 +28,19 @@ public class ManifestParserTest {
     }
 
     @Test
+    public void maxBatchIsOptionalAndNullableAsInPython() throws Exception {
+        assertEquals(Long.valueOf(128), ManifestParser.parse(SampleManifest.JSON).input.maxBatch);
+        String absent = SampleManifest.with("    \"max_batch\": 128,\n", "");
+        assertNull(ManifestParser.parse(absent).input.maxBatch);
+        String any = SampleManifest.with("\"max_batch\": 128", "\"max_batch\": null");
+        assertNull(ManifestParser.parse(any).input.maxBatch);
+        refused(SampleManifest.with("\"max_batch\": 128", "\"max_batch\": 0"),
+                "manifest.input.max_batch 0 is below 1");
+        refused(SampleManifest.with("\"max_batch\": 128", "\"max_batch\": \"128\""),
+                "manifest.input.max_batch: expected an integer, got a string");
+    }
+
+    @Test
     public void targetInfoIsOptionalAsInPython() throws Exception {
         Manifest m = ManifestParser.parse(
                 SampleManifest.with("  \"target_info\": {\"delegated_ops\": 11},\n", ""));

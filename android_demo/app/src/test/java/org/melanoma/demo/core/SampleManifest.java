@@ -15,6 +15,7 @@ final class SampleManifest {
             "  \"input\": {",
             "    \"dtype\": \"float32\",",
             "    \"layout\": \"NCHW\",",
+            "    \"max_batch\": 128,",
             "    \"name\": \"images\",",
             "    \"shape\": [\"N\", 3, 32, 32],",
             "    \"value_range\": [-4.9, 2.2]",
