@@ -184,7 +184,12 @@ def _int8_source(checkpoint, dataset, model_name: str, out_dir: Path, qat_config
         qat.program,
         qat.meta,
         f"converted QAT program {qat_dir.name}/ (Q/DQ as float reference math)",
-        Quantization(scheme=INT8_SCHEME, per_channel=True, qat=qat.meta.epochs > 0),
+        Quantization(
+            scheme=INT8_SCHEME,
+            per_channel=True,
+            qat=qat.meta.epochs > 0,
+            program_sha256=qat.meta.weights_sha256,  # load_qat checked the file against it
+        ),
     )
 
 

@@ -78,6 +78,9 @@ class Quantization:
     scheme: str  # "none" or "int8-pt2e-xnnpack" (W8A8, symmetric weights)
     per_channel: bool
     qat: bool
+    # sha256 of the QAT program.pt2 an int8 artifact was lowered from (its qat/metadata.json
+    # records the same); None for fp32 and in manifests written before it was recorded.
+    program_sha256: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from melanoma.checkpoint import CheckpointError, checkpoint_sha256, load_checkpoint
+from melanoma.checkpoint import CheckpointError, checkpoint_sha256, file_sha256, load_checkpoint
 from melanoma.errors import UserError
 from melanoma.export import api, torchscript, verify
 from melanoma.export.registry import TARGETS, UnknownTarget, get_target
@@ -61,6 +61,9 @@ def test_manifests_validate_and_match_their_files(exported, export_source):
         } <= manifest.versions.keys()
         assert manifest.verification.passed
         assert manifest.quantization.scheme == ("none" if precision == "fp32" else api.INT8_SCHEME)
+        qat_program = export_source / "qat" / "program.pt2"
+        expected = None if precision == "fp32" else file_sha256(qat_program)
+        assert manifest.quantization.program_sha256 == expected
         if manifest.verification.max_abs_diff is not None:
             assert manifest.verification.n_images == 64
             assert "test images" in manifest.verification.check

@@ -181,11 +181,13 @@ public final class Manifest {
         public final String scheme;
         public final boolean perChannel;
         public final boolean qat;
+        public final String programSha256; // the QAT program.pt2 it came from; null for fp32
 
-        Quantization(String scheme, boolean perChannel, boolean qat) {
+        Quantization(String scheme, boolean perChannel, boolean qat, String programSha256) {
             this.scheme = scheme;
             this.perChannel = perChannel;
             this.qat = qat;
+            this.programSha256 = programSha256;
         }
     }
 

@@ -152,8 +152,10 @@ public final class ManifestParser {
     }
 
     private static Manifest.Quantization quantization(JsonFields f) throws ManifestException {
-        f.checkKeys(new String[] {"scheme", "per_channel", "qat"}, NONE);
-        return new Manifest.Quantization(f.string("scheme"), f.bool("per_channel"), f.bool("qat"));
+        f.checkKeys(new String[] {"scheme", "per_channel", "qat"}, new String[] {"program_sha256"});
+        String program = f.raw("program_sha256") == null ? null : f.string("program_sha256");
+        return new Manifest.Quantization(
+                f.string("scheme"), f.bool("per_channel"), f.bool("qat"), program);
     }
 
     private static Manifest.Verification verification(JsonFields f) throws ManifestException {

@@ -41,6 +41,16 @@ public class ManifestParserTest {
     }
 
     @Test
+    public void programSha256IsOptionalAndNullableAsInPython() throws Exception {
+        String sha = SampleManifest.repeat("5e", 32);
+        assertEquals(sha, ManifestParser.parse(SampleManifest.JSON).quantization.programSha256);
+        String absent = SampleManifest.with("    \"program_sha256\": \"" + sha + "\",\n", "");
+        assertNull(ManifestParser.parse(absent).quantization.programSha256);
+        String fp32 = SampleManifest.with("\"" + sha + "\"", "null");
+        assertNull(ManifestParser.parse(fp32).quantization.programSha256);
+    }
+
+    @Test
     public void targetInfoIsOptionalAsInPython() throws Exception {
         Manifest m = ManifestParser.parse(
                 SampleManifest.with("  \"target_info\": {\"delegated_ops\": 11},\n", ""));

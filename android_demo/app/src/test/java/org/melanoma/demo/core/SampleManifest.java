@@ -42,6 +42,7 @@ final class SampleManifest {
             "  },",
             "  \"quantization\": {",
             "    \"per_channel\": true,",
+            "    \"program_sha256\": \"" + repeat("5e", 32) + "\",",
             "    \"qat\": false,",
             "    \"scheme\": \"int8-pt2e-xnnpack\"",
             "  },",
@@ -88,7 +89,7 @@ final class SampleManifest {
                 java.util.regex.Matcher.quoteReplacement(to));
     }
 
-    private static String repeat(String s, int n) {
+    static String repeat(String s, int n) {
         StringBuilder out = new StringBuilder();
         for (int i = 0; i < n; i++) {
             out.append(s);
