@@ -106,7 +106,7 @@ class ExecuTorchRunner:
         from executorch.extension.pybindings import portable_lib
         from executorch.runtime import Runtime
 
-        with _native_stderr_to_debug_log():
+        with _native_stderr_to_log():
             if threads:
                 # XNNPACK runs on the runtime's one process-wide threadpool.
                 portable_lib._unsafe_reset_threadpool(threads)
@@ -124,7 +124,7 @@ class ExecuTorchRunner:
 
 
 @contextlib.contextmanager
-def _native_stderr_to_debug_log():
+def _native_stderr_to_log():
     """The runtime's threadpool, created on first use, prints cpuinfo probes
     ("Failed to open midr file ...") straight to file descriptor 2 on x86 Linux: harmless,
     and alarming next to a result. Log them (shown with -v); if loading fails, print them."""
