@@ -327,7 +327,8 @@ def _check_archive(program_path: Path) -> None:
         with zipfile.ZipFile(program_path) as archive:
             broken_member = archive.testzip()
     except (zipfile.BadZipFile, EOFError) as err:
-        raise CheckpointError(f"{program_path}: unreadable exported program ({err})") from None
+        why = first_line(err)
+        raise CheckpointError(f"{program_path}: unreadable exported program ({why})") from None
     if broken_member is not None:
         raise CheckpointError(
             f"{program_path}: unreadable exported program (corrupt member {broken_member})"
