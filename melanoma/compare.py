@@ -42,8 +42,9 @@ SGAN_ABLATIONS = {
 }
 METHODS = ("supervised", "sgan", *SGAN_ABLATIONS)
 SUMMARY_METRICS = ("auc", "accuracy", "sensitivity", "specificity", "balanced_accuracy")
-# Settings that change how training reports progress, not what it computes.
-IGNORED_SETTINGS = ("progress", "device", "n_train", "n_val", "n_unlabeled")
+# Not settings: how training reports progress, and what the trainer records about
+# the run it made (split sizes, validation scheme), which the config determines.
+IGNORED_SETTINGS = ("progress", "device", "n_train", "n_val", "n_unlabeled", "validation")
 
 
 def method_config(method: str, seed: int, epochs: int | None = None, progress: bool = True):

@@ -71,6 +71,8 @@ def test_second_run_reuses_matching_checkpoints(compared, small):
     out, first = compared
     again = compare(small, out, ("sgan",), (0,), epochs=1, progress=False)
     assert again["runs"][0]["train_seconds"] is None
+    supervised = compare(small, out, ("supervised",), (0,), epochs=1, progress=False)
+    assert supervised["runs"][0]["train_seconds"] is None
     assert again["runs"][0]["test"]["auc"] == first["runs"][2]["test"]["auc"]
 
 
