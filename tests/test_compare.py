@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -14,6 +15,8 @@ from melanoma.cli import cli
 from melanoma.compare import METHODS, compare, method_config, reusable
 from melanoma.errors import UserError
 from melanoma.evaluate import evaluate_checkpoint
+from melanoma.metrics import rank_auc
+from melanoma.preprocess import normalize
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +70,26 @@ def test_numbers_equal_evaluate_checkpoint(compared, small):
     )
 
 
+def test_seed_ensemble_auc_averages_the_seeds_logits(compared, small):
+    out, results = compared
+    labels = small.test.labels.numpy()
+    for method in ("supervised", "sgan"):
+        logits = []
+        for seed in (0, 1):
+            ckpt = load_checkpoint(out / f"{method}-seed{seed}")
+            with torch.no_grad():
+                x = normalize(small.test.images, ckpt.meta.mean, ckpt.meta.std)
+                logits.append(ckpt.model(x).flatten().double().numpy())
+        expected = rank_auc(labels, np.mean(logits, axis=0))
+        assert results["seed_ensemble_auc"][method] == pytest.approx(expected, abs=1e-6)
+        assert f"{method} {expected:.3f}" in (out / "results.md").read_text()
+
+
 def test_second_run_reuses_matching_checkpoints(compared, small):
     out, first = compared
     again = compare(small, out, ("sgan",), (0,), epochs=1, progress=False)
     assert again["runs"][0]["train_seconds"] is None
+    assert again["seed_ensemble_auc"] is None  # one seed: nothing to average
     supervised = compare(small, out, ("supervised",), (0,), epochs=1, progress=False)
     assert supervised["runs"][0]["train_seconds"] is None
     assert again["runs"][0]["test"]["auc"] == first["runs"][2]["test"]["auc"]
