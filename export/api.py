@@ -238,7 +238,7 @@ def _verify(module, path: Path, precision: str, source: Source, context: Context
         runner = module.load(path)
     except NotRunnableHere as reason:
         check = f"{reason}: {info.get('spec_check', 'structure checked at export')}"
-        return verify.spec_only(check, f"none on {platform.system()}", source.reference)
+        return verify.spec_only(check, f"none on {platform.system()}")
     return verify.compare(
         runner,
         inputs,

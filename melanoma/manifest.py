@@ -87,7 +87,7 @@ class Quantization:
 class Verification:
     runtime: str  # the runtime the artifact was loaded in, e.g. "onnxruntime 1.31.0"
     check: str  # what ran: "outputs" or "spec-only (Core ML runtime needs macOS)"
-    reference: str  # what it was compared against
+    reference: str | None  # what it was compared against; None when nothing ran (spec-only)
     max_abs_diff: float | None  # max |logit difference| on the sample images
     tolerance: float | None
     decision_agreement: float | None  # fraction of same decisions at the default threshold

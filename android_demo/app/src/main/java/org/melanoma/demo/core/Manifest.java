@@ -195,7 +195,7 @@ public final class Manifest {
     public static final class Verification {
         public final String runtime;
         public final String check;
-        public final String reference;
+        public final String reference; // null when nothing was compared (spec-only)
         public final Double maxAbsDiff;
         public final Double tolerance;
         public final Double decisionAgreement;

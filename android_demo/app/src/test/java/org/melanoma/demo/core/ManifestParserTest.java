@@ -51,6 +51,16 @@ public class ManifestParserTest {
     }
 
     @Test
+    public void verificationReferenceIsNullableAsInPython() throws Exception {
+        String specOnly = SampleManifest.with(
+                "\"reference\": \"fp32 PyTorch checkpoint\"", "\"reference\": null");
+        assertNull(ManifestParser.parse(specOnly).verification.reference);
+        refused(SampleManifest.with(
+                        "\"reference\": \"fp32 PyTorch checkpoint\"", "\"reference\": 3"),
+                "manifest.verification.reference: expected a string, got the integer 3");
+    }
+
+    @Test
     public void targetInfoIsOptionalAsInPython() throws Exception {
         Manifest m = ManifestParser.parse(
                 SampleManifest.with("  \"target_info\": {\"delegated_ops\": 11},\n", ""));
