@@ -15,7 +15,7 @@ from melanoma.atomic import atomic_path
 from melanoma.benchmarks.gate import number
 from melanoma.benchmarks.macs import gmacs_per_s
 from melanoma.benchmarks.subjects import Subject
-from melanoma.benchmarks.timing import THROUGHPUT_BATCH, Latency
+from melanoma.benchmarks.timing import PREEMPTED_BELOW, THROUGHPUT_BATCH, Latency
 
 SCHEMA_VERSION = 1
 SYMBOLS = {"verified": "✅", "failed": "❎", "not_runnable": "⏭"}
@@ -42,6 +42,7 @@ def make_row(subject: Subject, threads: int, latency: Latency | None, macs: int)
         "precision": subject.precision,
         "threads": threads,
         "runtime_threads": latency.runtime_threads if latency else None,
+        "cpu_per_wall": latency.cpu_per_wall if latency else None,
         "status": subject.status,
         "status_symbol": SYMBOLS[subject.status],
         "reasons": list(subject.reasons),
@@ -99,7 +100,7 @@ CSV_COLUMNS = (
     "name target precision threads runtime_threads status reasons runtime size_bytes macs "
     "threshold_name threshold auc auc_ci_low auc_ci_high accuracy sensitivity specificity ppv f1 "
     "balanced_accuracy agreement n_disagree delta_auc max_abs_dprob mean_abs_dprob "
-    "p50_ms p90_ms p99_ms mean_ms load_ms runs throughput_ips gmacs_per_s"
+    "p50_ms p90_ms p99_ms mean_ms load_ms runs cpu_per_wall throughput_ips gmacs_per_s"
 ).split()
 
 
@@ -169,14 +170,15 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def text_table(rows: list[dict]) -> str:
-    """A fixed-width table for the terminal, then one line per row that is not verified."""
+    """A fixed-width table for the terminal, then a line per row that is not verified or
+    whose 1-thread timing was preempted."""
     cells = [list(TABLE_HEADER)] + [table_cells(r) for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(TABLE_HEADER))]
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines + _status_notes(rows))
+    return "\n".join(lines + _status_notes(rows) + preemption_notes(rows))
 
 
 def _status_notes(rows: list[dict]) -> list[str]:
@@ -186,6 +188,18 @@ def _status_notes(rows: list[dict]) -> list[str]:
             seen.add(row["name"])
             notes.append(f"{row['status_symbol']} {row['name']}: {'; '.join(row['reasons'])}")
     return notes
+
+
+def preemption_notes(rows: list[dict]) -> list[str]:
+    """One line per 1-thread row whose process waited for its core while being timed."""
+    return [
+        f"{row['name']} (1 thread): CPU/wall {row['cpu_per_wall']:.2f} while timed: "
+        "preempted by other work, its latencies are inflated"
+        for row in rows
+        if row["threads"] == 1
+        and row["cpu_per_wall"] is not None
+        and row["cpu_per_wall"] < PREEMPTED_BELOW
+    ]
 
 
 def _md_row(cells: list[str]) -> str:
@@ -251,6 +265,7 @@ def markdown_report(report: dict) -> str:
         markdown_table(report["artifacts"]),
         "",
         *[f"- {note}" for note in _status_notes(report["artifacts"])],
+        *[f"- {note}" for note in preemption_notes(report["artifacts"])],
         "",
         f"## Accuracy on the test split, 95% bootstrap CIs ({report['config']['threshold_name']} "
         "threshold)",

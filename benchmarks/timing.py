@@ -3,6 +3,14 @@
 Every runtime is timed the same way: the input is prepared once, each call is
 timed on its own with `time.perf_counter_ns`, and the percentiles come from
 the raw samples (no averaging away the tail that p99 is meant to show).
+
+Beside the samples, the calling thread's CPU time over the timed calls divided
+by their wall time says how undisturbed they were. At one thread every runtime
+here computes on the calling thread, so a call that is never preempted keeps
+it near 1.0, and a neighbour taking the core pulls it down while inflating the
+latencies (report.md flags such rows). The calling thread alone, because other
+threads of this process (a previous runtime's pool still spinning) would
+otherwise hide a preemption.
 """
 
 from __future__ import annotations
@@ -19,6 +27,9 @@ THROUGHPUT_BATCH = 32  # batch for the optional throughput figure (dynamic-batch
 # More threads than any CPU this runs on has; a typo beyond it would overflow the runtimes'
 # int thread counts or spawn a runaway threadpool. 'all' is never capped.
 MAX_THREADS = 1024
+# At one thread, CPU/wall below this means the process waited for the core for over
+# a tenth of the timed wall time: the row's latencies are inflated by a neighbour.
+PREEMPTED_BELOW = 0.9
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,7 @@ class Latency:
     warmup: int
     throughput_ips: float | None  # images/s at batch 32 (median call), None if not measured
     runtime_threads: int | None = None  # threads the loaded runtime reports using, if it says
+    cpu_per_wall: float | None = None  # calling thread's CPU time / wall time, timed calls
 
     def percentiles(self) -> dict[str, float]:
         return {"p50": self.p50_ms, "p90": self.p90_ms, "p99": self.p99_ms}
@@ -77,16 +89,25 @@ def torch_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def time_calls(call: Callable[[], object], runs: int, warmup: int) -> np.ndarray:
-    """Run `call` warmup times untimed, then `runs` times; return each call's ms."""
+def time_calls(
+    call: Callable[[], object], runs: int, warmup: int
+) -> tuple[np.ndarray, float | None]:
+    """Run `call` warmup times untimed, then `runs` times.
+
+    Returns each timed call's ms, and the calling thread's CPU time over the
+    timed calls divided by their wall time (None if no time passed).
+    """
     for _ in range(warmup):
         call()
     samples = np.empty(runs, dtype=np.int64)
+    cpu_start, wall_start = time.thread_time_ns(), time.perf_counter_ns()
     for i in range(runs):
         start = time.perf_counter_ns()
         call()
         samples[i] = time.perf_counter_ns() - start
-    return samples / 1e6
+    wall = time.perf_counter_ns() - wall_start
+    cpu_per_wall = (time.thread_time_ns() - cpu_start) / wall if wall > 0 else None
+    return samples / 1e6, cpu_per_wall
 
 
 def measure(
@@ -105,10 +126,10 @@ def measure(
     start = time.perf_counter_ns()
     runner = load()
     load_ms = (time.perf_counter_ns() - start) / 1e6
-    ms = time_calls(lambda: runner(single), config.runs, config.warmup)
+    ms, cpu_per_wall = time_calls(lambda: runner(single), config.runs, config.warmup)
     throughput = None
     if batch is not None and config.throughput_runs > 0:
-        batch_ms = time_calls(lambda: runner(batch), config.throughput_runs, warmup=3)
+        batch_ms, _ = time_calls(lambda: runner(batch), config.throughput_runs, warmup=3)
         throughput = len(batch) / (float(np.median(batch_ms)) / 1e3)
     p50, p90, p99 = np.percentile(ms, [50, 90, 99])
     return Latency(
@@ -122,6 +143,7 @@ def measure(
         warmup=config.warmup,
         throughput_ips=throughput,
         runtime_threads=probe(runner),
+        cpu_per_wall=cpu_per_wall,
     )
 
 

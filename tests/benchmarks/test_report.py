@@ -10,6 +10,7 @@ from melanoma.benchmarks.report import (
     SCHEMA_VERSION,
     TABLE_HEADER,
     markdown_report,
+    preemption_notes,
     report_json,
     text_table,
     write_csv,
@@ -21,7 +22,8 @@ SCHEMA_DOC = Path(__file__).resolve().parents[2] / "benchmarks" / "REPORT_SCHEMA
 TOP_KEYS = {"schema_version", "created_utc", "machine", "versions", "data", "reference",
             "config", "artifacts", "targets", "gate", "roc"}  # fmt: skip
 ROW_KEYS = {
-    "name", "target", "precision", "threads", "runtime_threads", "status", "status_symbol",
+    "name", "target", "precision", "threads", "runtime_threads", "cpu_per_wall", "status",
+    "status_symbol",
     "reasons", "runtime",
     "file", "quantization", "export_check", "threshold_name", "threshold", "n_images", "auc",
     "accuracy", "sensitivity", "specificity", "ppv", "f1", "balanced_accuracy", "ci",
@@ -110,3 +112,20 @@ def test_terminal_and_markdown_tables(report):
 def test_markdown_says_when_p99_is_just_the_slowest_call(report):
     few_runs = dict(report, config=dict(report["config"], runs=20))
     assert "with under 100 runs, p99 is about the slowest call" in markdown_report(few_runs)
+
+
+def test_preempted_one_thread_rows_are_flagged(report):
+    rows = report["artifacts"]
+    assert preemption_notes(rows) == []  # the fixture's rows were not timed with CPU accounting
+    int8 = next(i for i, r in enumerate(rows) if r["precision"] == "int8" and r["threads"] == 1)
+    rows[int8]["cpu_per_wall"] = 0.62
+    for row in rows:
+        if row["threads"] == 2:
+            row["cpu_per_wall"] = 0.5  # two threads: the caller waits for pool threads
+    notes = preemption_notes(rows)
+    assert notes == [
+        f"{rows[int8]['name']} (1 thread): CPU/wall 0.62 while timed: "
+        "preempted by other work, its latencies are inflated"
+    ]
+    assert f"- {notes[0]}" in markdown_report(report)
+    assert text_table(rows).splitlines()[-1] == notes[0]

@@ -1,5 +1,7 @@
 """Timing helpers: thread parsing, per-call samples, the measured figures (never their values)."""
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -39,8 +41,19 @@ def test_torch_threads_restores():
 
 def test_time_calls_counts_warmup_and_runs():
     calls = []
-    samples = time_calls(lambda: calls.append(1), runs=7, warmup=3)
+    samples, _ = time_calls(lambda: calls.append(1), runs=7, warmup=3)
     assert len(calls) == 10 and samples.shape == (7,) and np.all(samples >= 0)
+
+
+def test_cpu_per_wall_tells_a_call_that_computes_from_one_that_waits():
+    def compute():
+        deadline = time.perf_counter() + 0.002
+        while time.perf_counter() < deadline:
+            pass
+
+    _, computing = time_calls(compute, runs=20, warmup=0)
+    _, waiting = time_calls(lambda: time.sleep(0.002), runs=20, warmup=0)
+    assert waiting < 0.5 < computing  # a process off the CPU for its calls reads near 0
 
 
 def test_measure_reports_ordered_percentiles_and_throughput():
@@ -55,6 +68,6 @@ def test_measure_reports_ordered_percentiles_and_throughput():
     assert loads == [1]
     assert latency.min_ms <= latency.p50_ms <= latency.p90_ms <= latency.p99_ms
     assert latency.runs == 30 and latency.warmup == 2 and latency.load_ms >= 0
-    assert latency.throughput_ips > 0
+    assert latency.throughput_ips > 0 and latency.cpu_per_wall > 0
     no_batch = measure(load, single, None, TimingConfig(runs=3, warmup=0))
     assert no_batch.throughput_ips is None
