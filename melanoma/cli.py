@@ -116,9 +116,13 @@ def _train_method(method, dataset, overrides, out_dir, resume) -> Path:
     try:
         if method == "supervised":
             return train_supervised(dataset, TrainConfig(**overrides), out_dir, resume=resume)
-        from melanoma.train_sgan import SGANConfig, train_sgan
+        from melanoma.train_sgan import DivergenceError, SGANConfig, train_sgan
 
-        return train_sgan(dataset, SGANConfig(**overrides), out_dir, resume=resume)
+        try:
+            return train_sgan(dataset, SGANConfig(**overrides), out_dir, resume=resume)
+        except DivergenceError as gave_up:  # not bad input (exit 2): the training failed
+            click.echo(f"error: {gave_up}", err=True)
+            sys.exit(1)
     except TrainingInterrupted as stop:
         click.echo(f"{stop}; continue with --resume", err=True)
         sys.exit(130)

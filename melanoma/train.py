@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -223,8 +224,9 @@ def train_supervised(
     # the per-channel mean/std but never to its weights or its threshold choice.
     mean, std = channel_stats(labeled.images)
     latest = {"state": _fresh_run(len(labeled), gen)}
+    identity = run_identity("supervised", config, dataset)
     if resume:
-        latest["state"] = read_resume_state(out_dir / RESUME, gen)
+        latest["state"] = read_resume_state(out_dir / RESUME, gen, identity)
     out_dir.mkdir(parents=True, exist_ok=True)  # after the checks that can fail: no empty dir
     bar = tqdm(
         total=config.folds * config.epochs,
@@ -237,7 +239,7 @@ def train_supervised(
             _train_fold(labeled, fold_of, config, mean, std, gen, latest, bar)
     except KeyboardInterrupt:
         state = latest["state"]
-        torch.save(state, out_dir / RESUME)
+        torch.save({**state, "identity": identity}, out_dir / RESUME)
         raise TrainingInterrupted(out_dir / RESUME, _epochs_done(state, config)) from None
     finally:
         bar.close()
@@ -304,18 +306,52 @@ def _train_fold(labeled: Split, fold_of, config, mean, std, gen, latest: dict, b
     )  # fmt: skip
 
 
-def read_resume_state(path: Path, gen: torch.Generator) -> dict:
-    """Load a resume.pt saved on Ctrl-C and restore both RNGs from it."""
+def run_identity(method: str, config, dataset: Dataset) -> dict:
+    """What a resume state must match: the trainer, every setting that shapes the
+    weights (not progress or device), and the data."""
+    settings = json.loads(json.dumps(asdict(config)))  # tuples -> lists
+    for cosmetic in ("progress", "device"):
+        settings.pop(cosmetic, None)
+    return {"method": method, "settings": settings, "data_fingerprint": dataset.fingerprint}
+
+
+def read_resume_state(path: Path, gen: torch.Generator, identity: dict) -> dict:
+    """Load a resume.pt saved on Ctrl-C by a run with this `identity`; restore both RNGs.
+
+    Continuing with other settings or data would silently mix two runs in one
+    checkpoint (and its metadata would describe only the second), so that is refused.
+    """
     if not path.is_file():
         raise UserError(f"{path}: no resume state to continue from")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle, zip or I/O: the file is not what Ctrl-C saved
         raise UserError(f"{path}: corrupt resume state ({type(err).__name__})") from None
+    saved = state.get("identity") if isinstance(state, dict) else None
+    if saved != identity:
+        raise UserError(
+            f"{path}: {_resume_mismatch(saved, identity)}; "
+            "resume with the same method, settings and data, or start over without --resume"
+        )
     gen.set_state(state["generator"])
     torch.set_rng_state(state["torch_rng"])
     log.info("resuming from %s", path)
     return state
+
+
+def _resume_mismatch(saved, identity: dict) -> str:
+    if not isinstance(saved, dict):
+        return "resume state without a record of its run (saved by an older version?)"
+    if saved.get("method") != identity["method"]:
+        return f"saved by a {saved.get('method')} run, not {identity['method']}"
+    if saved.get("data_fingerprint") != identity["data_fingerprint"]:
+        return (
+            f"saved on other data (fingerprint {saved.get('data_fingerprint')}, "
+            f"now {identity['data_fingerprint']})"
+        )
+    old, new = saved.get("settings") or {}, identity["settings"]
+    differing = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    return f"saved with other settings ({', '.join(differing)})"
 
 
 def _write_out_of_fold(path: Path, labeled: Split, fold_of, probs: np.ndarray) -> None:

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from melanoma.augment import AugmentConfig, augment
+from melanoma.batches import LabeledBatches
 from melanoma.checkpoint import CheckpointMeta, save_checkpoint
 from melanoma.datasets import Dataset, Split
 from melanoma.history import write_sgan_report
@@ -61,6 +62,7 @@ from melanoma.train import (
     augmented_batch,
     predict_probs,
     read_resume_state,
+    run_identity,
     seeded_split,
     select_device,
     validated_meta,
@@ -149,15 +151,6 @@ def build_nets(config: SGANConfig, steps: int, device: torch.device) -> _Nets:
     sched_g = torch.optim.lr_scheduler.CosineAnnealingLR(opt_g, steps)
     ema = WeightEMA(disc, config.ema_decay) if config.ema_decay else None
     return _Nets(disc, gen, opt_d, opt_g, sched_d, sched_g, ema)
-
-
-def labeled_batches(train: Split, size: int, gen: torch.Generator):
-    """Endless (images, labels) batches, reshuffled after every pass."""
-    while True:
-        order = torch.randperm(len(train), generator=gen)
-        for start in range(0, len(order) - size + 1, size):
-            index = order[start : start + size]
-            yield train.images[index], train.labels[index]
 
 
 def sgan_step(
@@ -258,10 +251,11 @@ def validate(nets: _Nets, val: Split, config: SGANConfig, mean, std) -> float:
     return all_metrics(val.labels.numpy(), probs, 0.5)["auc"]
 
 
-def _snapshot(nets: _Nets, rng, epoch: int, best: dict, history: list, restores: int) -> dict:
+def _snapshot(nets: _Nets, labeled, rng, epoch, best: dict, history: list, restores) -> dict:
     """Everything needed to resume (Ctrl-C) or to roll back after divergence."""
     return {
         "nets": nets.state(),
+        "labeled_batches": labeled.state(),
         "generator": rng.get_state(),
         "torch_rng": torch.get_rng_state(),
         "epoch": epoch,
@@ -292,18 +286,24 @@ def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool
     steps = config.epochs * (len(dataset.unlabeled) // config.batch_size)
     nets = build_nets(config, steps, select_device(config.device))
     fixed_z = torch.randn(64, config.generator.latent_dim, generator=rng)  # for sample grids
-    good = _snapshot(nets, rng, 0, {"auc": -1.0, "epoch": 0, "state": None}, [], 0)
+    labeled = LabeledBatches(train, config.labeled_batch_size, rng)
+    good = _snapshot(nets, labeled, rng, 0, {"auc": -1.0, "epoch": 0, "state": None}, [], 0)
+    identity = run_identity("sgan", config, dataset)
     if resume:
-        good = _load_resume(out_dir / RESUME, nets, rng)
+        good = _load_resume(out_dir / RESUME, nets, labeled, rng, identity)
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)  # after the checks that can fail: no empty dir
-    context = (train, dataset.unlabeled, val, config, mean, std, rng)
+    context = (labeled, dataset.unlabeled, val, config, mean, std, rng)
     try:
         _run_epochs(nets, good, context, out_dir, fixed_z)
     except KeyboardInterrupt:
-        torch.save(good, out_dir / RESUME)
+        torch.save({**good, "identity": identity}, out_dir / RESUME)
         raise TrainingInterrupted(out_dir / RESUME, good["epoch"]) from None
     finally:
-        write_sgan_report(out_dir, good["history"], nets.gen, fixed_z)
+        if good["history"]:  # a run that diverged in its first epoch has nothing to plot
+            write_sgan_report(out_dir, good["history"], nets.gen, fixed_z)
+        elif created and not any(out_dir.iterdir()):
+            out_dir.rmdir()
     best = good["best"]
     nets.judged().load_state_dict(best["state"])
     classifier = to_classifier(nets.judged(), config.model).cpu()
@@ -315,8 +315,7 @@ def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool
 
 def _run_epochs(nets: _Nets, good: dict, context: tuple, out_dir: Path, fixed_z) -> None:
     """Epoch loop; `good` is updated in place and always holds the last finite, validated state."""
-    train, unlabeled, val, config, mean, std, rng = context
-    labeled = labeled_batches(train, config.labeled_batch_size, rng)
+    labeled, unlabeled, val, config, mean, std, rng = context
     bar = tqdm(total=config.epochs, initial=good["epoch"], desc="sgan", disable=not config.progress)
     with bar:
         while good["epoch"] < config.epochs:
@@ -334,9 +333,8 @@ def _run_epochs(nets: _Nets, good: dict, context: tuple, out_dir: Path, fixed_z)
             if eligible and val_auc > best["auc"]:  # ties keep the earlier epoch
                 state = copy.deepcopy(nets.judged().state_dict())
                 best = {"auc": val_auc, "epoch": epoch, "state": state}
-            good.update(
-                _snapshot(nets, rng, epoch, best, good["history"] + [row], good["restores"])
-            )
+            history = good["history"] + [row]
+            good.update(_snapshot(nets, labeled, rng, epoch, best, history, good["restores"]))
             log.info("epoch %d: %s", epoch, ", ".join(f"{k} {v:.4g}" for k, v in row.items()))
             bar.update(1)
             bar.set_postfix(
@@ -352,15 +350,17 @@ def _restore(nets: _Nets, good: dict, config: SGANConfig, epoch: int, why: Excep
     if good["restores"] > config.max_restores:
         raise DivergenceError(
             f"SGAN diverged in epoch {epoch} ({why}) after {config.max_restores} restores; "
-            "no checkpoint written (try lower lr_d/lr_g)"
+            "no checkpoint written (try another --seed, or lower SGANConfig.lr_d/lr_g "
+            "from Python)"
         )
     log.warning("epoch %d diverged (%s); restoring the state after epoch %d", epoch, why, epoch - 1)
     nets.load(good["nets"])  # the RNG is not rolled back, so the retry sees other batches
 
 
-def _load_resume(path: Path, nets: _Nets, rng: torch.Generator) -> dict:
-    state = read_resume_state(path, rng)
+def _load_resume(path: Path, nets: _Nets, labeled: LabeledBatches, rng, identity) -> dict:
+    state = read_resume_state(path, rng, identity)
     nets.load(state["nets"])
+    labeled.load(state["labeled_batches"])
     return state
 
 

@@ -15,6 +15,7 @@ from melanoma.train import (
     read_out_of_fold,
     train_supervised,
 )
+from melanoma.train_sgan import SGANConfig, train_sgan
 
 FAST = TrainConfig(epochs=4, progress=False)
 
@@ -143,6 +144,24 @@ def test_ctrl_c_saves_state_and_resume_matches_an_uninterrupted_run(dataset, tmp
     assert not (tmp_path / "split" / "resume.pt").exists()
     for key, value in whole.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[key], value, msg=key)
+
+
+def test_resume_refuses_a_state_saved_with_other_settings_or_by_the_sgan(
+    dataset, tmp_path, monkeypatch
+):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "train_one_epoch", interrupted)
+    with pytest.raises(TrainingInterrupted):
+        train_supervised(dataset, FAST, tmp_path / "run")
+    monkeypatch.undo()
+    other_seed = dataclasses.replace(FAST, seed=1)
+    with pytest.raises(UserError, match=r"saved with other settings \(seed\); resume with"):
+        train_supervised(dataset, other_seed, tmp_path / "run", resume=True)
+    with pytest.raises(UserError, match="saved by a supervised run, not sgan"):
+        train_sgan(dataset, SGANConfig(progress=False), tmp_path / "run", resume=True)
+    assert (tmp_path / "run" / "resume.pt").is_file()  # refused, not consumed
 
 
 def test_resume_without_state_is_a_clear_error(dataset, tmp_path):

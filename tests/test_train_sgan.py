@@ -9,7 +9,10 @@ import pytest
 import torch
 
 import melanoma.train_sgan as ts
+from melanoma.batches import LabeledBatches
 from melanoma.checkpoint import load_checkpoint
+from melanoma.cli import _train_method
+from melanoma.errors import UserError
 from melanoma.preprocess import channel_stats
 from melanoma.sgan import GeneratorConfig, SGANClassifierConfig
 from melanoma.sources import DataError
@@ -115,14 +118,31 @@ def test_injected_nan_restores_last_good_epoch(small, tmp_path, monkeypatch, cap
 
 
 def test_persistent_divergence_stops_without_checkpoint(small, tmp_path, monkeypatch):
-    _poison_once(monkeypatch, set(range(1000)))
+    _poison_once(monkeypatch, set(range(4, 1000)))  # epoch 1 is good, then never again
     with pytest.raises(DivergenceError, match="no checkpoint written"):
         train_sgan(small, TINY, tmp_path / "run")
     assert not (tmp_path / "run" / "weights.pt").exists()
     assert not (tmp_path / "run" / "metadata.json").exists()
+    assert (tmp_path / "run" / "history.csv").is_file()  # the curves of what did train
 
 
-def test_ctrl_c_saves_resume_state_and_resume_finishes(small, tmp_path, monkeypatch):
+def test_the_cli_gives_up_on_divergence_in_one_line_and_leaves_no_empty_dir(
+    small, tmp_path, monkeypatch, capsys
+):
+    _poison_once(monkeypatch, set(range(1000)))
+    settings = {f.name: getattr(TINY, f.name) for f in dataclasses.fields(TINY)}
+    with pytest.raises(SystemExit) as stop:
+        _train_method("sgan", small, settings, tmp_path / "run", resume=False)
+    assert stop.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: SGAN diverged in epoch 1") and "\n" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_ctrl_c_saves_resume_state_and_resume_matches_an_uninterrupted_run(
+    small, tmp_path, monkeypatch
+):
+    whole = torch.load(train_sgan(small, TINY, tmp_path / "whole") / "weights.pt")
     original, count = ts.train_one_epoch, {"n": 0}
 
     def interrupted(*args, **kwargs):
@@ -142,6 +162,41 @@ def test_ctrl_c_saves_resume_state_and_resume_finishes(small, tmp_path, monkeypa
     assert meta["epochs"] == 3
     assert count["n"] == 4  # epochs 2 and 3 ran after resuming, epoch 1 was not redone
     assert not (out / "resume.pt").exists()
+    # 4 steps of 16 of the 160 labeled images per epoch: the resume happened mid-pass
+    resumed = torch.load(out / "weights.pt")
+    for key, value in whole.items():
+        torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)
+
+
+def test_resume_refuses_a_state_saved_by_another_run(small, tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ts, "train_one_epoch", interrupted)
+    with pytest.raises(TrainingInterrupted):
+        train_sgan(small, TINY, tmp_path / "run")
+    monkeypatch.undo()
+    with pytest.raises(UserError, match=r"saved with other settings \(epochs, seed\)"):
+        train_sgan(small, dataclasses.replace(TINY, seed=1, epochs=2), tmp_path / "run", True)
+    fewer = dataclasses.replace(small, labeled=small.labeled.subset(torch.arange(150)))
+    with pytest.raises(UserError, match="saved on other data"):
+        train_sgan(fewer, TINY, tmp_path / "run", resume=True)
+    assert (tmp_path / "run" / "resume.pt").is_file()  # refused, not consumed
+    assert not (tmp_path / "run" / "weights.pt").exists()
+
+
+def test_labeled_batches_cover_a_set_smaller_than_a_batch_and_resume_in_place(small):
+    few = small.labeled.subset(torch.arange(10))
+    batch, labels = next(LabeledBatches(few, 32, torch.Generator().manual_seed(0)))
+    assert len(batch) == len(labels) == 10  # one batch of all of it; no endless empty loop
+    batches = LabeledBatches(small.labeled, 64, torch.Generator().manual_seed(0))
+    next(batches)
+    saved, gen_state = batches.state(), batches.gen.get_state()
+    expected = [next(batches)[1] for _ in range(3)]  # crosses into the next pass
+    again = LabeledBatches(small.labeled, 64, torch.Generator())
+    again.load(saved)
+    again.gen.set_state(gen_state)
+    assert all(torch.equal(next(again)[1], e) for e in expected)
 
 
 def test_needs_unlabeled_split(small, tmp_path):
