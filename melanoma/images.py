@@ -46,6 +46,11 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        # 16-bit grayscale (PNG): Pillow's convert() clips to 255, turning it white.
+        # Rescale 0..65535 to 0..255 (257 * v maps back to v exactly).
+        gray = np.clip(np.round(np.asarray(image, dtype=np.float64) / 257), 0, 255)
+        return Image.fromarray(gray.astype(np.uint8), "L").convert("RGB")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         # Composite on white: transparent regions of a cut-out photo are background.
         rgba = image.convert("RGBA")

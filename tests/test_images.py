@@ -23,6 +23,16 @@ def test_any_mode_decodes_to_rgb(mode):
     assert rgb.shape == (36, 40, 3) and rgb.dtype == np.uint8
 
 
+def test_16_bit_grayscale_png_keeps_its_tones(real_jpegs):
+    name, data = next(iter(real_jpegs.items()))
+    gray = np.asarray(Image.open(io.BytesIO(data)).convert("L"))
+    sixteen = Image.fromarray(gray.astype(np.uint16) * 257)  # 0..255 -> 0..65535
+    encoded = _encode(sixteen, "PNG")
+    assert Image.open(io.BytesIO(encoded)).mode.startswith("I")  # really 16-bit on disk
+    rgb = decode_rgb(encoded, "gray16.png")
+    np.testing.assert_array_equal(rgb, np.repeat(gray[..., None], 3, axis=2))
+
+
 def test_transparent_pixels_become_white(png_bytes):
     rgba = np.zeros((32, 32, 4), dtype=np.uint8)  # fully transparent black
     rgb = decode_rgb(png_bytes(rgba, "RGBA"), "clear.png")
