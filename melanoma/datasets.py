@@ -114,7 +114,7 @@ def _load_layout(source: FileSource) -> Dataset:
         return _load_class_folders(source, class_root)
     csvs = [n for n in source.names if n.lower().endswith(".csv")]
     if csvs:
-        return _load_csv(source, min(csvs, key=lambda n: (n.count("/"), n)))
+        return _load_csv(source, _pick_manifest(source, csvs))
     raise DataError(
         f"{source.path}: no known layout (need labeled/ and test/, "
         "benign/ and malignant/ folders, or a .csv manifest)"
@@ -261,13 +261,40 @@ def _pick_column(header: list[str], options: tuple[str, ...], what: str, where: 
     raise DataError(f"{where}: CSV has no {what} column (expected one of {', '.join(options)})")
 
 
+def _pick_manifest(source: FileSource, csvs: list[str]) -> str:
+    """The CSV that labels the images. A Kaggle ISIC download has train.csv beside
+    test.csv (no target) and sample_submission.csv (a target column of zeros)."""
+    labelled = [n for n in csvs if _has_columns(_csv_rows(source, n)[0])]
+    shallowest = sorted(labelled, key=lambda n: (n.count("/"), n))
+    for name in shallowest:
+        if PurePosixPath(name).name.lower() == "train.csv":
+            return name
+    if len(labelled) == 1:
+        return labelled[0]
+    if labelled:
+        listed = ", ".join(source.describe(n) for n in shallowest)
+        raise DataError(f"several CSV manifests with image and target columns ({listed}); keep one")
+    return min(csvs, key=lambda n: (n.count("/"), n))  # its missing column is the error
+
+
+def _has_columns(header: list[str]) -> bool:
+    names = {h.strip().lower() for h in header}
+    return bool(names & set(IMAGE_COLUMNS)) and bool(names & set(TARGET_COLUMNS))
+
+
+def _csv_rows(source: FileSource, csv_name: str) -> tuple[list[str], list[dict]]:
+    """(header, rows) of a CSV; the header even when no row follows it."""
+    try:
+        reader = csv.DictReader(io.StringIO(source.read(csv_name).decode("utf-8-sig")))
+        rows = list(reader)
+        return list(reader.fieldnames or []), rows
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"{source.describe(csv_name)}: unreadable CSV ({err})") from None
+
+
 def _load_csv(source: FileSource, csv_name: str) -> Dataset:
     where = source.describe(csv_name)
-    try:
-        rows = list(csv.DictReader(io.StringIO(source.read(csv_name).decode("utf-8-sig"))))
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"{where}: unreadable CSV ({err})") from None
-    header = list(rows[0].keys()) if rows else []
+    header, rows = _csv_rows(source, csv_name)
     image_col = _pick_column(header, IMAGE_COLUMNS, "image", where)
     target_col = _pick_column(header, TARGET_COLUMNS, "target", where)
     by_stem = {}

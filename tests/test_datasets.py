@@ -100,6 +100,25 @@ def test_csv_manifest(tmp_path, jpegs, png_bytes):
     assert data.labeled.labels.tolist() == [1] * 4 + [0] * 4
 
 
+def test_csv_manifest_of_a_kaggle_isic_download_is_train_csv(tmp_path, jpegs, png_bytes):
+    test_csv_manifest(tmp_path, jpegs, png_bytes)
+    names = [f"ISIC_{i}" for i in range(8)]
+    (tmp_path / "test.csv").write_text("image_name,patient_id\n" + "\n".join(names) + "\n")
+    zeros = "".join(f"{n},0\n" for n in names)  # Kaggle's sample_submission.csv
+    (tmp_path / "sample_submission.csv").write_text("image_name,target\n" + zeros)
+    data = load_dataset(tmp_path)
+    assert data.labeled.labels.tolist() == [1] * 4 + [0] * 4  # not the all-zero submission
+    (tmp_path / "train.csv").rename(tmp_path / "labels.csv")
+    with pytest.raises(DataError, match=r"several CSV manifests .*labels.csv.*sample_submission"):
+        load_dataset(tmp_path)
+
+
+def test_csv_header_without_rows_says_it_lists_no_images(tmp_path):
+    (tmp_path / "train.csv").write_text("image_name,target\n")
+    with pytest.raises(DataError, match="train.csv: CSV lists no images"):
+        load_dataset(tmp_path)
+
+
 def test_csv_missing_target_column(tmp_path, jpegs):
     (tmp_path / "img.jpg").write_bytes(jpegs[0][0])
     (tmp_path / "train.csv").write_text("image_name,diagnosis\nimg,melanoma\n")
