@@ -62,7 +62,7 @@ def _jitter(images: torch.Tensor, config: AugmentConfig, gen: torch.Generator) -
     n = images.shape[0]
 
     def factors(strength: float) -> torch.Tensor:
-        return _uniform(n, 1 - strength, 1 + strength, gen).view(n, 1, 1, 1)
+        return _uniform(n, 1 - strength, 1 + strength, gen).view(n, 1, 1, 1).to(images.device)
 
     if config.brightness:
         images = images * factors(config.brightness)
@@ -82,8 +82,13 @@ def _jitter(images: torch.Tensor, config: AugmentConfig, gen: torch.Generator) -
 
 
 def augment(images: torch.Tensor, config: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
-    """Augment (N, 3, H, W) images in 0..1 float; returns the same shape in 0..1."""
-    theta = affine_matrices(images.shape[0], config, gen)
+    """Augment (N, 3, H, W) images in 0..1 float; returns the same shape in 0..1.
+
+    The random draws come from `gen` on the CPU, whatever device the images are
+    on (the SGAN augments its fakes on the training device), so a seed gives
+    the same augmentation everywhere.
+    """
+    theta = affine_matrices(images.shape[0], config, gen).to(images.device)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     # Reflection padding: rotated corners show skin instead of black wedges.
     warped = F.grid_sample(

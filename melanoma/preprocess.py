@@ -72,8 +72,8 @@ def to_uint8(resized: np.ndarray) -> np.ndarray:
 
 def normalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """Map (N, 3, H, W) pixel values in 0..255 (uint8 or float) to normalized float32."""
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    mean_t = torch.tensor(mean, dtype=torch.float32, device=images.device).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32, device=images.device).view(1, 3, 1, 1)
     return (images.to(torch.float32) / 255.0 - mean_t) / std_t
 
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from melanoma.augment import AugmentConfig, augment
+from melanoma.preprocess import normalize
 
 OFF = AugmentConfig(
     hflip=False,
@@ -63,3 +64,12 @@ def test_default_config_changes_images_but_stays_in_range(images):
 def test_the_generator_seed_decides_everything(images):
     torch.testing.assert_close(_run(images, AugmentConfig(), 3), _run(images, AugmentConfig(), 3))
     assert not torch.equal(_run(images, AugmentConfig(), 3), _run(images, AugmentConfig(), 4))
+
+
+def test_images_on_another_device_are_augmented_there():
+    # The SGAN augments its fakes on the training device; the meta device stands in
+    # for cuda/mps here (no GPU on CI): a CPU grid or factor would raise a device error.
+    images = torch.empty(4, 3, 32, 32, device="meta")
+    out = augment(images, AugmentConfig(), torch.Generator().manual_seed(0))
+    assert out.device.type == "meta" and out.shape == images.shape
+    assert normalize(out * 255.0, [0.5] * 3, [0.2] * 3).device.type == "meta"
