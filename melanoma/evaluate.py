@@ -14,6 +14,7 @@ from melanoma.errors import UserError
 from melanoma.images import IMAGE_SUFFIXES, decode_rgb
 from melanoma.metrics import evaluation_report
 from melanoma.preprocess import image_to_input
+from melanoma.sources import read_file
 from melanoma.splits import checkpoint_split
 from melanoma.train import predict_probs
 
@@ -97,7 +98,7 @@ def predict_images(
     threshold = meta.threshold(threshold_name)
     results = []
     for path in image_files(paths):
-        rgb = decode_rgb(path.read_bytes(), str(path))
+        rgb = decode_rgb(read_file(path), str(path))
         try:
             batch = image_to_input(rgb, meta.mean, meta.std)
         except ValueError as err:

@@ -8,9 +8,25 @@ from pathlib import Path, PurePosixPath
 
 from melanoma.errors import UserError
 
+# A 50 MP phone JPEG is ~25 MB and a lossless PNG of it ~150 MB. A member far
+# above that is read whole into memory before any image check, so a small
+# .zip of zeros could exhaust it: refuse by the size the file declares.
+MAX_FILE_BYTES = 256 * 1024 * 1024
+
 
 class DataError(UserError):
     """Bad input data; the message names the file and the problem."""
+
+
+def check_file_size(size: int, where: str) -> None:
+    if size > MAX_FILE_BYTES:
+        raise DataError(f"{where}: {size} bytes, over the {MAX_FILE_BYTES} byte limit for a file")
+
+
+def read_file(path: Path) -> bytes:
+    """A file's bytes, refusing one too large to be an image or a manifest."""
+    check_file_size(path.stat().st_size, str(path))
+    return path.read_bytes()
 
 
 class FileSource:
@@ -42,8 +58,10 @@ class FileSource:
     def read(self, name: str) -> bytes:
         try:
             if self._zip is not None:
+                # zipfile stops at the declared size, so checking it bounds the read
+                check_file_size(self._zip.getinfo(name).file_size, self.describe(name))
                 return self._zip.read(name)
-            return (self.path / name).read_bytes()
+            return read_file(self.path / name)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:  # bad CRC, bad
             # compressed stream, a header that lies: the member cannot be read as stored
             raise DataError(f"{self.describe(name)}: cannot be read ({err})") from None

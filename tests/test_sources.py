@@ -2,7 +2,7 @@ import zipfile
 
 import pytest
 
-from melanoma.sources import DataError, FileSource
+from melanoma.sources import MAX_FILE_BYTES, DataError, FileSource, read_file
 
 
 def test_zip_is_read_in_place(tmp_path):
@@ -49,3 +49,22 @@ def test_corrupt_zip_member_names_the_member(tmp_path):
     archive.write_bytes(data.replace(b"payload-bytes", b"payload-BYTES"))  # CRC now wrong
     with pytest.raises(DataError, match=r"d\.zip:root/x\.jpg: cannot be read"):
         FileSource(archive).read("root/x.jpg")
+
+
+def test_a_member_too_large_to_be_an_image_is_refused_before_it_is_read(tmp_path):
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("unlabeled/1.jpg", "w", force_zip64=True) as member:
+            for _ in range(MAX_FILE_BYTES // (1 << 20) + 1):
+                member.write(bytes(1 << 20))  # zeros: ~260 KB on disk, 257 MB inflated
+    assert archive.stat().st_size < 2_000_000
+    with pytest.raises(DataError, match=r"bomb.zip:unlabeled/1.jpg: \d+ bytes, over the"):
+        FileSource(archive).read("unlabeled/1.jpg")
+
+
+def test_a_file_too_large_to_be_an_image_is_refused(tmp_path):
+    huge = tmp_path / "huge.png"
+    with huge.open("wb") as handle:
+        handle.truncate(MAX_FILE_BYTES + 1)  # sparse: no disk space used
+    with pytest.raises(DataError, match="huge.png: .* over the .* byte limit"):
+        read_file(huge)
