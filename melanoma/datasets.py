@@ -151,16 +151,26 @@ def _find_class_root(dirs: set[str]) -> str | None:
 
 
 def _images_in(source: FileSource, folder: str) -> list[str]:
+    """The .jpg/.jpeg/.png files directly in `folder`; other visible files are named in
+    a warning, since a .bmp or .gif left out of a split changes what it holds."""
     prefix = folder + "/"
-    return [
-        n
-        for n in source.names
-        if n.startswith(prefix) and "/" not in n[len(prefix) :] and _is_image_name(n)
-    ]
+    files = [n for n in source.names if n.startswith(prefix) and "/" not in n[len(prefix) :]]
+    other = [n for n in files if not _is_image_name(n) and not _hidden(n)]
+    if other:
+        log.warning(
+            "%s: ignoring %d file(s) that are not .jpg, .jpeg or .png: %s",
+            source.describe(folder), len(other), ", ".join(PurePosixPath(n).name for n in other[:5])
+            + (", ..." if len(other) > 5 else ""),
+        )  # fmt: skip
+    return [n for n in files if _is_image_name(n)]
+
+
+def _hidden(name: str) -> bool:
+    return PurePosixPath(name).name.startswith(".")
 
 
 def _is_image_name(name: str) -> bool:
-    return name.lower().endswith(IMAGE_SUFFIXES) and not PurePosixPath(name).name.startswith(".")
+    return name.lower().endswith(IMAGE_SUFFIXES) and not _hidden(name)
 
 
 def _stack(source: FileSource, names: list[str], labels: list[int]) -> Split:

@@ -171,3 +171,15 @@ def test_broken_unlabeled_file_is_skipped_and_counted(tmp_path, jpegs, caplog):
     assert len(data.unlabeled) == 2 and len(data.skipped) == 1
     assert "1.jpg" in caplog.text
     assert "1 broken unlabeled file(s) skipped" in data.summary()
+
+
+def test_files_that_are_not_jpeg_or_png_are_named_in_a_warning(tmp_path, jpegs, caplog):
+    root = write_liveproject(tmp_path / "d", jpegs)
+    (root / "labeled" / "300_1.bmp").write_bytes(b"BM")
+    (root / "labeled" / "notes.txt").write_text("which photos are duplicates")
+    (root / "labeled" / ".DS_Store").write_bytes(b"\0")
+    data = load_dataset(root)
+    assert len(data.labeled) == 8
+    warned = [r.getMessage() for r in caplog.records if "ignoring" in r.getMessage()]
+    assert warned == [f"{root / 'labeled'}: ignoring 2 file(s) that are not .jpg, .jpeg or .png: "
+                      "300_1.bmp, notes.txt"]  # fmt: skip
