@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -223,8 +222,15 @@ def nested_cv(data, seeds, out_dir):
 )
 @threshold_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def evaluate(checkpoint_dir, data, split, threshold_name, as_json):
+@click.option(
+    "--roc",
+    "roc_path",
+    type=NonEmptyPath(dir_okay=False, path_type=Path),
+    help="Also write the ROC curve points as CSV (fpr, tpr, threshold).",
+)
+def evaluate(checkpoint_dir, data, split, threshold_name, as_json, roc_path):
     """Metrics with 95% bootstrap CIs for CHECKPOINT_DIR on a split."""
+    from melanoma.atomic import atomic_path
     from melanoma.checkpoint import load_checkpoint
     from melanoma.datasets import load_dataset
     from melanoma.evaluate import evaluate_checkpoint, pick_split, split_caveat
@@ -232,7 +238,12 @@ def evaluate(checkpoint_dir, data, split, threshold_name, as_json):
     checkpoint = load_checkpoint(checkpoint_dir)
     dataset = load_dataset(data)
     report = evaluate_checkpoint(checkpoint, pick_split(dataset, split, checkpoint), threshold_name)
-    report.pop("roc")
+    roc = report.pop("roc")  # hundreds of points: a file, not the one-line JSON
+    if roc_path is not None:
+        with atomic_path(roc_path) as temp, temp.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["fpr", "tpr", "threshold"])
+            writer.writerows(zip(roc["fpr"], roc["tpr"], roc["thresholds"], strict=True))
     caveat = split_caveat(dataset, split, checkpoint)
     if caveat:
         report["caveat"] = caveat
@@ -255,7 +266,7 @@ def evaluate(checkpoint_dir, data, split, threshold_name, as_json):
     "--csv",
     "csv_path",
     type=NonEmptyPath(dir_okay=False, path_type=Path),
-    help="Also write the table as CSV.",
+    help="Also write the table as CSV (probability at full precision).",
 )
 @threshold_option()
 def predict(checkpoint_dir, images, csv_path, threshold_name):
@@ -272,11 +283,19 @@ def predict(checkpoint_dir, images, csv_path, threshold_name):
     predictions = predict_images(checkpoint, list(images), threshold_name)
     if csv_path is not None:  # first: a CSV that cannot be written fails the command
         with atomic_path(csv_path) as temp, temp.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=["path", "probability", "melanoma"])
-            writer.writeheader()
-            writer.writerows(dataclasses.asdict(p) for p in predictions)
+            writer = csv.writer(handle)
+            writer.writerow(PREDICTION_COLUMNS)
+            writer.writerows((p.path, p.probability, _decision(p)) for p in predictions)
+    click.echo("\t".join(PREDICTION_COLUMNS))
     for p in predictions:
-        click.echo(f"{p.path}\t{p.probability:.4f}\t{'melanoma' if p.melanoma else 'benign'}")
+        click.echo(f"{p.path}\t{p.probability:.4f}\t{_decision(p)}")
+
+
+PREDICTION_COLUMNS = ("path", "probability", "decision")
+
+
+def _decision(prediction) -> str:
+    return "melanoma" if prediction.melanoma else "benign"
 
 
 @cli.command()

@@ -123,5 +123,6 @@ def threshold_option():
         "threshold_name",
         default="youden",
         show_default=True,
-        help="Stored threshold to decide at (youden or sensitivity_0.90).",
+        help="Stored threshold to decide at: youden, or sensitivity_<target> as chosen at "
+        "training (sensitivity_0.90 unless trained with another --target-sensitivity).",
     )

@@ -1,8 +1,10 @@
 """The `melanoma` console script: wiring, output and exit codes (behaviour: per module)."""
 
+import csv
 import json
 import subprocess
 
+import numpy as np
 import pytest
 
 
@@ -74,17 +76,35 @@ def test_a_cross_validated_checkpoint_has_no_val_split(melanoma, quick_checkpoin
 
 
 def test_predict_prints_and_writes_csv(melanoma, quick_checkpoint, tmp_path, real_jpegs, png_bytes):
-    import numpy as np
 
     (tmp_path / "a.jpg").write_bytes(next(iter(real_jpegs.values())))
     photo = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
     (tmp_path / "photo.png").write_bytes(png_bytes(photo))
     result = melanoma("predict", quick_checkpoint, tmp_path, "--csv", tmp_path / "out.csv")
     assert result.returncode == 0, result.stderr
-    rows = [line.split("\t") for line in result.stdout.strip().splitlines()]
+    header, *rows = [line.split("\t") for line in result.stdout.strip().splitlines()]
+    assert header == ["path", "probability", "decision"]
     assert [r[0].rsplit("/", 1)[1] for r in rows] == ["a.jpg", "photo.png"]
     assert all(0 <= float(r[1]) <= 1 and r[2] in ("melanoma", "benign") for r in rows)
-    assert (tmp_path / "out.csv").read_text().startswith("path,probability,melanoma")
+    with (tmp_path / "out.csv").open() as handle:
+        written = list(csv.reader(handle))
+    assert written[0] == header  # the same table: same columns, rows and decisions
+    assert [(r[0], r[2]) for r in written[1:]] == [(r[0], r[2]) for r in rows]
+    assert [f"{float(r[1]):.4f}" for r in written[1:]] == [r[1] for r in rows]
+
+
+def test_evaluate_writes_the_roc_points(melanoma, quick_checkpoint, data_path, tmp_path):
+    out = tmp_path / "roc.csv"
+    result = melanoma("evaluate", quick_checkpoint, "--data", data_path, "--roc", out, "--json")
+    assert result.returncode == 0, result.stderr
+    with out.open() as handle:
+        header, *points = list(csv.reader(handle))
+    assert header == ["fpr", "tpr", "threshold"]
+    fpr, tpr = [float(p[0]) for p in points], [float(p[1]) for p in points]
+    assert (fpr[0], tpr[0], fpr[-1], tpr[-1]) == (0.0, 0.0, 1.0, 1.0)
+    assert fpr == sorted(fpr) and tpr == sorted(tpr)
+    area = np.trapezoid(tpr, fpr)  # the curve's area is the AUC it reports
+    assert area == pytest.approx(json.loads(result.stdout)["auc"], abs=1e-9)
 
 
 def test_predict_corrupt_image_writes_nothing(melanoma, quick_checkpoint, tmp_path):
