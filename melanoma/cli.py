@@ -57,7 +57,13 @@ def cli(verbose: bool, threads: int | None) -> None:
     help="Checkpoint directory to write (weights.pt, metadata.json, history.csv; "
     "out_of_fold.csv for the cross-validated baseline).",
 )
-@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=SEED,
+    default=0,
+    show_default=True,
+    help="Seeds the split or folds, the initial weights, batch order and augmentation.",
+)
 @click.option(
     "--epochs",
     type=click.IntRange(min=1),
@@ -146,7 +152,13 @@ def _int_list(ctx, param, value: str) -> list[int]:
     "unlabeled images) and sgan-mean-teacher (no GAN losses). Paired AUC CIs are against "
     "the first.",
 )
-@click.option("--seeds", default="0,1,2", show_default=True, callback=_int_list)
+@click.option(
+    "--seeds",
+    default="0,1,2",
+    show_default=True,
+    callback=_int_list,
+    help="Comma-separated training seeds; each method is trained once per seed.",
+)
 @click.option(
     "--out",
     "out_dir",
@@ -185,7 +197,13 @@ def compare(data, methods, seeds, out_dir, epochs, no_progress):
 
 @cli.command("nested-cv")
 @data_option()
-@click.option("--seeds", default="0,1,2,3,4,5,6,7", show_default=True, callback=_int_list)
+@click.option(
+    "--seeds",
+    default="0,1,2,3,4,5,6,7",
+    show_default=True,
+    callback=_int_list,
+    help="Comma-separated seeds; each gives its own outer folds, inner folds and training seed.",
+)
 @click.option(
     "--out",
     "out_dir",
@@ -309,7 +327,13 @@ def _decision(prediction) -> str:
     help="QAT directory to write (program.pt2, metadata.json). "
     "Use CHECKPOINT_DIR/qat so the exporters find it.",
 )
-@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=SEED,
+    default=0,
+    show_default=True,
+    help="Seeds batch order, augmentation and unlabeled sampling of the fine-tuning.",
+)
 @click.option(
     "--epochs",
     type=click.IntRange(min=0),

@@ -67,8 +67,8 @@ class TrainConfig:
 class TrainingInterrupted(Exception):
     """Ctrl-C during training; the resumable state was saved to `path`."""
 
-    def __init__(self, path: Path, epoch: int):
-        super().__init__(f"interrupted after epoch {epoch}; resume state saved to {path}")
+    def __init__(self, path: Path, progress: str):
+        super().__init__(f"interrupted after {progress}; resume state saved to {path}")
         self.path = path
 
 
@@ -240,7 +240,7 @@ def train_supervised(
     except KeyboardInterrupt:
         state = latest["state"]
         torch.save({**state, "identity": identity}, out_dir / RESUME)
-        raise TrainingInterrupted(out_dir / RESUME, _epochs_done(state, config)) from None
+        raise TrainingInterrupted(out_dir / RESUME, _progress_text(state, config)) from None
     finally:
         bar.close()
         write_history(out_dir / HISTORY, latest["state"]["history"])
@@ -272,6 +272,14 @@ def _fresh_run(n_labeled: int, gen: torch.Generator) -> dict:
         "generator": gen.get_state(),
         "torch_rng": torch.get_rng_state(),
     }
+
+
+def _progress_text(run: dict, config: TrainConfig) -> str:
+    """Where an interrupted ensemble stands, in the per-member epochs --epochs counts."""
+    if run["fold"] >= config.folds:
+        return f"all {config.folds} members"
+    epoch = run["member"]["epoch"] if run["member"] else 0
+    return f"epoch {epoch}/{config.epochs} of member {run['fold'] + 1}/{config.folds}"
 
 
 def _epochs_done(run: dict, config: TrainConfig) -> int:

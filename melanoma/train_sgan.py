@@ -298,7 +298,7 @@ def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool
         _run_epochs(nets, good, context, out_dir, fixed_z)
     except KeyboardInterrupt:
         torch.save({**good, "identity": identity}, out_dir / RESUME)
-        raise TrainingInterrupted(out_dir / RESUME, good["epoch"]) from None
+        raise TrainingInterrupted(out_dir / RESUME, f"epoch {good['epoch']}") from None
     finally:
         if good["history"]:  # a run that diverged in its first epoch has nothing to plot
             write_sgan_report(out_dir, good["history"], nets.gen, fixed_z)

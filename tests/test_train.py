@@ -134,7 +134,7 @@ def test_ctrl_c_saves_state_and_resume_matches_an_uninterrupted_run(dataset, tmp
         return real_epoch(*args, **kwargs)
 
     monkeypatch.setattr(train_module, "train_one_epoch", interrupt_third_epoch)
-    with pytest.raises(TrainingInterrupted, match="after epoch 6"):  # fold 1, epoch 2
+    with pytest.raises(TrainingInterrupted, match="after epoch 2/4 of member 2/5;"):
         train_supervised(dataset, FAST, tmp_path / "split")
     assert (tmp_path / "split" / "resume.pt").exists()
     assert not (tmp_path / "split" / "weights.pt").exists()
