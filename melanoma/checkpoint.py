@@ -135,6 +135,8 @@ def save_checkpoint(out_dir: Path, model: nn.Module, meta: CheckpointMeta) -> Pa
 def read_meta(ckpt_dir: Path) -> CheckpointMeta:
     """Parse and validate metadata.json of a checkpoint directory."""
     path = ckpt_dir / METADATA
+    if ckpt_dir.is_file():
+        raise CheckpointError(f"{ckpt_dir}: a file, not a checkpoint directory")
     if not ckpt_dir.is_dir():
         raise CheckpointError(f"{ckpt_dir}: checkpoint directory not found")
     try:
@@ -154,7 +156,7 @@ def read_meta(ckpt_dir: Path) -> CheckpointMeta:
         raise CheckpointError(
             f"{path}: format_version {meta.format_version!r}, expected {FORMAT_VERSION}"
         )
-    bad = [f"{name} must be {what}" for name, ok, what in FIELD_CHECKS if not ok(data[name])]
+    bad = [f"{name} must be {what}" for name, ok, what in FIELD_CHECKS if not ok(data.get(name))]
     if bad:
         raise CheckpointError(f"{path}: corrupt metadata ({'; '.join(bad)})")
     return meta
@@ -191,6 +193,7 @@ FIELD_CHECKS = (
     ("mean", _rgb, "3 finite numbers"),
     ("std", lambda v: _rgb(v) and min(v) > 0, "3 positive numbers"),
     ("thresholds", _thresholds, "a list of {name, probability in [0, 1]} including youden"),
+    ("weights_sha256", lambda v: isinstance(v, str) and len(v) == 64, "the weights' sha256"),
 )
 
 
@@ -214,6 +217,9 @@ def load_checkpoint(path_or_name: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{weights}: not a readable state_dict ({why})") from None
     try:
         model = build_model(meta.arch, meta.arch_args)
+    except (ValueError, TypeError) as err:  # the metadata names no buildable model
+        raise CheckpointError(f"{ckpt_dir / METADATA}: {first_line(err)}") from None
+    try:
         model.load_state_dict(state, strict=True)
     except (RuntimeError, ValueError, TypeError, AttributeError, KeyError) as err:
         why = first_line(err)

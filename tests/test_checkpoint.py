@@ -76,6 +76,8 @@ def test_corrupt_and_missing_metadata(saved, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="not a checkpoint directory"):
         load_checkpoint(tmp_path / "empty")
+    with pytest.raises(CheckpointError, match="weights.pt: a file, not a checkpoint directory"):
+        load_checkpoint(path / "weights.pt")
 
 
 def test_sha256_identifies_weights_and_metadata(saved):
@@ -106,6 +108,8 @@ def _edit_meta(path, **fields):
         ({"thresholds": []}, "thresholds must be"),
         ({"thresholds": [{"name": "youden", "probability": "0.4"}]}, "thresholds must be"),
         ({"train_config": "x"}, "train_config must be an object"),
+        ({"weights_sha256": None}, "weights_sha256 must be the weights' sha256"),
+        ({"arch": "resnet"}, r"metadata.json: unknown architecture 'resnet'; known: "),
     ],
 )
 def test_hand_edited_metadata_names_the_bad_field(saved, fields, named):
