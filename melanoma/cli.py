@@ -116,7 +116,8 @@ def train(
 
 
 def _train_method(method, dataset, overrides, out_dir, resume) -> Path:
-    from melanoma.train import TrainConfig, TrainingInterrupted, train_supervised
+    from melanoma.resume import TrainingInterrupted
+    from melanoma.train import TrainConfig, train_supervised
 
     try:
         if method == "supervised":
@@ -185,7 +186,7 @@ def compare(data, methods, seeds, out_dir, epochs, no_progress):
         raise UserError("--seeds is empty")
     dataset = load_dataset(data)
     click.echo(dataset.summary(), err=True)
-    from melanoma.train import TrainingInterrupted
+    from melanoma.resume import TrainingInterrupted
 
     try:
         run_compare(dataset, out_dir, names, seeds, epochs=epochs, progress=not no_progress)

@@ -27,7 +27,8 @@ def write_history(path: Path, history: list[dict]) -> None:
 def write_sgan_report(
     out_dir: Path, history: list[dict], gen: torch.nn.Module, fixed_z: torch.Tensor
 ) -> None:
-    """history.csv, losses.png and samples.png (generated images for a fixed z)."""
+    """history.csv, losses.png, and generated images for a fixed z: samples.png (the
+    latest) and samples-epochNNN.png (kept, so the grids show how the generator moved)."""
     from matplotlib.figure import Figure
     from torchvision.utils import save_image
 
@@ -51,3 +52,4 @@ def write_sgan_report(
         samples = gen.eval()(fixed_z.to(next(gen.parameters()).device)).cpu()
     gen.train(was_training)
     save_image(samples, out_dir / "samples.png", nrow=8, padding=1)
+    save_image(samples, out_dir / f"samples-epoch{epochs[-1]:03d}.png", nrow=8, padding=1)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,16 +34,21 @@ from tqdm import tqdm
 from melanoma.augment import AugmentConfig, augment
 from melanoma.checkpoint import CheckpointMeta, save_checkpoint
 from melanoma.datasets import Dataset, Split
-from melanoma.errors import UserError
 from melanoma.history import HISTORY, write_history
 from melanoma.metrics import all_metrics, auc, choose_thresholds
 from melanoma.model import CNNConfig, CNNEnsemble, EnsembleConfig, SmallCNN, config_dict
 from melanoma.preprocess import channel_stats, normalize
+from melanoma.resume import (
+    OUT_OF_FOLD_CSV,
+    RESUME,
+    TrainingInterrupted,
+    clear_previous_run,
+    read_resume_state,
+    run_identity,
+)
 from melanoma.splits import OUT_OF_FOLD, stratified_folds, stratified_split
 
 log = logging.getLogger(__name__)
-RESUME = "resume.pt"
-OUT_OF_FOLD_CSV = "out_of_fold.csv"  # name, label, fold, probability: what the thresholds saw
 
 
 @dataclass(frozen=True)
@@ -62,14 +66,6 @@ class TrainConfig:
     progress: bool = True  # tqdm bar with loss and held-out AUC
     model: CNNConfig = field(default_factory=CNNConfig)  # of each member
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-
-
-class TrainingInterrupted(Exception):
-    """Ctrl-C during training; the resumable state was saved to `path`."""
-
-    def __init__(self, path: Path, progress: str):
-        super().__init__(f"interrupted after {progress}; resume state saved to {path}")
-        self.path = path
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -227,6 +223,8 @@ def train_supervised(
     identity = run_identity("supervised", config, dataset)
     if resume:
         latest["state"] = read_resume_state(out_dir / RESUME, gen, identity)
+    else:
+        clear_previous_run(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)  # after the checks that can fail: no empty dir
     bar = tqdm(
         total=config.folds * config.epochs,
@@ -312,54 +310,6 @@ def _train_fold(labeled: Split, fold_of, config, mean, std, gen, latest: dict, b
         {**latest["state"], "fold": fold + 1, "member": None, "oof_logits": oof_logits,
          "members": latest["state"]["members"] + [member.state_dict()]}
     )  # fmt: skip
-
-
-def run_identity(method: str, config, dataset: Dataset) -> dict:
-    """What a resume state must match: the trainer, every setting that shapes the
-    weights (not progress or device), and the data."""
-    settings = json.loads(json.dumps(asdict(config)))  # tuples -> lists
-    for cosmetic in ("progress", "device"):
-        settings.pop(cosmetic, None)
-    return {"method": method, "settings": settings, "data_fingerprint": dataset.fingerprint}
-
-
-def read_resume_state(path: Path, gen: torch.Generator, identity: dict) -> dict:
-    """Load a resume.pt saved on Ctrl-C by a run with this `identity`; restore both RNGs.
-
-    Continuing with other settings or data would silently mix two runs in one
-    checkpoint (and its metadata would describe only the second), so that is refused.
-    """
-    if not path.is_file():
-        raise UserError(f"{path}: no resume state to continue from")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle, zip or I/O: the file is not what Ctrl-C saved
-        raise UserError(f"{path}: corrupt resume state ({type(err).__name__})") from None
-    saved = state.get("identity") if isinstance(state, dict) else None
-    if saved != identity:
-        raise UserError(
-            f"{path}: {_resume_mismatch(saved, identity)}; "
-            "resume with the same method, settings and data, or start over without --resume"
-        )
-    gen.set_state(state["generator"])
-    torch.set_rng_state(state["torch_rng"])
-    log.info("resuming from %s", path)
-    return state
-
-
-def _resume_mismatch(saved, identity: dict) -> str:
-    if not isinstance(saved, dict):
-        return "resume state without a record of its run (saved by an older version?)"
-    if saved.get("method") != identity["method"]:
-        return f"saved by a {saved.get('method')} run, not {identity['method']}"
-    if saved.get("data_fingerprint") != identity["data_fingerprint"]:
-        return (
-            f"saved on other data (fingerprint {saved.get('data_fingerprint')}, "
-            f"now {identity['data_fingerprint']})"
-        )
-    old, new = saved.get("settings") or {}, identity["settings"]
-    differing = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
-    return f"saved with other settings ({', '.join(differing)})"
 
 
 def _write_out_of_fold(path: Path, labeled: Split, fold_of, probs: np.ndarray) -> None:

@@ -46,6 +46,13 @@ from melanoma.history import write_sgan_report
 from melanoma.metrics import all_metrics
 from melanoma.model import config_dict
 from melanoma.preprocess import normalize
+from melanoma.resume import (
+    RESUME,
+    TrainingInterrupted,
+    clear_previous_run,
+    read_resume_state,
+    run_identity,
+)
 from melanoma.sgan import (
     Discriminator,
     Generator,
@@ -56,13 +63,9 @@ from melanoma.sgan import (
 )
 from melanoma.sources import DataError
 from melanoma.train import (
-    RESUME,
-    TrainingInterrupted,
     WeightEMA,
     augmented_batch,
     predict_probs,
-    read_resume_state,
-    run_identity,
     seeded_split,
     select_device,
     validated_meta,
@@ -291,6 +294,8 @@ def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool
     identity = run_identity("sgan", config, dataset)
     if resume:
         good = _load_resume(out_dir / RESUME, nets, labeled, rng, identity)
+    else:
+        clear_previous_run(out_dir)
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)  # after the checks that can fail: no empty dir
     context = (labeled, dataset.unlabeled, val, config, mean, std, rng)

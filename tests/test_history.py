@@ -26,6 +26,7 @@ def test_sgan_report_plots_losses_and_a_sample_grid_without_changing_the_generat
     history = [{"epoch": e, "sup": 1 / e, "real": 0.5, "fake": 0.4, "fm": 0.1, "val_auc": 0.7}
                for e in (1, 2)]  # fmt: skip
     write_sgan_report(tmp_path, history, gen, torch.randn(16, 8))
-    assert sorted(p.name for p in tmp_path.iterdir()) == [HISTORY, "losses.png", "samples.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        HISTORY, "losses.png", "samples-epoch002.png", "samples.png"]  # fmt: skip
     assert (tmp_path / "samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert gen.training

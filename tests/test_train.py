@@ -7,10 +7,10 @@ import melanoma.train as train_module
 from melanoma.checkpoint import load_checkpoint, read_meta
 from melanoma.errors import UserError
 from melanoma.metrics import all_metrics, auc, youden_threshold
+from melanoma.resume import TrainingInterrupted
 from melanoma.splits import stratified_folds, stratified_split
 from melanoma.train import (
     TrainConfig,
-    TrainingInterrupted,
     predict_probs,
     read_out_of_fold,
     train_supervised,

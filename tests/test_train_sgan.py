@@ -14,9 +14,10 @@ from melanoma.checkpoint import load_checkpoint
 from melanoma.cli import _train_method
 from melanoma.errors import UserError
 from melanoma.preprocess import channel_stats
+from melanoma.resume import TrainingInterrupted
 from melanoma.sgan import GeneratorConfig, SGANClassifierConfig
 from melanoma.sources import DataError
-from melanoma.train import TrainingInterrupted, augmented_batch
+from melanoma.train import augmented_batch
 from melanoma.train_sgan import DivergenceError, SGANConfig, build_nets, sgan_step, train_sgan
 
 # Tiny networks and 4 steps per epoch: the behaviour under test, not the accuracy.
@@ -78,7 +79,10 @@ def test_with_unlabeled_losses_off_the_discriminator_learns_from_labeled_images_
 
 
 def test_train_writes_checkpoint_and_reports(small, tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "out_of_fold.csv").write_text("left by a supervised run\n")
     out = train_sgan(small, TINY, tmp_path / "run")
+    assert not (out / "out_of_fold.csv").exists()  # not beside an SGAN checkpoint
     checkpoint = load_checkpoint(out)
     meta = checkpoint.meta
     assert (meta.method, meta.arch, meta.epochs) == ("sgan", "sgan-classifier", 3)
@@ -88,6 +92,8 @@ def test_train_writes_checkpoint_and_reports(small, tmp_path):
     assert {t["name"] for t in meta.thresholds} == {"youden", "sensitivity_0.90"}
     for name in ("history.csv", "losses.png", "samples.png"):
         assert (out / name).stat().st_size > 0
+    kept = sorted(p.name for p in out.glob("samples-epoch*.png"))
+    assert kept == ["samples-epoch002.png", "samples-epoch003.png"]  # sample_every 2, and the end
     assert not (out / "resume.pt").exists()
     assert checkpoint.model(torch.zeros(2, 3, 32, 32)).shape == (2, 1)
 

@@ -1,0 +1,94 @@
+"""Resuming a training run, and owning its directory.
+
+Ctrl-C saves OUT/resume.pt with the run's identity (method, every setting
+that shapes the weights, the data); --resume continues only a state with the
+same identity, and a fresh run first removes the run files a previous one left.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from melanoma.checkpoint import METADATA, WEIGHTS
+from melanoma.datasets import Dataset
+from melanoma.errors import UserError
+from melanoma.history import HISTORY
+
+log = logging.getLogger(__name__)
+RESUME = "resume.pt"
+OUT_OF_FOLD_CSV = "out_of_fold.csv"  # name, label, fold, probability: what the thresholds saw
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C during training; the resumable state was saved to `path`."""
+
+    def __init__(self, path: Path, progress: str):
+        super().__init__(f"interrupted after {progress}; resume state saved to {path}")
+        self.path = path
+
+
+# What a training run writes into its directory (the SGAN adds samples-epochNNN.png).
+RUN_FILES = (WEIGHTS, METADATA, HISTORY, OUT_OF_FOLD_CSV, RESUME, "losses.png", "samples.png")
+
+
+def clear_previous_run(out_dir: Path) -> None:
+    """A fresh run owns its directory's run files: ones a previous run left would sit
+    beside the new checkpoint (another method's out_of_fold.csv, a history it did not
+    make). Other files, and a qat/ folder, are left alone."""
+    for name in RUN_FILES:
+        (out_dir / name).unlink(missing_ok=True)
+    for stale in out_dir.glob("samples-epoch*.png"):
+        stale.unlink()
+
+
+def run_identity(method: str, config, dataset: Dataset) -> dict:
+    """What a resume state must match: the trainer, every setting that shapes the
+    weights (not progress or device), and the data."""
+    settings = json.loads(json.dumps(asdict(config)))  # tuples -> lists
+    for cosmetic in ("progress", "device"):
+        settings.pop(cosmetic, None)
+    return {"method": method, "settings": settings, "data_fingerprint": dataset.fingerprint}
+
+
+def read_resume_state(path: Path, gen: torch.Generator, identity: dict) -> dict:
+    """Load a resume.pt saved on Ctrl-C by a run with this `identity`; restore both RNGs.
+
+    Continuing with other settings or data would silently mix two runs in one
+    checkpoint (and its metadata would describe only the second), so that is refused.
+    """
+    if not path.is_file():
+        raise UserError(f"{path}: no resume state to continue from")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle, zip or I/O: the file is not what Ctrl-C saved
+        raise UserError(f"{path}: corrupt resume state ({type(err).__name__})") from None
+    saved = state.get("identity") if isinstance(state, dict) else None
+    if saved != identity:
+        raise UserError(
+            f"{path}: {_resume_mismatch(saved, identity)}; "
+            "resume with the same method, settings and data, or start over without --resume"
+        )
+    gen.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    log.info("resuming from %s", path)
+    return state
+
+
+def _resume_mismatch(saved, identity: dict) -> str:
+    if not isinstance(saved, dict):
+        return "resume state without a record of its run (saved by an older version?)"
+    if saved.get("method") != identity["method"]:
+        return f"saved by a {saved.get('method')} run, not {identity['method']}"
+    if saved.get("data_fingerprint") != identity["data_fingerprint"]:
+        return (
+            f"saved on other data (fingerprint {saved.get('data_fingerprint')}, "
+            f"now {identity['data_fingerprint']})"
+        )
+    old, new = saved.get("settings") or {}, identity["settings"]
+    differing = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    return f"saved with other settings ({', '.join(differing)})"

@@ -1,0 +1,23 @@
+"""A run's identity in its resume state, and a fresh run clearing what a previous one left."""
+
+from melanoma.resume import RUN_FILES, clear_previous_run, run_identity
+from melanoma.train import TrainConfig
+
+
+def test_a_fresh_run_removes_only_the_run_files_a_previous_run_left(tmp_path):
+    for name in (*RUN_FILES, "samples-epoch005.png", "notes.md"):
+        (tmp_path / name).write_text("old")
+    (tmp_path / "qat").mkdir()
+    (tmp_path / "qat" / "program.pt2").write_text("old")
+    clear_previous_run(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.md", "qat"]
+    assert (tmp_path / "qat" / "program.pt2").is_file()
+    clear_previous_run(tmp_path / "not-yet")  # nothing to clear, nothing created
+    assert not (tmp_path / "not-yet").exists()
+
+
+def test_identity_ignores_how_progress_is_shown_but_not_what_is_trained(dataset):
+    base = run_identity("supervised", TrainConfig(), dataset)
+    assert run_identity("supervised", TrainConfig(progress=False, device="cpu"), dataset) == base
+    assert run_identity("supervised", TrainConfig(seed=1), dataset) != base
+    assert run_identity("sgan", TrainConfig(), dataset) != base
