@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -95,6 +96,9 @@ def train(
     from melanoma.splits import validation_scheme
 
     if deterministic:
+        # cuBLAS (CUDA >= 10.2) refuses deterministic mode without a fixed workspace; on
+        # the CPU the variable is unused. Set before the first CUDA call.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
     dataset = load_dataset(data)
     click.echo(dataset.summary(), err=True)
