@@ -13,6 +13,7 @@ import dataclasses
 import datetime
 import hashlib
 import json
+import logging
 import math
 import os
 import pickle
@@ -29,6 +30,7 @@ from melanoma.architectures import build_model
 from melanoma.atomic import atomic_path
 from melanoma.errors import UserError, first_line
 
+log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 WEIGHTS = "weights.pt"
 METADATA = "metadata.json"
@@ -107,6 +109,8 @@ def resolve_checkpoint_dir(path_or_name: str | os.PathLike) -> Path:
     """Map `reference-*` names to the bundled checkpoints; other values are paths."""
     text = str(path_or_name)
     if text in REFERENCE_NAMES:
+        if Path(text).exists():  # the name wins; say so rather than pick silently
+            log.warning("%s: using the bundled checkpoint; for the local one pass ./%s", text, text)
         return REFERENCE_DIR / text.removeprefix("reference-")
     return Path(text).expanduser()
 

@@ -1,10 +1,11 @@
 """The bundled reference checkpoints load and score what their REPRODUCE.md documents."""
 
 import re
+from pathlib import Path
 
 import pytest
 
-from melanoma.checkpoint import REFERENCE_DIR, load_checkpoint
+from melanoma.checkpoint import REFERENCE_DIR, load_checkpoint, resolve_checkpoint_dir
 from melanoma.evaluate import evaluate_checkpoint
 from melanoma.metrics import choose_thresholds
 from melanoma.train import read_out_of_fold
@@ -39,3 +40,13 @@ def test_reference_supervised_thresholds_follow_from_its_out_of_fold_predictions
     estimator = meta.train_config["youden_estimator"]
     chosen = choose_thresholds(labels, probs, 0.9, youden_estimator=estimator)
     assert [c.probability for c in chosen] == [t["probability"] for t in meta.thresholds]
+
+
+def test_a_local_folder_named_like_a_reference_is_not_picked_silently(
+    tmp_path, monkeypatch, caplog
+):
+    (tmp_path / "reference-sgan").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert resolve_checkpoint_dir("reference-sgan") == REFERENCE_DIR / "sgan"
+    assert "pass ./reference-sgan" in caplog.text
+    assert resolve_checkpoint_dir("./reference-sgan") == Path("reference-sgan")
