@@ -26,7 +26,7 @@ from melanoma.atomic import atomic_path
 from melanoma.checkpoint import CheckpointError, load_checkpoint, read_meta
 from melanoma.datasets import Dataset
 from melanoma.evaluate import evaluate_checkpoint
-from melanoma.metrics import rank_auc
+from melanoma.metrics import logit, rank_auc
 from melanoma.sources import DataError
 from melanoma.splits import validation_scheme
 from melanoma.train import predict_probs
@@ -231,14 +231,8 @@ def _seed_ensemble_aucs(labels, probs, methods, seeds) -> dict[str, float] | Non
     if len(seeds) < 2:
         return None
     return {
-        m: rank_auc(labels, np.mean([_logit(probs[m, s]) for s in seeds], axis=0)) for m in methods
+        m: rank_auc(labels, np.mean([logit(probs[m, s]) for s in seeds], axis=0)) for m in methods
     }
-
-
-def _logit(probs: np.ndarray) -> np.ndarray:
-    # float32 sigmoid saturates at 0 and 1; clip so a confident model gives a finite logit
-    p = np.clip(probs.astype(np.float64), 1e-7, 1 - 1e-7)
-    return np.log(p) - np.log1p(-p)
 
 
 def _percentiles(values) -> list[float]:
