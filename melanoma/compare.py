@@ -27,6 +27,7 @@ from melanoma.checkpoint import CheckpointError, load_checkpoint, read_meta
 from melanoma.datasets import Dataset
 from melanoma.evaluate import evaluate_checkpoint
 from melanoma.metrics import logit, rank_auc
+from melanoma.resume import differing_settings, training_settings
 from melanoma.sources import DataError
 from melanoma.splits import validation_scheme
 from melanoma.train import predict_probs
@@ -42,9 +43,6 @@ SGAN_ABLATIONS = {
 }
 METHODS = ("supervised", "sgan", *SGAN_ABLATIONS)
 SUMMARY_METRICS = ("auc", "accuracy", "sensitivity", "specificity", "balanced_accuracy")
-# Not settings: how training reports progress, and what the trainer records about
-# the run it made (split sizes, validation scheme), which the config determines.
-IGNORED_SETTINGS = ("progress", "device", "n_train", "n_val", "n_unlabeled", "validation")
 
 
 def method_config(method: str, seed: int, epochs: int | None = None, progress: bool = True):
@@ -68,24 +66,17 @@ def trainer_of(method: str) -> str:
     return "sgan" if method in SGAN_ABLATIONS else method
 
 
-def _settings(config_dict: dict) -> dict:
-    plain = json.loads(json.dumps(config_dict))  # tuples -> lists, as stored in metadata
-    return {k: v for k, v in plain.items() if k not in IGNORED_SETTINGS}
-
-
 def reusable(ckpt_dir: Path, method: str, config, dataset: Dataset) -> bool:
     """True when ckpt_dir holds a loadable checkpoint trained with exactly `config` on `dataset`."""
     try:
         meta = read_meta(ckpt_dir)
     except CheckpointError:
         return False
-    wanted = _settings(dataclasses.asdict(config))
-    stored = _settings(meta.train_config)
+    wanted = training_settings(dataclasses.asdict(config))
+    stored = training_settings(meta.train_config)
     same_data = meta.data_fingerprint == dataset.fingerprint
     if meta.method != trainer_of(method) or not same_data or stored != wanted:
-        differing = sorted(
-            k for k in wanted.keys() | stored.keys() if wanted.get(k) != stored.get(k)
-        )
+        differing = differing_settings(stored, wanted)
         log.warning("%s: config or data differs (%s); retraining", ckpt_dir, differing or "data")
         return False
     return True

@@ -46,12 +46,26 @@ def clear_previous_run(out_dir: Path) -> None:
         stale.unlink()
 
 
+# Not settings: how training reports progress, and what the trainer records about
+# the run it made (split sizes, validation scheme), which the config determines.
+NOT_SETTINGS = ("progress", "device", "n_train", "n_val", "n_unlabeled", "validation")
+
+
+def training_settings(config_dict: dict) -> dict:
+    """The settings of a config (or of a checkpoint's stored train_config) that shape
+    the weights, with tuples as lists, as metadata stores them."""
+    plain = json.loads(json.dumps(config_dict))
+    return {k: v for k, v in plain.items() if k not in NOT_SETTINGS}
+
+
+def differing_settings(old: dict, new: dict) -> list[str]:
+    return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+
+
 def run_identity(method: str, config, dataset: Dataset) -> dict:
     """What a resume state must match: the trainer, every setting that shapes the
-    weights (not progress or device), and the data."""
-    settings = json.loads(json.dumps(asdict(config)))  # tuples -> lists
-    for cosmetic in ("progress", "device"):
-        settings.pop(cosmetic, None)
+    weights, and the data."""
+    settings = training_settings(asdict(config))
     return {"method": method, "settings": settings, "data_fingerprint": dataset.fingerprint}
 
 
@@ -89,6 +103,5 @@ def _resume_mismatch(saved, identity: dict) -> str:
             f"saved on other data (fingerprint {saved.get('data_fingerprint')}, "
             f"now {identity['data_fingerprint']})"
         )
-    old, new = saved.get("settings") or {}, identity["settings"]
-    differing = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    differing = differing_settings(saved.get("settings") or {}, identity["settings"])
     return f"saved with other settings ({', '.join(differing)})"
