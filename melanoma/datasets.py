@@ -114,7 +114,9 @@ def _load_layout(source: FileSource) -> Dataset:
         return _load_class_folders(source, class_root)
     csvs = [n for n in source.names if n.lower().endswith(".csv")]
     if csvs:
-        return _load_csv(source, _pick_manifest(source, csvs))
+        tables = {name: _csv_rows(source, name) for name in csvs}  # each CSV read once
+        name = _pick_manifest(source, tables)
+        return _load_csv(source, name, *tables[name])
     raise DataError(
         f"{source.path}: no known layout (need labeled/ and test/, "
         "benign/ and malignant/ folders, or a .csv manifest)"
@@ -271,10 +273,10 @@ def _pick_column(header: list[str], options: tuple[str, ...], what: str, where: 
     raise DataError(f"{where}: CSV has no {what} column (expected one of {', '.join(options)})")
 
 
-def _pick_manifest(source: FileSource, csvs: list[str]) -> str:
+def _pick_manifest(source: FileSource, tables: dict[str, tuple[list[str], list[dict]]]) -> str:
     """The CSV that labels the images. A Kaggle ISIC download has train.csv beside
     test.csv (no target) and sample_submission.csv (a target column of zeros)."""
-    labelled = [n for n in csvs if _has_columns(_csv_rows(source, n)[0])]
+    labelled = [n for n, (header, _) in tables.items() if _has_columns(header)]
     shallowest = sorted(labelled, key=lambda n: (n.count("/"), n))
     for name in shallowest:
         if PurePosixPath(name).name.lower() == "train.csv":
@@ -284,7 +286,7 @@ def _pick_manifest(source: FileSource, csvs: list[str]) -> str:
     if labelled:
         listed = ", ".join(source.describe(n) for n in shallowest)
         raise DataError(f"several CSV manifests with image and target columns ({listed}); keep one")
-    return min(csvs, key=lambda n: (n.count("/"), n))  # its missing column is the error
+    return min(tables, key=lambda n: (n.count("/"), n))  # its missing column is the error
 
 
 def _has_columns(header: list[str]) -> bool:
@@ -302,9 +304,8 @@ def _csv_rows(source: FileSource, csv_name: str) -> tuple[list[str], list[dict]]
         raise DataError(f"{source.describe(csv_name)}: unreadable CSV ({err})") from None
 
 
-def _load_csv(source: FileSource, csv_name: str) -> Dataset:
+def _load_csv(source: FileSource, csv_name: str, header: list[str], rows: list[dict]) -> Dataset:
     where = source.describe(csv_name)
-    header, rows = _csv_rows(source, csv_name)
     image_col = _pick_column(header, IMAGE_COLUMNS, "image", where)
     target_col = _pick_column(header, TARGET_COLUMNS, "target", where)
     by_stem = {}
