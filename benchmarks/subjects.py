@@ -26,7 +26,13 @@ from melanoma.benchmarks.accuracy import (
     sanity_failures,
     sigmoid,
 )
-from melanoma.checkpoint import Checkpoint, CheckpointError, CheckpointMeta, load_checkpoint
+from melanoma.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    CheckpointMeta,
+    load_checkpoint,
+    same_threshold_name,
+)
 from melanoma.errors import UserError, first_line
 from melanoma.manifest import Manifest, size_of
 from melanoma.preprocess import normalize
@@ -186,7 +192,12 @@ def artifact_subject(
     if unloadable:
         return dataclasses.replace(subject, reasons=(*reasons, unloadable), load=None)
     threshold = next(
-        (t.probability for t in manifest.thresholds if t.name == config.threshold_name), None
+        (
+            t.probability
+            for t in manifest.thresholds
+            if same_threshold_name(t.name, config.threshold_name)
+        ),
+        None,
     )
     if threshold is None:
         return subject
@@ -259,7 +270,7 @@ def _manifest_failures(manifest: Manifest, meta: CheckpointMeta, threshold_name:
         )
     if not manifest.verification.passed:
         failures.append(f"export verification failed ({manifest.verification.check})")
-    if not any(t.name == threshold_name for t in manifest.thresholds):
+    if not any(same_threshold_name(t.name, threshold_name) for t in manifest.thresholds):
         known = ", ".join(t.name for t in manifest.thresholds)
         failures.append(f"manifest has no threshold {threshold_name!r} (has: {known})")
     # The app decides at the manifest's thresholds, which the artifact's sha256 does not cover.

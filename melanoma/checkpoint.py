@@ -74,10 +74,23 @@ class CheckpointMeta:
 
     def threshold(self, name: str = "youden") -> float:
         for choice in self.thresholds:
-            if choice["name"] == name:
+            if same_threshold_name(choice["name"], name):
                 return float(choice["probability"])
         known = ", ".join(c["name"] for c in self.thresholds)
         raise CheckpointError(f"no threshold {name!r} in the checkpoint; known: {known}")
+
+
+def same_threshold_name(stored: str, asked: str) -> bool:
+    """sensitivity_0.9 asks for the stored sensitivity_0.90."""
+    if stored == asked:
+        return True
+    prefix = "sensitivity_"
+    if not (stored.startswith(prefix) and asked.startswith(prefix)):
+        return False
+    try:
+        return float(stored.removeprefix(prefix)) == float(asked.removeprefix(prefix))
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)

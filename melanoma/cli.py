@@ -15,8 +15,10 @@ from melanoma.cliutil import (
     FiniteFloatRange,
     NonEmptyPath,
     data_option,
+    refuse_two_thresholds,
     run,
     setup_process,
+    target_sensitivity_option,
     threshold_option,
 )
 from melanoma.errors import UserError
@@ -244,6 +246,7 @@ def nested_cv(data, seeds, out_dir):
     "trained on (optimistic).",
 )
 @threshold_option()
+@target_sensitivity_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option(
     "--roc",
@@ -251,16 +254,18 @@ def nested_cv(data, seeds, out_dir):
     type=NonEmptyPath(dir_okay=False, path_type=Path),
     help="Also write the ROC curve points as CSV (fpr, tpr, threshold).",
 )
-def evaluate(checkpoint_dir, data, split, threshold_name, as_json, roc_path):
+def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as_json, roc_path):
     """Metrics with 95% bootstrap CIs for CHECKPOINT_DIR on a split."""
     from melanoma.atomic import atomic_path
     from melanoma.checkpoint import load_checkpoint
     from melanoma.datasets import load_dataset
     from melanoma.evaluate import evaluate_checkpoint, pick_split, split_caveat
 
+    refuse_two_thresholds(target_sensitivity)
     checkpoint = load_checkpoint(checkpoint_dir)
     dataset = load_dataset(data)
-    report = evaluate_checkpoint(checkpoint, pick_split(dataset, split, checkpoint), threshold_name)
+    chosen = pick_split(dataset, split, checkpoint)
+    report = evaluate_checkpoint(checkpoint, chosen, threshold_name, 0, target_sensitivity)
     roc = report.pop("roc")  # hundreds of points: a file, not the one-line JSON
     if roc_path is not None:
         with atomic_path(roc_path) as temp, temp.open("w", newline="") as handle:
@@ -275,7 +280,7 @@ def evaluate(checkpoint_dir, data, split, threshold_name, as_json, roc_path):
         return
     click.echo(
         f"{checkpoint.path} on {split} (n={report['n']}), "
-        f"threshold {threshold_name} = {report['threshold']:.3f}"
+        f"threshold {report['threshold_name']} = {report['threshold']:.3f}"
         + (f" ({caveat})" if caveat else "")
     )
     for name, (low, high) in report["ci"].items():
@@ -292,7 +297,8 @@ def evaluate(checkpoint_dir, data, split, threshold_name, as_json, roc_path):
     help="Also write the table as CSV (probability at full precision).",
 )
 @threshold_option()
-def predict(checkpoint_dir, images, csv_path, threshold_name):
+@target_sensitivity_option()
+def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity):
     """P(melanoma) for each photo in IMAGES (files or folders), any size.
 
     Photos are centre-cropped to a square and area-resized to 32x32, exactly
@@ -302,8 +308,9 @@ def predict(checkpoint_dir, images, csv_path, threshold_name):
     from melanoma.checkpoint import load_checkpoint
     from melanoma.evaluate import predict_images
 
+    refuse_two_thresholds(target_sensitivity)
     checkpoint = load_checkpoint(checkpoint_dir)
-    predictions = predict_images(checkpoint, list(images), threshold_name)
+    predictions = predict_images(checkpoint, list(images), threshold_name, target_sensitivity)
     if csv_path is not None:  # first: a CSV that cannot be written fails the command
         with atomic_path(csv_path) as temp, temp.open("w", newline="") as handle:
             writer = csv.writer(handle)

@@ -121,8 +121,28 @@ def threshold_option():
     return click.option(
         "--threshold",
         "threshold_name",
+        metavar="NAME",
         default="youden",
         show_default=True,
         help="Stored threshold to decide at: youden, or sensitivity_<target> as chosen at "
         "training (sensitivity_0.90 unless trained with another --target-sensitivity).",
     )
+
+
+def target_sensitivity_option():
+    """--target-sensitivity X: a threshold re-chosen on the checkpoint's validation predictions."""
+    return click.option(
+        "--target-sensitivity",
+        type=FiniteFloatRange(0.5, 1.0),
+        default=None,
+        help="Instead of --threshold: decide at the highest threshold whose sensitivity on "
+        "the checkpoint's own validation predictions (out-of-fold for the baseline) reaches "
+        "this. Chosen now, without retraining, never on the test split.",
+    )
+
+
+def refuse_two_thresholds(target_sensitivity: float | None) -> None:
+    ctx = click.get_current_context()
+    named = ctx.get_parameter_source("threshold_name") != click.core.ParameterSource.DEFAULT
+    if named and target_sensitivity is not None:
+        raise click.UsageError("give --threshold or --target-sensitivity, not both", ctx)

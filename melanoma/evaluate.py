@@ -17,6 +17,7 @@ from melanoma.preprocess import image_to_input
 from melanoma.sources import read_file
 from melanoma.splits import checkpoint_split
 from melanoma.train import predict_probs
+from melanoma.validation_scores import decision_threshold
 
 SPLITS = ("test", "val", "labeled")
 
@@ -57,13 +58,20 @@ def split_caveat(dataset: Dataset, name: str, checkpoint: Checkpoint) -> str | N
 
 
 def evaluate_checkpoint(
-    checkpoint: Checkpoint, split: Split, threshold_name: str = "youden", seed: int = 0
+    checkpoint: Checkpoint,
+    split: Split,
+    threshold_name: str = "youden",
+    seed: int = 0,
+    target_sensitivity: float | None = None,
 ) -> dict:
-    """Metrics at the stored validation threshold, 95% bootstrap CIs (seeded) and ROC points."""
-    threshold = checkpoint.meta.threshold(threshold_name)
+    """Metrics at a validation threshold, 95% bootstrap CIs (seeded) and ROC points.
+
+    The threshold is the stored one named, or with `target_sensitivity` re-chosen on the
+    checkpoint's validation predictions."""
+    name, threshold = decision_threshold(checkpoint, threshold_name, target_sensitivity)
     probs = predict_probs(checkpoint.model, split.images, checkpoint.meta.mean, checkpoint.meta.std)
     report = evaluation_report(split.labels.numpy(), probs, threshold, seed=seed)
-    report["threshold_name"] = threshold_name
+    report["threshold_name"] = name
     return report
 
 
@@ -91,11 +99,14 @@ def image_files(paths: list[Path]) -> list[Path]:
 
 @torch.no_grad()
 def predict_images(
-    checkpoint: Checkpoint, paths: list[Path], threshold_name: str = "youden"
+    checkpoint: Checkpoint,
+    paths: list[Path],
+    threshold_name: str = "youden",
+    target_sensitivity: float | None = None,
 ) -> list[Prediction]:
     """Run the full input contract (crop, area resize, normalize) on each photo."""
     meta = checkpoint.meta
-    threshold = meta.threshold(threshold_name)
+    threshold = decision_threshold(checkpoint, threshold_name, target_sensitivity)[1]
     results = []
     for path in image_files(paths):
         rgb = decode_rgb(read_file(path), str(path))

@@ -134,8 +134,14 @@ def sensitivity_threshold(labels: np.ndarray, probs: np.ndarray, target: float) 
     best = max(feasible)  # t = 0 always reaches sensitivity 1
     m = confusion_metrics(labels, probs, best)
     return ThresholdChoice(
-        f"sensitivity_{target:.2f}", float(best), m["sensitivity"], m["specificity"]
+        sensitivity_name(target), float(best), m["sensitivity"], m["specificity"]
     )
+
+
+def sensitivity_name(target: float) -> str:
+    """sensitivity_0.90 for 0.9 (the name checkpoints store), sensitivity_0.925 for 0.925."""
+    two_places = f"{target:.2f}"
+    return f"sensitivity_{two_places if float(two_places) == target else f'{target:g}'}"
 
 
 def choose_thresholds(

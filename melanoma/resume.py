@@ -18,10 +18,10 @@ from melanoma.checkpoint import METADATA, WEIGHTS
 from melanoma.datasets import Dataset
 from melanoma.errors import UserError
 from melanoma.history import HISTORY
+from melanoma.validation_scores import OUT_OF_FOLD_CSV, VALIDATION_CSV
 
 log = logging.getLogger(__name__)
 RESUME = "resume.pt"
-OUT_OF_FOLD_CSV = "out_of_fold.csv"  # name, label, fold, probability: what the thresholds saw
 
 
 class TrainingInterrupted(Exception):
@@ -33,7 +33,10 @@ class TrainingInterrupted(Exception):
 
 
 # What a training run writes into its directory (the SGAN adds samples-epochNNN.png).
-RUN_FILES = (WEIGHTS, METADATA, HISTORY, OUT_OF_FOLD_CSV, RESUME, "losses.png", "samples.png")
+RUN_FILES = (
+    WEIGHTS, METADATA, HISTORY, OUT_OF_FOLD_CSV, VALIDATION_CSV, RESUME, "losses.png",
+    "samples.png",
+)  # fmt: skip
 
 
 def clear_previous_run(out_dir: Path) -> None:

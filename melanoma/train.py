@@ -21,7 +21,6 @@ state, metadata) live here too.
 from __future__ import annotations
 
 import copy
-import csv
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,7 +38,6 @@ from melanoma.metrics import all_metrics, auc, choose_thresholds
 from melanoma.model import CNNConfig, CNNEnsemble, EnsembleConfig, SmallCNN, config_dict
 from melanoma.preprocess import channel_stats, normalize
 from melanoma.resume import (
-    OUT_OF_FOLD_CSV,
     RESUME,
     TrainingInterrupted,
     clear_previous_run,
@@ -47,6 +45,7 @@ from melanoma.resume import (
     run_identity,
 )
 from melanoma.splits import OUT_OF_FOLD, stratified_folds, stratified_split
+from melanoma.validation_scores import OUT_OF_FOLD_CSV, write_scores
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +253,7 @@ def train_supervised(
         extra_config={"n_train": len(labeled), "n_val": len(labeled), "validation": OUT_OF_FOLD},
     )  # fmt: skip
     save_checkpoint(out_dir, ensemble.eval(), meta)
-    _write_out_of_fold(out_dir / OUT_OF_FOLD_CSV, labeled, fold_of, out_of_fold)
+    write_scores(out_dir / OUT_OF_FOLD_CSV, labeled.names, labeled.labels, out_of_fold, fold_of)
     (out_dir / RESUME).unlink(missing_ok=True)
     return out_dir
 
@@ -310,24 +309,6 @@ def _train_fold(labeled: Split, fold_of, config, mean, std, gen, latest: dict, b
         {**latest["state"], "fold": fold + 1, "member": None, "oof_logits": oof_logits,
          "members": latest["state"]["members"] + [member.state_dict()]}
     )  # fmt: skip
-
-
-def _write_out_of_fold(path: Path, labeled: Split, fold_of, probs: np.ndarray) -> None:
-    # Kept so a threshold can be re-chosen or audited without retraining.
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["name", "label", "fold", "probability"])
-        columns = (labeled.names, labeled.labels.tolist(), fold_of.tolist(), probs.tolist())
-        rows = zip(*columns, strict=True)
-        writer.writerows(rows)
-
-
-def read_out_of_fold(ckpt_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, probabilities) of a cross-validated checkpoint's out-of-fold predictions."""
-    with (Path(ckpt_dir) / OUT_OF_FOLD_CSV).open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    labels = np.array([int(r["label"]) for r in rows])
-    return labels, np.array([float(r["probability"]) for r in rows])
 
 
 def validated_meta(dataset, config, mean, std, val_labels, val_probs, best_epoch, **identity):

@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 from melanoma.augment import AugmentConfig, augment
 from melanoma.batches import LabeledBatches
-from melanoma.checkpoint import CheckpointMeta, save_checkpoint
+from melanoma.checkpoint import save_checkpoint
 from melanoma.datasets import Dataset, Split
 from melanoma.history import write_sgan_report
 from melanoma.metrics import all_metrics
@@ -70,6 +70,7 @@ from melanoma.train import (
     select_device,
     validated_meta,
 )
+from melanoma.validation_scores import VALIDATION_CSV, write_scores
 
 log = logging.getLogger(__name__)
 ARCH = "sgan-classifier"
@@ -312,8 +313,11 @@ def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool
     best = good["best"]
     nets.judged().load_state_dict(best["state"])
     classifier = to_classifier(nets.judged(), config.model).cpu()
-    meta = _finish_meta(classifier, dataset, train, val, config, mean, std, best["epoch"])
+    _refuse_non_finite(classifier)
+    val_probs = predict_probs(classifier, val.images, mean, std)
+    meta = _finish_meta(dataset, config, mean, std, (train, val, val_probs), best["epoch"])
     save_checkpoint(out_dir, classifier, meta)
+    write_scores(out_dir / VALIDATION_CSV, val.names, val.labels, val_probs)
     (out_dir / RESUME).unlink(missing_ok=True)
     return out_dir
 
@@ -369,11 +373,14 @@ def _load_resume(path: Path, nets: _Nets, labeled: LabeledBatches, rng, identity
     return state
 
 
-def _finish_meta(classifier, dataset, train, val, config, mean, std, best_epoch) -> CheckpointMeta:
+def _refuse_non_finite(classifier) -> None:
     for name, value in classifier.state_dict().items():
         if not torch.isfinite(value).all():
             raise DivergenceError(f"refusing to save: {name} has non-finite values")
-    val_probs = predict_probs(classifier, val.images, mean, std)
+
+
+def _finish_meta(dataset, config, mean, std, splits, best_epoch):
+    train, val, val_probs = splits
     return validated_meta(
         dataset, config, mean, std, val.labels.numpy(), val_probs, best_epoch,
         method="sgan", arch=ARCH, arch_args=config_dict(config.model),

@@ -218,3 +218,33 @@ def test_flag_values_that_would_overflow_or_mean_nothing(melanoma, tmp_path, arg
     result = melanoma(*args)
     assert result.returncode == 2 and complaint in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
+
+
+def test_a_target_sensitivity_is_chosen_at_evaluate_and_predict_time(
+    melanoma, data_path, tmp_path, real_jpegs
+):
+    result = melanoma(
+        "evaluate", "reference-sgan", "--data", data_path, "--target-sensitivity", "0.975", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["threshold_name"] == "sensitivity_0.975"
+    assert (
+        report["threshold"]
+        < json.loads(melanoma("evaluate", "reference-sgan", "--data", data_path, "--json").stdout)[
+            "threshold"
+        ]
+    )  # higher sensitivity on validation needs a lower cutoff
+    (tmp_path / "a.jpg").write_bytes(next(iter(real_jpegs.values())))
+    low = melanoma("predict", "reference-sgan", tmp_path, "--target-sensitivity", "0.5")
+    assert low.returncode == 0, low.stderr
+    both = melanoma(
+        "predict",
+        "reference-sgan",
+        tmp_path,
+        "--threshold",
+        "youden",
+        "--target-sensitivity",
+        "0.9",
+    )
+    assert_one_line_error(both, "not both", "--help")

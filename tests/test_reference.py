@@ -8,7 +8,7 @@ import pytest
 from melanoma.checkpoint import REFERENCE_DIR, load_checkpoint, resolve_checkpoint_dir
 from melanoma.evaluate import evaluate_checkpoint
 from melanoma.metrics import choose_thresholds
-from melanoma.train import read_out_of_fold
+from melanoma.validation_scores import read_scores
 
 
 def documented_test_auc(name: str) -> float:
@@ -32,11 +32,13 @@ def test_reference_weights_are_small(method):
     assert (REFERENCE_DIR / method / "weights.pt").stat().st_size < 2_000_000
 
 
-def test_reference_supervised_thresholds_follow_from_its_out_of_fold_predictions():
-    """The bundled out_of_fold.csv is what the stored thresholds were chosen on."""
-    meta = load_checkpoint("reference-supervised").meta
-    labels, probs = read_out_of_fold(REFERENCE_DIR / "supervised")
-    assert len(labels) == 200 and labels.sum() == 100
+@pytest.mark.parametrize("method, n_validation", [("supervised", 200), ("sgan", 40)])
+def test_reference_thresholds_follow_from_its_kept_validation_predictions(method, n_validation):
+    """The bundled out_of_fold.csv / validation.csv is what the stored thresholds were
+    chosen on, bit for bit, so --target-sensitivity re-chooses on the same images."""
+    meta = load_checkpoint(f"reference-{method}").meta
+    labels, probs = read_scores(REFERENCE_DIR / method)
+    assert len(labels) == n_validation and labels.sum() == n_validation // 2
     estimator = meta.train_config["youden_estimator"]
     chosen = choose_thresholds(labels, probs, 0.9, youden_estimator=estimator)
     assert [c.probability for c in chosen] == [t["probability"] for t in meta.thresholds]

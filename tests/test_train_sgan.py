@@ -13,12 +13,15 @@ from melanoma.batches import LabeledBatches
 from melanoma.checkpoint import load_checkpoint
 from melanoma.cli import _train_method
 from melanoma.errors import UserError
+from melanoma.evaluate import pick_split
+from melanoma.metrics import choose_thresholds
 from melanoma.preprocess import channel_stats
 from melanoma.resume import TrainingInterrupted
 from melanoma.sgan import GeneratorConfig, SGANClassifierConfig
 from melanoma.sources import DataError
-from melanoma.train import augmented_batch
+from melanoma.train import augmented_batch, predict_probs
 from melanoma.train_sgan import DivergenceError, SGANConfig, build_nets, sgan_step, train_sgan
+from melanoma.validation_scores import read_scores
 
 # Tiny networks and 4 steps per epoch: the behaviour under test, not the accuracy.
 TINY = SGANConfig(
@@ -90,6 +93,14 @@ def test_train_writes_checkpoint_and_reports(small, tmp_path):
     assert meta.train_config["generator"]["latent_dim"] == 16
     assert meta.train_config["n_unlabeled"] == 128
     assert {t["name"] for t in meta.thresholds} == {"youden", "sensitivity_0.90"}
+    labels, probs = read_scores(out)  # validation.csv: what the thresholds were chosen on
+    val = pick_split(small, "val", checkpoint)
+    assert labels.tolist() == val.labels.tolist()
+    assert (
+        probs.tolist() == predict_probs(checkpoint.model, val.images, meta.mean, meta.std).tolist()
+    )
+    chosen = choose_thresholds(labels, probs, 0.9, TINY.youden_estimator)
+    assert [c.probability for c in chosen] == [t["probability"] for t in meta.thresholds]
     for name in ("history.csv", "losses.png", "samples.png"):
         assert (out / name).stat().st_size > 0
     kept = sorted(p.name for p in out.glob("samples-epoch*.png"))
