@@ -35,6 +35,17 @@ def test_area_resize_fractional_case_by_hand():
     assert out[0, 1, 0] == pytest.approx((1 * 0.5 + 2 * 1) / 1.5)
 
 
+@pytest.mark.parametrize("height, width", [(301, 450), (1000, 999), (33, 40)])
+def test_area_resize_is_the_separable_product_of_the_overlap_weights(height, width):
+    """R @ img @ R.T per channel, whatever order the implementation sums in to save memory."""
+    image = np.random.default_rng(height).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    top, left, side = square_crop_box(height, width)
+    square = image[top : top + side, left : left + side].astype(np.float64)
+    weights = area_weights(side)
+    expected = np.stack([weights @ square[..., c] @ weights.T for c in range(3)], axis=-1)
+    np.testing.assert_allclose(crop_and_resize(image), expected, rtol=0, atol=1e-9)
+
+
 def test_centre_crop_box_for_landscape_and_portrait():
     assert square_crop_box(480, 640) == (0, 80, 480)
     assert square_crop_box(4000, 3000) == (500, 0, 3000)
