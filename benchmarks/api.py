@@ -18,7 +18,7 @@ from melanoma.benchmarks.report import (
     write_json,
     write_text,
 )
-from melanoma.benchmarks.timing import THROUGHPUT_BATCH
+from melanoma.benchmarks.timing import THROUGHPUT_BATCH, split_runs
 from melanoma.checkpoint import utc_now
 from melanoma.errors import UserError
 
@@ -58,6 +58,7 @@ def _config_dict(config: BenchConfig) -> dict:
         "artifacts_dir": str(config.artifacts_dir),
         "threads": list(config.threads),
         "runs": config.timing.runs,
+        "rounds": len(split_runs(config.timing.runs, config.timing.rounds)),
         "warmup": config.timing.warmup,
         "throughput_runs": config.timing.throughput_runs,
         "throughput_batch": THROUGHPUT_BATCH,

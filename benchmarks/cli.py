@@ -64,9 +64,23 @@ def _threads(ctx, param, value: str) -> tuple[int, ...]:
     type=click.IntRange(min=1),
     default=200,
     show_default=True,
-    help="Timed batch-1 calls per artifact and thread count.",
+    help="Timed batch-1 calls per artifact and thread count, over all rounds.",
 )
-@click.option("--warmup", type=click.IntRange(min=0), default=20, show_default=True)
+@click.option(
+    "--rounds",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Split the timed calls into this many passes over every artifact, so machine "
+    "drift during the run hits all of them alike (capped at --runs).",
+)
+@click.option(
+    "--warmup",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Untimed calls before each round's timed ones.",
+)
 @click.option(
     "--throughput-runs",
     type=click.IntRange(min=0),
@@ -130,6 +144,7 @@ def bench(
     reference,
     threads,
     runs,
+    rounds,
     warmup,
     throughput_runs,
     out_dir,
@@ -162,7 +177,7 @@ def bench(
         data=data,
         reference=reference,
         threads=threads,
-        timing=TimingConfig(runs=runs, warmup=warmup, throughput_runs=throughput_runs),
+        timing=TimingConfig(runs, warmup, throughput_runs, rounds),
         accuracy=AccuracyConfig(threshold_name=threshold_name, n_bootstrap=bootstrap, seed=seed),
         progress=sys.stderr.isatty() if progress is None else progress,
     )
@@ -190,6 +205,11 @@ def _summary(report: dict, out_dir: Path) -> str:
     targets = [
         f"target: {t['name']} {'-' if t['value'] is None else number(t['value'])} "
         f"{t['op']} {t['limit']:g}: {({True: 'met', False: 'NOT met', None: 'n/a'})[t['met']]}"
+        + (
+            f" (rounds {number(min(t['by_round']))}-{number(max(t['by_round']))})"
+            if t.get("by_round")
+            else ""
+        )
         for t in report["targets"]
     ]
     return "\n".join([head, text_table(report["artifacts"]), *targets, f"wrote {out_dir}/"])

@@ -2,7 +2,8 @@
 
 Reads top to bottom: discover (manifests, sha256, orphans) -> resolve the
 float reference the manifests name -> test images -> the eager PyTorch row ->
-one accuracy pass per artifact -> latency per thread count -> report rows.
+one accuracy pass per artifact -> latency per thread count, in rounds that
+each pass over every artifact -> report rows.
 Artifacts run only through their target's `load()` (melanoma.export), never
 through PyTorch; the eager row is the reference they are held against.
 """
@@ -33,9 +34,12 @@ from melanoma.benchmarks.subjects import (
 from melanoma.benchmarks.timing import (
     THROUGHPUT_BATCH,
     Latency,
+    Round,
     TimingConfig,
-    measure,
+    combine,
     runtime_threads,
+    split_runs,
+    time_round,
     torch_threads,
 )
 from melanoma.checkpoint import (
@@ -150,7 +154,8 @@ def run_benchmark(config: BenchConfig) -> BenchResult:
     if test is None or len(set(test.labels.tolist()) - {-1}) < 2:
         raise UserError("the data set has no labeled test split with both classes")
     labels = test.labels.numpy()
-    steps = (1 + len(artifacts)) * (1 + len(config.threads))
+    rounds = split_runs(config.timing.runs, config.timing.rounds)
+    steps = (1 + len(artifacts)) * (1 + len(config.threads) * len(rounds))
     with _progress(steps, config.progress) as step:
         step("eager-pytorch: accuracy")
         reference = reference_subject(checkpoint, test.images, labels, config.accuracy)
@@ -162,12 +167,7 @@ def run_benchmark(config: BenchConfig) -> BenchResult:
                     artifact, test.images, labels, reference, checkpoint.meta, config.accuracy
                 )
             )
-        latencies = {}
-        for subject in subjects:
-            for threads in config.threads:
-                step(f"{subject.name}: latency at {threads} thread(s)")
-                if subject.load is not None:
-                    latencies[subject.name, threads] = _time_subject(subject, test, threads, config)
+        latencies = time_interleaved(subjects, test, config, rounds, step)
     return BenchResult(
         subjects=subjects,
         latencies=latencies,
@@ -185,18 +185,40 @@ def run_benchmark(config: BenchConfig) -> BenchResult:
     )
 
 
-def _time_subject(subject: Subject, test, threads: int, config: BenchConfig) -> Latency:
-    """Latency of one subject at one thread count, on the first test image(s)."""
+def time_interleaved(subjects, test, config: BenchConfig, rounds: list[int], step) -> dict:
+    """(subject name, threads) -> Latency, each round a pass over every subject.
+
+    The order rotates by one subject per round, so none always runs right after
+    the same neighbour (whose threadpool may still be spinning down).
+    """
+    timed = [s for s in subjects if s.load is not None]
+    for subject in subjects:
+        if subject.load is None:  # not runnable here: its steps are done
+            for _ in range(len(config.threads) * len(rounds)):
+                step(f"{subject.name}: not timed")
+    parts: dict[tuple[str, int], list[Round]] = {}
+    for index, runs in enumerate(rounds):
+        shift = index % len(timed) if timed else 0
+        for subject in timed[shift:] + timed[:shift]:
+            for threads in config.threads:
+                step(f"{subject.name}: latency at {threads} thread(s), round {index + 1}")
+                part = _time_round(subject, test, threads, config, runs, first=index == 0)
+                parts.setdefault((subject.name, threads), []).append(part)
+    return {key: combine(part, config.timing) for key, part in parts.items()}
+
+
+def _time_round(subject: Subject, test, threads: int, config, runs: int, first: bool) -> Round:
+    """One round of one subject at one thread count, on the first test image(s)."""
     mean, std = subject.normalization
     single = np.ascontiguousarray(normalize(test.images[:1], mean, std).numpy())  # (1, 3, 32, 32)
     batch = None
-    if subject.dynamic_batch:
+    if subject.dynamic_batch and first:
         batch = np.ascontiguousarray(normalize(test.images[:THROUGHPUT_BATCH], mean, std).numpy())
     # torch's pool is process-wide: set it for eager and the lite interpreter, and
     # restore it after, whatever the runtime's own load(threads=...) did to it.
     with torch_threads(threads):
-        return measure(
-            lambda: subject.load(threads), single, batch, config.timing, probe=runtime_threads
+        return time_round(
+            lambda: subject.load(threads), single, batch, runs, config.timing, runtime_threads
         )
 
 

@@ -63,6 +63,8 @@ def make_row(subject: Subject, threads: int, latency: Latency | None, macs: int)
         load_ms=latency.load_ms if latency else None,
         warmup=latency.warmup if latency else None,
         runs=latency.runs if latency else None,
+        rounds=len(latency.p50_by_round_ms) if latency else None,
+        p50_by_round_ms=list(latency.p50_by_round_ms) if latency else None,
         throughput_batch=THROUGHPUT_BATCH if latency and latency.throughput_ips else None,
         throughput_ips=latency.throughput_ips if latency else None,
         size_bytes=info["size_bytes"],
@@ -100,7 +102,7 @@ CSV_COLUMNS = (
     "name target precision threads runtime_threads status reasons runtime size_bytes macs "
     "threshold_name threshold auc auc_ci_low auc_ci_high accuracy sensitivity specificity ppv f1 "
     "balanced_accuracy agreement n_disagree delta_auc max_abs_dprob mean_abs_dprob "
-    "p50_ms p90_ms p99_ms mean_ms load_ms runs cpu_per_wall throughput_ips gmacs_per_s"
+    "p50_ms p90_ms p99_ms mean_ms load_ms runs rounds cpu_per_wall throughput_ips gmacs_per_s"
 ).split()
 
 
@@ -202,6 +204,27 @@ def preemption_notes(rows: list[dict]) -> list[str]:
     ]
 
 
+def round_spread(row: dict) -> float | None:
+    """Slowest round's p50 / fastest round's p50 - 1: how far the machine moved the figure."""
+    by_round = row["p50_by_round_ms"]
+    if not by_round or len(by_round) < 2 or min(by_round) <= 0:
+        return None
+    return max(by_round) / min(by_round) - 1
+
+
+def stability_table(rows: list[dict]) -> str:
+    """The p50 of each round per timed row: the run-internal spread of the main table's p50."""
+    header = ["artifact", "thr", "p50 ms by round", "spread"]
+    lines = [_md_row(header), "|" + "---|" * len(header)]
+    for row in rows:
+        if row["p50_by_round_ms"]:
+            by_round = " / ".join(f"{v:.3f}" for v in row["p50_by_round_ms"])
+            spread = round_spread(row)
+            percent = _fmt(None if spread is None else 100 * spread, "{:.0f}%")
+            lines.append(_md_row([row["name"], str(row["threads"]), by_round, percent]))
+    return "\n".join(lines)
+
+
 def _md_row(cells: list[str]) -> str:
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
@@ -254,7 +277,8 @@ def markdown_report(report: dict) -> str:
         f"({data['n_melanoma']} melanoma), fingerprint {data['fingerprint']}",
         f"- reference: {ref['model_name']} ({ref['method']}, {ref['arch']}), "
         f"checkpoint sha256 {ref['checkpoint_sha256'][:12]}...",
-        f"- timing: {report['config']['runs']} runs after {report['config']['warmup']} warm-up, "
+        f"- timing: {report['config']['runs']} runs in {report['config']['rounds']} rounds "
+        f"(each a pass over every artifact, after {report['config']['warmup']} warm-up calls), "
         f"batch 1, threads {report['config']['threads']}"
         + (
             "; with under 100 runs, p99 is about the slowest call"
@@ -276,6 +300,12 @@ def markdown_report(report: dict) -> str:
         "",
         *[_target_line(t) for t in report["targets"]],
         "",
+        "## Latency by round",
+        "",
+        "The p50 of each round's calls; spread is the slowest round over the fastest.",
+        "",
+        stability_table(report["artifacts"]),
+        "",
         "## Gate",
         "",
         *(report["gate"]["violations"] or ["passed"]),
@@ -289,7 +319,9 @@ def markdown_report(report: dict) -> str:
 def _target_line(target: dict) -> str:
     mark = {True: "met", False: "NOT met", None: "not measured"}[target["met"]]
     value = "-" if target["value"] is None else number(target["value"])
-    return f"- {target['name']}: {value} ({mark})"
+    by_round = target.get("by_round")
+    rounds = f", by round {' / '.join(number(v) for v in by_round)}" if by_round else ""
+    return f"- {target['name']}: {value} ({mark}{rounds})"
 
 
 def write_text(text: str, path: Path) -> None:

@@ -1,8 +1,15 @@
-"""Latency of one runner: load time, warm-up, then timed single-image calls.
+"""Latency of one runner: load time, warm-up, then timed single-image calls, in rounds.
 
 Every runtime is timed the same way: the input is prepared once, each call is
 timed on its own with `time.perf_counter_ns`, and the percentiles come from
 the raw samples (no averaging away the tail that p99 is meant to show).
+
+The timed calls are split into rounds, and the harness makes each round a pass
+over every artifact (in a rotated order). A shared machine drifts over a
+run; timed one after the other, the first artifact and the last would see
+different machines and their ratio would carry the drift. Interleaved, each
+artifact samples the whole run, and the p50 of each round shows how much the
+figure moved while it was measured.
 
 Beside the samples, the calling thread's CPU time over the timed calls divided
 by their wall time says how undisturbed they were. At one thread every runtime
@@ -34,9 +41,10 @@ PREEMPTED_BELOW = 0.9
 
 @dataclass(frozen=True)
 class TimingConfig:
-    runs: int = 200  # timed batch-1 calls per artifact and thread count
-    warmup: int = 20  # untimed calls first: first calls allocate, page in weights, JIT
-    throughput_runs: int = 20  # timed batch-32 calls; 0 skips throughput
+    runs: int = 200  # timed batch-1 calls per artifact and thread count, over all rounds
+    warmup: int = 20  # untimed calls first in each round: first calls allocate, page in, JIT
+    throughput_runs: int = 20  # timed batch-32 calls (first round); 0 skips throughput
+    rounds: int = 4  # passes over every artifact; each times about runs / rounds calls
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,8 @@ class Latency:
     warmup: int
     throughput_ips: float | None  # images/s at batch 32 (median call), None if not measured
     runtime_threads: int | None = None  # threads the loaded runtime reports using, if it says
-    cpu_per_wall: float | None = None  # calling thread's CPU time / wall time, timed calls
+    cpu_per_wall: float | None = None  # calling thread's CPU / wall time, lowest of the rounds
+    p50_by_round_ms: tuple[float, ...] = ()  # the p50 of each round's calls, in round order
 
     def percentiles(self) -> dict[str, float]:
         return {"p50": self.p50_ms, "p90": self.p90_ms, "p99": self.p99_ms}
@@ -110,14 +119,33 @@ def time_calls(
     return samples / 1e6, cpu_per_wall
 
 
-def measure(
+def split_runs(runs: int, rounds: int) -> list[int]:
+    """Timed calls per round: 200 over 4 is [50, 50, 50, 50]; never an empty round."""
+    rounds = max(1, min(rounds, runs))
+    return [len(part) for part in np.array_split(np.arange(runs), rounds)]
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round of one runner: a fresh load, warm-up, then its share of the timed calls."""
+
+    load_ms: float
+    samples_ms: np.ndarray
+    cpu_per_wall: float | None
+    runtime_threads: int | None
+    throughput_ips: float | None  # only measured in the first round
+
+
+def time_round(
     load: Callable[[], Callable[[np.ndarray], np.ndarray]],
     single: np.ndarray,
     batch: np.ndarray | None,
+    runs: int,
     config: TimingConfig,
     probe: Callable[[object], int | None] = lambda runner: None,
-) -> Latency:
-    """Load a runner (timed), then time batch-1 calls and, if `batch` is given, batch-32 calls.
+) -> Round:
+    """Load a runner (timed), then time `runs` batch-1 calls and, if `batch` is given,
+    batch-32 calls.
 
     single: (1, 3, 32, 32) float32; batch: (32, 3, 32, 32) float32 or None.
     The caller has already set the thread count for this runtime; `probe(runner)`
@@ -126,24 +154,32 @@ def measure(
     start = time.perf_counter_ns()
     runner = load()
     load_ms = (time.perf_counter_ns() - start) / 1e6
-    ms, cpu_per_wall = time_calls(lambda: runner(single), config.runs, config.warmup)
+    ms, cpu_per_wall = time_calls(lambda: runner(single), runs, config.warmup)
     throughput = None
     if batch is not None and config.throughput_runs > 0:
         batch_ms, _ = time_calls(lambda: runner(batch), config.throughput_runs, warmup=3)
         throughput = len(batch) / (float(np.median(batch_ms)) / 1e3)
+    return Round(load_ms, ms, cpu_per_wall, probe(runner), throughput)
+
+
+def combine(rounds: list[Round], config: TimingConfig) -> Latency:
+    """One latency row from a runner's rounds: percentiles over all their calls."""
+    ms = np.concatenate([r.samples_ms for r in rounds])
     p50, p90, p99 = np.percentile(ms, [50, 90, 99])
+    ratios = [r.cpu_per_wall for r in rounds if r.cpu_per_wall is not None]
     return Latency(
-        load_ms=load_ms,
+        load_ms=rounds[0].load_ms,  # the first, cold load; later rounds reload from page cache
         p50_ms=float(p50),
         p90_ms=float(p90),
         p99_ms=float(p99),
         mean_ms=float(ms.mean()),
         min_ms=float(ms.min()),
-        runs=config.runs,
+        runs=len(ms),
         warmup=config.warmup,
-        throughput_ips=throughput,
-        runtime_threads=probe(runner),
-        cpu_per_wall=cpu_per_wall,
+        throughput_ips=rounds[0].throughput_ips,
+        runtime_threads=rounds[0].runtime_threads,
+        cpu_per_wall=min(ratios) if ratios else None,  # one preempted round flags the row
+        p50_by_round_ms=tuple(float(np.median(r.samples_ms)) for r in rounds),
     )
 
 

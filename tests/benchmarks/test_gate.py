@@ -35,6 +35,8 @@ def test_targets(rows):
     by_name = {t["name"]: t for t in targets(rows)}
     speedup = by_name["int8 .pte p50 / eager fp32 p50, 1 thread"]
     assert speedup["value"] == 0.8 / 4.0 and speedup["met"] is True
+    assert speedup["by_round"] == [0.8 / 4.0, 0.96 / 4.8]  # each round's int8 / eager p50
+    assert by_name["int8 worst decision agreement"]["by_round"] is None  # no timing in it
     assert by_name["artifacts not verified (runnable here)"]["value"] == 0
     assert by_name["int8 worst AUC drop vs float (negative: int8 higher)"]["value"] == 0.002
     assert by_name["int8 worst decision agreement"]["met"] is True

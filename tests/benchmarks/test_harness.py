@@ -2,13 +2,21 @@
 
 import json
 import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
-from melanoma.benchmarks.harness import BenchConfig, discover, resolve_reference, run_benchmark
-from melanoma.benchmarks.subjects import AccuracyConfig
-from melanoma.benchmarks.timing import TimingConfig
+from melanoma.benchmarks.harness import (
+    BenchConfig,
+    discover,
+    resolve_reference,
+    run_benchmark,
+    time_interleaved,
+)
+from melanoma.benchmarks.subjects import AccuracyConfig, Subject
+from melanoma.benchmarks.timing import TimingConfig, split_runs
 from melanoma.errors import UserError
 from melanoma.manifest import ManifestError
 
@@ -100,6 +108,7 @@ def test_latency_for_every_runnable_subject_and_macs(result, export_source, hand
     assert timed == set(NAMES) - NOT_RUNNABLE
     latency = result.latencies["quick-cnn-onnx-int8.onnx", 1]
     assert latency.runs == 5 and latency.p50_ms > 0 and latency.throughput_ips > 0
+    assert len(latency.p50_by_round_ms) == 4  # the default rounds, 5 runs as 2 + 1 + 1 + 1
     # each runtime really got the thread count: read back from ORT, ExecuTorch and torch
     for (name, threads), timing in result.latencies.items():
         assert timing.runtime_threads == threads, name
@@ -179,3 +188,30 @@ def test_rocs_for_runnable_subjects(result):
     curve = result.rocs["quick-cnn-onnx-int8.onnx"]
     assert curve["fpr"][0] == 0.0 and curve["tpr"][-1] == 1.0
     assert np.all(np.diff(curve["fpr"]) >= 0)
+
+
+def test_latency_rounds_interleave_every_subject_in_a_rotating_order():
+    """Each round is a pass over every runnable subject, so drift hits all alike."""
+    loads = []
+
+    def subject(name, runnable=True):
+        def load(threads):
+            loads.append((name, threads))
+            return lambda batch: np.zeros((len(batch), 1), np.float32)
+
+        return Subject(name, "onnx", "fp32", "verified", (), {}, load if runnable else None,
+                       True, ([0.5] * 3, [0.25] * 3))  # fmt: skip
+
+    subjects = [subject("a"), subject("b"), subject("c", runnable=False)]
+    test = SimpleNamespace(images=torch.zeros(32, 3, 32, 32, dtype=torch.uint8))
+    timing = TimingConfig(runs=6, warmup=0, throughput_runs=1, rounds=3)
+    config = BenchConfig(threads=(1, 2), timing=timing, progress=False)
+    steps = []
+    latencies = time_interleaved(subjects, test, config, split_runs(6, 3), steps.append)
+    assert loads == [("a", 1), ("a", 2), ("b", 1), ("b", 2),
+                     ("b", 1), ("b", 2), ("a", 1), ("a", 2),
+                     ("a", 1), ("a", 2), ("b", 1), ("b", 2)]  # fmt: skip
+    assert set(latencies) == {("a", 1), ("a", 2), ("b", 1), ("b", 2)}
+    assert all(t.runs == 6 and len(t.p50_by_round_ms) == 3 for t in latencies.values())
+    assert all(t.throughput_ips > 0 for t in latencies.values())  # the first round measures it
+    assert len(steps) == 3 * 2 * 3  # every subject, thread count and round is one step

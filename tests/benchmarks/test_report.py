@@ -28,7 +28,8 @@ ROW_KEYS = {
     "file", "quantization", "export_check", "threshold_name", "threshold", "n_images", "auc",
     "accuracy", "sensitivity", "specificity", "ppv", "f1", "balanced_accuracy", "ci",
     "agreement", "n_disagree", "delta_auc", "max_abs_dprob", "mean_abs_dprob", "latency_ms",
-    "load_ms", "warmup", "runs", "throughput_batch", "throughput_ips", "size_bytes", "macs",
+    "load_ms", "warmup", "runs", "rounds", "p50_by_round_ms", "throughput_batch", "throughput_ips",
+    "size_bytes", "macs",
     "gmacs_per_s",
 }  # fmt: skip
 ISSUE_ROW_KEYS = {"name", "target", "precision", "threads", "status", "auc", "accuracy",
@@ -104,7 +105,7 @@ def test_terminal_and_markdown_tables(report):
     assert "test cpu" in text and "## Gate" in text and "passed" in text
     table_lines = [line for line in text.splitlines() if line.startswith("|")]
     columns = {len(re.findall(r"(?<!\\)\|", line)) for line in table_lines}
-    assert columns == {len(TABLE_HEADER) + 1, 8}  # both tables well-formed (max\|Δp\| escaped)
+    assert columns == {len(TABLE_HEADER) + 1, 8, 5}  # all tables well-formed (max\|Δp\| escaped)
     assert "| m-executorch-int8.pte | 0.850 [0.100, 0.900] |" in text  # metrics with their CIs
     assert "p99 is about the slowest call" not in text  # the default 200 runs
 
@@ -129,3 +130,11 @@ def test_preempted_one_thread_rows_are_flagged(report):
     ]
     assert f"- {notes[0]}" in markdown_report(report)
     assert text_table(rows).splitlines()[-1] == notes[0]
+
+
+def test_each_rounds_p50_and_the_ratio_within_each_round_are_reported(report):
+    text = markdown_report(report)
+    assert "runs in 4 rounds" in text  # the config's default
+    assert "| m-executorch-int8.pte | 1 | 0.800 / 0.960 | 20% |" in text
+    assert "| m-coreml-fp32.mlpackage |" not in text.split("## Latency by round")[1]  # not timed
+    assert "int8 .pte p50 / eager fp32 p50, 1 thread: 0.2 (met, by round 0.2 / 0.2)" in text

@@ -8,10 +8,13 @@ import torch
 
 from melanoma.benchmarks.timing import (
     MAX_THREADS,
+    Round,
     TimingConfig,
-    measure,
+    combine,
     parse_threads,
+    split_runs,
     time_calls,
+    time_round,
     torch_threads,
 )
 
@@ -56,7 +59,7 @@ def test_cpu_per_wall_tells_a_call_that_computes_from_one_that_waits():
     assert waiting < 0.5 < computing  # a process off the CPU for its calls reads near 0
 
 
-def test_measure_reports_ordered_percentiles_and_throughput():
+def test_a_round_loads_once_and_reports_ordered_percentiles_and_throughput():
     loads = []
 
     def load():
@@ -64,10 +67,31 @@ def test_measure_reports_ordered_percentiles_and_throughput():
         return lambda batch: np.zeros((len(batch), 1), np.float32)
 
     single, batch = np.zeros((1, 3, 32, 32), np.float32), np.zeros((32, 3, 32, 32), np.float32)
-    latency = measure(load, single, batch, TimingConfig(runs=30, warmup=2, throughput_runs=4))
+    config = TimingConfig(runs=30, warmup=2, throughput_runs=4)
+    latency = combine([time_round(load, single, batch, 30, config)], config)
     assert loads == [1]
     assert latency.min_ms <= latency.p50_ms <= latency.p90_ms <= latency.p99_ms
     assert latency.runs == 30 and latency.warmup == 2 and latency.load_ms >= 0
     assert latency.throughput_ips > 0 and latency.cpu_per_wall > 0
-    no_batch = measure(load, single, None, TimingConfig(runs=3, warmup=0))
-    assert no_batch.throughput_ips is None
+    assert time_round(load, single, None, 3, config).throughput_ips is None
+
+
+def test_runs_are_split_over_rounds_without_an_empty_one():
+    assert split_runs(200, 4) == [50, 50, 50, 50]
+    assert split_runs(5, 4) == [2, 1, 1, 1]
+    assert split_runs(3, 10) == [1, 1, 1]  # capped at one call per round
+    assert split_runs(7, 1) == [7]
+
+
+def test_rounds_combine_into_one_row_that_keeps_each_rounds_p50():
+    config = TimingConfig(runs=6, warmup=0, rounds=2)
+    rounds = [
+        Round(9.0, np.array([1.0, 2.0, 3.0]), 0.95, 1, 500.0),
+        Round(1.0, np.array([4.0, 5.0, 6.0]), 0.5, 1, None),
+    ]
+    latency = combine(rounds, config)
+    assert latency.runs == 6 and latency.p50_ms == 3.5 and latency.min_ms == 1.0
+    assert latency.p50_by_round_ms == (2.0, 5.0)
+    assert latency.load_ms == 9.0  # the first, cold load
+    assert latency.throughput_ips == 500.0
+    assert latency.cpu_per_wall == 0.5  # one preempted round flags the row
