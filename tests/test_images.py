@@ -62,11 +62,17 @@ def test_truncated_jpeg_names_the_file(real_jpegs):
         decode_rgb(data[: len(data) // 2], "cut.jpg")
 
 
-def test_decompression_bomb_is_refused():
+def test_decompression_bomb_is_refused_by_our_limit_with_its_size():
     side = int(MAX_PIXELS**0.5) + 100
     bomb = _encode(Image.new("L", (side, side)), "PNG")  # compresses to a few hundred KB
-    with pytest.raises(DataError, match="bomb.png"):
+    with pytest.raises(DataError, match=rf"bomb.png: {side}x{side} is over 170 megapixels"):
         decode_rgb(bomb, "bomb.png")
+
+
+def test_a_photo_over_pillows_warning_size_decodes():
+    """Pillow warns from 89.5 MP; a 108 MP phone photo (here 90 MP) is not a bomb."""
+    photo = _encode(Image.new("L", (9500, 9500), 128), "PNG")
+    assert decode_rgb(photo, "big.png").shape == (9500, 9500, 3)
 
 
 def test_identified_but_undecodable_pixel_format_is_a_data_error():
