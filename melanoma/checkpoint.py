@@ -72,12 +72,20 @@ class CheckpointMeta:
     created_utc: str = ""
     format_version: int = FORMAT_VERSION
 
+    def find_threshold(self, name: str) -> dict[str, Any] | None:
+        return next((c for c in self.thresholds if same_threshold_name(c["name"], name)), None)
+
+    def threshold_entry(self, name: str = "youden") -> dict[str, Any]:
+        """The stored threshold (name as stored, probability, ...); sensitivity_0.9 finds
+        sensitivity_0.90."""
+        found = self.find_threshold(name)
+        if found is None:
+            known = ", ".join(c["name"] for c in self.thresholds)
+            raise CheckpointError(f"no threshold {name!r} in the checkpoint; known: {known}")
+        return found
+
     def threshold(self, name: str = "youden") -> float:
-        for choice in self.thresholds:
-            if same_threshold_name(choice["name"], name):
-                return float(choice["probability"])
-        known = ", ".join(c["name"] for c in self.thresholds)
-        raise CheckpointError(f"no threshold {name!r} in the checkpoint; known: {known}")
+        return float(self.threshold_entry(name)["probability"])
 
 
 def same_threshold_name(stored: str, asked: str) -> bool:

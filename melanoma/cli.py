@@ -299,7 +299,7 @@ def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as
 @threshold_option()
 @target_sensitivity_option()
 def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity):
-    """P(melanoma) for each photo in IMAGES (files or folders), any size.
+    """P(melanoma) for each photo in IMAGES (files or folders), up to 170 megapixels.
 
     Photos are centre-cropped to a square and area-resized to 32x32, exactly
     as the Android app does. A demo, not a diagnosis.
@@ -307,15 +307,19 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
     from melanoma.atomic import atomic_path
     from melanoma.checkpoint import load_checkpoint
     from melanoma.evaluate import predict_images
+    from melanoma.validation_scores import decision_threshold
 
     refuse_two_thresholds(target_sensitivity)
     checkpoint = load_checkpoint(checkpoint_dir)
-    predictions = predict_images(checkpoint, list(images), threshold_name, target_sensitivity)
+    name, threshold = decision_threshold(checkpoint, threshold_name, target_sensitivity)
+    predictions = predict_images(checkpoint, list(images), threshold)
     if csv_path is not None:  # first: a CSV that cannot be written fails the command
         with atomic_path(csv_path) as temp, temp.open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(PREDICTION_COLUMNS)
             writer.writerows((p.path, p.probability, _decision(p)) for p in predictions)
+    if target_sensitivity is not None:  # chosen just now: say where decisions are made
+        click.echo(f"decided at {name} = {threshold:.4f}, chosen on validation", err=True)
     click.echo("\t".join(PREDICTION_COLUMNS))
     for p in predictions:
         click.echo(f"{p.path}\t{p.probability:.4f}\t{_decision(p)}")

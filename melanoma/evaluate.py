@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from melanoma.splits import checkpoint_split
 from melanoma.train import predict_probs
 from melanoma.validation_scores import decision_threshold
 
+log = logging.getLogger(__name__)
 SPLITS = ("test", "val", "labeled")
 
 
@@ -83,11 +85,17 @@ class Prediction:
 
 
 def image_files(paths: list[Path]) -> list[Path]:
-    """Expand directories (sorted, recursive) into image files; keep explicit files as given."""
+    """Expand directories (sorted, recursive) into image files; keep explicit files as given.
+
+    Other files in a directory are skipped with a warning naming them (hidden ones, such
+    as .DS_Store, silently): a photo saved as .heic or .gif must not vanish unremarked.
+    """
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(p for p in path.rglob("*") if p.is_file())
+            files += [p for p in found if p.suffix.lower() in IMAGE_SUFFIXES]
+            _warn_skipped(path, [p for p in found if p.suffix.lower() not in IMAGE_SUFFIXES])
         elif path.is_file():
             files.append(path)
         else:
@@ -97,16 +105,21 @@ def image_files(paths: list[Path]) -> list[Path]:
     return files
 
 
+def _warn_skipped(folder: Path, others: list[Path]) -> None:
+    shown = [p.relative_to(folder) for p in others if not p.name.startswith(".")]
+    if shown:
+        names = ", ".join(map(str, shown[:5])) + (", ..." if len(shown) > 5 else "")
+        log.warning(
+            "%s: skipped %d file(s) that are not %s: %s",
+            folder, len(shown), "/".join(IMAGE_SUFFIXES), names,
+        )  # fmt: skip
+
+
 @torch.no_grad()
-def predict_images(
-    checkpoint: Checkpoint,
-    paths: list[Path],
-    threshold_name: str = "youden",
-    target_sensitivity: float | None = None,
-) -> list[Prediction]:
-    """Run the full input contract (crop, area resize, normalize) on each photo."""
+def predict_images(checkpoint: Checkpoint, paths: list[Path], threshold: float) -> list[Prediction]:
+    """Run the full input contract (crop, area resize, normalize) on each photo; decide
+    melanoma at `threshold` (see melanoma.validation_scores.decision_threshold)."""
     meta = checkpoint.meta
-    threshold = decision_threshold(checkpoint, threshold_name, target_sensitivity)[1]
     results = []
     for path in image_files(paths):
         rgb = decode_rgb(read_file(path), str(path))

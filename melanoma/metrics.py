@@ -139,9 +139,10 @@ def sensitivity_threshold(labels: np.ndarray, probs: np.ndarray, target: float) 
 
 
 def sensitivity_name(target: float) -> str:
-    """sensitivity_0.90 for 0.9 (the name checkpoints store), sensitivity_0.925 for 0.925."""
+    """sensitivity_0.90 for 0.9 (the name checkpoints store), sensitivity_0.925 for 0.925:
+    two places when they are exact, else every digit, so two targets never share a name."""
     two_places = f"{target:.2f}"
-    return f"sensitivity_{two_places if float(two_places) == target else f'{target:g}'}"
+    return f"sensitivity_{two_places if float(two_places) == target else repr(float(target))}"
 
 
 def choose_thresholds(

@@ -32,7 +32,7 @@ from melanoma.datasets import Dataset, Split
 from melanoma.metrics import YOUDEN_ESTIMATORS, logit, youden_threshold
 from melanoma.splits import stratified_folds
 from melanoma.train import TrainConfig, predict_probs, train_supervised
-from melanoma.validation_scores import read_scores
+from melanoma.validation_scores import OUT_OF_FOLD_CSV, read_scores
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def outer_folds(labeled: Split, seed: int, config: NestedConfig, work_dir: Path)
             data, replace(config.train, seed=seed), work_dir / f"seed{seed}-fold{k}"
         )
         checkpoint = load_checkpoint(ckpt_dir)
-        inner_labels, inner_probs = read_scores(ckpt_dir)
+        inner_labels, inner_probs = read_scores(ckpt_dir / OUT_OF_FOLD_CSV)
         meta = checkpoint.meta
         held_out_probs = predict_probs(checkpoint.model, held_out.images, meta.mean, meta.std)
         folds.append(OuterFold(inner_labels, inner_probs, held_out.labels.numpy(), held_out_probs))

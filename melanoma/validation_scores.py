@@ -16,6 +16,7 @@ import numpy as np
 from melanoma.atomic import atomic_path
 from melanoma.checkpoint import Checkpoint, CheckpointError
 from melanoma.metrics import sensitivity_threshold
+from melanoma.splits import OUT_OF_FOLD, validation_scheme
 
 OUT_OF_FOLD_CSV = "out_of_fold.csv"  # cross-validated: name, label, fold, probability
 VALIDATION_CSV = "validation.csv"  # held-out split: name, label, probability
@@ -33,17 +34,14 @@ def write_scores(path: Path, names, labels, probs, folds=None) -> None:
         writer.writerows(zip(*columns.values(), strict=True))
 
 
-def read_scores(ckpt_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, probabilities) the checkpoint's thresholds were chosen on."""
-    ckpt_dir = Path(ckpt_dir)
-    candidates = (ckpt_dir / OUT_OF_FOLD_CSV, ckpt_dir / VALIDATION_CSV)
-    path = next((p for p in candidates if p.is_file()), None)
-    if path is None:
-        raise CheckpointError(
-            f"{ckpt_dir}: keeps no validation predictions ({OUT_OF_FOLD_CSV} or "
-            f"{VALIDATION_CSV}; checkpoints from before 2026-12-03 lack them), so only its "
-            "stored thresholds can be used"
-        )
+def scores_path(ckpt_dir: Path, train_config: dict) -> Path:
+    """Where a checkpoint keeps them: out_of_fold.csv if cross-validated, else validation.csv."""
+    cross_validated = validation_scheme(train_config) == OUT_OF_FOLD
+    return Path(ckpt_dir) / (OUT_OF_FOLD_CSV if cross_validated else VALIDATION_CSV)
+
+
+def read_scores(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, probabilities) of one kept predictions CSV."""
     try:
         with path.open(newline="") as handle:
             rows = list(csv.DictReader(handle))
@@ -52,8 +50,34 @@ def read_scores(ckpt_dir: Path) -> tuple[np.ndarray, np.ndarray]:
         probs = np.array([float(r["probability"]) for r in rows], dtype=np.float32)
     except (KeyError, TypeError, ValueError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{path}: not a validation predictions CSV ({err})") from None
+    if not rows:
+        raise CheckpointError(f"{path}: lists no predictions")
     if set(labels.tolist()) != {0, 1} or not np.all((probs >= 0) & (probs <= 1)):
         raise CheckpointError(f"{path}: needs labels 0 and 1 and probabilities in [0, 1]")
+    return labels, probs
+
+
+def checkpoint_scores(checkpoint: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
+    """The predictions the checkpoint's thresholds were chosen on, checked against them:
+    a file edited, or copied from another model, would silently move every decision."""
+    meta = checkpoint.meta
+    path = scores_path(checkpoint.path, meta.train_config)
+    if not path.is_file():
+        raise CheckpointError(
+            f"{checkpoint.path}: keeps no {path.name} (SGAN runs before 2026-12-03 did not "
+            "write it), so only its stored thresholds can be used (--threshold)"
+        )
+    labels, probs = read_scores(path)
+    target = meta.train_config.get("target_sensitivity")
+    if isinstance(target, (int, float)):
+        rechosen = sensitivity_threshold(labels, probs, target)
+        stored = meta.find_threshold(rechosen.name)
+        if stored is not None and abs(stored["probability"] - rechosen.probability) > 1e-6:
+            raise CheckpointError(
+                f"{path}: does not reproduce the stored {rechosen.name} threshold "
+                f"({rechosen.probability:.6g}, stored {stored['probability']:.6g}); "
+                "edited, or from another model"
+            )
     return labels, probs
 
 
@@ -63,7 +87,8 @@ def decision_threshold(
     """(name, probability): a stored threshold, or the highest one whose sensitivity on the
     checkpoint's validation predictions reaches `target_sensitivity`."""
     if target_sensitivity is None:
-        return name, checkpoint.meta.threshold(name)
-    labels, probs = read_scores(checkpoint.path)
+        stored = checkpoint.meta.threshold_entry(name)
+        return stored["name"], float(stored["probability"])
+    labels, probs = checkpoint_scores(checkpoint)
     choice = sensitivity_threshold(labels, probs, target_sensitivity)
     return choice.name, choice.probability

@@ -136,6 +136,10 @@ def test_broken_checkpoint(melanoma, tmp_path, data_path):
         (["evaluate"], ["Missing argument 'CHECKPOINT_DIR'"]),
         (["train", "--bogus"], ["No such option '--bogus'"]),
         (["frobnicate"], ["No such command 'frobnicate'", "'melanoma --help'"]),
+        (  # click raises this one before it has a context to name the command
+            ["evaluate", "x", "--target-sensitivity"],
+            ["'--target-sensitivity' requires an argument", "'melanoma evaluate --help'"],
+        ),
     ],
 )
 def test_wrong_flags_are_one_line_exit_2(melanoma, args, fragments):
@@ -189,7 +193,8 @@ def test_unknown_threshold_and_odd_image_folders(melanoma, quick_checkpoint, tmp
     result = melanoma("predict", quick_checkpoint, tmp_path / "a.jpg", "--threshold", "bogus")
     assert_one_line_error(result, "no threshold 'bogus'", "known: youden")
     (tmp_path / "photos" / "x.jpg").mkdir(parents=True)  # a folder with an image's name
-    assert_one_line_error(melanoma("predict", quick_checkpoint, tmp_path / "photos"), "x.jpg")
+    result = melanoma("predict", quick_checkpoint, tmp_path / "photos")
+    assert_one_line_error(result, "no images found in", "photos")
 
 
 def test_resume_without_or_with_a_corrupt_state(melanoma, tmp_path, data_path):
@@ -238,6 +243,7 @@ def test_a_target_sensitivity_is_chosen_at_evaluate_and_predict_time(
     (tmp_path / "a.jpg").write_bytes(next(iter(real_jpegs.values())))
     low = melanoma("predict", "reference-sgan", tmp_path, "--target-sensitivity", "0.5")
     assert low.returncode == 0, low.stderr
+    assert low.stderr.startswith("decided at sensitivity_0.50 = ")  # the cutoff it chose
     both = melanoma(
         "predict",
         "reference-sgan",

@@ -7,7 +7,7 @@ import torch
 
 from melanoma.checkpoint import load_checkpoint
 from melanoma.errors import UserError
-from melanoma.evaluate import pick_split, split_caveat
+from melanoma.evaluate import image_files, pick_split, split_caveat
 
 
 @pytest.fixture(scope="module")
@@ -33,3 +33,11 @@ def test_only_the_training_datas_labeled_split_is_flagged(dataset, sgan):
     other = dataclasses.replace(dataset, labeled=dataset.labeled.subset(torch.arange(150)))
     assert split_caveat(other, "labeled", sgan) is None
     assert split_caveat(dataset, "test", sgan) is None
+
+
+def test_files_in_a_folder_that_are_not_photos_are_named_not_dropped_silently(tmp_path, caplog):
+    for name in ("b.jpg", "a.PNG", "notes.txt", "sub/c.heic", ".DS_Store"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in image_files([tmp_path])] == ["a.PNG", "b.jpg"]
+    assert "skipped 2 file(s) that are not .jpg/.jpeg/.png: notes.txt, sub/c.heic" in caplog.text

@@ -8,7 +8,7 @@ import pytest
 from melanoma.checkpoint import REFERENCE_DIR, load_checkpoint, resolve_checkpoint_dir
 from melanoma.evaluate import evaluate_checkpoint
 from melanoma.metrics import choose_thresholds
-from melanoma.validation_scores import read_scores
+from melanoma.validation_scores import checkpoint_scores
 
 
 def documented_test_auc(name: str) -> float:
@@ -36,8 +36,9 @@ def test_reference_weights_are_small(method):
 def test_reference_thresholds_follow_from_its_kept_validation_predictions(method, n_validation):
     """The bundled out_of_fold.csv / validation.csv is what the stored thresholds were
     chosen on, bit for bit, so --target-sensitivity re-chooses on the same images."""
-    meta = load_checkpoint(f"reference-{method}").meta
-    labels, probs = read_scores(REFERENCE_DIR / method)
+    checkpoint = load_checkpoint(f"reference-{method}")
+    meta = checkpoint.meta
+    labels, probs = checkpoint_scores(checkpoint)
     assert len(labels) == n_validation and labels.sum() == n_validation // 2
     estimator = meta.train_config["youden_estimator"]
     chosen = choose_thresholds(labels, probs, 0.9, youden_estimator=estimator)

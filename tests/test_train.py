@@ -15,7 +15,7 @@ from melanoma.train import (
     train_supervised,
 )
 from melanoma.train_sgan import SGANConfig, train_sgan
-from melanoma.validation_scores import read_scores
+from melanoma.validation_scores import OUT_OF_FOLD_CSV, read_scores
 
 FAST = TrainConfig(epochs=4, progress=False)
 
@@ -32,7 +32,7 @@ def test_end_to_end_baseline_beats_chance_by_far(dataset, tmp_path):
 
 def test_out_of_fold_predictions_are_kept_and_chose_the_thresholds(quick_checkpoint):
     meta = read_meta(quick_checkpoint)
-    labels, probs = read_scores(quick_checkpoint)
+    labels, probs = read_scores(quick_checkpoint / OUT_OF_FOLD_CSV)
     assert len(labels) == 200 and labels.sum() == 100
     assert auc(labels, probs) == pytest.approx(meta.val_metrics["auc"])
     stored = meta.thresholds[0]

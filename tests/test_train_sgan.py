@@ -21,7 +21,7 @@ from melanoma.sgan import GeneratorConfig, SGANClassifierConfig
 from melanoma.sources import DataError
 from melanoma.train import augmented_batch, predict_probs
 from melanoma.train_sgan import DivergenceError, SGANConfig, build_nets, sgan_step, train_sgan
-from melanoma.validation_scores import read_scores
+from melanoma.validation_scores import checkpoint_scores
 
 # Tiny networks and 4 steps per epoch: the behaviour under test, not the accuracy.
 TINY = SGANConfig(
@@ -93,7 +93,7 @@ def test_train_writes_checkpoint_and_reports(small, tmp_path):
     assert meta.train_config["generator"]["latent_dim"] == 16
     assert meta.train_config["n_unlabeled"] == 128
     assert {t["name"] for t in meta.thresholds} == {"youden", "sensitivity_0.90"}
-    labels, probs = read_scores(out)  # validation.csv: what the thresholds were chosen on
+    labels, probs = checkpoint_scores(checkpoint)  # validation.csv: what thresholds saw
     val = pick_split(small, "val", checkpoint)
     assert labels.tolist() == val.labels.tolist()
     assert (

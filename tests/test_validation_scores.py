@@ -10,6 +10,7 @@ from melanoma.metrics import confusion_metrics
 from melanoma.validation_scores import (
     OUT_OF_FOLD_CSV,
     VALIDATION_CSV,
+    checkpoint_scores,
     decision_threshold,
     read_scores,
     write_scores,
@@ -18,11 +19,12 @@ from melanoma.validation_scores import (
 
 def test_scores_round_trip_as_the_models_float32(tmp_path):
     probs = np.array([0.1, 0.7, 0.2, 0.9], dtype=np.float32) / np.float32(3)
-    write_scores(tmp_path / VALIDATION_CSV, ["a", "b", "c", "d"], [0, 1, 0, 1], probs)
-    labels, read = read_scores(tmp_path)
+    path = tmp_path / VALIDATION_CSV
+    write_scores(path, ["a", "b", "c", "d"], [0, 1, 0, 1], probs)
+    labels, read = read_scores(path)
     assert labels.tolist() == [0, 1, 0, 1]
     assert read.dtype == np.float32 and read.tolist() == probs.tolist()
-    assert (tmp_path / VALIDATION_CSV).read_text().splitlines()[0] == "name,label,probability"
+    assert path.read_text().splitlines()[0] == "name,label,probability"
 
 
 def test_out_of_fold_scores_keep_their_folds(tmp_path):
@@ -38,25 +40,22 @@ def test_out_of_fold_scores_keep_their_folds(tmp_path):
         ("name,label,probability\na,0,0.2\nb,0,0.4\n", "labels 0 and 1"),
         ("name,label,probability\na,0,0.2\nb,1,nan\n", r"probabilities in \[0, 1\]"),
         ("name,label,probability\na,zero,0.2\n", "not a validation predictions CSV"),
+        ("name,label,probability\n", "lists no predictions"),
+        ("", "lists no predictions"),
     ],
 )
 def test_a_broken_scores_file_is_named(tmp_path, text, complaint):
     (tmp_path / VALIDATION_CSV).write_text(text)
     with pytest.raises(CheckpointError, match=complaint) as caught:
-        read_scores(tmp_path)
+        read_scores(tmp_path / VALIDATION_CSV)
     assert VALIDATION_CSV in str(caught.value)
 
 
-def test_a_checkpoint_without_scores_says_only_stored_thresholds_work(tmp_path):
-    with pytest.raises(CheckpointError, match="keeps no validation predictions"):
-        read_scores(tmp_path)
-
-
-def test_a_stored_threshold_is_found_by_name_or_by_value():
+def test_a_stored_threshold_is_found_by_name_or_by_value_and_named_as_stored():
     checkpoint = load_checkpoint("reference-supervised")
     stored = checkpoint.meta.threshold("sensitivity_0.90")
     assert decision_threshold(checkpoint) == ("youden", checkpoint.meta.threshold())
-    assert decision_threshold(checkpoint, "sensitivity_0.9") == ("sensitivity_0.9", stored)
+    assert decision_threshold(checkpoint, "sensitivity_0.9") == ("sensitivity_0.90", stored)
     with pytest.raises(CheckpointError, match="no threshold 'sensitivity_x'"):
         checkpoint.meta.threshold("sensitivity_x")
 
@@ -64,7 +63,7 @@ def test_a_stored_threshold_is_found_by_name_or_by_value():
 @pytest.mark.parametrize("method", ["supervised", "sgan"])
 def test_a_target_sensitivity_is_reached_on_validation_without_retraining(method):
     checkpoint = load_checkpoint(f"reference-{method}")
-    labels, probs = read_scores(checkpoint.path)
+    labels, probs = checkpoint_scores(checkpoint)
     assert decision_threshold(checkpoint, target_sensitivity=0.9) == (
         "sensitivity_0.90",
         checkpoint.meta.threshold("sensitivity_0.90"),
@@ -75,10 +74,31 @@ def test_a_target_sensitivity_is_reached_on_validation_without_retraining(method
     assert confusion_metrics(labels, probs, threshold)["sensitivity"] >= 0.975
 
 
-def test_an_sgan_checkpoint_without_validation_csv_cannot_rechoose(tmp_path):
-    shutil.copytree(REFERENCE_DIR / "sgan", tmp_path / "old", ignore=shutil.ignore_patterns("qat"))
-    (tmp_path / "old" / VALIDATION_CSV).unlink()
-    old = load_checkpoint(tmp_path / "old")
-    assert decision_threshold(old, "youden")[1] == old.meta.threshold()
-    with pytest.raises(CheckpointError, match="keeps no validation predictions"):
-        decision_threshold(old, target_sensitivity=0.95)
+def test_two_targets_never_share_a_name():
+    checkpoint = load_checkpoint("reference-supervised")
+    assert decision_threshold(checkpoint, target_sensitivity=0.9000001)[0] == (
+        "sensitivity_0.9000001"
+    )
+
+
+@pytest.fixture
+def sgan_copy(tmp_path):
+    shutil.copytree(REFERENCE_DIR / "sgan", tmp_path / "sgan", ignore=shutil.ignore_patterns("qat"))
+    return tmp_path / "sgan"
+
+
+def test_each_method_reads_its_own_file_and_a_stray_one_is_ignored(sgan_copy):
+    shutil.copy(REFERENCE_DIR / "supervised" / OUT_OF_FOLD_CSV, sgan_copy)  # a supervised run's
+    sgan = load_checkpoint(sgan_copy)
+    assert len(checkpoint_scores(sgan)[0]) == 40  # its validation.csv, not the 200 out-of-fold
+    (sgan_copy / VALIDATION_CSV).unlink()  # as SGAN runs before 2026-12-03 left it
+    assert decision_threshold(sgan, "youden")[1] == sgan.meta.threshold()
+    with pytest.raises(CheckpointError, match="keeps no validation.csv"):
+        decision_threshold(sgan, target_sensitivity=0.95)
+
+
+def test_kept_predictions_that_do_not_reproduce_the_stored_thresholds_are_refused(sgan_copy):
+    labels, probs = read_scores(sgan_copy / VALIDATION_CSV)
+    write_scores(sgan_copy / VALIDATION_CSV, ["x"] * len(labels), labels, 1 - probs)
+    with pytest.raises(CheckpointError, match="does not reproduce the stored sensitivity_0.90"):
+        decision_threshold(load_checkpoint(sgan_copy), target_sensitivity=0.95)
