@@ -207,7 +207,7 @@ def _summary(report: dict, out_dir: Path) -> str:
         f"{t['op']} {t['limit']:g}: {({True: 'met', False: 'NOT met', None: 'n/a'})[t['met']]}"
         + (
             f" (rounds {number(min(t['by_round']))}-{number(max(t['by_round']))})"
-            if t.get("by_round")
+            if len(t.get("by_round") or ()) > 1
             else ""
         )
         for t in report["targets"]

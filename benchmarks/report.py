@@ -320,7 +320,9 @@ def _target_line(target: dict) -> str:
     mark = {True: "met", False: "NOT met", None: "not measured"}[target["met"]]
     value = "-" if target["value"] is None else number(target["value"])
     by_round = target.get("by_round")
-    rounds = f", by round {' / '.join(number(v) for v in by_round)}" if by_round else ""
+    rounds = (
+        f", by round {' / '.join(number(v) for v in by_round)}" if len(by_round or ()) > 1 else ""
+    )
     return f"- {target['name']}: {value} ({mark}{rounds})"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 import warnings
 from typing import NoReturn
@@ -49,7 +50,7 @@ def run(command: click.Command) -> NoReturn:
         err.show()
         sys.exit(err.exit_code)
     except click.ClickException as err:
-        click.echo(f"error: {one_line_message(err)}", err=True)
+        click.echo(f"error: {one_line_message(err, command)}", err=True)
         sys.exit(err.exit_code)
     except (click.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
@@ -64,14 +65,27 @@ def run(command: click.Command) -> NoReturn:
     sys.exit(0)
 
 
-def one_line_message(err: click.ClickException) -> str:
+def one_line_message(err: click.ClickException, command: click.Command | None = None) -> str:
     """click's message on one line, pointing at --help, instead of its Usage/Try/Error block:
     every bad input, flags included, gets one line that names the problem."""
     message = " ".join(err.format_message().split())
+    if not isinstance(err, click.UsageError):
+        return message
     ctx = getattr(err, "ctx", None)
-    if isinstance(err, click.UsageError) and ctx is not None:
-        message += f" (see '{ctx.command_path} --help')"
-    return message
+    path = ctx.command_path if ctx is not None else _command_path(command)
+    return message + (f" (see '{path} --help')" if path else "")
+
+
+def _command_path(command: click.Command | None, args: list[str] | None = None) -> str | None:
+    """What ctx.command_path would say, for errors click raises before it has a context
+    (an option missing its value): the script and the first subcommand named."""
+    if command is None:
+        return None
+    path = [os.path.basename(sys.argv[0]) or command.name or ""]  # click's prog name
+    if isinstance(command, click.Group):
+        args = sys.argv[1:] if args is None else args
+        path += [next((a for a in args if a in command.commands), "")]
+    return " ".join(p for p in path if p)
 
 
 # Third-party messages that say nothing about this run, printed dozens of times around

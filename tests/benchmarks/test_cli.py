@@ -130,6 +130,8 @@ def test_reference_mismatch_exits_2(bench_main, artifacts_dir, export_source, tm
         (["--threads", "0"], "bad thread count"),
         (["--threads", "99999999999999999999"], "bad thread count"),
         (["--runs", "0"], "--runs"),
+        (["--rounds", "0"], "'--rounds': 0 is not in the range x>=1"),
+        (["--rounds"], "'--rounds' requires an argument. (see 'melanoma-bench --help')"),
         (["--min-agreement", "97"], "--min-agreement"),
         # NaN passes a range check (every comparison is false) and then disables the gate
         (["--max-auc-drop", "nan"], "'--max-auc-drop': nan is not a finite number"),
@@ -157,6 +159,7 @@ def test_help(console_script):
     result = subprocess.run([console_script("melanoma-bench"), "--help"], capture_output=True,
                             text=True)  # fmt: skip
     assert result.returncode == 0
-    for option in ("--artifacts", "--data", "--reference", "--threads", "--runs", "--out",
-                   "--json", "--max-auc-drop", "--min-agreement", "--max-latency-ms"):  # fmt: skip
+    for option in ("--artifacts", "--data", "--reference", "--threads", "--runs", "--rounds",
+                   "--out", "--json", "--max-auc-drop", "--min-agreement",
+                   "--max-latency-ms"):  # fmt: skip
         assert option in result.stdout
