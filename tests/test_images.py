@@ -23,6 +23,21 @@ def test_any_mode_decodes_to_rgb(mode):
     assert rgb.shape == (36, 40, 3) and rgb.dtype == np.uint8
 
 
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_exif_orientation_is_applied_as_a_camera_means_it(mode):
+    """Orientation 6: the sensor's rows are the photo's columns; shown rotated 90° clockwise."""
+    pixels = np.random.default_rng(6).integers(0, 256, (30, 50, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels).convert(mode)
+    exif = image.getexif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", exif=exif)
+    decoded = decode_rgb(buffer.getvalue(), "portrait.png")
+    upright = np.asarray(image.convert("RGB"))
+    assert decoded.shape == (50, 30, 3)
+    np.testing.assert_array_equal(decoded, np.rot90(upright, k=-1))  # k=-1: clockwise
+
+
 def test_16_bit_grayscale_png_keeps_its_tones(real_jpegs):
     name, data = next(iter(real_jpegs.items()))
     gray = np.asarray(Image.open(io.BytesIO(data)).convert("L"))
