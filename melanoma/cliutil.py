@@ -76,15 +76,14 @@ def one_line_message(err: click.ClickException, command: click.Command | None = 
     return message + (f" (see '{path} --help')" if path else "")
 
 
-def _command_path(command: click.Command | None, args: list[str] | None = None) -> str | None:
+def _command_path(command: click.Command | None) -> str | None:
     """What ctx.command_path would say, for errors click raises before it has a context
     (an option missing its value): the script and the first subcommand named."""
     if command is None:
         return None
     path = [os.path.basename(sys.argv[0]) or command.name or ""]  # click's prog name
     if isinstance(command, click.Group):
-        args = sys.argv[1:] if args is None else args
-        path += [next((a for a in args if a in command.commands), "")]
+        path += [next((a for a in sys.argv[1:] if a in command.commands), "")]
     return " ".join(p for p in path if p)
 
 
