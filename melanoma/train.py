@@ -275,12 +275,16 @@ def _progress_text(run: dict, config: TrainConfig) -> str:
     """Where an interrupted ensemble stands, in the per-member epochs --epochs counts."""
     if run["fold"] >= config.folds:
         return f"all {config.folds} members"
-    epoch = run["member"]["epoch"] if run["member"] else 0
-    return f"epoch {epoch}/{config.epochs} of member {run['fold'] + 1}/{config.folds}"
+    return f"epoch {_member_epoch(run)}/{config.epochs} of member {run['fold'] + 1}/{config.folds}"
 
 
 def _epochs_done(run: dict, config: TrainConfig) -> int:
-    return run["fold"] * config.epochs + (run["member"]["epoch"] if run["member"] else 0)
+    return run["fold"] * config.epochs + _member_epoch(run)
+
+
+def _member_epoch(run: dict) -> int:
+    """Epochs the member in training has finished (0 between members)."""
+    return run["member"]["epoch"] if run["member"] else 0
 
 
 def _train_fold(labeled: Split, fold_of, config, mean, std, gen, latest: dict, bar) -> None:

@@ -65,6 +65,27 @@ def png_bytes():
     return _png_bytes
 
 
+@pytest.fixture
+def ctrl_c_on_epoch(monkeypatch):
+    """ctrl_c_on_epoch(module, call): module.train_one_epoch raises KeyboardInterrupt on its
+    `call`-th call (from 1), as Ctrl-C would; every other call trains for real. Returns the
+    running call count ({"n": ...})."""
+
+    def patch(module, call: int) -> dict:
+        real, calls = module.train_one_epoch, {"n": 0}
+
+        def epoch(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == call:
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, "train_one_epoch", epoch)
+        return calls
+
+    return patch
+
+
 @pytest.fixture(scope="session")
 def quick_checkpoint(tmp_path_factory, dataset) -> Path:
     """A real supervised checkpoint from a few epochs on the real labeled data (seconds)."""

@@ -121,24 +121,16 @@ def test_split_is_stratified_and_seeded(dataset):
     assert stratified_split(dataset.labeled, 0.2, seed=6)[1].names != val.names
 
 
-def test_ctrl_c_saves_state_and_resume_matches_an_uninterrupted_run(dataset, tmp_path, monkeypatch):
+def test_ctrl_c_saves_state_and_resume_matches_an_uninterrupted_run(
+    dataset, tmp_path, ctrl_c_on_epoch
+):
     whole = load_checkpoint(train_supervised(dataset, FAST, tmp_path / "whole"))
 
-    real_epoch = train_module.train_one_epoch
-    calls = {"n": 0}
-
-    def interrupt_third_epoch(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 7:
-            raise KeyboardInterrupt
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "train_one_epoch", interrupt_third_epoch)
+    ctrl_c_on_epoch(train_module, 7)  # epoch 3 of member 2; every later call trains
     with pytest.raises(TrainingInterrupted, match="after epoch 2/4 of member 2/5;"):
         train_supervised(dataset, FAST, tmp_path / "split")
     assert (tmp_path / "split" / "resume.pt").exists()
     assert not (tmp_path / "split" / "weights.pt").exists()
-    monkeypatch.setattr(train_module, "train_one_epoch", real_epoch)
 
     resumed = load_checkpoint(train_supervised(dataset, FAST, tmp_path / "split", resume=True))
     assert not (tmp_path / "split" / "resume.pt").exists()
@@ -147,12 +139,9 @@ def test_ctrl_c_saves_state_and_resume_matches_an_uninterrupted_run(dataset, tmp
 
 
 def test_resume_refuses_a_state_saved_with_other_settings_or_by_the_sgan(
-    dataset, tmp_path, monkeypatch
+    dataset, tmp_path, monkeypatch, ctrl_c_on_epoch
 ):
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(train_module, "train_one_epoch", interrupted)
+    ctrl_c_on_epoch(train_module, 1)
     with pytest.raises(TrainingInterrupted):
         train_supervised(dataset, FAST, tmp_path / "run")
     monkeypatch.undo()

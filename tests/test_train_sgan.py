@@ -157,18 +157,10 @@ def test_the_cli_gives_up_on_divergence_in_one_line_and_leaves_no_empty_dir(
 
 
 def test_ctrl_c_saves_resume_state_and_resume_matches_an_uninterrupted_run(
-    small, tmp_path, monkeypatch
+    small, tmp_path, ctrl_c_on_epoch
 ):
     whole = torch.load(train_sgan(small, TINY, tmp_path / "whole") / "weights.pt")
-    original, count = ts.train_one_epoch, {"n": 0}
-
-    def interrupted(*args, **kwargs):
-        count["n"] += 1
-        if count["n"] == 2:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(ts, "train_one_epoch", interrupted)
+    count = ctrl_c_on_epoch(ts, 2)
     with pytest.raises(TrainingInterrupted):
         train_sgan(small, TINY, tmp_path / "run")
     assert (tmp_path / "run" / "resume.pt").is_file()
@@ -185,11 +177,8 @@ def test_ctrl_c_saves_resume_state_and_resume_matches_an_uninterrupted_run(
         torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)
 
 
-def test_resume_refuses_a_state_saved_by_another_run(small, tmp_path, monkeypatch):
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(ts, "train_one_epoch", interrupted)
+def test_resume_refuses_a_state_saved_by_another_run(small, tmp_path, monkeypatch, ctrl_c_on_epoch):
+    ctrl_c_on_epoch(ts, 1)
     with pytest.raises(TrainingInterrupted):
         train_sgan(small, TINY, tmp_path / "run")
     monkeypatch.undo()
