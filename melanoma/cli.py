@@ -80,12 +80,21 @@ def cli(verbose: bool, threads: int | None) -> None:
     show_default=True,
     help="Also store the validation threshold reaching this sensitivity.",
 )
+@click.option(
+    "--select-epoch",
+    type=click.Choice(["last", "val-auc"]),
+    default=None,
+    help="supervised only: the epoch every member keeps, the last or the one whose pooled "
+    "out-of-fold predictions have the best AUC (default: last). The SGAN always keeps "
+    "its best validation-AUC epoch.",
+)
 @click.option("--deterministic", is_flag=True, help="Use only deterministic torch algorithms.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/resume.pt saved by Ctrl-C.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def train(
-    method, data, out_dir, seed, epochs, target_sensitivity, deterministic, resume, no_progress
-):
+    method, data, out_dir, seed, epochs, target_sensitivity, select_epoch, deterministic,
+    resume, no_progress,
+):  # fmt: skip
     """Train a model; thresholds are chosen on labeled images it did not train on.
 
     supervised: a 5-fold cross-validated ensemble of small CNNs; thresholds
@@ -97,6 +106,8 @@ def train(
     from melanoma.datasets import load_dataset
     from melanoma.splits import validation_scheme
 
+    if select_epoch is not None and method != "supervised":
+        raise click.UsageError("--select-epoch is for --method supervised only")
     if deterministic:
         # cuBLAS (CUDA >= 10.2) refuses deterministic mode without a fixed workspace; on
         # the CPU the variable is unused. Set before the first CUDA call.
@@ -111,6 +122,8 @@ def train(
     }
     if epochs is not None:
         overrides["epochs"] = epochs
+    if select_epoch is not None:
+        overrides["select_epoch"] = select_epoch
     written = _train_method(method, dataset, overrides, out_dir, resume)
     meta = json.loads((written / "metadata.json").read_text())
     config = meta["train_config"]

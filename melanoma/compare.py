@@ -27,7 +27,7 @@ from melanoma.checkpoint import CheckpointError, load_checkpoint, read_meta
 from melanoma.datasets import Dataset
 from melanoma.evaluate import evaluate_checkpoint
 from melanoma.metrics import logit, rank_auc
-from melanoma.resume import differing_settings, training_settings
+from melanoma.resume import differing_settings, stored_settings, training_settings
 from melanoma.sources import DataError
 from melanoma.splits import validation_scheme
 from melanoma.train import predict_probs
@@ -73,7 +73,7 @@ def reusable(ckpt_dir: Path, method: str, config, dataset: Dataset) -> bool:
     except CheckpointError:
         return False
     wanted = training_settings(dataclasses.asdict(config))
-    stored = training_settings(meta.train_config)
+    stored = stored_settings(meta.train_config, wanted)
     same_data = meta.data_fingerprint == dataset.fingerprint
     if meta.method != trainer_of(method) or not same_data or stored != wanted:
         differing = differing_settings(stored, wanted)

@@ -1,18 +1,24 @@
 """Nested cross-validation of the supervised baseline on the labeled images only.
 
 The test split may choose nothing, yet the Youden threshold needs an
-estimator, and the out-of-fold predictions that choose the threshold cannot
-also judge it. So: outer stratified folds of the labeled images (seeded apart
-from the inner ones); for each, the whole baseline (`train_supervised`: the
-5-fold ensemble with its out-of-fold predictions) trains on the other outer
-folds, and every Youden estimator picks a threshold from those out-of-fold
-predictions, which then decides the held-out outer fold.
+estimator and the baseline an epoch rule, and the out-of-fold predictions that
+choose them cannot also judge them. So: outer stratified folds of the labeled
+images (seeded apart from the inner ones); for each, the whole baseline (the
+5-fold ensemble with its out-of-fold predictions, `train_folds`) trains on the
+other outer folds, and each choice is made from those out-of-fold predictions
+and then judged on the held-out outer fold:
+
+- every Youden estimator, at the last epoch (the default rule);
+- every epoch rule ("last", "val-auc"), with the default estimator. Both come
+  from the same training: it keeps every epoch's weights.
 
     melanoma --threads 2 nested-cv --data ../shared/data --out runs/nested
 
 runs seeds 0-7 (about 2 minutes each on 2 CPU cores) and writes results.json
-and results.md: per estimator, held-out accuracy, the spread of its cutoffs,
-and the paired difference from the empirical estimator.
+and results.md: per estimator, held-out accuracy, the spread of its cutoffs
+and the paired difference from the empirical estimator; per epoch rule, the
+epochs kept, out-of-fold and held-out AUC, held-out accuracy and the paired
+difference from "last".
 """
 
 from __future__ import annotations
@@ -27,12 +33,10 @@ import numpy as np
 import torch
 
 from melanoma.atomic import atomic_path, output_dir
-from melanoma.checkpoint import load_checkpoint
 from melanoma.datasets import Dataset, Split
-from melanoma.metrics import YOUDEN_ESTIMATORS, logit, youden_threshold
+from melanoma.metrics import YOUDEN_ESTIMATORS, auc, logit, youden_threshold
 from melanoma.splits import stratified_folds
-from melanoma.train import TrainConfig, predict_probs, train_supervised
-from melanoma.validation_scores import OUT_OF_FOLD_CSV, read_scores
+from melanoma.train import SELECT_EPOCH, TrainConfig, predict_probs, train_folds
 
 log = logging.getLogger(__name__)
 
@@ -42,33 +46,43 @@ class NestedConfig:
     seeds: tuple[int, ...] = tuple(range(8))  # each: its own outer and inner folds
     outer_folds: int = 5
     outer_seed_offset: int = 1000  # outer folds are seeded apart from the inner ones
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(progress=False))
+    # Every epoch is kept so that both epoch rules are judged on the same training.
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(progress=False, select_epoch="val-auc")
+    )
 
 
 @dataclass(frozen=True)
 class OuterFold:
+    seed: int
+    epoch: int  # the epoch every member of the ensemble kept
     inner_labels: np.ndarray  # out-of-fold predictions of the ensemble trained on this fold's rest
     inner_probs: np.ndarray
     held_out_labels: np.ndarray  # the outer fold, scored by that ensemble
     held_out_probs: np.ndarray
 
 
-def outer_folds(labeled: Split, seed: int, config: NestedConfig, work_dir: Path) -> list[OuterFold]:
-    """Train the baseline once per outer fold of `labeled` and score the fold it left out."""
+def outer_folds(
+    labeled: Split, seed: int, config: NestedConfig, work_dir: Path
+) -> dict[str, list[OuterFold]]:
+    """Train the baseline once per outer fold of `labeled`; score the fold it left out with
+    the ensemble each epoch rule keeps. Returns {rule: one OuterFold per outer fold}."""
     fold_of = stratified_folds(labeled.labels, config.outer_folds, seed + config.outer_seed_offset)
-    folds = []
+    train_config = replace(config.train, seed=seed)
+    folds = {rule: [] for rule in SELECT_EPOCH}
     for k in range(config.outer_folds):
         rest = labeled.subset(torch.nonzero(fold_of != k).flatten())
         held_out = labeled.subset(torch.nonzero(fold_of == k).flatten())
         data = Dataset(rest, None, None, "nested-cv", f"outer fold {k} of seed {seed}")
-        ckpt_dir = train_supervised(
-            data, replace(config.train, seed=seed), work_dir / f"seed{seed}-fold{k}"
-        )
-        checkpoint = load_checkpoint(ckpt_dir)
-        inner_labels, inner_probs = read_scores(ckpt_dir / OUT_OF_FOLD_CSV)
-        meta = checkpoint.meta
-        held_out_probs = predict_probs(checkpoint.model, held_out.images, meta.mean, meta.std)
-        folds.append(OuterFold(inner_labels, inner_probs, held_out.labels.numpy(), held_out_probs))
+        run = train_folds(data, train_config, work_dir / f"seed{seed}-fold{k}", resume=False)
+        for rule in SELECT_EPOCH:
+            epoch, _ = run.kept_epoch(rule, rest.labels.numpy())
+            ensemble = run.ensemble(epoch, train_config)
+            held_out_probs = predict_probs(ensemble, held_out.images, run.mean, run.std)
+            folds[rule].append(
+                OuterFold(seed, epoch, rest.labels.numpy(), run.out_of_fold_probs(epoch),
+                          held_out.labels.numpy(), held_out_probs)
+            )  # fmt: skip
         log.info("seed %d: outer fold %d/%d done", seed, k + 1, config.outer_folds)
     return folds
 
@@ -94,27 +108,77 @@ def estimator_results(folds: list[OuterFold]) -> dict:
             "cutoff_p10_p90": [float(p10), float(p90)],
             "fallbacks": sum(c.estimator != estimator for c in cutoffs),
         }
-    for estimator in YOUDEN_ESTIMATORS:
-        diff = correct[estimator] - correct["empirical"]
-        results[estimator]["accuracy_minus_empirical"] = float(diff.mean())
-        results[estimator]["accuracy_minus_empirical_se"] = float(diff.std() / np.sqrt(diff.size))
+    _add_paired_differences(results, correct, "empirical")
     return results
+
+
+def _add_paired_differences(results: dict, correct: dict, base: str) -> None:
+    """Each entry's held-out accuracy minus `base`'s, image by image, with its standard error."""
+    for name, right in correct.items():
+        diff = right - correct[base]
+        results[name][f"accuracy_minus_{base}"] = float(diff.mean())
+        results[name][f"accuracy_minus_{base}_se"] = float(diff.std() / np.sqrt(diff.size))
+
+
+def epoch_rule_results(folds: dict[str, list[OuterFold]], estimator: str) -> dict:
+    """Per epoch rule: epochs kept, out-of-fold vs held-out AUC (mean over seeds, each pooling
+    its outer folds), held-out accuracy at `estimator`'s Youden cutoff, and the paired
+    per-image difference from the last epoch."""
+    correct, results = {}, {}
+    for rule, rule_folds in folds.items():
+        decisions = [
+            (
+                f.held_out_probs
+                >= youden_threshold(f.inner_labels, f.inner_probs, estimator).probability
+            )
+            == f.held_out_labels
+            for f in rule_folds
+        ]
+        correct[rule] = np.concatenate(decisions).astype(float)
+        epochs = [f.epoch for f in rule_folds]
+        results[rule] = {
+            "epochs_kept_median": float(np.median(epochs)),
+            "epochs_kept_range": [min(epochs), max(epochs)],
+            "out_of_fold_auc": float(
+                np.mean([auc(f.inner_labels, f.inner_probs) for f in rule_folds])
+            ),
+            "held_out_auc": _pooled_auc_by_seed(rule_folds),
+            "held_out_accuracy": float(correct[rule].mean()),
+            "n_held_out": int(correct[rule].size),
+        }
+    _add_paired_differences(results, correct, "last")
+    return results
+
+
+def _pooled_auc_by_seed(folds: list[OuterFold]) -> float:
+    """Mean over seeds of the AUC of that seed's held-out predictions, all outer folds pooled."""
+    aucs = []
+    for seed in sorted({f.seed for f in folds}):
+        mine = [f for f in folds if f.seed == seed]
+        labels = np.concatenate([f.held_out_labels for f in mine])
+        aucs.append(auc(labels, np.concatenate([f.held_out_probs for f in mine])))
+    return float(np.mean(aucs))
 
 
 def nested_cv(dataset: Dataset, config: NestedConfig, out_dir: Path) -> dict:
     """Run every seed, write OUT/results.json and OUT/results.md, return the results."""
-    folds = []
+    folds = {rule: [] for rule in SELECT_EPOCH}
     with output_dir(Path(out_dir)) as out_dir:
         with tempfile.TemporaryDirectory(prefix="nested-cv-") as work:
             for seed in config.seeds:
-                folds += outer_folds(dataset.labeled, seed, config, Path(work))
+                for rule, rule_folds in outer_folds(
+                    dataset.labeled, seed, config, Path(work)
+                ).items():
+                    folds[rule] += rule_folds
         results = {
             "seeds": list(config.seeds),
             "outer_folds": config.outer_folds,
             "inner_folds": config.train.folds,
             "epochs": config.train.epochs,
             "data_fingerprint": dataset.fingerprint,
-            "estimators": estimator_results(folds),
+            "estimators": estimator_results(folds["last"]),
+            "epoch_rule_estimator": config.train.youden_estimator,
+            "epoch_rules": epoch_rule_results(folds, config.train.youden_estimator),
         }
         with atomic_path(out_dir / "results.json") as temp:
             temp.write_text(json.dumps(results, indent=2) + "\n")
@@ -140,4 +204,23 @@ def results_markdown(results: dict) -> str:
             f"{r['accuracy_minus_empirical']:+.4f} ± {r['accuracy_minus_empirical_se']:.4f} | "
             f"{r['cutoff_logit_sd']:.3f} | {low:.3f}-{high:.3f} | {r['fallbacks']} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + ["", *epoch_rules_markdown(results)]) + "\n"
+
+
+def epoch_rules_markdown(results: dict) -> list[str]:
+    lines = [
+        f"Epoch kept by every member (of {results['epochs']}), from the same training; AUCs "
+        f"are means over seeds; accuracy at the {results['epoch_rule_estimator']} Youden cutoff.",
+        "",
+        "| epoch rule | epoch median (range) | out-of-fold AUC | held-out AUC "
+        "| held-out accuracy | minus last (± SE) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, r in results["epoch_rules"].items():
+        low, high = r["epochs_kept_range"]
+        lines.append(
+            f"| {name} | {r['epochs_kept_median']:g} ({low}-{high}) | {r['out_of_fold_auc']:.4f} | "
+            f"{r['held_out_auc']:.4f} | {r['held_out_accuracy']:.4f} (n={r['n_held_out']}) | "
+            f"{r['accuracy_minus_last']:+.4f} ± {r['accuracy_minus_last_se']:.4f} |"
+        )
+    return lines

@@ -61,6 +61,17 @@ def training_settings(config_dict: dict) -> dict:
     return {k: v for k, v in plain.items() if k not in NOT_SETTINGS}
 
 
+# Settings added after checkpoints were already made, with the value those were
+# trained with: a checkpoint that lacks one trained as if it had this value.
+ADDED_LATER = {"select_epoch": "last"}
+
+
+def stored_settings(train_config: dict, wanted: dict) -> dict:
+    """A checkpoint's training settings, completed with the ADDED_LATER ones that `wanted` has."""
+    added = {k: v for k, v in ADDED_LATER.items() if k in wanted}
+    return {**added, **training_settings(train_config)}
+
+
 def differing_settings(old: dict, new: dict) -> list[str]:
     return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
 

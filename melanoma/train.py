@@ -2,9 +2,10 @@
 
 Reads top to bottom: stratified folds -> normalization -> for each fold, train
 one SmallCNN on the other folds (augment, step, EMA) and predict its held-out
-fold -> thresholds and validation metrics from those out-of-fold predictions ->
-one checkpoint whose model is the mean of the members' logits. The test split
-is never touched here.
+fold after every epoch -> keep one epoch for all members (the last, or the one
+with the best out-of-fold AUC) -> thresholds and validation metrics from that
+epoch's out-of-fold predictions -> one checkpoint whose model is the mean of
+the members' logits. The test split is never touched here.
 
 Why folds instead of one CNN with a 40-image validation split: with 200
 labels, that split made both epoch selection and the Youden threshold noisy
@@ -61,6 +62,11 @@ class TrainConfig:
     target_sensitivity: float = 0.9  # second stored threshold: the screening operating point
     youden_estimator: str = "binormal"  # or "empirical"; see metrics.youden_threshold
     ema_decay: float = 0.99  # EMA of weights; 0 disables. Smooths the tiny-data noise.
+    # Which epoch every member keeps: "last", or "val-auc", the one epoch whose
+    # out-of-fold predictions (all members pooled) have the highest AUC. The
+    # thresholds come from those same predictions, which selection makes optimistic;
+    # `melanoma nested-cv` measures both rules on held-out labeled images.
+    select_epoch: str = "last"
     device: str = "auto"  # auto picks cuda, then mps, then cpu
     progress: bool = True  # tqdm bar with loss and held-out AUC
     model: CNNConfig = field(default_factory=CNNConfig)  # of each member
@@ -77,18 +83,28 @@ def select_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+SELECT_EPOCH = ("last", "val-auc")
+
+
 @torch.no_grad()
+def predict_logits(
+    model: nn.Module, images: torch.Tensor, mean: list[float], std: list[float], batch: int = 256
+) -> torch.Tensor:
+    """Melanoma logits (CPU) for (N, 3, 32, 32) uint8 images, in eval mode."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = [
+        model(normalize(images[i : i + batch], mean, std).to(device)).flatten()
+        for i in range(0, len(images), batch)
+    ]
+    return torch.cat(out).cpu()
+
+
 def predict_probs(
     model: nn.Module, images: torch.Tensor, mean: list[float], std: list[float], batch: int = 256
 ) -> np.ndarray:
     """P(melanoma) for (N, 3, 32, 32) uint8 images, in eval mode."""
-    model.eval()
-    device = next(model.parameters()).device
-    out = [
-        torch.sigmoid(model(normalize(images[i : i + batch], mean, std).to(device))).flatten()
-        for i in range(0, len(images), batch)
-    ]
-    return torch.cat(out).cpu().numpy()
+    return torch.sigmoid(predict_logits(model, images, mean, std, batch)).numpy()
 
 
 class WeightEMA:
@@ -140,13 +156,11 @@ def train_one_epoch(model, optimizer, scheduler, ema, train: Split, config, mean
     return float(np.mean(losses))
 
 
-def train_member(train: Split, held_out: Split, config, mean, std, gen, resumed, on_epoch):
-    """Train one SmallCNN for the full schedule; return its EMA (or raw) weights in eval mode.
+def train_member(train, held_out, config, mean, std, gen, resumed, on_epoch) -> dict:
+    """Train one SmallCNN for the full schedule; return its EMA (or raw) weights on the CPU
+    as {epoch: state_dict}: every epoch when config.select_epoch may choose one, else the last.
 
-    No epoch is selected: choosing among 60 epochs on the 40 held-out images
-    would bias the very predictions the thresholds are chosen from (by ~+0.02
-    held-out AUC in our 5-fold runs).
-    After every epoch, on_epoch(epoch, loss, held_out_auc, state) gets the
+    After every epoch, on_epoch(epoch, loss, held_out_logits, state) gets the
     member's resumable state; `resumed` is such a state, or None.
     """
     device = select_device(config.device)
@@ -162,30 +176,43 @@ def train_member(train: Split, held_out: Split, config, mean, std, gen, resumed,
     parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler}
     if ema is not None:
         parts["ema"] = ema.model
-    start = 0
+    start, snapshots = 0, {}
     if resumed is not None:
         for name, part in parts.items():
             part.load_state_dict(resumed[name])
         if ema is not None:
             ema.updates = resumed["ema_updates"]
-        start = resumed["epoch"]
+        start, snapshots = resumed["epoch"], dict(resumed["snapshots"])
         # Building the model above drew from the global RNG (dropout's source),
         # which the uninterrupted run did before this member's first epoch.
         torch.set_rng_state(resumed["torch_rng"])
     judged = ema.model if ema is not None else model
     for epoch in range(start, config.epochs):
         loss = train_one_epoch(model, optimizer, scheduler, ema, train, config, mean, std, gen)
-        held_out_probs = predict_probs(judged, held_out.images, mean, std)
-        state = {name: part.state_dict() for name, part in parts.items()}
+        held_out_logits = predict_logits(judged, held_out.images, mean, std)
+        if config.select_epoch != "last" or epoch + 1 == config.epochs:
+            snapshots[epoch + 1] = _cpu_copy(judged.state_dict())
+        # Snapshots are never modified once taken, so the state shares them.
+        state = {name: copy.deepcopy(part.state_dict()) for name, part in parts.items()}
         state.update(epoch=epoch + 1, ema_updates=ema.updates if ema is not None else 0)
-        state["torch_rng"] = torch.get_rng_state()
-        on_epoch(epoch + 1, loss, auc(held_out.labels.numpy(), held_out_probs), state)
-    return judged.cpu().eval()
+        state.update(torch_rng=torch.get_rng_state(), snapshots=dict(snapshots))
+        on_epoch(epoch + 1, loss, held_out_logits, state)
+    return snapshots
 
 
-@torch.no_grad()
-def member_logits(model: nn.Module, images: torch.Tensor, mean, std) -> torch.Tensor:
-    return model.eval()(normalize(images, mean, std)).flatten()
+def _cpu_copy(state_dict: dict) -> dict:
+    return {k: v.detach().to("cpu", copy=True) for k, v in state_dict.items()}
+
+
+def kept_epoch(oof_logits: torch.Tensor, labels: np.ndarray, candidates) -> tuple[int, float]:
+    """(epoch, out-of-fold AUC) with the best AUC over `candidates`, the later epoch on a tie.
+
+    oof_logits[e - 1] holds every labeled image's logit from the member that held
+    it out, after epoch e.
+    """
+    scores = {e: auc(labels, torch.sigmoid(oof_logits[e - 1]).numpy()) for e in candidates}
+    best = max(scores, key=lambda e: (scores[e], e))
+    return best, scores[best]
 
 
 def seeded_split(dataset: Dataset, config) -> tuple[torch.Generator, Split, Split, list, list]:
@@ -200,16 +227,69 @@ def seeded_split(dataset: Dataset, config) -> tuple[torch.Generator, Split, Spli
     return gen, train, val, mean, std
 
 
+@dataclass(frozen=True)
+class FoldRun:
+    """A finished cross-validated run, before an epoch is chosen."""
+
+    members: list[dict]  # member k's {epoch: weights}: every epoch, or only the last
+    oof_logits: torch.Tensor  # [e - 1]: each labeled image's logit after epoch e, by its member
+    fold_of: torch.Tensor  # fold (= member) that held each labeled image out
+    mean: list[float]
+    std: list[float]
+
+    def kept_epoch(self, rule: str, labels: np.ndarray) -> tuple[int, float]:
+        """(epoch, out-of-fold AUC) by `rule` ("last" or "val-auc"), among the kept epochs."""
+        candidates = sorted(set.intersection(*(set(snapshots) for snapshots in self.members)))
+        return kept_epoch(
+            self.oof_logits, labels, candidates[-1:] if rule == "last" else candidates
+        )
+
+    def ensemble(self, epoch: int, config: TrainConfig) -> CNNEnsemble:
+        ensemble = CNNEnsemble(self.ensemble_config(config))
+        for member, snapshots in zip(ensemble.members, self.members, strict=True):
+            member.load_state_dict(snapshots[epoch])
+        return ensemble.eval()
+
+    @staticmethod
+    def ensemble_config(config: TrainConfig) -> EnsembleConfig:
+        return EnsembleConfig(config.folds, config.model.widths, config.model.dropout)
+
+    def out_of_fold_probs(self, epoch: int) -> np.ndarray:
+        return torch.sigmoid(self.oof_logits[epoch - 1]).numpy()
+
+
 def train_supervised(
     dataset: Dataset, config: TrainConfig, out_dir: Path, resume: bool = False
 ) -> Path:
-    """Cross-validated ensemble: one member per fold, thresholds from out-of-fold predictions.
+    """Cross-validated ensemble: one member per fold, thresholds from out-of-fold predictions."""
+    labeled = dataset.labeled
+    run = train_folds(dataset, config, out_dir, resume)
+    epoch, oof_auc = run.kept_epoch(config.select_epoch, labeled.labels.numpy())
+    log.info("kept epoch %d/%d (out-of-fold AUC %.4f)", epoch, config.epochs, oof_auc)
+    out_of_fold = run.out_of_fold_probs(epoch)
+    meta = validated_meta(
+        dataset, config, run.mean, run.std, labeled.labels.numpy(), out_of_fold, epoch,
+        method="supervised", arch="small-cnn-ensemble",
+        arch_args=config_dict(FoldRun.ensemble_config(config)),
+        extra_config={"n_train": len(labeled), "n_val": len(labeled), "validation": OUT_OF_FOLD},
+    )  # fmt: skip
+    out_dir = Path(out_dir)
+    save_checkpoint(out_dir, run.ensemble(epoch, config), meta)
+    write_scores(out_dir / OUT_OF_FOLD_CSV, labeled.names, labeled.labels, out_of_fold, run.fold_of)
+    (out_dir / RESUME).unlink(missing_ok=True)
+    return out_dir
+
+
+def train_folds(dataset: Dataset, config: TrainConfig, out_dir: Path, resume: bool) -> FoldRun:
+    """Train one member per fold, writing OUT/history.csv.
 
     Ctrl-C saves OUT/resume.pt (the finished members, the out-of-fold logits so
     far and the running member after its last whole epoch) and raises
     TrainingInterrupted; resume=True continues bit-identically from it.
     """
     labeled = dataset.labeled
+    if config.select_epoch not in SELECT_EPOCH:
+        raise ValueError(f"select_epoch must be one of {SELECT_EPOCH}, not {config.select_epoch!r}")
     fold_of = stratified_folds(labeled.labels, config.folds, config.seed)  # fails before any write
     out_dir = Path(out_dir)
     torch.manual_seed(config.seed)
@@ -218,7 +298,7 @@ def train_supervised(
     # one), from all labeled images: each member's held-out fold contributes to
     # the per-channel mean/std but never to its weights or its threshold choice.
     mean, std = channel_stats(labeled.images)
-    latest = {"state": _fresh_run(len(labeled), gen)}
+    latest = {"state": _fresh_run(len(labeled), config.epochs, gen)}
     identity = run_identity("supervised", config, dataset)
     if resume:
         latest["state"] = read_resume_state(out_dir / RESUME, gen, identity)
@@ -242,28 +322,18 @@ def train_supervised(
         bar.close()
         write_history(out_dir / HISTORY, latest["state"]["history"])
     run = latest["state"]
-    ensemble_config = EnsembleConfig(config.folds, config.model.widths, config.model.dropout)
-    ensemble = CNNEnsemble(ensemble_config)
-    for member, weights in zip(ensemble.members, run["members"], strict=True):
-        member.load_state_dict(weights)
-    out_of_fold = torch.sigmoid(run["oof_logits"]).numpy()
-    meta = validated_meta(
-        dataset, config, mean, std, labeled.labels.numpy(), out_of_fold, config.epochs,
-        method="supervised", arch="small-cnn-ensemble", arch_args=config_dict(ensemble_config),
-        extra_config={"n_train": len(labeled), "n_val": len(labeled), "validation": OUT_OF_FOLD},
-    )  # fmt: skip
-    save_checkpoint(out_dir, ensemble.eval(), meta)
-    write_scores(out_dir / OUT_OF_FOLD_CSV, labeled.names, labeled.labels, out_of_fold, fold_of)
-    (out_dir / RESUME).unlink(missing_ok=True)
-    return out_dir
+    return FoldRun(run["members"], run["oof_logits"], fold_of, mean, std)
 
 
-def _fresh_run(n_labeled: int, gen: torch.Generator) -> dict:
-    """Resume state before any training: fold 0, no members, no out-of-fold logits yet."""
+def _fresh_run(n_labeled: int, epochs: int, gen: torch.Generator) -> dict:
+    """Resume state before any training: fold 0, no members, no out-of-fold logits yet.
+
+    members[k] is member k's {epoch: weights}; oof_logits[e - 1] the out-of-fold
+    logits after epoch e, filled in fold by fold."""
     return {
         "fold": 0,
         "members": [],
-        "oof_logits": torch.full((n_labeled,), float("nan")),
+        "oof_logits": torch.full((epochs, n_labeled), float("nan")),
         "member": None,  # the running member's state after its last whole epoch
         "history": [],
         "generator": gen.get_state(),
@@ -296,23 +366,25 @@ def _train_fold(labeled: Split, fold_of, config, mean, std, gen, latest: dict, b
     train = labeled.subset(torch.nonzero(fold_of != fold).flatten())
     held_out = labeled.subset(held_out_index)
 
-    def on_epoch(epoch: int, loss: float, held_out_auc: float, member_state: dict) -> None:
+    def on_epoch(epoch: int, loss: float, held_out_logits, member_state: dict) -> None:
+        held_out_auc = auc(held_out.labels.numpy(), torch.sigmoid(held_out_logits).numpy())
         row = {"fold": fold, "epoch": epoch, "train_loss": loss, "held_out_auc": held_out_auc}
-        history = latest["state"]["history"] + [row]
-        latest["state"] = copy.deepcopy(
-            {**latest["state"], "member": member_state, "history": history,
-             "generator": gen.get_state(), "torch_rng": torch.get_rng_state()}
-        )  # fmt: skip
+        oof_logits = latest["state"]["oof_logits"].clone()
+        oof_logits[epoch - 1, held_out_index] = held_out_logits
+        # A new dict each time, of parts nobody modifies later: Ctrl-C sees a whole state.
+        latest["state"] = {
+            **latest["state"], "member": member_state, "oof_logits": oof_logits,
+            "history": latest["state"]["history"] + [row],
+            "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+        }  # fmt: skip
         bar.update(1)
         bar.set_postfix(fold=fold, loss=f"{loss:.3f}", held_out_auc=f"{held_out_auc:.3f}")
 
-    member = train_member(train, held_out, config, mean, std, gen, run["member"], on_epoch)
-    oof_logits = latest["state"]["oof_logits"].clone()
-    oof_logits[held_out_index] = member_logits(member, held_out.images, mean, std)
-    latest["state"] = copy.deepcopy(
-        {**latest["state"], "fold": fold + 1, "member": None, "oof_logits": oof_logits,
-         "members": latest["state"]["members"] + [member.state_dict()]}
-    )  # fmt: skip
+    snapshots = train_member(train, held_out, config, mean, std, gen, run["member"], on_epoch)
+    latest["state"] = {
+        **latest["state"], "fold": fold + 1, "member": None,
+        "members": latest["state"]["members"] + [snapshots],
+    }  # fmt: skip
 
 
 def validated_meta(dataset, config, mean, std, val_labels, val_probs, best_epoch, **identity):

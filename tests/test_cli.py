@@ -132,6 +132,11 @@ def test_broken_checkpoint(melanoma, tmp_path, data_path):
     "args, fragments",
     [
         (["train", "--method", "gan"], ["'--method'", "'gan'", "'melanoma train --help'"]),
+        (["train", "--select-epoch", "best"], ["'--select-epoch'", "'best'"]),
+        (
+            ["train", "--method", "sgan", "--select-epoch", "last", "--out", "never-made"],
+            ["--select-epoch is for --method supervised only", "'melanoma train --help'"],
+        ),
         (["evaluate", "x", "--split", "train"], ["'--split'", "'train'"]),
         (["evaluate"], ["Missing argument 'CHECKPOINT_DIR'"]),
         (["train", "--bogus"], ["No such option '--bogus'"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -93,6 +94,21 @@ def test_second_run_reuses_matching_checkpoints(compared, small):
     supervised = compare(small, out, ("supervised",), (0,), epochs=1, progress=False)
     assert supervised["runs"][0]["train_seconds"] is None
     assert again["runs"][0]["test"]["auc"] == first["runs"][2]["test"]["auc"]
+
+
+def test_a_checkpoint_made_before_a_setting_existed_counts_as_its_old_value(
+    compared, small, tmp_path
+):
+    """Supervised checkpoints made before select_epoch existed kept the last epoch."""
+    old = shutil.copytree(compared[0] / "supervised-seed0", tmp_path / "old")
+    meta = json.loads((old / "metadata.json").read_text())
+    assert meta["train_config"].pop("select_epoch") == "last"
+    (old / "metadata.json").write_text(json.dumps(meta))
+    config = method_config("supervised", 0, 1)
+    assert reusable(old, "supervised", config, small)
+    assert not reusable(
+        old, "supervised", dataclasses.replace(config, select_epoch="val-auc"), small
+    )
 
 
 def test_changed_config_or_data_is_not_reused(compared, small, dataset):

@@ -6,15 +6,31 @@ import json
 import numpy as np
 import pytest
 
-from melanoma.nested_cv import NestedConfig, estimator_results, nested_cv, outer_folds
+from melanoma.metrics import auc
+from melanoma.nested_cv import (
+    NestedConfig,
+    epoch_rule_results,
+    estimator_results,
+    nested_cv,
+    outer_folds,
+)
 from melanoma.train import TrainConfig
 
-TINY = NestedConfig(seeds=(0,), outer_folds=2, train=TrainConfig(epochs=2, folds=2, progress=False))
+TINY = NestedConfig(
+    seeds=(0,),
+    outer_folds=2,
+    train=TrainConfig(epochs=3, folds=2, progress=False, select_epoch="val-auc"),
+)
 
 
 @pytest.fixture(scope="module")
-def folds(dataset, tmp_path_factory):
+def by_rule(dataset, tmp_path_factory):
     return outer_folds(dataset.labeled, 0, TINY, tmp_path_factory.mktemp("nested"))
+
+
+@pytest.fixture(scope="module")
+def folds(by_rule):
+    return by_rule["last"]
 
 
 def test_each_labeled_image_is_held_out_exactly_once(folds, dataset):
@@ -39,9 +55,27 @@ def test_estimators_are_scored_on_the_same_held_out_decisions(folds):
     )
 
 
+def test_epoch_rules_judge_the_same_training_on_the_same_held_out_images(by_rule):
+    last, selected = by_rule["last"], by_rule["val-auc"]
+    assert [f.epoch for f in last] == [3, 3]
+    for a, b in zip(last, selected, strict=True):
+        np.testing.assert_array_equal(a.held_out_labels, b.held_out_labels)
+        # the rule keeps the epoch whose out-of-fold AUC is highest, so never a lower one
+        assert auc(b.inner_labels, b.inner_probs) >= auc(a.inner_labels, a.inner_probs)
+        if b.epoch == a.epoch:
+            np.testing.assert_array_equal(a.held_out_probs, b.held_out_probs)
+    results = epoch_rule_results(by_rule, "binormal")
+    assert results["last"]["accuracy_minus_last"] == 0.0
+    assert results["val-auc"]["accuracy_minus_last"] == pytest.approx(
+        results["val-auc"]["held_out_accuracy"] - results["last"]["held_out_accuracy"]
+    )
+    assert results["last"]["epochs_kept_range"] == [3, 3]
+
+
 def test_writes_results_and_leaves_no_checkpoints(dataset, tmp_path):
     out = tmp_path / "out"
     results = nested_cv(dataset, TINY, out)
     assert sorted(p.name for p in out.iterdir()) == ["results.json", "results.md"]
     assert json.loads((out / "results.json").read_text()) == results
     assert "| binormal |" in (out / "results.md").read_text()
+    assert "| val-auc |" in (out / "results.md").read_text()

@@ -1,5 +1,6 @@
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
@@ -11,6 +12,7 @@ from melanoma.resume import TrainingInterrupted
 from melanoma.splits import stratified_folds, stratified_split
 from melanoma.train import (
     TrainConfig,
+    kept_epoch,
     predict_probs,
     train_supervised,
 )
@@ -81,14 +83,14 @@ def test_no_member_trains_on_the_fold_it_predicts(dataset, tmp_path, monkeypatch
 def test_thresholds_come_from_the_out_of_fold_predictions(dataset, tmp_path, monkeypatch):
     """The stored validation metrics are those of the members on their own held-out folds."""
     recorded = {}
-    real_logits = train_module.member_logits
+    real_logits = train_module.predict_logits
 
     def record(model, images, mean, std):
         logits = real_logits(model, images, mean, std)
         recorded.update(zip(map(_key, images), logits.tolist(), strict=True))
         return logits
 
-    monkeypatch.setattr(train_module, "member_logits", record)
+    monkeypatch.setattr(train_module, "predict_logits", record)
     meta = read_meta(train_supervised(dataset, dataclasses.replace(FAST, epochs=1), tmp_path))
     labels = dataset.labeled.labels.numpy()
     logits = torch.tensor([recorded[_key(image)] for image in dataset.labeled.images])
@@ -99,6 +101,56 @@ def test_thresholds_come_from_the_out_of_fold_predictions(dataset, tmp_path, mon
 
 def _key(image: torch.Tensor) -> bytes:
     return image.numpy().tobytes()
+
+
+def test_kept_epoch_has_the_best_pooled_auc_and_the_later_epoch_wins_a_tie():
+    labels = np.array([0, 0, 1, 1])
+    oof_logits = torch.tensor(
+        [[0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1], [0.2, 0.1, 0.4, 0.3], [0.5, 0.1, 0.2, 0.9]]
+    )  # epoch 1 and 3: AUC 1.0; epoch 2: 0.0; epoch 4: 0.75
+    assert kept_epoch(oof_logits, labels, [1, 2, 3, 4]) == (3, 1.0)
+    assert kept_epoch(oof_logits, labels, [2, 4]) == (4, 0.75)
+    assert kept_epoch(oof_logits, labels, [4]) == (4, 0.75)
+
+
+def test_val_auc_keeps_for_every_member_the_epoch_with_the_best_out_of_fold_auc(
+    dataset, tmp_path, monkeypatch
+):
+    """Every member's held-out logits after every epoch are recorded as training makes
+    them; the kept epoch must beat every other on their pooled AUC, and the saved
+    members must reproduce that epoch's out-of-fold predictions."""
+    config = dataclasses.replace(FAST, select_epoch="val-auc", epochs=6)
+    by_epoch = {}  # epoch -> {image: logit}
+    real_logits, calls = train_module.predict_logits, {"n": 0}
+
+    def record(model, images, mean, std):
+        logits = real_logits(model, images, mean, std)
+        epoch = calls["n"] % config.epochs + 1  # members train one after another
+        calls["n"] += 1
+        by_epoch.setdefault(epoch, {}).update(zip(map(_key, images), logits.tolist(), strict=True))
+        return logits
+
+    monkeypatch.setattr(train_module, "predict_logits", record)
+    out = train_supervised(dataset, config, tmp_path / "run")
+    monkeypatch.undo()
+    labeled = dataset.labeled
+    labels = labeled.labels.numpy()
+    pooled = {
+        epoch: auc(labels, np.array([logits[_key(image)] for image in labeled.images]))
+        for epoch, logits in by_epoch.items()
+    }
+    checkpoint = load_checkpoint(out)
+    meta = checkpoint.meta
+    assert sorted(pooled) == list(range(1, 7))
+    assert meta.best_epoch == max(pooled, key=lambda e: (pooled[e], e))
+    assert meta.val_metrics["auc"] == pytest.approx(pooled[meta.best_epoch])
+    assert meta.train_config["select_epoch"] == "val-auc"
+    _, out_of_fold = read_scores(out / OUT_OF_FOLD_CSV)
+    fold_of = stratified_folds(labeled.labels, config.folds, config.seed)
+    for k, member in enumerate(checkpoint.model.members):
+        in_fold = (fold_of == k).numpy()
+        member_probs = predict_probs(member, labeled.images[in_fold], meta.mean, meta.std)
+        np.testing.assert_allclose(member_probs, out_of_fold[in_fold], rtol=1e-6)
 
 
 def test_folds_are_stratified_disjoint_and_seeded(dataset):
@@ -121,19 +173,22 @@ def test_split_is_stratified_and_seeded(dataset):
     assert stratified_split(dataset.labeled, 0.2, seed=6)[1].names != val.names
 
 
+@pytest.mark.parametrize("select_epoch", ["last", "val-auc"])
 def test_ctrl_c_saves_state_and_resume_matches_an_uninterrupted_run(
-    dataset, tmp_path, ctrl_c_on_epoch
+    dataset, tmp_path, ctrl_c_on_epoch, select_epoch
 ):
-    whole = load_checkpoint(train_supervised(dataset, FAST, tmp_path / "whole"))
+    config = dataclasses.replace(FAST, select_epoch=select_epoch)
+    whole = load_checkpoint(train_supervised(dataset, config, tmp_path / "whole"))
 
     ctrl_c_on_epoch(train_module, 7)  # epoch 3 of member 2; every later call trains
     with pytest.raises(TrainingInterrupted, match="after epoch 2/4 of member 2/5;"):
-        train_supervised(dataset, FAST, tmp_path / "split")
+        train_supervised(dataset, config, tmp_path / "split")
     assert (tmp_path / "split" / "resume.pt").exists()
     assert not (tmp_path / "split" / "weights.pt").exists()
 
-    resumed = load_checkpoint(train_supervised(dataset, FAST, tmp_path / "split", resume=True))
+    resumed = load_checkpoint(train_supervised(dataset, config, tmp_path / "split", resume=True))
     assert not (tmp_path / "split" / "resume.pt").exists()
+    assert resumed.meta.best_epoch == whole.meta.best_epoch
     for key, value in whole.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[key], value, msg=key)
 
