@@ -48,8 +48,10 @@ from melanoma.manifest import (
     sha256_of,
     size_of,
 )
+from melanoma.metrics import sensitivity_threshold
 from melanoma.model import example_inputs
 from melanoma.preprocess import IMAGE_SIZE, MIN_SIDE
+from melanoma.validation_scores import checkpoint_scores
 
 if TYPE_CHECKING:
     from melanoma.datasets import Dataset
@@ -74,6 +76,9 @@ class ExportConfig:
     data: str | Path | Dataset | None = None
     out_dir: Path = Path("artifacts")
     threshold_name: str = "youden"  # stored threshold at which decisions must agree
+    # Also give manifests the threshold reaching this sensitivity on the checkpoint's
+    # kept validation predictions (as `melanoma evaluate --target-sensitivity`).
+    target_sensitivity: float | None = None
     qat: QATConfig | None = None  # for when int8 needs QAT first; None: QATConfig()
 
 
@@ -113,6 +118,7 @@ class Context:
     out_dir: Path
     samples: verify.Samples
     threshold_name: str
+    thresholds: list[Threshold]  # every manifest's; the int8 program keeps the float ones
 
 
 def export_checkpoint(config: ExportConfig) -> list[ExportResult]:
@@ -125,6 +131,7 @@ def export_checkpoint(config: ExportConfig) -> list[ExportResult]:
     precisions = QUANTIZE[config.quantize]
     checkpoint = load_checkpoint(config.checkpoint)
     model_name = _model_name(config.checkpoint, checkpoint.path)
+    thresholds = manifest_thresholds(checkpoint, config.target_sensitivity)
     with output_dir(Path(config.out_dir)) as out_dir:
         dataset = _load_data(config.data)
         samples = verify.load_samples(dataset)  # before any QAT: fail fast without images
@@ -132,7 +139,12 @@ def export_checkpoint(config: ExportConfig) -> list[ExportResult]:
         if "int8" in precisions:
             sources["int8"] = _int8_source(checkpoint, dataset, model_name, out_dir, config.qat)
         context = Context(
-            model_name, checkpoint_sha256(checkpoint.path), out_dir, samples, config.threshold_name
+            model_name,
+            checkpoint_sha256(checkpoint.path),
+            out_dir,
+            samples,
+            config.threshold_name,
+            thresholds,
         )
         results = [
             _export_one(module, precision, sources[precision], context)
@@ -142,6 +154,26 @@ def export_checkpoint(config: ExportConfig) -> list[ExportResult]:
     if any(r.status == "failed" for r in results):
         raise ExportFailed(results)
     return results
+
+
+def manifest_thresholds(checkpoint, target_sensitivity: float | None) -> list[Threshold]:
+    """The checkpoint's stored thresholds, then the one reaching `target_sensitivity` on its
+    kept validation predictions, unless a stored one already has that name."""
+    stored = [
+        Threshold(
+            t["name"], float(t["probability"]), float(t["sensitivity"]), float(t["specificity"])
+        )
+        for t in checkpoint.meta.thresholds
+    ]
+    if target_sensitivity is None:
+        return stored
+    choice = sensitivity_threshold(*checkpoint_scores(checkpoint), target_sensitivity)
+    if checkpoint.meta.find_threshold(choice.name) is not None:
+        return stored
+    return [
+        *stored,
+        Threshold(choice.name, choice.probability, choice.sensitivity, choice.specificity),
+    ]
 
 
 def _model_name(checkpoint: str, path: Path) -> str:
@@ -277,12 +309,7 @@ def _manifest(module, precision, name, temp, info, verification, source, context
             std=list(meta.std),
         ),
         output=OutputSpec(OUTPUT_NAME, ["N", 1], "logit", "sigmoid", "melanoma"),
-        thresholds=[
-            Threshold(
-                t["name"], float(t["probability"]), float(t["sensitivity"]), float(t["specificity"])
-            )
-            for t in meta.thresholds
-        ],
+        thresholds=context.thresholds,
         quantization=source.quantization,
         source_checkpoint_sha256=context.source_sha256,
         versions=package_versions(),

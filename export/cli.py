@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from melanoma.cliutil import NonEmptyPath, data_option, run, setup_process
+from melanoma.cliutil import FiniteFloatRange, NonEmptyPath, data_option, run, setup_process
 from melanoma.export.api import (
     DEFAULT_CHECKPOINT,
     QUANTIZE,
@@ -51,8 +51,15 @@ EXIT_FAILED_CHECK = 1  # an artifact was written but failed its check in its run
     show_default=True,
     help="Directory for the artifacts and their .manifest.json files.",
 )
+@click.option(
+    "--target-sensitivity",
+    type=FiniteFloatRange(0.5, 1.0),
+    default=None,
+    help="Also put in every manifest the highest threshold reaching this sensitivity on "
+    "the checkpoint's kept validation predictions (as evaluate --target-sensitivity).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
-def cli(target, checkpoint, quantize, data, out_dir, verbose):
+def cli(target, checkpoint, quantize, data, out_dir, target_sensitivity, verbose):
     """Export CHECKPOINT_DIR to mobile formats, check each file in its own runtime.
 
     Writes <model>-<target>-<precision>.<ext> plus <artifact>.manifest.json
@@ -64,7 +71,12 @@ def cli(target, checkpoint, quantize, data, out_dir, verbose):
     setup_process(verbose)
     targets = tuple(TARGETS) if target == "all" else (get_target(target).NAME,)
     config = ExportConfig(
-        targets=targets, checkpoint=checkpoint, quantize=quantize, data=data, out_dir=out_dir
+        targets=targets,
+        checkpoint=checkpoint,
+        quantize=quantize,
+        data=data,
+        out_dir=out_dir,
+        target_sensitivity=target_sensitivity,
     )
     try:
         results = export_checkpoint(config)

@@ -4,6 +4,7 @@ import dataclasses
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -19,6 +20,7 @@ from melanoma.manifest import (
     verify_artifact,
 )
 from melanoma.qat import QATConfig
+from melanoma.validation_scores import OUT_OF_FOLD_CSV, decision_threshold, read_scores
 
 
 def test_every_target_and_precision_is_accounted_for(exported):
@@ -179,3 +181,23 @@ def test_error_cases(export_source, tmp_path):
     (corrupt / "weights.pt").write_bytes(b"truncated")
     with pytest.raises(CheckpointError):
         api.export_checkpoint(_quick_config(corrupt, tmp_path / "out"))
+
+
+def test_a_target_sensitivity_threshold_joins_the_stored_ones(export_source, tmp_path):
+    """Chosen, like evaluate --target-sensitivity, on the kept out-of-fold predictions."""
+    checkpoint = load_checkpoint(export_source)
+    name, probability = decision_threshold(checkpoint, target_sensitivity=0.95)
+    labels, probs = read_scores(export_source / OUT_OF_FOLD_CSV)
+    (result,) = api.export_checkpoint(
+        _quick_config(export_source, tmp_path, target_sensitivity=0.95)
+    )
+    thresholds = json.loads(manifest_path(result.artifact).read_text())["thresholds"]
+    stored = [t["name"] for t in checkpoint.meta.thresholds]
+    assert [t["name"] for t in thresholds] == [*stored, "sensitivity_0.95"]
+    added = thresholds[-1]
+    assert added["probability"] == probability and name == "sensitivity_0.95"
+    assert added["val_sensitivity"] == np.mean(probs[labels == 1] >= probability) >= 0.95
+    assert added["val_specificity"] == np.mean(probs[labels == 0] < probability)
+    # a target that is stored already is not repeated
+    (again,) = api.export_checkpoint(_quick_config(export_source, tmp_path, target_sensitivity=0.9))
+    assert [t.name for t in again.manifest.thresholds] == stored

@@ -115,6 +115,16 @@ def test_user_errors_are_one_line_exit_2(run_main, export_source, float_only_che
     )
     assert not (tmp_path / "o").exists()  # made for the run, removed when it wrote nothing
     assert_one_line_error(run_main("--target", "onnx", "--quantize", "int4"), "int4")
+    assert_one_line_error(run_main("--target", "onnx", "--target-sensitivity", "0.3"), "0.3")
+    no_scores = tmp_path / "no-scores"
+    shutil.copytree(export_source, no_scores)
+    (no_scores / "out_of_fold.csv").unlink()
+    assert_one_line_error(
+        run_main("--target", "onnx", "--checkpoint", no_scores, "--target-sensitivity", "0.95",
+                 "--out", tmp_path / "o"),
+        "keeps no out_of_fold.csv",
+    )  # fmt: skip
+    assert not (tmp_path / "o").exists()
 
 
 def test_failed_check_exits_1_naming_the_artifact(run_main, export_source, tmp_path, monkeypatch):
