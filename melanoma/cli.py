@@ -84,8 +84,8 @@ def cli(verbose: bool, threads: int | None) -> None:
     "--select-epoch",
     type=click.Choice(["last", "val-auc"]),
     default=None,
-    help="supervised only: the epoch every member keeps, the last or the one whose pooled "
-    "out-of-fold predictions have the best AUC (default: last). The SGAN always keeps "
+    help="supervised only: the epoch every member keeps, the one whose pooled out-of-fold "
+    "predictions have the best AUC (default: val-auc) or the last. The SGAN always keeps "
     "its best validation-AUC epoch.",
 )
 @click.option("--deterministic", is_flag=True, help="Use only deterministic torch algorithms.")

@@ -8,7 +8,7 @@ images (seeded apart from the inner ones); for each, the whole baseline (the
 other outer folds, and each choice is made from those out-of-fold predictions
 and then judged on the held-out outer fold:
 
-- every Youden estimator, at the last epoch (the default rule);
+- every Youden estimator, at the last epoch (the default until 2026-12-03);
 - every epoch rule ("last", "val-auc"), with the default estimator. Both come
   from the same training: it keeps every epoch's weights.
 
@@ -46,7 +46,7 @@ class NestedConfig:
     seeds: tuple[int, ...] = tuple(range(8))  # each: its own outer and inner folds
     outer_folds: int = 5
     outer_seed_offset: int = 1000  # outer folds are seeded apart from the inner ones
-    # Every epoch is kept so that both epoch rules are judged on the same training.
+    # val-auc keeps every epoch, so that both epoch rules are judged on the same training.
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(progress=False, select_epoch="val-auc")
     )

@@ -51,7 +51,7 @@ def test_metadata_describes_the_run(quick_checkpoint, dataset):
     config = meta.train_config
     assert config["validation"] == "out-of-fold" and config["n_val"] == config["n_train"] == 200
     assert len(meta.mean) == 3 and all(0 < s < 1 for s in meta.std)
-    assert meta.best_epoch == meta.epochs  # no selection
+    assert config["select_epoch"] == "val-auc" and 1 <= meta.best_epoch <= meta.epochs
     history = (quick_checkpoint / "history.csv").read_text().splitlines()
     assert history[0] == "fold,epoch,train_loss,held_out_auc"
     assert len(history) == 1 + 5 * meta.epochs
@@ -189,6 +189,8 @@ def test_ctrl_c_saves_state_and_resume_matches_an_uninterrupted_run(
     resumed = load_checkpoint(train_supervised(dataset, config, tmp_path / "split", resume=True))
     assert not (tmp_path / "split" / "resume.pt").exists()
     assert resumed.meta.best_epoch == whole.meta.best_epoch
+    if select_epoch == "last":
+        assert whole.meta.best_epoch == FAST.epochs
     for key, value in whole.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[key], value, msg=key)
 
