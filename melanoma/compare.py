@@ -30,7 +30,7 @@ from melanoma.metrics import logit, rank_auc
 from melanoma.resume import differing_settings, stored_settings, training_settings
 from melanoma.sources import DataError
 from melanoma.splits import validation_scheme
-from melanoma.train import predict_probs
+from melanoma.training import predict_probs
 
 log = logging.getLogger(__name__)
 # SGAN ablations: the same discriminator, loop, steps, augmentation, EMA, epoch

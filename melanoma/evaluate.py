@@ -17,7 +17,7 @@ from melanoma.metrics import evaluation_report
 from melanoma.preprocess import image_to_input
 from melanoma.sources import read_file
 from melanoma.splits import checkpoint_split
-from melanoma.train import predict_probs
+from melanoma.training import predict_probs
 from melanoma.validation_scores import decision_threshold
 
 log = logging.getLogger(__name__)

@@ -36,7 +36,8 @@ from melanoma.atomic import atomic_path, output_dir
 from melanoma.datasets import Dataset, Split
 from melanoma.metrics import YOUDEN_ESTIMATORS, auc, logit, youden_threshold
 from melanoma.splits import stratified_folds
-from melanoma.train import SELECT_EPOCH, TrainConfig, predict_probs, train_folds
+from melanoma.train import SELECT_EPOCH, TrainConfig, train_folds
+from melanoma.training import predict_probs
 
 log = logging.getLogger(__name__)
 

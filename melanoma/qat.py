@@ -49,7 +49,7 @@ from melanoma.model import example_inputs as model_example_inputs
 from melanoma.preprocess import normalize
 from melanoma.pt2e import convert_qat_model, prepare_qat_model, program_probs
 from melanoma.splits import checkpoint_split
-from melanoma.train import augmented_batch, predict_probs
+from melanoma.training import augmented_batch, predict_probs
 
 log = logging.getLogger(__name__)
 PROGRAM = "program.pt2"

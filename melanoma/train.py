@@ -14,16 +14,13 @@ the five members, thresholds come from 200 out-of-fold predictions instead of
 40, and averaging members cuts variance. The cost is 5x training (about a
 minute on 2 cores) and 5x inference (49 MMACs per image; the
 benchmark report has the measured latency).
-
-Helpers shared with the SGAN trainer (device, EMA, hold-out split, resume
-state, metadata) live here too.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +28,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from melanoma.augment import AugmentConfig, augment
-from melanoma.checkpoint import CheckpointMeta, save_checkpoint
+from melanoma.augment import AugmentConfig
+from melanoma.checkpoint import save_checkpoint
 from melanoma.datasets import Dataset, Split
 from melanoma.history import HISTORY, write_history
-from melanoma.metrics import all_metrics, auc, choose_thresholds
+from melanoma.metrics import auc
 from melanoma.model import CNNConfig, CNNEnsemble, EnsembleConfig, SmallCNN, config_dict
-from melanoma.preprocess import channel_stats, normalize
+from melanoma.preprocess import channel_stats
 from melanoma.resume import (
     RESUME,
     TrainingInterrupted,
@@ -45,7 +42,14 @@ from melanoma.resume import (
     read_resume_state,
     run_identity,
 )
-from melanoma.splits import OUT_OF_FOLD, stratified_folds, stratified_split
+from melanoma.splits import OUT_OF_FOLD, stratified_folds
+from melanoma.training import (
+    WeightEMA,
+    augmented_batch,
+    predict_logits,
+    select_device,
+    validated_meta,
+)
 from melanoma.validation_scores import OUT_OF_FOLD_CSV, write_scores
 
 log = logging.getLogger(__name__)
@@ -73,67 +77,7 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
-def select_device(name: str = "auto") -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
 SELECT_EPOCH = ("last", "val-auc")
-
-
-@torch.no_grad()
-def predict_logits(
-    model: nn.Module, images: torch.Tensor, mean: list[float], std: list[float], batch: int = 256
-) -> torch.Tensor:
-    """Melanoma logits (CPU) for (N, 3, 32, 32) uint8 images, in eval mode."""
-    model.eval()
-    device = next(model.parameters()).device
-    out = [
-        model(normalize(images[i : i + batch], mean, std).to(device)).flatten()
-        for i in range(0, len(images), batch)
-    ]
-    return torch.cat(out).cpu()
-
-
-def predict_probs(
-    model: nn.Module, images: torch.Tensor, mean: list[float], std: list[float], batch: int = 256
-) -> np.ndarray:
-    """P(melanoma) for (N, 3, 32, 32) uint8 images, in eval mode."""
-    return torch.sigmoid(predict_logits(model, images, mean, std, batch)).numpy()
-
-
-class WeightEMA:
-    """Exponential moving average of parameters and buffers (BatchNorm stats included)."""
-
-    def __init__(self, model: nn.Module, decay: float):
-        self.decay = decay
-        self.updates = 0
-        self.model = copy.deepcopy(model).eval()
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        # Warm-up: early on the average would be mostly the random init.
-        self.updates += 1
-        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        pairs = zip(self.model.state_dict().values(), model.state_dict().values(), strict=True)
-        for ema_v, v in pairs:
-            if ema_v.dtype.is_floating_point:
-                ema_v.lerp_(v, 1 - decay)
-            else:
-                ema_v.copy_(v)
-
-
-def augmented_batch(
-    images: torch.Tensor, config: AugmentConfig, mean, std, gen: torch.Generator
-) -> torch.Tensor:
-    """uint8 (B, 3, 32, 32) -> augmented, normalized float32."""
-    augmented = augment(images.to(torch.float32) / 255.0, config, gen)
-    return normalize(augmented * 255.0, mean, std)
 
 
 def train_one_epoch(model, optimizer, scheduler, ema, train: Split, config, mean, std, gen):
@@ -213,18 +157,6 @@ def kept_epoch(oof_logits: torch.Tensor, labels: np.ndarray, candidates) -> tupl
     scores = {e: auc(labels, torch.sigmoid(oof_logits[e - 1]).numpy()) for e in candidates}
     best = max(scores, key=lambda e: (scores[e], e))
     return best, scores[best]
-
-
-def seeded_split(dataset: Dataset, config) -> tuple[torch.Generator, Split, Split, list, list]:
-    """Seed torch, carve the validation split, and take normalization from train only.
-
-    Returns (generator for batch order and augmentation, train, val, mean, std).
-    """
-    torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
-    train, val = stratified_split(dataset.labeled, config.val_fraction, config.seed)
-    mean, std = channel_stats(train.images)
-    return gen, train, val, mean, std
 
 
 @dataclass(frozen=True)
@@ -385,27 +317,3 @@ def _train_fold(labeled: Split, fold_of, config, mean, std, gen, latest: dict, b
         **latest["state"], "fold": fold + 1, "member": None,
         "members": latest["state"]["members"] + [snapshots],
     }  # fmt: skip
-
-
-def validated_meta(dataset, config, mean, std, val_labels, val_probs, best_epoch, **identity):
-    """CheckpointMeta with thresholds and metrics from validation predictions.
-
-    `identity` holds method, arch and arch_args; extra train_config entries
-    (n_train, n_val, ...) go in `extra_config`.
-    """
-    extra = identity.pop("extra_config", {})
-    thresholds = choose_thresholds(
-        val_labels, val_probs, config.target_sensitivity, config.youden_estimator
-    )
-    return CheckpointMeta(
-        **identity,
-        seed=config.seed,
-        epochs=config.epochs,
-        best_epoch=best_epoch,
-        data_fingerprint=dataset.fingerprint,
-        mean=mean,
-        std=std,
-        val_metrics=all_metrics(val_labels, val_probs, thresholds[0].probability),
-        thresholds=[asdict(t) for t in thresholds],
-        train_config={**asdict(config), **extra},
-    )

@@ -62,7 +62,7 @@ from melanoma.sgan import (
     to_classifier,
 )
 from melanoma.sources import DataError
-from melanoma.train import (
+from melanoma.training import (
     WeightEMA,
     augmented_batch,
     predict_probs,

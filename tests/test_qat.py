@@ -22,7 +22,7 @@ from melanoma.metrics import auc
 from melanoma.pt2e import program_probs
 from melanoma.qat import PROGRAM, QATConfig, find_qat, load_qat, qat_finetune
 from melanoma.splits import checkpoint_split
-from melanoma.train import predict_probs
+from melanoma.training import predict_probs
 
 # The quick checkpoint (a 5-member ensemble, 6 epochs each) after 1 QAT epoch; its
 # int8 copy must reproduce it closely. Measured (seed 0): max |dp| 0.137 on one

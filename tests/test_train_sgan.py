@@ -19,8 +19,8 @@ from melanoma.preprocess import channel_stats
 from melanoma.resume import TrainingInterrupted
 from melanoma.sgan import GeneratorConfig, SGANClassifierConfig
 from melanoma.sources import DataError
-from melanoma.train import augmented_batch, predict_probs
 from melanoma.train_sgan import DivergenceError, SGANConfig, build_nets, sgan_step, train_sgan
+from melanoma.training import augmented_batch, predict_probs
 from melanoma.validation_scores import checkpoint_scores
 
 # Tiny networks and 4 steps per epoch: the behaviour under test, not the accuracy.

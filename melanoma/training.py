@@ -1,0 +1,115 @@
+"""What both trainers (train.py, train_sgan.py) share: the device, prediction,
+the weight EMA, augmented batches, the seeded validation split and checkpoint
+metadata from validation predictions."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict
+
+import numpy as np
+import torch
+from torch import nn
+
+from melanoma.augment import AugmentConfig, augment
+from melanoma.checkpoint import CheckpointMeta
+from melanoma.datasets import Dataset, Split
+from melanoma.metrics import all_metrics, choose_thresholds
+from melanoma.preprocess import channel_stats, normalize
+from melanoma.splits import stratified_split
+
+
+def select_device(name: str = "auto") -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module, images: torch.Tensor, mean: list[float], std: list[float], batch: int = 256
+) -> torch.Tensor:
+    """Melanoma logits (CPU) for (N, 3, 32, 32) uint8 images, in eval mode."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = [
+        model(normalize(images[i : i + batch], mean, std).to(device)).flatten()
+        for i in range(0, len(images), batch)
+    ]
+    return torch.cat(out).cpu()
+
+
+def predict_probs(
+    model: nn.Module, images: torch.Tensor, mean: list[float], std: list[float], batch: int = 256
+) -> np.ndarray:
+    """P(melanoma) for (N, 3, 32, 32) uint8 images, in eval mode."""
+    return torch.sigmoid(predict_logits(model, images, mean, std, batch)).numpy()
+
+
+class WeightEMA:
+    """Exponential moving average of parameters and buffers (BatchNorm stats included)."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.decay = decay
+        self.updates = 0
+        self.model = copy.deepcopy(model).eval()
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        # Warm-up: early on the average would be mostly the random init.
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        pairs = zip(self.model.state_dict().values(), model.state_dict().values(), strict=True)
+        for ema_v, v in pairs:
+            if ema_v.dtype.is_floating_point:
+                ema_v.lerp_(v, 1 - decay)
+            else:
+                ema_v.copy_(v)
+
+
+def augmented_batch(
+    images: torch.Tensor, config: AugmentConfig, mean, std, gen: torch.Generator
+) -> torch.Tensor:
+    """uint8 (B, 3, 32, 32) -> augmented, normalized float32."""
+    augmented = augment(images.to(torch.float32) / 255.0, config, gen)
+    return normalize(augmented * 255.0, mean, std)
+
+
+def seeded_split(dataset: Dataset, config) -> tuple[torch.Generator, Split, Split, list, list]:
+    """Seed torch, carve the validation split, and take normalization from train only.
+
+    Returns (generator for batch order and augmentation, train, val, mean, std).
+    """
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    train, val = stratified_split(dataset.labeled, config.val_fraction, config.seed)
+    mean, std = channel_stats(train.images)
+    return gen, train, val, mean, std
+
+
+def validated_meta(dataset, config, mean, std, val_labels, val_probs, best_epoch, **identity):
+    """CheckpointMeta with thresholds and metrics from validation predictions.
+
+    `identity` holds method, arch and arch_args; extra train_config entries
+    (n_train, n_val, ...) go in `extra_config`.
+    """
+    extra = identity.pop("extra_config", {})
+    thresholds = choose_thresholds(
+        val_labels, val_probs, config.target_sensitivity, config.youden_estimator
+    )
+    return CheckpointMeta(
+        **identity,
+        seed=config.seed,
+        epochs=config.epochs,
+        best_epoch=best_epoch,
+        data_fingerprint=dataset.fingerprint,
+        mean=mean,
+        std=std,
+        val_metrics=all_metrics(val_labels, val_probs, thresholds[0].probability),
+        thresholds=[asdict(t) for t in thresholds],
+        train_config={**asdict(config), **extra},
+    )
