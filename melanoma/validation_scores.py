@@ -15,7 +15,7 @@ import numpy as np
 
 from melanoma.atomic import atomic_path
 from melanoma.checkpoint import Checkpoint, CheckpointError
-from melanoma.metrics import sensitivity_threshold
+from melanoma.metrics import YOUDEN_ESTIMATORS, auc, sensitivity_threshold, youden_threshold
 from melanoma.splits import OUT_OF_FOLD, validation_scheme
 
 OUT_OF_FOLD_CSV = "out_of_fold.csv"  # cross-validated: name, label, fold, probability
@@ -63,22 +63,48 @@ def checkpoint_scores(checkpoint: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
     meta = checkpoint.meta
     path = scores_path(checkpoint.path, meta.train_config)
     if not path.is_file():
+        why = (
+            "the out-of-fold predictions its thresholds were chosen on"
+            if path.name == OUT_OF_FOLD_CSV
+            else "SGAN runs before 2026-12-03 did not write it"
+        )
         raise CheckpointError(
-            f"{checkpoint.path}: keeps no {path.name} (SGAN runs before 2026-12-03 did not "
-            "write it), so only its stored thresholds can be used (--threshold)"
+            f"{checkpoint.path}: keeps no {path.name} ({why}), so only its stored "
+            "thresholds can be used (--threshold)"
         )
     labels, probs = read_scores(path)
+    mismatch = _mismatch(meta, labels, probs)
+    if mismatch:
+        raise CheckpointError(f"{path}: {mismatch}; edited, or from another model")
+    return labels, probs
+
+
+def _mismatch(meta, labels: np.ndarray, probs: np.ndarray) -> str | None:
+    """What in the kept predictions disagrees with what training stored from them, if anything.
+
+    Both stored thresholds are re-chosen (the binormal Youden cutoff moves with any
+    probability), and the validation AUC and count are compared."""
+    n_val = meta.train_config.get("n_val")
+    if isinstance(n_val, int) and len(labels) != n_val:
+        return f"lists {len(labels)} predictions, not the {n_val} the checkpoint was validated on"
+    stored_auc = meta.val_metrics.get("auc")
+    if isinstance(stored_auc, float) and abs(auc(labels, probs) - stored_auc) > 1e-9:
+        return f"its AUC is {auc(labels, probs):.4f}, not the stored {stored_auc:.4f}"
+    rechosen = []
     target = meta.train_config.get("target_sensitivity")
     if isinstance(target, (int, float)):
-        rechosen = sensitivity_threshold(labels, probs, target)
-        stored = meta.find_threshold(rechosen.name)
-        if stored is not None and abs(stored["probability"] - rechosen.probability) > 1e-6:
-            raise CheckpointError(
-                f"{path}: does not reproduce the stored {rechosen.name} threshold "
-                f"({rechosen.probability:.6g}, stored {stored['probability']:.6g}); "
-                "edited, or from another model"
+        rechosen.append(sensitivity_threshold(labels, probs, target))
+    estimator = meta.train_config.get("youden_estimator")
+    if estimator in YOUDEN_ESTIMATORS:
+        rechosen.append(youden_threshold(labels, probs, estimator))
+    for choice in rechosen:
+        stored = meta.find_threshold(choice.name)
+        if stored is not None and abs(stored["probability"] - choice.probability) > 1e-6:
+            return (
+                f"does not reproduce the stored {choice.name} threshold "
+                f"({choice.probability:.6g}, stored {stored['probability']:.6g})"
             )
-    return labels, probs
+    return None
 
 
 def decision_threshold(

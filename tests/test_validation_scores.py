@@ -97,8 +97,34 @@ def test_each_method_reads_its_own_file_and_a_stray_one_is_ignored(sgan_copy):
         decision_threshold(sgan, target_sensitivity=0.95)
 
 
-def test_kept_predictions_that_do_not_reproduce_the_stored_thresholds_are_refused(sgan_copy):
-    labels, probs = read_scores(sgan_copy / VALIDATION_CSV)
-    write_scores(sgan_copy / VALIDATION_CSV, ["x"] * len(labels), labels, 1 - probs)
-    with pytest.raises(CheckpointError, match="does not reproduce the stored sensitivity_0.90"):
+def _inverted(labels, probs):
+    return labels, 1 - probs
+
+
+def _top_nudged(labels, probs):
+    """Ranks, AUC and the sensitivity cutoff stay; the binormal Youden fit moves."""
+    probs = probs.copy()
+    top = probs.argmax()
+    probs[top] = probs[top] + (1 - probs[top]) / 2
+    return labels, probs
+
+
+def _one_duplicated(labels, probs):
+    return np.append(labels, labels[0]), np.append(probs, probs[0])
+
+
+@pytest.mark.parametrize(
+    ("edit", "complaint"),
+    [
+        (_inverted, "its AUC is 0.1375, not the stored 0.8625"),
+        (_top_nudged, "does not reproduce the stored youden threshold"),
+        (_one_duplicated, "lists 41 predictions, not the 40"),
+    ],
+)
+def test_kept_predictions_that_do_not_reproduce_what_training_stored_are_refused(
+    sgan_copy, edit, complaint
+):
+    labels, probs = edit(*read_scores(sgan_copy / VALIDATION_CSV))
+    write_scores(sgan_copy / VALIDATION_CSV, ["x"] * len(labels), labels, probs)
+    with pytest.raises(CheckpointError, match=f"{complaint}.*; edited, or from another model"):
         decision_threshold(load_checkpoint(sgan_copy), target_sensitivity=0.95)
