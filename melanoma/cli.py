@@ -58,7 +58,7 @@ def cli(verbose: bool, threads: int | None) -> None:
     type=NonEmptyPath(file_okay=False, path_type=Path),
     required=True,
     help="Checkpoint directory to write (weights.pt, metadata.json, history.csv; "
-    "out_of_fold.csv for the cross-validated baseline).",
+    "out_of_fold.csv for the cross-validated baseline, validation.csv for the SGAN).",
 )
 @click.option(
     "--seed",
@@ -82,11 +82,11 @@ def cli(verbose: bool, threads: int | None) -> None:
 )
 @click.option(
     "--select-epoch",
-    type=click.Choice(["last", "val-auc"]),
+    type=click.Choice(["val-auc", "last"]),
     default=None,
     help="supervised only: the epoch every member keeps, the one whose pooled out-of-fold "
-    "predictions have the best AUC (default: val-auc) or the last. The SGAN always keeps "
-    "its best validation-AUC epoch.",
+    "predictions have the best AUC, or the last.  [default: val-auc] The SGAN always "
+    "keeps its best validation-AUC epoch.",
 )
 @click.option("--deterministic", is_flag=True, help="Use only deterministic torch algorithms.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/resume.pt saved by Ctrl-C.")
@@ -155,11 +155,16 @@ def _train_method(method, dataset, overrides, out_dir, resume) -> Path:
 
 def _int_list(ctx, param, value: str) -> list[int]:
     try:
-        return [SEED.convert(v.strip(), param, ctx) for v in value.split(",") if v.strip()]
+        seeds = [SEED.convert(v.strip(), param, ctx) for v in value.split(",") if v.strip()]
     except click.BadParameter:
         raise click.BadParameter(
             f"expected comma-separated integers in 0..2**32-1, got {value!r}"
         ) from None
+    # A repeated seed would train the same model twice and count it as two samples.
+    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if repeated:
+        raise click.BadParameter(f"seed {', '.join(map(str, repeated))} given more than once")
+    return seeds
 
 
 @cli.command()
@@ -232,10 +237,10 @@ def compare(data, methods, seeds, out_dir, epochs, no_progress):
     help="Where results.json and results.md go.",
 )
 def nested_cv(data, seeds, out_dir):
-    """Nested CV of the Youden threshold estimators on the labeled images only.
+    """Nested CV of the Youden estimators and epoch rules on the labeled images only.
 
-    Trains the whole baseline once per outer fold (5 per seed, about 2 minutes
-    per seed on 2 cores); the test split is never used.
+    Trains the whole baseline once per outer fold (5 per seed, about 2-3
+    minutes per seed on 2 cores); the test split is never used.
     """
     from melanoma.datasets import load_dataset
     from melanoma.nested_cv import NestedConfig, results_markdown

@@ -77,7 +77,8 @@ def reusable(ckpt_dir: Path, method: str, config, dataset: Dataset) -> bool:
     same_data = meta.data_fingerprint == dataset.fingerprint
     if meta.method != trainer_of(method) or not same_data or stored != wanted:
         differing = differing_settings(stored, wanted)
-        log.warning("%s: config or data differs (%s); retraining", ckpt_dir, differing or "data")
+        what = ", ".join(differing) or "data"
+        log.warning("%s: config or data differs (%s); retraining", ckpt_dir, what)
         return False
     return True
 

@@ -218,6 +218,8 @@ def test_resume_without_or_with_a_corrupt_state(melanoma, tmp_path, data_path):
     [
         (["train", "--seed", str(2**70)], "not in the range"),
         (["compare", "--seeds", f"0,{2**70}"], "--seeds"),
+        (["compare", "--seeds", "1,2,1"], "seed 1 given more than once"),
+        (["nested-cv", "--seeds", "0,0"], "seed 0 given more than once"),
         (["train", "--target-sensitivity", "nan"], "not a finite number"),
         (["train", "--out", ""], "empty path"),
         (["train", "--data", ""], "empty path"),
