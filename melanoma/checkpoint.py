@@ -144,8 +144,10 @@ def save_checkpoint(out_dir: Path, model: nn.Module, meta: CheckpointMeta) -> Pa
     """
     out_dir = Path(out_dir)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(out_dir / WEIGHTS) as temp:
-        torch.save(state, temp)
+    # Through a file object: given a path, torch names the archive's records after
+    # the (random) temp file, so identical weights would get another sha256 each time.
+    with atomic_path(out_dir / WEIGHTS) as temp, temp.open("wb") as handle:
+        torch.save(state, handle)
     full = dataclasses.replace(
         meta,
         weights_sha256=file_sha256(out_dir / WEIGHTS),

@@ -49,6 +49,13 @@ def test_round_trip_gives_identical_outputs(saved):
     assert not loaded.model.training
 
 
+def test_the_same_weights_save_to_the_same_bytes(saved, tmp_path):
+    """So a rerun that reproduces the weights also reproduces weights_sha256."""
+    path, model = saved
+    again = save_checkpoint(tmp_path / "again", model, load_checkpoint(path).meta)
+    assert (again / "weights.pt").read_bytes() == (path / "weights.pt").read_bytes()
+
+
 def test_truncated_weights(saved):
     path, _ = saved
     data = (path / "weights.pt").read_bytes()
