@@ -193,7 +193,8 @@ class FoldRun:
 def train_supervised(
     dataset: Dataset, config: TrainConfig, out_dir: Path, resume: bool = False
 ) -> Path:
-    """Cross-validated ensemble: one member per fold, thresholds from out-of-fold predictions."""
+    """Cross-validated ensemble: one member per fold; the kept epoch (config.select_epoch)
+    and the thresholds come from the out-of-fold predictions."""
     labeled = dataset.labeled
     run = train_folds(dataset, config, out_dir, resume)
     epoch, oof_auc = run.kept_epoch(config.select_epoch, labeled.labels.numpy())
