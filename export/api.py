@@ -48,10 +48,9 @@ from melanoma.manifest import (
     sha256_of,
     size_of,
 )
-from melanoma.metrics import sensitivity_threshold
 from melanoma.model import example_inputs
 from melanoma.preprocess import IMAGE_SIZE, MIN_SIDE
-from melanoma.validation_scores import checkpoint_scores
+from melanoma.validation_scores import target_threshold
 
 if TYPE_CHECKING:
     from melanoma.datasets import Dataset
@@ -167,7 +166,7 @@ def manifest_thresholds(checkpoint, target_sensitivity: float | None) -> list[Th
     ]
     if target_sensitivity is None:
         return stored
-    choice = sensitivity_threshold(*checkpoint_scores(checkpoint), target_sensitivity)
+    choice = target_threshold(checkpoint, target_sensitivity)
     if checkpoint.meta.find_threshold(choice.name) is not None:
         return stored
     return [

@@ -93,11 +93,7 @@ def estimator_results(folds: list[OuterFold]) -> dict:
     correct, results = {}, {}
     for estimator in YOUDEN_ESTIMATORS:
         cutoffs = [youden_threshold(f.inner_labels, f.inner_probs, estimator) for f in folds]
-        decisions = [
-            (f.held_out_probs >= c.probability) == f.held_out_labels
-            for f, c in zip(folds, cutoffs, strict=True)
-        ]
-        correct[estimator] = np.concatenate(decisions).astype(float)
+        correct[estimator] = _held_out_correct(folds, cutoffs)
         # The empirical estimator can return 0 or just above 1 when one class is all
         # on one side; logit clips those so the spread stays finite.
         logits = logit([c.probability for c in cutoffs])
@@ -111,6 +107,15 @@ def estimator_results(folds: list[OuterFold]) -> dict:
         }
     _add_paired_differences(results, correct, "empirical")
     return results
+
+
+def _held_out_correct(folds: list[OuterFold], cutoffs) -> np.ndarray:
+    """1.0 for each held-out image decided right at its fold's cutoff, fold after fold."""
+    decisions = [
+        (f.held_out_probs >= c.probability) == f.held_out_labels
+        for f, c in zip(folds, cutoffs, strict=True)
+    ]
+    return np.concatenate(decisions).astype(float)
 
 
 def _add_paired_differences(results: dict, correct: dict, base: str) -> None:
@@ -127,15 +132,8 @@ def epoch_rule_results(folds: dict[str, list[OuterFold]], estimator: str) -> dic
     per-image difference from the last epoch."""
     correct, results = {}, {}
     for rule, rule_folds in folds.items():
-        decisions = [
-            (
-                f.held_out_probs
-                >= youden_threshold(f.inner_labels, f.inner_probs, estimator).probability
-            )
-            == f.held_out_labels
-            for f in rule_folds
-        ]
-        correct[rule] = np.concatenate(decisions).astype(float)
+        cutoffs = [youden_threshold(f.inner_labels, f.inner_probs, estimator) for f in rule_folds]
+        correct[rule] = _held_out_correct(rule_folds, cutoffs)
         epochs = [f.epoch for f in rule_folds]
         results[rule] = {
             "epochs_kept_median": float(np.median(epochs)),

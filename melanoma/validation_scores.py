@@ -15,7 +15,13 @@ import numpy as np
 
 from melanoma.atomic import atomic_path
 from melanoma.checkpoint import Checkpoint, CheckpointError
-from melanoma.metrics import YOUDEN_ESTIMATORS, auc, sensitivity_threshold, youden_threshold
+from melanoma.metrics import (
+    YOUDEN_ESTIMATORS,
+    ThresholdChoice,
+    auc,
+    sensitivity_threshold,
+    youden_threshold,
+)
 from melanoma.splits import OUT_OF_FOLD, validation_scheme
 
 OUT_OF_FOLD_CSV = "out_of_fold.csv"  # cross-validated: name, label, fold, probability
@@ -87,9 +93,9 @@ def _mismatch(meta, labels: np.ndarray, probs: np.ndarray) -> str | None:
     n_val = meta.train_config.get("n_val")
     if isinstance(n_val, int) and len(labels) != n_val:
         return f"lists {len(labels)} predictions, not the {n_val} the checkpoint was validated on"
-    stored_auc = meta.val_metrics.get("auc")
-    if isinstance(stored_auc, float) and abs(auc(labels, probs) - stored_auc) > 1e-9:
-        return f"its AUC is {auc(labels, probs):.4f}, not the stored {stored_auc:.4f}"
+    stored_auc, kept_auc = meta.val_metrics.get("auc"), auc(labels, probs)
+    if isinstance(stored_auc, float) and abs(kept_auc - stored_auc) > 1e-9:
+        return f"its AUC is {kept_auc:.4f}, not the stored {stored_auc:.4f}"
     rechosen = []
     target = meta.train_config.get("target_sensitivity")
     if isinstance(target, (int, float)):
@@ -115,6 +121,11 @@ def decision_threshold(
     if target_sensitivity is None:
         stored = checkpoint.meta.threshold_entry(name)
         return stored["name"], float(stored["probability"])
-    labels, probs = checkpoint_scores(checkpoint)
-    choice = sensitivity_threshold(labels, probs, target_sensitivity)
+    choice = target_threshold(checkpoint, target_sensitivity)
     return choice.name, choice.probability
+
+
+def target_threshold(checkpoint: Checkpoint, target_sensitivity: float) -> ThresholdChoice:
+    """The highest threshold whose sensitivity on the checkpoint's kept validation
+    predictions reaches `target_sensitivity`, with its validation sensitivity and specificity."""
+    return sensitivity_threshold(*checkpoint_scores(checkpoint), target_sensitivity)
