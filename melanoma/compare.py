@@ -8,7 +8,8 @@ is then scored on the test split at its own validation-chosen threshold with
 
 Writes OUT/results.json, OUT/results.md (mean ± std over seeds, per-model 95%
 bootstrap CIs, a bootstrap CI of the seed-mean AUC and of the paired AUC
-difference) and OUT/roc.png.
+difference, the seed-mean AUC without the test images that have a near-copy in
+the unlabeled pool) and OUT/roc.png.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from melanoma.checkpoint import CheckpointError, load_checkpoint, read_meta
 from melanoma.datasets import Dataset
 from melanoma.evaluate import evaluate_checkpoint
 from melanoma.metrics import logit, rank_auc
+from melanoma.near_duplicates import NEAR_DUPLICATE_RMS, near_duplicates
 from melanoma.resume import differing_settings, stored_settings, training_settings
 from melanoma.sources import DataError
 from melanoma.splits import validation_scheme
@@ -137,6 +139,7 @@ def compare(
         "summary": _summary(runs, methods),
         "bootstrap": _seed_mean_bootstrap(labels, probs, methods, seeds),
         "seed_ensemble_auc": _seed_ensemble_aucs(labels, probs, methods, seeds),
+        "near_duplicates": _without_near_duplicates(dataset, probs, methods, seeds),
         "runs": runs,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -227,6 +230,32 @@ def _seed_ensemble_aucs(labels, probs, methods, seeds) -> dict[str, float] | Non
     }
 
 
+def _without_near_duplicates(dataset: Dataset, probs, methods, seeds) -> dict | None:
+    """Each method's seed-mean test AUC without the test images that have a near-copy in
+    the unlabeled pool (melanoma/near_duplicates.py), beside its AUC on all of them.
+
+    None without an unlabeled pool, or when too few images are left to score.
+    """
+    if dataset.unlabeled is None:
+        return None
+    labels = dataset.test.labels.numpy()
+    copied = near_duplicates(dataset.test.images, dataset.unlabeled.images)
+    kept = labels[~copied]
+    if not copied.any() or kept.min() == kept.max():
+        return None
+    return {
+        "max_rms": NEAR_DUPLICATE_RMS,
+        "n": int(copied.sum()),
+        "n_melanoma": int(labels[copied].sum()),
+        "auc_all": {m: _seed_mean_auc(labels, probs, m, seeds) for m in methods},
+        "auc_without": {m: _seed_mean_auc(kept, probs, m, seeds, ~copied) for m in methods},
+    }
+
+
+def _seed_mean_auc(labels, probs, method, seeds, keep=slice(None)) -> float:
+    return float(np.mean([rank_auc(labels, probs[method, s][keep]) for s in seeds]))
+
+
 def _percentiles(values) -> list[float]:
     return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
 
@@ -253,6 +282,8 @@ def results_markdown(results: dict) -> str:
     if results.get("seed_ensemble_auc"):
         averaged = ", ".join(f"{m} {auc:.3f}" for m, auc in results["seed_ensemble_auc"].items())
         lines += ["", f"Test AUC of each method's seeds averaged (mean logit): {averaged}"]
+    if results.get("near_duplicates"):
+        lines += ["", _near_duplicates_line(results["near_duplicates"])]
     lines += [
         "",
         "| method | seed | epoch kept | validation | val AUC | Youden threshold "
@@ -272,6 +303,18 @@ def results_markdown(results: dict) -> str:
             f"{single} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _near_duplicates_line(near: dict) -> str:
+    changes = ", ".join(
+        f"{m} {near['auc_without'][m]:.4f} ({near['auc_without'][m] - near['auc_all'][m]:+.4f})"
+        for m in near["auc_without"]
+    )
+    return (
+        f"{near['n']} test images ({near['n_melanoma']} melanoma) have a near-copy in the "
+        f"unlabeled pool (RMS < {near['max_rms']}). Seed-mean test AUC without them "
+        f"(change): {changes}"
+    )
 
 
 def _plot_roc(path: Path, runs: list[dict], summary: dict) -> None:

@@ -13,7 +13,14 @@ from click.testing import CliRunner
 
 from melanoma.checkpoint import load_checkpoint
 from melanoma.cli import cli
-from melanoma.compare import METHODS, compare, method_config, reusable
+from melanoma.compare import (
+    METHODS,
+    _near_duplicates_line,
+    _without_near_duplicates,
+    compare,
+    method_config,
+    reusable,
+)
 from melanoma.errors import UserError
 from melanoma.evaluate import evaluate_checkpoint
 from melanoma.metrics import rank_auc
@@ -84,6 +91,33 @@ def test_seed_ensemble_auc_averages_the_seeds_logits(compared, small):
         expected = rank_auc(labels, np.mean(logits, axis=0))
         assert results["seed_ensemble_auc"][method] == pytest.approx(expected, abs=1e-6)
         assert f"{method} {expected:.3f}" in (out / "results.md").read_text()
+
+
+def test_auc_without_the_test_images_copied_in_the_unlabeled_pool(small):
+    """Copies of test images 0, 1 (melanoma) and 45 (benign), one shifted by 5 grey
+    levels, join the unlabeled pool: the AUC without them is computed on the other 57."""
+    copies = small.test.images[[0, 1, 45]].clone()
+    copies[1] = copies[1].clamp(max=250) + 5  # RMS <= 5/255 = 0.02: still a near-copy
+    pool = small.unlabeled.images
+    copied_pool = dataclasses.replace(small.unlabeled, images=torch.cat([pool, copies]))
+    variant = dataclasses.replace(small, unlabeled=copied_pool)
+    gen = np.random.default_rng(0)
+    probs = {(m, s): gen.random(60) for m in ("a", "b") for s in (0, 1)}
+    near = _without_near_duplicates(variant, probs, ("a", "b"), (0, 1))
+    labels, kept = small.test.labels.numpy(), np.ones(60, dtype=bool)
+    kept[[0, 1, 45]] = False
+    assert (near["n"], near["n_melanoma"], near["max_rms"]) == (3, 2, 0.04)
+    for m in ("a", "b"):
+        without = np.mean([rank_auc(labels[kept], probs[m, s][kept]) for s in (0, 1)])
+        everything = np.mean([rank_auc(labels, probs[m, s]) for s in (0, 1)])
+        assert near["auc_without"][m] == pytest.approx(without)
+        assert near["auc_all"][m] == pytest.approx(everything)
+    change = near["auc_without"]["b"] - near["auc_all"]["b"]
+    assert f"b {near['auc_without']['b']:.4f} ({change:+.4f})" in _near_duplicates_line(near)
+    assert (
+        _without_near_duplicates(dataclasses.replace(small, unlabeled=None), probs, "a", (0,))
+        is None
+    )
 
 
 def test_second_run_reuses_matching_checkpoints(compared, small):

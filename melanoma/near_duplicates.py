@@ -1,0 +1,38 @@
+"""Test images with a near-copy in the unlabeled pool.
+
+HAM10000 holds several photos of some lesions, so a test image can have a
+near-copy among the unlabeled images that a semi-supervised method trains on
+(the data's README: 18 test images within RMS 0.04 of an unlabeled one, 2
+within 0.02, none of a labeled one). Such a method has seen those lesions,
+without labels, before it is tested on them. `compare` reports every method's
+test AUC without them, to show how much that could have helped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+NEAR_DUPLICATE_RMS = 0.04  # per-pixel RMS difference on the 0..1 scale, as in the data's README
+
+
+def nearest_rms(images: torch.Tensor, pool: torch.Tensor, chunk: int = 256) -> np.ndarray:
+    """For each (3, H, W) uint8 image, the RMS difference (0..1) to its nearest image in pool."""
+    pool_flat = pool.flatten(1).to(torch.float64) / 255
+    pool_sq = (pool_flat * pool_flat).sum(1)
+    nearest = []
+    for start in range(0, len(images), chunk):
+        flat = images[start : start + chunk].flatten(1).to(torch.float64) / 255
+        # |a - b|^2 = |a|^2 + |b|^2 - 2ab, in float64 so that exact copies come out at ~0
+        squared = (flat * flat).sum(1, keepdim=True) + pool_sq - 2 * flat @ pool_flat.T
+        nearest.append(squared.min(1).values.clamp(min=0) / flat.shape[1])
+    return torch.cat(nearest).sqrt().numpy()
+
+
+def near_duplicates(
+    images: torch.Tensor, pool: torch.Tensor, max_rms: float = NEAR_DUPLICATE_RMS
+) -> np.ndarray:
+    """Boolean mask of the images that have an image of pool closer than max_rms."""
+    if len(pool) == 0:
+        return np.zeros(len(images), dtype=bool)
+    return nearest_rms(images, pool) < max_rms
