@@ -303,6 +303,12 @@ def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as
     )
     for name, (low, high) in report["ci"].items():
         click.echo(f"  {name:<18} {report[name]:.3f}  [{low:.3f}, {high:.3f}]")
+    calibration = report["calibration"]
+    click.echo(f"  {'brier':<18} {calibration['brier']:.3f}")
+    click.echo(
+        f"  {'calibration error':<18} {calibration['ece']:.3f}  "
+        "(ECE over 10 probability bins; --json lists them)"
+    )
 
 
 @cli.command()

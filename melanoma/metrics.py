@@ -209,15 +209,47 @@ def roc_points(labels: np.ndarray, probs: np.ndarray) -> dict[str, list[float]]:
     }
 
 
+def calibration(labels: np.ndarray, probs: np.ndarray, n_bins: int = 10) -> dict:
+    """How far P(melanoma) is from the melanoma rate actually seen: the Brier score, the
+    expected calibration error (ECE) over equal-width probability bins, and the bins
+    themselves (a reliability diagram).
+
+    AUC and thresholds ignore calibration; an app that shows the probability does not.
+    These are at the split's own prevalence (50/50 here, like training): at another
+    prevalence every probability shifts, however well calibrated it is here.
+    """
+    labels = np.asarray(labels, dtype=np.float64)
+    probs = np.asarray(probs, dtype=np.float64)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.searchsorted(edges, probs, side="right") - 1, 0, n_bins - 1)
+    bins, gap = [], 0.0
+    for b in range(n_bins):
+        inside = which == b
+        if not inside.any():
+            continue
+        mean_prob, rate = float(probs[inside].mean()), float(labels[inside].mean())
+        gap += inside.sum() * abs(mean_prob - rate)
+        bins.append(
+            {"low": float(edges[b]), "high": float(edges[b + 1]), "n": int(inside.sum()),
+             "mean_probability": mean_prob, "melanoma_rate": rate}
+        )  # fmt: skip
+    return {
+        "brier": float(np.mean((probs - labels) ** 2)),
+        "ece": float(gap / len(labels)),
+        "bins": bins,
+    }
+
+
 def evaluation_report(
     labels: np.ndarray, probs: np.ndarray, threshold: float, seed: int = 0
 ) -> dict:
-    """Every metric at `threshold`, their 95% CIs and the ROC points."""
+    """Every metric at `threshold`, their 95% CIs, the ROC points and the calibration."""
     report = all_metrics(labels, probs, threshold)
     report.update(
         threshold=float(threshold),
         n=int(len(labels)),
         ci=bootstrap_ci(labels, probs, threshold, seed=seed),
         roc=roc_points(labels, probs),
+        calibration=calibration(labels, probs),
     )
     return report

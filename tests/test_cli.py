@@ -53,6 +53,19 @@ def test_evaluate_json_keys(melanoma, quick_checkpoint, data_path):
     assert report["n"] == 600
     low, high = report["ci"]["auc"]
     assert low <= report["auc"] <= high
+    bins = report["calibration"]["bins"]
+    assert sum(b["n"] for b in bins) == 600
+    gaps = sum(b["n"] * abs(b["mean_probability"] - b["melanoma_rate"]) for b in bins)
+    assert report["calibration"]["ece"] == pytest.approx(gaps / 600)
+
+
+def test_evaluate_prints_the_calibration(melanoma, quick_checkpoint, data_path):
+    report = json.loads(
+        melanoma("evaluate", quick_checkpoint, "--data", data_path, "--json").stdout
+    )
+    text = melanoma("evaluate", quick_checkpoint, "--data", data_path).stdout
+    assert f"brier              {report['calibration']['brier']:.3f}" in text
+    assert f"calibration error  {report['calibration']['ece']:.3f}" in text
 
 
 def test_evaluate_reads_data_from_the_environment(melanoma, data_path):

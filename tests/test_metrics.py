@@ -4,6 +4,7 @@ import pytest
 from melanoma.metrics import (
     all_metrics,
     bootstrap_ci,
+    calibration,
     choose_thresholds,
     confusion_metrics,
     evaluation_report,
@@ -107,7 +108,27 @@ def test_bootstrap_ci_brackets_the_estimate_and_is_seeded():
         assert low <= point[name] <= high, name
 
 
+def test_calibration_by_hand():
+    labels = np.array([0, 0, 1, 1])
+    probs = np.array([0.05, 0.15, 0.12, 1.0])  # 1.0 belongs to the last bin, [0.9, 1.0]
+    result = calibration(labels, probs)
+    assert result["brier"] == pytest.approx((0.05**2 + 0.15**2 + 0.88**2 + 0) / 4)
+    # bins [0, 0.1): 0.05 vs 0; [0.1, 0.2): mean 0.135 vs 0.5, two images; [0.9, 1]: 1.0 vs 1
+    assert result["ece"] == pytest.approx((0.05 + 2 * 0.365 + 0.0) / 4)
+    assert [(b["low"], b["n"]) for b in result["bins"]] == [(0.0, 1), (0.1, 2), (0.9, 1)]
+    assert result["bins"][1]["mean_probability"] == pytest.approx(0.135)
+    assert result["bins"][1]["melanoma_rate"] == 0.5
+
+
+def test_a_calibrated_score_has_a_small_calibration_error():
+    rng = np.random.default_rng(0)
+    probs = rng.random(20000)
+    labels = (rng.random(20000) < probs).astype(int)  # melanoma with probability p
+    assert calibration(labels, probs)["ece"] < 0.02
+    assert calibration(labels, probs**3)["ece"] > 0.1  # same ranking, pushed towards 0
+
+
 def test_evaluation_report_keys():
     report = evaluation_report(LABELS, PROBS, 0.5)
-    assert {"auc", "accuracy", "threshold", "n", "ci", "roc"} <= report.keys()
+    assert {"auc", "accuracy", "threshold", "n", "ci", "roc", "calibration"} <= report.keys()
     assert report["roc"]["fpr"][0] == 0.0 and report["roc"]["tpr"][-1] == 1.0
