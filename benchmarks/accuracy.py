@@ -22,7 +22,7 @@ class SanityBounds:
 
     These are loose on purpose: they catch a broken artifact (wrong
     normalization, swapped output, a collapsed quantization), not drift, which
-    the gate flags (--max-auc-drop, --min-agreement).
+    the gate flags (--max-auc-drop, --max-accuracy-drop, --min-agreement).
     """
 
     fp32_max_abs_dprob: float = 1e-3  # an fp32 artifact is the same math as eager fp32
@@ -69,8 +69,11 @@ def accuracy_figures(labels: np.ndarray, scores: Scores, n_bootstrap: int, seed:
     return figures
 
 
-def agreement_figures(reference: Scores, scores: Scores, reference_auc: float, auc: float) -> dict:
-    """Same-decision fraction, |Δ probability| and ΔAUC (artifact minus float model)."""
+def agreement_figures(
+    reference: Scores, scores: Scores, reference_figures: dict, figures: dict
+) -> dict:
+    """Same-decision fraction, |Δ probability|, ΔAUC and Δaccuracy (artifact minus float
+    model); the figures are each one's accuracy_figures."""
     same = (scores.probs >= scores.threshold) == (reference.probs >= reference.threshold)
     dprob = np.abs(scores.probs - reference.probs)
     return {
@@ -78,7 +81,8 @@ def agreement_figures(reference: Scores, scores: Scores, reference_auc: float, a
         "n_disagree": int((~same).sum()),
         "max_abs_dprob": float(dprob.max()),
         "mean_abs_dprob": float(dprob.mean()),
-        "delta_auc": float(auc - reference_auc),
+        "delta_auc": float(figures["auc"] - reference_figures["auc"]),
+        "delta_accuracy": float(figures["accuracy"] - reference_figures["accuracy"]),
     }
 
 

@@ -117,6 +117,13 @@ def _threads(ctx, param, value: str) -> tuple[int, ...]:
     help="Gate: fail an artifact deciding like the float model on < Y of images.",
 )
 @click.option(
+    "--max-accuracy-drop",
+    type=FiniteFloatRange(0, 1),
+    default=None,
+    help="Gate: fail an artifact whose accuracy at the threshold is more than X below "
+    "the float model's.",
+)
+@click.option(
     "--max-latency-ms",
     type=FiniteFloatRange(min=0, min_open=True),
     default=None,
@@ -151,6 +158,7 @@ def bench(
     json_path,
     max_auc_drop,
     min_agreement,
+    max_accuracy_drop,
     max_latency_ms,
     threshold_name,
     bootstrap,
@@ -181,7 +189,7 @@ def bench(
         accuracy=AccuracyConfig(threshold_name=threshold_name, n_bootstrap=bootstrap, seed=seed),
         progress=sys.stderr.isatty() if progress is None else progress,
     )
-    limits = GateLimits(max_auc_drop, min_agreement, max_latency_ms)
+    limits = GateLimits(max_auc_drop, min_agreement, max_latency_ms, max_accuracy_drop)
     to_stdout = json_path == "-"
     outputs = Outputs(out_dir, None if to_stdout else json_path and Path(json_path), not no_plots)
     report = benchmark(config, limits, outputs)
@@ -195,23 +203,14 @@ def bench(
 
 
 def _summary(report: dict, out_dir: Path) -> str:
-    from melanoma.benchmarks.gate import number
+    from melanoma.benchmarks.gate import target_text
     from melanoma.benchmarks.report import text_table
 
     machine = report["machine"]
     head = f"{machine['cpu']}, {machine['logical_cores']} logical cores, {machine['os']}"
     if machine["load_average_1m"] is not None:
         head += f"; load average {machine['load_average_1m']:.2f} at start"
-    targets = [
-        f"target: {t['name']} {'-' if t['value'] is None else number(t['value'])} "
-        f"{t['op']} {t['limit']:g}: {({True: 'met', False: 'NOT met', None: 'n/a'})[t['met']]}"
-        + (
-            f" (rounds {number(min(t['by_round']))}-{number(max(t['by_round']))})"
-            if len(t.get("by_round") or ()) > 1
-            else ""
-        )
-        for t in report["targets"]
-    ]
+    targets = [f"target: {target_text(t)}" for t in report["targets"]]
     return "\n".join([head, text_table(report["artifacts"]), *targets, f"wrote {out_dir}/"])
 
 

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from melanoma.atomic import atomic_path
-from melanoma.benchmarks.gate import number
+from melanoma.benchmarks.gate import target_text
 from melanoma.benchmarks.macs import gmacs_per_s
 from melanoma.benchmarks.subjects import Subject
 from melanoma.benchmarks.timing import PREEMPTED_BELOW, THROUGHPUT_BATCH, Latency
@@ -29,7 +29,14 @@ METRICS = {
     "f1": "f1",
     "balanced_accuracy": "balanced_accuracy",
 }
-AGREEMENT = ("agreement", "n_disagree", "delta_auc", "max_abs_dprob", "mean_abs_dprob")
+AGREEMENT = (
+    "agreement",
+    "n_disagree",
+    "delta_auc",
+    "delta_accuracy",
+    "max_abs_dprob",
+    "mean_abs_dprob",
+)
 LATENCY = ("p50", "p90", "p99", "mean", "min")
 
 
@@ -101,7 +108,7 @@ def write_json(report: dict, path: Path) -> None:
 CSV_COLUMNS = (
     "name target precision threads runtime_threads status reasons runtime size_bytes macs "
     "threshold_name threshold auc auc_ci_low auc_ci_high accuracy sensitivity specificity ppv f1 "
-    "balanced_accuracy agreement n_disagree delta_auc max_abs_dprob mean_abs_dprob "
+    "balanced_accuracy agreement n_disagree delta_auc delta_accuracy max_abs_dprob mean_abs_dprob "
     "p50_ms p90_ms p99_ms mean_ms load_ms runs rounds cpu_per_wall throughput_ips gmacs_per_s"
 ).split()
 
@@ -317,13 +324,7 @@ def markdown_report(report: dict) -> str:
 
 
 def _target_line(target: dict) -> str:
-    mark = {True: "met", False: "NOT met", None: "not measured"}[target["met"]]
-    value = "-" if target["value"] is None else number(target["value"])
-    by_round = target.get("by_round")
-    rounds = (
-        f", by round {' / '.join(number(v) for v in by_round)}" if len(by_round or ()) > 1 else ""
-    )
-    return f"- {target['name']}: {value} ({mark}{rounds})"
+    return f"- {target_text(target)}"
 
 
 def write_text(text: str, path: Path) -> None:

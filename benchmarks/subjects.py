@@ -114,8 +114,8 @@ def _scored(labels, runner, inputs, dynamic, threshold, config, reference=None) 
     probs = sigmoid(predict_logits(runner, inputs, dynamic))
     scores = Scores(probs, threshold)
     figures = accuracy_figures(labels, scores, config.n_bootstrap, config.seed)
-    ref_scores, ref_auc = reference or (scores, figures["auc"])
-    figures.update(agreement_figures(ref_scores, scores, ref_auc, figures["auc"]))
+    ref_scores, ref_figures = reference or (scores, dict(figures))
+    figures.update(agreement_figures(ref_scores, scores, ref_figures, figures))
     figures.update(threshold=threshold, threshold_name=config.threshold_name, n_images=len(probs))
     return {"figures": figures, "scores": scores, "runtime": runner.runtime}
 
@@ -219,7 +219,7 @@ def _accuracy_pass(subject, target, artifact, images, labels, reference, thresho
             subject.dynamic_batch,
             threshold,
             config,
-            reference=(reference.scores, reference.info["auc"]),
+            reference=(reference.scores, reference.info),
         )
     except NotRunnableHere as err:
         # A manifest that already failed a check stays ❎ even where it cannot run.

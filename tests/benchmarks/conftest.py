@@ -30,12 +30,13 @@ def hand_macs():
     return small_cnn_macs
 
 
-def figures(auc=0.85, agreement=1.0, delta_auc=0.0, max_abs_dprob=0.0) -> dict:
+def figures(auc=0.85, agreement=1.0, delta_auc=0.0, max_abs_dprob=0.0, delta_accuracy=0.0):
     ci = {name: [0.1, 0.9] for name in METRIC_NAMES}
     return {
         "auc": auc, "accuracy": 0.8, "sensitivity": 0.9, "specificity": 0.7, "precision": 0.75,
         "f1": 0.82, "balanced_accuracy": 0.8, "ci": ci, "agreement": agreement,
         "n_disagree": round((1 - agreement) * 600), "delta_auc": delta_auc,
+        "delta_accuracy": delta_accuracy,
         "max_abs_dprob": max_abs_dprob, "mean_abs_dprob": max_abs_dprob / 4,
         "threshold": 0.5, "threshold_name": "youden", "n_images": 600, "runtime": "test 1.0",
     }  # fmt: skip

@@ -41,11 +41,14 @@ def test_predict_logits_rejects_bad_outputs(output, message):
 def test_agreement_figures():
     reference = Scores(np.array([0.1, 0.4, 0.6, 0.9]), 0.5)
     artifact = Scores(np.array([0.1, 0.55, 0.6, 0.8]), 0.5)
-    figures = agreement_figures(reference, artifact, reference_auc=0.9, auc=0.85)
+    figures = agreement_figures(
+        reference, artifact, {"auc": 0.9, "accuracy": 0.75}, {"auc": 0.85, "accuracy": 0.5}
+    )
     assert figures["agreement"] == 0.75 and figures["n_disagree"] == 1
     assert figures["max_abs_dprob"] == pytest.approx(0.15)
     assert figures["mean_abs_dprob"] == pytest.approx(0.25 / 4)
     assert figures["delta_auc"] == pytest.approx(-0.05)
+    assert figures["delta_accuracy"] == pytest.approx(-0.25)
 
 
 def test_sigmoid_is_stable_in_float64():

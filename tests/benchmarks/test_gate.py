@@ -1,6 +1,6 @@
 """The gate: one line per broken limit, the reference never gated, ❎ always a violation."""
 
-from melanoma.benchmarks.gate import GateLimits, targets, violations
+from melanoma.benchmarks.gate import GateLimits, target_text, targets, violations
 
 
 def test_no_limits_no_violations(rows):
@@ -60,3 +60,38 @@ def test_unverified_target_counts_artifacts_not_thread_rows(make_row_for):
     failed = [make_row_for(status="failed", reasons=["x"], threads=t) for t in (1, 2)]
     by_name = {t["name"]: t for t in targets(failed)}
     assert by_name["artifacts not verified (runnable here)"]["value"] == 1
+
+
+def test_an_accuracy_drop_past_the_limit_is_a_violation(make_row_for):
+    dropped = make_row_for(delta_accuracy=-0.01)
+    assert violations([dropped], GateLimits(max_accuracy_drop=0.01)) == []
+    assert violations([dropped], GateLimits(max_accuracy_drop=0.005)) == [
+        "GATE m.pte 1t: accuracy_drop 0.01 breaks 0.005"
+    ]
+    gained = make_row_for(delta_accuracy=+0.02)
+    assert violations([gained], GateLimits(max_accuracy_drop=0.0)) == []
+
+
+def test_limits_with_nothing_that_ran_are_a_violation(make_row_for):
+    """A gate with limits that judged no artifact must not pass: in CI that would hide an
+    export that produced nothing runnable."""
+    reference = make_row_for(name="eager-pytorch", target="pytorch", precision="fp32")
+    skipped = make_row_for(name="m.mlpackage", target="coreml", status="not_runnable")
+    assert violations([reference, skipped], GateLimits()) == []
+    assert violations([reference, skipped], GateLimits(min_agreement=0.99)) == [
+        "GATE: no artifact could run here, so none was held to the limits"
+    ]
+
+
+def test_a_preempted_timing_leaves_the_speed_target_unjudged(rows):
+    eager = next(r for r in rows if r["target"] == "pytorch" and r["threads"] == 1)
+    quiet = {t["name"]: t for t in targets(rows)}["int8 .pte p50 / eager fp32 p50, 1 thread"]
+    assert quiet["met"] is True and quiet["caveat"] is None
+    disturbed = [dict(r, cpu_per_wall=0.6) if r is eager else r for r in rows]
+    speedup = targets(disturbed)[0]
+    assert speedup["value"] == quiet["value"] and speedup["met"] is None
+    assert speedup["caveat"] == "eager-pytorch timed while preempted (CPU/wall < 0.9)"
+    assert target_text(speedup) == (
+        "int8 .pte p50 / eager fp32 p50, 1 thread 0.2 <= 0.25: not judged, rounds 0.2-0.2; "
+        "eager-pytorch timed while preempted (CPU/wall < 0.9)"
+    )

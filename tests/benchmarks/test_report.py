@@ -27,7 +27,8 @@ ROW_KEYS = {
     "reasons", "runtime",
     "file", "quantization", "export_check", "threshold_name", "threshold", "n_images", "auc",
     "accuracy", "sensitivity", "specificity", "ppv", "f1", "balanced_accuracy", "ci",
-    "agreement", "n_disagree", "delta_auc", "max_abs_dprob", "mean_abs_dprob", "latency_ms",
+    "agreement", "n_disagree", "delta_auc", "delta_accuracy", "max_abs_dprob", "mean_abs_dprob",
+    "latency_ms",
     "load_ms", "warmup", "runs", "rounds", "p50_by_round_ms", "throughput_batch", "throughput_ips",
     "size_bytes", "macs",
     "gmacs_per_s",
@@ -66,7 +67,7 @@ def test_top_level_keys(report):
     assert set(report) == TOP_KEYS and report["schema_version"] == SCHEMA_VERSION
     assert set(report["machine"]) == MACHINE_KEYS
     assert report["gate"] == {"limits": {"max_auc_drop": None, "min_agreement": None,
-                                         "max_latency_ms": None},
+                                         "max_latency_ms": None, "max_accuracy_drop": None},
                               "violations": [], "passed": True}  # fmt: skip
     eager = [r for r in report["artifacts"] if r["target"] == "pytorch"]
     assert [(r["name"], r["precision"], r["threads"]) for r in eager] == [
@@ -137,4 +138,4 @@ def test_each_rounds_p50_and_the_ratio_within_each_round_are_reported(report):
     assert "runs in 4 rounds" in text  # the config's default
     assert "| m-executorch-int8.pte | 1 | 0.800 / 0.960 | 20% |" in text
     assert "| m-coreml-fp32.mlpackage |" not in text.split("## Latency by round")[1]  # not timed
-    assert "int8 .pte p50 / eager fp32 p50, 1 thread: 0.2 (met, by round 0.2 / 0.2)" in text
+    assert "int8 .pte p50 / eager fp32 p50, 1 thread 0.2 <= 0.25: met, rounds 0.2-0.2" in text
