@@ -118,6 +118,7 @@ class Context:
     samples: verify.Samples
     threshold_name: str
     thresholds: list[Threshold]  # every manifest's; the int8 program keeps the float ones
+    float_model: torch.nn.Module  # every artifact's decisions are also counted against it
 
 
 def export_checkpoint(config: ExportConfig) -> list[ExportResult]:
@@ -144,6 +145,7 @@ def export_checkpoint(config: ExportConfig) -> list[ExportResult]:
             samples,
             config.threshold_name,
             thresholds,
+            checkpoint.model,
         )
         results = [
             _export_one(module, precision, sources[precision], context)
@@ -278,6 +280,7 @@ def _verify(module, path: Path, precision: str, source: Source, context: Context
         meta.threshold(context.threshold_name),
         source.reference,
         context.samples.source,
+        verify.reference_logits(context.float_model, inputs),
     )
 
 
@@ -306,6 +309,8 @@ def _manifest(module, precision, name, temp, info, verification, source, context
             scale=1 / 255,
             mean=list(meta.mean),
             std=list(meta.std),
+            exif_orientation="applied",
+            alpha="composite_on_white",
         ),
         output=OutputSpec(OUTPUT_NAME, ["N", 1], "logit", "sigmoid", "melanoma"),
         thresholds=context.thresholds,

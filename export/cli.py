@@ -90,18 +90,22 @@ def cli(target, checkpoint, quantize, data, out_dir, target_sensitivity, verbose
 
 
 def format_table(results: list[ExportResult]) -> str:
-    """One row per (target, precision): artifact, size, runtime check, max abs diff, status."""
-    rows = [("artifact", "size", "runtime check", "max abs diff", "status")]
+    """One row per (target, precision): artifact, size, runtime check, max abs diff against
+    its reference, decisions shared with the float model, status."""
+    rows = [("artifact", "size", "runtime check", "max abs diff", "same as float", "status")]
     notes = []
     for r in results:
         if r.manifest is None:
-            rows.append((f"{r.target} {r.precision}", "-", "-", "-", r.status))
+            rows.append((f"{r.target} {r.precision}", "-", "-", "-", "-", r.status))
             notes.append(f"{r.target} {r.precision}: {r.note}")
             continue
         check = r.manifest.verification
         diff = "-" if check.max_abs_diff is None else f"{check.max_abs_diff:.2e}"
         how = check.runtime if check.max_abs_diff is not None else check.check.split(":")[0]
-        rows.append((str(r.artifact), _size(r.manifest.file.size_bytes), how, diff, r.status))
+        agree = check.float_decision_agreement
+        same = "-" if agree is None else f"{agree:.1%} of {check.n_images}"
+        size = _size(r.manifest.file.size_bytes)
+        rows.append((str(r.artifact), size, how, diff, same, r.status))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()

@@ -116,8 +116,11 @@ def compare(
     threshold: float,
     reference_name: str,
     n_source: str,
+    float_logits: np.ndarray,
 ) -> Verification:
-    """Run the batch, and its first image alone (the app's batch of 1), against the reference."""
+    """Run the batch, and its first image alone (the app's batch of 1), against the reference;
+    also count the decisions shared with the float model's logits (for int8, the reference is
+    the QAT program, so a program that drifted from the float model would still pass)."""
     batch_out = np.asarray(runner(inputs), dtype=np.float64)
     single_out = np.asarray(runner(inputs[:1]), dtype=np.float64)
     if batch_out.shape != reference.shape or single_out.shape != (1, 1):
@@ -139,6 +142,7 @@ def compare(
         decision_agreement=float(np.mean(ref_decision == decision)),
         n_images=len(inputs),
         passed=passed,
+        float_decision_agreement=float(np.mean((float_logits[:, 0] >= cut) == decision)),
     )
 
 

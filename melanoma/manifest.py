@@ -2,8 +2,15 @@
 
 The exporter writes `<artifact>.manifest.json` next to each artifact, the
 benchmark reads it, and the Android app parses the same JSON
-(`android_demo/.../Manifest.java` mirrors this file; bump SCHEMA_VERSION on
-any incompatible change and teach the app the new version).
+(`android_demo/.../Manifest.java` mirrors this file).
+
+Readers are strict: a field they do not know is an error, because a field a
+reader skipped (an output temperature, say) could change what the model
+means. So every added field bumps SCHEMA_VERSION, and readers accept the
+versions they know. Version 2 added preprocessing.exif_orientation,
+preprocessing.alpha and verification.float_decision_agreement, and requires
+input.max_batch and quantization.program_sha256, which late version-1
+manifests carry optionally.
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ from typing import Any
 
 from melanoma.errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 SUFFIX = ".manifest.json"
 
 
@@ -54,6 +62,9 @@ class Preprocessing:
     scale: float  # 1/255: pixel values are divided by 255 before mean/std
     mean: list[float]  # per channel, RGB, on the 0..1 scale
     std: list[float]
+    # Since version 2 (None in version 1, which did the same without saying so):
+    exif_orientation: str | None = None  # "applied": the photo is rotated upright first
+    alpha: str | None = None  # "composite_on_white": transparency becomes white background
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,9 @@ class Verification:
     decision_agreement: float | None  # fraction of same decisions at the default threshold
     n_images: int
     passed: bool
+    # Since version 2: the same fraction against the float source model, which for int8 is
+    # not the reference above (the QAT program); None when nothing ran (spec-only).
+    float_decision_agreement: float | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +180,12 @@ _RULES: dict[tuple[type, str], tuple[Callable[[Any], bool], str]] = {
     (Preprocessing, "mean"): (lambda v: len(v) == 3, "3 numbers (R, G, B)"),
     (Preprocessing, "std"): (lambda v: len(v) == 3 and min(v) > 0, "3 numbers > 0 (R, G, B)"),
     (OutputSpec, "shape"): (_is_shape(None), 'positive sizes, the first may be "N"'),
+    (Preprocessing, "exif_orientation"): (lambda v: v in (None, "applied"), '"applied"'),
+    (Preprocessing, "alpha"): (lambda v: v in (None, "composite_on_white"), '"composite_on_white"'),
+    (Verification, "float_decision_agreement"): (
+        lambda v: v is None or 0 <= v <= 1,
+        "a number in [0, 1] or null",
+    ),
     (Threshold, "probability"): _UNIT,
     (Threshold, "val_sensitivity"): _UNIT,
     (Threshold, "val_specificity"): _UNIT,
@@ -179,33 +199,52 @@ def _expect(ok: bool, where: str, expected: str, value: Any) -> None:
         raise ManifestError(f"{where}: expected {expected}, got {shown}")
 
 
-def _value(hint: Any, value: Any, where: str) -> Any:
+# Fields version 1 does not have; they, and fields version 1 has optionally, are required in 2.
+_ADDED_IN_2 = {
+    (Preprocessing, "exif_orientation"),
+    (Preprocessing, "alpha"),
+    (Verification, "float_decision_agreement"),
+}
+_REQUIRED_IN_2 = _ADDED_IN_2 | {(InputSpec, "max_batch"), (Quantization, "program_sha256")}
+
+
+def _fields(cls: type, version: int) -> tuple[set[str], set[str]]:
+    """(every field, required fields) of cls in a schema version."""
+    names, required = set(), set()
+    for f in dataclasses.fields(cls):
+        if version == 1 and (cls, f.name) in _ADDED_IN_2:
+            continue
+        names.add(f.name)
+        no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if no_default or (version >= 2 and (cls, f.name) in _REQUIRED_IN_2):
+            required.add(f.name)
+    return names, required
+
+
+def _value(hint: Any, value: Any, where: str, version: int) -> Any:
     """Check one parsed JSON value against a field's annotation; build nested dataclasses."""
     if dataclasses.is_dataclass(hint):
-        return _build(hint, value, where)
+        return _build(hint, value, where, version)
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is types.UnionType:  # `float | None`
-        return None if value is None else _value(args[0], value, where)
+        return None if value is None else _value(args[0], value, where, version)
     if origin is list:
         _expect(isinstance(value, list), where, "a list", value)
-        return [_value(args[0], item, f"{where}[{i}]") for i, item in enumerate(value)]
+        return [_value(args[0], item, f"{where}[{i}]", version) for i, item in enumerate(value)]
     if origin is dict:
         _expect(isinstance(value, dict), where, "an object", value)
-        return {key: _value(args[1], item, f"{where}.{key}") for key, item in value.items()}
+        return {
+            key: _value(args[1], item, f"{where}.{key}", version) for key, item in value.items()
+        }
     accepts, expected = _KINDS[hint]
     _expect(accepts(value), where, expected, value)
     return value
 
 
-def _build(cls: type, data: Any, where: str) -> Any:
+def _build(cls: type, data: Any, where: str, version: int) -> Any:
     if not isinstance(data, dict):
         raise ManifestError(f"{where}: expected an object")
-    names = {f.name for f in dataclasses.fields(cls)}
-    required = {
-        f.name
-        for f in dataclasses.fields(cls)
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    }
+    names, required = _fields(cls, version)
     missing = sorted(required - data.keys())
     if missing:
         raise ManifestError(f"{where}: missing field(s) {', '.join(missing)}")
@@ -215,7 +254,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
     hints = typing.get_type_hints(cls)
     values = {}
     for name, value in data.items():
-        values[name] = _value(hints[name], value, f"{where}.{name}")
+        values[name] = _value(hints[name], value, f"{where}.{name}", version)
         accepts, expected = _RULES.get((cls, name), _KINDS[Any])
         _expect(accepts(values[name]), f"{where}.{name}", expected, value)
     return cls(**values)
@@ -226,9 +265,10 @@ def manifest_from_dict(data: dict[str, Any], where: str = "manifest") -> Manifes
     if not isinstance(data, dict):
         raise ManifestError(f"{where}: expected a JSON object")
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise ManifestError(f"{where}: schema_version {version!r}, expected {SCHEMA_VERSION}")
-    return _build(Manifest, data, where)
+    if type(version) is not int or version not in READABLE_VERSIONS:
+        readable = " or ".join(map(str, READABLE_VERSIONS))
+        raise ManifestError(f"{where}: schema_version {version!r}, expected {readable}")
+    return _build(Manifest, data, where, version)
 
 
 def manifest_path(artifact: Path) -> Path:

@@ -66,9 +66,15 @@ def test_manifests_validate_and_match_their_files(exported, export_source):
         qat_program = export_source / "qat" / "program.pt2"
         expected = None if precision == "fp32" else file_sha256(qat_program)
         assert manifest.quantization.program_sha256 == expected
-        if manifest.verification.max_abs_diff is not None:
-            assert manifest.verification.n_images == 64
-            assert "test images" in manifest.verification.check
+        check = manifest.verification
+        if check.max_abs_diff is not None:
+            assert check.n_images == 64
+            assert "test images" in check.check
+            assert 0.9 <= check.float_decision_agreement <= 1
+            if precision == "fp32":  # its reference is the float model
+                assert check.float_decision_agreement == check.decision_agreement
+        else:
+            assert check.float_decision_agreement is None  # spec-only: nothing ran
 
 
 def test_schema_rejects_a_manifest_missing_a_field(exported):

@@ -1,0 +1,79 @@
+"""Manifest schema versions: strict readers that accept the versions they know."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from melanoma.manifest import SCHEMA_VERSION, ManifestError, manifest_from_dict, manifest_path
+
+
+@pytest.fixture
+def written(exported) -> dict:
+    """An int8 manifest as the exporter writes it today (schema 2)."""
+    return json.loads(manifest_path(exported["executorch", "int8"].artifact).read_text())
+
+
+def as_version_1(data: dict) -> dict:
+    """The same manifest as version 1 wrote it: without the fields version 2 added."""
+    data = json.loads(json.dumps(data))
+    data["schema_version"] = 1
+    del data["preprocessing"]["exif_orientation"], data["preprocessing"]["alpha"]
+    del data["verification"]["float_decision_agreement"]
+    return data
+
+
+def test_the_exporter_writes_version_2_with_its_fields(written):
+    manifest = manifest_from_dict(written)
+    assert written["schema_version"] == SCHEMA_VERSION == 2
+    assert manifest.preprocessing.exif_orientation == "applied"
+    assert manifest.preprocessing.alpha == "composite_on_white"
+    assert 0 <= manifest.verification.float_decision_agreement <= 1
+
+
+def test_version_1_reads_without_the_added_fields(written):
+    old = as_version_1(written)
+    manifest = manifest_from_dict(old)
+    assert manifest.schema_version == 1 and manifest.preprocessing.alpha is None
+    assert manifest.verification.float_decision_agreement is None
+    del old["input"]["max_batch"], old["quantization"]["program_sha256"]  # early version 1
+    assert manifest_from_dict(old).input.max_batch is None
+
+
+def test_a_field_of_another_version_is_refused(written):
+    old = as_version_1(written)
+    old["preprocessing"]["alpha"] = "composite_on_white"
+    with pytest.raises(ManifestError, match=r"preprocessing: unknown field\(s\) alpha"):
+        manifest_from_dict(old)
+    for section, name in (
+        ("preprocessing", "exif_orientation"),
+        ("verification", "float_decision_agreement"),
+        ("input", "max_batch"),
+        ("quantization", "program_sha256"),
+    ):
+        new = json.loads(json.dumps(written))
+        del new[section][name]
+        with pytest.raises(ManifestError, match=rf"{section}: missing field\(s\) {name}"):
+            manifest_from_dict(new)
+
+
+@pytest.mark.parametrize(
+    ("section", "name", "value", "expected"),
+    [
+        ("preprocessing", "alpha", "ignored", '"composite_on_white"'),
+        ("preprocessing", "exif_orientation", "ignored", '"applied"'),
+        ("verification", "float_decision_agreement", 1.5, r"a number in \[0, 1\] or null"),
+    ],
+)
+def test_values_no_reader_implements_are_refused(written, section, name, value, expected):
+    written[section][name] = value
+    with pytest.raises(ManifestError, match=f"{section}.{name}: expected {expected}"):
+        manifest_from_dict(written)
+
+
+@pytest.mark.parametrize("version", [0, 3, "2", None, True])
+def test_unknown_versions_are_refused(written, version):
+    written["schema_version"] = version
+    with pytest.raises(ManifestError, match="expected 1 or 2"):
+        manifest_from_dict(written)
