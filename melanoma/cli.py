@@ -104,6 +104,7 @@ def train(
     import torch
 
     from melanoma.datasets import load_dataset
+    from melanoma.resume import RESUME
     from melanoma.splits import validation_scheme
 
     if select_epoch is not None and method != "supervised":
@@ -113,6 +114,8 @@ def train(
         # the CPU the variable is unused. Set before the first CUDA call.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
+    if resume and not (out_dir / RESUME).is_file():  # before minutes of decoding images
+        raise UserError(f"{out_dir / RESUME}: no resume state to continue from")
     dataset = load_dataset(data)
     click.echo(dataset.summary(), err=True)
     overrides = {
@@ -160,11 +163,28 @@ def _int_list(ctx, param, value: str) -> list[int]:
         raise click.BadParameter(
             f"expected comma-separated integers in 0..2**32-1, got {value!r}"
         ) from None
+    if not seeds:
+        raise click.BadParameter("no seed given")
     # A repeated seed would train the same model twice and count it as two samples.
     repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
     if repeated:
         raise click.BadParameter(f"seed {', '.join(map(str, repeated))} given more than once")
     return seeds
+
+
+def _method_list(ctx, param, value: str) -> list[str]:
+    from melanoma.compare import METHODS
+
+    names = [m.strip() for m in value.split(",") if m.strip()]
+    unknown = [m for m in names if m not in METHODS]
+    if unknown or not names:
+        shown = ", ".join(unknown) if unknown else "none"
+        raise click.BadParameter(f"unknown method(s) {shown}; choose from {', '.join(METHODS)}")
+    # Like a repeated seed: its runs would count twice in the mean and the ±.
+    repeated = sorted({m for m in names if names.count(m) > 1})
+    if repeated:
+        raise click.BadParameter(f"method {', '.join(repeated)} given more than once")
+    return names
 
 
 @cli.command()
@@ -173,6 +193,7 @@ def _int_list(ctx, param, value: str) -> list[int]:
     "--methods",
     default="supervised,sgan",
     show_default=True,
+    callback=_method_list,
     help="Comma-separated: supervised, sgan, or the SGAN ablations sgan-labeled-only (no "
     "unlabeled images) and sgan-mean-teacher (no GAN losses). Paired AUC CIs are against "
     "the first.",
@@ -198,22 +219,15 @@ def compare(data, methods, seeds, out_dir, epochs, no_progress):
 
     Writes OUT/results.json, OUT/results.md and OUT/roc.png.
     """
-    from melanoma.compare import METHODS as COMPARED
     from melanoma.compare import compare as run_compare
     from melanoma.datasets import load_dataset
 
-    names = [m.strip() for m in methods.split(",") if m.strip()]
-    unknown = [m for m in names if m not in COMPARED]
-    if unknown or not names:
-        raise UserError(f"unknown method(s) {unknown}; choose from {', '.join(COMPARED)}")
-    if not seeds:
-        raise UserError("--seeds is empty")
     dataset = load_dataset(data)
     click.echo(dataset.summary(), err=True)
     from melanoma.resume import TrainingInterrupted
 
     try:
-        run_compare(dataset, out_dir, names, seeds, epochs=epochs, progress=not no_progress)
+        run_compare(dataset, out_dir, methods, seeds, epochs=epochs, progress=not no_progress)
     except TrainingInterrupted as stop:
         click.echo(f"{stop}; finished checkpoints are reused when you rerun", err=True)
         sys.exit(130)
@@ -246,8 +260,6 @@ def nested_cv(data, seeds, out_dir):
     from melanoma.nested_cv import NestedConfig, results_markdown
     from melanoma.nested_cv import nested_cv as run_nested_cv
 
-    if not seeds:
-        raise UserError("--seeds is empty")
     results = run_nested_cv(load_dataset(data), NestedConfig(seeds=tuple(seeds)), out_dir)
     click.echo(results_markdown(results), nl=False)
 
@@ -342,8 +354,8 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
             writer = csv.writer(handle)
             writer.writerow(PREDICTION_COLUMNS)
             writer.writerows((p.path, p.probability, _decision(p)) for p in predictions)
-    if target_sensitivity is not None:  # chosen just now: say where decisions are made
-        click.echo(f"decided at {name} = {threshold:.4f}, chosen on validation", err=True)
+    # On stderr, so that stdout stays the table: where every decision below is made.
+    click.echo(f"decided at {name} = {threshold:.4f}, chosen on validation", err=True)
     click.echo("\t".join(PREDICTION_COLUMNS))
     for p in predictions:
         click.echo(f"{p.path}\t{p.probability:.4f}\t{_decision(p)}")

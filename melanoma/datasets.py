@@ -149,14 +149,28 @@ def _find_class_root(dirs: set[str]) -> str | None:
     for root in sorted({""} | dirs, key=lambda d: (d.count("/"), d)):
         if has_classes(root) or has_classes(_join(root, "train")):
             return root
+        if has_classes(_join(root, "test")):
+            # Else test/ would become the labeled split and "no test split" follow.
+            raise DataError(
+                f"{_join(root, 'test')}: class folders under test/ with no train/ beside "
+                "them; add train/, or move the class folders up to use them as one split"
+            )
     return None
 
 
 def _images_in(source: FileSource, folder: str) -> list[str]:
-    """The .jpg/.jpeg/.png files directly in `folder`; other visible files are named in
-    a warning, since a .bmp or .gif left out of a split changes what it holds."""
+    """The .jpg/.jpeg/.png files directly in `folder`; other visible files, and photos in
+    its subfolders, are named in a warning, since what a split leaves out changes it."""
     prefix = folder + "/"
-    files = [n for n in source.names if n.startswith(prefix) and "/" not in n[len(prefix) :]]
+    below = [n for n in source.names if n.startswith(prefix)]
+    files = [n for n in below if "/" not in n[len(prefix) :]]
+    nested = [n for n in below if n not in files and _is_image_name(n)]
+    if nested:
+        log.warning(
+            "%s: ignoring %d photo(s) in subfolders (only its own files are read): %s",
+            source.describe(folder), len(nested), ", ".join(n[len(prefix):] for n in nested[:5])
+            + (", ..." if len(nested) > 5 else ""),
+        )  # fmt: skip
     other = [n for n in files if not _is_image_name(n) and not _hidden(n)]
     if other:
         log.warning(
@@ -232,7 +246,9 @@ def _load_liveproject(source: FileSource, root: str) -> Dataset:
     dirs = _directories(source.names)
     for split in ("labeled", "test"):
         if _join(root, split) not in dirs:
-            raise DataError(f"{source.describe(_join(root, split))}: split folder is missing")
+            raise DataError(
+                f"{source.describe(_join(root, split))}: split folder is missing or empty"
+            )
     labeled = _load_labeled_folder(source, _join(root, "labeled"))
     test = _load_labeled_folder(source, _join(root, "test"))
     unlabeled, skipped = None, ()
@@ -316,13 +332,13 @@ def _load_csv(source: FileSource, csv_name: str, header: list[str], rows: list[d
     names, labels = [], []
     for line, row in enumerate(rows, start=2):
         image, target = (row.get(image_col) or "").strip(), (row.get(target_col) or "").strip()
-        if target not in ("0", "1"):
+        if target not in ("0", "1", "0.0", "1.0"):  # ISIC 2017 ground truth writes 0.0/1.0
             raise DataError(f"{where}:{line}: target {target!r} is not 0 or 1")
         found = by_stem.get(image) or by_stem.get(PurePosixPath(image).name)
         if found is None:
             raise DataError(f"{where}:{line}: image {image!r} not found next to the CSV")
         names.append(found)
-        labels.append(int(target))
+        labels.append(int(float(target)))
     if not names:
         raise DataError(f"{where}: CSV lists no images")
     labeled = _require_both_classes(_stack(source, names, labels), where)

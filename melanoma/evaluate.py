@@ -87,13 +87,15 @@ class Prediction:
 def image_files(paths: list[Path]) -> list[Path]:
     """Expand directories (sorted, recursive) into image files; keep explicit files as given.
 
-    Other files in a directory are skipped with a warning naming them (hidden ones, such
-    as .DS_Store, silently): a photo saved as .heic or .gif must not vanish unremarked.
+    Other files in a directory are skipped with a warning naming them: a photo saved as
+    .heic or .gif must not vanish unremarked. Hidden files and folders (.DS_Store, the
+    ._IMG_1.jpg metadata files macOS leaves on shared drives) are skipped silently, as the
+    data loaders do.
     """
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file())
+            found = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path))
             files += [p for p in found if p.suffix.lower() in IMAGE_SUFFIXES]
             _warn_skipped(path, [p for p in found if p.suffix.lower() not in IMAGE_SUFFIXES])
         elif path.is_file():
@@ -105,8 +107,12 @@ def image_files(paths: list[Path]) -> list[Path]:
     return files
 
 
+def _hidden(path: Path, folder: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(folder).parts)
+
+
 def _warn_skipped(folder: Path, others: list[Path]) -> None:
-    shown = [p.relative_to(folder) for p in others if not p.name.startswith(".")]
+    shown = [p.relative_to(folder) for p in others]
     if shown:
         names = ", ".join(map(str, shown[:5])) + (", ..." if len(shown) > 5 else "")
         log.warning(

@@ -76,7 +76,7 @@ def checkpoint_scores(checkpoint: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
         )
         raise CheckpointError(
             f"{checkpoint.path}: keeps no {path.name} ({why}), so only its stored "
-            "thresholds can be used (--threshold)"
+            "thresholds can be used"
         )
     labels, probs = read_scores(path)
     mismatch = _mismatch(meta, labels, probs)

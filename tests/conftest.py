@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -38,19 +37,23 @@ def dataset(data_path):
 
 @pytest.fixture(scope="session")
 def real_jpegs(data_path) -> dict[str, bytes]:
-    """Raw bytes of 8 melanoma + 8 benign labeled and 4 test JPEGs of the real archive."""
+    """Raw bytes of 8 melanoma + 8 benign labeled and 4 test JPEGs of the real data (the zip
+    or an extracted copy), keyed by their path in it with a leading "/"."""
     from melanoma.datasets import resolve_data_path
+    from melanoma.sources import FileSource
 
-    archive = resolve_data_path(data_path)
-    with zipfile.ZipFile(archive) as zf:
-        names = [n for n in zf.namelist() if n.endswith(".jpg")]
+    source = FileSource(resolve_data_path(data_path))
+    try:
+        names = ["/" + n for n in source.names if n.endswith(".jpg")]
         labeled = [n for n in names if "/labeled/" in n]
         chosen = (
             [n for n in labeled if n.endswith("_1.jpg")][:8]
             + [n for n in labeled if n.endswith("_0.jpg")][:8]
             + [n for n in names if "/test/" in n][:4]
         )
-        return {n: zf.read(n) for n in chosen}
+        return {n: source.read(n[1:]) for n in chosen}
+    finally:
+        source.close()
 
 
 def _png_bytes(array: np.ndarray, mode: str | None = None) -> bytes:

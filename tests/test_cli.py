@@ -7,6 +7,8 @@ import subprocess
 import numpy as np
 import pytest
 
+from melanoma.checkpoint import load_checkpoint
+
 
 @pytest.fixture(scope="module")
 def melanoma(console_script):
@@ -104,6 +106,9 @@ def test_predict_prints_and_writes_csv(melanoma, quick_checkpoint, tmp_path, rea
     assert written[0] == header  # the same table: same columns, rows and decisions
     assert [(r[0], r[2]) for r in written[1:]] == [(r[0], r[2]) for r in rows]
     assert [f"{float(r[1]):.4f}" for r in written[1:]] == [r[1] for r in rows]
+    youden = load_checkpoint(quick_checkpoint).meta.threshold("youden")
+    assert f"decided at youden = {youden:.4f}, chosen on validation" in result.stderr.splitlines()
+    assert all((float(r[1]) >= youden) == (r[2] == "melanoma") for r in written[1:])
 
 
 def test_evaluate_writes_the_roc_points(melanoma, quick_checkpoint, data_path, tmp_path):
@@ -191,7 +196,7 @@ def test_nested_cv_refuses_bad_seeds_before_training(melanoma, tmp_path):
     assert result.returncode == 2 and "--seeds" in result.stderr
     assert "Traceback" not in result.stderr
     assert_one_line_error(
-        melanoma("nested-cv", "--seeds", "", "--out", tmp_path / "n"), "--seeds is empty"
+        melanoma("nested-cv", "--seeds", "", "--out", tmp_path / "n"), "--seeds", "no seed given"
     )
     assert not (tmp_path / "n").exists()
 
@@ -217,8 +222,8 @@ def test_unknown_threshold_and_odd_image_folders(melanoma, quick_checkpoint, tmp
 
 def test_resume_without_or_with_a_corrupt_state(melanoma, tmp_path, data_path):
     result = melanoma("train", "--data", data_path, "--out", tmp_path / "o", "--resume")
-    assert result.stderr.strip().splitlines()[-1].endswith("no resume state to continue from")
-    assert result.returncode == 2 and not (tmp_path / "o").exists()
+    assert_one_line_error(result, "o/resume.pt: no resume state to continue from")
+    assert not (tmp_path / "o").exists()
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "resume.pt").write_bytes(b"interrupted mid-write")
     result = melanoma("train", "--data", data_path, "--out", tmp_path / "c", "--resume")
@@ -233,6 +238,8 @@ def test_resume_without_or_with_a_corrupt_state(melanoma, tmp_path, data_path):
         (["compare", "--seeds", f"0,{2**70}"], "--seeds"),
         (["compare", "--seeds", "1,2,1"], "seed 1 given more than once"),
         (["nested-cv", "--seeds", "0,0"], "seed 0 given more than once"),
+        (["compare", "--methods", "sgan,supervised,sgan"], "method sgan given more than once"),
+        (["compare", "--methods", ","], "unknown method(s) none; choose from supervised"),
         (["train", "--target-sensitivity", "nan"], "not a finite number"),
         (["train", "--out", ""], "empty path"),
         (["train", "--data", ""], "empty path"),

@@ -50,8 +50,10 @@ def test_real_archive_counts_and_sorted_test(dataset):
     assert dataset.skipped == ()
 
 
-def test_folder_holding_the_archive_resolves_to_it(data_path):
-    assert resolve_data_path(data_path).name == "MelanomaDetection.zip"
+def test_folder_holding_the_archive_resolves_to_it(tmp_path):
+    (tmp_path / "MelanomaDetection.zip").write_bytes(b"")  # resolving does not open it
+    (tmp_path / "README.md").write_text("beside it, as in ../shared/data")
+    assert resolve_data_path(tmp_path) == tmp_path / "MelanomaDetection.zip"
 
 
 def test_env_variable_is_the_default(monkeypatch, tmp_path):
@@ -100,6 +102,39 @@ def test_csv_manifest(tmp_path, jpegs, png_bytes):
     assert data.labeled.labels.tolist() == [1] * 4 + [0] * 4
 
 
+def test_photos_in_subfolders_of_a_class_folder_are_named_in_a_warning(tmp_path, jpegs, caplog):
+    for cls, items in (("malignant", jpegs[0]), ("benign", jpegs[1])):
+        (tmp_path / cls / "batch2").mkdir(parents=True)
+        (tmp_path / cls / "0.jpg").write_bytes(items[0])
+        (tmp_path / cls / "batch2" / "1.jpg").write_bytes(items[1])
+    assert len(load_dataset(tmp_path).labeled) == 2
+    assert "ignoring 1 photo(s) in subfolders (only its own files are read): batch2/1.jpg" in (
+        caplog.text
+    )
+
+
+def test_class_folders_only_under_test_are_refused_not_taken_as_labeled(tmp_path, jpegs):
+    for cls, items in (("malignant", jpegs[0]), ("benign", jpegs[1])):
+        (tmp_path / "test" / cls).mkdir(parents=True)
+        (tmp_path / "test" / cls / "0.jpg").write_bytes(items[0])
+    with pytest.raises(DataError, match="class folders under test/ with no train/ beside them"):
+        load_dataset(tmp_path)
+
+
+def test_csv_targets_written_as_floats(tmp_path, jpegs):
+    """ISIC 2017's ground truth CSV (image_id, melanoma) writes 0.0 and 1.0."""
+    rows = ["image_id,melanoma,seborrheic_keratosis"]
+    for i, data in enumerate(jpegs[0][:2] + jpegs[1][:2]):
+        (tmp_path / f"ISIC_{i}.jpg").write_bytes(data)
+        rows.append(f"ISIC_{i},{1.0 if i < 2 else 0.0},0.0")
+    (tmp_path / "ISIC-2017_GroundTruth.csv").write_text("\n".join(rows) + "\n")
+    assert load_dataset(tmp_path).labeled.labels.tolist() == [1, 1, 0, 0]
+    rows[1] = "ISIC_0,0.5,0.0"
+    (tmp_path / "ISIC-2017_GroundTruth.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError, match="target '0.5' is not 0 or 1"):
+        load_dataset(tmp_path)
+
+
 def test_csv_manifest_of_a_kaggle_isic_download_is_train_csv(tmp_path, jpegs, png_bytes):
     test_csv_manifest(tmp_path, jpegs, png_bytes)
     names = [f"ISIC_{i}" for i in range(8)]
@@ -128,8 +163,12 @@ def test_csv_missing_target_column(tmp_path, jpegs):
 
 def test_missing_split_folder(tmp_path, jpegs):
     root = write_liveproject(tmp_path / "d", jpegs)
+    for item in (root / "test").iterdir():
+        item.unlink()  # an empty folder: the loader sees files, not folders
+    with pytest.raises(DataError, match=r"test: split folder is missing or empty"):
+        load_dataset(root)
     shutil.rmtree(root / "test")
-    with pytest.raises(DataError, match=r"test: split folder is missing"):
+    with pytest.raises(DataError, match=r"test: split folder is missing or empty"):
         load_dataset(root)
 
 

@@ -41,3 +41,13 @@ def test_files_in_a_folder_that_are_not_photos_are_named_not_dropped_silently(tm
         (tmp_path / name).write_bytes(b"")
     assert [p.name for p in image_files([tmp_path])] == ["a.PNG", "b.jpg"]
     assert "skipped 2 file(s) that are not .jpg/.jpeg/.png: notes.txt, sub/c.heic" in caplog.text
+
+
+def test_hidden_files_and_folders_are_skipped_even_with_a_photo_suffix(tmp_path, caplog):
+    """macOS leaves ._IMG.jpg metadata files beside photos copied to shared drives."""
+    for name in ("IMG.jpg", "._IMG.jpg", ".thumbs/x.jpg", ".DS_Store"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in image_files([tmp_path])] == ["IMG.jpg"]
+    assert "skipped" not in caplog.text
+    assert image_files([tmp_path / "._IMG.jpg"]) == [tmp_path / "._IMG.jpg"]  # named: kept
