@@ -180,8 +180,9 @@ _RULES: dict[tuple[type, str], tuple[Callable[[Any], bool], str]] = {
     (Preprocessing, "mean"): (lambda v: len(v) == 3, "3 numbers (R, G, B)"),
     (Preprocessing, "std"): (lambda v: len(v) == 3 and min(v) > 0, "3 numbers > 0 (R, G, B)"),
     (OutputSpec, "shape"): (_is_shape(None), 'positive sizes, the first may be "N"'),
-    (Preprocessing, "exif_orientation"): (lambda v: v in (None, "applied"), '"applied"'),
-    (Preprocessing, "alpha"): (lambda v: v in (None, "composite_on_white"), '"composite_on_white"'),
+    # Absent in version 1; in version 2 the one value readers implement (null is refused).
+    (Preprocessing, "exif_orientation"): (lambda v: v == "applied", '"applied"'),
+    (Preprocessing, "alpha"): (lambda v: v == "composite_on_white", '"composite_on_white"'),
     (Verification, "float_decision_agreement"): (
         lambda v: v is None or 0 <= v <= 1,
         "a number in [0, 1] or null",

@@ -62,6 +62,8 @@ def test_a_field_of_another_version_is_refused(written):
     ("section", "name", "value", "expected"),
     [
         ("preprocessing", "alpha", "ignored", '"composite_on_white"'),
+        ("preprocessing", "alpha", None, '"composite_on_white"'),
+        ("preprocessing", "exif_orientation", None, '"applied"'),
         ("preprocessing", "exif_orientation", "ignored", '"applied"'),
         ("verification", "float_decision_agreement", 1.5, r"a number in \[0, 1\] or null"),
     ],

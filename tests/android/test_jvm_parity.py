@@ -1,7 +1,9 @@
 """The Android app's preprocessing, manifest parsing and risk bands, checked against Python.
 
-Python writes a golden dir: real test images and large photo-like images as lossless PNG, the
-tensors melanoma.preprocess makes from them, an exporter manifest with its artifact, and the
+Python writes a golden dir: real test images and large photo-like images as lossless PNG (some
+with transparency), the tensors Python makes from them (melanoma.images.decode_rgb, which
+composites transparency onto white, then melanoma.preprocess), Pillow's compositing of every
+(value, alpha) pair, an exporter manifest with its artifact, and the
 manifests and messages Python rejects. `android_demo/jvm-tests.sh` then runs the app's own Java
 classes on the desktop JVM against it (PreprocessorParityTest, ExportedManifestTest) together
 with the plain JUnit tests. A missing JDK or JUnit fails here; it never skips.
@@ -9,6 +11,7 @@ with the plain JUnit tests. A missing JDK or JUnit fails here; it never skips.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import math
@@ -24,6 +27,8 @@ import pytest
 import torch
 from PIL import Image
 
+from melanoma import manifest as manifest_module
+from melanoma.images import decode_rgb
 from melanoma.manifest import ManifestError, manifest_from_dict, manifest_path, read_manifest
 from melanoma.preprocess import (
     crop_and_resize,
@@ -42,7 +47,7 @@ INSTALL_HINT = "install a JDK and JUnit 4: apt-get install -y default-jdk-headle
 @dataclass(frozen=True)
 class Case:
     name: str
-    rgb: np.ndarray  # (H, W, 3) uint8
+    pixels: np.ndarray  # (H, W, 3) uint8 RGB, or (H, W, 4) RGBA with unpremultiplied colour
     box: tuple[int, int, int] | None  # (top, left, side); None means the centred square
 
 
@@ -84,25 +89,68 @@ def _cases(archive: zipfile.ZipFile) -> list[Case]:
         Case("too_small_200x31", _photo_like(_test_image(archive, 303), 200, 31, seed=9), None),
         Case("box_too_small", landscape, (100, 100, 31)),
     ]
-    return cases
+    return cases + _alpha_cases(archive)
 
 
-def _expected(case: Case, mean: list[float], std: list[float]) -> np.ndarray:
+def _with_alpha(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    return np.dstack([rgb, alpha.astype(np.uint8)])
+
+
+def _alpha_cases(archive: zipfile.ZipFile) -> list[Case]:
+    """Images with transparency, which Python composites onto white before anything else."""
+    rng = np.random.default_rng(10)
+    half = _test_image(archive, 0)  # a melanoma, half transparent: the audit's 0.12 vs 0.87 image
+    # A cut-out: an opaque lesion disc with a soft edge on a fully transparent border, with
+    # random colour hidden under the transparency (Pillow ignores it; so must the app).
+    h, w = 260, 300
+    lesion = _photo_like(_test_image(archive, 120), w, h, seed=11)
+    yy, xx = np.mgrid[:h, :w]
+    radius = np.hypot(yy - h / 2, xx - w / 2)
+    disc = np.clip((100.0 - radius) * 64, 0, 255)  # opaque inside, a 4 px ramp, 0 outside
+    hidden = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    cutout = np.where((disc > 0)[..., None], lesion, hidden)
+    # Every alpha value, at random, over a photo-like image.
+    noisy = _photo_like(_test_image(archive, 330), 200, 150, seed=12)
+    return [
+        Case("alpha_half_real_test_0", _with_alpha(half, np.full(half.shape[:2], 128)), None),
+        Case("alpha_cutout_300x260", _with_alpha(cutout, disc), None),
+        Case("alpha_cutout_box_border", _with_alpha(cutout, disc), (0, 0, 120)),
+        Case("alpha_random_200x150", _with_alpha(noisy, rng.integers(0, 256, (150, 200))), None),
+        Case("alpha_all_pairs_256x256", _all_pairs(), None),
+    ]
+
+
+def _all_pairs() -> np.ndarray:
+    """(256, 256, 4) RGBA: row a has alpha a; column v has R = v, G = 255 - v, B = v + 128."""
+    alpha, value = np.mgrid[:256, :256]
+    return np.dstack([value, 255 - value, (value + 128) % 256, alpha]).astype(np.uint8)
+
+
+def _write_alpha_table(golden: Path) -> None:
+    """Python's compositing onto white of every (value, alpha) pair, for an exact check."""
+    png = golden / "alpha_all_pairs.png"
+    Image.fromarray(_all_pairs(), "RGBA").save(png, format="PNG")
+    composited = decode_rgb(png.read_bytes(), png.name)  # the real path: Pillow alpha_composite
+    assert composited.shape == (256, 256, 3)
+    (golden / "alpha_all_pairs_on_white.rgb").write_bytes(composited.tobytes())
+
+
+def _expected(rgb: np.ndarray, box, mean: list[float], std: list[float]) -> np.ndarray:
     """The model input melanoma.preprocess makes, (1, 3, 32, 32) float32."""
-    if case.box is None:
-        tensor = image_to_input(case.rgb, mean, std)
+    if box is None:
+        tensor = image_to_input(rgb, mean, std)
     else:  # image_to_input with an explicit box, step for step
-        resized = crop_and_resize(case.rgb, case.box)
+        resized = crop_and_resize(rgb, box)
         chw = torch.from_numpy(np.ascontiguousarray(resized.transpose(2, 0, 1)))
         tensor = normalize(chw.unsqueeze(0), mean, std)
     assert tensor.shape == (1, 3, 32, 32) and tensor.dtype == torch.float32
     return tensor.numpy()
 
 
-def _python_refusal(case: Case) -> str | None:
+def _python_refusal(rgb: np.ndarray, box) -> str | None:
     """Python's error message if it refuses the case, else None."""
     try:
-        crop_and_resize(case.rgb, case.box)
+        crop_and_resize(rgb, box)
     except ValueError as err:
         return str(err)
     return None
@@ -113,16 +161,18 @@ def _write_cases(golden: Path, cases: list[Case], mean: list[float], std: list[f
     (golden / "tensors").mkdir()
     rows = [CASES_HEADER]
     for case in cases:
-        height, width = case.rgb.shape[:2]
+        height, width = case.pixels.shape[:2]
         image = f"images/{case.name}.png"
-        Image.fromarray(case.rgb).save(golden / image, format="PNG", compress_level=1)
+        Image.fromarray(case.pixels).save(golden / image, format="PNG", compress_level=1)
+        # Python's decoding of that file: compositing onto white for the RGBA cases.
+        rgb = decode_rgb((golden / image).read_bytes(), image)
         top, left, side = case.box or square_crop_box(height, width)
-        refusal = _python_refusal(case)
+        refusal = _python_refusal(rgb, case.box)
         if refusal is not None:
             expected = f"error: {refusal}"
         else:
             expected = f"tensors/{case.name}.f32"
-            _expected(case, mean, std).astype("<f4").tofile(golden / expected)
+            _expected(rgb, case.box, mean, std).astype("<f4").tofile(golden / expected)
         crop = "center" if case.box is None else "box"
         rows.append(
             f"{case.name}\t{image}\t{width}\t{height}\t{crop}\t{top}\t{left}\t{side}\t{expected}"
@@ -143,6 +193,7 @@ def _write_manifest_checks(golden: Path, manifest_file: Path) -> None:
     m = read_manifest(manifest_file)
     p = m.preprocessing
     expect = {
+        "schema_version": str(m.schema_version),
         "model_name": m.model_name,
         "target": m.target,
         "precision": m.precision,
@@ -151,38 +202,100 @@ def _write_manifest_checks(golden: Path, manifest_file: Path) -> None:
         "min_side": str(p.min_side),
         "mean": ",".join(repr(float(v)) for v in p.mean),
         "std": ",".join(repr(float(v)) for v in p.std),
-        "thresholds": ",".join(f"{t.name}={float(t.probability)!r}" for t in m.thresholds),
+        "thresholds": _threshold_list((t.name, t.probability) for t in m.thresholds),
     }
     lines = ["key\tvalue"] + [f"{k}\t{v}" for k, v in expect.items()]
     (golden / "manifest_expect.tsv").write_text("\n".join(lines) + "\n")
 
-    cuts = sorted(float(t.probability) for t in m.thresholds)
-    probs = {0.0, 1.0, 0.5}
-    for cut in cuts:
-        probs |= {cut, math.nextafter(cut, -math.inf), math.nextafter(cut, math.inf)}
-    probs |= {(a + b) / 2 for a, b in zip(cuts, cuts[1:], strict=False)}
-    rows = ["probability\tindex\tlabel"]
-    for prob in sorted(v for v in probs if 0.0 <= v <= 1.0):
-        index = sum(cut <= prob for cut in cuts)  # thresholds at or below p
-        rows.append(f"{prob!r}\t{index}\t{_band_label(index, len(cuts))}")
+    # The exported model's thresholds, and the bundled reference models': in both of these
+    # youden lies BELOW sensitivity_0.90, the opposite of the usual order, so both orders are
+    # checked whatever the quick test model's thresholds come out as.
+    sets = {"manifest": [float(t.probability) for t in m.thresholds]}
+    for ref in ("supervised", "sgan"):
+        meta = json.loads((REPO / "melanoma" / "reference" / ref / "metadata.json").read_text())
+        named = [(t["name"], t["probability"]) for t in meta["thresholds"]]
+        sets[_threshold_list(named)] = [float(prob) for _, prob in named]
+    rows = ["thresholds\tprobability\tindex\tlabel"]
+    for key, thresholds in sets.items():
+        cuts = sorted(thresholds)
+        probs = {0.0, 1.0, 0.5}
+        for cut in cuts:
+            probs |= {cut, math.nextafter(cut, -math.inf), math.nextafter(cut, math.inf)}
+        probs |= {(a + b) / 2 for a, b in zip(cuts, cuts[1:], strict=False)}
+        for prob in sorted(v for v in probs if 0.0 <= v <= 1.0):
+            index = sum(cut <= prob for cut in cuts)  # thresholds at or below p
+            rows.append(f"{key}\t{prob!r}\t{index}\t{_band_label(index, len(cuts))}")
     (golden / "bands.tsv").write_text("\n".join(rows) + "\n")
 
 
+def _threshold_list(named) -> str:
+    """name=probability,... in the given order, as Java reads it back."""
+    return ",".join(f"{name}={float(prob)!r}" for name, prob in named)
+
+
+# Schema version 2's additions to version 1, with the values the exporter writes.
+V2_FIELDS = {
+    ("preprocessing", "exif_orientation"): "applied",
+    ("preprocessing", "alpha"): "composite_on_white",
+    ("verification", "float_decision_agreement"): None,
+}
+# Optional in version 1 (absent in its early manifests), required in version 2.
+V1_OPTIONAL = {("input", "max_batch"), ("quantization", "program_sha256")}
+
+
+def _as_version(exported: dict, version: int) -> dict:
+    """The exported manifest in schema version 1 or 2, whichever version the exporter wrote."""
+    data = copy.deepcopy(exported)
+    data["schema_version"] = version
+    for (section, key), value in V2_FIELDS.items():
+        if version == 1:
+            data[section].pop(key, None)
+        else:
+            data[section].setdefault(key, value)
+    for section, key in V1_OPTIONAL:
+        data[section].setdefault(key, None)
+    return data
+
+
+def _python_reads_v2() -> bool:
+    """melanoma.manifest learns version 2 in a separate change; until then Java leads."""
+    return 2 in getattr(manifest_module, "READABLE_VERSIONS", ())
+
+
+def _write_manifest_versions(golden: Path, manifest_file: Path) -> None:
+    """The exported manifest as schema version 1 and as version 2: Java must read both."""
+    exported = json.loads(manifest_file.read_text())
+    out = golden / "manifest_versions"
+    out.mkdir()
+    for version in (1, 2):
+        data = _as_version(exported, version)
+        if version == 1 or _python_reads_v2():
+            manifest_from_dict(data)  # valid for Python too
+        (out / f"v{version}.json").write_text(json.dumps(data, indent=2, sort_keys=True))
+
+
 def _write_bad_manifests(golden: Path, manifest_file: Path) -> None:
-    """Manifests Python rejects, with Python's message; Java must reject each one too."""
+    """Manifests Python rejects, with Python's message; Java must reject each one too.
+
+    kind "message": Java gives Python's message; "field": Java's message starts with the field
+    named (the app words refusals of settings it does not run its own way); "schema": an unknown
+    schema version; "json": malformed JSON.
+    """
     text = manifest_file.read_text()
-    variants: dict[str, tuple[str, str]] = {
-        "truncated.json": ("json", text[: len(text) // 2]),
-        "trailing_comma.json": ("json", text.rstrip()[:-1] + ",}\n"),
-        "not_an_object.json": ("message", "[1, 2]\n"),
+    exported = json.loads(text)
+    # name -> (kind, body, the expectation when Python does not read version 2 yet)
+    variants: dict[str, tuple[str, str, str | None]] = {
+        "truncated.json": ("json", text[: len(text) // 2], None),
+        "trailing_comma.json": ("json", text.rstrip()[:-1] + ",}\n", None),
+        "not_an_object.json": ("message", "[1, 2]\n", None),
     }
 
-    def edited(kind: str, edit) -> tuple[str, str]:
-        data = json.loads(text)
+    def edited(kind: str, edit, version: int | None = None, expect: str | None = None):
+        data = copy.deepcopy(exported) if version is None else _as_version(exported, version)
         edit(data)
-        return kind, json.dumps(data, indent=2, sort_keys=True)
+        return kind, json.dumps(data, indent=2, sort_keys=True), expect
 
-    variants["schema_v2.json"] = edited("schema", lambda d: d.update(schema_version=2))
+    variants["schema_v3.json"] = edited("schema", lambda d: d.update(schema_version=3))
     variants["schema_missing.json"] = edited("schema", lambda d: d.pop("schema_version"))
     variants["missing_mean.json"] = edited("message", lambda d: d["preprocessing"].pop("mean"))
     variants["missing_thresholds.json"] = edited("message", lambda d: d.pop("thresholds"))
@@ -192,16 +305,49 @@ def _write_bad_manifests(golden: Path, manifest_file: Path) -> None:
     variants["unknown_output_field.json"] = edited(
         "message", lambda d: d["output"].update(temperature=1.0)
     )
+    variants["v1_with_alpha.json"] = edited(
+        "message", lambda d: d["preprocessing"].update(alpha="composite_on_white"), version=1
+    )
+    variants["v2_missing_alpha.json"] = edited(
+        "message",
+        lambda d: d["preprocessing"].pop("alpha"),
+        version=2,
+        expect="manifest.preprocessing: missing field(s) alpha",
+    )
+    variants["v2_missing_float_agreement.json"] = edited(
+        "message",
+        lambda d: d["verification"].pop("float_decision_agreement"),
+        version=2,
+        expect="manifest.verification: missing field(s) float_decision_agreement",
+    )
+    variants["v2_missing_max_batch.json"] = edited(
+        "message",
+        lambda d: d["input"].pop("max_batch"),
+        version=2,
+        expect="manifest.input: missing field(s) max_batch",
+    )
+    variants["v2_unsupported_alpha.json"] = edited(
+        "field",
+        lambda d: d["preprocessing"].update(alpha="premultiplied"),
+        version=2,
+        expect="manifest.preprocessing.alpha",
+    )
     bad = golden / "bad_manifests"
     bad.mkdir()
     rows = ["file\tkind\tpython_message"]
-    for name, (kind, body) in variants.items():
+    for name, (kind, body, expect) in variants.items():
         try:
             manifest_from_dict(json.loads(body))
         except (ManifestError, json.JSONDecodeError) as err:
             message = str(err)
         else:
             pytest.fail(f"{name}: Python accepted a manifest meant to be invalid")
+        if expect is not None:
+            if _python_reads_v2():  # the expectation must be Python's own message
+                assert message.startswith(expect) if kind == "field" else message == expect, (
+                    f"{name}: Python says {message!r}, the JVM test expects {expect!r}"
+                )
+            message = expect
         (bad / name).write_text(body)
         rows.append(f"{name}\t{kind}\t{message}")
     (bad / "cases.tsv").write_text("\n".join(rows) + "\n")
@@ -227,7 +373,9 @@ def golden_dir(tmp_path_factory, exported_manifest, data_zip) -> Path:
     with zipfile.ZipFile(data_zip) as archive:
         cases = _cases(archive)
     _write_cases(golden, cases, mean, std)
+    _write_alpha_table(golden)
     _write_manifest_checks(golden, exported_manifest)
+    _write_manifest_versions(golden, exported_manifest)
     _write_bad_manifests(golden, exported_manifest)
     return golden
 

@@ -22,7 +22,7 @@ final class AppSupport {
         require("executorch".equals(m.target), "manifest.target is '" + m.target
                 + "': this app runs ExecuTorch (.pte) models only");
         checkFileName(m.file.name);
-        checkPreprocessing(m.preprocessing);
+        checkPreprocessing(m.preprocessing, m.schemaVersion);
         checkInput(m.input, m.preprocessing.size);
         checkOutput(m.output);
         checkThresholds(m.thresholds);
@@ -35,8 +35,17 @@ final class AppSupport {
                 + " manifest");
     }
 
-    private static void checkPreprocessing(Manifest.Preprocessing p) throws ManifestException {
+    private static void checkPreprocessing(Manifest.Preprocessing p, int schemaVersion)
+            throws ManifestException {
         String where = "manifest.preprocessing.";
+        // Version 2 states what version 1 did without saying (both null there): ImageLoader turns
+        // the photo upright, Preprocessor composites transparency onto white.
+        if (schemaVersion >= 2) {
+            require("applied".equals(p.exifOrientation), where + "exif_orientation '"
+                    + p.exifOrientation + "' is not supported (applied)");
+            require("composite_on_white".equals(p.alpha),
+                    where + "alpha '" + p.alpha + "' is not supported (composite_on_white)");
+        }
         require("RGB".equals(p.color), where + "color '" + p.color + "' is not supported (RGB)");
         require("center_square".equals(p.crop),
                 where + "crop '" + p.crop + "' is not supported (center_square)");

@@ -5,15 +5,22 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The artifact manifest, mirroring melanoma/manifest.py (schema version {@link #SCHEMA_VERSION}).
+ * The artifact manifest, mirroring melanoma/manifest.py (schema versions {@link
+ * #OLDEST_SCHEMA_VERSION} to {@link #NEWEST_SCHEMA_VERSION}).
  *
  * <p>Plain immutable data; {@link ManifestParser} builds and validates it. Field names follow the
  * JSON keys in camel case. Sections the app does not act on (quantization, verification, versions,
  * target_info) are kept so the screen can show where the model came from.
  */
 public final class Manifest {
-    /** The only schema version this app understands; melanoma.manifest.SCHEMA_VERSION. */
-    public static final int SCHEMA_VERSION = 1;
+    /**
+     * The schema versions this app reads, melanoma.manifest.READABLE_VERSIONS. Readers are strict
+     * (an unknown field is an error), so every field added to the schema bumps the version, and an
+     * app that predates a version says "update the app" instead of failing on a field name.
+     */
+    public static final int OLDEST_SCHEMA_VERSION = 1;
+
+    public static final int NEWEST_SCHEMA_VERSION = 2;
 
     public final int schemaVersion;
     public final String modelName;
@@ -115,6 +122,9 @@ public final class Manifest {
         public final double scale; // 1/255
         private final double[] mean; // per channel, RGB, 0..1 scale
         private final double[] std;
+        // Since schema version 2; null in version 1, whose exporters did the same without saying.
+        public final String exifOrientation; // "applied": the photo is turned upright first
+        public final String alpha; // "composite_on_white": transparency becomes white
 
         Preprocessing(
                 String color,
@@ -124,7 +134,9 @@ public final class Manifest {
                 int minSide,
                 double scale,
                 double[] mean,
-                double[] std) {
+                double[] std,
+                String exifOrientation,
+                String alpha) {
             this.color = color;
             this.crop = crop;
             this.resize = resize;
@@ -133,6 +145,8 @@ public final class Manifest {
             this.scale = scale;
             this.mean = mean.clone();
             this.std = std.clone();
+            this.exifOrientation = exifOrientation;
+            this.alpha = alpha;
         }
 
         public double[] mean() {
@@ -201,6 +215,9 @@ public final class Manifest {
         public final Double decisionAgreement;
         public final int nImages;
         public final boolean passed;
+        // Since schema version 2: decisionAgreement against the float source model (for int8 the
+        // reference above is the QAT program); null in version 1 and when nothing ran.
+        public final Double floatDecisionAgreement;
 
         Verification(
                 String runtime,
@@ -210,7 +227,8 @@ public final class Manifest {
                 Double tolerance,
                 Double decisionAgreement,
                 int nImages,
-                boolean passed) {
+                boolean passed,
+                Double floatDecisionAgreement) {
             this.runtime = runtime;
             this.check = check;
             this.reference = reference;
@@ -219,6 +237,7 @@ public final class Manifest {
             this.decisionAgreement = decisionAgreement;
             this.nImages = nImages;
             this.passed = passed;
+            this.floatDecisionAgreement = floatDecisionAgreement;
         }
     }
 }

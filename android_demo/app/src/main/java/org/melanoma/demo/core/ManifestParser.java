@@ -1,13 +1,19 @@
 package org.melanoma.demo.core;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
  * Parses the JSON that melanoma.manifest.Manifest.to_json() writes, with the same rules as
  * melanoma.manifest.manifest_from_dict: the schema version is checked first, then every section
- * must have exactly its fields (missing and unknown fields are both errors). On top of that the
- * values are type-checked, and {@link AppSupport} refuses settings this app does not implement.
+ * must have exactly its version's fields (missing and unknown fields are both errors). On top of
+ * that the values are type-checked, and {@link AppSupport} refuses settings this app does not
+ * implement.
+ *
+ * <p>Version 2 differs from version 1 only in fields: it adds preprocessing.exif_orientation,
+ * preprocessing.alpha and verification.float_decision_agreement, and requires input.max_batch and
+ * quantization.program_sha256, which version 1 has optionally.
  */
 public final class ManifestParser {
     private static final String WHERE = "manifest";
@@ -41,47 +47,60 @@ public final class ManifestParser {
             throw new ManifestException(WHERE + ": expected a JSON object");
         }
         JsonFields top = JsonFields.of(root, WHERE);
-        checkSchemaVersion(top);
+        int version = schemaVersion(top);
         top.checkKeys(TOP_REQUIRED, TOP_OPTIONAL);
         return new Manifest(
-                Manifest.SCHEMA_VERSION,
+                version,
                 top.string("model_name"),
                 top.string("method"),
                 top.string("target"),
                 top.string("precision"),
                 fileInfo(top.object("file")),
-                inputSpec(top.object("input")),
-                preprocessing(top.object("preprocessing")),
+                inputSpec(top.object("input"), version),
+                preprocessing(top.object("preprocessing"), version),
                 outputSpec(top.object("output")),
                 thresholds(top),
-                quantization(top.object("quantization")),
+                quantization(top.object("quantization"), version),
                 top.string("source_checkpoint_sha256"),
                 top.stringMap("versions"),
                 top.string("created_utc"),
-                verification(top.object("verification")),
+                verification(top.object("verification"), version),
                 top.anyMapOrEmpty("target_info"));
     }
 
-    /** Like Python, any value other than 1 (including a missing one) is refused first. */
-    private static void checkSchemaVersion(JsonFields top) throws UnknownSchemaVersionException {
+    /**
+     * Like Python, a version this app does not read (or a missing one, or 2.0) is refused first,
+     * before any field check: a newer exporter's fields would only give a confusing message.
+     */
+    private static int schemaVersion(JsonFields top) throws UnknownSchemaVersionException {
         Object version = top.raw("schema_version");
-        boolean known =
-                (version instanceof Long && (Long) version == Manifest.SCHEMA_VERSION)
-                        || (version instanceof Double
-                                && (Double) version == Manifest.SCHEMA_VERSION);
-        if (!known) {
-            String shown = version == null ? "missing" : String.valueOf(version);
-            throw new UnknownSchemaVersionException(
-                    WHERE
-                            + ": schema_version "
-                            + shown
-                            + ", expected "
-                            + Manifest.SCHEMA_VERSION
-                            + " (this app reads manifest schema version "
-                            + Manifest.SCHEMA_VERSION
-                            + " only: update the app or export the model with a matching"
-                            + " toolkit)");
+        if (version instanceof Long
+                && (Long) version >= Manifest.OLDEST_SCHEMA_VERSION
+                && (Long) version <= Manifest.NEWEST_SCHEMA_VERSION) {
+            return ((Long) version).intValue();
         }
+        String shown = version == null ? "missing" : String.valueOf(version);
+        throw new UnknownSchemaVersionException(WHERE + ": schema_version " + shown + ", expected "
+                + Manifest.OLDEST_SCHEMA_VERSION + " or " + Manifest.NEWEST_SCHEMA_VERSION
+                + " (this app reads manifest schema versions " + Manifest.OLDEST_SCHEMA_VERSION
+                + " and " + Manifest.NEWEST_SCHEMA_VERSION + " only: update the app or export the"
+                + " model with a matching toolkit)");
+    }
+
+    /**
+     * A section's fields in a schema version: version 1 has {@code required} and {@code
+     * optionalIn1}; version 2 requires both and also {@code addedIn2}. Anything else is an error.
+     */
+    private static void checkKeys(JsonFields f, int version, String[] required,
+            String[] optionalIn1, String[] addedIn2) throws ManifestException {
+        if (version == 1) {
+            f.checkKeys(required, optionalIn1);
+            return;
+        }
+        List<String> all = new ArrayList<String>(Arrays.asList(required));
+        all.addAll(Arrays.asList(optionalIn1));
+        all.addAll(Arrays.asList(addedIn2));
+        f.checkKeys(all.toArray(NONE), NONE);
     }
 
     private static Manifest.FileInfo fileInfo(JsonFields f) throws ManifestException {
@@ -89,10 +108,12 @@ public final class ManifestParser {
         return new Manifest.FileInfo(f.string("name"), f.string("sha256"), f.integer("size_bytes"));
     }
 
-    private static Manifest.InputSpec inputSpec(JsonFields f) throws ManifestException {
-        f.checkKeys(
+    private static Manifest.InputSpec inputSpec(JsonFields f, int version)
+            throws ManifestException {
+        checkKeys(f, version,
                 new String[] {"name", "shape", "dtype", "layout", "value_range"},
-                new String[] {"max_batch"});
+                new String[] {"max_batch"},
+                NONE);
         Long maxBatch = f.raw("max_batch") == null ? null : Long.valueOf(f.integer("max_batch"));
         if (maxBatch != null && maxBatch < 1) {
             throw new ManifestException(f.path("max_batch") + " " + maxBatch + " is below 1");
@@ -106,12 +127,15 @@ public final class ManifestParser {
                 maxBatch);
     }
 
-    private static Manifest.Preprocessing preprocessing(JsonFields f) throws ManifestException {
-        f.checkKeys(
+    private static Manifest.Preprocessing preprocessing(JsonFields f, int version)
+            throws ManifestException {
+        checkKeys(f, version,
                 new String[] {
                     "color", "crop", "resize", "size", "min_side", "scale", "mean", "std"
                 },
-                NONE);
+                NONE,
+                new String[] {"exif_orientation", "alpha"});
+        boolean v2 = version >= 2;
         return new Manifest.Preprocessing(
                 f.string("color"),
                 f.string("crop"),
@@ -120,7 +144,9 @@ public final class ManifestParser {
                 smallInt(f, "min_side"),
                 f.number("scale"),
                 f.numbers("mean"),
-                f.numbers("std"));
+                f.numbers("std"),
+                v2 ? f.string("exif_orientation") : null,
+                v2 ? f.string("alpha") : null);
     }
 
     private static Manifest.OutputSpec outputSpec(JsonFields f) throws ManifestException {
@@ -151,22 +177,34 @@ public final class ManifestParser {
         return out;
     }
 
-    private static Manifest.Quantization quantization(JsonFields f) throws ManifestException {
-        f.checkKeys(new String[] {"scheme", "per_channel", "qat"}, new String[] {"program_sha256"});
+    private static Manifest.Quantization quantization(JsonFields f, int version)
+            throws ManifestException {
+        checkKeys(f, version, new String[] {"scheme", "per_channel", "qat"},
+                new String[] {"program_sha256"}, NONE);
         String program = f.raw("program_sha256") == null ? null : f.string("program_sha256");
         return new Manifest.Quantization(
                 f.string("scheme"), f.bool("per_channel"), f.bool("qat"), program);
     }
 
-    private static Manifest.Verification verification(JsonFields f) throws ManifestException {
-        f.checkKeys(
+    private static Manifest.Verification verification(JsonFields f, int version)
+            throws ManifestException {
+        checkKeys(f, version,
                 new String[] {
                     "runtime", "check", "reference", "max_abs_diff", "tolerance",
                     "decision_agreement", "n_images", "passed",
                 },
-                NONE);
+                NONE,
+                new String[] {"float_decision_agreement"});
         // null when nothing was compared (a spec-only check, e.g. Core ML off macOS)
         String reference = f.raw("reference") == null ? null : f.string("reference");
+        Double floatAgreement = null;
+        if (version >= 2) {
+            floatAgreement = f.numberOrNull("float_decision_agreement");
+            if (floatAgreement != null && !(floatAgreement >= 0 && floatAgreement <= 1)) {
+                throw new ManifestException(f.path("float_decision_agreement")
+                        + ": expected a number in [0, 1] or null, got " + floatAgreement);
+            }
+        }
         return new Manifest.Verification(
                 f.string("runtime"),
                 f.string("check"),
@@ -175,7 +213,8 @@ public final class ManifestParser {
                 f.numberOrNull("tolerance"),
                 f.numberOrNull("decision_agreement"),
                 smallInt(f, "n_images"),
-                f.bool("passed"));
+                f.bool("passed"),
+                floatAgreement);
     }
 
     private static int smallInt(JsonFields f, String key) throws ManifestException {

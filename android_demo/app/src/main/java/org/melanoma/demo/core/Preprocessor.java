@@ -4,6 +4,9 @@ package org.melanoma.demo.core;
  * The model-input contract of melanoma/preprocess.py, step for step, in plain Java:
  *
  * <ol>
+ *   <li><b>alpha</b>: each pixel is composited onto opaque white with Pillow's integer formula,
+ *       bit for bit ({@link #compositeOnWhite}), as melanoma.images._to_rgb does for images with
+ *       transparency; opaque pixels are unchanged.
  *   <li><b>square crop</b>: by default {@link CropBox#centerSquare}; the app may pass a box the
  *       user moved. A side below min_side is refused ({@link ImageTooSmallException}).
  *   <li><b>area resize</b> to size x size: output pixel (i, j) is the mean of the source square it
@@ -61,8 +64,9 @@ public final class Preprocessor {
     }
 
     /**
-     * Steps 1-2, like melanoma.preprocess.crop_and_resize: returns (size, size, 3) row-major
-     * (HWC) doubles in 0..255.
+     * Steps 1-3, like melanoma.images._to_rgb's compositing followed by
+     * melanoma.preprocess.crop_and_resize: returns (size, size, 3) row-major (HWC) doubles in
+     * 0..255.
      */
     public double[] cropAndResize(RowSource image, CropBox box) throws ImageTooSmallException {
         if (box.side < minSide) {
@@ -91,10 +95,19 @@ public final class Preprocessor {
                 int base = i * side * 3;
                 for (int x = 0; x < side; x++) {
                     int p = line[x];
+                    int a = p >>> 24;
+                    int r = (p >> 16) & 0xff;
+                    int g = (p >> 8) & 0xff;
+                    int b = p & 0xff;
+                    if (a != 0xff) { // the formula leaves opaque pixels as they are
+                        r = compositeOnWhite(r, a);
+                        g = compositeOnWhite(g, a);
+                        b = compositeOnWhite(b, a);
+                    }
                     int at = base + 3 * x;
-                    byRow[at] += w * ((p >> 16) & 0xff);
-                    byRow[at + 1] += w * ((p >> 8) & 0xff);
-                    byRow[at + 2] += w * (p & 0xff);
+                    byRow[at] += w * r;
+                    byRow[at + 1] += w * g;
+                    byRow[at + 2] += w * b;
                 }
             }
         }
@@ -123,7 +136,19 @@ public final class Preprocessor {
     }
 
     /**
-     * Steps 3-4, like melanoma.preprocess.normalize: (size, size, 3) values in 0..255 to a flat
+     * One channel value v of a pixel with alpha a (unpremultiplied, 0..255) composited onto opaque
+     * white, as Pillow's Image.alpha_composite computes it. With an opaque white destination
+     * Pillow's fixed-point code (libImaging/AlphaComposite.c) reduces to v * a / 255 + 255 - a
+     * rounded to nearest (a multiple of 1/255 is never a tie), which this integer form computes
+     * exactly; the JVM tests compare all 256 x 256 (v, a) pairs with Pillow's output. a = 0 gives
+     * 255 whatever v is, so colours hidden under transparency do not matter.
+     */
+    static int compositeOnWhite(int v, int a) {
+        return (v * a + 255 * (255 - a) + 127) / 255;
+    }
+
+    /**
+     * Steps 4-5, like melanoma.preprocess.normalize: (size, size, 3) values in 0..255 to a flat
      * NCHW float32 array. The arithmetic is float32, as in torch.
      */
     public float[] normalize(double[] hwc) {

@@ -9,12 +9,16 @@ import java.util.Locale;
 /**
  * Risk bands from the manifest's thresholds.
  *
- * <p>The thresholds are sorted by probability (ties keep manifest order). A probability p falls in
- * band number {@code count(thresholds with probability <= p)}, so n thresholds make n + 1 bands.
- * Each threshold means "decide melanoma when p >= probability", so p exactly at a threshold
- * belongs to the band above it. With the exporter's two thresholds, "sensitivity_0.90" (lower)
- * and "youden" (higher), the bands are low, intermediate and high. Labels and descriptions come
- * from the count and the threshold names only, so other threshold sets work unchanged.
+ * <p>The thresholds are sorted by probability, whatever their names (ties keep manifest order). A
+ * probability p falls in band number {@code count(thresholds with probability <= p)}, so n
+ * thresholds make n + 1 bands. Each threshold means "decide melanoma when p >= probability", so p
+ * exactly at a threshold belongs to the band above it. The exporter's two thresholds, "youden" and
+ * "sensitivity_0.90", make the bands low, intermediate and high, and "high" starts at whichever of
+ * the two is higher. Which one that is depends on the model: in the default bundled model,
+ * reference-supervised, youden (0.519) lies below sensitivity_0.90 (0.605), so "high" starts at
+ * 0.605 and p in [0.519, 0.605), which `melanoma predict` decides as melanoma at its default
+ * (youden) threshold, is "intermediate". Labels and descriptions come from the count and the
+ * threshold names only, so other threshold sets work unchanged.
  */
 public final class RiskBands {
     private final List<Manifest.Threshold> sorted;

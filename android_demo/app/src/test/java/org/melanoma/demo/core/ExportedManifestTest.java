@@ -8,7 +8,9 @@ import static org.junit.Assert.fail;
 import java.io.File;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -17,8 +19,9 @@ import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
 
 /**
- * The manifest the exporter wrote (golden/model), read the way the app reads it: values, risk
- * bands, rejected manifests and a corrupt or truncated artifact. Expected values come from Python.
+ * The manifest the exporter wrote (golden/model), read the way the app reads it: values, both
+ * schema versions, risk bands, rejected manifests and a corrupt or truncated artifact. Expected
+ * values come from Python.
  */
 public class ExportedManifestTest {
     @Rule public TemporaryFolder temp = new TemporaryFolder();
@@ -31,6 +34,7 @@ public class ExportedManifestTest {
         for (String[] row : Golden.tsv(new File(dir, "manifest_expect.tsv"), "key\tvalue")) {
             want.put(row[0], row[1]);
         }
+        assertEquals(Integer.parseInt(want.get("schema_version")), m.schemaVersion);
         assertEquals(want.get("model_name"), m.modelName);
         assertEquals(want.get("target"), m.target);
         assertEquals(want.get("precision"), m.precision);
@@ -39,27 +43,62 @@ public class ExportedManifestTest {
         assertEquals(Integer.parseInt(want.get("min_side")), m.preprocessing.minSide);
         assertArrayEquals(doubles(want.get("mean")), m.preprocessing.mean(), 0.0);
         assertArrayEquals(doubles(want.get("std")), m.preprocessing.std(), 0.0);
-        String[] thresholds = want.get("thresholds").split(",");
-        assertEquals("threshold count", thresholds.length, m.thresholds.size());
-        for (int i = 0; i < thresholds.length; i++) { // manifest order, name=probability
-            String[] pair = thresholds[i].split("=", 2);
-            assertEquals(pair[0], m.thresholds.get(i).name);
-            assertEquals(pair[0], Double.parseDouble(pair[1]), m.thresholds.get(i).probability, 0.0);
+        List<Manifest.Threshold> thresholds = thresholds(want.get("thresholds"));
+        assertEquals("threshold count", thresholds.size(), m.thresholds.size());
+        for (int i = 0; i < thresholds.size(); i++) { // manifest order
+            assertEquals(thresholds.get(i).name, m.thresholds.get(i).name);
+            assertEquals(thresholds.get(i).name, thresholds.get(i).probability,
+                    m.thresholds.get(i).probability, 0.0);
         }
     }
 
+    /** The exported manifest rewritten as schema version 1 and as version 2 (Python's). */
+    @Test
+    public void readsTheExportedManifestInBothSchemaVersions() throws Exception {
+        File dir = new File(Golden.dir(), "manifest_versions");
+        Manifest exported = ModelFiles.open(new File(Golden.dir(), "model")).manifest;
+        for (int version = 1; version <= 2; version++) {
+            File file = new File(dir, "v" + version + ".json");
+            Manifest m = ManifestParser.parse(
+                    new String(Files.readAllBytes(file.toPath()), StandardCharsets.UTF_8));
+            assertEquals(file.getName(), version, m.schemaVersion);
+            assertEquals(file.getName(), exported.modelName, m.modelName);
+            assertEquals(file.getName(), exported.file.sha256, m.file.sha256);
+            assertEquals(file.getName(), version == 1 ? null : "applied",
+                    m.preprocessing.exifOrientation);
+            assertEquals(file.getName(), version == 1 ? null : "composite_on_white",
+                    m.preprocessing.alpha);
+        }
+    }
+
+    /**
+     * Bands of the exported manifest ("manifest") and of other threshold sets (name=p,...), among
+     * them the bundled reference models', whose youden lies below sensitivity_0.90.
+     */
     @Test
     public void riskBandsMatchPythonsRule() throws Exception {
         File dir = Golden.dir();
-        RiskBands bands = RiskBands.fromManifest(ModelFiles.open(new File(dir, "model")).manifest);
-        List<String[]> rows =
-                Golden.tsv(new File(dir, "bands.tsv"), "probability\tindex\tlabel");
-        assertTrue("bands.tsv is empty", !rows.isEmpty());
+        RiskBands exported =
+                RiskBands.fromManifest(ModelFiles.open(new File(dir, "model")).manifest);
+        List<String[]> rows = Golden.tsv(
+                new File(dir, "bands.tsv"), "thresholds\tprobability\tindex\tlabel");
+        Map<String, RiskBands> sets = new HashMap<String, RiskBands>();
         for (String[] row : rows) {
-            RiskBands.Band band = bands.classify(Double.parseDouble(row[0]));
-            assertEquals("p=" + row[0], Integer.parseInt(row[1]), band.index);
-            assertEquals("p=" + row[0], row[2], band.label);
+            RiskBands bands = row[0].equals("manifest") ? exported : sets.get(row[0]);
+            if (bands == null) {
+                bands = new RiskBands(thresholds(row[0]));
+                sets.put(row[0], bands);
+            }
+            RiskBands.Band band = bands.classify(Double.parseDouble(row[1]));
+            String where = row[0] + " p=" + row[1];
+            assertEquals(where, Integer.parseInt(row[2]), band.index);
+            assertEquals(where, row[3], band.label);
         }
+        boolean youdenBelow = false; // the order of the default bundled model
+        for (RiskBands bands : sets.values()) {
+            youdenBelow |= bands.thresholds().get(0).name.equals("youden");
+        }
+        assertTrue("bands.tsv needs a threshold set with youden lowest", youdenBelow);
     }
 
     @Test
@@ -77,6 +116,9 @@ public class ExportedManifestTest {
                 String got = e.getMessage();
                 if (row[1].equals("json")) {
                     assertTrue(row[0] + ": " + got, got.startsWith("manifest is not valid JSON"));
+                } else if (row[1].equals("field")) { // a setting the app does not run
+                    assertTrue(row[0] + ": '" + got + "' does not name " + row[2],
+                            got.startsWith(row[2] + " ") || got.startsWith(row[2] + ":"));
                 } else if (row[1].equals("schema")) {
                     assertTrue(row[0] + ": " + e, e instanceof UnknownSchemaVersionException);
                     assertTrue(row[0] + ": " + got, got.startsWith("manifest: schema_version "));
@@ -133,6 +175,16 @@ public class ExportedManifestTest {
             Files.copy(f.toPath(), new File(to, f.getName()).toPath());
         }
         return to;
+    }
+
+    /** "name=probability,..." in that order, as Python writes it. */
+    private static List<Manifest.Threshold> thresholds(String csv) {
+        List<Manifest.Threshold> out = new ArrayList<Manifest.Threshold>();
+        for (String item : csv.split(",")) {
+            String[] pair = item.split("=", 2);
+            out.add(new Manifest.Threshold(pair[0], Double.parseDouble(pair[1]), 0, 0));
+        }
+        return out;
     }
 
     private static double[] doubles(String csv) {

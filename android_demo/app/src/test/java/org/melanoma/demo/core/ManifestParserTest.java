@@ -25,10 +25,67 @@ public class ManifestParserTest {
         assertEquals(Double.valueOf(0.031), m.verification.maxAbsDiff);
         assertEquals("1.5.1", m.versions.get("executorch"));
         assertEquals(Long.valueOf(11), m.targetInfo.get("delegated_ops"));
+        assertNull(m.preprocessing.exifOrientation); // version 1 does not say
+        assertNull(m.preprocessing.alpha);
+        assertNull(m.verification.floatDecisionAgreement);
     }
 
     @Test
-    public void maxBatchIsOptionalAndNullableAsInPython() throws Exception {
+    public void parsesAVersion2Manifest() throws Exception {
+        Manifest m = ManifestParser.parse(SampleManifest.V2);
+        assertEquals(2, m.schemaVersion);
+        assertEquals("applied", m.preprocessing.exifOrientation);
+        assertEquals("composite_on_white", m.preprocessing.alpha);
+        assertEquals(Double.valueOf(0.97), m.verification.floatDecisionAgreement);
+        assertEquals(Double.valueOf(0.985), m.verification.decisionAgreement);
+        assertEquals(Long.valueOf(128), m.input.maxBatch);
+        String none = SampleManifest.v2With("\"float_decision_agreement\": 0.97",
+                "\"float_decision_agreement\": null"); // spec-only: nothing ran
+        assertNull(ManifestParser.parse(none).verification.floatDecisionAgreement);
+        refused(SampleManifest.v2With("\"float_decision_agreement\": 0.97",
+                        "\"float_decision_agreement\": 1.5"),
+                "manifest.verification.float_decision_agreement: expected a number in [0, 1] or"
+                        + " null, got 1.5");
+    }
+
+    @Test
+    public void eachVersionHasExactlyItsFields() {
+        // Version 2 requires what version 1 has optionally, and the fields it added.
+        refused(SampleManifest.v2With("    \"max_batch\": 128,\n", ""),
+                "manifest.input: missing field(s) max_batch");
+        String sha = SampleManifest.repeat("5e", 32);
+        refused(SampleManifest.v2With("    \"program_sha256\": \"" + sha + "\",\n", ""),
+                "manifest.quantization: missing field(s) program_sha256");
+        refused(SampleManifest.v2With("    \"exif_orientation\": \"applied\",\n", ""),
+                "manifest.preprocessing: missing field(s) exif_orientation");
+        refused(SampleManifest.v2With("    \"alpha\": \"composite_on_white\",\n", ""),
+                "manifest.preprocessing: missing field(s) alpha");
+        refused(SampleManifest.v2With("    \"float_decision_agreement\": 0.97,\n", ""),
+                "manifest.verification: missing field(s) float_decision_agreement");
+        // Version 1 does not have them: strict, as for any unknown field.
+        refused(SampleManifest.with("\"color\": \"RGB\",", "\"alpha\": \"x\", \"color\": \"RGB\","),
+                "manifest.preprocessing: unknown field(s) alpha");
+        refused(SampleManifest.with("\"passed\": true,",
+                        "\"float_decision_agreement\": 1, \"passed\": true,"),
+                "manifest.verification: unknown field(s) float_decision_agreement");
+        refused(SampleManifest.v2With("\"qat\": false,", "\"qat\": false, \"bits\": 8,"),
+                "manifest.quantization: unknown field(s) bits");
+    }
+
+    @Test
+    public void version2SettingsTheAppDoesNotImplementAreRefused() {
+        refused(SampleManifest.v2With("\"composite_on_white\"", "\"premultiplied\""),
+                "manifest.preprocessing.alpha 'premultiplied' is not supported"
+                        + " (composite_on_white)");
+        refused(SampleManifest.v2With("\"exif_orientation\": \"applied\"",
+                        "\"exif_orientation\": \"ignored\""),
+                "manifest.preprocessing.exif_orientation 'ignored' is not supported (applied)");
+        refused(SampleManifest.v2With("\"composite_on_white\"", "null"),
+                "manifest.preprocessing.alpha: expected a string, got null");
+    }
+
+    @Test
+    public void maxBatchIsOptionalInVersion1AndNullableAsInPython() throws Exception {
         assertEquals(Long.valueOf(128), ManifestParser.parse(SampleManifest.JSON).input.maxBatch);
         String absent = SampleManifest.with("    \"max_batch\": 128,\n", "");
         assertNull(ManifestParser.parse(absent).input.maxBatch);
@@ -41,7 +98,7 @@ public class ManifestParserTest {
     }
 
     @Test
-    public void programSha256IsOptionalAndNullableAsInPython() throws Exception {
+    public void programSha256IsOptionalInVersion1AndNullableAsInPython() throws Exception {
         String sha = SampleManifest.repeat("5e", 32);
         assertEquals(sha, ManifestParser.parse(SampleManifest.JSON).quantization.programSha256);
         String absent = SampleManifest.with("    \"program_sha256\": \"" + sha + "\",\n", "");
@@ -69,15 +126,16 @@ public class ManifestParserTest {
 
     @Test
     public void unknownSchemaVersionsAreRefusedFirst() {
-        for (String version : new String[] {"2", "0", "\"1\"", "null", "1.5"}) {
+        for (String version : new String[] {"3", "0", "\"1\"", "null", "1.5", "2.0"}) {
             String json = SampleManifest.with("\"schema_version\": 1", "\"schema_version\": "
                     + version).replace("\"model_name\": \"cnn\",", ""); // also missing a field
             ManifestException e = refused(json, "manifest: schema_version ");
             assertTrue(version + ": " + e, e instanceof UnknownSchemaVersionException);
-            assertTrue(e.getMessage(), e.getMessage().contains("expected 1"));
+            assertTrue(e.getMessage(), e.getMessage().contains("expected 1 or 2"));
+            assertTrue(e.getMessage(), e.getMessage().contains("update the app"));
         }
         ManifestException e = refused(SampleManifest.with("  \"schema_version\": 1,\n", ""),
-                "manifest: schema_version missing, expected 1");
+                "manifest: schema_version missing, expected 1 or 2");
         assertTrue(e instanceof UnknownSchemaVersionException);
     }
 

@@ -6,6 +6,7 @@ import static org.junit.Assert.fail;
 
 import java.io.File;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -14,7 +15,8 @@ import org.junit.Test;
 /**
  * The parity test: the app's {@link Preprocessor} on images Python wrote as lossless PNG must
  * give melanoma.preprocess's tensors to a max abs difference of 1e-5, on every case in
- * cases.tsv. Too-small cases must fail with Python's own error message.
+ * cases.tsv, including images with transparency. Too-small cases must fail with Python's own error
+ * message. The compositing onto white must equal Pillow's on every (value, alpha) pair, exactly.
  */
 public class PreprocessorParityTest {
     static final double TOLERANCE = 1e-5;
@@ -31,6 +33,8 @@ public class PreprocessorParityTest {
         int large = 0;
         int nonSquare = 0;
         int refused = 0;
+        int transparent = 0; // cases with a fully transparent pixel
+        int translucent = 0; // cases with a pixel neither opaque nor fully transparent
         for (String[] row : Golden.tsv(new File(dir, "cases.tsv"), HEADER)) {
             String name = row[0];
             int width = Integer.parseInt(row[2]);
@@ -65,6 +69,9 @@ public class PreprocessorParityTest {
                         name, diff, TOLERANCE));
             }
             matched++;
+            int[] alphas = alphaCounts(image);
+            transparent += alphas[0] > 0 ? 1 : 0;
+            translucent += alphas[1] > 0 ? 1 : 0;
             if (box.side >= 1000) {
                 large++;
             }
@@ -79,6 +86,63 @@ public class PreprocessorParityTest {
         assertTrue("need a large (>= 1000 px crop) image", large >= 1);
         assertTrue("need landscape and portrait images", nonSquare >= 2);
         assertTrue("need a too-small case", refused >= 1);
+        assertTrue("need >= 2 images with transparent pixels", transparent >= 2);
+        assertTrue("need >= 2 images with semi-transparent pixels", translucent >= 2);
+    }
+
+    /**
+     * alpha_all_pairs.png holds every (value, alpha) pair in each channel; Python wrote how
+     * Pillow composites it onto white (alpha_all_pairs_on_white.rgb, 256 x 256 x 3 bytes). All
+     * 65536 pairs must match bit for bit, per channel.
+     */
+    @Test
+    public void compositingOntoWhiteMatchesPillowOnEveryPair() throws Exception {
+        File dir = Golden.dir();
+        ArgbImage image = readPng(new File(dir, "alpha_all_pairs.png"), 256, 256);
+        byte[] want = Files.readAllBytes(new File(dir, "alpha_all_pairs_on_white.rgb").toPath());
+        assertEquals("alpha_all_pairs_on_white.rgb size", 256 * 256 * 3, want.length);
+        int[] row = new int[256];
+        List<String> failures = new ArrayList<String>();
+        boolean[][] seen = new boolean[256][256]; // [alpha][value]: every pair is covered
+        for (int y = 0; y < 256; y++) {
+            image.readRow(y, 0, 256, row);
+            for (int x = 0; x < 256; x++) {
+                int a = row[x] >>> 24;
+                for (int c = 0; c < 3; c++) {
+                    int v = (row[x] >> (16 - 8 * c)) & 0xff;
+                    int pillow = want[(y * 256 + x) * 3 + c] & 0xff;
+                    int java = Preprocessor.compositeOnWhite(v, a);
+                    seen[a][v] = true;
+                    if (java != pillow && failures.size() < 20) {
+                        failures.add("value " + v + ", alpha " + a + ": Java " + java
+                                + ", Pillow " + pillow);
+                    }
+                }
+            }
+        }
+        if (!failures.isEmpty()) {
+            fail("compositing onto white differs from Pillow:\n  " + join(failures));
+        }
+        for (int a = 0; a < 256; a++) {
+            for (int v = 0; v < 256; v++) {
+                assertTrue("pair (value " + v + ", alpha " + a + ") not covered", seen[a][v]);
+            }
+        }
+    }
+
+    /** {pixels with alpha 0, pixels with alpha 1..254}. */
+    private static int[] alphaCounts(ArgbImage image) {
+        int[] counts = new int[2];
+        int[] row = new int[image.width()];
+        for (int y = 0; y < image.height(); y++) {
+            image.readRow(y, 0, image.width(), row);
+            for (int p : row) {
+                int a = p >>> 24;
+                counts[0] += a == 0 ? 1 : 0;
+                counts[1] += a > 0 && a < 255 ? 1 : 0;
+            }
+        }
+        return counts;
     }
 
     /** Null if pre refuses the image with exactly Python's message, else what went wrong. */

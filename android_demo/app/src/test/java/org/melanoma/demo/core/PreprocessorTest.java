@@ -85,14 +85,38 @@ public class PreprocessorTest {
     }
 
     @Test
-    public void alphaIsIgnored() throws Exception {
-        int[] opaque = randomImage(40, 60, 3);
-        int[] clear = new int[opaque.length];
-        for (int i = 0; i < opaque.length; i++) {
-            clear[i] = opaque[i] & 0x00ffffff;
+    public void transparentPixelsAreCompositedOntoWhite() throws Exception {
+        int[] hidden = randomImage(40, 60, 3);
+        int[] white = new int[hidden.length];
+        int[] half = new int[hidden.length];
+        int[] halfOnWhite = new int[hidden.length];
+        for (int i = 0; i < hidden.length; i++) {
+            white[i] = 0xffffffff;
+            half[i] = 0x80000000 | (hidden[i] & 0x00ffffff); // alpha 128
+            int out = 0xff000000;
+            for (int shift = 0; shift <= 16; shift += 8) {
+                int v = (hidden[i] >> shift) & 0xff;
+                // v * 128/255 + 255 * 127/255, rounded: Pillow's result for alpha 128
+                out |= (int) Math.floor(v * 128 / 255.0 + 127 + 0.5) << shift;
+            }
+            halfOnWhite[i] = out;
+            hidden[i] &= 0x00ffffff; // alpha 0: the colour must not matter
         }
-        assertArrayEquals(pre.toInput(new ArgbImage(opaque, 40, 60)),
-                pre.toInput(new ArgbImage(clear, 40, 60)), 0f);
+        assertArrayEquals(pre.toInput(new ArgbImage(white, 40, 60)),
+                pre.toInput(new ArgbImage(hidden, 40, 60)), 0f);
+        assertArrayEquals(pre.toInput(new ArgbImage(halfOnWhite, 40, 60)),
+                pre.toInput(new ArgbImage(half, 40, 60)), 0f);
+    }
+
+    @Test
+    public void compositingKeepsOpaqueValuesAndRoundsToNearest() {
+        for (int v = 0; v < 256; v++) {
+            assertEquals(v, Preprocessor.compositeOnWhite(v, 255));
+            assertEquals(255, Preprocessor.compositeOnWhite(v, 0));
+        }
+        assertEquals(127, Preprocessor.compositeOnWhite(0, 128)); // 255 - 128 exactly
+        assertEquals(128, Preprocessor.compositeOnWhite(1, 128)); // 127.502 rounds up
+        assertEquals(254, Preprocessor.compositeOnWhite(0, 1));
     }
 
     @Test

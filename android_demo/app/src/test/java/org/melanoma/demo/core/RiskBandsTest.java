@@ -15,7 +15,32 @@ public class RiskBandsTest {
             new Manifest.Threshold("sensitivity_0.90", 0.26, .9, .6);
 
     @Test
-    public void twoThresholdsMakeLowIntermediateHigh() {
+    public void youdenBelowSensitivityMakesHighStartAtSensitivity() {
+        // The default bundled model, reference-supervised (its metadata.json): youden is the LOWER.
+        Manifest.Threshold youden = new Manifest.Threshold("youden", 0.518627092899197, .93, .68);
+        Manifest.Threshold sens90 =
+                new Manifest.Threshold("sensitivity_0.90", 0.6048730611801147, .9, .75);
+        RiskBands bands = new RiskBands(Arrays.asList(youden, sens90)); // the exporter's order
+        assertEquals(Arrays.asList(youden, sens90), bands.thresholds());
+        assertBand(bands, Math.nextDown(0.518627092899197), 0, "low");
+        // At and above youden `melanoma predict` says melanoma; the band is still intermediate.
+        assertBand(bands, 0.518627092899197, 1, "intermediate");
+        assertBand(bands, 0.6, 1, "intermediate");
+        assertBand(bands, 0.6048730611801147, 2, "high");
+        assertEquals("below youden (p < 0.519)", bands.bands().get(0).describe());
+        assertEquals("from youden to below sensitivity_0.90 (0.519 <= p < 0.605)",
+                bands.bands().get(1).describe());
+        assertEquals("at or above sensitivity_0.90 (p >= 0.605)", bands.bands().get(2).describe());
+        // So the summary says the default decision too: melanoma, in the intermediate band.
+        String text = Screening.of(Math.log(0.55 / 0.45), bands, 0, 0).summary("melanoma");
+        assertTrue(text, text.contains("Risk band: INTERMEDIATE"));
+        assertTrue(text, text.contains("Decision at youden (p >= 0.519): melanoma"));
+        text = Screening.of(Math.log(0.5 / 0.5), bands, 0, 0).summary("melanoma");
+        assertTrue(text, text.contains("Decision at youden (p >= 0.519): not melanoma"));
+    }
+
+    @Test
+    public void sensitivityBelowYoudenMakesHighStartAtYouden() {
         RiskBands bands = new RiskBands(Arrays.asList(YOUDEN, SENS90)); // unsorted on purpose
         assertEquals(Arrays.asList(SENS90, YOUDEN), bands.thresholds());
         assertBand(bands, 0.0, 0, "low");
@@ -86,8 +111,9 @@ public class RiskBandsTest {
         Screening s = Screening.of(1.0, bands, 45_000_000L, 2_100_000L);
         assertEquals(2, s.band.index);
         String text = s.summary("melanoma");
-        assertTrue(text, text.startsWith("P(melanoma) = 0.731 (73.1%)"));
+        assertTrue(text, text.startsWith("P(melanoma) = 0.731 (a model score, not a risk)"));
         assertTrue(text, text.contains("Risk band: HIGH — at or above youden (p >= 0.480)"));
+        assertTrue(text, text.contains("Decision at youden (p >= 0.480): melanoma"));
         assertTrue(text, text.contains("Inference: 2.1 ms (preprocessing 45 ms)"));
         try {
             Screening.of(Double.NaN, bands, 0, 0);

@@ -1,6 +1,9 @@
 package org.melanoma.demo.core;
 
-/** A valid manifest in the layout Manifest.to_json() writes (sorted keys, indent 2). */
+/**
+ * A valid manifest in the layout Manifest.to_json() writes (sorted keys, indent 2): {@link #JSON}
+ * in schema version 1, {@link #V2} in version 2.
+ */
 final class SampleManifest {
     private SampleManifest() {}
 
@@ -80,12 +83,31 @@ final class SampleManifest {
             "}",
             "");
 
+    /** The same manifest in schema version 2: three added fields, in sorted-key position. */
+    static final String V2 = replace(replace(replace(replace(JSON,
+            "\"schema_version\": 1", "\"schema_version\": 2"),
+            "    \"color\": \"RGB\",",
+            "    \"alpha\": \"composite_on_white\",\n    \"color\": \"RGB\","),
+            "    \"crop\": \"center_square\",",
+            "    \"crop\": \"center_square\",\n    \"exif_orientation\": \"applied\","),
+            "    \"decision_agreement\": 0.985,",
+            "    \"decision_agreement\": 0.985,\n    \"float_decision_agreement\": 0.97,");
+
     /** JSON with the first occurrence of {@code from} replaced; fails if it is not there. */
     static String with(String from, String to) {
-        if (!JSON.contains(from)) {
+        return replace(JSON, from, to);
+    }
+
+    /** {@link #with} on the version 2 manifest. */
+    static String v2With(String from, String to) {
+        return replace(V2, from, to);
+    }
+
+    private static String replace(String json, String from, String to) {
+        if (!json.contains(from)) {
             throw new AssertionError("sample manifest has no '" + from + "'");
         }
-        return JSON.replaceFirst(java.util.regex.Pattern.quote(from),
+        return json.replaceFirst(java.util.regex.Pattern.quote(from),
                 java.util.regex.Matcher.quoteReplacement(to));
     }
 
