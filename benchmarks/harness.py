@@ -164,7 +164,7 @@ def run_benchmark(config: BenchConfig) -> BenchResult:
             step(f"{artifact.name}: accuracy")
             subjects.append(
                 artifact_subject(
-                    artifact, test.images, labels, reference, checkpoint.meta, config.accuracy
+                    artifact, test.images, labels, reference, checkpoint, config.accuracy
                 )
             )
         latencies = time_interleaved(subjects, test, config, rounds, step)

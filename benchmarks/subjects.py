@@ -26,21 +26,29 @@ from melanoma.benchmarks.accuracy import (
     sanity_failures,
     sigmoid,
 )
+from melanoma.benchmarks.manifest_checks import manifest_failures
 from melanoma.checkpoint import (
     Checkpoint,
     CheckpointError,
-    CheckpointMeta,
     load_checkpoint,
     same_threshold_name,
 )
 from melanoma.errors import UserError, first_line
 from melanoma.manifest import Manifest, size_of
 from melanoma.preprocess import normalize
+from melanoma.pt2e import MAX_BATCH
 
 # exir writes a .pte's flatbuffer file identifier, bytes 4-7, as "ET" + two alphanumerics.
 # ExecuTorch's loader logs a wrong identifier verbatim, and its pybind log bridge aborts the
 # whole process (SIGABRT) when those bytes are not UTF-8: such a file must never reach it.
 PTE_IDENTIFIER = re.compile(rb"ET[0-9A-Za-z]{2}")
+# input.max_batch null promises any batch: more rows than a bounded target's memory is
+# planned for, then.
+ANY_BATCH_PROBE = MAX_BATCH + 1
+PROBE_LIMIT = 4096  # a claimed max_batch is tried with that many rows: 48 MB at most
+# The same image in a batch of max_batch rows and in the accuracy pass's batches of 100:
+# equal up to summation order, or one int8 output step (about 0.02) at most.
+BATCH_MAX_ABS_DPROB = 0.05
 
 
 @dataclass(frozen=True)
@@ -159,7 +167,7 @@ def artifact_subject(
     images: torch.Tensor,
     labels: np.ndarray,
     reference: Subject,
-    meta: CheckpointMeta,
+    checkpoint: Checkpoint,
     config: AccuracyConfig,
 ) -> Subject:
     """One accuracy pass of an artifact in its own runtime, normalized as its manifest says."""
@@ -170,7 +178,7 @@ def artifact_subject(
         target = get_target(manifest.target)
     except ValueError as err:
         raise UserError(f"{artifact.path}: {err}") from None
-    reasons = _manifest_failures(manifest, meta, config.threshold_name)
+    reasons = manifest_failures(manifest, artifact.path, checkpoint, config.threshold_name)
     subject = Subject(
         name=artifact.name,
         target=manifest.target,
@@ -212,9 +220,10 @@ def _accuracy_pass(subject, target, artifact, images, labels, reference, thresho
     reasons = list(subject.reasons)
     inputs = normalize(images, *subject.normalization).numpy()
     try:
+        runner = target.load(artifact.path)
         done = _scored(
             labels,
-            target.load(artifact.path),
+            runner,
             inputs,
             subject.dynamic_batch,
             threshold,
@@ -230,6 +239,7 @@ def _accuracy_pass(subject, target, artifact, images, labels, reference, thresho
         reasons.append(f"runtime error: {type(err).__name__}: {first_line(err)}")
         return dataclasses.replace(subject, reasons=tuple(reasons), load=None)
     reasons += sanity_failures(subject.precision, done["figures"], config.bounds)
+    reasons += batch_failures(runner, inputs, done["scores"].probs, artifact.manifest)
     return dataclasses.replace(
         subject,
         status="failed" if reasons else "verified",
@@ -237,6 +247,56 @@ def _accuracy_pass(subject, target, artifact, images, labels, reference, thresho
         info={**subject.info, **done["figures"], "runtime": done["runtime"]},
         scores=done["scores"],
     )
+
+
+def batch_failures(runner, inputs: np.ndarray, probs: np.ndarray, manifest: Manifest) -> list[str]:
+    """Whether the artifact takes the batch its manifest's input.max_batch promises, and
+    refuses one row more: the app sizes its batches by it, and a .pte refuses any batch
+    larger than the one its memory was planned for."""
+    claim = manifest.input.max_batch
+    if claim is None and manifest.schema_version == 1:
+        return []  # version 1 may leave it out: not stated
+    rows = ANY_BATCH_PROBE if claim is None else claim
+    if rows > PROBE_LIMIT:
+        return [
+            f"manifest input.max_batch {claim}: more rows than the benchmark tries ({PROBE_LIMIT})"
+        ]
+    shown = "null (any N)" if claim is None else claim
+    problem = _batch_problem(runner, inputs, probs, rows)
+    if problem:
+        return [f"manifest input.max_batch {shown}, but a batch of {rows} {problem}"]
+    if claim is not None and _run_rows(runner, inputs, claim + 1)[0] is not None:
+        return [f"manifest input.max_batch {claim}, but a batch of {claim + 1} runs too"]
+    return []
+
+
+def _batch_problem(runner, inputs, probs, rows: int) -> str | None:
+    """What is wrong with `rows` test images in one call, if anything: refused, or outputs
+    other than the accuracy pass's for the same images."""
+    out, error = _run_rows(runner, inputs, rows)
+    if out is None:
+        return f"is refused ({error})"
+    if out.shape != (rows, 1):
+        return f"gives outputs of shape {out.shape}"
+    if not np.all(np.isfinite(out)):
+        return f"gives {int(np.sum(~np.isfinite(out)))} non-finite output(s)"
+    dprob = float(np.max(np.abs(sigmoid(out[:, 0]) - np.resize(probs, rows))))
+    if dprob > BATCH_MAX_ABS_DPROB:
+        return f"gives other probabilities than smaller batches (max|Δp| {dprob:.2g})"
+    return None
+
+
+def _run_rows(runner, inputs: np.ndarray, rows: int) -> tuple[np.ndarray | None, str]:
+    """(outputs, "") of one call on `rows` test images (repeated if needed), or (None, why)."""
+    from melanoma.export.executorch import native_stderr_to_log
+
+    batch = np.ascontiguousarray(np.resize(inputs, (rows, *inputs.shape[1:])))
+    try:
+        # A refused batch is expected here: ExecuTorch's native lines about it go to the log.
+        with native_stderr_to_log(show_on_failure=False):
+            return np.asarray(runner(batch)), ""
+    except runtime_errors() as err:
+        return None, f"{type(err).__name__}: {first_line(err)}"
 
 
 def _header_failure(target, path: Path) -> str | None:
@@ -256,29 +316,3 @@ def _header_failure(target, path: Path) -> str | None:
     if PTE_IDENTIFIER.fullmatch(identifier):
         return None
     return f"not an ExecuTorch program: file identifier (bytes 4-7) {identifier!r}, expected ET.."
-
-
-def _manifest_failures(manifest: Manifest, meta: CheckpointMeta, threshold_name: str) -> list[str]:
-    """What the manifest itself says is wrong, before anything runs."""
-    failures = []
-    pre = manifest.preprocessing
-    same = np.allclose(pre.mean, meta.mean, atol=1e-6) and np.allclose(pre.std, meta.std, atol=1e-6)
-    if not same:
-        failures.append(
-            f"manifest mean/std {pre.mean}/{pre.std} differ from the checkpoint's "
-            f"{meta.mean}/{meta.std}"
-        )
-    if not manifest.verification.passed:
-        failures.append(f"export verification failed ({manifest.verification.check})")
-    if not any(same_threshold_name(t.name, threshold_name) for t in manifest.thresholds):
-        known = ", ".join(t.name for t in manifest.thresholds)
-        failures.append(f"manifest has no threshold {threshold_name!r} (has: {known})")
-    # The app decides at the manifest's thresholds, which the artifact's sha256 does not cover.
-    stored = {c["name"]: c["probability"] for c in meta.thresholds}
-    for threshold in manifest.thresholds:
-        if threshold.name in stored and abs(threshold.probability - stored[threshold.name]) > 1e-6:
-            failures.append(
-                f"manifest threshold {threshold.name} {threshold.probability:.6g} differs from "
-                f"the checkpoint's {stored[threshold.name]:.6g}"
-            )
-    return failures

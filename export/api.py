@@ -9,6 +9,7 @@ rename both into place. A failed check leaves the previous artifact untouched.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import platform
 import time
@@ -17,31 +18,31 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 
 from melanoma.atomic import atomic_path, output_dir
 from melanoma.checkpoint import (
-    METADATA,
     REFERENCE_NAMES,
-    CheckpointError,
     CheckpointMeta,
     checkpoint_sha256,
     load_checkpoint,
     package_versions,
-    read_meta,
     utc_now,
 )
 from melanoma.errors import UserError
 from melanoma.export import verify
-from melanoma.export.base import INPUT_NAME, OUTPUT_NAME, ExportError, NotRunnableHere
+from melanoma.export.base import ExportError, NotRunnableHere
+from melanoma.export.contract import (
+    FLOAT_QUANTIZATION,
+    INT8_SCHEME,  # noqa: F401  where callers have always found it
+    existing_qat,
+    input_contract,
+    int8_quantization,
+)
 from melanoma.export.registry import TARGETS, get_target
 from melanoma.manifest import (
     FileInfo,
-    InputSpec,
     Manifest,
-    OutputSpec,
-    Preprocessing,
     Quantization,
     Threshold,
     manifest_path,
@@ -49,7 +50,6 @@ from melanoma.manifest import (
     size_of,
 )
 from melanoma.model import example_inputs
-from melanoma.preprocess import IMAGE_SIZE, MIN_SIDE
 from melanoma.validation_scores import target_threshold
 
 if TYPE_CHECKING:
@@ -62,7 +62,6 @@ log = logging.getLogger(__name__)
 # reference SGAN that beats it is bundled (see the README's results).
 DEFAULT_CHECKPOINT = "reference-supervised"
 QUANTIZE = {"none": ("fp32",), "int8": ("int8",), "both": ("fp32", "int8")}
-INT8_SCHEME = "int8-pt2e-xnnpack"
 
 
 @dataclass(frozen=True)
@@ -192,47 +191,32 @@ def _float_source(checkpoint) -> Source:
         checkpoint.model,
         checkpoint.meta,
         f"float checkpoint in eager PyTorch {torch.__version__}",
-        Quantization(scheme="none", per_channel=False, qat=False),
+        FLOAT_QUANTIZATION,
     )
 
 
 def _int8_source(checkpoint, dataset, model_name: str, out_dir: Path, qat_config) -> Source:
     """The bundled <ckpt>/qat, else <out>/qat-<model> from an earlier run, else QAT now."""
-    from melanoma.qat import QATConfig, find_qat, load_qat, qat_finetune
+    from melanoma.qat import QATConfig, load_qat, qat_finetune
 
-    source_sha = checkpoint_sha256(checkpoint.path)
-    qat_dir = find_qat(checkpoint.path)
+    qat_dir = existing_qat(checkpoint.path, out_dir, model_name)
     if qat_dir is None:
         qat_dir = out_dir / f"qat-{model_name}"
-        if not _made_from(qat_dir, source_sha):
-            if dataset is None:
-                raise UserError(
-                    f"{checkpoint.path}: no int8 program made from this checkpoint, and int8 "
-                    "needs QAT on its training data: pass --data (or --quantize none)"
-                )
-            log.info("no matching int8 program: QAT into %s", qat_dir)
-            qat_finetune(checkpoint, dataset, qat_config or QATConfig(), qat_dir)
+        if dataset is None:
+            raise UserError(
+                f"{checkpoint.path}: no int8 program made from this checkpoint, and int8 "
+                "needs QAT on its training data: pass --data (or --quantize none)"
+            )
+        log.info("no matching int8 program: QAT into %s", qat_dir)
+        qat_finetune(checkpoint, dataset, qat_config or QATConfig(), qat_dir)
     qat = load_qat(qat_dir)
     return Source(
         qat.program,
         qat.meta,
         f"converted QAT program {qat_dir.name}/ (Q/DQ as float reference math)",
-        Quantization(
-            scheme=INT8_SCHEME,
-            per_channel=True,
-            qat=qat.meta.epochs > 0,
-            program_sha256=qat.meta.weights_sha256,  # load_qat checked the file against it
-        ),
+        # load_qat checked program.pt2 against the weights_sha256 its metadata records
+        int8_quantization(qat.meta, qat.meta.weights_sha256),
     )
-
-
-def _made_from(qat_dir: Path, source_sha: str) -> bool:
-    if not (qat_dir / METADATA).is_file():
-        return False
-    try:
-        return read_meta(qat_dir).train_config.get("source_checkpoint_sha256") == source_sha
-    except CheckpointError:
-        return False
 
 
 def _export_one(module: ModuleType, precision: str, source: Source, context: Context):
@@ -286,33 +270,16 @@ def _verify(module, path: Path, precision: str, source: Source, context: Context
 
 def _manifest(module, precision, name, temp, info, verification, source, context) -> Manifest:
     meta = source.meta
+    contract = input_contract(meta)
     return Manifest(
         model_name=context.model_name,
         method=meta.method,
         target=module.NAME,
         precision=precision,
         file=FileInfo(name=name, sha256=sha256_of(temp), size_bytes=size_of(temp)),
-        input=InputSpec(
-            INPUT_NAME,
-            ["N", 3, IMAGE_SIZE, IMAGE_SIZE],
-            "float32",
-            "NCHW",
-            value_range(meta.mean, meta.std),
-            max_batch=info.get("max_batch"),
-        ),
-        preprocessing=Preprocessing(
-            color="RGB",
-            crop="center_square",
-            resize="area",
-            size=IMAGE_SIZE,
-            min_side=MIN_SIDE,
-            scale=1 / 255,
-            mean=list(meta.mean),
-            std=list(meta.std),
-            exif_orientation="applied",
-            alpha="composite_on_white",
-        ),
-        output=OutputSpec(OUTPUT_NAME, ["N", 1], "logit", "sigmoid", "melanoma"),
+        input=dataclasses.replace(contract.input, max_batch=info.get("max_batch")),
+        preprocessing=contract.preprocessing,
+        output=contract.output,
         thresholds=context.thresholds,
         quantization=source.quantization,
         source_checkpoint_sha256=context.source_sha256,
@@ -321,10 +288,3 @@ def _manifest(module, precision, name, temp, info, verification, source, context
         verification=verification,
         target_info=info,
     )
-
-
-def value_range(mean: list[float], std: list[float]) -> list[float]:
-    """[min, max] of a normalized input: pixel 0 and 255 through each channel's mean/std."""
-    low = np.min((0.0 - np.asarray(mean)) / np.asarray(std))
-    high = np.max((1.0 - np.asarray(mean)) / np.asarray(std))
-    return [round(float(low), 6), round(float(high), 6)]

@@ -106,7 +106,7 @@ class ExecuTorchRunner:
         from executorch.extension.pybindings import portable_lib
         from executorch.runtime import Runtime
 
-        with _native_stderr_to_log():
+        with native_stderr_to_log():
             if threads:
                 # XNNPACK runs on the runtime's one process-wide threadpool.
                 portable_lib._unsafe_reset_threadpool(threads)
@@ -124,24 +124,31 @@ class ExecuTorchRunner:
 
 
 @contextlib.contextmanager
-def _native_stderr_to_log():
+def native_stderr_to_log(show_on_failure: bool = True):
     """The runtime's threadpool, created on first use, prints cpuinfo probes
     ("Failed to open midr file ...") straight to file descriptor 2 on x86 Linux: harmless,
-    and alarming next to a result. Log them (shown with -v); if loading fails, print them."""
+    and alarming next to a result. Log them (shown with -v); if loading fails, print them,
+    unless the failure was expected (the benchmark checking that a batch is refused).
+    The runtime's own log lines (a refused input, say) come through Python's sys.stderr
+    instead, which may not be file descriptor 2 (pytest swaps it): both go to the log."""
     sys.stderr.flush()
     saved = os.dup(2)
     failed = True
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
         try:
-            yield
+            with (
+                open(sink.fileno(), "w", closefd=False, errors="replace") as text,
+                contextlib.redirect_stderr(text),
+            ):
+                yield
             failed = False
         finally:
             os.dup2(saved, 2)
             os.close(saved)
             sink.seek(0)
             text = sink.read().decode(errors="replace").strip()
-            if text and failed:
+            if text and failed and show_on_failure:
                 print(text, file=sys.stderr)
             elif text:
                 log.info("executorch runtime: %s", text)

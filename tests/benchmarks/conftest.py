@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from melanoma.benchmarks.report import make_row
-from melanoma.benchmarks.subjects import Subject
+from melanoma.benchmarks.subjects import AccuracyConfig, Subject
 from melanoma.benchmarks.timing import Latency
 from melanoma.metrics import METRIC_NAMES
 
 MACS = 38_633_600
+FAST = AccuracyConfig(n_bootstrap=20)  # the tests look at statuses, not CIs
 
 
 def small_cnn_macs(widths, size=32):
@@ -131,3 +132,44 @@ def artifacts_copy(artifacts_dir, tmp_path):
     import shutil
 
     return Path(shutil.copytree(artifacts_dir, tmp_path / "artifacts"))
+
+
+@pytest.fixture(scope="session")
+def checkpoint(export_source):
+    """The float checkpoint the real artifacts were exported from."""
+    from melanoma.checkpoint import load_checkpoint
+
+    return load_checkpoint(export_source)
+
+
+@pytest.fixture(scope="session")
+def test_split(dataset):
+    return dataset.test.images, dataset.test.labels.numpy()
+
+
+@pytest.fixture(scope="session")
+def reference(checkpoint, test_split):
+    """The eager row, as the benchmark builds it (FAST: few bootstrap resamples)."""
+    from melanoma.benchmarks.subjects import reference_subject
+
+    return reference_subject(checkpoint, *test_split, FAST)
+
+
+@pytest.fixture
+def bench_edited(artifacts_copy, checkpoint, test_split, reference):
+    """bench_edited(name, edit) -> the Subject of artifact `name` after `edit(parsed manifest)`,
+    as the benchmark builds it: the manifest checks, then the accuracy pass in its runtime."""
+    import json
+
+    from melanoma.benchmarks.subjects import Artifact, artifact_subject
+    from melanoma.manifest import read_manifest
+
+    def bench(name, edit):
+        path = artifacts_copy / f"{name}.manifest.json"
+        data = json.loads(path.read_text())
+        edit(data)
+        path.write_text(json.dumps(data))
+        artifact = Artifact(name, artifacts_copy / name, read_manifest(path))
+        return artifact_subject(artifact, *test_split, reference, checkpoint, FAST)
+
+    return bench

@@ -67,6 +67,9 @@ def test_exports_and_prints_a_table(run_main, export_source, tmp_path, monkeypat
         "max",
         "abs",
         "diff",
+        "same",
+        "as",
+        "float",
         "status",
     ]
     assert str(tmp_path / "quick-cnn-torchscript-fp32.ptl") in row and row.endswith("passed")

@@ -1,0 +1,190 @@
+"""What a manifest claims that can be checked before the artifact runs.
+
+The manifest's sha256 covers the artifact, not the manifest, and the app takes
+its input shape, pixel scaling, output kind and thresholds from the manifest: an
+edited one would mislead the app while its artifact still matched. So each claim
+is held against what the exporter writes for this checkpoint
+(melanoma.export.contract) or against the checkpoint itself. input.max_batch
+depends on the target's runtime and is tried by running (subjects.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+from melanoma.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    file_sha256,
+    read_meta,
+    same_threshold_name,
+)
+from melanoma.export.contract import (
+    FLOAT_QUANTIZATION,
+    INT8_SCHEME,
+    existing_qat,
+    input_contract,
+    int8_quantization,
+)
+from melanoma.manifest import Manifest, Quantization, Threshold, size_of
+from melanoma.validation_scores import target_threshold
+
+# Version 1 did the same without saying so: None there means "not stated", not a wrong value.
+NOT_STATED_IN_1 = {("preprocessing", "exif_orientation"), ("preprocessing", "alpha")}
+TOLERANCE = 1e-6  # for numbers that went through JSON (mean/std, thresholds)
+SENSITIVITY_PREFIX = "sensitivity_"
+
+
+def manifest_failures(manifest: Manifest, path: Path, checkpoint: Checkpoint, threshold_name: str):
+    """Every claim of the manifest of the artifact at `path` that the checkpoint or the
+    exporter contradicts, one line each naming the field, its value and what was expected."""
+    failures = []
+    if not manifest.verification.passed:
+        failures.append(f"export verification failed ({manifest.verification.check})")
+    if manifest.file.size_bytes != size_of(path):
+        failures.append(
+            f"manifest file.size_bytes {manifest.file.size_bytes}, file has {size_of(path)}"
+        )
+    if manifest.method != checkpoint.meta.method:
+        failures.append(
+            f"manifest method {manifest.method!r}, expected {checkpoint.meta.method!r} "
+            "(the checkpoint's)"
+        )
+    failures += contract_failures(manifest, checkpoint)
+    failures += quantization_failures(manifest, path, checkpoint)
+    failures += threshold_failures(manifest, checkpoint, threshold_name)
+    return failures
+
+
+def contract_failures(manifest: Manifest, checkpoint: Checkpoint) -> list[str]:
+    """input (but max_batch), preprocessing and output, field by field, against the exporter's."""
+    expected = input_contract(checkpoint.meta)
+    failures = []
+    for part in ("input", "preprocessing", "output"):
+        stated, wanted = getattr(manifest, part), getattr(expected, part)
+        for field in dataclasses.fields(wanted):
+            have, want = getattr(stated, field.name), getattr(wanted, field.name)
+            if (part, field.name) == ("input", "max_batch"):
+                continue  # the target's: tried by running the artifact
+            if (
+                have is None
+                and manifest.schema_version == 1
+                and (part, field.name) in NOT_STATED_IN_1
+            ):
+                continue
+            if not same(have, want):
+                failures.append(
+                    f"manifest {part}.{field.name} {shown(have)}, expected {shown(want)} "
+                    "(what the exporter writes for this checkpoint)"
+                )
+    return failures
+
+
+def quantization_failures(manifest: Manifest, path: Path, checkpoint: Checkpoint) -> list[str]:
+    """scheme, per_channel, qat and program_sha256 against the precision and the int8 program."""
+    if manifest.precision not in ("fp32", "int8"):
+        return [f"manifest precision {manifest.precision!r}, expected 'fp32' or 'int8'"]
+    expected, source = _expected_quantization(manifest, path, checkpoint)
+    failures = []
+    for field in dataclasses.fields(Quantization):
+        have, want = getattr(manifest.quantization, field.name), getattr(expected, field.name)
+        if field.name == "program_sha256" and have is None and manifest.schema_version == 1:
+            continue  # version 1 may leave it out: not stated
+        if have != want:
+            failures.append(
+                f"manifest quantization.{field.name} {shown(have)}, "
+                f"expected {shown(want)} ({source})"
+            )
+    return failures
+
+
+def _expected_quantization(manifest: Manifest, path: Path, checkpoint: Checkpoint):
+    """(Quantization, where it comes from). The int8 program is the one the exporter would
+    lower; where there is none to read, its qat flag and sha256 cannot be checked."""
+    if manifest.precision == "fp32":
+        return FLOAT_QUANTIZATION, "an fp32 artifact's"
+    qat_dir = existing_qat(checkpoint.path, path.parent, manifest.model_name)
+    if qat_dir is None:
+        stated = manifest.quantization
+        unchecked = Quantization(INT8_SCHEME, True, stated.qat, stated.program_sha256)
+        return unchecked, "an int8 artifact's"
+    program_sha = file_sha256(qat_dir / "program.pt2")
+    return int8_quantization(read_meta(qat_dir), program_sha), f"the int8 program in {qat_dir}"
+
+
+def threshold_failures(manifest: Manifest, checkpoint: Checkpoint, threshold_name: str):
+    """The requested threshold is there, every stored one is there, and each one the manifest
+    lists is the checkpoint's, or re-derived exactly as `--target-sensitivity` adds it."""
+    failures = []
+    names = [t.name for t in manifest.thresholds]
+    if not any(same_threshold_name(name, threshold_name) for name in names):
+        failures.append(f"manifest has no threshold {threshold_name!r} (has: {', '.join(names)})")
+    for stored in checkpoint.meta.thresholds:
+        if stored["name"] not in names and not same_threshold_name(stored["name"], threshold_name):
+            failures.append(
+                f"manifest has no threshold {stored['name']!r}, which the checkpoint stores"
+            )
+    for threshold in manifest.thresholds:
+        failures += _threshold_mismatch(threshold, checkpoint)
+    return failures
+
+
+def _threshold_mismatch(threshold: Threshold, checkpoint: Checkpoint) -> list[str]:
+    expected, source = expected_threshold(threshold.name, checkpoint)
+    if expected is None:
+        return [f"manifest threshold {threshold.name}: {source}"]
+    failures = []
+    for field in ("probability", "val_sensitivity", "val_specificity"):
+        have, want = getattr(threshold, field), getattr(expected, field)
+        if abs(have - want) > TOLERANCE:
+            failures.append(
+                f"manifest threshold {threshold.name} {field} {have:.6g} differs from "
+                f"{source} {want:.6g}"
+            )
+    return failures
+
+
+def expected_threshold(name: str, checkpoint: Checkpoint) -> tuple[Threshold | None, str]:
+    """(the threshold the exporter writes under `name`, where it comes from), or (None, why
+    it writes none): the stored one, else the one for a sensitivity target re-chosen on the
+    checkpoint's kept validation predictions (export/api.py manifest_thresholds)."""
+    stored = next((t for t in checkpoint.meta.thresholds if t["name"] == name), None)
+    if stored is not None:
+        values = (stored["probability"], stored["sensitivity"], stored["specificity"])
+        return Threshold(name, *map(float, values)), "the checkpoint's"
+    try:
+        target = float(name.removeprefix(SENSITIVITY_PREFIX))
+    except ValueError:
+        target = math.nan
+    if not name.startswith(SENSITIVITY_PREFIX) or not 0 < target <= 1:
+        return None, "the checkpoint stores no such threshold, and it names no sensitivity target"
+    try:
+        choice = target_threshold(checkpoint, target)
+    except CheckpointError as err:
+        return None, f"the checkpoint stores no such threshold and cannot re-derive it ({err})"
+    if choice.name != name:
+        return None, f"the exporter names the threshold for that target {choice.name}"
+    derived = Threshold(choice.name, choice.probability, choice.sensitivity, choice.specificity)
+    return derived, "the one re-derived from the checkpoint's kept validation predictions"
+
+
+def same(have, want) -> bool:
+    """Equal as JSON values; numbers within TOLERANCE (the manifest went through JSON)."""
+    if isinstance(want, float):
+        number = type(have) in (int, float)
+        return number and math.isclose(have, want, rel_tol=TOLERANCE, abs_tol=TOLERANCE)
+    if isinstance(want, list):
+        return isinstance(have, list) and len(have) == len(want) and all(map(same, have, want))
+    return type(have) is type(want) and have == want
+
+
+def shown(value) -> str:
+    """A value as in the manifest's JSON, numbers to 6 significant digits."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(shown, value)) + "]"
+    return json.dumps(value)

@@ -1,0 +1,94 @@
+"""What an artifact of a checkpoint promises the app, in one place.
+
+The exporter writes these values into every manifest and the benchmark checks
+every manifest against them: the manifest's sha256 covers the artifact, not the
+manifest, so an edited input shape, scale or output kind would otherwise reach
+the app unnoticed. Only input.max_batch is left to each target (its runtime sets it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from melanoma.checkpoint import METADATA, CheckpointError, CheckpointMeta, read_meta
+from melanoma.export.base import INPUT_NAME, OUTPUT_NAME
+from melanoma.manifest import InputSpec, OutputSpec, Preprocessing, Quantization
+from melanoma.preprocess import IMAGE_SIZE, MIN_SIDE
+
+INT8_SCHEME = "int8-pt2e-xnnpack"
+FLOAT_QUANTIZATION = Quantization(scheme="none", per_channel=False, qat=False)
+
+
+@dataclass(frozen=True)
+class InputContract:
+    input: InputSpec  # max_batch None: each target's export says what its runtime takes
+    preprocessing: Preprocessing
+    output: OutputSpec
+
+
+def input_contract(meta: CheckpointMeta) -> InputContract:
+    """The input, preprocessing and output every artifact of this checkpoint has."""
+    return InputContract(
+        input=InputSpec(
+            INPUT_NAME,
+            ["N", 3, IMAGE_SIZE, IMAGE_SIZE],
+            "float32",
+            "NCHW",
+            value_range(meta.mean, meta.std),
+        ),
+        preprocessing=Preprocessing(
+            color="RGB",
+            crop="center_square",
+            resize="area",
+            size=IMAGE_SIZE,
+            min_side=MIN_SIDE,
+            scale=1 / 255,
+            mean=list(meta.mean),
+            std=list(meta.std),
+            exif_orientation="applied",
+            alpha="composite_on_white",
+        ),
+        output=OutputSpec(OUTPUT_NAME, ["N", 1], "logit", "sigmoid", "melanoma"),
+    )
+
+
+def value_range(mean: list[float], std: list[float]) -> list[float]:
+    """[min, max] of a normalized input: pixel 0 and 255 through each channel's mean/std."""
+    low = np.min((0.0 - np.asarray(mean)) / np.asarray(std))
+    high = np.max((1.0 - np.asarray(mean)) / np.asarray(std))
+    return [round(float(low), 6), round(float(high), 6)]
+
+
+def int8_quantization(qat_meta: CheckpointMeta, program_sha256: str) -> Quantization:
+    """An int8 artifact's: lowered from the QAT program with this sha256 and metadata."""
+    return Quantization(
+        scheme=INT8_SCHEME,
+        per_channel=True,
+        qat=qat_meta.epochs > 0,  # epochs 0: calibration only (post-training quantization)
+        program_sha256=program_sha256,
+    )
+
+
+def existing_qat(checkpoint_path: Path, out_dir: Path, model_name: str) -> Path | None:
+    """The int8 program the exporter lowers without training one: the checkpoint's own
+    qat/, else <out_dir>/qat-<model_name> left by an earlier export of this checkpoint."""
+    from melanoma.checkpoint import checkpoint_sha256
+    from melanoma.qat import find_qat
+
+    found = find_qat(checkpoint_path)
+    if found is not None:
+        return found
+    candidate = Path(out_dir) / f"qat-{model_name}"
+    return candidate if made_from(candidate, checkpoint_sha256(checkpoint_path)) else None
+
+
+def made_from(qat_dir: Path, source_sha: str) -> bool:
+    if not (qat_dir / METADATA).is_file():
+        return False
+    try:
+        return read_meta(qat_dir).train_config.get("source_checkpoint_sha256") == source_sha
+    except CheckpointError:
+        return False

@@ -1,0 +1,201 @@
+"""A manifest that claims what its artifact does not do is ❎, with the field named.
+
+Each case is the real exporter's manifest with a field edited, as someone editing the
+JSON beside an untouched artifact would leave it: the sha256 still matches, so only
+these checks stand between the edit and the app.
+"""
+
+import pytest
+
+from melanoma.checkpoint import read_meta
+from melanoma.export.contract import INT8_SCHEME
+from melanoma.validation_scores import target_threshold
+
+ONNX = "quick-cnn-onnx-fp32.onnx"
+ONNX_INT8 = "quick-cnn-onnx-int8.onnx"
+PTE = "quick-cnn-executorch-fp32.pte"
+PTE_INT8 = "quick-cnn-executorch-int8.pte"
+
+
+def setting(path: str, value):
+    """An edit setting a dotted field ("input.shape") of the parsed manifest."""
+
+    def edit(data):
+        *parents, last = path.split(".")
+        for key in parents:
+            data = data[int(key)] if isinstance(data, list) else data[key]
+        data[last] = value
+
+    return edit
+
+
+def failed_with(subject, *starts: str) -> None:
+    assert subject.status == "failed"
+    for start in starts:
+        assert any(reason.startswith(start) for reason in subject.reasons), subject.reasons
+
+
+CONTRACT = "(what the exporter writes for this checkpoint)"
+
+
+@pytest.mark.parametrize(
+    "field, value, reason",
+    [
+        ("preprocessing.scale", 1.0, "manifest preprocessing.scale 1, expected 0.00392157"),
+        ("preprocessing.color", "BGR", 'manifest preprocessing.color "BGR", expected "RGB"'),
+        ("preprocessing.resize", "bilinear", 'manifest preprocessing.resize "bilinear", expected'),
+        ("preprocessing.size", 64, "manifest preprocessing.size 64, expected 32"),
+        ("preprocessing.min_side", 8, "manifest preprocessing.min_side 8, expected 32"),
+        ("input.shape", ["N", 3, 64, 64], 'manifest input.shape ["N", 3, 64, 64], expected ["N"'),
+        ("input.layout", "NHWC", 'manifest input.layout "NHWC", expected "NCHW"'),
+        ("input.dtype", "uint8", 'manifest input.dtype "uint8", expected "float32"'),
+        ("input.name", "x", 'manifest input.name "x", expected "input"'),
+        ("output.kind", "probability", 'manifest output.kind "probability", expected "logit"'),
+        ("output.activation", "none", 'manifest output.activation "none", expected "sigmoid"'),
+        ("method", "sgan", "manifest method 'sgan', expected 'supervised' (the checkpoint's)"),
+        ("file.size_bytes", 1, "manifest file.size_bytes 1, file has "),
+    ],
+)
+def test_contract_field_edited_is_failed(bench_edited, field, value, reason):
+    subject = bench_edited(ONNX, setting(field, value))
+    failed_with(subject, reason)
+    assert all(CONTRACT in r for r in subject.reasons if r.startswith("manifest input"))
+
+
+def test_version_1_manifest_states_less_and_still_passes(bench_edited):
+    """Version 1 had no exif_orientation, alpha or float_decision_agreement: not stated."""
+
+    def to_version_1(data):
+        data["schema_version"] = 1
+        del data["preprocessing"]["exif_orientation"], data["preprocessing"]["alpha"]
+        del data["verification"]["float_decision_agreement"]
+
+    subject = bench_edited(ONNX, to_version_1)
+    assert subject.status == "verified", subject.reasons
+
+
+@pytest.mark.parametrize(
+    "name, max_batch, reason",
+    [
+        (PTE, 1024, "manifest input.max_batch 1024, but a batch of 1024 is refused (RuntimeError"),
+        (PTE_INT8, None, "manifest input.max_batch null (any N), but a batch of 129 is refused"),
+        (PTE, 64, "manifest input.max_batch 64, but a batch of 65 runs too"),
+        (ONNX, 128, "manifest input.max_batch 128, but a batch of 129 runs too"),
+        (ONNX, 10**6, "manifest input.max_batch 1000000: more rows than the benchmark tries"),
+    ],
+)
+def test_max_batch_the_runtime_does_not_keep_is_failed(
+    bench_edited, capfd, name, max_batch, reason
+):
+    subject = bench_edited(name, setting("input.max_batch", max_batch))
+    failed_with(subject, reason)
+    assert len(subject.reasons) == 1
+    # ExecuTorch's native lines about the refused batch go to the log, not the terminal.
+    assert "Attempted to resize" not in capfd.readouterr().err
+
+
+def test_version_1_manifest_without_max_batch_is_not_probed(bench_edited):
+    def early_version_1(data):
+        data["schema_version"] = 1
+        del data["preprocessing"]["exif_orientation"], data["preprocessing"]["alpha"]
+        del data["verification"]["float_decision_agreement"]
+        del data["input"]["max_batch"], data["quantization"]["program_sha256"]
+
+    assert bench_edited(PTE_INT8, early_version_1).status == "verified"
+
+
+@pytest.mark.parametrize(
+    "name, field, value, reason",
+    [
+        (ONNX_INT8, "program_sha256", "0" * 64, 'manifest quantization.program_sha256 "000'),
+        (
+            ONNX_INT8,
+            "scheme",
+            "none",
+            f'manifest quantization.scheme "none", expected "{INT8_SCHEME}',
+        ),
+        (PTE_INT8, "per_channel", False, "manifest quantization.per_channel false, expected true"),
+        (
+            ONNX,
+            "scheme",
+            INT8_SCHEME,
+            f'manifest quantization.scheme "{INT8_SCHEME}", expected "none',
+        ),
+        (ONNX, "program_sha256", "0" * 64, 'manifest quantization.program_sha256 "000'),
+    ],
+)
+def test_quantization_edited_is_failed(bench_edited, name, field, value, reason):
+    failed_with(bench_edited(name, setting(f"quantization.{field}", value)), reason)
+
+
+def test_qat_flag_must_be_the_programs(bench_edited, export_source):
+    """The test's int8 program is calibration only (0 epochs): qat must say false."""
+    assert read_meta(export_source / "qat").epochs == 0
+
+    def flip(data):
+        data["quantization"]["qat"] = not data["quantization"]["qat"]
+
+    subject = bench_edited(PTE_INT8, flip)
+    failed_with(subject, "manifest quantization.qat true, expected false (the int8 program in ")
+
+
+def test_precision_neither_fp32_nor_int8_is_failed(bench_edited):
+    subject = bench_edited(ONNX, setting("precision", "int4"))
+    failed_with(subject, "manifest precision 'int4', expected 'fp32' or 'int8'")
+
+
+def _add_threshold(name, probability, sensitivity=0.99, specificity=0.1):
+    def edit(data):
+        data["thresholds"].append(
+            {
+                "name": name,
+                "probability": probability,
+                "val_sensitivity": sensitivity,
+                "val_specificity": specificity,
+            }
+        )
+
+    return edit
+
+
+def test_threshold_the_checkpoint_never_chose_is_failed(bench_edited, checkpoint):
+    expected = target_threshold(checkpoint, 0.99).probability
+    subject = bench_edited(ONNX, _add_threshold("sensitivity_0.99", 0.01))
+    failed_with(
+        subject,
+        "manifest threshold sensitivity_0.99 probability 0.01 differs from the one re-derived "
+        f"from the checkpoint's kept validation predictions {expected:.6g}",
+    )
+
+
+def test_threshold_re_derived_as_the_exporter_adds_it_passes(bench_edited, checkpoint):
+    choice = target_threshold(checkpoint, 0.99)
+    add = _add_threshold(choice.name, choice.probability, choice.sensitivity, choice.specificity)
+    subject = bench_edited(ONNX, add)
+    assert subject.status == "verified", subject.reasons
+
+
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("favourite", "manifest threshold favourite: the checkpoint stores no such threshold, and"),
+        ("sensitivity_0.990", "manifest threshold sensitivity_0.990: the exporter names the"),
+    ],
+)
+def test_threshold_the_exporter_never_writes_is_failed(bench_edited, name, reason):
+    failed_with(bench_edited(ONNX, _add_threshold(name, 0.2)), reason)
+
+
+def test_stored_threshold_dropped_or_its_figures_edited_is_failed(bench_edited, checkpoint):
+    other = next(t["name"] for t in checkpoint.meta.thresholds if t["name"] != "youden")
+
+    def edit(data):
+        data["thresholds"] = [t for t in data["thresholds"] if t["name"] != other]
+        data["thresholds"][0]["val_sensitivity"] = 0.5
+
+    subject = bench_edited(ONNX, edit)
+    failed_with(
+        subject,
+        f"manifest has no threshold {other!r}, which the checkpoint stores",
+        "manifest threshold youden val_sensitivity 0.5 differs from the checkpoint's",
+    )
