@@ -22,6 +22,7 @@ from melanoma.checkpoint import (
     read_meta,
     same_threshold_name,
 )
+from melanoma.export.api import manifest_thresholds
 from melanoma.export.contract import (
     FLOAT_QUANTIZATION,
     INT8_SCHEME,
@@ -30,7 +31,7 @@ from melanoma.export.contract import (
     int8_quantization,
 )
 from melanoma.manifest import Manifest, Quantization, Threshold, size_of
-from melanoma.validation_scores import target_threshold
+from melanoma.metrics import sensitivity_name
 
 # Version 1 did the same without saying so: None there means "not stated", not a wrong value.
 NOT_STATED_IN_1 = {("preprocessing", "exif_orientation"), ("preprocessing", "alpha")}
@@ -151,23 +152,21 @@ def expected_threshold(name: str, checkpoint: Checkpoint) -> tuple[Threshold | N
     """(the threshold the exporter writes under `name`, where it comes from), or (None, why
     it writes none): the stored one, else the one for a sensitivity target re-chosen on the
     checkpoint's kept validation predictions (export/api.py manifest_thresholds)."""
-    stored = next((t for t in checkpoint.meta.thresholds if t["name"] == name), None)
-    if stored is not None:
-        values = (stored["probability"], stored["sensitivity"], stored["specificity"])
-        return Threshold(name, *map(float, values)), "the checkpoint's"
+    stored = {t.name: t for t in manifest_thresholds(checkpoint, None)}
+    if name in stored:
+        return stored[name], "the checkpoint's"
     try:
         target = float(name.removeprefix(SENSITIVITY_PREFIX))
     except ValueError:
         target = math.nan
     if not name.startswith(SENSITIVITY_PREFIX) or not 0 < target <= 1:
         return None, "the checkpoint stores no such threshold, and it names no sensitivity target"
+    if sensitivity_name(target) != name:
+        return None, f"the exporter names the threshold for that target {sensitivity_name(target)}"
     try:
-        choice = target_threshold(checkpoint, target)
+        derived = manifest_thresholds(checkpoint, target)[-1]  # appended: its name is not stored
     except CheckpointError as err:
         return None, f"the checkpoint stores no such threshold and cannot re-derive it ({err})"
-    if choice.name != name:
-        return None, f"the exporter names the threshold for that target {choice.name}"
-    derived = Threshold(choice.name, choice.probability, choice.sensitivity, choice.specificity)
     return derived, "the one re-derived from the checkpoint's kept validation predictions"
 
 

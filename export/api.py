@@ -34,7 +34,6 @@ from melanoma.export import verify
 from melanoma.export.base import ExportError, NotRunnableHere
 from melanoma.export.contract import (
     FLOAT_QUANTIZATION,
-    INT8_SCHEME,  # noqa: F401  where callers have always found it
     existing_qat,
     input_contract,
     int8_quantization,

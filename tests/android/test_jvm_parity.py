@@ -27,7 +27,6 @@ import pytest
 import torch
 from PIL import Image
 
-from melanoma import manifest as manifest_module
 from melanoma.images import decode_rgb
 from melanoma.manifest import ManifestError, manifest_from_dict, manifest_path, read_manifest
 from melanoma.preprocess import (
@@ -257,11 +256,6 @@ def _as_version(exported: dict, version: int) -> dict:
     return data
 
 
-def _python_reads_v2() -> bool:
-    """melanoma.manifest learns version 2 in a separate change; until then Java leads."""
-    return 2 in getattr(manifest_module, "READABLE_VERSIONS", ())
-
-
 def _write_manifest_versions(golden: Path, manifest_file: Path) -> None:
     """The exported manifest as schema version 1 and as version 2: Java must read both."""
     exported = json.loads(manifest_file.read_text())
@@ -269,8 +263,7 @@ def _write_manifest_versions(golden: Path, manifest_file: Path) -> None:
     out.mkdir()
     for version in (1, 2):
         data = _as_version(exported, version)
-        if version == 1 or _python_reads_v2():
-            manifest_from_dict(data)  # valid for Python too
+        manifest_from_dict(data)  # valid for Python too
         (out / f"v{version}.json").write_text(json.dumps(data, indent=2, sort_keys=True))
 
 
@@ -283,7 +276,7 @@ def _write_bad_manifests(golden: Path, manifest_file: Path) -> None:
     """
     text = manifest_file.read_text()
     exported = json.loads(text)
-    # name -> (kind, body, the expectation when Python does not read version 2 yet)
+    # name -> (kind, body, Python's message spelled out, or for "field" the field named)
     variants: dict[str, tuple[str, str, str | None]] = {
         "truncated.json": ("json", text[: len(text) // 2], None),
         "trailing_comma.json": ("json", text.rstrip()[:-1] + ",}\n", None),
@@ -343,10 +336,9 @@ def _write_bad_manifests(golden: Path, manifest_file: Path) -> None:
         else:
             pytest.fail(f"{name}: Python accepted a manifest meant to be invalid")
         if expect is not None:
-            if _python_reads_v2():  # the expectation must be Python's own message
-                assert message.startswith(expect) if kind == "field" else message == expect, (
-                    f"{name}: Python says {message!r}, the JVM test expects {expect!r}"
-                )
+            assert message.startswith(expect) if kind == "field" else message == expect, (
+                f"{name}: Python says {message!r}, the JVM test expects {expect!r}"
+            )
             message = expect
         (bad / name).write_text(body)
         rows.append(f"{name}\t{kind}\t{message}")

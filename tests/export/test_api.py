@@ -11,6 +11,7 @@ import torch
 from melanoma.checkpoint import CheckpointError, checkpoint_sha256, file_sha256, load_checkpoint
 from melanoma.errors import UserError
 from melanoma.export import api, torchscript, verify
+from melanoma.export.contract import INT8_SCHEME
 from melanoma.export.registry import TARGETS, UnknownTarget, get_target
 from melanoma.manifest import (
     ManifestError,
@@ -62,7 +63,7 @@ def test_manifests_validate_and_match_their_files(exported, export_source):
             "onnxruntime",
         } <= manifest.versions.keys()
         assert manifest.verification.passed
-        assert manifest.quantization.scheme == ("none" if precision == "fp32" else api.INT8_SCHEME)
+        assert manifest.quantization.scheme == ("none" if precision == "fp32" else INT8_SCHEME)
         qat_program = export_source / "qat" / "program.pt2"
         expected = None if precision == "fp32" else file_sha256(qat_program)
         assert manifest.quantization.program_sha256 == expected
