@@ -106,7 +106,9 @@ def load_dataset(path: str | os.PathLike | None = None) -> Dataset:
 
 def _load_layout(source: FileSource) -> Dataset:
     dirs = _directories(source.names)
-    live_root = _find_root(dirs, ("labeled",)) or _find_root(dirs, ("unlabeled",))
+    live_root = _find_root(dirs, ("labeled",))
+    if live_root is None:  # not `or`: the root folder itself is "", which is falsy
+        live_root = _find_root(dirs, ("unlabeled",))
     if live_root is not None:
         return _load_liveproject(source, live_root)
     class_root = _find_class_root(dirs)

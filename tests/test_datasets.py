@@ -37,6 +37,13 @@ def test_liveproject_folder(tmp_path, jpegs):
     assert len(data.unlabeled) == 3 and data.unlabeled.labels.tolist() == [-1] * 3
 
 
+def test_liveproject_at_the_top_of_the_folder_without_unlabeled(tmp_path, jpegs):
+    root = write_liveproject(tmp_path, jpegs)  # labeled/ at the top, not inside a folder
+    shutil.rmtree(root / "unlabeled")  # a supervised-only copy of the data
+    data = load_dataset(root)
+    assert data.layout == "liveproject" and len(data.labeled) == 8 and data.unlabeled is None
+
+
 def test_liveproject_zip_matches_folder(tmp_path, jpegs):
     folder = write_liveproject(tmp_path / "d", jpegs)
     archive = shutil.make_archive(str(tmp_path / "d"), "zip", tmp_path, "d")
