@@ -127,6 +127,12 @@ def export_checkpoint(config: ExportConfig) -> list[ExportResult]:
             f"unknown --quantize {config.quantize!r}; choose from {', '.join(QUANTIZE)}"
         )
     precisions = QUANTIZE[config.quantize]
+    offered = {p for m in modules for p in precisions if p in m.PRECISIONS}
+    if not offered:  # else it would exit 0 having written nothing (and int8 may mean QAT)
+        names = ", ".join(m.NAME for m in modules)
+        raise UserError(
+            f"{names} offers no {' or '.join(precisions)} export; {_offering(precisions)}"
+        )
     checkpoint = load_checkpoint(config.checkpoint)
     model_name = _model_name(config.checkpoint, checkpoint.path)
     thresholds = manifest_thresholds(checkpoint, config.target_sensitivity)
@@ -134,7 +140,7 @@ def export_checkpoint(config: ExportConfig) -> list[ExportResult]:
         dataset = _load_data(config.data)
         samples = verify.load_samples(dataset)  # before any QAT: fail fast without images
         sources = {"fp32": _float_source(checkpoint)}
-        if "int8" in precisions:
+        if "int8" in offered:
             sources["int8"] = _int8_source(checkpoint, dataset, model_name, out_dir, config.qat)
         context = Context(
             model_name,
@@ -146,13 +152,19 @@ def export_checkpoint(config: ExportConfig) -> list[ExportResult]:
             checkpoint.model,
         )
         results = [
-            _export_one(module, precision, sources[precision], context)
+            _export_one(module, precision, sources.get(precision), context)
             for module in modules
             for precision in precisions
         ]
     if any(r.status == "failed" for r in results):
         raise ExportFailed(results)
     return results
+
+
+def _offering(precisions) -> str:
+    return "; ".join(
+        f"{p}: {', '.join(n for n, m in TARGETS.items() if p in m.PRECISIONS)}" for p in precisions
+    )
 
 
 def manifest_thresholds(checkpoint, target_sensitivity: float | None) -> list[Threshold]:
@@ -218,9 +230,12 @@ def _int8_source(checkpoint, dataset, model_name: str, out_dir: Path, qat_config
     )
 
 
-def _export_one(module: ModuleType, precision: str, source: Source, context: Context):
+def _export_one(module: ModuleType, precision: str, source: Source | None, context: Context):
+    """`source` is None only for a precision no chosen target offers, so never used then."""
     if precision not in module.PRECISIONS:
-        note = module.NOT_OFFERED[precision]
+        note = getattr(module, "NOT_OFFERED", {}).get(
+            precision, f"{module.NAME} has no {precision}"
+        )
         return ExportResult(module.NAME, precision, "not offered", None, None, note)
     name = f"{context.model_name}-{module.NAME}-{precision}{module.SUFFIX}"
     out = context.out_dir / name

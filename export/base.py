@@ -5,6 +5,9 @@ A target module defines:
     NAME: str                      # "executorch", "onnx", "coreml", "torchscript"
     SUFFIX: str                    # ".pte", ".onnx", ".mlpackage", ".ptl"
     PRECISIONS: tuple[str, ...]    # subset of ("fp32", "int8") it really offers
+    FP32_TOLERANCE: float          # max |logit - eager float logit| its fp32 check allows
+    INT8_TOLERANCE_STEPS: int      # if it offers int8: allowed steps of the output quantization
+    NOT_OFFERED: dict[str, str]    # optional: why a precision it lacks is missing
     def export(model, example_inputs, out_path, precision) -> dict
         # writes the artifact at out_path (the caller makes it atomic) and
         # returns target-specific facts for the manifest's target_info

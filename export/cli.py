@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from melanoma.cliutil import FiniteFloatRange, NonEmptyPath, data_option, run, setup_process
+from melanoma.errors import UserError
 from melanoma.export.api import (
     DEFAULT_CHECKPOINT,
     QUANTIZE,
@@ -16,7 +17,7 @@ from melanoma.export.api import (
     ExportResult,
     export_checkpoint,
 )
-from melanoma.export.registry import TARGETS, get_target
+from melanoma.export.registry import TARGETS
 
 EXIT_FAILED_CHECK = 1  # an artifact was written but failed its check in its runtime
 
@@ -69,7 +70,10 @@ def cli(target, checkpoint, quantize, data, out_dir, target_sensitivity, verbose
     bundled with the package).
     """
     setup_process(verbose)
-    targets = tuple(TARGETS) if target == "all" else (get_target(target).NAME,)
+    if target != "all" and target not in TARGETS:
+        choices = ", ".join([*TARGETS, "all"])
+        raise UserError(f"unknown --target {target!r}; choose from {choices}")
+    targets = tuple(TARGETS) if target == "all" else (target,)
     config = ExportConfig(
         targets=targets,
         checkpoint=checkpoint,

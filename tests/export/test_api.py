@@ -174,6 +174,21 @@ def test_int8_without_program_or_data_is_a_user_error(float_only_checkpoint, tmp
         api.export_checkpoint(config)
 
 
+def test_a_precision_no_chosen_target_offers_is_refused_before_any_work(
+    float_only_checkpoint, tmp_path
+):
+    """Not 'not offered' and exit 0 with an empty folder, nor QAT for nothing."""
+    config = api.ExportConfig(
+        targets=("torchscript",),
+        checkpoint=str(float_only_checkpoint),
+        quantize="int8",
+        out_dir=tmp_path / "out",
+    )
+    with pytest.raises(UserError, match="int8: executorch, onnx, coreml$"):
+        api.export_checkpoint(config)
+    assert not (tmp_path / "out").exists()
+
+
 def test_error_cases(export_source, tmp_path):
     with pytest.raises(UnknownTarget, match="executorch, onnx, coreml, torchscript"):
         api.export_checkpoint(api.ExportConfig(targets=("tflite",)))

@@ -90,7 +90,7 @@ def test_unknown_target_lists_the_valid_ones(melanoma_export):
     result = melanoma_export("--target", "tflite")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: unknown target 'tflite'; choose from executorch, onnx, coreml, torchscript"
+        "error: unknown --target 'tflite'; choose from executorch, onnx, coreml, torchscript, all"
     ]
 
 
@@ -118,6 +118,8 @@ def test_user_errors_are_one_line_exit_2(run_main, export_source, float_only_che
     )
     assert not (tmp_path / "o").exists()  # made for the run, removed when it wrote nothing
     assert_one_line_error(run_main("--target", "onnx", "--quantize", "int4"), "int4")
+    only_float = ("--target", "torchscript", "--quantize", "int8", "--out", tmp_path / "o")
+    assert_one_line_error(run_main(*only_float), "torchscript offers no int8 export")
     assert_one_line_error(run_main("--target", "onnx", "--target-sensitivity", "0.3"), "0.3")
     no_scores = tmp_path / "no-scores"
     shutil.copytree(export_source, no_scores)
