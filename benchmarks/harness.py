@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class BenchConfig:
     artifacts_dir: Path = Path("artifacts")  # searched recursively for *.manifest.json
-    data: str | None = None  # data path; None means $MELANOMA_DATA
+    data: str | None = None  # data path (the CLI's --data defaults to $MELANOMA_DATA)
     reference: str | None = None  # checkpoint dir; None: the bundled one the manifests name
     threads: tuple[int, ...] = (1, os.cpu_count() or 1)  # one latency row per count
     timing: TimingConfig = field(default_factory=TimingConfig)

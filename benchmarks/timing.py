@@ -99,7 +99,11 @@ def torch_threads(threads: int) -> Iterator[None]:
 
 
 def time_calls(
-    call: Callable[[], object], runs: int, warmup: int
+    call: Callable[[], object],
+    runs: int,
+    warmup: int,
+    wall_ns: Callable[[], int] = time.perf_counter_ns,
+    cpu_ns: Callable[[], int] = time.thread_time_ns,  # the calling thread's CPU time
 ) -> tuple[np.ndarray, float | None]:
     """Run `call` warmup times untimed, then `runs` times.
 
@@ -109,13 +113,13 @@ def time_calls(
     for _ in range(warmup):
         call()
     samples = np.empty(runs, dtype=np.int64)
-    cpu_start, wall_start = time.thread_time_ns(), time.perf_counter_ns()
+    cpu_start, wall_start = cpu_ns(), wall_ns()
     for i in range(runs):
-        start = time.perf_counter_ns()
+        start = wall_ns()
         call()
-        samples[i] = time.perf_counter_ns() - start
-    wall = time.perf_counter_ns() - wall_start
-    cpu_per_wall = (time.thread_time_ns() - cpu_start) / wall if wall > 0 else None
+        samples[i] = wall_ns() - start
+    wall = wall_ns() - wall_start
+    cpu_per_wall = (cpu_ns() - cpu_start) / wall if wall > 0 else None
     return samples / 1e6, cpu_per_wall
 
 

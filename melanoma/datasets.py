@@ -79,12 +79,10 @@ class Dataset:
 
 
 def resolve_data_path(path: str | os.PathLike | None) -> Path:
-    """Use `path`, else $MELANOMA_DATA; a folder holding MelanomaDetection.zip means that zip."""
+    """`path` as given; a folder holding MelanomaDetection.zip means that zip. The CLI's
+    --data option supplies $MELANOMA_DATA, so library code never reads the environment."""
     if path is None:
-        env = os.environ.get(DATA_ENV)
-        if not env:
-            raise DataError(f"no data path: pass --data or set {DATA_ENV}")
-        path = env
+        raise DataError(f"no data path: pass --data or set {DATA_ENV}")
     resolved = Path(path).expanduser()
     if not resolved.exists():
         raise DataError(f"{resolved}: data path does not exist")

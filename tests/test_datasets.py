@@ -63,11 +63,8 @@ def test_folder_holding_the_archive_resolves_to_it(tmp_path):
     assert resolve_data_path(tmp_path) == tmp_path / "MelanomaDetection.zip"
 
 
-def test_env_variable_is_the_default(monkeypatch, tmp_path):
-    monkeypatch.setenv("MELANOMA_DATA", str(tmp_path))
-    assert resolve_data_path(None) == tmp_path
-    monkeypatch.delenv("MELANOMA_DATA")
-    with pytest.raises(DataError, match="MELANOMA_DATA"):
+def test_no_data_path_names_the_option_and_the_variable():
+    with pytest.raises(DataError, match="pass --data or set MELANOMA_DATA"):
         resolve_data_path(None)
 
 

@@ -1,7 +1,5 @@
 """Timing helpers: thread parsing, per-call samples, the measured figures (never their values)."""
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -48,15 +46,20 @@ def test_time_calls_counts_warmup_and_runs():
     assert len(calls) == 10 and samples.shape == (7,) and np.all(samples >= 0)
 
 
-def test_cpu_per_wall_tells_a_call_that_computes_from_one_that_waits():
-    def compute():
-        deadline = time.perf_counter() + 0.002
-        while time.perf_counter() < deadline:
-            pass
+@pytest.mark.parametrize("cpu_share", [1.0, 0.0])
+def test_cpu_per_wall_tells_a_call_that_computes_from_one_that_waits(cpu_share):
+    """On fake clocks: each call takes 2 ms of wall time, all of it on the CPU or none
+    (a process preempted for its calls reads 0)."""
+    clock = {"wall": 0, "cpu": 0}
 
-    _, computing = time_calls(compute, runs=20, warmup=0)
-    _, waiting = time_calls(lambda: time.sleep(0.002), runs=20, warmup=0)
-    assert waiting < 0.5 < computing  # a process off the CPU for its calls reads near 0
+    def call():
+        clock["wall"] += 2_000_000
+        clock["cpu"] += int(cpu_share * 2_000_000)
+
+    samples, cpu_per_wall = time_calls(
+        call, runs=5, warmup=2, wall_ns=lambda: clock["wall"], cpu_ns=lambda: clock["cpu"]
+    )
+    assert samples.tolist() == [2.0] * 5 and cpu_per_wall == cpu_share
 
 
 def test_a_round_loads_once_and_reports_ordered_percentiles_and_throughput():
