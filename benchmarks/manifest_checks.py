@@ -22,13 +22,13 @@ from melanoma.checkpoint import (
     read_meta,
     same_threshold_name,
 )
-from melanoma.export.api import manifest_thresholds
 from melanoma.export.contract import (
     FLOAT_QUANTIZATION,
     INT8_SCHEME,
     existing_qat,
     input_contract,
     int8_quantization,
+    manifest_thresholds,
 )
 from melanoma.manifest import Manifest, Quantization, Threshold, size_of
 from melanoma.metrics import sensitivity_name
@@ -151,7 +151,7 @@ def _threshold_mismatch(threshold: Threshold, checkpoint: Checkpoint) -> list[st
 def expected_threshold(name: str, checkpoint: Checkpoint) -> tuple[Threshold | None, str]:
     """(the threshold the exporter writes under `name`, where it comes from), or (None, why
     it writes none): the stored one, else the one for a sensitivity target re-chosen on the
-    checkpoint's kept validation predictions (export/api.py manifest_thresholds)."""
+    checkpoint's kept validation predictions (export/contract.py manifest_thresholds)."""
     stored = {t.name: t for t in manifest_thresholds(checkpoint, None)}
     if name in stored:
         return stored[name], "the checkpoint's"

@@ -288,7 +288,7 @@ def _batch_problem(runner, inputs, probs, rows: int) -> str | None:
 
 def _run_rows(runner, inputs: np.ndarray, rows: int) -> tuple[np.ndarray | None, str]:
     """(outputs, "") of one call on `rows` test images (repeated if needed), or (None, why)."""
-    from melanoma.export.executorch import native_stderr_to_log
+    from melanoma.export.base import native_stderr_to_log
 
     batch = np.ascontiguousarray(np.resize(inputs, (rows, *inputs.shape[1:])))
     try:

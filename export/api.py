@@ -37,6 +37,7 @@ from melanoma.export.contract import (
     existing_qat,
     input_contract,
     int8_quantization,
+    manifest_thresholds,
 )
 from melanoma.export.registry import TARGETS, get_target
 from melanoma.manifest import (
@@ -49,7 +50,6 @@ from melanoma.manifest import (
     size_of,
 )
 from melanoma.model import example_inputs
-from melanoma.validation_scores import target_threshold
 
 if TYPE_CHECKING:
     from melanoma.datasets import Dataset
@@ -165,26 +165,6 @@ def _offering(precisions) -> str:
     return "; ".join(
         f"{p}: {', '.join(n for n, m in TARGETS.items() if p in m.PRECISIONS)}" for p in precisions
     )
-
-
-def manifest_thresholds(checkpoint, target_sensitivity: float | None) -> list[Threshold]:
-    """The checkpoint's stored thresholds, then the one reaching `target_sensitivity` on its
-    kept validation predictions, unless a stored one already has that name."""
-    stored = [
-        Threshold(
-            t["name"], float(t["probability"]), float(t["sensitivity"]), float(t["specificity"])
-        )
-        for t in checkpoint.meta.thresholds
-    ]
-    if target_sensitivity is None:
-        return stored
-    choice = target_threshold(checkpoint, target_sensitivity)
-    if checkpoint.meta.find_threshold(choice.name) is not None:
-        return stored
-    return [
-        *stored,
-        Threshold(choice.name, choice.probability, choice.sensitivity, choice.specificity),
-    ]
 
 
 def _model_name(checkpoint: str, path: Path) -> str:

@@ -18,12 +18,19 @@ A target module defines:
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import sys
+import tempfile
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
     import torch
+
+log = logging.getLogger(__name__)
 
 INPUT_NAME = "input"  # every artifact's input and output names, as the manifest records them
 OUTPUT_NAME = "logit"
@@ -65,3 +72,35 @@ def as_program(model, example_inputs: tuple) -> torch.export.ExportedProgram:
             return model
         return export_dynamic_batch(model.module(), example_inputs)
     return export_dynamic_batch(model.eval(), example_inputs)
+
+
+@contextlib.contextmanager
+def native_stderr_to_log(show_on_failure: bool = True):
+    """What a native runtime writes to file descriptor 2, to the log. ExecuTorch's
+    threadpool, created on first use, prints cpuinfo probes
+    ("Failed to open midr file ...") straight to file descriptor 2 on x86 Linux: harmless,
+    and alarming next to a result. Log them (shown with -v); if loading fails, print them,
+    unless the failure was expected (the benchmark checking that a batch is refused).
+    The runtime's own log lines (a refused input, say) come through Python's sys.stderr
+    instead, which may not be file descriptor 2 (pytest swaps it): both go to the log."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    failed = True
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            with (
+                open(sink.fileno(), "w", closefd=False, errors="replace") as text,
+                contextlib.redirect_stderr(text),
+            ):
+                yield
+            failed = False
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode(errors="replace").strip()
+            if text and failed and show_on_failure:
+                print(text, file=sys.stderr)
+            elif text:
+                log.info("native runtime: %s", text)

@@ -15,8 +15,9 @@ import numpy as np
 
 from melanoma.checkpoint import METADATA, CheckpointError, CheckpointMeta, read_meta
 from melanoma.export.base import INPUT_NAME, OUTPUT_NAME
-from melanoma.manifest import InputSpec, OutputSpec, Preprocessing, Quantization
+from melanoma.manifest import InputSpec, OutputSpec, Preprocessing, Quantization, Threshold
 from melanoma.preprocess import IMAGE_SIZE, MIN_SIDE
+from melanoma.validation_scores import target_threshold
 
 INT8_SCHEME = "int8-pt2e-xnnpack"
 FLOAT_QUANTIZATION = Quantization(scheme="none", per_channel=False, qat=False)
@@ -92,3 +93,23 @@ def made_from(qat_dir: Path, source_sha: str) -> bool:
         return read_meta(qat_dir).train_config.get("source_checkpoint_sha256") == source_sha
     except CheckpointError:
         return False
+
+
+def manifest_thresholds(checkpoint, target_sensitivity: float | None) -> list[Threshold]:
+    """The checkpoint's stored thresholds, then the one reaching `target_sensitivity` on its
+    kept validation predictions, unless a stored one already has that name."""
+    stored = [
+        Threshold(
+            t["name"], float(t["probability"]), float(t["sensitivity"]), float(t["specificity"])
+        )
+        for t in checkpoint.meta.thresholds
+    ]
+    if target_sensitivity is None:
+        return stored
+    choice = target_threshold(checkpoint, target_sensitivity)
+    if checkpoint.meta.find_threshold(choice.name) is not None:
+        return stored
+    return [
+        *stored,
+        Threshold(choice.name, choice.probability, choice.sensitivity, choice.specificity),
+    ]

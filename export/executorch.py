@@ -8,17 +8,13 @@ whose Q/DQ pairs XNNPACK turns into int8 kernels.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-from melanoma.export.base import ExportError, as_program
+from melanoma.export.base import ExportError, as_program, native_stderr_to_log
 
 log = logging.getLogger(__name__)
 
@@ -121,37 +117,6 @@ class ExecuTorchRunner:
         (out,) = self.method.execute([torch.from_numpy(np.ascontiguousarray(batch))])
         # The output lives in the method's planned memory, which the next call reuses.
         return out.numpy().copy()  # (N, 1)
-
-
-@contextlib.contextmanager
-def native_stderr_to_log(show_on_failure: bool = True):
-    """The runtime's threadpool, created on first use, prints cpuinfo probes
-    ("Failed to open midr file ...") straight to file descriptor 2 on x86 Linux: harmless,
-    and alarming next to a result. Log them (shown with -v); if loading fails, print them,
-    unless the failure was expected (the benchmark checking that a batch is refused).
-    The runtime's own log lines (a refused input, say) come through Python's sys.stderr
-    instead, which may not be file descriptor 2 (pytest swaps it): both go to the log."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    failed = True
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            with (
-                open(sink.fileno(), "w", closefd=False, errors="replace") as text,
-                contextlib.redirect_stderr(text),
-            ):
-                yield
-            failed = False
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            text = sink.read().decode(errors="replace").strip()
-            if text and failed and show_on_failure:
-                print(text, file=sys.stderr)
-            elif text:
-                log.info("executorch runtime: %s", text)
 
 
 def load(path: Path, threads: int | None = None) -> ExecuTorchRunner:

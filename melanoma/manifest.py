@@ -313,6 +313,11 @@ def verify_artifact(manifest_file: Path) -> tuple[Manifest, Path]:
     """Read a manifest and check that its artifact exists and matches its sha256."""
     manifest = read_manifest(manifest_file)
     artifact = manifest_file.parent / manifest.file.name
+    if manifest_file.name != manifest_path(artifact).name:  # the app finds it by this name
+        raise ManifestError(
+            f"{manifest_file}: describes {manifest.file.name}, so it must be named "
+            f"{manifest_path(artifact).name}"
+        )
     if not artifact.exists():
         raise ManifestError(f"{manifest_file}: artifact {manifest.file.name} is missing")
     actual = sha256_of(artifact)

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
-from melanoma.manifest import SCHEMA_VERSION, ManifestError, manifest_from_dict, manifest_path
+from melanoma.manifest import (
+    SCHEMA_VERSION,
+    ManifestError,
+    manifest_from_dict,
+    manifest_path,
+    verify_artifact,
+)
 
 
 @pytest.fixture
@@ -79,3 +86,16 @@ def test_unknown_versions_are_refused(written, version):
     written["schema_version"] = version
     with pytest.raises(ManifestError, match="expected 1 or 2"):
         manifest_from_dict(written)
+
+
+def test_a_manifest_must_carry_the_name_of_the_artifact_it_describes(exported, tmp_path):
+    """The app finds <artifact>.manifest.json by name; a copy under another name that
+    describes a real artifact would otherwise verify (and benchmark) as that artifact."""
+    original = exported["executorch", "int8"].artifact
+    artifact = tmp_path / original.name
+    shutil.copy(original, artifact)
+    shutil.copy(manifest_path(original), manifest_path(artifact))
+    shutil.copy(manifest_path(original), tmp_path / "other.pte.manifest.json")
+    with pytest.raises(ManifestError, match=f"must be named {artifact.name}.manifest.json"):
+        verify_artifact(tmp_path / "other.pte.manifest.json")
+    assert verify_artifact(manifest_path(artifact))[1] == artifact

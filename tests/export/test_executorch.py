@@ -5,7 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from melanoma.export import executorch
+from melanoma.export import base, executorch
+from melanoma.export.base import native_stderr_to_log
 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
@@ -60,15 +61,15 @@ def test_threads_set_the_runtime_threadpool(exported):
 
 def test_native_runtime_chatter_goes_to_the_log(capfd, caplog):
     # The C++ runtime writes to file descriptor 2, below Python's sys.stderr.
-    with caplog.at_level("INFO", logger=executorch.__name__):
-        with executorch.native_stderr_to_log():
+    with caplog.at_level("INFO", logger=base.__name__):
+        with native_stderr_to_log():
             os.write(2, b"[cpuinfo_utils.cpp:87] Failed to open midr file\n")
     assert "midr" not in capfd.readouterr().err
     assert "Failed to open midr file" in caplog.text
 
 
 def test_native_runtime_output_is_shown_when_loading_fails(capfd):
-    with pytest.raises(RuntimeError), executorch.native_stderr_to_log():
+    with pytest.raises(RuntimeError), native_stderr_to_log():
         os.write(2, b"[method.cpp:1] Missing operator\n")
         raise RuntimeError("load_method failed")
     assert "Missing operator" in capfd.readouterr().err
