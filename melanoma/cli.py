@@ -195,8 +195,8 @@ def _method_list(ctx, param, value: str) -> list[str]:
     show_default=True,
     callback=_method_list,
     help="Comma-separated: supervised, sgan, or the SGAN ablations sgan-labeled-only (no "
-    "unlabeled images) and sgan-mean-teacher (no GAN losses). Paired AUC CIs are against "
-    "the first.",
+    "unlabeled images), sgan-mean-teacher (no GAN losses) and sgan-no-mean-teacher (GAN "
+    "losses, no consistency). Paired AUC CIs are against the first.",
 )
 @click.option(
     "--seeds",

@@ -16,6 +16,7 @@ from melanoma.cli import cli
 from melanoma.compare import (
     METHODS,
     _near_duplicates_line,
+    _seed_mean_bootstrap,
     _without_near_duplicates,
     compare,
     method_config,
@@ -112,7 +113,9 @@ def test_auc_without_the_test_images_copied_in_the_unlabeled_pool(small):
         assert near["auc_without"][m] == pytest.approx(without)
         assert near["auc_all"][m] == pytest.approx(everything)
     change = near["auc_without"]["b"] - near["auc_all"]["b"]
-    assert f"b {near['auc_without']['b']:.4f} ({change:+.4f})" in _near_duplicates_line(near)
+    line = _near_duplicates_line(near)
+    assert f"b {near['auc_without']['b']:.4f} ({change:+.4f})" in line
+    assert "(RMS < 0.04, allowing flips and quarter turns)" in line
     assert (
         _without_near_duplicates(dataclasses.replace(small, unlabeled=None), probs, "a", (0,))
         is None
@@ -160,6 +163,8 @@ def test_sgan_ablations_train_with_the_sgan_trainer_and_are_never_mistaken_for_i
     mean_teacher = method_config("sgan-mean-teacher", 0, 1)
     assert mean_teacher.unsup_weight == 0.0
     assert mean_teacher.consistency_weight == method_config("sgan", 0, 1).consistency_weight > 0
+    gan_alone = method_config("sgan-no-mean-teacher", 0, 1)
+    assert (gan_alone.unsup_weight, gan_alone.consistency_weight) == (1.0, 0.0)
     sgan_dir = compared[0] / "sgan-seed0"
     assert not reusable(sgan_dir, "sgan-labeled-only", labeled_only, small)
 
@@ -180,3 +185,17 @@ def test_cli_rejects_unknown_method(tmp_path):
     result = CliRunner().invoke(cli, ["compare", "--methods", "sgan,gan", "--out", str(tmp_path)])
     assert result.exit_code == 2  # a usage error, before any data is read
     assert "unknown method(s) gan; choose from supervised" in result.output
+
+
+def test_resampling_seeds_too_widens_the_difference_ci_only_when_seeds_disagree():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 100)
+    good = labels + rng.normal(0, 0.8, 200)
+    probs = {("a", 0): good, ("a", 1): good, ("b", 0): good, ("b", 1): good}
+    same = _seed_mean_bootstrap(labels, probs, ("a", "b"), (0, 1), n_resamples=200)
+    assert same["b_minus_a_auc_ci_seeds_too"] == same["b_minus_a_auc_ci"] == [0.0, 0.0]
+    probs["b", 1] = labels + rng.normal(0, 3.0, 200)  # one poor seed of b
+    spread = _seed_mean_bootstrap(labels, probs, ("a", "b"), (0, 1), n_resamples=200)
+    low, high = spread["b_minus_a_auc_ci"]
+    wide_low, wide_high = spread["b_minus_a_auc_ci_seeds_too"]
+    assert wide_low < low and wide_high > high  # b's mean of its two seeds vs either alone
