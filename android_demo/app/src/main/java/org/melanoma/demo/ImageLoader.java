@@ -19,6 +19,9 @@ import java.io.InputStream;
  * the screen is a separate, scaled copy.
  */
 final class ImageLoader {
+    /** melanoma/images.py MAX_PIXELS: the same limit and message as `melanoma predict`. */
+    static final long MAX_PIXELS = 170_000_000L;
+
     /** The decoded photo and a copy no larger than the screen needs. */
     static final class Loaded {
         final Bitmap full;
@@ -39,6 +42,16 @@ final class ImageLoader {
                     ExifInterface.TAG_ORIENTATION, ExifInterface.ORIENTATION_NORMAL);
         } catch (IOException | RuntimeException noExif) {
             orientation = ExifInterface.ORIENTATION_NORMAL; // PNGs and many others have none
+        }
+        BitmapFactory.Options bounds = new BitmapFactory.Options();
+        bounds.inJustDecodeBounds = true; // size only: refuse a pixel bomb before allocating it
+        try (InputStream in = open(resolver, uri)) {
+            BitmapFactory.decodeStream(in, null, bounds);
+        }
+        if ((long) bounds.outWidth * bounds.outHeight > MAX_PIXELS) {
+            throw new IOException(bounds.outWidth + "x" + bounds.outHeight + " is over "
+                    + MAX_PIXELS / 1_000_000 + " megapixels, too large for a photo "
+                    + "(a decompression bomb?)");
         }
         BitmapFactory.Options options = new BitmapFactory.Options();
         options.inPreferredConfig = Bitmap.Config.ARGB_8888;

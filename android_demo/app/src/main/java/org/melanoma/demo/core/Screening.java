@@ -9,20 +9,25 @@ import java.util.Locale;
 public final class Screening {
     /** The threshold `melanoma predict` and `melanoma evaluate` decide at by default. */
     public static final String DEFAULT_THRESHOLD = "youden";
+    /** Under every result: what the thresholds were (and were not) validated on. */
+    public static final String TRAINING_DOMAIN =
+            "Trained on dermatoscope images (HAM10000); never validated on phone photos.";
 
     public final double logit;
     public final double probability;
     public final RiskBands.Band band;
+    public final int bandCount;
     /** The default threshold, or null when the manifest has none of that name. */
     public final Manifest.Threshold decisionThreshold;
     public final long preprocessNanos;
     public final long inferenceNanos;
 
-    private Screening(double logit, double probability, RiskBands.Band band,
+    private Screening(double logit, double probability, RiskBands.Band band, int bandCount,
             Manifest.Threshold decisionThreshold, long preNanos, long infNanos) {
         this.logit = logit;
         this.probability = probability;
         this.band = band;
+        this.bandCount = bandCount;
         this.decisionThreshold = decisionThreshold;
         this.preprocessNanos = preNanos;
         this.inferenceNanos = infNanos;
@@ -40,25 +45,32 @@ public final class Screening {
                 decision = t;
             }
         }
-        return new Screening(logit, p, bands.classify(p), decision, preNanos, infNanos);
+        return new Screening(logit, p, bands.classify(p), bands.bands().size(), decision,
+                preNanos, infNanos);
     }
 
     /**
      * The lines the app shows. The score is not a calibrated risk (the README measures how far
-     * it is off), so no percentage; and the band alone can hide the default decision: with
-     * youden below sensitivity_0.90, a photo decided positive can sit in the middle band.
+     * it is off), so no percentage; bands are numbered, not named "low" or "high", and a score
+     * below the threshold is "not flagged", never "not melanoma": the model learned from
+     * dermatoscope images, and nothing it says about a phone photo was validated. The band alone
+     * can hide the default decision (with youden below sensitivity_0.90 a flagged photo can sit
+     * in the middle band), so that decision gets its own line.
      */
     public String summary(String positiveClass) {
-        String text = String.format(Locale.ROOT, "P(%s) = %.3f (a model score, not a risk)%n",
+        String text = String.format(Locale.ROOT,
+                        "Model score for %s: %.3f (a score, not a probability or a risk)%n",
                         positiveClass, probability)
-                + "Risk band: " + band.label.toUpperCase(Locale.ROOT) + " — " + band.describe();
+                + String.format(Locale.ROOT, "Score band %d of %d: %s", band.index + 1,
+                        bandCount, band.describe());
         if (decisionThreshold != null) {
             boolean positive = probability >= decisionThreshold.probability;
-            text += String.format(Locale.ROOT, "%nDecision at %s (p >= %.3f): %s",
+            text += String.format(Locale.ROOT, "%nAt the %s threshold (p >= %.3f): %s",
                     decisionThreshold.name, decisionThreshold.probability,
-                    positive ? positiveClass : "not " + positiveClass);
+                    positive ? "flagged as " + positiveClass
+                             : "not flagged, which does not rule out " + positiveClass);
         }
-        return text + String.format(Locale.ROOT, "%nInference: %.1f ms (preprocessing %.0f ms)",
-                inferenceNanos / 1e6, preprocessNanos / 1e6);
+        return text + String.format(Locale.ROOT, "%n%s%nInference: %.1f ms (preprocessing %.0f ms)",
+                TRAINING_DOMAIN, inferenceNanos / 1e6, preprocessNanos / 1e6);
     }
 }

@@ -1,6 +1,7 @@
 package org.melanoma.demo.core;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
@@ -33,10 +34,13 @@ public class RiskBandsTest {
         assertEquals("at or above sensitivity_0.90 (p >= 0.605)", bands.bands().get(2).describe());
         // So the summary says the default decision too: melanoma, in the intermediate band.
         String text = Screening.of(Math.log(0.55 / 0.45), bands, 0, 0).summary("melanoma");
-        assertTrue(text, text.contains("Risk band: INTERMEDIATE"));
-        assertTrue(text, text.contains("Decision at youden (p >= 0.519): melanoma"));
+        assertTrue(text, text.contains("Score band 2 of 3: from youden to below"));
+        assertTrue(text, text.contains("At the youden threshold (p >= 0.519): flagged as melanoma"));
         text = Screening.of(Math.log(0.5 / 0.5), bands, 0, 0).summary("melanoma");
-        assertTrue(text, text.contains("Decision at youden (p >= 0.519): not melanoma"));
+        assertTrue(text, text.contains("At the youden threshold (p >= 0.519): not flagged, "
+                + "which does not rule out melanoma"));
+        assertFalse(text, text.contains("not melanoma"));
+        assertTrue(text, text.contains("Score band 1 of 3: below youden") && !text.contains("LOW"));
     }
 
     @Test
@@ -111,9 +115,12 @@ public class RiskBandsTest {
         Screening s = Screening.of(1.0, bands, 45_000_000L, 2_100_000L);
         assertEquals(2, s.band.index);
         String text = s.summary("melanoma");
-        assertTrue(text, text.startsWith("P(melanoma) = 0.731 (a model score, not a risk)"));
-        assertTrue(text, text.contains("Risk band: HIGH — at or above youden (p >= 0.480)"));
-        assertTrue(text, text.contains("Decision at youden (p >= 0.480): melanoma"));
+        assertTrue(text, text.startsWith(
+                "Model score for melanoma: 0.731 (a score, not a probability or a risk)"));
+        assertTrue(text, text.contains("Score band 3 of 3: at or above youden (p >= 0.480)"));
+        assertTrue(text, text.contains("At the youden threshold (p >= 0.480): flagged as melanoma"));
+        assertTrue(text, text.contains(Screening.TRAINING_DOMAIN));
+        assertFalse(text, text.contains("isk band"));
         assertTrue(text, text.contains("Inference: 2.1 ms (preprocessing 45 ms)"));
         try {
             Screening.of(Double.NaN, bands, 0, 0);
