@@ -63,7 +63,7 @@ mkdir -p "$here/build/jvm"
 out="$(mktemp -d "$here/build/jvm/run.XXXXXX")"
 trap 'rm -rf "$out"' EXIT
 
-# --release 8: the core may only use Java 8 library APIs, which Android (minSdk 24) provides.
+# --release 8: the core may only use Java 8 library APIs, which Android (minSdk 26) provides.
 javac --release 8 -Xlint:all -Werror -encoding UTF-8 -d "$out/main" \
     $(find "$core_dir" -name '*.java' | sort)
 javac -Xlint:all -encoding UTF-8 -cp "$out/main:$junit:$hamcrest" -d "$out/test" \

@@ -33,8 +33,13 @@ from melanoma.export.contract import (
 from melanoma.manifest import Manifest, Quantization, Threshold, size_of
 from melanoma.metrics import sensitivity_name
 
-# Version 1 did the same without saying so: None there means "not stated", not a wrong value.
-NOT_STATED_IN_1 = {("preprocessing", "exif_orientation"), ("preprocessing", "alpha")}
+# Fields and the schema version that added them: None in an older manifest means "not
+# stated", not a wrong value.
+ADDED_IN = {
+    ("preprocessing", "exif_orientation"): 2,
+    ("preprocessing", "alpha"): 2,
+    ("preprocessing", "color_profile"): 3,
+}
 TOLERANCE = 1e-6  # for numbers that went through JSON (mean/std, thresholds)
 SENSITIVITY_PREFIX = "sensitivity_"
 
@@ -70,11 +75,7 @@ def contract_failures(manifest: Manifest, checkpoint: Checkpoint) -> list[str]:
             have, want = getattr(stated, field.name), getattr(wanted, field.name)
             if (part, field.name) == ("input", "max_batch"):
                 continue  # the target's: tried by running the artifact
-            if (
-                have is None
-                and manifest.schema_version == 1
-                and (part, field.name) in NOT_STATED_IN_1
-            ):
+            if have is None and manifest.schema_version < ADDED_IN.get((part, field.name), 0):
                 continue
             if not same(have, want):
                 failures.append(

@@ -51,6 +51,7 @@ def input_contract(meta: CheckpointMeta) -> InputContract:
             std=list(meta.std),
             exif_orientation="applied",
             alpha="composite_on_white",
+            color_profile="convert_to_srgb",
         ),
         output=OutputSpec(OUTPUT_NAME, ["N", 1], "logit", "sigmoid", "melanoma"),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 
 import numpy as np
@@ -17,6 +18,9 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 # is more likely a decompression bomb than a photo of a mole. Kept below Pillow's own
 # refusal (twice its MAX_IMAGE_PIXELS, 179 MP), so this check is the one users meet.
 MAX_PIXELS = 170_000_000
+# Modes whose embedded ICC profile is applied; 16-bit grey ("I;16") keeps its values.
+ICC_MODES = ("RGB", "RGBA", "L", "LA", "CMYK", "P", "PA")
+log = logging.getLogger(__name__)
 
 
 def decode_rgb(data: bytes, where: str) -> np.ndarray:
@@ -36,7 +40,9 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
                 # and no conversion of what is already RGB: each copy of a 100 MP photo
                 # costs 400 MB.
                 ImageOps.exif_transpose(image, in_place=True)
-                rgb = image if image.mode == "RGB" else _to_rgb(image)
+                image = _in_srgb(image, where)
+                plain = image.mode == "RGB" and "transparency" not in image.info
+                rgb = image if plain else _to_rgb(image)
                 pixels = np.asarray(rgb, dtype=np.uint8)
     except UnidentifiedImageError:
         raise DataError(f"{where}: not a readable image (unrecognized format)") from None
@@ -50,14 +56,46 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
     return pixels
 
 
+def _in_srgb(image: Image.Image, where: str) -> Image.Image:
+    """The image with its embedded ICC profile (Display P3 from many phones, say) applied:
+    sRGB values, as Android 8+ gives the app. Without a profile the values are taken as
+    sRGB. Colorimetric, and clipped where the gamut is wider, as Android's conversion is."""
+    icc = image.info.get("icc_profile")
+    if not icc or image.mode not in ICC_MODES:
+        return image
+    from PIL import ImageCms
+
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if image.mode not in ("RGB", "RGBA", "L", "CMYK"):
+            image = image.convert("RGBA" if _has_alpha(image) else "RGB")
+        mode = "RGBA" if image.mode == "RGBA" else "RGB"
+        return ImageCms.profileToProfile(
+            image,
+            source,
+            ImageCms.createProfile("sRGB"),
+            renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+            outputMode=mode,
+        )
+    except (OSError, ImageCms.PyCMSError) as err:
+        # Android ignores a profile it cannot read too, and decodes the values as stored.
+        log.warning("%s: colour profile ignored, unreadable (%s)", where, first_line(err))
+        return image
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
         # 16-bit grayscale (PNG): Pillow's convert() clips to 255, turning it white.
         # Rescale 0..65535 to 0..255 (257 * v maps back to v exactly).
         gray = np.clip(np.round(np.asarray(image, dtype=np.float64) / 257), 0, 255)
         return Image.fromarray(gray.astype(np.uint8), "L").convert("RGB")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        # Composite on white: transparent regions of a cut-out photo are background.
+    if _has_alpha(image):
+        # Composite on white: transparent regions of a cut-out photo are background. Also a
+        # PNG's tRNS key colour in RGB or L mode, which Android's decoder turns into alpha.
         rgba = image.convert("RGBA")
         canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(canvas, rgba).convert("RGB")

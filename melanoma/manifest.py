@@ -10,7 +10,7 @@ means. So every added field bumps SCHEMA_VERSION, and readers accept the
 versions they know. Version 2 added preprocessing.exif_orientation,
 preprocessing.alpha and verification.float_decision_agreement, and requires
 input.max_batch and quantization.program_sha256, which late version-1
-manifests carry optionally.
+manifests carry optionally. Version 3 added preprocessing.color_profile.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import Any
 
 from melanoma.errors import UserError
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 SUFFIX = ".manifest.json"
 
 
@@ -65,6 +65,8 @@ class Preprocessing:
     # Since version 2 (None in version 1, which did the same without saying so):
     exif_orientation: str | None = None  # "applied": the photo is rotated upright first
     alpha: str | None = None  # "composite_on_white": transparency becomes white background
+    # Since version 3 (None before, whose exporters took every photo's values as sRGB):
+    color_profile: str | None = None  # "convert_to_srgb": an embedded ICC profile is applied
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,7 @@ _RULES: dict[tuple[type, str], tuple[Callable[[Any], bool], str]] = {
     # Absent in version 1; in version 2 the one value readers implement (null is refused).
     (Preprocessing, "exif_orientation"): (lambda v: v == "applied", '"applied"'),
     (Preprocessing, "alpha"): (lambda v: v == "composite_on_white", '"composite_on_white"'),
+    (Preprocessing, "color_profile"): (lambda v: v == "convert_to_srgb", '"convert_to_srgb"'),
     (Verification, "float_decision_agreement"): (
         lambda v: v is None or 0 <= v <= 1,
         "a number in [0, 1] or null",
@@ -207,17 +210,19 @@ _ADDED_IN_2 = {
     (Verification, "float_decision_agreement"),
 }
 _REQUIRED_IN_2 = _ADDED_IN_2 | {(InputSpec, "max_batch"), (Quantization, "program_sha256")}
+_ADDED_IN_3 = {(Preprocessing, "color_profile")}  # required from 3 on
 
 
 def _fields(cls: type, version: int) -> tuple[set[str], set[str]]:
     """(every field, required fields) of cls in a schema version."""
     names, required = set(), set()
     for f in dataclasses.fields(cls):
-        if version == 1 and (cls, f.name) in _ADDED_IN_2:
+        key = (cls, f.name)
+        if (version < 2 and key in _ADDED_IN_2) or (version < 3 and key in _ADDED_IN_3):
             continue
         names.add(f.name)
         no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        if no_default or (version >= 2 and (cls, f.name) in _REQUIRED_IN_2):
+        if no_default or (version >= 2 and key in _REQUIRED_IN_2) or key in _ADDED_IN_3:
             required.add(f.name)
     return names, required
 

@@ -98,3 +98,71 @@ def test_identified_but_undecodable_pixel_format_is_a_data_error():
     )  # fmt: skip
     with pytest.raises(DataError, match="mole.png: truncated or corrupt"):
         decode_rgb(header + bytes(48), "mole.png")
+
+
+def _profile_with_primaries(red, green, blue) -> bytes:
+    """LittleCMS's sRGB profile with its colorant tags replaced: an RGB profile with the sRGB
+    curve and other primaries (no ICC files ship with the test machine)."""
+    from PIL import ImageCms
+
+    data = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    count = struct.unpack(">I", data[128:132])[0]
+    offsets = {}
+    for i in range(count):
+        signature, offset, _ = struct.unpack(">4sII", data[132 + 12 * i : 144 + 12 * i])
+        offsets[signature] = offset
+    for signature, xyz in ((b"rXYZ", red), (b"gXYZ", green), (b"bXYZ", blue)):
+        data[offsets[signature] + 8 : offsets[signature] + 20] = struct.pack(
+            ">3i", *(round(v * 65536) for v in xyz)
+        )
+    return bytes(data)
+
+
+# Display P3 and sRGB colorants, adapted to the D50 white of ICC profiles
+P3 = ((0.5151, 0.2412, -0.0011), (0.2919, 0.6922, 0.0419), (0.1571, 0.0666, 0.7841))
+SRGB = ((0.4360, 0.2225, 0.0139), (0.3851, 0.7169, 0.0971), (0.1431, 0.0606, 0.7139))
+
+
+def _srgb_from_p3(values: np.ndarray) -> np.ndarray:
+    """The conversion by hand: decode the sRGB curve, P3 -> XYZ -> sRGB, clip, encode."""
+    v = values / 255
+    linear = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    to_xyz, from_xyz = np.array(P3).T, np.linalg.inv(np.array(SRGB).T)
+    out = np.clip(linear @ (from_xyz @ to_xyz).T, 0, 1)
+    encoded = np.where(out <= 0.0031308, out * 12.92, 1.055 * out ** (1 / 2.4) - 0.055)
+    return np.round(encoded * 255)
+
+
+def test_an_embedded_colour_profile_is_applied_as_android_does():
+    """Phones tag photos Display P3; Android 8+ hands the app sRGB values, so must we."""
+    pixels = np.random.default_rng(3).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    untagged = decode_rgb(_encode(Image.fromarray(pixels), "PNG"), "plain.png")
+    np.testing.assert_array_equal(untagged, pixels)  # no profile: the values are sRGB
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG", icc_profile=_profile_with_primaries(*P3))
+    converted = decode_rgb(buffer.getvalue(), "p3.png").astype(float)
+    assert np.abs(converted - _srgb_from_p3(pixels.astype(float))).max() <= 2
+    assert np.abs(converted - pixels).max() > 20  # far more than decoder rounding
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG", icc_profile=_profile_with_primaries(*SRGB))
+    assert np.abs(decode_rgb(buffer.getvalue(), "srgb.png").astype(int) - pixels).max() <= 1
+
+
+def test_an_unreadable_colour_profile_is_ignored_with_a_warning(caplog):
+    pixels = np.full((4, 4, 3), 120, dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG", icc_profile=b"not an icc profile")
+    np.testing.assert_array_equal(decode_rgb(buffer.getvalue(), "odd.png"), pixels)
+    assert "odd.png: colour profile ignored" in caplog.text
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_a_png_transparent_key_colour_becomes_white_as_on_android(mode):
+    """tRNS in an RGB or grey PNG: Android's decoder makes that colour transparent."""
+    pixels = np.full((4, 4, 3), 90, dtype=np.uint8)
+    pixels[0, 0] = 10
+    image = Image.fromarray(pixels).convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", transparency=(10, 10, 10) if mode == "RGB" else 10)
+    rgb = decode_rgb(buffer.getvalue(), "key.png")
+    assert rgb[0, 0].tolist() == [255, 255, 255] and (rgb[1:] == 90).all()

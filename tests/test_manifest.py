@@ -18,25 +18,40 @@ from melanoma.manifest import (
 
 @pytest.fixture
 def written(exported) -> dict:
-    """An int8 manifest as the exporter writes it today (schema 2)."""
+    """An int8 manifest as the exporter writes it today (schema 3)."""
     return json.loads(manifest_path(exported["executorch", "int8"].artifact).read_text())
 
 
-def as_version_1(data: dict) -> dict:
-    """The same manifest as version 1 wrote it: without the fields version 2 added."""
+def as_version_2(data: dict) -> dict:
+    """The same manifest as version 2 wrote it: without the field version 3 added."""
     data = json.loads(json.dumps(data))
+    data["schema_version"] = 2
+    del data["preprocessing"]["color_profile"]
+    return data
+
+
+def as_version_1(data: dict) -> dict:
+    """The same manifest as version 1 wrote it: without the fields versions 2 and 3 added."""
+    data = as_version_2(data)
     data["schema_version"] = 1
     del data["preprocessing"]["exif_orientation"], data["preprocessing"]["alpha"]
     del data["verification"]["float_decision_agreement"]
     return data
 
 
-def test_the_exporter_writes_version_2_with_its_fields(written):
+def test_the_exporter_writes_version_3_with_its_fields(written):
     manifest = manifest_from_dict(written)
-    assert written["schema_version"] == SCHEMA_VERSION == 2
+    assert written["schema_version"] == SCHEMA_VERSION == 3
+    assert manifest.preprocessing.color_profile == "convert_to_srgb"
     assert manifest.preprocessing.exif_orientation == "applied"
     assert manifest.preprocessing.alpha == "composite_on_white"
     assert 0 <= manifest.verification.float_decision_agreement <= 1
+
+
+def test_version_2_reads_without_the_colour_profile(written):
+    manifest = manifest_from_dict(as_version_2(written))
+    assert manifest.schema_version == 2 and manifest.preprocessing.color_profile is None
+    assert manifest.preprocessing.alpha == "composite_on_white"
 
 
 def test_version_1_reads_without_the_added_fields(written):
@@ -53,7 +68,12 @@ def test_a_field_of_another_version_is_refused(written):
     old["preprocessing"]["alpha"] = "composite_on_white"
     with pytest.raises(ManifestError, match=r"preprocessing: unknown field\(s\) alpha"):
         manifest_from_dict(old)
+    older = as_version_2(written)
+    older["preprocessing"]["color_profile"] = "convert_to_srgb"
+    with pytest.raises(ManifestError, match=r"preprocessing: unknown field\(s\) color_profile"):
+        manifest_from_dict(older)
     for section, name in (
+        ("preprocessing", "color_profile"),
         ("preprocessing", "exif_orientation"),
         ("verification", "float_decision_agreement"),
         ("input", "max_batch"),
@@ -69,6 +89,8 @@ def test_a_field_of_another_version_is_refused(written):
     ("section", "name", "value", "expected"),
     [
         ("preprocessing", "alpha", "ignored", '"composite_on_white"'),
+        ("preprocessing", "color_profile", "ignored", '"convert_to_srgb"'),
+        ("preprocessing", "color_profile", None, '"convert_to_srgb"'),
         ("preprocessing", "alpha", None, '"composite_on_white"'),
         ("preprocessing", "exif_orientation", None, '"applied"'),
         ("preprocessing", "exif_orientation", "ignored", '"applied"'),
@@ -81,10 +103,10 @@ def test_values_no_reader_implements_are_refused(written, section, name, value, 
         manifest_from_dict(written)
 
 
-@pytest.mark.parametrize("version", [0, 3, "2", None, True])
+@pytest.mark.parametrize("version", [0, 4, "2", None, True])
 def test_unknown_versions_are_refused(written, version):
     written["schema_version"] = version
-    with pytest.raises(ManifestError, match="expected 1 or 2"):
+    with pytest.raises(ManifestError, match="expected 1 or 2 or 3"):
         manifest_from_dict(written)
 
 

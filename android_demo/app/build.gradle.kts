@@ -8,7 +8,7 @@ android {
 
     defaultConfig {
         applicationId = "org.melanoma.demo"
-        minSdk = 24
+        minSdk = 26 // BitmapFactory.Options.inPreferredColorSpace: photos decoded to sRGB
         targetSdk = 35
         versionCode = 1
         versionName = "0.1.0"

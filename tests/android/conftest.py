@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,11 +13,13 @@ from melanoma.manifest import (
     FileInfo,
     InputSpec,
     Manifest,
+    ManifestError,
     OutputSpec,
     Preprocessing,
     Quantization,
     Threshold,
     Verification,
+    manifest_from_dict,
     sha256_of,
     size_of,
 )
@@ -65,6 +69,7 @@ def build_manifest() -> Callable[..., Manifest]:
                 std=std,
                 exif_orientation="applied",
                 alpha="composite_on_white",
+                color_profile="convert_to_srgb",
             ),
             output=OutputSpec("logits", ["N", 1], "logit", "sigmoid", "melanoma"),
             thresholds=[
@@ -92,3 +97,142 @@ def build_manifest() -> Callable[..., Manifest]:
         )
 
     return build
+
+
+# Fields later schema versions added: (the version that added it, the value the exporter writes).
+ADDED_FIELDS = {
+    ("preprocessing", "exif_orientation"): (2, "applied"),
+    ("preprocessing", "alpha"): (2, "composite_on_white"),
+    ("verification", "float_decision_agreement"): (2, None),
+    ("preprocessing", "color_profile"): (3, "convert_to_srgb"),
+}
+# Optional in version 1 (absent in its early manifests), required from version 2.
+V1_OPTIONAL = {("input", "max_batch"), ("quantization", "program_sha256")}
+VERSIONS = (1, 2, 3)
+
+
+def as_version(exported: dict, version: int) -> dict:
+    """The exported manifest in another schema version: what that version's exporter wrote."""
+    data = copy.deepcopy(exported)
+    data["schema_version"] = version
+    for (section, key), (added, value) in ADDED_FIELDS.items():
+        if version < added:
+            data[section].pop(key, None)
+        else:
+            data[section].setdefault(key, value)
+    for section, key in V1_OPTIONAL:
+        data[section].setdefault(key, None)
+    return data
+
+
+def _pop(section: str, key: str):
+    return lambda d: d[section].pop(key)
+
+
+def _set(section: str, **values):
+    return lambda d: d[section].update(values)
+
+
+# Manifests Python rejects: (file, kind, schema version or None for as exported, edit, the
+# message Java must give). kind "message": Python's message; "field": Java's message starts with
+# the field named (the app words refusals of settings it does not run its own way); "schema": an
+# unknown schema version. The JSON cases are made from the text in write_bad_manifests.
+BAD_MANIFESTS = [
+    ("schema_v4.json", "schema", None, lambda d: d.update(schema_version=4), None),
+    ("schema_missing.json", "schema", None, lambda d: d.pop("schema_version"), None),
+    ("missing_mean.json", "message", None, _pop("preprocessing", "mean"), None),
+    ("missing_thresholds.json", "message", None, lambda d: d.pop("thresholds"), None),
+    (
+        "threshold_field.json", "message", None,
+        lambda d: d["thresholds"][0].pop("val_specificity"), None,
+    ),
+    ("unknown_output_field.json", "message", None, _set("output", temperature=1.0), None),
+    (
+        "v1_with_alpha.json", "message", 1,
+        _set("preprocessing", alpha="composite_on_white"), None,
+    ),
+    (
+        "v2_missing_alpha.json", "message", 2, _pop("preprocessing", "alpha"),
+        "manifest.preprocessing: missing field(s) alpha",
+    ),
+    (
+        "v2_missing_float_agreement.json", "message", 2,
+        _pop("verification", "float_decision_agreement"),
+        "manifest.verification: missing field(s) float_decision_agreement",
+    ),
+    (
+        "v2_missing_max_batch.json", "message", 2, _pop("input", "max_batch"),
+        "manifest.input: missing field(s) max_batch",
+    ),
+    (
+        "v2_unsupported_alpha.json", "field", 2, _set("preprocessing", alpha="premultiplied"),
+        "manifest.preprocessing.alpha",
+    ),
+    (
+        "v2_with_color_profile.json", "message", 2,
+        _set("preprocessing", color_profile="convert_to_srgb"),
+        "manifest.preprocessing: unknown field(s) color_profile",
+    ),
+    (
+        "v3_missing_color_profile.json", "message", 3, _pop("preprocessing", "color_profile"),
+        "manifest.preprocessing: missing field(s) color_profile",
+    ),
+    (
+        "v3_unsupported_color_profile.json", "field", 3,
+        _set("preprocessing", color_profile="as_stored"),
+        "manifest.preprocessing.color_profile",
+    ),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def write_manifest_goldens() -> Callable[[Path, Path], None]:
+    """Return a writer of golden/manifest_versions (the exported manifest in every schema
+    version, which Java must read) and golden/bad_manifests (which Java must refuse)."""
+
+    def write(golden: Path, manifest_file: Path) -> None:
+        exported = json.loads(manifest_file.read_text())
+        out = golden / "manifest_versions"
+        out.mkdir()
+        for version in VERSIONS:
+            data = as_version(exported, version)
+            manifest_from_dict(data)  # valid for Python too
+            (out / f"v{version}.json").write_text(json.dumps(data, indent=2, sort_keys=True))
+        write_bad_manifests(golden / "bad_manifests", manifest_file.read_text())
+
+    return write
+
+
+def write_bad_manifests(bad: Path, text: str) -> None:
+    """Each BAD_MANIFESTS case and two malformed JSON texts, with cases.tsv naming Python's
+    message for each."""
+    exported = json.loads(text)
+    cases = [
+        ("truncated.json", "json", text[: len(text) // 2], None),
+        ("trailing_comma.json", "json", text.rstrip()[:-1] + ",}\n", None),
+        ("not_an_object.json", "message", "[1, 2]\n", None),
+    ]
+    for name, kind, version, edit, expect in BAD_MANIFESTS:
+        data = copy.deepcopy(exported) if version is None else as_version(exported, version)
+        edit(data)
+        cases.append((name, kind, json.dumps(data, indent=2, sort_keys=True), expect))
+    bad.mkdir()
+    rows = ["file\tkind\tpython_message"]
+    for name, kind, body, expect in cases:
+        message = _python_refusal(name, body)
+        if expect is not None:
+            assert message.startswith(expect) if kind == "field" else message == expect, (
+                f"{name}: Python says {message!r}, the JVM test expects {expect!r}"
+            )
+            message = expect
+        (bad / name).write_text(body)
+        rows.append(f"{name}\t{kind}\t{message}")
+    (bad / "cases.tsv").write_text("\n".join(rows) + "\n")
+
+
+def _python_refusal(name: str, body: str) -> str:
+    try:
+        manifest_from_dict(json.loads(body))
+    except (ManifestError, json.JSONDecodeError) as err:
+        return str(err)
+    pytest.fail(f"{name}: Python accepted a manifest meant to be invalid")

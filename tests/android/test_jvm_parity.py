@@ -11,7 +11,6 @@ with the plain JUnit tests. A missing JDK or JUnit fails here; it never skips.
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import math
@@ -28,7 +27,7 @@ import torch
 from PIL import Image
 
 from melanoma.images import decode_rgb
-from melanoma.manifest import ManifestError, manifest_from_dict, manifest_path, read_manifest
+from melanoma.manifest import manifest_path, read_manifest
 from melanoma.preprocess import (
     crop_and_resize,
     image_to_input,
@@ -232,119 +231,6 @@ def _threshold_list(named) -> str:
     return ",".join(f"{name}={float(prob)!r}" for name, prob in named)
 
 
-# Schema version 2's additions to version 1, with the values the exporter writes.
-V2_FIELDS = {
-    ("preprocessing", "exif_orientation"): "applied",
-    ("preprocessing", "alpha"): "composite_on_white",
-    ("verification", "float_decision_agreement"): None,
-}
-# Optional in version 1 (absent in its early manifests), required in version 2.
-V1_OPTIONAL = {("input", "max_batch"), ("quantization", "program_sha256")}
-
-
-def _as_version(exported: dict, version: int) -> dict:
-    """The exported manifest in schema version 1 or 2, whichever version the exporter wrote."""
-    data = copy.deepcopy(exported)
-    data["schema_version"] = version
-    for (section, key), value in V2_FIELDS.items():
-        if version == 1:
-            data[section].pop(key, None)
-        else:
-            data[section].setdefault(key, value)
-    for section, key in V1_OPTIONAL:
-        data[section].setdefault(key, None)
-    return data
-
-
-def _write_manifest_versions(golden: Path, manifest_file: Path) -> None:
-    """The exported manifest as schema version 1 and as version 2: Java must read both."""
-    exported = json.loads(manifest_file.read_text())
-    out = golden / "manifest_versions"
-    out.mkdir()
-    for version in (1, 2):
-        data = _as_version(exported, version)
-        manifest_from_dict(data)  # valid for Python too
-        (out / f"v{version}.json").write_text(json.dumps(data, indent=2, sort_keys=True))
-
-
-def _write_bad_manifests(golden: Path, manifest_file: Path) -> None:
-    """Manifests Python rejects, with Python's message; Java must reject each one too.
-
-    kind "message": Java gives Python's message; "field": Java's message starts with the field
-    named (the app words refusals of settings it does not run its own way); "schema": an unknown
-    schema version; "json": malformed JSON.
-    """
-    text = manifest_file.read_text()
-    exported = json.loads(text)
-    # name -> (kind, body, Python's message spelled out, or for "field" the field named)
-    variants: dict[str, tuple[str, str, str | None]] = {
-        "truncated.json": ("json", text[: len(text) // 2], None),
-        "trailing_comma.json": ("json", text.rstrip()[:-1] + ",}\n", None),
-        "not_an_object.json": ("message", "[1, 2]\n", None),
-    }
-
-    def edited(kind: str, edit, version: int | None = None, expect: str | None = None):
-        data = copy.deepcopy(exported) if version is None else _as_version(exported, version)
-        edit(data)
-        return kind, json.dumps(data, indent=2, sort_keys=True), expect
-
-    variants["schema_v3.json"] = edited("schema", lambda d: d.update(schema_version=3))
-    variants["schema_missing.json"] = edited("schema", lambda d: d.pop("schema_version"))
-    variants["missing_mean.json"] = edited("message", lambda d: d["preprocessing"].pop("mean"))
-    variants["missing_thresholds.json"] = edited("message", lambda d: d.pop("thresholds"))
-    variants["threshold_field.json"] = edited(
-        "message", lambda d: d["thresholds"][0].pop("val_specificity")
-    )
-    variants["unknown_output_field.json"] = edited(
-        "message", lambda d: d["output"].update(temperature=1.0)
-    )
-    variants["v1_with_alpha.json"] = edited(
-        "message", lambda d: d["preprocessing"].update(alpha="composite_on_white"), version=1
-    )
-    variants["v2_missing_alpha.json"] = edited(
-        "message",
-        lambda d: d["preprocessing"].pop("alpha"),
-        version=2,
-        expect="manifest.preprocessing: missing field(s) alpha",
-    )
-    variants["v2_missing_float_agreement.json"] = edited(
-        "message",
-        lambda d: d["verification"].pop("float_decision_agreement"),
-        version=2,
-        expect="manifest.verification: missing field(s) float_decision_agreement",
-    )
-    variants["v2_missing_max_batch.json"] = edited(
-        "message",
-        lambda d: d["input"].pop("max_batch"),
-        version=2,
-        expect="manifest.input: missing field(s) max_batch",
-    )
-    variants["v2_unsupported_alpha.json"] = edited(
-        "field",
-        lambda d: d["preprocessing"].update(alpha="premultiplied"),
-        version=2,
-        expect="manifest.preprocessing.alpha",
-    )
-    bad = golden / "bad_manifests"
-    bad.mkdir()
-    rows = ["file\tkind\tpython_message"]
-    for name, (kind, body, expect) in variants.items():
-        try:
-            manifest_from_dict(json.loads(body))
-        except (ManifestError, json.JSONDecodeError) as err:
-            message = str(err)
-        else:
-            pytest.fail(f"{name}: Python accepted a manifest meant to be invalid")
-        if expect is not None:
-            assert message.startswith(expect) if kind == "field" else message == expect, (
-                f"{name}: Python says {message!r}, the JVM test expects {expect!r}"
-            )
-            message = expect
-        (bad / name).write_text(body)
-        rows.append(f"{name}\t{kind}\t{message}")
-    (bad / "cases.tsv").write_text("\n".join(rows) + "\n")
-
-
 @pytest.fixture(scope="session")
 def exported_manifest(exported) -> Path:
     """THE manifest the JVM tests read: written by the real exporter (tests/conftest.py's
@@ -353,7 +239,7 @@ def exported_manifest(exported) -> Path:
 
 
 @pytest.fixture(scope="session")
-def golden_dir(tmp_path_factory, exported_manifest, data_zip) -> Path:
+def golden_dir(tmp_path_factory, exported_manifest, data_zip, write_manifest_goldens) -> Path:
     """Everything jvm-tests.sh needs, written by the Python side."""
     golden = tmp_path_factory.mktemp("golden")
     model = golden / "model"
@@ -367,8 +253,7 @@ def golden_dir(tmp_path_factory, exported_manifest, data_zip) -> Path:
     _write_cases(golden, cases, mean, std)
     _write_alpha_table(golden)
     _write_manifest_checks(golden, exported_manifest)
-    _write_manifest_versions(golden, exported_manifest)
-    _write_bad_manifests(golden, exported_manifest)
+    write_manifest_goldens(golden, exported_manifest)
     return golden
 
 

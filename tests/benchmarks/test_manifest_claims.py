@@ -62,15 +62,22 @@ def test_contract_field_edited_is_failed(bench_edited, field, value, reason):
     assert all(CONTRACT in r for r in subject.reasons if r.startswith("manifest input"))
 
 
-def test_version_1_manifest_states_less_and_still_passes(bench_edited):
-    """Version 1 had no exif_orientation, alpha or float_decision_agreement: not stated."""
+def to_version_1(data):
+    """Version 1 had no exif_orientation, alpha, color_profile or float_decision_agreement."""
+    data["schema_version"] = 1
+    del data["preprocessing"]["exif_orientation"], data["preprocessing"]["alpha"]
+    del data["preprocessing"]["color_profile"], data["verification"]["float_decision_agreement"]
 
-    def to_version_1(data):
-        data["schema_version"] = 1
-        del data["preprocessing"]["exif_orientation"], data["preprocessing"]["alpha"]
-        del data["verification"]["float_decision_agreement"]
 
-    subject = bench_edited(ONNX, to_version_1)
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_manifest_states_less_and_still_passes(bench_edited, version):
+    """A field its version did not have is not stated, not wrong."""
+
+    def to_version_2(data):
+        data["schema_version"] = 2
+        del data["preprocessing"]["color_profile"]
+
+    subject = bench_edited(ONNX, to_version_1 if version == 1 else to_version_2)
     assert subject.status == "verified", subject.reasons
 
 
@@ -96,9 +103,7 @@ def test_max_batch_the_runtime_does_not_keep_is_failed(
 
 def test_version_1_manifest_without_max_batch_is_not_probed(bench_edited):
     def early_version_1(data):
-        data["schema_version"] = 1
-        del data["preprocessing"]["exif_orientation"], data["preprocessing"]["alpha"]
-        del data["verification"]["float_decision_agreement"]
+        to_version_1(data)
         del data["input"]["max_batch"], data["quantization"]["program_sha256"]
 
     assert bench_edited(PTE_INT8, early_version_1).status == "verified"

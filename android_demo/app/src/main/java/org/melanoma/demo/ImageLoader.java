@@ -3,6 +3,7 @@ package org.melanoma.demo;
 import android.content.ContentResolver;
 import android.graphics.Bitmap;
 import android.graphics.BitmapFactory;
+import android.graphics.ColorSpace;
 import android.graphics.Matrix;
 import android.net.Uri;
 import androidx.exifinterface.media.ExifInterface;
@@ -55,6 +56,9 @@ final class ImageLoader {
         }
         BitmapFactory.Options options = new BitmapFactory.Options();
         options.inPreferredConfig = Bitmap.Config.ARGB_8888;
+        // The manifest's color_profile "convert_to_srgb": a photo tagged Display P3 (or any
+        // ICC profile) is converted to sRGB, as melanoma.images.decode_rgb does (API 26+).
+        options.inPreferredColorSpace = ColorSpace.get(ColorSpace.Named.SRGB);
         Bitmap decoded;
         try (InputStream in = open(resolver, uri)) {
             decoded = BitmapFactory.decodeStream(in, null, options);

@@ -46,6 +46,11 @@ final class AppSupport {
             require("composite_on_white".equals(p.alpha),
                     where + "alpha '" + p.alpha + "' is not supported (composite_on_white)");
         }
+        // Android 8+ (minSdk 26) hands the app sRGB pixels whatever the photo's ICC profile.
+        if (schemaVersion >= 3) {
+            require("convert_to_srgb".equals(p.colorProfile), where + "color_profile '"
+                    + p.colorProfile + "' is not supported (convert_to_srgb)");
+        }
         require("RGB".equals(p.color), where + "color '" + p.color + "' is not supported (RGB)");
         require("center_square".equals(p.crop),
                 where + "crop '" + p.crop + "' is not supported (center_square)");

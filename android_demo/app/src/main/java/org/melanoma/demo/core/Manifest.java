@@ -20,7 +20,7 @@ public final class Manifest {
      */
     public static final int OLDEST_SCHEMA_VERSION = 1;
 
-    public static final int NEWEST_SCHEMA_VERSION = 2;
+    public static final int NEWEST_SCHEMA_VERSION = 3;
 
     public final int schemaVersion;
     public final String modelName;
@@ -125,6 +125,8 @@ public final class Manifest {
         // Since schema version 2; null in version 1, whose exporters did the same without saying.
         public final String exifOrientation; // "applied": the photo is turned upright first
         public final String alpha; // "composite_on_white": transparency becomes white
+        // Since schema version 3; null before, whose exporters took every photo's values as sRGB.
+        public final String colorProfile; // "convert_to_srgb": an embedded ICC profile applies
 
         Preprocessing(
                 String color,
@@ -136,7 +138,8 @@ public final class Manifest {
                 double[] mean,
                 double[] std,
                 String exifOrientation,
-                String alpha) {
+                String alpha,
+                String colorProfile) {
             this.color = color;
             this.crop = crop;
             this.resize = resize;
@@ -147,6 +150,7 @@ public final class Manifest {
             this.std = std.clone();
             this.exifOrientation = exifOrientation;
             this.alpha = alpha;
+            this.colorProfile = colorProfile;
         }
 
         public double[] mean() {

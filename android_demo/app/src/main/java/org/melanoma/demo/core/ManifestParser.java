@@ -13,7 +13,8 @@ import java.util.List;
  *
  * <p>Version 2 differs from version 1 only in fields: it adds preprocessing.exif_orientation,
  * preprocessing.alpha and verification.float_decision_agreement, and requires input.max_batch and
- * quantization.program_sha256, which version 1 has optionally.
+ * quantization.program_sha256, which version 1 has optionally. Version 3 adds
+ * preprocessing.color_profile.
  */
 public final class ManifestParser {
     private static final String WHERE = "manifest";
@@ -80,19 +81,19 @@ public final class ManifestParser {
             return ((Long) version).intValue();
         }
         String shown = version == null ? "missing" : String.valueOf(version);
+        String range = Manifest.OLDEST_SCHEMA_VERSION + " to " + Manifest.NEWEST_SCHEMA_VERSION;
         throw new UnknownSchemaVersionException(WHERE + ": schema_version " + shown + ", expected "
-                + Manifest.OLDEST_SCHEMA_VERSION + " or " + Manifest.NEWEST_SCHEMA_VERSION
-                + " (this app reads manifest schema versions " + Manifest.OLDEST_SCHEMA_VERSION
-                + " and " + Manifest.NEWEST_SCHEMA_VERSION + " only: update the app or export the"
-                + " model with a matching toolkit)");
+                + range + " (this app reads manifest schema versions " + range
+                + " only: update the app or export the model with a matching toolkit)");
     }
 
     /**
      * A section's fields in a schema version: version 1 has {@code required} and {@code
-     * optionalIn1}; version 2 requires both and also {@code addedIn2}. Anything else is an error.
+     * optionalIn1}; version 2 requires both and also {@code addedIn2}; version 3 also {@code
+     * addedIn3}. Anything else is an error.
      */
     private static void checkKeys(JsonFields f, int version, String[] required,
-            String[] optionalIn1, String[] addedIn2) throws ManifestException {
+            String[] optionalIn1, String[] addedIn2, String[] addedIn3) throws ManifestException {
         if (version == 1) {
             f.checkKeys(required, optionalIn1);
             return;
@@ -100,6 +101,9 @@ public final class ManifestParser {
         List<String> all = new ArrayList<String>(Arrays.asList(required));
         all.addAll(Arrays.asList(optionalIn1));
         all.addAll(Arrays.asList(addedIn2));
+        if (version >= 3) {
+            all.addAll(Arrays.asList(addedIn3));
+        }
         f.checkKeys(all.toArray(NONE), NONE);
     }
 
@@ -113,6 +117,7 @@ public final class ManifestParser {
         checkKeys(f, version,
                 new String[] {"name", "shape", "dtype", "layout", "value_range"},
                 new String[] {"max_batch"},
+                NONE,
                 NONE);
         Long maxBatch = f.raw("max_batch") == null ? null : Long.valueOf(f.integer("max_batch"));
         if (maxBatch != null && maxBatch < 1) {
@@ -134,7 +139,8 @@ public final class ManifestParser {
                     "color", "crop", "resize", "size", "min_side", "scale", "mean", "std"
                 },
                 NONE,
-                new String[] {"exif_orientation", "alpha"});
+                new String[] {"exif_orientation", "alpha"},
+                new String[] {"color_profile"});
         boolean v2 = version >= 2;
         return new Manifest.Preprocessing(
                 f.string("color"),
@@ -146,7 +152,8 @@ public final class ManifestParser {
                 f.numbers("mean"),
                 f.numbers("std"),
                 v2 ? f.string("exif_orientation") : null,
-                v2 ? f.string("alpha") : null);
+                v2 ? f.string("alpha") : null,
+                version >= 3 ? f.string("color_profile") : null);
     }
 
     private static Manifest.OutputSpec outputSpec(JsonFields f) throws ManifestException {
@@ -180,7 +187,7 @@ public final class ManifestParser {
     private static Manifest.Quantization quantization(JsonFields f, int version)
             throws ManifestException {
         checkKeys(f, version, new String[] {"scheme", "per_channel", "qat"},
-                new String[] {"program_sha256"}, NONE);
+                new String[] {"program_sha256"}, NONE, NONE);
         String program = f.raw("program_sha256") == null ? null : f.string("program_sha256");
         return new Manifest.Quantization(
                 f.string("scheme"), f.bool("per_channel"), f.bool("qat"), program);
@@ -194,7 +201,8 @@ public final class ManifestParser {
                     "decision_agreement", "n_images", "passed",
                 },
                 NONE,
-                new String[] {"float_decision_agreement"});
+                new String[] {"float_decision_agreement"},
+                NONE);
         // null when nothing was compared (a spec-only check, e.g. Core ML off macOS)
         String reference = f.raw("reference") == null ? null : f.string("reference");
         Double floatAgreement = null;

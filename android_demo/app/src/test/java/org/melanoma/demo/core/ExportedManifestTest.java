@@ -52,12 +52,12 @@ public class ExportedManifestTest {
         }
     }
 
-    /** The exported manifest rewritten as schema version 1 and as version 2 (Python's). */
+    /** The exported manifest rewritten as schema versions 1, 2 and 3 (Python's). */
     @Test
-    public void readsTheExportedManifestInBothSchemaVersions() throws Exception {
+    public void readsTheExportedManifestInEverySchemaVersion() throws Exception {
         File dir = new File(Golden.dir(), "manifest_versions");
         Manifest exported = ModelFiles.open(new File(Golden.dir(), "model")).manifest;
-        for (int version = 1; version <= 2; version++) {
+        for (int version = 1; version <= Manifest.NEWEST_SCHEMA_VERSION; version++) {
             File file = new File(dir, "v" + version + ".json");
             Manifest m = ManifestParser.parse(
                     new String(Files.readAllBytes(file.toPath()), StandardCharsets.UTF_8));
@@ -68,6 +68,8 @@ public class ExportedManifestTest {
                     m.preprocessing.exifOrientation);
             assertEquals(file.getName(), version == 1 ? null : "composite_on_white",
                     m.preprocessing.alpha);
+            assertEquals(file.getName(), version < 3 ? null : "convert_to_srgb",
+                    m.preprocessing.colorProfile);
         }
     }
 

@@ -49,6 +49,22 @@ public class ManifestParserTest {
     }
 
     @Test
+    public void parsesAVersion3Manifest() throws Exception {
+        Manifest m = ManifestParser.parse(SampleManifest.V3);
+        assertEquals(3, m.schemaVersion);
+        assertEquals("convert_to_srgb", m.preprocessing.colorProfile);
+        assertEquals("composite_on_white", m.preprocessing.alpha);
+        assertNull(ManifestParser.parse(SampleManifest.V2).preprocessing.colorProfile);
+        refused(SampleManifest.v3With("    \"color_profile\": \"convert_to_srgb\",\n", ""),
+                "manifest.preprocessing: missing field(s) color_profile");
+        refused(SampleManifest.v2With("    \"color\": \"RGB\",",
+                        "    \"color\": \"RGB\",\n    \"color_profile\": \"convert_to_srgb\","),
+                "manifest.preprocessing: unknown field(s) color_profile");
+        refused(SampleManifest.v3With("\"convert_to_srgb\"", "\"as_stored\""),
+                "manifest.preprocessing.color_profile 'as_stored' is not supported");
+    }
+
+    @Test
     public void eachVersionHasExactlyItsFields() {
         // Version 2 requires what version 1 has optionally, and the fields it added.
         refused(SampleManifest.v2With("    \"max_batch\": 128,\n", ""),
@@ -126,16 +142,16 @@ public class ManifestParserTest {
 
     @Test
     public void unknownSchemaVersionsAreRefusedFirst() {
-        for (String version : new String[] {"3", "0", "\"1\"", "null", "1.5", "2.0"}) {
+        for (String version : new String[] {"4", "0", "\"1\"", "null", "1.5", "2.0"}) {
             String json = SampleManifest.with("\"schema_version\": 1", "\"schema_version\": "
                     + version).replace("\"model_name\": \"cnn\",", ""); // also missing a field
             ManifestException e = refused(json, "manifest: schema_version ");
             assertTrue(version + ": " + e, e instanceof UnknownSchemaVersionException);
-            assertTrue(e.getMessage(), e.getMessage().contains("expected 1 or 2"));
+            assertTrue(e.getMessage(), e.getMessage().contains("expected 1 to 3"));
             assertTrue(e.getMessage(), e.getMessage().contains("update the app"));
         }
         ManifestException e = refused(SampleManifest.with("  \"schema_version\": 1,\n", ""),
-                "manifest: schema_version missing, expected 1 or 2");
+                "manifest: schema_version missing, expected 1 to 3");
         assertTrue(e instanceof UnknownSchemaVersionException);
     }
 

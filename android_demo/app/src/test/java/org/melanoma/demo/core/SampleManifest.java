@@ -93,9 +93,20 @@ final class SampleManifest {
             "    \"decision_agreement\": 0.985,",
             "    \"decision_agreement\": 0.985,\n    \"float_decision_agreement\": 0.97,");
 
+    /** The same manifest in schema version 3: version 2 plus color_profile. */
+    static final String V3 = replace(replace(V2,
+            "\"schema_version\": 2", "\"schema_version\": 3"),
+            "    \"color\": \"RGB\",",
+            "    \"color\": \"RGB\",\n    \"color_profile\": \"convert_to_srgb\",");
+
     /** JSON with the first occurrence of {@code from} replaced; fails if it is not there. */
     static String with(String from, String to) {
         return replace(JSON, from, to);
+    }
+
+    /** {@link #with} on the version 3 manifest. */
+    static String v3With(String from, String to) {
+        return replace(V3, from, to);
     }
 
     /** {@link #with} on the version 2 manifest. */
