@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import csv
+import dataclasses
 import json
 import os
 import sys
@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from melanoma.cliutil import (
+    EXIT_INTERRUPTED,
     SEED,
     FiniteFloatRange,
     NonEmptyPath,
@@ -103,6 +104,8 @@ def train(
     """
     import torch
 
+    from melanoma.checkpoint import read_meta
+    from melanoma.compare import method_config
     from melanoma.datasets import load_dataset
     from melanoma.resume import RESUME
     from melanoma.splits import validation_scheme
@@ -118,42 +121,34 @@ def train(
         raise UserError(f"{out_dir / RESUME}: no resume state to continue from")
     dataset = load_dataset(data)
     click.echo(dataset.summary(), err=True)
-    overrides = {
-        "seed": seed,
-        "target_sensitivity": target_sensitivity,
-        "progress": not no_progress,
-    }
-    if epochs is not None:
-        overrides["epochs"] = epochs
-    if select_epoch is not None:
-        overrides["select_epoch"] = select_epoch
-    written = _train_method(method, dataset, overrides, out_dir, resume)
-    meta = json.loads((written / "metadata.json").read_text())
-    config = meta["train_config"]
-    validation = validation_scheme(config)
+    config = dataclasses.replace(
+        method_config(method, seed, epochs, progress=not no_progress),
+        target_sensitivity=target_sensitivity,
+        **({} if select_epoch is None else {"select_epoch": select_epoch}),
+    )
+    written = _train_method(method, dataset, config, out_dir, resume)
+    meta = read_meta(written)
+    settings = meta.train_config
     click.echo(
-        f"wrote {written} (epoch {meta['best_epoch']}/{meta['epochs']}, val AUC "
-        f"{meta['val_metrics']['auc']:.3f} on {config['n_val']} {validation} predictions)"
+        f"wrote {written} (epoch {meta.best_epoch}/{meta.epochs}, val AUC "
+        f"{meta.val_metrics['auc']:.3f} on {settings['n_val']} {validation_scheme(settings)} "
+        "predictions)"
     )
 
 
-def _train_method(method, dataset, overrides, out_dir, resume) -> Path:
+def _train_method(method, dataset, config, out_dir, resume) -> Path:
+    from melanoma.compare import train_method
     from melanoma.resume import TrainingInterrupted
-    from melanoma.train import TrainConfig, train_supervised
+    from melanoma.train_sgan import DivergenceError
 
     try:
-        if method == "supervised":
-            return train_supervised(dataset, TrainConfig(**overrides), out_dir, resume=resume)
-        from melanoma.train_sgan import DivergenceError, SGANConfig, train_sgan
-
-        try:
-            return train_sgan(dataset, SGANConfig(**overrides), out_dir, resume=resume)
-        except DivergenceError as gave_up:  # not bad input (exit 2): the training failed
-            click.echo(f"error: {gave_up}", err=True)
-            sys.exit(1)
+        return train_method(method, dataset, config, out_dir, resume=resume)
+    except DivergenceError as gave_up:  # not bad input (exit 2): the training failed
+        click.echo(f"error: {gave_up}", err=True)
+        sys.exit(1)
     except TrainingInterrupted as stop:
         click.echo(f"{stop}; continue with --resume", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 def _int_list(ctx, param, value: str) -> list[int]:
@@ -230,7 +225,7 @@ def compare(data, methods, seeds, out_dir, epochs, no_progress):
         run_compare(dataset, out_dir, methods, seeds, epochs=epochs, progress=not no_progress)
     except TrainingInterrupted as stop:
         click.echo(f"{stop}; finished checkpoints are reused when you rerun", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     click.echo((out_dir / "results.md").read_text(), nl=False)
 
 
@@ -286,22 +281,20 @@ def nested_cv(data, seeds, out_dir):
 )
 def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as_json, roc_path):
     """Metrics with 95% bootstrap CIs for CHECKPOINT_DIR on a split."""
-    from melanoma.atomic import atomic_path
     from melanoma.checkpoint import load_checkpoint
     from melanoma.datasets import load_dataset
-    from melanoma.evaluate import evaluate_checkpoint, pick_split, split_caveat
+    from melanoma.evaluate import evaluate_checkpoint, pick_split, split_caveat, write_roc_csv
 
     refuse_two_thresholds(target_sensitivity)
     checkpoint = load_checkpoint(checkpoint_dir)
     dataset = load_dataset(data)
     chosen = pick_split(dataset, split, checkpoint)
-    report = evaluate_checkpoint(checkpoint, chosen, threshold_name, 0, target_sensitivity)
+    report = evaluate_checkpoint(
+        checkpoint, chosen, threshold_name, seed=0, target_sensitivity=target_sensitivity
+    )
     roc = report.pop("roc")  # hundreds of points: a file, not the one-line JSON
     if roc_path is not None:
-        with atomic_path(roc_path) as temp, temp.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["fpr", "tpr", "threshold"])
-            writer.writerows(zip(roc["fpr"], roc["tpr"], roc["thresholds"], strict=True))
+        write_roc_csv(roc_path, roc)
     caveat = split_caveat(dataset, split, checkpoint)
     if caveat:
         report["caveat"] = caveat
@@ -340,9 +333,8 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
     Photos are centre-cropped to a square and area-resized to 32x32, exactly
     as the Android app does. A demo, not a diagnosis.
     """
-    from melanoma.atomic import atomic_path
     from melanoma.checkpoint import load_checkpoint
-    from melanoma.evaluate import predict_images
+    from melanoma.evaluate import PREDICTION_COLUMNS, predict_images, write_predictions_csv
     from melanoma.validation_scores import decision_threshold
 
     refuse_two_thresholds(target_sensitivity)
@@ -350,22 +342,12 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
     name, threshold = decision_threshold(checkpoint, threshold_name, target_sensitivity)
     predictions = predict_images(checkpoint, list(images), threshold)
     if csv_path is not None:  # first: a CSV that cannot be written fails the command
-        with atomic_path(csv_path) as temp, temp.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(PREDICTION_COLUMNS)
-            writer.writerows((p.path, p.probability, _decision(p)) for p in predictions)
+        write_predictions_csv(csv_path, predictions)
     # On stderr, so that stdout stays the table: where every decision below is made.
     click.echo(f"decided at {name} = {threshold:.4f}, chosen on validation", err=True)
     click.echo("\t".join(PREDICTION_COLUMNS))
     for p in predictions:
-        click.echo(f"{p.path}\t{p.probability:.4f}\t{_decision(p)}")
-
-
-PREDICTION_COLUMNS = ("path", "probability", "decision")
-
-
-def _decision(prediction) -> str:
-    return "melanoma" if prediction.melanoma else "benign"
+        click.echo(f"{p.path}\t{p.probability:.4f}\t{p.decision}")
 
 
 @cli.command()
@@ -395,7 +377,7 @@ def _decision(prediction) -> str:
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def qat(checkpoint_dir, data, out_dir, seed, epochs, no_progress):
     """Quantization-aware fine-tune of CHECKPOINT_DIR into an int8 program for the exporters."""
-    from melanoma.checkpoint import load_checkpoint
+    from melanoma.checkpoint import load_checkpoint, read_meta
     from melanoma.datasets import load_dataset
     from melanoma.qat import QATConfig, qat_finetune
 
@@ -405,7 +387,7 @@ def qat(checkpoint_dir, data, out_dir, seed, epochs, no_progress):
     if epochs is not None:
         overrides["epochs"] = epochs
     written = qat_finetune(checkpoint, dataset, QATConfig(**overrides), out_dir)
-    config = json.loads((written / "metadata.json").read_text())["train_config"]
+    config = read_meta(written).train_config
     agreement = f"{config['agreement_with_source']:.2%} decisions agree with float on "
     agreement += f"{config['n_agreement']} {config['agreement_images']} images"
     click.echo(f"wrote {written} ({agreement})")

@@ -92,15 +92,19 @@ def train_or_reuse(method: str, config, dataset: Dataset, ckpt_dir: Path) -> flo
         log.info("reusing %s", ckpt_dir)
         return None
     started = time.perf_counter()
+    train_method(method, dataset, config, ckpt_dir)
+    return time.perf_counter() - started
+
+
+def train_method(method: str, dataset: Dataset, config, out_dir: Path, resume=False) -> Path:
+    """Train `method` (its config from method_config) into out_dir with the trainer behind it."""
     if trainer_of(method) == "supervised":
         from melanoma.train import train_supervised
 
-        train_supervised(dataset, config, ckpt_dir)
-    else:
-        from melanoma.train_sgan import train_sgan
+        return train_supervised(dataset, config, out_dir, resume=resume)
+    from melanoma.train_sgan import train_sgan
 
-        train_sgan(dataset, config, ckpt_dir)
-    return time.perf_counter() - started
+    return train_sgan(dataset, config, out_dir, resume=resume)
 
 
 def compare(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from melanoma.atomic import atomic_path
 from melanoma.checkpoint import Checkpoint
 from melanoma.datasets import Dataset, Split
 from melanoma.errors import UserError
@@ -82,6 +84,29 @@ class Prediction:
     path: str
     probability: float  # P(melanoma)
     melanoma: bool  # probability >= threshold
+
+    @property
+    def decision(self) -> str:
+        return "melanoma" if self.melanoma else "benign"
+
+
+PREDICTION_COLUMNS = ("path", "probability", "decision")
+
+
+def write_predictions_csv(path: Path, predictions: list[Prediction]) -> None:
+    """`predict`'s table as CSV, probabilities at full precision; written atomically."""
+    with atomic_path(path) as temp, temp.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(PREDICTION_COLUMNS)
+        writer.writerows((p.path, p.probability, p.decision) for p in predictions)
+
+
+def write_roc_csv(path: Path, roc: dict) -> None:
+    """ROC points (fpr, tpr, threshold) of evaluation_report, one row each; written atomically."""
+    with atomic_path(path) as temp, temp.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["fpr", "tpr", "threshold"])
+        writer.writerows(zip(roc["fpr"], roc["tpr"], roc["thresholds"], strict=True))
 
 
 def image_files(paths: list[Path]) -> list[Path]:
