@@ -61,6 +61,7 @@ class OuterFold:
     inner_probs: np.ndarray
     held_out_labels: np.ndarray  # the outer fold, scored by that ensemble
     held_out_probs: np.ndarray
+    held_out_index: np.ndarray  # which labeled images those are: every seed scores them all
 
 
 def outer_folds(
@@ -73,7 +74,8 @@ def outer_folds(
     folds = {rule: [] for rule in SELECT_EPOCH}
     for k in range(config.outer_folds):
         rest = labeled.subset(torch.nonzero(fold_of != k).flatten())
-        held_out = labeled.subset(torch.nonzero(fold_of == k).flatten())
+        held_out_index = torch.nonzero(fold_of == k).flatten()
+        held_out = labeled.subset(held_out_index)
         data = Dataset(rest, None, None, "nested-cv", f"outer fold {k} of seed {seed}")
         run = train_folds(data, train_config, work_dir / f"seed{seed}-fold{k}", resume=False)
         for rule in SELECT_EPOCH:
@@ -82,7 +84,7 @@ def outer_folds(
             held_out_probs = predict_probs(ensemble, held_out.images, run.mean, run.std)
             folds[rule].append(
                 OuterFold(seed, epoch, rest.labels.numpy(), run.out_of_fold_probs(epoch),
-                          held_out.labels.numpy(), held_out_probs)
+                          held_out.labels.numpy(), held_out_probs, held_out_index.numpy())
             )  # fmt: skip
         log.info("seed %d: outer fold %d/%d done", seed, k + 1, config.outer_folds)
     return folds
@@ -105,7 +107,7 @@ def estimator_results(folds: list[OuterFold]) -> dict:
             "cutoff_p10_p90": [float(p10), float(p90)],
             "fallbacks": sum(c.estimator != estimator for c in cutoffs),
         }
-    _add_paired_differences(results, correct, "empirical")
+    _add_paired_differences(results, correct, "empirical", _image_index(folds))
     return results
 
 
@@ -118,12 +120,25 @@ def _held_out_correct(folds: list[OuterFold], cutoffs) -> np.ndarray:
     return np.concatenate(decisions).astype(float)
 
 
-def _add_paired_differences(results: dict, correct: dict, base: str) -> None:
-    """Each entry's held-out accuracy minus `base`'s, image by image, with its standard error."""
+def _image_index(folds: list[OuterFold]) -> np.ndarray:
+    """The labeled image behind each entry of _held_out_correct, in its order."""
+    return np.concatenate([f.held_out_index for f in folds])
+
+
+def _add_paired_differences(results: dict, correct: dict, base: str, image: np.ndarray) -> None:
+    """Each entry's held-out accuracy minus `base`'s, image by image, with its standard error.
+
+    Every seed judges the same images, so the decisions of one image are not independent:
+    each image's difference is averaged over seeds first and the standard error taken over
+    images (treating seeds x images as independent understated it by up to sqrt(seeds)).
+    """
     for name, right in correct.items():
         diff = right - correct[base]
+        per_image = np.bincount(image, weights=diff) / np.maximum(np.bincount(image), 1)
+        per_image = per_image[np.bincount(image) > 0]
+        se = per_image.std(ddof=1) / np.sqrt(per_image.size) if per_image.size > 1 else 0.0
         results[name][f"accuracy_minus_{base}"] = float(diff.mean())
-        results[name][f"accuracy_minus_{base}_se"] = float(diff.std() / np.sqrt(diff.size))
+        results[name][f"accuracy_minus_{base}_se"] = float(se)
 
 
 def epoch_rule_results(folds: dict[str, list[OuterFold]], estimator: str) -> dict:
@@ -145,7 +160,7 @@ def epoch_rule_results(folds: dict[str, list[OuterFold]], estimator: str) -> dic
             "held_out_accuracy": float(correct[rule].mean()),
             "n_held_out": int(correct[rule].size),
         }
-    _add_paired_differences(results, correct, "last")
+    _add_paired_differences(results, correct, "last", _image_index(folds["last"]))
     return results
 
 
@@ -192,7 +207,7 @@ def results_markdown(results: dict) -> str:
         f"Nested CV on the labeled images, seeds {seeds}: {results['outer_folds']} outer folds, "
         f"each a {results['inner_folds']}-fold ensemble ({results['epochs']} epochs per member).",
         "",
-        "| Youden estimator | held-out accuracy | minus empirical (± SE) | cutoff logit SD "
+        "| Youden estimator | held-out accuracy | minus empirical (± SE over images) | cutoff logit SD "
         "| cutoff p10-p90 | fallbacks |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
@@ -212,7 +227,7 @@ def epoch_rules_markdown(results: dict) -> list[str]:
         f"are means over seeds; accuracy at the {results['epoch_rule_estimator']} Youden cutoff.",
         "",
         "| epoch rule | epoch median (range) | out-of-fold AUC | held-out AUC "
-        "| held-out accuracy | minus last (± SE) |",
+        "| held-out accuracy | minus last (± SE over images) |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, r in results["epoch_rules"].items():

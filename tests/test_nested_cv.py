@@ -79,3 +79,17 @@ def test_writes_results_and_leaves_no_checkpoints(dataset, tmp_path):
     assert json.loads((out / "results.json").read_text()) == results
     assert "| binormal |" in (out / "results.md").read_text()
     assert "| val-auc |" in (out / "results.md").read_text()
+
+
+def test_standard_errors_count_images_not_seeds_times_images():
+    """Two seeds that decide 4 images identically carry no more evidence than one seed."""
+    from melanoma.nested_cv import _add_paired_differences
+
+    image = np.array([0, 1, 2, 3, 0, 1, 2, 3])  # seed 0, then seed 1, same images
+    correct = {"a": np.zeros(8), "b": np.array([1, 0, 1, 1] * 2, dtype=float)}
+    results = {"a": {}, "b": {}}
+    _add_paired_differences(results, correct, "a", image)
+    one_seed = np.array([1, 0, 1, 1]).std(ddof=1) / np.sqrt(4)
+    assert results["b"]["accuracy_minus_a"] == 0.75
+    assert results["b"]["accuracy_minus_a_se"] == pytest.approx(one_seed)
+    assert results["a"]["accuracy_minus_a_se"] == 0.0
