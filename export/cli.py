@@ -43,7 +43,7 @@ EXIT_FAILED_CHECK = 1  # an artifact was written but failed its check in its run
     metavar="{" + ",".join(QUANTIZE) + "}",
     help="none: fp32 only; int8: the QAT int8 program only; both.",
 )
-@data_option(required=False)
+@data_option(optional=True)
 @click.option(
     "--out",
     "out_dir",

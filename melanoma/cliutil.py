@@ -113,8 +113,11 @@ def setup_process(verbose: bool = False, threads: int | None = None) -> None:
         torch.set_num_threads(threads)
 
 
-def data_option(required: bool = True):
-    """--data PATH, defaulting to $MELANOMA_DATA (a folder, the .zip, or its parent folder)."""
+def data_option(optional: bool = False):
+    """--data PATH, defaulting to $MELANOMA_DATA (a folder, the .zip, or its parent folder).
+
+    Never required by click: a command that needs data says so itself, naming both the
+    option and the variable; `optional` only tells the help that the command runs without."""
     return click.option(
         "--data",
         "data",
@@ -125,7 +128,7 @@ def data_option(required: bool = True):
         show_envvar=True,
         metavar="PATH",
         help="Data folder or .zip (liveProject, class-folder or CSV layout). "
-        "Default: $MELANOMA_DATA." + ("" if required else " Optional."),
+        "Default: $MELANOMA_DATA." + (" Optional." if optional else ""),
     )
 
 

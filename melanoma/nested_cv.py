@@ -207,8 +207,8 @@ def results_markdown(results: dict) -> str:
         f"Nested CV on the labeled images, seeds {seeds}: {results['outer_folds']} outer folds, "
         f"each a {results['inner_folds']}-fold ensemble ({results['epochs']} epochs per member).",
         "",
-        "| Youden estimator | held-out accuracy | minus empirical (± SE over images) | cutoff logit SD "
-        "| cutoff p10-p90 | fallbacks |",
+        "| Youden estimator | held-out accuracy | minus empirical (± SE over images) "
+        "| cutoff logit SD | cutoff p10-p90 | fallbacks |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, r in results["estimators"].items():
