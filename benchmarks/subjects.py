@@ -28,6 +28,7 @@ from melanoma.benchmarks.accuracy import (
 )
 from melanoma.benchmarks.manifest_checks import manifest_failures
 from melanoma.checkpoint import (
+    WEIGHTS,
     Checkpoint,
     CheckpointError,
     load_checkpoint,
@@ -143,7 +144,7 @@ def reference_subject(
         **done["figures"],
         "runtime": done["runtime"],
         "file": str(checkpoint.path),
-        "size_bytes": size_of(checkpoint.path / "weights.pt"),
+        "size_bytes": size_of(checkpoint.path / WEIGHTS),
         "quantization": "none",
         "export_check": None,
     }
