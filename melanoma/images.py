@@ -39,6 +39,10 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
                 # Camera photos store orientation in EXIF; the app applies it too. In place,
                 # and no conversion of what is already RGB: each copy of a 100 MP photo
                 # costs 400 MB.
+                # The EXIF tag only: Pillow would fall back to an orientation in XMP
+                # metadata, which Android's ExifInterface does not read.
+                for key in ("xmp", "XML:com.adobe.xmp"):
+                    image.info.pop(key, None)
                 ImageOps.exif_transpose(image, in_place=True)
                 image = _in_srgb(image, where)
                 plain = image.mode == "RGB" and "transparency" not in image.info

@@ -166,3 +166,16 @@ def test_a_png_transparent_key_colour_becomes_white_as_on_android(mode):
     image.save(buffer, "PNG", transparency=(10, 10, 10) if mode == "RGB" else 10)
     rgb = decode_rgb(buffer.getvalue(), "key.png")
     assert rgb[0, 0].tolist() == [255, 255, 255] and (rgb[1:] == 90).all()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_an_orientation_only_in_xmp_metadata_is_ignored_as_on_android(fmt):
+    """androidx ExifInterface reads the EXIF tag only; Pillow alone would turn this photo."""
+    xmp = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/'
+        b'22-rdf-syntax-ns#"><rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
+        b'tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>'
+    )
+    buffer = io.BytesIO()
+    Image.new("RGB", (60, 40), (90, 90, 90)).save(buffer, fmt, xmp=xmp)
+    assert decode_rgb(buffer.getvalue(), f"x.{fmt.lower()}").shape == (40, 60, 3)
