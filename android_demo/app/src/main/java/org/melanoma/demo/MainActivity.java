@@ -156,7 +156,7 @@ public final class MainActivity extends ComponentActivity {
             modelProblem = "No usable model: " + e.getMessage();
             status = modelProblem;
         } catch (ModelLoadException e) {
-            modelProblem = "The model file is corrupt or incompatible: " + e.getMessage();
+            modelProblem = "The model could not be loaded: " + e.getMessage();
             status = modelProblem;
         } catch (IOException e) {
             modelProblem = "Could not install the model: " + e.getMessage();
