@@ -184,9 +184,12 @@ public final class MainActivity extends ComponentActivity {
         try {
             File dir = new File(getCacheDir(), "camera");
             File[] old = dir.listFiles();
+            String shown = imageUri == null ? null : imageUri.getLastPathSegment();
             if (old != null) {
                 for (File f : old) {
-                    f.delete();
+                    if (!f.getName().equals(shown)) { // the photo on screen stays reopenable
+                        f.delete();
+                    }
                 }
             }
             if (!dir.isDirectory() && !dir.mkdirs()) {

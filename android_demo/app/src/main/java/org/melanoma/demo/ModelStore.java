@@ -29,6 +29,8 @@ import org.melanoma.demo.core.ModelFiles;
  * </ul>
  */
 final class ModelStore {
+    private static final Object INSTALL_LOCK = new Object();
+
     private static final String ASSETS = "model";
     private static final String SOURCE_FILE = ".source"; // "assets <stamp>" or "adb"
 
@@ -58,6 +60,14 @@ final class ModelStore {
 
     /** Install the bundled or pushed model as needed, then open and verify the installed one. */
     Prepared prepare() throws IOException, ManifestException {
+        // A recreated activity (dark mode, locale) starts its own worker while the first may
+        // still be copying: both would delete and rename the same folders.
+        synchronized (INSTALL_LOCK) {
+            return prepareLocked();
+        }
+    }
+
+    private Prepared prepareLocked() throws IOException, ManifestException {
         StringBuilder note = new StringBuilder();
         String stamp = bundledStamp();
         String source = readSource();
