@@ -314,6 +314,11 @@ def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as
         f"  {'calibration error':<18} {calibration['ece']:.3f}  "
         "(ECE over 10 probability bins; --json lists them)"
     )
+    screening = report["at_screening_prevalence"]
+    click.echo(
+        f"  at {screening['prevalence']:.0%} melanoma (not this split's mix): precision "
+        f"{screening['ppv']:.3f}, NPV {screening['npv']:.3f}"
+    )
 
 
 @cli.command()

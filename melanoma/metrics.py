@@ -240,10 +240,29 @@ def calibration(labels: np.ndarray, probs: np.ndarray, n_bins: int = 10) -> dict
     }
 
 
+# The unlabeled pool's melanoma share (inferred from HAM10000's counts): closer to the moles
+# a screening app sees than the 50/50 test split, which makes precision look high.
+SCREENING_PREVALENCE = 0.1
+
+
+def predictive_values(sensitivity: float, specificity: float, prevalence: float) -> dict:
+    """Precision (PPV) and NPV at another prevalence, by Bayes' rule from sensitivity and
+    specificity (which do not depend on prevalence): the 50/50 split's precision would
+    overstate how many flagged moles are melanoma."""
+    flagged = sensitivity * prevalence + (1 - specificity) * (1 - prevalence)
+    cleared = (1 - sensitivity) * prevalence + specificity * (1 - prevalence)
+    return {
+        "prevalence": prevalence,
+        "ppv": sensitivity * prevalence / flagged if flagged > 0 else float("nan"),
+        "npv": specificity * (1 - prevalence) / cleared if cleared > 0 else float("nan"),
+    }
+
+
 def evaluation_report(
     labels: np.ndarray, probs: np.ndarray, threshold: float, seed: int = 0
 ) -> dict:
-    """Every metric at `threshold`, their 95% CIs, the ROC points and the calibration."""
+    """Every metric at `threshold`, their 95% CIs, the ROC points, the calibration and
+    the predictive values at SCREENING_PREVALENCE."""
     report = all_metrics(labels, probs, threshold)
     report.update(
         threshold=float(threshold),
@@ -251,5 +270,8 @@ def evaluation_report(
         ci=bootstrap_ci(labels, probs, threshold, seed=seed),
         roc=roc_points(labels, probs),
         calibration=calibration(labels, probs),
+        at_screening_prevalence=predictive_values(
+            report["sensitivity"], report["specificity"], SCREENING_PREVALENCE
+        ),
     )
     return report

@@ -8,6 +8,7 @@ from melanoma.metrics import (
     choose_thresholds,
     confusion_metrics,
     evaluation_report,
+    predictive_values,
     sensitivity_threshold,
     youden_threshold,
 )
@@ -132,3 +133,12 @@ def test_evaluation_report_keys():
     report = evaluation_report(LABELS, PROBS, 0.5)
     assert {"auc", "accuracy", "threshold", "n", "ci", "roc", "calibration"} <= report.keys()
     assert report["roc"]["fpr"][0] == 0.0 and report["roc"]["tpr"][-1] == 1.0
+
+
+def test_predictive_values_at_another_prevalence_by_hand():
+    # sensitivity 0.9, specificity 0.7 at 10% melanoma: of 1000 moles, 90 of 100 melanomas and
+    # 270 of 900 benign ones are flagged; 10 melanomas and 630 benign ones are cleared.
+    values = predictive_values(0.9, 0.7, 0.1)
+    assert values["ppv"] == pytest.approx(90 / 360) and values["npv"] == pytest.approx(630 / 640)
+    balanced = predictive_values(0.9, 0.7, 0.5)
+    assert balanced["ppv"] == pytest.approx(0.45 / (0.45 + 0.15))  # the split's own precision
