@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from melanoma.checkpoint import METADATA, CheckpointError, CheckpointMeta, read_meta
+from melanoma.checkpoint import CheckpointMeta
 from melanoma.export.base import INPUT_NAME, OUTPUT_NAME
 from melanoma.manifest import InputSpec, OutputSpec, Preprocessing, Quantization, Threshold
 from melanoma.preprocess import IMAGE_SIZE, MIN_SIDE
@@ -78,22 +78,13 @@ def existing_qat(checkpoint_path: Path, out_dir: Path, model_name: str) -> Path 
     """The int8 program the exporter lowers without training one: the checkpoint's own
     qat/, else <out_dir>/qat-<model_name> left by an earlier export of this checkpoint."""
     from melanoma.checkpoint import checkpoint_sha256
-    from melanoma.qat import find_qat
+    from melanoma.qat import find_qat, made_from
 
     found = find_qat(checkpoint_path)
     if found is not None:
         return found
     candidate = Path(out_dir) / f"qat-{model_name}"
     return candidate if made_from(candidate, checkpoint_sha256(checkpoint_path)) else None
-
-
-def made_from(qat_dir: Path, source_sha: str) -> bool:
-    if not (qat_dir / METADATA).is_file():
-        return False
-    try:
-        return read_meta(qat_dir).train_config.get("source_checkpoint_sha256") == source_sha
-    except CheckpointError:
-        return False
 
 
 def manifest_thresholds(checkpoint, target_sensitivity: float | None) -> list[Threshold]:

@@ -341,12 +341,17 @@ def find_qat(float_ckpt_dir: str | os.PathLike) -> Path | None:
     qat_dir = float_dir / QAT_SUBDIR
     if not (qat_dir / METADATA).is_file():
         return None
-    try:
-        source = read_meta(qat_dir).train_config.get("source_checkpoint_sha256")
-    except CheckpointError as err:
-        log.warning("ignoring %s: %s", qat_dir, err)
-        return None
-    if source != checkpoint_sha256(float_dir):
-        log.warning("ignoring %s: made from a different float checkpoint (stale)", qat_dir)
+    if not made_from(qat_dir, checkpoint_sha256(float_dir)):
+        log.warning("ignoring %s: unreadable, or made from another float checkpoint", qat_dir)
         return None
     return qat_dir
+
+
+def made_from(qat_dir: Path, source_sha256: str) -> bool:
+    """True when qat_dir holds a readable QAT whose source is the checkpoint with this sha256."""
+    if not (qat_dir / METADATA).is_file():
+        return False
+    try:
+        return read_meta(qat_dir).train_config.get("source_checkpoint_sha256") == source_sha256
+    except CheckpointError:
+        return False
