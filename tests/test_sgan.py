@@ -53,10 +53,15 @@ def test_classifier_output_equals_discriminator_log_odds(real_batch):
     assert not any("parametrizations" in k for k in classifier.state_dict())
 
 
-def test_registry_builds_the_deployable_arch():
+def test_registry_builds_the_deployable_arch_that_takes_the_folded_weights():
+    """What load_checkpoint does: the registry's arch, then the exported state_dict, strictly."""
     model = build_model("sgan-classifier", config_dict(CONFIG))
     assert isinstance(model, SGANClassifier)
-    assert model(*example_inputs(3)).shape == (3, 1)
+    classifier = to_classifier(_trained_like_discriminator(), CONFIG)
+    model.load_state_dict(classifier.state_dict())  # strict: same names and shapes
+    (images,) = example_inputs(3)
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval()(images), classifier.eval()(images))
 
 
 def test_generator_emits_pixels_in_unit_range():
