@@ -71,7 +71,9 @@ def _in_srgb(image: Image.Image, where: str) -> Image.Image:
 
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if image.mode not in ("RGB", "RGBA", "L", "CMYK"):
+        if image.mode not in ("RGB", "RGBA", "L", "CMYK") or (
+            _has_alpha(image) and image.mode != "RGBA"  # keep a tRNS key colour as alpha
+        ):
             image = image.convert("RGBA" if _has_alpha(image) else "RGB")
         mode = "RGBA" if image.mode == "RGBA" else "RGB"
         return ImageCms.profileToProfile(

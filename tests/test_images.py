@@ -179,3 +179,15 @@ def test_an_orientation_only_in_xmp_metadata_is_ignored_as_on_android(fmt):
     buffer = io.BytesIO()
     Image.new("RGB", (60, 40), (90, 90, 90)).save(buffer, fmt, xmp=xmp)
     assert decode_rgb(buffer.getvalue(), f"x.{fmt.lower()}").shape == (40, 60, 3)
+
+
+def test_a_transparent_key_colour_survives_the_colour_profile():
+    pixels = np.full((4, 4, 3), 90, dtype=np.uint8)
+    pixels[0, 0] = 10
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(
+        buffer, "PNG", transparency=(10, 10, 10), icc_profile=_profile_with_primaries(*P3)
+    )
+    rgb = decode_rgb(buffer.getvalue(), "key-p3.png")
+    assert rgb[0, 0].tolist() == [255, 255, 255]  # transparent, so white
+    assert np.abs(rgb[1:].astype(float) - _srgb_from_p3(pixels[1:].astype(float))).max() <= 2
