@@ -8,8 +8,9 @@ is then scored on the test split at its own validation-chosen threshold with
 
 Writes OUT/results.json, OUT/results.md (mean ± std over seeds, per-model 95%
 bootstrap CIs, a bootstrap CI of the seed-mean AUC and of the paired AUC
-difference, the seed-mean AUC without the test images that have a near-copy in
-the unlabeled pool) and OUT/roc.png.
+difference, that difference's CI with the seeds resampled too, the seed-mean
+AUC without the test images that have a near-copy in the unlabeled pool) and
+OUT/roc.png.
 """
 
 from __future__ import annotations
