@@ -147,9 +147,8 @@ def test_the_cli_gives_up_on_divergence_in_one_line_and_leaves_no_empty_dir(
     small, tmp_path, monkeypatch, capsys
 ):
     _poison_once(monkeypatch, set(range(1000)))
-    settings = {f.name: getattr(TINY, f.name) for f in dataclasses.fields(TINY)}
     with pytest.raises(SystemExit) as stop:
-        _train_method("sgan", small, settings, tmp_path / "run", resume=False)
+        _train_method("sgan", small, TINY, tmp_path / "run", resume=False)
     assert stop.value.code == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: SGAN diverged in epoch 1") and "\n" not in err

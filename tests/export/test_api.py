@@ -160,10 +160,12 @@ def test_int8_from_a_float_checkpoint_runs_qat_once(
     assert result.manifest.source_checkpoint_sha256 == checkpoint_sha256(float_only_checkpoint)
     stamp = program.stat().st_mtime_ns
     # Again, without data: the QAT program in --out is found and reused, not redone.
-    again = dataclasses.replace(config, data=None, targets=("torchscript",))
-    (not_offered,) = api.export_checkpoint(again)
-    assert not_offered.status == "not offered"
-    assert program.stat().st_mtime_ns == stamp
+    again = dataclasses.replace(config, data=None, targets=("executorch",))
+    (reused,) = api.export_checkpoint(again)
+    assert reused.status == "passed" and program.stat().st_mtime_ns == stamp
+    assert (
+        reused.manifest.quantization.program_sha256 == result.manifest.quantization.program_sha256
+    )
 
 
 def test_int8_without_program_or_data_is_a_user_error(float_only_checkpoint, tmp_path):
