@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from melanoma.errors import UserError
@@ -34,6 +35,14 @@ def atomic_path(final: Path) -> Iterator[Path]:
         _replace(temp, final)
     finally:
         _remove(temp)
+
+
+def write_csv(path: Path, header: Iterable, rows: Iterable) -> None:
+    """A CSV of `header` then `rows`, written atomically."""
+    with atomic_path(path) as temp, temp.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
 
 
 def _replace(temp: Path, final: Path) -> None:

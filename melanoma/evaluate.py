@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from melanoma.atomic import atomic_path
+from melanoma.atomic import write_csv
 from melanoma.checkpoint import Checkpoint
 from melanoma.datasets import Dataset, Split
 from melanoma.errors import UserError
@@ -95,18 +94,13 @@ PREDICTION_COLUMNS = ("path", "probability", "decision")
 
 def write_predictions_csv(path: Path, predictions: list[Prediction]) -> None:
     """`predict`'s table as CSV, probabilities at full precision; written atomically."""
-    with atomic_path(path) as temp, temp.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(PREDICTION_COLUMNS)
-        writer.writerows((p.path, p.probability, p.decision) for p in predictions)
+    write_csv(path, PREDICTION_COLUMNS, ((p.path, p.probability, p.decision) for p in predictions))
 
 
 def write_roc_csv(path: Path, roc: dict) -> None:
     """ROC points (fpr, tpr, threshold) of evaluation_report, one row each; written atomically."""
-    with atomic_path(path) as temp, temp.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["fpr", "tpr", "threshold"])
-        writer.writerows(zip(roc["fpr"], roc["tpr"], roc["thresholds"], strict=True))
+    points = zip(roc["fpr"], roc["tpr"], roc["thresholds"], strict=True)
+    write_csv(path, ["fpr", "tpr", "threshold"], points)
 
 
 def image_files(paths: list[Path]) -> list[Path]:

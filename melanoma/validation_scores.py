@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from melanoma.atomic import atomic_path
+from melanoma.atomic import write_csv
 from melanoma.checkpoint import Checkpoint, CheckpointError
 from melanoma.metrics import (
     YOUDEN_ESTIMATORS,
@@ -34,10 +34,7 @@ def write_scores(path: Path, names, labels, probs, folds=None) -> None:
     if folds is not None:
         columns["fold"] = [int(v) for v in folds]
     columns["probability"] = [float(v) for v in probs]
-    with atomic_path(path) as temp, temp.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        writer.writerows(zip(*columns.values(), strict=True))
+    write_csv(path, columns, zip(*columns.values(), strict=True))
 
 
 def scores_path(ckpt_dir: Path, train_config: dict) -> Path:
