@@ -31,7 +31,7 @@ from melanoma.export.contract import (
     manifest_thresholds,
 )
 from melanoma.manifest import Manifest, Quantization, Threshold, size_of
-from melanoma.metrics import sensitivity_name
+from melanoma.metrics import sensitivity_name, sensitivity_target
 
 # Fields and the schema version that added them: None in an older manifest means "not
 # stated", not a wrong value.
@@ -41,7 +41,6 @@ ADDED_IN = {
     ("preprocessing", "color_profile"): 3,
 }
 TOLERANCE = 1e-6  # for numbers that went through JSON (mean/std, thresholds)
-SENSITIVITY_PREFIX = "sensitivity_"
 
 
 def manifest_failures(manifest: Manifest, path: Path, checkpoint: Checkpoint, threshold_name: str):
@@ -156,11 +155,8 @@ def expected_threshold(name: str, checkpoint: Checkpoint) -> tuple[Threshold | N
     stored = {t.name: t for t in manifest_thresholds(checkpoint, None)}
     if name in stored:
         return stored[name], "the checkpoint's"
-    try:
-        target = float(name.removeprefix(SENSITIVITY_PREFIX))
-    except ValueError:
-        target = math.nan
-    if not name.startswith(SENSITIVITY_PREFIX) or not 0 < target <= 1:
+    target = sensitivity_target(name)
+    if target is None or not 0 < target <= 1:
         return None, "the checkpoint stores no such threshold, and it names no sensitivity target"
     if sensitivity_name(target) != name:
         return None, f"the exporter names the threshold for that target {sensitivity_name(target)}"

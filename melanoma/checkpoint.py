@@ -29,6 +29,7 @@ from torch import nn
 from melanoma.architectures import build_model
 from melanoma.atomic import atomic_path
 from melanoma.errors import UserError, first_line
+from melanoma.metrics import sensitivity_target
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
@@ -92,13 +93,8 @@ def same_threshold_name(stored: str, asked: str) -> bool:
     """sensitivity_0.9 asks for the stored sensitivity_0.90."""
     if stored == asked:
         return True
-    prefix = "sensitivity_"
-    if not (stored.startswith(prefix) and asked.startswith(prefix)):
-        return False
-    try:
-        return float(stored.removeprefix(prefix)) == float(asked.removeprefix(prefix))
-    except ValueError:
-        return False
+    target = sensitivity_target(stored)
+    return target is not None and target == sensitivity_target(asked)
 
 
 @dataclass(frozen=True)

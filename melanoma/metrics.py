@@ -138,11 +138,25 @@ def sensitivity_threshold(labels: np.ndarray, probs: np.ndarray, target: float) 
     )
 
 
+SENSITIVITY_PREFIX = "sensitivity_"
+
+
 def sensitivity_name(target: float) -> str:
     """sensitivity_0.90 for 0.9 (the name checkpoints store), sensitivity_0.925 for 0.925:
     two places when they are exact, else every digit, so two targets never share a name."""
     two_places = f"{target:.2f}"
-    return f"sensitivity_{two_places if float(two_places) == target else repr(float(target))}"
+    shown = two_places if float(two_places) == target else repr(float(target))
+    return f"{SENSITIVITY_PREFIX}{shown}"
+
+
+def sensitivity_target(name: str) -> float | None:
+    """0.9 for sensitivity_0.90 or sensitivity_0.9; None for any other name."""
+    if not name.startswith(SENSITIVITY_PREFIX):
+        return None
+    try:
+        return float(name.removeprefix(SENSITIVITY_PREFIX))
+    except ValueError:
+        return None
 
 
 def choose_thresholds(

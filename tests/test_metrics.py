@@ -9,6 +9,8 @@ from melanoma.metrics import (
     confusion_metrics,
     evaluation_report,
     predictive_values,
+    sensitivity_name,
+    sensitivity_target,
     sensitivity_threshold,
     youden_threshold,
 )
@@ -142,3 +144,10 @@ def test_predictive_values_at_another_prevalence_by_hand():
     assert values["ppv"] == pytest.approx(90 / 360) and values["npv"] == pytest.approx(630 / 640)
     balanced = predictive_values(0.9, 0.7, 0.5)
     assert balanced["ppv"] == pytest.approx(0.45 / (0.45 + 0.15))  # the split's own precision
+
+
+def test_sensitivity_names_parse_back_to_their_targets():
+    for target in (0.9, 0.95, 0.925, 1.0):
+        assert sensitivity_target(sensitivity_name(target)) == target
+    assert sensitivity_target("sensitivity_0.9") == 0.9  # how a user may ask for it
+    assert sensitivity_target("youden") is None and sensitivity_target("sensitivity_x") is None
