@@ -34,17 +34,20 @@ def violations(rows: list[dict], limits: GateLimits) -> list[str]:
     """One line per broken limit per artifact row, in row order; with limits set and no
     artifact that ran here, one line saying there was nothing to gate."""
     lines = []
-    ran = [r for r in rows if r["target"] != "pytorch" and r["status"] != "not_runnable"]
+    ran = _ran_here(rows)
     if limits.any() and not ran:
         lines.append("GATE: no artifact could run here, so none was held to the limits")
-    for row in rows:
-        if row["target"] == "pytorch" or row["status"] == "not_runnable":
-            continue
+    for row in ran:
         where = f"GATE {row['name']} {row['threads']}t:"
         if row["status"] == "failed":
             lines.append(f"{where} status failed breaks verified ({'; '.join(row['reasons'])})")
         lines += [f"{where} {text}" for text in _broken(row, limits)]
     return lines
+
+
+def _ran_here(rows: list[dict]) -> list[dict]:
+    """The artifact rows (not eager PyTorch's) whose runtime exists on this machine."""
+    return [r for r in rows if r["target"] != "pytorch" and r["status"] != "not_runnable"]
 
 
 def number(value: float) -> str:
@@ -96,7 +99,7 @@ def targets(rows: list[dict]) -> list[dict]:
         ratio = slowest["latency_ms"]["p50"] / eager[0]["latency_ms"]["p50"]
         by_round = _ratio_by_round(slowest, eager[0])
         disturbed = [r["name"] for r in (slowest, eager[0]) if _preempted(r)]
-    runnable = [r for r in rows if r["status"] != "not_runnable" and r["target"] != "pytorch"]
+    runnable = _ran_here(rows)
     int8 = [r for r in runnable if r["precision"] == "int8" and r["delta_auc"] is not None]
     worst_drop = max((-r["delta_auc"] for r in int8), default=None)
     unverified = {r["name"] for r in runnable if r["status"] != "verified"}  # rows: per thread
