@@ -132,10 +132,11 @@ def _add_paired_differences(results: dict, correct: dict, base: str, image: np.n
     each image's difference is averaged over seeds first and the standard error taken over
     images (treating seeds x images as independent understated it by up to sqrt(seeds)).
     """
+    counts = np.bincount(image)  # how many seeds judged each image
     for name, right in correct.items():
         diff = right - correct[base]
-        per_image = np.bincount(image, weights=diff) / np.maximum(np.bincount(image), 1)
-        per_image = per_image[np.bincount(image) > 0]
+        seen = counts > 0
+        per_image = np.bincount(image, weights=diff)[seen] / counts[seen]
         se = per_image.std(ddof=1) / np.sqrt(per_image.size) if per_image.size > 1 else 0.0
         results[name][f"accuracy_minus_{base}"] = float(diff.mean())
         results[name][f"accuracy_minus_{base}_se"] = float(se)
