@@ -66,7 +66,7 @@ def manifest_failures(manifest: Manifest, path: Path, checkpoint: Checkpoint, th
 
 def contract_failures(manifest: Manifest, checkpoint: Checkpoint) -> list[str]:
     """input (but max_batch), preprocessing and output, field by field, against the exporter's."""
-    expected = input_contract(checkpoint.meta)
+    expected = input_contract(checkpoint.meta.mean, checkpoint.meta.std)
     failures = []
     for part in ("input", "preprocessing", "output"):
         stated, wanted = getattr(manifest, part), getattr(expected, part)

@@ -264,7 +264,7 @@ def _verify(module, path: Path, precision: str, source: Source, context: Context
 
 def _manifest(module, precision, name, temp, info, verification, source, context) -> Manifest:
     meta = source.meta
-    contract = input_contract(meta)
+    contract = input_contract(meta.mean, meta.std)
     return Manifest(
         model_name=context.model_name,
         method=meta.method,

@@ -30,15 +30,16 @@ class InputContract:
     output: OutputSpec
 
 
-def input_contract(meta: CheckpointMeta) -> InputContract:
-    """The input, preprocessing and output every artifact of this checkpoint has."""
+def input_contract(mean: list[float], std: list[float]) -> InputContract:
+    """The input, preprocessing and output every artifact of a checkpoint with this training
+    mean and std has (its normalization is all that differs between checkpoints)."""
     return InputContract(
         input=InputSpec(
             INPUT_NAME,
             ["N", 3, IMAGE_SIZE, IMAGE_SIZE],
             "float32",
             "NCHW",
-            value_range(meta.mean, meta.std),
+            value_range(mean, std),
         ),
         preprocessing=Preprocessing(
             color="RGB",
@@ -47,8 +48,8 @@ def input_contract(meta: CheckpointMeta) -> InputContract:
             size=IMAGE_SIZE,
             min_side=MIN_SIDE,
             scale=1 / 255,
-            mean=list(meta.mean),
-            std=list(meta.std),
+            mean=list(mean),
+            std=list(std),
             exif_orientation="applied",
             alpha="composite_on_white",
             color_profile="convert_to_srgb",

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from melanoma.export.contract import input_contract
 from melanoma.manifest import (
     FileInfo,
-    InputSpec,
     Manifest,
     ManifestError,
-    OutputSpec,
-    Preprocessing,
     Quantization,
     Threshold,
     Verification,
@@ -23,7 +22,6 @@ from melanoma.manifest import (
     sha256_of,
     size_of,
 )
-from melanoma.preprocess import IMAGE_SIZE, MIN_SIDE
 
 
 @pytest.fixture(scope="session")
@@ -47,31 +45,16 @@ def build_manifest() -> Callable[..., Manifest]:
     """
 
     def build(artifact: Path, mean: list[float], std: list[float]) -> Manifest:
-        lo = min((0.0 - m) / s for m, s in zip(mean, std, strict=True))
-        hi = max((1.0 - m) / s for m, s in zip(mean, std, strict=True))
+        contract = input_contract(mean, std)  # what the exporter writes for these statistics
         return Manifest(
             model_name="cnn-supervised",
             method="supervised",
             target="executorch",
             precision="int8",
             file=FileInfo(artifact.name, sha256_of(artifact), size_of(artifact)),
-            input=InputSpec(
-                "images", ["N", 3, IMAGE_SIZE, IMAGE_SIZE], "float32", "NCHW", [lo, hi], 128
-            ),
-            preprocessing=Preprocessing(
-                color="RGB",
-                crop="center_square",
-                resize="area",
-                size=IMAGE_SIZE,
-                min_side=MIN_SIDE,
-                scale=1 / 255,
-                mean=mean,
-                std=std,
-                exif_orientation="applied",
-                alpha="composite_on_white",
-                color_profile="convert_to_srgb",
-            ),
-            output=OutputSpec("logits", ["N", 1], "logit", "sigmoid", "melanoma"),
+            input=dataclasses.replace(contract.input, max_batch=128),
+            preprocessing=contract.preprocessing,
+            output=contract.output,
             thresholds=[
                 Threshold("youden", 0.4817, val_sensitivity=0.81, val_specificity=0.79),
                 Threshold("sensitivity_0.90", 0.2634, val_sensitivity=0.90, val_specificity=0.62),
