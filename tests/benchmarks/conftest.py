@@ -173,3 +173,20 @@ def bench_edited(artifacts_copy, checkpoint, test_split, reference):
         return artifact_subject(artifact, *test_split, reference, checkpoint, FAST)
 
     return bench
+
+
+@pytest.fixture(scope="session")
+def setting():
+    """setting("input.shape", value) -> an edit that sets that dotted field of a parsed
+    manifest (list items by index: "thresholds.0.probability")."""
+
+    def make(path: str, value):
+        def edit(data):
+            *parents, last = path.split(".")
+            for key in parents:
+                data = data[int(key)] if isinstance(data, list) else data[key]
+            data[last] = value
+
+        return edit
+
+    return make

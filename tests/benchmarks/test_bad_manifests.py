@@ -15,18 +15,6 @@ from melanoma.manifest import ManifestError, read_manifest
 ONNX = "quick-cnn-onnx-fp32.onnx"
 
 
-def _set(path: str, value):
-    """An edit setting a dotted field ("thresholds.0.probability") of the parsed manifest."""
-
-    def edit(data):
-        *parents, last = path.split(".")
-        for key in parents:
-            data = data[int(key)] if isinstance(data, list) else data[key]
-        data[last] = value
-
-    return edit
-
-
 @pytest.mark.parametrize(
     "field, value, message",
     [
@@ -48,9 +36,11 @@ def _set(path: str, value):
         ("versions.torch", 2, "versions.torch: expected a string, got 2"),
     ],
 )
-def test_wrong_field_type_is_a_manifest_error(artifacts_dir, tmp_path, field, value, message):
+def test_wrong_field_type_is_a_manifest_error(
+    artifacts_dir, tmp_path, setting, field, value, message
+):
     data = json.loads((artifacts_dir / f"{ONNX}.manifest.json").read_text())
-    _set(field, value)(data)
+    setting(field, value)(data)
     path = tmp_path / f"{ONNX}.manifest.json"
     path.write_text(json.dumps(data))  # NaN too: Python's json writes and reads it
     with pytest.raises(ManifestError) as caught:

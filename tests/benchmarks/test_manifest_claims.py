@@ -17,18 +17,6 @@ PTE = "quick-cnn-executorch-fp32.pte"
 PTE_INT8 = "quick-cnn-executorch-int8.pte"
 
 
-def setting(path: str, value):
-    """An edit setting a dotted field ("input.shape") of the parsed manifest."""
-
-    def edit(data):
-        *parents, last = path.split(".")
-        for key in parents:
-            data = data[int(key)] if isinstance(data, list) else data[key]
-        data[last] = value
-
-    return edit
-
-
 def failed_with(subject, *starts: str) -> None:
     assert subject.status == "failed"
     for start in starts:
@@ -56,7 +44,7 @@ CONTRACT = "(what the exporter writes for this checkpoint)"
         ("file.size_bytes", 1, "manifest file.size_bytes 1, file has "),
     ],
 )
-def test_contract_field_edited_is_failed(bench_edited, field, value, reason):
+def test_contract_field_edited_is_failed(bench_edited, setting, field, value, reason):
     subject = bench_edited(ONNX, setting(field, value))
     failed_with(subject, reason)
     assert all(CONTRACT in r for r in subject.reasons if r.startswith("manifest input"))
@@ -92,7 +80,7 @@ def test_an_older_manifest_states_less_and_still_passes(bench_edited, version):
     ],
 )
 def test_max_batch_the_runtime_does_not_keep_is_failed(
-    bench_edited, capfd, name, max_batch, reason
+    bench_edited, setting, capfd, name, max_batch, reason
 ):
     subject = bench_edited(name, setting("input.max_batch", max_batch))
     failed_with(subject, reason)
@@ -129,7 +117,7 @@ def test_version_1_manifest_without_max_batch_is_not_probed(bench_edited):
         (ONNX, "program_sha256", "0" * 64, 'manifest quantization.program_sha256 "000'),
     ],
 )
-def test_quantization_edited_is_failed(bench_edited, name, field, value, reason):
+def test_quantization_edited_is_failed(bench_edited, setting, name, field, value, reason):
     failed_with(bench_edited(name, setting(f"quantization.{field}", value)), reason)
 
 
@@ -144,7 +132,7 @@ def test_qat_flag_must_be_the_programs(bench_edited, export_source):
     failed_with(subject, "manifest quantization.qat true, expected false (the int8 program in ")
 
 
-def test_precision_neither_fp32_nor_int8_is_failed(bench_edited):
+def test_precision_neither_fp32_nor_int8_is_failed(bench_edited, setting):
     subject = bench_edited(ONNX, setting("precision", "int4"))
     failed_with(subject, "manifest precision 'int4', expected 'fp32' or 'int8'")
 
