@@ -160,11 +160,16 @@ def _int_list(ctx, param, value: str) -> list[int]:
         ) from None
     if not seeds:
         raise click.BadParameter("no seed given")
-    # A repeated seed would train the same model twice and count it as two samples.
-    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
-    if repeated:
-        raise click.BadParameter(f"seed {', '.join(map(str, repeated))} given more than once")
+    _refuse_repeats("seed", seeds)
     return seeds
+
+
+def _refuse_repeats(what: str, items: list) -> None:
+    """A repeated seed or method would train or count the same runs twice, as two samples
+    in the mean and the ±."""
+    repeated = sorted({item for item in items if items.count(item) > 1})
+    if repeated:
+        raise click.BadParameter(f"{what} {', '.join(map(str, repeated))} given more than once")
 
 
 def _method_list(ctx, param, value: str) -> list[str]:
@@ -175,10 +180,7 @@ def _method_list(ctx, param, value: str) -> list[str]:
     if unknown or not names:
         shown = ", ".join(unknown) if unknown else "none"
         raise click.BadParameter(f"unknown method(s) {shown}; choose from {', '.join(METHODS)}")
-    # Like a repeated seed: its runs would count twice in the mean and the ±.
-    repeated = sorted({m for m in names if names.count(m) > 1})
-    if repeated:
-        raise click.BadParameter(f"method {', '.join(repeated)} given more than once")
+    _refuse_repeats("method", names)
     return names
 
 
