@@ -77,6 +77,12 @@ public final class CropImageView extends View {
         invalidate();
     }
 
+    /** Show no image again, as before the first {@link #setImage}. */
+    public void clearImage() {
+        preview = null;
+        invalidate();
+    }
+
     /** Back to the default crop: melanoma.preprocess.square_crop_box. */
     public void centre() {
         if (preview == null) {

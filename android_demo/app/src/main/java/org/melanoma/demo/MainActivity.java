@@ -3,6 +3,7 @@ package org.melanoma.demo;
 import android.content.ActivityNotFoundException;
 import android.graphics.Bitmap;
 import android.net.Uri;
+import android.os.Build;
 import android.os.Bundle;
 import android.view.View;
 import android.widget.Button;
@@ -12,19 +13,19 @@ import androidx.activity.result.ActivityResultLauncher;
 import androidx.activity.result.PickVisualMediaRequest;
 import androidx.activity.result.contract.ActivityResultContracts;
 import androidx.core.content.FileProvider;
+import androidx.core.graphics.Insets;
 import androidx.core.os.BundleCompat;
+import androidx.core.view.ViewCompat;
+import androidx.core.view.WindowCompat;
+import androidx.core.view.WindowInsetsCompat;
+import androidx.core.view.WindowInsetsControllerCompat;
+import androidx.lifecycle.ViewModelProvider;
 import java.io.File;
 import java.io.IOException;
 import java.util.Locale;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.melanoma.demo.core.CropBox;
 import org.melanoma.demo.core.ImageTooSmallException;
-import org.melanoma.demo.core.Manifest;
-import org.melanoma.demo.core.ManifestException;
-import org.melanoma.demo.core.Preprocessor;
-import org.melanoma.demo.core.RiskBands;
 import org.melanoma.demo.core.Screening;
 
 /**
@@ -33,6 +34,7 @@ import org.melanoma.demo.core.Screening;
  *
  * <p>Threading: one worker thread owns the model (ExecuTorch's Module is not thread-safe) and does
  * all decoding, preprocessing and inference; the UI thread only posts work and shows results.
+ * The model and that thread live in {@link ModelHolder}, so a recreated activity reuses them.
  */
 public final class MainActivity extends ComponentActivity {
     private static final int PREVIEW_MAX_SIDE = 1600; // display copy only; inference uses all pixels
@@ -41,17 +43,8 @@ public final class MainActivity extends ComponentActivity {
     private static final String KEY_CAMERA = "camera";
     private static final String KEY_BOX = "box";
 
-    // Worker-thread state.
-    private final ExecutorService worker = Executors.newSingleThreadExecutor();
-    private ExecuTorchClassifier classifier;
-    private Preprocessor preprocessor;
-    private RiskBands bands;
-    private String positiveClass = "melanoma";
-    private String modelProblem = "The model is still loading.";
-
-    // Shared: written by the worker once the manifest is read.
-    private volatile int minSide = 32; // melanoma.preprocess.MIN_SIDE until the manifest says
-    private final AtomicInteger latestRequest = new AtomicInteger();
+    private ModelHolder model; // the model and its worker thread, kept across recreation
+    private final AtomicInteger latestRequest = new AtomicInteger(); // UI and worker
 
     // UI-thread state.
     private TextView modelStatus;
@@ -67,14 +60,14 @@ public final class MainActivity extends ComponentActivity {
     private final ActivityResultLauncher<PickVisualMediaRequest> pickerLauncher =
             registerForActivityResult(new ActivityResultContracts.PickVisualMedia(), uri -> {
                 if (uri != null) {
-                    openImage(uri, null);
+                    openImage(uri, null, false);
                 }
             });
 
     private final ActivityResultLauncher<Uri> cameraLauncher =
             registerForActivityResult(new ActivityResultContracts.TakePicture(), saved -> {
                 if (Boolean.TRUE.equals(saved) && cameraUri != null) {
-                    openImage(cameraUri, null);
+                    openImage(cameraUri, null, false);
                 } else {
                     show(getString(R.string.no_photo_taken), false);
                 }
@@ -84,6 +77,8 @@ public final class MainActivity extends ComponentActivity {
     protected void onCreate(Bundle state) {
         super.onCreate(state);
         setContentView(R.layout.activity_main);
+        padForSystemBars(findViewById(R.id.root));
+        model = new ViewModelProvider(this).get(ModelHolder.class);
         modelStatus = findViewById(R.id.model_status);
         result = findViewById(R.id.result);
         cropHint = findViewById(R.id.crop_hint);
@@ -102,14 +97,43 @@ public final class MainActivity extends ComponentActivity {
             analyse(cropView.getCropBox());
         });
 
-        worker.execute(this::loadModel); // runs before any image work queued below
+        model.worker.execute(this::loadModel); // runs before any image work queued below
         if (state != null) {
             cameraUri = BundleCompat.getParcelable(state, KEY_CAMERA, Uri.class);
             Uri image = BundleCompat.getParcelable(state, KEY_IMAGE, Uri.class);
             int[] box = state.getIntArray(KEY_BOX);
             if (image != null) {
-                openImage(image, box == null ? null : new CropBox(box[0], box[1], box[2]));
+                openImage(image, box == null ? null : new CropBox(box[0], box[1], box[2]), true);
             }
+        }
+    }
+
+    /**
+     * With targetSdk 35, Android 15 draws the window edge to edge, under the status bar, the
+     * navigation bar and any display cutout: pad the root by those insets, on top of its own
+     * 12dp (android:fitsSystemWindows would replace that padding instead). Before Android 15 the
+     * window stops at the bars, no such insets reach the layout, and the padding stays 12dp.
+     */
+    private void padForSystemBars(View root) {
+        int left = root.getPaddingLeft();
+        int top = root.getPaddingTop();
+        int right = root.getPaddingRight();
+        int bottom = root.getPaddingBottom();
+        ViewCompat.setOnApplyWindowInsetsListener(root, (v, insets) -> {
+            Insets bars = insets.getInsets(WindowInsetsCompat.Type.systemBars()
+                    | WindowInsetsCompat.Type.displayCutout());
+            v.setPadding(left + bars.left, top + bars.top, right + bars.right,
+                    bottom + bars.bottom);
+            return WindowInsetsCompat.CONSUMED;
+        });
+        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.VANILLA_ICE_CREAM) {
+            // Edge to edge, the bars are transparent over this light theme's background, so their
+            // icons must be dark to be seen. (Before 15 the theme paints the status bar dark,
+            // which suits its default light icons: leave it.)
+            WindowInsetsControllerCompat icons =
+                    WindowCompat.getInsetsController(getWindow(), root);
+            icons.setAppearanceLightStatusBars(true);
+            icons.setAppearanceLightNavigationBars(true);
         }
     }
 
@@ -124,60 +148,17 @@ public final class MainActivity extends ComponentActivity {
         }
     }
 
-    @Override
-    protected void onDestroy() {
-        worker.execute(() -> {
-            if (classifier != null) {
-                classifier.close();
-                classifier = null;
-            }
-        });
-        worker.shutdown();
-        super.onDestroy();
-    }
+    // No onDestroy: the model is closed by ModelHolder.onCleared when the activity finishes for
+    // good, not when it is only recreated.
 
-    /** Worker: install (first run or adb push), verify and load the model. */
+    /** Worker: load the model, or reuse the one an earlier instance loaded, and say so. */
     private void loadModel() {
-        String status;
-        boolean ok = false;
-        try {
-            ModelStore.Prepared prepared = new ModelStore(this).prepare();
-            Manifest m = prepared.files.manifest;
-            Preprocessor pre = Preprocessor.fromManifest(m);
-            classifier = ExecuTorchClassifier.load(prepared.files.artifact, pre.size());
-            preprocessor = pre;
-            bands = RiskBands.fromManifest(m);
-            positiveClass = m.output.positiveClass;
-            minSide = pre.minSide();
-            modelProblem = null;
-            status = describe(m) + (prepared.note.isEmpty() ? "" : "\n" + prepared.note);
-            ok = true;
-        } catch (ManifestException e) {
-            modelProblem = "No usable model: " + e.getMessage();
-            status = modelProblem;
-        } catch (ModelLoadException e) {
-            modelProblem = "The model could not be loaded: " + e.getMessage();
-            status = modelProblem;
-        } catch (IOException e) {
-            modelProblem = "Could not install the model: " + e.getMessage();
-            status = modelProblem;
-        }
-        final String text = status;
-        final boolean good = ok;
+        boolean ok = model.load(getApplicationContext());
+        String text = model.status;
         post(() -> {
             modelStatus.setText(text);
-            modelStatus.setTextColor(good ? normalColor : ERROR_COLOR);
+            modelStatus.setTextColor(ok ? normalColor : ERROR_COLOR);
         });
-    }
-
-    private String describe(Manifest m) {
-        StringBuilder out = new StringBuilder();
-        out.append("Model: ").append(m.modelName).append(" (").append(m.method).append(", ")
-                .append(m.precision).append(", ExecuTorch). Thresholds:");
-        for (Manifest.Threshold t : bands.thresholds()) {
-            out.append(String.format(Locale.ROOT, " %s %.3f", t.name, t.probability));
-        }
-        return out.toString();
     }
 
     private void takePhoto() {
@@ -205,31 +186,57 @@ public final class MainActivity extends ComponentActivity {
         }
     }
 
-    /** Decode the photo on the worker, show it with a square, and analyse that square. */
-    private void openImage(Uri uri, CropBox box) {
-        latestRequest.incrementAndGet();
+    /**
+     * Decode the photo on the worker, show it with a square, and analyse that square.
+     * {@code restored}: the photo shown before the activity was recreated, from the saved state.
+     */
+    private void openImage(Uri uri, CropBox box, boolean restored) {
+        int request = latestRequest.incrementAndGet();
         show(getString(R.string.opening_image), false);
-        worker.execute(() -> {
+        model.worker.execute(() -> {
             ImageLoader.Loaded loaded;
             try {
                 loaded = ImageLoader.load(getContentResolver(), uri, PREVIEW_MAX_SIDE);
-            } catch (IOException | SecurityException e) {
-                post(() -> show("Could not open this photo: " + e.getMessage(), true));
+            } catch (IOException | RuntimeException e) {
+                // SecurityException (no read grant) and the other runtime exceptions a content
+                // provider may throw: uncaught on the worker they would crash the app.
+                post(() -> openFailed(request, restored,
+                        "Could not open this photo: " + e.getMessage()));
                 return;
             } catch (OutOfMemoryError e) {
-                post(() -> show("This photo is too large to open on this device.", true));
+                post(() -> openFailed(request, restored,
+                        "This photo is too large to open on this device."));
                 return;
             }
             post(() -> {
                 imageUri = uri;
                 shownPhoto = loaded.full;
                 cropView.setImage(loaded.preview, loaded.full.getWidth(), loaded.full.getHeight(),
-                        box, minSide);
+                        box, model.minSide);
                 cropHint.setVisibility(View.VISIBLE);
                 centreButton.setEnabled(true);
                 analyse(cropView.getCropBox());
             });
         });
+    }
+
+    /**
+     * UI: the photo could not be opened. A restored photo is usually one picked with the photo
+     * picker before Android closed the app in the background: the picker's read grant ended with
+     * that process, so reading it now fails. Rather than a technical error, start over from no
+     * photo and ask for it again (unless the user already opened another one meanwhile).
+     */
+    private void openFailed(int request, boolean restored, String message) {
+        if (!restored) {
+            show(message, true);
+        } else if (request == latestRequest.get()) {
+            imageUri = null;
+            shownPhoto = null;
+            cropView.clearImage();
+            cropHint.setVisibility(View.GONE);
+            centreButton.setEnabled(false);
+            show(getString(R.string.photo_lost), false);
+        }
     }
 
     /** Analyse the crop of the photo on screen; a newer request makes this one moot. */
@@ -240,7 +247,7 @@ public final class MainActivity extends ComponentActivity {
         }
         int request = latestRequest.incrementAndGet();
         show(getString(R.string.analysing), false);
-        worker.execute(() -> {
+        model.worker.execute(() -> {
             if (request != latestRequest.get()) {
                 return;
             }
@@ -268,21 +275,23 @@ public final class MainActivity extends ComponentActivity {
     private Outcome screen(Bitmap photo, CropBox box) {
         int width = photo.getWidth();
         int height = photo.getHeight();
+        int minSide = model.minSide;
         if (box.side < minSide) {
             return new Outcome("Image too small to crop: "
                     + new ImageTooSmallException(box.side, minSide).getMessage()
                     + " (this photo is " + width + "x" + height + " px).", true);
         }
+        ExecuTorchClassifier classifier = model.classifier;
         if (classifier == null) {
-            return new Outcome(modelProblem, true);
+            return new Outcome(model.problem, true);
         }
         try {
             long start = System.nanoTime();
-            float[] input = preprocessor.toInput(new BitmapRowSource(photo), box);
+            float[] input = model.preprocessor.toInput(new BitmapRowSource(photo), box);
             long preNanos = System.nanoTime() - start;
             float logit = classifier.logit(input);
-            Screening s = Screening.of(logit, bands, preNanos, classifier.lastNanos());
-            return new Outcome(s.summary(positiveClass) + String.format(Locale.ROOT,
+            Screening s = Screening.of(logit, model.bands, preNanos, classifier.lastNanos());
+            return new Outcome(s.summary(model.positiveClass) + String.format(Locale.ROOT,
                     "%nSquare: %d px at (%d, %d) of a %dx%d photo",
                     box.side, box.left, box.top, width, height), false);
         } catch (ImageTooSmallException e) {

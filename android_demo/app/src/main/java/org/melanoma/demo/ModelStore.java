@@ -60,8 +60,9 @@ final class ModelStore {
 
     /** Install the bundled or pushed model as needed, then open and verify the installed one. */
     Prepared prepare() throws IOException, ManifestException {
-        // A recreated activity (dark mode, locale) starts its own worker while the first may
-        // still be copying: both would delete and rename the same folders.
+        // An activity started again right after the previous one finished gets a new
+        // ModelHolder, with its own worker, while the old one may still be copying: both would
+        // delete and rename the same folders. (A merely recreated activity shares the worker.)
         synchronized (INSTALL_LOCK) {
             return prepareLocked();
         }

@@ -1,0 +1,92 @@
+package org.melanoma.demo;
+
+import android.content.Context;
+import androidx.lifecycle.ViewModel;
+import java.io.IOException;
+import java.util.Locale;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.melanoma.demo.core.Manifest;
+import org.melanoma.demo.core.ManifestException;
+import org.melanoma.demo.core.Preprocessor;
+import org.melanoma.demo.core.RiskBands;
+
+/**
+ * The loaded model and the one thread that uses it, kept while the activity is recreated.
+ *
+ * <p>A ViewModel (androidx.lifecycle, which androidx.activity already depends on: its
+ * ComponentActivity is the ViewModelStoreOwner) outlives a configuration change the manifest does
+ * not handle itself (dark mode, language, font size...), so the recreated activity gets this same
+ * object and does not load the .pte again. It is cleared when the activity finishes for good;
+ * the next start loads the model again, and so still picks up a model pushed with adb.
+ *
+ * <p>Threading: ExecuTorch's Module is not thread-safe, so everything that touches the model
+ * (loading, preprocessing, forward, closing) runs on {@link #worker}, a single thread shared by
+ * every activity instance that uses this holder. The other fields are worker-only unless noted.
+ */
+public final class ModelHolder extends ViewModel {
+    final ExecutorService worker = Executors.newSingleThreadExecutor();
+
+    ExecuTorchClassifier classifier;
+    Preprocessor preprocessor;
+    RiskBands bands;
+    String positiveClass = "melanoma";
+    String problem = "The model is still loading."; // why there is no classifier
+    String status = ""; // the model line on screen
+
+    /** Read by the UI thread: melanoma.preprocess.MIN_SIDE until the manifest says. */
+    volatile int minSide = 32;
+
+    /**
+     * Worker: install (first run or adb push), verify and load the model, unless an earlier
+     * activity instance already did; a failed load is tried again. True if a model is loaded.
+     */
+    boolean load(Context context) {
+        if (classifier != null) {
+            return true;
+        }
+        try {
+            ModelStore.Prepared prepared = new ModelStore(context).prepare();
+            Manifest m = prepared.files.manifest;
+            Preprocessor pre = Preprocessor.fromManifest(m);
+            classifier = ExecuTorchClassifier.load(prepared.files.artifact, pre.size());
+            preprocessor = pre;
+            bands = RiskBands.fromManifest(m);
+            positiveClass = m.output.positiveClass;
+            minSide = pre.minSide();
+            problem = null;
+            status = describe(m) + (prepared.note.isEmpty() ? "" : "\n" + prepared.note);
+            return true;
+        } catch (ManifestException e) {
+            problem = "No usable model: " + e.getMessage();
+        } catch (ModelLoadException e) {
+            problem = "The model could not be loaded: " + e.getMessage();
+        } catch (IOException e) {
+            problem = "Could not install the model: " + e.getMessage();
+        }
+        status = problem;
+        return false;
+    }
+
+    private String describe(Manifest m) {
+        StringBuilder out = new StringBuilder();
+        out.append("Model: ").append(m.modelName).append(" (").append(m.method).append(", ")
+                .append(m.precision).append(", ExecuTorch). Thresholds:");
+        for (Manifest.Threshold t : bands.thresholds()) {
+            out.append(String.format(Locale.ROOT, " %s %.3f", t.name, t.probability));
+        }
+        return out.toString();
+    }
+
+    /** The activity finished for good (not recreated): free the model after queued work. */
+    @Override
+    protected void onCleared() {
+        worker.execute(() -> {
+            if (classifier != null) {
+                classifier.close();
+                classifier = null;
+            }
+        });
+        worker.shutdown();
+    }
+}
