@@ -9,7 +9,7 @@ import org.pytorch.executorch.Tensor;
  * The exported int8 model, run with the ExecuTorch Java API (org.pytorch:executorch-android):
  * {@code Module.load}, {@code Tensor.fromBlob}, {@code EValue.from}, {@code Module.forward}.
  *
- * <p>Not thread-safe (neither is Module): the activity calls it from its one worker thread only.
+ * <p>Not thread-safe (neither is Module): only {@link ModelHolder}'s one worker thread calls it.
  */
 final class ExecuTorchClassifier {
     private final Module module;
@@ -29,7 +29,6 @@ final class ExecuTorchClassifier {
         Module module;
         try {
             module = Module.load(pte.getAbsolutePath());
-            module.loadMethod("forward");
         } catch (LinkageError e) {
             // UnsatisfiedLinkError the first time, NoClassDefFoundError on any later try in the
             // same process: the native library, not the model file, is what failed.
@@ -38,6 +37,16 @@ final class ExecuTorchClassifier {
         } catch (RuntimeException e) {
             throw new ModelLoadException("ExecuTorch could not load " + pte.getName() + ": "
                     + e.getMessage() + " (is it a .pte from a compatible executorch export?)", e);
+        }
+        // loadMethod reports a bad program (missing method, unknown operator or backend) by its
+        // return value, not by throwing; left unchecked, the failure would surface below as a
+        // misleading "does not run on this input".
+        int error = module.loadMethod("forward");
+        if (error != 0) {
+            module.destroy();
+            throw new ModelLoadException("ExecuTorch could not load the forward method of "
+                    + pte.getName() + " (error 0x" + Integer.toHexString(error)
+                    + "; is it a .pte from a compatible executorch export?)");
         }
         ExecuTorchClassifier classifier = new ExecuTorchClassifier(module, size);
         try {

@@ -4,6 +4,10 @@ package org.melanoma.demo;
 final class ModelLoadException extends Exception {
     private static final long serialVersionUID = 1L;
 
+    ModelLoadException(String message) {
+        super(message);
+    }
+
     ModelLoadException(String message, Throwable cause) {
         super(message, cause);
     }

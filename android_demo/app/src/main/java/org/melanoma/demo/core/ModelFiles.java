@@ -19,8 +19,6 @@ import java.util.Locale;
 /**
  * A model folder: one {@code <artifact>.manifest.json} and the artifact it names, checked like
  * melanoma.manifest.verify_artifact (present, right size, right sha256) before anything loads it.
- *
- * <p>java.io only: java.nio.file needs Android API 26 and the app supports API 24.
  */
 public final class ModelFiles {
     /** melanoma.manifest.SUFFIX */
