@@ -1,17 +1,21 @@
 """Load a data set into memory as uint8 tensors, from any of three layouts.
 
 1. liveProject: labeled/ and test/ with `<idx>_<label>.jpg`, unlabeled/ with `<idx>.jpg`.
-2. class folders: benign/ and malignant/ (or melanoma/), optionally under train/ and test/.
-3. CSV manifest: a .csv with an image column and a target column, images anywhere below it.
+2. class folders: benign/ and malignant/ (or melanoma/), optionally under train/ and test/,
+   with an optional unlabeled/ beside them.
+3. CSV manifest: a .csv with an image column and a target column, images anywhere below it
+   (melanoma/csv_layout.py).
+
+Folder names match in any letter case. Anything that would make an image count twice
+(a repeated CSV row, one liveProject index in two files) is refused, and folders the
+layout does not read are named in a warning.
 
 Each reads from a folder or in place from a .zip. Labels: 1 = melanoma, 0 = benign.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import logging
 import os
 import re
@@ -21,6 +25,16 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import torch
 
+from melanoma.csv_layout import find_csvs, read_csv_labels
+from melanoma.folders import (
+    child,
+    directories,
+    is_hidden,
+    is_image_name,
+    join,
+    shallowest_first,
+    subfolders,
+)
 from melanoma.images import IMAGE_SUFFIXES, load_image_32
 from melanoma.sources import DataError, FileSource
 
@@ -30,8 +44,6 @@ DATA_ENV = "MELANOMA_DATA"
 ARCHIVE_NAME = "MelanomaDetection.zip"
 POSITIVE_DIRS = ("malignant", "melanoma")
 NEGATIVE_DIRS = ("benign",)
-IMAGE_COLUMNS = ("image_name", "image", "image_id", "filename", "file")
-TARGET_COLUMNS = ("target", "label", "melanoma")
 LABELED_NAME = re.compile(r"^(\d+)_(.+)$")
 
 
@@ -88,8 +100,24 @@ def resolve_data_path(path: str | os.PathLike | None) -> Path:
         raise DataError(f"{resolved}: data path does not exist")
     if resolved.is_dir() and not (resolved / "MelanomaDetection").is_dir():
         if (resolved / ARCHIVE_NAME).is_file():
+            _warn_beside_archive(resolved)
             return resolved / ARCHIVE_NAME
     return resolved
+
+
+def _warn_beside_archive(folder: Path) -> None:
+    """Folders or images next to the archive are likely the user's own data, not read."""
+    beside = [
+        p.name
+        for p in sorted(folder.iterdir())
+        if not p.name.startswith(".")
+        and (p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES + (".csv",))
+    ]
+    if beside:
+        log.warning(
+            "%s: reading %s; %s beside it not read (pass its own path to use it)",
+            folder, ARCHIVE_NAME, ", ".join(beside[:5]) + (", ..." if len(beside) > 5 else ""),
+        )  # fmt: skip
 
 
 def load_dataset(path: str | os.PathLike | None = None) -> Dataset:
@@ -103,57 +131,70 @@ def load_dataset(path: str | os.PathLike | None = None) -> Dataset:
 
 
 def _load_layout(source: FileSource) -> Dataset:
-    dirs = _directories(source.names)
-    live_root = _find_root(dirs, ("labeled",))
-    if live_root is None:  # not `or`: the root folder itself is "", which is falsy
-        live_root = _find_root(dirs, ("unlabeled",))
+    dirs = directories(source.names)
+    live_root = _find_root(source, dirs, "labeled")
     if live_root is not None:
-        return _load_liveproject(source, live_root)
-    class_root = _find_class_root(dirs)
+        return _load_liveproject(source, dirs, live_root)
+    class_root = _find_class_root(source, dirs)
     if class_root is not None:
-        return _load_class_folders(source, class_root)
-    csvs = [n for n in source.names if n.lower().endswith(".csv")]
+        return _load_class_folders(source, dirs, class_root)
+    live_root = _find_root(source, dirs, "unlabeled")
+    if live_root is not None:  # says which split folder is missing
+        return _load_liveproject(source, dirs, live_root)
+    csvs = find_csvs(source)
     if csvs:
-        tables = {name: _csv_rows(source, name) for name in csvs}  # each CSV read once
-        name = _pick_manifest(source, tables)
-        return _load_csv(source, name, *tables[name])
+        where, names, labels = read_csv_labels(source, csvs)
+        labeled = _require_both_classes(_stack(source, names, labels), where)
+        return Dataset(labeled, None, None, "csv", str(source.path))
     raise DataError(
         f"{source.path}: no known layout (need labeled/ and test/, "
         "benign/ and malignant/ folders, or a .csv manifest)"
     )
 
 
-def _directories(names: list[str]) -> set[str]:
-    dirs = set()
-    for name in names:
-        dirs.update(p.as_posix() for p in PurePosixPath(name).parents if p.as_posix() != ".")
-    return dirs
-
-
-def _join(root: str, child: str) -> str:
-    return f"{root}/{child}" if root else child
-
-
-def _find_root(dirs: set[str], children: tuple[str, ...]) -> str | None:
-    candidates = sorted({""} | dirs, key=lambda d: (d.count("/"), d))
-    for root in candidates:
-        if all(_join(root, c) in dirs for c in children):
+def _find_root(source: FileSource, dirs: set[str], split: str) -> str | None:
+    for root in shallowest_first(dirs):
+        if child(source, dirs, root, split) is not None:
             return root
     return None
 
 
-def _find_class_root(dirs: set[str]) -> str | None:
-    def has_classes(folder: str) -> bool:
-        return any(_join(folder, d) in dirs for d in NEGATIVE_DIRS + POSITIVE_DIRS)
+def _class_folders(source: FileSource, dirs: set[str], folder: str | None) -> dict[int, str]:
+    """{label: class folder} directly in `folder`; malignant/ and melanoma/ are one class."""
+    if folder is None:
+        return {}
+    found = {}
+    for label, names in ((0, NEGATIVE_DIRS), (1, POSITIVE_DIRS)):
+        matches = [c for c in (child(source, dirs, folder, n) for n in names) if c is not None]
+        if len(matches) > 1:
+            raise DataError(
+                f"{' and '.join(source.describe(m) for m in matches)}: both name the melanoma "
+                "class; keep one (or merge them)"
+            )
+        if matches:
+            found[label] = matches[0]
+    return found
 
-    for root in sorted({""} | dirs, key=lambda d: (d.count("/"), d)):
-        if has_classes(root) or has_classes(_join(root, "train")):
+
+def _find_class_root(source: FileSource, dirs: set[str]) -> str | None:
+    """The shallowest folder with class folders in it or in its train/."""
+    for root in shallowest_first(dirs):
+        if _class_folders(source, dirs, root) or _class_folders(
+            source, dirs, child(source, dirs, root, "train")
+        ):
             return root
-        if has_classes(_join(root, "test")):
+        test = child(source, dirs, root, "test")
+        if _class_folders(source, dirs, test):
             # Else test/ would become the labeled split and "no test split" follow.
             raise DataError(
-                f"{_join(root, 'test')}: class folders under test/ with no train/ beside "
+                f"{source.describe(test)}: class folders under test/ with no train/ beside "
                 "them; add train/, or move the class folders up to use them as one split"
+            )
+        holders = [d for d in subfolders(dirs, root) if _class_folders(source, dirs, d)]
+        if len(holders) > 1:  # e.g. Training/ and Testing/: which one trains is a guess
+            raise DataError(
+                f"{', '.join(source.describe(d) for d in holders)}: class folders in several "
+                "folders; name the training one train/ and the test one test/"
             )
     return None
 
@@ -164,29 +205,26 @@ def _images_in(source: FileSource, folder: str) -> list[str]:
     prefix = folder + "/"
     below = [n for n in source.names if n.startswith(prefix)]
     files = [n for n in below if "/" not in n[len(prefix) :]]
-    nested = [n for n in below if n not in files and _is_image_name(n)]
+    nested = [n for n in below if n not in files and is_image_name(n)]
     if nested:
         log.warning(
             "%s: ignoring %d photo(s) in subfolders (only its own files are read): %s",
             source.describe(folder), len(nested), ", ".join(n[len(prefix):] for n in nested[:5])
             + (", ..." if len(nested) > 5 else ""),
         )  # fmt: skip
-    other = [n for n in files if not _is_image_name(n) and not _hidden(n)]
+    other = [n for n in files if not is_image_name(n) and not is_hidden(n)]
     if other:
         log.warning(
             "%s: ignoring %d file(s) that are not .jpg, .jpeg or .png: %s",
             source.describe(folder), len(other), ", ".join(PurePosixPath(n).name for n in other[:5])
             + (", ..." if len(other) > 5 else ""),
         )  # fmt: skip
-    return [n for n in files if _is_image_name(n)]
+    return [n for n in files if is_image_name(n)]
 
 
-def _hidden(name: str) -> bool:
-    return PurePosixPath(name).name.startswith(".")
-
-
-def _is_image_name(name: str) -> bool:
-    return name.lower().endswith(IMAGE_SUFFIXES) and not _hidden(name)
+def _warn_unused_folders(source: FileSource, unused: list[str], reads: str) -> None:
+    if unused:
+        log.warning("ignoring %s (%s)", ", ".join(source.describe(d) + "/" for d in unused), reads)
 
 
 def _stack(source: FileSource, names: list[str], labels: list[int]) -> Split:
@@ -212,20 +250,28 @@ def _index_key(name: str) -> tuple[int, str]:
 
 def _load_labeled_folder(source: FileSource, folder: str) -> Split:
     names = sorted(_images_in(source, folder), key=_index_key)
-    labels = []
+    labels, first_with_index = [], {}
     for name in names:
         match = LABELED_NAME.match(PurePosixPath(name).stem)
         if match is None or match.group(2) not in ("0", "1"):
             raise DataError(
                 f"{source.describe(name)}: label suffix must be _0 (benign) or _1 (melanoma)"
             )
+        index = int(match.group(1))  # 0_0.jpg beside 0_0.png, or 1_0 beside 1_1: one image
+        if index in first_with_index:  # twice would put it in two CV folds, maybe two classes
+            raise DataError(
+                f"{source.describe(name)}: index {index} is also {first_with_index[index]}"
+            )
+        first_with_index[index] = PurePosixPath(name).name
         labels.append(int(match.group(2)))
     if not names:
         raise DataError(f"{source.describe(folder)}: split folder has no images")
     return _require_both_classes(_stack(source, names, labels), source.describe(folder))
 
 
-def _load_unlabeled(source: FileSource, folder: str) -> tuple[Split | None, tuple[str, ...]]:
+def _load_unlabeled(source: FileSource, folder: str | None) -> tuple[Split | None, tuple[str, ...]]:
+    if folder is None:
+        return None, ()
     names = sorted(_images_in(source, folder), key=_index_key)
     kept, arrays, skipped = [], [], []
     for name in names:
@@ -242,104 +288,54 @@ def _load_unlabeled(source: FileSource, folder: str) -> tuple[Split | None, tupl
     return Split(images, labels, tuple(kept)), tuple(skipped)
 
 
-def _load_liveproject(source: FileSource, root: str) -> Dataset:
-    dirs = _directories(source.names)
+def _load_liveproject(source: FileSource, dirs: set[str], root: str) -> Dataset:
+    folders = {}
     for split in ("labeled", "test"):
-        if _join(root, split) not in dirs:
+        folders[split] = child(source, dirs, root, split)
+        if folders[split] is None:
             raise DataError(
-                f"{source.describe(_join(root, split))}: split folder is missing or empty"
+                f"{source.describe(join(root, split))}: split folder is missing or empty"
             )
-    labeled = _load_labeled_folder(source, _join(root, "labeled"))
-    test = _load_labeled_folder(source, _join(root, "test"))
-    unlabeled, skipped = None, ()
-    if _join(root, "unlabeled") in dirs:
-        unlabeled, skipped = _load_unlabeled(source, _join(root, "unlabeled"))
+    labeled = _load_labeled_folder(source, folders["labeled"])
+    test = _load_labeled_folder(source, folders["test"])
+    unlabeled, skipped = _load_unlabeled(source, child(source, dirs, root, "unlabeled"))
     return Dataset(labeled, test, unlabeled, "liveproject", str(source.path), skipped)
 
 
-def _class_split(source: FileSource, root: str) -> Split:
+def _class_split(source: FileSource, dirs: set[str], folder: str, also_read=()) -> Split:
+    """benign/ and malignant/ (or melanoma/) in `folder`; `also_read`: its other subfolders
+    that the layout reads as other splits."""
+    classes = _class_folders(source, dirs, folder)
     names, labels = [], []
-    dirs = _directories(source.names)
-    for label, candidates in ((0, NEGATIVE_DIRS), (1, POSITIVE_DIRS)):
-        folders = [_join(root, d) for d in candidates if _join(root, d) in dirs]
-        found = [n for folder in folders for n in _images_in(source, folder)]
+    for label, wanted in ((0, NEGATIVE_DIRS), (1, POSITIVE_DIRS)):
+        found = _images_in(source, classes[label]) if label in classes else []
         if not found:
-            wanted = " or ".join(f"{d}/" for d in candidates)
-            raise DataError(f"{source.describe(root or '.')}: {wanted} is missing or empty")
+            names_wanted = " or ".join(f"{d}/" for d in wanted)
+            raise DataError(f"{source.describe(folder or '.')}: {names_wanted} is missing or empty")
         names += found
         labels += [label] * len(found)
+    unused = [d for d in subfolders(dirs, folder) if d not in (*classes.values(), *also_read)]
+    _warn_unused_folders(source, unused, "class folders are benign/, malignant/ or melanoma/")
     return _stack(source, names, labels)
 
 
-def _load_class_folders(source: FileSource, root: str) -> Dataset:
-    dirs = _directories(source.names)
-    if _join(root, "train") in dirs:
-        labeled = _class_split(source, _join(root, "train"))
-        test = _class_split(source, _join(root, "test")) if _join(root, "test") in dirs else None
-    else:
-        labeled, test = _class_split(source, root), None
-    return Dataset(labeled, test, None, "class-folders", str(source.path))
-
-
-def _pick_column(header: list[str], options: tuple[str, ...], what: str, where: str) -> str:
-    lowered = {h.strip().lower(): h for h in header}
-    for option in options:
-        if option in lowered:
-            return lowered[option]
-    raise DataError(f"{where}: CSV has no {what} column (expected one of {', '.join(options)})")
-
-
-def _pick_manifest(source: FileSource, tables: dict[str, tuple[list[str], list[dict]]]) -> str:
-    """The CSV that labels the images. A Kaggle ISIC download has train.csv beside
-    test.csv (no target) and sample_submission.csv (a target column of zeros)."""
-    labelled = [n for n, (header, _) in tables.items() if _has_columns(header)]
-    shallowest = sorted(labelled, key=lambda n: (n.count("/"), n))
-    for name in shallowest:
-        if PurePosixPath(name).name.lower() == "train.csv":
-            return name
-    if len(labelled) == 1:
-        return labelled[0]
-    if labelled:
-        listed = ", ".join(source.describe(n) for n in shallowest)
-        raise DataError(f"several CSV manifests with image and target columns ({listed}); keep one")
-    return min(tables, key=lambda n: (n.count("/"), n))  # its missing column is the error
-
-
-def _has_columns(header: list[str]) -> bool:
-    names = {h.strip().lower() for h in header}
-    return bool(names & set(IMAGE_COLUMNS)) and bool(names & set(TARGET_COLUMNS))
-
-
-def _csv_rows(source: FileSource, csv_name: str) -> tuple[list[str], list[dict]]:
-    """(header, rows) of a CSV; the header even when no row follows it."""
-    try:
-        reader = csv.DictReader(io.StringIO(source.read(csv_name).decode("utf-8-sig")))
-        rows = list(reader)
-        return list(reader.fieldnames or []), rows
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"{source.describe(csv_name)}: unreadable CSV ({err})") from None
-
-
-def _load_csv(source: FileSource, csv_name: str, header: list[str], rows: list[dict]) -> Dataset:
-    where = source.describe(csv_name)
-    image_col = _pick_column(header, IMAGE_COLUMNS, "image", where)
-    target_col = _pick_column(header, TARGET_COLUMNS, "target", where)
-    by_stem = {}
-    for name in source.names:
-        if _is_image_name(name):
-            by_stem.setdefault(PurePosixPath(name).stem, name)
-            by_stem.setdefault(PurePosixPath(name).name, name)
-    names, labels = [], []
-    for line, row in enumerate(rows, start=2):
-        image, target = (row.get(image_col) or "").strip(), (row.get(target_col) or "").strip()
-        if target not in ("0", "1", "0.0", "1.0"):  # ISIC 2017 ground truth writes 0.0/1.0
-            raise DataError(f"{where}:{line}: target {target!r} is not 0 or 1")
-        found = by_stem.get(image) or by_stem.get(PurePosixPath(image).name)
-        if found is None:
-            raise DataError(f"{where}:{line}: image {image!r} not found next to the CSV")
-        names.append(found)
-        labels.append(int(float(target)))
-    if not names:
-        raise DataError(f"{where}: CSV lists no images")
-    labeled = _require_both_classes(_stack(source, names, labels), where)
-    return Dataset(labeled, None, None, "csv", str(source.path))
+def _load_class_folders(source: FileSource, dirs: set[str], root: str) -> Dataset:
+    """Class folders in train/ (else in root itself), in test/ if it has them, and an
+    optional unlabeled/ of plain images for the SGAN."""
+    train = child(source, dirs, root, "train")
+    test = child(source, dirs, root, "test")
+    unlabeled_dir = child(source, dirs, root, "unlabeled")
+    if not _class_folders(source, dirs, test):
+        test = None
+    if train is not None:
+        labeled = _class_split(source, dirs, train)
+    else:  # class folders in root itself, maybe with test/ and unlabeled/ beside them
+        labeled = _class_split(source, dirs, root, also_read=(test, unlabeled_dir))
+    test_split = _class_split(source, dirs, test) if test is not None else None
+    unlabeled, skipped = _load_unlabeled(source, unlabeled_dir)
+    if train is not None:
+        used = {train, test, unlabeled_dir}
+        unused = [d for d in subfolders(dirs, root) if d not in used]
+        _warn_unused_folders(source, unused, "only train/, test/ and unlabeled/ are read; "
+                             "the validation images come from train/")  # fmt: skip
+    return Dataset(labeled, test_split, unlabeled, "class-folders", str(source.path), skipped)

@@ -56,6 +56,15 @@ def real_jpegs(data_path) -> dict[str, bytes]:
         source.close()
 
 
+@pytest.fixture
+def jpegs(real_jpegs):
+    """Four real melanoma and four real benign JPEG byte strings."""
+    by_label = {"0": [], "1": []}
+    for name, data in real_jpegs.items():
+        by_label[name.rsplit("_", 1)[1][0]].append(data)
+    return by_label["1"][:4], by_label["0"][:4]
+
+
 def _png_bytes(array: np.ndarray, mode: str | None = None) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array, mode=mode).save(buffer, format="PNG")

@@ -8,15 +8,6 @@ from melanoma.datasets import load_dataset, resolve_data_path
 from melanoma.sources import DataError
 
 
-@pytest.fixture
-def jpegs(real_jpegs):
-    """Four real melanoma and four real benign JPEG byte strings."""
-    by_label = {"0": [], "1": []}
-    for name, data in real_jpegs.items():
-        by_label[name.rsplit("_", 1)[1][0]].append(data)
-    return by_label["1"][:4], by_label["0"][:4]
-
-
 def write_liveproject(root, jpegs, n_unlabeled=3):
     melanoma, benign = jpegs
     for split in ("labeled", "test"):
@@ -93,19 +84,6 @@ def test_class_folders_without_splits_in_zip(tmp_path, jpegs):
     assert len(data.labeled) == 8 and data.test is None
 
 
-def test_csv_manifest(tmp_path, jpegs, png_bytes):
-    melanoma, benign = jpegs
-    (tmp_path / "jpeg" / "train").mkdir(parents=True)
-    rows = ["image_name,patient_id,target"]
-    for i, data in enumerate(melanoma + benign):
-        (tmp_path / "jpeg" / "train" / f"ISIC_{i}.jpg").write_bytes(data)
-        rows.append(f"ISIC_{i},p{i},{int(i < len(melanoma))}")
-    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
-    data = load_dataset(tmp_path)
-    assert data.layout == "csv"
-    assert data.labeled.labels.tolist() == [1] * 4 + [0] * 4
-
-
 def test_photos_in_subfolders_of_a_class_folder_are_named_in_a_warning(tmp_path, jpegs, caplog):
     for cls, items in (("malignant", jpegs[0]), ("benign", jpegs[1])):
         (tmp_path / cls / "batch2").mkdir(parents=True)
@@ -122,46 +100,6 @@ def test_class_folders_only_under_test_are_refused_not_taken_as_labeled(tmp_path
         (tmp_path / "test" / cls).mkdir(parents=True)
         (tmp_path / "test" / cls / "0.jpg").write_bytes(items[0])
     with pytest.raises(DataError, match="class folders under test/ with no train/ beside them"):
-        load_dataset(tmp_path)
-
-
-def test_csv_targets_written_as_floats(tmp_path, jpegs):
-    """ISIC 2017's ground truth CSV (image_id, melanoma) writes 0.0 and 1.0."""
-    rows = ["image_id,melanoma,seborrheic_keratosis"]
-    for i, data in enumerate(jpegs[0][:2] + jpegs[1][:2]):
-        (tmp_path / f"ISIC_{i}.jpg").write_bytes(data)
-        rows.append(f"ISIC_{i},{1.0 if i < 2 else 0.0},0.0")
-    (tmp_path / "ISIC-2017_GroundTruth.csv").write_text("\n".join(rows) + "\n")
-    assert load_dataset(tmp_path).labeled.labels.tolist() == [1, 1, 0, 0]
-    rows[1] = "ISIC_0,0.5,0.0"
-    (tmp_path / "ISIC-2017_GroundTruth.csv").write_text("\n".join(rows) + "\n")
-    with pytest.raises(DataError, match="target '0.5' is not 0 or 1"):
-        load_dataset(tmp_path)
-
-
-def test_csv_manifest_of_a_kaggle_isic_download_is_train_csv(tmp_path, jpegs, png_bytes):
-    test_csv_manifest(tmp_path, jpegs, png_bytes)
-    names = [f"ISIC_{i}" for i in range(8)]
-    (tmp_path / "test.csv").write_text("image_name,patient_id\n" + "\n".join(names) + "\n")
-    zeros = "".join(f"{n},0\n" for n in names)  # Kaggle's sample_submission.csv
-    (tmp_path / "sample_submission.csv").write_text("image_name,target\n" + zeros)
-    data = load_dataset(tmp_path)
-    assert data.labeled.labels.tolist() == [1] * 4 + [0] * 4  # not the all-zero submission
-    (tmp_path / "train.csv").rename(tmp_path / "labels.csv")
-    with pytest.raises(DataError, match=r"several CSV manifests .*labels.csv.*sample_submission"):
-        load_dataset(tmp_path)
-
-
-def test_csv_header_without_rows_says_it_lists_no_images(tmp_path):
-    (tmp_path / "train.csv").write_text("image_name,target\n")
-    with pytest.raises(DataError, match="train.csv: CSV lists no images"):
-        load_dataset(tmp_path)
-
-
-def test_csv_missing_target_column(tmp_path, jpegs):
-    (tmp_path / "img.jpg").write_bytes(jpegs[0][0])
-    (tmp_path / "train.csv").write_text("image_name,diagnosis\nimg,melanoma\n")
-    with pytest.raises(DataError, match="train.csv: CSV has no target column"):
         load_dataset(tmp_path)
 
 
@@ -226,3 +164,77 @@ def test_files_that_are_not_jpeg_or_png_are_named_in_a_warning(tmp_path, jpegs, 
     warned = [r.getMessage() for r in caplog.records if "ignoring" in r.getMessage()]
     assert warned == [f"{root / 'labeled'}: ignoring 2 file(s) that are not .jpg, .jpeg or .png: "
                       "300_1.bmp, notes.txt"]  # fmt: skip
+
+
+def write_class_folders(root, jpegs, positive="malignant"):
+    for cls, items in ((positive, jpegs[0]), ("benign", jpegs[1])):
+        (root / cls).mkdir(parents=True)
+        for i, data in enumerate(items):
+            (root / cls / f"{i}.jpg").write_bytes(data)
+
+
+def test_capitalised_train_and_test_are_train_and_test(tmp_path, jpegs):
+    write_class_folders(tmp_path / "Train", jpegs)
+    write_class_folders(tmp_path / "Test", (jpegs[0][:2], jpegs[1][:2]))
+    data = load_dataset(tmp_path)  # Test/ sorts first: it once became the training split
+    assert (len(data.labeled), len(data.test)) == (8, 4)
+    assert data.labeled.names[0].startswith("Train/")
+
+
+def test_class_folders_in_two_unnamed_splits_are_refused(tmp_path, jpegs):
+    write_class_folders(tmp_path / "Training", jpegs)
+    write_class_folders(tmp_path / "Testing", jpegs)
+    with pytest.raises(DataError, match="Testing, .*Training: class folders in several folders; "
+                       "name the training one train/ and the test one test/"):  # fmt: skip
+        load_dataset(tmp_path)
+
+
+def test_malignant_and_melanoma_folders_together_are_refused(tmp_path, jpegs):
+    write_class_folders(tmp_path, jpegs, positive="malignant")
+    write_class_folders(tmp_path / "extra", jpegs)
+    shutil.move(tmp_path / "extra" / "malignant", tmp_path / "melanoma")
+    with pytest.raises(DataError, match="malignant and .*melanoma: both name the melanoma class"):
+        load_dataset(tmp_path)
+
+
+def test_folders_a_class_layout_does_not_read_are_named_in_a_warning(tmp_path, jpegs, caplog):
+    write_class_folders(tmp_path / "train", jpegs)
+    write_class_folders(tmp_path / "val", jpegs)
+    (tmp_path / "train" / "seborrheic_keratosis").mkdir()
+    (tmp_path / "train" / "seborrheic_keratosis" / "0.jpg").write_bytes(jpegs[1][0])
+    with caplog.at_level(logging.WARNING):
+        assert len(load_dataset(tmp_path).labeled) == 8
+    assert f"ignoring {tmp_path / 'train' / 'seborrheic_keratosis'}/ (class folders are" in (
+        caplog.text
+    )
+    assert f"ignoring {tmp_path / 'val'}/ (only train/, test/ and unlabeled/ are read" in (
+        caplog.text
+    )
+
+
+def test_class_folders_at_the_top_use_the_test_and_unlabeled_folders_beside_them(tmp_path, jpegs):
+    write_class_folders(tmp_path, jpegs)
+    write_class_folders(tmp_path / "test", (jpegs[0][:2], jpegs[1][:2]))
+    (tmp_path / "unlabeled").mkdir()
+    (tmp_path / "unlabeled" / "0.jpg").write_bytes(jpegs[1][0])
+    data = load_dataset(tmp_path)
+    assert data.layout == "class-folders"  # not liveProject, for its unlabeled/
+    assert (len(data.labeled), len(data.test), len(data.unlabeled)) == (8, 4, 1)
+
+
+def test_liveproject_index_in_two_files_is_refused(tmp_path, jpegs):
+    root = write_liveproject(tmp_path / "d", jpegs)
+    shutil.copy(root / "labeled" / "0_1.jpg", root / "labeled" / "0_1.jpeg")
+    with pytest.raises(DataError, match=r"0_1.jpg: index 0 is also 0_1.jpeg"):
+        load_dataset(root)
+    (root / "labeled" / "0_1.jpeg").rename(root / "labeled" / "0_0.jpeg")  # and two labels
+    with pytest.raises(DataError, match=r"0_1.jpg: index 0 is also 0_0.jpeg"):
+        load_dataset(root)
+
+
+def test_folders_beside_the_archive_are_named_in_a_warning(tmp_path, caplog):
+    (tmp_path / "MelanomaDetection.zip").write_bytes(b"")
+    (tmp_path / "train").mkdir()
+    with caplog.at_level(logging.WARNING):
+        resolve_data_path(tmp_path)
+    assert "reading MelanomaDetection.zip; train beside it not read" in caplog.text

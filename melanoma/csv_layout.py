@@ -1,0 +1,137 @@
+"""The CSV layout: an ISIC train.csv-style manifest naming each image and its target."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections import defaultdict
+from pathlib import PurePosixPath
+
+from melanoma.folders import is_hidden, is_image_name
+from melanoma.sources import DataError, FileSource
+
+log = logging.getLogger(__name__)
+
+IMAGE_COLUMNS = ("image_name", "image", "image_id", "filename", "file")
+TARGET_COLUMNS = ("target", "label", "melanoma")
+
+
+def find_csvs(source: FileSource) -> list[str]:
+    return [n for n in source.names if n.lower().endswith(".csv") and not is_hidden(n)]
+
+
+def read_csv_labels(source: FileSource, csvs: list[str]) -> tuple[str, list[str], list[int]]:
+    """(where, image names in the source, labels) from the CSV that labels the images."""
+    tables = {name: _csv_rows(source, name) for name in csvs}  # each CSV read once
+    csv_name = _pick_manifest(source, tables)
+    header, rows = tables[csv_name]
+    where = source.describe(csv_name)
+    image_col = _pick_column(header, IMAGE_COLUMNS, "image", where)
+    target_col = _pick_column(header, TARGET_COLUMNS, "target", where)
+    by_name = _images_by_name(source)
+    names, labels, first_line = [], [], {}
+    for line, row in enumerate(rows, start=2):
+        image, target = (row.get(image_col) or "").strip(), (row.get(target_col) or "").strip()
+        if target not in ("0", "1", "0.0", "1.0"):  # ISIC 2017 ground truth writes 0.0/1.0
+            raise DataError(f"{where}:{line}: target {target!r} is not 0 or 1")
+        found = _find_image(image, by_name, f"{where}:{line}")
+        if found in first_line:  # a second copy would land in another fold and leak into CV
+            raise DataError(
+                f"{where}:{line}: image {image!r} is listed again (first on line "
+                f"{first_line[found]})"
+            )
+        first_line[found] = line
+        names.append(found)
+        labels.append(int(float(target)))
+    if not names:
+        raise DataError(f"{where}: CSV lists no images")
+    _warn_unlisted(source, csv_name, set(names))
+    return where, names, labels
+
+
+def _images_by_name(source: FileSource) -> dict[str, list[str]]:
+    """Every image, under its file name and under its stem."""
+    by_name = defaultdict(list)
+    for name in source.names:
+        if is_image_name(name):
+            path = PurePosixPath(name)
+            by_name[path.name].append(name)
+            by_name[path.stem].append(name)
+    return by_name
+
+
+def _find_image(value: str, by_name: dict[str, list[str]], where: str) -> str:
+    """The one image that `value` names: a file name or stem, or a path ending in one. A path
+    must match all of its folders; a bare name that two files share is refused, not guessed."""
+    wanted = PurePosixPath(value.replace("\\", "/"))
+    candidates = by_name.get(wanted.name, [])
+    found = sorted({n for n in candidates if _ends_with(PurePosixPath(n), wanted)})
+    if not found:
+        raise DataError(f"{where}: image {value!r} not found next to the CSV")
+    if len(found) > 1:
+        raise DataError(
+            f"{where}: image {value!r} matches {found[0]} and {found[1]}"
+            f"{' and more' if len(found) > 2 else ''}; write its path in the CSV"
+        )
+    return found[0]
+
+
+def _ends_with(path: PurePosixPath, wanted: PurePosixPath) -> bool:
+    """Whether `path`, with or without its extension, ends with all of `wanted`'s parts."""
+    parts = [p for p in wanted.parts if p not in (".", "/")]
+    return any(
+        list(candidate.parts[-len(parts) :]) == parts for candidate in (path, path.with_suffix(""))
+    )
+
+
+def _warn_unlisted(source: FileSource, csv_name: str, listed: set[str]) -> None:
+    folder = PurePosixPath(csv_name).parent.as_posix()
+    prefix = "" if folder == "." else folder + "/"
+    unlisted = [n for n in source.names if n.startswith(prefix) and is_image_name(n)]
+    unlisted = [n for n in unlisted if n not in listed]
+    if unlisted:
+        log.warning(
+            "%s: %d image(s) below it are not listed and not used: %s",
+            source.describe(csv_name), len(unlisted),
+            ", ".join(unlisted[:3]) + (", ..." if len(unlisted) > 3 else ""),
+        )  # fmt: skip
+
+
+def _pick_column(header: list[str], options: tuple[str, ...], what: str, where: str) -> str:
+    lowered = {h.strip().lower(): h for h in header}
+    for option in options:
+        if option in lowered:
+            return lowered[option]
+    raise DataError(f"{where}: CSV has no {what} column (expected one of {', '.join(options)})")
+
+
+def _pick_manifest(source: FileSource, tables: dict[str, tuple[list[str], list[dict]]]) -> str:
+    """The CSV that labels the images. A Kaggle ISIC download has train.csv beside
+    test.csv (no target) and sample_submission.csv (a target column of zeros)."""
+    labelled = [n for n, (header, _) in tables.items() if _has_columns(header)]
+    shallowest = sorted(labelled, key=lambda n: (n.count("/"), n))
+    for name in shallowest:
+        if PurePosixPath(name).name.lower() == "train.csv":
+            return name
+    if len(labelled) == 1:
+        return labelled[0]
+    if labelled:
+        listed = ", ".join(source.describe(n) for n in shallowest)
+        raise DataError(f"several CSV manifests with image and target columns ({listed}); keep one")
+    return min(tables, key=lambda n: (n.count("/"), n))  # its missing column is the error
+
+
+def _has_columns(header: list[str]) -> bool:
+    names = {h.strip().lower() for h in header}
+    return bool(names & set(IMAGE_COLUMNS)) and bool(names & set(TARGET_COLUMNS))
+
+
+def _csv_rows(source: FileSource, csv_name: str) -> tuple[list[str], list[dict]]:
+    """(header, rows) of a CSV; the header even when no row follows it."""
+    try:
+        reader = csv.DictReader(io.StringIO(source.read(csv_name).decode("utf-8-sig")))
+        rows = list(reader)
+        return list(reader.fieldnames or []), rows
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"{source.describe(csv_name)}: unreadable CSV ({err})") from None

@@ -1,0 +1,55 @@
+"""Names inside a FileSource: which are hidden, which are images, which folder is which.
+
+Folder names are matched in any letter case (Train/ is train/), as file extensions are:
+a layout that only knew train/ would skip Train/ and take Test/ as the training split.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from melanoma.images import IMAGE_SUFFIXES
+from melanoma.sources import DataError, FileSource
+
+# macOS writes ._name files and a __MACOSX/ folder into every zip it makes.
+HIDDEN_FOLDERS = ("__MACOSX",)
+
+
+def is_hidden(name: str) -> bool:
+    return any(p.startswith(".") or p in HIDDEN_FOLDERS for p in PurePosixPath(name).parts)
+
+
+def is_image_name(name: str) -> bool:
+    return name.lower().endswith(IMAGE_SUFFIXES) and not is_hidden(name)
+
+
+def directories(names: list[str]) -> set[str]:
+    """Every visible folder that holds a file, as a relative POSIX path."""
+    dirs = set()
+    for name in names:
+        dirs.update(p.as_posix() for p in PurePosixPath(name).parents if p.as_posix() != ".")
+    return {d for d in dirs if not is_hidden(d)}
+
+
+def join(root: str, child: str) -> str:
+    return f"{root}/{child}" if root else child
+
+
+def shallowest_first(dirs: set[str]) -> list[str]:
+    """The top folder ("") and every folder, the shallowest first, then by name."""
+    return sorted({""} | dirs, key=lambda d: (d.count("/"), d))
+
+
+def subfolders(dirs: set[str], root: str) -> list[str]:
+    return sorted(d for d in dirs if d.rpartition("/")[0] == root and d != root)
+
+
+def child(source: FileSource, dirs: set[str], root: str, name: str) -> str | None:
+    """root's subfolder `name`, in any letter case; None if there is none."""
+    found = [d for d in subfolders(dirs, root) if PurePosixPath(d).name.lower() == name]
+    if len(found) > 1:
+        raise DataError(
+            f"{' and '.join(source.describe(d) for d in found)}: the same folder in two "
+            "letter cases; keep one"
+        )
+    return found[0] if found else None

@@ -1,0 +1,114 @@
+"""The CSV layout, loaded through load_dataset as a user would."""
+
+import logging
+import shutil
+
+import pytest
+
+from melanoma.datasets import load_dataset
+from melanoma.sources import DataError
+
+
+def test_csv_manifest(tmp_path, jpegs, png_bytes):
+    melanoma, benign = jpegs
+    (tmp_path / "jpeg" / "train").mkdir(parents=True)
+    rows = ["image_name,patient_id,target"]
+    for i, data in enumerate(melanoma + benign):
+        (tmp_path / "jpeg" / "train" / f"ISIC_{i}.jpg").write_bytes(data)
+        rows.append(f"ISIC_{i},p{i},{int(i < len(melanoma))}")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    data = load_dataset(tmp_path)
+    assert data.layout == "csv"
+    assert data.labeled.labels.tolist() == [1] * 4 + [0] * 4
+
+
+def test_csv_targets_written_as_floats(tmp_path, jpegs):
+    """ISIC 2017's ground truth CSV (image_id, melanoma) writes 0.0 and 1.0."""
+    rows = ["image_id,melanoma,seborrheic_keratosis"]
+    for i, data in enumerate(jpegs[0][:2] + jpegs[1][:2]):
+        (tmp_path / f"ISIC_{i}.jpg").write_bytes(data)
+        rows.append(f"ISIC_{i},{1.0 if i < 2 else 0.0},0.0")
+    (tmp_path / "ISIC-2017_GroundTruth.csv").write_text("\n".join(rows) + "\n")
+    assert load_dataset(tmp_path).labeled.labels.tolist() == [1, 1, 0, 0]
+    rows[1] = "ISIC_0,0.5,0.0"
+    (tmp_path / "ISIC-2017_GroundTruth.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError, match="target '0.5' is not 0 or 1"):
+        load_dataset(tmp_path)
+
+
+def test_csv_manifest_of_a_kaggle_isic_download_is_train_csv(tmp_path, jpegs, png_bytes):
+    test_csv_manifest(tmp_path, jpegs, png_bytes)
+    names = [f"ISIC_{i}" for i in range(8)]
+    (tmp_path / "test.csv").write_text("image_name,patient_id\n" + "\n".join(names) + "\n")
+    zeros = "".join(f"{n},0\n" for n in names)  # Kaggle's sample_submission.csv
+    (tmp_path / "sample_submission.csv").write_text("image_name,target\n" + zeros)
+    data = load_dataset(tmp_path)
+    assert data.labeled.labels.tolist() == [1] * 4 + [0] * 4  # not the all-zero submission
+    (tmp_path / "train.csv").rename(tmp_path / "labels.csv")
+    with pytest.raises(DataError, match=r"several CSV manifests .*labels.csv.*sample_submission"):
+        load_dataset(tmp_path)
+
+
+def test_csv_header_without_rows_says_it_lists_no_images(tmp_path):
+    (tmp_path / "train.csv").write_text("image_name,target\n")
+    with pytest.raises(DataError, match="train.csv: CSV lists no images"):
+        load_dataset(tmp_path)
+
+
+def test_csv_missing_target_column(tmp_path, jpegs):
+    (tmp_path / "img.jpg").write_bytes(jpegs[0][0])
+    (tmp_path / "train.csv").write_text("image_name,diagnosis\nimg,melanoma\n")
+    with pytest.raises(DataError, match="train.csv: CSV has no target column"):
+        load_dataset(tmp_path)
+
+
+def write_sites(root, jpegs):
+    """siteA/ and siteB/ each hold IMG_0.jpg .. IMG_3.jpg, different images under one name."""
+    melanoma, benign = jpegs
+    for site, items in (("siteA", melanoma), ("siteB", benign)):
+        (root / site).mkdir(parents=True)
+        for i, data in enumerate(items):
+            (root / site / f"IMG_{i}.jpg").write_bytes(data)
+
+
+def test_csv_path_picks_that_folder_not_a_namesake(tmp_path, jpegs):
+    write_sites(tmp_path, jpegs)
+    rows = [f"siteB/IMG_{i}.jpg,0" for i in range(4)] + [f"siteA/IMG_{i},1" for i in range(4)]
+    (tmp_path / "train.csv").write_text("filename,target\n" + "\n".join(rows) + "\n")
+    data = load_dataset(tmp_path)
+    assert data.labeled.names[:2] == ("siteB/IMG_0.jpg", "siteB/IMG_1.jpg")
+    assert data.labeled.names[4] == "siteA/IMG_0.jpg"
+
+
+def test_csv_bare_name_two_files_share_is_refused_not_guessed(tmp_path, jpegs):
+    write_sites(tmp_path, jpegs)
+    (tmp_path / "train.csv").write_text("image_name,target\nIMG_0,1\n")
+    with pytest.raises(DataError, match=r"train.csv:2: image 'IMG_0' matches siteA/IMG_0.jpg and "
+                       r"siteB/IMG_0.jpg; write its path in the CSV"):  # fmt: skip
+        load_dataset(tmp_path)
+
+
+def test_csv_row_that_repeats_an_image_is_refused(tmp_path, jpegs):
+    write_sites(tmp_path, jpegs)
+    rows = ["siteA/IMG_0,1", "siteB/IMG_0,0", "siteA/IMG_0.jpg,0"]
+    (tmp_path / "train.csv").write_text("image,label\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"train.csv:4: image 'siteA/IMG_0.jpg' is listed again "
+                       r"\(first on line 2\)"):  # fmt: skip
+        load_dataset(tmp_path)
+
+
+def test_csv_zip_from_macos_skips_its_appledouble_csv(tmp_path, jpegs):
+    write_sites(tmp_path / "isic", jpegs)
+    (tmp_path / "isic" / "train.csv").write_text("image,target\nsiteA/IMG_0,1\nsiteB/IMG_0,0\n")
+    (tmp_path / "__MACOSX" / "isic").mkdir(parents=True)
+    (tmp_path / "__MACOSX" / "isic" / "._train.csv").write_bytes(b"\x00\x05\x16\x07\xff\xfe")
+    archive = shutil.make_archive(str(tmp_path / "isic"), "zip", tmp_path)
+    assert len(load_dataset(archive).labeled) == 2
+
+
+def test_csv_names_the_images_it_does_not_list_in_a_warning(tmp_path, jpegs, caplog):
+    write_sites(tmp_path, jpegs)
+    (tmp_path / "train.csv").write_text("image,target\nsiteA/IMG_0,1\nsiteB/IMG_0,0\n")
+    with caplog.at_level(logging.WARNING):
+        assert len(load_dataset(tmp_path).labeled) == 2
+    assert "6 image(s) below it are not listed and not used: siteA/IMG_1.jpg" in caplog.text
