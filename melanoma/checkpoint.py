@@ -69,6 +69,9 @@ class CheckpointMeta:
     thresholds: list[dict[str, Any]]  # ThresholdChoice fields, chosen on validation
     train_config: dict[str, Any]  # every training setting, including method-specific ones
     versions: dict[str, str] = field(default_factory=dict)
+    # Split.pixel_hashes of the labeled images it trained and chose thresholds on, so that
+    # evaluate can say so on any copy of them; empty in checkpoints from before 2026-12-03.
+    labeled_pixel_hashes: list[str] = field(default_factory=list)
     weights_sha256: str = ""  # filled in by save_checkpoint
     created_utc: str = ""
     format_version: int = FORMAT_VERSION

@@ -59,6 +59,10 @@ class Split:
     def subset(self, index: torch.Tensor) -> Split:
         return Split(self.images[index], self.labels[index], tuple(self.names[i] for i in index))
 
+    def pixel_hashes(self) -> list[str]:
+        """A sha256 prefix of each image's pixels: the same image under any name or layout."""
+        return [hashlib.sha256(image.numpy().tobytes()).hexdigest()[:16] for image in self.images]
+
 
 @dataclass(frozen=True)
 class Dataset:

@@ -112,4 +112,5 @@ def validated_meta(dataset, config, mean, std, val_labels, val_probs, best_epoch
         val_metrics=all_metrics(val_labels, val_probs, thresholds[0].probability),
         thresholds=[asdict(t) for t in thresholds],
         train_config={**asdict(config), **extra},
+        labeled_pixel_hashes=dataset.labeled.pixel_hashes(),
     )

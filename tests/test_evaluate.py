@@ -28,11 +28,25 @@ def test_val_of_other_data_is_refused(dataset, sgan):
         pick_split(other, "val", sgan)
 
 
-def test_only_the_training_datas_labeled_split_is_flagged(dataset, sgan):
+def test_a_checkpoint_from_before_pixel_hashes_flags_its_own_labeled_split(dataset, sgan):
+    assert sgan.meta.labeled_pixel_hashes == []  # bundled before they were stored
     assert "trained on these images" in split_caveat(dataset, "labeled", sgan)
     other = dataclasses.replace(dataset, labeled=dataset.labeled.subset(torch.arange(150)))
     assert split_caveat(other, "labeled", sgan) is None
     assert split_caveat(dataset, "test", sgan) is None
+
+
+def test_its_training_images_are_flagged_in_any_copy_or_split(dataset, quick_checkpoint):
+    checkpoint = load_checkpoint(quick_checkpoint)
+    assert split_caveat(dataset, "test", checkpoint) is None
+    flipped = torch.arange(199, 49, -1)  # 150 of them, in another order, under any name
+    copy = dataclasses.replace(dataset, labeled=dataset.labeled.subset(flipped), unlabeled=None)
+    assert copy.fingerprint != checkpoint.meta.data_fingerprint
+    assert split_caveat(copy, "labeled", checkpoint).startswith(
+        "150 of these 150 images are ones the model was trained or validated on"
+    )
+    test_is_train = dataclasses.replace(dataset, test=dataset.labeled)
+    assert split_caveat(test_is_train, "test", checkpoint).startswith("200 of these 200")
 
 
 def test_files_in_a_folder_that_are_not_photos_are_named_not_dropped_silently(tmp_path, caplog):
