@@ -220,6 +220,11 @@ FIELD_CHECKS = (
     ("std", lambda v: _rgb(v) and min(v) > 0, "3 positive numbers"),
     ("thresholds", _thresholds, "a list of {name, probability in [0, 1]} including youden"),
     ("weights_sha256", lambda v: isinstance(v, str) and len(v) == 64, "the weights' sha256"),
+    (
+        "labeled_pixel_hashes",
+        lambda v: v is None or (isinstance(v, list) and all(isinstance(h, str) for h in v)),
+        "a list of strings",
+    ),
 )
 
 

@@ -55,14 +55,14 @@ def split_caveat(dataset: Dataset, name: str, checkpoint: Checkpoint) -> str | N
     """Why a split's numbers would flatter the model, or None if nothing says they do."""
     if name == "val":
         return "its epoch and thresholds were chosen on these images: optimistic"
-    seen = set(checkpoint.meta.labeled_pixel_hashes)
+    seen = set(checkpoint.meta.labeled_pixel_hashes or ())
     if seen:  # by pixels: also a renamed or repackaged copy, or a test/ that repeats them
         split = pick_split(dataset, name, checkpoint)
         known = sum(h in seen for h in split.pixel_hashes())
         if known:
             return (
-                f"{known} of these {len(split)} images are ones the model was trained or validated on: "
-                "optimistic, not an estimate of accuracy"
+                f"{known} of these {len(split)} images are ones the model was trained or "
+                "validated on: optimistic, not an estimate of accuracy"
             )
         return None
     if name == "labeled" and dataset.fingerprint == checkpoint.meta.data_fingerprint:

@@ -116,6 +116,7 @@ def _edit_meta(path, **fields):
         ({"thresholds": [{"name": "youden", "probability": "0.4"}]}, "thresholds must be"),
         ({"train_config": "x"}, "train_config must be an object"),
         ({"weights_sha256": None}, "weights_sha256 must be the weights' sha256"),
+        ({"labeled_pixel_hashes": "abc"}, "labeled_pixel_hashes must be a list of strings"),
         ({"arch": "resnet"}, r"metadata.json: unknown architecture 'resnet'; known: "),
     ],
 )
