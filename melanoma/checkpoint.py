@@ -72,6 +72,7 @@ class CheckpointMeta:
     # Split.pixel_hashes of the labeled images it trained and chose thresholds on, so that
     # evaluate can say so on any copy of them; empty in checkpoints from before 2026-12-03.
     labeled_pixel_hashes: list[str] = field(default_factory=list)
+    val_scores_sha256: str = ""  # validation_scores.scores_sha256 of the kept predictions
     weights_sha256: str = ""  # filled in by save_checkpoint
     created_utc: str = ""
     format_version: int = FORMAT_VERSION
@@ -225,6 +226,7 @@ FIELD_CHECKS = (
         lambda v: v is None or (isinstance(v, list) and all(isinstance(h, str) for h in v)),
         "a list of strings",
     ),
+    ("val_scores_sha256", lambda v: v is None or isinstance(v, str), "a string"),
 )
 
 

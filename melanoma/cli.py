@@ -269,8 +269,8 @@ def nested_cv(data, seeds, out_dir):
     type=click.Choice(["test", "val", "labeled"]),
     default="test",
     show_default=True,
-    help="val is the checkpoint's own validation split; labeled includes the images it "
-    "trained on (optimistic).",
+    help="val is an SGAN checkpoint's own validation split (the cross-validated baseline has "
+    "none); labeled includes the images it trained on (optimistic).",
 )
 @threshold_option()
 @target_sensitivity_option()

@@ -69,7 +69,7 @@ class TrainConfig:
     # Which epoch every member keeps: "val-auc", the one epoch whose out-of-fold
     # predictions (all members pooled) have the highest AUC, or "last". In nested
     # CV (README) val-auc was level with last on held-out images: AUC +0.0006,
-    # accuracy +0.0013 ± 0.0061; its out-of-fold AUC overstated held-out by 0.001.
+    # accuracy +0.0013 ± 0.0107; its out-of-fold AUC overstated held-out by 0.001.
     select_epoch: str = "val-auc"
     device: str = "auto"  # auto picks cuda, then mps, then cpu
     progress: bool = True  # tqdm bar with loss and held-out AUC

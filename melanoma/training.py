@@ -17,6 +17,7 @@ from melanoma.datasets import Dataset, Split
 from melanoma.metrics import all_metrics, choose_thresholds
 from melanoma.preprocess import channel_stats, normalize
 from melanoma.splits import stratified_split
+from melanoma.validation_scores import scores_sha256
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -113,4 +114,5 @@ def validated_meta(dataset, config, mean, std, val_labels, val_probs, best_epoch
         thresholds=[asdict(t) for t in thresholds],
         train_config={**asdict(config), **extra},
         labeled_pixel_hashes=dataset.labeled.pixel_hashes(),
+        val_scores_sha256=scores_sha256(val_labels, val_probs),
     )

@@ -9,6 +9,7 @@ images, without retraining and without touching the test split.
 from __future__ import annotations
 
 import csv
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,12 @@ from melanoma.splits import OUT_OF_FOLD, validation_scheme
 
 OUT_OF_FOLD_CSV = "out_of_fold.csv"  # cross-validated: name, label, fold, probability
 VALIDATION_CSV = "validation.csv"  # held-out split: name, label, probability
+
+
+def scores_sha256(labels, probs) -> str:
+    """Of the labels and float32 probabilities, which the CSV stores exactly."""
+    data = np.asarray(labels, dtype=np.int64).tobytes() + np.asarray(probs, np.float32).tobytes()
+    return hashlib.sha256(data).hexdigest()
 
 
 def write_scores(path: Path, names, labels, probs, folds=None) -> None:
@@ -85,8 +92,13 @@ def checkpoint_scores(checkpoint: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
 def _mismatch(meta, labels: np.ndarray, probs: np.ndarray) -> str | None:
     """What in the kept predictions disagrees with what training stored from them, if anything.
 
-    Both stored thresholds are re-chosen (the binormal Youden cutoff moves with any
-    probability), and the validation AUC and count are compared."""
+    Checkpoints since 2026-12-03 store the predictions' sha256. For older ones both stored
+    thresholds are re-chosen and the validation AUC and count compared: an edit that keeps
+    the ranking and both thresholds passes those."""
+    if meta.val_scores_sha256:
+        if scores_sha256(labels, probs) != meta.val_scores_sha256:
+            return "its predictions are not the ones training stored (sha256 differs)"
+        return None
     n_val = meta.train_config.get("n_val")
     if isinstance(n_val, int) and len(labels) != n_val:
         return f"lists {len(labels)} predictions, not the {n_val} the checkpoint was validated on"

@@ -128,3 +128,19 @@ def test_kept_predictions_that_do_not_reproduce_what_training_stored_are_refused
     write_scores(sgan_copy / VALIDATION_CSV, ["x"] * len(labels), labels, probs)
     with pytest.raises(CheckpointError, match=f"{complaint}.*; edited, or from another model"):
         decision_threshold(load_checkpoint(sgan_copy), target_sensitivity=0.95)
+
+
+def test_a_checkpoints_stored_sha256_refuses_an_edit_that_keeps_ranks_and_thresholds(
+    quick_checkpoint, tmp_path
+):
+    ckpt = shutil.copytree(quick_checkpoint, tmp_path / "ckpt")
+    assert load_checkpoint(ckpt).meta.val_scores_sha256  # stored since 2026-12-03
+    path = ckpt / OUT_OF_FOLD_CSV
+    labels, probs = read_scores(path)
+    assert decision_threshold(load_checkpoint(ckpt), target_sensitivity=0.95)  # as written
+    order = np.sort(probs)
+    middle = np.argsort(probs)[len(probs) // 2]  # moved a little, between its neighbours
+    probs[middle] = np.float32((order[len(probs) // 2 - 1] + probs[middle]) / 2)
+    write_scores(path, ["x"] * len(labels), labels, probs)
+    with pytest.raises(CheckpointError, match="not the ones training stored .sha256 differs."):
+        decision_threshold(load_checkpoint(ckpt), target_sensitivity=0.95)
