@@ -226,7 +226,7 @@ def compare(data, methods, seeds, out_dir, epochs, no_progress):
     try:
         run_compare(dataset, out_dir, methods, seeds, epochs=epochs, progress=not no_progress)
     except TrainingInterrupted as stop:
-        click.echo(f"{stop}; finished checkpoints are reused when you rerun", err=True)
+        click.echo(f"{stop}; rerun the same command to continue from there", err=True)
         sys.exit(EXIT_INTERRUPTED)
     click.echo((out_dir / "results.md").read_text(), nl=False)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import signal
 import sys
 import warnings
 from typing import NoReturn
@@ -41,7 +42,11 @@ class FiniteFloatRange(click.FloatRange):
 
 
 def run(command: click.Command) -> NoReturn:
-    """Run a click command; user errors become `error: ...` on stderr and exit 2."""
+    """Run a click command; user errors become `error: ...` on stderr and exit 2.
+
+    SIGTERM (kill, a CI timeout) is handled as Ctrl-C: training saves its resume state
+    and temporary files are removed."""
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         command.main(standalone_mode=False)
     except click.exceptions.Exit as stop:
@@ -63,6 +68,10 @@ def run(command: click.Command) -> NoReturn:
         click.echo(f"error: {where}{err.strerror or err}", err=True)
         sys.exit(EXIT_USAGE)
     sys.exit(0)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def one_line_message(err: click.ClickException, command: click.Command | None = None) -> str:

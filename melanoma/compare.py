@@ -27,10 +27,11 @@ import numpy as np
 from melanoma.atomic import atomic_path
 from melanoma.checkpoint import CheckpointError, load_checkpoint, read_meta
 from melanoma.datasets import Dataset
+from melanoma.errors import UserError
 from melanoma.evaluate import evaluate_checkpoint
 from melanoma.metrics import logit, rank_auc
 from melanoma.near_duplicates import NEAR_DUPLICATE_RMS, near_duplicates
-from melanoma.resume import differing_settings, stored_settings, training_settings
+from melanoma.resume import RESUME, differing_settings, stored_settings, training_settings
 from melanoma.sources import DataError
 from melanoma.splits import validation_scheme
 from melanoma.training import predict_probs
@@ -93,7 +94,14 @@ def train_or_reuse(method: str, config, dataset: Dataset, ckpt_dir: Path) -> flo
         log.info("reusing %s", ckpt_dir)
         return None
     started = time.perf_counter()
-    train_method(method, dataset, config, ckpt_dir)
+    interrupted = (ckpt_dir / RESUME).is_file()  # an earlier compare's Ctrl-C saved it
+    try:
+        train_method(method, dataset, config, ckpt_dir, resume=interrupted)
+    except UserError as why:  # its state is from other settings or data, or corrupt
+        if not interrupted:
+            raise
+        log.warning("%s; training it from the start", why)
+        train_method(method, dataset, config, ckpt_dir)
     return time.perf_counter() - started
 
 

@@ -7,13 +7,16 @@ same identity, and a fresh run first removes the run files a previous one left.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
+from melanoma.atomic import atomic_path
 from melanoma.checkpoint import METADATA, WEIGHTS
 from melanoma.datasets import Dataset
 from melanoma.errors import UserError
@@ -32,6 +35,28 @@ class TrainingInterrupted(Exception):
         self.path = path
 
 
+def save_resume_state(out_dir: Path, state: dict) -> Path:
+    """Write OUT/resume.pt atomically: a second Ctrl-C while it is being written leaves
+    the previous state whole, not a truncated file."""
+    path = Path(out_dir) / RESUME
+    with atomic_path(path) as temp:
+        torch.save(state, temp)
+    return path
+
+
+@contextlib.contextmanager
+def resumable(
+    out_dir: Path, state: Callable[[], dict], progress: Callable[[], str]
+) -> Iterator[None]:
+    """Ctrl-C inside the block saves state() as OUT/resume.pt and raises TrainingInterrupted,
+    whose message says how far the run got (progress())."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        path = save_resume_state(out_dir, state())
+        raise TrainingInterrupted(path, progress()) from None
+
+
 # What a training run writes into its directory (the SGAN adds samples-epochNNN.png).
 RUN_FILES = (
     WEIGHTS, METADATA, HISTORY, OUT_OF_FOLD_CSV, VALIDATION_CSV, RESUME, "losses.png",
@@ -43,6 +68,8 @@ def clear_previous_run(out_dir: Path) -> None:
     """A fresh run owns its directory's run files: ones a previous run left would sit
     beside the new checkpoint (another method's out_of_fold.csv, a history it did not
     make). Other files, and a qat/ folder, are left alone."""
+    if (out_dir / RESUME).is_file():
+        log.warning("%s: discarding an interrupted run's state (--resume continues it)", out_dir)
     for name in RUN_FILES:
         (out_dir / name).unlink(missing_ok=True)
     for stale in out_dir.glob("samples-epoch*.png"):

@@ -35,13 +35,7 @@ from melanoma.history import HISTORY, write_history
 from melanoma.metrics import auc
 from melanoma.model import CNNConfig, CNNEnsemble, EnsembleConfig, SmallCNN, config_dict
 from melanoma.preprocess import channel_stats
-from melanoma.resume import (
-    RESUME,
-    TrainingInterrupted,
-    clear_previous_run,
-    read_resume_state,
-    run_identity,
-)
+from melanoma.resume import RESUME, clear_previous_run, read_resume_state, resumable, run_identity
 from melanoma.splits import OUT_OF_FOLD, stratified_folds
 from melanoma.training import (
     WeightEMA,
@@ -168,6 +162,7 @@ class FoldRun:
     fold_of: torch.Tensor  # fold (= member) that held each labeled image out
     mean: list[float]
     std: list[float]
+    resume_state: dict = field(default_factory=dict, repr=False)  # what resume.pt would hold
 
     def kept_epoch(self, rule: str, labels: np.ndarray) -> tuple[int, float]:
         """(epoch, out-of-fold AUC) by `rule` ("last" or "val-auc"), among the kept epochs."""
@@ -195,8 +190,19 @@ def train_supervised(
 ) -> Path:
     """Cross-validated ensemble: one member per fold; the kept epoch (config.select_epoch)
     and the thresholds come from the out-of-fold predictions."""
-    labeled = dataset.labeled
     run = train_folds(dataset, config, out_dir, resume)
+    out_dir = Path(out_dir)
+    # Ctrl-C while the checkpoint is written keeps the trained run: --resume only writes it.
+    done = f"all {config.folds} members, before the checkpoint was written"
+    with resumable(out_dir, lambda: run.resume_state, lambda: done):
+        _save_ensemble(dataset, config, run, out_dir)
+    return out_dir
+
+
+def _save_ensemble(dataset: Dataset, config: TrainConfig, run: FoldRun, out_dir: Path) -> None:
+    """Choose the epoch, then write the checkpoint: the predictions first and metadata.json
+    last, so a directory without valid metadata is never mistaken for a finished one."""
+    labeled = dataset.labeled
     epoch, oof_auc = run.kept_epoch(config.select_epoch, labeled.labels.numpy())
     log.info("kept epoch %d/%d (out-of-fold AUC %.4f)", epoch, config.epochs, oof_auc)
     out_of_fold = run.out_of_fold_probs(epoch)
@@ -206,11 +212,9 @@ def train_supervised(
         arch_args=config_dict(FoldRun.ensemble_config(config)),
         extra_config={"n_train": len(labeled), "n_val": len(labeled), "validation": OUT_OF_FOLD},
     )  # fmt: skip
-    out_dir = Path(out_dir)
-    save_checkpoint(out_dir, run.ensemble(epoch, config), meta)
     write_scores(out_dir / OUT_OF_FOLD_CSV, labeled.names, labeled.labels, out_of_fold, run.fold_of)
+    save_checkpoint(out_dir, run.ensemble(epoch, config), meta)
     (out_dir / RESUME).unlink(missing_ok=True)
-    return out_dir
 
 
 def train_folds(dataset: Dataset, config: TrainConfig, out_dir: Path, resume: bool) -> FoldRun:
@@ -244,18 +248,19 @@ def train_folds(dataset: Dataset, config: TrainConfig, out_dir: Path, resume: bo
         disable=not config.progress,
         desc="train",
     )
+
+    def state() -> dict:
+        return {**latest["state"], "identity": identity}
+
     try:
-        while latest["state"]["fold"] < config.folds:
-            _train_fold(labeled, fold_of, config, mean, std, gen, latest, bar)
-    except KeyboardInterrupt:
-        state = latest["state"]
-        torch.save({**state, "identity": identity}, out_dir / RESUME)
-        raise TrainingInterrupted(out_dir / RESUME, _progress_text(state, config)) from None
+        with resumable(out_dir, state, lambda: _progress_text(latest["state"], config)):
+            while latest["state"]["fold"] < config.folds:
+                _train_fold(labeled, fold_of, config, mean, std, gen, latest, bar)
     finally:
         bar.close()
         write_history(out_dir / HISTORY, latest["state"]["history"])
     run = latest["state"]
-    return FoldRun(run["members"], run["oof_logits"], fold_of, mean, std)
+    return FoldRun(run["members"], run["oof_logits"], fold_of, mean, std, state())
 
 
 def _fresh_run(n_labeled: int, epochs: int, gen: torch.Generator) -> dict:

@@ -50,13 +50,7 @@ from melanoma.history import write_sgan_report
 from melanoma.metrics import all_metrics
 from melanoma.model import config_dict
 from melanoma.preprocess import normalize
-from melanoma.resume import (
-    RESUME,
-    TrainingInterrupted,
-    clear_previous_run,
-    read_resume_state,
-    run_identity,
-)
+from melanoma.resume import RESUME, clear_previous_run, read_resume_state, resumable, run_identity
 from melanoma.sgan import (
     Discriminator,
     Generator,
@@ -304,26 +298,32 @@ def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)  # after the checks that can fail: no empty dir
     context = (labeled, dataset.unlabeled, val, config, mean, std, rng)
-    try:
-        _run_epochs(nets, good, context, out_dir, fixed_z)
-    except KeyboardInterrupt:
-        torch.save({**good, "identity": identity}, out_dir / RESUME)
-        raise TrainingInterrupted(out_dir / RESUME, f"epoch {good['epoch']}") from None
-    finally:
-        if good["history"]:  # a run that diverged in its first epoch has nothing to plot
-            write_sgan_report(out_dir, good["history"], nets.gen, fixed_z)
-        elif created and not any(out_dir.iterdir()):
-            out_dir.rmdir()
-    best = good["best"]
+    # Ctrl-C during the epochs or while the checkpoint is written keeps the last whole epoch.
+    state, progress = lambda: {**good, "identity": identity}, lambda: f"epoch {good['epoch']}"
+    with resumable(out_dir, state, progress):
+        try:
+            _run_epochs(nets, good, context, out_dir, fixed_z)
+        finally:
+            if good["history"]:  # a run that diverged in its first epoch has nothing to plot
+                write_sgan_report(out_dir, good["history"], nets.gen, fixed_z)
+            elif created and not any(out_dir.iterdir()):
+                out_dir.rmdir()
+        _save_best(nets, good["best"], dataset, config, (train, val, mean, std), out_dir)
+    return out_dir
+
+
+def _save_best(nets: _Nets, best: dict, dataset, config, splits: tuple, out_dir: Path) -> None:
+    """The selected epoch's classifier as a checkpoint: validation predictions first and
+    metadata.json last, so a directory without valid metadata is never a finished one."""
+    train, val, mean, std = splits
     nets.judged().load_state_dict(best["state"])
     classifier = to_classifier(nets.judged(), config.model).cpu()
     _refuse_non_finite(classifier)
     val_probs = predict_probs(classifier, val.images, mean, std)
     meta = _finish_meta(dataset, config, mean, std, (train, val, val_probs), best["epoch"])
-    save_checkpoint(out_dir, classifier, meta)
     write_scores(out_dir / VALIDATION_CSV, val.names, val.labels, val_probs)
+    save_checkpoint(out_dir, classifier, meta)
     (out_dir / RESUME).unlink(missing_ok=True)
-    return out_dir
 
 
 def _run_epochs(nets: _Nets, good: dict, context: tuple, out_dir: Path, fixed_z) -> None:

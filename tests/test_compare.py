@@ -201,3 +201,17 @@ def test_resampling_seeds_too_widens_the_difference_ci_only_when_seeds_disagree(
     low, high = spread["b_minus_a_auc_ci"]
     wide_low, wide_high = spread["b_minus_a_auc_ci_seeds_too"]
     assert wide_low < low and wide_high > high  # b's mean of its two seeds vs either alone
+
+
+def test_a_rerun_continues_the_seed_ctrl_c_interrupted(small, tmp_path, ctrl_c_on_epoch, caplog):
+    import melanoma.train as train_module
+    from melanoma.resume import TrainingInterrupted
+
+    ctrl_c_on_epoch(train_module, 3)  # member 2 of the first seed
+    with pytest.raises(TrainingInterrupted):
+        compare(small, tmp_path, ("supervised",), (0,), epochs=2, progress=False)
+    assert (tmp_path / "supervised-seed0" / "resume.pt").is_file()
+    with caplog.at_level("INFO", logger="melanoma.resume"):
+        compare(small, tmp_path, ("supervised",), (0,), epochs=2, progress=False)
+    assert "resuming from" in caplog.text
+    assert not (tmp_path / "supervised-seed0" / "resume.pt").exists()

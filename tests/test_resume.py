@@ -1,6 +1,11 @@
 """A run's identity in its resume state, and a fresh run clearing what a previous one left."""
 
-from melanoma.resume import RUN_FILES, clear_previous_run, run_identity
+import logging
+
+import pytest
+import torch
+
+from melanoma.resume import RESUME, RUN_FILES, clear_previous_run, run_identity, save_resume_state
 from melanoma.train import TrainConfig
 
 
@@ -21,3 +26,25 @@ def test_identity_ignores_how_progress_is_shown_but_not_what_is_trained(dataset)
     assert run_identity("supervised", TrainConfig(progress=False, device="cpu"), dataset) == base
     assert run_identity("supervised", TrainConfig(seed=1), dataset) != base
     assert run_identity("sgan", TrainConfig(), dataset) != base
+
+
+def test_a_second_ctrl_c_while_the_state_is_written_keeps_the_previous_state(tmp_path, monkeypatch):
+    save_resume_state(tmp_path, {"epoch": 3})
+
+    def interrupted(obj, f):
+        open(f, "wb").write(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_resume_state(tmp_path, {"epoch": 4})
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == [RESUME]  # no temp file left either
+    assert torch.load(tmp_path / RESUME, weights_only=True) == {"epoch": 3}
+
+
+def test_a_fresh_run_says_it_discards_an_interrupted_runs_state(tmp_path, caplog):
+    (tmp_path / RESUME).write_bytes(b"state")
+    with caplog.at_level(logging.WARNING):
+        clear_previous_run(tmp_path)
+    assert "discarding an interrupted run's state (--resume continues it)" in caplog.text

@@ -191,6 +191,29 @@ def test_ctrl_c_saves_state_and_resume_matches_an_uninterrupted_run(
         torch.testing.assert_close(resumed.model.state_dict()[key], value, msg=key)
 
 
+def test_ctrl_c_while_the_checkpoint_is_written_keeps_the_trained_run(
+    dataset, tmp_path, monkeypatch
+):
+    whole = load_checkpoint(train_supervised(dataset, FAST, tmp_path / "whole"))
+    real_save = train_module.save_checkpoint
+
+    def interrupted_save(out_dir, model, meta):
+        real_save(out_dir, model, meta)
+        (out_dir / "metadata.json").unlink()  # as if Ctrl-C came before it was renamed
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "save_checkpoint", interrupted_save)
+    with pytest.raises(TrainingInterrupted, match="all 5 members, before the checkpoint was"):
+        train_supervised(dataset, FAST, tmp_path / "run")
+    monkeypatch.undo()
+    calls = []
+    monkeypatch.setattr(train_module, "train_one_epoch", lambda *a, **k: calls.append(1))
+    resumed = load_checkpoint(train_supervised(dataset, FAST, tmp_path / "run", resume=True))
+    assert calls == []  # only the checkpoint was written again
+    for key, value in whole.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)
+
+
 def test_resume_refuses_a_state_saved_with_other_settings_or_by_the_sgan(
     dataset, tmp_path, monkeypatch, ctrl_c_on_epoch
 ):
