@@ -6,10 +6,11 @@ epochs (and at the end), so a run can be judged while it trains.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import torch
+
+from melanoma.atomic import write_csv
 
 HISTORY = "history.csv"
 
@@ -18,10 +19,8 @@ def write_history(path: Path, history: list[dict]) -> None:
     """One CSV row per epoch, columns from the first row; nothing is written for no epochs."""
     if not history:
         return
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(history[0]))
-        writer.writeheader()
-        writer.writerows(history)
+    columns = list(history[0])
+    write_csv(path, columns, ([row[c] for c in columns] for row in history))
 
 
 def write_sgan_report(
