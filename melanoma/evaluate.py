@@ -29,7 +29,10 @@ def pick_split(dataset: Dataset, name: str, checkpoint: Checkpoint) -> Split:
     """`val` is re-carved from the checkpoint's own metadata, so it is its real validation split."""
     if name == "test":
         if dataset.test is None:
-            raise UserError(f"{dataset.source}: this data set has no test split")
+            raise UserError(
+                f"{dataset.source}: this data set has no test split (a test/ folder beside "
+                "train/, or the liveProject layout); --split labeled scores its labeled images"
+            )
         return dataset.test
     if name == "val":
         meta = checkpoint.meta
