@@ -257,7 +257,12 @@ def load_checkpoint(path_or_name: str | os.PathLike) -> Checkpoint:
     except (RuntimeError, ValueError, TypeError, AttributeError, KeyError) as err:
         why = first_line(err)
         raise CheckpointError(f"{weights}: does not match {meta.arch} ({why})") from None
-    return Checkpoint(model.eval(), meta, ckpt_dir)
+    checkpoint = Checkpoint(model.eval(), meta, ckpt_dir)
+    # imported here: validation_scores builds on this module
+    from melanoma.validation_scores import check_stored_thresholds
+
+    check_stored_thresholds(checkpoint)
+    return checkpoint
 
 
 def checkpoint_sha256(ckpt_dir: Path) -> str:

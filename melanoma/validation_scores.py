@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from melanoma.atomic import write_csv
-from melanoma.checkpoint import Checkpoint, CheckpointError
+from melanoma.checkpoint import METADATA, Checkpoint, CheckpointError
 from melanoma.metrics import (
     YOUDEN_ESTIMATORS,
     ThresholdChoice,
@@ -86,15 +86,19 @@ def checkpoint_scores(checkpoint: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
     mismatch = _mismatch(meta, labels, probs)
     if mismatch:
         raise CheckpointError(f"{path}: {mismatch}; edited, or from another model")
+    unreproduced = _unreproduced_threshold(meta, labels, probs)
+    if unreproduced:
+        meta_path = checkpoint.path / METADATA
+        raise CheckpointError(f"{meta_path}: {unreproduced} {path.name}; one was edited")
     return labels, probs
 
 
 def _mismatch(meta, labels: np.ndarray, probs: np.ndarray) -> str | None:
     """What in the kept predictions disagrees with what training stored from them, if anything.
 
-    Checkpoints since 2026-12-03 store the predictions' sha256. For older ones both stored
-    thresholds are re-chosen and the validation AUC and count compared: an edit that keeps
-    the ranking and both thresholds passes those."""
+    Checkpoints since 2026-12-03 store the predictions' sha256. For older ones the
+    validation AUC and count are compared: an edit that keeps the ranking and both
+    thresholds passes those."""
     if meta.val_scores_sha256:
         if scores_sha256(labels, probs) != meta.val_scores_sha256:
             return "its predictions are not the ones training stored (sha256 differs)"
@@ -105,6 +109,12 @@ def _mismatch(meta, labels: np.ndarray, probs: np.ndarray) -> str | None:
     stored_auc, kept_auc = meta.val_metrics.get("auc"), auc(labels, probs)
     if isinstance(stored_auc, float) and abs(kept_auc - stored_auc) > 1e-9:
         return f"its AUC is {kept_auc:.4f}, not the stored {stored_auc:.4f}"
+    return None
+
+
+def _unreproduced_threshold(meta, labels: np.ndarray, probs: np.ndarray) -> str | None:
+    """A stored threshold that training's own rule, rerun on the kept predictions, does
+    not give: a hand-set cutoff would otherwise reach every decision and manifest."""
     rechosen = []
     target = meta.train_config.get("target_sensitivity")
     if isinstance(target, (int, float)):
@@ -116,10 +126,17 @@ def _mismatch(meta, labels: np.ndarray, probs: np.ndarray) -> str | None:
         stored = meta.find_threshold(choice.name)
         if stored is not None and abs(stored["probability"] - choice.probability) > 1e-6:
             return (
-                f"does not reproduce the stored {choice.name} threshold "
-                f"({choice.probability:.6g}, stored {stored['probability']:.6g})"
+                f"{choice.name} threshold {stored['probability']:.6g} is not the "
+                f"{choice.probability:.6g} that training's rule gives on"
             )
     return None
+
+
+def check_stored_thresholds(checkpoint: Checkpoint) -> None:
+    """Refuse a checkpoint whose stored thresholds its kept predictions do not reproduce
+    (SGAN checkpoints from before 2026-12-03 keep none, so theirs go unchecked)."""
+    if scores_path(checkpoint.path, checkpoint.meta.train_config).is_file():
+        checkpoint_scores(checkpoint)
 
 
 def decision_threshold(

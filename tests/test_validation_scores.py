@@ -1,11 +1,12 @@
 """The validation predictions a checkpoint keeps, and thresholds re-chosen from them."""
 
+import json
 import shutil
 
 import numpy as np
 import pytest
 
-from melanoma.checkpoint import REFERENCE_DIR, CheckpointError, load_checkpoint
+from melanoma.checkpoint import METADATA, REFERENCE_DIR, CheckpointError, load_checkpoint
 from melanoma.metrics import confusion_metrics
 from melanoma.validation_scores import (
     OUT_OF_FOLD_CSV,
@@ -116,9 +117,9 @@ def _one_duplicated(labels, probs):
 @pytest.mark.parametrize(
     ("edit", "complaint"),
     [
-        (_inverted, "its AUC is 0.1375, not the stored 0.8625"),
-        (_top_nudged, "does not reproduce the stored youden threshold"),
-        (_one_duplicated, "lists 41 predictions, not the 40"),
+        (_inverted, "its AUC is 0.1375, not the stored 0.8625.*; edited, or from another model"),
+        (_top_nudged, "youden threshold 0.239485 is not the .* on validation.csv; one was edited"),
+        (_one_duplicated, "lists 41 predictions, not the 40.*; edited, or from another model"),
     ],
 )
 def test_kept_predictions_that_do_not_reproduce_what_training_stored_are_refused(
@@ -126,8 +127,8 @@ def test_kept_predictions_that_do_not_reproduce_what_training_stored_are_refused
 ):
     labels, probs = edit(*read_scores(sgan_copy / VALIDATION_CSV))
     write_scores(sgan_copy / VALIDATION_CSV, ["x"] * len(labels), labels, probs)
-    with pytest.raises(CheckpointError, match=f"{complaint}.*; edited, or from another model"):
-        decision_threshold(load_checkpoint(sgan_copy), target_sensitivity=0.95)
+    with pytest.raises(CheckpointError, match=complaint):
+        load_checkpoint(sgan_copy)
 
 
 def test_a_checkpoints_stored_sha256_refuses_an_edit_that_keeps_ranks_and_thresholds(
@@ -143,4 +144,17 @@ def test_a_checkpoints_stored_sha256_refuses_an_edit_that_keeps_ranks_and_thresh
     probs[middle] = np.float32((order[len(probs) // 2 - 1] + probs[middle]) / 2)
     write_scores(path, ["x"] * len(labels), labels, probs)
     with pytest.raises(CheckpointError, match="not the ones training stored .sha256 differs."):
-        decision_threshold(load_checkpoint(ckpt), target_sensitivity=0.95)
+        load_checkpoint(ckpt)
+
+
+@pytest.mark.parametrize("name", ["youden", "sensitivity_0.90"])
+def test_a_hand_set_threshold_in_metadata_is_refused_when_the_predictions_say_otherwise(
+    quick_checkpoint, tmp_path, name
+):
+    ckpt = shutil.copytree(quick_checkpoint, tmp_path / "ckpt")
+    meta = json.loads((ckpt / METADATA).read_text())
+    stored = next(t for t in meta["thresholds"] if t["name"] == name)
+    stored["probability"] = 0.99
+    (ckpt / METADATA).write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=f"metadata.json: {name} threshold 0.99 is not the"):
+        load_checkpoint(ckpt)
