@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torchvision.transforms.v2 import functional as TF
 
 
 @dataclass(frozen=True)
@@ -59,6 +58,10 @@ def affine_matrices(n: int, config: AugmentConfig, gen: torch.Generator) -> torc
 
 
 def _jitter(images: torch.Tensor, config: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+    # Imported here: torchvision pulls in torch._dynamo (about 1 s at startup), which
+    # evaluate, predict and the exporters, importing this module through training, never use.
+    from torchvision.transforms.v2 import functional as TF
+
     n = images.shape[0]
 
     def factors(strength: float) -> torch.Tensor:
