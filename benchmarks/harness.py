@@ -50,6 +50,7 @@ from melanoma.checkpoint import (
     resolve_checkpoint_dir,
 )
 from melanoma.errors import UserError
+from melanoma.evaluate import check_reproduces_scores
 from melanoma.manifest import SUFFIX, Manifest, verify_artifact
 from melanoma.preprocess import normalize
 
@@ -150,6 +151,7 @@ def run_benchmark(config: BenchConfig) -> BenchResult:
     checkpoint = resolve_reference(artifacts, config.reference)
     machine = machine_info(config.threads)
     dataset = load_dataset(config.data)
+    check_reproduces_scores(checkpoint, dataset)
     test = dataset.test
     if test is None or len(set(test.labels.tolist()) - {-1}) < 2:
         raise UserError("the data set has no labeled test split with both classes")

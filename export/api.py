@@ -30,6 +30,7 @@ from melanoma.checkpoint import (
     utc_now,
 )
 from melanoma.errors import UserError
+from melanoma.evaluate import check_reproduces_scores
 from melanoma.export import verify
 from melanoma.export.base import ExportError, NotRunnableHere
 from melanoma.export.contract import (
@@ -138,6 +139,8 @@ def export_checkpoint(config: ExportConfig) -> list[ExportResult]:
     thresholds = manifest_thresholds(checkpoint, config.target_sensitivity)
     with output_dir(Path(config.out_dir)) as out_dir:
         dataset = _load_data(config.data)
+        if dataset is not None:  # its manifests would carry an edited normalization
+            check_reproduces_scores(checkpoint, dataset)
         samples = verify.load_samples(dataset)  # before any QAT: fail fast without images
         sources = {"fp32": _float_source(checkpoint)}
         if "int8" in offered:

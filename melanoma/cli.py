@@ -285,11 +285,18 @@ def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as
     """Metrics with 95% bootstrap CIs for CHECKPOINT_DIR on a split."""
     from melanoma.checkpoint import load_checkpoint
     from melanoma.datasets import load_dataset
-    from melanoma.evaluate import evaluate_checkpoint, pick_split, split_caveat, write_roc_csv
+    from melanoma.evaluate import (
+        check_reproduces_scores,
+        evaluate_checkpoint,
+        pick_split,
+        split_caveat,
+        write_roc_csv,
+    )
 
     refuse_two_thresholds(target_sensitivity)
     checkpoint = load_checkpoint(checkpoint_dir)
     dataset = load_dataset(data)
+    check_reproduces_scores(checkpoint, dataset)
     chosen = pick_split(dataset, split, checkpoint)
     report = evaluate_checkpoint(
         checkpoint, chosen, threshold_name, seed=0, target_sensitivity=target_sensitivity

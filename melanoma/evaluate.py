@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from melanoma.atomic import write_csv
-from melanoma.checkpoint import Checkpoint
+from melanoma.checkpoint import METADATA, Checkpoint, CheckpointError
 from melanoma.datasets import Dataset, Split
 from melanoma.errors import UserError
 from melanoma.images import IMAGE_SUFFIXES, decode_rgb
@@ -19,10 +19,18 @@ from melanoma.preprocess import image_to_input
 from melanoma.sources import read_file
 from melanoma.splits import checkpoint_split
 from melanoma.training import predict_probs
-from melanoma.validation_scores import decision_threshold
+from melanoma.validation_scores import (
+    decision_threshold,
+    read_names_and_folds,
+    read_scores,
+    scores_path,
+)
 
 log = logging.getLogger(__name__)
 SPLITS = ("test", "val", "labeled")
+# Rerunning a model differs from training's run by float noise (1e-7 between thread
+# counts); an edited normalization moves probabilities by hundredths.
+REPRODUCE_TOLERANCE = 1e-4
 
 
 def pick_split(dataset: Dataset, name: str, checkpoint: Checkpoint) -> Split:
@@ -71,6 +79,49 @@ def split_caveat(dataset: Dataset, name: str, checkpoint: Checkpoint) -> str | N
     if name == "labeled" and dataset.fingerprint == checkpoint.meta.data_fingerprint:
         return "the model trained on these images: optimistic, not an estimate of accuracy"
     return None
+
+
+def check_reproduces_scores(checkpoint: Checkpoint, dataset: Dataset) -> None:
+    """On the data it was trained on, the model must give again the predictions its
+    thresholds were chosen on. A hand-edited mean or std in metadata.json passes every
+    other check and shifts every score; this is the one place it shows.
+
+    Skipped (nothing to compare with) on other data, on the same images under other
+    names (a zip unpacked elsewhere), or without kept predictions."""
+    meta = checkpoint.meta
+    path = scores_path(checkpoint.path, meta.train_config)
+    if dataset.fingerprint != meta.data_fingerprint or not path.is_file():
+        return
+    names, folds = read_names_and_folds(path)
+    index = {name: i for i, name in enumerate(dataset.labeled.names)}
+    if not all(name in index for name in names):
+        return
+    members = getattr(checkpoint.model, "members", ())
+    if folds is not None and not all(0 <= f < len(members) for f in folds):
+        raise CheckpointError(f"{path}: folds do not name this model's {len(members)} members")
+    images = dataset.labeled.images[torch.tensor([index[name] for name in names])]
+    worst = float(np.abs(_kept_rule_probs(checkpoint, images, folds) - read_scores(path)[1]).max())
+    if worst > REPRODUCE_TOLERANCE:
+        raise CheckpointError(
+            f"{checkpoint.path / METADATA}: the model no longer gives the predictions in "
+            f"{path.name} (max |dp| {worst:.3g} on the data it trained on); mean, std or "
+            "that file's names or folds were edited"
+        )
+
+
+def _kept_rule_probs(checkpoint: Checkpoint, images: torch.Tensor, folds) -> np.ndarray:
+    """What training predicted for these images: out of fold, each by the ensemble member
+    that did not train on it; with a held-out split, by the model itself."""
+    mean, std = checkpoint.meta.mean, checkpoint.meta.std
+    if folds is None:
+        return predict_probs(checkpoint.model, images, mean, std)
+    folds = torch.tensor(folds)
+    probs = np.empty(len(images), dtype=np.float32)
+    for fold in folds.unique().tolist():
+        rows = folds == fold
+        member = checkpoint.model.members[fold]
+        probs[rows.numpy()] = predict_probs(member, images[rows], mean, std)
+    return probs
 
 
 def evaluate_checkpoint(

@@ -132,6 +132,14 @@ def _unreproduced_threshold(meta, labels: np.ndarray, probs: np.ndarray) -> str 
     return None
 
 
+def read_names_and_folds(path: Path) -> tuple[list[str], list[int] | None]:
+    """Image names of a kept predictions CSV, and each one's held-out fold if cross-validated."""
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    folds = [int(r["fold"]) for r in rows] if rows and "fold" in rows[0] else None
+    return [r["name"] for r in rows], folds
+
+
 def check_stored_thresholds(checkpoint: Checkpoint) -> None:
     """Refuse a checkpoint whose stored thresholds its kept predictions do not reproduce
     (SGAN checkpoints from before 2026-12-03 keep none, so theirs go unchecked)."""

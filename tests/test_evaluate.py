@@ -1,13 +1,15 @@
 """Which split `melanoma evaluate` scores, and what it says when the numbers would flatter."""
 
 import dataclasses
+import json
+import shutil
 
 import pytest
 import torch
 
-from melanoma.checkpoint import load_checkpoint
+from melanoma.checkpoint import METADATA, REFERENCE_DIR, CheckpointError, load_checkpoint
 from melanoma.errors import UserError
-from melanoma.evaluate import image_files, pick_split, split_caveat
+from melanoma.evaluate import check_reproduces_scores, image_files, pick_split, split_caveat
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +67,42 @@ def test_hidden_files_and_folders_are_skipped_even_with_a_photo_suffix(tmp_path,
     assert [p.name for p in image_files([tmp_path])] == ["IMG.jpg"]
     assert "skipped" not in caplog.text
     assert image_files([tmp_path / "._IMG.jpg"]) == [tmp_path / "._IMG.jpg"]  # named: kept
+
+
+def _edited(src, dest, edit):
+    ckpt = shutil.copytree(src, dest, ignore=shutil.ignore_patterns("qat"))
+    meta = json.loads((ckpt / METADATA).read_text())
+    edit(meta)
+    (ckpt / METADATA).write_text(json.dumps(meta))
+    return load_checkpoint(ckpt)
+
+
+def _shift_red_mean(meta):
+    meta["mean"][0] += 0.01
+
+
+@pytest.mark.parametrize("method", ["supervised", "sgan"])
+def test_a_hand_edited_normalization_is_refused_on_the_data_it_trained_on(
+    dataset, quick_checkpoint, tmp_path, method
+):
+    # out-of-fold predictions (each image by the member that did not train on it),
+    # then a held-out validation split
+    src = quick_checkpoint if method == "supervised" else REFERENCE_DIR / "sgan"
+    check_reproduces_scores(load_checkpoint(src), dataset)  # as training wrote it
+    edited = _edited(src, tmp_path / "ckpt", _shift_red_mean)
+    with pytest.raises(CheckpointError, match="no longer gives the predictions in .*mean, std"):
+        check_reproduces_scores(edited, dataset)
+    other = dataclasses.replace(dataset, labeled=dataset.labeled.subset(torch.arange(150)))
+    check_reproduces_scores(edited, other)  # other data: nothing to compare with
+
+
+def test_kept_predictions_under_swapped_folds_are_refused(dataset, quick_checkpoint, tmp_path):
+    ckpt = shutil.copytree(quick_checkpoint, tmp_path / "ckpt")
+    path = ckpt / "out_of_fold.csv"
+    lines = path.read_text().splitlines()
+    header, first = lines[0].split(","), lines[1].split(",")
+    fold = header.index("fold")
+    first[fold] = str((int(first[fold]) + 1) % 5)
+    path.write_text("\n".join([lines[0], ",".join(first), *lines[2:]]) + "\n")
+    with pytest.raises(CheckpointError, match="names or folds were edited"):
+        check_reproduces_scores(load_checkpoint(ckpt), dataset)
