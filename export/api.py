@@ -191,7 +191,7 @@ def _float_source(checkpoint) -> Source:
 
 def _int8_source(checkpoint, dataset, model_name: str, out_dir: Path, qat_config) -> Source:
     """The bundled <ckpt>/qat, else <out>/qat-<model> from an earlier run, else QAT now."""
-    from melanoma.qat import QATConfig, load_qat, qat_finetune
+    from melanoma.qat import QATConfig, check_inherited, load_qat, qat_finetune
 
     qat_dir = existing_qat(checkpoint.path, out_dir, model_name)
     if qat_dir is None:
@@ -204,6 +204,7 @@ def _int8_source(checkpoint, dataset, model_name: str, out_dir: Path, qat_config
         log.info("no matching int8 program: QAT into %s", qat_dir)
         qat_finetune(checkpoint, dataset, qat_config or QATConfig(), qat_dir)
     qat = load_qat(qat_dir)
+    check_inherited(qat, checkpoint.meta)
     return Source(
         qat.program,
         qat.meta,

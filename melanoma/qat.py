@@ -335,6 +335,29 @@ def _check_archive(program_path: Path) -> None:
         )
 
 
+# What a QAT directory's metadata.json copies from its source and the int8 manifests take
+# from it: the program's sha256 does not cover them, so an edit would ship unnoticed.
+INHERITED_FIELDS = (
+    "method",
+    "arch",
+    "arch_args",
+    "data_fingerprint",
+    "mean",
+    "std",
+    "thresholds",
+)
+
+
+def check_inherited(qat: QATCheckpoint, source: CheckpointMeta) -> None:
+    """Refuse a QAT directory whose copied fields no longer equal its source's."""
+    for name in INHERITED_FIELDS:
+        if getattr(qat.meta, name) != getattr(source, name):
+            raise CheckpointError(
+                f"{qat.path / METADATA}: {name} differs from its source checkpoint's "
+                "(edited?); rerun melanoma qat"
+            )
+
+
 def find_qat(float_ckpt_dir: str | os.PathLike) -> Path | None:
     """`<dir>/qat` if it holds a QAT made from exactly this float checkpoint, else None."""
     float_dir = resolve_checkpoint_dir(float_ckpt_dir)

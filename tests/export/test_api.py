@@ -207,6 +207,26 @@ def test_error_cases(export_source, tmp_path):
         api.export_checkpoint(_quick_config(corrupt, tmp_path / "out"))
 
 
+@pytest.mark.parametrize("field", ["mean", "thresholds"])
+def test_an_int8_program_whose_copied_metadata_was_edited_is_refused(
+    export_source, tmp_path, field
+):
+    """The int8 manifests take mean, std and thresholds from qat/metadata.json, which the
+    program's sha256 does not cover."""
+    source = shutil.copytree(export_source, tmp_path / "source")
+    path = source / "qat" / "metadata.json"
+    meta = json.loads(path.read_text())
+    if field == "mean":
+        meta["mean"][0] += 0.01
+    else:
+        meta["thresholds"][0]["probability"] = 0.99
+    path.write_text(json.dumps(meta))
+    config = _quick_config(source, tmp_path / "out", targets=("onnx",), quantize="int8")
+    with pytest.raises(CheckpointError, match=f"qat/metadata.json: {field} differs from its"):
+        api.export_checkpoint(config)
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_target_sensitivity_threshold_joins_the_stored_ones(export_source, tmp_path):
     """Chosen, like evaluate --target-sensitivity, on the kept out-of-fold predictions."""
     checkpoint = load_checkpoint(export_source)
