@@ -54,6 +54,7 @@ public final class MainActivity extends ComponentActivity {
     private CropImageView cropView;
     private int normalColor;
     private Uri imageUri;
+    private Uri openingUri; // being decoded; saved instead of imageUri if recreated meanwhile
     private Uri cameraUri;
     private Bitmap shownPhoto; // full resolution, upright; read by the worker
 
@@ -140,10 +141,12 @@ public final class MainActivity extends ComponentActivity {
     @Override
     protected void onSaveInstanceState(Bundle state) {
         super.onSaveInstanceState(state);
-        state.putParcelable(KEY_IMAGE, imageUri);
+        // A photo still being opened is the one the user asked for last; the square on screen
+        // belongs to the previous photo, so it is not saved with it.
+        state.putParcelable(KEY_IMAGE, openingUri != null ? openingUri : imageUri);
         state.putParcelable(KEY_CAMERA, cameraUri);
         CropBox box = cropView.getCropBox();
-        if (box != null) {
+        if (box != null && openingUri == null) {
             state.putIntArray(KEY_BOX, new int[] {box.top, box.left, box.side});
         }
     }
@@ -192,6 +195,7 @@ public final class MainActivity extends ComponentActivity {
      */
     private void openImage(Uri uri, CropBox box, boolean restored) {
         int request = latestRequest.incrementAndGet();
+        openingUri = uri;
         show(getString(R.string.opening_image), false);
         model.worker.execute(() -> {
             ImageLoader.Loaded loaded;
@@ -200,15 +204,16 @@ public final class MainActivity extends ComponentActivity {
             } catch (IOException | RuntimeException e) {
                 // SecurityException (no read grant) and the other runtime exceptions a content
                 // provider may throw: uncaught on the worker they would crash the app.
-                post(() -> openFailed(request, restored,
+                post(() -> openFailed(uri, request, restored,
                         "Could not open this photo: " + e.getMessage()));
                 return;
             } catch (OutOfMemoryError e) {
-                post(() -> openFailed(request, restored,
+                post(() -> openFailed(uri, request, restored,
                         "This photo is too large to open on this device."));
                 return;
             }
             post(() -> {
+                opened(uri);
                 imageUri = uri;
                 shownPhoto = loaded.full;
                 cropView.setImage(loaded.preview, loaded.full.getWidth(), loaded.full.getHeight(),
@@ -226,7 +231,8 @@ public final class MainActivity extends ComponentActivity {
      * that process, so reading it now fails. Rather than a technical error, start over from no
      * photo and ask for it again (unless the user already opened another one meanwhile).
      */
-    private void openFailed(int request, boolean restored, String message) {
+    private void openFailed(Uri uri, int request, boolean restored, String message) {
+        opened(uri);
         if (!restored) {
             show(message, true);
         } else if (request == latestRequest.get()) {
@@ -236,6 +242,13 @@ public final class MainActivity extends ComponentActivity {
             cropHint.setVisibility(View.GONE);
             centreButton.setEnabled(false);
             show(getString(R.string.photo_lost), false);
+        }
+    }
+
+    /** UI: decoding {@code uri} ended; a photo asked for after it may still be opening. */
+    private void opened(Uri uri) {
+        if (uri.equals(openingUri)) {
+            openingUri = null;
         }
     }
 
