@@ -230,8 +230,12 @@ FIELD_CHECKS = (
 )
 
 
-def load_checkpoint(path_or_name: str | os.PathLike) -> Checkpoint:
-    """Load a checkpoint directory (or a reference name); the model is in eval mode."""
+def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = True) -> Checkpoint:
+    """Load a checkpoint directory (or a reference name); the model is in eval mode.
+
+    `check_thresholds=False` skips re-deriving the stored thresholds from the kept
+    predictions (milliseconds, growing with their square): only for a reload of a
+    checkpoint already loaded with the check."""
     ckpt_dir = resolve_checkpoint_dir(path_or_name)
     meta = read_meta(ckpt_dir)
     weights = ckpt_dir / WEIGHTS
@@ -261,7 +265,8 @@ def load_checkpoint(path_or_name: str | os.PathLike) -> Checkpoint:
     # imported here: validation_scores builds on this module
     from melanoma.validation_scores import check_stored_thresholds
 
-    check_stored_thresholds(checkpoint)
+    if check_thresholds:
+        check_stored_thresholds(checkpoint)
     return checkpoint
 
 

@@ -132,12 +132,14 @@ def _unreproduced_threshold(meta, labels: np.ndarray, probs: np.ndarray) -> str 
     return None
 
 
-def read_names_and_folds(path: Path) -> tuple[list[str], list[int] | None]:
-    """Image names of a kept predictions CSV, and each one's held-out fold if cross-validated."""
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    folds = [int(r["fold"]) for r in rows] if rows and "fold" in rows[0] else None
-    return [r["name"] for r in rows], folds
+def read_folds(path: Path) -> list[int] | None:
+    """The held-out fold of each row of a kept predictions CSV; None if not cross-validated."""
+    try:
+        with path.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        return [int(r["fold"]) for r in rows] if rows and "fold" in rows[0] else None
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path}: unreadable fold column ({err})") from None
 
 
 def check_stored_thresholds(checkpoint: Checkpoint) -> None:

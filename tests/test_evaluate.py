@@ -81,6 +81,13 @@ def _shift_red_mean(meta):
     meta["mean"][0] += 0.01
 
 
+def _renamed(dataset):
+    """The same images read from another folder: the fingerprint is of pixels and labels."""
+    labeled = dataset.labeled
+    names = tuple(f"elsewhere/{n.rsplit('/', 1)[-1]}" for n in labeled.names)
+    return dataclasses.replace(dataset, labeled=dataclasses.replace(labeled, names=names))
+
+
 @pytest.mark.parametrize("method", ["supervised", "sgan"])
 def test_a_hand_edited_normalization_is_refused_on_the_data_it_trained_on(
     dataset, quick_checkpoint, tmp_path, method
@@ -90,19 +97,29 @@ def test_a_hand_edited_normalization_is_refused_on_the_data_it_trained_on(
     src = quick_checkpoint if method == "supervised" else REFERENCE_DIR / "sgan"
     check_reproduces_scores(load_checkpoint(src), dataset)  # as training wrote it
     edited = _edited(src, tmp_path / "ckpt", _shift_red_mean)
-    with pytest.raises(CheckpointError, match="no longer gives the predictions in .*mean, std"):
-        check_reproduces_scores(edited, dataset)
+    for copy in (dataset, _renamed(dataset)):
+        assert copy.fingerprint == dataset.fingerprint
+        with pytest.raises(CheckpointError, match="no longer gives the predictions in .*mean"):
+            check_reproduces_scores(edited, copy)
     other = dataclasses.replace(dataset, labeled=dataset.labeled.subset(torch.arange(150)))
     check_reproduces_scores(edited, other)  # other data: nothing to compare with
 
 
-def test_kept_predictions_under_swapped_folds_are_refused(dataset, quick_checkpoint, tmp_path):
-    ckpt = shutil.copytree(quick_checkpoint, tmp_path / "ckpt")
+def _rewrite_folds(ckpt, fold_text):
     path = ckpt / "out_of_fold.csv"
     lines = path.read_text().splitlines()
-    header, first = lines[0].split(","), lines[1].split(",")
-    fold = header.index("fold")
-    first[fold] = str((int(first[fold]) + 1) % 5)
-    path.write_text("\n".join([lines[0], ",".join(first), *lines[2:]]) + "\n")
-    with pytest.raises(CheckpointError, match="names or folds were edited"):
+    column = lines[0].split(",").index("fold")
+    rows = [line.split(",") for line in lines[1:]]
+    for row in rows:
+        row[column] = fold_text(row[column])
+    path.write_text("\n".join([lines[0], *(",".join(row) for row in rows)]) + "\n")
+
+
+def test_kept_predictions_with_edited_folds_are_refused(dataset, quick_checkpoint, tmp_path):
+    ckpt = shutil.copytree(quick_checkpoint, tmp_path / "ckpt")
+    _rewrite_folds(ckpt, lambda fold: str((int(fold) + 1) % 5))  # each by a member that saw it
+    with pytest.raises(CheckpointError, match="or that file's folds were edited"):
+        check_reproduces_scores(load_checkpoint(ckpt), dataset)
+    _rewrite_folds(ckpt, lambda fold: "x")
+    with pytest.raises(CheckpointError, match="out_of_fold.csv: unreadable fold column"):
         check_reproduces_scores(load_checkpoint(ckpt), dataset)
