@@ -41,12 +41,45 @@ class FiniteFloatRange(click.FloatRange):
         return number
 
 
+class Interrupts:
+    """SIGINT and SIGTERM handler that raises KeyboardInterrupt and remembers it fired.
+
+    A Ctrl-C that lands inside an import (numpy's, say) can surface as another
+    exception, RecursionError among them; with `seen` it still reads as interrupted."""
+
+    def __init__(self):
+        self.seen = False
+
+    def __call__(self, signum, frame) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def install(self) -> Interrupts:
+        signal.signal(signal.SIGINT, self)
+        signal.signal(signal.SIGTERM, self)  # kill, a CI timeout: as Ctrl-C
+        return self
+
+
+def exit_interrupted() -> NoReturn:
+    click.echo("interrupted", err=True)
+    sys.exit(EXIT_INTERRUPTED)
+
+
 def run(command: click.Command) -> NoReturn:
     """Run a click command; user errors become `error: ...` on stderr and exit 2.
 
-    SIGTERM (kill, a CI timeout) is handled as Ctrl-C: training saves its resume state
-    and temporary files are removed."""
-    signal.signal(signal.SIGTERM, _interrupt)
+    SIGTERM is handled as Ctrl-C: training saves its resume state and temporary
+    files are removed."""
+    interrupts = Interrupts().install()
+    try:
+        _run(command)
+    except Exception:
+        if not interrupts.seen:
+            raise
+        exit_interrupted()
+
+
+def _run(command: click.Command) -> NoReturn:
     try:
         command.main(standalone_mode=False)
     except click.exceptions.Exit as stop:
@@ -58,8 +91,7 @@ def run(command: click.Command) -> NoReturn:
         click.echo(f"error: {one_line_message(err, command)}", err=True)
         sys.exit(err.exit_code)
     except (click.Abort, KeyboardInterrupt):
-        click.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        exit_interrupted()
     except UserError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(EXIT_USAGE)
@@ -68,10 +100,6 @@ def run(command: click.Command) -> NoReturn:
         click.echo(f"error: {where}{err.strerror or err}", err=True)
         sys.exit(EXIT_USAGE)
     sys.exit(0)
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
 
 
 def one_line_message(err: click.ClickException, command: click.Command | None = None) -> str:

@@ -1,29 +1,24 @@
-"""The console scripts' entry points, importing nothing heavy before Ctrl-C is handled.
+"""The console scripts' entry points: Ctrl-C is handled before the CLI module imports.
 
-Importing a CLI module takes seconds (torch, executorch, coremltools); a Ctrl-C or
-SIGTERM in that window would otherwise print a traceback instead of `interrupted`.
+`melanoma-export`'s module imports torch (about 2 s); a Ctrl-C or SIGTERM in that
+window would otherwise print a traceback instead of `interrupted`.
 """
 
 from __future__ import annotations
 
 import importlib
-import signal
-import sys
 
-EXIT_INTERRUPTED = 130  # as melanoma.cliutil, which this module must not import yet
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
+from melanoma.cliutil import Interrupts, exit_interrupted  # click and the stdlib only
 
 
 def _run(module: str) -> None:
-    signal.signal(signal.SIGTERM, _interrupt)
+    interrupts = Interrupts().install()
     try:
         main = importlib.import_module(module).main
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+    except (Exception, KeyboardInterrupt):
+        if not interrupts.seen:
+            raise
+        exit_interrupted()
     main()
 
 
