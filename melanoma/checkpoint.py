@@ -234,8 +234,8 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
     """Load a checkpoint directory (or a reference name); the model is in eval mode.
 
     `check_thresholds=False` skips re-deriving the stored thresholds from the kept
-    predictions (milliseconds, growing with their square): only for a reload of a
-    checkpoint already loaded with the check."""
+    predictions (a few milliseconds): only for a reload of a checkpoint already loaded
+    with the check, whose load is being timed."""
     ckpt_dir = resolve_checkpoint_dir(path_or_name)
     meta = read_meta(ckpt_dir)
     weights = ckpt_dir / WEIGHTS

@@ -69,6 +69,24 @@ def _candidates(probs: np.ndarray) -> np.ndarray:
     return np.concatenate([[0.0], mids, [1.0 + 1e-9]])
 
 
+def _rates_at_candidates(labels: np.ndarray, probs: np.ndarray, candidates: np.ndarray):
+    """(sensitivity, specificity) at every candidate threshold, as confusion_metrics gives
+    them one at a time, by sorting once: a loop over candidates is quadratic in the
+    number of validation scores (0.3 s for 10,000)."""
+    labels = np.asarray(labels).astype(bool)
+    scores = np.asarray(probs)
+    candidates = np.asarray(candidates)
+    # compared in the type `scores >= threshold` would use, so ties fall the same way
+    common = np.result_type(scores.dtype, candidates.dtype)
+    positives = np.sort(scores[labels].astype(common))
+    negatives = np.sort(scores[~labels].astype(common))
+    tp = (len(positives) - np.searchsorted(positives, candidates, side="left")).astype(float)
+    tn = np.searchsorted(negatives, candidates, side="left").astype(float)
+    sensitivity = tp / len(positives) if len(positives) else np.zeros(len(candidates))
+    specificity = tn / len(negatives) if len(negatives) else np.zeros(len(candidates))
+    return sensitivity, specificity
+
+
 def youden_threshold(
     labels: np.ndarray, probs: np.ndarray, estimator: str = "binormal"
 ) -> ThresholdChoice:
@@ -97,7 +115,8 @@ def _empirical_youden(labels: np.ndarray, probs: np.ndarray) -> float:
     # Small validation sets have a range of equally good thresholds; the median
     # of that range is less fragile than its lowest end.
     candidates = _candidates(probs)
-    scores = np.array([_j(confusion_metrics(labels, probs, t)) for t in candidates])
+    sensitivity, specificity = _rates_at_candidates(labels, probs, candidates)
+    scores = sensitivity + specificity - 1
     return float(np.median(candidates[np.isclose(scores, scores.max())]))
 
 
@@ -120,18 +139,11 @@ def _binormal_youden(labels: np.ndarray, probs: np.ndarray) -> float | None:
     return float(1 / (1 + np.exp(-best)))
 
 
-def _j(m: dict[str, float]) -> float:
-    return m["sensitivity"] + m["specificity"] - 1
-
-
 def sensitivity_threshold(labels: np.ndarray, probs: np.ndarray, target: float) -> ThresholdChoice:
     """Highest threshold whose sensitivity reaches `target` (so specificity is highest)."""
-    feasible = [
-        t
-        for t in _candidates(probs)
-        if confusion_metrics(labels, probs, t)["sensitivity"] >= target
-    ]
-    best = max(feasible)  # t = 0 always reaches sensitivity 1
+    candidates = _candidates(probs)
+    sensitivity, _ = _rates_at_candidates(labels, probs, candidates)
+    best = float(candidates[sensitivity >= target].max())  # t = 0 always reaches sensitivity 1
     m = confusion_metrics(labels, probs, best)
     return ThresholdChoice(
         sensitivity_name(target), float(best), m["sensitivity"], m["specificity"]

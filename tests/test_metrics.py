@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from melanoma import metrics
 from melanoma.metrics import (
     all_metrics,
     bootstrap_ci,
@@ -151,3 +152,21 @@ def test_sensitivity_names_parse_back_to_their_targets():
         assert sensitivity_target(sensitivity_name(target)) == target
     assert sensitivity_target("sensitivity_0.9") == 0.9  # how a user may ask for it
     assert sensitivity_target("youden") is None and sensitivity_target("sensitivity_x") is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rates_at_every_candidate_are_confusion_metrics_at_each(dtype):
+    """The sorted, vectorized rates behind both threshold rules, against the definition,
+    with ties and one-class edge cases."""
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        n = int(rng.integers(2, 80))
+        labels = rng.integers(0, 2, n)
+        if trial % 10 == 0:
+            labels[:] = trial % 20 == 0  # one class only
+        probs = np.round(rng.random(n), 1 + trial % 3).astype(dtype)
+        candidates = metrics._candidates(probs)
+        sensitivity, specificity = metrics._rates_at_candidates(labels, probs, candidates)
+        expected = [confusion_metrics(labels, probs, t) for t in candidates]
+        assert sensitivity.tolist() == [m["sensitivity"] for m in expected]
+        assert specificity.tolist() == [m["specificity"] for m in expected]
