@@ -49,6 +49,8 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
     )
     program.save(str(out_path))
     written = onnx.load(str(out_path))
+    _drop_exporter_debug_records(written)
+    onnx.save(written, str(out_path))
     try:
         onnx.checker.check_model(written, full_check=True)
     except onnx.checker.ValidationError as err:
@@ -66,6 +68,18 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
         "checker": "onnx.checker.check_model(full_check=True) passed",
         **(_fused_int8_ops(Path(out_path)) if precision == "int8" else {}),
     }
+
+
+def _drop_exporter_debug_records(model) -> None:
+    """torch's exporter annotates every node with its Python stack trace, FX node and
+    module path. The traces name this machine's install paths: they leaked into the
+    shipped file and made its size and sha256 depend on where the package was installed
+    (13 KB between two checkouts). Runtimes never read them."""
+    for node in model.graph.node:
+        del node.metadata_props[:]
+    for function in model.functions:
+        for node in function.node:
+            del node.metadata_props[:]
 
 
 def _opset(model) -> int:

@@ -1,5 +1,7 @@
 """ONNX: checker, dynamic batch, opset, QDQ int8 fused by ONNX Runtime, and the round trip."""
 
+import pathlib
+
 import onnx
 import pytest
 
@@ -24,6 +26,16 @@ def test_file_passes_checker_with_dynamic_batch_and_recorded_opset(exported, pre
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     assert result.manifest.target_info["opset"] == opset
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_the_file_names_no_path_of_the_machine_that_exported_it(exported, precision):
+    """torch's exporter writes each node's stack trace, with install paths, into the file."""
+    import melanoma
+
+    data = exported["onnx", precision].artifact.read_bytes()
+    install_dir = str(pathlib.Path(melanoma.__path__[0]).parent).encode()
+    assert b"stack_trace" not in data and install_dir not in data
 
 
 def test_int8_is_qdq_and_runs_int8_kernels(exported):
