@@ -84,6 +84,7 @@ def test_main_job_prints_its_table_and_nothing_on_stderr(melanoma_export, tmp_pa
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert "reference-supervised-executorch-int8.pte" in result.stdout
+    assert "checked on 32 generated mole-like images (no --data)" in result.stdout
 
 
 def test_unknown_target_lists_the_valid_ones(melanoma_export):
