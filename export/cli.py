@@ -66,7 +66,8 @@ def cli(target, checkpoint, quantize, data, out_dir, target_sensitivity, verbose
 
     Writes <model>-<target>-<precision>.<ext> plus <artifact>.manifest.json
     into --out. int8 uses the checkpoint's qat/ program; without one it runs
-    QAT first, which needs --data. --data also supplies the sample images for
+    QAT first, which needs --data, into --out/qat-<model>/ (reused by later
+    exports; not needed on the phone). --data also supplies the sample images for
     the checks (default: 32 generated mole-like images, as the data set is not
     bundled with the package).
     """
