@@ -345,7 +345,8 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
     """P(melanoma) for each photo in IMAGES (files or folders), up to 170 megapixels.
 
     Photos are centre-cropped to a square and area-resized to 32x32, exactly
-    as the Android app does. A demo, not a diagnosis.
+    as the Android app does. The decision is "flagged" at or above the
+    threshold, else "not flagged" (not "benign"): a demo, not a diagnosis.
     """
     from melanoma.checkpoint import load_checkpoint
     from melanoma.evaluate import PREDICTION_COLUMNS, predict_images, write_predictions_csv

@@ -156,7 +156,9 @@ class Prediction:
 
     @property
     def decision(self) -> str:
-        return "melanoma" if self.melanoma else "benign"
+        # As the Android app words it: under the threshold a photo is not flagged, which
+        # a research model on 200 labels cannot turn into "benign".
+        return "flagged" if self.melanoma else "not flagged"
 
 
 PREDICTION_COLUMNS = ("path", "probability", "decision")

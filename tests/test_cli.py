@@ -100,7 +100,7 @@ def test_predict_prints_and_writes_csv(melanoma, quick_checkpoint, tmp_path, rea
     header, *rows = [line.split("\t") for line in result.stdout.strip().splitlines()]
     assert header == ["path", "probability", "decision"]
     assert [r[0].rsplit("/", 1)[1] for r in rows] == ["a.jpg", "photo.png"]
-    assert all(0 <= float(r[1]) <= 1 and r[2] in ("melanoma", "benign") for r in rows)
+    assert all(0 <= float(r[1]) <= 1 and r[2] in ("flagged", "not flagged") for r in rows)
     with (tmp_path / "out.csv").open() as handle:
         written = list(csv.reader(handle))
     assert written[0] == header  # the same table: same columns, rows and decisions
@@ -108,7 +108,7 @@ def test_predict_prints_and_writes_csv(melanoma, quick_checkpoint, tmp_path, rea
     assert [f"{float(r[1]):.4f}" for r in written[1:]] == [r[1] for r in rows]
     youden = load_checkpoint(quick_checkpoint).meta.threshold("youden")
     assert f"decided at youden = {youden:.4f}, chosen on validation" in result.stderr.splitlines()
-    assert all((float(r[1]) >= youden) == (r[2] == "melanoma") for r in written[1:])
+    assert all((float(r[1]) >= youden) == (r[2] == "flagged") for r in written[1:])
 
 
 def test_evaluate_writes_the_roc_points(melanoma, quick_checkpoint, data_path, tmp_path):
