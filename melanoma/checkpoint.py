@@ -169,6 +169,11 @@ def read_meta(ckpt_dir: Path) -> CheckpointMeta:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
+        if (ckpt_dir / "resume.pt").is_file():  # melanoma.resume.RESUME, which imports this
+            raise CheckpointError(
+                f"{ckpt_dir}: an interrupted training run, not a checkpoint yet; "
+                "finish it with melanoma train ... --resume"
+            ) from None
         raise CheckpointError(f"{ckpt_dir}: no {METADATA} (not a checkpoint directory)") from None
     except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
         raise CheckpointError(f"{path}: corrupt metadata ({err})") from None

@@ -69,7 +69,12 @@ def clear_previous_run(out_dir: Path) -> None:
     beside the new checkpoint (another method's out_of_fold.csv, a history it did not
     make). Other files, and a qat/ folder, are left alone."""
     if (out_dir / RESUME).is_file():
-        log.warning("%s: discarding an interrupted run's state (--resume continues it)", out_dir)
+        # Said as done: by the time the user reads it, the file is gone.
+        log.warning(
+            "%s: deleted an interrupted run's %s (train --resume would have continued it)",
+            out_dir,
+            RESUME,
+        )
     for name in RUN_FILES:
         (out_dir / name).unlink(missing_ok=True)
     for stale in out_dir.glob("samples-epoch*.png"):

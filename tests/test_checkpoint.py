@@ -85,6 +85,9 @@ def test_corrupt_and_missing_metadata(saved, tmp_path):
         load_checkpoint(tmp_path / "empty")
     with pytest.raises(CheckpointError, match="weights.pt: a file, not a checkpoint directory"):
         load_checkpoint(path / "weights.pt")
+    (tmp_path / "empty" / "resume.pt").write_bytes(b"state")  # Ctrl-C before the checkpoint
+    with pytest.raises(CheckpointError, match="an interrupted training run.*--resume"):
+        load_checkpoint(tmp_path / "empty")
 
 
 def test_sha256_identifies_weights_and_metadata(saved):

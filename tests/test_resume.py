@@ -47,4 +47,4 @@ def test_a_fresh_run_says_it_discards_an_interrupted_runs_state(tmp_path, caplog
     (tmp_path / RESUME).write_bytes(b"state")
     with caplog.at_level(logging.WARNING):
         clear_previous_run(tmp_path)
-    assert "discarding an interrupted run's state (--resume continues it)" in caplog.text
+    assert "deleted an interrupted run's resume.pt (train --resume would have" in caplog.text
