@@ -23,6 +23,7 @@ otherwise hide a preemption.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+log = logging.getLogger(__name__)
 THROUGHPUT_BATCH = 32  # batch for the optional throughput figure (dynamic-batch artifacts only)
 # More threads than any CPU this runs on has; a typo beyond it would overflow the runtimes'
 # int thread counts or spawn a runaway threadpool. 'all' is never capped.
@@ -82,6 +84,15 @@ def parse_threads(text: str, cpu_count: int | None = None) -> tuple[int, ...]:
             )
         if value not in counts:
             counts.append(value)
+    if max(counts) > cores:
+        # Allowed (a container may see fewer cores than it may use), but such rows time
+        # threads competing for cores: eager PyTorch at 3 threads on 2 cores ran 3.5x slower.
+        log.warning(
+            "--threads %s: more threads than this machine's %d cores; those rows time "
+            "oversubscription, not speed",
+            max(counts),
+            cores,
+        )
     return tuple(counts)
 
 

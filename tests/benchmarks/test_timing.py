@@ -21,6 +21,14 @@ def test_parse_threads_all_and_duplicates():
     assert parse_threads("1,all", cpu_count=8) == (1, 8)
     assert parse_threads("1,all", cpu_count=1) == (1,)  # a one-core machine times once
     assert parse_threads(" 2 , 4 ", cpu_count=8) == (2, 4)
+
+
+def test_more_threads_than_cores_is_timed_but_warned_about(caplog):
+    assert parse_threads("1,3", cpu_count=2) == (1, 3)
+    assert "--threads 3: more threads than this machine's 2 cores" in caplog.text
+    caplog.clear()
+    parse_threads("1,all", cpu_count=2)
+    assert caplog.text == ""
     assert parse_threads(str(MAX_THREADS), cpu_count=8) == (MAX_THREADS,)
 
 
