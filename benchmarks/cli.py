@@ -200,6 +200,10 @@ def bench(
         click.echo(line, err=True)
     if report["gate"]["violations"]:
         sys.exit(EXIT_GATE)
+    held = [f"--{k.replace('_', '-')} {v:g}" for k, v in report["gate"]["limits"].items() if v]
+    if held:  # a met limit would otherwise leave no trace in the output
+        within = ", ".join(held)
+        click.echo(f"gate passed: every runnable artifact row within {within}", err=to_stdout)
 
 
 def _summary(report: dict, out_dir: Path) -> str:

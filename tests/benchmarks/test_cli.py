@@ -45,6 +45,7 @@ def test_passing_run_writes_every_output_and_exits_0(bench_main, artifacts_dir, 
     assert report["gate"]["passed"] and len(report["artifacts"]) == 8  # 7 artifacts + eager
     assert "quick-cnn-executorch-int8.pte" in out and "eager-pytorch" in out
     assert "GATE" not in err
+    assert "gate passed: every runnable artifact row within --max-auc-drop 0.5, " in out
 
 
 def test_gate_violations_exit_1_one_line_each(bench_main, artifacts_dir, export_source,
