@@ -245,7 +245,7 @@ def markdown_table(rows: list[dict]) -> str:
 def accuracy_table(rows: list[dict]) -> str:
     """One line per artifact that ran: metrics with 95% CIs (thread-independent), best img/s."""
     header = ["artifact", "AUC", "accuracy", "sensitivity", "specificity", "disagree",
-              "batch-32 img/s"]  # fmt: skip
+              "batch-32 img/s, best thread count"]  # fmt: skip
     lines = [_md_row(header), "|" + "---|" * len(header)]
     seen = set()
     for row in rows:

@@ -283,7 +283,7 @@ def nested_cv(data, seeds, out_dir):
 )
 def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as_json, roc_path):
     """Metrics with 95% bootstrap CIs for CHECKPOINT_DIR on a split."""
-    from melanoma.checkpoint import load_checkpoint
+    from melanoma.checkpoint import REFERENCE_NAMES, load_checkpoint
     from melanoma.datasets import load_dataset
     from melanoma.evaluate import (
         check_reproduces_scores,
@@ -311,7 +311,9 @@ def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as
         click.echo(json.dumps(report))
         return
     click.echo(
-        f"{checkpoint.path} on {split} (n={report['n']}), "
+        # a bundled model by its name, not by a path inside site-packages
+        f"{checkpoint_dir if checkpoint_dir in REFERENCE_NAMES else checkpoint.path} "
+        f"on {split} (n={report['n']}), "
         f"threshold {report['threshold_name']} = {report['threshold']:.3f}"
         + (f" ({caveat})" if caveat else "")
     )
