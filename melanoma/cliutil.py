@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import signal
 import sys
 import warnings
+from collections.abc import Iterator
 from typing import NoReturn
 
 import click
@@ -59,6 +61,16 @@ class Interrupts:
         signal.signal(signal.SIGTERM, self)  # kill, a CI timeout: as Ctrl-C
         return self
 
+    @contextlib.contextmanager
+    def reported(self) -> Iterator[None]:
+        """Inside, any exception once a signal fired ends as `interrupted`, exit 130."""
+        try:
+            yield
+        except (Exception, KeyboardInterrupt):
+            if not self.seen:
+                raise
+            exit_interrupted()
+
 
 def exit_interrupted() -> NoReturn:
     click.echo("interrupted", err=True)
@@ -70,13 +82,8 @@ def run(command: click.Command) -> NoReturn:
 
     SIGTERM is handled as Ctrl-C: training saves its resume state and temporary
     files are removed."""
-    interrupts = Interrupts().install()
-    try:
+    with Interrupts().install().reported():
         _run(command)
-    except Exception:
-        if not interrupts.seen:
-            raise
-        exit_interrupted()
 
 
 def _run(command: click.Command) -> NoReturn:

@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import importlib
 
-from melanoma.cliutil import Interrupts, exit_interrupted  # click and the stdlib only
+from melanoma.cliutil import Interrupts  # click and the stdlib only
 
 
 def _run(module: str) -> None:
-    interrupts = Interrupts().install()
-    try:
+    with Interrupts().install().reported():
         main = importlib.import_module(module).main
-    except (Exception, KeyboardInterrupt):
-        if not interrupts.seen:
-            raise
-        exit_interrupted()
     main()
 
 
