@@ -200,7 +200,8 @@ def bench(
         click.echo(line, err=True)
     if report["gate"]["violations"]:
         sys.exit(EXIT_GATE)
-    held = [f"--{k.replace('_', '-')} {v:g}" for k, v in report["gate"]["limits"].items() if v]
+    limits_set = {k: v for k, v in report["gate"]["limits"].items() if v is not None}
+    held = [f"--{k.replace('_', '-')} {v:g}" for k, v in limits_set.items()]  # 0 is a limit too
     if held:  # a met limit would otherwise leave no trace in the output
         within = ", ".join(held)
         click.echo(f"gate passed: every runnable artifact row within {within}", err=to_stdout)

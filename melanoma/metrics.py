@@ -72,7 +72,7 @@ def _candidates(probs: np.ndarray) -> np.ndarray:
 def _rates_at_candidates(labels: np.ndarray, probs: np.ndarray, candidates: np.ndarray):
     """(sensitivity, specificity) at every candidate threshold, as confusion_metrics gives
     them one at a time, by sorting once: a loop over candidates is quadratic in the
-    number of validation scores (0.3 s for 10,000)."""
+    number of validation scores (0.7 s for both rules at 10,000)."""
     labels = np.asarray(labels).astype(bool)
     scores = np.asarray(probs)
     candidates = np.asarray(candidates)
@@ -145,9 +145,7 @@ def sensitivity_threshold(labels: np.ndarray, probs: np.ndarray, target: float) 
     sensitivity, _ = _rates_at_candidates(labels, probs, candidates)
     best = float(candidates[sensitivity >= target].max())  # t = 0 always reaches sensitivity 1
     m = confusion_metrics(labels, probs, best)
-    return ThresholdChoice(
-        sensitivity_name(target), float(best), m["sensitivity"], m["specificity"]
-    )
+    return ThresholdChoice(sensitivity_name(target), best, m["sensitivity"], m["specificity"])
 
 
 SENSITIVITY_PREFIX = "sensitivity_"
