@@ -16,8 +16,10 @@ from melanoma.cliutil import (
     FiniteFloatRange,
     NonEmptyPath,
     data_option,
+    refuse_repeats,
     refuse_two_thresholds,
     run,
+    seed_list,
     setup_process,
     target_sensitivity_option,
     threshold_option,
@@ -151,27 +153,6 @@ def _train_method(method, dataset, config, out_dir, resume) -> Path:
         sys.exit(EXIT_INTERRUPTED)
 
 
-def _int_list(ctx, param, value: str) -> list[int]:
-    try:
-        seeds = [SEED.convert(v.strip(), param, ctx) for v in value.split(",") if v.strip()]
-    except click.BadParameter:
-        raise click.BadParameter(
-            f"expected comma-separated integers in 0..2**32-1, got {value!r}"
-        ) from None
-    if not seeds:
-        raise click.BadParameter("no seed given")
-    _refuse_repeats("seed", seeds)
-    return seeds
-
-
-def _refuse_repeats(what: str, items: list) -> None:
-    """A repeated seed or method would train or count the same runs twice, as two samples
-    in the mean and the ±."""
-    repeated = sorted({item for item in items if items.count(item) > 1})
-    if repeated:
-        raise click.BadParameter(f"{what} {', '.join(map(str, repeated))} given more than once")
-
-
 def _method_list(ctx, param, value: str) -> list[str]:
     from melanoma.compare import METHODS
 
@@ -180,7 +161,7 @@ def _method_list(ctx, param, value: str) -> list[str]:
     if unknown or not names:
         shown = ", ".join(unknown) if unknown else "none"
         raise click.BadParameter(f"unknown method(s) {shown}; choose from {', '.join(METHODS)}")
-    _refuse_repeats("method", names)
+    refuse_repeats("method", names)
     return names
 
 
@@ -199,7 +180,7 @@ def _method_list(ctx, param, value: str) -> list[str]:
     "--seeds",
     default="0,1,2",
     show_default=True,
-    callback=_int_list,
+    callback=seed_list,
     help="Comma-separated training seeds; each method is trained once per seed.",
 )
 @click.option(
@@ -237,7 +218,7 @@ def compare(data, methods, seeds, out_dir, epochs, no_progress):
     "--seeds",
     default="0,1,2,3,4,5,6,7",
     show_default=True,
-    callback=_int_list,
+    callback=seed_list,
     help="Comma-separated seeds; each gives its own outer folds, inner folds and training seed.",
 )
 @click.option(
@@ -289,6 +270,7 @@ def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as
         check_reproduces_scores,
         evaluate_checkpoint,
         pick_split,
+        report_text,
         split_caveat,
         write_roc_csv,
     )
@@ -310,26 +292,9 @@ def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as
     if as_json:
         click.echo(json.dumps(report))
         return
-    click.echo(
-        # a bundled model by its name, not by a path inside site-packages
-        f"{checkpoint_dir if checkpoint_dir in REFERENCE_NAMES else checkpoint.path} "
-        f"on {split} (n={report['n']}), "
-        f"threshold {report['threshold_name']} = {report['threshold']:.3f}"
-        + (f" ({caveat})" if caveat else "")
-    )
-    for name, (low, high) in report["ci"].items():
-        click.echo(f"  {name:<18} {report[name]:.3f}  [{low:.3f}, {high:.3f}]")
-    calibration = report["calibration"]
-    click.echo(f"  {'brier':<18} {calibration['brier']:.3f}")
-    click.echo(
-        f"  {'calibration error':<18} {calibration['ece']:.3f}  "
-        "(ECE over 10 probability bins; --json lists them)"
-    )
-    screening = report["at_screening_prevalence"]
-    click.echo(
-        f"  at {screening['prevalence']:.0%} melanoma (not this split's mix): precision "
-        f"{screening['ppv']:.3f}, NPV {screening['npv']:.3f}"
-    )
+    # a bundled model by its name, not by a path inside site-packages
+    name = checkpoint_dir if checkpoint_dir in REFERENCE_NAMES else str(checkpoint.path)
+    click.echo(report_text(report, name, split, caveat))
 
 
 @cli.command()

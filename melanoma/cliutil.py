@@ -206,3 +206,25 @@ def refuse_two_thresholds(target_sensitivity: float | None) -> None:
     named = ctx.get_parameter_source("threshold_name") != click.core.ParameterSource.DEFAULT
     if named and target_sensitivity is not None:
         raise click.UsageError("give --threshold or --target-sensitivity, not both", ctx)
+
+
+def seed_list(ctx, param, value: str) -> list[int]:
+    """click callback: comma-separated seeds, each a valid torch/numpy seed, none repeated."""
+    try:
+        seeds = [SEED.convert(v.strip(), param, ctx) for v in value.split(",") if v.strip()]
+    except click.BadParameter:
+        raise click.BadParameter(
+            f"expected comma-separated integers in 0..2**32-1, got {value!r}"
+        ) from None
+    if not seeds:
+        raise click.BadParameter("no seed given")
+    refuse_repeats("seed", seeds)
+    return seeds
+
+
+def refuse_repeats(what: str, items: list) -> None:
+    """A repeated seed or method would train or count the same runs twice, as two samples
+    in the mean and the ±."""
+    repeated = sorted({item for item in items if items.count(item) > 1})
+    if repeated:
+        raise click.BadParameter(f"{what} {', '.join(map(str, repeated))} given more than once")

@@ -148,6 +148,29 @@ def evaluate_checkpoint(
     return report
 
 
+def report_text(report: dict, name: str, split: str, caveat: str | None = None) -> str:
+    """`evaluate_checkpoint`'s report as the aligned table `melanoma evaluate` prints."""
+    lines = [
+        f"{name} on {split} (n={report['n']}), "
+        f"threshold {report['threshold_name']} = {report['threshold']:.3f}"
+        + (f" ({caveat})" if caveat else "")
+    ]
+    for metric, (low, high) in report["ci"].items():
+        lines.append(f"  {metric:<18} {report[metric]:.3f}  [{low:.3f}, {high:.3f}]")
+    calibration = report["calibration"]
+    lines.append(f"  {'brier':<18} {calibration['brier']:.3f}")
+    lines.append(
+        f"  {'calibration error':<18} {calibration['ece']:.3f}  "
+        "(ECE over 10 probability bins; --json lists them)"
+    )
+    screening = report["at_screening_prevalence"]
+    lines.append(
+        f"  at {screening['prevalence']:.0%} melanoma (not this split's mix): precision "
+        f"{screening['ppv']:.3f}, NPV {screening['npv']:.3f}"
+    )
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class Prediction:
     path: str

@@ -4,12 +4,20 @@ import dataclasses
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
 from melanoma.checkpoint import METADATA, REFERENCE_DIR, CheckpointError, load_checkpoint
 from melanoma.errors import UserError
-from melanoma.evaluate import check_reproduces_scores, image_files, pick_split, split_caveat
+from melanoma.evaluate import (
+    check_reproduces_scores,
+    image_files,
+    pick_split,
+    report_text,
+    split_caveat,
+)
+from melanoma.metrics import evaluation_report
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +131,17 @@ def test_kept_predictions_with_edited_folds_are_refused(dataset, quick_checkpoin
     _rewrite_folds(ckpt, lambda fold: "x")
     with pytest.raises(CheckpointError, match="out_of_fold.csv: unreadable fold column"):
         check_reproduces_scores(load_checkpoint(ckpt), dataset)
+
+
+def test_report_text_prints_each_metric_with_its_interval_and_the_caveat():
+    # 4 images, threshold 0.5: tp 1, fn 1, tn 2 -> accuracy 0.75, sensitivity 0.5
+    labels, probs = np.array([1, 1, 0, 0]), np.array([0.9, 0.2, 0.1, 0.4])
+    report = evaluation_report(labels, probs, 0.5)
+    report["threshold_name"] = "youden"
+    lines = report_text(report, "reference-sgan", "val", "held out").splitlines()
+    assert lines[0] == "reference-sgan on val (n=4), threshold youden = 0.500 (held out)"
+    accuracy_line = next(line for line in lines if line.split()[0] == "accuracy")
+    low, high = report["ci"]["accuracy"]
+    assert accuracy_line.split()[1:] == ["0.750", f"[{low:.3f},", f"{high:.3f}]"]
+    assert next(line for line in lines if line.split()[0] == "sensitivity").split()[1] == "0.500"
+    assert "melanoma (not this split's mix)" in lines[-1]
