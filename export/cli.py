@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from melanoma.cliutil import FiniteFloatRange, NonEmptyPath, data_option, run, setup_process
-from melanoma.errors import UserError
 from melanoma.export.api import (
     DEFAULT_CHECKPOINT,
     QUANTIZE,
@@ -27,7 +26,7 @@ EXIT_FAILED_CHECK = 1  # an artifact was written but failed its check in its run
 @click.option(
     "--target",
     required=True,
-    metavar="{" + ",".join([*TARGETS, "all"]) + "}",
+    type=click.Choice([*TARGETS, "all"]),
     help="Target to export to, or all of them.",
 )
 @click.option(
@@ -41,7 +40,7 @@ EXIT_FAILED_CHECK = 1  # an artifact was written but failed its check in its run
     "--quantize",
     default="both",
     show_default=True,
-    metavar="{" + ",".join(QUANTIZE) + "}",
+    type=click.Choice(list(QUANTIZE)),
     help="none: fp32 only; int8: the QAT int8 program only; both.",
 )
 @data_option(optional=True)
@@ -72,9 +71,6 @@ def cli(target, checkpoint, quantize, data, out_dir, target_sensitivity, verbose
     bundled with the package).
     """
     setup_process(verbose)
-    if target != "all" and target not in TARGETS:
-        choices = ", ".join([*TARGETS, "all"])
-        raise UserError(f"unknown --target {target!r}; choose from {choices}")
     targets = tuple(TARGETS) if target == "all" else (target,)
     config = ExportConfig(
         targets=targets,

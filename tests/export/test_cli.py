@@ -91,7 +91,8 @@ def test_unknown_target_lists_the_valid_ones(melanoma_export):
     result = melanoma_export("--target", "tflite")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: unknown --target 'tflite'; choose from executorch, onnx, coreml, torchscript, all"
+        "error: Invalid value for '--target': 'tflite' is not one of 'executorch', 'onnx', "
+        "'coreml', 'torchscript', 'all'. (see 'melanoma-export --help')"
     ]
 
 
