@@ -123,7 +123,7 @@ def format_table(results: list[ExportResult]) -> str:
 
 
 def _size(n: int) -> str:
-    # 1 KB = 1024 bytes, as in the benchmark report, so both print the same figure
+    # 1 KB = 1024 bytes, as in the benchmark report (which prints KB even past 1 MB)
     return f"{n / 2**20:.2f} MB" if n >= 2**20 else f"{n / 2**10:.0f} KB"
 
 

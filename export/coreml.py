@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import platform
 import re
 import shutil
@@ -28,8 +27,6 @@ from pathlib import Path
 import numpy as np
 
 from melanoma.export.base import INPUT_NAME, OUTPUT_NAME, ExportError, NotRunnableHere, as_program
-
-log = logging.getLogger(__name__)
 
 NAME = "coreml"
 SUFFIX = ".mlpackage"

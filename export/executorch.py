@@ -8,15 +8,12 @@ whose Q/DQ pairs XNNPACK turns into int8 kernels.
 
 from __future__ import annotations
 
-import logging
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 from melanoma.export.base import ExportError, as_program, native_stderr_to_log
-
-log = logging.getLogger(__name__)
 
 NAME = "executorch"
 SUFFIX = ".pte"

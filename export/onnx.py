@@ -8,7 +8,6 @@ DequantizeLinear around float ops) that ONNX Runtime fuses into int8 kernels
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from collections import Counter
 from importlib import metadata
@@ -18,8 +17,6 @@ import numpy as np
 
 from melanoma.errors import first_line
 from melanoma.export.base import INPUT_NAME, OUTPUT_NAME, ExportError
-
-log = logging.getLogger(__name__)
 
 NAME = "onnx"
 SUFFIX = ".onnx"

@@ -15,15 +15,12 @@ targets ship.
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from melanoma.export.base import ExportError
-
-log = logging.getLogger(__name__)
 
 NAME = "torchscript"
 SUFFIX = ".ptl"

@@ -15,7 +15,6 @@ lies within the tolerance of the threshold: those may legitimately flip.
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +24,6 @@ import torch
 
 from melanoma.manifest import Verification
 from melanoma.preprocess import normalize
-
-log = logging.getLogger(__name__)
 
 N_SAMPLES = 64  # real test images, both classes, taken evenly across the test split
 N_SYNTHETIC = 32  # stand-ins when no data set is available (fresh install)

@@ -61,7 +61,7 @@ class CheckpointMeta:
     arch_args: dict[str, Any]  # the architecture's config fields
     seed: int
     epochs: int  # epochs trained
-    best_epoch: int  # epoch whose weights were kept (best validation AUC)
+    best_epoch: int  # epoch whose weights were kept: see train_config["select_epoch"]
     data_fingerprint: str  # Dataset.fingerprint of the training data
     mean: list[float]  # normalization, per RGB channel on the 0..1 scale (training split)
     std: list[float]

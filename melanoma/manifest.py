@@ -99,7 +99,7 @@ class Quantization:
 @dataclass(frozen=True)
 class Verification:
     runtime: str  # the runtime the artifact was loaded in, e.g. "onnxruntime 1.31.0"
-    check: str  # what ran: "outputs" or "spec-only (Core ML runtime needs macOS)"
+    check: str  # what ran: "outputs on N ... images" or "spec-only (...): <what was checked>"
     reference: str | None  # what it was compared against; None when nothing ran (spec-only)
     max_abs_diff: float | None  # max |logit difference| on the sample images
     tolerance: float | None
