@@ -112,7 +112,7 @@ def _expected_quantization(manifest: Manifest, path: Path, checkpoint: Checkpoin
         stated = manifest.quantization
         unchecked = Quantization(INT8_SCHEME, True, stated.qat, stated.program_sha256)
         return unchecked, "an int8 artifact's"
-    from melanoma.qat import PROGRAM
+    from melanoma.qat_checkpoint import PROGRAM
 
     program_sha = file_sha256(qat_dir / PROGRAM)
     return int8_quantization(read_meta(qat_dir), program_sha), f"the int8 program in {qat_dir}"

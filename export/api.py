@@ -191,7 +191,8 @@ def _float_source(checkpoint) -> Source:
 
 def _int8_source(checkpoint, dataset, model_name: str, out_dir: Path, qat_config) -> Source:
     """The bundled <ckpt>/qat, else <out>/qat-<model> from an earlier run, else QAT now."""
-    from melanoma.qat import QATConfig, check_inherited, load_qat, qat_finetune
+    from melanoma.qat import QATConfig, qat_finetune
+    from melanoma.qat_checkpoint import check_inherited, load_qat
 
     qat_dir = existing_qat(checkpoint.path, out_dir, model_name)
     if qat_dir is None:

@@ -79,7 +79,7 @@ def existing_qat(checkpoint_path: Path, out_dir: Path, model_name: str) -> Path 
     """The int8 program the exporter lowers without training one: the checkpoint's own
     qat/, else <out_dir>/qat-<model_name> left by an earlier export of this checkpoint."""
     from melanoma.checkpoint import checkpoint_sha256
-    from melanoma.qat import find_qat, made_from
+    from melanoma.qat_checkpoint import find_qat, made_from
 
     found = find_qat(checkpoint_path)
     if found is not None:

@@ -29,12 +29,12 @@ from melanoma.checkpoint import CheckpointError, load_checkpoint, read_meta
 from melanoma.datasets import Dataset
 from melanoma.errors import UserError
 from melanoma.evaluate import evaluate_checkpoint
+from melanoma.inference import predict_probs
 from melanoma.metrics import logit, rank_auc
 from melanoma.near_duplicates import NEAR_DUPLICATE_RMS, near_duplicates
 from melanoma.resume import RESUME, differing_settings, stored_settings, training_settings
 from melanoma.sources import DataError
 from melanoma.splits import validation_scheme
-from melanoma.training import predict_probs
 
 log = logging.getLogger(__name__)
 # SGAN ablations: the same discriminator, loop, steps, augmentation, EMA, epoch

@@ -14,11 +14,11 @@ from melanoma.checkpoint import METADATA, Checkpoint, CheckpointError
 from melanoma.datasets import Dataset, Split
 from melanoma.errors import UserError
 from melanoma.images import IMAGE_SUFFIXES, decode_rgb
+from melanoma.inference import predict_probs
 from melanoma.metrics import evaluation_report
 from melanoma.preprocess import image_to_input
 from melanoma.sources import read_file
 from melanoma.splits import checkpoint_split
-from melanoma.training import predict_probs
 from melanoma.validation_scores import (
     decision_threshold,
     read_folds,

@@ -34,10 +34,10 @@ import torch
 
 from melanoma.atomic import atomic_path, output_dir
 from melanoma.datasets import Dataset, Split
+from melanoma.inference import predict_probs
 from melanoma.metrics import YOUDEN_ESTIMATORS, auc, logit, youden_threshold
 from melanoma.splits import stratified_folds
 from melanoma.train import SELECT_EPOCH, TrainConfig, train_folds
-from melanoma.training import predict_probs
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
-import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,30 +29,26 @@ from melanoma.atomic import atomic_path, output_dir
 from melanoma.augment import AugmentConfig
 from melanoma.checkpoint import (
     METADATA,
-    REFERENCE_NAMES,
     Checkpoint,
-    CheckpointError,
     CheckpointMeta,
     checkpoint_sha256,
     file_sha256,
     package_versions,
-    read_meta,
-    resolve_checkpoint_dir,
     utc_now,
 )
 from melanoma.datasets import Dataset, Split
-from melanoma.errors import UserError, first_line
+from melanoma.errors import UserError
+from melanoma.evaluate import check_reproduces_scores
+from melanoma.inference import predict_probs
 from melanoma.metrics import all_metrics
 from melanoma.model import example_inputs as model_example_inputs
 from melanoma.preprocess import normalize
 from melanoma.pt2e import convert_qat_model, prepare_qat_model, program_probs
+from melanoma.qat_checkpoint import KIND, PROGRAM, QAT_SUBDIR
 from melanoma.splits import checkpoint_split
-from melanoma.training import augmented_batch, predict_probs
+from melanoma.training import augmented_batch
 
 log = logging.getLogger(__name__)
-PROGRAM = "program.pt2"
-KIND = "qat-int8"
-QAT_SUBDIR = "qat"  # where find_qat and the reference names look, inside a float checkpoint
 
 
 @dataclass(frozen=True)
@@ -83,13 +77,6 @@ class QATConfig:
     # the calibration ranges (training batches are augmented, unlike deployment images)
     progress: bool = True  # tqdm bar with the loss
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
-
-
-@dataclass(frozen=True)
-class QATCheckpoint:
-    program: torch.export.ExportedProgram  # int8 Q/DQ graph, (N, 3, 32, 32) -> (N, 1) logits
-    meta: CheckpointMeta  # the source's arch/mean/std/thresholds; QAT settings in train_config
-    path: Path
 
 
 def distill_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -211,6 +198,7 @@ def qat_finetune(
             f"{dataset.source}: data fingerprint {dataset.fingerprint} differs from the "
             f"checkpoint's {meta.data_fingerprint}; QAT needs the data it was trained on"
         )
+    check_reproduces_scores(checkpoint, dataset)  # an edited mean/std would reach the int8 files
     train, val = checkpoint_split(dataset.labeled, meta.train_config, meta.seed)
     with output_dir(out_dir):
         program = train_qat(checkpoint.model, train, dataset.unlabeled, meta, config)
@@ -282,99 +270,3 @@ def _qat_meta(checkpoint, program, splits, config, program_path) -> CheckpointMe
         weights_sha256=file_sha256(program_path),
         created_utc=utc_now(),
     )
-
-
-def resolve_qat_dir(path_or_name: str | os.PathLike) -> Path:
-    """`reference-*` names mean the bundled reference's qat/ directory; others are paths."""
-    if str(path_or_name) in REFERENCE_NAMES:
-        return resolve_checkpoint_dir(path_or_name) / QAT_SUBDIR
-    return Path(path_or_name).expanduser()
-
-
-def load_qat(path_or_name: str | os.PathLike) -> QATCheckpoint:
-    """Load a QAT directory (or a reference name), checking the program's sha256."""
-    qat_dir = resolve_qat_dir(path_or_name)
-    meta = read_meta(qat_dir)
-    if meta.train_config.get("kind") != KIND:
-        hint = (
-            f"; its QAT version is {qat_dir / QAT_SUBDIR}"
-            if (qat_dir / QAT_SUBDIR).is_dir()
-            else ""
-        )
-        raise CheckpointError(f"{qat_dir}: not a QAT checkpoint (no kind {KIND!r}){hint}")
-    program_path = qat_dir / PROGRAM
-    if not program_path.is_file():
-        raise CheckpointError(f"{qat_dir}: {PROGRAM} is missing")
-    if file_sha256(program_path) != meta.weights_sha256:
-        raise CheckpointError(
-            f"{program_path}: sha256 does not match metadata (truncated or replaced?)"
-        )
-    import torchao.quantization.pt2e  # noqa: F401  registers the quantized_decomposed ops
-
-    _check_archive(program_path)
-    try:
-        program = torch.export.load(program_path)
-    except (RuntimeError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-        why = first_line(err)
-        raise CheckpointError(f"{program_path}: unreadable exported program ({why})") from None
-    return QATCheckpoint(program, meta, qat_dir)
-
-
-def _check_archive(program_path: Path) -> None:
-    """A .pt2 is a zip; torch.export.load logs a traceback for a broken one before it
-    raises, so refuse it here with one line."""
-    try:
-        with zipfile.ZipFile(program_path) as archive:
-            broken_member = archive.testzip()
-    except (zipfile.BadZipFile, EOFError) as err:
-        why = first_line(err)
-        raise CheckpointError(f"{program_path}: unreadable exported program ({why})") from None
-    if broken_member is not None:
-        raise CheckpointError(
-            f"{program_path}: unreadable exported program (corrupt member {broken_member})"
-        )
-
-
-# What a QAT directory's metadata.json copies from its source and the int8 manifests take
-# from it: the program's sha256 does not cover them, so an edit would ship unnoticed.
-INHERITED_FIELDS = (
-    "method",
-    "arch",
-    "arch_args",
-    "data_fingerprint",
-    "mean",
-    "std",
-    "thresholds",
-)
-
-
-def check_inherited(qat: QATCheckpoint, source: CheckpointMeta) -> None:
-    """Refuse a QAT directory whose copied fields no longer equal its source's."""
-    for name in INHERITED_FIELDS:
-        if getattr(qat.meta, name) != getattr(source, name):
-            raise CheckpointError(
-                f"{qat.path / METADATA}: {name} differs from its source checkpoint's "
-                "(edited?); rerun melanoma qat"
-            )
-
-
-def find_qat(float_ckpt_dir: str | os.PathLike) -> Path | None:
-    """`<dir>/qat` if it holds a QAT made from exactly this float checkpoint, else None."""
-    float_dir = resolve_checkpoint_dir(float_ckpt_dir)
-    qat_dir = float_dir / QAT_SUBDIR
-    if not (qat_dir / METADATA).is_file():
-        return None
-    if not made_from(qat_dir, checkpoint_sha256(float_dir)):
-        log.warning("ignoring %s: unreadable, or made from another float checkpoint", qat_dir)
-        return None
-    return qat_dir
-
-
-def made_from(qat_dir: Path, source_sha256: str) -> bool:
-    """True when qat_dir holds a readable QAT whose source is the checkpoint with this sha256."""
-    if not (qat_dir / METADATA).is_file():
-        return False
-    try:
-        return read_meta(qat_dir).train_config.get("source_checkpoint_sha256") == source_sha256
-    except CheckpointError:
-        return False

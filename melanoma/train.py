@@ -32,6 +32,7 @@ from melanoma.augment import AugmentConfig
 from melanoma.checkpoint import save_checkpoint
 from melanoma.datasets import Dataset, Split
 from melanoma.history import HISTORY, write_history
+from melanoma.inference import predict_logits
 from melanoma.metrics import auc
 from melanoma.model import CNNConfig, CNNEnsemble, EnsembleConfig, SmallCNN, config_dict
 from melanoma.preprocess import channel_stats
@@ -40,7 +41,6 @@ from melanoma.splits import OUT_OF_FOLD, stratified_folds
 from melanoma.training import (
     WeightEMA,
     augmented_batch,
-    predict_logits,
     select_device,
     validated_meta,
 )

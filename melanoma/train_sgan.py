@@ -47,6 +47,7 @@ from melanoma.batches import LabeledBatches
 from melanoma.checkpoint import save_checkpoint
 from melanoma.datasets import Dataset, Split
 from melanoma.history import write_sgan_report
+from melanoma.inference import predict_probs
 from melanoma.metrics import all_metrics
 from melanoma.model import config_dict
 from melanoma.preprocess import normalize
@@ -63,7 +64,6 @@ from melanoma.sources import DataError
 from melanoma.training import (
     WeightEMA,
     augmented_batch,
-    predict_probs,
     seeded_split,
     select_device,
     validated_meta,

@@ -1,5 +1,5 @@
-"""What both trainers (train.py, train_sgan.py) share: the device, prediction,
-the weight EMA, augmented batches, the seeded validation split and checkpoint
+"""What both trainers (train.py, train_sgan.py) share: the device, the weight EMA,
+augmented batches, the seeded validation split and checkpoint
 metadata from validation predictions."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -28,27 +27,6 @@ def select_device(name: str = "auto") -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-@torch.no_grad()
-def predict_logits(
-    model: nn.Module, images: torch.Tensor, mean: list[float], std: list[float], batch: int = 256
-) -> torch.Tensor:
-    """Melanoma logits (CPU) for (N, 3, 32, 32) uint8 images, in eval mode."""
-    model.eval()
-    device = next(model.parameters()).device
-    out = [
-        model(normalize(images[i : i + batch], mean, std).to(device)).flatten()
-        for i in range(0, len(images), batch)
-    ]
-    return torch.cat(out).cpu()
-
-
-def predict_probs(
-    model: nn.Module, images: torch.Tensor, mean: list[float], std: list[float], batch: int = 256
-) -> np.ndarray:
-    """P(melanoma) for (N, 3, 32, 32) uint8 images, in eval mode."""
-    return torch.sigmoid(predict_logits(model, images, mean, std, batch)).numpy()
 
 
 class WeightEMA:

@@ -18,11 +18,12 @@ from melanoma.checkpoint import (
     load_checkpoint,
 )
 from melanoma.errors import UserError
+from melanoma.inference import predict_probs
 from melanoma.metrics import auc
 from melanoma.pt2e import program_probs
-from melanoma.qat import PROGRAM, QATConfig, find_qat, load_qat, qat_finetune
+from melanoma.qat import QATConfig, qat_finetune
+from melanoma.qat_checkpoint import PROGRAM, find_qat, load_qat
 from melanoma.splits import checkpoint_split
-from melanoma.training import predict_probs
 
 # The quick checkpoint (a 5-member ensemble, 6 epochs each) after 1 QAT epoch; its
 # int8 copy must reproduce it closely. Measured (seed 0): max |dp| 0.137 on one
@@ -141,6 +142,17 @@ def test_qat_refuses_other_data_and_overwriting_the_float_checkpoint(float_dir, 
         qat_finetune(checkpoint, fewer, FAST, float_dir / "other")
     with pytest.raises(UserError, match="must differ"):
         qat_finetune(checkpoint, dataset, FAST, float_dir)
+
+
+def test_qat_refuses_a_checkpoint_whose_normalization_was_edited(float_dir, dataset, tmp_path):
+    # The int8 manifests copy mean/std; only rerunning the model on its kept validation
+    # images can see an edit, so the Python API checks too, not only the CLI.
+    checkpoint = load_checkpoint(float_dir)
+    mean = [checkpoint.meta.mean[0] + 0.05, *checkpoint.meta.mean[1:]]
+    edited = dataclasses.replace(checkpoint, meta=dataclasses.replace(checkpoint.meta, mean=mean))
+    with pytest.raises(CheckpointError, match="no longer gives the predictions"):
+        qat_finetune(edited, dataset, FAST, tmp_path / "qat")
+    assert not (tmp_path / "qat").exists()
 
 
 @pytest.mark.parametrize("name", REFERENCE_NAMES)

@@ -7,12 +7,12 @@ import torch
 import melanoma.train as train_module
 from melanoma.checkpoint import load_checkpoint, read_meta
 from melanoma.errors import UserError
+from melanoma.inference import predict_probs
 from melanoma.metrics import all_metrics, auc, youden_threshold
 from melanoma.resume import TrainingInterrupted
 from melanoma.splits import stratified_folds, stratified_split
 from melanoma.train import TrainConfig, kept_epoch, train_supervised
 from melanoma.train_sgan import SGANConfig, train_sgan
-from melanoma.training import predict_probs
 from melanoma.validation_scores import OUT_OF_FOLD_CSV, read_scores
 
 FAST = TrainConfig(epochs=4, progress=False)

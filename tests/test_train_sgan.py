@@ -14,13 +14,14 @@ from melanoma.checkpoint import load_checkpoint
 from melanoma.cli import _train_method
 from melanoma.errors import UserError
 from melanoma.evaluate import pick_split
+from melanoma.inference import predict_probs
 from melanoma.metrics import choose_thresholds
 from melanoma.preprocess import channel_stats
 from melanoma.resume import TrainingInterrupted
 from melanoma.sgan import GeneratorConfig, SGANClassifierConfig
 from melanoma.sources import DataError
 from melanoma.train_sgan import DivergenceError, SGANConfig, build_nets, sgan_step, train_sgan
-from melanoma.training import augmented_batch, predict_probs
+from melanoma.training import augmented_batch
 from melanoma.validation_scores import checkpoint_scores
 
 # Tiny networks and 4 steps per epoch: the behaviour under test, not the accuracy.

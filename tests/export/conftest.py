@@ -22,7 +22,7 @@ class References:
 def references(export_source, dataset) -> References:
     from melanoma.checkpoint import load_checkpoint
     from melanoma.export import verify
-    from melanoma.qat import load_qat
+    from melanoma.qat_checkpoint import load_qat
 
     checkpoint, qat = load_checkpoint(export_source), load_qat(export_source / "qat")
     inputs = verify.sample_inputs(
