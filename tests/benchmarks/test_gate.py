@@ -56,6 +56,24 @@ def test_a_value_just_past_a_limit_never_prints_as_the_limit(make_row_for):
     ]
 
 
+def test_a_drop_of_exactly_the_limit_passes_and_one_image_more_fails(make_row_for):
+    # 476/600 - 473/600 is 0.0050000000000000044 in floats: it failed a 0.005 limit
+    limits = GateLimits(max_auc_drop=0.005, min_agreement=0.99, max_accuracy_drop=0.005)
+    at_limit = make_row_for(
+        delta_accuracy=473 / 600 - 476 / 600, delta_auc=-450 / 90000, agreement=594 / 600
+    )
+    assert violations([at_limit], limits) == []
+    assert targets([at_limit])[2]["met"] and targets([at_limit])[3]["met"]
+    past = make_row_for(
+        delta_accuracy=472 / 600 - 476 / 600, delta_auc=-451 / 90000, agreement=593 / 600
+    )
+    assert violations([past], limits) == [
+        "GATE m.pte 1t: auc_drop 0.00501111 breaks 0.005",
+        "GATE m.pte 1t: agreement 0.988333 breaks 0.99",
+        "GATE m.pte 1t: accuracy_drop 0.00666667 breaks 0.005",
+    ]
+
+
 def test_unverified_target_counts_artifacts_not_thread_rows(make_row_for):
     failed = [make_row_for(status="failed", reasons=["x"], threads=t) for t in (1, 2)]
     by_name = {t["name"]: t for t in targets(failed)}
