@@ -69,6 +69,16 @@ def accuracy_figures(labels: np.ndarray, scores: Scores, n_bootstrap: int, seed:
     return figures
 
 
+AGREEMENT_FIGURES = (
+    "agreement",
+    "n_disagree",
+    "max_abs_dprob",
+    "mean_abs_dprob",
+    "delta_auc",
+    "delta_accuracy",
+)
+
+
 def agreement_figures(
     reference: Scores, scores: Scores, reference_figures: dict, figures: dict
 ) -> dict:

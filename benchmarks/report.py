@@ -254,9 +254,13 @@ def accuracy_table(rows: list[dict]) -> str:
         seen.add(row["name"])
         metrics = [_with_ci(row, key) for key in ("auc", "accuracy", "sensitivity", "specificity")]
         best = max((r["throughput_ips"] or 0 for r in rows if r["name"] == row["name"]), default=0)
-        lines.append(_md_row([row["name"], *metrics, f"{row['n_disagree']}/{row['n_images']}",
+        lines.append(_md_row([row["name"], *metrics, _disagree(row),
                               _fmt(best or None, "{:.0f}")]))  # fmt: skip
     return "\n".join(lines)
+
+
+def _disagree(row: dict) -> str:
+    return "-" if row["n_disagree"] is None else f"{row['n_disagree']}/{row['n_images']}"
 
 
 def _with_ci(row: dict, key: str) -> str:
@@ -286,7 +290,9 @@ def markdown_report(report: dict) -> str:
         f"checkpoint sha256 {ref['checkpoint_sha256'][:12]}...",
         f"- timing: {report['config']['runs']} runs in {report['config']['rounds']} rounds "
         f"(each a pass over every artifact, after {report['config']['warmup']} warm-up calls), "
-        f"batch 1, threads {report['config']['threads']}"
+        f"batch 1 (one test image, input prepared once), threads {report['config']['threads']}; "
+        "load ms is the first round's load, after the accuracy pass had loaded the file once "
+        "(warm file cache, not a cold start)"
         + (
             "; with under 100 runs, p99 is about the slowest call"
             if report["config"]["runs"] < 100

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from melanoma.benchmarks.accuracy import (
+    AGREEMENT_FIGURES,
     SanityBounds,
     Scores,
     accuracy_figures,
@@ -123,8 +124,11 @@ def _scored(labels, runner, inputs, dynamic, threshold, config, reference=None) 
     probs = sigmoid(predict_logits(runner, inputs, dynamic))
     scores = Scores(probs, threshold)
     figures = accuracy_figures(labels, scores, config.n_bootstrap, config.seed)
-    ref_scores, ref_figures = reference or (scores, dict(figures))
-    figures.update(agreement_figures(ref_scores, scores, ref_figures, figures))
+    if reference is None:  # the float model itself: agreement with itself is not a measurement
+        figures.update(dict.fromkeys(AGREEMENT_FIGURES))
+    else:
+        reference_scores, reference_figures = reference
+        figures.update(agreement_figures(reference_scores, scores, reference_figures, figures))
     figures.update(threshold=threshold, threshold_name=config.threshold_name, n_images=len(probs))
     return {"figures": figures, "scores": scores, "runtime": runner.runtime}
 

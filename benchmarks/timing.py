@@ -183,7 +183,7 @@ def combine(rounds: list[Round], config: TimingConfig) -> Latency:
     p50, p90, p99 = np.percentile(ms, [50, 90, 99])
     ratios = [r.cpu_per_wall for r in rounds if r.cpu_per_wall is not None]
     return Latency(
-        load_ms=rounds[0].load_ms,  # the first, cold load; later rounds reload from page cache
+        load_ms=rounds[0].load_ms,  # first round's; not cold: the accuracy pass loaded it already
         p50_ms=float(p50),
         p90_ms=float(p90),
         p99_ms=float(p99),

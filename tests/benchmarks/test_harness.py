@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from melanoma.benchmarks.accuracy import AGREEMENT_FIGURES
 from melanoma.benchmarks.harness import (
     BenchConfig,
     discover,
@@ -99,6 +100,8 @@ def test_reference_row_has_the_metrics_and_cis_of_melanoma_evaluate(result, expo
     labels = dataset.test.labels.numpy()
     expected = bootstrap_ci(labels, reference.scores.probs, evaluated["threshold"], 50, 0)
     assert reference.info["ci"] == expected  # same function, same seed as `melanoma evaluate`
+    # it is the float model the artifacts are held to: agreement with itself is no figure
+    assert all(reference.info[name] is None for name in AGREEMENT_FIGURES)
 
 
 def test_latency_for_every_runnable_subject_and_macs(result, export_source, hand_macs):
