@@ -18,8 +18,6 @@ from pathlib import Path
 from melanoma.checkpoint import (
     Checkpoint,
     CheckpointError,
-    file_sha256,
-    read_meta,
     same_threshold_name,
 )
 from melanoma.export.contract import (
@@ -30,16 +28,9 @@ from melanoma.export.contract import (
     int8_quantization,
     manifest_thresholds,
 )
-from melanoma.manifest import Manifest, Quantization, Threshold, size_of
+from melanoma.manifest import Manifest, Quantization, Threshold, must_state, size_of
 from melanoma.metrics import sensitivity_name, sensitivity_target
 
-# Fields and the schema version that added them: None in an older manifest means "not
-# stated", not a wrong value.
-ADDED_IN = {
-    ("preprocessing", "exif_orientation"): 2,
-    ("preprocessing", "alpha"): 2,
-    ("preprocessing", "color_profile"): 3,
-}
 TOLERANCE = 1e-6  # for numbers that went through JSON (mean/std, thresholds)
 
 
@@ -74,8 +65,8 @@ def contract_failures(manifest: Manifest, checkpoint: Checkpoint) -> list[str]:
             have, want = getattr(stated, field.name), getattr(wanted, field.name)
             if (part, field.name) == ("input", "max_batch"):
                 continue  # the target's: tried by running the artifact
-            if have is None and manifest.schema_version < ADDED_IN.get((part, field.name), 0):
-                continue
+            if have is None and not must_state(type(wanted), field.name, manifest.schema_version):
+                continue  # an older manifest that does not state it
             if not same(have, want):
                 failures.append(
                     f"manifest {part}.{field.name} {shown(have)}, expected {shown(want)} "
@@ -92,8 +83,8 @@ def quantization_failures(manifest: Manifest, path: Path, checkpoint: Checkpoint
     failures = []
     for field in dataclasses.fields(Quantization):
         have, want = getattr(manifest.quantization, field.name), getattr(expected, field.name)
-        if field.name == "program_sha256" and have is None and manifest.schema_version == 1:
-            continue  # version 1 may leave it out: not stated
+        if have is None and not must_state(Quantization, field.name, manifest.schema_version):
+            continue  # an older manifest that does not state it
         if have != want:
             failures.append(
                 f"manifest quantization.{field.name} {shown(have)}, "
@@ -110,12 +101,11 @@ def _expected_quantization(manifest: Manifest, path: Path, checkpoint: Checkpoin
     qat_dir = existing_qat(checkpoint.path, path.parent, manifest.model_name)
     if qat_dir is None:
         stated = manifest.quantization
-        unchecked = Quantization(INT8_SCHEME, True, stated.qat, stated.program_sha256)
+        unchecked = dataclasses.replace(stated, scheme=INT8_SCHEME, per_channel=True)
         return unchecked, "an int8 artifact's"
-    from melanoma.qat_checkpoint import PROGRAM
+    from melanoma.qat_checkpoint import load_qat
 
-    program_sha = file_sha256(qat_dir / PROGRAM)
-    return int8_quantization(read_meta(qat_dir), program_sha), f"the int8 program in {qat_dir}"
+    return int8_quantization(load_qat(qat_dir)), f"the int8 program in {qat_dir}"
 
 
 def threshold_failures(manifest: Manifest, checkpoint: Checkpoint, threshold_name: str):

@@ -36,7 +36,7 @@ from melanoma.checkpoint import (
     same_threshold_name,
 )
 from melanoma.errors import UserError, first_line
-from melanoma.manifest import Manifest, size_of
+from melanoma.manifest import InputSpec, Manifest, must_state, size_of
 from melanoma.preprocess import normalize
 from melanoma.pt2e import MAX_BATCH
 
@@ -260,8 +260,8 @@ def batch_failures(runner, inputs: np.ndarray, probs: np.ndarray, manifest: Mani
     refuses one row more: the app sizes its batches by it, and a .pte refuses any batch
     larger than the one its memory was planned for."""
     claim = manifest.input.max_batch
-    if claim is None and manifest.schema_version == 1:
-        return []  # version 1 may leave it out: not stated
+    if claim is None and not must_state(InputSpec, "max_batch", manifest.schema_version):
+        return []  # an older manifest that does not state it
     rows = ANY_BATCH_PROBE if claim is None else claim
     if rows > PROBE_LIMIT:
         return [

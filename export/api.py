@@ -210,8 +210,7 @@ def _int8_source(checkpoint, dataset, model_name: str, out_dir: Path, qat_config
         qat.program,
         qat.meta,
         f"converted QAT program {qat_dir.name}/ (Q/DQ as float reference math)",
-        # load_qat checked program.pt2 against the weights_sha256 its metadata records
-        int8_quantization(qat.meta, qat.meta.weights_sha256),
+        int8_quantization(qat),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from melanoma.export.api import (
 )
 from melanoma.export.registry import TARGETS
 from melanoma.export.verify import N_SYNTHETIC
+from melanoma.manifest import Manifest
 
 EXIT_FAILED_CHECK = 1  # an artifact was written but failed its check in its runtime
 
@@ -89,12 +91,37 @@ def cli(target, checkpoint, quantize, data, out_dir, target_sensitivity, verbose
                 click.echo(f"error: {result.note}", err=True)
         sys.exit(EXIT_FAILED_CHECK)
     click.echo(format_table(results))
+    clipping = next((int8_clipping(r.manifest) for r in results if r.precision == "int8"), None)
+    if clipping:
+        click.echo(clipping)
     if data is None:  # else a flipped decision among them reads like a drop in accuracy
         click.echo(
             f"checked on {N_SYNTHETIC} generated mole-like images (no --data): 'same as "
             "float' counts their decisions at the Youden threshold, so one flip is 3%; "
             "--data checks on real test images"
         )
+
+
+def int8_clipping(manifest: Manifest | None) -> str | None:
+    """What the int8 program's calibrated ranges clip, in pixel levels and probabilities:
+    the manifest has the ranges in normalized units, which say little to an app developer."""
+    if manifest is None or manifest.quantization.input_range is None:
+        return None
+    low, high = manifest.quantization.input_range
+    prep = manifest.preprocessing
+    levels = []
+    for channel, mean, std in zip("RGB", prep.mean, prep.std, strict=True):
+        darkest, brightest = 255 * (low * std + mean), 255 * (high * std + mean)
+        if darkest > 0:  # levels below it enter as it
+            levels.append(f"{channel} 0-{math.ceil(darkest) - 1}")
+        if brightest < 255:
+            levels.append(f"{channel} {math.floor(brightest) + 1}-255")
+    p_low, p_high = (1 / (1 + math.exp(-v)) for v in manifest.quantization.logit_range)
+    clipped = " and ".join(levels) or "no pixel level"
+    return (
+        f"int8 input range clips {clipped} (to its edge); P(melanoma) stays within "
+        f"[{p_low:.4f}, {p_high:.4f}] (manifest quantization.input_range, logit_range)"
+    )
 
 
 def format_table(results: list[ExportResult]) -> str:

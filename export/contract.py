@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from melanoma.checkpoint import CheckpointMeta
 from melanoma.export.base import INPUT_NAME, OUTPUT_NAME
 from melanoma.manifest import InputSpec, OutputSpec, Preprocessing, Quantization, Threshold
 from melanoma.preprocess import IMAGE_SIZE, MIN_SIDE
+from melanoma.pt2e import int8_ranges
+from melanoma.qat_checkpoint import QATCheckpoint
 from melanoma.validation_scores import target_threshold
 
 INT8_SCHEME = "int8-pt2e-xnnpack"
@@ -65,13 +66,17 @@ def value_range(mean: list[float], std: list[float]) -> list[float]:
     return [round(float(low), 6), round(float(high), 6)]
 
 
-def int8_quantization(qat_meta: CheckpointMeta, program_sha256: str) -> Quantization:
-    """An int8 artifact's: lowered from the QAT program with this sha256 and metadata."""
+def int8_quantization(qat: QATCheckpoint) -> Quantization:
+    """An int8 artifact's: lowered from this QAT program (load_qat checked its sha256
+    against the metadata), with the input and logit ranges it represents."""
+    input_range, logit_range = int8_ranges(qat.program)
     return Quantization(
         scheme=INT8_SCHEME,
         per_channel=True,
-        qat=qat_meta.epochs > 0,  # epochs 0: calibration only (post-training quantization)
-        program_sha256=program_sha256,
+        qat=qat.meta.epochs > 0,  # epochs 0: calibration only (post-training quantization)
+        program_sha256=qat.meta.weights_sha256,
+        input_range=input_range,
+        logit_range=logit_range,
     )
 
 

@@ -11,6 +11,7 @@ versions they know. Version 2 added preprocessing.exif_orientation,
 preprocessing.alpha and verification.float_decision_agreement, and requires
 input.max_batch and quantization.program_sha256, which late version-1
 manifests carry optionally. Version 3 added preprocessing.color_profile.
+Version 4 added quantization.input_range and quantization.logit_range.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from typing import Any
 
 from melanoma.errors import UserError
 
-SCHEMA_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+SCHEMA_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 SUFFIX = ".manifest.json"
 
 
@@ -94,6 +95,12 @@ class Quantization:
     # sha256 of the QAT program.pt2 an int8 artifact was lowered from (its qat/metadata.json
     # records the same); None for fp32 and in manifests written before it was recorded.
     program_sha256: str | None = None
+    # Since version 4; int8 only (None for fp32). Calibration fixed what the int8 program
+    # represents: a normalized input value outside input_range (a channel nearly black or
+    # saturated; compare input.value_range) enters as the nearer bound, and the logit
+    # comes out clipped to logit_range, so P(melanoma) never passes sigmoid of its ends.
+    input_range: list[float] | None = None
+    logit_range: list[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +166,10 @@ def _is_shape(rank: int | None) -> Callable[[list], bool]:
     return check
 
 
+def _is_range_or_none(value: list | None) -> bool:
+    return value is None or (len(value) == 2 and value[0] < value[1])
+
+
 # A JSON value's check per field annotation: (accepts, what was expected).
 _KINDS: dict[Any, tuple[Callable[[Any], bool], str]] = {
     str: (lambda v: isinstance(v, str), "a string"),
@@ -178,6 +189,8 @@ _RULES: dict[tuple[type, str], tuple[Callable[[Any], bool], str]] = {
     (InputSpec, "shape"): (_is_shape(4), '4 positive sizes, the first may be "N"'),
     (InputSpec, "value_range"): (lambda v: len(v) == 2 and v[0] <= v[1], "[min, max]"),
     (InputSpec, "max_batch"): (lambda v: v is None or v >= 1, "a batch size >= 1 or null"),
+    (Quantization, "input_range"): (_is_range_or_none, "[low, high] or null"),
+    (Quantization, "logit_range"): (_is_range_or_none, "[low, high] or null"),
     (Preprocessing, "size"): (lambda v: v > 0, "a size > 0"),
     (Preprocessing, "mean"): (lambda v: len(v) == 3, "3 numbers (R, G, B)"),
     (Preprocessing, "std"): (lambda v: len(v) == 3 and min(v) > 0, "3 numbers > 0 (R, G, B)"),
@@ -203,26 +216,37 @@ def _expect(ok: bool, where: str, expected: str, value: Any) -> None:
         raise ManifestError(f"{where}: expected {expected}, got {shown}")
 
 
-# Fields version 1 does not have; they, and fields version 1 has optionally, are required in 2.
-_ADDED_IN_2 = {
-    (Preprocessing, "exif_orientation"),
-    (Preprocessing, "alpha"),
-    (Verification, "float_decision_agreement"),
+# The schema version that added each field, required from then on (some may be null);
+# fields not listed are in every version.
+ADDED_IN: dict[tuple[type, str], int] = {
+    (Preprocessing, "exif_orientation"): 2,
+    (Preprocessing, "alpha"): 2,
+    (Verification, "float_decision_agreement"): 2,
+    (Preprocessing, "color_profile"): 3,
+    (Quantization, "input_range"): 4,
+    (Quantization, "logit_range"): 4,
 }
-_REQUIRED_IN_2 = _ADDED_IN_2 | {(InputSpec, "max_batch"), (Quantization, "program_sha256")}
-_ADDED_IN_3 = {(Preprocessing, "color_profile")}  # required from 3 on
+# Fields version 1 carries optionally; required from version 2 on.
+OPTIONAL_IN_1 = {(InputSpec, "max_batch"), (Quantization, "program_sha256")}
+
+
+def must_state(cls: type, name: str, version: int) -> bool:
+    """Whether a manifest of `version` must state the field: in an older one a None means
+    "not stated", not a wrong value."""
+    key = (cls, name)
+    return version >= ADDED_IN.get(key, 1) and (version >= 2 or key not in OPTIONAL_IN_1)
 
 
 def _fields(cls: type, version: int) -> tuple[set[str], set[str]]:
     """(every field, required fields) of cls in a schema version."""
     names, required = set(), set()
     for f in dataclasses.fields(cls):
-        key = (cls, f.name)
-        if (version < 2 and key in _ADDED_IN_2) or (version < 3 and key in _ADDED_IN_3):
+        if version < ADDED_IN.get((cls, f.name), 1):
             continue
         names.add(f.name)
         no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        if no_default or (version >= 2 and key in _REQUIRED_IN_2) or key in _ADDED_IN_3:
+        versioned = (cls, f.name) in ADDED_IN or (cls, f.name) in OPTIONAL_IN_1
+        if no_default or (versioned and must_state(cls, f.name, version)):
             required.add(f.name)
     return names, required
 

@@ -142,3 +142,27 @@ def program_probs(
         for i in range(0, len(images), batch)
     ]
     return torch.cat(out).numpy()
+
+
+_QUANTIZE = "quantized_decomposed.quantize_per_tensor.default"
+_DEQUANTIZE = "quantized_decomposed.dequantize_per_tensor.default"
+
+
+def int8_ranges(program: torch.export.ExportedProgram) -> tuple[list[float], list[float]]:
+    """([low, high] of the normalized input, [low, high] of the output logit) that a
+    converted int8 program represents: calibration set them, and values outside are
+    clipped to them (a nearly black or saturated pixel; a very confident logit)."""
+    graph = program.graph_module.graph
+    (user_input,) = program.graph_signature.user_inputs
+    first = [n for n in graph.nodes if str(n.target) == _QUANTIZE and n.args[0].name == user_input]
+    last = next(n for n in graph.nodes if n.op == "output").args[0][0]
+    if len(first) != 1 or str(last.target) != _DEQUANTIZE:
+        raise ValueError(
+            "not a converted int8 program: no single input quantize / output dequantize"
+        )
+    return _representable(first[0]), _representable(last)
+
+
+def _representable(node: torch.fx.Node) -> list[float]:
+    _, scale, zero_point, quant_min, quant_max, _ = node.args
+    return [(quant_min - zero_point) * scale, (quant_max - zero_point) * scale]

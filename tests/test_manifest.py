@@ -18,13 +18,21 @@ from melanoma.manifest import (
 
 @pytest.fixture
 def written(exported) -> dict:
-    """An int8 manifest as the exporter writes it today (schema 3)."""
+    """An int8 manifest as the exporter writes it today (schema 4)."""
     return json.loads(manifest_path(exported["executorch", "int8"].artifact).read_text())
 
 
-def as_version_2(data: dict) -> dict:
-    """The same manifest as version 2 wrote it: without the field version 3 added."""
+def as_version_3(data: dict) -> dict:
+    """The same manifest as version 3 wrote it: without the int8 ranges version 4 added."""
     data = json.loads(json.dumps(data))
+    data["schema_version"] = 3
+    del data["quantization"]["input_range"], data["quantization"]["logit_range"]
+    return data
+
+
+def as_version_2(data: dict) -> dict:
+    """The same manifest as version 2 wrote it: without the fields versions 3 and 4 added."""
+    data = as_version_3(data)
     data["schema_version"] = 2
     del data["preprocessing"]["color_profile"]
     return data
@@ -39,13 +47,21 @@ def as_version_1(data: dict) -> dict:
     return data
 
 
-def test_the_exporter_writes_version_3_with_its_fields(written):
+def test_the_exporter_writes_version_4_with_its_fields(written):
     manifest = manifest_from_dict(written)
-    assert written["schema_version"] == SCHEMA_VERSION == 3
+    assert written["schema_version"] == SCHEMA_VERSION == 4
+    low, high = manifest.quantization.input_range
+    assert low < 0 < high and manifest.quantization.logit_range[0] < 0
     assert manifest.preprocessing.color_profile == "convert_to_srgb"
     assert manifest.preprocessing.exif_orientation == "applied"
     assert manifest.preprocessing.alpha == "composite_on_white"
     assert 0 <= manifest.verification.float_decision_agreement <= 1
+
+
+def test_version_3_reads_without_the_int8_ranges(written):
+    manifest = manifest_from_dict(as_version_3(written))
+    assert manifest.schema_version == 3 and manifest.quantization.input_range is None
+    assert manifest.preprocessing.color_profile == "convert_to_srgb"
 
 
 def test_version_2_reads_without_the_colour_profile(written):
@@ -72,7 +88,13 @@ def test_a_field_of_another_version_is_refused(written):
     older["preprocessing"]["color_profile"] = "convert_to_srgb"
     with pytest.raises(ManifestError, match=r"preprocessing: unknown field\(s\) color_profile"):
         manifest_from_dict(older)
+    v3 = as_version_3(written)
+    v3["quantization"]["logit_range"] = None
+    with pytest.raises(ManifestError, match=r"quantization: unknown field\(s\) logit_range"):
+        manifest_from_dict(v3)
     for section, name in (
+        ("quantization", "input_range"),
+        ("quantization", "logit_range"),
         ("preprocessing", "color_profile"),
         ("preprocessing", "exif_orientation"),
         ("verification", "float_decision_agreement"),
@@ -95,6 +117,8 @@ def test_a_field_of_another_version_is_refused(written):
         ("preprocessing", "exif_orientation", None, '"applied"'),
         ("preprocessing", "exif_orientation", "ignored", '"applied"'),
         ("verification", "float_decision_agreement", 1.5, r"a number in \[0, 1\] or null"),
+        ("quantization", "input_range", [3.0, -4.0], r"\[low, high\] or null"),
+        ("quantization", "logit_range", [1.0], r"\[low, high\] or null"),
     ],
 )
 def test_values_no_reader_implements_are_refused(written, section, name, value, expected):
@@ -103,10 +127,10 @@ def test_values_no_reader_implements_are_refused(written, section, name, value, 
         manifest_from_dict(written)
 
 
-@pytest.mark.parametrize("version", [0, 4, "2", None, True])
+@pytest.mark.parametrize("version", [0, 5, "2", None, True])
 def test_unknown_versions_are_refused(written, version):
     written["schema_version"] = version
-    with pytest.raises(ManifestError, match="expected 1 or 2 or 3"):
+    with pytest.raises(ManifestError, match="expected 1 or 2 or 3 or 4"):
         manifest_from_dict(written)
 
 

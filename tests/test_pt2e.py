@@ -1,10 +1,12 @@
-"""melanoma.pt2e: the prepared QAT graph folds BatchNorm, fake-quantizes, and trains a copy."""
+"""melanoma.pt2e: the prepared QAT graph folds BatchNorm, fake-quantizes, and trains a copy;
+the converted graph's int8 ranges."""
 
 import torch
 
 from melanoma.checkpoint import load_checkpoint
 from melanoma.model import example_inputs
-from melanoma.pt2e import fold_batchnorm, prepare_qat_model
+from melanoma.pt2e import fold_batchnorm, int8_ranges, prepare_qat_model
+from melanoma.qat_checkpoint import load_qat
 
 
 def test_prepared_graph_fake_quantizes_and_folds_bn(quick_checkpoint):
@@ -28,3 +30,18 @@ def test_prepared_graph_fake_quantizes_and_folds_bn(quick_checkpoint):
     optimizer.step()
     for name, value in model.state_dict().items():  # QAT trains a copy, never the float model
         assert torch.equal(value, before[name]), name
+
+
+def test_int8_ranges_are_where_the_program_clips():
+    program = load_qat("reference-supervised").program
+    (low, high), (logit_low, logit_high) = int8_ranges(program)
+    run = program.module()
+    x = torch.linspace(low, high, 2 * 3 * 32 * 32).reshape(2, 3, 32, 32)  # (N, C, H, W)
+    darker = x.clone()
+    darker[:, 0, :8, :8] = low - 1.0  # below what the int8 input represents
+    torch.testing.assert_close(run(darker), run(darker.clamp(low, high)), rtol=0, atol=0)
+    lighter = x.clone()
+    lighter[:, 0, :8, :8] = low + 1.0  # inside the range, the same patch moves the logit
+    assert not torch.allclose(run(lighter), run(darker))
+    logits = torch.cat([run(torch.full((1, 3, 32, 32), v)) for v in (low, 0.0, high)])
+    assert logits.min() >= logit_low - 1e-6 and logits.max() <= logit_high + 1e-6

@@ -60,7 +60,12 @@ def build_manifest() -> Callable[..., Manifest]:
                 Threshold("sensitivity_0.90", 0.2634, val_sensitivity=0.90, val_specificity=0.62),
             ],
             quantization=Quantization(
-                "int8-pt2e-xnnpack", per_channel=True, qat=False, program_sha256="5e" * 32
+                "int8-pt2e-xnnpack",
+                per_channel=True,
+                qat=False,
+                program_sha256="5e" * 32,
+                input_range=[-4.73, 2.95],
+                logit_range=[-6.0, 6.86],
             ),
             source_checkpoint_sha256="3f" * 32,
             versions={"torch": "2.13.0", "executorch": "1.5.1", "melanoma-mobile": "0.1.0"},
@@ -88,10 +93,12 @@ ADDED_FIELDS = {
     ("preprocessing", "alpha"): (2, "composite_on_white"),
     ("verification", "float_decision_agreement"): (2, None),
     ("preprocessing", "color_profile"): (3, "convert_to_srgb"),
+    ("quantization", "input_range"): (4, None),
+    ("quantization", "logit_range"): (4, None),
 }
 # Optional in version 1 (absent in its early manifests), required from version 2.
 V1_OPTIONAL = {("input", "max_batch"), ("quantization", "program_sha256")}
-VERSIONS = (1, 2, 3)
+VERSIONS = (1, 2, 3, 4)
 
 
 def as_version(exported: dict, version: int) -> dict:
@@ -121,7 +128,7 @@ def _set(section: str, **values):
 # the field named (the app words refusals of settings it does not run its own way); "schema": an
 # unknown schema version. The JSON cases are made from the text in write_bad_manifests.
 BAD_MANIFESTS = [
-    ("schema_v4.json", "schema", None, lambda d: d.update(schema_version=4), None),
+    ("schema_v5.json", "schema", None, lambda d: d.update(schema_version=5), None),
     ("schema_missing.json", "schema", None, lambda d: d.pop("schema_version"), None),
     ("missing_mean.json", "message", None, _pop("preprocessing", "mean"), None),
     ("missing_thresholds.json", "message", None, lambda d: d.pop("thresholds"), None),
@@ -164,6 +171,19 @@ BAD_MANIFESTS = [
         "v3_unsupported_color_profile.json", "field", 3,
         _set("preprocessing", color_profile="as_stored"),
         "manifest.preprocessing.color_profile",
+    ),
+    (
+        "v3_with_input_range.json", "message", 3, _set("quantization", input_range=[-4.0, 3.0]),
+        "manifest.quantization: unknown field(s) input_range",
+    ),
+    (
+        "v4_missing_logit_range.json", "message", 4, _pop("quantization", "logit_range"),
+        "manifest.quantization: missing field(s) logit_range",
+    ),
+    (
+        "v4_reversed_input_range.json", "field", 4,
+        _set("quantization", input_range=[3.0, -4.0]),
+        "manifest.quantization.input_range",
     ),
 ]  # fmt: skip
 

@@ -50,23 +50,33 @@ def test_contract_field_edited_is_failed(bench_edited, setting, field, value, re
     assert all(CONTRACT in r for r in subject.reasons if r.startswith("manifest input"))
 
 
+def to_version_3(data):
+    """Version 3 had no int8 input_range or logit_range."""
+    data["schema_version"] = 3
+    del data["quantization"]["input_range"], data["quantization"]["logit_range"]
+
+
 def to_version_1(data):
-    """Version 1 had no exif_orientation, alpha, color_profile or float_decision_agreement."""
+    """Version 1 had none of the fields versions 2-4 added."""
+    to_version_3(data)
     data["schema_version"] = 1
     del data["preprocessing"]["exif_orientation"], data["preprocessing"]["alpha"]
     del data["preprocessing"]["color_profile"], data["verification"]["float_decision_agreement"]
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_an_older_manifest_states_less_and_still_passes(bench_edited, version):
     """A field its version did not have is not stated, not wrong."""
 
     def to_version_2(data):
+        to_version_3(data)
         data["schema_version"] = 2
         del data["preprocessing"]["color_profile"]
 
-    subject = bench_edited(ONNX, to_version_1 if version == 1 else to_version_2)
-    assert subject.status == "verified", subject.reasons
+    older = {1: to_version_1, 2: to_version_2, 3: to_version_3}[version]
+    for name in (ONNX, ONNX_INT8):
+        subject = bench_edited(name, older)
+        assert subject.status == "verified", (name, subject.reasons)
 
 
 @pytest.mark.parametrize(
@@ -115,6 +125,18 @@ def test_version_1_manifest_without_max_batch_is_not_probed(bench_edited):
             f'manifest quantization.scheme "{INT8_SCHEME}", expected "none',
         ),
         (ONNX, "program_sha256", "0" * 64, 'manifest quantization.program_sha256 "000'),
+        (
+            PTE_INT8,
+            "input_range",
+            [-9.0, 9.0],
+            "manifest quantization.input_range [-9, 9], expected [",
+        ),
+        (
+            ONNX,
+            "logit_range",
+            [-6.0, 6.0],
+            "manifest quantization.logit_range [-6, 6], expected null",
+        ),
     ],
 )
 def test_quantization_edited_is_failed(bench_edited, setting, name, field, value, reason):

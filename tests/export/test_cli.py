@@ -85,6 +85,9 @@ def test_main_job_prints_its_table_and_nothing_on_stderr(melanoma_export, tmp_pa
     assert result.stderr == ""
     assert "reference-supervised-executorch-int8.pte" in result.stdout
     assert "checked on 32 generated mole-like images (no --data)" in result.stdout
+    # the bundled int8 program's calibrated input range, in the app developer's units
+    assert "int8 input range clips R 0-12 and G 254-255 (to its edge)" in result.stdout
+    assert "P(melanoma) stays within [0.0025, 0.9989]" in result.stdout
 
 
 def test_unknown_target_lists_the_valid_ones(melanoma_export):

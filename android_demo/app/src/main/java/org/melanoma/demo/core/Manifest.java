@@ -20,7 +20,7 @@ public final class Manifest {
      */
     public static final int OLDEST_SCHEMA_VERSION = 1;
 
-    public static final int NEWEST_SCHEMA_VERSION = 3;
+    public static final int NEWEST_SCHEMA_VERSION = 4;
 
     public final int schemaVersion;
     public final String modelName;
@@ -200,12 +200,19 @@ public final class Manifest {
         public final boolean perChannel;
         public final boolean qat;
         public final String programSha256; // the QAT program.pt2 it came from; null for fp32
+        // Since version 4, int8 only (null for fp32 and before): [low, high] of the normalized
+        // input and of the logit that the int8 program represents; values outside are clipped.
+        public final double[] inputRange;
+        public final double[] logitRange;
 
-        Quantization(String scheme, boolean perChannel, boolean qat, String programSha256) {
+        Quantization(String scheme, boolean perChannel, boolean qat, String programSha256,
+                double[] inputRange, double[] logitRange) {
             this.scheme = scheme;
             this.perChannel = perChannel;
             this.qat = qat;
             this.programSha256 = programSha256;
+            this.inputRange = inputRange;
+            this.logitRange = logitRange;
         }
     }
 

@@ -14,7 +14,7 @@ import java.util.List;
  * <p>Version 2 differs from version 1 only in fields: it adds preprocessing.exif_orientation,
  * preprocessing.alpha and verification.float_decision_agreement, and requires input.max_batch and
  * quantization.program_sha256, which version 1 has optionally. Version 3 adds
- * preprocessing.color_profile.
+ * preprocessing.color_profile. Version 4 adds quantization.input_range and logit_range.
  */
 public final class ManifestParser {
     private static final String WHERE = "manifest";
@@ -89,20 +89,19 @@ public final class ManifestParser {
 
     /**
      * A section's fields in a schema version: version 1 has {@code required} and {@code
-     * optionalIn1}; version 2 requires both and also {@code addedIn2}; version 3 also {@code
-     * addedIn3}. Anything else is an error.
+     * optionalIn1}; version 2 requires both and also {@code addedFrom2[0]}; version 3 also
+     * {@code addedFrom2[1]}, and so on. Anything else is an error.
      */
     private static void checkKeys(JsonFields f, int version, String[] required,
-            String[] optionalIn1, String[] addedIn2, String[] addedIn3) throws ManifestException {
+            String[] optionalIn1, String[]... addedFrom2) throws ManifestException {
         if (version == 1) {
             f.checkKeys(required, optionalIn1);
             return;
         }
         List<String> all = new ArrayList<String>(Arrays.asList(required));
         all.addAll(Arrays.asList(optionalIn1));
-        all.addAll(Arrays.asList(addedIn2));
-        if (version >= 3) {
-            all.addAll(Arrays.asList(addedIn3));
+        for (int added = 2; added <= version && added - 2 < addedFrom2.length; added++) {
+            all.addAll(Arrays.asList(addedFrom2[added - 2]));
         }
         f.checkKeys(all.toArray(NONE), NONE);
     }
@@ -187,10 +186,24 @@ public final class ManifestParser {
     private static Manifest.Quantization quantization(JsonFields f, int version)
             throws ManifestException {
         checkKeys(f, version, new String[] {"scheme", "per_channel", "qat"},
-                new String[] {"program_sha256"}, NONE, NONE);
+                new String[] {"program_sha256"}, NONE, NONE,
+                new String[] {"input_range", "logit_range"});
         String program = f.raw("program_sha256") == null ? null : f.string("program_sha256");
-        return new Manifest.Quantization(
-                f.string("scheme"), f.bool("per_channel"), f.bool("qat"), program);
+        return new Manifest.Quantization(f.string("scheme"), f.bool("per_channel"), f.bool("qat"),
+                program, rangeOrNull(f, "input_range"), rangeOrNull(f, "logit_range"));
+    }
+
+    /** [low, high] with low < high, or null (absent before version 4, null for fp32). */
+    private static double[] rangeOrNull(JsonFields f, String key) throws ManifestException {
+        if (f.raw(key) == null) {
+            return null;
+        }
+        double[] range = f.numbers(key);
+        if (range.length != 2 || !(range[0] < range[1])) {
+            throw new ManifestException(
+                    f.path(key) + ": expected [low, high] or null, got " + Arrays.toString(range));
+        }
+        return range;
     }
 
     private static Manifest.Verification verification(JsonFields f, int version)

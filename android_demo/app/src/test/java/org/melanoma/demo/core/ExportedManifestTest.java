@@ -2,6 +2,7 @@ package org.melanoma.demo.core;
 
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
@@ -52,7 +53,7 @@ public class ExportedManifestTest {
         }
     }
 
-    /** The exported manifest rewritten as schema versions 1, 2 and 3 (Python's). */
+    /** The exported manifest rewritten as every schema version Python reads. */
     @Test
     public void readsTheExportedManifestInEverySchemaVersion() throws Exception {
         File dir = new File(Golden.dir(), "manifest_versions");
@@ -70,6 +71,12 @@ public class ExportedManifestTest {
                     m.preprocessing.alpha);
             assertEquals(file.getName(), version < 3 ? null : "convert_to_srgb",
                     m.preprocessing.colorProfile);
+            if (version < 4) {
+                assertNull(file.getName(), m.quantization.inputRange);
+            } else {
+                assertArrayEquals(file.getName(), exported.quantization.inputRange,
+                        m.quantization.inputRange, 0.0);
+            }
         }
     }
 

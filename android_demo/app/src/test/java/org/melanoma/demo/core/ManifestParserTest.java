@@ -65,6 +65,26 @@ public class ManifestParserTest {
     }
 
     @Test
+    public void parsesAVersion4Manifest() throws Exception {
+        Manifest m = ManifestParser.parse(SampleManifest.V4);
+        assertEquals(4, m.schemaVersion);
+        assertArrayEquals(new double[] {-4.73, 2.95}, m.quantization.inputRange, 0);
+        assertArrayEquals(new double[] {-6.0, 6.86}, m.quantization.logitRange, 0);
+        assertNull(ManifestParser.parse(SampleManifest.V3).quantization.inputRange);
+        String fp32 = SampleManifest.v4With("\"input_range\": [-4.73, 2.95]",
+                "\"input_range\": null").replace("[-6.0, 6.86]", "null");
+        assertNull(ManifestParser.parse(fp32).quantization.logitRange);
+        refused(SampleManifest.v4With("    \"logit_range\": [-6.0, 6.86],\n", ""),
+                "manifest.quantization: missing field(s) logit_range");
+        refused(SampleManifest.v3With("    \"per_channel\": true,",
+                        "    \"input_range\": null,\n    \"per_channel\": true,"),
+                "manifest.quantization: unknown field(s) input_range");
+        refused(SampleManifest.v4With("[-4.73, 2.95]", "[2.95, -4.73]"),
+                "manifest.quantization.input_range: expected [low, high] or null, got "
+                        + "[2.95, -4.73]");
+    }
+
+    @Test
     public void eachVersionHasExactlyItsFields() {
         // Version 2 requires what version 1 has optionally, and the fields it added.
         refused(SampleManifest.v2With("    \"max_batch\": 128,\n", ""),
@@ -142,16 +162,16 @@ public class ManifestParserTest {
 
     @Test
     public void unknownSchemaVersionsAreRefusedFirst() {
-        for (String version : new String[] {"4", "0", "\"1\"", "null", "1.5", "2.0"}) {
+        for (String version : new String[] {"5", "0", "\"1\"", "null", "1.5", "2.0"}) {
             String json = SampleManifest.with("\"schema_version\": 1", "\"schema_version\": "
                     + version).replace("\"model_name\": \"cnn\",", ""); // also missing a field
             ManifestException e = refused(json, "manifest: schema_version ");
             assertTrue(version + ": " + e, e instanceof UnknownSchemaVersionException);
-            assertTrue(e.getMessage(), e.getMessage().contains("expected 1 to 3"));
+            assertTrue(e.getMessage(), e.getMessage().contains("expected 1 to 4"));
             assertTrue(e.getMessage(), e.getMessage().contains("update the app"));
         }
         ManifestException e = refused(SampleManifest.with("  \"schema_version\": 1,\n", ""),
-                "manifest: schema_version missing, expected 1 to 3");
+                "manifest: schema_version missing, expected 1 to 4");
         assertTrue(e instanceof UnknownSchemaVersionException);
     }
 

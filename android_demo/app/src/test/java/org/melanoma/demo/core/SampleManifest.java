@@ -99,9 +99,21 @@ final class SampleManifest {
             "    \"color\": \"RGB\",",
             "    \"color\": \"RGB\",\n    \"color_profile\": \"convert_to_srgb\",");
 
+    /** The same manifest in schema version 4: version 3 plus the int8 ranges. */
+    static final String V4 = replace(replace(V3,
+            "\"schema_version\": 3", "\"schema_version\": 4"),
+            "    \"per_channel\": true,",
+            "    \"input_range\": [-4.73, 2.95],\n    \"logit_range\": [-6.0, 6.86],\n"
+                    + "    \"per_channel\": true,");
+
     /** JSON with the first occurrence of {@code from} replaced; fails if it is not there. */
     static String with(String from, String to) {
         return replace(JSON, from, to);
+    }
+
+    /** {@link #with} on the version 4 manifest. */
+    static String v4With(String from, String to) {
+        return replace(V4, from, to);
     }
 
     /** {@link #with} on the version 3 manifest. */
