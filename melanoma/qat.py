@@ -46,7 +46,7 @@ from melanoma.preprocess import normalize
 from melanoma.pt2e import convert_qat_model, prepare_qat_model, program_probs
 from melanoma.qat_checkpoint import KIND, PROGRAM, QAT_SUBDIR
 from melanoma.splits import checkpoint_split
-from melanoma.training import augmented_batch
+from melanoma.training import augmented_batch, own_rng
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,7 @@ def _qat_epoch(prepared, teacher, optimizer, scheduler, train, unlabeled, config
     return float(np.mean(losses))
 
 
+@own_rng
 def train_qat(
     model: nn.Module, train: Split, unlabeled: Split | None, meta: CheckpointMeta, config: QATConfig
 ) -> torch.export.ExportedProgram:

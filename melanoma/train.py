@@ -41,6 +41,7 @@ from melanoma.splits import OUT_OF_FOLD, stratified_folds
 from melanoma.training import (
     WeightEMA,
     augmented_batch,
+    own_rng,
     select_device,
     validated_meta,
 )
@@ -217,6 +218,7 @@ def _save_ensemble(dataset: Dataset, config: TrainConfig, run: FoldRun, out_dir:
     (out_dir / RESUME).unlink(missing_ok=True)
 
 
+@own_rng
 def train_folds(dataset: Dataset, config: TrainConfig, out_dir: Path, resume: bool) -> FoldRun:
     """Train one member per fold, writing OUT/history.csv.
 

@@ -64,6 +64,7 @@ from melanoma.sources import DataError
 from melanoma.training import (
     WeightEMA,
     augmented_batch,
+    own_rng,
     seeded_split,
     select_device,
     validated_meta,
@@ -267,6 +268,7 @@ def _snapshot(nets: _Nets, labeled, rng, epoch, best: dict, history: list, resto
     }
 
 
+@own_rng
 def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool = False) -> Path:
     """Train the SGAN, select on validation AUC, save the deployable classifier as a checkpoint.
 

@@ -5,7 +5,10 @@ metadata from validation predictions."""
 from __future__ import annotations
 
 import copy
+import functools
+from collections.abc import Callable
 from dataclasses import asdict
+from typing import ParamSpec, TypeVar
 
 import torch
 from torch import nn
@@ -17,6 +20,9 @@ from melanoma.metrics import all_metrics, choose_thresholds
 from melanoma.preprocess import channel_stats, normalize
 from melanoma.splits import stratified_split
 from melanoma.validation_scores import scores_sha256
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -56,6 +62,19 @@ def augmented_batch(
     """uint8 (B, 3, 32, 32) -> augmented, normalized float32."""
     augmented = augment(images.to(torch.float32) / 255.0, config, gen)
     return normalize(augmented * 255.0, mean, std)
+
+
+def own_rng(trainer: Callable[P, R]) -> Callable[P, R]:
+    """Run `trainer` on a fork of torch's global RNG. Trainers seed it (dropout draws from
+    it, and resume restores it), which would otherwise reseed the caller's random stream
+    as a side effect of training."""
+
+    @functools.wraps(trainer)
+    def forked(*args: P.args, **kwargs: P.kwargs) -> R:
+        with torch.random.fork_rng():
+            return trainer(*args, **kwargs)
+
+    return forked
 
 
 def seeded_split(dataset: Dataset, config) -> tuple[torch.Generator, Split, Split, list, list]:
