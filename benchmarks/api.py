@@ -9,7 +9,6 @@ from pathlib import Path
 from melanoma.atomic import check_writable
 from melanoma.benchmarks.gate import GateLimits, targets, violations
 from melanoma.benchmarks.harness import BenchConfig, BenchResult, run_benchmark
-from melanoma.benchmarks.machine import versions
 from melanoma.benchmarks.report import (
     SCHEMA_VERSION,
     make_row,
@@ -19,7 +18,7 @@ from melanoma.benchmarks.report import (
     write_text,
 )
 from melanoma.benchmarks.timing import THROUGHPUT_BATCH, split_runs
-from melanoma.checkpoint import utc_now
+from melanoma.checkpoint import package_versions, utc_now
 from melanoma.errors import UserError
 
 
@@ -42,7 +41,7 @@ def build_report(result: BenchResult, config: BenchConfig, limits: GateLimits) -
         "schema_version": SCHEMA_VERSION,
         "created_utc": utc_now(),
         "machine": result.machine,
-        "versions": versions(),
+        "versions": package_versions(),
         "data": result.data,
         "reference": result.reference,
         "config": _config_dict(config),

@@ -51,6 +51,7 @@ from melanoma.checkpoint import (
 )
 from melanoma.errors import UserError
 from melanoma.evaluate import check_reproduces_scores
+from melanoma.folders import is_hidden
 from melanoma.manifest import SUFFIX, Manifest, verify_artifact
 from melanoma.preprocess import normalize
 
@@ -102,7 +103,7 @@ def discover(artifacts_dir: Path) -> list[Artifact]:
 
 def _hidden(path: Path, root: Path) -> bool:
     # Atomic writes leave `.name.tmp` siblings while in flight; they are not artifacts.
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
+    return is_hidden(path.relative_to(root).as_posix())
 
 
 def resolve_reference(artifacts: list[Artifact], reference: str | None) -> Checkpoint:

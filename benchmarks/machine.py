@@ -1,24 +1,13 @@
-"""What the numbers were measured on: the machine and the package versions."""
+"""What the numbers were measured on: the machine (package versions: checkpoint.package_versions,
+the same list every checkpoint and manifest records)."""
 
 from __future__ import annotations
 
 import os
 import platform
-from importlib import metadata
 from pathlib import Path
 
 from melanoma.benchmarks.macs import matmul_peak_gmacs
-
-VERSIONED = (
-    "torch",
-    "executorch",
-    "onnxruntime",
-    "coremltools",
-    "onnx",
-    "numpy",
-    "torchao",
-    "melanoma-mobile",
-)
 
 
 def cpu_model() -> str:
@@ -48,14 +37,3 @@ def machine_info(threads: tuple[int, ...]) -> dict:
         "load_average_1m": load,
         "torch_matmul_gmacs_per_s": {str(t): round(matmul_peak_gmacs(t), 2) for t in threads},
     }
-
-
-def versions() -> dict[str, str | None]:
-    """Installed versions of every runtime and library that shapes the numbers; None if absent."""
-    found: dict[str, str | None] = {}
-    for name in VERSIONED:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found

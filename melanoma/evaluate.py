@@ -13,6 +13,7 @@ from melanoma.atomic import write_csv
 from melanoma.checkpoint import METADATA, Checkpoint, CheckpointError
 from melanoma.datasets import Dataset, Split
 from melanoma.errors import UserError
+from melanoma.folders import is_hidden
 from melanoma.images import IMAGE_SUFFIXES, decode_rgb
 from melanoma.inference import predict_probs
 from melanoma.metrics import evaluation_report
@@ -209,7 +210,11 @@ def image_files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path))
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and not is_hidden(p.relative_to(path).as_posix())
+            )
             files += [p for p in found if p.suffix.lower() in IMAGE_SUFFIXES]
             _warn_skipped(path, [p for p in found if p.suffix.lower() not in IMAGE_SUFFIXES])
         elif path.is_file():
@@ -219,10 +224,6 @@ def image_files(paths: list[Path]) -> list[Path]:
     if not files:
         raise UserError("no images found in " + ", ".join(map(str, paths)))
     return files
-
-
-def _hidden(path: Path, folder: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(folder).parts)
 
 
 def _warn_skipped(folder: Path, others: list[Path]) -> None:

@@ -16,6 +16,7 @@ HIDDEN_FOLDERS = ("__MACOSX",)
 
 
 def is_hidden(name: str) -> bool:
+    """A relative path with a dot-named part or a macOS zip's __MACOSX folder in it."""
     return any(p.startswith(".") or p in HIDDEN_FOLDERS for p in PurePosixPath(name).parts)
 
 

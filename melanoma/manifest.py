@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from melanoma.checkpoint import file_sha256
 from melanoma.errors import UserError
 
 SCHEMA_VERSION = 4
@@ -326,10 +327,7 @@ def sha256_of(path: Path) -> str:
             digest.update(item.relative_to(path).as_posix().encode() + b"\0")
             digest.update(item.read_bytes())
         return digest.hexdigest()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def size_of(path: Path) -> int:
