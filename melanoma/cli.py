@@ -25,8 +25,7 @@ from melanoma.cliutil import (
     threshold_option,
 )
 from melanoma.errors import UserError
-
-METHODS = ("supervised", "sgan")
+from melanoma.methods import TRAINERS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -49,7 +48,7 @@ def cli(verbose: bool, threads: int | None) -> None:
 @cli.command()
 @click.option(
     "--method",
-    type=click.Choice(METHODS),
+    type=click.Choice(TRAINERS),
     default="supervised",
     show_default=True,
     help="supervised CNN, or the semi-supervised GAN that also uses unlabeled images.",
@@ -107,8 +106,8 @@ def train(
     import torch
 
     from melanoma.checkpoint import read_meta
-    from melanoma.compare import method_config
     from melanoma.datasets import load_dataset
+    from melanoma.methods import method_config
     from melanoma.resume import RESUME
     from melanoma.splits import validation_scheme
 
@@ -139,7 +138,7 @@ def train(
 
 
 def _train_method(method, dataset, config, out_dir, resume) -> Path:
-    from melanoma.compare import train_method
+    from melanoma.methods import train_method
     from melanoma.resume import TrainingInterrupted
     from melanoma.train_sgan import DivergenceError
 
@@ -154,7 +153,7 @@ def _train_method(method, dataset, config, out_dir, resume) -> Path:
 
 
 def _method_list(ctx, param, value: str) -> list[str]:
-    from melanoma.compare import METHODS
+    from melanoma.methods import METHODS
 
     names = [m.strip() for m in value.split(",") if m.strip()]
     unknown = [m for m in names if m not in METHODS]

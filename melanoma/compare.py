@@ -30,6 +30,7 @@ from melanoma.datasets import Dataset
 from melanoma.errors import UserError
 from melanoma.evaluate import evaluate_checkpoint
 from melanoma.inference import predict_probs
+from melanoma.methods import METHODS, method_config, train_method, trainer_of
 from melanoma.metrics import logit, rank_auc
 from melanoma.near_duplicates import NEAR_DUPLICATE_RMS, near_duplicates
 from melanoma.resume import RESUME, differing_settings, stored_settings, training_settings
@@ -37,38 +38,7 @@ from melanoma.sources import DataError
 from melanoma.splits import validation_scheme
 
 log = logging.getLogger(__name__)
-# SGAN ablations: the same discriminator, loop, steps, augmentation, EMA, epoch
-# selection and thresholds, with parts of the unlabeled signal switched off, so a
-# comparison can show what the unlabeled images buy this network. They train
-# with the SGAN's trainer (their checkpoints say method "sgan").
-SGAN_ABLATIONS = {
-    "sgan-labeled-only": {"unsup_weight": 0.0, "consistency_weight": 0.0},
-    "sgan-mean-teacher": {"unsup_weight": 0.0},  # consistency on unlabeled, no GAN losses
-    "sgan-no-mean-teacher": {"consistency_weight": 0.0},  # GAN losses alone, as Salimans et al.
-}
-METHODS = ("supervised", "sgan", *SGAN_ABLATIONS)
 SUMMARY_METRICS = ("auc", "accuracy", "sensitivity", "specificity", "balanced_accuracy")
-
-
-def method_config(method: str, seed: int, epochs: int | None = None, progress: bool = True):
-    """The default config of `method` for `seed` (and `epochs`, if given)."""
-    overrides = {"seed": seed, "progress": progress}
-    if epochs is not None:
-        overrides["epochs"] = epochs
-    if method == "supervised":
-        from melanoma.train import TrainConfig
-
-        return TrainConfig(**overrides)
-    if trainer_of(method) == "sgan":
-        from melanoma.train_sgan import SGANConfig
-
-        return SGANConfig(**overrides, **SGAN_ABLATIONS.get(method, {}))
-    raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-
-
-def trainer_of(method: str) -> str:
-    """The trainer (and checkpoint method) behind a compared method."""
-    return "sgan" if method in SGAN_ABLATIONS else method
 
 
 def reusable(ckpt_dir: Path, method: str, config, dataset: Dataset) -> bool:
@@ -103,17 +73,6 @@ def train_or_reuse(method: str, config, dataset: Dataset, ckpt_dir: Path) -> flo
         log.warning("%s; training it from the start", why)
         train_method(method, dataset, config, ckpt_dir)
     return time.perf_counter() - started
-
-
-def train_method(method: str, dataset: Dataset, config, out_dir: Path, resume=False) -> Path:
-    """Train `method` (its config from method_config) into out_dir with the trainer behind it."""
-    if trainer_of(method) == "supervised":
-        from melanoma.train import train_supervised
-
-        return train_supervised(dataset, config, out_dir, resume=resume)
-    from melanoma.train_sgan import train_sgan
-
-    return train_sgan(dataset, config, out_dir, resume=resume)
 
 
 def compare(

@@ -1,0 +1,58 @@
+"""Training methods by name: the trainer behind each and its default config.
+
+`melanoma train --method` takes a trainer; `melanoma compare --methods` also
+takes the SGAN ablations, which train with the SGAN's trainer under changed
+settings (their checkpoints say method "sgan"). Trainers are imported when
+used: each pulls in its own stack.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # `melanoma --help` would otherwise import torch
+    from melanoma.datasets import Dataset
+
+TRAINERS = ("supervised", "sgan")  # also the `method` a checkpoint records
+# The same discriminator, loop, steps, augmentation, EMA, epoch selection and
+# thresholds, with parts of the unlabeled signal switched off, so a comparison
+# can show what the unlabeled images buy this network.
+SGAN_ABLATIONS = {
+    "sgan-labeled-only": {"unsup_weight": 0.0, "consistency_weight": 0.0},
+    "sgan-mean-teacher": {"unsup_weight": 0.0},  # consistency on unlabeled, no GAN losses
+    "sgan-no-mean-teacher": {"consistency_weight": 0.0},  # GAN losses alone, as Salimans et al.
+}
+METHODS = (*TRAINERS, *SGAN_ABLATIONS)
+
+
+def trainer_of(method: str) -> str:
+    """The trainer (and checkpoint method) behind a method; unknown names list the valid ones."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    return "sgan" if method in SGAN_ABLATIONS else method
+
+
+def method_config(method: str, seed: int, epochs: int | None = None, progress: bool = True):
+    """The default config of `method` for `seed` (and `epochs`, if given)."""
+    overrides = {"seed": seed, "progress": progress}
+    if epochs is not None:
+        overrides["epochs"] = epochs
+    if trainer_of(method) == "supervised":
+        from melanoma.train import TrainConfig
+
+        return TrainConfig(**overrides)
+    from melanoma.train_sgan import SGANConfig
+
+    return SGANConfig(**overrides, **SGAN_ABLATIONS.get(method, {}))
+
+
+def train_method(method: str, dataset: Dataset, config, out_dir: Path, resume=False) -> Path:
+    """Train `method` (its config from method_config) into out_dir with the trainer behind it."""
+    if trainer_of(method) == "supervised":
+        from melanoma.train import train_supervised
+
+        return train_supervised(dataset, config, out_dir, resume=resume)
+    from melanoma.train_sgan import train_sgan
+
+    return train_sgan(dataset, config, out_dir, resume=resume)

@@ -1,0 +1,29 @@
+"""melanoma.methods: which trainer and which settings each method name stands for."""
+
+import pytest
+
+from melanoma.methods import METHODS, SGAN_ABLATIONS, TRAINERS, method_config, trainer_of
+from melanoma.train import TrainConfig
+from melanoma.train_sgan import SGANConfig
+
+
+def test_ablations_train_with_the_sgan_trainer_and_unknown_names_list_the_valid_ones():
+    assert [trainer_of(m) for m in METHODS] == [*TRAINERS, *["sgan"] * len(SGAN_ABLATIONS)]
+    with pytest.raises(ValueError, match="unknown method 'gan'; choose from supervised, sgan, "):
+        trainer_of("gan")
+
+
+def test_each_method_config_switches_off_only_its_part_of_the_unlabeled_signal():
+    assert method_config("supervised", 3, 7) == TrainConfig(seed=3, epochs=7)
+    sgan = method_config("sgan", 0, 1)
+    assert sgan == SGANConfig(seed=0, epochs=1) and sgan.consistency_weight > 0
+    labeled_only = method_config("sgan-labeled-only", 0, 1)
+    assert (labeled_only.unsup_weight, labeled_only.consistency_weight) == (0.0, 0.0)
+    mean_teacher = method_config("sgan-mean-teacher", 0, 1)
+    assert (mean_teacher.unsup_weight, mean_teacher.consistency_weight) == (
+        0.0,
+        sgan.consistency_weight,
+    )
+    gan_alone = method_config("sgan-no-mean-teacher", 0, 1)
+    assert (gan_alone.unsup_weight, gan_alone.consistency_weight) == (1.0, 0.0)
+    assert method_config("sgan", 0, progress=False).epochs == SGANConfig().epochs
