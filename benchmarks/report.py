@@ -17,7 +17,7 @@ from melanoma.benchmarks.macs import gmacs_per_s
 from melanoma.benchmarks.subjects import Subject
 from melanoma.benchmarks.timing import PREEMPTED_BELOW, THROUGHPUT_BATCH, Latency
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SYMBOLS = {"verified": "✅", "failed": "❎", "not_runnable": "⏭"}
 # metrics.py names positive predictive value "precision"; a row's "precision" is fp32/int8.
 METRICS = {

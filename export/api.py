@@ -27,6 +27,7 @@ from melanoma.checkpoint import (
     checkpoint_sha256,
     load_checkpoint,
     package_versions,
+    same_threshold_name,
     utc_now,
 )
 from melanoma.errors import UserError
@@ -266,6 +267,11 @@ def _verify(module, path: Path, precision: str, source: Source, context: Context
     )
 
 
+def _listed_name(thresholds: list[Threshold], asked: str) -> str:
+    """The manifest's spelling of the threshold asked for (sensitivity_0.9: sensitivity_0.90)."""
+    return next(t.name for t in thresholds if same_threshold_name(t.name, asked))
+
+
 def _manifest(module, precision, name, temp, info, verification, source, context) -> Manifest:
     meta = source.meta
     contract = input_contract(meta.mean, meta.std)
@@ -279,6 +285,7 @@ def _manifest(module, precision, name, temp, info, verification, source, context
         preprocessing=contract.preprocessing,
         output=contract.output,
         thresholds=context.thresholds,
+        default_threshold=_listed_name(context.thresholds, context.threshold_name),
         quantization=source.quantization,
         source_checkpoint_sha256=context.source_sha256,
         versions=package_versions(),

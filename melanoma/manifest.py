@@ -11,7 +11,8 @@ versions they know. Version 2 added preprocessing.exif_orientation,
 preprocessing.alpha and verification.float_decision_agreement, and requires
 input.max_batch and quantization.program_sha256, which late version-1
 manifests carry optionally. Version 3 added preprocessing.color_profile.
-Version 4 added quantization.input_range and quantization.logit_range.
+Version 4 added quantization.input_range, quantization.logit_range and
+default_threshold.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class OutputSpec:
 @dataclass(frozen=True)
 class Threshold:
     name: str  # "youden" or "sensitivity_0.90"
-    probability: float  # decide melanoma when sigmoid(logit) >= probability
+    probability: float  # decide melanoma when sigmoid(logit) >= probability (at, not above)
     val_sensitivity: float
     val_specificity: float
 
@@ -135,6 +136,9 @@ class Manifest:
     versions: dict[str, str]
     created_utc: str
     verification: Verification
+    # Since version 4: the name of the threshold to decide with unless the user picks another
+    # (the exporter's verification, `melanoma predict` and the app use it); one of `thresholds`.
+    default_threshold: str | None = None
     target_info: dict[str, Any] = field(default_factory=dict)  # opset, delegated ops, ...
     schema_version: int = SCHEMA_VERSION
 
@@ -226,6 +230,7 @@ ADDED_IN: dict[tuple[type, str], int] = {
     (Preprocessing, "color_profile"): 3,
     (Quantization, "input_range"): 4,
     (Quantization, "logit_range"): 4,
+    (Manifest, "default_threshold"): 4,
 }
 # Fields version 1 carries optionally; required from version 2 on.
 OPTIONAL_IN_1 = {(InputSpec, "max_batch"), (Quantization, "program_sha256")}
@@ -299,7 +304,28 @@ def manifest_from_dict(data: dict[str, Any], where: str = "manifest") -> Manifes
     if type(version) is not int or version not in READABLE_VERSIONS:
         readable = " or ".join(map(str, READABLE_VERSIONS))
         raise ManifestError(f"{where}: schema_version {version!r}, expected {readable}")
-    return _build(Manifest, data, where, version)
+    manifest = _build(Manifest, data, where, version)
+    names = [t.name for t in manifest.thresholds]
+    if manifest.default_threshold is not None and manifest.default_threshold not in names:
+        raise ManifestError(
+            f"{where}.default_threshold: {manifest.default_threshold!r} is not one of the "
+            f"thresholds ({', '.join(names)})"
+        )
+    if version >= 4:
+        _check_int8_ranges(manifest, where)
+    return manifest
+
+
+def _check_int8_ranges(manifest: Manifest, where: str) -> None:
+    """Both ranges for int8, neither for fp32: a reader may rely on having the pair."""
+    q = manifest.quantization
+    stated = (q.input_range is not None, q.logit_range is not None)
+    int8 = manifest.precision == "int8"
+    if stated != (int8, int8):
+        raise ManifestError(
+            f"{where}.quantization: input_range and logit_range must both be set for int8 "
+            f"and both null otherwise (precision {manifest.precision!r})"
+        )
 
 
 def manifest_path(artifact: Path) -> Path:

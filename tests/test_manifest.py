@@ -27,6 +27,7 @@ def as_version_3(data: dict) -> dict:
     data = json.loads(json.dumps(data))
     data["schema_version"] = 3
     del data["quantization"]["input_range"], data["quantization"]["logit_range"]
+    del data["default_threshold"]
     return data
 
 
@@ -52,6 +53,7 @@ def test_the_exporter_writes_version_4_with_its_fields(written):
     assert written["schema_version"] == SCHEMA_VERSION == 4
     low, high = manifest.quantization.input_range
     assert low < 0 < high and manifest.quantization.logit_range[0] < 0
+    assert manifest.default_threshold == "youden" == manifest.thresholds[0].name
     assert manifest.preprocessing.color_profile == "convert_to_srgb"
     assert manifest.preprocessing.exif_orientation == "applied"
     assert manifest.preprocessing.alpha == "composite_on_white"
@@ -61,6 +63,7 @@ def test_the_exporter_writes_version_4_with_its_fields(written):
 def test_version_3_reads_without_the_int8_ranges(written):
     manifest = manifest_from_dict(as_version_3(written))
     assert manifest.schema_version == 3 and manifest.quantization.input_range is None
+    assert manifest.default_threshold is None
     assert manifest.preprocessing.color_profile == "convert_to_srgb"
 
 
@@ -124,6 +127,27 @@ def test_a_field_of_another_version_is_refused(written):
 def test_values_no_reader_implements_are_refused(written, section, name, value, expected):
     written[section][name] = value
     with pytest.raises(ManifestError, match=f"{section}.{name}: expected {expected}"):
+        manifest_from_dict(written)
+
+
+def test_int8_states_both_ranges_and_fp32_neither(written):
+    written["quantization"]["logit_range"] = None
+    with pytest.raises(ManifestError, match="both be set for int8 and both null otherwise"):
+        manifest_from_dict(written)
+    written["quantization"]["input_range"] = None
+    written["precision"] = "fp32"
+    assert manifest_from_dict(written).quantization.input_range is None
+    written["quantization"]["logit_range"] = [-1.0, 1.0]
+    with pytest.raises(ManifestError, match=r"\(precision 'fp32'\)"):
+        manifest_from_dict(written)
+
+
+def test_the_default_threshold_must_be_one_of_the_thresholds(written):
+    written["default_threshold"] = "sensitivity_0.95"
+    with pytest.raises(ManifestError, match="default_threshold: 'sensitivity_0.95' is not one"):
+        manifest_from_dict(written)
+    del written["default_threshold"]
+    with pytest.raises(ManifestError, match=r"manifest: missing field\(s\) default_threshold"):
         manifest_from_dict(written)
 
 

@@ -59,6 +59,7 @@ def build_manifest() -> Callable[..., Manifest]:
                 Threshold("youden", 0.4817, val_sensitivity=0.81, val_specificity=0.79),
                 Threshold("sensitivity_0.90", 0.2634, val_sensitivity=0.90, val_specificity=0.62),
             ],
+            default_threshold="youden",
             quantization=Quantization(
                 "int8-pt2e-xnnpack",
                 per_channel=True,
@@ -95,6 +96,7 @@ ADDED_FIELDS = {
     ("preprocessing", "color_profile"): (3, "convert_to_srgb"),
     ("quantization", "input_range"): (4, None),
     ("quantization", "logit_range"): (4, None),
+    (None, "default_threshold"): (4, "youden"),  # None: a top-level field
 }
 # Optional in version 1 (absent in its early manifests), required from version 2.
 V1_OPTIONAL = {("input", "max_batch"), ("quantization", "program_sha256")}
@@ -106,10 +108,11 @@ def as_version(exported: dict, version: int) -> dict:
     data = copy.deepcopy(exported)
     data["schema_version"] = version
     for (section, key), (added, value) in ADDED_FIELDS.items():
+        part = data if section is None else data[section]
         if version < added:
-            data[section].pop(key, None)
+            part.pop(key, None)
         else:
-            data[section].setdefault(key, value)
+            part.setdefault(key, value)
     for section, key in V1_OPTIONAL:
         data[section].setdefault(key, None)
     return data
@@ -179,6 +182,21 @@ BAD_MANIFESTS = [
     (
         "v4_missing_logit_range.json", "message", 4, _pop("quantization", "logit_range"),
         "manifest.quantization: missing field(s) logit_range",
+    ),
+    (
+        "v4_unknown_default_threshold.json", "message", 4,
+        lambda d: d.update(default_threshold="sensitivity_0.95"),
+        "manifest.default_threshold: 'sensitivity_0.95' is not one of the thresholds "
+        "(youden, sensitivity_0.90)",
+    ),
+    (
+        "v4_missing_default_threshold.json", "message", 4, lambda d: d.pop("default_threshold"),
+        "manifest: missing field(s) default_threshold",
+    ),
+    (
+        "v4_int8_without_logit_range.json", "message", 4, _set("quantization", logit_range=None),
+        "manifest.quantization: input_range and logit_range must both be set for int8 and both "
+        "null otherwise (precision 'int8')",
     ),
     (
         "v4_reversed_input_range.json", "field", 4,

@@ -51,9 +51,10 @@ def test_contract_field_edited_is_failed(bench_edited, setting, field, value, re
 
 
 def to_version_3(data):
-    """Version 3 had no int8 input_range or logit_range."""
+    """Version 3 had no int8 input_range or logit_range, nor default_threshold."""
     data["schema_version"] = 3
     del data["quantization"]["input_range"], data["quantization"]["logit_range"]
+    del data["default_threshold"]
 
 
 def to_version_1(data):
@@ -132,10 +133,10 @@ def test_version_1_manifest_without_max_batch_is_not_probed(bench_edited):
             "manifest quantization.input_range [-9, 9], expected [",
         ),
         (
-            ONNX,
+            ONNX_INT8,
             "logit_range",
             [-6.0, 6.0],
-            "manifest quantization.logit_range [-6, 6], expected null",
+            "manifest quantization.logit_range [-6, 6], expected [",
         ),
     ],
 )

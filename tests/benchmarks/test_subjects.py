@@ -70,6 +70,7 @@ def test_wrong_normalization_is_failed(artifacts_copy, checkpoint, test_split, r
 def test_missing_threshold_is_failed(artifacts_copy, checkpoint, test_split, reference):
     def drop(data):
         data["thresholds"] = [t for t in data["thresholds"] if t["name"] != "youden"]
+        data["default_threshold"] = data["thresholds"][0]["name"]  # else the manifest is invalid
 
     subject = run(edited(artifacts_copy, ONNX, drop), checkpoint, test_split, reference)
     assert subject.status == "failed" and "no threshold 'youden'" in subject.reasons[0]

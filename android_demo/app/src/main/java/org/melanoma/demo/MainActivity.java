@@ -303,7 +303,8 @@ public final class MainActivity extends ComponentActivity {
             float[] input = model.preprocessor.toInput(new BitmapRowSource(photo), box);
             long preNanos = System.nanoTime() - start;
             float logit = classifier.logit(input);
-            Screening s = Screening.of(logit, model.bands, preNanos, classifier.lastNanos());
+            Screening s = Screening.of(
+                    logit, model.bands, model.decideAt, preNanos, classifier.lastNanos());
             return new Outcome(s.summary(model.positiveClass) + String.format(Locale.ROOT,
                     "%nSquare: %d px at (%d, %d) of a %dx%d photo",
                     box.side, box.left, box.top, width, height), false);

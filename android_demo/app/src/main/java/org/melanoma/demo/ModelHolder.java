@@ -10,6 +10,7 @@ import org.melanoma.demo.core.Manifest;
 import org.melanoma.demo.core.ManifestException;
 import org.melanoma.demo.core.Preprocessor;
 import org.melanoma.demo.core.RiskBands;
+import org.melanoma.demo.core.Screening;
 
 /**
  * The loaded model and the one thread that uses it, kept while the activity is recreated.
@@ -31,6 +32,7 @@ public final class ModelHolder extends ViewModel {
     Preprocessor preprocessor;
     RiskBands bands;
     String positiveClass = "melanoma";
+    String decideAt = Screening.DEFAULT_THRESHOLD; // the manifest's default threshold
     String problem = "The model is still loading."; // why there is no classifier
     String status = ""; // the model line on screen
 
@@ -53,6 +55,7 @@ public final class ModelHolder extends ViewModel {
             preprocessor = pre;
             bands = RiskBands.fromManifest(m);
             positiveClass = m.output.positiveClass;
+            decideAt = m.decisionThresholdName();
             minSide = pre.minSide();
             problem = null;
             status = describe(m) + (prepared.note.isEmpty() ? "" : "\n" + prepared.note);

@@ -32,6 +32,8 @@ public final class Manifest {
     public final Preprocessing preprocessing;
     public final OutputSpec output;
     public final List<Threshold> thresholds; // in manifest order, not sorted
+    /** Since version 4: the threshold to decide at; null before (whose exporters used youden). */
+    public final String defaultThreshold;
     public final Quantization quantization;
     public final String sourceCheckpointSha256;
     public final Map<String, String> versions;
@@ -50,6 +52,7 @@ public final class Manifest {
             Preprocessing preprocessing,
             OutputSpec output,
             List<Threshold> thresholds,
+            String defaultThreshold,
             Quantization quantization,
             String sourceCheckpointSha256,
             Map<String, String> versions,
@@ -66,12 +69,18 @@ public final class Manifest {
         this.preprocessing = preprocessing;
         this.output = output;
         this.thresholds = Collections.unmodifiableList(thresholds);
+        this.defaultThreshold = defaultThreshold;
         this.quantization = quantization;
         this.sourceCheckpointSha256 = sourceCheckpointSha256;
         this.versions = Collections.unmodifiableMap(versions);
         this.createdUtc = createdUtc;
         this.verification = verification;
         this.targetInfo = Collections.unmodifiableMap(targetInfo);
+    }
+
+    /** The threshold to decide at: the manifest's default_threshold, youden before version 4. */
+    public String decisionThresholdName() {
+        return defaultThreshold != null ? defaultThreshold : Screening.DEFAULT_THRESHOLD;
     }
 
     /** The artifact this manifest describes. */

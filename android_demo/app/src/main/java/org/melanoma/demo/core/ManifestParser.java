@@ -14,7 +14,8 @@ import java.util.List;
  * <p>Version 2 differs from version 1 only in fields: it adds preprocessing.exif_orientation,
  * preprocessing.alpha and verification.float_decision_agreement, and requires input.max_batch and
  * quantization.program_sha256, which version 1 has optionally. Version 3 adds
- * preprocessing.color_profile. Version 4 adds quantization.input_range and logit_range.
+ * preprocessing.color_profile. Version 4 adds quantization.input_range and logit_range, and
+ * default_threshold.
  */
 public final class ManifestParser {
     private static final String WHERE = "manifest";
@@ -25,6 +26,7 @@ public final class ManifestParser {
         "created_utc", "verification",
     };
     private static final String[] TOP_OPTIONAL = {"target_info", "schema_version"};
+    private static final String[] TOP_ADDED_IN_4 = {"default_threshold"};
     private static final String[] NONE = {};
 
     private ManifestParser() {}
@@ -49,19 +51,32 @@ public final class ManifestParser {
         }
         JsonFields top = JsonFields.of(root, WHERE);
         int version = schemaVersion(top);
-        top.checkKeys(TOP_REQUIRED, TOP_OPTIONAL);
+        if (version >= 4) {
+            List<String> required = new ArrayList<String>(Arrays.asList(TOP_REQUIRED));
+            required.addAll(Arrays.asList(TOP_ADDED_IN_4));
+            top.checkKeys(required.toArray(NONE), TOP_OPTIONAL);
+        } else {
+            top.checkKeys(TOP_REQUIRED, TOP_OPTIONAL);
+        }
+        List<Manifest.Threshold> thresholds = thresholds(top);
+        Manifest.Quantization quantization = quantization(top.object("quantization"), version);
+        String precision = top.string("precision");
+        if (version >= 4) {
+            checkInt8Ranges(precision, quantization);
+        }
         return new Manifest(
                 version,
                 top.string("model_name"),
                 top.string("method"),
                 top.string("target"),
-                top.string("precision"),
+                precision,
                 fileInfo(top.object("file")),
                 inputSpec(top.object("input"), version),
                 preprocessing(top.object("preprocessing"), version),
                 outputSpec(top.object("output")),
-                thresholds(top),
-                quantization(top.object("quantization"), version),
+                thresholds,
+                defaultThreshold(top, thresholds),
+                quantization,
                 top.string("source_checkpoint_sha256"),
                 top.stringMap("versions"),
                 top.string("created_utc"),
@@ -191,6 +206,35 @@ public final class ManifestParser {
         String program = f.raw("program_sha256") == null ? null : f.string("program_sha256");
         return new Manifest.Quantization(f.string("scheme"), f.bool("per_channel"), f.bool("qat"),
                 program, rangeOrNull(f, "input_range"), rangeOrNull(f, "logit_range"));
+    }
+
+    /** The named default (one of the thresholds, as in Python), or null before version 4. */
+    private static String defaultThreshold(JsonFields top, List<Manifest.Threshold> thresholds)
+            throws ManifestException {
+        if (top.raw("default_threshold") == null) {
+            return null;
+        }
+        String name = top.string("default_threshold");
+        List<String> names = new ArrayList<String>();
+        for (Manifest.Threshold t : thresholds) {
+            names.add(t.name);
+        }
+        if (!names.contains(name)) {
+            throw new ManifestException(WHERE + ".default_threshold: '" + name
+                    + "' is not one of the thresholds (" + String.join(", ", names) + ")");
+        }
+        return name;
+    }
+
+    /** Both ranges for int8, neither otherwise, as in Python: readers may rely on the pair. */
+    private static void checkInt8Ranges(String precision, Manifest.Quantization q)
+            throws ManifestException {
+        boolean int8 = precision.equals("int8");
+        if ((q.inputRange != null) != int8 || (q.logitRange != null) != int8) {
+            throw new ManifestException(WHERE + ".quantization: input_range and logit_range must"
+                    + " both be set for int8 and both null otherwise (precision '" + precision
+                    + "')");
+        }
     }
 
     /** [low, high] with low < high, or null (absent before version 4, null for fp32). */

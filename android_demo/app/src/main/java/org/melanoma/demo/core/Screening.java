@@ -7,7 +7,10 @@ import java.util.Locale;
  * default threshold and the timings.
  */
 public final class Screening {
-    /** The threshold `melanoma predict` and `melanoma evaluate` decide at by default. */
+    /**
+     * The threshold `melanoma predict` and `melanoma evaluate` decide at by default, and what a
+     * manifest before schema version 4 (which has no default_threshold) was verified at.
+     */
     public static final String DEFAULT_THRESHOLD = "youden";
     /** Under every result: what the thresholds were (and were not) validated on. */
     public static final String TRAINING_DOMAIN =
@@ -17,7 +20,7 @@ public final class Screening {
     public final double probability;
     public final RiskBands.Band band;
     public final int bandCount;
-    /** The default threshold, or null when the manifest has none of that name. */
+    /** The threshold decided at, or null when the manifest has none of that name. */
     public final Manifest.Threshold decisionThreshold;
     public final long preprocessNanos;
     public final long inferenceNanos;
@@ -33,15 +36,24 @@ public final class Screening {
         this.inferenceNanos = infNanos;
     }
 
-    /** Turn the model's logit into a result; a NaN logit (a broken model) is an error. */
+    /** {@link #of(double, RiskBands, String, long, long)} deciding at youden. */
     public static Screening of(double logit, RiskBands bands, long preNanos, long infNanos) {
+        return of(logit, bands, DEFAULT_THRESHOLD, preNanos, infNanos);
+    }
+
+    /**
+     * Turn the model's logit into a result, deciding at the threshold named {@code decideAt}
+     * (the manifest's default); a NaN logit (a broken model) is an error.
+     */
+    public static Screening of(double logit, RiskBands bands, String decideAt, long preNanos,
+            long infNanos) {
         if (Double.isNaN(logit)) {
             throw new IllegalArgumentException("the model returned NaN instead of a logit");
         }
         double p = RiskBands.sigmoid(logit);
         Manifest.Threshold decision = null;
         for (Manifest.Threshold t : bands.thresholds()) {
-            if (t.name.equals(DEFAULT_THRESHOLD)) {
+            if (t.name.equals(decideAt)) {
                 decision = t;
             }
         }

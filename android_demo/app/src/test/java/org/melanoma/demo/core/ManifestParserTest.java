@@ -70,10 +70,25 @@ public class ManifestParserTest {
         assertEquals(4, m.schemaVersion);
         assertArrayEquals(new double[] {-4.73, 2.95}, m.quantization.inputRange, 0);
         assertArrayEquals(new double[] {-6.0, 6.86}, m.quantization.logitRange, 0);
+        assertEquals("sensitivity_0.90", m.decisionThresholdName());
+        assertEquals("youden", ManifestParser.parse(SampleManifest.V3).decisionThresholdName());
+        refused(SampleManifest.v4With("  \"default_threshold\": \"sensitivity_0.90\",\n", ""),
+                "manifest: missing field(s) default_threshold");
+        refused(SampleManifest.v3With("  \"file\": {",
+                        "  \"default_threshold\": \"youden\",\n  \"file\": {"),
+                "manifest: unknown field(s) default_threshold");
+        refused(SampleManifest.v4With("\"default_threshold\": \"sensitivity_0.90\"",
+                        "\"default_threshold\": \"sensitivity_0.95\""),
+                "manifest.default_threshold: 'sensitivity_0.95' is not one of the thresholds "
+                        + "(youden, sensitivity_0.90)");
         assertNull(ManifestParser.parse(SampleManifest.V3).quantization.inputRange);
         String fp32 = SampleManifest.v4With("\"input_range\": [-4.73, 2.95]",
-                "\"input_range\": null").replace("[-6.0, 6.86]", "null");
+                "\"input_range\": null").replace("[-6.0, 6.86]", "null")
+                .replace("\"precision\": \"int8\"", "\"precision\": \"fp32\"");
         assertNull(ManifestParser.parse(fp32).quantization.logitRange);
+        refused(SampleManifest.v4With("[-6.0, 6.86]", "null"),
+                "manifest.quantization: input_range and logit_range must both be set for int8"
+                        + " and both null otherwise (precision 'int8')");
         refused(SampleManifest.v4With("    \"logit_range\": [-6.0, 6.86],\n", ""),
                 "manifest.quantization: missing field(s) logit_range");
         refused(SampleManifest.v3With("    \"per_channel\": true,",

@@ -41,6 +41,11 @@ public class RiskBandsTest {
                 + "which does not rule out melanoma"));
         assertFalse(text, text.contains("not melanoma"));
         assertTrue(text, text.contains("Score band 1 of 3: below youden") && !text.contains("LOW"));
+        // A manifest whose default_threshold is sensitivity_0.90 decides there instead.
+        text = Screening.of(Math.log(0.55 / 0.45), bands, "sensitivity_0.90", 0, 0)
+                .summary("melanoma");
+        assertTrue(text, text.contains("At the sensitivity_0.90 threshold (p >= 0.605): not "
+                + "flagged"));
     }
 
     @Test

@@ -99,9 +99,11 @@ final class SampleManifest {
             "    \"color\": \"RGB\",",
             "    \"color\": \"RGB\",\n    \"color_profile\": \"convert_to_srgb\",");
 
-    /** The same manifest in schema version 4: version 3 plus the int8 ranges. */
-    static final String V4 = replace(replace(V3,
+    /** The same manifest in schema version 4: version 3 plus the int8 ranges and the default. */
+    static final String V4 = replace(replace(replace(V3,
             "\"schema_version\": 3", "\"schema_version\": 4"),
+            "  \"file\": {",
+            "  \"default_threshold\": \"sensitivity_0.90\",\n  \"file\": {"),
             "    \"per_channel\": true,",
             "    \"input_range\": [-4.73, 2.95],\n    \"logit_range\": [-6.0, 6.86],\n"
                     + "    \"per_channel\": true,");
