@@ -10,7 +10,7 @@ from melanoma.errors import UserError
 from melanoma.inference import predict_probs
 from melanoma.metrics import all_metrics, auc, youden_threshold
 from melanoma.resume import TrainingInterrupted
-from melanoma.splits import stratified_folds, stratified_split
+from melanoma.splits import stratified_folds
 from melanoma.train import TrainConfig, kept_epoch, train_supervised
 from melanoma.train_sgan import SGANConfig, train_sgan
 from melanoma.validation_scores import OUT_OF_FOLD_CSV, read_scores
@@ -147,26 +147,6 @@ def test_val_auc_keeps_for_every_member_the_epoch_with_the_best_out_of_fold_auc(
         in_fold = (fold_of == k).numpy()
         member_probs = predict_probs(member, labeled.images[in_fold], meta.mean, meta.std)
         np.testing.assert_allclose(member_probs, out_of_fold[in_fold], rtol=1e-6)
-
-
-def test_folds_are_stratified_disjoint_and_seeded(dataset):
-    labels = dataset.labeled.labels
-    fold_of = stratified_folds(labels, 5, seed=3)
-    for fold in range(5):
-        members = labels[fold_of == fold]
-        assert len(members) == 40 and int(members.sum()) == 20
-    assert torch.equal(stratified_folds(labels, 5, seed=3), fold_of)
-    assert not torch.equal(stratified_folds(labels, 5, seed=4), fold_of)
-    with pytest.raises(ValueError, match="at least 2 folds"):
-        stratified_folds(labels, 1, seed=0)
-
-
-def test_split_is_stratified_and_seeded(dataset):
-    train, val = stratified_split(dataset.labeled, 0.2, seed=5)
-    assert len(val) == 40 and int(val.labels.sum()) == 20
-    assert not set(train.names) & set(val.names)
-    assert stratified_split(dataset.labeled, 0.2, seed=5)[1].names == val.names
-    assert stratified_split(dataset.labeled, 0.2, seed=6)[1].names != val.names
 
 
 @pytest.mark.parametrize("select_epoch", ["last", "val-auc"])

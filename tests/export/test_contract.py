@@ -1,0 +1,28 @@
+"""export/contract.py: what every artifact of a checkpoint promises, computed in one place."""
+
+from melanoma.checkpoint import file_sha256
+from melanoma.export.contract import (
+    FLOAT_QUANTIZATION,
+    input_contract,
+    int8_quantization,
+    value_range,
+)
+from melanoma.pt2e import int8_ranges
+from melanoma.qat_checkpoint import PROGRAM, load_qat
+
+
+def test_value_range_is_pixels_0_and_255_through_each_channels_mean_and_std():
+    # (0 - 0.5) / 0.25 = -2 is the lowest, (1 - 0.5) / 0.25 = 2 the highest
+    assert value_range([0.5, 0.5, 0.5], [0.25, 0.5, 0.5]) == [-2.0, 2.0]
+    contract = input_contract([0.5, 0.5, 0.5], [0.25, 0.5, 0.5])
+    assert contract.input.value_range == [-2.0, 2.0] and contract.input.shape == ["N", 3, 32, 32]
+    assert contract.preprocessing.scale == 1 / 255 and contract.output.kind == "logit"
+
+
+def test_int8_quantization_states_its_programs_sha256_and_ranges():
+    qat = load_qat("reference-supervised")
+    stated = int8_quantization(qat)
+    assert stated.program_sha256 == file_sha256(qat.path / PROGRAM)
+    assert [stated.input_range, stated.logit_range] == list(int8_ranges(qat.program))
+    assert stated.qat and stated.per_channel and stated.scheme == "int8-pt2e-xnnpack"
+    assert FLOAT_QUANTIZATION.input_range is None and FLOAT_QUANTIZATION.logit_range is None

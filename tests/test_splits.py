@@ -1,0 +1,51 @@
+"""melanoma.splits: stratified, seeded hold-outs and folds, and a checkpoint's split re-carved."""
+
+import pytest
+import torch
+
+from melanoma.errors import UserError
+from melanoma.splits import (
+    OUT_OF_FOLD,
+    checkpoint_split,
+    stratified_folds,
+    stratified_split,
+    validation_scheme,
+)
+
+
+def test_folds_are_stratified_disjoint_and_seeded(dataset):
+    labels = dataset.labeled.labels
+    fold_of = stratified_folds(labels, 5, seed=3)
+    for fold in range(5):
+        members = labels[fold_of == fold]
+        assert len(members) == 40 and int(members.sum()) == 20
+    assert torch.equal(stratified_folds(labels, 5, seed=3), fold_of)
+    assert not torch.equal(stratified_folds(labels, 5, seed=4), fold_of)
+    with pytest.raises(ValueError, match="at least 2 folds"):
+        stratified_folds(labels, 1, seed=0)
+
+
+def test_split_is_stratified_and_seeded(dataset):
+    train, val = stratified_split(dataset.labeled, 0.2, seed=5)
+    assert len(val) == 40 and int(val.labels.sum()) == 20
+    assert not set(train.names) & set(val.names)
+    assert stratified_split(dataset.labeled, 0.2, seed=5)[1].names == val.names
+    assert stratified_split(dataset.labeled, 0.2, seed=6)[1].names != val.names
+
+
+def test_a_class_smaller_than_the_folds_is_a_data_error(dataset):
+    labels = torch.tensor([0] * 10 + [1] * 3)
+    with pytest.raises(UserError, match="labeled class 1 has 3 images, fewer than the 5"):
+        stratified_folds(labels, 5, seed=0)
+
+
+def test_checkpoint_split_recarves_the_held_out_images_and_has_none_out_of_fold(dataset):
+    held_out = {"val_fraction": 0.2}  # checkpoints that predate "validation" held out
+    assert validation_scheme(held_out) == "held-out"
+    train, val = checkpoint_split(dataset.labeled, held_out, seed=5)
+    assert val.names == stratified_split(dataset.labeled, 0.2, seed=5)[1].names
+    assert len(train) + len(val) == len(dataset.labeled)
+    everything, none = checkpoint_split(dataset.labeled, {"validation": OUT_OF_FOLD}, seed=5)
+    assert everything is dataset.labeled and none is None
+    with pytest.raises(UserError, match="val_fraction 1.5"):
+        checkpoint_split(dataset.labeled, {"val_fraction": 1.5}, seed=5)
