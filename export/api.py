@@ -85,7 +85,9 @@ class ExportConfig:
 class ExportResult:
     target: str
     precision: str
-    status: str  # "passed", "failed" or "not offered"
+    # "passed" (ran in its runtime and matched), "spec-checked" (no runtime here: only
+    # its structure was checked, no output compared), "failed" or "not offered"
+    status: str
     artifact: Path | None  # None when not offered; when failed, it was not (re)written
     manifest: Manifest | None  # when failed: what the failed check found (not written)
     note: str = ""  # why it failed or is not offered
@@ -242,8 +244,9 @@ def _export_one(module: ModuleType, precision: str, source: Source | None, conte
         return ExportResult(
             module.NAME, precision, "failed", out, manifest, note, time.perf_counter() - start
         )
+    status = "passed" if verification.n_images else "spec-checked"
     return ExportResult(
-        module.NAME, precision, "passed", out, manifest, "", time.perf_counter() - start
+        module.NAME, precision, status, out, manifest, "", time.perf_counter() - start
     )
 
 

@@ -146,6 +146,11 @@ def format_table(results: list[ExportResult]) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
+    if any(r.status == "spec-checked" for r in results):
+        notes.append(
+            "spec-checked: its runtime is not on this machine, so only the file's structure "
+            "was checked (manifest verification.check), never its outputs"
+        )
     return "\n".join(lines + notes + _size_ratios(results))
 
 

@@ -13,7 +13,7 @@ from melanoma.export.base import ExportError, NotRunnableHere
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_saved_spec_has_the_contract(exported, precision):
     result = exported["coreml", precision]
-    assert result.status == "passed" and result.artifact.is_dir()
+    assert result.artifact.is_dir()
     spec = ct.utils.load_spec(str(result.artifact))
     (inp,), (out,) = spec.description.input, spec.description.output
     assert (inp.name, out.name) == ("input", "logit")
@@ -47,11 +47,12 @@ def test_runs_where_core_ml_exists(exported, assert_round_trip, precision):
     result = exported["coreml", precision]
     check = result.manifest.verification
     if platform.system() == "Darwin":
-        assert check.max_abs_diff is not None
+        assert check.max_abs_diff is not None and result.status == "passed"
         assert_round_trip(coreml, result.artifact, precision)
     else:
         assert check.check.startswith("spec-only") and check.max_abs_diff is None
         assert check.reference is None and check.n_images == 0  # nothing was compared
+        assert result.status == "spec-checked"  # not "passed": no output was compared
         with pytest.raises(NotRunnableHere):
             coreml.load(result.artifact)
 
