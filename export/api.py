@@ -74,7 +74,9 @@ class ExportConfig:
     # matches, and the sample images; None: synthetic stand-in images.
     data: str | Path | Dataset | None = None
     out_dir: Path = Path("artifacts")
-    threshold_name: str = "youden"  # stored threshold at which decisions must agree
+    # The manifests' default_threshold (the app decides at it), and where the checks
+    # compare decisions: a stored threshold, or the one target_sensitivity adds.
+    threshold_name: str = "youden"
     # Also give manifests the threshold reaching this sensitivity on the checkpoint's
     # kept validation predictions (as `melanoma evaluate --target-sensitivity`).
     target_sensitivity: float | None = None
@@ -118,7 +120,7 @@ class Context:
     source_sha256: str  # checkpoint_sha256 of the float checkpoint, for every artifact
     out_dir: Path
     samples: verify.Samples
-    threshold_name: str
+    threshold: Threshold  # the default one, among `thresholds`
     thresholds: list[Threshold]  # every manifest's; the int8 program keeps the float ones
     float_model: torch.nn.Module  # every artifact's decisions are also counted against it
 
@@ -140,6 +142,7 @@ def export_checkpoint(config: ExportConfig) -> list[ExportResult]:
     checkpoint = load_checkpoint(config.checkpoint)
     model_name = _model_name(config.checkpoint, checkpoint.path)
     thresholds = manifest_thresholds(checkpoint, config.target_sensitivity)
+    threshold = _named_threshold(thresholds, config.threshold_name, model_name)
     with output_dir(Path(config.out_dir)) as out_dir:
         dataset = _load_data(config.data)
         if dataset is not None:  # its manifests would carry an edited normalization
@@ -153,7 +156,7 @@ def export_checkpoint(config: ExportConfig) -> list[ExportResult]:
             checkpoint_sha256(checkpoint.path),
             out_dir,
             samples,
-            config.threshold_name,
+            threshold,
             thresholds,
             checkpoint.model,
         )
@@ -263,16 +266,24 @@ def _verify(module, path: Path, precision: str, source: Source, context: Context
         inputs,
         verify.reference_logits(source.model, inputs),
         verify.tolerance(module, precision, source.model),
-        meta.threshold(context.threshold_name),
+        context.threshold.probability,
         source.reference,
         context.samples.source,
         verify.reference_logits(context.float_model, inputs),
     )
 
 
-def _listed_name(thresholds: list[Threshold], asked: str) -> str:
-    """The manifest's spelling of the threshold asked for (sensitivity_0.9: sensitivity_0.90)."""
-    return next(t.name for t in thresholds if same_threshold_name(t.name, asked))
+def _named_threshold(thresholds: list[Threshold], asked: str, model_name: str) -> Threshold:
+    """The threshold asked for, under the manifest's spelling (sensitivity_0.9 finds
+    sensitivity_0.90)."""
+    found = next((t for t in thresholds if same_threshold_name(t.name, asked)), None)
+    if found is None:
+        names = ", ".join(t.name for t in thresholds)
+        raise UserError(
+            f"{model_name} has no threshold {asked!r} (has: {names}); "
+            "--target-sensitivity X adds sensitivity_X"
+        )
+    return found
 
 
 def _manifest(module, precision, name, temp, info, verification, source, context) -> Manifest:
@@ -288,7 +299,7 @@ def _manifest(module, precision, name, temp, info, verification, source, context
         preprocessing=contract.preprocessing,
         output=contract.output,
         thresholds=context.thresholds,
-        default_threshold=_listed_name(context.thresholds, context.threshold_name),
+        default_threshold=context.threshold.name,
         quantization=source.quantization,
         source_checkpoint_sha256=context.source_sha256,
         versions=package_versions(),

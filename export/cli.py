@@ -8,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from melanoma.cliutil import FiniteFloatRange, NonEmptyPath, data_option, run, setup_process
+from melanoma.cliutil import (
+    FiniteFloatRange,
+    NonEmptyPath,
+    data_option,
+    run,
+    setup_process,
+    threshold_option,
+)
 from melanoma.export.api import (
     DEFAULT_CHECKPOINT,
     QUANTIZE,
@@ -61,8 +68,12 @@ EXIT_FAILED_CHECK = 1  # an artifact was written but failed its check in its run
     help="Also put in every manifest the highest threshold reaching this sensitivity on "
     "the checkpoint's kept validation predictions (as evaluate --target-sensitivity).",
 )
+@threshold_option(
+    "The manifests' default_threshold, which the app decides at and the checks compare "
+    "decisions at: youden, a stored sensitivity_<target>, or the one --target-sensitivity adds."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
-def cli(target, checkpoint, quantize, data, out_dir, target_sensitivity, verbose):
+def cli(target, checkpoint, quantize, data, out_dir, target_sensitivity, threshold_name, verbose):
     """Export CHECKPOINT_DIR to mobile formats, check each file in its own runtime.
 
     Writes <model>-<target>-<precision>.<ext> plus <artifact>.manifest.json
@@ -81,6 +92,7 @@ def cli(target, checkpoint, quantize, data, out_dir, target_sensitivity, verbose
         data=data,
         out_dir=out_dir,
         target_sensitivity=target_sensitivity,
+        threshold_name=threshold_name,
     )
     try:
         results = export_checkpoint(config)
@@ -97,9 +109,13 @@ def cli(target, checkpoint, quantize, data, out_dir, target_sensitivity, verbose
     if data is None:  # else a flipped decision among them reads like a drop in accuracy
         click.echo(
             f"checked on {N_SYNTHETIC} generated mole-like images (no --data): 'same as "
-            "float' counts their decisions at the Youden threshold, so one flip is 3%; "
-            "--data checks on real test images"
+            f"float' counts their decisions at threshold {_default_threshold(results)}, so "
+            "one flip is 3%; --data checks on real test images"
         )
+
+
+def _default_threshold(results: list[ExportResult]) -> str:
+    return next(r.manifest.default_threshold for r in results if r.manifest)
 
 
 def int8_clipping(manifest: Manifest | None) -> str | None:

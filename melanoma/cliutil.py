@@ -176,16 +176,18 @@ def data_option(optional: bool = False):
     )
 
 
-def threshold_option():
-    """--threshold NAME: which stored validation threshold to decide at."""
+def threshold_option(
+    help_text: str = "Stored threshold to decide at: youden, or sensitivity_<target> as chosen "
+    "at training (sensitivity_0.90 unless trained with another --target-sensitivity).",
+):
+    """--threshold NAME: which validation threshold to decide at."""
     return click.option(
         "--threshold",
         "threshold_name",
         metavar="NAME",
         default="youden",
         show_default=True,
-        help="Stored threshold to decide at: youden, or sensitivity_<target> as chosen at "
-        "training (sensitivity_0.90 unless trained with another --target-sensitivity).",
+        help=help_text,
     )
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from melanoma.export import torchscript
 from melanoma.export.cli import main
+from melanoma.manifest import read_manifest
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +135,25 @@ def test_user_errors_are_one_line_exit_2(run_main, export_source, float_only_che
                  "--out", tmp_path / "o"),
         "keeps no out_of_fold.csv",
     )  # fmt: skip
+    assert_one_line_error(
+        run_main("--target", "onnx", "--checkpoint", export_source, "--threshold", "sens",
+                 "--out", tmp_path / "o"),
+        "has no threshold 'sens' (has: youden, sensitivity_0.90)",
+    )  # fmt: skip
     assert not (tmp_path / "o").exists()
+
+
+def test_threshold_names_the_default_the_checks_use(run_main, export_source, tmp_path):
+    """--threshold may name the threshold --target-sensitivity adds: the app decides at it."""
+    code, out, err = run_main(
+        "--target", "onnx", "--quantize", "none", "--checkpoint", export_source,
+        "--target-sensitivity", "0.95", "--threshold", "sensitivity_0.95", "--out", tmp_path,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "decisions at threshold sensitivity_0.95" in out
+    manifest = read_manifest(tmp_path / "quick-cnn-onnx-fp32.onnx.manifest.json")
+    assert manifest.default_threshold == "sensitivity_0.95"
+    assert [t.name for t in manifest.thresholds][-1] == "sensitivity_0.95"
 
 
 def test_failed_check_exits_1_naming_the_artifact(run_main, export_source, tmp_path, monkeypatch):
