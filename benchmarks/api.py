@@ -30,7 +30,7 @@ class Outputs:
 
 
 def build_report(result: BenchResult, config: BenchConfig, limits: GateLimits) -> dict:
-    """The report.json object (schema_version 1, see benchmarks/REPORT_SCHEMA.md)."""
+    """The report.json object (its fields: benchmarks/REPORT_SCHEMA.md)."""
     rows = [
         make_row(subject, threads, result.latencies.get((subject.name, threads)), result.macs)
         for subject in result.subjects

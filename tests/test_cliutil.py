@@ -1,0 +1,143 @@
+"""cliutil: how the console scripts map every failure to one line and an exit code."""
+
+import errno
+import signal
+import sys
+
+import click
+import pytest
+
+from melanoma.cliutil import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    FiniteFloatRange,
+    Interrupts,
+    NonEmptyPath,
+    one_line_message,
+    refuse_repeats,
+    run,
+    seed_list,
+)
+from melanoma.errors import UserError
+
+
+def script(body):
+    """A one-command script whose body raises or returns as `body` does."""
+
+    @click.command()
+    @click.option("--seeds", callback=seed_list, default="0")
+    @click.option("--rate", type=FiniteFloatRange(0.0, 1.0), default=0.5)
+    @click.option("--out", type=NonEmptyPath(), default="here")
+    def command(seeds, rate, out):
+        body()
+
+    return command
+
+
+def run_script(monkeypatch, capsys, body, *args):
+    monkeypatch.setattr(sys, "argv", ["tool", *args])
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(SystemExit) as stop:
+            run(script(body))
+    finally:  # run() installs its handlers for the process; leave pytest's in place
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
+    return stop.value.code, capsys.readouterr().err
+
+
+def succeed():
+    pass
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--rate", "nan"], "nan is not a finite number"),
+        (["--rate", "inf"], "--rate"),
+        (["--rate", "2"], "0.0<=x<=1.0"),
+        (["--out", " "], "empty path"),
+        (["--seeds", "1,x"], "expected comma-separated integers in 0..2**32-1, got '1,x'"),
+        (["--seeds", ","], "no seed given"),
+        (["--seeds", "3,1,3"], "seed 3 given more than once"),
+        (["--seeds", str(2**32)], "expected comma-separated integers"),
+        (["--colour", "red"], "--colour"),
+        (["--rate"], "Option '--rate' requires an argument"),
+    ],
+)
+def test_bad_flags_are_one_line_exit_2_naming_help(monkeypatch, capsys, args, fragment):
+    code, err = run_script(monkeypatch, capsys, succeed, *args)
+    assert code == EXIT_USAGE
+    (line,) = err.splitlines()
+    assert line.startswith("error: ") and fragment in line
+    assert line.endswith(" --help')")  # click names the program from how it was started
+
+
+def test_good_flags_reach_the_command_and_exit_0(monkeypatch, capsys):
+    seen = []
+
+    @click.command()
+    @click.option("--seeds", callback=seed_list)
+    def command(seeds):
+        seen.append(seeds)
+
+    monkeypatch.setattr(sys, "argv", ["tool", "--seeds", " 2, 0 ,1"])
+    with pytest.raises(SystemExit) as stop:
+        run(command)
+    assert stop.value.code == 0 and seen == [[2, 0, 1]]
+
+
+def test_user_and_os_errors_are_one_line_exit_2(monkeypatch, capsys):
+    def bad_input():
+        raise UserError("data/x.jpg: not an image")
+
+    def unwritable():
+        raise PermissionError(errno.EACCES, "Permission denied", "/root/out")
+
+    assert run_script(monkeypatch, capsys, bad_input) == (
+        EXIT_USAGE,
+        "error: data/x.jpg: not an image\n",
+    )
+    assert run_script(monkeypatch, capsys, unwritable) == (
+        EXIT_USAGE,
+        "error: /root/out: Permission denied\n",
+    )
+
+
+def test_a_bug_is_not_disguised_as_a_user_error(monkeypatch, capsys):
+    def bug():
+        raise ZeroDivisionError("division by zero")
+
+    with pytest.raises(ZeroDivisionError):
+        run_script(monkeypatch, capsys, bug)
+
+
+def test_ctrl_c_and_any_exception_after_a_signal_exit_130(monkeypatch, capsys):
+    def ctrl_c():
+        raise KeyboardInterrupt
+
+    code, err = run_script(monkeypatch, capsys, ctrl_c)
+    assert (code, err.strip()) == (EXIT_INTERRUPTED, "interrupted")  # after click's newline
+    interrupts = Interrupts()
+    with pytest.raises(KeyboardInterrupt):
+        interrupts(signal.SIGTERM, None)  # a kill, handled as Ctrl-C
+    with pytest.raises(SystemExit) as stop, interrupts.reported():
+        raise RecursionError("surfaced from an import the signal interrupted")
+    assert stop.value.code == EXIT_INTERRUPTED
+
+
+def test_an_exception_without_a_signal_passes_through_reported():
+    with pytest.raises(ValueError), Interrupts().reported():
+        raise ValueError("a real failure")
+
+
+def test_one_line_message_joins_clicks_lines():
+    err = click.UsageError("first line\n  second   line")
+    assert one_line_message(err) == "first line second line"  # no command: no --help hint
+    assert one_line_message(click.ClickException("a\nb")) == "a b"
+
+
+def test_refuse_repeats_names_each_repeat_once():
+    refuse_repeats("method", ["sgan", "supervised"])
+    with pytest.raises(click.BadParameter, match="method sgan, supervised given more than"):
+        refuse_repeats("method", ["supervised", "sgan", "supervised", "sgan", "sgan"])
