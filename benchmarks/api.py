@@ -44,7 +44,7 @@ def build_report(result: BenchResult, config: BenchConfig, limits: GateLimits) -
         "versions": package_versions(),
         "data": result.data,
         "reference": result.reference,
-        "config": _config_dict(config),
+        "config": _config_dict(config, result.threshold_name),
         "artifacts": rows,
         "targets": targets(rows),
         "gate": {"limits": limits.as_dict(), "violations": found, "passed": not found},
@@ -52,7 +52,7 @@ def build_report(result: BenchResult, config: BenchConfig, limits: GateLimits) -
     }
 
 
-def _config_dict(config: BenchConfig) -> dict:
+def _config_dict(config: BenchConfig, threshold_name: str) -> dict:
     return {
         "artifacts_dir": str(config.artifacts_dir),
         "threads": list(config.threads),
@@ -61,7 +61,7 @@ def _config_dict(config: BenchConfig) -> dict:
         "warmup": config.timing.warmup,
         "throughput_runs": config.timing.throughput_runs,
         "throughput_batch": THROUGHPUT_BATCH,
-        "threshold_name": config.accuracy.threshold_name,
+        "threshold_name": threshold_name,
         "n_bootstrap": config.accuracy.n_bootstrap,
         "seed": config.accuracy.seed,
         "sanity_bounds": dataclasses.asdict(config.accuracy.bounds),

@@ -129,7 +129,12 @@ def _threads(ctx, param, value: str) -> tuple[int, ...]:
     default=None,
     help="Gate: fail an artifact whose batch-1 p50 exceeds Z ms.",
 )
-@threshold_option()
+@threshold_option(
+    "Threshold every row decides at (accuracy, agreement and the gate). Default: the one the "
+    "manifests name as default_threshold, which the app decides at (youden unless exported "
+    "with --threshold).",
+    default=None,
+)
 @click.option(
     "--bootstrap",
     type=click.IntRange(min=10),

@@ -11,6 +11,7 @@ through PyTorch; the eager row is the reference they are held against.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -48,6 +49,7 @@ from melanoma.checkpoint import (
     checkpoint_sha256,
     load_checkpoint,
     resolve_checkpoint_dir,
+    same_threshold_name,
 )
 from melanoma.errors import UserError
 from melanoma.evaluate import check_reproduces_scores
@@ -133,6 +135,22 @@ def resolve_reference(artifacts: list[Artifact], reference: str | None) -> Check
     return checkpoint
 
 
+def decision_threshold_name(artifacts: list[Artifact], asked: str | None) -> str:
+    """The threshold every row decides at, spelled as the manifests spell it: the one asked
+    for, else the default_threshold they share (the app decides at it; youden before
+    schema 4)."""
+    if asked is not None:
+        listed = sorted({t.name for a in artifacts for t in a.manifest.thresholds})
+        return next((name for name in listed if same_threshold_name(name, asked)), asked)
+    defaults = sorted({a.manifest.default_threshold or "youden" for a in artifacts})
+    if len(defaults) > 1:
+        raise UserError(
+            f"the manifests decide at different default thresholds ({', '.join(defaults)}): "
+            "pass --threshold, or give each export its own --artifacts directory"
+        )
+    return defaults[0]
+
+
 @dataclass(frozen=True)
 class BenchResult:
     subjects: list[Subject]  # the eager reference first, then artifacts in discovery order
@@ -142,6 +160,7 @@ class BenchResult:
     data: dict  # source, split, n, n_melanoma
     rocs: dict[str, dict[str, list[float]]]  # subject name -> {"fpr", "tpr"}
     machine: dict  # machine_info() taken before anything ran
+    threshold_name: str  # every row decides at it: asked for, or the manifests' default
 
 
 def run_benchmark(config: BenchConfig) -> BenchResult:
@@ -150,6 +169,8 @@ def run_benchmark(config: BenchConfig) -> BenchResult:
 
     artifacts = discover(config.artifacts_dir)
     checkpoint = resolve_reference(artifacts, config.reference)
+    threshold_name = decision_threshold_name(artifacts, config.accuracy.threshold_name)
+    accuracy = dataclasses.replace(config.accuracy, threshold_name=threshold_name)
     machine = machine_info(config.threads)
     dataset = load_dataset(config.data)
     check_reproduces_scores(checkpoint, dataset)
@@ -161,14 +182,12 @@ def run_benchmark(config: BenchConfig) -> BenchResult:
     steps = (1 + len(artifacts)) * (1 + len(config.threads) * len(rounds))
     with _progress(steps, config.progress) as step:
         step("eager-pytorch: accuracy")
-        reference = reference_subject(checkpoint, test.images, labels, config.accuracy)
+        reference = reference_subject(checkpoint, test.images, labels, accuracy)
         subjects = [reference]
         for artifact in artifacts:
             step(f"{artifact.name}: accuracy")
             subjects.append(
-                artifact_subject(
-                    artifact, test.images, labels, reference, checkpoint, config.accuracy
-                )
+                artifact_subject(artifact, test.images, labels, reference, checkpoint, accuracy)
             )
         latencies = time_interleaved(subjects, test, config, rounds, step)
     return BenchResult(
@@ -185,6 +204,7 @@ def run_benchmark(config: BenchConfig) -> BenchResult:
         },
         rocs={s.name: roc_curve_points(labels, s.scores.probs) for s in subjects if s.scores},
         machine=machine,
+        threshold_name=threshold_name,
     )
 
 

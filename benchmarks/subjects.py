@@ -27,11 +27,10 @@ from melanoma.benchmarks.accuracy import (
     sanity_failures,
     sigmoid,
 )
-from melanoma.benchmarks.manifest_checks import manifest_failures
+from melanoma.benchmarks.manifest_checks import expected_threshold, manifest_failures
 from melanoma.checkpoint import (
     WEIGHTS,
     Checkpoint,
-    CheckpointError,
     load_checkpoint,
     same_threshold_name,
 )
@@ -55,7 +54,9 @@ BATCH_MAX_ABS_DPROB = 0.05
 
 @dataclass(frozen=True)
 class AccuracyConfig:
-    threshold_name: str = "youden"  # which stored threshold decides melanoma
+    # which manifest threshold decides melanoma; None: the manifests' default_threshold
+    # (the harness resolves it before any row is scored)
+    threshold_name: str | None = None
     n_bootstrap: int = 1000  # resamples per 95% CI, as `melanoma evaluate`
     seed: int = 0  # bootstrap seed, as `melanoma evaluate`
     bounds: SanityBounds = field(default_factory=SanityBounds)  # what "failed a check" means
@@ -138,10 +139,10 @@ def reference_subject(
 ) -> Subject:
     """The eager PyTorch fp32 row, normalized with the checkpoint's own mean/std."""
     meta = checkpoint.meta
-    try:
-        threshold = meta.threshold(config.threshold_name)
-    except CheckpointError as err:
-        raise CheckpointError(f"{checkpoint.path}: {err}") from None
+    chosen, source = expected_threshold(config.threshold_name, checkpoint)
+    if chosen is None:  # what the artifacts decide at, the float model must too
+        raise UserError(f"{checkpoint.path}: no threshold {config.threshold_name!r}: {source}")
+    threshold = chosen.probability
     inputs = normalize(images, meta.mean, meta.std).numpy()
     done = _scored(labels, EagerRunner(checkpoint.model), inputs, True, threshold, config)
     info = {

@@ -179,14 +179,15 @@ def data_option(optional: bool = False):
 def threshold_option(
     help_text: str = "Stored threshold to decide at: youden, or sensitivity_<target> as chosen "
     "at training (sensitivity_0.90 unless trained with another --target-sensitivity).",
+    default: str | None = "youden",
 ):
     """--threshold NAME: which validation threshold to decide at."""
     return click.option(
         "--threshold",
         "threshold_name",
         metavar="NAME",
-        default="youden",
-        show_default=True,
+        default=default,
+        show_default=default is not None,
         help=help_text,
     )
 

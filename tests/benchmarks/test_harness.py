@@ -11,6 +11,7 @@ import torch
 from melanoma.benchmarks.accuracy import AGREEMENT_FIGURES
 from melanoma.benchmarks.harness import (
     BenchConfig,
+    decision_threshold_name,
     discover,
     resolve_reference,
     run_benchmark,
@@ -184,6 +185,30 @@ def test_artifacts_of_two_checkpoints_are_an_error(artifacts_copy, export_source
     path.write_text(json.dumps(manifest))
     with pytest.raises(UserError, match="2 different checkpoints"):
         resolve_reference(discover(artifacts_copy), str(export_source))
+
+
+def set_default_threshold(artifacts_dir, name, only=None):
+    for path in artifacts_dir.glob(f"{only or '*'}.manifest.json"):
+        manifest = json.loads(path.read_text())
+        manifest["default_threshold"] = name
+        path.write_text(json.dumps(manifest))
+
+
+def test_rows_decide_at_the_manifests_default_threshold_unless_asked(artifacts_copy, result):
+    assert result.threshold_name == "youden"  # as exported
+    assert {s.info["threshold_name"] for s in result.subjects if s.info.get("threshold")} == {
+        "youden"
+    }
+    set_default_threshold(artifacts_copy, "sensitivity_0.90")
+    assert decision_threshold_name(discover(artifacts_copy), None) == "sensitivity_0.90"
+    assert decision_threshold_name(discover(artifacts_copy), "youden") == "youden"
+    # the manifests' spelling, which the checkpoint and the app use
+    assert decision_threshold_name(discover(artifacts_copy), "sensitivity_0.9") == (
+        "sensitivity_0.90"
+    )
+    set_default_threshold(artifacts_copy, "youden", only="quick-cnn-onnx-int8.onnx")
+    with pytest.raises(UserError, match=r"different default thresholds \(sensitivity_0.90, yo"):
+        decision_threshold_name(discover(artifacts_copy), None)
 
 
 def test_rocs_for_runnable_subjects(result):

@@ -8,7 +8,7 @@ from melanoma.benchmarks.subjects import AccuracyConfig, Artifact, artifact_subj
 from melanoma.manifest import read_manifest, sha256_of, size_of
 
 ONNX = "quick-cnn-onnx-fp32.onnx"
-FAST = AccuracyConfig(n_bootstrap=20)  # as the conftest's reference row
+FAST = AccuracyConfig(threshold_name="youden", n_bootstrap=20)  # as the conftest's reference row
 
 
 def edited(directory, name, edit) -> Artifact:
@@ -140,3 +140,22 @@ def test_manifest_thresholds_must_be_the_checkpoints(
     assert subject.reasons[0] == (
         f"manifest threshold youden probability 0.6 differs from the checkpoint's {stored:.6g}"
     )
+
+
+def test_eager_row_decides_at_a_re_derived_threshold_too(checkpoint, test_split):
+    """A manifest default added by `melanoma-export --target-sensitivity` is not stored in the
+    checkpoint: the float model decides at the same re-derived threshold as the artifacts."""
+    from melanoma.benchmarks.subjects import reference_subject
+    from melanoma.errors import UserError
+    from melanoma.export.contract import manifest_thresholds
+
+    config = AccuracyConfig(threshold_name="sensitivity_0.95", n_bootstrap=20)
+    eager = reference_subject(checkpoint, *test_split, config)
+    derived = manifest_thresholds(checkpoint, 0.95)[-1]
+    assert derived.name == "sensitivity_0.95"
+    assert (eager.info["threshold"], eager.info["threshold_name"]) == (
+        derived.probability,
+        "sensitivity_0.95",
+    )
+    with pytest.raises(UserError, match="no threshold 'median'"):
+        reference_subject(checkpoint, *test_split, AccuracyConfig(threshold_name="median"))
