@@ -47,10 +47,23 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
     plan = executorch_program.executorch_program.execution_plan[0]
     return {
         "backend": "XnnpackBackend",
+        "runtime_compatibility": runtime_compatibility(metadata.version("executorch")),
         "ops_outside_delegate": outside,
         "max_batch": _max_batch(ranges),
         "planned_memory_bytes": int(sum(plan.non_const_buffer_sizes)),
     }
+
+
+def runtime_compatibility(version: str) -> str:
+    """Which runtimes load the file, by ExecuTorch's runtime compatibility policy
+    (runtime/COMPATIBILITY.md): the app must ship one of them, and the manifest is where
+    its developer looks."""
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return (
+        f"written by executorch {version}; guaranteed to load in runtimes {major}.{minor}.x "
+        f"and the next minor or major release ({major}.{minor + 1}), not in older ones "
+        f"(no forward compatibility); checked here in the {version} runtime"
+    )
 
 
 def _restore_ranges(lowered, ranges: dict) -> None:

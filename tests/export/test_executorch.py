@@ -73,3 +73,11 @@ def test_native_runtime_output_is_shown_when_loading_fails(capfd):
         os.write(2, b"[method.cpp:1] Missing operator\n")
         raise RuntimeError("load_method failed")
     assert "Missing operator" in capfd.readouterr().err
+
+
+def test_manifest_names_the_runtimes_that_load_the_file(exported):
+    """An app pins its ExecuTorch AAR; a .pte has no forward compatibility."""
+    info = exported["executorch", "int8"].manifest.target_info
+    assert info["runtime_compatibility"].startswith("written by executorch 1.5.1;")  # pinned
+    stated = info["runtime_compatibility"]
+    assert "runtimes 1.5.x and the next minor or major release (1.6), not in older" in stated
