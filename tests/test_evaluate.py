@@ -3,12 +3,19 @@
 import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from melanoma.checkpoint import METADATA, REFERENCE_DIR, CheckpointError, load_checkpoint
+from melanoma.checkpoint import (
+    METADATA,
+    REFERENCE_DIR,
+    CheckpointError,
+    load_checkpoint,
+    resolve_checkpoint_dir,
+)
 from melanoma.errors import UserError
 from melanoma.evaluate import (
     check_reproduces_scores,
@@ -38,12 +45,25 @@ def test_val_of_other_data_is_refused(dataset, sgan):
         pick_split(other, "val", sgan)
 
 
-def test_a_checkpoint_from_before_pixel_hashes_flags_its_own_labeled_split(dataset, sgan):
-    assert sgan.meta.labeled_pixel_hashes == []  # bundled before they were stored
-    assert "trained on these images" in split_caveat(dataset, "labeled", sgan)
+def test_bundled_references_know_their_labeled_images_in_any_layout(dataset, sgan):
+    """The model a newcomer evaluates first, on data repackaged with its training images
+    as the test split, must not report them as test."""
+    for reference in (sgan, load_checkpoint("reference-supervised")):
+        assert split_caveat(dataset, "test", reference) is None
+        test_is_train = dataclasses.replace(dataset, test=dataset.labeled)
+        assert split_caveat(test_is_train, "test", reference).startswith("200 of these 200")
+
+
+def test_a_checkpoint_from_before_pixel_hashes_flags_its_own_labeled_split(dataset, tmp_path):
+    old = Path(shutil.copytree(resolve_checkpoint_dir("reference-sgan"), tmp_path / "old"))
+    meta = json.loads((old / "metadata.json").read_text())
+    del meta["labeled_pixel_hashes"]  # as written before 2026-12-03
+    (old / "metadata.json").write_text(json.dumps(meta))
+    checkpoint = load_checkpoint(old)
+    assert "trained on these images" in split_caveat(dataset, "labeled", checkpoint)
     other = dataclasses.replace(dataset, labeled=dataset.labeled.subset(torch.arange(150)))
-    assert split_caveat(other, "labeled", sgan) is None
-    assert split_caveat(dataset, "test", sgan) is None
+    assert split_caveat(other, "labeled", checkpoint) is None
+    assert split_caveat(dataset, "test", checkpoint) is None
 
 
 def test_its_training_images_are_flagged_in_any_copy_or_split(dataset, quick_checkpoint):
