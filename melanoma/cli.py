@@ -120,6 +120,11 @@ def train(
         torch.use_deterministic_algorithms(True)
     if resume and not (out_dir / RESUME).is_file():  # before minutes of decoding images
         raise UserError(f"{out_dir / RESUME}: no resume state to continue from")
+    if not resume and (out_dir / RESUME).is_file():  # a forgotten --resume: never lose it
+        raise UserError(
+            f"{out_dir / RESUME}: an interrupted run's state: pass --resume to continue it, "
+            "or delete the file to start again"
+        )
     dataset = load_dataset(data)
     click.echo(dataset.summary(), err=True)
     config = dataclasses.replace(

@@ -231,6 +231,15 @@ def test_resume_without_or_with_a_corrupt_state(melanoma, tmp_path, data_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_fresh_train_never_deletes_an_interrupted_runs_state(melanoma, tmp_path, data_path):
+    """Forgetting --resume after minutes of SGAN training must not throw them away."""
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "resume.pt").write_bytes(b"minutes of training")
+    result = melanoma("train", "--data", data_path, "--out", tmp_path / "o")
+    assert_one_line_error(result, "o/resume.pt: an interrupted run's state: pass --resume")
+    assert (tmp_path / "o" / "resume.pt").read_bytes() == b"minutes of training"
+
+
 @pytest.mark.parametrize(
     ("args", "complaint"),
     [
