@@ -38,6 +38,7 @@ FP32_TOLERANCE = 1e-3
 INT8_TOLERANCE_STEPS = 4  # one more output quantization step than XNNPACK: fp16 in between
 DEPLOYMENT_TARGET = "iOS17"  # the first with W8A8 (activation quantize) ops
 SPEC_ONLY = "spec-only (Core ML runtime needs macOS)"
+DEBUG_HANDLE_MAP = "executorch_debug_handle_mapping.json"
 # "Running MIL default pipeline:  51%|#####     | 48/95 [00:00<00:00, 475.68 passes/s]"
 TQDM_BAR = re.compile(r"[^\r\n]*?\d+%\|[^|\r\n]*\| *\d+/\d+ \[[^\]\r\n]*\]")
 
@@ -89,6 +90,11 @@ def _save(mlmodel, out_path: Path) -> None:
     with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".coreml-") as tmp:
         package = Path(tmp) / "model.mlpackage"
         mlmodel.save(str(package))
+        # coremltools adds, for a torch.export source, a map from ExecuTorch debug handles
+        # to MIL ops, for profiling ExecuTorch's Core ML delegate. The package's
+        # Manifest.json does not list it and Core ML never reads it; it was 23% of the
+        # int8 package's bytes.
+        (package / DEBUG_HANDLE_MAP).unlink(missing_ok=True)
         package.rename(out_path)
 
 

@@ -35,6 +35,7 @@ FP32_TOLERANCE = 1e-4  # max |logit - eager float logit| on the sample images
 # the newest pickle bytecode it reads.
 MAX_BYTECODE_VERSION = 8
 ANDROID_RUNTIME = "org.pytorch:pytorch_android_lite:1.13.1"
+ARCHIVE_NAME = "model.ptl"  # its stem names the folder every record of the archive is in
 
 
 def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict:
@@ -53,16 +54,21 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
         module = torch.jit.freeze(scripted)
         path_ran = "frozen scripted module (this torch has no XNNPACK for optimize_for_mobile)"
     out_path = Path(out_path)
-    module._save_for_lite_interpreter(str(out_path))
-    written = _get_model_bytecode_version(str(out_path))
-    if written > MAX_BYTECODE_VERSION:
-        with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".backport-") as tmp:
-            lowered = Path(tmp) / out_path.name
-            if not _backport_for_mobile(str(out_path), str(lowered), MAX_BYTECODE_VERSION):
+    # The archive's records sit under a folder named after the file it is saved as, and
+    # the caller's atomic temp path has a random name: save under a fixed one, so that
+    # the same model gives the same bytes (and sha256) on every export.
+    with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".ptl-") as tmp:
+        saved, lowered = Path(tmp) / ARCHIVE_NAME, Path(tmp) / "backport" / ARCHIVE_NAME
+        module._save_for_lite_interpreter(str(saved))
+        written = _get_model_bytecode_version(str(saved))
+        if written > MAX_BYTECODE_VERSION:
+            lowered.parent.mkdir()
+            if not _backport_for_mobile(str(saved), str(lowered), MAX_BYTECODE_VERSION):
                 raise ExportError(
                     f"{out_path}: cannot backport bytecode {written} to {MAX_BYTECODE_VERSION}"
                 )
-            lowered.replace(out_path)
+            saved = lowered
+        saved.replace(out_path)
     version = _get_model_bytecode_version(str(out_path))
     return {
         "path": path_ran,

@@ -71,3 +71,16 @@ def test_conversion_output_is_kept_when_conversion_fails(capsys):
         print("ValueError context from coremltools", file=sys.stderr)
         raise ValueError("op not supported")
     assert "ValueError context from coremltools" in capsys.readouterr().err
+
+
+def test_package_holds_only_what_its_manifest_lists(exported):
+    """No ExecuTorch debug-handle map (a profiling aid Core ML never reads) shipped inside."""
+    import json
+
+    for precision in ("fp32", "int8"):
+        package = exported["coreml", precision].artifact
+        items = json.loads((package / "Manifest.json").read_text())["itemInfoEntries"].values()
+        listed = {package / "Data" / item["path"] for item in items}
+        for path in package.rglob("*"):
+            if path.is_file() and path.name != "Manifest.json":
+                assert any(path == p or p in path.parents for p in listed), path
