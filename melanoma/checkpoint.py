@@ -184,11 +184,14 @@ def read_meta(ckpt_dir: Path) -> CheckpointMeta:
         raise CheckpointError(f"{path}: corrupt metadata ({err})") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: corrupt metadata (not a JSON object)")
-    known = {f.name for f in dataclasses.fields(CheckpointMeta)}
-    try:
-        meta = CheckpointMeta(**{k: v for k, v in data.items() if k in known})
-    except TypeError as err:
-        raise CheckpointError(f"{path}: incomplete metadata ({err})") from None
+    fields = dataclasses.fields(CheckpointMeta)
+    no_default = (dataclasses.MISSING, dataclasses.MISSING)
+    required = [f.name for f in fields if (f.default, f.default_factory) == no_default]
+    missing = [name for name in required if name not in data]
+    if missing:
+        raise CheckpointError(f"{path}: incomplete metadata (no {', '.join(missing)})")
+    known = {f.name for f in fields}
+    meta = CheckpointMeta(**{k: v for k, v in data.items() if k in known})
     if meta.format_version != FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: format_version {meta.format_version!r}, expected {FORMAT_VERSION}"
@@ -223,8 +226,18 @@ def _thresholds(values) -> bool:
 
 # The fields that loading, normalizing and deciding rely on, with the types they assume:
 # a hand-edited metadata.json fails here with its field named, not deep inside torch.
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 FIELD_CHECKS = (
+    ("method", lambda v: isinstance(v, str), "a string"),
     ("arch", lambda v: isinstance(v, str), "a string"),
+    ("seed", _count, "a non-negative integer"),
+    ("epochs", _count, "a non-negative integer"),
+    ("best_epoch", _count, "a non-negative integer"),
+    ("data_fingerprint", lambda v: isinstance(v, str), "a string"),
+    ("val_metrics", lambda v: isinstance(v, dict), "an object"),
     ("arch_args", lambda v: isinstance(v, dict), "an object"),
     ("train_config", lambda v: isinstance(v, dict), "an object"),
     ("mean", _rgb, "3 finite numbers"),

@@ -120,12 +120,25 @@ def _edit_meta(path, **fields):
         ({"train_config": "x"}, "train_config must be an object"),
         ({"weights_sha256": None}, "weights_sha256 must be the weights' sha256"),
         ({"labeled_pixel_hashes": "abc"}, "labeled_pixel_hashes must be a list of strings"),
+        ({"val_metrics": "x"}, "val_metrics must be an object"),  # was an AttributeError
+        ({"seed": "1"}, "seed must be a non-negative integer"),
+        ({"best_epoch": True}, "best_epoch must be a non-negative integer"),
+        ({"epochs": -3}, "epochs must be a non-negative integer"),
+        ({"data_fingerprint": 7}, "data_fingerprint must be a string"),
         ({"arch": "resnet"}, r"metadata.json: unknown architecture 'resnet'; known: "),
     ],
 )
 def test_hand_edited_metadata_names_the_bad_field(saved, fields, named):
     _edit_meta(saved[0], **fields)
     with pytest.raises(CheckpointError, match=named):
+        load_checkpoint(saved[0])
+
+
+def test_metadata_missing_fields_names_them_not_pythons_signature(saved):
+    meta = json.loads((saved[0] / "metadata.json").read_text())
+    del meta["mean"], meta["seed"]
+    (saved[0] / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"incomplete metadata \(no seed, mean\)$"):
         load_checkpoint(saved[0])
 
 
