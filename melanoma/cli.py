@@ -293,11 +293,12 @@ def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as
     caveat = split_caveat(dataset, split, checkpoint)
     if caveat:
         report["caveat"] = caveat
-    if as_json:
-        click.echo(json.dumps(report))
-        return
     # a bundled model by its name, not by a path inside site-packages
     name = checkpoint_dir if checkpoint_dir in REFERENCE_NAMES else str(checkpoint.path)
+    if as_json:  # saved JSON files must say what they measured
+        where = {"checkpoint": name, "split": split, "data_fingerprint": dataset.fingerprint}
+        click.echo(json.dumps({**report, **where}))
+        return
     click.echo(report_text(report, name, split, caveat))
 
 

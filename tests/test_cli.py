@@ -53,6 +53,8 @@ def test_evaluate_json_keys(melanoma, quick_checkpoint, data_path):
     }
     assert expected <= report.keys()
     assert report["n"] == 600
+    assert (report["checkpoint"], report["split"]) == (str(quick_checkpoint), "test")
+    assert len(report["data_fingerprint"]) == 16
     low, high = report["ci"]["auc"]
     assert low <= report["auc"] <= high
     bins = report["calibration"]["bins"]
