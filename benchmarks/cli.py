@@ -17,9 +17,11 @@ from melanoma.cliutil import (
     FiniteFloatRange,
     NonEmptyPath,
     data_option,
+    progress_option,
     run,
     setup_process,
     threshold_option,
+    version_option,
 )
 
 EXIT_GATE = 1
@@ -35,6 +37,7 @@ def _threads(ctx, param, value: str) -> tuple[int, ...]:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@version_option()
 @click.option(
     "--artifacts",
     "artifacts_dir",
@@ -144,11 +147,7 @@ def _threads(ctx, param, value: str) -> tuple[int, ...]:
 )
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--no-plots", is_flag=True, help="Skip roc.png, latency.png and size.png.")
-@click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Progress bar on stderr (default: when stderr is a terminal).",
-)
+@progress_option()
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
 def bench(
     artifacts_dir,
@@ -192,7 +191,7 @@ def bench(
         threads=threads,
         timing=TimingConfig(runs, warmup, throughput_runs, rounds),
         accuracy=AccuracyConfig(threshold_name=threshold_name, n_bootstrap=bootstrap, seed=seed),
-        progress=sys.stderr.isatty() if progress is None else progress,
+        progress=progress,
     )
     limits = GateLimits(max_auc_drop, min_agreement, max_latency_ms, max_accuracy_drop)
     to_stdout = json_path == "-"

@@ -202,8 +202,9 @@ def _status_notes(rows: list[dict]) -> list[str]:
 def preemption_notes(rows: list[dict]) -> list[str]:
     """One line per 1-thread row whose process waited for its core while being timed."""
     return [
-        f"{row['name']} (1 thread): CPU/wall {row['cpu_per_wall']:.2f} while timed: "
-        "preempted by other work, its latencies are inflated"
+        # rounded down: a ratio under the rule must not print as 0.90
+        f"{row['name']} (1 thread): CPU/wall {math.floor(row['cpu_per_wall'] * 1000) / 1000:.3f} "
+        "while timed: preempted by other work, its latencies are inflated"
         for row in rows
         if row["threads"] == 1
         and row["cpu_per_wall"] is not None

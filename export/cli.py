@@ -15,6 +15,7 @@ from melanoma.cliutil import (
     run,
     setup_process,
     threshold_option,
+    version_option,
 )
 from melanoma.export.api import (
     DEFAULT_CHECKPOINT,
@@ -32,6 +33,7 @@ EXIT_FAILED_CHECK = 1  # an artifact was written but failed its check in its run
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@version_option()
 @click.option(
     "--target",
     required=True,

@@ -16,6 +16,7 @@ from melanoma.cliutil import (
     FiniteFloatRange,
     NonEmptyPath,
     data_option,
+    progress_option,
     refuse_repeats,
     refuse_two_thresholds,
     run,
@@ -23,12 +24,14 @@ from melanoma.cliutil import (
     setup_process,
     target_sensitivity_option,
     threshold_option,
+    version_option,
 )
 from melanoma.errors import UserError
 from melanoma.methods import TRAINERS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@version_option()
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
 @click.option(
     "--threads",
@@ -92,10 +95,10 @@ def cli(verbose: bool, threads: int | None) -> None:
 )
 @click.option("--deterministic", is_flag=True, help="Use only deterministic torch algorithms.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/resume.pt saved by Ctrl-C.")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@progress_option()
 def train(
     method, data, out_dir, seed, epochs, target_sensitivity, select_epoch, deterministic,
-    resume, no_progress,
+    resume, progress,
 ):  # fmt: skip
     """Train a model; thresholds are chosen on labeled images it did not train on.
 
@@ -128,7 +131,7 @@ def train(
     dataset = load_dataset(data)
     click.echo(dataset.summary(), err=True)
     config = dataclasses.replace(
-        method_config(method, seed, epochs, progress=not no_progress),
+        method_config(method, seed, epochs, progress=progress),
         target_sensitivity=target_sensitivity,
         **({} if select_epoch is None else {"select_epoch": select_epoch}),
     )
@@ -195,8 +198,8 @@ def _method_list(ctx, param, value: str) -> list[str]:
     help="Holds <method>-seed<N>/ checkpoints (reused if their config matches) and the results.",
 )
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override every method.")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
-def compare(data, methods, seeds, out_dir, epochs, no_progress):
+@progress_option()
+def compare(data, methods, seeds, out_dir, epochs, progress):
     """Train missing models and compare methods over seeds on the test split.
 
     Writes OUT/results.json, OUT/results.md and OUT/roc.png.
@@ -209,7 +212,7 @@ def compare(data, methods, seeds, out_dir, epochs, no_progress):
     from melanoma.resume import TrainingInterrupted
 
     try:
-        run_compare(dataset, out_dir, methods, seeds, epochs=epochs, progress=not no_progress)
+        run_compare(dataset, out_dir, methods, seeds, epochs=epochs, progress=progress)
     except TrainingInterrupted as stop:
         click.echo(f"{stop}; rerun the same command to continue from there", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -361,8 +364,8 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
     default=None,
     help="QAT epochs (default: QATConfig's; 0 = calibrate only).",
 )
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def qat(checkpoint_dir, data, out_dir, seed, epochs, no_progress):
+@progress_option()
+def qat(checkpoint_dir, data, out_dir, seed, epochs, progress):
     """Quantization-aware fine-tune of CHECKPOINT_DIR into an int8 program for the exporters."""
     from melanoma.checkpoint import load_checkpoint, read_meta
     from melanoma.datasets import load_dataset
@@ -370,7 +373,7 @@ def qat(checkpoint_dir, data, out_dir, seed, epochs, no_progress):
 
     checkpoint = load_checkpoint(checkpoint_dir)
     dataset = load_dataset(data)
-    overrides = {"seed": seed, "progress": not no_progress}
+    overrides = {"seed": seed, "progress": progress}
     if epochs is not None:
         overrides["epochs"] = epochs
     written = qat_finetune(checkpoint, dataset, QATConfig(**overrides), out_dir)

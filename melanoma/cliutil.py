@@ -211,6 +211,42 @@ def refuse_two_thresholds(target_sensitivity: float | None) -> None:
         raise click.UsageError("give --threshold or --target-sensitivity, not both", ctx)
 
 
+def version_option():
+    """--version: this package's version and every library version that decides what an
+    artifact or a checkpoint is (the list checkpoints and manifests record)."""
+
+    def show(ctx, param, value):
+        if not value or ctx.resilient_parsing:
+            return
+        from melanoma.checkpoint import package_versions
+
+        versions = package_versions()
+        own = versions.pop("melanoma-mobile")
+        others = ", ".join(f"{name} {version}" for name, version in versions.items())
+        click.echo(f"{ctx.find_root().info_name} {own} ({others})")
+        ctx.exit()
+
+    return click.option(
+        "--version",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=show,
+        help="Show the versions of this package and of the libraries it exports with.",
+    )
+
+
+def progress_option():
+    """--progress/--no-progress: a bar on stderr, by default only when stderr is a terminal
+    (in a log file, a bar is thousands of redrawn lines)."""
+    return click.option(
+        "--progress/--no-progress",
+        default=None,
+        callback=lambda ctx, param, value: sys.stderr.isatty() if value is None else value,
+        help="Progress bar on stderr (default: when stderr is a terminal).",
+    )
+
+
 def seed_list(ctx, param, value: str) -> list[int]:
     """click callback: comma-separated seeds, each a valid torch/numpy seed, none repeated."""
     try:

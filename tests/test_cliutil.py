@@ -14,9 +14,11 @@ from melanoma.cliutil import (
     Interrupts,
     NonEmptyPath,
     one_line_message,
+    progress_option,
     refuse_repeats,
     run,
     seed_list,
+    version_option,
 )
 from melanoma.errors import UserError
 
@@ -34,15 +36,19 @@ def script(body):
     return command
 
 
+@pytest.fixture(autouse=True)
+def pytests_signal_handlers():
+    """run() installs its handlers for the whole process; put pytest's back after each test."""
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGINT, before[0])
+    signal.signal(signal.SIGTERM, before[1])
+
+
 def run_script(monkeypatch, capsys, body, *args):
     monkeypatch.setattr(sys, "argv", ["tool", *args])
-    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
-    try:
-        with pytest.raises(SystemExit) as stop:
-            run(script(body))
-    finally:  # run() installs its handlers for the process; leave pytest's in place
-        signal.signal(signal.SIGINT, before[0])
-        signal.signal(signal.SIGTERM, before[1])
+    with pytest.raises(SystemExit) as stop:
+        run(script(body))
     return stop.value.code, capsys.readouterr().err
 
 
@@ -141,3 +147,35 @@ def test_refuse_repeats_names_each_repeat_once():
     refuse_repeats("method", ["sgan", "supervised"])
     with pytest.raises(click.BadParameter, match="method sgan, supervised given more than"):
         refuse_repeats("method", ["supervised", "sgan", "supervised", "sgan", "sgan"])
+
+
+def test_progress_bar_only_on_a_terminal_unless_asked(monkeypatch, capsys):
+    seen = []
+
+    @click.command()
+    @progress_option()
+    def command(progress):
+        seen.append(progress)
+
+    for args in ([], ["--progress"], ["--no-progress"]):
+        monkeypatch.setattr(sys, "argv", ["tool", *args])
+        with pytest.raises(SystemExit):
+            run(command)
+    assert seen == [False, True, False]  # pytest's stderr is not a terminal
+
+
+def test_version_names_the_libraries_that_decide_an_artifact(monkeypatch, capsys):
+    from importlib import metadata
+
+    @click.command()
+    @version_option()
+    def command():
+        raise AssertionError("--version runs no command")
+
+    monkeypatch.setattr(sys, "argv", ["tool", "--version"])
+    with pytest.raises(SystemExit) as stop:
+        run(command)
+    out = capsys.readouterr().out
+    assert stop.value.code == 0
+    assert f"tool {metadata.version('melanoma-mobile')} (torch " in out  # click names the program
+    assert f"executorch {metadata.version('executorch')}" in out
