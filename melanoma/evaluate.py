@@ -241,13 +241,20 @@ def predict_images(checkpoint: Checkpoint, paths: list[Path], threshold: float) 
     """Run the full input contract (crop, area resize, normalize) on each photo; decide
     melanoma at `threshold` (see melanoma.validation_scores.decision_threshold)."""
     meta = checkpoint.meta
-    results = []
-    for path in image_files(paths):
-        rgb = decode_rgb(read_file(path), str(path))
-        try:
-            batch = image_to_input(rgb, meta.mean, meta.std)
+    results, unreadable = [], []
+    files = image_files(paths)
+    for path in files:
+        try:  # every bad photo in one message: a folder is fixed in one pass, not one per run
+            batch = image_to_input(decode_rgb(read_file(path), str(path)), meta.mean, meta.std)
+        except UserError as err:
+            unreadable.append(str(err))
+            continue
         except ValueError as err:
-            raise UserError(f"{path}: {err}") from None
+            unreadable.append(f"{path}: {err}")
+            continue
         prob = float(torch.sigmoid(checkpoint.model(batch)).item())
         results.append(Prediction(str(path), prob, bool(np.float64(prob) >= threshold)))
+    if unreadable:
+        shown = "; ".join(unreadable[:5]) + ("; ..." if len(unreadable) > 5 else "")
+        raise UserError(f"{len(unreadable)} of {len(files)} images unusable, none scored: {shown}")
     return results

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 def decode_rgb(data: bytes, where: str) -> np.ndarray:
     """Decode image bytes in any mode (L, P, RGBA, CMYK, ...) to (H, W, 3) uint8 RGB."""
+    if not data:
+        raise DataError(f"{where}: empty file")
     try:
         with warnings.catch_warnings():
             # Pillow warns from 89 MP, below real phone photos; MAX_PIXELS is the limit.

@@ -135,6 +135,22 @@ def test_predict_corrupt_image_writes_nothing(melanoma, quick_checkpoint, tmp_pa
     assert not (tmp_path / "o.csv").exists()
 
 
+def test_predict_names_every_unusable_photo_of_a_folder(
+    melanoma, quick_checkpoint, tmp_path, real_jpegs
+):
+    good = next(iter(real_jpegs.values()))
+    (tmp_path / "a.jpg").write_bytes(good)
+    (tmp_path / "b.jpg").write_bytes(good[: len(good) // 2])  # truncated
+    (tmp_path / "c.jpg").write_bytes(b"")
+    (tmp_path / "d.png").write_bytes(b"not a png")
+    result = melanoma("predict", quick_checkpoint, tmp_path, "--csv", tmp_path / "o.csv")
+    assert_one_line_error(
+        result, "3 of 4 images unusable, none scored: ", "b.jpg: truncated", "c.jpg: empty file",
+        "d.png: not a readable image",
+    )  # fmt: skip
+    assert not (tmp_path / "o.csv").exists()
+
+
 def test_missing_data_path(melanoma, tmp_path):
     result = melanoma("train", "--data", tmp_path / "nope", "--out", tmp_path / "o")
     assert_one_line_error(result, "nope", "does not exist")
