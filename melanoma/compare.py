@@ -251,8 +251,12 @@ def results_markdown(results: dict) -> str:
         "| method | " + " | ".join(SUMMARY_METRICS) + " | seed-mean AUC 95% CI |",
         "| --- |" + " ---: |" * (len(SUMMARY_METRICS) + 1),
     ]
+    one_seed = len(results["seeds"]) == 1  # no spread to show: "± 0.000" would claim one
     for method, metrics in results["summary"].items():
-        cells = [f"{metrics[n]['mean']:.3f} ± {metrics[n]['std']:.3f}" for n in SUMMARY_METRICS]
+        cells = [
+            f"{metrics[n]['mean']:.3f}" + ("" if one_seed else f" ± {metrics[n]['std']:.3f}")
+            for n in SUMMARY_METRICS
+        ]
         low, high = results["bootstrap"][f"{method}_mean_auc_ci"]
         lines.append(f"| {method} | " + " | ".join(cells) + f" | [{low:.3f}, {high:.3f}] |")
     for key, (low, high) in results["bootstrap"].items():

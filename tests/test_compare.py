@@ -19,6 +19,7 @@ from melanoma.compare import (
     _seed_mean_bootstrap,
     _without_near_duplicates,
     compare,
+    results_markdown,
     reusable,
 )
 from melanoma.evaluate import evaluate_checkpoint
@@ -56,6 +57,9 @@ def test_writes_results_for_every_method_and_seed(compared):
     assert json.loads((out / "results.json").read_text())["seeds"] == [0, 1]
     markdown = (out / "results.md").read_text()
     assert "| sgan |" in markdown and "sgan_minus_supervised" in markdown
+    assert f"{results['summary']['sgan']['auc']['mean']:.3f} ± " in markdown  # 2 seeds: a spread
+    one_seed = results_markdown({**results, "seeds": [0]})
+    assert "±" not in one_seed.split("\n\n| method | seed |")[0]  # nothing to spread over
     assert (out / "roc.png").stat().st_size > 0
     for method in ("supervised", "sgan"):
         aucs = [r["test"]["auc"] for r in results["runs"] if r["method"] == method]
