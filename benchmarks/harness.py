@@ -141,7 +141,13 @@ def decision_threshold_name(artifacts: list[Artifact], asked: str | None) -> str
     schema 4)."""
     if asked is not None:
         listed = sorted({t.name for a in artifacts for t in a.manifest.thresholds})
-        return next((name for name in listed if same_threshold_name(name, asked)), asked)
+        found = next((name for name in listed if same_threshold_name(name, asked)), None)
+        if found is None:  # before minutes of runs whose every row would fail on it
+            raise UserError(
+                f"no manifest lists threshold {asked!r} (they list: {', '.join(listed)}); "
+                "export with --target-sensitivity to add one"
+            )
+        return found
     defaults = sorted({a.manifest.default_threshold or "youden" for a in artifacts})
     if len(defaults) > 1:
         raise UserError(

@@ -57,12 +57,13 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
 def runtime_compatibility(version: str) -> str:
     """Which runtimes load the file, by ExecuTorch's runtime compatibility policy
     (runtime/COMPATIBILITY.md): the app must ship one of them, and the manifest is where
-    its developer looks."""
-    major, minor = (int(part) for part in version.split(".")[:2])
+    its developer looks. The policy promises the writing release and at least the next
+    non-patch one, and nothing older (no forward compatibility)."""
+    major, minor = version.split(".")[:2]
     return (
-        f"written by executorch {version}; guaranteed to load in runtimes {major}.{minor}.x "
-        f"and the next minor or major release ({major}.{minor + 1}), not in older ones "
-        f"(no forward compatibility); checked here in the {version} runtime"
+        f"written by executorch {version}; guaranteed to load in its {version} runtime, later "
+        f"{major}.{minor} patches and at least the next minor or major release; not in older "
+        f"runtimes; checked here in the {version} runtime"
     )
 
 

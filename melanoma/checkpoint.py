@@ -224,12 +224,12 @@ def _thresholds(values) -> bool:
     )
 
 
-# The fields that loading, normalizing and deciding rely on, with the types they assume:
-# a hand-edited metadata.json fails here with its field named, not deep inside torch.
 def _count(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+# The fields that loading, normalizing and deciding rely on, with the types they assume:
+# a hand-edited metadata.json fails here with its field named, not deep inside torch.
 FIELD_CHECKS = (
     ("method", lambda v: isinstance(v, str), "a string"),
     ("arch", lambda v: isinstance(v, str), "a string"),

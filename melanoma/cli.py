@@ -271,7 +271,7 @@ def nested_cv(data, seeds, out_dir):
 )
 def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as_json, roc_path):
     """Metrics with 95% bootstrap CIs for CHECKPOINT_DIR on a split."""
-    from melanoma.checkpoint import REFERENCE_NAMES, load_checkpoint
+    from melanoma.checkpoint import REFERENCE_NAMES, checkpoint_sha256, load_checkpoint
     from melanoma.datasets import load_dataset
     from melanoma.evaluate import (
         check_reproduces_scores,
@@ -299,7 +299,12 @@ def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as
     # a bundled model by its name, not by a path inside site-packages
     name = checkpoint_dir if checkpoint_dir in REFERENCE_NAMES else str(checkpoint.path)
     if as_json:  # saved JSON files must say what they measured
-        where = {"checkpoint": name, "split": split, "data_fingerprint": dataset.fingerprint}
+        where = {
+            "checkpoint": name,
+            "checkpoint_sha256": checkpoint_sha256(checkpoint.path),  # the path may be reused
+            "split": split,
+            "data_fingerprint": dataset.fingerprint,
+        }
         click.echo(json.dumps({**report, **where}))
         return
     click.echo(report_text(report, name, split, caveat))

@@ -240,21 +240,27 @@ def _warn_skipped(folder: Path, others: list[Path]) -> None:
 def predict_images(checkpoint: Checkpoint, paths: list[Path], threshold: float) -> list[Prediction]:
     """Run the full input contract (crop, area resize, normalize) on each photo; decide
     melanoma at `threshold` (see melanoma.validation_scores.decision_threshold)."""
-    meta = checkpoint.meta
-    results, unreadable = [], []
     files = image_files(paths)
-    for path in files:
-        try:  # every bad photo in one message: a folder is fixed in one pass, not one per run
-            batch = image_to_input(decode_rgb(read_file(path), str(path)), meta.mean, meta.std)
+    batches, unusable = [], []
+    for path in files:  # all read first: every bad photo in one message, fixed in one pass
+        try:
+            rgb = decode_rgb(read_file(path), str(path))
+            batches.append(image_to_input(rgb, checkpoint.meta.mean, checkpoint.meta.std))
         except UserError as err:
-            unreadable.append(str(err))
-            continue
-        except ValueError as err:
-            unreadable.append(f"{path}: {err}")
-            continue
-        prob = float(torch.sigmoid(checkpoint.model(batch)).item())
-        results.append(Prediction(str(path), prob, bool(np.float64(prob) >= threshold)))
-    if unreadable:
-        shown = "; ".join(unreadable[:5]) + ("; ..." if len(unreadable) > 5 else "")
-        raise UserError(f"{len(unreadable)} of {len(files)} images unusable, none scored: {shown}")
-    return results
+            unusable.append(str(err))
+        except ValueError as err:  # too small to crop and resize
+            unusable.append(f"{path}: {err}")
+        except OSError as err:  # unreadable file: permissions, a vanished network drive
+            unusable.append(f"{path}: {err.strerror or err}")
+    if unusable:
+        more = f"; and {len(unusable) - 5} more" if len(unusable) > 5 else ""
+        raise UserError(
+            f"{len(unusable)} of {len(files)} images unusable, none scored: "
+            + "; ".join(unusable[:5])
+            + more
+        )
+    probs = [float(torch.sigmoid(checkpoint.model(batch)).item()) for batch in batches]
+    return [
+        Prediction(str(path), prob, bool(np.float64(prob) >= threshold))
+        for path, prob in zip(files, probs, strict=True)
+    ]

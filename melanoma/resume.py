@@ -131,7 +131,7 @@ def read_resume_state(path: Path, gen: torch.Generator, identity: dict) -> dict:
     if saved != identity:
         raise UserError(
             f"{path}: {_resume_mismatch(saved, identity)}; "
-            "resume with the same method, settings and data, or start over without --resume"
+            "resume with the same method, settings and data, or delete it to start over"
         )
     gen.set_state(state["generator"])
     torch.set_rng_state(state["torch_rng"])

@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from melanoma.checkpoint import load_checkpoint
+from melanoma.checkpoint import checkpoint_sha256, load_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,7 @@ def test_evaluate_json_keys(melanoma, quick_checkpoint, data_path):
     assert report["n"] == 600
     assert (report["checkpoint"], report["split"]) == (str(quick_checkpoint), "test")
     assert len(report["data_fingerprint"]) == 16
+    assert report["checkpoint_sha256"] == checkpoint_sha256(quick_checkpoint)
     low, high = report["ci"]["auc"]
     assert low <= report["auc"] <= high
     bins = report["calibration"]["bins"]

@@ -206,9 +206,24 @@ def test_rows_decide_at_the_manifests_default_threshold_unless_asked(artifacts_c
     assert decision_threshold_name(discover(artifacts_copy), "sensitivity_0.9") == (
         "sensitivity_0.90"
     )
+    with pytest.raises(UserError, match="no manifest lists threshold 'sensitivity_0.85'"):
+        decision_threshold_name(discover(artifacts_copy), "sensitivity_0.85")  # before any run
     set_default_threshold(artifacts_copy, "youden", only="quick-cnn-onnx-int8.onnx")
     with pytest.raises(UserError, match=r"different default thresholds \(sensitivity_0.90, yo"):
         decision_threshold_name(discover(artifacts_copy), None)
+
+
+def test_a_run_decides_every_row_at_the_manifests_default(
+    artifacts_copy, export_source, data_path, checkpoint
+):
+    set_default_threshold(artifacts_copy, "sensitivity_0.90")
+    quick = {**FAST, "threads": (1,), "accuracy": AccuracyConfig(n_bootstrap=10)}
+    ran = run_benchmark(BenchConfig(artifacts_copy, str(data_path), str(export_source), **quick))
+    scored = [s for s in ran.subjects if s.info.get("threshold") is not None]
+    assert ran.threshold_name == "sensitivity_0.90" and len(scored) == len(NAMES) - 2
+    assert {(s.info["threshold_name"], s.info["threshold"]) for s in scored} == {
+        ("sensitivity_0.90", checkpoint.meta.threshold("sensitivity_0.90"))
+    }  # the eager row and every runnable artifact alike
 
 
 def test_rocs_for_runnable_subjects(result):

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from melanoma.export import torchscript
+from melanoma.export import torchscript, verify
 from melanoma.export.cli import main
 from melanoma.manifest import read_manifest
 
@@ -143,17 +143,25 @@ def test_user_errors_are_one_line_exit_2(run_main, export_source, float_only_che
     assert not (tmp_path / "o").exists()
 
 
-def test_threshold_names_the_default_the_checks_use(run_main, export_source, tmp_path):
-    """--threshold may name the threshold --target-sensitivity adds: the app decides at it."""
+def test_threshold_names_the_default_the_checks_use(run_main, export_source, tmp_path, monkeypatch):
+    """--threshold may name the threshold --target-sensitivity adds: the app decides at it,
+    and both precisions are checked at it (the int8 program's metadata does not store it)."""
+    checked_at = []
+    compare = verify.compare
+    monkeypatch.setattr(
+        verify, "compare", lambda *a: checked_at.append(a[4]) or compare(*a)
+    )  # a[4]: the probability decisions are compared at
     code, out, err = run_main(
-        "--target", "onnx", "--quantize", "none", "--checkpoint", export_source,
+        "--target", "onnx", "--checkpoint", export_source,
         "--target-sensitivity", "0.95", "--threshold", "sensitivity_0.95", "--out", tmp_path,
     )  # fmt: skip
     assert code == 0, err
     assert "decisions at threshold sensitivity_0.95" in out
-    manifest = read_manifest(tmp_path / "quick-cnn-onnx-fp32.onnx.manifest.json")
-    assert manifest.default_threshold == "sensitivity_0.95"
-    assert [t.name for t in manifest.thresholds][-1] == "sensitivity_0.95"
+    for precision in ("fp32", "int8"):
+        manifest = read_manifest(tmp_path / f"quick-cnn-onnx-{precision}.onnx.manifest.json")
+        assert manifest.default_threshold == "sensitivity_0.95"
+        (added,) = [t for t in manifest.thresholds if t.name == "sensitivity_0.95"]
+    assert checked_at == [added.probability] * 2
 
 
 def test_failed_check_exits_1_naming_the_artifact(run_main, export_source, tmp_path, monkeypatch):

@@ -80,4 +80,5 @@ def test_manifest_names_the_runtimes_that_load_the_file(exported):
     info = exported["executorch", "int8"].manifest.target_info
     assert info["runtime_compatibility"].startswith("written by executorch 1.5.1;")  # pinned
     stated = info["runtime_compatibility"]
-    assert "runtimes 1.5.x and the next minor or major release (1.6), not in older" in stated
+    assert "its 1.5.1 runtime, later 1.5 patches and at least the next minor or major" in stated
+    assert "not in older runtimes" in stated

@@ -62,3 +62,20 @@ def test_each_export_of_a_model_has_the_same_bytes(console_script, export_source
         )  # fmt: skip
         digests.append(hashlib.sha256((out / "quick-cnn-torchscript-fp32.ptl").read_bytes()))
     assert digests[0].hexdigest() == digests[1].hexdigest()
+
+
+def test_backport_to_an_older_bytecode_leaves_one_loadable_file(monkeypatch, tmp_path):
+    """The branch torch 2.13 never takes (it writes bytecode 8, the newest Android reads)."""
+    from torch.jit.mobile import _load_for_lite_interpreter
+
+    from melanoma.model import CNNConfig, SmallCNN, example_inputs
+
+    monkeypatch.setattr(torchscript, "MAX_BYTECODE_VERSION", 7)
+    model = SmallCNN(CNNConfig(widths=(4, 8, 8))).eval()
+    out = tmp_path / ".m.ptl.tmp"  # as the exporter's atomic temp path
+    info = torchscript.export(model, example_inputs(2), out, "fp32")
+    assert (info["bytecode_version_produced"], info["bytecode_version"]) == (8, 7)
+    assert _get_model_bytecode_version(str(out)) == 7
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # its temp folder is gone
+    x = torch.randn(3, 3, 32, 32)
+    torch.testing.assert_close(_load_for_lite_interpreter(str(out))(x), model(x))
