@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -125,8 +126,11 @@ class Context:
     float_model: torch.nn.Module  # every artifact's decisions are also counted against it
 
 
-def export_checkpoint(config: ExportConfig) -> list[ExportResult]:
-    """Export, verify and describe each (target, precision); ExportFailed if any check fails."""
+def export_checkpoint(
+    config: ExportConfig, progress: Callable[[str], None] | None = None
+) -> list[ExportResult]:
+    """Export, verify and describe each (target, precision); ExportFailed if any check fails.
+    `progress` is told each "<target> <precision>" before its export starts."""
     modules = [get_target(name) for name in config.targets]
     if config.quantize not in QUANTIZE:
         raise UserError(
@@ -160,11 +164,12 @@ def export_checkpoint(config: ExportConfig) -> list[ExportResult]:
             thresholds,
             checkpoint.model,
         )
-        results = [
-            _export_one(module, precision, sources.get(precision), context)
-            for module in modules
-            for precision in precisions
-        ]
+        results = []
+        for module in modules:
+            for precision in precisions:
+                if progress is not None and precision in module.PRECISIONS:
+                    progress(f"{module.NAME} {precision}")
+                results.append(_export_one(module, precision, sources.get(precision), context))
     if any(r.status == "failed" for r in results):
         raise ExportFailed(results)
     return results

@@ -12,6 +12,7 @@ from melanoma.cliutil import (
     FiniteFloatRange,
     NonEmptyPath,
     data_option,
+    progress_option,
     run,
     setup_process,
     threshold_option,
@@ -74,8 +75,12 @@ EXIT_FAILED_CHECK = 1  # an artifact was written but failed its check in its run
     "The manifests' default_threshold, which the app decides at and the checks compare "
     "decisions at: youden, a stored sensitivity_<target>, or the one --target-sensitivity adds."
 )
+@progress_option()
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
-def cli(target, checkpoint, quantize, data, out_dir, target_sensitivity, threshold_name, verbose):
+def cli(
+    target, checkpoint, quantize, data, out_dir, target_sensitivity, threshold_name, progress,
+    verbose,
+):  # fmt: skip
     """Export CHECKPOINT_DIR to mobile formats, check each file in its own runtime.
 
     Writes <model>-<target>-<precision>.<ext> plus <artifact>.manifest.json
@@ -97,7 +102,7 @@ def cli(target, checkpoint, quantize, data, out_dir, target_sensitivity, thresho
         threshold_name=threshold_name,
     )
     try:
-        results = export_checkpoint(config)
+        results = export_checkpoint(config, progress=_announce if progress else None)
     except ExportFailed as failed:
         click.echo(format_table(failed.results))
         for result in failed.results:
@@ -114,6 +119,12 @@ def cli(target, checkpoint, quantize, data, out_dir, target_sensitivity, thresho
             f"float' counts their decisions at threshold {_default_threshold(results)}, so "
             "one flip is 3%; --data checks on real test images"
         )
+
+
+def _announce(what: str) -> None:
+    # Seconds per artifact: without a line each, a terminal shows nothing for a minute.
+    # Not in logs or pipes (progress defaults to a terminal), where the table says it all.
+    click.echo(f"exporting {what} ...", err=True)
 
 
 def _default_threshold(results: list[ExportResult]) -> str:

@@ -91,6 +91,14 @@ def test_main_job_prints_its_table_and_nothing_on_stderr(melanoma_export, tmp_pa
     assert "P(melanoma) stays within [0.0025, 0.9989]" in result.stdout
 
 
+def test_progress_names_each_artifact_before_its_export(run_main, export_source, tmp_path):
+    args = ("--target", "torchscript", "--checkpoint", export_source)
+    code, _, err = run_main(*args, "--out", tmp_path / "a", "--progress")
+    assert code == 0 and err.splitlines() == ["exporting torchscript fp32 ..."]  # int8: none
+    code, _, err = run_main(*args, "--out", tmp_path / "b")  # default: only on a terminal
+    assert code == 0 and err == ""
+
+
 def test_unknown_target_lists_the_valid_ones(melanoma_export):
     result = melanoma_export("--target", "tflite")
     assert result.returncode == 2
