@@ -49,12 +49,11 @@ from melanoma.checkpoint import (
     checkpoint_sha256,
     load_checkpoint,
     resolve_checkpoint_dir,
-    same_threshold_name,
 )
 from melanoma.errors import UserError
 from melanoma.evaluate import check_reproduces_scores
 from melanoma.folders import is_hidden
-from melanoma.manifest import SUFFIX, Manifest, verify_artifact
+from melanoma.manifest import SUFFIX, Manifest, find_threshold, verify_artifact
 from melanoma.preprocess import normalize
 
 log = logging.getLogger(__name__)
@@ -140,15 +139,16 @@ def decision_threshold_name(artifacts: list[Artifact], asked: str | None) -> str
     for, else the default_threshold they share (the app decides at it; youden before
     schema 4)."""
     if asked is not None:
-        listed = sorted({t.name for a in artifacts for t in a.manifest.thresholds})
-        found = next((name for name in listed if same_threshold_name(name, asked)), None)
-        if found is None:  # before minutes of runs whose every row would fail on it
+        found = [find_threshold(a.manifest.thresholds, asked) for a in artifacts]
+        spelled = sorted({t.name for t in found if t is not None})
+        if not spelled:  # before minutes of runs whose every row would fail on it
+            listed = sorted({t.name for a in artifacts for t in a.manifest.thresholds})
             raise UserError(
                 f"no manifest lists threshold {asked!r} (they list: {', '.join(listed)}); "
                 "export with --target-sensitivity to add one"
             )
-        return found
-    defaults = sorted({a.manifest.default_threshold or "youden" for a in artifacts})
+        return spelled[0]
+    defaults = sorted({a.manifest.decision_threshold_name() for a in artifacts})
     if len(defaults) > 1:
         raise UserError(
             f"the manifests decide at different default thresholds ({', '.join(defaults)}): "

@@ -32,10 +32,9 @@ from melanoma.checkpoint import (
     WEIGHTS,
     Checkpoint,
     load_checkpoint,
-    same_threshold_name,
 )
 from melanoma.errors import UserError, first_line
-from melanoma.manifest import InputSpec, Manifest, must_state, size_of
+from melanoma.manifest import InputSpec, Manifest, find_threshold, must_state, size_of
 from melanoma.preprocess import normalize
 from melanoma.pt2e import MAX_BATCH
 
@@ -206,17 +205,12 @@ def artifact_subject(
     unloadable = _header_failure(target, artifact.path)
     if unloadable:
         return dataclasses.replace(subject, reasons=(*reasons, unloadable), load=None)
-    threshold = next(
-        (
-            t.probability
-            for t in manifest.thresholds
-            if same_threshold_name(t.name, config.threshold_name)
-        ),
-        None,
-    )
-    if threshold is None:
+    chosen = find_threshold(manifest.thresholds, config.threshold_name)
+    if chosen is None:  # manifest_failures has said so
         return subject
-    return _accuracy_pass(subject, target, artifact, images, labels, reference, threshold, config)
+    return _accuracy_pass(
+        subject, target, artifact, images, labels, reference, chosen.probability, config
+    )
 
 
 def _accuracy_pass(subject, target, artifact, images, labels, reference, threshold, config):

@@ -28,7 +28,6 @@ from melanoma.checkpoint import (
     checkpoint_sha256,
     load_checkpoint,
     package_versions,
-    same_threshold_name,
     utc_now,
 )
 from melanoma.errors import UserError
@@ -48,6 +47,7 @@ from melanoma.manifest import (
     Manifest,
     Quantization,
     Threshold,
+    find_threshold,
     manifest_path,
     sha256_of,
     size_of,
@@ -281,7 +281,7 @@ def _verify(module, path: Path, precision: str, source: Source, context: Context
 def _named_threshold(thresholds: list[Threshold], asked: str, model_name: str) -> Threshold:
     """The threshold asked for, under the manifest's spelling (sensitivity_0.9 finds
     sensitivity_0.90)."""
-    found = next((t for t in thresholds if same_threshold_name(t.name, asked)), None)
+    found = find_threshold(thresholds, asked)
     if found is None:
         names = ", ".join(t.name for t in thresholds)
         raise UserError(

@@ -128,7 +128,7 @@ def _announce(what: str) -> None:
 
 
 def _default_threshold(results: list[ExportResult]) -> str:
-    return next(r.manifest.default_threshold for r in results if r.manifest)
+    return next(r.manifest.decision_threshold_name() for r in results if r.manifest)
 
 
 def int8_clipping(manifest: Manifest | None) -> str | None:

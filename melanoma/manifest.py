@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from melanoma.checkpoint import file_sha256
+from melanoma.checkpoint import file_sha256, same_threshold_name
 from melanoma.errors import UserError
 
 SCHEMA_VERSION = 4
@@ -137,10 +137,16 @@ class Manifest:
     created_utc: str
     verification: Verification
     # Since version 4: the name of the threshold to decide with unless the user picks another
-    # (the exporter's verification, `melanoma predict` and the app use it); one of `thresholds`.
+    # (the exporter verified at it; the app and melanoma-bench decide at it); one of
+    # `thresholds`. Read it through decision_threshold_name().
     default_threshold: str | None = None
     target_info: dict[str, Any] = field(default_factory=dict)  # opset, delegated ops, ...
     schema_version: int = SCHEMA_VERSION
+
+    def decision_threshold_name(self) -> str:
+        """default_threshold; youden before version 4, whose exporters verified at it (as the
+        app's Manifest.decisionThresholdName)."""
+        return self.default_threshold or "youden"
 
     def to_json(self) -> str:
         # allow_nan=False: NaN is not JSON, and the app's strict parser rejects it.
@@ -314,6 +320,12 @@ def manifest_from_dict(data: dict[str, Any], where: str = "manifest") -> Manifes
     if version >= 4:
         _check_int8_ranges(manifest, where)
     return manifest
+
+
+def find_threshold(thresholds: list[Threshold], asked: str) -> Threshold | None:
+    """The threshold named `asked`, however its target is spelled (sensitivity_0.9 finds
+    sensitivity_0.90), or None."""
+    return next((t for t in thresholds if same_threshold_name(t.name, asked)), None)
 
 
 def _check_int8_ranges(manifest: Manifest, where: str) -> None:

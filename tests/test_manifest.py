@@ -10,6 +10,7 @@ import pytest
 from melanoma.manifest import (
     SCHEMA_VERSION,
     ManifestError,
+    find_threshold,
     manifest_from_dict,
     manifest_path,
     verify_artifact,
@@ -149,6 +150,19 @@ def test_the_default_threshold_must_be_one_of_the_thresholds(written):
     del written["default_threshold"]
     with pytest.raises(ManifestError, match=r"manifest: missing field\(s\) default_threshold"):
         manifest_from_dict(written)
+
+
+def test_the_threshold_to_decide_at_youden_before_version_4(written):
+    written["default_threshold"] = "sensitivity_0.90"
+    assert manifest_from_dict(written).decision_threshold_name() == "sensitivity_0.90"
+    assert manifest_from_dict(as_version_3(written)).decision_threshold_name() == "youden"
+
+
+def test_a_threshold_is_found_under_any_spelling_of_its_target(written):
+    thresholds = manifest_from_dict(written).thresholds
+    assert find_threshold(thresholds, "sensitivity_0.9").name == "sensitivity_0.90"
+    assert find_threshold(thresholds, "youden") is thresholds[0]
+    assert find_threshold(thresholds, "sensitivity_0.95") is None
 
 
 @pytest.mark.parametrize("version", [0, 5, "2", None, True])
