@@ -44,6 +44,25 @@ def test_empirical_youden_picks_the_middle_of_the_best_range():
     assert 0.2 < choice.probability <= 0.3
 
 
+def test_empirical_youden_stays_on_a_best_threshold_when_the_best_are_apart():
+    # J = 0.5 at 0.105 (sens 1, spec 1/2) and at 0.795 (sens 1/2, spec 1), but J = 0
+    # anywhere in (0.18, 0.73]: the mean of the two best, 0.45, would land there.
+    labels, probs = np.array([0, 1, 0, 1]), np.array([0.03, 0.18, 0.73, 0.86])
+    choice = youden_threshold(labels, probs, estimator="empirical")
+    assert choice.probability == pytest.approx(0.105)  # the lower: more sensitive
+    assert (choice.sensitivity, choice.specificity) == (1.0, 0.5)
+
+
+def test_empirical_youden_always_reaches_the_best_j():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        labels, probs = rng.permutation(np.repeat([0, 1], 20)), rng.random(40)
+        rates = [confusion_metrics(labels, probs, t) for t in np.unique(probs)]
+        best_j = max(m["sensitivity"] + m["specificity"] - 1 for m in rates)
+        choice = youden_threshold(labels, probs, estimator="empirical")
+        assert choice.sensitivity + choice.specificity - 1 == pytest.approx(best_j)
+
+
 def _logit_scores(n: int, spread_negative: float, seed: int):
     rng = np.random.default_rng(seed)
     labels = np.repeat([0, 1], n)
