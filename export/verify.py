@@ -15,7 +15,6 @@ lies within the tolerance of the threshold: those may legitimately flip.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,11 +121,11 @@ def compare(
     single_out = np.asarray(runner(inputs[:1]), dtype=np.float64)
     if batch_out.shape != reference.shape or single_out.shape != (1, 1):
         return _failed(runner.runtime, reference_name, len(inputs), n_source, tolerance)
-    diff = max(
-        float(np.max(np.abs(batch_out - reference))),
-        float(np.max(np.abs(single_out - reference[:1]))),
-    )
-    cut = math.log(threshold / (1 - threshold))  # sigmoid(logit) >= p  <=>  logit >= cut
+    # np.max, not Python's max, which drops a NaN: a NaN logit anywhere must fail (nan <= x
+    # is False), the app's batch of 1 included
+    errors = np.concatenate([batch_out - reference, single_out - reference[:1]])
+    diff = float(np.max(np.abs(errors)))
+    cut = decision_cut(threshold)
     ref_decision, decision = reference[:, 0] >= cut, batch_out[:, 0] >= cut
     clear = np.abs(reference[:, 0] - cut) > tolerance  # far enough from the threshold not to flip
     passed = bool(diff <= tolerance and np.all(ref_decision[clear] == decision[clear]))
@@ -141,6 +140,13 @@ def compare(
         passed=passed,
         float_decision_agreement=float(np.mean((float_logits[:, 0] >= cut) == decision)),
     )
+
+
+def decision_cut(threshold: float) -> float:
+    """The logit at which sigmoid(logit) >= threshold begins: -inf for 0 (every image is
+    flagged), inf for 1; a sensitivity target of 1.0 can choose 0."""
+    with np.errstate(divide="ignore"):
+        return float(np.log(threshold) - np.log1p(-threshold))
 
 
 def _failed(runtime: str, reference_name: str, n: int, source: str, tolerance: float):

@@ -77,3 +77,26 @@ def test_decisions_are_made_at_the_threshold_as_a_logit():
         for p in (0.5, 0.7)
     }
     assert agreement == {0.5: 0.75, 0.7: 0.5}
+
+
+@pytest.mark.parametrize("single_shift", [float("nan"), float("inf")])
+def test_a_non_finite_single_image_output_fails(single_shift):
+    """Python's max(0.0, nan) is 0.0: a NaN from the app's batch of 1 must not pass."""
+    result = check(ShiftedRunner(0.0, single_shift=single_shift))
+    assert not result.passed and not np.isfinite(result.max_abs_diff)
+
+
+def test_a_nan_in_the_batch_fails():
+    result = check(ShiftedRunner(float("nan"), single_shift=0.0))
+    assert not result.passed
+
+
+@pytest.mark.parametrize("threshold, flagged", [(0.0, 4), (1.0, 0)])
+def test_thresholds_of_zero_and_one_flag_all_or_none(threshold, flagged):
+    """A sensitivity target of 1.0 can choose 0: every image is melanoma, not a math error."""
+    inputs = np.zeros((4, 3, 32, 32), np.float32)
+    result = verify.compare(
+        ShiftedRunner(0.0), inputs, REFERENCE, 0.05, threshold, "ref", "4 images", REFERENCE
+    )
+    assert result.passed and result.decision_agreement == 1.0
+    assert np.sum(REFERENCE[:, 0] >= verify.decision_cut(threshold)) == flagged
