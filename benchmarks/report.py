@@ -7,10 +7,10 @@ missing, so other tools can index rows without guarding each key.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 
+from melanoma import strict_json
 from melanoma.atomic import atomic_path
 from melanoma.benchmarks.gate import target_text
 from melanoma.benchmarks.macs import gmacs_per_s
@@ -85,19 +85,8 @@ def _ms(latency: Latency | None, key: str) -> float | None:
     return None if latency is None else getattr(latency, f"{key}_ms")
 
 
-def strict_json(value):
-    """NaN and inf are not JSON: a figure that is not a number becomes null."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: strict_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [strict_json(v) for v in value]
-    return value
-
-
 def report_json(report: dict) -> str:
-    return json.dumps(strict_json(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return strict_json.dumps(report, indent=2, ensure_ascii=False) + "\n"
 
 
 def write_json(report: dict, path: Path) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 from pathlib import Path
 
 import click
 
+from melanoma import strict_json
 from melanoma.cliutil import (
     EXIT_INTERRUPTED,
     SEED,
@@ -305,7 +305,7 @@ def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as
             "split": split,
             "data_fingerprint": dataset.fingerprint,
         }
-        click.echo(json.dumps({**report, **where}))
+        click.echo(strict_json.dumps({**report, **where}))
         return
     click.echo(report_text(report, name, split, caveat))
 

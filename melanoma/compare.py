@@ -16,7 +16,6 @@ OUT/roc.png.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from melanoma import strict_json
 from melanoma.atomic import atomic_path
 from melanoma.checkpoint import CheckpointError, load_checkpoint, read_meta
 from melanoma.datasets import Dataset
@@ -117,7 +117,7 @@ def compare(
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / "results.json") as temp:
-        temp.write_text(json.dumps(results, indent=2) + "\n")
+        temp.write_text(strict_json.dumps(results, indent=2) + "\n")
     with atomic_path(out_dir / "results.md") as temp:
         temp.write_text(results_markdown(results))
     _plot_roc(out_dir / "roc.png", runs, results["summary"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,11 +166,17 @@ def report_text(report: dict, name: str, split: str, caveat: str | None = None) 
         "(ECE over 10 probability bins; --json lists them)"
     )
     screening = report["at_screening_prevalence"]
+    ppv, npv = (_undefined_or(screening[key]) for key in ("ppv", "npv"))
     lines.append(
         f"  at {screening['prevalence']:.0%} melanoma (not this split's mix): precision "
-        f"{screening['ppv']:.3f}, NPV {screening['npv']:.3f}"
+        f"{ppv}, NPV {npv}"
     )
     return "\n".join(lines)
+
+
+def _undefined_or(value: float) -> str:
+    # NPV is 0/0 when every image is flagged (a threshold of 0), PPV when none is
+    return "undefined" if math.isnan(value) else f"{value:.3f}"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ difference from "last".
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from melanoma import strict_json
 from melanoma.atomic import atomic_path, output_dir
 from melanoma.datasets import Dataset, Split
 from melanoma.inference import predict_probs
@@ -196,7 +196,7 @@ def nested_cv(dataset: Dataset, config: NestedConfig, out_dir: Path) -> dict:
             "epoch_rules": epoch_rule_results(folds, config.train.youden_estimator),
         }
         with atomic_path(out_dir / "results.json") as temp:
-            temp.write_text(json.dumps(results, indent=2) + "\n")
+            temp.write_text(strict_json.dumps(results, indent=2) + "\n")
         with atomic_path(out_dir / "results.md") as temp:
             temp.write_text(results_markdown(results))
     return results

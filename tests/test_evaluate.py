@@ -165,3 +165,11 @@ def test_report_text_prints_each_metric_with_its_interval_and_the_caveat():
     assert accuracy_line.split()[1:] == ["0.750", f"[{low:.3f},", f"{high:.3f}]"]
     assert next(line for line in lines if line.split()[0] == "sensitivity").split()[1] == "0.500"
     assert "melanoma (not this split's mix)" in lines[-1]
+
+
+def test_report_text_says_undefined_where_a_predictive_value_is_0_over_0():
+    labels, probs = np.array([1, 1, 0, 0]), np.array([0.9, 0.2, 0.1, 0.4])
+    report = evaluation_report(labels, probs, 0.0)  # every image flagged: nothing cleared
+    report["threshold_name"] = "sensitivity_1.00"
+    last = report_text(report, "reference-sgan", "val", None).splitlines()[-1]
+    assert last.endswith("precision 0.100, NPV undefined")
