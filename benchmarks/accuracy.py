@@ -13,8 +13,6 @@ import numpy as np
 
 from melanoma.metrics import all_metrics, bootstrap_ci, roc_points
 
-PREDICT_BATCH = 100  # rows per call when the artifact takes a dynamic batch
-
 
 @dataclass(frozen=True)
 class SanityBounds:
@@ -44,19 +42,17 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
     return np.exp(-np.logaddexp(0.0, -logits.astype(np.float64)))
 
 
-def predict_logits(
-    runner: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray, dynamic_batch: bool
-) -> np.ndarray:
-    """(N, 3, 32, 32) float32 -> (N,) logits; batched if the artifact allows, else one by one."""
-    step = PREDICT_BATCH if dynamic_batch else 1
+def predict_logits(runner: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray) -> np.ndarray:
+    """(N, 3, 32, 32) float32 -> (N,) logits, one image per call: the app's batch of 1, so
+    the figures are those of the path a phone runs (a batched call can take another plan,
+    and a broken batch-1 plan must not hide behind a working batch)."""
     outputs = []
-    for start in range(0, len(inputs), step):
-        chunk = np.ascontiguousarray(inputs[start : start + step])
-        out = np.asarray(runner(chunk))
-        if out.shape != (len(chunk), 1):
-            raise ValueError(f"output shape {out.shape}, expected {(len(chunk), 1)}")
-        outputs.append(out[:, 0])
-    logits = np.concatenate(outputs)
+    for index in range(len(inputs)):
+        out = np.asarray(runner(np.ascontiguousarray(inputs[index : index + 1])))
+        if out.shape != (1, 1):
+            raise ValueError(f"output shape {out.shape}, expected (1, 1)")
+        outputs.append(out[0, 0])
+    logits = np.asarray(outputs)
     if not np.all(np.isfinite(logits)):
         raise ValueError(f"{int(np.sum(~np.isfinite(logits)))} non-finite logit(s)")
     return logits

@@ -79,7 +79,7 @@ class Subject:
     reasons: tuple[str, ...]  # why failed / not runnable; empty when verified
     info: dict  # the figures that do not depend on threads
     load: Callable[[int], Callable[[np.ndarray], np.ndarray]] | None  # threads -> runner
-    dynamic_batch: bool  # takes any batch size, so predictions batch and throughput is timed
+    dynamic_batch: bool  # takes any batch size, so batch-32 throughput is timed
     normalization: tuple[list[float], list[float]]  # (mean, std) its inputs are normalized with
     scores: Scores | None = None  # test-set probabilities, None when it could not run
 
@@ -119,9 +119,9 @@ def runtime_errors() -> tuple[type[BaseException], ...]:
     return (RuntimeError, ValueError, TypeError, OSError, *ort)
 
 
-def _scored(labels, runner, inputs, dynamic, threshold, config, reference=None) -> dict:
+def _scored(labels, runner, inputs, threshold, config, reference=None) -> dict:
     """Predict every test image, then the accuracy and agreement figures."""
-    probs = sigmoid(predict_logits(runner, inputs, dynamic))
+    probs = sigmoid(predict_logits(runner, inputs))
     scores = Scores(probs, threshold)
     figures = accuracy_figures(labels, scores, config.n_bootstrap, config.seed)
     if reference is None:  # the float model itself: agreement with itself is not a measurement
@@ -143,7 +143,7 @@ def reference_subject(
         raise UserError(f"{checkpoint.path}: no threshold {config.threshold_name!r}: {source}")
     threshold = chosen.probability
     inputs = normalize(images, meta.mean, meta.std).numpy()
-    done = _scored(labels, EagerRunner(checkpoint.model), inputs, True, threshold, config)
+    done = _scored(labels, EagerRunner(checkpoint.model), inputs, threshold, config)
     info = {
         **done["figures"],
         "runtime": done["runtime"],
@@ -226,7 +226,6 @@ def _accuracy_pass(subject, target, artifact, images, labels, reference, thresho
             labels,
             runner,
             inputs,
-            subject.dynamic_batch,
             threshold,
             config,
             reference=(reference.scores, reference.info),

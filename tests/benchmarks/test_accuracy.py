@@ -13,29 +13,26 @@ from melanoma.benchmarks.accuracy import (
 )
 
 
-def test_predict_logits_batches_only_dynamic_artifacts():
+def test_predict_logits_calls_one_image_at_a_time_as_the_app_does():
     seen = []
 
     def runner(batch):
         seen.append(len(batch))
         return batch.reshape(len(batch), -1)[:, :1] * 2
 
-    inputs = np.arange(250 * 3 * 32 * 32, dtype=np.float32).reshape(250, 3, 32, 32)
-    logits = predict_logits(runner, inputs, dynamic_batch=True)
-    assert seen == [100, 100, 50]
-    np.testing.assert_array_equal(logits, inputs[:, 0, 0, 0] * 2)
-    seen.clear()
-    predict_logits(runner, inputs[:5], dynamic_batch=False)
+    inputs = np.arange(5 * 3 * 32 * 32, dtype=np.float32).reshape(5, 3, 32, 32)
+    logits = predict_logits(runner, inputs)
     assert seen == [1] * 5
+    np.testing.assert_array_equal(logits, inputs[:, 0, 0, 0] * 2)
 
 
 @pytest.mark.parametrize(
     "output, message",
-    [(np.zeros((4,), np.float32), "output shape"), (np.full((4, 1), np.nan), "non-finite")],
+    [(np.zeros((1,), np.float32), "output shape"), (np.full((1, 1), np.nan), "non-finite")],
 )
 def test_predict_logits_rejects_bad_outputs(output, message):
     with pytest.raises(ValueError, match=message):
-        predict_logits(lambda batch: output, np.zeros((4, 3, 32, 32), np.float32), True)
+        predict_logits(lambda batch: output, np.zeros((4, 3, 32, 32), np.float32))
 
 
 def test_agreement_figures():
