@@ -2,7 +2,7 @@
 # Export the int8 ExecuTorch model and copy it, with its manifest, into the app's assets
 # (app/src/main/assets/model/), where the app finds it on first run.
 #
-#   android_demo/prepare_model.sh [more melanoma-export options, e.g. the checkpoint to export]
+#   android_demo/prepare_model.sh [more melanoma-export options, e.g. --checkpoint reference-sgan]
 #
 # Runs `melanoma-export --target executorch --quantize int8 --out <temp dir> "$@"`, expects
 # exactly one <model>-executorch-int8.pte with its .pte.manifest.json there, verifies the pair

@@ -86,6 +86,9 @@ class CheckpointMeta:
         found = self.find_threshold(name)
         if found is None:
             known = ", ".join(c["name"] for c in self.thresholds)
+            target = sensitivity_target(name)
+            if target is not None and 0.5 <= target <= 1:  # what --target-sensitivity takes
+                known += f"; --target-sensitivity {target:g} chooses it now"
             raise CheckpointError(f"no threshold {name!r} in the checkpoint; known: {known}")
         return found
 

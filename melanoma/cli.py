@@ -282,7 +282,7 @@ def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as
         write_roc_csv,
     )
 
-    refuse_two_thresholds(target_sensitivity)
+    refuse_two_thresholds(threshold_name, target_sensitivity)
     checkpoint = load_checkpoint(checkpoint_dir)
     dataset = load_dataset(data)
     check_reproduces_scores(checkpoint, dataset)
@@ -332,7 +332,7 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
     from melanoma.evaluate import PREDICTION_COLUMNS, predict_images, write_predictions_csv
     from melanoma.validation_scores import decision_threshold
 
-    refuse_two_thresholds(target_sensitivity)
+    refuse_two_thresholds(threshold_name, target_sensitivity)
     checkpoint = load_checkpoint(checkpoint_dir)
     name, threshold = decision_threshold(checkpoint, threshold_name, target_sensitivity)
     predictions = predict_images(checkpoint, list(images), threshold)

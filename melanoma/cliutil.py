@@ -204,11 +204,24 @@ def target_sensitivity_option():
     )
 
 
-def refuse_two_thresholds(target_sensitivity: float | None) -> None:
+def refuse_two_thresholds(threshold_name: str, target_sensitivity: float | None) -> None:
+    """Both only when they name one threshold: melanoma-export needs the pair
+    (--target-sensitivity 0.95 --threshold sensitivity_0.95), and the same pair must work
+    where the decision it exported is checked."""
     ctx = click.get_current_context()
     named = ctx.get_parameter_source("threshold_name") != click.core.ParameterSource.DEFAULT
-    if named and target_sensitivity is not None:
-        raise click.UsageError("give --threshold or --target-sensitivity, not both", ctx)
+    if not named or target_sensitivity is None:
+        return
+    from melanoma.checkpoint import same_threshold_name
+    from melanoma.metrics import sensitivity_name
+
+    chosen = sensitivity_name(target_sensitivity)
+    if not same_threshold_name(chosen, threshold_name):
+        raise click.UsageError(
+            f"--threshold {threshold_name} is not the threshold --target-sensitivity "
+            f"{target_sensitivity:g} chooses ({chosen}): give one of them",
+            ctx,
+        )
 
 
 def version_option():

@@ -104,6 +104,14 @@ def test_unknown_threshold_lists_known_ones(saved):
         load_checkpoint(saved[0]).meta.threshold("nope")
 
 
+def test_an_unstored_sensitivity_threshold_points_at_target_sensitivity(saved):
+    meta = load_checkpoint(saved[0]).meta
+    with pytest.raises(CheckpointError, match="; --target-sensitivity 0.95 chooses it now$"):
+        meta.threshold("sensitivity_0.95")
+    with pytest.raises(CheckpointError, match="known: [^;]*$"):  # not a target it could take
+        meta.threshold("sensitivity_0.3")
+
+
 def _edit_meta(path, **fields):
     meta = json.loads((path / "metadata.json").read_text())
     (path / "metadata.json").write_text(json.dumps({**meta, **fields}))

@@ -308,7 +308,19 @@ def test_a_target_sensitivity_is_chosen_at_evaluate_and_predict_time(
         "--target-sensitivity",
         "0.9",
     )
-    assert_one_line_error(both, "not both", "--help")
+    assert_one_line_error(both, "--threshold youden is not the threshold", "--help")
+    # the pair melanoma-export takes, naming one threshold, decides as --target-sensitivity
+    pair = melanoma(
+        "predict",
+        "reference-sgan",
+        tmp_path,
+        "--target-sensitivity",
+        "0.5",
+        "--threshold",
+        "sensitivity_0.5",
+    )
+    assert pair.returncode == 0, pair.stderr
+    assert (pair.stdout, pair.stderr) == (low.stdout, low.stderr)
 
 
 def test_sigterm_is_handled_as_ctrl_c(tmp_path):
