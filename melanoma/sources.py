@@ -39,7 +39,7 @@ class FileSource:
         self._zip: zipfile.ZipFile | None = None
         if self.path.is_file():
             if not zipfile.is_zipfile(self.path):
-                raise DataError(f"{self.path}: not a folder or a .zip archive")
+                raise DataError(f"{self.path}: {_not_a_zip(self.path)}")
             try:
                 self._zip = zipfile.ZipFile(self.path)
             except (zipfile.BadZipFile, OSError) as err:
@@ -73,6 +73,15 @@ class FileSource:
     def close(self) -> None:
         if self._zip is not None:
             self._zip.close()
+
+
+def _not_a_zip(path: Path) -> str:
+    # A zip's directory sits at its end: a download cut short starts like a zip but has none.
+    with open(path, "rb") as file:
+        starts_like_zip = file.read(4) == b"PK\x03\x04"
+    if starts_like_zip:
+        return "truncated or corrupt .zip archive (no central directory at its end)"
+    return "not a folder or a .zip archive"
 
 
 def _safe_members(archive: zipfile.ZipFile, path: Path) -> list[str]:

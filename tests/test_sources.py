@@ -41,6 +41,16 @@ def test_plain_file_that_is_not_a_zip(tmp_path):
         FileSource(path)
 
 
+def test_a_zip_cut_short_is_called_truncated(tmp_path):
+    whole = tmp_path / "whole.zip"
+    with zipfile.ZipFile(whole, "w") as archive:
+        archive.writestr("labeled/0_1.jpg", b"x" * 1000)
+    cut = tmp_path / "cut.zip"
+    cut.write_bytes(whole.read_bytes()[:500])  # an interrupted download
+    with pytest.raises(DataError, match=r"cut.zip: truncated or corrupt .zip archive"):
+        FileSource(cut)
+
+
 def test_corrupt_zip_member_names_the_member(tmp_path):
     archive = tmp_path / "d.zip"
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
