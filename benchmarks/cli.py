@@ -219,8 +219,11 @@ def _summary(report: dict, out_dir: Path) -> str:
     head = f"{machine['cpu']}, {machine['logical_cores']} logical cores, {machine['os']}"
     if machine["load_average_1m"] is not None:
         head += f"; load average {machine['load_average_1m']:.2f} at start"
+    # acc, agree% and the gate all depend on it, and it is the manifests' unless --threshold
+    decided = f"decisions at the {report['config']['threshold_name']} threshold"
     targets = [f"target: {target_text(t)}" for t in report["targets"]]
-    return "\n".join([head, text_table(report["artifacts"]), *targets, f"wrote {out_dir}/"])
+    table = text_table(report["artifacts"])
+    return "\n".join([head, decided, table, *targets, f"wrote {out_dir}/"])
 
 
 def main() -> None:

@@ -124,7 +124,7 @@ TABLE_HEADER = (
     "artifact",
     "target",
     "prec",
-    "thr",
+    "threads",
     "status",
     "AUC",
     "acc",
@@ -211,7 +211,7 @@ def round_spread(row: dict) -> float | None:
 
 def stability_table(rows: list[dict]) -> str:
     """The p50 of each round per timed row: the run-internal spread of the main table's p50."""
-    header = ["artifact", "thr", "p50 ms by round", "spread"]
+    header = ["artifact", "threads", "p50 ms by round", "spread"]
     lines = [_md_row(header), "|" + "---|" * len(header)]
     for row in rows:
         if row["p50_by_round_ms"]:

@@ -44,6 +44,7 @@ def test_passing_run_writes_every_output_and_exits_0(bench_main, artifacts_dir, 
     assert report == json.loads((tmp_path / "copy.json").read_text())
     assert report["gate"]["passed"] and len(report["artifacts"]) == 8  # 7 artifacts + eager
     assert "quick-cnn-executorch-int8.pte" in out and "eager-pytorch" in out
+    assert "\ndecisions at the youden threshold\n" in out  # acc and agree% depend on it
     assert "GATE" not in err
     assert "gate passed: every runnable artifact row within --max-auc-drop 0.5, " in out
     assert "--min-agreement 0" in out  # a limit of 0 is still a limit
