@@ -162,8 +162,9 @@ def test_int8_from_a_float_checkpoint_runs_qat_once(
     assert result.status == "passed" and program.is_file()
     assert result.manifest.source_checkpoint_sha256 == checkpoint_sha256(float_only_checkpoint)
     stamp = program.stat().st_mtime_ns
-    # Again, without data: the QAT program in --out is found and reused, not redone.
-    again = dataclasses.replace(config, data=None, targets=("executorch",))
+    # Again, without data: the QAT program in --out is found and reused, not redone. The
+    # lookup does not depend on the target, and an ExecuTorch lowering would add ~30 s.
+    again = dataclasses.replace(config, data=None)
     (reused,) = api.export_checkpoint(again)
     assert reused.status == "passed" and program.stat().st_mtime_ns == stamp
     assert (
