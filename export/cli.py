@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from melanoma.cliutil import (
-    FiniteFloatRange,
+    TARGET_SENSITIVITY,
     NonEmptyPath,
     data_option,
     progress_option,
@@ -66,7 +66,7 @@ EXIT_FAILED_CHECK = 1  # an artifact was written but failed its check in its run
 )
 @click.option(
     "--target-sensitivity",
-    type=FiniteFloatRange(0.5, 1.0),
+    type=TARGET_SENSITIVITY,
     default=None,
     help="Also put in every manifest the highest threshold reaching this sensitivity on "
     "the checkpoint's kept validation predictions (as evaluate --target-sensitivity).",

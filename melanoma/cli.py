@@ -13,7 +13,7 @@ from melanoma import strict_json
 from melanoma.cliutil import (
     EXIT_INTERRUPTED,
     SEED,
-    FiniteFloatRange,
+    TARGET_SENSITIVITY,
     NonEmptyPath,
     data_option,
     progress_option,
@@ -80,7 +80,7 @@ def cli(verbose: bool, threads: int | None) -> None:
 )
 @click.option(
     "--target-sensitivity",
-    type=FiniteFloatRange(0.5, 1.0),
+    type=TARGET_SENSITIVITY,
     default=0.9,
     show_default=True,
     help="Also store the validation threshold reaching this sensitivity.",

@@ -43,6 +43,10 @@ class FiniteFloatRange(click.FloatRange):
         return number
 
 
+# What --target-sensitivity takes: below 0.5 a cutoff misses more melanomas than it finds.
+TARGET_SENSITIVITY = FiniteFloatRange(0.5, 1.0)
+
+
 class Interrupts:
     """SIGINT and SIGTERM handler that raises KeyboardInterrupt and remembers it fired.
 
@@ -196,7 +200,7 @@ def target_sensitivity_option():
     """--target-sensitivity X: a threshold re-chosen on the checkpoint's validation predictions."""
     return click.option(
         "--target-sensitivity",
-        type=FiniteFloatRange(0.5, 1.0),
+        type=TARGET_SENSITIVITY,
         default=None,
         help="Instead of --threshold: decide at the highest threshold whose sensitivity on "
         "the checkpoint's own validation predictions (out-of-fold for the baseline) reaches "
