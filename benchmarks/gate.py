@@ -10,6 +10,7 @@ Rows that cannot run here (⏭) have no figures to gate.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from melanoma.benchmarks.timing import PREEMPTED_BELOW
@@ -22,6 +23,12 @@ class GateLimits:
     max_latency_ms: float | None = None  # fail if batch-1 p50 latency exceeds this
     # fail if reference accuracy - artifact accuracy (at the threshold) exceeds this
     max_accuracy_drop: float | None = None
+
+    def __post_init__(self) -> None:
+        # NaN compares false with everything, so a NaN limit would pass every row
+        for name, limit in self.as_dict().items():
+            if limit is not None and not math.isfinite(limit):
+                raise ValueError(f"GateLimits.{name} must be a finite number, not {limit}")
 
     def as_dict(self) -> dict[str, float | None]:
         return dataclasses.asdict(self)
@@ -61,10 +68,21 @@ def _past(value: float, limit: float, op: str) -> bool:
     return value > limit + ROUNDING if op == "<=" else value < limit - ROUNDING
 
 
-def number(value: float) -> str:
-    """Six significant digits: enough that a value breaking a limit never prints as the
-    limit (AUC moves in steps of 1/90000 on 600 images; 0.00504 is not 0.0050)."""
-    return f"{value + 0.0:.6g}"  # + 0.0 turns -0.0 into 0
+def number(value: float, digits: int = 6) -> str:
+    """Six significant digits: a figure that counts images (AUC in 1/90000 steps on 600
+    images) breaking its limit never prints as the limit with these (0.00504 vs 0.005)."""
+    return f"{value + 0.0:.{digits}g}"  # + 0.0 turns -0.0 into 0
+
+
+def value_and_limit(value: float, limit: float, op: str) -> tuple[str, str]:
+    """Both with six significant digits, or more where six would print a value past its
+    limit as the limit itself (a latency is continuous: 1.0000004 ms against 1 ms). A value
+    equal to its limit up to float rounding passes, and prints as the limit."""
+    for digits in (6, 9, 12, 17):  # 17 tells any two distinct doubles apart
+        shown = number(value, digits), number(limit, digits)
+        if shown[0] != shown[1] or not _past(value, limit, op):
+            break
+    return shown
 
 
 def _drop(delta: float | None) -> float | None:
@@ -79,7 +97,7 @@ def _broken(row: dict, limits: GateLimits) -> list[str]:
         ("latency_p50_ms", row["latency_ms"]["p50"], limits.max_latency_ms, "<="),
     ]
     return [
-        f"{figure} {number(value)} breaks {limit:g}"
+        "{} {} breaks {}".format(figure, *value_and_limit(value, limit, op))
         for figure, value, limit, op in checks
         if limit is not None and value is not None and _past(value, limit, op)
     ]
@@ -143,7 +161,9 @@ def _preempted(row: dict) -> bool:
 
 def target_text(target: dict) -> str:
     """One target as a line: name, value, limit, verdict, rounds and any caveat."""
-    value = "-" if target["value"] is None else number(target["value"])
+    value, limit = "-", number(target["limit"])
+    if target["value"] is not None:
+        value, limit = value_and_limit(target["value"], target["limit"], target["op"])
     verdict = {True: "met", False: "NOT met", None: "not judged"}[target["met"]]
     if target["value"] is None:
         verdict = "not measured"
@@ -152,7 +172,7 @@ def target_text(target: dict) -> str:
         f", rounds {number(min(by_round))}-{number(max(by_round))}" if len(by_round) > 1 else ""
     )
     caveat = f"; {target['caveat']}" if target.get("caveat") else ""
-    return f"{target['name']} {value} {target['op']} {target['limit']:g}: {verdict}{rounds}{caveat}"
+    return f"{target['name']} {value} {target['op']} {limit}: {verdict}{rounds}{caveat}"
 
 
 def _ratio_by_round(row: dict, reference: dict) -> list[float] | None:

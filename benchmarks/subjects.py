@@ -46,7 +46,7 @@ PTE_IDENTIFIER = re.compile(rb"ET[0-9A-Za-z]{2}")
 # planned for, then.
 ANY_BATCH_PROBE = MAX_BATCH + 1
 PROBE_LIMIT = 4096  # a claimed max_batch is tried with that many rows: 48 MB at most
-# The same image in a batch of max_batch rows and in the accuracy pass's batches of 100:
+# The same image in a batch of max_batch rows and alone, as the accuracy pass runs it:
 # equal up to summation order, or one int8 output step (about 0.02) at most.
 BATCH_MAX_ABS_DPROB = 0.05
 
@@ -99,22 +99,16 @@ class EagerRunner:
 def runtime_errors() -> tuple[type[BaseException], ...]:
     """What a runtime raises when it cannot load or run a (sha256-verified) artifact.
 
-    ONNX Runtime's errors derive from Exception only, so they are named here;
-    anything else is a bug in the harness and should surface as a traceback.
+    ONNX Runtime's errors (Fail, EPFail, NoModel, ...) derive from Exception only, so
+    every one its module defines is named here; anything else is a bug in the harness and
+    should surface as a traceback.
     """
     from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
     ort = tuple(
-        getattr(ort_errors, name)
-        for name in (
-            "Fail",
-            "InvalidArgument",
-            "InvalidGraph",
-            "InvalidProtobuf",
-            "NoSuchFile",
-            "NotImplemented",
-            "RuntimeException",
-        )
+        value
+        for value in vars(ort_errors).values()
+        if isinstance(value, type) and issubclass(value, Exception)
     )
     return (RuntimeError, ValueError, TypeError, OSError, *ort)
 
@@ -206,8 +200,8 @@ def artifact_subject(
     if unloadable:
         return dataclasses.replace(subject, reasons=(*reasons, unloadable), load=None)
     chosen = find_threshold(manifest.thresholds, config.threshold_name)
-    if chosen is None:  # manifest_failures has said so
-        return subject
+    if chosen is None:  # manifest_failures has said so; a row without figures is not timed
+        return dataclasses.replace(subject, load=None)
     return _accuracy_pass(
         subject, target, artifact, images, labels, reference, chosen.probability, config
     )
@@ -282,7 +276,7 @@ def _batch_problem(runner, inputs, probs, rows: int) -> str | None:
         return f"gives {int(np.sum(~np.isfinite(out)))} non-finite output(s)"
     dprob = float(np.max(np.abs(sigmoid(out[:, 0]) - np.resize(probs, rows))))
     if dprob > BATCH_MAX_ABS_DPROB:
-        return f"gives other probabilities than smaller batches (max|Δp| {dprob:.2g})"
+        return f"gives other probabilities than one image per call (max|Δp| {dprob:.2g})"
     return None
 
 

@@ -1,5 +1,9 @@
 """The gate: one line per broken limit, the reference never gated, ❎ always a violation."""
 
+import math
+
+import pytest
+
 from melanoma.benchmarks.gate import GateLimits, target_text, targets, violations
 
 
@@ -54,6 +58,29 @@ def test_a_value_just_past_a_limit_never_prints_as_the_limit(make_row_for):
         "GATE m.pte 1t: auc_drop 0.00504 breaks 0.005",
         "GATE m.pte 1t: agreement 0.98996 breaks 0.99",
     ]
+
+
+def test_a_latency_just_past_its_limit_prints_enough_digits_to_show_it(make_row_for):
+    """Latency is continuous: six digits printed 1.0000004 ms as 'latency_p50_ms 1 breaks 1'."""
+    row = make_row_for(p50=1.0000004)
+    assert violations([row], GateLimits(max_latency_ms=1.0)) == [
+        "GATE m.pte 1t: latency_p50_ms 1.0000004 breaks 1"
+    ]
+    row = make_row_for(p50=1.23456781)
+    assert violations([row], GateLimits(max_latency_ms=1.2345678)) == [
+        "GATE m.pte 1t: latency_p50_ms 1.23456781 breaks 1.2345678"
+    ]
+    ratio = {"name": "r", "value": 0.2500001, "limit": 0.25, "op": "<=", "met": False}
+    assert target_text(ratio) == "r 0.2500001 <= 0.25: NOT met"
+    at_limit = dict(ratio, value=0.25 + 1e-12, met=True)  # equal up to float rounding
+    assert target_text(at_limit) == "r 0.25 <= 0.25: met"
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_a_limit_that_is_not_a_number_is_refused(bad):
+    """NaN compares false with everything: as a limit it would have passed every row."""
+    with pytest.raises(ValueError, match="GateLimits.min_agreement must be a finite number"):
+        GateLimits(min_agreement=bad)
 
 
 def test_a_drop_of_exactly_the_limit_passes_and_one_image_more_fails(make_row_for):
