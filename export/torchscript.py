@@ -59,6 +59,7 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
     # the same model gives the same bytes (and sha256) on every export.
     with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".ptl-") as tmp:
         saved, lowered = Path(tmp) / ARCHIVE_NAME, Path(tmp) / "backport" / ARCHIVE_NAME
+        stripped = Path(tmp) / "stripped" / ARCHIVE_NAME
         module._save_for_lite_interpreter(str(saved))
         written = _get_model_bytecode_version(str(saved))
         if written > MAX_BYTECODE_VERSION:
@@ -68,7 +69,9 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
                     f"{out_path}: cannot backport bytecode {written} to {MAX_BYTECODE_VERSION}"
                 )
             saved = lowered
-        saved.replace(out_path)
+        stripped.parent.mkdir()
+        _copy_without_source_ranges(saved, stripped)
+        stripped.replace(out_path)
     version = _get_model_bytecode_version(str(out_path))
     return {
         "path": path_ran,
@@ -79,6 +82,23 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
         "operators": sorted(_operators(out_path)),
         "int8": NOT_OFFERED["int8"],
     }
+
+
+def _copy_without_source_ranges(saved: Path, out: Path) -> None:
+    """Every record but the *.debug_pkl ones: those map the scripted code to the Python
+    files it came from, by absolute path, so they named this machine's install paths and
+    made the bytes depend on where the package was installed. Both loaders treat them as
+    optional. torch's own writer keeps the record alignment its readers expect, and writes
+    its own serialization id."""
+    import torch
+
+    reader = torch._C.PyTorchFileReader(str(saved))
+    writer = torch._C.PyTorchFileWriter(str(out))
+    for name in reader.get_all_records():
+        if not name.endswith(".debug_pkl") and name != ".data/serialization_id":
+            data = reader.get_record(name)
+            writer.write_record(name, data, len(data))
+    writer.write_end_of_file()
 
 
 def _operators(path: Path) -> set[str]:

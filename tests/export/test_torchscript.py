@@ -1,5 +1,7 @@
 """TorchScript .ptl: lite interpreter round trip, Android-readable bytecode, no fake int8."""
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch.jit.mobile import _get_model_bytecode_version
@@ -23,6 +25,25 @@ def test_bytecode_readable_by_pytorch_android_lite_1_13(exported):
     assert info["path"].startswith(("optimize_for_mobile", "frozen scripted module"))
     assert "aten::conv2d" in info["operators"] and not any(
         "batch_norm" in op for op in info["operators"]
+    )
+
+
+def test_the_file_names_no_path_of_the_machine_that_exported_it(exported):
+    """The scripted code's source ranges named every Python file by absolute path."""
+    import zipfile
+
+    import melanoma
+
+    artifact = exported["torchscript", "fp32"].artifact
+    install_dir = str(Path(melanoma.__path__[0]).parent).encode()
+    with zipfile.ZipFile(artifact) as archive:
+        assert not [n for n in archive.namelist() if n.endswith(".debug_pkl")]
+        assert not [n for n in archive.namelist() if install_dir in archive.read(n)]
+    from torch.jit.mobile import _load_for_lite_interpreter
+
+    x = torch.randn(2, 3, 32, 32)  # the full JIT loader reads it too, as the same model
+    assert torch.equal(
+        torch.jit.load(str(artifact))(x), _load_for_lite_interpreter(str(artifact))(x)
     )
 
 
