@@ -34,6 +34,7 @@ from melanoma.checkpoint import (
     load_checkpoint,
 )
 from melanoma.errors import UserError, first_line
+from melanoma.export.base import runtime_errors
 from melanoma.manifest import InputSpec, Manifest, find_threshold, must_state, size_of
 from melanoma.preprocess import normalize
 from melanoma.pt2e import MAX_BATCH
@@ -94,23 +95,6 @@ class EagerRunner:
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             return self.model(torch.from_numpy(batch)).numpy()  # (N, 1)
-
-
-def runtime_errors() -> tuple[type[BaseException], ...]:
-    """What a runtime raises when it cannot load or run a (sha256-verified) artifact.
-
-    ONNX Runtime's errors (Fail, EPFail, NoModel, ...) derive from Exception only, so
-    every one its module defines is named here; anything else is a bug in the harness and
-    should surface as a traceback.
-    """
-    from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
-
-    ort = tuple(
-        value
-        for value in vars(ort_errors).values()
-        if isinstance(value, type) and issubclass(value, Exception)
-    )
-    return (RuntimeError, ValueError, TypeError, OSError, *ort)
 
 
 def _scored(labels, runner, inputs, threshold, config, reference=None) -> dict:

@@ -30,10 +30,10 @@ from melanoma.checkpoint import (
     package_versions,
     utc_now,
 )
-from melanoma.errors import UserError
+from melanoma.errors import UserError, first_line
 from melanoma.evaluate import check_reproduces_scores
 from melanoma.export import verify
-from melanoma.export.base import ExportError, NotRunnableHere
+from melanoma.export.base import ExportError, NotRunnableHere, runtime_errors
 from melanoma.export.contract import (
     FLOAT_QUANTIZATION,
     existing_qat,
@@ -47,6 +47,7 @@ from melanoma.manifest import (
     Manifest,
     Quantization,
     Threshold,
+    Verification,
     find_threshold,
     manifest_path,
     sha256_of,
@@ -259,23 +260,42 @@ def _export_one(module: ModuleType, precision: str, source: Source | None, conte
 
 
 def _verify(module, path: Path, precision: str, source: Source, context: Context, info: dict):
+    """The artifact in its own runtime against the reference; a runtime that refuses to
+    load or run it fails the check (one line), as a wrong output would."""
     meta = source.meta
     inputs = verify.sample_inputs(context.samples, meta.mean, meta.std)
+    reference = verify.reference_logits(source.model, inputs)
+    tolerance = verify.tolerance(module, precision, source.model)
+    float_logits = verify.reference_logits(context.float_model, inputs)
+
+    def refused(runtime: str, why: str) -> Verification:
+        n_source = context.samples.source
+        return verify.failed(runtime, source.reference, len(inputs), n_source, tolerance, why)
+
     try:
         runner = module.load(path)
     except NotRunnableHere as reason:
         check = f"{reason}: {info.get('spec_check', 'structure checked at export')}"
         return verify.spec_only(check, f"none on {platform.system()}")
-    return verify.compare(
-        runner,
-        inputs,
-        verify.reference_logits(source.model, inputs),
-        verify.tolerance(module, precision, source.model),
-        context.threshold.probability,
-        source.reference,
-        context.samples.source,
-        verify.reference_logits(context.float_model, inputs),
-    )
+    except runtime_errors() as err:
+        return refused(module.NAME, f"runtime cannot load it: {_quoted(err)}")
+    try:
+        return verify.compare(
+            runner,
+            inputs,
+            reference,
+            tolerance,
+            context.threshold.probability,
+            source.reference,
+            context.samples.source,
+            float_logits,
+        )
+    except runtime_errors() as err:
+        return refused(runner.runtime, f"runtime failed to run it: {_quoted(err)}")
+
+
+def _quoted(err: BaseException) -> str:
+    return f"{type(err).__name__}: {first_line(err)}"
 
 
 def _named_threshold(thresholds: list[Threshold], asked: str, model_name: str) -> Threshold:

@@ -52,6 +52,23 @@ class ExportError(RuntimeError):
     """An export or its verification failed; the message names the artifact."""
 
 
+def runtime_errors() -> tuple[type[BaseException], ...]:
+    """What a runtime raises when it cannot load or run a (sha256-verified) artifact.
+
+    ONNX Runtime's errors (Fail, EPFail, NoModel, ...) derive from Exception only, so
+    every one its module defines is named here; anything else is a bug in the harness and
+    should surface as a traceback.
+    """
+    from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
+
+    ort = tuple(
+        value
+        for value in vars(ort_errors).values()
+        if isinstance(value, type) and issubclass(value, Exception)
+    )
+    return (RuntimeError, ValueError, TypeError, OSError, *ort)
+
+
 def as_program(model, example_inputs: tuple) -> torch.export.ExportedProgram:
     """`model` as an ExportedProgram whose batch dimension is dynamic up to MAX_BATCH.
 

@@ -30,7 +30,7 @@ from melanoma.export.registry import TARGETS
 from melanoma.export.verify import N_SYNTHETIC
 from melanoma.manifest import Manifest
 
-EXIT_FAILED_CHECK = 1  # an artifact was written but failed its check in its runtime
+EXIT_FAILED_CHECK = 1  # an artifact failed its check in its runtime (and was not kept)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -120,7 +120,8 @@ def compare(
     batch_out = np.asarray(runner(inputs), dtype=np.float64)
     single_out = np.asarray(runner(inputs[:1]), dtype=np.float64)
     if batch_out.shape != reference.shape or single_out.shape != (1, 1):
-        return _failed(runner.runtime, reference_name, len(inputs), n_source, tolerance)
+        why = "wrong output shape"
+        return failed(runner.runtime, reference_name, len(inputs), n_source, tolerance, why)
     # np.max, not Python's max, which drops a NaN: a NaN logit anywhere must fail (nan <= x
     # is False), the app's batch of 1 included
     errors = np.concatenate([batch_out - reference, single_out - reference[:1]])
@@ -149,8 +150,9 @@ def decision_cut(threshold: float) -> float:
         return float(np.log(threshold) - np.log1p(-threshold))
 
 
-def _failed(runtime: str, reference_name: str, n: int, source: str, tolerance: float):
-    check = f"outputs on {source}: wrong output shape"
+def failed(runtime: str, reference_name: str, n: int, source: str, tolerance: float, why: str):
+    """A check that compared nothing: the runtime refused the file or gave unusable output."""
+    check = f"outputs on {source}: {why}"
     return Verification(runtime, check, reference_name, None, tolerance, None, n, False)
 
 

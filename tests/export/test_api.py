@@ -125,6 +125,39 @@ def test_failed_check_keeps_the_previous_artifact(export_source, tmp_path, monke
     ]
 
 
+class _RefusingRunner:
+    runtime = "test runtime"
+
+    def __call__(self, batch):
+        raise RuntimeError("method->execute() failed with error 0x10\nnative context")
+
+
+def _refuse_to_load(path, threads=None):
+    raise RuntimeError("method->set_inputs() failed with error 0x10\nnative context")
+
+
+@pytest.mark.parametrize(
+    "load, why",
+    [
+        (_refuse_to_load, "runtime cannot load it: RuntimeError: method->set_inputs() failed"),
+        (lambda path, threads=None: _RefusingRunner(), "runtime failed to run it: RuntimeError: "
+         "method->execute() failed"),
+    ],
+)  # fmt: skip
+def test_a_runtime_that_refuses_the_file_fails_its_check(
+    export_source, tmp_path, monkeypatch, load, why
+):
+    """A failed check, one line, nothing kept; not a traceback that stops every later target."""
+    monkeypatch.setattr(torchscript, "load", load)
+    with pytest.raises(api.ExportFailed) as failed:
+        api.export_checkpoint(_quick_config(export_source, tmp_path))
+    (result,) = failed.value.results
+    artifact = tmp_path / "quick-cnn-torchscript-fp32.ptl"
+    assert result.status == "failed" and result.note.startswith(f"{artifact}: verification failed")
+    assert why in result.note and "\n" not in result.note and "native context" not in result.note
+    assert not list(tmp_path.iterdir())
+
+
 def test_interrupted_export_leaves_nothing(export_source, tmp_path, monkeypatch):
 
     def interrupt(path, threads=None):
