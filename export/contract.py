@@ -8,14 +8,15 @@ the app unnoticed. Only input.max_batch is left to each target (its runtime sets
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+import torch
 
 from melanoma.export.base import INPUT_NAME, OUTPUT_NAME
 from melanoma.manifest import InputSpec, OutputSpec, Preprocessing, Quantization, Threshold
-from melanoma.preprocess import IMAGE_SIZE, MIN_SIDE
+from melanoma.preprocess import IMAGE_SIZE, MIN_SIDE, normalize
 from melanoma.pt2e import int8_ranges
 from melanoma.qat_checkpoint import QATCheckpoint
 from melanoma.validation_scores import target_threshold
@@ -60,10 +61,13 @@ def input_contract(mean: list[float], std: list[float]) -> InputContract:
 
 
 def value_range(mean: list[float], std: list[float]) -> list[float]:
-    """[min, max] of a normalized input: pixel 0 and 255 through each channel's mean/std."""
-    low = np.min((0.0 - np.asarray(mean)) / np.asarray(std))
-    high = np.max((1.0 - np.asarray(mean)) / np.asarray(std))
-    return [round(float(low), 6), round(float(high), 6)]
+    """[min, max] of a normalized input: pixels 0 and 255 through `normalize` (float32, as
+    every input is made), rounded outward to 6 decimals. Rounded to nearest, a max of
+    3.0014401 was stated as 3.00144, below what a white pixel gives."""
+    pixels = torch.tensor([0.0, 255.0]).view(2, 1, 1, 1).expand(2, 3, 1, 1)
+    values = normalize(pixels, mean, std).double()
+    low, high = float(values.min()), float(values.max())
+    return [math.floor(low * 1e6) / 1e6, math.ceil(high * 1e6) / 1e6]
 
 
 def int8_quantization(qat: QATCheckpoint) -> Quantization:

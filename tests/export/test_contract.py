@@ -1,5 +1,7 @@
 """export/contract.py: what every artifact of a checkpoint promises, computed in one place."""
 
+import torch
+
 from melanoma.checkpoint import file_sha256
 from melanoma.export.contract import (
     FLOAT_QUANTIZATION,
@@ -7,6 +9,7 @@ from melanoma.export.contract import (
     int8_quantization,
     value_range,
 )
+from melanoma.preprocess import normalize
 from melanoma.pt2e import int8_ranges
 from melanoma.qat_checkpoint import PROGRAM, load_qat
 
@@ -17,6 +20,15 @@ def test_value_range_is_pixels_0_and_255_through_each_channels_mean_and_std():
     contract = input_contract([0.5, 0.5, 0.5], [0.25, 0.5, 0.5])
     assert contract.input.value_range == [-2.0, 2.0] and contract.input.shape == ["N", 3, 32, 32]
     assert contract.preprocessing.scale == 1 / 255 and contract.output.kind == "logit"
+
+
+def test_value_range_holds_every_value_a_normalized_pixel_takes():
+    """Rounded outward: to nearest, this max (3.0014401 in float32) was stated as 3.00144."""
+    mean, std = [0.533138] * 3, [0.155546] * 3
+    pixels = torch.arange(256, dtype=torch.uint8).view(1, 1, 1, 256).expand(1, 3, 1, 256)
+    values = normalize(pixels, mean, std)
+    assert float(values.max()) > 3.00144 and float(values.min()) < -3.427526
+    assert value_range(mean, std) == [-3.427527, 3.001441]
 
 
 def test_int8_quantization_states_its_programs_sha256_and_ranges():
