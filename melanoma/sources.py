@@ -44,7 +44,8 @@ class FileSource:
                 self._zip = zipfile.ZipFile(self.path)
             except (zipfile.BadZipFile, OSError) as err:
                 raise DataError(f"{self.path}: corrupt .zip archive ({err})") from None
-            self._names = _safe_members(self._zip, self.path)
+            self._members = _safe_members(self._zip, self.path)
+            self._names = sorted(self._members)
         else:
             self._names = sorted(
                 p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file()
@@ -58,13 +59,24 @@ class FileSource:
     def read(self, name: str) -> bytes:
         try:
             if self._zip is not None:
+                info = self._members[name]  # by its entry: the stored name may be ./a//b
                 # zipfile stops at the declared size, so checking it bounds the read
-                check_file_size(self._zip.getinfo(name).file_size, self.describe(name))
-                return self._zip.read(name)
+                check_file_size(info.file_size, self.describe(name))
+                return self._zip.read(info)
             return read_file(self.path / name)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:  # bad CRC, bad
             # compressed stream, a header that lies: the member cannot be read as stored
             raise DataError(f"{self.describe(name)}: cannot be read ({err})") from None
+        except NotImplementedError:  # Deflate64, which Windows uses for large archives (a
+            # RuntimeError subclass, so caught first)
+            raise DataError(
+                f"{self.describe(name)}: compression method {info.compress_type} cannot be "
+                "read here; make the archive with plain Deflate (zip -r, or Python's zipfile)"
+            ) from None
+        except RuntimeError:  # zipfile's word for a password-protected member
+            raise DataError(
+                f"{self.describe(name)}: encrypted; make the archive without a password"
+            ) from None
 
     def describe(self, name: str) -> str:
         """A path for error messages: `archive.zip:member` or the file path."""
@@ -84,12 +96,19 @@ def _not_a_zip(path: Path) -> str:
     return "not a folder or a .zip archive"
 
 
-def _safe_members(archive: zipfile.ZipFile, path: Path) -> list[str]:
-    names = []
+def _safe_members(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipInfo]:
+    """Each file's entry by its clean relative name; an entry that escapes or repeats a
+    name is an error (zipfile would read only the last of two, so one image would count
+    twice and the other not at all)."""
+    members = {}
     for info in archive.infolist():
         member = PurePosixPath(info.filename)
         if member.is_absolute() or ".." in member.parts or ":" in info.filename.split("/")[0]:
             raise DataError(f"{path}: member {info.filename!r} escapes the archive")
-        if not info.is_dir():
-            names.append(member.as_posix())
-    return sorted(names)
+        if info.is_dir():
+            continue
+        name = member.as_posix()
+        if name in members:
+            raise DataError(f"{path}: member {name!r} is in the archive twice")
+        members[name] = info
+    return members

@@ -61,6 +61,52 @@ def test_corrupt_zip_member_names_the_member(tmp_path):
         FileSource(archive).read("root/x.jpg")
 
 
+def test_members_stored_as_dot_or_double_slash_paths_are_read_by_their_clean_name(tmp_path):
+    archive = tmp_path / "d.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("./root/a.jpg", b"1")
+        zf.writestr("root//b.jpg", b"2")
+    source = FileSource(archive)
+    assert source.names == ["root/a.jpg", "root/b.jpg"]
+    assert [source.read(name) for name in source.names] == [b"1", b"2"]
+
+
+def test_a_member_in_the_archive_twice_is_an_error(tmp_path):
+    """zipfile reads only the last of two: one image would count twice, the other never."""
+    archive = tmp_path / "d.zip"
+    with zipfile.ZipFile(archive, "w") as zf, pytest.warns(UserWarning, match="Duplicate"):
+        zf.writestr("root/0_0.jpg", b"1")
+        zf.writestr("./root/0_0.jpg", b"2")
+        zf.writestr("root/0_0.jpg", b"3")
+    with pytest.raises(DataError, match=r"d\.zip: member 'root/0_0\.jpg' is in the archive twice"):
+        FileSource(archive)
+
+
+def _with_central_directory_field(archive, offset: int, value: int) -> None:
+    """Patch a 2-byte field of the only member's central directory entry (what zipfile
+    reads the flags and compression method from)."""
+    data = bytearray(archive.read_bytes())
+    at = data.index(b"PK\x01\x02") + offset
+    data[at : at + 2] = value.to_bytes(2, "little")
+    archive.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "offset, value, message",
+    [
+        (8, 1, "encrypted; make the archive without a password"),  # flags: encrypted
+        (10, 9, "compression method 9 cannot be read here"),  # Deflate64, as Windows writes
+    ],
+)
+def test_members_zipfile_cannot_read_are_named(tmp_path, offset, value, message):
+    archive = tmp_path / "d.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("root/x.jpg", b"payload")
+    _with_central_directory_field(archive, offset, value)
+    with pytest.raises(DataError, match=rf"d\.zip:root/x\.jpg: {message}"):
+        FileSource(archive).read("root/x.jpg")
+
+
 def test_a_member_too_large_to_be_an_image_is_refused_before_it_is_read(tmp_path):
     archive = tmp_path / "bomb.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
