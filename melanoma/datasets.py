@@ -102,10 +102,15 @@ def resolve_data_path(path: str | os.PathLike | None) -> Path:
     resolved = Path(path).expanduser()
     if not resolved.exists():
         raise DataError(f"{resolved}: data path does not exist")
-    if resolved.is_dir() and not (resolved / "MelanomaDetection").is_dir():
-        if (resolved / ARCHIVE_NAME).is_file():
+    if resolved.is_dir() and (resolved / ARCHIVE_NAME).is_file():
+        if not (resolved / "MelanomaDetection").is_dir():
             _warn_beside_archive(resolved)
             return resolved / ARCHIVE_NAME
+        # an extracted copy wins; if it is partial, the counts in the summary show it
+        log.warning(
+            "%s: reading the folder MelanomaDetection/; %s beside it not read (pass its own "
+            "path to use it)", resolved, ARCHIVE_NAME,
+        )  # fmt: skip
     return resolved
 
 
@@ -249,7 +254,7 @@ def _require_both_classes(split: Split, where: str) -> Split:
 
 def _index_key(name: str) -> tuple[int, str]:
     stem = PurePosixPath(name).stem.split("_")[0]
-    return (int(stem), name) if stem.isdigit() else (1 << 62, name)
+    return (int(stem), name) if stem.isdecimal() else (1 << 62, name)
 
 
 def _load_labeled_folder(source: FileSource, folder: str) -> Split:
@@ -302,7 +307,12 @@ def _load_liveproject(source: FileSource, dirs: set[str], root: str) -> Dataset:
             )
     labeled = _load_labeled_folder(source, folders["labeled"])
     test = _load_labeled_folder(source, folders["test"])
-    unlabeled, skipped = _load_unlabeled(source, child(source, dirs, root, "unlabeled"))
+    unlabeled_dir = child(source, dirs, root, "unlabeled")
+    unlabeled, skipped = _load_unlabeled(source, unlabeled_dir)
+    used = {folders["labeled"], folders["test"], unlabeled_dir}
+    unused = [d for d in subfolders(dirs, root) if d not in used]
+    _warn_unused_folders(source, unused, "only labeled/, test/ and unlabeled/ are read; "
+                         "the validation images come from labeled/")  # fmt: skip
     return Dataset(labeled, test, unlabeled, "liveproject", str(source.path), skipped)
 
 

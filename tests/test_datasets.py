@@ -238,3 +238,30 @@ def test_folders_beside_the_archive_are_named_in_a_warning(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         resolve_data_path(tmp_path)
     assert "reading MelanomaDetection.zip; train beside it not read" in caplog.text
+
+
+def test_liveproject_folders_it_does_not_read_are_named_in_a_warning(tmp_path, jpegs, caplog):
+    root = write_liveproject(tmp_path / "d", jpegs)
+    (root / "val").mkdir()  # the user's own validation split: not read
+    shutil.copy(root / "labeled" / "0_1.jpg", root / "val" / "0_1.jpg")
+    with caplog.at_level(logging.WARNING):
+        data = load_dataset(root)
+    assert len(data.labeled) == 8
+    assert f"ignoring {root / 'val'}/ (only labeled/, test/ and unlabeled/ are read" in caplog.text
+
+
+def test_an_extracted_copy_beside_the_archive_is_read_and_the_archive_named(tmp_path, caplog):
+    (tmp_path / "MelanomaDetection.zip").write_bytes(b"")
+    (tmp_path / "MelanomaDetection").mkdir()  # maybe a partial copy: say which one is read
+    with caplog.at_level(logging.WARNING):
+        assert resolve_data_path(tmp_path) == tmp_path
+    assert "reading the folder MelanomaDetection/; MelanomaDetection.zip beside it" in caplog.text
+
+
+def test_a_name_with_a_digit_that_is_not_decimal_sorts_last(tmp_path, jpegs):
+    """'²'.isdigit() is True but int('²') fails: it was a traceback."""
+    root = write_liveproject(tmp_path / "d", jpegs)
+    shutil.copy(root / "unlabeled" / "0.jpg", root / "unlabeled" / "\u00b2.jpg")
+    data = load_dataset(root)
+    assert [n.rsplit("/", 1)[1] for n in data.unlabeled.names] == ["0.jpg", "1.jpg", "2.jpg",
+                                                                    "\u00b2.jpg"]  # fmt: skip
