@@ -31,7 +31,7 @@ def read_csv_labels(source: FileSource, csvs: list[str]) -> tuple[str, list[str]
     target_col = _pick_column(header, TARGET_COLUMNS, "target", where)
     by_name = _images_by_name(source)
     names, labels, first_line = [], [], {}
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         image, target = (row.get(image_col) or "").strip(), (row.get(target_col) or "").strip()
         if target not in ("0", "1", "0.0", "1.0"):  # ISIC 2017 ground truth writes 0.0/1.0
             raise DataError(f"{where}:{line}: target {target!r} is not 0 or 1")
@@ -106,7 +106,7 @@ def _pick_column(header: list[str], options: tuple[str, ...], what: str, where: 
     raise DataError(f"{where}: CSV has no {what} column (expected one of {', '.join(options)})")
 
 
-def _pick_manifest(source: FileSource, tables: dict[str, tuple[list[str], list[dict]]]) -> str:
+def _pick_manifest(source: FileSource, tables: dict[str, tuple[list[str], list]]) -> str:
     """The CSV that labels the images. A Kaggle ISIC download has train.csv beside
     test.csv (no target) and sample_submission.csv (a target column of zeros)."""
     labelled = [n for n, (header, _) in tables.items() if _has_columns(header)]
@@ -127,11 +127,12 @@ def _has_columns(header: list[str]) -> bool:
     return bool(names & set(IMAGE_COLUMNS)) and bool(names & set(TARGET_COLUMNS))
 
 
-def _csv_rows(source: FileSource, csv_name: str) -> tuple[list[str], list[dict]]:
-    """(header, rows) of a CSV; the header even when no row follows it."""
+def _csv_rows(source: FileSource, csv_name: str) -> tuple[list[str], list[tuple[int, dict]]]:
+    """(header, [(line number, row)]) of a CSV; the header even when no row follows it. The
+    reader's own line count: it skips blank lines, and a quoted value can span lines."""
     try:
         reader = csv.DictReader(io.StringIO(source.read(csv_name).decode("utf-8-sig")))
-        rows = list(reader)
+        rows = [(reader.line_num, row) for row in reader]
         return list(reader.fieldnames or []), rows
     except (UnicodeDecodeError, csv.Error) as err:
         raise DataError(f"{source.describe(csv_name)}: unreadable CSV ({err})") from None

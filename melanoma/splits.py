@@ -21,6 +21,11 @@ def stratified_split(labeled: Split, val_fraction: float, seed: int) -> tuple[Sp
         members = torch.nonzero(labeled.labels == label).flatten()
         members = members[torch.randperm(len(members), generator=gen)]
         n_val = max(1, round(len(members) * val_fraction))
+        if n_val >= len(members):  # the data's fault: a one-line CLI error, as for folds
+            raise UserError(
+                f"labeled class {label} has {len(members)} image(s): too few to hold out "
+                f"{n_val} for validation and train on the rest"
+            )
         val_index.append(members[:n_val])
         train_index.append(members[n_val:])
     train = torch.sort(torch.cat(train_index)).values

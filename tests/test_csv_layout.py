@@ -36,6 +36,16 @@ def test_csv_targets_written_as_floats(tmp_path, jpegs):
         load_dataset(tmp_path)
 
 
+def test_csv_errors_name_the_line_of_the_file(tmp_path, jpegs):
+    """Counted by the reader: a blank line is skipped, a quoted value can span two lines."""
+    for i, data in enumerate(jpegs[0][:1] + jpegs[1][:1]):
+        (tmp_path / f"ISIC_{i}.jpg").write_bytes(data)
+    text = 'image_name,target,note\n\nISIC_0,1,"two\nlines"\nISIC_1,yes,\n'
+    (tmp_path / "train.csv").write_text(text)
+    with pytest.raises(DataError, match=r"train\.csv:5: target 'yes' is not 0 or 1"):
+        load_dataset(tmp_path)
+
+
 def test_csv_manifest_of_a_kaggle_isic_download_is_train_csv(tmp_path, jpegs, png_bytes):
     test_csv_manifest(tmp_path, jpegs, png_bytes)
     names = [f"ISIC_{i}" for i in range(8)]

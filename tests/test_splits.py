@@ -39,6 +39,17 @@ def test_a_class_smaller_than_the_folds_is_a_data_error(dataset):
         stratified_folds(labels, 5, seed=0)
 
 
+def test_a_class_too_small_to_hold_out_and_train_on_is_a_data_error(dataset):
+    """One melanoma went to validation and the SGAN trained with none at all."""
+    keep = torch.cat([torch.nonzero(dataset.labeled.labels == 0).flatten()[:11],
+                      torch.nonzero(dataset.labeled.labels == 1).flatten()[:1]])  # fmt: skip
+    with pytest.raises(UserError, match="labeled class 1 has 1 image.s.: too few to hold out 1"):
+        stratified_split(dataset.labeled.subset(keep), 0.2, seed=0)
+    keep = torch.cat([keep, torch.nonzero(dataset.labeled.labels == 1).flatten()[1:2]])
+    train, val = stratified_split(dataset.labeled.subset(keep), 0.2, seed=0)
+    assert int(train.labels.sum()) == 1 and int(val.labels.sum()) == 1
+
+
 def test_checkpoint_split_recarves_the_held_out_images_and_has_none_out_of_fold(dataset):
     held_out = {"val_fraction": 0.2}  # checkpoints that predate "validation" held out
     assert validation_scheme(held_out) == "held-out"
