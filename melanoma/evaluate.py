@@ -158,7 +158,8 @@ def report_text(report: dict, name: str, split: str, caveat: str | None = None) 
         + (f" ({caveat})" if caveat else "")
     ]
     for metric, (low, high) in report["ci"].items():
-        lines.append(f"  {metric:<18} {report[metric]:.3f}  [{low:.3f}, {high:.3f}]")
+        value, low, high = (_undefined_or(x) for x in (report[metric], low, high))
+        lines.append(f"  {metric:<18} {value}  [{low}, {high}]")
     calibration = report["calibration"]
     lines.append(f"  {'brier':<18} {calibration['brier']:.3f}")
     lines.append(
@@ -175,7 +176,7 @@ def report_text(report: dict, name: str, split: str, caveat: str | None = None) 
 
 
 def _undefined_or(value: float) -> str:
-    # NPV is 0/0 when every image is flagged (a threshold of 0), PPV when none is
+    # NPV is 0/0 when every image is flagged (a threshold of 0), precision when none is
     return "undefined" if math.isnan(value) else f"{value:.3f}"
 
 

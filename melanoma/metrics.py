@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,25 +37,30 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 def confusion_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, float]:
-    """Accuracy, sensitivity, ... when melanoma is predicted for probs >= threshold."""
+    """Accuracy, sensitivity, ... when melanoma is predicted for probs >= threshold; NaN
+    where a ratio is 0/0 (precision when nothing is flagged), never a made-up 0."""
     labels = np.asarray(labels).astype(bool)
-    predicted = np.asarray(probs) >= threshold
+    # in float64: a float32 array against a Python float compares in float32, which would
+    # round the threshold and let ties fall otherwise than where it was chosen
+    predicted = np.asarray(probs, dtype=np.float64) >= float(threshold)
     tp = float(np.sum(predicted & labels))
     tn = float(np.sum(~predicted & ~labels))
     fp = float(np.sum(predicted & ~labels))
     fn = float(np.sum(~predicted & labels))
-    sensitivity = tp / (tp + fn) if tp + fn else 0.0
-    specificity = tn / (tn + fp) if tn + fp else 0.0
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    f1 = 2 * precision * sensitivity / (precision + sensitivity) if precision + sensitivity else 0.0
+    sensitivity = _ratio(tp, tp + fn)
+    specificity = _ratio(tn, tn + fp)
     return {
         "accuracy": (tp + tn) / len(labels),
         "sensitivity": sensitivity,
         "specificity": specificity,
-        "precision": precision,
-        "f1": f1,
+        "precision": _ratio(tp, tp + fp),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),  # the harmonic mean, defined when precision is not
         "balanced_accuracy": (sensitivity + specificity) / 2,
     }
+
+
+def _ratio(part: float, whole: float) -> float:
+    return part / whole if whole else math.nan
 
 
 def all_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, float]:
@@ -74,12 +80,10 @@ def _rates_at_candidates(labels: np.ndarray, probs: np.ndarray, candidates: np.n
     them one at a time, by sorting once: a loop over candidates is quadratic in the
     number of validation scores (0.7 s for both rules at 10,000)."""
     labels = np.asarray(labels).astype(bool)
-    scores = np.asarray(probs)
-    candidates = np.asarray(candidates)
-    # compared in the type `scores >= threshold` would use, so ties fall the same way
-    common = np.result_type(scores.dtype, candidates.dtype)
-    positives = np.sort(scores[labels].astype(common))
-    negatives = np.sort(scores[~labels].astype(common))
+    scores = np.asarray(probs, dtype=np.float64)  # as confusion_metrics compares, so ties
+    candidates = np.asarray(candidates, dtype=np.float64)  # fall the same way
+    positives = np.sort(scores[labels])
+    negatives = np.sort(scores[~labels])
     tp = (len(positives) - np.searchsorted(positives, candidates, side="left")).astype(float)
     tn = np.searchsorted(negatives, candidates, side="left").astype(float)
     sensitivity = tp / len(positives) if len(positives) else np.zeros(len(candidates))
@@ -221,10 +225,17 @@ def bootstrap_ci(
         }
         for name, value in sample.items():
             samples[name].append(value)
-    return {
-        name: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))]
-        for name, v in samples.items()
-    }
+    return {name: _percentile_interval(values) for name, values in samples.items()}
+
+
+def _percentile_interval(values: list[float]) -> list[float]:
+    """2.5th and 97.5th percentiles of the resamples where the metric is defined (a
+    resample that flags nothing has no precision; counting it as 0 dragged the interval
+    down); NaN if it is defined in none."""
+    defined = [v for v in values if not math.isnan(v)]
+    if not defined:
+        return [math.nan, math.nan]
+    return [float(np.percentile(defined, 2.5)), float(np.percentile(defined, 97.5))]
 
 
 def roc_points(labels: np.ndarray, probs: np.ndarray) -> dict[str, list[float]]:

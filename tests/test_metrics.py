@@ -31,6 +31,31 @@ def test_confusion_metrics_by_hand():
     assert m["balanced_accuracy"] == pytest.approx(0.625)
 
 
+def test_a_ratio_with_nothing_to_count_is_undefined_not_zero():
+    nothing_flagged = confusion_metrics(LABELS, PROBS, 0.99)
+    assert np.isnan(nothing_flagged["precision"]) and nothing_flagged["sensitivity"] == 0.0
+    assert nothing_flagged["f1"] == 0.0  # 2TP / (2TP + FP + FN): defined, and 0
+    no_melanoma = confusion_metrics(np.zeros(4), PROBS[:4], 0.5)
+    assert np.isnan(no_melanoma["sensitivity"]) and np.isnan(no_melanoma["balanced_accuracy"])
+
+
+def test_a_threshold_compares_in_float64_whatever_the_scores_dtype():
+    """NumPy compares a float32 array with a Python float in float32: 0.5 + 1e-12 became 0.5."""
+    probs = np.array([0.5, 0.2, 0.9, 0.1], dtype=np.float32)
+    labels = np.array([1, 0, 1, 0])
+    assert confusion_metrics(labels, probs, 0.5 + 1e-12)["sensitivity"] == 0.5
+    assert confusion_metrics(labels, probs, 0.5)["sensitivity"] == 1.0
+
+
+def test_bootstrap_ci_leaves_out_resamples_where_a_metric_is_undefined():
+    """One image flagged: a third of resamples flag none; their precision is no 0."""
+    labels = np.repeat([0, 1], 50)
+    probs = np.where(np.arange(100) == 99, 0.9, 0.1)  # only the last melanoma is flagged
+    ci = bootstrap_ci(labels, probs, 0.5, n_resamples=200, seed=0)
+    assert ci["precision"] == [1.0, 1.0]
+    assert np.isnan(bootstrap_ci(labels, probs, 0.95, n_resamples=50)["precision"]).all()
+
+
 def test_auc_by_hand():
     # 16 positive-negative pairs; the positives 0.4 and 0.3 lose to 0.6: 14/16
     assert all_metrics(LABELS, PROBS, 0.5)["auc"] == pytest.approx(14 / 16)
@@ -187,5 +212,6 @@ def test_rates_at_every_candidate_are_confusion_metrics_at_each(dtype):
         candidates = metrics._candidates(probs)
         sensitivity, specificity = metrics._rates_at_candidates(labels, probs, candidates)
         expected = [confusion_metrics(labels, probs, t) for t in candidates]
-        assert sensitivity.tolist() == [m["sensitivity"] for m in expected]
-        assert specificity.tolist() == [m["specificity"] for m in expected]
+        # a class with no images: undefined (NaN) there, 0 for the threshold rules
+        assert sensitivity.tolist() == np.nan_to_num([m["sensitivity"] for m in expected]).tolist()
+        assert specificity.tolist() == np.nan_to_num([m["specificity"] for m in expected]).tolist()
