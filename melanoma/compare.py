@@ -157,7 +157,8 @@ def _summary(runs: list[dict], methods: Sequence[str]) -> dict:
         summary[method] = {
             name: {
                 "mean": float(np.mean([t[name] for t in tests])),
-                "std": float(np.std([t[name] for t in tests], ddof=1)) if len(tests) > 1 else 0.0,
+                # one seed has no spread: null, not a 0 that reads as perfect repeatability
+                "std": float(np.std([t[name] for t in tests], ddof=1)) if len(tests) > 1 else None,
                 "values": [t[name] for t in tests],
             }
             for name in SUMMARY_METRICS
@@ -172,7 +173,9 @@ def _seed_mean_bootstrap(labels, probs, methods, seeds, n_resamples=1000, seed=0
     difference CI accounts for both methods seeing the same images. That CI holds
     the trained seeds fixed; the "_seeds_too" one also resamples each method's seeds
     (with replacement, from their own generator so the first CI stays as it was),
-    since seed-to-seed spread is about as large as the test sampling error here.
+    since seed-to-seed spread is about as large as the test sampling error here. It is
+    left out for one seed, whose resamples are itself. With 3-5 seeds it is still too
+    narrow: a bootstrap over so few seeds takes their spread for the whole population's.
     """
     rng, seed_rng = np.random.default_rng(seed), np.random.default_rng(seed + 1)
     means: dict[str, list[float]] = {m: [] for m in methods}
@@ -192,8 +195,9 @@ def _seed_mean_bootstrap(labels, probs, methods, seeds, n_resamples=1000, seed=0
     for m in methods[1:]:
         diff = np.asarray(means[m]) - np.asarray(means[first])
         out[f"{m}_minus_{first}_auc_ci"] = _percentiles(diff)
-        diff = np.asarray(means_seeds_too[m]) - np.asarray(means_seeds_too[first])
-        out[f"{m}_minus_{first}_auc_ci_seeds_too"] = _percentiles(diff)
+        if len(seeds) > 1:
+            diff = np.asarray(means_seeds_too[m]) - np.asarray(means_seeds_too[first])
+            out[f"{m}_minus_{first}_auc_ci_seeds_too"] = _percentiles(diff)
     return out
 
 

@@ -15,8 +15,10 @@ from click.testing import CliRunner
 from melanoma.checkpoint import load_checkpoint
 from melanoma.cli import cli
 from melanoma.compare import (
+    SUMMARY_METRICS,
     _near_duplicates_line,
     _seed_mean_bootstrap,
+    _summary,
     _without_near_duplicates,
     compare,
     results_markdown,
@@ -198,6 +200,18 @@ def test_resampling_seeds_too_widens_the_difference_ci_only_when_seeds_disagree(
     low, high = spread["b_minus_a_auc_ci"]
     wide_low, wide_high = spread["b_minus_a_auc_ci_seeds_too"]
     assert wide_low < low and wide_high > high  # b's mean of its two seeds vs either alone
+
+
+def test_one_seed_has_no_spread_and_no_seed_resampled_ci():
+    """Resampling one seed gives that seed again: the 'seeds too' CI would just repeat the
+    first under a name that claims more, and a std of 0 would claim perfect repeatability."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 100)
+    probs = {(m, 0): labels + rng.normal(0, 1, 200) for m in ("a", "b")}
+    cis = _seed_mean_bootstrap(labels, probs, ("a", "b"), (0,), n_resamples=50)
+    assert "b_minus_a_auc_ci" in cis and "b_minus_a_auc_ci_seeds_too" not in cis
+    run = {"method": "a", "test": dict.fromkeys(SUMMARY_METRICS, 0.8)}
+    assert _summary([run], ("a",))["a"]["auc"] == {"mean": 0.8, "std": None, "values": [0.8]}
 
 
 def test_a_rerun_continues_the_seed_ctrl_c_interrupted(small, tmp_path, ctrl_c_on_epoch, caplog):
