@@ -6,7 +6,8 @@
 #
 # Runs `melanoma-export --target executorch --quantize int8 --out <temp dir> "$@"`, expects
 # exactly one <model>-executorch-int8.pte with its .pte.manifest.json there, verifies the pair
-# with melanoma.manifest.verify_artifact (schema + sha256), then replaces the assets' model.
+# with melanoma.manifest.verify_artifact (schema + sha256), then replaces the assets' model
+# (copied beside it first, so a failed copy keeps the previous one).
 # Environment: PYTHON (default python3), MELANOMA_EXPORT (default melanoma-export),
 # ASSETS_DIR (default app/src/main/assets/model next to this script).
 set -euo pipefail
@@ -50,7 +51,18 @@ print(f"prepare_model: verified {artifact.name}: {manifest.model_name}, {manifes
       f"{manifest.file.size_bytes} bytes")
 PY
 
+# Copy into a hidden folder beside the model first (aapt skips dot folders) and compare, so
+# that a failed copy (a full disk) leaves the previous model in place, not half a new one.
 mkdir -p "$assets"
+staging="$(mktemp -d "$assets/.incoming.XXXXXX")"
+trap 'rm -rf "$out" "$staging"' EXIT
+cp "$pte" "$manifest" "$staging/"
+for f in "$pte" "$manifest"; do
+    if ! cmp -s "$f" "$staging/$(basename "$f")"; then
+        echo "prepare_model: copying $(basename "$f") into $assets failed; the model there is unchanged" >&2
+        exit 1
+    fi
+done
 rm -f "$assets"/*.pte "$assets"/*.manifest.json
-cp "$pte" "$manifest" "$assets/"
+mv "$staging"/* "$assets/"
 echo "prepare_model: copied $(basename "$pte") and its manifest to $assets"

@@ -95,6 +95,29 @@ def test_refuses_an_export_that_does_not_match_its_manifest(fake_export):
     assert [p.name for p in assets.iterdir()] == ["kept.pte"]  # assets left untouched
 
 
+def test_a_copy_that_fails_keeps_the_previous_model(fake_export):
+    """A full disk: cp writes half the file and fails. The old pair must stay, whole."""
+    assets = fake_export["assets"]
+    assets.mkdir(parents=True)
+    (assets / "old-executorch-int8.pte").write_bytes(b"old")
+    (assets / "old-executorch-int8.pte.manifest.json").write_text("{}")
+    failing_cp = fake_export["bin"] / "cp"
+    failing_cp.write_text(
+        "#!/bin/bash\n"  # every argument but the last is a source; copy half of the first
+        'dest="${@: -1}"; head -c 100 "$1" > "$dest/$(basename "$1")"; exit 1\n'
+    )
+    failing_cp.chmod(0o755)
+
+    result = _run(fake_export)
+
+    assert result.returncode != 0
+    assert sorted(p.name for p in assets.iterdir()) == [
+        "old-executorch-int8.pte",
+        "old-executorch-int8.pte.manifest.json",
+    ]  # nothing half-written, the staging folder gone
+    assert (assets / "old-executorch-int8.pte").read_bytes() == b"old"
+
+
 def test_refuses_an_export_without_a_pte(fake_export):
     for f in fake_export["pte"].parent.iterdir():
         f.unlink()
