@@ -42,8 +42,9 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
                 # and no conversion of what is already RGB: each copy of a 100 MP photo
                 # costs 400 MB.
                 # The EXIF tag only: Pillow would fall back to an orientation in XMP
-                # metadata, which Android's ExifInterface does not read.
-                for key in ("xmp", "XML:com.adobe.xmp"):
+                # metadata, or in a PNG text chunk as ImageMagick writes EXIF, neither of
+                # which Android's ExifInterface reads (it reads a PNG's eXIf chunk).
+                for key in ("xmp", "XML:com.adobe.xmp", "Raw profile type exif"):
                     image.info.pop(key, None)
                 ImageOps.exif_transpose(image, in_place=True)
                 image = _in_srgb(image, where)

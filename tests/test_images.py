@@ -181,6 +181,23 @@ def test_an_orientation_only_in_xmp_metadata_is_ignored_as_on_android(fmt):
     assert decode_rgb(buffer.getvalue(), f"x.{fmt.lower()}").shape == (40, 60, 3)
 
 
+def test_an_orientation_in_a_png_text_chunk_is_ignored_as_on_android():
+    """ImageMagick stores a PNG's EXIF as a 'Raw profile type exif' text chunk; Pillow reads
+    it, androidx ExifInterface reads only the eXIf chunk."""
+    from PIL import PngImagePlugin
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90
+    raw = b"Exif\x00\x00" + exif.tobytes()
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Raw profile type exif", f"\nexif\n{len(raw):8d}\n{raw.hex()}\n", zip=True)
+    buffer = io.BytesIO()
+    Image.new("RGB", (60, 40), (90, 90, 90)).save(buffer, "PNG", pnginfo=info)
+    with Image.open(io.BytesIO(buffer.getvalue())) as image:
+        assert image.getexif()[0x0112] == 6  # what Pillow alone would apply
+    assert decode_rgb(buffer.getvalue(), "x.png").shape == (40, 60, 3)
+
+
 def test_a_transparent_key_colour_survives_the_colour_profile():
     pixels = np.full((4, 4, 3), 90, dtype=np.uint8)
     pixels[0, 0] = 10
