@@ -109,14 +109,21 @@ public final class RiskBands {
 
         /** For example "at or above youden (p >= 0.482)". */
         public String describe() {
+            return describe(DIGITS);
+        }
+
+        /** {@link #describe()} with the thresholds to {@code digits} decimals. */
+        public String describe(int digits) {
             if (lower == null) {
-                return "below " + upper.name + " (p < " + format(upper.probability) + ")";
+                return "below " + upper.name + " (p < " + format(upper.probability, digits) + ")";
             }
             if (upper == null) {
-                return "at or above " + lower.name + " (p >= " + format(lower.probability) + ")";
+                return "at or above " + lower.name + " (p >= "
+                        + format(lower.probability, digits) + ")";
             }
             return "from " + lower.name + " to below " + upper.name + " ("
-                    + format(lower.probability) + " <= p < " + format(upper.probability) + ")";
+                    + format(lower.probability, digits) + " <= p < "
+                    + format(upper.probability, digits) + ")";
         }
 
         @Override
@@ -125,7 +132,30 @@ public final class RiskBands {
         }
     }
 
-    static String format(double p) {
-        return String.format(Locale.ROOT, "%.3f", p);
+    /** Decimals a score and the thresholds are shown with, unless they would print alike. */
+    public static final int DIGITS = 3;
+    private static final int MAX_DIGITS = 9;
+
+    /**
+     * The fewest decimals, from {@link #DIGITS}, at which {@code p} prints unlike every threshold
+     * it is not equal to: at three, a score of 0.5189 below youden 0.51863 printed as "0.519"
+     * beside "p < 0.519".
+     */
+    public int digitsToTell(double p) {
+        for (int digits = DIGITS; digits < MAX_DIGITS; digits++) {
+            String shown = format(p, digits);
+            boolean alike = false;
+            for (Manifest.Threshold t : sorted) {
+                alike |= t.probability != p && shown.equals(format(t.probability, digits));
+            }
+            if (!alike) {
+                return digits;
+            }
+        }
+        return MAX_DIGITS;
+    }
+
+    static String format(double p, int digits) {
+        return String.format(Locale.ROOT, "%." + digits + "f", p);
     }
 }

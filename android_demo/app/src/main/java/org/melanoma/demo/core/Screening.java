@@ -22,16 +22,19 @@ public final class Screening {
     public final int bandCount;
     /** The threshold decided at, or null when the manifest has none of that name. */
     public final Manifest.Threshold decisionThreshold;
+    /** Decimals the score and thresholds are shown with: enough to tell them apart. */
+    public final int digits;
     public final long preprocessNanos;
     public final long inferenceNanos;
 
     private Screening(double logit, double probability, RiskBands.Band band, int bandCount,
-            Manifest.Threshold decisionThreshold, long preNanos, long infNanos) {
+            Manifest.Threshold decisionThreshold, int digits, long preNanos, long infNanos) {
         this.logit = logit;
         this.probability = probability;
         this.band = band;
         this.bandCount = bandCount;
         this.decisionThreshold = decisionThreshold;
+        this.digits = digits;
         this.preprocessNanos = preNanos;
         this.inferenceNanos = infNanos;
     }
@@ -58,7 +61,7 @@ public final class Screening {
             }
         }
         return new Screening(logit, p, bands.classify(p), bands.bands().size(), decision,
-                preNanos, infNanos);
+                bands.digitsToTell(p), preNanos, infNanos);
     }
 
     /**
@@ -71,14 +74,14 @@ public final class Screening {
      */
     public String summary(String positiveClass) {
         String text = String.format(Locale.ROOT,
-                        "Model score for %s: %.3f (a score, not a probability or a risk)%n",
-                        positiveClass, probability)
+                        "Model score for %s: %s (a score, not a probability or a risk)%n",
+                        positiveClass, RiskBands.format(probability, digits))
                 + String.format(Locale.ROOT, "Score band %d of %d: %s", band.index + 1,
-                        bandCount, band.describe());
+                        bandCount, band.describe(digits));
         if (decisionThreshold != null) {
             boolean positive = probability >= decisionThreshold.probability;
-            text += String.format(Locale.ROOT, "%nAt the %s threshold (p >= %.3f): %s",
-                    decisionThreshold.name, decisionThreshold.probability,
+            text += String.format(Locale.ROOT, "%nAt the %s threshold (p >= %s): %s",
+                    decisionThreshold.name, RiskBands.format(decisionThreshold.probability, digits),
                     positive ? "flagged as " + positiveClass
                              : "not flagged, which does not rule out " + positiveClass);
         }

@@ -49,6 +49,23 @@ public class RiskBandsTest {
     }
 
     @Test
+    public void aScoreNextToAThresholdIsShownWithTheDigitsToTellThemApart() {
+        // At three decimals a score of 0.5186 below youden 0.518627 read "0.519 ... p < 0.519".
+        Manifest.Threshold youden = new Manifest.Threshold("youden", 0.518627092899197, .93, .68);
+        Manifest.Threshold sens90 =
+                new Manifest.Threshold("sensitivity_0.90", 0.6048730611801147, .9, .75);
+        RiskBands bands = new RiskBands(Arrays.asList(youden, sens90));
+        String text = Screening.of(Math.log(0.5186 / 0.4814), bands, 0, 0).summary("melanoma");
+        assertTrue(text, text.contains("Model score for melanoma: 0.51860 (a score"));
+        assertTrue(text, text.contains("Score band 1 of 3: below youden (p < 0.51863)"));
+        assertTrue(text, text.contains("At the youden threshold (p >= 0.51863): not flagged"));
+        assertEquals(3, bands.digitsToTell(0.3));
+        assertEquals(3, bands.digitsToTell(0.518627092899197)); // equal is no clash: p >= it
+        text = Screening.of(Math.log(0.3 / 0.7), bands, 0, 0).summary("melanoma");
+        assertTrue(text, text.contains("Model score for melanoma: 0.300 (a score"));
+    }
+
+    @Test
     public void sensitivityBelowYoudenMakesHighStartAtYouden() {
         RiskBands bands = new RiskBands(Arrays.asList(YOUDEN, SENS90)); // unsorted on purpose
         assertEquals(Arrays.asList(SENS90, YOUDEN), bands.thresholds());
