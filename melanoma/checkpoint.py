@@ -183,8 +183,9 @@ def read_meta(ckpt_dir: Path) -> CheckpointMeta:
                 "finish it with melanoma train ... --resume"
             ) from None
         raise CheckpointError(f"{ckpt_dir}: no {METADATA} (not a checkpoint directory)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
-        raise CheckpointError(f"{path}: corrupt metadata ({err})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError, RecursionError) as err:
+        # RecursionError: JSON nested deeper than the parser's stack (a hostile file)
+        raise CheckpointError(f"{path}: corrupt metadata ({first_line(err)})") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: corrupt metadata (not a JSON object)")
     fields = dataclasses.fields(CheckpointMeta)
@@ -287,6 +288,14 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
     except (RuntimeError, ValueError, TypeError, AttributeError, KeyError) as err:
         why = first_line(err)
         raise CheckpointError(f"{weights}: does not match {meta.arch} ({why})") from None
+    # training never saves one (it refuses a diverged run); an edited file would otherwise
+    # surface as a NaN score, or a traceback deep in the metrics
+    broken = [
+        k for k, v in state.items()
+        if isinstance(v, torch.Tensor) and v.is_floating_point() and not v.isfinite().all()
+    ]  # fmt: skip
+    if broken:
+        raise CheckpointError(f"{weights}: non-finite values in {', '.join(broken[:3])}")
     checkpoint = Checkpoint(model.eval(), meta, ckpt_dir)
     # imported here: validation_scores builds on this module
     from melanoma.validation_scores import check_stored_thresholds

@@ -148,7 +148,7 @@ def train(
 def _train_method(method, dataset, config, out_dir, resume) -> Path:
     from melanoma.methods import train_method
     from melanoma.resume import TrainingInterrupted
-    from melanoma.train_sgan import DivergenceError
+    from melanoma.training import DivergenceError
 
     try:
         return train_method(method, dataset, config, out_dir, resume=resume)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from melanoma.atomic import write_csv
+from melanoma.atomic import atomic_path, write_csv
 
 HISTORY = "history.csv"
 
@@ -45,10 +45,13 @@ def write_sgan_report(
     right.plot(epochs, [row["val_auc"] for row in history])
     right.set(xlabel="epoch", ylabel="AUC", title="validation AUC")
     fig.tight_layout()
-    fig.savefig(out_dir / "losses.png", dpi=100)
+    # atomic: this is also written in a Ctrl-C's finally, which must not leave half a PNG
+    with atomic_path(out_dir / "losses.png") as temp:
+        fig.savefig(temp, dpi=100, format="png")
     was_training = gen.training
     with torch.no_grad():
         samples = gen.eval()(fixed_z.to(next(gen.parameters()).device)).cpu()
     gen.train(was_training)
-    save_image(samples, out_dir / "samples.png", nrow=8, padding=1)
-    save_image(samples, out_dir / f"samples-epoch{epochs[-1]:03d}.png", nrow=8, padding=1)
+    for name in ("samples.png", f"samples-epoch{epochs[-1]:03d}.png"):
+        with atomic_path(out_dir / name) as temp:
+            save_image(samples, temp, format="png", nrow=8, padding=1)

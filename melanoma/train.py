@@ -39,6 +39,7 @@ from melanoma.preprocess import channel_stats
 from melanoma.resume import RESUME, clear_previous_run, read_resume_state, resumable, run_identity
 from melanoma.splits import OUT_OF_FOLD, stratified_folds
 from melanoma.training import (
+    DivergenceError,
     WeightEMA,
     augmented_batch,
     own_rng,
@@ -307,6 +308,11 @@ def _train_fold(labeled: Split, fold_of, config, mean, std, gen, latest: dict, b
     held_out = labeled.subset(held_out_index)
 
     def on_epoch(epoch: int, loss: float, held_out_logits, member_state: dict) -> None:
+        if not (np.isfinite(loss) and torch.isfinite(held_out_logits).all()):
+            raise DivergenceError(
+                f"member {fold + 1} of {config.folds} diverged at epoch {epoch} (training "
+                f"loss {loss:.3g}, or non-finite outputs); no checkpoint written"
+            )
         held_out_auc = auc(held_out.labels.numpy(), torch.sigmoid(held_out_logits).numpy())
         row = {"fold": fold, "epoch": epoch, "train_loss": loss, "held_out_auc": held_out_auc}
         oof_logits = latest["state"]["oof_logits"].clone()

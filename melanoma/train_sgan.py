@@ -62,6 +62,7 @@ from melanoma.sgan import (
 )
 from melanoma.sources import DataError
 from melanoma.training import (
+    DivergenceError,
     WeightEMA,
     augmented_batch,
     own_rng,
@@ -104,10 +105,6 @@ class SGANConfig:
     model: SGANClassifierConfig = field(default_factory=SGANClassifierConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-
-
-class DivergenceError(RuntimeError):
-    """Training diverged more often than max_restores allows; no checkpoint was written."""
 
 
 class _Diverged(Exception):

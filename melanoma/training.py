@@ -21,6 +21,12 @@ from melanoma.preprocess import channel_stats, normalize
 from melanoma.splits import stratified_split
 from melanoma.validation_scores import scores_sha256
 
+
+class DivergenceError(RuntimeError):
+    """Training diverged (non-finite losses or outputs) past recovery; no checkpoint was
+    written. Not bad input: the CLI exits 1."""
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 

@@ -64,6 +64,25 @@ def test_truncated_weights(saved):
         load_checkpoint(path)
 
 
+def test_non_finite_weights_are_refused_at_load(tmp_path):
+    """An edited weights.pt (its sha256 updated too) gave a NaN score, or a traceback in
+    the metrics."""
+    config = CNNConfig(widths=(8, 16), dropout=0.1)
+    model = SmallCNN(config).eval()
+    with torch.no_grad():
+        next(model.parameters()).view(-1)[0] = float("nan")
+    path = save_checkpoint(tmp_path / "nan", model, make_meta(config))
+    with pytest.raises(CheckpointError, match=r"weights\.pt: non-finite values in "):
+        load_checkpoint(path)
+
+
+def test_metadata_nested_past_the_parsers_stack_is_corrupt_metadata(saved):
+    path, _ = saved
+    (path / "metadata.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(CheckpointError, match="corrupt metadata"):
+        load_checkpoint(path)
+
+
 def test_mismatched_architecture(saved):
     path, _ = saved
     meta = json.loads((path / "metadata.json").read_text())

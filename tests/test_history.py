@@ -1,5 +1,7 @@
 import csv
+from pathlib import Path
 
+import pytest
 import torch
 
 from melanoma.history import HISTORY, write_history, write_sgan_report
@@ -30,3 +32,23 @@ def test_sgan_report_plots_losses_and_a_sample_grid_without_changing_the_generat
         HISTORY, "losses.png", "samples-epoch002.png", "samples.png"]  # fmt: skip
     assert (tmp_path / "samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert gen.training
+
+
+def test_an_interrupted_report_keeps_the_previous_plots(tmp_path, monkeypatch):
+    """The report is also written in a Ctrl-C's finally: a PNG cut short replaced the last one."""
+    from matplotlib.figure import Figure
+
+    gen = Generator(GeneratorConfig(latent_dim=8, widths=(16, 8, 4)))
+    history = [{"epoch": 1, "sup": 1.0, "val_auc": 0.7}]
+    write_sgan_report(tmp_path, history, gen, torch.randn(16, 8))
+    before = (tmp_path / "losses.png").read_bytes()
+
+    def cut_short(self, path, **kwargs):
+        Path(path).write_bytes(b"\x89PNG half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "savefig", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        write_sgan_report(tmp_path, history, gen, torch.randn(16, 8))
+    assert (tmp_path / "losses.png").read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left

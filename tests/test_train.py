@@ -13,6 +13,7 @@ from melanoma.resume import TrainingInterrupted
 from melanoma.splits import stratified_folds
 from melanoma.train import TrainConfig, kept_epoch, train_supervised
 from melanoma.train_sgan import SGANConfig, train_sgan
+from melanoma.training import DivergenceError
 from melanoma.validation_scores import OUT_OF_FOLD_CSV, read_scores
 
 FAST = TrainConfig(epochs=4, progress=False)
@@ -57,6 +58,14 @@ def test_normalization_comes_from_the_labeled_images_only(quick_checkpoint, data
     from melanoma.preprocess import channel_stats
 
     assert read_meta(quick_checkpoint).mean == channel_stats(dataset.labeled.images)[0]
+
+
+def test_a_diverged_member_stops_training_without_a_checkpoint(dataset, tmp_path):
+    """As the SGAN does: one line through the CLI (exit 1), not sklearn's NaN traceback."""
+    config = dataclasses.replace(FAST, epochs=2, lr=1e6)  # Adam at 1e6 overflows in an epoch
+    with pytest.raises(DivergenceError, match=r"member 1 of 5 diverged at epoch 1 .*no checkpoint"):
+        train_supervised(dataset, config, tmp_path / "run")
+    assert not (tmp_path / "run" / "weights.pt").exists()
 
 
 def test_no_member_trains_on_the_fold_it_predicts(dataset, tmp_path, monkeypatch):
