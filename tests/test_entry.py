@@ -8,11 +8,15 @@ import sys
 
 import pytest
 
+# Short sleeps, not one of 60 s: a signal that lands between the interpreter's last check
+# and the start of the sleep's system call waits until that call ends (a CI run hung on
+# it); importing torch, which this stands for, runs bytecode all along.
 SLOW_IMPORT = """
 import time
 print("importing", flush=True)
 try:
-    time.sleep(60)
+    for _ in range(600):
+        time.sleep(0.1)
 except KeyboardInterrupt:
     if {as_recursion}:  # as a Ctrl-C inside numpy's import machinery can come out
         raise RecursionError("maximum recursion depth exceeded") from None
