@@ -167,6 +167,15 @@ def save_checkpoint(out_dir: Path, model: nn.Module, meta: CheckpointMeta) -> Pa
     return out_dir
 
 
+def non_finite_tensors(state: dict[str, Any]) -> list[str]:
+    """Names of a state_dict's floating-point tensors that hold NaN or inf."""
+    return [
+        name for name, value in state.items()
+        if isinstance(value, torch.Tensor) and value.is_floating_point()
+        and not value.isfinite().all()
+    ]  # fmt: skip
+
+
 def read_meta(ckpt_dir: Path) -> CheckpointMeta:
     """Parse and validate metadata.json of a checkpoint directory."""
     path = ckpt_dir / METADATA
@@ -290,10 +299,7 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
         raise CheckpointError(f"{weights}: does not match {meta.arch} ({why})") from None
     # training never saves one (it refuses a diverged run); an edited file would otherwise
     # surface as a NaN score, or a traceback deep in the metrics
-    broken = [
-        k for k, v in state.items()
-        if isinstance(v, torch.Tensor) and v.is_floating_point() and not v.isfinite().all()
-    ]  # fmt: skip
+    broken = non_finite_tensors(state)
     if broken:
         raise CheckpointError(f"{weights}: non-finite values in {', '.join(broken[:3])}")
     checkpoint = Checkpoint(model.eval(), meta, ckpt_dir)

@@ -44,7 +44,7 @@ from tqdm import tqdm
 
 from melanoma.augment import AugmentConfig, augment
 from melanoma.batches import LabeledBatches
-from melanoma.checkpoint import save_checkpoint
+from melanoma.checkpoint import non_finite_tensors, save_checkpoint
 from melanoma.datasets import Dataset, Split
 from melanoma.history import write_sgan_report
 from melanoma.inference import predict_probs
@@ -377,9 +377,9 @@ def _load_resume(path: Path, nets: _Nets, labeled: LabeledBatches, rng, identity
 
 
 def _refuse_non_finite(classifier) -> None:
-    for name, value in classifier.state_dict().items():
-        if not torch.isfinite(value).all():
-            raise DivergenceError(f"refusing to save: {name} has non-finite values")
+    broken = non_finite_tensors(classifier.state_dict())
+    if broken:
+        raise DivergenceError(f"refusing to save: {broken[0]} has non-finite values")
 
 
 def _finish_meta(dataset, config, mean, std, splits, best_epoch):
