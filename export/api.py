@@ -264,9 +264,7 @@ def _verify(module, path: Path, precision: str, source: Source, context: Context
     load or run it fails the check (one line), as a wrong output would."""
     meta = source.meta
     inputs = verify.sample_inputs(context.samples, meta.mean, meta.std)
-    reference = verify.reference_logits(source.model, inputs)
     tolerance = verify.tolerance(module, precision, source.model)
-    float_logits = verify.reference_logits(context.float_model, inputs)
 
     def refused(runtime: str, why: str) -> Verification:
         n_source = context.samples.source
@@ -274,11 +272,13 @@ def _verify(module, path: Path, precision: str, source: Source, context: Context
 
     try:
         runner = module.load(path)
-    except NotRunnableHere as reason:
+    except NotRunnableHere as reason:  # nothing to compare, so no reference outputs either
         check = f"{reason}: {info.get('spec_check', 'structure checked at export')}"
         return verify.spec_only(check, f"none on {platform.system()}")
     except runtime_errors() as err:
         return refused(module.NAME, f"runtime cannot load it: {_quoted(err)}")
+    reference = verify.reference_logits(source.model, inputs)
+    float_logits = verify.reference_logits(context.float_model, inputs)
     try:
         return verify.compare(
             runner,
