@@ -48,10 +48,25 @@ public final class ModelHolder extends ViewModel {
             return true;
         }
         try {
-            ModelStore.Prepared prepared = new ModelStore(context).prepare();
+            ModelStore store = new ModelStore(context);
+            ModelStore.Prepared prepared = store.prepare();
+            try {
+                classifier = open(prepared);
+            } catch (ModelLoadException e) {
+                // It passed the manifest checks but ExecuTorch refuses it (a .pte from another
+                // release): go back to the model it replaced, if any, rather than fail each start.
+                ModelStore.Prepared previous = store.rollBack();
+                if (previous == null) {
+                    throw e;
+                }
+                classifier = open(previous);
+                prepared = new ModelStore.Prepared(previous.files, "The new model ("
+                        + prepared.files.manifest.modelName + ") could not be loaded: "
+                        + e.getMessage() + ". Went back to the previous model.");
+            }
+            store.keepInstalled();
             Manifest m = prepared.files.manifest;
             Preprocessor pre = Preprocessor.fromManifest(m);
-            classifier = ExecuTorchClassifier.load(prepared.files.artifact, pre.size());
             preprocessor = pre;
             bands = RiskBands.fromManifest(m);
             positiveClass = m.output.positiveClass;
@@ -69,6 +84,12 @@ public final class ModelHolder extends ViewModel {
         }
         status = problem;
         return false;
+    }
+
+    private static ExecuTorchClassifier open(ModelStore.Prepared prepared)
+            throws ModelLoadException {
+        int size = Preprocessor.fromManifest(prepared.files.manifest).size();
+        return ExecuTorchClassifier.load(prepared.files.artifact, size);
     }
 
     private String describe(Manifest m) {

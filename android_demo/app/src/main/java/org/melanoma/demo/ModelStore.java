@@ -8,11 +8,11 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import org.melanoma.demo.core.ManifestException;
 import org.melanoma.demo.core.ModelFiles;
+import org.melanoma.demo.core.ModelFolders;
 
 /**
  * Where the model lives on the phone.
@@ -27,12 +27,14 @@ import org.melanoma.demo.core.ModelFiles;
  *       sha256 checks replaces the installed model and is removed from there; a pair that fails
  *       is left in place and reported, and the previous model stays.
  * </ul>
+ *
+ * <p>A replaced model is kept ({@link ModelFolders}) until the new one has loaded: the caller
+ * says {@link #keepInstalled} or {@link #rollBack}.
  */
 final class ModelStore {
     private static final Object INSTALL_LOCK = new Object();
 
     private static final String ASSETS = "model";
-    private static final String SOURCE_FILE = ".source"; // "assets <stamp>" or "adb"
 
     /** The verified model to load, and a note for the screen about where it came from. */
     static final class Prepared {
@@ -46,11 +48,11 @@ final class ModelStore {
     }
 
     private final Context context;
-    private final File installed;
+    private final ModelFolders folders;
 
     ModelStore(Context context) {
         this.context = context.getApplicationContext();
-        this.installed = new File(this.context.getFilesDir(), "model");
+        this.folders = new ModelFolders(this.context.getFilesDir());
     }
 
     /** The pushed-model folder (null if shared storage is unavailable). */
@@ -68,10 +70,31 @@ final class ModelStore {
         }
     }
 
+    /**
+     * The model installed by {@link #prepare} did not load: put back the one it replaced and
+     * open that. Null if it replaced none (a first install).
+     */
+    Prepared rollBack() throws IOException, ManifestException {
+        synchronized (INSTALL_LOCK) {
+            if (!folders.rollBack()) {
+                return null;
+            }
+            return new Prepared(ModelFiles.open(folders.installed), "");
+        }
+    }
+
+    /** The installed model loaded: forget the one it replaced. */
+    void keepInstalled() {
+        synchronized (INSTALL_LOCK) {
+            folders.keepInstalled();
+        }
+    }
+
     private Prepared prepareLocked() throws IOException, ManifestException {
         StringBuilder note = new StringBuilder();
+        folders.recover();
         String stamp = bundledStamp();
-        String source = readSource();
+        String source = folders.source();
         boolean fromAssets = source.isEmpty() || source.startsWith("assets");
         if (stamp != null && fromAssets && !source.equals("assets " + stamp)) {
             installFromAssets(stamp);
@@ -82,7 +105,7 @@ final class ModelStore {
             note.append(importPushed(pushed));
         }
         try {
-            return new Prepared(ModelFiles.open(installed), note.toString().trim());
+            return new Prepared(ModelFiles.open(folders.installed), note.toString().trim());
         } catch (ManifestException e) {
             throw new ManifestException(e.getMessage() + (stamp == null && source.isEmpty()
                     ? ". This build has no bundled model: run android_demo/prepare_model.sh"
@@ -97,11 +120,11 @@ final class ModelStore {
                 return "";
             }
             ModelFiles files = ModelFiles.open(pushed);
-            File staging = fresh(new File(context.getFilesDir(), "model.new"));
+            File staging = folders.freshStaging();
             for (File file : new File[] {files.manifestFile, files.artifact}) {
                 copy(new FileInputStream(file), new File(staging, file.getName()));
             }
-            swapIn(staging, "adb");
+            folders.swapIn("adb");
             files.manifestFile.delete();
             files.artifact.delete();
             return "Using the model pushed with adb (" + files.manifest.modelName + ").";
@@ -113,20 +136,11 @@ final class ModelStore {
 
     private void installFromAssets(String stamp) throws IOException {
         AssetManager assets = context.getAssets();
-        File staging = fresh(new File(context.getFilesDir(), "model.new"));
+        File staging = folders.freshStaging();
         for (String name : assets.list(ASSETS)) {
             copy(assets.open(ASSETS + "/" + name), new File(staging, name));
         }
-        swapIn(staging, "assets " + stamp);
-    }
-
-    /** Replace the installed folder by {@code staging} and record where it came from. */
-    private void swapIn(File staging, String source) throws IOException {
-        write(new File(staging, SOURCE_FILE), source);
-        deleteTree(installed);
-        if (!staging.renameTo(installed)) {
-            throw new IOException("cannot move " + staging + " to " + installed);
-        }
+        folders.swapIn("assets " + stamp);
     }
 
     /** sha256 of the bundled manifest text (it names the artifact's sha256), or null if none. */
@@ -145,48 +159,12 @@ final class ModelStore {
         return null;
     }
 
-    private String readSource() throws IOException {
-        File file = new File(installed, SOURCE_FILE);
-        if (!file.isFile()) {
-            return "";
-        }
-        try (InputStream in = new FileInputStream(file)) {
-            byte[] bytes = new byte[(int) Math.min(file.length(), 256)];
-            int n = in.read(bytes);
-            return n <= 0 ? "" : new String(bytes, 0, n, StandardCharsets.UTF_8).trim();
-        }
-    }
-
-    private static File fresh(File dir) throws IOException {
-        deleteTree(dir);
-        if (!dir.mkdirs()) {
-            throw new IOException("cannot create " + dir);
-        }
-        return dir;
-    }
-
-    private static void deleteTree(File file) {
-        File[] children = file.listFiles();
-        if (children != null) {
-            for (File child : children) {
-                deleteTree(child);
-            }
-        }
-        file.delete();
-    }
-
     private static void copy(InputStream from, File to) throws IOException {
         try (InputStream in = from; OutputStream out = new FileOutputStream(to)) {
             byte[] buffer = new byte[1 << 16];
             for (int n; (n = in.read(buffer)) > 0; ) {
                 out.write(buffer, 0, n);
             }
-        }
-    }
-
-    private static void write(File file, String text) throws IOException {
-        try (OutputStream out = new FileOutputStream(file)) {
-            out.write(text.getBytes(StandardCharsets.UTF_8));
         }
     }
 

@@ -1,0 +1,97 @@
+package org.melanoma.demo.core;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertTrue;
+
+import java.io.File;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import org.junit.Rule;
+import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
+
+public class ModelFoldersTest {
+    @Rule public TemporaryFolder tmp = new TemporaryFolder();
+
+    private ModelFolders folders() throws IOException {
+        return new ModelFolders(tmp.getRoot());
+    }
+
+    /** Stage a model folder holding one file named after the model. */
+    private static void stage(ModelFolders folders, String model, String source)
+            throws IOException {
+        File staging = folders.freshStaging();
+        OutputStream out = new FileOutputStream(new File(staging, model + ".pte"));
+        out.write(model.getBytes("UTF-8"));
+        out.close();
+        folders.swapIn(source);
+    }
+
+    private static boolean holds(File dir, String model) {
+        return new File(dir, model + ".pte").isFile();
+    }
+
+    @Test
+    public void aSwapKeepsTheReplacedModelUntilTheNewOneIsKept() throws IOException {
+        ModelFolders folders = folders();
+        stage(folders, "old", "assets 1");
+        stage(folders, "new", "adb");
+        assertTrue(holds(folders.installed, "new"));
+        assertFalse(holds(folders.installed, "old")); // not a merge of the two folders
+        assertTrue(holds(folders.previous, "old"));
+        assertEquals("adb", folders.source());
+        assertFalse(folders.staging.exists());
+        folders.keepInstalled();
+        assertFalse(folders.previous.exists());
+        assertFalse(folders.rollBack()); // nothing left to go back to
+        assertTrue(holds(folders.installed, "new"));
+    }
+
+    @Test
+    public void aModelThatDoesNotLoadIsRolledBack() throws IOException {
+        ModelFolders folders = folders();
+        stage(folders, "old", "assets 1");
+        folders.keepInstalled();
+        stage(folders, "broken", "adb");
+        assertTrue(folders.rollBack());
+        assertTrue(holds(folders.installed, "old"));
+        assertFalse(holds(folders.installed, "broken"));
+        assertEquals("assets 1", folders.source());
+        assertFalse(folders.previous.exists());
+    }
+
+    @Test
+    public void aFirstInstallHasNothingToRollBackTo() throws IOException {
+        ModelFolders folders = folders();
+        assertEquals("", folders.source());
+        stage(folders, "first", "assets 1");
+        assertFalse(folders.rollBack());
+        assertTrue(holds(folders.installed, "first"));
+    }
+
+    @Test
+    public void aCrashBetweenTheTwoRenamesIsRepairedOnTheNextStart() throws IOException {
+        ModelFolders folders = folders();
+        stage(folders, "old", "assets 1");
+        folders.keepInstalled();
+        folders.freshStaging();
+        assertTrue(folders.installed.renameTo(folders.previous)); // swapIn's first rename only
+        folders.recover();
+        assertTrue(holds(folders.installed, "old"));
+        assertFalse(folders.previous.exists());
+        folders.recover(); // nothing to repair: a no-op
+        assertTrue(holds(folders.installed, "old"));
+    }
+
+    @Test
+    public void aLeftoverStagingFolderIsEmptiedBeforeTheNextCopy() throws IOException {
+        ModelFolders folders = folders();
+        File staging = folders.freshStaging();
+        assertTrue(new File(staging, "half-copied.pte").createNewFile()); // an interrupted copy
+        stage(folders, "next", "adb");
+        assertFalse(new File(folders.installed, "half-copied.pte").exists());
+        assertTrue(holds(folders.installed, "next"));
+    }
+}
