@@ -119,7 +119,9 @@ def train_member(train, held_out, config, mean, std, gen, resumed, on_epoch) -> 
     start, snapshots = 0, {}
     if resumed is not None:
         for name, part in parts.items():
-            part.load_state_dict(resumed[name])
+            # A copy: the optimizer would keep and update the resume state's tensors in place,
+            # and a second Ctrl-C before the next epoch ends saves that state again.
+            part.load_state_dict(copy.deepcopy(resumed[name]))
         if ema is not None:
             ema.updates = resumed["ema_updates"]
         start, snapshots = resumed["epoch"], dict(resumed["snapshots"])

@@ -129,6 +129,9 @@ class _Nets:
         return state
 
     def load(self, state: dict) -> None:
+        # Optimizer.load_state_dict keeps the given tensors, and Adam updates them in place:
+        # without a copy, the steps after a restore or a resume would rewrite the saved state.
+        state = copy.deepcopy(state)
         for name in ("disc", "gen", "opt_d", "opt_g", "sched_d", "sched_g"):
             getattr(self, name).load_state_dict(state[name])
         if self.ema is not None and state["ema"] is not None:
@@ -248,7 +251,22 @@ def validate(nets: _Nets, val: Split, config: SGANConfig, mean, std) -> float:
     probs = predict_probs(classifier, val.images, mean, std)
     if not np.all(np.isfinite(probs)) or np.ptp(probs) == 0:
         raise _Diverged("the classifier's validation outputs are non-finite or constant")
+    _refuse_non_finite_state(nets)
     return all_metrics(val.labels.numpy(), probs, 0.5)["auc"]
+
+
+def _refuse_non_finite_state(nets: _Nets) -> None:
+    """The outputs above test only the classifier; a NaN in G, in D's raw weights or in an
+    optimizer's moments would otherwise be kept as the good state and return with every
+    restore."""
+    parts = {"generator": nets.gen.state_dict(), "discriminator": nets.disc.state_dict()}
+    for name, optimizer in (("D optimizer", nets.opt_d), ("G optimizer", nets.opt_g)):
+        for index, moments in enumerate(optimizer.state.values()):
+            parts[f"{name} (parameter {index})"] = moments
+    for name, state in parts.items():
+        broken = non_finite_tensors(state)
+        if broken:
+            raise _Diverged(f"the {name}'s {broken[0]} is non-finite")
 
 
 def _snapshot(nets: _Nets, labeled, rng, epoch, best: dict, history: list, restores) -> dict:
@@ -304,6 +322,9 @@ def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool
             _run_epochs(nets, good, context, out_dir, fixed_z)
         finally:
             if good["history"]:  # a run that diverged in its first epoch has nothing to plot
+                # The grid is named after the last whole epoch: draw it with that epoch's G,
+                # not one a Ctrl-C or a divergence stopped in the middle of the next.
+                nets.gen.load_state_dict(good["nets"]["gen"])
                 write_sgan_report(out_dir, good["history"], nets.gen, fixed_z)
             elif created and not any(out_dir.iterdir()):
                 out_dir.rmdir()

@@ -80,15 +80,18 @@ def png_bytes():
 @pytest.fixture
 def ctrl_c_on_epoch(monkeypatch):
     """ctrl_c_on_epoch(module, call): module.train_one_epoch raises KeyboardInterrupt on its
-    `call`-th call (from 1), as Ctrl-C would; every other call trains for real. Returns the
-    running call count ({"n": ...})."""
+    `call`-th call (from 1), as Ctrl-C would; every other call trains for real. With
+    after_steps=True that call trains first: a Ctrl-C just before the epoch's end is recorded.
+    Returns the running call count ({"n": ...})."""
 
-    def patch(module, call: int) -> dict:
+    def patch(module, call: int, after_steps: bool = False) -> dict:
         real, calls = module.train_one_epoch, {"n": 0}
 
         def epoch(*args, **kwargs):
             calls["n"] += 1
             if calls["n"] == call:
+                if after_steps:
+                    real(*args, **kwargs)
                 raise KeyboardInterrupt
             return real(*args, **kwargs)
 

@@ -160,7 +160,7 @@ def test_val_auc_keeps_for_every_member_the_epoch_with_the_best_out_of_fold_auc(
 
 @pytest.mark.parametrize("select_epoch", ["last", "val-auc"])
 def test_ctrl_c_saves_state_and_resume_matches_an_uninterrupted_run(
-    dataset, tmp_path, ctrl_c_on_epoch, select_epoch
+    dataset, tmp_path, monkeypatch, ctrl_c_on_epoch, select_epoch
 ):
     config = dataclasses.replace(FAST, select_epoch=select_epoch)
     whole = load_checkpoint(train_supervised(dataset, config, tmp_path / "whole"))
@@ -170,6 +170,13 @@ def test_ctrl_c_saves_state_and_resume_matches_an_uninterrupted_run(
         train_supervised(dataset, config, tmp_path / "split")
     assert (tmp_path / "split" / "resume.pt").exists()
     assert not (tmp_path / "split" / "weights.pt").exists()
+    # Once more, just before the resumed epoch ends: its optimizer steps must not have
+    # changed the state that this second Ctrl-C saves again.
+    monkeypatch.undo()
+    ctrl_c_on_epoch(train_module, 1, after_steps=True)
+    with pytest.raises(TrainingInterrupted, match="after epoch 2/4 of member 2/5;"):
+        train_supervised(dataset, config, tmp_path / "split", resume=True)
+    monkeypatch.undo()
 
     resumed = load_checkpoint(train_supervised(dataset, config, tmp_path / "split", resume=True))
     assert not (tmp_path / "split" / "resume.pt").exists()
@@ -177,7 +184,7 @@ def test_ctrl_c_saves_state_and_resume_matches_an_uninterrupted_run(
     if select_epoch == "last":
         assert whole.meta.best_epoch == FAST.epochs
     for key, value in whole.model.state_dict().items():
-        torch.testing.assert_close(resumed.model.state_dict()[key], value, msg=key)
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0, msg=key)
 
 
 def test_ctrl_c_while_the_checkpoint_is_written_keeps_the_trained_run(

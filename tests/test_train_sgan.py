@@ -156,10 +156,16 @@ def test_the_cli_gives_up_on_divergence_in_one_line_and_leaves_no_empty_dir(
     assert not (tmp_path / "run").exists()
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(small, tmp_path_factory):
+    """A TINY run from start to end, for the interrupted ones to match."""
+    return train_sgan(small, TINY, tmp_path_factory.mktemp("sgan") / "whole")
+
+
 def test_ctrl_c_saves_resume_state_and_resume_matches_an_uninterrupted_run(
-    small, tmp_path, ctrl_c_on_epoch
+    small, tmp_path, ctrl_c_on_epoch, uninterrupted
 ):
-    whole = torch.load(train_sgan(small, TINY, tmp_path / "whole") / "weights.pt")
+    whole = torch.load(uninterrupted / "weights.pt")
     count = ctrl_c_on_epoch(ts, 2)
     with pytest.raises(TrainingInterrupted):
         train_sgan(small, TINY, tmp_path / "run")
@@ -175,6 +181,57 @@ def test_ctrl_c_saves_resume_state_and_resume_matches_an_uninterrupted_run(
     resumed = torch.load(out / "weights.pt")
     for key, value in whole.items():
         torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)
+
+
+def test_ctrl_c_late_in_a_resumed_epoch_saves_the_state_it_resumed_from(
+    small, tmp_path, monkeypatch, ctrl_c_on_epoch, uninterrupted
+):
+    """The steps after a resume must not write into the state that a second Ctrl-C saves
+    (Adam's moments were shared with it), nor may its sample grid show them."""
+    run = tmp_path / "run"
+    ctrl_c_on_epoch(ts, 2, after_steps=True)
+    with pytest.raises(TrainingInterrupted, match="epoch 1"):
+        train_sgan(small, TINY, run)
+    first = torch.load(run / "resume.pt", weights_only=True)["nets"]
+    monkeypatch.undo()
+    ctrl_c_on_epoch(ts, 1, after_steps=True)  # epoch 2's steps once more, then Ctrl-C
+    with pytest.raises(TrainingInterrupted, match="epoch 1"):
+        train_sgan(small, TINY, run, resume=True)
+    second = torch.load(run / "resume.pt", weights_only=True)["nets"]
+    for part in ("opt_d", "opt_g"):
+        for index, moments in first[part]["state"].items():
+            for name, value in moments.items():
+                assert torch.equal(second[part]["state"][index][name], value), (part, name)
+    monkeypatch.undo()
+    ctrl_c_on_epoch(ts, 2, after_steps=True)  # epoch 2 whole, then epoch 3's steps
+    with pytest.raises(TrainingInterrupted, match="epoch 2"):
+        train_sgan(small, TINY, run, resume=True)
+    grid = "samples-epoch002.png"
+    assert (run / grid).read_bytes() == (uninterrupted / grid).read_bytes()
+    monkeypatch.undo()
+    resumed = torch.load(train_sgan(small, TINY, run, resume=True) / "weights.pt")
+    for key, value in torch.load(uninterrupted / "weights.pt").items():
+        torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)
+
+
+def test_a_non_finite_generator_is_never_kept_as_the_good_state(small, tmp_path, monkeypatch):
+    """Validation scores only the classifier: G going NaN in an epoch's last step must still
+    roll that epoch back, not become the state every restore returns to."""
+    real_step, calls = ts.sgan_step, {"n": 0}
+
+    def step(nets, *args, **kwargs):
+        calls["n"] += 1
+        losses = real_step(nets, *args, **kwargs)
+        if calls["n"] == 4:  # the last of epoch 1's 4 steps
+            with torch.no_grad():
+                next(nets.gen.parameters()).fill_(float("nan"))
+        return losses
+
+    monkeypatch.setattr(ts, "sgan_step", step)
+    out = train_sgan(small, TINY, tmp_path / "run")
+    history = (out / "history.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in history[1:]] == ["1", "2", "3"]
+    assert calls["n"] == 16  # epoch 1 twice, then epochs 2 and 3
 
 
 def test_resume_refuses_a_state_saved_by_another_run(small, tmp_path, monkeypatch, ctrl_c_on_epoch):
