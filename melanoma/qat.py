@@ -96,7 +96,12 @@ def _calibration_images(train: Split, unlabeled: Split | None, config: QATConfig
 
 
 def _calibrate(prepared: torch.fx.GraphModule, images: torch.Tensor, meta, gen) -> None:
-    """Run clean images through the observers, in eval mode, before any gradient step."""
+    """Run clean images through the observers, in eval mode, before any gradient step.
+
+    The observers keep moving averages (constant 0.01): the first batch sets each min/max
+    and the later ones move it by 1% each, so the first batch all but decides the ranges.
+    The README states the clipping this leaves; exact min/max over every batch would
+    change the bundled int8 programs."""
     from torchao.quantization.pt2e import move_exported_model_to_eval
 
     move_exported_model_to_eval(prepared)

@@ -20,8 +20,9 @@ the prior through the thresholds, chosen on the (50/50) validation split, which
 absorb that shift; the raw score's calibration does not. We use no
 pseudo-labels or explicit entropy term, which would import the 10% prior more
 strongly, and did not try stopping the class-split gradient of the
-unsupervised losses. For a population with prevalence p, add log(p / (1 - p))
-to the logit (or re-pick the threshold); AUC does not change.
+unsupervised losses. For a population with another prevalence, re-pick the
+threshold on data from it: adding log(p / (1 - p)) to the logit would assume a
+score calibrated at 50/50, which this one is not. AUC does not change.
 
 Normalization uses the labeled-train split only, like the baseline: the
 unlabeled pool's colour mean differs (README: R 197 vs 190) because its class
