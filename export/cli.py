@@ -90,6 +90,8 @@ def cli(
     the checks (default: 32 generated mole-like images, as the data set is not
     bundled with the package).
     """
+    from melanoma.qat import QATConfig
+
     setup_process(verbose)
     targets = tuple(TARGETS) if target == "all" else (target,)
     config = ExportConfig(
@@ -100,6 +102,7 @@ def cli(
         out_dir=out_dir,
         target_sensitivity=target_sensitivity,
         threshold_name=threshold_name,
+        qat=QATConfig(progress=progress),  # when int8 needs QAT first
     )
     try:
         results = export_checkpoint(config, progress=_announce if progress else None)

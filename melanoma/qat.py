@@ -29,6 +29,7 @@ from melanoma.atomic import atomic_path, output_dir
 from melanoma.augment import AugmentConfig
 from melanoma.checkpoint import (
     METADATA,
+    WEIGHTS,
     Checkpoint,
     CheckpointMeta,
     checkpoint_sha256,
@@ -199,6 +200,7 @@ def qat_finetune(
         raise UserError(
             f"{out_dir}: --out must differ from the float checkpoint (use {QAT_SUBDIR}/)"
         )
+    _refuse_other_checkpoint(out_dir)
     if dataset.fingerprint != meta.data_fingerprint:
         raise UserError(
             f"{dataset.source}: data fingerprint {dataset.fingerprint} differs from the "
@@ -208,14 +210,26 @@ def qat_finetune(
     train, val = checkpoint_split(dataset.labeled, meta.train_config, meta.seed)
     with output_dir(out_dir):
         program = train_qat(checkpoint.model, train, dataset.unlabeled, meta, config)
-        with atomic_path(out_dir / PROGRAM) as temp, temp.open("wb") as handle:
-            torch.export.save(program, handle)  # a handle: save() wants a path ending in .pt2
-        qat_meta = _qat_meta(
-            checkpoint, program, (train, val, dataset.unlabeled), config, out_dir / PROGRAM
-        )
-        with atomic_path(out_dir / METADATA) as temp:
-            temp.write_text(json.dumps(asdict(qat_meta), indent=2) + "\n")
+        # Both files are written, and the metadata measured, before either replaces an
+        # earlier pair: a Ctrl-C in those seconds leaves the old pair whole.
+        with atomic_path(out_dir / PROGRAM) as program_temp:
+            with program_temp.open("wb") as handle:
+                torch.export.save(program, handle)  # a handle: save() wants a .pt2 path
+            splits = (train, val, dataset.unlabeled)
+            qat_meta = _qat_meta(checkpoint, program, splits, config, program_temp)
+            with atomic_path(out_dir / METADATA) as meta_temp:
+                meta_temp.write_text(json.dumps(asdict(qat_meta), indent=2) + "\n")
     return out_dir
+
+
+def _refuse_other_checkpoint(out_dir: Path) -> None:
+    """--out may hold an earlier QAT run (replaced), never another model's files."""
+    foreign = (out_dir / METADATA).is_file() and not (out_dir / PROGRAM).is_file()
+    if (out_dir / WEIGHTS).exists() or foreign:
+        raise UserError(
+            f"{out_dir}: holds another checkpoint, which QAT would overwrite; "
+            f"choose an empty --out (or the source's {QAT_SUBDIR}/)"
+        )
 
 
 def _agreement_images(train: Split, val: Split | None, unlabeled: Split | None):

@@ -65,11 +65,17 @@ def load_qat(path_or_name: str | os.PathLike) -> QATCheckpoint:
     import torchao.quantization.pt2e  # noqa: F401  registers the quantized_decomposed ops
 
     _check_archive(program_path)
+    # A sound zip that is not a .pt2 archive makes torch log a traceback, then try an older
+    # layout, which raises: the one-line error below says it all.
+    export_log = logging.getLogger("torch.export")
+    was_disabled, export_log.disabled = export_log.disabled, True
     try:
         program = torch.export.load(program_path)
     except (RuntimeError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         why = first_line(err)
         raise CheckpointError(f"{program_path}: unreadable exported program ({why})") from None
+    finally:
+        export_log.disabled = was_disabled
     return QATCheckpoint(program, meta, qat_dir)
 
 

@@ -3,6 +3,7 @@
 import dataclasses
 import hashlib
 import json
+import logging
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+import melanoma.qat as qat_module
 from melanoma.checkpoint import (
     REFERENCE_NAMES,
     CheckpointError,
@@ -119,7 +121,9 @@ def _with_matching_sha256(qat: Path, program_bytes: bytes) -> None:
     (qat / "metadata.json").write_text(json.dumps(meta))
 
 
-def test_damaged_qat_directories_raise_checkpoint_error(qat_dir, float_dir, tmp_path, capfd):
+def test_damaged_qat_directories_raise_checkpoint_error(
+    qat_dir, float_dir, tmp_path, capfd, caplog
+):
     broken = tmp_path / "qat"
     shutil.copytree(qat_dir, broken)
     program = broken / PROGRAM
@@ -136,6 +140,12 @@ def test_damaged_qat_directories_raise_checkpoint_error(qat_dir, float_dir, tmp_
     with pytest.raises(CheckpointError, match="unreadable exported program.*corrupt member"):
         load_qat(broken)
     assert "Traceback" not in capfd.readouterr().err  # torch logs one if it gets that far
+    # A sound zip but no .pt2 archive (a torch.save file): torch logs a traceback, then fails.
+    _with_matching_sha256(broken, (float_dir / "weights.pt").read_bytes())
+    with caplog.at_level(logging.WARNING):
+        with pytest.raises(CheckpointError, match="unreadable exported program"):
+            load_qat(broken)
+    assert not [r for r in caplog.records if r.name == "torch.export"], caplog.text
     program.unlink()
     with pytest.raises(CheckpointError, match="is missing"):
         load_qat(broken)
@@ -145,13 +155,39 @@ def test_damaged_qat_directories_raise_checkpoint_error(qat_dir, float_dir, tmp_
         load_qat(tmp_path / "nowhere")
 
 
-def test_qat_refuses_other_data_and_overwriting_the_float_checkpoint(float_dir, dataset):
+def test_qat_refuses_other_data_and_overwriting_the_float_checkpoint(float_dir, dataset, tmp_path):
     checkpoint = load_checkpoint(float_dir)
     fewer = dataclasses.replace(dataset, labeled=dataset.labeled.subset(torch.arange(150)))
     with pytest.raises(UserError, match="fingerprint"):
         qat_finetune(checkpoint, fewer, FAST, float_dir / "other")
     with pytest.raises(UserError, match="must differ"):
         qat_finetune(checkpoint, dataset, FAST, float_dir)
+    other = tmp_path / "other-model"  # another float checkpoint: its metadata.json would go
+    shutil.copytree(float_dir, other, ignore=shutil.ignore_patterns("qat"))
+    before = (other / "metadata.json").read_bytes()
+    with pytest.raises(UserError, match="holds another checkpoint"):
+        qat_finetune(checkpoint, dataset, FAST, other)
+    assert (other / "metadata.json").read_bytes() == before
+
+
+def test_ctrl_c_while_qat_is_saved_keeps_the_earlier_program_and_metadata(
+    float_dir, dataset, tmp_path, monkeypatch
+):
+    """The metadata takes seconds to measure: the new program must not be in place by then."""
+    checkpoint = load_checkpoint(float_dir)
+    calibrated = QATConfig(epochs=0, calibration_unlabeled=64, progress=False)
+    out = qat_finetune(checkpoint, dataset, calibrated, tmp_path / "qat")
+    before = {name: (out / name).read_bytes() for name in (PROGRAM, "metadata.json")}
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(qat_module, "_qat_meta", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        qat_finetune(checkpoint, dataset, dataclasses.replace(calibrated, seed=1), out)
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert sorted(p.name for p in out.iterdir()) == sorted(before)  # no temp files left
+    load_qat(out)
 
 
 def test_qat_refuses_a_checkpoint_whose_normalization_was_edited(float_dir, dataset, tmp_path):

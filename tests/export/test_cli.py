@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from melanoma.export import cli as export_cli
 from melanoma.export import torchscript, verify
 from melanoma.export.cli import main
 from melanoma.manifest import read_manifest
@@ -91,12 +92,23 @@ def test_main_job_prints_its_table_and_nothing_on_stderr(melanoma_export, tmp_pa
     assert "P(melanoma) stays within [0.0025, 0.9989]" in result.stdout
 
 
-def test_progress_names_each_artifact_before_its_export(run_main, export_source, tmp_path):
+def test_progress_names_each_artifact_before_its_export(
+    run_main, export_source, tmp_path, monkeypatch
+):
+    configs, real_export = [], export_cli.export_checkpoint
+
+    def recorded(config, **kwargs):
+        configs.append(config)
+        return real_export(config, **kwargs)
+
+    monkeypatch.setattr(export_cli, "export_checkpoint", recorded)
     args = ("--target", "torchscript", "--checkpoint", export_source)
     code, _, err = run_main(*args, "--out", tmp_path / "a", "--progress")
     assert code == 0 and err.splitlines() == ["exporting torchscript fp32 ..."]  # int8: none
     code, _, err = run_main(*args, "--out", tmp_path / "b")  # default: only on a terminal
     assert code == 0 and err == ""
+    # and a QAT the export has to run first shows its progress bar alike
+    assert [config.qat.progress for config in configs] == [True, False]
 
 
 def test_unknown_target_lists_the_valid_ones(melanoma_export):
