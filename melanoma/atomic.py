@@ -38,8 +38,12 @@ def atomic_path(final: Path) -> Iterator[Path]:
 
 
 def write_csv(path: Path, header: Iterable, rows: Iterable) -> None:
-    """A CSV of `header` then `rows`, written atomically."""
-    with atomic_path(path) as temp, temp.open("w", newline="") as handle:
+    """A CSV of `header` then `rows`, written atomically. UTF-8; a file name that is not
+    UTF-8 (Python holds its bytes as surrogates) is written back as those bytes."""
+    with (
+        atomic_path(path) as temp,
+        temp.open("w", newline="", encoding="utf-8", errors="surrogateescape") as handle,
+    ):
         writer = csv.writer(handle)
         writer.writerow(header)
         writer.writerows(rows)

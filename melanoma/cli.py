@@ -329,7 +329,12 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
     threshold, else "not flagged" (not "benign"): a demo, not a diagnosis.
     """
     from melanoma.checkpoint import load_checkpoint
-    from melanoma.evaluate import PREDICTION_COLUMNS, predict_images, write_predictions_csv
+    from melanoma.evaluate import (
+        PREDICTION_COLUMNS,
+        digits_to_tell,
+        predict_images,
+        write_predictions_csv,
+    )
     from melanoma.validation_scores import decision_threshold
 
     refuse_two_thresholds(threshold_name, target_sensitivity)
@@ -338,11 +343,12 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
     predictions = predict_images(checkpoint, list(images), threshold)
     if csv_path is not None:  # first: a CSV that cannot be written fails the command
         write_predictions_csv(csv_path, predictions)
+    digits = digits_to_tell([p.probability for p in predictions], threshold)
     # On stderr, so that stdout stays the table: where every decision below is made.
-    click.echo(f"decided at {name} = {threshold:.4f}, chosen on validation", err=True)
+    click.echo(f"decided at {name} = {threshold:.{digits}f}, chosen on validation", err=True)
     click.echo("\t".join(PREDICTION_COLUMNS))
     for p in predictions:
-        click.echo(f"{p.path}\t{p.probability:.4f}\t{p.decision}")
+        click.echo(f"{p.path}\t{p.probability:.{digits}f}\t{p.decision}")
 
 
 @cli.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,7 +199,21 @@ PREDICTION_COLUMNS = ("path", "probability", "decision")
 
 def write_predictions_csv(path: Path, predictions: list[Prediction]) -> None:
     """`predict`'s table as CSV, probabilities at full precision; written atomically."""
+    if path.exists() and any(os.path.samefile(path, p.path) for p in predictions):
+        raise UserError(f"{path}: --csv names one of the photos it scores; choose another file")
     write_csv(path, PREDICTION_COLUMNS, ((p.path, p.probability, p.decision) for p in predictions))
+
+
+def digits_to_tell(probabilities: list[float], threshold: float, least: int = 4) -> int:
+    """Decimals at which every probability that differs from the threshold also prints
+    differently from it, so the printed numbers never contradict the decision (rounding
+    keeps the order: a score printed apart from the threshold is on the side it shows)."""
+    most = 9  # float32 scores carry about 7 significant digits
+    for digits in range(least, most):
+        shown = f"{threshold:.{digits}f}"
+        if all(p == threshold or f"{p:.{digits}f}" != shown for p in probabilities):
+            return digits
+    return most
 
 
 def write_roc_csv(path: Path, roc: dict) -> None:
@@ -219,12 +234,16 @@ def image_files(paths: list[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file() and not is_hidden(p.relative_to(path).as_posix())
+                p for p in _files_under(path) if not is_hidden(p.relative_to(path).as_posix())
             )
+            broken = [p for p in found if not p.is_file()]
+            found = [p for p in found if p.is_file()]
             files += [p for p in found if p.suffix.lower() in IMAGE_SUFFIXES]
             _warn_skipped(path, [p for p in found if p.suffix.lower() not in IMAGE_SUFFIXES])
+            if broken:
+                log.warning(
+                    "%s: skipped %d broken link(s): %s", path, len(broken), _names(path, broken)
+                )
         elif path.is_file():
             files.append(path)
         else:
@@ -234,13 +253,35 @@ def image_files(paths: list[Path]) -> list[Path]:
     return files
 
 
+def _files_under(folder: Path) -> list[Path]:
+    """Every file (or link) under `folder`, following linked folders, each folder once (a
+    link loop ends); an unreadable folder is named in a warning, not silently left out."""
+    seen, found = set(), []
+
+    def unreadable(err: OSError) -> None:
+        log.warning("%s: skipped an unreadable folder (%s)", err.filename, err.strerror)
+
+    for root, dirs, names in os.walk(folder, onerror=unreadable, followlinks=True):
+        status = os.stat(root)
+        if (status.st_dev, status.st_ino) in seen:
+            dirs.clear()
+            continue
+        seen.add((status.st_dev, status.st_ino))
+        dirs[:] = [name for name in dirs if not is_hidden(name)]
+        found += [Path(root, name) for name in names]
+    return found
+
+
+def _names(folder: Path, paths: list[Path]) -> str:
+    shown = [str(p.relative_to(folder)) for p in paths]
+    return ", ".join(shown[:5]) + (", ..." if len(shown) > 5 else "")
+
+
 def _warn_skipped(folder: Path, others: list[Path]) -> None:
-    shown = [p.relative_to(folder) for p in others]
-    if shown:
-        names = ", ".join(map(str, shown[:5])) + (", ..." if len(shown) > 5 else "")
+    if others:
         log.warning(
             "%s: skipped %d file(s) that are not %s: %s",
-            folder, len(shown), "/".join(IMAGE_SUFFIXES), names,
+            folder, len(others), "/".join(IMAGE_SUFFIXES), _names(folder, others),
         )  # fmt: skip
 
 

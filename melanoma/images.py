@@ -46,6 +46,9 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
                 # which Android's ExifInterface reads (it reads a PNG's eXIf chunk).
                 for key in ("xmp", "XML:com.adobe.xmp", "Raw profile type exif"):
                     image.info.pop(key, None)
+                # Pillow's JPEG loader already read the EXIF as it opened the file, XMP
+                # orientation included when EXIF has none: read it again without.
+                image._exif = None
                 ImageOps.exif_transpose(image, in_place=True)
                 image = _in_srgb(image, where)
                 plain = image.mode == "RGB" and "transparency" not in image.info

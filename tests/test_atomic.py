@@ -1,6 +1,8 @@
+import os
+
 import pytest
 
-from melanoma.atomic import atomic_path, check_writable, output_dir
+from melanoma.atomic import atomic_path, check_writable, output_dir, write_csv
 from melanoma.errors import UserError
 
 
@@ -59,3 +61,9 @@ def test_check_writable_refuses_the_wrong_kind_of_path_and_creates_nothing(tmp_p
         check_writable(tmp_path / "file" / "report.json", is_dir=False)
     check_writable(tmp_path / "new" / "deeper", is_dir=True)  # creatable: fine, nothing made
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_a_csv_keeps_a_file_name_that_is_not_utf8_byte_for_byte(tmp_path):
+    name = os.fsdecode(b"mole\xff.jpg")  # how Python holds such a name: a surrogate
+    write_csv(tmp_path / "o.csv", ["path"], [[name]])
+    assert (tmp_path / "o.csv").read_bytes().splitlines() == [b"path", b"mole\xff.jpg"]

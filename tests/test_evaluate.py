@@ -18,11 +18,14 @@ from melanoma.checkpoint import (
 )
 from melanoma.errors import UserError
 from melanoma.evaluate import (
+    Prediction,
     check_reproduces_scores,
+    digits_to_tell,
     image_files,
     pick_split,
     report_text,
     split_caveat,
+    write_predictions_csv,
 )
 from melanoma.metrics import evaluation_report
 
@@ -95,6 +98,37 @@ def test_hidden_files_and_folders_are_skipped_even_with_a_photo_suffix(tmp_path,
     assert [p.name for p in image_files([tmp_path])] == ["IMG.jpg"]
     assert "skipped" not in caplog.text
     assert image_files([tmp_path / "._IMG.jpg"]) == [tmp_path / "._IMG.jpg"]  # named: kept
+
+
+def test_linked_folders_are_followed_once_and_broken_links_named(tmp_path, caplog):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "far.jpg").write_bytes(b"")
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "own.jpg").write_bytes(b"")
+    (top / "linked").symlink_to(tmp_path / "elsewhere")
+    (top / "loop").symlink_to(top)  # a folder linking to itself must not hang the walk
+    (top / "gone.jpg").symlink_to(tmp_path / "deleted.jpg")
+    found = image_files([top])
+    assert [p.relative_to(top).as_posix() for p in found] == ["linked/far.jpg", "own.jpg"]
+    assert "skipped 1 broken link(s): gone.jpg" in caplog.text
+
+
+def test_digits_to_tell_print_a_score_apart_from_a_threshold_it_is_not():
+    assert digits_to_tell([0.2, 0.9], 0.5) == 4
+    below, above = 0.5186243, 0.5186336  # both 0.5186 at four decimals
+    digits = digits_to_tell([below, above, 0.7], 0.518627)
+    assert digits == 6
+    assert f"{below:.{digits}f}" < f"{0.518627:.{digits}f}" < f"{above:.{digits}f}"
+    assert digits_to_tell([0.518627], 0.518627) == 4  # equal: flagged, and printed equal
+
+
+def test_predictions_csv_never_overwrites_a_photo_it_scored(tmp_path):
+    photo = tmp_path / "x.jpg"
+    photo.write_bytes(b"a photo")
+    with pytest.raises(UserError, match="--csv names one of the photos"):
+        write_predictions_csv(photo, [Prediction(str(photo), 0.3, False)])
+    assert photo.read_bytes() == b"a photo"
 
 
 def _edited(src, dest, edit):

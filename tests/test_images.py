@@ -169,15 +169,20 @@ def test_a_png_transparent_key_colour_becomes_white_as_on_android(mode):
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
-def test_an_orientation_only_in_xmp_metadata_is_ignored_as_on_android(fmt):
-    """androidx ExifInterface reads the EXIF tag only; Pillow alone would turn this photo."""
+@pytest.mark.parametrize("with_exif", [False, True], ids=["xmp-only", "exif-without-orientation"])
+def test_an_orientation_only_in_xmp_metadata_is_ignored_as_on_android(fmt, with_exif):
+    """androidx ExifInterface reads the EXIF tag only; Pillow alone would turn this photo.
+    With an EXIF block too, Pillow's JPEG loader reads the XMP orientation as it opens."""
+    exif = Image.Exif()
+    exif[0x010F] = "Phone"  # Make, no orientation
     xmp = (
         b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/'
         b'22-rdf-syntax-ns#"><rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
         b'tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>'
     )
     buffer = io.BytesIO()
-    Image.new("RGB", (60, 40), (90, 90, 90)).save(buffer, fmt, xmp=xmp)
+    extra = {"exif": exif} if with_exif else {}
+    Image.new("RGB", (60, 40), (90, 90, 90)).save(buffer, fmt, xmp=xmp, **extra)
     assert decode_rgb(buffer.getvalue(), f"x.{fmt.lower()}").shape == (40, 60, 3)
 
 
