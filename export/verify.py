@@ -128,8 +128,9 @@ def compare(
     diff = float(np.max(np.abs(errors)))
     cut = decision_cut(threshold)
     ref_decision, decision = reference[:, 0] >= cut, batch_out[:, 0] >= cut
-    clear = np.abs(reference[:, 0] - cut) > tolerance  # far enough from the threshold not to flip
-    passed = bool(diff <= tolerance and np.all(ref_decision[clear] == decision[clear]))
+    # Within the tolerance, no logit farther than it from the cut can change side: the
+    # output check is the decision check too (decision_agreement reports the near ones).
+    passed = bool(diff <= tolerance)
     return Verification(
         runtime=runner.runtime,
         check=f"outputs on {n_source}",

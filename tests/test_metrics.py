@@ -215,3 +215,32 @@ def test_rates_at_every_candidate_are_confusion_metrics_at_each(dtype):
         # a class with no images: undefined (NaN) there, 0 for the threshold rules
         assert sensitivity.tolist() == np.nan_to_num([m["sensitivity"] for m in expected]).tolist()
         assert specificity.tolist() == np.nan_to_num([m["specificity"] for m in expected]).tolist()
+
+
+def test_rank_auc_averages_tied_scores_as_roc_auc_score_does():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 300)
+    scores = np.round(rng.random(300) + 0.3 * labels, 1)  # ~13 distinct values: many ties
+    assert metrics.rank_auc(labels, scores) == pytest.approx(
+        roc_auc_score(labels, scores), abs=1e-12
+    )
+
+
+def test_bootstrap_intervals_are_95_percent_wide_and_follow_the_seed():
+    """Accuracy 0.75 on 400 images: the normal approximation gives 0.75 +- 1.96 * 0.0217,
+    a width of 0.085 (a 90% interval would be 0.071)."""
+    labels = np.repeat([0, 1], 200)
+    probs = np.where(np.arange(400) % 4 == 0, 1 - labels, labels).astype(float)  # 75% right
+    low, high = bootstrap_ci(labels, probs, 0.5, n_resamples=2000, seed=0)["accuracy"]
+    assert low < 0.75 < high and 0.078 < high - low < 0.092
+    assert bootstrap_ci(labels, probs, 0.5, n_resamples=200, seed=1) != bootstrap_ci(
+        labels, probs, 0.5, n_resamples=200, seed=2
+    )
+
+
+def test_roc_points_start_at_a_threshold_of_one_not_infinity():
+    points = metrics.roc_points(LABELS, PROBS)
+    assert points["thresholds"][0] == 1.0 and np.isfinite(points["thresholds"]).all()
+    assert (points["fpr"][0], points["tpr"][0]) == (0.0, 0.0)

@@ -9,6 +9,7 @@ from melanoma.preprocess import (
     image_to_input,
     normalize,
     square_crop_box,
+    to_uint8,
 )
 
 
@@ -79,3 +80,11 @@ def test_channel_stats_on_known_values():
     mean, std = channel_stats(images)
     assert mean == [0.5, 0.5, 0.5]
     assert std[0] == pytest.approx(np.std([0] * 4 + [1] * 4, ddof=1), abs=1e-6)
+
+
+def test_stored_pixels_round_to_the_nearest_level_half_up():
+    """The data sets keep resized images as uint8: each value moves by at most half a level."""
+    resized = np.array([0.2, 0.5, 1.49, 1.5, 254.5, 254.6, -0.4, 300.0])
+    assert to_uint8(resized).tolist() == [0, 1, 1, 2, 255, 255, 0, 255]
+    smooth = np.random.default_rng(0).uniform(0, 255, (32, 32, 3))
+    assert np.abs(to_uint8(smooth) - smooth).max() <= 0.5

@@ -1,8 +1,11 @@
 """melanoma.splits: stratified, seeded hold-outs and folds, and a checkpoint's split re-carved."""
 
+import csv
+
 import pytest
 import torch
 
+from melanoma.checkpoint import load_checkpoint
 from melanoma.errors import UserError
 from melanoma.splits import (
     OUT_OF_FOLD,
@@ -60,3 +63,14 @@ def test_checkpoint_split_recarves_the_held_out_images_and_has_none_out_of_fold(
     assert everything is dataset.labeled and none is None
     with pytest.raises(UserError, match="val_fraction 1.5"):
         checkpoint_split(dataset.labeled, {"val_fraction": 1.5}, seed=5)
+
+
+def test_folds_are_the_ones_the_bundled_baseline_was_trained_on(dataset):
+    """Retraining reference-supervised bit for bit (README) rests on this assignment."""
+    checkpoint = load_checkpoint("reference-supervised")
+    with (checkpoint.path / "out_of_fold.csv").open(newline="") as handle:
+        stored = {row["name"]: int(row["fold"]) for row in csv.DictReader(handle)}
+    folds = stratified_folds(
+        dataset.labeled.labels, checkpoint.meta.train_config["folds"], checkpoint.meta.seed
+    )
+    assert folds.tolist() == [stored[name] for name in dataset.labeled.names]

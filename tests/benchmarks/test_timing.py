@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from melanoma.benchmarks import timing
 from melanoma.benchmarks.timing import (
     MAX_THREADS,
     Round,
@@ -106,3 +107,21 @@ def test_rounds_combine_into_one_row_that_keeps_each_rounds_p50():
     assert latency.load_ms == 9.0  # the first, cold load
     assert latency.throughput_ips == 500.0
     assert latency.cpu_per_wall == 0.5  # one preempted round flags the row
+
+
+def test_the_figures_are_the_percentiles_and_the_rate_they_name(monkeypatch):
+    """Skewed samples, where median, mean and the tail percentiles all differ."""
+    config = TimingConfig(runs=10, warmup=0, rounds=2)
+    slow_tail = [1.0] * 9 + [101.0]
+    rounds = [Round(1.0, np.array(part), 1.0, 1, None) for part in (slow_tail[:5], slow_tail[5:])]
+    latency = combine(rounds, config)
+    # numpy's linear percentiles over 10 sorted samples: p90 at position 8.1, p99 at 8.91
+    figures = (latency.p50_ms, latency.p90_ms, latency.p99_ms)
+    assert figures == pytest.approx((1.0, 11.0, 92.0), abs=1e-9)
+    assert latency.mean_ms == 11.0
+    # throughput: images per second of the median batch call
+    monkeypatch.setattr(timing, "time_calls", lambda *a, **k: (np.array([2.0, 4.0, 100.0]), 1.0))
+    batch = np.zeros((32, 3, 32, 32), np.float32)
+    config = TimingConfig(runs=3, warmup=0, throughput_runs=3)
+    round_ = time_round(lambda: lambda x: x, batch[:1], batch, 3, config)
+    assert round_.throughput_ips == 32 / 0.004
