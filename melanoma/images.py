@@ -103,8 +103,11 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
         # 16-bit grayscale (PNG): Pillow's convert() clips to 255, turning it white.
         # Rescale 0..65535 to 0..255 (257 * v maps back to v exactly).
-        gray = np.clip(np.round(np.asarray(image, dtype=np.float64) / 257), 0, 255)
-        return Image.fromarray(gray.astype(np.uint8), "L").convert("RGB")
+        levels = np.asarray(image, dtype=np.float64)
+        gray = np.clip(np.round(levels / 257), 0, 255).astype(np.uint8)
+        if "transparency" in image.info:  # a tRNS key: transparent, so white (as below)
+            gray[levels == image.info["transparency"]] = 255
+        return Image.fromarray(gray, "L").convert("RGB")
     if _has_alpha(image):
         # Composite on white: transparent regions of a cut-out photo are background. Also a
         # PNG's tRNS key colour in RGB or L mode, which Android's decoder turns into alpha.

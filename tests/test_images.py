@@ -213,3 +213,14 @@ def test_a_transparent_key_colour_survives_the_colour_profile():
     rgb = decode_rgb(buffer.getvalue(), "key-p3.png")
     assert rgb[0, 0].tolist() == [255, 255, 255]  # transparent, so white
     assert np.abs(rgb[1:].astype(float) - _srgb_from_p3(pixels[1:].astype(float))).max() <= 2
+
+
+def test_a_16_bit_grey_png_transparent_key_becomes_white_too():
+    levels = np.full((4, 4), 30000, dtype=np.uint16)
+    levels[0, 0] = 33153
+    buffer = io.BytesIO()
+    Image.fromarray(levels).save(buffer, "PNG", transparency=33153)
+    with Image.open(io.BytesIO(buffer.getvalue())) as image:
+        assert image.mode.startswith("I") and image.info["transparency"] == 33153
+    rgb = decode_rgb(buffer.getvalue(), "key16.png")
+    assert rgb[0, 0].tolist() == [255, 255, 255] and (rgb.reshape(-1, 3)[1:] == 117).all()
