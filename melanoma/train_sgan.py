@@ -257,17 +257,13 @@ def validate(nets: _Nets, val: Split, config: SGANConfig, mean, std) -> float:
 
 
 def _refuse_non_finite_state(nets: _Nets) -> None:
-    """The outputs above test only the classifier; a NaN in G, in D's raw weights or in an
-    optimizer's moments would otherwise be kept as the good state and return with every
-    restore."""
-    parts = {"generator": nets.gen.state_dict(), "discriminator": nets.disc.state_dict()}
-    for name, optimizer in (("D optimizer", nets.opt_d), ("G optimizer", nets.opt_g)):
-        for index, moments in enumerate(optimizer.state.values()):
-            parts[f"{name} (parameter {index})"] = moments
-    for name, state in parts.items():
-        broken = non_finite_tensors(state)
-        if broken:
-            raise _Diverged(f"the {name}'s {broken[0]} is non-finite")
+    """Validation sees only the classifier: a NaN in G, D or an optimizer's moments would
+    otherwise be kept as the good state, and come back with every restore."""
+    states = [nets.gen.state_dict(), nets.disc.state_dict()]
+    states += [moments for opt in (nets.opt_d, nets.opt_g) for moments in opt.state.values()]
+    broken = [name for state in states for name in non_finite_tensors(state)]
+    if broken:
+        raise _Diverged(f"non-finite {broken[0]} in the networks or their optimizers")
 
 
 def _snapshot(nets: _Nets, labeled, rng, epoch, best: dict, history: list, restores) -> dict:

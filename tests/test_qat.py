@@ -171,20 +171,20 @@ def test_qat_refuses_other_data_and_overwriting_the_float_checkpoint(float_dir, 
 
 
 def test_ctrl_c_while_qat_is_saved_keeps_the_earlier_program_and_metadata(
-    float_dir, dataset, tmp_path, monkeypatch
+    qat_dir, float_dir, dataset, tmp_path, monkeypatch
 ):
     """The metadata takes seconds to measure: the new program must not be in place by then."""
-    checkpoint = load_checkpoint(float_dir)
-    calibrated = QATConfig(epochs=0, calibration_unlabeled=64, progress=False)
-    out = qat_finetune(checkpoint, dataset, calibrated, tmp_path / "qat")
+    out = tmp_path / "qat"
+    shutil.copytree(qat_dir, out)  # an earlier QAT run of this checkpoint
     before = {name: (out / name).read_bytes() for name in (PROGRAM, "metadata.json")}
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(qat_module, "_qat_meta", interrupted)
+    calibrated = QATConfig(epochs=0, calibration_unlabeled=64, progress=False)
     with pytest.raises(KeyboardInterrupt):
-        qat_finetune(checkpoint, dataset, dataclasses.replace(calibrated, seed=1), out)
+        qat_finetune(load_checkpoint(float_dir), dataset, calibrated, out)
     assert {name: (out / name).read_bytes() for name in before} == before
     assert sorted(p.name for p in out.iterdir()) == sorted(before)  # no temp files left
     load_qat(out)
