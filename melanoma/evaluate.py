@@ -208,7 +208,7 @@ def digits_to_tell(probabilities: list[float], threshold: float, least: int = 4)
     """Decimals at which every probability that differs from the threshold also prints
     differently from it, so the printed numbers never contradict the decision (rounding
     keeps the order: a score printed apart from the threshold is on the side it shows)."""
-    most = 9  # float32 scores carry about 7 significant digits
+    most = 20  # a float64 threshold next to a float32 score near 0 can need ~17
     for digits in range(least, most):
         shown = f"{threshold:.{digits}f}"
         if all(p == threshold or f"{p:.{digits}f}" != shown for p in probabilities):
@@ -242,7 +242,10 @@ def image_files(paths: list[Path]) -> list[Path]:
             _warn_skipped(path, [p for p in found if p.suffix.lower() not in IMAGE_SUFFIXES])
             if broken:
                 log.warning(
-                    "%s: skipped %d broken link(s): %s", path, len(broken), _names(path, broken)
+                    "%s: skipped %d broken link(s) or special file(s): %s",
+                    path,
+                    len(broken),
+                    _names(path, broken),
                 )
         elif path.is_file():
             files.append(path)
@@ -267,7 +270,7 @@ def _files_under(folder: Path) -> list[Path]:
             dirs.clear()
             continue
         seen.add((status.st_dev, status.st_ino))
-        dirs[:] = [name for name in dirs if not is_hidden(name)]
+        dirs[:] = sorted(name for name in dirs if not is_hidden(name))  # a stable order
         found += [Path(root, name) for name in names]
     return found
 

@@ -211,25 +211,35 @@ def qat_finetune(
     with output_dir(out_dir):
         program = train_qat(checkpoint.model, train, dataset.unlabeled, meta, config)
         # Both files are written, and the metadata measured, before either replaces an
-        # earlier pair: a Ctrl-C in those seconds leaves the old pair whole.
-        with atomic_path(out_dir / PROGRAM) as program_temp:
-            with program_temp.open("wb") as handle:
-                torch.export.save(program, handle)  # a handle: save() wants a .pt2 path
-            splits = (train, val, dataset.unlabeled)
-            qat_meta = _qat_meta(checkpoint, program, splits, config, program_temp)
-            with atomic_path(out_dir / METADATA) as meta_temp:
+        # earlier pair (a Ctrl-C in those seconds leaves the old pair whole); then the
+        # program, and metadata.json last, as every checkpoint here is finished.
+        with atomic_path(out_dir / METADATA) as meta_temp:
+            with atomic_path(out_dir / PROGRAM) as program_temp:
+                with program_temp.open("wb") as handle:
+                    torch.export.save(program, handle)  # a handle: save() wants a .pt2 path
+                splits = (train, val, dataset.unlabeled)
+                qat_meta = _qat_meta(checkpoint, program, splits, config, program_temp)
                 meta_temp.write_text(json.dumps(asdict(qat_meta), indent=2) + "\n")
     return out_dir
 
 
 def _refuse_other_checkpoint(out_dir: Path) -> None:
-    """--out may hold an earlier QAT run (replaced), never another model's files."""
-    foreign = (out_dir / METADATA).is_file() and not (out_dir / PROGRAM).is_file()
-    if (out_dir / WEIGHTS).exists() or foreign:
+    """--out may hold an earlier QAT run (replaced), even a torn one, never another
+    model's files."""
+    if (out_dir / WEIGHTS).exists() or _foreign_metadata(out_dir / METADATA):
         raise UserError(
             f"{out_dir}: holds another checkpoint, which QAT would overwrite; "
             f"choose an empty --out (or the source's {QAT_SUBDIR}/)"
         )
+
+
+def _foreign_metadata(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        return json.loads(path.read_text())["train_config"]["kind"] != KIND
+    except (OSError, ValueError, TypeError, KeyError):
+        return True  # not a QAT run's: keep it
 
 
 def _agreement_images(train: Split, val: Split | None, unlabeled: Split | None):

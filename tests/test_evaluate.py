@@ -111,7 +111,7 @@ def test_linked_folders_are_followed_once_and_broken_links_named(tmp_path, caplo
     (top / "gone.jpg").symlink_to(tmp_path / "deleted.jpg")
     found = image_files([top])
     assert [p.relative_to(top).as_posix() for p in found] == ["linked/far.jpg", "own.jpg"]
-    assert "skipped 1 broken link(s): gone.jpg" in caplog.text
+    assert "skipped 1 broken link(s) or special file(s): gone.jpg" in caplog.text
 
 
 def test_digits_to_tell_print_a_score_apart_from_a_threshold_it_is_not():
@@ -121,6 +121,10 @@ def test_digits_to_tell_print_a_score_apart_from_a_threshold_it_is_not():
     assert digits == 6
     assert f"{below:.{digits}f}" < f"{0.518627:.{digits}f}" < f"{above:.{digits}f}"
     assert digits_to_tell([0.518627], 0.518627) == 4  # equal: flagged, and printed equal
+    threshold = float(np.float32(0.0012))  # near 0, a float32 step is ~1e-10
+    below = float(np.nextafter(np.float32(0.0012), np.float32(0)))
+    digits = digits_to_tell([below], threshold)
+    assert f"{below:.{digits}f}" < f"{threshold:.{digits}f}"
 
 
 def test_predictions_csv_never_overwrites_a_photo_it_scored(tmp_path):

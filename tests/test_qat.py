@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+import melanoma.atomic as atomic_module
 import melanoma.qat as qat_module
 from melanoma.checkpoint import (
     REFERENCE_NAMES,
@@ -188,6 +189,19 @@ def test_ctrl_c_while_qat_is_saved_keeps_the_earlier_program_and_metadata(
     assert {name: (out / name).read_bytes() for name in before} == before
     assert sorted(p.name for p in out.iterdir()) == sorted(before)  # no temp files left
     load_qat(out)
+    # Uninterrupted: the program is replaced first and metadata.json last, and a directory
+    # torn between the two (metadata alone) is still taken for the QAT run it was.
+    monkeypatch.undo()
+    replaced, real_replace = [], atomic_module._replace
+    monkeypatch.setattr(
+        atomic_module,
+        "_replace",
+        lambda temp, final: (replaced.append(final.name), real_replace(temp, final)),
+    )
+    qat_finetune(load_checkpoint(float_dir), dataset, calibrated, out)
+    assert replaced == [PROGRAM, "metadata.json"]
+    (out / PROGRAM).unlink()
+    qat_module._refuse_other_checkpoint(out)  # no error
 
 
 def test_qat_refuses_a_checkpoint_whose_normalization_was_edited(float_dir, dataset, tmp_path):
