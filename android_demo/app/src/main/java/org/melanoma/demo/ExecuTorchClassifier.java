@@ -33,7 +33,7 @@ final class ExecuTorchClassifier {
             // UnsatisfiedLinkError the first time, NoClassDefFoundError on any later try in the
             // same process: the native library, not the model file, is what failed.
             throw new ModelLoadException("the ExecuTorch runtime library could not be loaded on"
-                    + " this device (the app ships arm64-v8a and x86_64 only): " + e, e);
+                    + " this device (the app ships arm64-v8a and x86_64 only): " + e, e, false);
         } catch (RuntimeException e) {
             throw new ModelLoadException("ExecuTorch could not load " + pte.getName() + ": "
                     + e.getMessage() + " (is it a .pte from a compatible executorch export?)", e);

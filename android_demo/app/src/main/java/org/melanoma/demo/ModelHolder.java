@@ -48,23 +48,7 @@ public final class ModelHolder extends ViewModel {
             return true;
         }
         try {
-            ModelStore store = new ModelStore(context);
-            ModelStore.Prepared prepared = store.prepare();
-            try {
-                classifier = open(prepared);
-            } catch (ModelLoadException e) {
-                // It passed the manifest checks but ExecuTorch refuses it (a .pte from another
-                // release): go back to the model it replaced, if any, rather than fail each start.
-                ModelStore.Prepared previous = store.rollBack();
-                if (previous == null) {
-                    throw e;
-                }
-                classifier = open(previous);
-                prepared = new ModelStore.Prepared(previous.files, "The new model ("
-                        + prepared.files.manifest.modelName + ") could not be loaded: "
-                        + e.getMessage() + ". Went back to the previous model.");
-            }
-            store.keepInstalled();
+            ModelStore.Prepared prepared = prepareAndOpen(new ModelStore(context));
             Manifest m = prepared.files.manifest;
             Preprocessor pre = Preprocessor.fromManifest(m);
             preprocessor = pre;
@@ -84,6 +68,31 @@ public final class ModelHolder extends ViewModel {
         }
         status = problem;
         return false;
+    }
+
+    /** Install, open and keep the model, or go back to the last one that loaded; sets
+     * {@link #classifier}. */
+    private ModelStore.Prepared prepareAndOpen(ModelStore store)
+            throws IOException, ManifestException, ModelLoadException {
+        synchronized (ModelStore.INSTALL_LOCK) {
+            ModelStore.Prepared prepared = store.prepare();
+            try {
+                classifier = open(prepared);
+            } catch (ModelLoadException e) {
+                // It passed the manifest checks but ExecuTorch refuses it (a .pte from another
+                // release): go back to the last model that loaded, rather than fail each start.
+                ModelStore.Prepared previous = e.modelAtFault ? store.rollBack() : null;
+                if (previous == null) {
+                    throw e;
+                }
+                classifier = open(previous);
+                prepared = new ModelStore.Prepared(previous.files, "The new model ("
+                        + prepared.files.manifest.modelName + ") could not be loaded: "
+                        + e.getMessage() + ". Went back to the previous model.");
+            }
+            store.keepInstalled();
+            return prepared;
+        }
     }
 
     private static ExecuTorchClassifier open(ModelStore.Prepared prepared)

@@ -28,11 +28,15 @@ import org.melanoma.demo.core.ModelFolders;
  *       is left in place and reported, and the previous model stays.
  * </ul>
  *
- * <p>A replaced model is kept ({@link ModelFolders}) until the new one has loaded: the caller
- * says {@link #keepInstalled} or {@link #rollBack}.
+ * <p>The last model that loaded is kept ({@link ModelFolders}) until a new one has loaded: the
+ * caller says {@link #keepInstalled} or {@link #rollBack}, holding {@link #INSTALL_LOCK}.
  */
 final class ModelStore {
-    private static final Object INSTALL_LOCK = new Object();
+    /**
+     * Held from prepare to keepInstalled or rollBack (ModelHolder.load): two holders must not
+     * interleave installs with loads, or one would roll back the model the other installed.
+     */
+    static final Object INSTALL_LOCK = new Object();
 
     private static final String ASSETS = "model";
 
@@ -71,8 +75,8 @@ final class ModelStore {
     }
 
     /**
-     * The model installed by {@link #prepare} did not load: put back the one it replaced and
-     * open that. Null if it replaced none (a first install).
+     * The installed model did not load: put back the last one that did and open that. Null if
+     * there is none (a first install).
      */
     Prepared rollBack() throws IOException, ManifestException {
         synchronized (INSTALL_LOCK) {
@@ -83,7 +87,7 @@ final class ModelStore {
         }
     }
 
-    /** The installed model loaded: forget the one it replaced. */
+    /** The installed model loaded: mark it, and forget the one it replaced. */
     void keepInstalled() {
         synchronized (INSTALL_LOCK) {
             folders.keepInstalled();

@@ -8,36 +8,42 @@ import java.io.InputStream;
 import java.io.OutputStream;
 
 /**
- * The installed model folder, the one being copied in, and the one it replaced.
+ * The installed model folder, the one being copied in, and the last one that loaded.
  *
  * <p>A pushed or newly bundled model can pass every manifest check and still be refused by
  * ExecuTorch (a .pte from another release). So a swap keeps the replaced folder as
- * {@code previous} until the new model has loaded once ({@link #keepInstalled}); if it does not
- * load, {@link #rollBack} puts the previous one back. Every step is a folder rename, so a crash
- * between two steps leaves a state {@link #recover} repairs on the next start.
+ * {@code previous} if it had loaded ({@link #keepInstalled} marks it), and {@link #rollBack}
+ * puts it back when the new one does not load. A folder that never loaded is not worth going
+ * back to: two swaps before a load keep the older, loaded one. Every step is a folder rename,
+ * so a crash between two steps leaves a state {@link #recover} repairs on the next start.
  */
 public final class ModelFolders {
     private static final String SOURCE_FILE = ".source";
+    private static final String LOADED_FILE = ".loaded"; // this folder's model has loaded
 
     /** The only folder a model is loaded from. */
     public final File installed;
     /** Where a new model is copied before it replaces the installed one. */
     public final File staging;
-    /** What the last swap replaced, kept until the new model has loaded. */
+    /** The last model that loaded, kept while the installed one has not. */
     public final File previous;
+    /** A refused model on its way out of {@link #rollBack}. */
+    private final File refused;
 
-    /** {@code parent/model}, {@code parent/model.new} and {@code parent/model.prev}. */
+    /** {@code parent/model}, {@code .new}, {@code .prev} and {@code .refused}. */
     public ModelFolders(File parent) {
         this.installed = new File(parent, "model");
         this.staging = new File(parent, "model.new");
         this.previous = new File(parent, "model.prev");
+        this.refused = new File(parent, "model.refused");
     }
 
-    /** A crash between the two renames of {@link #swapIn} left no installed model: restore it. */
+    /** A crash between two renames left no installed model: restore the previous one. */
     public void recover() throws IOException {
         if (!installed.exists() && previous.isDirectory()) {
             rename(previous, installed);
         }
+        deleteTree(refused);
     }
 
     /** An empty staging folder to copy a new model into. */
@@ -49,28 +55,41 @@ public final class ModelFolders {
         return staging;
     }
 
-    /** Install the staging folder, recording where it came from; keep the replaced one. */
+    /** Install the staging folder, recording where it came from; keep the replaced one if it
+     * had loaded. */
     public void swapIn(String source) throws IOException {
         writeUtf8(new File(staging, SOURCE_FILE), source);
-        deleteTree(previous);
-        if (installed.exists()) {
+        if (new File(installed, LOADED_FILE).isFile()) {
+            deleteTree(previous);
             rename(installed, previous);
+        } else {
+            deleteTree(installed); // never loaded: previous, if any, stays the one to go back to
         }
         rename(staging, installed);
     }
 
-    /** Undo the last swap; false if there is nothing to go back to (a first install). */
+    /** Go back to the last model that loaded; false if there is none (a first install). */
     public boolean rollBack() throws IOException {
         if (!previous.isDirectory()) {
             return false;
         }
-        deleteTree(installed);
+        // Renames first, the delete last: a crash midway never leaves half a folder installed.
+        deleteTree(refused);
+        if (installed.exists()) {
+            rename(installed, refused);
+        }
         rename(previous, installed);
+        deleteTree(refused);
         return true;
     }
 
-    /** The installed model loaded: the one it replaced is no longer needed. */
+    /** The installed model loaded: mark it so, and forget the one it replaced. */
     public void keepInstalled() {
+        try {
+            writeUtf8(new File(installed, LOADED_FILE), "");
+        } catch (IOException e) {
+            return; // unmarked, it is replaced without a backup later: keep the previous one
+        }
         deleteTree(previous);
     }
 

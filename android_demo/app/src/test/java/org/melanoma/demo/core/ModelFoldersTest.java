@@ -34,9 +34,10 @@ public class ModelFoldersTest {
     }
 
     @Test
-    public void aSwapKeepsTheReplacedModelUntilTheNewOneIsKept() throws IOException {
+    public void aSwapKeepsTheLoadedModelUntilTheNewOneHasLoaded() throws IOException {
         ModelFolders folders = folders();
         stage(folders, "old", "assets 1");
+        folders.keepInstalled(); // it loaded
         stage(folders, "new", "adb");
         assertTrue(holds(folders.installed, "new"));
         assertFalse(holds(folders.installed, "old")); // not a merge of the two folders
@@ -60,6 +61,18 @@ public class ModelFoldersTest {
         assertFalse(holds(folders.installed, "broken"));
         assertEquals("assets 1", folders.source());
         assertFalse(folders.previous.exists());
+        assertEquals(1, tmp.getRoot().list().length); // model/ only: the refused one is gone
+    }
+
+    @Test
+    public void twoSwapsBeforeALoadGoBackToTheModelThatLoaded() throws IOException {
+        ModelFolders folders = folders();
+        stage(folders, "good", "assets 1");
+        folders.keepInstalled();
+        stage(folders, "bundled", "assets 2"); // an APK update, never loaded...
+        stage(folders, "pushed", "adb"); // ...and a push in the same start
+        assertTrue(folders.rollBack());
+        assertTrue(holds(folders.installed, "good"));
     }
 
     @Test
@@ -72,17 +85,24 @@ public class ModelFoldersTest {
     }
 
     @Test
-    public void aCrashBetweenTheTwoRenamesIsRepairedOnTheNextStart() throws IOException {
+    public void aCrashBetweenTwoRenamesIsRepairedOnTheNextStart() throws IOException {
         ModelFolders folders = folders();
         stage(folders, "old", "assets 1");
         folders.keepInstalled();
         folders.freshStaging();
-        assertTrue(folders.installed.renameTo(folders.previous)); // swapIn's first rename only
+        // swapIn's first rename only
+        assertTrue(folders.installed.renameTo(folders.previous));
         folders.recover();
         assertTrue(holds(folders.installed, "old"));
         assertFalse(folders.previous.exists());
         folders.recover(); // nothing to repair: a no-op
         assertTrue(holds(folders.installed, "old"));
+        // rollBack's first rename only: the refused model is out, the previous not yet in
+        stage(folders, "broken", "adb");
+        assertTrue(folders.installed.renameTo(new File(tmp.getRoot(), "model.refused")));
+        folders.recover();
+        assertTrue(holds(folders.installed, "old"));
+        assertEquals(1, tmp.getRoot().list().length);
     }
 
     @Test
