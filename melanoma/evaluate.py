@@ -199,6 +199,7 @@ PREDICTION_COLUMNS = ("path", "probability", "decision")
 
 def write_predictions_csv(path: Path, predictions: list[Prediction]) -> None:
     """`predict`'s table as CSV, probabilities at full precision; written atomically."""
+    _refuse_missing_folder(path, "--csv")
     if path.exists() and any(os.path.samefile(path, p.path) for p in predictions):
         raise UserError(f"{path}: --csv names one of the photos it scores; choose another file")
     write_csv(path, PREDICTION_COLUMNS, ((p.path, p.probability, p.decision) for p in predictions))
@@ -218,8 +219,15 @@ def digits_to_tell(probabilities: list[float], threshold: float, least: int = 4)
 
 def write_roc_csv(path: Path, roc: dict) -> None:
     """ROC points (fpr, tpr, threshold) of evaluation_report, one row each; written atomically."""
+    _refuse_missing_folder(path, "--roc")
     points = zip(roc["fpr"], roc["tpr"], roc["thresholds"], strict=True)
     write_csv(path, ["fpr", "tpr", "threshold"], points)
+
+
+def _refuse_missing_folder(path: Path, option: str) -> None:
+    """A typo in the folder of an output file is an error, not a new folder."""
+    if not path.parent.exists():
+        raise UserError(f"{path}: {option}'s folder {path.parent} does not exist")
 
 
 def image_files(paths: list[Path]) -> list[Path]:
@@ -253,7 +261,10 @@ def image_files(paths: list[Path]) -> list[Path]:
             raise UserError(f"{path}: no such file or directory")
     if not files:
         raise UserError("no images found in " + ", ".join(map(str, paths)))
-    return files
+    unique: dict[str, Path] = {}  # a photo named twice (or by its folder too) is scored once
+    for file in files:
+        unique.setdefault(os.path.realpath(file), file)
+    return list(unique.values())
 
 
 def _files_under(folder: Path) -> list[Path]:

@@ -127,12 +127,22 @@ def test_digits_to_tell_print_a_score_apart_from_a_threshold_it_is_not():
     assert f"{below:.{digits}f}" < f"{threshold:.{digits}f}"
 
 
-def test_predictions_csv_never_overwrites_a_photo_it_scored(tmp_path):
+def test_predictions_csv_never_overwrites_a_photo_or_invents_a_folder(tmp_path):
     photo = tmp_path / "x.jpg"
     photo.write_bytes(b"a photo")
     with pytest.raises(UserError, match="--csv names one of the photos"):
         write_predictions_csv(photo, [Prediction(str(photo), 0.3, False)])
     assert photo.read_bytes() == b"a photo"
+    with pytest.raises(UserError, match="--csv's folder .*typo does not exist"):
+        write_predictions_csv(tmp_path / "typo" / "o.csv", [Prediction(str(photo), 0.3, False)])
+    assert not (tmp_path / "typo").exists()
+
+
+def test_a_photo_named_twice_is_scored_once(tmp_path):
+    (tmp_path / "a.jpg").write_bytes(b"")
+    (tmp_path / "b.jpg").write_bytes(b"")
+    named = [tmp_path / "b.jpg", tmp_path, tmp_path / "b.jpg"]
+    assert image_files(named) == [tmp_path / "b.jpg", tmp_path / "a.jpg"]
 
 
 def _edited(src, dest, edit):
