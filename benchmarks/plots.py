@@ -28,6 +28,10 @@ def _save(figure, path: Path) -> None:
 
 
 def plot_roc(report: dict, path: Path) -> None:
+    _save(roc_figure(report), path)
+
+
+def roc_figure(report: dict):
     """The float model's ROC in black, every runnable artifact's over it."""
     figure = _figure(6, 5.5)
     ax = figure.add_subplot()
@@ -48,7 +52,7 @@ def plot_roc(report: dict, path: Path) -> None:
         ax.legend(loc="lower right", fontsize=7)
     else:  # only packages whose runtime is not on this machine (Core ML off macOS)
         ax.text(0.5, 0.5, "nothing ran here", ha="center", va="center")
-    _save(figure, path)
+    return figure
 
 
 def plot_latency(report: dict, path: Path) -> None:
