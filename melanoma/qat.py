@@ -31,10 +31,12 @@ from melanoma.checkpoint import (
     METADATA,
     WEIGHTS,
     Checkpoint,
+    CheckpointError,
     CheckpointMeta,
     checkpoint_sha256,
     file_sha256,
     package_versions,
+    read_meta,
     utc_now,
 )
 from melanoma.datasets import Dataset, Split
@@ -226,20 +228,20 @@ def qat_finetune(
 def _refuse_other_checkpoint(out_dir: Path) -> None:
     """--out may hold an earlier QAT run (replaced), even a torn one, never another
     model's files."""
-    if (out_dir / WEIGHTS).exists() or _foreign_metadata(out_dir / METADATA):
+    if (out_dir / WEIGHTS).exists() or _foreign_metadata(out_dir):
         raise UserError(
             f"{out_dir}: holds another checkpoint, which QAT would overwrite; "
             f"choose an empty --out (or the source's {QAT_SUBDIR}/)"
         )
 
 
-def _foreign_metadata(path: Path) -> bool:
-    if not path.is_file():
+def _foreign_metadata(out_dir: Path) -> bool:
+    if not (out_dir / METADATA).is_file():
         return False
     try:
-        return json.loads(path.read_text())["train_config"]["kind"] != KIND
-    except (OSError, ValueError, TypeError, KeyError):
-        return True  # not a QAT run's: keep it
+        return read_meta(out_dir).train_config.get("kind") != KIND
+    except CheckpointError:
+        return True  # not a QAT run's, or unreadable: keep it
 
 
 def _agreement_images(train: Split, val: Split | None, unlabeled: Split | None):

@@ -169,6 +169,10 @@ def test_qat_refuses_other_data_and_overwriting_the_float_checkpoint(float_dir, 
     with pytest.raises(UserError, match="holds another checkpoint"):
         qat_finetune(checkpoint, dataset, FAST, other)
     assert (other / "metadata.json").read_bytes() == before
+    (other / "weights.pt").unlink()  # metadata nested past the JSON parser's stack: kept too
+    (other / "metadata.json").write_text("[" * 100_000)
+    with pytest.raises(UserError, match="holds another checkpoint"):
+        qat_finetune(checkpoint, dataset, FAST, other)
 
 
 def test_ctrl_c_while_qat_is_saved_keeps_the_earlier_program_and_metadata(
