@@ -28,7 +28,8 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
     if not data:
         raise DataError(f"{where}: empty file")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=True) as pillow_warnings:
+            warnings.simplefilter("always")
             # Pillow warns from 89 MP, below real phone photos; MAX_PIXELS is the limit.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
@@ -54,6 +55,7 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
                 plain = image.mode == "RGB" and "transparency" not in image.info
                 rgb = image if plain else _to_rgb(image)
                 pixels = np.asarray(rgb, dtype=np.uint8)
+        _log_warnings(pillow_warnings, where)
     except UnidentifiedImageError:
         raise DataError(f"{where}: not a readable image (unrecognized format)") from None
     except Image.DecompressionBombError as err:
@@ -64,6 +66,13 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
             raise
         raise DataError(f"{where}: truncated or corrupt image ({first_line(err)})") from None
     return pixels
+
+
+def _log_warnings(caught: list[warnings.WarningMessage], where: str) -> None:
+    """Pillow's warnings (corrupt EXIF, say) name neither the file nor what was done about
+    it, and print as two lines of its source; one line each, naming the file, instead."""
+    for message in dict.fromkeys(first_line(w.message) for w in caught):
+        log.warning("%s: %s (decoded anyway)", where, message)
 
 
 def _in_srgb(image: Image.Image, where: str) -> Image.Image:

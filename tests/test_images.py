@@ -224,3 +224,25 @@ def test_a_16_bit_grey_png_transparent_key_becomes_white_too():
         assert image.mode.startswith("I") and image.info["transparency"] == 33153
     rgb = decode_rgb(buffer.getvalue(), "key16.png")
     assert rgb[0, 0].tolist() == [255, 255, 255] and (rgb.reshape(-1, 3)[1:] == 117).all()
+
+
+def test_pillows_warning_on_corrupt_exif_is_one_log_line_naming_the_file(caplog, recwarn):
+    pixels = np.random.default_rng(3).integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    exif = Image.new("RGB", (1, 1)).getexif()
+    exif[0x0112] = 6
+    encoded = bytearray(_encode_jpeg_with_exif(pixels, exif.tobytes()))
+    ifd = encoded.find(b"Exif\x00\x00") + 6
+    encoded[ifd + 4 : ifd + 8] = b"\xff\xff\xff\x7f"  # first IFD far past the end
+    rgb = decode_rgb(bytes(encoded), "odd_exif.jpg")
+    assert rgb.shape == (24, 40, 3)  # orientation unreadable, so none applied
+    assert [r.getMessage() for r in caplog.records] == [
+        "odd_exif.jpg: Corrupt EXIF data.  Expecting to read 2 bytes but only got 0. "
+        "(decoded anyway)"
+    ]
+    assert not recwarn.list  # nothing left for Python to print as its own two lines
+
+
+def _encode_jpeg_with_exif(pixels: np.ndarray, exif: bytes) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", exif=exif)
+    return buffer.getvalue()
