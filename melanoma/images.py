@@ -14,6 +14,8 @@ from melanoma.preprocess import IMAGE_SIZE, crop_and_resize, to_uint8
 from melanoma.sources import DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+# MPO: the multi-picture JPEG many phone cameras write; Pillow names it apart.
+IMAGE_FORMATS = ("JPEG", "MPO", "PNG")
 # Phone photos reach 50-108 MP (200 MP sensors bin to those); anything far above that
 # is more likely a decompression bomb than a photo of a mole. Kept below Pillow's own
 # refusal (twice its MAX_IMAGE_PIXELS, 179 MP), so this check is the one users meet.
@@ -33,6 +35,7 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
             # Pillow warns from 89 MP, below real phone photos; MAX_PIXELS is the limit.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
+                _refuse_other_formats(image, where)
                 if image.width * image.height > MAX_PIXELS:
                     raise DataError(
                         f"{where}: {image.width}x{image.height} is over {MAX_PIXELS // 10**6} "
@@ -66,6 +69,13 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
             raise
         raise DataError(f"{where}: truncated or corrupt image ({first_line(err)})") from None
     return pixels
+
+
+def _refuse_other_formats(image: Image.Image, where: str) -> None:
+    """Only what the name promises: a TIFF, BMP or WebP saved as .jpg decodes differently
+    on a phone, if at all, and Pillow's TIFF reader fails outright on the EXIF step."""
+    if image.format not in IMAGE_FORMATS:
+        raise DataError(f"{where}: a {image.format} image; only JPEG and PNG are read")
 
 
 def _log_warnings(caught: list[warnings.WarningMessage], where: str) -> None:

@@ -246,3 +246,12 @@ def _encode_jpeg_with_exif(pixels: np.ndarray, exif: bytes) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, "JPEG", exif=exif)
     return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["TIFF", "BMP", "GIF", "WEBP"])
+def test_other_formats_under_an_image_name_are_refused_by_name(fmt):
+    data = _encode(Image.new("RGB", (40, 40), (200, 120, 90)), fmt)
+    with pytest.raises(
+        DataError, match=rf"^photo\.jpg: a {fmt} image; only JPEG and PNG are read$"
+    ):
+        decode_rgb(data, "photo.jpg")
