@@ -20,7 +20,7 @@ from melanoma.images import IMAGE_SUFFIXES, decode_rgb
 from melanoma.inference import predict_probs
 from melanoma.metrics import evaluation_report
 from melanoma.preprocess import image_to_input
-from melanoma.sources import read_file
+from melanoma.sources import files_under, read_file
 from melanoma.splits import checkpoint_split
 from melanoma.validation_scores import (
     decision_threshold,
@@ -242,7 +242,7 @@ def image_files(paths: list[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found = sorted(
-                p for p in _files_under(path) if not is_hidden(p.relative_to(path).as_posix())
+                p for p in files_under(path) if not is_hidden(p.relative_to(path).as_posix())
             )
             broken = [p for p in found if not p.is_file()]
             found = [p for p in found if p.is_file()]
@@ -265,25 +265,6 @@ def image_files(paths: list[Path]) -> list[Path]:
     for file in files:
         unique.setdefault(os.path.realpath(file), file)
     return list(unique.values())
-
-
-def _files_under(folder: Path) -> list[Path]:
-    """Every file (or link) under `folder`, following linked folders, each folder once (a
-    link loop ends); an unreadable folder is named in a warning, not silently left out."""
-    seen, found = set(), []
-
-    def unreadable(err: OSError) -> None:
-        log.warning("%s: skipped an unreadable folder (%s)", err.filename, err.strerror)
-
-    for root, dirs, names in os.walk(folder, onerror=unreadable, followlinks=True):
-        status = os.stat(root)
-        if (status.st_dev, status.st_ino) in seen:
-            dirs.clear()
-            continue
-        seen.add((status.st_dev, status.st_ino))
-        dirs[:] = sorted(name for name in dirs if not is_hidden(name))  # a stable order
-        found += [Path(root, name) for name in names]
-    return found
 
 
 def _names(folder: Path, paths: list[Path]) -> str:

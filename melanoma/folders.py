@@ -9,15 +9,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from melanoma.images import IMAGE_SUFFIXES
-from melanoma.sources import DataError, FileSource
-
-# macOS writes ._name files and a __MACOSX/ folder into every zip it makes.
-HIDDEN_FOLDERS = ("__MACOSX",)
-
-
-def is_hidden(name: str) -> bool:
-    """A relative path with a dot-named part or a macOS zip's __MACOSX folder in it."""
-    return any(p.startswith(".") or p in HIDDEN_FOLDERS for p in PurePosixPath(name).parts)
+from melanoma.sources import DataError, FileSource, is_hidden
 
 
 def is_image_name(name: str) -> bool:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
 from melanoma.errors import UserError
+
+log = logging.getLogger(__name__)
 
 # A 50 MP phone JPEG is ~25 MB and a lossless PNG of it ~150 MB. A member far
 # above that is read whole into memory before any image check, so a small
@@ -47,9 +51,7 @@ class FileSource:
             self._members = _safe_members(self._zip, self.path)
             self._names = sorted(self._members)
         else:
-            self._names = sorted(
-                p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file()
-            )
+            self._names = _folder_names(self.path)
 
     @property
     def names(self) -> list[str]:
@@ -87,6 +89,48 @@ class FileSource:
             self._zip.close()
 
 
+# macOS writes ._name files and a __MACOSX/ folder into every zip it makes.
+HIDDEN_FOLDERS = ("__MACOSX",)
+
+
+def is_hidden(name: str) -> bool:
+    """A relative path with a dot-named part or a macOS zip's __MACOSX folder in it."""
+    return any(p.startswith(".") or p in HIDDEN_FOLDERS for p in PurePosixPath(name).parts)
+
+
+def _folder_names(folder: Path) -> list[str]:
+    """Every file under `folder` as a sorted relative POSIX path, linked folders too; a
+    broken link is named in a warning (a photo that vanished unremarked changes a split)."""
+    found = files_under(folder)
+    broken = [p for p in found if not p.is_file()]
+    shown = [p.relative_to(folder).as_posix() for p in broken]
+    if shown := [name for name in shown if not is_hidden(name)]:
+        log.warning(
+            "%s: skipped %d broken link(s) or special file(s): %s%s",
+            folder, len(shown), ", ".join(shown[:5]), ", ..." if len(shown) > 5 else "",
+        )  # fmt: skip
+    return sorted(p.relative_to(folder).as_posix() for p in found if p.is_file())
+
+
+def files_under(folder: Path) -> list[Path]:
+    """Every file (or link) under `folder`, following linked folders, each folder once (a
+    link loop ends); an unreadable folder is named in a warning, not silently left out."""
+    seen, found = set(), []
+
+    def unreadable(err: OSError) -> None:
+        log.warning("%s: skipped an unreadable folder (%s)", err.filename, err.strerror)
+
+    for root, dirs, names in os.walk(folder, onerror=unreadable, followlinks=True):
+        status = os.stat(root)
+        if (status.st_dev, status.st_ino) in seen:
+            dirs.clear()
+            continue
+        seen.add((status.st_dev, status.st_ino))
+        dirs[:] = sorted(name for name in dirs if not is_hidden(name))  # a stable order
+        found += [Path(root, name) for name in names]
+    return found
+
+
 def _not_a_zip(path: Path) -> str:
     # A zip's directory sits at its end: a download cut short starts like a zip but has none.
     with open(path, "rb") as file:
@@ -102,10 +146,13 @@ def _safe_members(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.Zip
     twice and the other not at all)."""
     members = {}
     for info in archive.infolist():
-        member = PurePosixPath(info.filename)
-        if member.is_absolute() or ".." in member.parts or ":" in info.filename.split("/")[0]:
+        # Windows PowerShell 5's Compress-Archive writes `\` between folders, against the
+        # zip spec; zipfile turns it into `/` only when it runs on Windows.
+        stored = info.filename.replace("\\", "/")
+        member = PurePosixPath(stored)
+        if member.is_absolute() or ".." in member.parts or ":" in stored.split("/")[0]:
             raise DataError(f"{path}: member {info.filename!r} escapes the archive")
-        if info.is_dir():
+        if stored.endswith("/"):  # a folder entry
             continue
         name = member.as_posix()
         if name in members:

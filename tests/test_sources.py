@@ -124,3 +124,35 @@ def test_a_file_too_large_to_be_an_image_is_refused(tmp_path):
         handle.truncate(MAX_FILE_BYTES + 1)  # sparse: no disk space used
     with pytest.raises(DataError, match="huge.png: .* over the .* byte limit"):
         read_file(huge)
+
+
+def test_a_zip_with_windows_backslashes_reads_as_folders_and_still_cannot_escape(tmp_path):
+    archive = tmp_path / "powershell.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("data\\labeled\\"), b"")
+        zf.writestr("data\\labeled\\0_1.jpg", b"1")
+    source = FileSource(archive)
+    assert source.names == ["data/labeled/0_1.jpg"]
+    assert source.read("data/labeled/0_1.jpg") == b"1"
+    with zipfile.ZipFile(archive, "a") as zf:
+        zf.writestr("data\\..\\..\\evil.jpg", b"x")
+    with pytest.raises(DataError, match="escapes the archive"):
+        FileSource(archive)
+
+
+def test_a_folder_reads_linked_folders_once_and_names_broken_links(tmp_path, caplog):
+    top, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
+    (top / "labeled").mkdir(parents=True)
+    (top / "labeled" / "0_0.jpg").write_bytes(b"a")
+    elsewhere.mkdir()
+    (elsewhere / "1_1.jpg").write_bytes(b"b")
+    (top / "test").symlink_to(elsewhere)  # a split kept on another disk
+    (top / "labeled" / "loop").symlink_to(top)  # must not hang the walk or repeat files
+    (top / "labeled" / "2_1.jpg").symlink_to(tmp_path / "deleted.jpg")
+    (top / "labeled" / "._3_1.jpg").symlink_to(tmp_path / "deleted.jpg")  # macOS, hidden
+    source = FileSource(top)
+    assert source.names == ["labeled/0_0.jpg", "test/1_1.jpg"]
+    assert source.read("test/1_1.jpg") == b"b"
+    assert caplog.messages == [
+        f"{top}: skipped 1 broken link(s) or special file(s): labeled/2_1.jpg"
+    ]
