@@ -8,6 +8,7 @@ import logging
 from collections import defaultdict
 from pathlib import PurePosixPath
 
+from melanoma.errors import listing
 from melanoma.folders import is_hidden, is_image_name
 from melanoma.sources import DataError, FileSource
 
@@ -22,14 +23,16 @@ def find_csvs(source: FileSource) -> list[str]:
 
 
 def read_csv_labels(source: FileSource, csvs: list[str]) -> tuple[str, list[str], list[int]]:
-    """(where, image names in the source, labels) from the CSV that labels the images."""
+    """(the CSV's name, image names in the source, labels) from the CSV that labels the
+    images. Images in an unlabeled/ folder beside the CSV are not its to label."""
     tables = {name: _csv_rows(source, name) for name in csvs}  # each CSV read once
     csv_name = _pick_manifest(source, tables)
     header, rows = tables[csv_name]
     where = source.describe(csv_name)
     image_col = _pick_column(header, IMAGE_COLUMNS, "image", where)
     target_col = _pick_column(header, TARGET_COLUMNS, "target", where)
-    by_name = _images_by_name(source)
+    unlabeled = _unlabeled_prefix(csv_name)
+    by_name = _images_by_name(source, skip=unlabeled)
     names, labels, first_line = [], [], {}
     for line, row in rows:
         image, target = (row.get(image_col) or "").strip(), (row.get(target_col) or "").strip()
@@ -46,16 +49,22 @@ def read_csv_labels(source: FileSource, csvs: list[str]) -> tuple[str, list[str]
         labels.append(int(float(target)))
     if not names:
         raise DataError(f"{where}: CSV lists no images")
-    _warn_unlisted(source, csv_name, set(names))
-    return where, names, labels
+    _warn_unlisted(source, csv_name, set(names), unlabeled)
+    return csv_name, names, labels
 
 
-def _images_by_name(source: FileSource) -> dict[str, list[str]]:
-    """Every image, under its file name and under its stem."""
+def _unlabeled_prefix(csv_name: str) -> str:
+    """`<the CSV's folder>/unlabeled/`, lower-cased: folder names match in any case."""
+    folder = PurePosixPath(csv_name).parent.as_posix()
+    return ("" if folder == "." else folder + "/").lower() + "unlabeled/"
+
+
+def _images_by_name(source: FileSource, skip: str) -> dict[str, list[str]]:
+    """Every image not under `skip`, under its file name and under its stem."""
     by_name = defaultdict(list)
     for name in source.names:
-        if is_image_name(name):
-            path = PurePosixPath(name)
+        if is_image_name(name) and not name.lower().startswith(skip):
+            path = _lower_suffix(PurePosixPath(name))
             by_name[path.name].append(name)
             by_name[path.stem].append(name)
     return by_name
@@ -64,9 +73,9 @@ def _images_by_name(source: FileSource) -> dict[str, list[str]]:
 def _find_image(value: str, by_name: dict[str, list[str]], where: str) -> str:
     """The one image that `value` names: a file name or stem, or a path ending in one. A path
     must match all of its folders; a bare name that two files share is refused, not guessed."""
-    wanted = PurePosixPath(value.replace("\\", "/"))
+    wanted = _lower_suffix(PurePosixPath(value.replace("\\", "/")))
     candidates = by_name.get(wanted.name, [])
-    found = sorted({n for n in candidates if _ends_with(PurePosixPath(n), wanted)})
+    found = sorted({n for n in candidates if _ends_with(_lower_suffix(PurePosixPath(n)), wanted)})
     if not found:
         raise DataError(f"{where}: image {value!r} not found next to the CSV")
     if len(found) > 1:
@@ -77,6 +86,11 @@ def _find_image(value: str, by_name: dict[str, list[str]], where: str) -> str:
     return found[0]
 
 
+def _lower_suffix(path: PurePosixPath) -> PurePosixPath:
+    """Extensions match in any case (IMG_1.JPG is IMG_1.jpg), as the folder layouts' do."""
+    return path.with_suffix(path.suffix.lower()) if path.suffix else path
+
+
 def _ends_with(path: PurePosixPath, wanted: PurePosixPath) -> bool:
     """Whether `path`, with or without its extension, ends with all of `wanted`'s parts."""
     parts = [p for p in wanted.parts if p not in (".", "/")]
@@ -85,16 +99,16 @@ def _ends_with(path: PurePosixPath, wanted: PurePosixPath) -> bool:
     )
 
 
-def _warn_unlisted(source: FileSource, csv_name: str, listed: set[str]) -> None:
+def _warn_unlisted(source: FileSource, csv_name: str, listed: set[str], unlabeled: str) -> None:
     folder = PurePosixPath(csv_name).parent.as_posix()
     prefix = "" if folder == "." else folder + "/"
     unlisted = [n for n in source.names if n.startswith(prefix) and is_image_name(n)]
-    unlisted = [n for n in unlisted if n not in listed]
+    unlisted = [n for n in unlisted if n not in listed and not n.lower().startswith(unlabeled)]
     if unlisted:
         log.warning(
             "%s: %d image(s) below it are not listed and not used: %s",
             source.describe(csv_name), len(unlisted),
-            ", ".join(unlisted[:3]) + (", ..." if len(unlisted) > 3 else ""),
+            listing(unlisted, most=3),
         )  # fmt: skip
 
 

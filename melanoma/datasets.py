@@ -4,11 +4,11 @@
 2. class folders: benign/ and malignant/ (or melanoma/), optionally under train/ and test/,
    with an optional unlabeled/ beside them.
 3. CSV manifest: a .csv with an image column and a target column, images anywhere below it
-   (melanoma/csv_layout.py).
+   (melanoma/csv_layout.py), with an optional unlabeled/ beside it.
 
 Folder names match in any letter case. Anything that would make an image count twice
-(a repeated CSV row, one liveProject index in two files) is refused, and folders the
-layout does not read are named in a warning.
+(a repeated CSV row, one liveProject index in two files) is refused, as are two data sets
+side by side, and folders and photos the layout does not read are named in a warning.
 
 Each reads from a folder or in place from a .zip. Labels: 1 = melanoma, 0 = benign.
 """
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from melanoma.csv_layout import find_csvs, read_csv_labels
+from melanoma.errors import listing
 from melanoma.folders import (
     child,
     directories,
@@ -125,7 +126,7 @@ def _warn_beside_archive(folder: Path) -> None:
     if beside:
         log.warning(
             "%s: reading %s; %s beside it not read (pass its own path to use it)",
-            folder, ARCHIVE_NAME, ", ".join(beside[:5]) + (", ..." if len(beside) > 5 else ""),
+            folder, ARCHIVE_NAME, listing(beside),
         )  # fmt: skip
 
 
@@ -141,20 +142,19 @@ def load_dataset(path: str | os.PathLike | None = None) -> Dataset:
 
 def _load_layout(source: FileSource) -> Dataset:
     dirs = directories(source.names)
+    csvs = find_csvs(source)
     live_root = _find_root(source, dirs, "labeled")
-    if live_root is not None:
+    # A train.csv's images may sit in a labeled/ folder; with test/ beside it, liveProject.
+    if live_root is not None and not (csvs and child(source, dirs, live_root, "test") is None):
         return _load_liveproject(source, dirs, live_root)
     class_root = _find_class_root(source, dirs)
     if class_root is not None:
         return _load_class_folders(source, dirs, class_root)
+    if csvs:
+        return _load_csv(source, dirs, csvs)
     live_root = _find_root(source, dirs, "unlabeled")
     if live_root is not None:  # says which split folder is missing
         return _load_liveproject(source, dirs, live_root)
-    csvs = find_csvs(source)
-    if csvs:
-        where, names, labels = read_csv_labels(source, csvs)
-        labeled = _require_both_classes(_stack(source, names, labels), where)
-        return Dataset(labeled, None, None, "csv", str(source.path))
     raise DataError(
         f"{source.path}: no known layout (need labeled/ and test/, "
         "benign/ and malignant/ folders, or a .csv manifest)"
@@ -162,10 +162,26 @@ def _load_layout(source: FileSource) -> Dataset:
 
 
 def _find_root(source: FileSource, dirs: set[str], split: str) -> str | None:
-    for root in shallowest_first(dirs):
-        if child(source, dirs, root, split) is not None:
-            return root
-    return None
+    roots = [r for r in shallowest_first(dirs) if child(source, dirs, r, split) is not None]
+    return _one_data_set(source, roots)
+
+
+def _one_data_set(source: FileSource, roots: list[str]) -> str | None:
+    """The shallowest root; another beside it (a second copy, an older version) is refused:
+    which of the two to read would be a guess. One inside it is the first's business."""
+    if not roots:
+        return None
+    other = next((r for r in roots[1:] if not _inside(r, roots[0])), None)
+    if other is not None:
+        raise DataError(
+            f"{source.describe(roots[0])} and {source.describe(other)}: two data sets side by "
+            "side; pass the one to read as --data"
+        )
+    return roots[0]
+
+
+def _inside(folder: str, root: str) -> bool:
+    return root == "" or folder.startswith(root + "/")
 
 
 def _class_folders(source: FileSource, dirs: set[str], folder: str | None) -> dict[int, str]:
@@ -187,11 +203,16 @@ def _class_folders(source: FileSource, dirs: set[str], folder: str | None) -> di
 
 def _find_class_root(source: FileSource, dirs: set[str]) -> str | None:
     """The shallowest folder with class folders in it or in its train/."""
+    roots: list[str] = []
     for root in shallowest_first(dirs):
+        if roots and _inside(root, roots[0]):
+            continue
         if _class_folders(source, dirs, root) or _class_folders(
             source, dirs, child(source, dirs, root, "train")
         ):
-            return root
+            roots.append(root)
+        if roots:  # the checks below only say why no root was found
+            continue
         test = child(source, dirs, root, "test")
         if _class_folders(source, dirs, test):
             # Else test/ would become the labeled split and "no test split" follow.
@@ -205,7 +226,7 @@ def _find_class_root(source: FileSource, dirs: set[str]) -> str | None:
                 f"{', '.join(source.describe(d) for d in holders)}: class folders in several "
                 "folders; name the training one train/ and the test one test/"
             )
-    return None
+    return _one_data_set(source, roots)
 
 
 def _images_in(source: FileSource, folder: str) -> list[str]:
@@ -218,15 +239,13 @@ def _images_in(source: FileSource, folder: str) -> list[str]:
     if nested:
         log.warning(
             "%s: ignoring %d photo(s) in subfolders (only its own files are read): %s",
-            source.describe(folder), len(nested), ", ".join(n[len(prefix):] for n in nested[:5])
-            + (", ..." if len(nested) > 5 else ""),
+            source.describe(folder), len(nested), listing(n[len(prefix):] for n in nested),
         )  # fmt: skip
     other = [n for n in files if not is_image_name(n) and not is_hidden(n)]
     if other:
         log.warning(
             "%s: ignoring %d file(s) that are not .jpg, .jpeg or .png: %s",
-            source.describe(folder), len(other), ", ".join(PurePosixPath(n).name for n in other[:5])
-            + (", ..." if len(other) > 5 else ""),
+            source.describe(folder), len(other), listing(PurePosixPath(n).name for n in other),
         )  # fmt: skip
     return [n for n in files if is_image_name(n)]
 
@@ -330,7 +349,32 @@ def _class_split(source: FileSource, dirs: set[str], folder: str, also_read=()) 
         labels += [label] * len(found)
     unused = [d for d in subfolders(dirs, folder) if d not in (*classes.values(), *also_read)]
     _warn_unused_folders(source, unused, "class folders are benign/, malignant/ or melanoma/")
+    _warn_outside_class_folders(source, folder)
     return _stack(source, names, labels)
+
+
+def _warn_outside_class_folders(source: FileSource, folder: str) -> None:
+    """Photos beside the class folders have no class; left out, but not unremarked."""
+    stray = [
+        n for n in source.names
+        if PurePosixPath(n).parent == PurePosixPath(folder) and is_image_name(n)
+    ]  # fmt: skip
+    if stray:
+        log.warning(
+            "%s: ignoring %d photo(s) outside the class folders: %s",
+            source.describe(folder or "."), len(stray),
+            listing(PurePosixPath(n).name for n in stray),
+        )  # fmt: skip
+
+
+def _load_csv(source: FileSource, dirs: set[str], csvs: list[str]) -> Dataset:
+    """The images a CSV labels, and an optional unlabeled/ beside it for the SGAN."""
+    csv_name, names, labels = read_csv_labels(source, csvs)
+    labeled = _require_both_classes(_stack(source, names, labels), source.describe(csv_name))
+    folder = PurePosixPath(csv_name).parent.as_posix()
+    unlabeled_dir = child(source, dirs, "" if folder == "." else folder, "unlabeled")
+    unlabeled, skipped = _load_unlabeled(source, unlabeled_dir)
+    return Dataset(labeled, None, unlabeled, "csv", str(source.path), skipped)
 
 
 def _load_class_folders(source: FileSource, dirs: set[str], root: str) -> Dataset:

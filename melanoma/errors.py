@@ -8,6 +8,13 @@ class UserError(ValueError):
 MAX_QUOTE = 160
 
 
+def listing(names, most: int = 5) -> str:
+    """The first `most` names, comma-separated, and "..." if there are more: a warning about
+    a thousand files stays one readable line."""
+    names = [str(n) for n in names]
+    return ", ".join(names[:most]) + (", ..." if len(names) > most else "")
+
+
 def first_line(err: BaseException) -> str:
     """A library exception's first line, to quote inside a one-line error (its type name
     if it has no text): torch, Pillow and onnx put pages of context after it. A long

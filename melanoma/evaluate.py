@@ -14,7 +14,7 @@ import torch
 from melanoma.atomic import write_csv
 from melanoma.checkpoint import METADATA, Checkpoint, CheckpointError
 from melanoma.datasets import Dataset, Split
-from melanoma.errors import UserError
+from melanoma.errors import UserError, listing
 from melanoma.folders import is_hidden
 from melanoma.images import IMAGE_SUFFIXES, decode_rgb
 from melanoma.inference import predict_probs
@@ -268,8 +268,7 @@ def image_files(paths: list[Path]) -> list[Path]:
 
 
 def _names(folder: Path, paths: list[Path]) -> str:
-    shown = [str(p.relative_to(folder)) for p in paths]
-    return ", ".join(shown[:5]) + (", ..." if len(shown) > 5 else "")
+    return listing(p.relative_to(folder) for p in paths)
 
 
 def _warn_skipped(folder: Path, others: list[Path]) -> None:

@@ -8,7 +8,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from melanoma.errors import UserError
+from melanoma.errors import UserError, listing
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +106,8 @@ def _folder_names(folder: Path) -> list[str]:
     shown = [p.relative_to(folder).as_posix() for p in broken]
     if shown := [name for name in shown if not is_hidden(name)]:
         log.warning(
-            "%s: skipped %d broken link(s) or special file(s): %s%s",
-            folder, len(shown), ", ".join(shown[:5]), ", ..." if len(shown) > 5 else "",
+            "%s: skipped %d broken link(s) or special file(s): %s",
+            folder, len(shown), listing(shown),
         )  # fmt: skip
     return sorted(p.relative_to(folder).as_posix() for p in found if p.is_file())
 

@@ -122,3 +122,30 @@ def test_csv_names_the_images_it_does_not_list_in_a_warning(tmp_path, jpegs, cap
     with caplog.at_level(logging.WARNING):
         assert len(load_dataset(tmp_path).labeled) == 2
     assert "6 image(s) below it are not listed and not used: siteA/IMG_1.jpg" in caplog.text
+
+
+def test_csv_reads_an_unlabeled_folder_beside_it_for_the_sgan(tmp_path, jpegs, caplog):
+    melanoma, benign = jpegs
+    (tmp_path / "labeled").mkdir()  # where a CSV's images may be kept: not liveProject here
+    (tmp_path / "Unlabeled").mkdir()
+    rows = ["image_name,target"]
+    for i, data in enumerate(melanoma + benign):
+        (tmp_path / "labeled" / f"ISIC_{i}.jpg").write_bytes(data)
+        (tmp_path / "Unlabeled" / f"ISIC_{i}.jpg").write_bytes(data)  # same names, not listed
+        rows.append(f"ISIC_{i},{int(i < len(melanoma))}")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level(logging.WARNING):
+        data = load_dataset(tmp_path)
+    assert data.layout == "csv" and (len(data.labeled), len(data.unlabeled)) == (8, 8)
+    assert all(name.startswith("labeled/") for name in data.labeled.names)
+    assert not caplog.messages
+
+
+def test_csv_names_match_file_extensions_in_any_case(tmp_path, jpegs):
+    melanoma, benign = jpegs
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "ISIC_0.JPG").write_bytes(melanoma[0])  # a camera's capitals
+    (tmp_path / "images" / "ISIC_1.jpeg").write_bytes(benign[0])
+    (tmp_path / "train.csv").write_text("image,target\nISIC_0.jpg,1\nimages/ISIC_1.JPEG,0\n")
+    data = load_dataset(tmp_path)
+    assert data.labeled.names == ("images/ISIC_0.JPG", "images/ISIC_1.jpeg")

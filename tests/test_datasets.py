@@ -265,3 +265,32 @@ def test_a_name_with_a_digit_that_is_not_decimal_sorts_last(tmp_path, jpegs):
     data = load_dataset(root)
     assert [n.rsplit("/", 1)[1] for n in data.unlabeled.names] == ["0.jpg", "1.jpg", "2.jpg",
                                                                     "\u00b2.jpg"]  # fmt: skip
+
+
+def test_two_data_sets_side_by_side_are_refused_not_one_picked(tmp_path, jpegs):
+    write_liveproject(tmp_path / "MelanomaDetection", jpegs)
+    write_liveproject(tmp_path / "MelanomaDetection_v2", jpegs)
+    with pytest.raises(DataError, match="MelanomaDetection and .*MelanomaDetection_v2: two data "
+                       "sets side by side; pass the one to read as --data"):  # fmt: skip
+        load_dataset(tmp_path)
+    shutil.rmtree(tmp_path / "MelanomaDetection_v2")
+    write_liveproject(tmp_path / "MelanomaDetection" / "old", jpegs)  # inside: named, not read
+    assert len(load_dataset(tmp_path).labeled) == 8
+
+
+def test_two_class_folder_data_sets_side_by_side_are_refused(tmp_path, jpegs):
+    for name in ("isic2019", "isic2020"):
+        write_class_folders(tmp_path / name / "train", jpegs)
+    with pytest.raises(DataError, match="isic2019 and .*isic2020: two data sets side by side"):
+        load_dataset(tmp_path)
+
+
+def test_photos_beside_the_class_folders_are_named_in_a_warning(tmp_path, jpegs, caplog):
+    write_class_folders(tmp_path / "train", jpegs)
+    write_class_folders(tmp_path / "test", jpegs)
+    (tmp_path / "test" / "ISIC_stray.jpg").write_bytes(jpegs[0][0])  # which class? none
+    with caplog.at_level(logging.WARNING):
+        assert len(load_dataset(tmp_path).test) == 8
+    assert caplog.messages == [
+        f"{tmp_path / 'test'}: ignoring 1 photo(s) outside the class folders: ISIC_stray.jpg"
+    ]

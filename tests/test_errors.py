@@ -1,6 +1,6 @@
 """How a library's exception is quoted inside our one-line errors."""
 
-from melanoma.errors import first_line
+from melanoma.errors import first_line, listing
 
 
 def test_first_line_keeps_the_message_and_drops_the_context():
@@ -21,3 +21,9 @@ def test_a_long_first_line_ends_at_a_sentence_not_mid_word():
 
 def test_first_line_of_a_silent_exception_is_its_type():
     assert first_line(EOFError()) == "EOFError"
+
+
+def test_a_listing_shows_the_first_names_and_says_there_are_more():
+    assert listing(["a.jpg", "b.jpg"]) == "a.jpg, b.jpg"
+    assert listing(f"{i}.jpg" for i in range(6)) == "0.jpg, 1.jpg, 2.jpg, 3.jpg, 4.jpg, ..."
+    assert listing(["a", "b", "c", "d"], most=3) == "a, b, c, ..."
