@@ -111,6 +111,15 @@ def test_progress_names_each_artifact_before_its_export(
     assert [config.qat.progress for config in configs] == [True, False]
 
 
+def test_no_sample_image_line_when_no_artifact_ran_on_them(run_main, exported, monkeypatch):
+    """Core ML only has its spec checked on Linux: no 'checked on 32 images' after its rows."""
+    coreml = [exported[("coreml", precision)] for precision in ("fp32", "int8")]
+    monkeypatch.setattr(export_cli, "export_checkpoint", lambda config, **kwargs: coreml)
+    code, out, _ = run_main("--target", "coreml", "--out", "unused")
+    assert code == 0 and "never its outputs" in out  # both rows spec-checked
+    assert "generated mole-like images" not in out
+
+
 def test_unknown_target_lists_the_valid_ones(melanoma_export):
     result = melanoma_export("--target", "tflite")
     assert result.returncode == 2
