@@ -92,6 +92,10 @@ def test_schema_rejects_a_manifest_missing_a_field(exported):
 def test_samples_are_real_test_images_or_synthetic_without_data(dataset):
     samples = verify.load_samples(dataset)
     assert samples.images.shape == (64, 3, 32, 32) and set(samples.labels) == {0, 1}
+    # what the manifest (shipped in the app) says of them: no path of the exporting machine
+    assert samples.source == (
+        f"64 test images of MelanomaDetection.zip (fingerprint {dataset.fingerprint})"
+    )
     synthetic = verify.load_samples(None)
     assert synthetic.images.shape == (32, 3, 32, 32) and synthetic.images.dtype == torch.uint8
     assert "synthetic" in synthetic.source
