@@ -209,7 +209,9 @@ def _accuracy_pass(subject, target, artifact, images, labels, reference, thresho
             reference=(reference.scores, reference.info),
         )
     except NotRunnableHere as err:
-        # A manifest that already failed a check stays ❎ even where it cannot run.
+        # A manifest that already failed a check stays ❎ even where it cannot run, and so
+        # does a file whose structure fails the check its target offers without a runtime.
+        reasons += _spec_failures(target, artifact.path, subject.precision)
         status = "failed" if reasons else "not_runnable"
         why = f"not runnable on {platform.system()}: {err}"
         return dataclasses.replace(subject, status=status, reasons=(*reasons, why), load=None)
@@ -225,6 +227,18 @@ def _accuracy_pass(subject, target, artifact, images, labels, reference, thresho
         info={**subject.info, **done["figures"], "runtime": done["runtime"]},
         scores=done["scores"],
     )
+
+
+def _spec_failures(target, path: Path, precision: str) -> list[str]:
+    from melanoma.export.base import ExportError
+
+    if not hasattr(target, "check_spec"):
+        return []
+    try:
+        target.check_spec(path, precision)
+    except ExportError as err:
+        return [first_line(err)]
+    return []
 
 
 def batch_failures(runner, inputs: np.ndarray, probs: np.ndarray, manifest: Manifest) -> list[str]:

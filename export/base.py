@@ -14,6 +14,9 @@ A target module defines:
     def load(path, threads=None) -> Runner
         # loads the artifact in the target's own runtime, never PyTorch eager;
         # raises NotRunnableHere where that runtime does not exist (Core ML on Linux)
+    def check_spec(path, precision) -> dict
+        # optional, where load can raise NotRunnableHere: checks the saved file's
+        # structure without its runtime; raises ExportError naming what is wrong
 """
 
 from __future__ import annotations
@@ -42,6 +45,15 @@ class Runner(Protocol):
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """(N, 3, 32, 32) float32 normalized images -> (N, 1) float32 logits."""
         ...
+
+
+def as_input(batch: np.ndarray) -> np.ndarray:
+    """`batch` as one contiguous (N, 3, 32, 32) buffer, as every artifact takes it. A .pte
+    or .ptl runs an input of any height and width and returns a plausible, wrong score
+    (only ONNX Runtime refuses one), and ExecuTorch's bindings misread a strided view."""
+    if batch.ndim != 4 or batch.shape[1:] != (3, 32, 32):
+        raise ValueError(f"input of shape {batch.shape}; the models take (N, 3, 32, 32)")
+    return np.ascontiguousarray(batch)
 
 
 class NotRunnableHere(RuntimeError):

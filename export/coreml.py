@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from melanoma.errors import first_line
 from melanoma.export.base import INPUT_NAME, OUTPUT_NAME, ExportError, NotRunnableHere, as_program
 
 NAME = "coreml"
@@ -102,8 +103,12 @@ def check_spec(path: Path, precision: str) -> dict:
     """Check the saved package: input and output names and types, the input's shape range
     (an ML program's spec records no output shape), int8 weights or no fp16 casts."""
     import coremltools as ct
+    from google.protobuf.message import Error as ProtobufError
 
-    spec = ct.utils.load_spec(str(path))
+    try:
+        spec = ct.utils.load_spec(str(path))
+    except (ProtobufError, RuntimeError, OSError) as err:  # RuntimeError: a missing model
+        raise ExportError(f"{path}: not a readable Core ML package ({first_line(err)})") from None
     inputs, outputs = spec.description.input, spec.description.output
     problems = []
     if [i.name for i in inputs] != [INPUT_NAME] or [o.name for o in outputs] != [OUTPUT_NAME]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from melanoma.export.base import ExportError, as_program, native_stderr_to_log
+from melanoma.export.base import ExportError, as_input, as_program, native_stderr_to_log
 
 NAME = "executorch"
 SUFFIX = ".pte"
@@ -125,7 +125,7 @@ class ExecuTorchRunner:
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         import torch
 
-        (out,) = self.method.execute([torch.from_numpy(np.ascontiguousarray(batch))])
+        (out,) = self.method.execute([torch.from_numpy(as_input(batch))])
         # The output lives in the method's planned memory, which the next call reuses.
         return out.numpy().copy()  # (N, 1)
 

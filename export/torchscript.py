@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from melanoma.export.base import ExportError
+from melanoma.export.base import ExportError, as_input
 
 NAME = "torchscript"
 SUFFIX = ".ptl"
@@ -126,7 +126,7 @@ class LiteRunner:
         import torch
 
         with torch.inference_mode():
-            return self.module(torch.from_numpy(np.ascontiguousarray(batch))).numpy()  # (N, 1)
+            return self.module(torch.from_numpy(as_input(batch))).numpy()  # (N, 1)
 
 
 def load(path: Path, threads: int | None = None) -> LiteRunner:

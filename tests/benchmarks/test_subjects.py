@@ -91,6 +91,28 @@ def test_runtime_error_is_failed_not_a_crash(artifacts_copy, checkpoint, test_sp
     assert subject.reasons[0].startswith("runtime error: ")
 
 
+@pytest.mark.parametrize("damage", ["garbled", "missing"])
+def test_core_ml_package_that_cannot_be_read_is_failed_where_it_cannot_run(
+    artifacts_copy, checkpoint, test_split, reference, damage
+):
+    """Off macOS a Core ML row was skipped (⏭) unopened: a broken package passed the gate."""
+    name = "quick-cnn-coreml-int8.mlpackage"
+    spec = next((artifacts_copy / name).rglob("model.mlmodel"))
+    if damage == "garbled":
+        spec.write_bytes(b"garbage")
+    else:
+        spec.unlink()
+
+    def rehash(data):  # a manifest that matches the broken package
+        path = artifacts_copy / name
+        data["file"]["sha256"], data["file"]["size_bytes"] = sha256_of(path), size_of(path)
+
+    subject = run(edited(artifacts_copy, name, rehash), checkpoint, test_split, reference)
+    assert subject.status == "failed" and subject.load is None and subject.scores is None
+    assert "not a readable Core ML package" in subject.reasons[0]
+    assert subject.reasons[1].startswith("not runnable on Linux: ")
+
+
 def test_pte_with_a_bad_identifier_never_reaches_executorch(
     artifacts_copy, checkpoint, test_split, reference
 ):

@@ -82,3 +82,14 @@ def test_manifest_names_the_runtimes_that_load_the_file(exported):
     stated = info["runtime_compatibility"]
     assert "its 1.5.1 runtime, later 1.5 patches and at least the next minor or major" in stated
     assert "not in older runtimes" in stated
+
+
+def test_an_input_of_another_size_is_refused_not_scored(exported, references):
+    """The runtime itself scores a 64x64 batch (P 0.60 for a photo it gives 0.95 at 32x32)."""
+    runner = executorch.load(exported["executorch", "int8"].artifact)
+    photo = references.inputs[:1]
+    with pytest.raises(ValueError, match=r"input of shape \(1, 3, 64, 64\); the models take"):
+        runner(photo.repeat(2, axis=2).repeat(2, axis=3))
+    strided = np.zeros((1, 3, 32, 64), dtype=np.float32)  # a view ExecuTorch would misread
+    strided[..., ::2] = photo
+    np.testing.assert_array_equal(runner(strided[..., ::2]), runner(photo))
