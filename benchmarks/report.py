@@ -260,6 +260,15 @@ def _with_ci(row: dict, key: str) -> str:
     return f"{row[key]:.3f} [{low:.3f}, {high:.3f}]"
 
 
+def _decision_rule(report: dict) -> str:
+    """The threshold as a probability, as the app applies it: a name says little in a PR."""
+    name = report["config"]["threshold_name"]
+    eager = next((r for r in report["artifacts"] if r["target"] == "pytorch"), None)
+    if eager is None or eager.get("threshold") is None:
+        return f"melanoma at the {name} threshold"
+    return f"melanoma when P ≥ {eager['threshold']:.4f} (the {name} threshold)"
+
+
 def markdown_report(report: dict) -> str:
     """report.md: what ran where, the table, why rows are not ✅, targets, gate, plots."""
     machine, data, ref = report["machine"], report["data"], report["reference"]
@@ -278,6 +287,8 @@ def markdown_report(report: dict) -> str:
         f"({data['n_melanoma']} melanoma), fingerprint {data['fingerprint']}",
         f"- reference: {ref['model_name']} ({ref['method']}, {ref['arch']}), "
         f"checkpoint sha256 {ref['checkpoint_sha256'][:12]}...",
+        f"- decisions: {_decision_rule(report)}; agree%, ΔAUC and max|Δp| hold each artifact "
+        "against eager-pytorch fp32",
         f"- timing: {report['config']['runs']} runs in {report['config']['rounds']} rounds "
         f"(each a pass over every artifact, after {report['config']['warmup']} warm-up calls), "
         f"batch 1 (one test image, input prepared once), threads {report['config']['threads']}; "
