@@ -44,4 +44,17 @@ def test_int8_ranges_are_where_the_program_clips():
     lighter[:, 0, :8, :8] = low + 1.0  # inside the range, the same patch moves the logit
     assert not torch.allclose(run(lighter), run(darker))
     logits = torch.cat([run(torch.full((1, 3, 32, 32), v)) for v in (low, 0.0, high)])
-    assert logits.min() >= logit_low - 1e-6 and logits.max() <= logit_high + 1e-6
+    assert logits.min() >= logit_low and logits.max() <= logit_high
+    # The edges as a runtime computes them, in float32, are inside the stated range too.
+    output = next(n for n in program.graph.nodes if n.op == "output").args[0][0]
+    _, scale, zero_point, quant_min, quant_max, dtype = output.args
+    edges = torch.ops.quantized_decomposed.dequantize_per_tensor(
+        torch.tensor([quant_min, quant_max], dtype=dtype),
+        scale,
+        zero_point,
+        quant_min,
+        quant_max,
+        dtype,
+    ).tolist()  # as Python floats: a float32 tensor would compare in float32
+    assert logit_low <= edges[0] and edges[1] <= logit_high
+    assert edges[0] - logit_low < 2e-6 and logit_high - edges[1] < 2e-6  # and no wider
