@@ -104,13 +104,18 @@ def _run(command: click.Command) -> NoReturn:
     except (click.Abort, KeyboardInterrupt):
         exit_interrupted()
     except UserError as err:
-        click.echo(f"error: {err}", err=True)
+        click.echo(f"error: {on_one_line(str(err))}", err=True)
         sys.exit(EXIT_USAGE)
     except OSError as err:  # a path the user gave cannot be read or written
         where = f"{err.filename}: " if err.filename else ""
-        click.echo(f"error: {where}{err.strerror or err}", err=True)
+        click.echo(f"error: {on_one_line(where + str(err.strerror or err))}", err=True)
         sys.exit(EXIT_USAGE)
     sys.exit(0)
+
+
+def on_one_line(message: str) -> str:
+    """A message that quotes a file name with a line break in it, still on one line."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def one_line_message(err: click.ClickException, command: click.Command | None = None) -> str:

@@ -110,6 +110,21 @@ def test_user_and_os_errors_are_one_line_exit_2(monkeypatch, capsys):
     )
 
 
+def test_a_file_name_with_a_line_break_stays_on_the_errors_one_line(monkeypatch, capsys):
+    def odd_name():
+        raise UserError("d.zip:labeled/7_1\nerror: all good.jpg: label suffix must be _0 or _1")
+
+    def odd_path():
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "out\r\nx")
+
+    assert run_script(monkeypatch, capsys, odd_name)[1] == (
+        "error: d.zip:labeled/7_1\\nerror: all good.jpg: label suffix must be _0 or _1\n"
+    )
+    assert run_script(monkeypatch, capsys, odd_path)[1] == (
+        "error: out\\r\\nx: No such file or directory\n"
+    )
+
+
 def test_a_bug_is_not_disguised_as_a_user_error(monkeypatch, capsys):
     def bug():
         raise ZeroDivisionError("division by zero")
