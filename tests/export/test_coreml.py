@@ -24,6 +24,17 @@ def test_saved_spec_has_the_contract(exported, precision):
     assert result.manifest.target_info["deployment_target"] == "iOS17"
 
 
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_every_file_in_the_package_has_the_mode_a_new_file_gets(exported, tmp_path, precision):
+    """coremltools left model.mlmodel 0600: unreadable to an app build run by another user."""
+    (tmp_path / "plain").write_bytes(b"")
+    plain = (tmp_path / "plain").stat().st_mode & 0o777
+    package = exported["coreml", precision].artifact
+    files = [f for f in package.rglob("*") if f.is_file()]
+    assert package / "Data" / "com.apple.CoreML" / "model.mlmodel" in files
+    assert {f.name: f.stat().st_mode & 0o777 for f in files} == {f.name: plain for f in files}
+
+
 def test_int8_package_holds_int8_weights_and_activation_quantization(exported):
     ops = exported["coreml", "int8"].manifest.target_info["ops"]
     assert ops["constexpr_affine_dequantize"] >= 7  # 6 convs + the linear
