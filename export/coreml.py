@@ -96,13 +96,12 @@ def _save(mlmodel, out_path: Path) -> None:
         # Manifest.json does not list it and Core ML never reads it; it was 23% of the
         # int8 package's bytes.
         (package / DEBUG_HANDLE_MAP).unlink(missing_ok=True)
-        # coremltools writes model.mlmodel readable by its owner only (0600), where the
-        # other files get the umask's mode: give it theirs, or an app build run by another
-        # user (a CI runner) cannot read the model.
+        # coremltools leaves model.mlmodel 0600 and its folders 0700, where Manifest.json
+        # gets the umask's mode: give every file that, and every folder that plus x where
+        # it reads, or an app build run by another user (a CI runner) cannot read them.
         plain = (package / "Manifest.json").stat().st_mode & 0o777
-        for file in package.rglob("*"):
-            if file.is_file():
-                file.chmod(plain)
+        for path in [package, *package.rglob("*")]:
+            path.chmod(plain | (plain & 0o444) >> 2 if path.is_dir() else plain)
         package.rename(out_path)
 
 

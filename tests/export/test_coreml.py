@@ -25,14 +25,18 @@ def test_saved_spec_has_the_contract(exported, precision):
 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
-def test_every_file_in_the_package_has_the_mode_a_new_file_gets(exported, tmp_path, precision):
-    """coremltools left model.mlmodel 0600: unreadable to an app build run by another user."""
+def test_package_files_and_folders_have_the_modes_new_ones_get(exported, tmp_path, precision):
+    """coremltools left model.mlmodel 0600 and weights/ 0700: unreadable to an app build run
+    by another user. Folders get what a new folder gets."""
     (tmp_path / "plain").write_bytes(b"")
-    plain = (tmp_path / "plain").stat().st_mode & 0o777
+    (tmp_path / "folder").mkdir()
+    plain = {False: (tmp_path / "plain").stat().st_mode & 0o777}
+    plain[True] = (tmp_path / "folder").stat().st_mode & 0o777
     package = exported["coreml", precision].artifact
-    files = [f for f in package.rglob("*") if f.is_file()]
-    assert package / "Data" / "com.apple.CoreML" / "model.mlmodel" in files
-    assert {f.name: f.stat().st_mode & 0o777 for f in files} == {f.name: plain for f in files}
+    paths = [package, *package.rglob("*")]
+    assert package / "Data" / "com.apple.CoreML" / "weights" in paths
+    modes = {p.as_posix(): p.stat().st_mode & 0o777 for p in paths}
+    assert modes == {p.as_posix(): plain[p.is_dir()] for p in paths}
 
 
 def test_int8_package_holds_int8_weights_and_activation_quantization(exported):
