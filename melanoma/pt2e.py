@@ -149,7 +149,9 @@ _QUANTIZE = "quantized_decomposed.quantize_per_tensor.default"
 _DEQUANTIZE = "quantized_decomposed.dequantize_per_tensor.default"
 
 
-def int8_ranges(program: torch.export.ExportedProgram) -> tuple[list[float], list[float]]:
+def exact_int8_ranges(
+    program: torch.export.ExportedProgram,
+) -> tuple[list[float], list[float]]:
     """([low, high] of the normalized input, [low, high] of the output logit) that a
     converted int8 program represents: calibration set them, and values outside are
     clipped to them (a nearly black or saturated pixel; a very confident logit)."""
@@ -164,9 +166,16 @@ def int8_ranges(program: torch.export.ExportedProgram) -> tuple[list[float], lis
     return _representable(first[0]), _representable(last)
 
 
+def int8_ranges(program: torch.export.ExportedProgram) -> tuple[list[float], list[float]]:
+    """exact_int8_ranges rounded outward to 6 decimals, as manifests state them: a runtime
+    computes an edge in float32, which came out 6e-8 above the exact float64 edge
+    (6.857344150543 vs 6.857344090939)."""
+    return tuple(
+        [math.floor(low * 1e6) / 1e6, math.ceil(high * 1e6) / 1e6]
+        for low, high in exact_int8_ranges(program)
+    )
+
+
 def _representable(node: torch.fx.Node) -> list[float]:
-    """Rounded outward to 6 decimals: a runtime computes the edge in float32, which came out
-    6e-8 above the exact float64 edge (6.857344150543 vs 6.857344090939)."""
     _, scale, zero_point, quant_min, quant_max, _ = node.args
-    low, high = (quant_min - zero_point) * scale, (quant_max - zero_point) * scale
-    return [math.floor(low * 1e6) / 1e6, math.ceil(high * 1e6) / 1e6]
+    return [(quant_min - zero_point) * scale, (quant_max - zero_point) * scale]

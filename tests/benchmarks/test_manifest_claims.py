@@ -144,6 +144,20 @@ def test_quantization_edited_is_failed(bench_edited, setting, name, field, value
     failed_with(bench_edited(name, setting(f"quantization.{field}", value)), reason)
 
 
+def test_int8_ranges_stated_exactly_by_earlier_exports_still_pass(bench_edited, export_source):
+    """Exports before 2026-12-04 stated the ranges' exact edges; later ones round outward."""
+    from melanoma.pt2e import exact_int8_ranges
+    from melanoma.qat_checkpoint import load_qat
+
+    exact = exact_int8_ranges(load_qat(export_source / "qat").program)
+
+    def unrounded(data):
+        data["quantization"]["input_range"], data["quantization"]["logit_range"] = exact
+
+    subject = bench_edited(PTE_INT8, unrounded)
+    assert subject.status == "verified", subject.reasons
+
+
 def test_qat_flag_must_be_the_programs(bench_edited, export_source):
     """The test's int8 program is calibration only (0 epochs): qat must say false."""
     assert read_meta(export_source / "qat").epochs == 0
