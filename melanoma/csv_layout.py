@@ -10,6 +10,7 @@ from pathlib import PurePosixPath
 
 from melanoma.errors import listing
 from melanoma.folders import is_hidden, is_image_name
+from melanoma.images import IMAGE_SUFFIXES
 from melanoma.sources import DataError, FileSource
 
 log = logging.getLogger(__name__)
@@ -87,8 +88,10 @@ def _find_image(value: str, by_name: dict[str, list[str]], where: str) -> str:
 
 
 def _lower_suffix(path: PurePosixPath) -> PurePosixPath:
-    """Extensions match in any case (IMG_1.JPG is IMG_1.jpg), as the folder layouts' do."""
-    return path.with_suffix(path.suffix.lower()) if path.suffix else path
+    """Image extensions match in any case (IMG_1.JPG is IMG_1.jpg), as the folder layouts'
+    do; a name's other dots stay as written (P001.A is the stem of P001.A.jpg)."""
+    suffix = path.suffix.lower()
+    return path.with_suffix(suffix) if suffix in IMAGE_SUFFIXES else path
 
 
 def _ends_with(path: PurePosixPath, wanted: PurePosixPath) -> bool:
@@ -125,9 +128,14 @@ def _pick_manifest(source: FileSource, tables: dict[str, tuple[list[str], list]]
     test.csv (no target) and sample_submission.csv (a target column of zeros)."""
     labelled = [n for n, (header, _) in tables.items() if _has_columns(header)]
     shallowest = sorted(labelled, key=lambda n: (n.count("/"), n))
-    for name in shallowest:
-        if PurePosixPath(name).name.lower() == "train.csv":
-            return name
+    trains = [n for n in shallowest if PurePosixPath(n).name.lower() == "train.csv"]
+    if len(trains) > 1 and trains[0].count("/") == trains[1].count("/"):
+        raise DataError(
+            f"{source.describe(trains[0])} and {source.describe(trains[1])}: two data sets side "
+            "by side; pass the one to read as --data"
+        )
+    if trains:
+        return trains[0]
     if len(labelled) == 1:
         return labelled[0]
     if labelled:

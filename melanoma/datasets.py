@@ -144,8 +144,7 @@ def _load_layout(source: FileSource) -> Dataset:
     dirs = directories(source.names)
     csvs = find_csvs(source)
     live_root = _find_root(source, dirs, "labeled")
-    # A train.csv's images may sit in a labeled/ folder; with test/ beside it, liveProject.
-    if live_root is not None and not (csvs and child(source, dirs, live_root, "test") is None):
+    if live_root is not None and (not csvs or _named_liveproject(source, dirs, live_root)):
         return _load_liveproject(source, dirs, live_root)
     class_root = _find_class_root(source, dirs)
     if class_root is not None:
@@ -164,6 +163,17 @@ def _load_layout(source: FileSource) -> Dataset:
 def _find_root(source: FileSource, dirs: set[str], split: str) -> str | None:
     roots = [r for r in shallowest_first(dirs) if child(source, dirs, r, split) is not None]
     return _one_data_set(source, roots)
+
+
+def _named_liveproject(source: FileSource, dirs: set[str], root: str) -> bool:
+    """Whether labeled/ holds liveProject names (<idx>_<label>.jpg): a train.csv's images may
+    sit in a folder called labeled/ too, while a stray CSV must not hide a missing test/."""
+    prefix = child(source, dirs, root, "labeled") + "/"
+    return any(
+        LABELED_NAME.match(PurePosixPath(n).stem)
+        for n in source.names
+        if n.startswith(prefix) and is_image_name(n)
+    )
 
 
 def _one_data_set(source: FileSource, roots: list[str]) -> str | None:

@@ -146,6 +146,27 @@ def test_csv_names_match_file_extensions_in_any_case(tmp_path, jpegs):
     (tmp_path / "images").mkdir()
     (tmp_path / "images" / "ISIC_0.JPG").write_bytes(melanoma[0])  # a camera's capitals
     (tmp_path / "images" / "ISIC_1.jpeg").write_bytes(benign[0])
-    (tmp_path / "train.csv").write_text("image,target\nISIC_0.jpg,1\nimages/ISIC_1.JPEG,0\n")
+    (tmp_path / "images" / "P001.A.jpg").write_bytes(benign[1])  # a dot that is no extension
+    (tmp_path / "train.csv").write_text(
+        "image,target\nISIC_0.jpg,1\nimages/ISIC_1.JPEG,0\nP001.A,0\n"
+    )
     data = load_dataset(tmp_path)
-    assert data.labeled.names == ("images/ISIC_0.JPG", "images/ISIC_1.jpeg")
+    assert data.labeled.names == ("images/ISIC_0.JPG", "images/ISIC_1.jpeg", "images/P001.A.jpg")
+
+
+def test_two_train_csvs_side_by_side_are_refused_not_one_picked(tmp_path, jpegs):
+    for site in ("isic2019", "isic2020"):
+        (tmp_path / site).mkdir()
+        (tmp_path / site / "IMG_0.jpg").write_bytes(jpegs[0][0])
+        (tmp_path / site / "IMG_1.jpg").write_bytes(jpegs[1][0])
+        (tmp_path / site / "train.csv").write_text("image,target\nIMG_0,1\nIMG_1,0\n")
+    with pytest.raises(DataError, match="isic2019/train.csv and .*isic2020/train.csv: two data"):
+        load_dataset(tmp_path)
+
+
+def test_a_stray_csv_does_not_hide_a_liveproject_folder_without_test(tmp_path, jpegs):
+    (tmp_path / "labeled").mkdir()
+    (tmp_path / "labeled" / "0_1.jpg").write_bytes(jpegs[0][0])
+    (tmp_path / "predictions.csv").write_text("path,probability\n0_1.jpg,0.9\n")
+    with pytest.raises(DataError, match="test: split folder is missing or empty"):
+        load_dataset(tmp_path)

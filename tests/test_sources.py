@@ -156,3 +156,11 @@ def test_a_folder_reads_linked_folders_once_and_names_broken_links(tmp_path, cap
     assert caplog.messages == [
         f"{top}: skipped 1 broken link(s) or special file(s): labeled/2_1.jpg"
     ]
+
+
+def test_a_folder_linked_from_two_places_is_listed_under_both(tmp_path):
+    """test/ links to archive/test_v2/, which the walk meets first: test/ is still there."""
+    (tmp_path / "archive" / "test_v2").mkdir(parents=True)
+    (tmp_path / "archive" / "test_v2" / "1_1.jpg").write_bytes(b"b")
+    (tmp_path / "test").symlink_to(tmp_path / "archive" / "test_v2")
+    assert FileSource(tmp_path).names == ["archive/test_v2/1_1.jpg", "test/1_1.jpg"]
