@@ -16,7 +16,7 @@ lies within the tolerance of the threshold: those may legitimately flip.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -70,7 +70,7 @@ def load_samples(dataset=None, n: int = N_SAMPLES) -> Samples:
         index = torch.linspace(0, len(split) - 1, min(n, len(split))).round().long()
         chosen = split.subset(index)
         # The data's name and fingerprint, not its path: the manifest ships inside the app.
-        data = f"{PurePath(dataset.source).name} (fingerprint {dataset.fingerprint})"
+        data = f"{Path(dataset.source).resolve().name} (fingerprint {dataset.fingerprint})"
         source = f"{len(chosen)} {name} images of {data}"
         return Samples(chosen.images, chosen.labels.numpy(), source)
     images = synthetic_moles(N_SYNTHETIC)

@@ -113,9 +113,13 @@ def _run(command: click.Command) -> NoReturn:
     sys.exit(0)
 
 
+# What terminals and str.splitlines() break a line at, shown as escapes instead.
+LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
 def on_one_line(message: str) -> str:
     """A message that quotes a file name with a line break in it, still on one line."""
-    return message.replace("\r", "\\r").replace("\n", "\\n")
+    return message.translate(LINE_BREAKS)
 
 
 def one_line_message(err: click.ClickException, command: click.Command | None = None) -> str:

@@ -115,13 +115,13 @@ def test_a_file_name_with_a_line_break_stays_on_the_errors_one_line(monkeypatch,
         raise UserError("d.zip:labeled/7_1\nerror: all good.jpg: label suffix must be _0 or _1")
 
     def odd_path():
-        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "out\r\nx")
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "out\r\nx\x0b\u2028")
 
     assert run_script(monkeypatch, capsys, odd_name)[1] == (
         "error: d.zip:labeled/7_1\\nerror: all good.jpg: label suffix must be _0 or _1\n"
     )
     assert run_script(monkeypatch, capsys, odd_path)[1] == (
-        "error: out\\r\\nx: No such file or directory\n"
+        "error: out\\r\\nx\\x0b\\u2028: No such file or directory\n"
     )
 
 
