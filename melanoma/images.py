@@ -17,9 +17,10 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 # MPO: the multi-picture JPEG many phone cameras write; Pillow names it apart.
 IMAGE_FORMATS = ("JPEG", "MPO", "PNG")
 # Phone photos reach 50-108 MP (200 MP sensors bin to those); anything far above that
-# is more likely a decompression bomb than a photo of a mole. Kept below Pillow's own
-# refusal (twice its MAX_IMAGE_PIXELS, 179 MP), so this check is the one users meet.
+# is more likely a decompression bomb than a photo of a mole. Pillow refuses from 179 MP
+# (twice its MAX_IMAGE_PIXELS) as it opens the file; both say the same to the user.
 MAX_PIXELS = 170_000_000
+_TOO_LARGE = f"over {MAX_PIXELS // 10**6} megapixels, too large for a photo (a decompression bomb?)"
 # Modes whose embedded ICC profile is applied; 16-bit grey ("I;16") keeps its values.
 ICC_MODES = ("RGB", "RGBA", "L", "LA", "CMYK", "P", "PA")
 log = logging.getLogger(__name__)
@@ -37,10 +38,7 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
             with Image.open(io.BytesIO(data)) as image:
                 _refuse_other_formats(image, where)
                 if image.width * image.height > MAX_PIXELS:
-                    raise DataError(
-                        f"{where}: {image.width}x{image.height} is over {MAX_PIXELS // 10**6} "
-                        "megapixels, too large for a photo (a decompression bomb?)"
-                    )
+                    raise DataError(f"{where}: {image.width}x{image.height} is {_TOO_LARGE}")
                 image.load()
                 # Camera photos store orientation in EXIF; the app applies it too. In place,
                 # and no conversion of what is already RGB: each copy of a 100 MP photo
@@ -61,8 +59,8 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
         _log_warnings(pillow_warnings, where)
     except UnidentifiedImageError:
         raise DataError(f"{where}: not a readable image (unrecognized format)") from None
-    except Image.DecompressionBombError as err:
-        raise DataError(f"{where}: not a readable image ({first_line(err)})") from None
+    except Image.DecompressionBombError:
+        raise DataError(f"{where}: {_TOO_LARGE}") from None
     except (OSError, SyntaxError, ValueError, NotImplementedError) as err:  # NotImplemented:
         # Pillow's answer to pixel formats it identifies but cannot decode (e.g. some DDS)
         if isinstance(err, DataError):

@@ -1,5 +1,6 @@
 import io
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -82,6 +83,18 @@ def test_decompression_bomb_is_refused_by_our_limit_with_its_size():
     bomb = _encode(Image.new("L", (side, side)), "PNG")  # compresses to a few hundred KB
     with pytest.raises(DataError, match=rf"bomb.png: {side}x{side} is over 170 megapixels"):
         decode_rgb(bomb, "bomb.png")
+
+
+def test_a_bomb_past_pillows_own_limit_gets_the_same_message():
+    """Pillow refuses 179 MP and more as it opens the file, before our check sees it."""
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)  # 400 MP, 8-bit grey
+    png = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", b"")
+    with pytest.raises(DataError, match=r"^huge.png: over 170 megapixels, too large for a photo"):
+        decode_rgb(png, "huge.png")
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def test_a_photo_over_pillows_warning_size_decodes():
