@@ -67,8 +67,17 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
         "deployment_target": DEPLOYMENT_TARGET,
         "compute_precision": COMPUTE_PRECISION[precision].lower(),
         "max_batch": MAX_BATCH,
+        # coremltools warns (hidden without -v) when torch is newer than it was tested
+        # with; with outputs unchecked off macOS, the manifest should say so itself.
+        "converter_tested_up_to_torch": _tested_torch(),
         **facts,
     }
+
+
+def _tested_torch() -> str | None:
+    from coremltools import _deps  # its own record; None if a release moves it
+
+    return getattr(_deps, "_TORCH_MAX_VERSION", None)
 
 
 @contextlib.contextmanager
