@@ -140,3 +140,11 @@ def test_a_preempted_timing_leaves_the_speed_target_unjudged(rows):
         "int8 .pte p50 / eager fp32 p50, 1 thread 0.2 <= 0.25: not judged, rounds 0.2-0.2; "
         "eager-pytorch timed while preempted (CPU/wall < 0.9)"
     )
+
+
+def test_a_speed_target_timed_on_few_calls_is_not_judged(rows):
+    """`--runs 1` judged the target 'met' from one call on each side."""
+    few = [dict(r, runs=1) if r["target"] == "pytorch" else r for r in rows]
+    speedup = targets(few)[0]
+    assert speedup["value"] == targets(rows)[0]["value"] and speedup["met"] is None
+    assert speedup["caveat"] == "only 1 timed call(s); judged from 20 or more"
