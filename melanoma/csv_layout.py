@@ -120,7 +120,12 @@ def _pick_column(header: list[str], options: tuple[str, ...], what: str, where: 
     for option in options:
         if option in lowered:
             return lowered[option]
-    raise DataError(f"{where}: CSV has no {what} column (expected one of {', '.join(options)})")
+    if not header:
+        raise DataError(f"{where}: empty CSV (no header line)")
+    hint = "; it looks separated by ';', write it with commas" if ";" in header[0] else ""
+    raise DataError(
+        f"{where}: CSV has no {what} column (expected one of {', '.join(options)}){hint}"
+    )
 
 
 def _pick_manifest(source: FileSource, tables: dict[str, tuple[list[str], list]]) -> str:

@@ -154,9 +154,11 @@ def _load_layout(source: FileSource) -> Dataset:
     live_root = _find_root(source, dirs, "unlabeled")
     if live_root is not None:  # says which split folder is missing
         return _load_liveproject(source, dirs, live_root)
+    zips = [n for n in source.names if n.lower().endswith(".zip") and not is_hidden(n)]
+    hint = f"; to read {source.describe(zips[0])}, pass it as --data" if zips else ""
     raise DataError(
         f"{source.path}: no known layout (need labeled/ and test/, "
-        "benign/ and malignant/ folders, or a .csv manifest)"
+        f"benign/ and malignant/ folders, or a .csv manifest){hint}"
     )
 
 

@@ -170,3 +170,17 @@ def test_a_stray_csv_does_not_hide_a_liveproject_folder_without_test(tmp_path, j
     (tmp_path / "predictions.csv").write_text("path,probability\n0_1.jpg,0.9\n")
     with pytest.raises(DataError, match="test: split folder is missing or empty"):
         load_dataset(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", r"train.csv: empty CSV \(no header line\)"),
+        ("image;target\nIMG_0;1\n", "it looks separated by ';', write it with commas"),
+    ],
+)
+def test_an_empty_or_semicolon_csv_says_so(tmp_path, jpegs, text, message):
+    (tmp_path / "IMG_0.jpg").write_bytes(jpegs[0][0])
+    (tmp_path / "train.csv").write_text(text)
+    with pytest.raises(DataError, match=message):
+        load_dataset(tmp_path)

@@ -294,3 +294,11 @@ def test_photos_beside_the_class_folders_are_named_in_a_warning(tmp_path, jpegs,
     assert caplog.messages == [
         f"{tmp_path / 'test'}: ignoring 1 photo(s) outside the class folders: ISIC_stray.jpg"
     ]
+
+
+def test_a_folder_holding_only_another_zip_points_at_it(tmp_path, jpegs):
+    write_liveproject(tmp_path / "d", jpegs)
+    shutil.make_archive(str(tmp_path / "data"), "zip", tmp_path, "d")
+    shutil.rmtree(tmp_path / "d")
+    with pytest.raises(DataError, match=r"no known layout .*; to read .*data.zip, pass it as"):
+        load_dataset(tmp_path)
