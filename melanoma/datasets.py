@@ -30,9 +30,11 @@ from melanoma.errors import listing
 from melanoma.folders import (
     child,
     directories,
+    inside,
     is_hidden,
     is_image_name,
     join,
+    one_data_set,
     shallowest_first,
     subfolders,
 )
@@ -164,7 +166,7 @@ def _load_layout(source: FileSource) -> Dataset:
 
 def _find_root(source: FileSource, dirs: set[str], split: str) -> str | None:
     roots = [r for r in shallowest_first(dirs) if child(source, dirs, r, split) is not None]
-    return _one_data_set(source, roots)
+    return one_data_set(source, roots)
 
 
 def _named_liveproject(source: FileSource, dirs: set[str], root: str) -> bool:
@@ -176,24 +178,6 @@ def _named_liveproject(source: FileSource, dirs: set[str], root: str) -> bool:
         for n in source.names
         if n.startswith(prefix) and is_image_name(n)
     )
-
-
-def _one_data_set(source: FileSource, roots: list[str]) -> str | None:
-    """The shallowest root; another beside it (a second copy, an older version) is refused:
-    which of the two to read would be a guess. One inside it is the first's business."""
-    if not roots:
-        return None
-    other = next((r for r in roots[1:] if not _inside(r, roots[0])), None)
-    if other is not None:
-        raise DataError(
-            f"{source.describe(roots[0])} and {source.describe(other)}: two data sets side by "
-            "side; pass the one to read as --data"
-        )
-    return roots[0]
-
-
-def _inside(folder: str, root: str) -> bool:
-    return root == "" or folder.startswith(root + "/")
 
 
 def _class_folders(source: FileSource, dirs: set[str], folder: str | None) -> dict[int, str]:
@@ -217,7 +201,7 @@ def _find_class_root(source: FileSource, dirs: set[str]) -> str | None:
     """The shallowest folder with class folders in it or in its train/."""
     roots: list[str] = []
     for root in shallowest_first(dirs):
-        if roots and _inside(root, roots[0]):
+        if roots and inside(root, roots[0]):
             continue
         if _class_folders(source, dirs, root) or _class_folders(
             source, dirs, child(source, dirs, root, "train")
@@ -238,7 +222,7 @@ def _find_class_root(source: FileSource, dirs: set[str]) -> str | None:
                 f"{', '.join(source.describe(d) for d in holders)}: class folders in several "
                 "folders; name the training one train/ and the test one test/"
             )
-    return _one_data_set(source, roots)
+    return one_data_set(source, roots)
 
 
 def _images_in(source: FileSource, folder: str) -> list[str]:

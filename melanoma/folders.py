@@ -46,3 +46,21 @@ def child(source: FileSource, dirs: set[str], root: str, name: str) -> str | Non
             "letter cases; keep one"
         )
     return found[0] if found else None
+
+
+def one_data_set(source: FileSource, roots: list[str]) -> str | None:
+    """The shallowest root; another beside it (a second copy, an older version) is refused:
+    which of the two to read would be a guess. One inside it is the first's business."""
+    if not roots:
+        return None
+    other = next((r for r in roots[1:] if not inside(r, roots[0])), None)
+    if other is not None:
+        raise DataError(
+            f"{source.describe(roots[0])} and {source.describe(other)}: two data sets side by "
+            "side; pass the one to read as --data"
+        )
+    return roots[0]
+
+
+def inside(folder: str, root: str) -> bool:
+    return root == "" or folder.startswith(root + "/")
