@@ -113,29 +113,23 @@ def _folder_names(folder: Path) -> list[str]:
 
 
 def files_under(folder: Path) -> list[Path]:
-    """Every file (or link) under `folder`, following linked folders; a link back to a
-    folder it is in ends there (a loop). A folder linked from two places is listed under
-    both (test/ linking to archive/test_v2/ is a test split, whichever the walk meets first).
-    An unreadable folder is named in a warning, not silently left out."""
-    found = []
+    """Every file (or link) under `folder`, following linked folders, each folder once, under
+    the first path the walk meets (sorted): a link loop ends, and links fanning out to one
+    folder cost nothing more. An unreadable folder is named in a warning, not left out."""
+    seen, found = set(), []
 
     def unreadable(err: OSError) -> None:
         log.warning("%s: skipped an unreadable folder (%s)", err.filename, err.strerror)
 
     for root, dirs, names in os.walk(folder, onerror=unreadable, followlinks=True):
-        if _in_a_loop(Path(root), Path(folder)):
+        status = os.stat(root)
+        if (status.st_dev, status.st_ino) in seen:
             dirs.clear()
             continue
+        seen.add((status.st_dev, status.st_ino))
         dirs[:] = sorted(name for name in dirs if not is_hidden(name))  # a stable order
         found += [Path(root, name) for name in names]
     return found
-
-
-def _in_a_loop(path: Path, top: Path) -> bool:
-    """Whether `path` is the same folder as one of its parents up to `top`."""
-    here = os.stat(path)
-    parents = path.relative_to(top).parents  # "a/b/c" -> a/b, a, .
-    return any(os.path.samestat(here, os.stat(top / parent)) for parent in parents)
 
 
 def _not_a_zip(path: Path) -> str:

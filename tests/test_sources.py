@@ -158,9 +158,12 @@ def test_a_folder_reads_linked_folders_once_and_names_broken_links(tmp_path, cap
     ]
 
 
-def test_a_folder_linked_from_two_places_is_listed_under_both(tmp_path):
-    """test/ links to archive/test_v2/, which the walk meets first: test/ is still there."""
-    (tmp_path / "archive" / "test_v2").mkdir(parents=True)
-    (tmp_path / "archive" / "test_v2" / "1_1.jpg").write_bytes(b"b")
-    (tmp_path / "test").symlink_to(tmp_path / "archive" / "test_v2")
-    assert FileSource(tmp_path).names == ["archive/test_v2/1_1.jpg", "test/1_1.jpg"]
+def test_a_folder_linked_many_times_is_listed_once(tmp_path):
+    """An alias link (jpeg -> images) made every CSV name match two files; links fanning out
+    to one folder made the walk grow exponentially."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "IMG_0.jpg").write_bytes(b"a")
+    (tmp_path / "jpeg").symlink_to(tmp_path / "images")
+    for i in range(3):
+        (tmp_path / "images" / f"again{i}").symlink_to(tmp_path / "images")
+    assert FileSource(tmp_path).names == ["images/IMG_0.jpg"]
