@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import PurePosixPath
 
 from melanoma.errors import listing
-from melanoma.folders import is_hidden, is_image_name
+from melanoma.folders import folder_of, is_hidden, is_image_name, one_data_set
 from melanoma.images import IMAGE_SUFFIXES
 from melanoma.sources import DataError, FileSource
 
@@ -56,8 +56,8 @@ def read_csv_labels(source: FileSource, csvs: list[str]) -> tuple[str, list[str]
 
 def _unlabeled_prefix(csv_name: str) -> str:
     """`<the CSV's folder>/unlabeled/`, lower-cased: folder names match in any case."""
-    folder = PurePosixPath(csv_name).parent.as_posix()
-    return ("" if folder == "." else folder + "/").lower() + "unlabeled/"
+    folder = folder_of(csv_name)
+    return (folder + "/" if folder else "").lower() + "unlabeled/"
 
 
 def _images_by_name(source: FileSource, skip: str) -> dict[str, list[str]]:
@@ -103,8 +103,8 @@ def _ends_with(path: PurePosixPath, wanted: PurePosixPath) -> bool:
 
 
 def _warn_unlisted(source: FileSource, csv_name: str, listed: set[str], unlabeled: str) -> None:
-    folder = PurePosixPath(csv_name).parent.as_posix()
-    prefix = "" if folder == "." else folder + "/"
+    folder = folder_of(csv_name)
+    prefix = folder + "/" if folder else ""
     unlisted = [n for n in source.names if n.startswith(prefix) and is_image_name(n)]
     unlisted = [n for n in unlisted if n not in listed and not n.lower().startswith(unlabeled)]
     if unlisted:
@@ -130,23 +130,20 @@ def _pick_column(header: list[str], options: tuple[str, ...], what: str, where: 
 
 def _pick_manifest(source: FileSource, tables: dict[str, tuple[list[str], list]]) -> str:
     """The CSV that labels the images. A Kaggle ISIC download has train.csv beside
-    test.csv (no target) and sample_submission.csv (a target column of zeros)."""
-    labelled = [n for n, (header, _) in tables.items() if _has_columns(header)]
-    shallowest = sorted(labelled, key=lambda n: (n.count("/"), n))
+    test.csv (no target) and sample_submission.csv (a target column of zeros): a train.csv
+    wins even when its columns are wrong (saved with ';', say), so that is the error shown."""
+    shallowest = sorted(tables, key=lambda n: (n.count("/"), n))
     trains = [n for n in shallowest if PurePosixPath(n).name.lower() == "train.csv"]
-    if len(trains) > 1 and trains[0].count("/") == trains[1].count("/"):
-        raise DataError(
-            f"{source.describe(trains[0])} and {source.describe(trains[1])}: two data sets side "
-            "by side; pass the one to read as --data"
-        )
     if trains:
+        one_data_set(source, [folder_of(n) for n in trains])
         return trains[0]
+    labelled = [n for n in shallowest if _has_columns(tables[n][0])]
     if len(labelled) == 1:
         return labelled[0]
     if labelled:
-        listed = ", ".join(source.describe(n) for n in shallowest)
+        listed = ", ".join(source.describe(n) for n in labelled)
         raise DataError(f"several CSV manifests with image and target columns ({listed}); keep one")
-    return min(tables, key=lambda n: (n.count("/"), n))  # its missing column is the error
+    return shallowest[0]  # its missing column is the error
 
 
 def _has_columns(header: list[str]) -> bool:

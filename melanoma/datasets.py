@@ -30,6 +30,7 @@ from melanoma.errors import listing
 from melanoma.folders import (
     child,
     directories,
+    folder_of,
     inside,
     is_hidden,
     is_image_name,
@@ -157,7 +158,8 @@ def _load_layout(source: FileSource) -> Dataset:
     if live_root is not None:  # says which split folder is missing
         return _load_liveproject(source, dirs, live_root)
     zips = [n for n in source.names if n.lower().endswith(".zip") and not is_hidden(n)]
-    hint = f"; to read {source.describe(zips[0])}, pass it as --data" if zips else ""
+    in_folder = zips and source.path.is_dir()  # a zip in a zip is no path to pass
+    hint = f"; to read {source.describe(zips[0])}, pass it as --data" if in_folder else ""
     raise DataError(
         f"{source.path}: no known layout (need labeled/ and test/, "
         f"benign/ and malignant/ folders, or a .csv manifest){hint}"
@@ -367,8 +369,7 @@ def _load_csv(source: FileSource, dirs: set[str], csvs: list[str]) -> Dataset:
     """The images a CSV labels, and an optional unlabeled/ beside it for the SGAN."""
     csv_name, names, labels = read_csv_labels(source, csvs)
     labeled = _require_both_classes(_stack(source, names, labels), source.describe(csv_name))
-    folder = PurePosixPath(csv_name).parent.as_posix()
-    unlabeled_dir = child(source, dirs, "" if folder == "." else folder, "unlabeled")
+    unlabeled_dir = child(source, dirs, folder_of(csv_name), "unlabeled")
     unlabeled, skipped = _load_unlabeled(source, unlabeled_dir)
     return Dataset(labeled, None, unlabeled, "csv", str(source.path), skipped)
 

@@ -24,6 +24,12 @@ def directories(names: list[str]) -> set[str]:
     return {d for d in dirs if not is_hidden(d)}
 
 
+def folder_of(name: str) -> str:
+    """The folder of a file in the source, "" at its top."""
+    folder = PurePosixPath(name).parent.as_posix()
+    return "" if folder == "." else folder
+
+
 def join(root: str, child: str) -> str:
     return f"{root}/{child}" if root else child
 

@@ -160,7 +160,11 @@ def test_two_train_csvs_side_by_side_are_refused_not_one_picked(tmp_path, jpegs)
         (tmp_path / site / "IMG_0.jpg").write_bytes(jpegs[0][0])
         (tmp_path / site / "IMG_1.jpg").write_bytes(jpegs[1][0])
         (tmp_path / site / "train.csv").write_text("image,target\nIMG_0,1\nIMG_1,0\n")
-    with pytest.raises(DataError, match="isic2019/train.csv and .*isic2020/train.csv: two data"):
+    with pytest.raises(DataError, match="isic2019 and .*isic2020: two data sets side by side"):
+        load_dataset(tmp_path)
+    (tmp_path / "old").mkdir()  # one deeper than the other is a second data set too
+    (tmp_path / "isic2019").rename(tmp_path / "old" / "isic2019")
+    with pytest.raises(DataError, match="isic2020 and .*old/isic2019: two data sets side by"):
         load_dataset(tmp_path)
 
 
@@ -182,5 +186,7 @@ def test_a_stray_csv_does_not_hide_a_liveproject_folder_without_test(tmp_path, j
 def test_an_empty_or_semicolon_csv_says_so(tmp_path, jpegs, text, message):
     (tmp_path / "IMG_0.jpg").write_bytes(jpegs[0][0])
     (tmp_path / "train.csv").write_text(text)
+    # Kaggle's all-zero targets: must not stand in for a train.csv saved wrongly
+    (tmp_path / "sample_submission.csv").write_text("image_name,target\nIMG_0,0\n")
     with pytest.raises(DataError, match=message):
         load_dataset(tmp_path)

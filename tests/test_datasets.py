@@ -302,3 +302,7 @@ def test_a_folder_holding_only_another_zip_points_at_it(tmp_path, jpegs):
     shutil.rmtree(tmp_path / "d")
     with pytest.raises(DataError, match=r"no known layout .*; to read .*data.zip, pass it as"):
         load_dataset(tmp_path)
+    with zipfile.ZipFile(tmp_path / "outer.zip", "w") as outer:  # a zip in a zip: no path
+        outer.write(tmp_path / "data.zip", "data/data.zip")
+    with pytest.raises(DataError, match=r"or a .csv manifest\)$"):
+        load_dataset(tmp_path / "outer.zip")
