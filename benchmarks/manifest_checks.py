@@ -97,11 +97,13 @@ def quantization_failures(manifest: Manifest, path: Path, checkpoint: Checkpoint
 
 
 def _same_range(have, want) -> bool:
-    """Ranges equal to the 6 decimals they are written with: exports before 2026-12-04
-    stated the exact edges, later ones round them outward (melanoma.pt2e)."""
+    """Whether `have` is the exact range `want` was rounded outward from: exports before
+    2026-12-04 stated the exact edges, later ones round them (melanoma.pt2e)."""
+    from melanoma.pt2e import rounded_outward
+
     if not (isinstance(have, list) and isinstance(want, list) and len(have) == len(want) == 2):
         return False
-    return all(abs(h - w) <= 1e-6 for h, w in zip(have, want, strict=True))
+    return rounded_outward(have) == want
 
 
 def _expected_quantization(manifest: Manifest, path: Path, checkpoint: Checkpoint):

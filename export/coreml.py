@@ -105,13 +105,21 @@ def _save(mlmodel, out_path: Path) -> None:
         # Manifest.json does not list it and Core ML never reads it; it was 23% of the
         # int8 package's bytes.
         (package / DEBUG_HANDLE_MAP).unlink(missing_ok=True)
-        # coremltools leaves model.mlmodel 0600 and its folders 0700, where Manifest.json
-        # gets the umask's mode: give every file that, and every folder that plus x where
-        # it reads, or an app build run by another user (a CI runner) cannot read them.
-        plain = (package / "Manifest.json").stat().st_mode & 0o777
+        # coremltools leaves model.mlmodel 0600 and its folders 0700: give each the mode a
+        # new file or folder gets here (the umask's), or an app build run by another user
+        # (a CI runner) cannot read them.
+        modes = _umask_modes(Path(tmp))
         for path in [package, *package.rglob("*")]:
-            path.chmod(plain | (plain & 0o444) >> 2 if path.is_dir() else plain)
+            path.chmod(modes[path.is_dir()])
         package.rename(out_path)
+
+
+def _umask_modes(scratch: Path) -> dict[bool, int]:
+    """{is a folder: the mode a new one gets}, read from one of each made in `scratch`."""
+    file, folder = scratch / "probe-file", scratch / "probe-folder"
+    file.touch()
+    folder.mkdir()
+    return {False: file.stat().st_mode & 0o777, True: folder.stat().st_mode & 0o777}
 
 
 def check_spec(path: Path, precision: str) -> dict:

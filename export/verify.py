@@ -15,6 +15,7 @@ lies within the tolerance of the threshold: those may legitimately flip.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,12 +71,18 @@ def load_samples(dataset=None, n: int = N_SAMPLES) -> Samples:
         index = torch.linspace(0, len(split) - 1, min(n, len(split))).round().long()
         chosen = split.subset(index)
         # The data's name and fingerprint, not its path: the manifest ships inside the app.
-        data = f"{Path(dataset.source).resolve().name} (fingerprint {dataset.fingerprint})"
+        data = f"{_data_name(dataset.source)} (fingerprint {dataset.fingerprint})"
         source = f"{len(chosen)} {name} images of {data}"
         return Samples(chosen.images, chosen.labels.numpy(), source)
     images = synthetic_moles(N_SYNTHETIC)
     source = f"{N_SYNTHETIC} synthetic mole-like images (no data given; the data is not bundled)"
     return Samples(images, np.full(N_SYNTHETIC, -1), source)
+
+
+def _data_name(source: str) -> str:
+    """The data's own name, not the path to it: '.' named by its folder, a link by itself
+    (a git-annex or DVC link's target is a content hash)."""
+    return Path(os.path.abspath(source)).name or source
 
 
 def sample_inputs(samples: Samples, mean: list[float], std: list[float]) -> np.ndarray:

@@ -170,10 +170,12 @@ def int8_ranges(program: torch.export.ExportedProgram) -> tuple[list[float], lis
     """exact_int8_ranges rounded outward to 6 decimals, as manifests state them: a runtime
     computes an edge in float32, which came out 6e-8 above the exact float64 edge
     (6.857344150543 vs 6.857344090939)."""
-    return tuple(
-        [math.floor(low * 1e6) / 1e6, math.ceil(high * 1e6) / 1e6]
-        for low, high in exact_int8_ranges(program)
-    )
+    return tuple(rounded_outward(edges) for edges in exact_int8_ranges(program))
+
+
+def rounded_outward(edges: list[float]) -> list[float]:
+    low, high = edges
+    return [math.floor(low * 1e6) / 1e6, math.ceil(high * 1e6) / 1e6]
 
 
 def _representable(node: torch.fx.Node) -> list[float]:

@@ -286,3 +286,18 @@ def test_a_target_sensitivity_threshold_joins_the_stored_ones(export_source, tmp
     # a target that is stored already is not repeated
     (again,) = api.export_checkpoint(_quick_config(export_source, tmp_path, target_sensitivity=0.9))
     assert [t.name for t in again.manifest.thresholds] == stored
+
+
+def test_samples_name_data_given_as_dot_by_its_folder(tmp_path, jpegs, monkeypatch):
+    from melanoma.datasets import load_dataset
+
+    melanoma, benign = jpegs
+    for split in ("labeled", "test"):
+        (tmp_path / "moles" / split).mkdir(parents=True)
+        for i, data in enumerate(melanoma + benign):
+            (tmp_path / "moles" / split / f"{i}_{int(i < len(melanoma))}.jpg").write_bytes(data)
+    monkeypatch.chdir(tmp_path / "moles")
+    dataset = load_dataset(".")
+    assert verify.load_samples(dataset).source == (
+        f"8 test images of moles (fingerprint {dataset.fingerprint})"
+    )
