@@ -134,10 +134,10 @@ def _pick_manifest(source: FileSource, tables: dict[str, tuple[list[str], list]]
     wins even when its columns are wrong (saved with ';', say), so that is the error shown."""
     shallowest = sorted(tables, key=lambda n: (n.count("/"), n))
     trains = [n for n in shallowest if PurePosixPath(n).name.lower() == "train.csv"]
-    if trains:
+    labelled = [n for n in shallowest if _has_columns(tables[n][0])]
+    if trains and (not labelled or trains[0].count("/") <= labelled[0].count("/")):
         one_data_set(source, [folder_of(n) for n in trains])
         return trains[0]
-    labelled = [n for n in shallowest if _has_columns(tables[n][0])]
     if len(labelled) == 1:
         return labelled[0]
     if labelled:

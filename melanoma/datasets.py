@@ -353,10 +353,7 @@ def _class_split(source: FileSource, dirs: set[str], folder: str, also_read=()) 
 
 def _warn_outside_class_folders(source: FileSource, folder: str) -> None:
     """Photos beside the class folders have no class; left out, but not unremarked."""
-    stray = [
-        n for n in source.names
-        if PurePosixPath(n).parent == PurePosixPath(folder) and is_image_name(n)
-    ]  # fmt: skip
+    stray = [n for n in source.names if folder_of(n) == folder and is_image_name(n)]
     if stray:
         log.warning(
             "%s: ignoring %d photo(s) outside the class folders: %s",

@@ -188,5 +188,16 @@ def test_an_empty_or_semicolon_csv_says_so(tmp_path, jpegs, text, message):
     (tmp_path / "train.csv").write_text(text)
     # Kaggle's all-zero targets: must not stand in for a train.csv saved wrongly
     (tmp_path / "sample_submission.csv").write_text("image_name,target\nIMG_0,0\n")
+    (tmp_path / "extras").mkdir()  # while a train.csv below a labelling CSV is not its manifest
+    (tmp_path / "extras" / "train.csv").write_text("x\n")
     with pytest.raises(DataError, match=message):
         load_dataset(tmp_path)
+
+
+def test_a_deeper_train_csv_does_not_displace_the_labelling_csv(tmp_path, jpegs):
+    (tmp_path / "IMG_0.jpg").write_bytes(jpegs[0][0])
+    (tmp_path / "IMG_1.jpg").write_bytes(jpegs[1][0])
+    (tmp_path / "labels.csv").write_text("image,target\nIMG_0,1\nIMG_1,0\n")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "train.csv").write_text("epoch,loss\n1,0.5\n")  # some log, no labels
+    assert load_dataset(tmp_path).labeled.labels.tolist() == [1, 0]
