@@ -20,7 +20,7 @@ from melanoma.images import IMAGE_SUFFIXES, decode_rgb
 from melanoma.inference import predict_probs
 from melanoma.metrics import evaluation_report
 from melanoma.preprocess import image_to_input
-from melanoma.sources import files_under, read_file
+from melanoma.sources import read_file, regular_files_under
 from melanoma.splits import checkpoint_split
 from melanoma.validation_scores import (
     decision_threshold,
@@ -242,19 +242,12 @@ def image_files(paths: list[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found = sorted(
-                p for p in files_under(path) if not is_hidden(p.relative_to(path).as_posix())
+                p
+                for p in regular_files_under(path)
+                if not is_hidden(p.relative_to(path).as_posix())
             )
-            broken = [p for p in found if not p.is_file()]
-            found = [p for p in found if p.is_file()]
             files += [p for p in found if p.suffix.lower() in IMAGE_SUFFIXES]
             _warn_skipped(path, [p for p in found if p.suffix.lower() not in IMAGE_SUFFIXES])
-            if broken:
-                log.warning(
-                    "%s: skipped %d broken link(s) or special file(s): %s",
-                    path,
-                    len(broken),
-                    _names(path, broken),
-                )
         elif path.is_file():
             files.append(path)
         else:
@@ -267,15 +260,12 @@ def image_files(paths: list[Path]) -> list[Path]:
     return list(unique.values())
 
 
-def _names(folder: Path, paths: list[Path]) -> str:
-    return listing(p.relative_to(folder) for p in paths)
-
-
 def _warn_skipped(folder: Path, others: list[Path]) -> None:
     if others:
         log.warning(
             "%s: skipped %d file(s) that are not %s: %s",
-            folder, len(others), "/".join(IMAGE_SUFFIXES), _names(folder, others),
+            folder, len(others), "/".join(IMAGE_SUFFIXES),
+            listing(p.relative_to(folder) for p in others),
         )  # fmt: skip
 
 

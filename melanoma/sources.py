@@ -99,17 +99,21 @@ def is_hidden(name: str) -> bool:
 
 
 def _folder_names(folder: Path) -> list[str]:
-    """Every file under `folder` as a sorted relative POSIX path, linked folders too; a
-    broken link is named in a warning (a photo that vanished unremarked changes a split)."""
+    """Every file under `folder` as a sorted relative POSIX path, linked folders too."""
+    return sorted(p.relative_to(folder).as_posix() for p in regular_files_under(folder))
+
+
+def regular_files_under(folder: Path) -> list[Path]:
+    """The regular files of files_under(folder); a broken link or special file that is not
+    hidden is named in a warning (a photo that vanished unremarked changes a split)."""
     found = files_under(folder)
-    broken = [p for p in found if not p.is_file()]
-    shown = [p.relative_to(folder).as_posix() for p in broken]
-    if shown := [name for name in shown if not is_hidden(name)]:
+    broken = [p.relative_to(folder).as_posix() for p in found if not p.is_file()]
+    if broken := [name for name in broken if not is_hidden(name)]:
         log.warning(
             "%s: skipped %d broken link(s) or special file(s): %s",
-            folder, len(shown), listing(shown),
+            folder, len(broken), listing(broken),
         )  # fmt: skip
-    return sorted(p.relative_to(folder).as_posix() for p in found if p.is_file())
+    return [p for p in found if p.is_file()]
 
 
 def files_under(folder: Path) -> list[Path]:
