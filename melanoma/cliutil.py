@@ -153,12 +153,19 @@ THIRD_PARTY_NOISE = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",)
 THIRD_PARTY_LOGGERS = ("torch.utils._pytree", "coremltools")
 
 
+class OneLineFormatter(logging.Formatter):
+    """Warnings quote file names too: one with a line break must not split its warning
+    (a traceback, shown with --verbose, keeps its lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return on_one_line(super().formatMessage(record))
+
+
 def setup_process(verbose: bool = False, threads: int | None = None) -> None:
     """Process-wide settings belong to the CLI, never to library code."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
     if not verbose:
         for message in THIRD_PARTY_NOISE:
             warnings.filterwarnings("ignore", message=message)

@@ -2,6 +2,7 @@
 
 import errno
 import signal
+import subprocess
 import sys
 
 import click
@@ -123,6 +124,16 @@ def test_a_file_name_with_a_line_break_stays_on_the_errors_one_line(monkeypatch,
     assert run_script(monkeypatch, capsys, odd_path)[1] == (
         "error: out\\r\\nx\\x0b\\u2028: No such file or directory\n"
     )
+
+
+def test_a_warning_naming_a_file_with_a_line_break_stays_on_one_line():
+    # In a fresh process: pytest's own log handlers would make basicConfig a no-op here.
+    code = (
+        "import logging; from melanoma.cliutil import setup_process; setup_process(); "
+        "logging.getLogger('melanoma.sources').warning('skipped 1 broken link(s): a\\nb.jpg')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stderr == "WARNING melanoma.sources: skipped 1 broken link(s): a\\nb.jpg\n"
 
 
 def test_a_bug_is_not_disguised_as_a_user_error(monkeypatch, capsys):
