@@ -38,15 +38,18 @@ final class ExecuTorchClassifier {
             throw new ModelLoadException("ExecuTorch could not load " + pte.getName() + ": "
                     + e.getMessage() + " (is it a .pte from a compatible executorch export?)", e);
         }
-        // loadMethod reports a bad program (missing method, unknown operator or backend) by its
-        // return value, not by throwing; left unchecked, the failure would surface below as a
-        // misleading "does not run on this input".
-        int error = module.loadMethod("forward");
-        if (error != 0) {
+        // Loaded here, not lazily by the first forward, so a bad program (missing method,
+        // unknown operator or backend) is named as such rather than as "does not run on this
+        // input". Since executorch-android 1.5 loadMethod throws (an unchecked
+        // ExecutorchRuntimeException) instead of returning an error code; uncaught, it would
+        // end the worker thread and the app before ModelHolder could roll back.
+        try {
+            module.loadMethod("forward");
+        } catch (RuntimeException e) {
             module.destroy();
             throw new ModelLoadException("ExecuTorch could not load the forward method of "
-                    + pte.getName() + " (error 0x" + Integer.toHexString(error)
-                    + "; is it a .pte from a compatible executorch export?)");
+                    + pte.getName() + ": " + e.getMessage()
+                    + " (is it a .pte from a compatible executorch export?)", e);
         }
         ExecuTorchClassifier classifier = new ExecuTorchClassifier(module, size);
         try {
