@@ -9,6 +9,7 @@ import android.net.Uri;
 import androidx.exifinterface.media.ExifInterface;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.Locale;
 
 /**
  * Decodes a photo at full resolution, upright.
@@ -49,6 +50,7 @@ final class ImageLoader {
         try (InputStream in = open(resolver, uri)) {
             BitmapFactory.decodeStream(in, null, bounds);
         }
+        refuseFormatsPythonRefuses(bounds.outMimeType);
         if ((long) bounds.outWidth * bounds.outHeight > MAX_PIXELS) {
             throw new IOException(bounds.outWidth + "x" + bounds.outHeight + " is over "
                     + MAX_PIXELS / 1_000_000 + " megapixels, too large for a photo "
@@ -68,6 +70,22 @@ final class ImageLoader {
         }
         Bitmap full = upright(decoded, orientation);
         return new Loaded(full, previewOf(full, previewMaxSide));
+    }
+
+    /**
+     * The photo picker also offers WebP, HEIF, GIF and BMP, which BitmapFactory decodes; the
+     * Python reference (melanoma.images) reads JPEG and PNG only, so the app refuses the rest
+     * with its words rather than score a photo `melanoma predict` would not.
+     */
+    private static void refuseFormatsPythonRefuses(String mimeType) throws IOException {
+        if (mimeType == null) {
+            throw new IOException("this file is not an image this phone can decode");
+        }
+        if (!mimeType.equals("image/jpeg") && !mimeType.equals("image/png")) {
+            String format = mimeType.substring(mimeType.indexOf('/') + 1);
+            throw new IOException("a " + format.toUpperCase(Locale.ROOT)
+                    + " image; only JPEG and PNG are read");
+        }
     }
 
     private static InputStream open(ContentResolver resolver, Uri uri) throws IOException {
