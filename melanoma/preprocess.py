@@ -26,6 +26,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from melanoma.errors import UserError
+
 IMAGE_SIZE = 32
 MIN_SIDE = IMAGE_SIZE  # smaller images would have to be upsampled: refused instead
 
@@ -95,6 +97,13 @@ def image_to_input(rgb: np.ndarray, mean: Sequence[float], std: Sequence[float])
 def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
     """Per-channel mean and std on the 0..1 scale of (N, 3, H, W) uint8 images."""
     scaled = images.to(torch.float64) / 255.0
-    mean = scaled.mean(dim=(0, 2, 3))
-    std = scaled.std(dim=(0, 2, 3))
-    return [round(float(v), 6) for v in mean], [round(float(v), 6) for v in std]
+    mean = [round(float(v), 6) for v in scaled.mean(dim=(0, 2, 3))]
+    std = [round(float(v), 6) for v in scaled.std(dim=(0, 2, 3))]
+    flat = [name for name, value in zip(("red", "green", "blue"), std, strict=True) if value <= 0]
+    if flat:
+        # Normalizing by 0 makes every input NaN: the run would "diverge" whatever the seed.
+        raise UserError(
+            f"the training images' {' and '.join(flat)} channel has one value in every "
+            "pixel (std 0): there is nothing to normalize it by"
+        )
+    return mean, std

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from melanoma.errors import UserError
 from melanoma.preprocess import (
     area_weights,
     channel_stats,
@@ -80,6 +81,15 @@ def test_channel_stats_on_known_values():
     mean, std = channel_stats(images)
     assert mean == [0.5, 0.5, 0.5]
     assert std[0] == pytest.approx(np.std([0] * 4 + [1] * 4, ddof=1), abs=1e-6)
+
+
+def test_channel_stats_refuse_a_channel_with_one_value():
+    """Normalizing by a zero std turns every input into NaN, which training would report
+    as a divergence no seed or learning rate can cure."""
+    images = torch.randint(0, 256, (4, 3, 8, 8), dtype=torch.uint8)
+    images[:, 2] = 100
+    with pytest.raises(UserError, match="blue channel has one value in every pixel"):
+        channel_stats(images)
 
 
 def test_stored_pixels_round_to_the_nearest_level_half_up():

@@ -54,6 +54,19 @@ def test_metadata_describes_the_run(quick_checkpoint, dataset):
     assert len(history) == 1 + 5 * meta.epochs
 
 
+@pytest.mark.parametrize("train", [train_supervised, train_sgan])
+def test_labeled_images_with_a_constant_channel_are_refused_before_any_write(
+    dataset, tmp_path, train
+):
+    flat = dataset.labeled.images.clone()
+    flat[:, 2] = 100  # blue: one value everywhere, std 0
+    data = dataclasses.replace(dataset, labeled=dataclasses.replace(dataset.labeled, images=flat))
+    config = FAST if train is train_supervised else SGANConfig(epochs=1, progress=False)
+    with pytest.raises(UserError, match="blue channel has one value"):
+        train(data, config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_normalization_comes_from_the_labeled_images_only(quick_checkpoint, dataset):
     from melanoma.preprocess import channel_stats
 
