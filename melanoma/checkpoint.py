@@ -188,8 +188,9 @@ def read_meta(ckpt_dir: Path) -> CheckpointMeta:
     except FileNotFoundError:
         if (ckpt_dir / "resume.pt").is_file():  # melanoma.resume.RESUME, which imports this
             raise CheckpointError(
-                f"{ckpt_dir}: an interrupted training run, not a checkpoint yet; "
-                "finish it with melanoma train ... --resume"
+                f"{ckpt_dir}: an interrupted training run, not a checkpoint yet; finish it "
+                "with the command that started it (melanoma train ... --resume, or the same "
+                "melanoma compare)"
             ) from None
         raise CheckpointError(f"{ckpt_dir}: no {METADATA} (not a checkpoint directory)") from None
     except (json.JSONDecodeError, UnicodeDecodeError, OSError, RecursionError) as err:
