@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -147,16 +149,24 @@ def train(
 
 def _train_method(method, dataset, config, out_dir, resume) -> Path:
     from melanoma.methods import train_method
+
+    with _training_ends("continue with --resume"):
+        return train_method(method, dataset, config, out_dir, resume=resume)
+
+
+@contextlib.contextmanager
+def _training_ends(how_to_continue: str) -> Iterator[None]:
+    """How train, compare and nested-cv report a run that stopped: one line each."""
     from melanoma.resume import TrainingInterrupted
     from melanoma.training import DivergenceError
 
     try:
-        return train_method(method, dataset, config, out_dir, resume=resume)
+        yield
     except DivergenceError as gave_up:  # not bad input (exit 2): the training failed
         click.echo(f"error: {gave_up}", err=True)
         sys.exit(1)
     except TrainingInterrupted as stop:
-        click.echo(f"{stop}; continue with --resume", err=True)
+        click.echo(f"{stop}; {how_to_continue}", err=True)
         sys.exit(EXIT_INTERRUPTED)
 
 
@@ -209,13 +219,8 @@ def compare(data, methods, seeds, out_dir, epochs, progress):
 
     dataset = load_dataset(data)
     click.echo(dataset.summary(), err=True)
-    from melanoma.resume import TrainingInterrupted
-
-    try:
+    with _training_ends("rerun the same command to continue from there"):
         run_compare(dataset, out_dir, methods, seeds, epochs=epochs, progress=progress)
-    except TrainingInterrupted as stop:
-        click.echo(f"{stop}; rerun the same command to continue from there", err=True)
-        sys.exit(EXIT_INTERRUPTED)
     click.echo((out_dir / "results.md").read_text(), nl=False)
 
 
@@ -245,7 +250,8 @@ def nested_cv(data, seeds, out_dir):
     from melanoma.nested_cv import NestedConfig, results_markdown
     from melanoma.nested_cv import nested_cv as run_nested_cv
 
-    results = run_nested_cv(load_dataset(data), NestedConfig(seeds=tuple(seeds)), out_dir)
+    with _training_ends("rerun the same command"):
+        results = run_nested_cv(load_dataset(data), NestedConfig(seeds=tuple(seeds)), out_dir)
     click.echo(results_markdown(results), nl=False)
 
 

@@ -340,3 +340,30 @@ def test_sigterm_is_handled_as_ctrl_c(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     # click starts a new line first, as after a ^C echoed by the terminal
     assert (done.returncode, done.stderr.strip()) == (130, "interrupted")
+
+
+@pytest.mark.parametrize(
+    ("command", "runner"),
+    [("compare", "melanoma.compare.compare"), ("nested-cv", "melanoma.nested_cv.nested_cv")],
+)
+def test_a_diverged_training_inside_compare_or_nested_cv_is_one_line_exit_1(
+    monkeypatch, capsys, tmp_path, command, runner
+):
+    """As in train: a training that gave up is not bad input (2), nor a traceback."""
+    from types import SimpleNamespace
+
+    from melanoma.cli import main
+    from melanoma.training import DivergenceError
+
+    def diverge(*args, **kwargs):
+        raise DivergenceError("member 1 of 5 diverged at epoch 1 (loss nan); no checkpoint")
+
+    monkeypatch.setattr(runner, diverge)
+    monkeypatch.setattr("melanoma.datasets.load_dataset", lambda data: SimpleNamespace(summary=str))
+    monkeypatch.setattr("sys.argv", ["melanoma", command, "--data", str(tmp_path), "--out", "o"])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    assert stop.value.code == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "error: member 1 of 5 diverged at epoch 1 (loss nan); no checkpoint"
+    )
