@@ -1,11 +1,21 @@
 """A run's identity in its resume state, and a fresh run clearing what a previous one left."""
 
 import logging
+import os
+import signal
 
 import pytest
 import torch
 
-from melanoma.resume import RESUME, RUN_FILES, clear_previous_run, run_identity, save_resume_state
+from melanoma.resume import (
+    RESUME,
+    RUN_FILES,
+    TrainingInterrupted,
+    clear_previous_run,
+    resumable,
+    run_identity,
+    save_resume_state,
+)
 from melanoma.train import TrainConfig
 
 
@@ -41,6 +51,28 @@ def test_a_second_ctrl_c_while_the_state_is_written_keeps_the_previous_state(tmp
     monkeypatch.undo()
     assert [p.name for p in tmp_path.iterdir()] == [RESUME]  # no temp file left either
     assert torch.load(tmp_path / RESUME, weights_only=True) == {"epoch": 3}
+
+
+def test_a_second_ctrl_c_while_the_state_is_saved_does_not_lose_it(tmp_path):
+    class SecondPress(Exception):
+        pass
+
+    def handler(signum, frame):  # what the CLI's handler does: raise out of the save
+        raise SecondPress
+
+    def state():
+        os.kill(os.getpid(), signal.SIGINT)  # an impatient second Ctrl-C, mid-save
+        return {"epoch": 4}
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        with pytest.raises(TrainingInterrupted, match="after epoch 4"):
+            with resumable(tmp_path, state, lambda: "epoch 4"):
+                raise KeyboardInterrupt  # the first Ctrl-C
+        assert signal.getsignal(signal.SIGINT) is handler  # held only while saving
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert torch.load(tmp_path / RESUME, weights_only=True) == {"epoch": 4}
 
 
 def test_a_fresh_run_says_it_discards_an_interrupted_runs_state(tmp_path, caplog):
