@@ -87,7 +87,11 @@ RUN_FILES = (
 def clear_previous_run(out_dir: Path) -> None:
     """A fresh run owns its directory's run files: ones a previous run left would sit
     beside the new checkpoint (another method's out_of_fold.csv, a history it did not
-    make). Other files, and a qat/ folder, are left alone."""
+    make). Other files, and a qat/ folder, are left alone, and so is a folder no run wrote
+    (no history, weights, metadata or resume state): a samples.png of the user's own there
+    is not an SGAN's output."""
+    if not any((out_dir / name).is_file() for name in (HISTORY, WEIGHTS, METADATA, RESUME)):
+        return
     if (out_dir / RESUME).is_file():
         # Said as done: by the time the user reads it, the file is gone.
         log.warning(

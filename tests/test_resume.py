@@ -31,6 +31,13 @@ def test_a_fresh_run_removes_only_the_run_files_a_previous_run_left(tmp_path):
     assert not (tmp_path / "not-yet").exists()
 
 
+def test_a_folder_no_run_wrote_keeps_files_that_share_a_run_files_name(tmp_path):
+    for name in ("samples.png", "validation.csv", "samples-epoch999.png", "notes.md"):
+        (tmp_path / name).write_text("mine")
+    clear_previous_run(tmp_path)
+    assert len(list(tmp_path.iterdir())) == 4
+
+
 def test_identity_ignores_how_progress_is_shown_but_not_what_is_trained(dataset):
     base = run_identity("supervised", TrainConfig(), dataset)
     assert run_identity("supervised", TrainConfig(progress=False, device="cpu"), dataset) == base
