@@ -21,6 +21,24 @@ def test_ema_warms_up_then_follows_its_decay():
     assert ema.updates == 10_001
 
 
+def test_in_a_default_length_run_the_warm_up_not_the_decay_sets_the_average():
+    """The docstring's claim: 300 updates (a supervised member) end below 0.99, so any
+    larger configured decay gives the same average."""
+    torch.manual_seed(0)
+    steps = torch.randn(300, 1, 4)
+    averages = []
+    for decay in (0.99, 0.99999):
+        model = torch.nn.Linear(4, 1, bias=False)
+        torch.nn.init.zeros_(model.weight)
+        ema = WeightEMA(model, decay)
+        for step in steps:
+            with torch.no_grad():
+                model.weight.add_(step)
+            ema.update(model)
+        averages.append(ema.model.weight)
+    assert torch.equal(*averages)
+
+
 def test_training_leaves_the_callers_random_stream_alone(dataset, tmp_path):
     """Trainers seed torch's global RNG for dropout; the caller's stream must not move."""
     labeled = dataset.labeled.subset(torch.arange(40))
