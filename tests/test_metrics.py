@@ -244,3 +244,11 @@ def test_roc_points_start_at_a_threshold_of_one_not_infinity():
     points = metrics.roc_points(LABELS, PROBS)
     assert points["thresholds"][0] == 1.0 and np.isfinite(points["thresholds"]).all()
     assert (points["fpr"][0], points["tpr"][0]) == (0.0, 0.0)
+
+
+def test_the_first_roc_threshold_flags_nothing_even_when_a_score_is_one():
+    labels, probs = np.array([0, 1, 1, 0]), np.float32([0.2, 1.0, 0.7, 0.4])
+    points = metrics.roc_points(labels, probs)
+    for fpr, tpr, threshold in zip(*points.values(), strict=True):
+        flagged = probs.astype(np.float64) >= threshold  # the package's rule, in float64
+        assert (fpr, tpr) == (flagged[labels == 0].mean(), flagged[labels == 1].mean())
