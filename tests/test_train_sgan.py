@@ -84,7 +84,8 @@ def test_with_unlabeled_losses_off_the_discriminator_learns_from_labeled_images_
 
 def test_train_writes_checkpoint_and_reports(small, tmp_path):
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "out_of_fold.csv").write_text("left by a supervised run\n")
+    for left_by_a_supervised_run in ("history.csv", "out_of_fold.csv"):
+        (tmp_path / "run" / left_by_a_supervised_run).write_text("fold,epoch\n")
     out = train_sgan(small, TINY, tmp_path / "run")
     assert not (out / "out_of_fold.csv").exists()  # not beside an SGAN checkpoint
     checkpoint = load_checkpoint(out)
