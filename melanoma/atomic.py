@@ -71,9 +71,9 @@ def _remove(path: Path) -> None:
 def output_dir(path: Path) -> Iterator[Path]:
     """Create an output directory before the work (an unwritable --out fails in seconds,
     not after minutes of training) and remove it again if the work fails before writing
-    anything into it."""
+    anything into it, with any parent folder it had to create for it."""
     path = Path(path)
-    existed = path.exists()
+    created = [p for p in (path, *path.parents) if not p.exists()]  # deepest first
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -82,8 +82,10 @@ def output_dir(path: Path) -> Iterator[Path]:
         check_writable(path, is_dir=True)
         yield path
     except BaseException:
-        if not existed and not any(path.iterdir()):
-            path.rmdir()
+        for folder in created:
+            if not folder.is_dir() or any(folder.iterdir()):
+                break
+            folder.rmdir()
         raise
 
 

@@ -38,6 +38,14 @@ def test_output_dir_created_for_the_work_is_removed_if_the_work_fails_empty(tmp_
     assert (tmp_path / "kept" / "partial.csv").exists()
 
 
+def test_output_dir_removes_the_parent_folders_it_created_for_failed_work(tmp_path):
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(ValueError), output_dir(tmp_path / "runs" / "p1" / "p2" / "out"):
+        raise ValueError("no --data for the int8 program")
+    assert list(tmp_path.iterdir()) == [tmp_path / "runs"]
+    assert not any((tmp_path / "runs").iterdir())
+
+
 def test_output_dir_never_removes_a_directory_that_existed(tmp_path):
     with pytest.raises(ValueError), output_dir(tmp_path):
         raise ValueError("x")
