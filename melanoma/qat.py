@@ -29,6 +29,8 @@ from melanoma.atomic import atomic_path, output_dir
 from melanoma.augment import AugmentConfig
 from melanoma.checkpoint import (
     METADATA,
+    REFERENCE_DIR,
+    REFERENCE_NAMES,
     WEIGHTS,
     Checkpoint,
     CheckpointError,
@@ -198,11 +200,7 @@ def qat_finetune(
     the int8 model is meant to reproduce the float model's decisions.
     """
     out_dir, meta = Path(out_dir), checkpoint.meta
-    if out_dir.resolve() == checkpoint.path.resolve():
-        raise UserError(
-            f"{out_dir}: --out must differ from the float checkpoint (use {QAT_SUBDIR}/)"
-        )
-    _refuse_other_checkpoint(out_dir)
+    _refuse_out_dir(out_dir, checkpoint.path)
     if dataset.fingerprint != meta.data_fingerprint:
         raise UserError(
             f"{dataset.source}: data fingerprint {dataset.fingerprint} differs from the "
@@ -223,6 +221,31 @@ def qat_finetune(
                 qat_meta = _qat_meta(checkpoint, program, splits, config, program_temp)
                 meta_temp.write_text(json.dumps(asdict(qat_meta), indent=2) + "\n")
     return out_dir
+
+
+def _refuse_out_dir(out_dir: Path, source: Path) -> None:
+    """--out must not be the source, the installed package's bundled models, or a folder
+    inside another checkpoint, where the exporters would take the program for that one's."""
+    where, source = out_dir.resolve(), source.resolve()
+    if where == source:
+        raise UserError(
+            f"{out_dir}: --out must differ from the float checkpoint (use {QAT_SUBDIR}/)"
+        )
+    named_like_one = out_dir.parent.name in REFERENCE_NAMES and where.parent != source
+    if where.is_relative_to(REFERENCE_DIR.resolve()) or named_like_one:
+        # `--out reference-supervised/qat`, as the README's CHECKPOINT_DIR/qat reads, would
+        # write a local folder no exporter reads, under a name that then shadows the model.
+        raise UserError(
+            f"{out_dir}: the bundled reference models are read-only and ship their int8 "
+            f"program in {QAT_SUBDIR}/; to run QAT on one again, copy its folder "
+            f"({source}) and pass the copy"
+        )
+    if where.parent != source and (where.parent / METADATA).is_file():
+        raise UserError(
+            f"{out_dir}: inside another checkpoint ({out_dir.parent}), whose exporters would "
+            f"take this program for its own; use {source / QAT_SUBDIR}"
+        )
+    _refuse_other_checkpoint(out_dir)
 
 
 def _refuse_other_checkpoint(out_dir: Path) -> None:

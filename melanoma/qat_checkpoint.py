@@ -23,6 +23,7 @@ from melanoma.checkpoint import (
     resolve_checkpoint_dir,
 )
 from melanoma.errors import first_line
+from melanoma.pt2e import exact_int8_ranges
 
 log = logging.getLogger(__name__)
 PROGRAM = "program.pt2"
@@ -76,6 +77,10 @@ def load_qat(path_or_name: str | os.PathLike) -> QATCheckpoint:
         raise CheckpointError(f"{program_path}: unreadable exported program ({why})") from None
     finally:
         export_log.disabled = was_disabled
+    try:
+        exact_int8_ranges(program)  # a float program under a matching sha256 is no int8 one
+    except (ValueError, StopIteration) as err:
+        raise CheckpointError(f"{program_path}: {first_line(err)}") from None
     return QATCheckpoint(program, meta, qat_dir)
 
 

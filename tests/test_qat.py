@@ -147,6 +147,14 @@ def test_damaged_qat_directories_raise_checkpoint_error(
         with pytest.raises(CheckpointError, match="unreadable exported program"):
             load_qat(broken)
     assert not [r for r in caplog.records if r.name == "torch.export"], caplog.text
+    # A float program under a matching sha256: sound, loadable, and not int8.
+    float_program = torch.export.export(
+        load_checkpoint(float_dir).model, (torch.zeros(1, 3, 32, 32),)
+    )
+    torch.export.save(float_program, tmp_path / "float.pt2")
+    _with_matching_sha256(broken, (tmp_path / "float.pt2").read_bytes())
+    with pytest.raises(CheckpointError, match="program.pt2: not a converted int8 program"):
+        load_qat(broken)
     program.unlink()
     with pytest.raises(CheckpointError, match="is missing"):
         load_qat(broken)
@@ -173,6 +181,27 @@ def test_qat_refuses_other_data_and_overwriting_the_float_checkpoint(float_dir, 
     (other / "metadata.json").write_text("[" * 100_000)
     with pytest.raises(UserError, match="holds another checkpoint"):
         qat_finetune(checkpoint, dataset, FAST, other)
+
+
+def test_qat_never_writes_into_another_checkpoint_or_the_bundled_models(
+    float_dir, dataset, tmp_path, monkeypatch
+):
+    checkpoint = load_checkpoint(float_dir)
+    # Data that fails the later fingerprint check: should the refusal go, nothing trains or
+    # writes (the bundled program least of all); the test fails on the message instead.
+    data = dataclasses.replace(dataset, labeled=dataset.labeled.subset(torch.arange(150)))
+    other = tmp_path / "other-model"  # a typo for float_dir/qat would replace other's program
+    shutil.copytree(float_dir, other, ignore=shutil.ignore_patterns("qat"))
+    with pytest.raises(UserError, match="inside another checkpoint .*other-model"):
+        qat_finetune(checkpoint, data, FAST, other / "qat")
+    assert not (other / "qat").exists()
+    reference = load_checkpoint("reference-supervised")
+    with pytest.raises(UserError, match="bundled reference models are read-only"):
+        qat_finetune(reference, data, FAST, reference.path / "qat")
+    monkeypatch.chdir(tmp_path)  # the README's CHECKPOINT_DIR/qat, with the name
+    with pytest.raises(UserError, match="bundled reference models are read-only"):
+        qat_finetune(reference, data, FAST, Path("reference-supervised") / "qat")
+    assert not (tmp_path / "reference-supervised").exists()
 
 
 def test_ctrl_c_while_qat_is_saved_keeps_the_earlier_program_and_metadata(
