@@ -212,7 +212,9 @@ def _int8_source(checkpoint, dataset, model_name: str, out_dir: Path, qat_config
         if dataset is None:
             raise UserError(
                 f"{checkpoint.path}: no int8 program made from this checkpoint, and int8 "
-                "needs QAT on its training data: pass --data (or --quantize none)"
+                "needs QAT on its training data: pass --data, or run melanoma qat "
+                f"{checkpoint.path} --data PATH --out {checkpoint.path / 'qat'} first "
+                "(or --quantize none)"
             )
         log.info("no matching int8 program: QAT into %s", qat_dir)
         qat_finetune(checkpoint, dataset, qat_config or QATConfig(), qat_dir)

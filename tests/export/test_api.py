@@ -213,8 +213,9 @@ def test_int8_without_program_or_data_is_a_user_error(float_only_checkpoint, tmp
     config = api.ExportConfig(
         targets=("onnx",), checkpoint=str(float_only_checkpoint), quantize="int8", out_dir=tmp_path
     )
-    with pytest.raises(UserError, match="--data"):
+    with pytest.raises(UserError, match="pass --data, or run melanoma qat .* first") as err:
         api.export_checkpoint(config)
+    assert f"--out {float_only_checkpoint / 'qat'}" in str(err.value)
 
 
 def test_a_precision_no_chosen_target_offers_is_refused_before_any_work(
