@@ -155,8 +155,9 @@ def _train_method(method, dataset, config, out_dir, resume) -> Path:
 
 
 @contextlib.contextmanager
-def _training_ends(how_to_continue: str) -> Iterator[None]:
-    """How train, compare and nested-cv report a run that stopped: one line each."""
+def _training_ends(how_to_continue: str | None) -> Iterator[None]:
+    """How train, compare and nested-cv report a run that stopped: one line each. None:
+    the run keeps no state to continue from (nested-cv trains in a temporary folder)."""
     from melanoma.resume import TrainingInterrupted
     from melanoma.training import DivergenceError
 
@@ -166,7 +167,8 @@ def _training_ends(how_to_continue: str) -> Iterator[None]:
         click.echo(f"error: {gave_up}", err=True)
         sys.exit(1)
     except TrainingInterrupted as stop:
-        click.echo(f"{stop}; {how_to_continue}", err=True)
+        said = f"{stop}; {how_to_continue}" if how_to_continue else "interrupted"
+        click.echo(said, err=True)
         sys.exit(EXIT_INTERRUPTED)
 
 
@@ -250,7 +252,7 @@ def nested_cv(data, seeds, out_dir):
     from melanoma.nested_cv import NestedConfig, results_markdown
     from melanoma.nested_cv import nested_cv as run_nested_cv
 
-    with _training_ends("rerun the same command"):
+    with _training_ends(None):  # it cannot resume: a rerun starts over
         results = run_nested_cv(load_dataset(data), NestedConfig(seeds=tuple(seeds)), out_dir)
     click.echo(results_markdown(results), nl=False)
 

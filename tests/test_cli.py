@@ -367,3 +367,37 @@ def test_a_diverged_training_inside_compare_or_nested_cv_is_one_line_exit_1(
     assert capsys.readouterr().err.splitlines()[-1] == (
         "error: member 1 of 5 diverged at epoch 1 (loss nan); no checkpoint"
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "runner", "said"),
+    [
+        (
+            "compare",
+            "melanoma.compare.compare",
+            "interrupted after epoch 17/60; resume state saved to r/resume.pt; "
+            "rerun the same command to continue from there",
+        ),
+        # nested-cv trains in a temporary folder, gone by now: no path, no resume
+        ("nested-cv", "melanoma.nested_cv.nested_cv", "interrupted"),
+    ],
+)
+def test_an_interrupted_compare_says_how_to_continue_and_nested_cv_names_no_state(
+    monkeypatch, capsys, tmp_path, command, runner, said
+):
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from melanoma.cli import main
+    from melanoma.resume import TrainingInterrupted
+
+    def interrupted(*args, **kwargs):
+        raise TrainingInterrupted(Path("r/resume.pt"), "epoch 17/60")
+
+    monkeypatch.setattr(runner, interrupted)
+    monkeypatch.setattr("melanoma.datasets.load_dataset", lambda data: SimpleNamespace(summary=str))
+    monkeypatch.setattr("sys.argv", ["melanoma", command, "--data", str(tmp_path), "--out", "o"])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    assert stop.value.code == 130
+    assert capsys.readouterr().err.splitlines()[-1] == said
