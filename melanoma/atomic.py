@@ -73,17 +73,20 @@ def output_dir(path: Path) -> Iterator[Path]:
     not after minutes of training) and remove it again if the work fails before writing
     anything into it, with any parent folder it had to create for it."""
     path = Path(path)
-    created = [p for p in (path, *path.parents) if not p.exists()]  # deepest first
+    # os.path's tests, not Path's: they say False where a name is too long to look up.
+    created = [p for p in (path, *path.parents) if not os.path.lexists(p)]  # deepest first
     try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"{path}: cannot create output directory ({err.strerror})") from None
-    try:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:  # after some parents, maybe (a name too long for the disk)
+            raise UserError(f"{path}: cannot create output directory ({err.strerror})") from None
         check_writable(path, is_dir=True)
         yield path
     except BaseException:
-        for folder in created:
-            if not folder.is_dir() or any(folder.iterdir()):
+        for folder in created:  # one mkdir did not make (a name too long) is skipped
+            if not os.path.isdir(folder):
+                continue
+            if any(folder.iterdir()):
                 break
             folder.rmdir()
         raise

@@ -44,6 +44,10 @@ def test_output_dir_removes_the_parent_folders_it_created_for_failed_work(tmp_pa
         raise ValueError("no --data for the int8 program")
     assert list(tmp_path.iterdir()) == [tmp_path / "runs"]
     assert not any((tmp_path / "runs").iterdir())
+    with pytest.raises(UserError, match="cannot create output directory"):  # after p1/p2/
+        with output_dir(tmp_path / "runs" / "p1" / "p2" / ("x" * 300)):
+            pass
+    assert not any((tmp_path / "runs").iterdir())
 
 
 def test_output_dir_never_removes_a_directory_that_existed(tmp_path):
