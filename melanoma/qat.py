@@ -224,14 +224,14 @@ def qat_finetune(
 
 
 def _refuse_out_dir(out_dir: Path, source: Path) -> None:
-    """--out must not be the source, the installed package's bundled models, or a folder
-    inside another checkpoint, where the exporters would take the program for that one's."""
+    """--out must not be the source, the installed package's bundled models, or another
+    checkpoint's qat/ (a typo that would replace that checkpoint's int8 program)."""
     where, source = out_dir.resolve(), source.resolve()
     if where == source:
         raise UserError(
             f"{out_dir}: --out must differ from the float checkpoint (use {QAT_SUBDIR}/)"
         )
-    named_like_one = out_dir.parent.name in REFERENCE_NAMES and where.parent != source
+    named_like_one = str(out_dir.parent) in REFERENCE_NAMES and where.parent != source
     if where.is_relative_to(REFERENCE_DIR.resolve()) or named_like_one:
         # `--out reference-supervised/qat`, as the README's CHECKPOINT_DIR/qat reads, would
         # write a local folder no exporter reads, under a name that then shadows the model.
@@ -240,10 +240,10 @@ def _refuse_out_dir(out_dir: Path, source: Path) -> None:
             f"program in {QAT_SUBDIR}/; to run QAT on one again, copy its folder "
             f"({source}) and pass the copy"
         )
-    if where.parent != source and (where.parent / METADATA).is_file():
+    if where.name == QAT_SUBDIR and where.parent != source and (where.parent / METADATA).is_file():
         raise UserError(
-            f"{out_dir}: inside another checkpoint ({out_dir.parent}), whose exporters would "
-            f"take this program for its own; use {source / QAT_SUBDIR}"
+            f"{out_dir}: the int8 program folder of another checkpoint ({out_dir.parent}), "
+            f"which QAT would replace; use {source / QAT_SUBDIR}"
         )
     _refuse_other_checkpoint(out_dir)
 

@@ -79,7 +79,7 @@ def load_qat(path_or_name: str | os.PathLike) -> QATCheckpoint:
         export_log.disabled = was_disabled
     try:
         exact_int8_ranges(program)  # a float program under a matching sha256 is no int8 one
-    except (ValueError, StopIteration) as err:
+    except (ValueError, StopIteration, AttributeError, IndexError, TypeError) as err:
         raise CheckpointError(f"{program_path}: {first_line(err)}") from None
     return QATCheckpoint(program, meta, qat_dir)
 

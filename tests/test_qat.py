@@ -192,9 +192,11 @@ def test_qat_never_writes_into_another_checkpoint_or_the_bundled_models(
     data = dataclasses.replace(dataset, labeled=dataset.labeled.subset(torch.arange(150)))
     other = tmp_path / "other-model"  # a typo for float_dir/qat would replace other's program
     shutil.copytree(float_dir, other, ignore=shutil.ignore_patterns("qat"))
-    with pytest.raises(UserError, match="inside another checkpoint .*other-model"):
+    with pytest.raises(UserError, match="int8 program folder of another checkpoint .*other-model"):
         qat_finetune(checkpoint, data, FAST, other / "qat")
     assert not (other / "qat").exists()
+    with pytest.raises(UserError, match="fingerprint"):  # beside its qat/, harmless: allowed
+        qat_finetune(checkpoint, data, FAST, other / "qat-try")
     reference = load_checkpoint("reference-supervised")
     with pytest.raises(UserError, match="bundled reference models are read-only"):
         qat_finetune(reference, data, FAST, reference.path / "qat")
@@ -202,6 +204,8 @@ def test_qat_never_writes_into_another_checkpoint_or_the_bundled_models(
     with pytest.raises(UserError, match="bundled reference models are read-only"):
         qat_finetune(reference, data, FAST, Path("reference-supervised") / "qat")
     assert not (tmp_path / "reference-supervised").exists()
+    with pytest.raises(UserError, match="fingerprint"):  # a folder of that name elsewhere
+        qat_finetune(reference, data, FAST, Path("runs") / "reference-supervised" / "qat")
 
 
 def test_ctrl_c_while_qat_is_saved_keeps_the_earlier_program_and_metadata(
