@@ -105,7 +105,8 @@ def test_corrupt_and_missing_metadata(saved, tmp_path):
     with pytest.raises(CheckpointError, match="weights.pt: a file, not a checkpoint directory"):
         load_checkpoint(path / "weights.pt")
     (tmp_path / "empty" / "resume.pt").write_bytes(b"state")  # Ctrl-C before the checkpoint
-    with pytest.raises(CheckpointError, match="an interrupted training run.*--resume, or the same melanoma compare"):
+    resume_or_rerun = "an interrupted training run.*--resume, or the same melanoma compare"
+    with pytest.raises(CheckpointError, match=resume_or_rerun):
         load_checkpoint(tmp_path / "empty")
 
 
