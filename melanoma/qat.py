@@ -232,7 +232,8 @@ def _refuse_out_dir(out_dir: Path, source: Path) -> None:
             f"{out_dir}: --out must differ from the float checkpoint (use {QAT_SUBDIR}/)"
         )
     named_like_one = str(out_dir.parent) in REFERENCE_NAMES and where.parent != source
-    if where.is_relative_to(REFERENCE_DIR.resolve()) or named_like_one:
+    in_package = where.is_relative_to(REFERENCE_DIR.resolve()) and installed_package()
+    if in_package or named_like_one:
         # `--out reference-supervised/qat`, as the README's CHECKPOINT_DIR/qat reads, would
         # write a local folder no exporter reads, under a name that then shadows the model.
         raise UserError(
@@ -246,6 +247,12 @@ def _refuse_out_dir(out_dir: Path, source: Path) -> None:
             f"which QAT would replace; use {source / QAT_SUBDIR}"
         )
     _refuse_other_checkpoint(out_dir)
+
+
+def installed_package() -> bool:
+    """True for an installed copy of the package; False in a source checkout (an editable
+    install), where the reference qat/ REPRODUCE.md files regenerate the bundled programs."""
+    return not (REFERENCE_DIR.parents[1] / "pyproject.toml").is_file()
 
 
 def _refuse_other_checkpoint(out_dir: Path) -> None:

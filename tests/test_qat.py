@@ -198,7 +198,11 @@ def test_qat_never_writes_into_another_checkpoint_or_the_bundled_models(
     with pytest.raises(UserError, match="fingerprint"):  # beside its qat/, harmless: allowed
         qat_finetune(checkpoint, data, FAST, other / "qat-try")
     reference = load_checkpoint("reference-supervised")
+    monkeypatch.setattr("melanoma.qat.installed_package", lambda: True)  # as in CI's install
     with pytest.raises(UserError, match="bundled reference models are read-only"):
+        qat_finetune(reference, data, FAST, reference.path / "qat")
+    monkeypatch.setattr("melanoma.qat.installed_package", lambda: False)  # a source checkout:
+    with pytest.raises(UserError, match="fingerprint"):  # the REPRODUCE.md command writes there
         qat_finetune(reference, data, FAST, reference.path / "qat")
     monkeypatch.chdir(tmp_path)  # the README's CHECKPOINT_DIR/qat, with the name
     with pytest.raises(UserError, match="bundled reference models are read-only"):
