@@ -102,8 +102,9 @@ def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
     flat = [name for name, value in zip(("red", "green", "blue"), std, strict=True) if value <= 0]
     if flat:
         # Normalizing by 0 makes every input NaN: the run would "diverge" whatever the seed.
+        channels = " and ".join(flat) + (" channel has" if len(flat) == 1 else " channels have")
         raise UserError(
-            f"the training images' {' and '.join(flat)} channel has one value in every "
-            "pixel (std 0): there is nothing to normalize it by"
+            f"the training images' {channels} one value in every pixel (std 0): there is "
+            "nothing to normalize by"
         )
     return mean, std
