@@ -342,6 +342,24 @@ def test_sigterm_is_handled_as_ctrl_c(tmp_path):
     assert (done.returncode, done.stderr.strip()) == (130, "interrupted")
 
 
+def run_training_command(monkeypatch, capsys, tmp_path, command, runner, stop_with):
+    """`melanoma COMMAND` in-process, its training (`runner`) raising `stop_with`: returns
+    (exit code, the last stderr line)."""
+    from types import SimpleNamespace
+
+    from melanoma.cli import main
+
+    def training(*args, **kwargs):
+        raise stop_with
+
+    monkeypatch.setattr(runner, training)
+    monkeypatch.setattr("melanoma.datasets.load_dataset", lambda data: SimpleNamespace(summary=str))
+    monkeypatch.setattr("sys.argv", ["melanoma", command, "--data", str(tmp_path), "--out", "o"])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    return stop.value.code, capsys.readouterr().err.splitlines()[-1]
+
+
 @pytest.mark.parametrize(
     ("command", "runner"),
     [("compare", "melanoma.compare.compare"), ("nested-cv", "melanoma.nested_cv.nested_cv")],
@@ -350,22 +368,12 @@ def test_a_diverged_training_inside_compare_or_nested_cv_is_one_line_exit_1(
     monkeypatch, capsys, tmp_path, command, runner
 ):
     """As in train: a training that gave up is not bad input (2), nor a traceback."""
-    from types import SimpleNamespace
-
-    from melanoma.cli import main
     from melanoma.training import DivergenceError
 
-    def diverge(*args, **kwargs):
-        raise DivergenceError("member 1 of 5 diverged at epoch 1 (loss nan); no checkpoint")
-
-    monkeypatch.setattr(runner, diverge)
-    monkeypatch.setattr("melanoma.datasets.load_dataset", lambda data: SimpleNamespace(summary=str))
-    monkeypatch.setattr("sys.argv", ["melanoma", command, "--data", str(tmp_path), "--out", "o"])
-    with pytest.raises(SystemExit) as stop:
-        main()
-    assert stop.value.code == 1
-    assert capsys.readouterr().err.splitlines()[-1] == (
-        "error: member 1 of 5 diverged at epoch 1 (loss nan); no checkpoint"
+    gave_up = DivergenceError("member 1 of 5 diverged at epoch 1 (loss nan); no checkpoint")
+    assert run_training_command(monkeypatch, capsys, tmp_path, command, runner, gave_up) == (
+        1,
+        "error: member 1 of 5 diverged at epoch 1 (loss nan); no checkpoint",
     )
 
 
@@ -386,18 +394,11 @@ def test_an_interrupted_compare_says_how_to_continue_and_nested_cv_names_no_stat
     monkeypatch, capsys, tmp_path, command, runner, said
 ):
     from pathlib import Path
-    from types import SimpleNamespace
 
-    from melanoma.cli import main
     from melanoma.resume import TrainingInterrupted
 
-    def interrupted(*args, **kwargs):
-        raise TrainingInterrupted(Path("r/resume.pt"), "epoch 17/60")
-
-    monkeypatch.setattr(runner, interrupted)
-    monkeypatch.setattr("melanoma.datasets.load_dataset", lambda data: SimpleNamespace(summary=str))
-    monkeypatch.setattr("sys.argv", ["melanoma", command, "--data", str(tmp_path), "--out", "o"])
-    with pytest.raises(SystemExit) as stop:
-        main()
-    assert stop.value.code == 130
-    assert capsys.readouterr().err.splitlines()[-1] == said
+    stopped = TrainingInterrupted(Path("r/resume.pt"), "epoch 17/60")
+    assert run_training_command(monkeypatch, capsys, tmp_path, command, runner, stopped) == (
+        130,
+        said,
+    )
