@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import PurePosixPath
 
 from melanoma.errors import listing
-from melanoma.folders import folder_of, is_hidden, is_image_name, one_data_set
+from melanoma.folders import folder_of, is_hidden, is_image_name, join, one_data_set
 from melanoma.images import IMAGE_SUFFIXES
 from melanoma.sources import DataError, FileSource
 
@@ -56,8 +56,7 @@ def read_csv_labels(source: FileSource, csvs: list[str]) -> tuple[str, list[str]
 
 def _unlabeled_prefix(csv_name: str) -> str:
     """`<the CSV's folder>/unlabeled/`, lower-cased: folder names match in any case."""
-    folder = folder_of(csv_name)
-    return (folder + "/" if folder else "").lower() + "unlabeled/"
+    return join(folder_of(csv_name), "unlabeled/").lower()
 
 
 def _images_by_name(source: FileSource, skip: str) -> dict[str, list[str]]:
@@ -103,8 +102,7 @@ def _ends_with(path: PurePosixPath, wanted: PurePosixPath) -> bool:
 
 
 def _warn_unlisted(source: FileSource, csv_name: str, listed: set[str], unlabeled: str) -> None:
-    folder = folder_of(csv_name)
-    prefix = folder + "/" if folder else ""
+    prefix = join(folder_of(csv_name), "")  # "<folder>/", or "" at the top
     unlisted = [n for n in source.names if n.startswith(prefix) and is_image_name(n)]
     unlisted = [n for n in unlisted if n not in listed and not n.lower().startswith(unlabeled)]
     if unlisted:

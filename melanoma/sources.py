@@ -106,14 +106,16 @@ def _folder_names(folder: Path) -> list[str]:
 def regular_files_under(folder: Path) -> list[Path]:
     """The regular files of files_under(folder); a broken link or special file that is not
     hidden is named in a warning (a photo that vanished unremarked changes a split)."""
-    found = files_under(folder)
-    broken = [p.relative_to(folder).as_posix() for p in found if not p.is_file()]
-    if broken := [name for name in broken if not is_hidden(name)]:
+    regular, broken = [], []
+    for path in files_under(folder):  # one stat each: thousands of photos in a pool
+        (regular if path.is_file() else broken).append(path)
+    names = [p.relative_to(folder).as_posix() for p in broken]
+    if shown := [name for name in names if not is_hidden(name)]:
         log.warning(
             "%s: skipped %d broken link(s) or special file(s): %s",
-            folder, len(broken), listing(broken),
+            folder, len(shown), listing(shown),
         )  # fmt: skip
-    return [p for p in found if p.is_file()]
+    return regular
 
 
 def files_under(folder: Path) -> list[Path]:
