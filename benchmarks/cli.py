@@ -132,6 +132,12 @@ def _threads(ctx, param, value: str) -> tuple[int, ...]:
     default=None,
     help="Gate: fail an artifact whose batch-1 p50 exceeds Z ms.",
 )
+@click.option(
+    "--require-int8",
+    is_flag=True,
+    help="Gate: fail when no int8 artifact ran, so that a drift gate cannot pass on float "
+    "files alone.",
+)
 @threshold_option(
     "Threshold every row decides at (accuracy, agreement and the gate). Default: the one the "
     "manifests name as default_threshold, which the app decides at (youden unless exported "
@@ -164,6 +170,7 @@ def bench(
     min_agreement,
     max_accuracy_drop,
     max_latency_ms,
+    require_int8,
     threshold_name,
     bootstrap,
     seed,
@@ -177,7 +184,7 @@ def bench(
     interpreter, Core ML where it exists); eager PyTorch fp32 is the reference row.
     """
     from melanoma.benchmarks.api import Outputs, benchmark
-    from melanoma.benchmarks.gate import GateLimits
+    from melanoma.benchmarks.gate import GateLimits, passed_text
     from melanoma.benchmarks.harness import BenchConfig
     from melanoma.benchmarks.report import report_json
     from melanoma.benchmarks.subjects import AccuracyConfig
@@ -193,7 +200,9 @@ def bench(
         accuracy=AccuracyConfig(threshold_name=threshold_name, n_bootstrap=bootstrap, seed=seed),
         progress=progress,
     )
-    limits = GateLimits(max_auc_drop, min_agreement, max_latency_ms, max_accuracy_drop)
+    limits = GateLimits(
+        max_auc_drop, min_agreement, max_latency_ms, max_accuracy_drop, require_int8
+    )
     to_stdout = json_path == "-"
     outputs = Outputs(out_dir, None if to_stdout else json_path and Path(json_path), not no_plots)
     report = benchmark(config, limits, outputs)
@@ -204,11 +213,8 @@ def bench(
         click.echo(line, err=True)
     if report["gate"]["violations"]:
         sys.exit(EXIT_GATE)
-    limits_set = {k: v for k, v in report["gate"]["limits"].items() if v is not None}
-    held = [f"--{k.replace('_', '-')} {v:g}" for k, v in limits_set.items()]  # 0 is a limit too
-    if held:  # a met limit would otherwise leave no trace in the output
-        within = ", ".join(held)
-        click.echo(f"gate passed: every runnable artifact row within {within}", err=to_stdout)
+    if limits.any():  # a met limit would otherwise leave no trace in the output
+        click.echo(passed_text(limits, report["artifacts"]), err=to_stdout)
 
 
 def _summary(report: dict, out_dir: Path) -> str:

@@ -23,18 +23,23 @@ class GateLimits:
     max_latency_ms: float | None = None  # fail if batch-1 p50 latency exceeds this
     # fail if reference accuracy - artifact accuracy (at the threshold) exceeds this
     max_accuracy_drop: float | None = None
+    # fail if no int8 artifact ran: drift limits held by float files alone measure no drift
+    require_int8: bool = False
 
     def __post_init__(self) -> None:
         # NaN compares false with everything, so a NaN limit would pass every row
-        for name, limit in self.as_dict().items():
+        for name, limit in self.numeric().items():
             if limit is not None and not math.isfinite(limit):
                 raise ValueError(f"GateLimits.{name} must be a finite number, not {limit}")
 
-    def as_dict(self) -> dict[str, float | None]:
+    def as_dict(self) -> dict[str, float | bool | None]:
         return dataclasses.asdict(self)
 
+    def numeric(self) -> dict[str, float | None]:
+        return {k: v for k, v in self.as_dict().items() if k != "require_int8"}
+
     def any(self) -> bool:
-        return any(value is not None for value in self.as_dict().values())
+        return self.require_int8 or any(v is not None for v in self.numeric().values())
 
 
 def violations(rows: list[dict], limits: GateLimits) -> list[str]:
@@ -44,12 +49,24 @@ def violations(rows: list[dict], limits: GateLimits) -> list[str]:
     ran = _ran_here(rows)
     if limits.any() and not ran:
         lines.append("GATE: no artifact could run here, so none was held to the limits")
+    elif limits.require_int8 and not any(row["precision"] == "int8" for row in ran):
+        lines.append("GATE: no int8 artifact ran here, so quantization drift was not measured")
     for row in ran:
         where = f"GATE {row['name']} {row['threads']}t:"
         if row["status"] == "failed":
             lines.append(f"{where} status failed breaks verified ({'; '.join(row['reasons'])})")
         lines += [f"{where} {text}" for text in _broken(row, limits)]
     return lines
+
+
+def passed_text(limits: GateLimits, rows: list[dict]) -> str:
+    """The line a passed gate prints: each limit it held, and the rows of each precision."""
+    # `is not None`: 0 is a limit too
+    held = [f"--{k.replace('_', '-')} {v:g}" for k, v in limits.numeric().items() if v is not None]
+    held += ["--require-int8"] * limits.require_int8
+    precisions = [row["precision"] for row in _ran_here(rows)]
+    counts = ", ".join(f"{precisions.count(p)} {p}" for p in sorted(set(precisions)))
+    return f"gate passed: every runnable artifact row ({counts}) within {', '.join(held)}"
 
 
 def _ran_here(rows: list[dict]) -> list[dict]:

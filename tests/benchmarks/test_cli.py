@@ -35,7 +35,7 @@ def test_passing_run_writes_every_output_and_exits_0(bench_main, artifacts_dir, 
     code, out, err = bench_main("--artifacts", artifacts_dir, "--data", data_path, "--reference",
                                 export_source, "--out", tmp_path / "out", "--json",
                                 tmp_path / "copy.json", "--max-auc-drop", "0.5",
-                                "--min-agreement", "0", *FAST)  # fmt: skip
+                                "--min-agreement", "0", "--require-int8", *FAST)  # fmt: skip
     assert code == 0, err
     names = {p.name for p in (tmp_path / "out").iterdir()}
     assert names == {"report.json", "report.md", "report.csv", "roc.png", "latency.png",
@@ -46,8 +46,11 @@ def test_passing_run_writes_every_output_and_exits_0(bench_main, artifacts_dir, 
     assert "quick-cnn-executorch-int8.pte" in out and "eager-pytorch" in out
     assert "\ndecisions at the youden threshold\n" in out  # acc and agree% depend on it
     assert "GATE" not in err
-    assert "gate passed: every runnable artifact row within --max-auc-drop 0.5, " in out
-    assert "--min-agreement 0" in out  # a limit of 0 is still a limit
+    assert (
+        "gate passed: every runnable artifact row (3 fp32, 2 int8) within --max-auc-drop 0.5, "
+        in out
+    )
+    assert "--min-agreement 0, --require-int8" in out  # a limit of 0 is still a limit
 
 
 def test_gate_violations_exit_1_one_line_each(bench_main, artifacts_dir, export_source,

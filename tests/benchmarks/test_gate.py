@@ -4,7 +4,13 @@ import math
 
 import pytest
 
-from melanoma.benchmarks.gate import GateLimits, target_text, targets, violations
+from melanoma.benchmarks.gate import (
+    GateLimits,
+    passed_text,
+    target_text,
+    targets,
+    violations,
+)
 
 
 def test_no_limits_no_violations(rows):
@@ -33,6 +39,25 @@ def test_failed_check_is_a_violation_without_limits(make_row_for):
     assert violations([failed], GateLimits()) == [
         "GATE m.pte 1t: status failed breaks verified (agreement 0.500 < 0.9)"
     ]
+
+
+def test_require_int8_fails_a_run_of_float_artifacts_only(rows):
+    """A drift gate held by float files alone measured no drift, and must not pass."""
+    floats = [row for row in rows if row["precision"] != "int8"]
+    limits = GateLimits(max_auc_drop=0.005, require_int8=True)
+    assert violations(floats, limits) == [
+        "GATE: no int8 artifact ran here, so quantization drift was not measured"
+    ]
+    assert violations(floats, GateLimits(max_auc_drop=0.005)) == []  # not asked for
+    assert violations(rows, limits) == []
+
+
+def test_passed_text_names_each_limit_and_the_rows_of_each_precision(rows):
+    limits = GateLimits(max_auc_drop=0.005, min_agreement=0, require_int8=True)
+    assert passed_text(limits, rows) == (
+        "gate passed: every runnable artifact row (2 fp32, 2 int8) within "
+        "--max-auc-drop 0.005, --min-agreement 0, --require-int8"
+    )  # 2 threads each; the eager reference and the Core ML skip are not artifact rows held
 
 
 def test_targets(rows):
