@@ -1,4 +1,5 @@
-"""SGAN training on the real data: real updates, divergence handling, resume, checkpoint format."""
+"""SGAN training on the real data (train_sgan and its step, sgan_step): real updates,
+divergence handling, resume, checkpoint format."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import pytest
 import torch
 
+import melanoma.sgan_step
 import melanoma.train_sgan as ts
 from melanoma.batches import LabeledBatches
 from melanoma.checkpoint import load_checkpoint
@@ -19,8 +21,9 @@ from melanoma.metrics import choose_thresholds
 from melanoma.preprocess import channel_stats
 from melanoma.resume import TrainingInterrupted
 from melanoma.sgan import GeneratorConfig, SGANClassifierConfig
+from melanoma.sgan_step import build_nets, sgan_step
 from melanoma.sources import DataError
-from melanoma.train_sgan import DivergenceError, SGANConfig, build_nets, sgan_step, train_sgan
+from melanoma.train_sgan import DivergenceError, SGANConfig, train_sgan
 from melanoma.training import augmented_batch
 from melanoma.validation_scores import checkpoint_scores
 
@@ -113,7 +116,7 @@ def test_train_writes_checkpoint_and_reports(small, tmp_path):
 
 def _poison_once(monkeypatch, calls_to_poison: set[int]):
     """Make D's weights NaN before the given sgan_step calls (counted from 0)."""
-    original, count = ts.sgan_step, {"n": 0}
+    original, count = melanoma.sgan_step.sgan_step, {"n": 0}
 
     def poisoned(nets, *args, **kwargs):
         if count["n"] in calls_to_poison:
@@ -122,7 +125,7 @@ def _poison_once(monkeypatch, calls_to_poison: set[int]):
         count["n"] += 1
         return original(nets, *args, **kwargs)
 
-    monkeypatch.setattr(ts, "sgan_step", poisoned)
+    monkeypatch.setattr(melanoma.sgan_step, "sgan_step", poisoned)
 
 
 def test_injected_nan_restores_last_good_epoch(small, tmp_path, monkeypatch, caplog):
@@ -218,7 +221,7 @@ def test_ctrl_c_late_in_a_resumed_epoch_saves_the_state_it_resumed_from(
 def test_a_non_finite_generator_is_never_kept_as_the_good_state(small, tmp_path, monkeypatch):
     """Validation scores only the classifier: G going NaN in an epoch's last step must still
     roll that epoch back, not become the state every restore returns to."""
-    real_step, calls = ts.sgan_step, {"n": 0}
+    real_step, calls = melanoma.sgan_step.sgan_step, {"n": 0}
 
     def step(nets, *args, **kwargs):
         calls["n"] += 1
@@ -228,7 +231,7 @@ def test_a_non_finite_generator_is_never_kept_as_the_good_state(small, tmp_path,
                 next(nets.gen.parameters()).fill_(float("nan"))
         return losses
 
-    monkeypatch.setattr(ts, "sgan_step", step)
+    monkeypatch.setattr(melanoma.sgan_step, "sgan_step", step)
     out = train_sgan(small, TINY, tmp_path / "run")
     history = (out / "history.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in history[1:]] == ["1", "2", "3"]
