@@ -38,7 +38,9 @@ def read_csv_labels(source: FileSource, csvs: list[str]) -> tuple[str, list[str]
     for line, row in rows:
         image, target = (row.get(image_col) or "").strip(), (row.get(target_col) or "").strip()
         if target not in ("0", "1", "0.0", "1.0"):  # ISIC 2017 ground truth writes 0.0/1.0
-            raise DataError(f"{where}:{line}: target {target!r} is not 0 or 1")
+            raise DataError(
+                f"{where}:{line}: target column {target_col!r} holds {target!r}, not 0 or 1"
+            )
         found = _find_image(image, by_name, f"{where}:{line}")
         if found in first_line:  # a second copy would land in another fold and leak into CV
             raise DataError(
@@ -114,10 +116,14 @@ def _warn_unlisted(source: FileSource, csv_name: str, listed: set[str], unlabele
 
 
 def _pick_column(header: list[str], options: tuple[str, ...], what: str, where: str) -> str:
-    lowered = {h.strip().lower(): h for h in header}
+    folded = [h.strip().lower() for h in header]
     for option in options:
-        if option in lowered:
-            return lowered[option]
+        named = [h for h, f in zip(header, folded, strict=True) if f == option]
+        if len(named) > 1:  # csv keeps one of them silently: which labels would be a guess
+            shown = ", ".join(repr(h) for h in named)
+            raise DataError(f"{where}: CSV has {len(named)} {what} columns ({shown}); keep one")
+        if named:
+            return named[0]
     if not header:
         raise DataError(f"{where}: empty CSV (no header line)")
     hint = "; it looks separated by ';', write it with commas" if ";" in header[0] else ""
@@ -153,7 +159,9 @@ def _csv_rows(source: FileSource, csv_name: str) -> tuple[list[str], list[tuple[
     """(header, [(line number, row)]) of a CSV; the header even when no row follows it. The
     reader's own line count: it skips blank lines, and a quoted value can span lines."""
     try:
-        reader = csv.DictReader(io.StringIO(source.read(csv_name).decode("utf-8-sig")))
+        text = source.read(csv_name).decode("utf-8-sig")
+        # newline="": csv splits the lines itself, so old Mac (CR-only) files read too
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         rows = [(reader.line_num, row) for row in reader]
         return list(reader.fieldnames or []), rows
     except (UnicodeDecodeError, csv.Error) as err:

@@ -32,7 +32,7 @@ def test_csv_targets_written_as_floats(tmp_path, jpegs):
     assert load_dataset(tmp_path).labeled.labels.tolist() == [1, 1, 0, 0]
     rows[1] = "ISIC_0,0.5,0.0"
     (tmp_path / "ISIC-2017_GroundTruth.csv").write_text("\n".join(rows) + "\n")
-    with pytest.raises(DataError, match="target '0.5' is not 0 or 1"):
+    with pytest.raises(DataError, match="target column 'melanoma' holds '0.5', not 0 or 1"):
         load_dataset(tmp_path)
 
 
@@ -42,8 +42,25 @@ def test_csv_errors_name_the_line_of_the_file(tmp_path, jpegs):
         (tmp_path / f"ISIC_{i}.jpg").write_bytes(data)
     text = 'image_name,target,note\n\nISIC_0,1,"two\nlines"\nISIC_1,yes,\n'
     (tmp_path / "train.csv").write_text(text)
-    with pytest.raises(DataError, match=r"train\.csv:5: target 'yes' is not 0 or 1"):
+    with pytest.raises(DataError, match=r"train\.csv:5: target column 'target' holds 'yes', not"):
         load_dataset(tmp_path)
+
+
+def test_csv_with_two_target_columns_is_refused_not_guessed(tmp_path, jpegs):
+    """csv keeps the last of two same-named columns: the labels would silently be its."""
+    for i, data in enumerate(jpegs[0][:1] + jpegs[1][:1]):
+        (tmp_path / f"ISIC_{i}.jpg").write_bytes(data)
+    (tmp_path / "train.csv").write_text("image_name,target,Target\nISIC_0,1,0\nISIC_1,0,1\n")
+    with pytest.raises(DataError, match=r"CSV has 2 target columns \('target', 'Target'\)"):
+        load_dataset(tmp_path)
+
+
+def test_csv_with_old_mac_line_endings(tmp_path, jpegs):
+    """Excel's "CSV (Macintosh)" ends lines with CR alone."""
+    for i, data in enumerate(jpegs[0][:1] + jpegs[1][:1]):
+        (tmp_path / f"ISIC_{i}.jpg").write_bytes(data)
+    (tmp_path / "train.csv").write_bytes(b"image_name,target\rISIC_0,1\rISIC_1,0\r")
+    assert load_dataset(tmp_path).labeled.labels.tolist() == [1, 0]
 
 
 def test_csv_manifest_of_a_kaggle_isic_download_is_train_csv(tmp_path, jpegs, png_bytes):
