@@ -61,9 +61,11 @@ def one_data_set(source: FileSource, roots: list[str]) -> str | None:
         return None
     other = next((r for r in roots[1:] if not inside(r, roots[0])), None)
     if other is not None:
+        # a folder inside a zip is no path to pass
+        fix = "pass the one to read as --data" if source.path.is_dir() else "zip them apart"
         raise DataError(
             f"{source.describe(roots[0])} and {source.describe(other)}: two data sets side by "
-            "side; pass the one to read as --data"
+            f"side; {fix}"
         )
     return roots[0]
 

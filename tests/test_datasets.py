@@ -285,6 +285,15 @@ def test_two_class_folder_data_sets_side_by_side_are_refused(tmp_path, jpegs):
         load_dataset(tmp_path)
 
 
+def test_two_data_sets_side_by_side_in_a_zip_are_refused_with_a_fix_that_exists(tmp_path, jpegs):
+    """A folder inside a zip cannot be passed as --data."""
+    write_liveproject(tmp_path / "both" / "MelanomaDetection", jpegs)
+    write_liveproject(tmp_path / "both" / "MelanomaDetection_v2", jpegs)
+    archive = shutil.make_archive(str(tmp_path / "both"), "zip", tmp_path / "both")
+    with pytest.raises(DataError, match="two data sets side by side; zip them apart$"):
+        load_dataset(archive)
+
+
 def test_photos_beside_the_class_folders_are_named_in_a_warning(tmp_path, jpegs, caplog):
     write_class_folders(tmp_path / "train", jpegs)
     write_class_folders(tmp_path / "test", jpegs)
