@@ -18,6 +18,7 @@ from melanoma.cliutil import (
     TARGET_SENSITIVITY,
     NonEmptyPath,
     data_option,
+    on_one_line,
     progress_option,
     refuse_repeats,
     refuse_two_thresholds,
@@ -355,8 +356,9 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
     # On stderr, so that stdout stays the table: where every decision below is made.
     click.echo(f"decided at {name} = {threshold:.{digits}f}, chosen on validation", err=True)
     click.echo("\t".join(PREDICTION_COLUMNS))
-    for p in predictions:
-        click.echo(f"{p.path}\t{p.probability:.{digits}f}\t{p.decision}")
+    for p in predictions:  # a tab or line break in a file name would split its row
+        path = on_one_line(str(p.path)).replace("\t", "\\t")
+        click.echo(f"{path}\t{p.probability:.{digits}f}\t{p.decision}")
 
 
 @cli.command()

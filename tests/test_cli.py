@@ -114,6 +114,17 @@ def test_predict_prints_and_writes_csv(melanoma, quick_checkpoint, tmp_path, rea
     assert all((float(r[1]) >= youden) == (r[2] == "flagged") for r in written[1:])
 
 
+def test_predict_keeps_one_row_per_photo_whose_name_has_a_tab_or_line_break(
+    melanoma, quick_checkpoint, tmp_path, real_jpegs
+):
+    for name in ("tab\there.jpg", "two\nlines.jpg"):
+        (tmp_path / name).write_bytes(next(iter(real_jpegs.values())))
+    result = melanoma("predict", quick_checkpoint, tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("\t") for line in result.stdout.strip().splitlines()[1:]]
+    assert [r[0].rsplit("/", 1)[1] for r in rows] == ["tab\\there.jpg", "two\\nlines.jpg"]
+
+
 def test_evaluate_writes_the_roc_points(melanoma, quick_checkpoint, data_path, tmp_path):
     out = tmp_path / "roc.csv"
     result = melanoma("evaluate", quick_checkpoint, "--data", data_path, "--roc", out, "--json")
