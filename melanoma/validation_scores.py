@@ -20,6 +20,8 @@ from melanoma.metrics import (
     YOUDEN_ESTIMATORS,
     ThresholdChoice,
     auc,
+    confusion_metrics,
+    sensitivity_target,
     sensitivity_threshold,
     youden_threshold,
 )
@@ -113,23 +115,39 @@ def _mismatch(meta, labels: np.ndarray, probs: np.ndarray) -> str | None:
 
 
 def _unreproduced_threshold(meta, labels: np.ndarray, probs: np.ndarray) -> str | None:
-    """A stored threshold that training's own rule, rerun on the kept predictions, does
-    not give: a hand-set cutoff would otherwise reach every decision and manifest."""
-    rechosen = []
-    target = meta.train_config.get("target_sensitivity")
-    if isinstance(target, (int, float)):
-        rechosen.append(sensitivity_threshold(labels, probs, target))
-    estimator = meta.train_config.get("youden_estimator")
-    if estimator in YOUDEN_ESTIMATORS:
-        rechosen.append(youden_threshold(labels, probs, estimator))
-    for choice in rechosen:
-        stored = meta.find_threshold(choice.name)
-        if stored is not None and abs(stored["probability"] - choice.probability) > 1e-6:
+    """A stored threshold that the kept predictions do not give: one training's rule,
+    rerun on them, would not choose, or whose sensitivity or specificity is not the one
+    it has on them. Each reaches the manifests and the app, which show those numbers."""
+    for stored in meta.thresholds:
+        name, probability = stored["name"], stored["probability"]
+        rechosen = _rechosen(meta, name, labels, probs)
+        if rechosen is False:
+            return f"threshold {name!r} is not one training writes, so it is not reproduced by"
+        if rechosen is not None and abs(probability - rechosen.probability) > 1e-6:
             return (
-                f"{choice.name} threshold {stored['probability']:.6g} is not the "
-                f"{choice.probability:.6g} that training's rule gives on"
+                f"{name} threshold {probability:.6g} is not the "
+                f"{rechosen.probability:.6g} that training's rule gives on"
             )
+        measured = confusion_metrics(labels, probs, probability)
+        for rate in ("sensitivity", "specificity"):
+            if rate in stored and abs(stored[rate] - measured[rate]) > 1e-6:
+                return (
+                    f"{name} threshold's {rate} {stored[rate]:.6g} is not the "
+                    f"{measured[rate]:.6g} it has on"
+                )
     return None
+
+
+def _rechosen(meta, name: str, labels, probs) -> ThresholdChoice | None | bool:
+    """Training's choice for a stored threshold's name; None where its rule is not recorded
+    (a checkpoint older than youden_estimator), False for a name training never writes."""
+    target = sensitivity_target(name)
+    if target is not None:
+        return sensitivity_threshold(labels, probs, target) if 0 < target <= 1 else False
+    if name != "youden":
+        return False
+    estimator = meta.train_config.get("youden_estimator")
+    return youden_threshold(labels, probs, estimator) if estimator in YOUDEN_ESTIMATORS else None
 
 
 def read_folds(path: Path) -> list[int] | None:

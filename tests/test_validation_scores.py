@@ -158,3 +158,39 @@ def test_a_hand_set_threshold_in_metadata_is_refused_when_the_predictions_say_ot
     (ckpt / METADATA).write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match=f"metadata.json: {name} threshold 0.99 is not the"):
         load_checkpoint(ckpt)
+
+
+def _add_screening(thresholds):
+    thresholds.append({"name": "screening", "probability": 0.02, "sensitivity": 1.0,
+                       "specificity": 0.9})  # fmt: skip
+
+
+def _rename_to_sensitivity_80(thresholds):
+    stored = next(t for t in thresholds if t["name"] == "sensitivity_0.90")
+    stored.update(name="sensitivity_0.80", probability=0.05)
+
+
+def _flatter_youden(thresholds):
+    next(t for t in thresholds if t["name"] == "youden").update(sensitivity=0.99)
+
+
+@pytest.mark.parametrize(
+    ("edit", "complaint"),
+    [
+        (_add_screening, "threshold 'screening' is not one training writes, so it is not "
+                         "reproduced by out_of_fold.csv"),
+        (_rename_to_sensitivity_80, "sensitivity_0.80 threshold 0.05 is not the"),
+        (_flatter_youden, "youden threshold's sensitivity 0.99 is not the .* it has on "
+                          "out_of_fold.csv; one was edited"),
+    ],
+)  # fmt: skip
+def test_every_stored_threshold_and_its_rates_must_be_what_the_predictions_give(
+    quick_checkpoint, tmp_path, edit, complaint
+):
+    """Each reaches the manifests, and the app shows its sensitivity and specificity."""
+    ckpt = shutil.copytree(quick_checkpoint, tmp_path / "ckpt")
+    meta = json.loads((ckpt / METADATA).read_text())
+    edit(meta["thresholds"])
+    (ckpt / METADATA).write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=complaint):
+        load_checkpoint(ckpt)
