@@ -32,7 +32,10 @@ def atomic_path(final: Path) -> Iterator[Path]:
         yield temp
         if not temp.exists():
             raise FileNotFoundError(f"{temp}: writer produced nothing")
-        _replace(temp, final)
+        try:
+            _replace(temp, final)
+        except OSError as err:  # os.replace names the temp file, which is about to go
+            raise OSError(err.errno, f"cannot replace it ({err.strerror})", str(final)) from None
     finally:
         _remove(temp)
 

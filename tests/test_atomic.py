@@ -28,6 +28,18 @@ def test_unwritable_target_names_the_target_not_a_temp_file(tmp_path):
     assert caught.value.filename == str(tmp_path / "file" / "r.json")
 
 
+def test_a_target_that_cannot_be_replaced_is_named_and_no_temp_file_is_left(tmp_path):
+    (tmp_path / "r.json").mkdir()  # a folder where the file goes
+    (tmp_path / "r.json" / "x").write_text("x")
+    with (
+        pytest.raises(OSError, match="cannot replace it") as caught,
+        atomic_path(tmp_path / "r.json") as temp,
+    ):
+        temp.write_text("new")
+    assert caught.value.filename == str(tmp_path / "r.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
 def test_output_dir_created_for_the_work_is_removed_if_the_work_fails_empty(tmp_path):
     with pytest.raises(ValueError), output_dir(tmp_path / "out"):
         raise ValueError("bad input found after the directory was made")
