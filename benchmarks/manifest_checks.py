@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from melanoma.checkpoint import (
@@ -22,7 +23,6 @@ from melanoma.checkpoint import (
 )
 from melanoma.export.contract import (
     FLOAT_QUANTIZATION,
-    INT8_SCHEME,
     existing_qat,
     input_contract,
     int8_quantization,
@@ -30,13 +30,21 @@ from melanoma.export.contract import (
 )
 from melanoma.manifest import Manifest, Quantization, Threshold, must_state, size_of
 from melanoma.metrics import sensitivity_name, sensitivity_target
+from melanoma.qat_checkpoint import QAT_SUBDIR, QATCheckpoint, load_qat
 
 TOLERANCE = 1e-6  # for numbers that went through JSON (mean/std, thresholds)
 
 
-def manifest_failures(manifest: Manifest, path: Path, checkpoint: Checkpoint, threshold_name: str):
+def manifest_failures(
+    manifest: Manifest,
+    path: Path,
+    checkpoint: Checkpoint,
+    threshold_name: str,
+    program: Int8Program | None,
+):
     """Every claim of the manifest of the artifact at `path` that the checkpoint or the
-    exporter contradicts, one line each naming the field, its value and what was expected."""
+    exporter contradicts, one line each naming the field, its value and what was expected.
+    `program`: the int8 program an int8 artifact is held to (None for fp32)."""
     failures = []
     if not manifest.verification.passed:
         failures.append(f"export verification failed ({manifest.verification.check})")
@@ -50,7 +58,7 @@ def manifest_failures(manifest: Manifest, path: Path, checkpoint: Checkpoint, th
             "(the checkpoint's)"
         )
     failures += contract_failures(manifest, checkpoint)
-    failures += quantization_failures(manifest, path, checkpoint)
+    failures += quantization_failures(manifest, program)
     failures += threshold_failures(manifest, checkpoint, threshold_name)
     return failures
 
@@ -75,14 +83,19 @@ def contract_failures(manifest: Manifest, checkpoint: Checkpoint) -> list[str]:
     return failures
 
 
-def quantization_failures(manifest: Manifest, path: Path, checkpoint: Checkpoint) -> list[str]:
+def quantization_failures(manifest: Manifest, program: Int8Program | None) -> list[str]:
     """scheme, per_channel, qat and program_sha256 against the precision and the int8 program."""
     if manifest.precision not in ("fp32", "int8"):
         return [f"manifest precision {manifest.precision!r}, expected 'fp32' or 'int8'"]
-    try:
-        expected, source = _expected_quantization(manifest, path, checkpoint)
-    except CheckpointError as err:  # a broken int8 program fails this row, not the whole run
-        return [f"int8 program to check quantization against is unusable: {err}"]
+    if manifest.precision == "fp32":
+        expected, source = FLOAT_QUANTIZATION, "an fp32 artifact's"
+    elif program is None or program.qat is None:
+        # Without the program, the manifest's int8 claims (its sha256, the input and logit
+        # ranges the app reads) could only be compared with themselves: not verified.
+        return [program.problem if program else "no int8 program to check it against"]
+    else:
+        expected = int8_quantization(program.qat)
+        source = f"the int8 program in {program.qat.path}"
     failures = []
     for field in dataclasses.fields(Quantization):
         have, want = getattr(manifest.quantization, field.name), getattr(expected, field.name)
@@ -106,19 +119,27 @@ def _same_range(have, want) -> bool:
     return rounded_outward(have) == want
 
 
-def _expected_quantization(manifest: Manifest, path: Path, checkpoint: Checkpoint):
-    """(Quantization, where it comes from). The int8 program is the one the exporter would
-    lower; where there is none to read, its qat flag and sha256 cannot be checked."""
-    if manifest.precision == "fp32":
-        return FLOAT_QUANTIZATION, "an fp32 artifact's"
+@dataclass(frozen=True)
+class Int8Program:
+    """The QAT program an int8 artifact is lowered from, or why there is none to hold it to."""
+
+    qat: QATCheckpoint | None
+    problem: str | None = None
+
+
+def int8_program(manifest: Manifest, path: Path, checkpoint: Checkpoint) -> Int8Program | None:
+    """The program the exporter would lower (the checkpoint's qat/, else qat-<model> beside
+    the artifact), for an int8 manifest; None for any other."""
+    if manifest.precision != "int8":
+        return None
     qat_dir = existing_qat(checkpoint.path, path.parent, manifest.model_name)
     if qat_dir is None:
-        stated = manifest.quantization
-        unchecked = dataclasses.replace(stated, scheme=INT8_SCHEME, per_channel=True)
-        return unchecked, "an int8 artifact's"
-    from melanoma.qat_checkpoint import load_qat
-
-    return int8_quantization(load_qat(qat_dir)), f"the int8 program in {qat_dir}"
+        looked = f"{checkpoint.path / QAT_SUBDIR} or {path.parent / f'qat-{manifest.model_name}'}"
+        return Int8Program(None, f"no int8 program to check it against (none in {looked})")
+    try:
+        return Int8Program(load_qat(qat_dir))
+    except CheckpointError as err:  # a broken int8 program fails this row, not the whole run
+        return Int8Program(None, f"int8 program to check it against is unusable: {err}")
 
 
 def threshold_failures(manifest: Manifest, checkpoint: Checkpoint, threshold_name: str):

@@ -27,7 +27,11 @@ from melanoma.benchmarks.accuracy import (
     sanity_failures,
     sigmoid,
 )
-from melanoma.benchmarks.manifest_checks import expected_threshold, manifest_failures
+from melanoma.benchmarks.manifest_checks import (
+    expected_threshold,
+    int8_program,
+    manifest_failures,
+)
 from melanoma.checkpoint import (
     WEIGHTS,
     Checkpoint,
@@ -99,16 +103,16 @@ class EagerRunner:
 
 def _scored(labels, runner, inputs, threshold, config, reference=None) -> dict:
     """Predict every test image, then the accuracy and agreement figures."""
-    probs = sigmoid(predict_logits(runner, inputs))
-    scores = Scores(probs, threshold)
+    logits = predict_logits(runner, inputs)
+    scores = Scores(sigmoid(logits), threshold)
     figures = accuracy_figures(labels, scores, config.n_bootstrap, config.seed)
     if reference is None:  # the float model itself: agreement with itself is not a measurement
         figures.update(dict.fromkeys(AGREEMENT_FIGURES))
     else:
         reference_scores, reference_figures = reference
         figures.update(agreement_figures(reference_scores, scores, reference_figures, figures))
-    figures.update(threshold=threshold, threshold_name=config.threshold_name, n_images=len(probs))
-    return {"figures": figures, "scores": scores, "runtime": runner.runtime}
+    figures.update(threshold=threshold, threshold_name=config.threshold_name, n_images=len(logits))
+    return {"figures": figures, "scores": scores, "runtime": runner.runtime, "logits": logits}
 
 
 def reference_subject(
@@ -162,7 +166,8 @@ def artifact_subject(
         target = get_target(manifest.target)
     except ValueError as err:
         raise UserError(f"{artifact.path}: {err}") from None
-    reasons = manifest_failures(manifest, artifact.path, checkpoint, config.threshold_name)
+    program = int8_program(manifest, artifact.path, checkpoint)
+    reasons = manifest_failures(manifest, artifact.path, checkpoint, config.threshold_name, program)
     subject = Subject(
         name=artifact.name,
         target=manifest.target,
@@ -187,15 +192,16 @@ def artifact_subject(
     if chosen is None:  # manifest_failures has said so; a row without figures is not timed
         return dataclasses.replace(subject, load=None)
     return _accuracy_pass(
-        subject, target, artifact, images, labels, reference, chosen.probability, config
+        subject, target, artifact, (images, labels), reference, program, chosen.probability, config
     )
 
 
-def _accuracy_pass(subject, target, artifact, images, labels, reference, threshold, config):
+def _accuracy_pass(subject, target, artifact, test, reference, program, threshold, config):
     """Run every test image through the artifact's runtime; a runtime that refuses it fails
     the row (or skips it, where the runtime does not exist), and never stops the benchmark."""
     from melanoma.export.base import NotRunnableHere
 
+    images, labels = test
     reasons = list(subject.reasons)
     inputs = normalize(images, *subject.normalization).numpy()
     try:
@@ -219,6 +225,8 @@ def _accuracy_pass(subject, target, artifact, images, labels, reference, thresho
         reasons.append(f"runtime error: {type(err).__name__}: {first_line(err)}")
         return dataclasses.replace(subject, reasons=tuple(reasons), load=None)
     reasons += sanity_failures(subject.precision, done["figures"], config.bounds)
+    if program is not None and program.qat is not None:
+        reasons += program_failures(target, inputs, done["logits"], program.qat)
     reasons += batch_failures(runner, inputs, done["scores"].probs, artifact.manifest)
     return dataclasses.replace(
         subject,
@@ -227,6 +235,26 @@ def _accuracy_pass(subject, target, artifact, images, labels, reference, thresho
         info={**subject.info, **done["figures"], "runtime": done["runtime"]},
         scores=done["scores"],
     )
+
+
+def program_failures(target, inputs: np.ndarray, logits: np.ndarray, qat) -> list[str]:
+    """An int8 artifact must compute the QAT program it names, on every test image, within
+    the tolerance its export was checked with (a few output steps). The loose sanity bounds
+    alone let a file with edited weights pass as long as it agreed on 90% of decisions."""
+    from melanoma.export.verify import reference_logits, tolerance
+    from melanoma.pt2e import MAX_BATCH
+
+    allowed = tolerance(target, "int8", qat.program)
+    # in chunks: the program was exported for batches of at most MAX_BATCH
+    chunks = [inputs[i : i + MAX_BATCH] for i in range(0, len(inputs), MAX_BATCH)]
+    expected = np.concatenate([reference_logits(qat.program, c)[:, 0] for c in chunks])
+    worst = float(np.max(np.abs(logits - expected)))
+    if worst <= allowed:
+        return []
+    return [
+        f"logits up to {worst:.3g} from the int8 program in {qat.path} "
+        f"(export tolerance {allowed:.3g}): not the program it was lowered from"
+    ]
 
 
 def _spec_failures(target, path: Path, precision: str) -> list[str]:

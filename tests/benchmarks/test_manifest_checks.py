@@ -3,16 +3,20 @@ the int8 program the exporter lowers."""
 
 import shutil
 
-from melanoma.benchmarks.manifest_checks import quantization_failures
+from melanoma.benchmarks.manifest_checks import int8_program, quantization_failures
 from melanoma.checkpoint import load_checkpoint
 from melanoma.manifest import manifest_path, read_manifest
 
 PTE_INT8 = "quick-cnn-executorch-int8.pte"
 
 
+def _claims_against(artifact, checkpoint) -> list[str]:
+    manifest = read_manifest(manifest_path(artifact))
+    return quantization_failures(manifest, int8_program(manifest, artifact, checkpoint))
+
+
 def test_the_exported_int8_manifest_states_its_programs_quantization(artifacts_dir, checkpoint):
-    artifact = artifacts_dir / PTE_INT8
-    assert quantization_failures(read_manifest(manifest_path(artifact)), artifact, checkpoint) == []
+    assert _claims_against(artifacts_dir / PTE_INT8, checkpoint) == []
 
 
 def test_a_broken_int8_program_fails_the_row_instead_of_the_run(
@@ -22,9 +26,19 @@ def test_a_broken_int8_program_fails_the_row_instead_of_the_run(
     shutil.copytree(export_source, broken)
     with (broken / "qat" / "program.pt2").open("ab") as program:
         program.write(b"\0")  # its sha256 no longer matches its metadata
-    artifact = artifacts_dir / PTE_INT8
-    manifest = read_manifest(manifest_path(artifact))
-    failures = quantization_failures(manifest, artifact, load_checkpoint(broken))
+    failures = _claims_against(artifacts_dir / PTE_INT8, load_checkpoint(broken))
     assert len(failures) == 1
-    assert "int8 program to check quantization against is unusable" in failures[0]
+    assert "int8 program to check it against is unusable" in failures[0]
     assert "sha256 does not match metadata" in failures[0]
+
+
+def test_without_its_int8_program_an_int8_manifest_is_not_verified(
+    artifacts_dir, export_source, tmp_path
+):
+    """Its sha256 and the ranges the app reads could only be compared with themselves."""
+    copy = tmp_path / "quick-cnn"
+    shutil.copytree(export_source, copy, ignore=shutil.ignore_patterns("qat"))
+    assert _claims_against(artifacts_dir / PTE_INT8, load_checkpoint(copy)) == [
+        f"no int8 program to check it against (none in {copy / 'qat'} or "
+        f"{artifacts_dir / 'qat-quick-cnn'})"
+    ]

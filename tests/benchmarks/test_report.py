@@ -67,7 +67,8 @@ def test_top_level_keys(report):
     assert set(report) == TOP_KEYS and report["schema_version"] == SCHEMA_VERSION
     assert set(report["machine"]) == MACHINE_KEYS
     assert report["gate"] == {"limits": {"max_auc_drop": None, "min_agreement": None,
-                                         "max_latency_ms": None, "max_accuracy_drop": None},
+                                         "max_latency_ms": None, "max_accuracy_drop": None,
+                                         "require_int8": False},
                               "violations": [], "passed": True}  # fmt: skip
     eager = [r for r in report["artifacts"] if r["target"] == "pytorch"]
     assert [(r["name"], r["precision"], r["threads"]) for r in eager] == [

@@ -184,3 +184,31 @@ def test_eager_row_decides_at_a_re_derived_threshold_too(checkpoint, test_split)
     )
     with pytest.raises(UserError, match="no threshold 'median'"):
         reference_subject(checkpoint, *test_split, AccuracyConfig(threshold_name="median"))
+
+
+def test_int8_file_that_no_longer_computes_its_program_is_failed(
+    artifacts_copy, checkpoint, test_split, reference
+):
+    """Head biases moved and the manifest's sha256 and size fixed up to match: most
+    decisions stay the float model's, so only the comparison with the program catches it."""
+    import onnx
+    from onnx import numpy_helper
+
+    name = "quick-cnn-onnx-int8.onnx"
+    model = onnx.load(artifacts_copy / name)
+    for tensor in model.graph.initializer:
+        if tensor.name.endswith("head.bias"):
+            tensor.CopyFrom(
+                numpy_helper.from_array(numpy_helper.to_array(tensor) + 0.4, tensor.name)
+            )
+    onnx.save(model, artifacts_copy / name)
+
+    def fix_up(data):
+        data["file"].update(sha256=sha256_of(artifacts_copy / name),
+                            size_bytes=size_of(artifacts_copy / name))  # fmt: skip
+
+    subject = run(edited(artifacts_copy, name, fix_up), checkpoint, test_split, reference)
+    assert subject.status == "failed"
+    assert [r for r in subject.reasons if "not the program it was lowered from" in r], (
+        subject.reasons
+    )
