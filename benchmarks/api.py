@@ -74,7 +74,7 @@ def write_outputs(report: dict, outputs: Outputs) -> list[Path]:
 
     out = outputs.out_dir
     write_json(report, out / "report.json")
-    write_text(markdown_report(report), out / "report.md")
+    write_text(markdown_report(report, outputs.plots), out / "report.md")
     write_csv(report["artifacts"], out / "report.csv")
     written = [out / "report.json", out / "report.md", out / "report.csv"]
     if outputs.plots:

@@ -269,7 +269,7 @@ def _decision_rule(report: dict) -> str:
     return f"melanoma when P ≥ {eager['threshold']:.4f} (the {name} threshold)"
 
 
-def markdown_report(report: dict) -> str:
+def markdown_report(report: dict, plots: bool = True) -> str:
     """report.md: what ran where, the table, why rows are not ✅, targets, gate, plots."""
     machine, data, ref = report["machine"], report["data"], report["reference"]
     versions = ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v)
@@ -324,8 +324,8 @@ def markdown_report(report: dict) -> str:
         "",
         *(report["gate"]["violations"] or ["passed"]),
         "",
-        "![ROC](roc.png) ![latency](latency.png) ![size](size.png)",
-        "",
+        # without plots (--no-plots), links would show nothing, or an earlier run's PNGs
+        *(["![ROC](roc.png) ![latency](latency.png) ![size](size.png)", ""] if plots else []),
     ]
     return "\n".join(lines)
 

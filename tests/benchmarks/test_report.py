@@ -110,6 +110,8 @@ def test_terminal_and_markdown_tables(report):
     assert columns == {len(TABLE_HEADER) + 1, 8, 5}  # all tables well-formed (max\|Δp\| escaped)
     assert "| m-executorch-int8.pte | 0.850 [0.100, 0.900] |" in text  # metrics with their CIs
     assert "p99 is about the slowest call" not in text  # the default 200 runs
+    assert "![ROC](roc.png)" in text
+    assert "png" not in markdown_report(report, plots=False)  # --no-plots: no links to nothing
     assert "- decisions: melanoma when P ≥ 0.5000 (the youden threshold); agree%, ΔAUC and " in text
 
 
