@@ -80,7 +80,8 @@ def discover(artifacts_dir: Path) -> list[Artifact]:
     """Every manifest under `artifacts_dir`, verified against its artifact's sha256.
 
     A manifest whose artifact is missing or altered, and an artifact without
-    a manifest, are errors: nothing is skipped silently.
+    a manifest, are errors: nothing visible is skipped silently. Hidden files and
+    folders (`.name`: atomic writes' temp files among them) are not looked at.
     """
     root = Path(artifacts_dir)
     if not root.is_dir():
