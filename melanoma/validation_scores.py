@@ -120,9 +120,9 @@ def _unreproduced_threshold(meta, labels: np.ndarray, probs: np.ndarray) -> str 
     it has on them. Each reaches the manifests and the app, which show those numbers."""
     for stored in meta.thresholds:
         name, probability = stored["name"], stored["probability"]
-        rechosen = _rechosen(meta, name, labels, probs)
-        if rechosen is False:
+        if name != "youden" and not 0 < (sensitivity_target(name) or 0) <= 1:
             return f"threshold {name!r} is not one training writes, so it is not reproduced by"
+        rechosen = _rechosen(meta, name, labels, probs)
         if rechosen is not None and abs(probability - rechosen.probability) > 1e-6:
             return (
                 f"{name} threshold {probability:.6g} is not the "
@@ -130,22 +130,20 @@ def _unreproduced_threshold(meta, labels: np.ndarray, probs: np.ndarray) -> str 
             )
         measured = confusion_metrics(labels, probs, probability)
         for rate in ("sensitivity", "specificity"):
-            if rate in stored and abs(stored[rate] - measured[rate]) > 1e-6:
+            value = stored.get(rate, measured[rate])  # absent: nothing claimed
+            if not isinstance(value, (int, float)) or abs(value - measured[rate]) > 1e-6:
                 return (
-                    f"{name} threshold's {rate} {stored[rate]:.6g} is not the "
-                    f"{measured[rate]:.6g} it has on"
+                    f"{name} threshold's {rate} {value!r} is not the {measured[rate]:.6g} it has on"
                 )
     return None
 
 
-def _rechosen(meta, name: str, labels, probs) -> ThresholdChoice | None | bool:
-    """Training's choice for a stored threshold's name; None where its rule is not recorded
-    (a checkpoint older than youden_estimator), False for a name training never writes."""
+def _rechosen(meta, name: str, labels, probs) -> ThresholdChoice | None:
+    """Training's choice for a stored threshold's name (youden or sensitivity_X); None for
+    a youden whose estimator the checkpoint does not record."""
     target = sensitivity_target(name)
     if target is not None:
-        return sensitivity_threshold(labels, probs, target) if 0 < target <= 1 else False
-    if name != "youden":
-        return False
+        return sensitivity_threshold(labels, probs, target)
     estimator = meta.train_config.get("youden_estimator")
     return youden_threshold(labels, probs, estimator) if estimator in YOUDEN_ESTIMATORS else None
 

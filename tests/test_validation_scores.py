@@ -174,6 +174,10 @@ def _flatter_youden(thresholds):
     next(t for t in thresholds if t["name"] == "youden").update(sensitivity=0.99)
 
 
+def _worded_specificity(thresholds):
+    next(t for t in thresholds if t["name"] == "youden").update(specificity="high")
+
+
 @pytest.mark.parametrize(
     ("edit", "complaint"),
     [
@@ -182,6 +186,7 @@ def _flatter_youden(thresholds):
         (_rename_to_sensitivity_80, "sensitivity_0.80 threshold 0.05 is not the"),
         (_flatter_youden, "youden threshold's sensitivity 0.99 is not the .* it has on "
                           "out_of_fold.csv; one was edited"),
+        (_worded_specificity, "youden threshold's specificity 'high' is not the "),
     ],
 )  # fmt: skip
 def test_every_stored_threshold_and_its_rates_must_be_what_the_predictions_give(
