@@ -196,12 +196,18 @@ def bench(
         data=data,
         reference=reference,
         threads=threads,
-        timing=TimingConfig(runs, warmup, throughput_runs, rounds),
+        timing=TimingConfig(
+            runs=runs, warmup=warmup, throughput_runs=throughput_runs, rounds=rounds
+        ),
         accuracy=AccuracyConfig(threshold_name=threshold_name, n_bootstrap=bootstrap, seed=seed),
         progress=progress,
     )
     limits = GateLimits(
-        max_auc_drop, min_agreement, max_latency_ms, max_accuracy_drop, require_int8
+        max_auc_drop=max_auc_drop,
+        min_agreement=min_agreement,
+        max_latency_ms=max_latency_ms,
+        max_accuracy_drop=max_accuracy_drop,
+        require_int8=require_int8,
     )
     to_stdout = json_path == "-"
     outputs = Outputs(out_dir, None if to_stdout else json_path and Path(json_path), not no_plots)

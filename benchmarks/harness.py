@@ -3,7 +3,7 @@
 Reads top to bottom: discover (manifests, sha256, orphans) -> resolve the
 float reference the manifests name -> test images -> the eager PyTorch row ->
 one accuracy pass per artifact -> latency per thread count, in rounds that
-each pass over every artifact -> report rows.
+each pass over every artifact (api.build_report turns these into report rows).
 Artifacts run only through their target's `load()` (melanoma.export), never
 through PyTorch; the eager row is the reference they are held against.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from melanoma.benchmarks.timing import (
     Round,
     TimingConfig,
     combine,
+    parse_threads,
     runtime_threads,
     split_runs,
     time_round,
@@ -64,7 +64,8 @@ class BenchConfig:
     artifacts_dir: Path = Path("artifacts")  # searched recursively for *.manifest.json
     data: str | None = None  # data path (the CLI's --data defaults to $MELANOMA_DATA)
     reference: str | None = None  # checkpoint dir; None: the bundled one the manifests name
-    threads: tuple[int, ...] = (1, os.cpu_count() or 1)  # one latency row per count
+    # one latency row per count; "1,all" parsed, so a 1-core machine gets one row, not two
+    threads: tuple[int, ...] = field(default_factory=lambda: parse_threads("1,all"))
     timing: TimingConfig = field(default_factory=TimingConfig)
     accuracy: AccuracyConfig = field(default_factory=AccuracyConfig)
     progress: bool = True  # tqdm bar on stderr

@@ -13,6 +13,8 @@ import time
 import torch
 from torch import nn
 
+from melanoma.benchmarks.timing import torch_threads
+
 
 def count_macs(model: nn.Module, example: torch.Tensor) -> int:
     """MACs of one forward pass of `example` ((1, 3, 32, 32)) through conv and linear layers."""
@@ -54,15 +56,11 @@ def matmul_peak_gmacs(threads: int, size: int = 512, runs: int = 10) -> float:
     shared machine the slow runs measure the neighbours, not the hardware.
     """
     a, b = torch.randn(size, size), torch.randn(size, size)
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         torch.mm(a, b)  # warm-up
         best = float("inf")
         for _ in range(runs):
             start = time.perf_counter_ns()
             torch.mm(a, b)
             best = min(best, time.perf_counter_ns() - start)
-    finally:
-        torch.set_num_threads(before)
     return size**3 / (best / 1e9) / 1e9

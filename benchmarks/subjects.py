@@ -242,7 +242,6 @@ def program_failures(target, inputs: np.ndarray, logits: np.ndarray, qat) -> lis
     the tolerance its export was checked with (a few output steps). The loose sanity bounds
     alone let a file with edited weights pass as long as it agreed on 90% of decisions."""
     from melanoma.export.verify import reference_logits, tolerance
-    from melanoma.pt2e import MAX_BATCH
 
     allowed = tolerance(target, "int8", qat.program)
     # in chunks: the program was exported for batches of at most MAX_BATCH

@@ -1,8 +1,9 @@
 """Export one checkpoint to every requested target and precision, verified, with manifests.
 
-Reads top to bottom: resolve the float checkpoint -> the int8 program (its
-bundled qat/, an earlier <out>/qat-<model>/, or QAT now from --data) -> sample
-images -> for each target and precision: export to a temp path, load it in the
+Reads top to bottom: resolve the float checkpoint -> sample images (first, so
+that a missing data set fails before minutes of QAT) -> the int8 program (its
+bundled qat/, an earlier <out>/qat-<model>/, or QAT now from --data) -> for
+each target and precision: export to a temp path, load it in the
 target's runtime, compare with the PyTorch reference, write the manifest ->
 rename both into place. A failed check leaves the previous artifact untouched.
 """

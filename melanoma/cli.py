@@ -1,4 +1,5 @@
-"""`melanoma`: train, evaluate, predict, compare, nested-cv, qat; each calls one API function."""
+"""`melanoma`: train, evaluate, predict, compare, nested-cv, qat: options in, the Python
+API's functions called, their results printed."""
 
 from __future__ import annotations
 

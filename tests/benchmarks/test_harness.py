@@ -258,3 +258,9 @@ def test_latency_rounds_interleave_every_subject_in_a_rotating_order():
     assert all(t.runs == 6 and len(t.p50_by_round_ms) == 3 for t in latencies.values())
     assert all(t.throughput_ips > 0 for t in latencies.values())  # the first round measures it
     assert len(steps) == 3 * 2 * 3  # every subject, thread count and round is one step
+
+
+def test_default_threads_on_a_one_core_machine_is_one_row_not_two(monkeypatch):
+    """(1, cpu_count) was (1, 1) there: duplicate rows, merged timings, repeated GATE lines."""
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert BenchConfig().threads == (1,)
