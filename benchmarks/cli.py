@@ -17,6 +17,7 @@ from melanoma.cliutil import (
     FiniteFloatRange,
     NonEmptyPath,
     data_option,
+    out_dir_option,
     progress_option,
     run,
     setup_process,
@@ -91,13 +92,8 @@ def _threads(ctx, param, value: str) -> tuple[int, ...]:
     show_default=True,
     help="Timed batch-32 calls where the artifact has a dynamic batch; 0 skips.",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    type=NonEmptyPath(file_okay=False, path_type=Path),
-    default=Path("bench-report"),
-    show_default=True,
-    help="Where report.json, report.md, report.csv and the plots go.",
+@out_dir_option(
+    "Where report.json, report.md, report.csv and the plots go.", default=Path("bench-report")
 )
 @click.option(
     "--json",

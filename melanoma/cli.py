@@ -20,6 +20,7 @@ from melanoma.cliutil import (
     NonEmptyPath,
     data_option,
     on_one_line,
+    out_dir_option,
     progress_option,
     refuse_repeats,
     refuse_two_thresholds,
@@ -61,13 +62,9 @@ def cli(verbose: bool, threads: int | None) -> None:
     help="supervised CNN, or the semi-supervised GAN that also uses unlabeled images.",
 )
 @data_option()
-@click.option(
-    "--out",
-    "out_dir",
-    type=NonEmptyPath(file_okay=False, path_type=Path),
-    required=True,
-    help="Checkpoint directory to write (weights.pt, metadata.json, history.csv; "
-    "out_of_fold.csv for the cross-validated baseline, validation.csv for the SGAN).",
+@out_dir_option(
+    "Checkpoint directory to write (weights.pt, metadata.json, history.csv; "
+    "out_of_fold.csv for the cross-validated baseline, validation.csv for the SGAN)."
 )
 @click.option(
     "--seed",
@@ -204,12 +201,8 @@ def _method_list(ctx, param, value: str) -> list[str]:
     callback=seed_list,
     help="Comma-separated training seeds; each method is trained once per seed.",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    type=NonEmptyPath(file_okay=False, path_type=Path),
-    required=True,
-    help="Holds <method>-seed<N>/ checkpoints (reused if their config matches) and the results.",
+@out_dir_option(
+    "Holds <method>-seed<N>/ checkpoints (reused if their config matches) and the results."
 )
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override every method.")
 @progress_option()
@@ -237,13 +230,7 @@ def compare(data, methods, seeds, out_dir, epochs, progress):
     callback=seed_list,
     help="Comma-separated seeds; each gives its own outer folds, inner folds and training seed.",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    type=NonEmptyPath(file_okay=False, path_type=Path),
-    required=True,
-    help="Where results.json and results.md go.",
-)
+@out_dir_option("Where results.json and results.md go.")
 def nested_cv(data, seeds, out_dir):
     """Nested CV of the Youden estimators and epoch rules on the labeled images only.
 
@@ -365,13 +352,9 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
 @cli.command()
 @click.argument("checkpoint_dir")
 @data_option()
-@click.option(
-    "--out",
-    "out_dir",
-    type=NonEmptyPath(file_okay=False, path_type=Path),
-    required=True,
-    help="QAT directory to write (program.pt2, metadata.json). "
-    "Use CHECKPOINT_DIR/qat so the exporters find it.",
+@out_dir_option(
+    "QAT directory to write (program.pt2, metadata.json). "
+    "Use CHECKPOINT_DIR/qat so the exporters find it."
 )
 @click.option(
     "--seed",

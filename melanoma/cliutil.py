@@ -10,6 +10,7 @@ import signal
 import sys
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -277,6 +278,15 @@ def progress_option():
         default=None,
         callback=lambda ctx, param, value: sys.stderr.isatty() if value is None else value,
         help="Progress bar on stderr (default: when stderr is a terminal).",
+    )
+
+
+def out_dir_option(help: str, default: Path | None = None):
+    """--out DIR (as `out_dir`): a directory to write, required unless given a default."""
+    # no default= at all when required: click takes an explicit None for a given default
+    given = {"required": True} if default is None else {"default": default, "show_default": True}
+    return click.option(
+        "--out", "out_dir", type=NonEmptyPath(file_okay=False, path_type=Path), help=help, **given
     )
 
 

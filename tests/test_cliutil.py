@@ -4,6 +4,7 @@ import errno
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -15,6 +16,7 @@ from melanoma.cliutil import (
     Interrupts,
     NonEmptyPath,
     one_line_message,
+    out_dir_option,
     progress_option,
     refuse_repeats,
     run,
@@ -205,3 +207,24 @@ def test_version_names_the_libraries_that_decide_an_artifact(monkeypatch, capsys
     assert stop.value.code == 0
     assert f"tool {metadata.version('melanoma-mobile')} (torch " in out  # click names the program
     assert f"executorch {metadata.version('executorch')}" in out
+
+
+def test_out_dir_option_is_required_unless_given_a_default(tmp_path):
+    """click takes an explicit default=None as a default: --out would arrive as None."""
+    from click.testing import CliRunner
+
+    @click.command()
+    @out_dir_option("where")
+    def needs(out_dir):
+        click.echo(out_dir)
+
+    @click.command()
+    @out_dir_option("where", default=Path("report"))
+    def defaults(out_dir):
+        click.echo(out_dir)
+
+    missing = CliRunner().invoke(needs, [])
+    assert missing.exit_code == 2 and "Missing option '--out'" in missing.output
+    assert CliRunner().invoke(needs, ["--out", str(tmp_path)]).output == f"{tmp_path}\n"
+    assert CliRunner().invoke(defaults, []).output == "report\n"
+    assert CliRunner().invoke(needs, ["--out", ""]).exit_code == 2
