@@ -334,25 +334,6 @@ def test_a_target_sensitivity_is_chosen_at_evaluate_and_predict_time(
     assert (pair.stdout, pair.stderr) == (low.stdout, low.stderr)
 
 
-def test_sigterm_is_handled_as_ctrl_c(tmp_path):
-    """kill or a CI timeout: one line, exit 130, and the cleanup that Ctrl-C gets."""
-    import subprocess
-    import sys
-
-    script = (
-        "import os, signal, click\n"
-        "from melanoma.cliutil import run\n"
-        "@click.command()\n"
-        "def stop():\n"
-        "    os.kill(os.getpid(), signal.SIGTERM)\n"
-        "    signal.pause()\n"
-        "run(stop)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    # click starts a new line first, as after a ^C echoed by the terminal
-    assert (done.returncode, done.stderr.strip()) == (130, "interrupted")
-
-
 def run_training_command(monkeypatch, capsys, tmp_path, command, runner, stop_with):
     """`melanoma COMMAND` in-process, its training (`runner`) raising `stop_with`: returns
     (exit code, the last stderr line)."""

@@ -228,3 +228,19 @@ def test_out_dir_option_is_required_unless_given_a_default(tmp_path):
     assert CliRunner().invoke(needs, ["--out", str(tmp_path)]).output == f"{tmp_path}\n"
     assert CliRunner().invoke(defaults, []).output == "report\n"
     assert CliRunner().invoke(needs, ["--out", ""]).exit_code == 2
+
+
+def test_sigterm_is_handled_as_ctrl_c(tmp_path):
+    """kill or a CI timeout: one line, exit 130, and the cleanup that Ctrl-C gets."""
+    script = (
+        "import os, signal, click\n"
+        "from melanoma.cliutil import run\n"
+        "@click.command()\n"
+        "def stop():\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    signal.pause()\n"
+        "run(stop)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    # click starts a new line first, as after a ^C echoed by the terminal
+    assert (done.returncode, done.stderr.strip()) == (130, "interrupted")
