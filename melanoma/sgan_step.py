@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # train_sgan imports this module
     from melanoma.train_sgan import SGANConfig
 
 
-class Diverged(Exception):
+class EpochDiverged(Exception):
     """A non-finite loss, state or output, or a collapsed classifier: roll back this epoch."""
 
 
@@ -106,7 +106,7 @@ def sgan_step(
         d_loss = d_loss + _rampup(nets, config) * config.consistency_weight * cons
         losses["cons"] = cons.item()
     if not all(np.isfinite(v) for v in losses.values()):
-        raise Diverged(f"non-finite loss {losses}")
+        raise EpochDiverged(f"non-finite loss {losses}")
     gen_params = list(nets.gen.parameters())
     g_grads = torch.autograd.grad(fm, gen_params, retain_graph=True)
     nets.opt_d.zero_grad(set_to_none=True)
@@ -164,11 +164,11 @@ def train_one_epoch(nets: SGANNets, labeled, unlabeled: Split, config, mean, std
 
 
 def validate(nets: SGANNets, val: Split, config: SGANConfig, mean, std) -> float:
-    """Validation AUC of the deployable classifier; raises Diverged if it collapsed."""
+    """Validation AUC of the deployable classifier; raises EpochDiverged if it collapsed."""
     classifier = to_classifier(nets.judged(), config.model)
     probs = predict_probs(classifier, val.images, mean, std)
     if not np.all(np.isfinite(probs)) or np.ptp(probs) == 0:
-        raise Diverged("the classifier's validation outputs are non-finite or constant")
+        raise EpochDiverged("the classifier's validation outputs are non-finite or constant")
     _refuse_non_finite_state(nets)
     return all_metrics(val.labels.numpy(), probs, 0.5)["auc"]
 
@@ -180,4 +180,4 @@ def _refuse_non_finite_state(nets: SGANNets) -> None:
     states += [moments for opt in (nets.opt_d, nets.opt_g) for moments in opt.state.values()]
     broken = [name for state in states for name in non_finite_tensors(state)]
     if broken:
-        raise Diverged(f"non-finite {broken[0]} in the networks or their optimizers")
+        raise EpochDiverged(f"non-finite {broken[0]} in the networks or their optimizers")

@@ -50,7 +50,7 @@ from melanoma.inference import predict_probs
 from melanoma.model import config_dict
 from melanoma.resume import RESUME, clear_previous_run, read_resume_state, resumable, run_identity
 from melanoma.sgan import GeneratorConfig, SGANClassifierConfig, to_classifier
-from melanoma.sgan_step import Diverged, SGANNets, build_nets, train_one_epoch, validate
+from melanoma.sgan_step import EpochDiverged, SGANNets, build_nets, train_one_epoch, validate
 from melanoma.sources import DataError
 from melanoma.training import (
     DivergenceError,
@@ -184,7 +184,7 @@ def _run_epochs(nets: SGANNets, good: dict, context: tuple, out_dir: Path, fixed
             try:
                 losses = train_one_epoch(nets, labeled, unlabeled, config, mean, std, rng)
                 val_auc = validate(nets, val, config, mean, std)
-            except Diverged as why:
+            except EpochDiverged as why:
                 _restore(nets, good, config, epoch, why)
                 continue
             row = {"epoch": epoch, **losses, "val_auc": val_auc}
