@@ -270,8 +270,8 @@ def _verify(module, path: Path, precision: str, source: Source, context: Context
     tolerance = verify.tolerance(module, precision, source.model)
 
     def refused(runtime: str, why: str) -> Verification:
-        n_source = context.samples.source
-        return verify.failed(runtime, source.reference, len(inputs), n_source, tolerance, why)
+        samples_source = context.samples.source
+        return verify.failed(runtime, source.reference, len(inputs), samples_source, tolerance, why)
 
     try:
         runner = module.load(path)

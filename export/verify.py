@@ -120,7 +120,7 @@ def compare(
     tolerance: float,
     threshold: float,
     reference_name: str,
-    n_source: str,
+    samples_source: str,
     float_logits: np.ndarray,
 ) -> Verification:
     """Run the batch, and its first image alone (the app's batch of 1), against the reference;
@@ -130,7 +130,7 @@ def compare(
     single_out = np.asarray(runner(inputs[:1]), dtype=np.float64)
     if batch_out.shape != reference.shape or single_out.shape != (1, 1):
         why = "wrong output shape"
-        return failed(runner.runtime, reference_name, len(inputs), n_source, tolerance, why)
+        return failed(runner.runtime, reference_name, len(inputs), samples_source, tolerance, why)
     # np.max, not Python's max, which drops a NaN: a NaN logit anywhere must fail (nan <= x
     # is False), the app's batch of 1 included
     errors = np.concatenate([batch_out - reference, single_out - reference[:1]])
@@ -142,7 +142,7 @@ def compare(
     passed = bool(diff <= tolerance)
     return Verification(
         runtime=runner.runtime,
-        check=f"outputs on {n_source}",
+        check=f"outputs on {samples_source}",
         reference=reference_name,
         max_abs_diff=diff,
         tolerance=tolerance,
