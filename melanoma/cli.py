@@ -268,43 +268,17 @@ def nested_cv(data, seeds, out_dir):
 )
 def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as_json, roc_path):
     """Metrics with 95% bootstrap CIs for CHECKPOINT_DIR on a split."""
-    from melanoma.checkpoint import REFERENCE_NAMES, checkpoint_sha256, load_checkpoint
-    from melanoma.datasets import load_dataset
-    from melanoma.evaluate import (
-        check_reproduces_scores,
-        evaluate_checkpoint,
-        pick_split,
-        report_text,
-        split_caveat,
-        write_roc_csv,
-    )
+    from melanoma.evaluate import evaluate_on_data, report_text, write_roc_csv
 
     refuse_two_thresholds(threshold_name, target_sensitivity)
-    checkpoint = load_checkpoint(checkpoint_dir)
-    dataset = load_dataset(data)
-    check_reproduces_scores(checkpoint, dataset)
-    chosen = pick_split(dataset, split, checkpoint)
-    report = evaluate_checkpoint(
-        checkpoint, chosen, threshold_name, seed=0, target_sensitivity=target_sensitivity
-    )
+    report = evaluate_on_data(checkpoint_dir, data, split, threshold_name, target_sensitivity)
     roc = report.pop("roc")  # hundreds of points: a file, not the one-line JSON
     if roc_path is not None:
         write_roc_csv(roc_path, roc)
-    caveat = split_caveat(dataset, split, checkpoint)
-    if caveat:
-        report["caveat"] = caveat
-    # a bundled model by its name, not by a path inside site-packages
-    name = checkpoint_dir if checkpoint_dir in REFERENCE_NAMES else str(checkpoint.path)
-    if as_json:  # saved JSON files must say what they measured
-        where = {
-            "checkpoint": name,
-            "checkpoint_sha256": checkpoint_sha256(checkpoint.path),  # the path may be reused
-            "split": split,
-            "data_fingerprint": dataset.fingerprint,
-        }
-        click.echo(strict_json.dumps({**report, **where}))
+    if as_json:
+        click.echo(strict_json.dumps(report))
         return
-    click.echo(report_text(report, name, split, caveat))
+    click.echo(report_text(report, report["checkpoint"], split, report.get("caveat")))
 
 
 @cli.command()

@@ -12,8 +12,15 @@ import numpy as np
 import torch
 
 from melanoma.atomic import write_csv
-from melanoma.checkpoint import METADATA, Checkpoint, CheckpointError
-from melanoma.datasets import Dataset, Split
+from melanoma.checkpoint import (
+    METADATA,
+    REFERENCE_NAMES,
+    Checkpoint,
+    CheckpointError,
+    checkpoint_sha256,
+    load_checkpoint,
+)
+from melanoma.datasets import Dataset, Split, load_dataset
 from melanoma.errors import UserError, listing
 from melanoma.folders import is_hidden
 from melanoma.images import IMAGE_SUFFIXES, decode_rgb
@@ -149,6 +156,37 @@ def evaluate_checkpoint(
     report = evaluation_report(split.labels.numpy(), probs, threshold, seed=seed)
     report["threshold_name"] = name
     return report
+
+
+def evaluate_on_data(
+    checkpoint_dir: str,
+    data: str | os.PathLike | None,
+    split: str = "test",
+    threshold_name: str = "youden",
+    target_sensitivity: float | None = None,
+) -> dict:
+    """What `melanoma evaluate` reports: evaluate_checkpoint's figures on the named split of
+    the data, any caveat about that split, and what was measured (the checkpoint by its
+    bundled name or path, and its sha256, the split, the data's fingerprint): saved JSON
+    files must say it. Refuses a checkpoint that no longer reproduces its kept predictions."""
+    checkpoint = load_checkpoint(checkpoint_dir)
+    dataset = load_dataset(data)
+    check_reproduces_scores(checkpoint, dataset)
+    chosen = pick_split(dataset, split, checkpoint)
+    report = evaluate_checkpoint(
+        checkpoint, chosen, threshold_name, seed=0, target_sensitivity=target_sensitivity
+    )
+    caveat = split_caveat(dataset, split, checkpoint)
+    if caveat:
+        report["caveat"] = caveat
+    bundled = checkpoint_dir in REFERENCE_NAMES  # by its name, not a path in site-packages
+    return {
+        **report,
+        "checkpoint": checkpoint_dir if bundled else str(checkpoint.path),
+        "checkpoint_sha256": checkpoint_sha256(checkpoint.path),  # the path may be reused
+        "split": split,
+        "data_fingerprint": dataset.fingerprint,
+    }
 
 
 def report_text(report: dict, name: str, split: str, caveat: str | None = None) -> str:
