@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from melanoma.atomic import atomic_path, output_dir
+from melanoma.atomic import atomic_paths, output_dir
 from melanoma.checkpoint import (
     REFERENCE_NAMES,
     CheckpointMeta,
@@ -241,9 +241,9 @@ def _export_one(module: ModuleType, precision: str, source: Source | None, conte
     start = time.perf_counter()
     manifest = None
     try:
-        # The artifact is renamed into place first, then its manifest; an
-        # exception anywhere inside leaves both previous files untouched.
-        with atomic_path(manifest_path(out)) as manifest_temp, atomic_path(out) as temp:
+        # Both are renamed into place at the end, the artifact first, with Ctrl-C held;
+        # an exception anywhere inside leaves both previous files untouched.
+        with atomic_paths(out, manifest_path(out)) as (temp, manifest_temp):
             info = module.export(source.model, example_inputs(2), temp, precision)
             verification = _verify(module, temp, precision, source, context, info)
             manifest = _manifest(module, precision, name, temp, info, verification, source, context)

@@ -6,7 +6,9 @@ import contextlib
 import csv
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -19,25 +21,63 @@ def atomic_path(final: Path) -> Iterator[Path]:
 
     Works for a file or a directory (e.g. an .mlpackage) written at the temp path.
     """
-    final = Path(final)
+    with atomic_paths(final) as (temp,):
+        yield temp
+
+
+@contextlib.contextmanager
+def atomic_paths(*finals: Path) -> Iterator[list[Path]]:
+    """atomic_path for files that belong together, such as an artifact and its manifest:
+    each is renamed into place in order, at the end, with Ctrl-C and SIGTERM held, so an
+    interrupt cannot leave a new one beside an old one."""
+    finals = tuple(Path(final) for final in finals)
+    temps: list[Path] = []
+    try:
+        temps += [_new_temp(final) for final in finals]
+        yield temps
+        for temp in temps:
+            if not temp.exists():
+                raise FileNotFoundError(f"{temp}: writer produced nothing")
+        with signals_held():
+            for temp, final in zip(temps, finals, strict=True):
+                try:
+                    _replace(temp, final)
+                except OSError as err:  # os.replace names the temp file, about to go
+                    why = f"cannot replace it ({err.strerror})"
+                    raise OSError(err.errno, why, str(final)) from None
+    finally:
+        for temp in temps:
+            _remove(temp)
+
+
+def _new_temp(final: Path) -> Path:
+    """A free name beside `final` (created, then removed: the writer makes it a file or a
+    directory)."""
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     except OSError as err:  # name the file the caller asked for, not our temp name
         raise OSError(err.errno, f"cannot write here ({err.strerror})", str(final)) from None
     os.close(fd)
-    temp = Path(name)
-    temp.unlink()  # the writer creates it, as a file or a directory
+    Path(name).unlink()
+    return Path(name)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Ignore Ctrl-C and SIGTERM inside, for writes an interrupt must not tear: a resume
+    state (87 MB late in an ensemble) whose loss would lose the whole run, an artifact and
+    its manifest. Handlers can only change on the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {stop: signal.signal(stop, signal.SIG_IGN) for stop in stops}
     try:
-        yield temp
-        if not temp.exists():
-            raise FileNotFoundError(f"{temp}: writer produced nothing")
-        try:
-            _replace(temp, final)
-        except OSError as err:  # os.replace names the temp file, which is about to go
-            raise OSError(err.errno, f"cannot replace it ({err.strerror})", str(final)) from None
+        yield
     finally:
-        _remove(temp)
+        for stop, handler in previous.items():
+            signal.signal(stop, signal.SIG_DFL if handler is None else handler)
 
 
 def write_csv(path: Path, header: Iterable, rows: Iterable) -> None:

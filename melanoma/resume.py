@@ -10,15 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import signal
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from melanoma.atomic import atomic_path
+from melanoma.atomic import atomic_path, signals_held
 from melanoma.checkpoint import METADATA, WEIGHTS
 from melanoma.datasets import Dataset
 from melanoma.errors import UserError
@@ -58,23 +56,6 @@ def resumable(
         with signals_held():
             path = save_resume_state(out_dir, state())
         raise TrainingInterrupted(path, progress()) from None
-
-
-@contextlib.contextmanager
-def signals_held() -> Iterator[None]:
-    """Ignore Ctrl-C and SIGTERM inside: a second press while the state (87 MB late in an
-    ensemble) is written lost it, and with it the whole run, since a fresh run has already
-    cleared the previous checkpoint. Handlers can only change on the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    stops = (signal.SIGINT, signal.SIGTERM)
-    previous = {stop: signal.signal(stop, signal.SIG_IGN) for stop in stops}
-    try:
-        yield
-    finally:
-        for stop, handler in previous.items():
-            signal.signal(stop, signal.SIG_DFL if handler is None else handler)
 
 
 # What a training run writes into its directory (the SGAN adds samples-epochNNN.png).

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from melanoma.atomic import atomic_path, check_writable, output_dir, write_csv
+from melanoma.atomic import atomic_path, atomic_paths, check_writable, output_dir, write_csv
 from melanoma.errors import UserError
 
 
@@ -38,6 +38,39 @@ def test_a_target_that_cannot_be_replaced_is_named_and_no_temp_file_is_left(tmp_
         temp.write_text("new")
     assert caught.value.filename == str(tmp_path / "r.json")
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_files_written_together_are_replaced_together_even_when_interrupted(tmp_path, monkeypatch):
+    """An artifact and its manifest: a Ctrl-C between the two renames left a new artifact
+    beside its old manifest. The signal is held while they are renamed."""
+    import signal
+
+    import melanoma.atomic
+
+    artifact, manifest = tmp_path / "m.pte", tmp_path / "m.pte.manifest.json"
+    artifact.write_text("old")
+    manifest.write_text("old")
+    replace = melanoma.atomic._replace
+
+    def replace_then_ctrl_c(temp, final):
+        replace(temp, final)
+        os.kill(os.getpid(), signal.SIGINT)  # after the first rename
+
+    monkeypatch.setattr(melanoma.atomic, "_replace", replace_then_ctrl_c)
+    with atomic_paths(artifact, manifest) as (artifact_temp, manifest_temp):
+        artifact_temp.write_text("new")
+        manifest_temp.write_text("new")
+    assert (artifact.read_text(), manifest.read_text()) == ("new", "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pte", "m.pte.manifest.json"]
+
+
+def test_files_written_together_keep_both_old_versions_if_the_writer_fails(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.write_text("old")
+    with pytest.raises(RuntimeError), atomic_paths(first, second) as (temp, _):
+        temp.write_text("new")
+        raise RuntimeError("the export failed its check")
+    assert first.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["a"]
 
 
 def test_output_dir_created_for_the_work_is_removed_if_the_work_fails_empty(tmp_path):
