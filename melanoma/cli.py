@@ -231,7 +231,8 @@ def compare(data, methods, seeds, out_dir, epochs, progress):
     help="Comma-separated seeds; each gives its own outer folds, inner folds and training seed.",
 )
 @out_dir_option("Where results.json and results.md go.")
-def nested_cv(data, seeds, out_dir):
+@progress_option()
+def nested_cv(data, seeds, out_dir, progress):
     """Nested CV of the Youden estimators and epoch rules on the labeled images only.
 
     Trains the whole baseline once per outer fold (5 per seed, about 2-3
@@ -242,7 +243,8 @@ def nested_cv(data, seeds, out_dir):
     from melanoma.nested_cv import nested_cv as run_nested_cv
 
     with _training_ends(None):  # it cannot resume: a rerun starts over
-        results = run_nested_cv(load_dataset(data), NestedConfig(seeds=tuple(seeds)), out_dir)
+        config = NestedConfig(seeds=tuple(seeds), progress=progress)
+        results = run_nested_cv(load_dataset(data), config, out_dir)
     click.echo(results_markdown(results), nl=False)
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from melanoma import strict_json
 from melanoma.atomic import atomic_path, output_dir
@@ -51,6 +52,7 @@ class NestedConfig:
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(progress=False, select_epoch="val-auc")
     )
+    progress: bool = True  # one bar over every outer fold of every seed (not each training's)
 
 
 @dataclass(frozen=True)
@@ -65,10 +67,11 @@ class OuterFold:
 
 
 def outer_folds(
-    labeled: Split, seed: int, config: NestedConfig, work_dir: Path
+    labeled: Split, seed: int, config: NestedConfig, work_dir: Path, done=lambda: None
 ) -> dict[str, list[OuterFold]]:
     """Train the baseline once per outer fold of `labeled`; score the fold it left out with
-    the ensemble each epoch rule keeps. Returns {rule: one OuterFold per outer fold}."""
+    the ensemble each epoch rule keeps. Returns {rule: one OuterFold per outer fold};
+    calls done() after each."""
     fold_of = stratified_folds(labeled.labels, config.outer_folds, seed + config.outer_seed_offset)
     train_config = replace(config.train, seed=seed)
     folds = {rule: [] for rule in SELECT_EPOCH}
@@ -87,6 +90,7 @@ def outer_folds(
                           held_out.labels.numpy(), held_out_probs, held_out_index.numpy())
             )  # fmt: skip
         log.info("seed %d: outer fold %d/%d done", seed, k + 1, config.outer_folds)
+        done()
     return folds
 
 
@@ -178,11 +182,15 @@ def _pooled_auc_by_seed(folds: list[OuterFold]) -> float:
 def nested_cv(dataset: Dataset, config: NestedConfig, out_dir: Path) -> dict:
     """Run every seed, write OUT/results.json and OUT/results.md, return the results."""
     folds = {rule: [] for rule in SELECT_EPOCH}
+    total = len(config.seeds) * config.outer_folds  # trainings of the whole baseline
     with output_dir(Path(out_dir)) as out_dir:
-        with tempfile.TemporaryDirectory(prefix="nested-cv-") as work:
+        with (
+            tempfile.TemporaryDirectory(prefix="nested-cv-") as work,
+            tqdm(total=total, desc="outer folds", disable=not config.progress) as bar,
+        ):
             for seed in config.seeds:
                 for rule, rule_folds in outer_folds(
-                    dataset.labeled, seed, config, Path(work)
+                    dataset.labeled, seed, config, Path(work), lambda: bar.update(1)
                 ).items():
                     folds[rule] += rule_folds
         results = {

@@ -1,6 +1,7 @@
 """Nested CV of the Youden estimators: every labeled image is judged once, by a model that never
 trained on it, at thresholds chosen from that model's own out-of-fold predictions."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -72,9 +73,11 @@ def test_epoch_rules_judge_the_same_training_on_the_same_held_out_images(by_rule
     assert results["last"]["epochs_kept_range"] == [3, 3]
 
 
-def test_writes_results_and_leaves_no_checkpoints(dataset, tmp_path):
+def test_writes_results_and_leaves_no_checkpoints(dataset, tmp_path, capsys):
     out = tmp_path / "out"
-    results = nested_cv(dataset, TINY, out)
+    results = nested_cv(dataset, dataclasses.replace(TINY, progress=True), out)
+    bar = capsys.readouterr().err  # a 20-30 minute study is otherwise mute
+    assert "outer folds: 100%" in bar and "2/2" in bar  # 1 seed x 2 outer folds
     assert sorted(p.name for p in out.iterdir()) == ["results.json", "results.md"]
     assert json.loads((out / "results.json").read_text()) == results
     assert "| binormal |" in (out / "results.md").read_text()
