@@ -117,12 +117,14 @@ def cli(
     if clipping:
         click.echo(clipping)
     ran = any(r.manifest and r.manifest.verification.n_images for r in results)
-    if data is None and ran:  # else a flipped decision among them reads like a drop in accuracy
+    if ran and data is None:  # else a flipped decision among them reads like a drop in accuracy
         click.echo(
             f"checked on {N_SYNTHETIC} generated mole-like images (no --data): 'same as "
             f"float' counts their decisions at threshold {_default_threshold(results)}, so "
             "one flip is 3%; --data checks on real test images"
         )
+    elif ran:
+        click.echo(f"'same as float' counts decisions at threshold {_default_threshold(results)}")
 
 
 def _announce(what: str) -> None:
