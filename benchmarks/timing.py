@@ -39,6 +39,9 @@ MAX_THREADS = 1024
 # At one thread, CPU/wall below this means the process waited for the core for over
 # a tenth of the timed wall time: the row's latencies are inflated by a neighbour.
 PREEMPTED_BELOW = 0.9
+# With more threads the calling thread may also wait for its pool: 0.94 was seen on a quiet
+# machine (int8 .pte, 2 threads); a preempted one read 0.16. Below this, flagged as likely.
+POOL_WAIT_BELOW = 0.5
 
 
 @dataclass(frozen=True)
