@@ -168,6 +168,12 @@ def artifact_subject(
         raise UserError(f"{artifact.path}: {err}") from None
     program = int8_program(manifest, artifact.path, checkpoint)
     reasons = manifest_failures(manifest, artifact.path, checkpoint, config.threshold_name, program)
+    if manifest.precision not in target.PRECISIONS:  # e.g. "int8" on a TorchScript file
+        offered = ", ".join(target.PRECISIONS)
+        reasons.append(
+            f"manifest precision {manifest.precision!r}, but {target.NAME} offers {offered}"
+        )
+        program = None  # no int8 tolerance to hold the file to
     subject = Subject(
         name=artifact.name,
         target=manifest.target,

@@ -229,3 +229,16 @@ def test_stored_threshold_dropped_or_its_figures_edited_is_failed(bench_edited, 
         f"manifest has no threshold {other!r}, which the checkpoint stores",
         "manifest threshold youden val_sensitivity 0.5 differs from the checkpoint's",
     )
+
+
+def test_a_precision_the_target_does_not_offer_is_failed_not_a_crash(bench_edited, artifacts_dir):
+    """TorchScript has no int8: an int8 claim there has no tolerance to hold the file to."""
+    import json
+
+    int8 = json.loads((artifacts_dir / f"{PTE_INT8}.manifest.json").read_text())
+
+    def claim_int8(data):
+        data.update(precision="int8", quantization=int8["quantization"])
+
+    subject = bench_edited("quick-cnn-torchscript-fp32.ptl", claim_int8)
+    failed_with(subject, "manifest precision 'int8', but torchscript offers fp32")
