@@ -131,7 +131,8 @@ def _unreproduced_threshold(meta, labels: np.ndarray, probs: np.ndarray) -> str 
         measured = confusion_metrics(labels, probs, probability)
         for rate in ("sensitivity", "specificity"):
             value = stored.get(rate, measured[rate])  # absent: nothing claimed
-            if not isinstance(value, (int, float)) or abs(value - measured[rate]) > 1e-6:
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not (number and abs(value - measured[rate]) <= 1e-6):  # NaN fails too
                 return (
                     f"{name} threshold's {rate} {value!r} is not the {measured[rate]:.6g} it has on"
                 )

@@ -178,6 +178,11 @@ def _worded_specificity(thresholds):
     next(t for t in thresholds if t["name"] == "youden").update(specificity="high")
 
 
+def _nan_sensitivity(thresholds):
+    """json reads NaN, and every comparison with it is false."""
+    next(t for t in thresholds if t["name"] == "youden").update(sensitivity=float("nan"))
+
+
 @pytest.mark.parametrize(
     ("edit", "complaint"),
     [
@@ -187,6 +192,7 @@ def _worded_specificity(thresholds):
         (_flatter_youden, "youden threshold's sensitivity 0.99 is not the .* it has on "
                           "out_of_fold.csv; one was edited"),
         (_worded_specificity, "youden threshold's specificity 'high' is not the "),
+        (_nan_sensitivity, "youden threshold's sensitivity nan is not the "),
     ],
 )  # fmt: skip
 def test_every_stored_threshold_and_its_rates_must_be_what_the_predictions_give(
