@@ -64,20 +64,24 @@ def _new_temp(final: Path) -> Path:
 
 
 @contextlib.contextmanager
-def signals_held() -> Iterator[None]:
-    """Ignore Ctrl-C and SIGTERM inside, for writes an interrupt must not tear: a resume
-    state (87 MB late in an ensemble) whose loss would lose the whole run, an artifact and
-    its manifest. Handlers can only change on the main thread."""
+def signals_held(deliver: bool = True) -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM inside, for writes an interrupt must not tear (an artifact
+    and its manifest, a resume state whose loss would lose the whole run). One that comes
+    meanwhile is raised once the block is done, or with deliver=False dropped (a second
+    press while a stop is already being saved). Handlers only change on the main thread."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    came: list[int] = []
     stops = (signal.SIGINT, signal.SIGTERM)
-    previous = {stop: signal.signal(stop, signal.SIG_IGN) for stop in stops}
+    previous = {stop: signal.signal(stop, lambda signum, _: came.append(signum)) for stop in stops}
     try:
         yield
     finally:
         for stop, handler in previous.items():
             signal.signal(stop, signal.SIG_DFL if handler is None else handler)
+    if deliver and came:  # not reached while an exception is on its way out
+        signal.raise_signal(came[0])
 
 
 def write_csv(path: Path, header: Iterable, rows: Iterable) -> None:

@@ -53,7 +53,7 @@ def resumable(
     try:
         yield
     except KeyboardInterrupt:
-        with signals_held():
+        with signals_held(deliver=False):  # a second press is this same stop
             path = save_resume_state(out_dir, state())
         raise TrainingInterrupted(path, progress()) from None
 

@@ -42,7 +42,7 @@ def test_a_target_that_cannot_be_replaced_is_named_and_no_temp_file_is_left(tmp_
 
 def test_files_written_together_are_replaced_together_even_when_interrupted(tmp_path, monkeypatch):
     """An artifact and its manifest: a Ctrl-C between the two renames left a new artifact
-    beside its old manifest. The signal is held while they are renamed."""
+    beside its old manifest. The signal is held while they are renamed, then delivered."""
     import signal
 
     import melanoma.atomic
@@ -57,7 +57,10 @@ def test_files_written_together_are_replaced_together_even_when_interrupted(tmp_
         os.kill(os.getpid(), signal.SIGINT)  # after the first rename
 
     monkeypatch.setattr(melanoma.atomic, "_replace", replace_then_ctrl_c)
-    with atomic_paths(artifact, manifest) as (artifact_temp, manifest_temp):
+    with (
+        pytest.raises(KeyboardInterrupt),
+        atomic_paths(artifact, manifest) as (artifact_temp, manifest_temp),
+    ):
         artifact_temp.write_text("new")
         manifest_temp.write_text("new")
     assert (artifact.read_text(), manifest.read_text()) == ("new", "new")
