@@ -44,8 +44,9 @@ class GateLimits:
 
 
 def violations(rows: list[dict], limits: GateLimits) -> list[str]:
-    """One line per broken limit per artifact row, in row order; with limits set and no
-    artifact that ran here, one line saying there was nothing to gate."""
+    """One line per broken limit per artifact (per row for the latency), in row order; with
+    limits set and no artifact that ran here, or --require-int8 and no int8 one, a line
+    saying so."""
     lines = []
     ran = _ran_here(rows)
     if limits.any() and not ran:
@@ -73,7 +74,7 @@ def passed_text(limits: GateLimits, rows: list[dict]) -> str:
     held += ["--require-int8"] * limits.require_int8
     precisions = [row["precision"] for row in _ran_here(rows)]
     counts = ", ".join(f"{precisions.count(p)} {p}" for p in sorted(set(precisions)))
-    return f"gate passed: every runnable artifact row ({counts}) within {', '.join(held)}"
+    return f"gate passed: every runnable artifact row ({counts}) held to {', '.join(held)}"
 
 
 def _ran_here(rows: list[dict]) -> list[dict]:

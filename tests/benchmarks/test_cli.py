@@ -47,7 +47,7 @@ def test_passing_run_writes_every_output_and_exits_0(bench_main, artifacts_dir, 
     assert "\ndecisions at the youden threshold\n" in out  # acc and agree% depend on it
     assert "GATE" not in err
     assert (
-        "gate passed: every runnable artifact row (3 fp32, 2 int8) within --max-auc-drop 0.5, "
+        "gate passed: every runnable artifact row (3 fp32, 2 int8) held to --max-auc-drop 0.5, "
         in out
     )
     assert "--min-agreement 0, --require-int8" in out  # a limit of 0 is still a limit

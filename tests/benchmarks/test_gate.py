@@ -55,7 +55,7 @@ def test_require_int8_fails_a_run_of_float_artifacts_only(rows):
 def test_passed_text_names_each_limit_and_the_rows_of_each_precision(rows):
     limits = GateLimits(max_auc_drop=0.005, min_agreement=0, require_int8=True)
     assert passed_text(limits, rows) == (
-        "gate passed: every runnable artifact row (2 fp32, 2 int8) within "
+        "gate passed: every runnable artifact row (2 fp32, 2 int8) held to "
         "--max-auc-drop 0.005, --min-agreement 0, --require-int8"
     )  # 2 threads each; the eager reference and the Core ML skip are not artifact rows held
 
