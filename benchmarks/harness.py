@@ -192,10 +192,13 @@ def run_benchmark(config: BenchConfig) -> BenchResult:
         step("eager-pytorch: accuracy")
         reference = reference_subject(checkpoint, test.images, labels, accuracy)
         subjects = [reference]
+        programs = {}  # int8 programs by folder: loaded, and run on the test images, once
         for artifact in artifacts:
             step(f"{artifact.name}: accuracy")
             subjects.append(
-                artifact_subject(artifact, test.images, labels, reference, checkpoint, accuracy)
+                artifact_subject(
+                    artifact, test.images, labels, reference, checkpoint, accuracy, programs
+                )
             )
         latencies = time_interleaved(subjects, test, config, rounds, step)
     return BenchResult(

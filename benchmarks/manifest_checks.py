@@ -127,19 +127,30 @@ class Int8Program:
     problem: str | None = None
 
 
-def int8_program(manifest: Manifest, path: Path, checkpoint: Checkpoint) -> Int8Program | None:
+def int8_program(
+    manifest: Manifest,
+    path: Path,
+    checkpoint: Checkpoint,
+    loaded: dict[Path, Int8Program] | None = None,
+) -> Int8Program | None:
     """The program the exporter would lower (the checkpoint's qat/, else qat-<model> beside
-    the artifact), for an int8 manifest; None for any other."""
+    the artifact), for an int8 manifest; None for any other. `loaded` (a run's programs by
+    folder) lets the int8 artifacts of a run share one load of it."""
     if manifest.precision != "int8":
         return None
     qat_dir = existing_qat(checkpoint.path, path.parent, manifest.model_name)
     if qat_dir is None:
         looked = f"{checkpoint.path / QAT_SUBDIR} or {path.parent / f'qat-{manifest.model_name}'}"
         return Int8Program(None, f"no int8 program to check it against (none in {looked})")
-    try:
-        return Int8Program(load_qat(qat_dir))
-    except CheckpointError as err:  # a broken int8 program fails this row, not the whole run
-        return Int8Program(None, f"int8 program to check it against is unusable: {err}")
+    loaded = {} if loaded is None else loaded
+    if qat_dir not in loaded:
+        try:
+            loaded[qat_dir] = Int8Program(load_qat(qat_dir))
+        except CheckpointError as err:  # a broken int8 program fails this row, not the run
+            loaded[qat_dir] = Int8Program(
+                None, f"int8 program to check it against is unusable: {err}"
+            )
+    return loaded[qat_dir]
 
 
 def threshold_failures(manifest: Manifest, checkpoint: Checkpoint, threshold_name: str):

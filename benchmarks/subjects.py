@@ -28,6 +28,7 @@ from melanoma.benchmarks.accuracy import (
     sigmoid,
 )
 from melanoma.benchmarks.manifest_checks import (
+    Int8Program,
     expected_threshold,
     int8_program,
     manifest_failures,
@@ -157,8 +158,10 @@ def artifact_subject(
     reference: Subject,
     checkpoint: Checkpoint,
     config: AccuracyConfig,
+    programs: dict[Path, Int8Program] | None = None,
 ) -> Subject:
-    """One accuracy pass of an artifact in its own runtime, normalized as its manifest says."""
+    """One accuracy pass of an artifact in its own runtime, normalized as its manifest says.
+    `programs`: int8 programs already loaded in this run, by folder (int8_program's cache)."""
     from melanoma.export.registry import get_target
 
     manifest = artifact.manifest
@@ -166,7 +169,7 @@ def artifact_subject(
         target = get_target(manifest.target)
     except ValueError as err:
         raise UserError(f"{artifact.path}: {err}") from None
-    program = int8_program(manifest, artifact.path, checkpoint)
+    program = int8_program(manifest, artifact.path, checkpoint, programs)
     reasons = manifest_failures(manifest, artifact.path, checkpoint, config.threshold_name, program)
     if manifest.precision not in target.PRECISIONS:  # e.g. "int8" on a TorchScript file
         offered = ", ".join(target.PRECISIONS)

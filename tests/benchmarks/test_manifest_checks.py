@@ -42,3 +42,19 @@ def test_without_its_int8_program_an_int8_manifest_is_not_verified(
         f"no int8 program to check it against (none in {copy / 'qat'} or "
         f"{artifacts_dir / 'qat-quick-cnn'})"
     ]
+
+
+def test_the_int8_artifacts_of_a_run_share_one_load_of_their_program(
+    artifacts_dir, checkpoint, monkeypatch
+):
+    import melanoma.benchmarks.manifest_checks as checks
+
+    calls = []
+    real = checks.load_qat
+    monkeypatch.setattr(checks, "load_qat", lambda d: calls.append(d) or real(d))
+    loaded = {}
+    for name in (PTE_INT8, "quick-cnn-onnx-int8.onnx"):
+        artifact = artifacts_dir / name
+        program = int8_program(read_manifest(manifest_path(artifact)), artifact, checkpoint, loaded)
+        assert program.qat is not None
+    assert len(calls) == 1 and list(loaded) == calls
