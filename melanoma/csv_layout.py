@@ -16,7 +16,9 @@ from melanoma.sources import DataError, FileSource
 log = logging.getLogger(__name__)
 
 IMAGE_COLUMNS = ("image_name", "image", "image_id", "filename", "file")
-TARGET_COLUMNS = ("target", "label", "melanoma")
+TARGET_COLUMNS = ("target", "label", "melanoma", "benign_malignant")  # the last: ISIC 2020
+# A target written as a word reads as the folder layout's class names do.
+TARGET_VALUES = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "benign": 0, "malignant": 1, "melanoma": 1}
 
 
 def find_csvs(source: FileSource) -> list[str]:
@@ -37,9 +39,10 @@ def read_csv_labels(source: FileSource, csvs: list[str]) -> tuple[str, list[str]
     names, labels, first_line = [], [], {}
     for line, row in rows:
         image, target = (row.get(image_col) or "").strip(), (row.get(target_col) or "").strip()
-        if target not in ("0", "1", "0.0", "1.0"):  # ISIC 2017 ground truth writes 0.0/1.0
+        if target.lower() not in TARGET_VALUES:  # ISIC 2017 ground truth writes 0.0/1.0
             raise DataError(
-                f"{where}:{line}: target column {target_col!r} holds {target!r}, not 0 or 1"
+                f"{where}:{line}: target column {target_col!r} holds {target!r}, "
+                "not 0/1 or benign/malignant"
             )
         found = _find_image(image, by_name, f"{where}:{line}")
         if found in first_line:  # a second copy would land in another fold and leak into CV
@@ -49,7 +52,7 @@ def read_csv_labels(source: FileSource, csvs: list[str]) -> tuple[str, list[str]
             )
         first_line[found] = line
         names.append(found)
-        labels.append(int(float(target)))
+        labels.append(TARGET_VALUES[target.lower()])
     if not names:
         raise DataError(f"{where}: CSV lists no images")
     _warn_unlisted(source, csv_name, set(names), unlabeled)

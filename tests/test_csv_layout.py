@@ -32,7 +32,21 @@ def test_csv_targets_written_as_floats(tmp_path, jpegs):
     assert load_dataset(tmp_path).labeled.labels.tolist() == [1, 1, 0, 0]
     rows[1] = "ISIC_0,0.5,0.0"
     (tmp_path / "ISIC-2017_GroundTruth.csv").write_text("\n".join(rows) + "\n")
-    with pytest.raises(DataError, match="target column 'melanoma' holds '0.5', not 0 or 1"):
+    with pytest.raises(DataError, match="target column 'melanoma' holds '0.5', not 0/1 or"):
+        load_dataset(tmp_path)
+
+
+def test_csv_targets_written_as_words(tmp_path, jpegs):
+    """ISIC 2020's train.csv has `benign_malignant` beside `target`; alone it is the target."""
+    rows = ["image_name,benign_malignant"]
+    for i, data in enumerate(jpegs[0][:2] + jpegs[1][:2]):
+        (tmp_path / f"ISIC_{i}.jpg").write_bytes(data)
+        rows.append(f"ISIC_{i},{['malignant', 'Melanoma', 'benign', 'BENIGN'][i]}")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    assert load_dataset(tmp_path).labeled.labels.tolist() == [1, 1, 0, 0]
+    rows[1] = "ISIC_0,nevus"
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError, match="column 'benign_malignant' holds 'nevus', not 0/1 or"):
         load_dataset(tmp_path)
 
 
