@@ -120,12 +120,23 @@ class ExecuTorchRunner:
             self.threads = portable_lib._threadpool_get_thread_count()
             program = Runtime.get().load_program(Path(path))
             self.method = program.load_method("forward")
+        # Memory is planned for the largest batch; the input's planned sizes are that bound.
+        self.max_batch = self.method.metadata.input_tensor_meta(0).sizes()[0]
         self.runtime = f"executorch {metadata.version('executorch')} runtime (XNNPACK)"
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         import torch
 
-        (out,) = self.method.execute([torch.from_numpy(as_input(batch))])
+        inputs = [torch.from_numpy(as_input(batch))]
+        try:
+            (out,) = self.method.execute(inputs)
+        except RuntimeError as err:  # the runtime says only "set_inputs() failed, error 0x10"
+            if len(batch) > self.max_batch:
+                raise RuntimeError(
+                    f"a batch of {len(batch)} rows; this .pte takes at most {self.max_batch} "
+                    "(its memory is planned for that many; manifest input.max_batch)"
+                ) from err
+            raise
         # The output lives in the method's planned memory, which the next call reuses.
         return out.numpy().copy()  # (N, 1)
 

@@ -25,6 +25,15 @@ def test_takes_batches_above_fifteen(exported, references, precision):
     assert exported["executorch", precision].manifest.target_info["max_batch"] >= 128
 
 
+def test_a_batch_over_the_planned_bound_names_it(exported, references):
+    runner = executorch.load(exported["executorch", "int8"].artifact)
+    assert runner.max_batch == exported["executorch", "int8"].manifest.input.max_batch == 128
+    too_many = np.resize(references.inputs, (129, 3, 32, 32))
+    with native_stderr_to_log(show_on_failure=False):
+        with pytest.raises(RuntimeError, match="batch of 129 rows; this .pte takes at most 128"):
+            runner(too_many)
+
+
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_planned_memory_fits_the_largest_batch_and_no_more(exported, precision):
     # ExecuTorch plans memory for the largest batch the program takes; the app
