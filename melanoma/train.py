@@ -190,6 +190,7 @@ class FoldRun:
         return torch.sigmoid(self.oof_logits[epoch - 1]).numpy()
 
 
+@own_rng  # the saved ensemble is built, and initialized, after train_folds
 def train_supervised(
     dataset: Dataset, config: TrainConfig, out_dir: Path, resume: bool = False
 ) -> Path:

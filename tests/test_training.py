@@ -3,7 +3,7 @@
 import torch
 
 from melanoma.datasets import Dataset
-from melanoma.train import TrainConfig, train_folds
+from melanoma.train import TrainConfig, train_folds, train_supervised
 from melanoma.training import WeightEMA
 
 
@@ -48,4 +48,7 @@ def test_training_leaves_the_callers_random_stream_alone(dataset, tmp_path):
     expected = torch.rand(3)
     torch.manual_seed(123)
     train_folds(small, config, tmp_path / "run", resume=False)
+    assert torch.equal(torch.rand(3), expected)
+    torch.manual_seed(123)
+    train_supervised(small, config, tmp_path / "checkpoint")  # builds the ensemble after
     assert torch.equal(torch.rand(3), expected)
