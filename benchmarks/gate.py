@@ -11,9 +11,9 @@ Rows that cannot run here (⏭) have no figures to gate.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
+from melanoma import config_checks as checks
 from melanoma.benchmarks.timing import PREEMPTED_BELOW
 
 
@@ -28,10 +28,11 @@ class GateLimits:
     require_int8: bool = False
 
     def __post_init__(self) -> None:
-        # NaN compares false with everything, so a NaN limit would pass every row
-        for name, limit in self.numeric().items():
-            if limit is not None and not math.isfinite(limit):
-                raise ValueError(f"GateLimits.{name} must be a finite number, not {limit}")
+        # NaN compares false with everything, so a NaN limit would pass every row; a
+        # negative drop or an agreement above 1 would fail every row.
+        given = sorted(name for name, limit in self.numeric().items() if limit is not None)
+        checks.fraction(self, *(n for n in given if n != "max_latency_ms"))
+        checks.non_negative(self, *(n for n in given if n == "max_latency_ms"), allow_zero=False)
 
     def as_dict(self) -> dict[str, float | bool | None]:
         return dataclasses.asdict(self)

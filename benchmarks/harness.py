@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from melanoma import config_checks as checks
 from melanoma.benchmarks.accuracy import roc_curve_points
 from melanoma.benchmarks.machine import machine_info
 from melanoma.benchmarks.macs import count_macs
@@ -69,6 +70,17 @@ class BenchConfig:
     timing: TimingConfig = field(default_factory=TimingConfig)
     accuracy: AccuracyConfig = field(default_factory=AccuracyConfig)
     progress: bool = True  # tqdm bar on stderr
+
+    def __post_init__(self) -> None:
+        threads = self.threads
+        if (
+            isinstance(threads, int | str)
+            or not threads
+            or not all(isinstance(n, int) and n >= 1 for n in threads)
+        ):
+            raise checks.ConfigError(
+                f"BenchConfig.threads = {threads!r}: expected a tuple of thread counts >= 1"
+            )
 
 
 def _suffixes() -> dict[str, str]:

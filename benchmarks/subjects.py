@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from melanoma import config_checks as checks
 from melanoma.benchmarks.accuracy import (
     AGREEMENT_FIGURES,
     SanityBounds,
@@ -65,6 +66,10 @@ class AccuracyConfig:
     n_bootstrap: int = 1000  # resamples per 95% CI, as `melanoma evaluate`
     seed: int = 0  # bootstrap seed, as `melanoma evaluate`
     bounds: SanityBounds = field(default_factory=SanityBounds)  # what "failed a check" means
+
+    def __post_init__(self) -> None:
+        checks.at_least(self, 10, "n_bootstrap")  # fewer gives no 2.5th percentile worth a CI
+        checks.at_least(self, 0, "seed")
 
 
 @dataclass(frozen=True)

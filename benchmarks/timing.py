@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from melanoma import config_checks as checks
+
 log = logging.getLogger(__name__)
 THROUGHPUT_BATCH = 32  # batch for the optional throughput figure (dynamic-batch artifacts only)
 # More threads than any CPU this runs on has; a typo beyond it would overflow the runtimes'
@@ -50,6 +52,10 @@ class TimingConfig:
     warmup: int = 20  # untimed calls first in each round: first calls allocate, page in, JIT
     throughput_runs: int = 20  # timed batch-32 calls (first round); 0 skips throughput
     rounds: int = 4  # passes over every artifact; each times about runs / rounds calls
+
+    def __post_init__(self) -> None:
+        checks.at_least(self, 1, "runs", "rounds")
+        checks.at_least(self, 0, "warmup", "throughput_runs")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from melanoma import config_checks as checks
 from melanoma.atomic import atomic_paths, output_dir
 from melanoma.checkpoint import (
     REFERENCE_NAMES,
@@ -84,6 +85,11 @@ class ExportConfig:
     # kept validation predictions (as `melanoma evaluate --target-sensitivity`).
     target_sensitivity: float | None = None
     qat: QATConfig | None = None  # for when int8 needs QAT first; None: QATConfig()
+
+    def __post_init__(self) -> None:
+        checks.names_tuple(self, "targets")  # names are checked against the registry on run
+        checks.one_of(self, "quantize", QUANTIZE)
+        checks.target_sensitivity(self)
 
 
 @dataclass(frozen=True)

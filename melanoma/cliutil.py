@@ -15,6 +15,7 @@ from typing import NoReturn
 
 import click
 
+from melanoma.config_checks import TARGET_SENSITIVITY_RANGE
 from melanoma.errors import UserError
 
 EXIT_USAGE = 2  # bad input or flags: one line, no traceback
@@ -45,7 +46,7 @@ class FiniteFloatRange(click.FloatRange):
 
 
 # What --target-sensitivity takes: below 0.5 a cutoff misses more melanomas than it finds.
-TARGET_SENSITIVITY = FiniteFloatRange(0.5, 1.0)
+TARGET_SENSITIVITY = FiniteFloatRange(*TARGET_SENSITIVITY_RANGE)
 
 
 class Interrupts:

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from melanoma import config_checks as checks
 from melanoma import strict_json
 from melanoma.atomic import atomic_path, output_dir
 from melanoma.datasets import Dataset, Split
@@ -53,6 +54,12 @@ class NestedConfig:
         default_factory=lambda: TrainConfig(progress=False, select_epoch="val-auc")
     )
     progress: bool = True  # one bar over every outer fold of every seed (not each training's)
+
+    def __post_init__(self) -> None:
+        checks.at_least(self, 2, "outer_folds")
+        checks.at_least(self, 0, "outer_seed_offset")
+        if not self.seeds:
+            raise checks.ConfigError("NestedConfig.seeds = (): expected at least one seed")
 
 
 @dataclass(frozen=True)

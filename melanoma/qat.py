@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from melanoma import config_checks as checks
 from melanoma.atomic import atomic_path, output_dir
 from melanoma.augment import AugmentConfig
 from melanoma.checkpoint import (
@@ -82,6 +83,12 @@ class QATConfig:
     # the calibration ranges (training batches are augmented, unlike deployment images)
     progress: bool = True  # tqdm bar with the loss
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        checks.at_least(self, 1, "batch_size", "unlabeled_batch_size")
+        checks.at_least(self, 0, "epochs", "calibration_unlabeled", "freeze_observer_epoch")
+        checks.non_negative(self, "lr", "weight_decay", "label_weight", "distill_weight")
+        checks.non_negative(self, "temperature", allow_zero=False)
 
 
 def distill_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:

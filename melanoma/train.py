@@ -28,12 +28,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from melanoma import config_checks as checks
 from melanoma.augment import AugmentConfig
 from melanoma.checkpoint import save_checkpoint
 from melanoma.datasets import Dataset, Split
 from melanoma.history import HISTORY, write_history
 from melanoma.inference import predict_logits
-from melanoma.metrics import auc
+from melanoma.metrics import YOUDEN_ESTIMATORS, auc
 from melanoma.model import CNNConfig, CNNEnsemble, EnsembleConfig, SmallCNN, config_dict
 from melanoma.preprocess import channel_stats
 from melanoma.resume import RESUME, clear_previous_run, read_resume_state, resumable, run_identity
@@ -72,6 +73,17 @@ class TrainConfig:
     progress: bool = True  # tqdm bar with loss and held-out AUC
     model: CNNConfig = field(default_factory=CNNConfig)  # of each member
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        checks.at_least(self, 1, "epochs", "batch_size")
+        checks.at_least(self, 2, "folds")  # each member needs other folds to train on
+        checks.non_negative(self, "lr", allow_zero=False)
+        checks.non_negative(self, "weight_decay")
+        checks.fraction(self, "ema_decay", below_one=True)
+        checks.target_sensitivity(self)
+        checks.one_of(self, "youden_estimator", YOUDEN_ESTIMATORS)
+        checks.one_of(self, "select_epoch", SELECT_EPOCH)
+        checks.device_name(self)
 
 
 SELECT_EPOCH = ("last", "val-auc")

@@ -41,12 +41,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from melanoma import config_checks as checks
 from melanoma.augment import AugmentConfig
 from melanoma.batches import LabeledBatches
 from melanoma.checkpoint import non_finite_tensors, save_checkpoint
 from melanoma.datasets import Dataset
 from melanoma.history import write_sgan_report
 from melanoma.inference import predict_probs
+from melanoma.metrics import YOUDEN_ESTIMATORS
 from melanoma.model import config_dict
 from melanoma.resume import RESUME, clear_previous_run, read_resume_state, resumable, run_identity
 from melanoma.sgan import GeneratorConfig, SGANClassifierConfig, to_classifier
@@ -95,6 +97,18 @@ class SGANConfig:
     model: SGANClassifierConfig = field(default_factory=SGANClassifierConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        checks.at_least(self, 1, "epochs", "batch_size", "labeled_batch_size", "sample_every")
+        checks.at_least(self, 0, "max_restores")
+        checks.non_negative(self, "lr_d", "lr_g", allow_zero=False)
+        checks.non_negative(self, "unsup_weight", "consistency_weight", "input_noise")
+        checks.fraction(self, "beta1", "ema_decay", "dropout", "select_after", below_one=True)
+        checks.fraction(self, "consistency_rampup")
+        checks.fraction(self, "val_fraction", above_zero=True, below_one=True)
+        checks.target_sensitivity(self)
+        checks.one_of(self, "youden_estimator", YOUDEN_ESTIMATORS)
+        checks.device_name(self)
 
 
 def _snapshot(nets: SGANNets, labeled, rng, epoch, best: dict, history: list, restores) -> dict:

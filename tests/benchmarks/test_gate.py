@@ -104,8 +104,17 @@ def test_a_latency_just_past_its_limit_prints_enough_digits_to_show_it(make_row_
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
 def test_a_limit_that_is_not_a_number_is_refused(bad):
     """NaN compares false with everything: as a limit it would have passed every row."""
-    with pytest.raises(ValueError, match="GateLimits.min_agreement must be a finite number"):
+    with pytest.raises(ValueError, match=r"GateLimits.min_agreement = (nan|inf): expected a"):
         GateLimits(min_agreement=bad)
+
+
+@pytest.mark.parametrize(
+    ("limit", "value"),
+    [("max_auc_drop", -0.01), ("min_agreement", 5.0), ("max_latency_ms", 0.0)],
+)
+def test_a_limit_that_every_row_would_fail_is_refused(limit, value):
+    with pytest.raises(ValueError, match=rf"GateLimits.{limit} = {value}: expected"):
+        GateLimits(**{limit: value})
 
 
 def test_a_drop_of_exactly_the_limit_passes_and_one_image_more_fails(make_row_for):

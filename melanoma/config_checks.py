@@ -1,0 +1,95 @@
+"""Range checks the config dataclasses run when they are built (`__post_init__`).
+
+The CLIs' option types refuse bad values before a config exists; a library caller has
+only these. Without them `TrainConfig(target_sensitivity=1.5)` trained for minutes and
+then failed in numpy, and `TimingConfig(runs=0)` failed in an IndexError mid-benchmark.
+Standard library only: the CLI helpers import it before torch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from melanoma.errors import UserError
+
+# What a target sensitivity may be: below 0.5 a cutoff misses more melanomas than it finds.
+TARGET_SENSITIVITY_RANGE = (0.5, 1.0)
+
+
+class ConfigError(UserError):
+    """A config field out of its range; the message names the class, field and value."""
+
+
+def _refuse(config: object, name: str, expected: str) -> None:
+    value = getattr(config, name)
+    raise ConfigError(f"{type(config).__name__}.{name} = {value!r}: expected {expected}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
+
+
+def at_least(config: object, minimum: int, *names: str) -> None:
+    """Integer fields of at least `minimum` (epochs, batch sizes, counts)."""
+    for name in names:
+        value = getattr(config, name)
+        if not (_is_int(value) and value >= minimum):
+            _refuse(config, name, f"an integer >= {minimum}")
+
+
+def non_negative(config: object, *names: str, allow_zero: bool = True) -> None:
+    """Finite numbers >= 0 (or > 0 without `allow_zero`): rates, weights, limits."""
+    for name in names:
+        value = getattr(config, name)
+        if not (_is_number(value) and (value >= 0 if allow_zero else value > 0)):
+            _refuse(config, name, "a finite number " + (">= 0" if allow_zero else "> 0"))
+
+
+def fraction(config: object, *names: str, above_zero: bool = False, below_one: bool = False):
+    """Numbers in [0, 1], or open at either end (a decay of 1 never moves, a validation
+    fraction of 0 holds no images)."""
+    for name in names:
+        value = getattr(config, name)
+        low_ok = _is_number(value) and (value > 0 if above_zero else value >= 0)
+        if not (low_ok and (value < 1 if below_one else value <= 1)):
+            interval = ("(" if above_zero else "[") + "0, 1" + (")" if below_one else "]")
+            _refuse(config, name, f"a number in {interval}")
+
+
+def one_of(config: object, name: str, options: Iterable[str]) -> None:
+    options = tuple(options)
+    if getattr(config, name) not in options:
+        _refuse(config, name, "one of " + ", ".join(options))
+
+
+def names_tuple(config: object, name: str) -> None:
+    """A tuple of names, not one string: iterating "onnx" would name targets o, n, n, x."""
+    value = getattr(config, name)
+    if isinstance(value, str) or not value or not all(isinstance(v, str) for v in value):
+        example = value if isinstance(value, str) else "onnx"
+        _refuse(config, name, f"a non-empty tuple of names, e.g. ({example!r},)")
+
+
+def target_sensitivity(config: object, name: str = "target_sensitivity") -> None:
+    value = getattr(config, name)
+    if value is not None and not is_target_sensitivity(value):
+        low, high = TARGET_SENSITIVITY_RANGE
+        _refuse(config, name, f"a sensitivity in [{low}, {high}]")
+
+
+def is_target_sensitivity(value: object) -> bool:
+    low, high = TARGET_SENSITIVITY_RANGE
+    return _is_number(value) and low <= value <= high
+
+
+def device_name(config: object, name: str = "device") -> None:
+    """ "auto" or what torch.device parses; checked by name so no torch import is needed."""
+    value = getattr(config, name)
+    kind = value.split(":")[0] if isinstance(value, str) else None
+    if value != "auto" and kind not in ("cpu", "cuda", "mps", "xpu"):
+        _refuse(config, name, "auto, cpu, cuda[:N], mps or xpu")
