@@ -75,6 +75,17 @@ def train_or_reuse(method: str, config, dataset: Dataset, ckpt_dir: Path) -> flo
     return time.perf_counter() - started
 
 
+def _refuse_repeats_and_strings(**lists: Sequence) -> None:
+    """A repeated seed or method would count the same runs twice, as two samples in the
+    mean and the ±; a string would be read one character per name."""
+    for what, items in lists.items():
+        if isinstance(items, str) or not items:
+            raise UserError(f"compare {what}={items!r}: expected a non-empty list")
+        repeated = sorted({str(item) for item in items if list(items).count(item) > 1})
+        if repeated:
+            raise UserError(f"compare {what}: {', '.join(repeated)} given more than once")
+
+
 def compare(
     dataset: Dataset,
     out_dir: Path,
@@ -86,6 +97,7 @@ def compare(
     """Train what is missing, evaluate every model on test, write results.{json,md} and roc.png."""
     if dataset.test is None:
         raise DataError(f"{dataset.source}: compare needs a test split")
+    _refuse_repeats_and_strings(methods=methods, seeds=seeds)
     for method in methods:
         method_config(method, 0)  # validates the name before hours of training
     out_dir = Path(out_dir)

@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from melanoma.atomic import write_csv
-from melanoma.checkpoint import METADATA, Checkpoint, CheckpointError
+from melanoma.checkpoint import METADATA, Checkpoint, CheckpointError, same_threshold_name
+from melanoma.config_checks import TARGET_SENSITIVITY_RANGE, is_target_sensitivity
+from melanoma.errors import UserError
 from melanoma.metrics import (
     YOUDEN_ESTIMATORS,
     ThresholdChoice,
@@ -170,15 +172,27 @@ def decision_threshold(
     checkpoint: Checkpoint, name: str = "youden", target_sensitivity: float | None = None
 ) -> tuple[str, float]:
     """(name, probability): a stored threshold, or the highest one whose sensitivity on the
-    checkpoint's validation predictions reaches `target_sensitivity`."""
+    checkpoint's validation predictions reaches `target_sensitivity`. A name other than
+    the default must then be that threshold's (sensitivity_0.95 with 0.95), as the CLIs
+    require, rather than be dropped."""
     if target_sensitivity is None:
         stored = checkpoint.meta.threshold_entry(name)
         return stored["name"], float(stored["probability"])
     choice = target_threshold(checkpoint, target_sensitivity)
+    if name != "youden" and not same_threshold_name(choice.name, name):
+        raise UserError(
+            f"threshold {name} is not the one target sensitivity {target_sensitivity:g} "
+            f"chooses ({choice.name}): give one of them"
+        )
     return choice.name, choice.probability
 
 
 def target_threshold(checkpoint: Checkpoint, target_sensitivity: float) -> ThresholdChoice:
     """The highest threshold whose sensitivity on the checkpoint's kept validation
     predictions reaches `target_sensitivity`, with its validation sensitivity and specificity."""
+    if not is_target_sensitivity(target_sensitivity):
+        low, high = TARGET_SENSITIVITY_RANGE
+        raise UserError(
+            f"target sensitivity {target_sensitivity!r}: expected a sensitivity in [{low}, {high}]"
+        )
     return sensitivity_threshold(*checkpoint_scores(checkpoint), target_sensitivity)

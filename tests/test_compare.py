@@ -24,6 +24,7 @@ from melanoma.compare import (
     results_markdown,
     reusable,
 )
+from melanoma.errors import UserError
 from melanoma.evaluate import evaluate_checkpoint
 from melanoma.methods import METHODS, method_config
 from melanoma.metrics import rank_auc
@@ -226,3 +227,21 @@ def test_a_rerun_continues_the_seed_ctrl_c_interrupted(small, tmp_path, ctrl_c_o
         compare(small, tmp_path, ("supervised",), (0,), epochs=2, progress=False)
     assert "resuming from" in caplog.text
     assert not (tmp_path / "supervised-seed0" / "resume.pt").exists()
+
+
+@pytest.mark.parametrize(
+    ("methods", "seeds", "complaint"),
+    [
+        (("supervised",), (0, 0), "compare seeds: 0 given more than once"),
+        ("supervised", (0,), "compare methods='supervised': expected a non-empty list"),
+        (("sgan", "sgan"), (0,), "compare methods: sgan given more than once"),
+        (("sgan",), (), r"compare seeds=\(\): expected a non-empty list"),
+    ],
+)
+def test_repeats_and_strings_are_refused_before_training(
+    small, tmp_path, methods, seeds, complaint
+):
+    """A repeated seed counted the same runs as two samples of the mean and the ±."""
+    with pytest.raises(UserError, match=complaint):
+        compare(small, tmp_path / "out", methods, seeds, epochs=1, progress=False)
+    assert not (tmp_path / "out").exists()

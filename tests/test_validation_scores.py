@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from melanoma.checkpoint import METADATA, REFERENCE_DIR, CheckpointError, load_checkpoint
+from melanoma.errors import UserError
 from melanoma.metrics import confusion_metrics
 from melanoma.validation_scores import (
     OUT_OF_FOLD_CSV,
@@ -73,6 +74,17 @@ def test_a_target_sensitivity_is_reached_on_validation_without_retraining(method
     assert name == "sensitivity_0.975"
     assert threshold < checkpoint.meta.threshold("sensitivity_0.90")
     assert confusion_metrics(labels, probs, threshold)["sensitivity"] >= 0.975
+
+
+def test_a_target_sensitivity_out_of_range_or_named_otherwise_is_refused():
+    """As the CLIs refuse them: 1.5 failed in numpy, and a second name was dropped."""
+    checkpoint = load_checkpoint("reference-supervised")
+    assert decision_threshold(checkpoint, "sensitivity_0.95", 0.95)[0] == "sensitivity_0.95"
+    with pytest.raises(UserError, match="threshold favourite is not the one target sensitivity"):
+        decision_threshold(checkpoint, "favourite", 0.95)
+    for bad in (1.5, 0.2, float("nan")):
+        with pytest.raises(UserError, match=f"target sensitivity {bad}: expected a sensitivity"):
+            decision_threshold(checkpoint, target_sensitivity=bad)
 
 
 def test_two_targets_never_share_a_name():
