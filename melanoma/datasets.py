@@ -102,7 +102,7 @@ def resolve_data_path(path: str | os.PathLike | None) -> Path:
     """`path` as given; a folder holding MelanomaDetection.zip means that zip. The CLI's
     --data option supplies $MELANOMA_DATA, so library code never reads the environment."""
     if path is None:
-        raise DataError(f"no data path: pass --data or set {DATA_ENV}")
+        raise DataError(f"no data path: pass --data or set {DATA_ENV} (from Python: pass a path)")
     resolved = Path(path).expanduser()
     if not resolved.exists():
         raise DataError(f"{resolved}: data path does not exist")

@@ -26,3 +26,26 @@ def test_readers_of_checkpoints_and_artifacts_do_not_import_the_trainers(reader)
 def test_the_core_does_not_import_the_exporters_or_the_benchmark():
     core = "melanoma.cli, melanoma.compare, melanoma.qat, melanoma.evaluate, melanoma.nested_cv"
     assert _loaded_after(core, ("melanoma.export", "melanoma.benchmarks")) == []
+
+
+def test_the_readme_python_example_names_what_the_api_has():
+    """Its imports resolve and every call to an imported name binds to the signature
+    (argument count and keyword names); running it trains for minutes, so it is not run."""
+    import ast
+    import inspect
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    code = readme.split("### From Python", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    tree = ast.parse(code)
+    names: dict = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom | ast.Import):
+            exec(compile(ast.Module([node], []), "README", "exec"), names)
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    checked = [call.func.id for call in calls if call.func.id in names]
+    for call in calls:
+        if call.func.id in names:
+            keywords = {k.arg: None for k in call.keywords}
+            inspect.signature(names[call.func.id]).bind(*call.args, **keywords)
+    assert {"train_supervised", "export_checkpoint", "benchmark", "BenchConfig"} <= set(checked)
