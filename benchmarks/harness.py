@@ -72,15 +72,7 @@ class BenchConfig:
     progress: bool = True  # tqdm bar on stderr
 
     def __post_init__(self) -> None:
-        threads = self.threads
-        if (
-            isinstance(threads, int | str)
-            or not threads
-            or not all(isinstance(n, int) and n >= 1 for n in threads)
-        ):
-            raise checks.ConfigError(
-                f"BenchConfig.threads = {threads!r}: expected a tuple of thread counts >= 1"
-            )
+        checks.counts_tuple(self, "threads", 1)
 
 
 def _suffixes() -> dict[str, str]:

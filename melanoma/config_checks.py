@@ -9,6 +9,7 @@ Standard library only: the CLI helpers import it before torch.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 
 from melanoma.errors import UserError
@@ -27,11 +28,12 @@ def _refuse(config: object, name: str, expected: str) -> None:
 
 
 def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """int or numpy's integers (a grid from np.arange), not bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _is_number(value: object) -> bool:
-    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
+    return _is_int(value) or (isinstance(value, numbers.Real) and math.isfinite(value))
 
 
 def at_least(config: object, minimum: int, *names: str) -> None:
@@ -59,6 +61,14 @@ def fraction(config: object, *names: str, above_zero: bool = False, below_one: b
         if not (low_ok and (value < 1 if below_one else value <= 1)):
             interval = ("(" if above_zero else "[") + "0, 1" + (")" if below_one else "]")
             _refuse(config, name, f"a number in {interval}")
+
+
+def counts_tuple(config: object, name: str, minimum: int) -> None:
+    """A non-empty tuple of integers of at least `minimum` (thread counts)."""
+    value = getattr(config, name)
+    items = () if isinstance(value, str) or not isinstance(value, Iterable) else tuple(value)
+    if not items or not all(_is_int(n) and n >= minimum for n in items):
+        _refuse(config, name, f"a non-empty tuple of integers >= {minimum}")
 
 
 def one_of(config: object, name: str, options: Iterable[str]) -> None:

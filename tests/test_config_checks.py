@@ -41,8 +41,9 @@ REFUSED = [
     (TimingConfig, "runs", 0, "an integer >= 1"),
     (TimingConfig, "warmup", -1, "an integer >= 0"),
     (AccuracyConfig, "n_bootstrap", 0, "an integer >= 10"),
-    (BenchConfig, "threads", (0,), "a tuple of thread counts >= 1"),
-    (BenchConfig, "threads", (), "a tuple of thread counts >= 1"),
+    (BenchConfig, "threads", (0,), "a non-empty tuple of integers >= 1"),
+    (BenchConfig, "threads", (), "a non-empty tuple of integers >= 1"),
+    (BenchConfig, "threads", 2, "a non-empty tuple of integers >= 1"),
     (NestedConfig, "outer_folds", 1, "an integer >= 2"),
 ]
 
@@ -65,3 +66,11 @@ def test_defaults_and_the_edges_of_each_range_are_accepted():
     QATConfig(epochs=0, lr=0.0)  # calibrate only
     ExportConfig(targets=("onnx",), target_sensitivity=0.5)
     NestedConfig(seeds=(3,), outer_folds=2)
+
+
+def test_numpy_numbers_from_a_grid_are_numbers():
+    import numpy as np
+
+    TrainConfig(epochs=np.int64(5), lr=np.float32(1e-3), target_sensitivity=np.float64(0.9))
+    with pytest.raises(ConfigError, match="TrainConfig.epochs = True: expected an integer"):
+        TrainConfig(epochs=True)
