@@ -72,7 +72,7 @@ class BenchConfig:
     progress: bool = True  # tqdm bar on stderr
 
     def __post_init__(self) -> None:
-        checks.counts_tuple(self, "threads", 1)
+        checks.distinct_counts(self, "threads", 1)
 
 
 def _suffixes() -> dict[str, str]:

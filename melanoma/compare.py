@@ -79,7 +79,7 @@ def _refuse_repeats_and_strings(**lists: Sequence) -> None:
     """A repeated seed or method would count the same runs twice, as two samples in the
     mean and the ±; a string would be read one character per name."""
     for what, items in lists.items():
-        if isinstance(items, str) or not items:
+        if isinstance(items, str) or len(items) == 0:  # len: a numpy array has no truth value
             raise UserError(f"compare {what}={items!r}: expected a non-empty list")
         repeated = sorted({str(item) for item in items if list(items).count(item) > 1})
         if repeated:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from melanoma.errors import UserError
 
@@ -53,8 +53,8 @@ def non_negative(config: object, *names: str, allow_zero: bool = True) -> None:
 
 
 def fraction(config: object, *names: str, above_zero: bool = False, below_one: bool = False):
-    """Numbers in [0, 1], or open at either end (a decay of 1 never moves, a validation
-    fraction of 0 holds no images)."""
+    """Numbers in [0, 1], or open at either end (a validation fraction of 0 or 1 leaves a
+    split without images)."""
     for name in names:
         value = getattr(config, name)
         low_ok = _is_number(value) and (value > 0 if above_zero else value >= 0)
@@ -63,12 +63,16 @@ def fraction(config: object, *names: str, above_zero: bool = False, below_one: b
             _refuse(config, name, f"a number in {interval}")
 
 
-def counts_tuple(config: object, name: str, minimum: int) -> None:
-    """A non-empty tuple of integers of at least `minimum` (thread counts)."""
+def distinct_counts(config: object, name: str, minimum: int) -> None:
+    """A non-empty collection of distinct integers >= `minimum` (thread counts, seeds): a
+    repeat would run, and count, the same thing twice. A generator is refused, since
+    checking it would use it up."""
     value = getattr(config, name)
-    items = () if isinstance(value, str) or not isinstance(value, Iterable) else tuple(value)
+    items = list(value) if isinstance(value, Collection) and not isinstance(value, str) else []
     if not items or not all(_is_int(n) and n >= minimum for n in items):
-        _refuse(config, name, f"a non-empty tuple of integers >= {minimum}")
+        _refuse(config, name, f"a non-empty tuple of distinct integers >= {minimum}")
+    if len(set(items)) < len(items):
+        _refuse(config, name, f"a non-empty tuple of distinct integers >= {minimum}")
 
 
 def one_of(config: object, name: str, options: Iterable[str]) -> None:

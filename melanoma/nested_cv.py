@@ -58,8 +58,7 @@ class NestedConfig:
     def __post_init__(self) -> None:
         checks.at_least(self, 2, "outer_folds")
         checks.at_least(self, 0, "outer_seed_offset")
-        if not self.seeds:
-            raise checks.ConfigError("NestedConfig.seeds = (): expected at least one seed")
+        checks.distinct_counts(self, "seeds", 0)
 
 
 @dataclass(frozen=True)

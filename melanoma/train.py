@@ -79,7 +79,7 @@ class TrainConfig:
         checks.at_least(self, 2, "folds")  # each member needs other folds to train on
         checks.non_negative(self, "lr", allow_zero=False)
         checks.non_negative(self, "weight_decay")
-        checks.fraction(self, "ema_decay", below_one=True)
+        checks.fraction(self, "ema_decay")  # a ceiling: the warm-up moves it even at 1
         checks.target_sensitivity(self)
         checks.one_of(self, "youden_estimator", YOUDEN_ESTIMATORS)
         checks.one_of(self, "select_epoch", SELECT_EPOCH)

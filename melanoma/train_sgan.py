@@ -103,8 +103,9 @@ class SGANConfig:
         checks.at_least(self, 0, "max_restores")
         checks.non_negative(self, "lr_d", "lr_g", allow_zero=False)
         checks.non_negative(self, "unsup_weight", "consistency_weight", "input_noise")
-        checks.fraction(self, "beta1", "ema_decay", "dropout", "select_after", below_one=True)
-        checks.fraction(self, "consistency_rampup")
+        checks.fraction(self, "beta1", "dropout", below_one=True)
+        # ema_decay is a ceiling the warm-up stays under; select_after 1: the last epoch
+        checks.fraction(self, "ema_decay", "consistency_rampup", "select_after")
         checks.fraction(self, "val_fraction", above_zero=True, below_one=True)
         checks.target_sensitivity(self)
         checks.one_of(self, "youden_estimator", YOUDEN_ESTIMATORS)

@@ -233,6 +233,7 @@ def test_a_rerun_continues_the_seed_ctrl_c_interrupted(small, tmp_path, ctrl_c_o
     ("methods", "seeds", "complaint"),
     [
         (("supervised",), (0, 0), "compare seeds: 0 given more than once"),
+        (("supervised",), np.array([1, 1]), "compare seeds: 1 given more than once"),
         ("supervised", (0,), "compare methods='supervised': expected a non-empty list"),
         (("sgan", "sgan"), (0,), "compare methods: sgan given more than once"),
         (("sgan",), (), r"compare seeds=\(\): expected a non-empty list"),

@@ -21,7 +21,7 @@ REFUSED = [
     (TrainConfig, "epochs", 2.5, "an integer >= 1"),
     (TrainConfig, "lr", 0.0, "a finite number > 0"),
     (TrainConfig, "weight_decay", float("nan"), "a finite number >= 0"),
-    (TrainConfig, "ema_decay", 1.0, r"a number in \[0, 1\)"),
+    (TrainConfig, "ema_decay", 1.5, r"a number in \[0, 1\]"),
     (TrainConfig, "target_sensitivity", 1.5, r"a sensitivity in \[0.5, 1.0\]"),
     (TrainConfig, "target_sensitivity", 0.2, r"a sensitivity in \[0.5, 1.0\]"),
     (TrainConfig, "youden_estimator", "bogus", "one of binormal, empirical"),
@@ -41,10 +41,13 @@ REFUSED = [
     (TimingConfig, "runs", 0, "an integer >= 1"),
     (TimingConfig, "warmup", -1, "an integer >= 0"),
     (AccuracyConfig, "n_bootstrap", 0, "an integer >= 10"),
-    (BenchConfig, "threads", (0,), "a non-empty tuple of integers >= 1"),
-    (BenchConfig, "threads", (), "a non-empty tuple of integers >= 1"),
-    (BenchConfig, "threads", 2, "a non-empty tuple of integers >= 1"),
+    (BenchConfig, "threads", (0,), "a non-empty tuple of distinct integers >= 1"),
+    (BenchConfig, "threads", (), "a non-empty tuple of distinct integers >= 1"),
+    (BenchConfig, "threads", 2, "a non-empty tuple of distinct integers >= 1"),
+    (BenchConfig, "threads", (1, 1), "a non-empty tuple of distinct integers >= 1"),
+    (BenchConfig, "threads", (n for n in (1, 2)), "a non-empty tuple of distinct"),
     (NestedConfig, "outer_folds", 1, "an integer >= 2"),
+    (NestedConfig, "seeds", (0, 0), "a non-empty tuple of distinct integers >= 0"),
 ]
 
 
@@ -62,7 +65,8 @@ def test_defaults_and_the_edges_of_each_range_are_accepted():
     for config in (TrainConfig, SGANConfig, QATConfig, ExportConfig, TimingConfig, BenchConfig):
         config()
     TrainConfig(epochs=1, folds=2, ema_decay=0.0, target_sensitivity=1.0, device="cuda:1")
-    SGANConfig(consistency_rampup=1.0, dropout=0.0, max_restores=0)
+    TrainConfig(ema_decay=1.0)  # a ceiling the warm-up stays under, so it still moves
+    SGANConfig(consistency_rampup=1.0, dropout=0.0, max_restores=0, select_after=1.0)
     QATConfig(epochs=0, lr=0.0)  # calibrate only
     ExportConfig(targets=("onnx",), target_sensitivity=0.5)
     NestedConfig(seeds=(3,), outer_folds=2)
@@ -72,5 +76,7 @@ def test_numpy_numbers_from_a_grid_are_numbers():
     import numpy as np
 
     TrainConfig(epochs=np.int64(5), lr=np.float32(1e-3), target_sensitivity=np.float64(0.9))
+    assert NestedConfig(seeds=np.arange(3)).seeds.tolist() == [0, 1, 2]
+    assert BenchConfig(threads=[1, 2]).threads == [1, 2]
     with pytest.raises(ConfigError, match="TrainConfig.epochs = True: expected an integer"):
         TrainConfig(epochs=True)
