@@ -67,12 +67,15 @@ def distinct_counts(config: object, name: str, minimum: int) -> None:
     """A non-empty collection of distinct integers >= `minimum` (thread counts, seeds): a
     repeat would run, and count, the same thing twice. A generator is refused, since
     checking it would use it up."""
-    value = getattr(config, name)
-    items = list(value) if isinstance(value, Collection) and not isinstance(value, str) else []
-    if not items or not all(_is_int(n) and n >= minimum for n in items):
+    items = _items(getattr(config, name))
+    counts = items and all(_is_int(n) and n >= minimum for n in items)
+    if not counts or len(set(items)) < len(items):
         _refuse(config, name, f"a non-empty tuple of distinct integers >= {minimum}")
-    if len(set(items)) < len(items):
-        _refuse(config, name, f"a non-empty tuple of distinct integers >= {minimum}")
+
+
+def _items(value: object) -> list:
+    """The items of a tuple, list or array; [] for a string, a number or a generator."""
+    return list(value) if isinstance(value, Collection) and not isinstance(value, str) else []
 
 
 def one_of(config: object, name: str, options: Iterable[str]) -> None:
@@ -84,7 +87,8 @@ def one_of(config: object, name: str, options: Iterable[str]) -> None:
 def names_tuple(config: object, name: str) -> None:
     """A tuple of names, not one string: iterating "onnx" would name targets o, n, n, x."""
     value = getattr(config, name)
-    if isinstance(value, str) or not value or not all(isinstance(v, str) for v in value):
+    items = _items(value)
+    if not items or not all(isinstance(item, str) for item in items):
         example = value if isinstance(value, str) else "onnx"
         _refuse(config, name, f"a non-empty tuple of names, e.g. ({example!r},)")
 
@@ -102,7 +106,7 @@ def is_target_sensitivity(value: object) -> bool:
 
 
 def device_name(config: object, name: str = "device") -> None:
-    """ "auto" or what torch.device parses; checked by name so no torch import is needed."""
+    """`auto`, or a device type torch.device parses, checked by name (no torch import)."""
     value = getattr(config, name)
     kind = value.split(":")[0] if isinstance(value, str) else None
     if value != "auto" and kind not in ("cpu", "cuda", "mps", "xpu"):

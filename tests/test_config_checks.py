@@ -36,6 +36,7 @@ REFUSED = [
     (QATConfig, "temperature", 0.0, "a finite number > 0"),
     (ExportConfig, "targets", "onnx", r"a non-empty tuple of names, e.g. \('onnx',\)"),
     (ExportConfig, "targets", (), "a non-empty tuple of names"),
+    (ExportConfig, "targets", 5, "a non-empty tuple of names"),
     (ExportConfig, "quantize", "fp16", "one of none, int8, both"),
     (ExportConfig, "target_sensitivity", 1.01, "a sensitivity"),
     (TimingConfig, "runs", 0, "an integer >= 1"),
