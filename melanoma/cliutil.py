@@ -15,7 +15,7 @@ from typing import NoReturn
 
 import click
 
-from melanoma.config_checks import TARGET_SENSITIVITY_RANGE
+from melanoma.config_checks import TARGET_SENSITIVITY_RANGE, repeated
 from melanoma.errors import UserError
 
 EXIT_USAGE = 2  # bad input or flags: one line, no traceback
@@ -306,8 +306,7 @@ def seed_list(ctx, param, value: str) -> list[int]:
 
 
 def refuse_repeats(what: str, items: list) -> None:
-    """A repeated seed or method would train or count the same runs twice, as two samples
-    in the mean and the ±."""
-    repeated = sorted({item for item in items if items.count(item) > 1})
-    if repeated:
-        raise click.BadParameter(f"{what} {', '.join(map(str, repeated))} given more than once")
+    """As config_checks.repeated, named after the option."""
+    twice = repeated(items)
+    if twice:
+        raise click.BadParameter(f"{what} {', '.join(map(str, twice))} given more than once")

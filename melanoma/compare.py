@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from melanoma import config_checks as checks
 from melanoma import strict_json
 from melanoma.atomic import atomic_path
 from melanoma.checkpoint import CheckpointError, load_checkpoint, read_meta
@@ -76,14 +77,15 @@ def train_or_reuse(method: str, config, dataset: Dataset, ckpt_dir: Path) -> flo
 
 
 def _refuse_repeats_and_strings(**lists: Sequence) -> None:
-    """A repeated seed or method would count the same runs twice, as two samples in the
-    mean and the ±; a string would be read one character per name."""
-    for what, items in lists.items():
-        if isinstance(items, str) or len(items) == 0:  # len: a numpy array has no truth value
-            raise UserError(f"compare {what}={items!r}: expected a non-empty list")
-        repeated = sorted({str(item) for item in items if list(items).count(item) > 1})
-        if repeated:
-            raise UserError(f"compare {what}: {', '.join(repeated)} given more than once")
+    """Each a non-empty list of distinct items (config_checks.repeated says why); a string
+    would be read one character per name."""
+    for what, given in lists.items():
+        items = checks.items_of(given)
+        if not items:
+            raise UserError(f"compare {what}={given!r}: expected a non-empty list")
+        twice = checks.repeated(items)
+        if twice:
+            raise UserError(f"compare {what}: {', '.join(map(str, twice))} given more than once")
 
 
 def compare(

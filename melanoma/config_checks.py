@@ -67,15 +67,21 @@ def distinct_counts(config: object, name: str, minimum: int) -> None:
     """A non-empty collection of distinct integers >= `minimum` (thread counts, seeds): a
     repeat would run, and count, the same thing twice. A generator is refused, since
     checking it would use it up."""
-    items = _items(getattr(config, name))
+    items = items_of(getattr(config, name))
     counts = items and all(_is_int(n) and n >= minimum for n in items)
-    if not counts or len(set(items)) < len(items):
+    if not counts or repeated(items):
         _refuse(config, name, f"a non-empty tuple of distinct integers >= {minimum}")
 
 
-def _items(value: object) -> list:
+def items_of(value: object) -> list:
     """The items of a tuple, list or array; [] for a string, a number or a generator."""
     return list(value) if isinstance(value, Collection) and not isinstance(value, str) else []
+
+
+def repeated(items: list) -> list:
+    """The items given more than once, sorted: a repeated seed or method would train, or
+    count, the same run twice, as two samples in a mean and its ±."""
+    return sorted({item for item in items if items.count(item) > 1})
 
 
 def one_of(config: object, name: str, options: Iterable[str]) -> None:
@@ -87,7 +93,7 @@ def one_of(config: object, name: str, options: Iterable[str]) -> None:
 def names_tuple(config: object, name: str) -> None:
     """A tuple of names, not one string: iterating "onnx" would name targets o, n, n, x."""
     value = getattr(config, name)
-    items = _items(value)
+    items = items_of(value)
     if not items or not all(isinstance(item, str) for item in items):
         example = value if isinstance(value, str) else "onnx"
         _refuse(config, name, f"a non-empty tuple of names, e.g. ({example!r},)")
@@ -95,14 +101,15 @@ def names_tuple(config: object, name: str) -> None:
 
 def target_sensitivity(config: object, name: str = "target_sensitivity") -> None:
     value = getattr(config, name)
-    if value is not None and not is_target_sensitivity(value):
-        low, high = TARGET_SENSITIVITY_RANGE
-        _refuse(config, name, f"a sensitivity in [{low}, {high}]")
+    if value is not None:
+        check_target_sensitivity(value, f"{type(config).__name__}.{name} = {value!r}")
 
 
-def is_target_sensitivity(value: object) -> bool:
+def check_target_sensitivity(value: object, shown: str) -> None:
+    """Refuse a sensitivity outside TARGET_SENSITIVITY_RANGE; `shown` names it."""
     low, high = TARGET_SENSITIVITY_RANGE
-    return _is_number(value) and low <= value <= high
+    if not (_is_number(value) and low <= value <= high):
+        raise ConfigError(f"{shown}: expected a sensitivity in [{low}, {high}]")
 
 
 def device_name(config: object, name: str = "device") -> None:

@@ -110,6 +110,10 @@ class SGANConfig:
         checks.target_sensitivity(self)
         checks.one_of(self, "youden_estimator", YOUDEN_ESTIMATORS)
         checks.device_name(self)
+        if self.consistency_weight and not self.ema_decay:
+            raise checks.ConfigError(
+                "SGANConfig.consistency_weight needs ema_decay > 0 (the EMA is the teacher)"
+            )
 
 
 def _snapshot(nets: SGANNets, labeled, rng, epoch, best: dict, history: list, restores) -> dict:
@@ -139,10 +143,6 @@ def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool
             f"{dataset.source}: the SGAN needs at least {config.batch_size} unlabeled images "
             f"(one batch), found {found}"
         )
-    if not 0 <= config.select_after <= 1:
-        raise ValueError(f"select_after must be in [0, 1], got {config.select_after}")
-    if config.consistency_weight and not config.ema_decay:
-        raise ValueError("consistency_weight needs ema_decay > 0 (the EMA is the teacher)")
     out_dir = Path(out_dir)
     rng, train, val, mean, std = seeded_split(dataset, config)
     steps = config.epochs * (len(dataset.unlabeled) // config.batch_size)

@@ -16,7 +16,7 @@ import numpy as np
 
 from melanoma.atomic import write_csv
 from melanoma.checkpoint import METADATA, Checkpoint, CheckpointError, same_threshold_name
-from melanoma.config_checks import TARGET_SENSITIVITY_RANGE, is_target_sensitivity
+from melanoma.config_checks import check_target_sensitivity
 from melanoma.errors import UserError
 from melanoma.metrics import (
     YOUDEN_ESTIMATORS,
@@ -190,9 +190,5 @@ def decision_threshold(
 def target_threshold(checkpoint: Checkpoint, target_sensitivity: float) -> ThresholdChoice:
     """The highest threshold whose sensitivity on the checkpoint's kept validation
     predictions reaches `target_sensitivity`, with its validation sensitivity and specificity."""
-    if not is_target_sensitivity(target_sensitivity):
-        low, high = TARGET_SENSITIVITY_RANGE
-        raise UserError(
-            f"target sensitivity {target_sensitivity!r}: expected a sensitivity in [{low}, {high}]"
-        )
+    check_target_sensitivity(target_sensitivity, f"target sensitivity {target_sensitivity!r}")
     return sensitivity_threshold(*checkpoint_scores(checkpoint), target_sensitivity)

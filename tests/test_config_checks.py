@@ -81,3 +81,9 @@ def test_numpy_numbers_from_a_grid_are_numbers():
     assert BenchConfig(threads=[1, 2]).threads == [1, 2]
     with pytest.raises(ConfigError, match="TrainConfig.epochs = True: expected an integer"):
         TrainConfig(epochs=True)
+
+
+def test_the_mean_teacher_needs_its_teacher():
+    with pytest.raises(ConfigError, match="consistency_weight needs ema_decay > 0"):
+        SGANConfig(ema_decay=0.0)  # default consistency_weight 10
+    SGANConfig(ema_decay=0.0, consistency_weight=0.0)
