@@ -10,6 +10,7 @@ import androidx.exifinterface.media.ExifInterface;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.Locale;
+import org.melanoma.demo.core.CompleteImage;
 
 /**
  * Decodes a photo at full resolution, upright.
@@ -55,6 +56,10 @@ final class ImageLoader {
             throw new IOException(bounds.outWidth + "x" + bounds.outHeight + " is over "
                     + MAX_PIXELS / 1_000_000 + " megapixels, too large for a photo "
                     + "(a decompression bomb?)");
+        }
+        // BitmapFactory fills the rows of a cut-off file and does not say so; Python refuses it.
+        try (InputStream in = open(resolver, uri)) {
+            CompleteImage.require(in);
         }
         BitmapFactory.Options options = new BitmapFactory.Options();
         options.inPreferredConfig = Bitmap.Config.ARGB_8888;
