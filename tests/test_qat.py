@@ -213,7 +213,7 @@ def test_qat_never_writes_into_another_checkpoint_or_the_bundled_models(
 
 
 def test_ctrl_c_while_qat_is_saved_keeps_the_earlier_program_and_metadata(
-    qat_dir, float_dir, dataset, tmp_path, monkeypatch
+    qat_dir, float_dir, dataset, tmp_path, monkeypatch, agreement_on_labeled
 ):
     """The metadata takes seconds to measure: the new program must not be in place by then."""
     out = tmp_path / "qat"
@@ -239,7 +239,8 @@ def test_ctrl_c_while_qat_is_saved_keeps_the_earlier_program_and_metadata(
         "_replace",
         lambda temp, final: (replaced.append(final.name), real_replace(temp, final)),
     )
-    qat_finetune(load_checkpoint(float_dir), dataset, calibrated, out)
+    with agreement_on_labeled():
+        qat_finetune(load_checkpoint(float_dir), dataset, calibrated, out)
     assert replaced == [PROGRAM, "metadata.json"]
     (out / PROGRAM).unlink()
     qat_module._refuse_other_checkpoint(out)  # no error
