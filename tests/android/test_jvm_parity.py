@@ -219,6 +219,24 @@ def _png_variants(image: Image.Image) -> dict[str, bytes]:
     flipped = bytearray(signature + header + idat + end)
     flipped[len(signature + header) + 8 + 40] ^= 0x55  # inside the compressed rows
     files["flipped_byte.png"] = bytes(flipped)
+    # zlib's 2-byte header alone in the first IDAT: inflating it yields nothing, and that is fine
+    split = _png_chunk(b"IDAT", packed[:2]) + _png_chunk(b"IDAT", packed[2:])
+    files["header_alone_in_first_idat.png"] = signature + header + split + end
+    bilevel = files["bilevel.png"]
+    start, stop = bilevel.index(b"IDAT") + 4, bilevel.index(b"IEND") - 8
+    tiny = [_png_chunk(b"IDAT", bilevel[i : min(i + 7, stop)]) for i in range(start, stop, 7)]
+    files["bilevel_7_byte_idats.png"] = bilevel[: start - 8] + b"".join(tiny) + end
+    unknown_filter = bytearray(rows)
+    unknown_filter[5 * (1 + 3 * width)] = 5  # row 5's filter byte; Adler-32 is not checked
+    files["row_filter_5.png"] = (
+        signature + header + _png_chunk(b"IDAT", zlib.compress(bytes(unknown_filter), 0)) + end
+    )
+    text = bytearray(_png_chunk(b"tEXt", b"Comment\0before the image data"))
+    text[-1] ^= 1
+    files["bad_checksum_before_idat.png"] = signature + header + bytes(text) + idat + end
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", save_all=True, append_images=[image.rotate(90)])
+    files["animated.png"] = buffer.getvalue()  # Pillow stops reading at the second frame
     return files
 
 
@@ -244,6 +262,9 @@ def _jpeg_variants(archive: zipfile.ZipFile, image: Image.Image) -> dict[str, by
         picture.save(buffer, format="JPEG", **options)
         files[f"{name}.jpg"] = buffer.getvalue()
     files["trailer_after_end.jpg"] = files["real_0_1.jpg"] + b"\0\0SEFH data phones append"
+    progressive = files["progressive.jpg"]
+    middle = progressive.index(b"\xff\xda") + 40  # inside the first scan's data
+    files["unknown_marker_in_scan.jpg"] = progressive[:middle] + b"\xff\x02" + progressive[middle:]
     return files
 
 
@@ -262,8 +283,12 @@ def _write_cuts(golden: Path, archive: zipfile.ZipFile) -> None:
     files = _jpeg_variants(archive, lesion) | _png_variants(lesion)
     (golden / "cuts").mkdir()
     rows = ["file\tlength\tpython"]
+    corrupt = {
+        "flipped_byte.png", "row_filter_5.png", "bad_checksum_before_idat.png",
+        "unknown_marker_in_scan.jpg",
+    }  # fmt: skip
     for name, data in files.items():
-        assert _python_reads(data) == (name != "flipped_byte.png"), name
+        assert _python_reads(data) == (name not in corrupt), name
         (golden / "cuts" / name).write_bytes(data)
         for length in range(len(data) + 1):
             if length < 200 or length > len(data) - 200 or length % 5 == 0:

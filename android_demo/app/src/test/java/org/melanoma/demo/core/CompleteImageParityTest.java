@@ -82,7 +82,8 @@ public class CompleteImageParityTest {
     private static boolean missesOnlyTheJpegEndMarker(byte[] whole, int length) {
         int n = whole.length;
         boolean jpeg = n > 4 && (whole[0] & 0xff) == 0xff && (whole[1] & 0xff) == 0xd8;
-        boolean endsWithEoi = n > 4 && (whole[n - 2] & 0xff) == 0xff && (whole[n - 1] & 0xff) == 0xd9;
+        boolean endsWithEoi =
+                n > 4 && (whole[n - 2] & 0xff) == 0xff && (whole[n - 1] & 0xff) == 0xd9;
         return jpeg && endsWithEoi && length >= n - 2 && length < n;
     }
 }
