@@ -30,6 +30,17 @@ def data_path() -> Path:
 
 
 @pytest.fixture(scope="session")
+def data_zip(data_path) -> Path:
+    """MelanomaDetection.zip, read in place."""
+    path = data_path / "MelanomaDetection.zip" if data_path.is_dir() else data_path
+    if path.suffix != ".zip" or not path.is_file():
+        pytest.fail(
+            f"{path} is not MelanomaDetection.zip: set MELANOMA_DATA to the folder holding it"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
 def dataset(data_path):
     from melanoma.datasets import load_dataset
 

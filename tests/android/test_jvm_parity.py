@@ -17,17 +17,15 @@ import json
 import math
 import os
 import shutil
-import struct
 import subprocess
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageCms
+from PIL import Image
 
 from melanoma.images import decode_rgb
 from melanoma.manifest import manifest_path, read_manifest
@@ -37,7 +35,6 @@ from melanoma.preprocess import (
     normalize,
     square_crop_box,
 )
-from melanoma.sources import DataError
 
 REPO = Path(__file__).resolve().parents[2]
 JVM_TESTS = REPO / "android_demo" / "jvm-tests.sh"
@@ -182,121 +179,6 @@ def _write_cases(golden: Path, cases: list[Case], mean: list[float], std: list[f
     (golden / "cases.tsv").write_text("\n".join(rows) + "\n")
 
 
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def _png_variants(image: Image.Image) -> dict[str, bytes]:
-    """PNGs as Pillow writes them, and the chunk layouts it does not write (Adam7, a text chunk
-    after the image data, many small IDATs), built by hand."""
-    files = {}
-    # bilevel: zlib still holds the last rows when the input runs out, which Pillow refuses
-    for name, mode in [("rgb", "RGB"), ("palette", "P"), ("grey_alpha", "LA"), ("bilevel", "1")]:
-        buffer = io.BytesIO()
-        image.convert(mode).save(buffer, format="PNG")
-        files[f"{name}.png"] = buffer.getvalue()
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image.convert("L"), np.uint16) * 257).save(buffer, format="PNG")
-    files["grey16.png"] = buffer.getvalue()
-    pixels = np.asarray(image)
-    height, width = pixels.shape[:2]
-    rows = b"".join(b"\0" + row.tobytes() for row in pixels)
-    header = _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-    adam7_header = _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 1))
-    passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2)]
-    passes.append((0, 1, 1, 2))  # (first column, first row, column step, row step)
-    adam7 = b"".join(
-        b"\0" + row.tobytes() for x0, y0, dx, dy in passes for row in pixels[y0::dy, x0::dx]
-    )
-    packed = zlib.compress(rows, 9)
-    signature, end = files["rgb.png"][:8], _png_chunk(b"IEND", b"")
-    idat = _png_chunk(b"IDAT", packed)
-    files["adam7.png"] = signature + adam7_header + _png_chunk(b"IDAT", zlib.compress(adam7)) + end
-    text = _png_chunk(b"tEXt", b"Comment\0" + b"written after the image data" * 2)
-    files["text_after_idat.png"] = signature + header + idat + text + end
-    small = [_png_chunk(b"IDAT", packed[i : i + 97]) for i in range(0, len(packed), 97)]
-    files["many_idats.png"] = signature + header + b"".join(small) + end
-    flipped = bytearray(signature + header + idat + end)
-    flipped[len(signature + header) + 8 + 40] ^= 0x55  # inside the compressed rows
-    files["flipped_byte.png"] = bytes(flipped)
-    # zlib's 2-byte header alone in the first IDAT: inflating it yields nothing, and that is fine
-    split = _png_chunk(b"IDAT", packed[:2]) + _png_chunk(b"IDAT", packed[2:])
-    files["header_alone_in_first_idat.png"] = signature + header + split + end
-    bilevel = files["bilevel.png"]
-    start, stop = bilevel.index(b"IDAT") + 4, bilevel.index(b"IEND") - 8
-    tiny = [_png_chunk(b"IDAT", bilevel[i : min(i + 7, stop)]) for i in range(start, stop, 7)]
-    files["bilevel_7_byte_idats.png"] = bilevel[: start - 8] + b"".join(tiny) + end
-    unknown_filter = bytearray(rows)
-    unknown_filter[5 * (1 + 3 * width)] = 5  # row 5's filter byte; Adler-32 is not checked
-    files["row_filter_5.png"] = (
-        signature + header + _png_chunk(b"IDAT", zlib.compress(bytes(unknown_filter), 0)) + end
-    )
-    text = bytearray(_png_chunk(b"tEXt", b"Comment\0before the image data"))
-    text[-1] ^= 1
-    files["bad_checksum_before_idat.png"] = signature + header + bytes(text) + idat + end
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", save_all=True, append_images=[image.rotate(90)])
-    files["animated.png"] = buffer.getvalue()  # Pillow stops reading at the second frame
-    return files
-
-
-def _jpeg_variants(archive: zipfile.ZipFile, image: Image.Image) -> dict[str, bytes]:
-    """Real JPEGs as they are, and the same lesion written with the options phones use."""
-    files = {
-        f"real_{member.rsplit('/', 1)[1]}": archive.read(f"MelanomaDetection/{member}")
-        # 22_1.jpg: Pillow reads it without its end marker (the README's allowed difference)
-        for member in ("test/0_1.jpg", "test/22_1.jpg", "test/450_0.jpg", "labeled/2_0.jpg")
-    }
-    exif = Image.Exif()
-    exif[0x0112] = 6  # orientation
-    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    for name, picture, options in [
-        ("progressive", image, {"progressive": True}),
-        ("restart_markers", image, {"restart_marker_blocks": 3}),
-        ("exif_icc", image, {"exif": exif.tobytes(), "icc_profile": srgb}),
-        ("quality_95", image, {"quality": 95}),
-        ("cmyk", image.convert("CMYK"), {}),
-        ("grey", image.convert("L"), {}),
-    ]:
-        buffer = io.BytesIO()
-        picture.save(buffer, format="JPEG", **options)
-        files[f"{name}.jpg"] = buffer.getvalue()
-    files["trailer_after_end.jpg"] = files["real_0_1.jpg"] + b"\0\0SEFH data phones append"
-    progressive = files["progressive.jpg"]
-    middle = progressive.index(b"\xff\xda") + 40  # inside the first scan's data
-    files["unknown_marker_in_scan.jpg"] = progressive[:middle] + b"\xff\x02" + progressive[middle:]
-    return files
-
-
-def _python_reads(data: bytes) -> bool:
-    try:
-        decode_rgb(data, "cut")
-    except DataError:
-        return False
-    return True
-
-
-def _write_cuts(golden: Path, archive: zipfile.ZipFile) -> None:
-    """Files cut at many lengths and Python's verdict on each, for CompleteImageParityTest:
-    every cut near either end, every 5th in between."""
-    lesion = Image.fromarray(_test_image(archive, 5)).resize((64, 48), Image.Resampling.BICUBIC)
-    files = _jpeg_variants(archive, lesion) | _png_variants(lesion)
-    (golden / "cuts").mkdir()
-    rows = ["file\tlength\tpython"]
-    corrupt = {
-        "flipped_byte.png", "row_filter_5.png", "bad_checksum_before_idat.png",
-        "unknown_marker_in_scan.jpg",
-    }  # fmt: skip
-    for name, data in files.items():
-        assert _python_reads(data) == (name not in corrupt), name
-        (golden / "cuts" / name).write_bytes(data)
-        for length in range(len(data) + 1):
-            if length < 200 or length > len(data) - 200 or length % 5 == 0:
-                verdict = "ok" if _python_reads(data[:length]) else "refused"
-                rows.append(f"cuts/{name}\t{length}\t{verdict}")
-    (golden / "cuts.tsv").write_text("\n".join(rows) + "\n")
-
-
 def _band_label(index: int, n_thresholds: int) -> str:
     if index == 0:
         return "low"
@@ -358,7 +240,9 @@ def exported_manifest(exported) -> Path:
 
 
 @pytest.fixture(scope="session")
-def golden_dir(tmp_path_factory, exported_manifest, data_zip, write_manifest_goldens) -> Path:
+def golden_dir(
+    tmp_path_factory, exported_manifest, data_zip, write_manifest_goldens, write_cut_goldens
+) -> Path:
     """Everything jvm-tests.sh needs, written by the Python side."""
     golden = tmp_path_factory.mktemp("golden")
     model = golden / "model"
@@ -369,7 +253,7 @@ def golden_dir(tmp_path_factory, exported_manifest, data_zip, write_manifest_gol
     mean, std = manifest.preprocessing.mean, manifest.preprocessing.std
     with zipfile.ZipFile(data_zip) as archive:
         cases = _cases(archive)
-        _write_cuts(golden, archive)
+        write_cut_goldens(golden, Image.fromarray(_test_image(archive, 5)), archive)
     _write_cases(golden, cases, mean, std)
     _write_alpha_table(golden)
     _write_manifest_checks(golden, exported_manifest)
