@@ -138,17 +138,18 @@ def console_script():
 
 @pytest.fixture(scope="session")
 def agreement_on_labeled():
-    """A context in which QAT measures its int8-vs-float agreement on the 200 labeled images
-    instead of the unlabeled pool: for a cross-validated checkpoint that pool is 7018 images
-    through five float members and the int8 program, about 25 s, for tests of other things."""
+    """A context in which QAT measures its int8-vs-float agreement as if there were no
+    unlabeled pool: for a cross-validated checkpoint that pool is 7018 images through five
+    float members and the int8 program, about 25 s, in tests of other things. QAT then uses
+    the labeled training images, as it does for a data set without that pool."""
     import melanoma.qat as qat_module
+
+    real = qat_module._agreement_images
 
     @contextmanager
     def context():
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(
-                qat_module, "_agreement_images", lambda train, val, unlabeled: (train, "labeled")
-            )
+            patch.setattr(qat_module, "_agreement_images", lambda t, v, _: real(t, v, None))
             yield
 
     return context

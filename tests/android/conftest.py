@@ -281,8 +281,10 @@ def write_cut_goldens() -> Callable[[Path, Image.Image, zipfile.ZipFile], None]:
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2)]
-ADAM7.append((0, 1, 1, 2))  # (first column, first row, column step, row step) of each pass
+ADAM7 = [  # (first column, first row, column step, row step) of each pass
+    (0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+    (0, 1, 1, 2),
+]  # fmt: skip
 
 
 def _python_reads(data: bytes) -> bool:
@@ -311,9 +313,7 @@ def _jpeg_variants(archive: zipfile.ZipFile, image: Image.Image) -> dict[str, by
         ("cmyk", image.convert("CMYK"), {}),
         ("grey", image.convert("L"), {}),
     ]:
-        buffer = io.BytesIO()
-        picture.save(buffer, format="JPEG", **options)
-        files[f"{name}.jpg"] = buffer.getvalue()
+        files[f"{name}.jpg"] = _saved(picture, "JPEG", **options)
     files["trailer_after_end.jpg"] = files["real_0_1.jpg"] + b"\0\0SEFH data phones append"
     return files
 
@@ -323,15 +323,11 @@ def _png_variants(image: Image.Image) -> dict[str, bytes]:
     files = {}
     # bilevel: zlib still holds the last rows when the input runs out, which Pillow refuses
     for name, mode in [("rgb", "RGB"), ("palette", "P"), ("grey_alpha", "LA"), ("bilevel", "1")]:
-        buffer = io.BytesIO()
-        image.convert(mode).save(buffer, format="PNG")
-        files[f"{name}.png"] = buffer.getvalue()
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image.convert("L"), np.uint16) * 257).save(buffer, format="PNG")
-    files["grey16.png"] = buffer.getvalue()
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", save_all=True, append_images=[image.rotate(90)])
-    files["animated.png"] = buffer.getvalue()  # Pillow stops reading at the second frame
+        files[f"{name}.png"] = _saved(image.convert(mode), "PNG")
+    grey16 = Image.fromarray(np.asarray(image.convert("L"), np.uint16) * 257)
+    files["grey16.png"] = _saved(grey16, "PNG")
+    # Pillow stops reading an animated PNG at its second frame
+    files["animated.png"] = _saved(image, "PNG", save_all=True, append_images=[image.rotate(90)])
     pixels = np.asarray(image)
     for height, width in [(48, 64), (1, 1), (2, 9), (9, 2)]:
         files[f"adam7_{width}x{height}.png"] = _rgb_png(pixels[:height, :width], interlaced=True)
@@ -352,9 +348,7 @@ def _png_variants(image: Image.Image) -> dict[str, bytes]:
 def _broken_files(image: Image.Image) -> dict[str, bytes]:
     """Whole files Python refuses: an unknown JPEG marker in a scan, corrupt compressed PNG rows
     (Pillow checks no Adler-32, but it checks each row's filter type), a bad PNG checksum."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", progressive=True)
-    jpeg = buffer.getvalue()
+    jpeg = _saved(image, "JPEG", progressive=True)
     scan = jpeg.index(b"\xff\xda") + 40  # inside the first scan's data
     pixels = np.asarray(image)
     flipped = bytearray(zlib.compress(_filtered_rows(pixels), 9))
@@ -391,6 +385,12 @@ def _rgb_png(pixels: np.ndarray, interlaced=False, idats=None, before=b"", after
         idats = [zlib.compress(_filtered_rows(pixels, interlaced), 9)]
     data = b"".join(_png_chunk(b"IDAT", idat) for idat in idats)
     return PNG_SIGNATURE + _png_chunk(b"IHDR", fields) + before + data + after + PNG_END
+
+
+def _saved(image: Image.Image, image_format: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format, **options)
+    return buffer.getvalue()
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

@@ -6,6 +6,7 @@ import java.io.InputStream;
 /** A byte reader whose "need" methods throw when the file ends: the file is then cut off. */
 final class ImageBytes {
     private final InputStream in;
+    private final byte[] scratch = new byte[1 << 13];
 
     ImageBytes(InputStream in) {
         this.in = in;
@@ -18,7 +19,7 @@ final class ImageBytes {
     int need(String what) throws IOException {
         int b = in.read();
         if (b < 0) {
-            throw new CompleteImage.IncompleteImageException("the file ends inside " + what);
+            throw endsInside(what);
         }
         return b;
     }
@@ -50,23 +51,28 @@ final class ImageBytes {
 
     void skip(long count, String what) throws IOException {
         if (skipAvailable(count) < count) {
-            throw new CompleteImage.IncompleteImageException("the file ends inside " + what);
+            throw endsInside(what);
         }
     }
 
-    /** Skips up to {@code count} bytes; fewer at the end of the file. */
+    /**
+     * Skips up to {@code count} bytes; fewer at the end of the file. Reads them rather than
+     * calling InputStream.skip, which a FileInputStream (what a ContentResolver usually opens)
+     * may report as done past the end of the file.
+     */
     long skipAvailable(long count) throws IOException {
         long done = 0;
         while (done < count) {
-            long n = in.skip(count - done);
-            if (n <= 0) {
-                if (in.read() < 0) {
-                    break;
-                }
-                n = 1;
+            int n = in.read(scratch, 0, (int) Math.min(scratch.length, count - done));
+            if (n < 0) {
+                break;
             }
             done += n;
         }
         return done;
+    }
+
+    private static IOException endsInside(String what) {
+        return new CompleteImage.IncompleteImageException("the file ends inside " + what);
     }
 }

@@ -8,10 +8,11 @@ import org.melanoma.demo.core.CompleteImage.IncompleteImageException;
  * before the first scan). Bytes after EOI are ignored: phones append trailers and the extra
  * pictures of an MPO file there.
  *
- * <p>Refused: a file that ends before EOI, an EOI before any scan, a second SOI, and the markers
- * libjpeg stops at (codes it does not know, frame types it does not decode). Corrupt bytes inside
- * a scan or a table are not looked for. One known difference from Pillow: a file missing only
- * its EOI is read by Pillow when libjpeg had already decoded every pixel; here it is refused.
+ * <p>Refused: a file that ends before EOI, an EOI before any scan, a scan before any frame
+ * header, a second SOI, and the markers libjpeg stops at (codes it does not know, frame types it
+ * does not decode). Corrupt bytes inside a scan or a table are not looked for. One known
+ * difference from Pillow: a file missing only its EOI (one or both bytes) is read by Pillow when
+ * libjpeg had already decoded every pixel; here it is refused.
  */
 final class JpegStructure {
     private static final int TEM = 0x01;
@@ -23,10 +24,15 @@ final class JpegStructure {
 
     /** Reads from just after the SOI marker to EOI. */
     static void requireWhole(ImageBytes in) throws IOException {
+        boolean framed = false;
         boolean scanned = false;
         int marker = nextMarker(in);
         while (marker != EOI) {
             refuseUnreadable(marker, scanned);
+            framed |= isFrame(marker);
+            if (marker == SOS && !framed) {
+                throw new IncompleteImageException("a JPEG scan before its frame header");
+            }
             if (marker == TEM || isRestart(marker)) { // no length, no payload
                 marker = nextMarker(in);
                 continue;
@@ -61,6 +67,11 @@ final class JpegStructure {
             throw new IncompleteImageException(String.format("an unknown JPEG marker 0xFF%02X",
                     marker));
         }
+    }
+
+    /** The SOF markers libjpeg decodes: baseline, extended, progressive, lossless; arithmetic. */
+    private static boolean isFrame(int marker) {
+        return (marker >= 0xc0 && marker <= 0xc3) || (marker >= 0xc9 && marker <= 0xcb);
     }
 
     private static boolean isRestart(int marker) {
