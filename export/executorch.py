@@ -24,7 +24,6 @@ FP32_TOLERANCE = 1e-4  # max |logit - eager float logit| on the sample images
 # own way, which moves a logit by one step of the output quantization now and then
 # (at most 1 step on 2,600 real images, 3% of them). 3 steps leaves a margin.
 INT8_TOLERANCE_STEPS = 3
-BOOKKEEPING_OPS = ("executorch_call_delegate", "getitem")  # graph plumbing, not compute
 
 
 def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict:
@@ -37,9 +36,6 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
     edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
     lowered = edge.exported_program()
     _restore_ranges(lowered, ranges)
-    # Read the graph before to_executorch, which rewrites it in place (view_copy
-    # becomes a memory view, out-variants appear).
-    outside = _ops_outside_delegate(lowered)
     if not any(_name(n.target) == "executorch_call_delegate" for n in lowered.graph.nodes):
         raise ExportError(f"{out_path}: nothing was delegated to XNNPACK")
     executorch_program = edge.to_executorch()
@@ -48,7 +44,7 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
     return {
         "backend": "XnnpackBackend",
         "runtime_compatibility": runtime_compatibility(metadata.version("executorch")),
-        "ops_outside_delegate": outside,
+        "ops_outside_delegate": ops_outside_delegate(plan),
         "max_batch": _max_batch(ranges),
         "planned_memory_bytes": int(sum(plan.non_const_buffer_sizes)),
     }
@@ -96,14 +92,11 @@ def _name(target) -> str:
     return getattr(target, "__name__", str(target))
 
 
-def _ops_outside_delegate(lowered) -> list[str]:
-    """Compute ops the portable runtime runs itself (e.g. a view_copy for the flatten)."""
-    names = {
-        _name(node.target)
-        for node in lowered.graph.nodes
-        if node.op == "call_function" and _name(node.target) not in BOOKKEEPING_OPS
-    }
-    return sorted(names)
+def ops_outside_delegate(plan) -> list[str]:
+    """The program's operator table: the kernels the app's runtime must register (what a
+    selective build lists), e.g. the memory view of the flatten. Read from the program as
+    written, after to_executorch has replaced view_copy with executorch_prim::et_view."""
+    return sorted({f"{op.name}.{op.overload or 'default'}" for op in plan.operators})
 
 
 class ExecuTorchRunner:

@@ -49,7 +49,21 @@ def test_only_plumbing_left_outside_the_delegate(exported, precision):
     info = exported["executorch", precision].manifest.target_info
     assert info["backend"] == "XnnpackBackend"
     # The flatten's view and the batch size read; every conv, pool and linear is delegated.
-    assert set(info["ops_outside_delegate"]) <= {"aten::view_copy.default", "aten::sym_size.int"}
+    assert set(info["ops_outside_delegate"]) <= {
+        "executorch_prim::et_view.default",
+        "aten::sym_size.int",
+    }
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_manifest_lists_the_operator_table_of_the_file(exported, precision):
+    from executorch.exir._serialize._program import deserialize_pte_binary
+
+    artifact = exported["executorch", precision]
+    program = deserialize_pte_binary(artifact.artifact.read_bytes())
+    plan = getattr(program, "program", program).execution_plan[0]
+    table = sorted(f"{op.name}.{op.overload or 'default'}" for op in plan.operators)
+    assert artifact.manifest.target_info["ops_outside_delegate"] == table
 
 
 def test_int8_is_at_most_30_percent_of_fp32(exported):
