@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from melanoma import png_colour
 from melanoma.errors import first_line
 from melanoma.preprocess import IMAGE_SIZE, crop_and_resize, to_uint8
 from melanoma.sources import DataError
@@ -85,9 +86,16 @@ def _log_warnings(caught: list[warnings.WarningMessage], where: str) -> None:
 
 def _in_srgb(image: Image.Image, where: str) -> Image.Image:
     """The image with its embedded ICC profile (Display P3 from many phones, say) applied:
-    sRGB values, as Android 8+ gives the app. Without a profile the values are taken as
-    sRGB. Colorimetric, and clipped where the gamut is wider, as Android's conversion is."""
+    sRGB values, as Android 8+ gives the app. Without a profile, a PNG's gAMA and cHRM
+    chunks are applied as Android applies them (melanoma.png_colour); otherwise the values
+    are taken as sRGB. Colorimetric, and clipped where the gamut is wider, as Android's
+    conversion is."""
     icc = image.info.get("icc_profile")
+    if not icc and png_colour.needs_conversion(image):
+        chunks = image.info
+        if image.mode not in ICC_MODES:  # 16-bit grey: scaled to 8 bits first
+            image = _to_rgb(image)
+        return png_colour.in_srgb(image, chunks)
     if not icc or image.mode not in ICC_MODES:
         return image
     from PIL import ImageCms

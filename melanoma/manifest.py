@@ -69,7 +69,9 @@ class Preprocessing:
     exif_orientation: str | None = None  # "applied": the photo is rotated upright first
     alpha: str | None = None  # "composite_on_white": transparency becomes white background
     # Since version 3 (None before, whose exporters took every photo's values as sRGB):
-    color_profile: str | None = None  # "convert_to_srgb": an embedded ICC profile is applied
+    # "convert_to_srgb": the photo's colour space goes to sRGB as Android's decoder takes it:
+    # an embedded ICC profile, else a PNG's gAMA/cHRM chunks (not applied before 2026-12-05)
+    color_profile: str | None = None
 
 
 @dataclass(frozen=True)
