@@ -17,6 +17,18 @@ assets="${ASSETS_DIR:-$here/app/src/main/assets/model}"
 python="${PYTHON:-python3}"
 exporter="${MELANOMA_EXPORT:-melanoma-export}"
 
+# These three are the script's own: the exporter keeps the last of a repeated option, so a
+# user's --out, --target or --quantize would silently send the .pte elsewhere or skip it.
+for arg in "$@"; do
+    case "$arg" in
+        --out | --out=* | --target | --target=* | --quantize | --quantize=*)
+            echo "prepare_model: ${arg%%=*} is set by this script (an int8 ExecuTorch export" \
+                "into a temporary folder, copied into $assets); give the other options" >&2
+            exit 2
+            ;;
+    esac
+done
+
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 

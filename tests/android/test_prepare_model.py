@@ -124,3 +124,20 @@ def test_refuses_an_export_without_a_pte(fake_export):
     result = _run(fake_export)
     assert result.returncode != 0
     assert "expected one *-executorch-int8.pte" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "args"),
+    [
+        ("--out", ["--out", "keep"]),
+        ("--quantize", ["--quantize=none"]),
+        ("--target", ["--checkpoint", "x", "--target", "onnx"]),
+    ],
+)
+def test_refuses_the_options_it_sets_itself(fake_export, option, args):
+    result = _run(fake_export, *args)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"prepare_model: {option} is set by this script")
+    assert len(result.stderr.splitlines()) == 1
+    assert not fake_export["log"].exists()  # the exporter never ran
+    assert not fake_export["assets"].exists()
