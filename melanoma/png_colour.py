@@ -49,11 +49,11 @@ def in_srgb(image: Image.Image, chunks: dict) -> Image.Image:
         table = _srgb_levels(_decoded(np.arange(256) / 255, exponent)).tolist()
         return image.point(table * 3 + (list(range(256)) if has_alpha else []))
     pixels = np.array(image)
-    colour = pixels[..., :3].reshape(-1, 3)
+    flat = pixels.reshape(-1, pixels.shape[-1])  # a view: RGB or RGBA rows, written in place
     linear_levels = _decoded(np.arange(256) / 255, exponent).astype(np.float32)
     to_srgb = (np.linalg.inv(SRGB_TO_XYZ_D50) @ to_xyz).T.astype(np.float32)
-    for start in range(0, len(colour), PIXELS_PER_CHUNK):
-        part = colour[start : start + PIXELS_PER_CHUNK]
+    for start in range(0, len(flat), PIXELS_PER_CHUNK):
+        part = flat[start : start + PIXELS_PER_CHUNK, :3]
         part[:] = _srgb_levels(linear_levels[part] @ to_srgb)
     return Image.fromarray(pixels, image.mode)
 

@@ -96,6 +96,13 @@ def test_transparency_is_kept_through_the_conversion_then_composited():
     assert decoded[0, :, 0].tolist() == [24, 255, round(24 * 128 / 255 + 255 * 127 / 255)]
 
 
+def test_primaries_convert_the_colour_of_transparent_pngs_too():
+    pixels = np.random.default_rng(4).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    rgba = np.dstack([pixels, np.full((8, 8), 255, dtype=np.uint8)])
+    as_rgb = decode_rgb(_png(pixels, _chrm(ADOBE_PRIMARIES)), "rgb.png")
+    np.testing.assert_array_equal(decode_rgb(_png(rgba, _chrm(ADOBE_PRIMARIES)), "a.png"), as_rgb)
+
+
 def test_16_bit_grey_is_scaled_to_8_bits_then_converted():
     levels = np.full((2, 2), 30 * 257, dtype=np.uint16)
     decoded = decode_rgb(_png(levels, (b"gAMA", GAMMA_22)), "g16.png")
