@@ -24,6 +24,7 @@ from melanoma.cliutil import (
     threshold_option,
     version_option,
 )
+from melanoma.config_checks import MAX_RUNS
 
 EXIT_GATE = 1
 
@@ -65,14 +66,14 @@ def _threads(ctx, param, value: str) -> tuple[int, ...]:
 )
 @click.option(
     "--runs",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_RUNS),
     default=200,
     show_default=True,
     help="Timed batch-1 calls per artifact and thread count, over all rounds.",
 )
 @click.option(
     "--rounds",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_RUNS),
     default=4,
     show_default=True,
     help="Split the timed calls into this many passes over every artifact, so machine "
@@ -80,14 +81,14 @@ def _threads(ctx, param, value: str) -> tuple[int, ...]:
 )
 @click.option(
     "--warmup",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_RUNS),
     default=20,
     show_default=True,
     help="Untimed calls before each round's timed ones.",
 )
 @click.option(
     "--throughput-runs",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_RUNS),
     default=20,
     show_default=True,
     help="Timed batch-32 calls where the artifact has a dynamic batch; 0 skips.",

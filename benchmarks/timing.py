@@ -32,12 +32,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from melanoma import config_checks as checks
+from melanoma.config_checks import MAX_RUNS, MAX_THREADS
 
 log = logging.getLogger(__name__)
 THROUGHPUT_BATCH = 32  # batch for the optional throughput figure (dynamic-batch artifacts only)
-# More threads than any CPU this runs on has; a typo beyond it would overflow the runtimes'
-# int thread counts or spawn a runaway threadpool. 'all' is never capped.
-MAX_THREADS = 1024
 # At one thread, CPU/wall below this means the process waited for the core for over
 # a tenth of the timed wall time: the row's latencies are inflated by a neighbour.
 PREEMPTED_BELOW = 0.9
@@ -54,8 +52,8 @@ class TimingConfig:
     rounds: int = 4  # passes over every artifact; each times about runs / rounds calls
 
     def __post_init__(self) -> None:
-        checks.at_least(self, 1, "runs", "rounds")
-        checks.at_least(self, 0, "warmup", "throughput_runs")
+        checks.at_least(self, 1, "runs", "rounds", maximum=MAX_RUNS)
+        checks.at_least(self, 0, "warmup", "throughput_runs", maximum=MAX_RUNS)
 
 
 @dataclass(frozen=True)

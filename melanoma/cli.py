@@ -31,6 +31,7 @@ from melanoma.cliutil import (
     threshold_option,
     version_option,
 )
+from melanoma.config_checks import MAX_THREADS
 from melanoma.errors import UserError
 from melanoma.methods import TRAINERS
 
@@ -40,7 +41,7 @@ from melanoma.methods import TRAINERS
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
 @click.option(
     "--threads",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_THREADS),
     default=None,
     help="torch intra-op threads (default: torch's choice).",
 )

@@ -16,6 +16,13 @@ from melanoma.errors import UserError
 
 # What a target sensitivity may be: below 0.5 a cutoff misses more melanomas than it finds.
 TARGET_SENSITIVITY_RANGE = (0.5, 1.0)
+# More threads than any CPU this runs on has; a typo beyond it would overflow the runtimes'
+# int thread counts or spawn a runaway threadpool (100000 crashed OpenBLAS). 'all' is never
+# capped.
+MAX_THREADS = 1024
+# Benchmark calls per artifact far past any useful sample (a million batch-1 calls is an hour
+# or more); a typo beyond it tried to allocate terabytes for the timings.
+MAX_RUNS = 1_000_000
 
 
 class ConfigError(UserError):
@@ -36,12 +43,14 @@ def _is_number(value: object) -> bool:
     return _is_int(value) or (isinstance(value, numbers.Real) and math.isfinite(value))
 
 
-def at_least(config: object, minimum: int, *names: str) -> None:
-    """Integer fields of at least `minimum` (epochs, batch sizes, counts)."""
+def at_least(config: object, minimum: int, *names: str, maximum: int | None = None) -> None:
+    """Integer fields of at least `minimum` (epochs, batch sizes, counts), and at most
+    `maximum` if given."""
     for name in names:
         value = getattr(config, name)
-        if not (_is_int(value) and value >= minimum):
-            _refuse(config, name, f"an integer >= {minimum}")
+        if not (_is_int(value) and value >= minimum and (maximum is None or value <= maximum)):
+            upper = "" if maximum is None else f" and <= {maximum}"
+            _refuse(config, name, f"an integer >= {minimum}{upper}")
 
 
 def non_negative(config: object, *names: str, allow_zero: bool = True) -> None:

@@ -41,6 +41,7 @@ REFUSED = [
     (ExportConfig, "target_sensitivity", 1.01, "a sensitivity"),
     (TimingConfig, "runs", 0, "an integer >= 1"),
     (TimingConfig, "warmup", -1, "an integer >= 0"),
+    (TimingConfig, "runs", 10**12, "an integer >= 1 and <= 1000000"),  # terabytes of timings
     (AccuracyConfig, "n_bootstrap", 0, "an integer >= 10"),
     (BenchConfig, "threads", (0,), "a non-empty tuple of distinct integers >= 1"),
     (BenchConfig, "threads", (), "a non-empty tuple of distinct integers >= 1"),

@@ -136,7 +136,8 @@ def test_reference_mismatch_exits_2(bench_main, artifacts_dir, export_source, tm
         (["--threads", "0"], "bad thread count"),
         (["--threads", "99999999999999999999"], "bad thread count"),
         (["--runs", "0"], "--runs"),
-        (["--rounds", "0"], "'--rounds': 0 is not in the range x>=1"),
+        (["--runs", str(10**12)], "'--runs': 1000000000000 is not in the range 1<=x<=1000000"),
+        (["--rounds", "0"], "'--rounds': 0 is not in the range 1<=x<=1000000"),
         (["--rounds"], "'--rounds' requires an argument. (see 'melanoma-bench --help')"),
         (["--min-agreement", "97"], "--min-agreement"),
         # NaN passes a range check (every comparison is false) and then disables the gate
