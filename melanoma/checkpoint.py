@@ -193,7 +193,8 @@ def read_meta(ckpt_dir: Path) -> CheckpointMeta:
                 "melanoma compare)"
             ) from None
         raise CheckpointError(f"{ckpt_dir}: no {METADATA} (not a checkpoint directory)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError, RecursionError) as err:
+    except (ValueError, OSError, RecursionError) as err:
+        # ValueError: bad JSON or UTF-8, and integers past Python's 4300-digit limit;
         # RecursionError: JSON nested deeper than the parser's stack (a hostile file)
         raise CheckpointError(f"{path}: corrupt metadata ({first_line(err)})") from None
     if not isinstance(data, dict):
@@ -254,8 +255,10 @@ FIELD_CHECKS = (
     ("val_metrics", lambda v: isinstance(v, dict), "an object"),
     ("arch_args", lambda v: isinstance(v, dict), "an object"),
     ("train_config", lambda v: isinstance(v, dict), "an object"),
-    ("mean", _rgb, "3 finite numbers"),
-    ("std", lambda v: _rgb(v) and min(v) > 0, "3 positive numbers"),
+    # Statistics of pixels on the 0..1 scale: a mean of 1e308 or a std of 1e-300 passed as
+    # finite and scored every photo NaN. 1e-4 is far below one 8-bit level (0.004).
+    ("mean", lambda v: _rgb(v) and all(0 <= x <= 1 for x in v), "3 numbers in [0, 1]"),
+    ("std", lambda v: _rgb(v) and all(1e-4 <= x <= 1 for x in v), "3 numbers in [1e-4, 1]"),
     ("thresholds", _thresholds, "a list of {name, probability in [0, 1]} including youden"),
     ("weights_sha256", lambda v: isinstance(v, str) and len(v) == 64, "the weights' sha256"),
     (
@@ -298,6 +301,13 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
     except (RuntimeError, ValueError, TypeError, AttributeError, KeyError) as err:
         why = first_line(err)
         raise CheckpointError(f"{weights}: does not match {meta.arch} ({why})") from None
+    # load_state_dict casts silently: integer weights loaded and scored every photo 0.5
+    expected = model.state_dict()
+    cast = [name for name, value in state.items() if value.dtype != expected[name].dtype]
+    if cast:
+        raise CheckpointError(
+            f"{weights}: {cast[0]} is {state[cast[0]].dtype}, not {expected[cast[0]].dtype}"
+        )
     # training never saves one (it refuses a diverged run); an edited file would otherwise
     # surface as a NaN score, or a traceback deep in the metrics
     broken = non_finite_tensors(state)

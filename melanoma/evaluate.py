@@ -117,11 +117,21 @@ def check_reproduces_scores(checkpoint: Checkpoint, dataset: Dataset) -> None:
     if folds is not None and not all(0 <= f < len(members) for f in folds):
         raise CheckpointError(f"{path}: folds do not name this model's {len(members)} members")
     worst = float(np.abs(_kept_rule_probs(checkpoint, rows.images, folds) - kept).max())
-    if worst > REPRODUCE_TOLERANCE:
+    if not worst <= REPRODUCE_TOLERANCE:  # NaN too
         raise CheckpointError(
             f"{checkpoint.path / METADATA}: the model no longer gives the predictions in "
             f"{path.name} (max |dp| {worst:.3g} on the data it trained on); its mean, std "
             "or that file's folds were edited"
+        )
+
+
+def refuse_undefined_scores(checkpoint: Checkpoint, probs: np.ndarray) -> None:
+    """A NaN score would print as "not flagged" (every comparison with it is false)."""
+    undefined = int(np.count_nonzero(~np.isfinite(probs)))
+    if undefined:
+        raise CheckpointError(
+            f"{checkpoint.path}: the model scores {undefined} of {len(probs)} images as NaN; "
+            "its weights or the mean/std in its metadata.json are broken"
         )
 
 
@@ -153,6 +163,7 @@ def evaluate_checkpoint(
     checkpoint's validation predictions."""
     name, threshold = decision_threshold(checkpoint, threshold_name, target_sensitivity)
     probs = predict_probs(checkpoint.model, split.images, checkpoint.meta.mean, checkpoint.meta.std)
+    refuse_undefined_scores(checkpoint, probs)
     report = evaluation_report(split.labels.numpy(), probs, threshold, seed=seed)
     report["threshold_name"] = name
     return report
@@ -331,6 +342,7 @@ def predict_images(checkpoint: Checkpoint, paths: list[Path], threshold: float) 
             + more
         )
     probs = [float(torch.sigmoid(checkpoint.model(batch)).item()) for batch in batches]
+    refuse_undefined_scores(checkpoint, np.array(probs))
     return [
         Prediction(str(path), prob, bool(np.float64(prob) >= threshold))
         for path, prob in zip(files, probs, strict=True)

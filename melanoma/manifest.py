@@ -354,7 +354,8 @@ def read_manifest(path: Path) -> Manifest:
         raise ManifestError(f"{path}: manifest not found") from None
     except OSError as err:  # a directory, unreadable, ...
         raise ManifestError(f"{path}: cannot read manifest ({err.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (ValueError, RecursionError) as err:  # bad JSON or UTF-8, a 4300-digit integer,
+        # nesting deeper than the parser's stack
         raise ManifestError(f"{path}: not valid JSON ({err})") from None
     return manifest_from_dict(data, where=str(path))
 

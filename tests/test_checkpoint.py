@@ -140,8 +140,13 @@ def _edit_meta(path, **fields):
 @pytest.mark.parametrize(
     ("fields", "named"),
     [
-        ({"mean": [0.5]}, "mean must be 3 finite numbers"),
-        ({"std": [0.2, 0.0, 0.2]}, "std must be 3 positive numbers"),
+        ({"mean": [0.5]}, r"mean must be 3 numbers in \[0, 1\]"),
+        ({"std": [0.2, 0.0, 0.2]}, r"std must be 3 numbers in \[1e-4, 1\]"),
+        # finite, and every score NaN: normalization is of pixels on the 0..1 scale
+        ({"mean": [1e308, 0.5, 0.5]}, r"mean must be 3 numbers in \[0, 1\]"),
+        ({"std": [1e-300, 0.2, 0.2]}, r"std must be 3 numbers in \[1e-4, 1\]"),
+        ({"arch_args": {"dropout": float("nan")}}, r"json: CNNConfig.dropout = nan"),
+        ({"arch_args": {"widths": [8, 10**9]}}, r"json: CNNConfig.widths = \(8, 1000000000\)"),
         ({"arch_args": [8, 16]}, "arch_args must be an object"),
         ({"thresholds": []}, "thresholds must be"),
         ({"thresholds": [{"name": "youden", "probability": "0.4"}]}, "thresholds must be"),
@@ -184,3 +189,38 @@ def test_unreadable_weights_with_a_matching_sha256(saved, content):
     _edit_meta(path, weights_sha256=hashlib.sha256(content).hexdigest())
     with pytest.raises(CheckpointError, match="weights.pt: not a"):
         load_checkpoint(path)
+
+
+def test_an_integer_past_pythons_digit_limit_is_corrupt_metadata(saved):
+    text = (saved[0] / "metadata.json").read_text()
+    (saved[0] / "metadata.json").write_text(text.replace('"seed": 0', '"seed": ' + "9" * 5000))
+    with pytest.raises(CheckpointError, match=r"metadata.json: corrupt metadata \(Exceeds"):
+        load_checkpoint(saved[0])
+
+
+def _replace_weights(path, state):
+    torch.save(state, path / "weights.pt")
+    _edit_meta(path, weights_sha256=hashlib.sha256((path / "weights.pt").read_bytes()).hexdigest())
+
+
+def test_integer_weights_are_refused_not_cast(saved):
+    """load_state_dict would cast them; every photo then scored 0.5."""
+    path, model = saved
+    _replace_weights(path, {k: v.to(torch.int64) for k, v in model.state_dict().items()})
+    with pytest.raises(CheckpointError, match=r"weights.pt: features.0.0.weight is torch.int64"):
+        load_checkpoint(path)
+
+
+def test_weights_that_score_nan_are_refused_when_scoring(saved, tmp_path):
+    from PIL import Image
+
+    from melanoma.evaluate import predict_images
+
+    path, model = saved
+    state = model.state_dict()
+    state["features.0.1.running_var"] = -state["features.0.1.running_var"]  # finite, sqrt < 0
+    _replace_weights(path, state)
+    photo = tmp_path / "mole.png"
+    Image.new("RGB", (32, 32), (180, 120, 100)).save(photo)
+    with pytest.raises(CheckpointError, match=r"scores 1 of 1 images as NaN; its weights or"):
+        predict_images(load_checkpoint(path), [photo], 0.5)

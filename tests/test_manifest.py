@@ -13,6 +13,7 @@ from melanoma.manifest import (
     find_threshold,
     manifest_from_dict,
     manifest_path,
+    read_manifest,
     verify_artifact,
 )
 
@@ -183,3 +184,18 @@ def test_a_manifest_must_carry_the_name_of_the_artifact_it_describes(exported, t
     with pytest.raises(ManifestError, match=f"must be named {artifact.name}.manifest.json"):
         verify_artifact(tmp_path / "other.pte.manifest.json")
     assert verify_artifact(manifest_path(artifact))[1] == artifact
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "maximum recursion depth"),  # past the parser's stack
+        ('{"schema_version": ' + "9" * 5000 + "}", "Exceeds the limit"),  # int() refuses it
+        ("{", "Expecting property name"),
+    ],
+)
+def test_unparseable_manifests_are_one_line_errors(tmp_path, text, why):
+    path = tmp_path / "x.pte.manifest.json"
+    path.write_text(text)
+    with pytest.raises(ManifestError, match=f"x.pte.manifest.json: not valid JSON .*{why}"):
+        read_manifest(path)

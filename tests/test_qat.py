@@ -2,10 +2,12 @@
 
 import dataclasses
 import hashlib
+import io
 import json
 import logging
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -155,6 +157,11 @@ def test_damaged_qat_directories_raise_checkpoint_error(
     _with_matching_sha256(broken, (tmp_path / "float.pt2").read_bytes())
     with pytest.raises(CheckpointError, match="program.pt2: not a converted int8 program"):
         load_qat(broken)
+    # Sound zips with a member rewritten: torch raised TypeError and UnpicklingError there.
+    for suffix, junk in (("models/model.json", b"{}"), ("sample_inputs/model.pt", b"\x80junk")):
+        _with_matching_sha256(broken, _with_member_replaced(original, suffix, junk))
+        with pytest.raises(CheckpointError, match="unreadable exported program"):
+            load_qat(broken)
     program.unlink()
     with pytest.raises(CheckpointError, match="is missing"):
         load_qat(broken)
@@ -162,6 +169,16 @@ def test_damaged_qat_directories_raise_checkpoint_error(
         load_qat(float_dir)
     with pytest.raises(CheckpointError, match="not found"):
         load_qat(tmp_path / "nowhere")
+
+
+def _with_member_replaced(archive: bytes, suffix: str, content: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(archive)) as source, zipfile.ZipFile(out, "w") as copy:
+        names = source.namelist()
+        assert any(name.endswith(suffix) for name in names), names
+        for name in names:
+            copy.writestr(name, content if name.endswith(suffix) else source.read(name))
+    return out.getvalue()
 
 
 def test_qat_refuses_other_data_and_overwriting_the_float_checkpoint(float_dir, dataset, tmp_path):
