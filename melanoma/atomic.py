@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import os
 import shutil
 import signal
@@ -34,7 +35,13 @@ def atomic_paths(*finals: Path) -> Iterator[list[Path]]:
     temps: list[Path] = []
     try:
         temps += [_new_temp(final) for final in finals]
-        yield temps
+        try:
+            yield temps
+        except OSError as err:
+            named = _naming_the_output(err, temps, finals)
+            if named is None:
+                raise
+            raise named from None
         for temp in temps:
             if not temp.exists():
                 raise FileNotFoundError(f"{temp}: writer produced nothing")
@@ -48,6 +55,19 @@ def atomic_paths(*finals: Path) -> Iterator[list[Path]]:
     finally:
         for temp in temps:
             _remove(temp)
+
+
+def _naming_the_output(err: OSError, temps: list[Path], finals: tuple[Path, ...]) -> OSError | None:
+    """A full disk while writing: write() names no file (the CLI printed only "No space
+    left on device") and a temp name means nothing to the user; name the output instead."""
+    names = {str(temp): final for temp, final in zip(temps, finals, strict=False)}
+    if err.filename in names:
+        final = names[err.filename]
+    elif err.filename is None and err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        final = finals[0]
+    else:
+        return None
+    return OSError(err.errno, f"cannot write it ({err.strerror})", str(final))
 
 
 def _new_temp(final: Path) -> Path:

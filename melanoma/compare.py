@@ -26,7 +26,7 @@ import numpy as np
 from melanoma import config_checks as checks
 from melanoma import strict_json
 from melanoma.atomic import atomic_path
-from melanoma.checkpoint import CheckpointError, load_checkpoint, read_meta
+from melanoma.checkpoint import METADATA, CheckpointError, load_checkpoint, read_meta
 from melanoma.datasets import Dataset
 from melanoma.errors import UserError
 from melanoma.evaluate import evaluate_checkpoint
@@ -46,7 +46,9 @@ def reusable(ckpt_dir: Path, method: str, config, dataset: Dataset) -> bool:
     """True when ckpt_dir holds a loadable checkpoint trained with exactly `config` on `dataset`."""
     try:
         meta = read_meta(ckpt_dir)
-    except CheckpointError:
+    except CheckpointError as why:
+        if (ckpt_dir / METADATA).exists():  # not just missing: say what is overwritten
+            log.warning("%s; retraining", why)
         return False
     wanted = training_settings(dataclasses.asdict(config))
     stored = stored_settings(meta.train_config, wanted)

@@ -1,3 +1,4 @@
+import errno
 import os
 
 import pytest
@@ -38,6 +39,25 @@ def test_a_target_that_cannot_be_replaced_is_named_and_no_temp_file_is_left(tmp_
         temp.write_text("new")
     assert caught.value.filename == str(tmp_path / "r.json")
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["write-names-nothing", "names-the-temp"])
+def test_a_full_disk_names_the_output_not_a_temp_file(tmp_path, named):
+    """write() on a full disk raises ENOSPC without a file name; the CLI printed only
+    "No space left on device"."""
+    with (
+        pytest.raises(OSError, match="cannot write it") as caught,
+        atomic_path(tmp_path / "r.csv") as temp,
+    ):
+        temp.write_text("half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), *([str(temp)] if named else []))
+    assert caught.value.filename == str(tmp_path / "r.csv")
+    assert caught.value.errno == errno.ENOSPC and not list(tmp_path.iterdir())
+
+
+def test_other_errors_of_the_writer_pass_unchanged(tmp_path):
+    with pytest.raises(FileNotFoundError, match="input.jpg"), atomic_path(tmp_path / "r"):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "input.jpg")
 
 
 def test_files_written_together_are_replaced_together_even_when_interrupted(tmp_path, monkeypatch):

@@ -162,6 +162,18 @@ def test_changed_config_or_data_is_not_reused(compared, small, dataset):
     assert not reusable(out / "sgan-seed0", "sgan", method_config("sgan", 0, 1), dataset)
 
 
+def test_a_corrupt_checkpoint_is_retrained_with_a_warning_naming_it(
+    compared, small, tmp_path, caplog
+):
+    broken = shutil.copytree(compared[0] / "sgan-seed0", tmp_path / "broken")
+    (broken / "metadata.json").write_text("{")
+    assert not reusable(broken, "sgan", method_config("sgan", 0, 1), small)
+    assert "broken/metadata.json: corrupt metadata" in caplog.text and "retraining" in caplog.text
+    caplog.clear()
+    assert not reusable(tmp_path / "never-trained", "sgan", method_config("sgan", 0, 1), small)
+    assert not caplog.text  # nothing there to lose
+
+
 def test_sgan_ablations_train_with_the_sgan_trainer_and_are_never_mistaken_for_it(
     compared, small, tmp_path
 ):
