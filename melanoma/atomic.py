@@ -77,6 +77,9 @@ def _new_temp(final: Path) -> Path:
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     except OSError as err:  # name the file the caller asked for, not our temp name
+        nearest = next((p for p in final.parents if p.exists()), None)
+        if nearest is not None and not nearest.is_dir():  # mkdir says only "File exists"
+            raise OSError(err.errno, f"{nearest} is not a directory", str(final)) from None
         raise OSError(err.errno, f"cannot write here ({err.strerror})", str(final)) from None
     os.close(fd)
     Path(name).unlink()

@@ -299,6 +299,8 @@ def image_files(paths: list[Path]) -> list[Path]:
             _warn_skipped(path, [p for p in found if p.suffix.lower() not in IMAGE_SUFFIXES])
         elif path.is_file():
             files.append(path)
+        elif path.exists():  # a device, a pipe, a socket: reading one may never end
+            raise UserError(f"{path}: not a regular file or directory")
         else:
             raise UserError(f"{path}: no such file or directory")
     if not files:

@@ -237,7 +237,7 @@ def test_unwritable_csv_fails_before_printing(melanoma, quick_checkpoint, tmp_pa
     result = melanoma(
         "predict", quick_checkpoint, tmp_path / "a.jpg", "--csv", tmp_path / "file/o.csv"
     )
-    assert_one_line_error(result, "file/o.csv", "cannot write here")
+    assert_one_line_error(result, "file/o.csv", f"{tmp_path / 'file'} is not a directory")
     assert result.stdout == ""
 
 

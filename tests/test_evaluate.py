@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -88,6 +89,15 @@ def test_files_in_a_folder_that_are_not_photos_are_named_not_dropped_silently(tm
         (tmp_path / name).write_bytes(b"")
     assert [p.name for p in image_files([tmp_path])] == ["a.PNG", "b.jpg"]
     assert "skipped 2 file(s) that are not .jpg/.jpeg/.png: notes.txt, sub/c.heic" in caplog.text
+
+
+def test_a_device_or_pipe_named_as_a_photo_is_refused_as_such(tmp_path):
+    os.mkfifo(tmp_path / "x.jpg")  # reading it would wait forever for a writer
+    for path in (tmp_path / "x.jpg", Path("/dev/zero")):
+        with pytest.raises(UserError, match=f"^{path}: not a regular file or directory$"):
+            image_files([path])
+    with pytest.raises(UserError, match="gone.jpg: no such file or directory$"):
+        image_files([tmp_path / "gone.jpg"])
 
 
 def test_hidden_files_and_folders_are_skipped_even_with_a_photo_suffix(tmp_path, caplog):
