@@ -33,7 +33,7 @@ from melanoma.checkpoint import (
     utc_now,
 )
 from melanoma.errors import UserError, first_line
-from melanoma.evaluate import check_reproduces_scores
+from melanoma.evaluate import check_reproduces_scores, refuse_undefined_scores
 from melanoma.export import verify
 from melanoma.export.base import ExportError, NotRunnableHere, runtime_errors
 from melanoma.export.contract import (
@@ -160,6 +160,9 @@ def export_checkpoint(
         if dataset is not None:  # its manifests would carry an edited normalization
             check_reproduces_scores(checkpoint, dataset)
         samples = verify.load_samples(dataset)  # before any QAT: fail fast without images
+        inputs = verify.sample_inputs(samples, checkpoint.meta.mean, checkpoint.meta.std)
+        # else NaN against NaN: "failed", yet every decision "the same as float"
+        refuse_undefined_scores(checkpoint, verify.reference_logits(checkpoint.model, inputs))
         sources = {"fp32": _float_source(checkpoint)}
         if "int8" in offered:
             sources["int8"] = _int8_source(checkpoint, dataset, model_name, out_dir, config.qat)

@@ -303,3 +303,25 @@ def test_samples_name_data_given_as_dot_by_its_folder(tmp_path, jpegs, monkeypat
     assert verify.load_samples(dataset).source == (
         f"8 test images of moles (fingerprint {dataset.fingerprint})"
     )
+
+
+def test_a_checkpoint_that_scores_nan_is_refused_before_anything_is_written(tmp_path):
+    """Finite weights can still score NaN (a negative BatchNorm variance); the checks then
+    compared NaN with NaN: every artifact 'failed', every decision 'the same as float'."""
+    from melanoma.checkpoint import resolve_checkpoint_dir
+
+    broken = shutil.copytree(resolve_checkpoint_dir("reference-supervised"), tmp_path / "ck")
+    shutil.rmtree(broken / "qat")
+    state = torch.load(broken / "weights.pt", weights_only=True)
+    name = next(k for k in state if k.endswith("running_var"))
+    state[name] = -state[name]
+    torch.save(state, broken / "weights.pt")
+    meta = json.loads((broken / "metadata.json").read_text())
+    meta["weights_sha256"] = file_sha256(broken / "weights.pt")
+    (broken / "metadata.json").write_text(json.dumps(meta))
+    config = api.ExportConfig(
+        targets=("onnx",), quantize="none", checkpoint=str(broken), out_dir=tmp_path / "art"
+    )
+    with pytest.raises(CheckpointError, match="scores 32 of 32 images as NaN"):
+        api.export_checkpoint(config)
+    assert not (tmp_path / "art").exists()
