@@ -29,6 +29,7 @@ from torch import nn
 from melanoma.architectures import build_model
 from melanoma.atomic import atomic_path
 from melanoma.errors import UserError, first_line
+from melanoma.methods import TRAINERS as RECORDED_METHODS
 from melanoma.metrics import sensitivity_target
 
 log = logging.getLogger(__name__)
@@ -207,11 +208,13 @@ def read_meta(ckpt_dir: Path) -> CheckpointMeta:
         raise CheckpointError(f"{path}: incomplete metadata (no {', '.join(missing)})")
     known = {f.name for f in fields}
     meta = CheckpointMeta(**{k: v for k, v in data.items() if k in known})
-    if meta.format_version != FORMAT_VERSION:
+    if type(meta.format_version) is not int or meta.format_version != FORMAT_VERSION:  # true == 1
         raise CheckpointError(
             f"{path}: format_version {meta.format_version!r}, expected {FORMAT_VERSION}"
         )
     bad = [f"{name} must be {what}" for name, ok, what in FIELD_CHECKS if not ok(data.get(name))]
+    if not bad and meta.best_epoch > meta.epochs:
+        bad = [f"best_epoch {meta.best_epoch} is past its {meta.epochs} epochs"]
     if bad:
         raise CheckpointError(f"{path}: corrupt metadata ({'; '.join(bad)})")
     return meta
@@ -221,7 +224,7 @@ def _rgb(values) -> bool:
     return (
         isinstance(values, list)
         and len(values) == 3
-        and all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
+        and all(type(v) in (int, float) and math.isfinite(v) for v in values)  # not bool
     )
 
 
@@ -246,7 +249,7 @@ def _count(value) -> bool:
 # The fields that loading, normalizing and deciding rely on, with the types they assume:
 # a hand-edited metadata.json fails here with its field named, not deep inside torch.
 FIELD_CHECKS = (
-    ("method", lambda v: isinstance(v, str), "a string"),
+    ("method", lambda v: v in RECORDED_METHODS, " or ".join(RECORDED_METHODS)),
     ("arch", lambda v: isinstance(v, str), "a string"),
     ("seed", _count, "a non-negative integer"),
     ("epochs", _count, "a non-negative integer"),

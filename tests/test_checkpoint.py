@@ -158,6 +158,10 @@ def _edit_meta(path, **fields):
         ({"best_epoch": True}, "best_epoch must be a non-negative integer"),
         ({"epochs": -3}, "epochs must be a non-negative integer"),
         ({"data_fingerprint": 7}, "data_fingerprint must be a string"),
+        ({"method": "bogus"}, "method must be supervised or sgan"),
+        ({"mean": [True, 0.5, 0.5]}, r"mean must be 3 numbers"),  # bool is an int in Python
+        ({"best_epoch": 5}, r"best_epoch 5 is past its 1 epochs"),
+        ({"format_version": True}, r"format_version True, expected 1"),  # True == 1
         ({"arch": "resnet"}, r"metadata.json: unknown architecture 'resnet'; known: "),
     ],
 )
