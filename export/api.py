@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from melanoma import config_checks as checks
@@ -131,7 +132,8 @@ class Context:
     samples: verify.Samples
     threshold: Threshold  # the default one, among `thresholds`
     thresholds: list[Threshold]  # every manifest's; the int8 program keeps the float ones
-    float_model: torch.nn.Module  # every artifact's decisions are also counted against it
+    float_logits: np.ndarray  # the float model's on the samples: every artifact's decisions
+    # are also counted against them
 
 
 def export_checkpoint(
@@ -161,8 +163,9 @@ def export_checkpoint(
             check_reproduces_scores(checkpoint, dataset)
         samples = verify.load_samples(dataset)  # before any QAT: fail fast without images
         inputs = verify.sample_inputs(samples, checkpoint.meta.mean, checkpoint.meta.std)
+        float_logits = verify.reference_logits(checkpoint.model, inputs)
         # else NaN against NaN: "failed", yet every decision "the same as float"
-        refuse_undefined_scores(checkpoint, verify.reference_logits(checkpoint.model, inputs))
+        refuse_undefined_scores(checkpoint, float_logits)
         sources = {"fp32": _float_source(checkpoint)}
         if "int8" in offered:
             sources["int8"] = _int8_source(checkpoint, dataset, model_name, out_dir, config.qat)
@@ -173,7 +176,7 @@ def export_checkpoint(
             samples,
             threshold,
             thresholds,
-            checkpoint.model,
+            float_logits,
         )
         results = []
         for module in modules:
@@ -290,7 +293,6 @@ def _verify(module, path: Path, precision: str, source: Source, context: Context
     except runtime_errors() as err:
         return refused(module.NAME, f"runtime cannot load it: {_quoted(err)}")
     reference = verify.reference_logits(source.model, inputs)
-    float_logits = verify.reference_logits(context.float_model, inputs)
     try:
         return verify.compare(
             runner,
@@ -300,7 +302,7 @@ def _verify(module, path: Path, precision: str, source: Source, context: Context
             context.threshold.probability,
             source.reference,
             context.samples.source,
-            float_logits,
+            context.float_logits,  # same inputs: check_inherited holds mean and std equal
         )
     except runtime_errors() as err:
         return refused(runner.runtime, f"runtime failed to run it: {_quoted(err)}")
