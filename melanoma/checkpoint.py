@@ -28,6 +28,7 @@ from torch import nn
 
 from melanoma.architectures import build_model
 from melanoma.atomic import atomic_path
+from melanoma.config_checks import ConfigError
 from melanoma.errors import UserError, first_line
 from melanoma.methods import TRAINERS as RECORDED_METHODS
 from melanoma.metrics import sensitivity_target
@@ -297,7 +298,7 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
         raise CheckpointError(f"{weights}: not a readable state_dict ({why})") from None
     try:
         model = build_model(meta.arch, meta.arch_args)
-    except (ValueError, TypeError) as err:  # the metadata names no buildable model
+    except (ValueError, TypeError, ConfigError) as err:  # metadata names no buildable model
         raise CheckpointError(f"{ckpt_dir / METADATA}: {first_line(err)}") from None
     try:
         model.load_state_dict(state, strict=True)

@@ -53,6 +53,16 @@ def at_least(config: object, minimum: int, *names: str, maximum: int | None = No
             _refuse(config, name, f"an integer >= {minimum}{upper}")
 
 
+def layer_widths(config: object, name: str, max_layers: int = 5, maximum: int = 1024) -> None:
+    """1 to `max_layers` channel counts in [1, maximum]: far past any network here, short of
+    one that cannot be built (a width of 1e9 asked for a terabyte; each stage halves the
+    32x32 input, so a sixth would pool a 1x1 map)."""
+    widths = items_of(getattr(config, name))
+    sized = all(_is_int(w) and 1 <= w <= maximum for w in widths)
+    if not (1 <= len(widths) <= max_layers and sized):
+        _refuse(config, name, f"1 to {max_layers} integers in [1, {maximum}]")
+
+
 def non_negative(config: object, *names: str, allow_zero: bool = True) -> None:
     """Finite numbers >= 0 (or > 0 without `allow_zero`): rates, weights, limits."""
     for name in names:

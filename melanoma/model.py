@@ -14,6 +14,11 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from melanoma import config_checks as checks
+
+# Ensemble members a checkpoint may ask for: 1e12 in a hand-edited metadata.json never returned.
+MAX_MEMBERS = 64
+
 
 @dataclass(frozen=True)
 class CNNConfig:
@@ -21,6 +26,10 @@ class CNNConfig:
     # test AUC over seeds 0-2 and costs 4x the MACs
     widths: tuple[int, ...] = (16, 32, 64)
     dropout: float = 0.3  # before the final linear layer
+
+    def __post_init__(self) -> None:  # checkpoints rebuild it from their metadata.json
+        checks.layer_widths(self, "widths")
+        checks.fraction(self, "dropout", below_one=True)
 
 
 def conv_bn_relu(c_in: int, c_out: int) -> nn.Sequential:
@@ -56,6 +65,11 @@ class EnsembleConfig:
     members: int = 5  # one SmallCNN per cross-validation fold
     widths: tuple[int, ...] = CNNConfig.widths
     dropout: float = CNNConfig.dropout
+
+    def __post_init__(self) -> None:
+        checks.at_least(self, 1, "members", maximum=MAX_MEMBERS)
+        checks.layer_widths(self, "widths")
+        checks.fraction(self, "dropout", below_one=True)
 
     def member(self) -> CNNConfig:
         return CNNConfig(widths=self.widths, dropout=self.dropout)

@@ -19,11 +19,17 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations
 
+from melanoma import config_checks as checks
+
 
 @dataclass(frozen=True)
 class SGANClassifierConfig:
     widths: tuple[int, ...] = (32, 64, 128)  # channels per stage; each stage halves H and W
     negative_slope: float = 0.2  # LeakyReLU slope, the usual GAN discriminator choice
+
+    def __post_init__(self) -> None:  # checkpoints rebuild it from their metadata.json
+        checks.layer_widths(self, "widths")
+        checks.fraction(self, "negative_slope")
 
 
 def _feature_layers(config: SGANClassifierConfig, dropout: float = 0.0) -> list[nn.Module]:
