@@ -60,7 +60,7 @@ def atomic_paths(*finals: Path) -> Iterator[list[Path]]:
 def _naming_the_output(err: OSError, temps: list[Path], finals: tuple[Path, ...]) -> OSError | None:
     """A full disk while writing: write() names no file (the CLI printed only "No space
     left on device") and a temp name means nothing to the user; name the output instead."""
-    names = {str(temp): final for temp, final in zip(temps, finals, strict=False)}
+    names = {str(temp): final for temp, final in zip(temps, finals, strict=True)}
     if err.filename in names:
         final = names[err.filename]
     elif err.filename is None and err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):

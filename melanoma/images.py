@@ -90,12 +90,10 @@ def _in_srgb(image: Image.Image, where: str) -> Image.Image:
     chunks are applied as Android applies them (melanoma.png_colour); otherwise the values
     are taken as sRGB. Colorimetric, and clipped where the gamut is wider, as Android's
     conversion is."""
+    space = png_colour.colour_space(image)  # None with an ICC profile
+    if space is not None:
+        return png_colour.in_srgb(_rgb_or_rgba(image), space)
     icc = image.info.get("icc_profile")
-    if not icc and png_colour.needs_conversion(image):
-        chunks = image.info
-        if image.mode not in ICC_MODES:  # 16-bit grey: scaled to 8 bits first
-            image = _to_rgb(image)
-        return png_colour.in_srgb(image, chunks)
     if not icc or image.mode not in ICC_MODES:
         return image
     from PIL import ImageCms
@@ -118,6 +116,17 @@ def _in_srgb(image: Image.Image, where: str) -> Image.Image:
         # Android ignores a profile it cannot read too, and decodes the values as stored.
         log.warning("%s: colour profile ignored, unreadable (%s)", where, first_line(err))
         return image
+
+
+def _rgb_or_rgba(image: Image.Image) -> Image.Image:
+    """RGBA if it has transparency (a tRNS key colour becomes alpha), else RGB; as it is if
+    already so, since each copy of a 100 MP photo costs 400 MB."""
+    if image.mode not in ICC_MODES:  # 16-bit grey: scaled to 8 bits first
+        return _to_rgb(image)
+    mode = "RGBA" if _has_alpha(image) else "RGB"
+    if image.mode == mode and "transparency" not in image.info:
+        return image
+    return image.convert(mode)
 
 
 def _has_alpha(image: Image.Image) -> bool:

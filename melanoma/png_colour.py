@@ -11,6 +11,8 @@ becomes 3 and level 30 becomes 24, the dark pixels of a mole.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from PIL import Image
 
@@ -31,20 +33,26 @@ GAMMA_RANGE = (16, 625_000_000)
 PIXELS_PER_CHUNK = 1 << 20  # float32 work in slices: a 100 MP photo would need 1.2 GB at once
 
 
-def needs_conversion(image: Image.Image) -> bool:
-    """True for a PNG whose gAMA or cHRM says its values are not sRGB's."""
+class ColourSpace(NamedTuple):
+    exponent: float | None  # linear = value ** exponent; None: sRGB's curve
+    to_xyz_d50: np.ndarray | None  # RGB -> XYZ (D50); None: sRGB's gamut
+
+
+def colour_space(image: Image.Image) -> ColourSpace | None:
+    """What a PNG's gAMA and cHRM state, as Skia reads them; None when its values are to be
+    taken as they are (not a PNG, an sRGB chunk, neither chunk usable) or an ICC profile
+    says it instead."""
     info = image.info
     if image.format != "PNG" or "icc_profile" in info or "srgb" in info:
-        return False  # an ICC profile is applied elsewhere; an sRGB chunk wins over both
-    return _decoding_exponent(info) is not None or _to_xyz_d50(info) is not None
+        return None  # an ICC profile is applied elsewhere; an sRGB chunk wins over both
+    space = ColourSpace(_decoding_exponent(info), _to_xyz_d50(info))
+    return None if space.exponent is None and space.to_xyz_d50 is None else space
 
 
-def in_srgb(image: Image.Image, chunks: dict) -> Image.Image:
-    """The image converted to sRGB values by the gAMA and cHRM in `chunks` (the `info` of the
-    file as opened), as RGB, or RGBA when it has transparency."""
-    exponent, to_xyz = _decoding_exponent(chunks), _to_xyz_d50(chunks)
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-    image = image.convert("RGBA" if has_alpha else "RGB")
+def in_srgb(image: Image.Image, space: ColourSpace) -> Image.Image:
+    """An RGB or RGBA image's colour converted from `space` to sRGB values; alpha kept."""
+    exponent, to_xyz = space
+    has_alpha = image.mode == "RGBA"
     if to_xyz is None:  # the gamut is sRGB's: each channel on its own, one lookup table
         table = _srgb_levels(_decoded(np.arange(256) / 255, exponent)).tolist()
         return image.point(table * 3 + (list(range(256)) if has_alpha else []))
