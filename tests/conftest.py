@@ -137,6 +137,25 @@ def console_script():
 
 
 @pytest.fixture(scope="session")
+def replace_weights():
+    """Overwrite a checkpoint's weights.pt with a state dict and record its sha256 in
+    metadata.json, as a hand edit that also mended the checksum would."""
+    import json
+
+    import torch
+
+    from melanoma.checkpoint import file_sha256
+
+    def replace(ckpt_dir: Path, state: dict) -> None:
+        torch.save(state, ckpt_dir / "weights.pt")
+        meta = json.loads((ckpt_dir / "metadata.json").read_text())
+        meta["weights_sha256"] = file_sha256(ckpt_dir / "weights.pt")
+        (ckpt_dir / "metadata.json").write_text(json.dumps(meta))
+
+    return replace
+
+
+@pytest.fixture(scope="session")
 def agreement_on_labeled():
     """A context in which QAT measures its int8-vs-float agreement as if there were no
     unlabeled pool: for a cross-validated checkpoint that pool is 7018 images through five

@@ -202,20 +202,15 @@ def test_an_integer_past_pythons_digit_limit_is_corrupt_metadata(saved):
         load_checkpoint(saved[0])
 
 
-def _replace_weights(path, state):
-    torch.save(state, path / "weights.pt")
-    _edit_meta(path, weights_sha256=hashlib.sha256((path / "weights.pt").read_bytes()).hexdigest())
-
-
-def test_integer_weights_are_refused_not_cast(saved):
+def test_integer_weights_are_refused_not_cast(saved, replace_weights):
     """load_state_dict would cast them; every photo then scored 0.5."""
     path, model = saved
-    _replace_weights(path, {k: v.to(torch.int64) for k, v in model.state_dict().items()})
+    replace_weights(path, {k: v.to(torch.int64) for k, v in model.state_dict().items()})
     with pytest.raises(CheckpointError, match=r"weights.pt: features.0.0.weight is torch.int64"):
         load_checkpoint(path)
 
 
-def test_weights_that_score_nan_are_refused_when_scoring(saved, tmp_path):
+def test_weights_that_score_nan_are_refused_when_scoring(saved, tmp_path, replace_weights):
     from PIL import Image
 
     from melanoma.evaluate import predict_images
@@ -223,7 +218,7 @@ def test_weights_that_score_nan_are_refused_when_scoring(saved, tmp_path):
     path, model = saved
     state = model.state_dict()
     state["features.0.1.running_var"] = -state["features.0.1.running_var"]  # finite, sqrt < 0
-    _replace_weights(path, state)
+    replace_weights(path, state)
     photo = tmp_path / "mole.png"
     Image.new("RGB", (32, 32), (180, 120, 100)).save(photo)
     with pytest.raises(CheckpointError, match=r"scores 1 of 1 images as NaN; its weights or"):

@@ -305,7 +305,9 @@ def test_samples_name_data_given_as_dot_by_its_folder(tmp_path, jpegs, monkeypat
     )
 
 
-def test_a_checkpoint_that_scores_nan_is_refused_before_anything_is_written(tmp_path):
+def test_a_checkpoint_that_scores_nan_is_refused_before_anything_is_written(
+    tmp_path, replace_weights
+):
     """Finite weights can still score NaN (a negative BatchNorm variance); the checks then
     compared NaN with NaN: every artifact 'failed', every decision 'the same as float'."""
     from melanoma.checkpoint import resolve_checkpoint_dir
@@ -315,10 +317,7 @@ def test_a_checkpoint_that_scores_nan_is_refused_before_anything_is_written(tmp_
     state = torch.load(broken / "weights.pt", weights_only=True)
     name = next(k for k in state if k.endswith("running_var"))
     state[name] = -state[name]
-    torch.save(state, broken / "weights.pt")
-    meta = json.loads((broken / "metadata.json").read_text())
-    meta["weights_sha256"] = file_sha256(broken / "weights.pt")
-    (broken / "metadata.json").write_text(json.dumps(meta))
+    replace_weights(broken, state)
     config = api.ExportConfig(
         targets=("onnx",), quantize="none", checkpoint=str(broken), out_dir=tmp_path / "art"
     )
