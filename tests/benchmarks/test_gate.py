@@ -182,3 +182,34 @@ def test_a_speed_target_timed_on_few_calls_is_not_judged(rows):
     speedup = targets(few)[0]
     assert speedup["value"] == targets(rows)[0]["value"] and speedup["met"] is None
     assert speedup["caveat"] == "only 1 timed call(s); judged from 20 or more"
+
+
+def test_require_int8_fails_when_the_int8_artifacts_could_not_run(rows):
+    """int8 rows that are ⏭ here measured no drift either: listed is not ran."""
+    skipped = [
+        dict(row, status="not_runnable") if row["precision"] == "int8" else row for row in rows
+    ]
+    assert violations(skipped, GateLimits(max_auc_drop=0.005, require_int8=True)) == [
+        "GATE: no int8 artifact ran here, so quantization drift was not measured"
+    ]
+
+
+def test_a_limit_of_zero_is_held(make_row_for):
+    """0 is falsy: `--max-auc-drop 0` must still fail a drop of one step."""
+    dropped = make_row_for(delta_accuracy=-1 / 600, delta_auc=-1 / 90000)
+    limits = GateLimits(max_auc_drop=0.0, max_accuracy_drop=0.0)
+    assert violations([dropped], limits) == [
+        "GATE m.pte: auc_drop 1.11111e-05 breaks 0",
+        "GATE m.pte: accuracy_drop 0.00166667 breaks 0",
+    ]
+
+
+def test_the_int8_targets_report_the_worst_int8_artifact(make_row_for):
+    good = make_row_for(name="m-onnx-int8.onnx", delta_auc=-0.001, agreement=0.998)
+    bad = make_row_for(name="m-executorch-int8.pte", delta_auc=-0.008, agreement=0.985)
+    for order in ([good, bad], [bad, good]):
+        by_name = {t["name"]: t for t in targets(order)}
+        drop = by_name["int8 worst AUC drop vs float (negative: int8 higher)"]
+        agreement = by_name["int8 worst decision agreement"]
+        assert (drop["value"], drop["met"]) == (0.008, False)
+        assert (agreement["value"], agreement["met"]) == (0.985, False)
