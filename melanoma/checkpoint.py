@@ -300,18 +300,14 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
         model = build_model(meta.arch, meta.arch_args)
     except (ValueError, TypeError, ConfigError) as err:  # metadata names no buildable model
         raise CheckpointError(f"{ckpt_dir / METADATA}: {first_line(err)}") from None
-    try:
-        model.load_state_dict(state, strict=True)
-    except (RuntimeError, ValueError, TypeError, AttributeError, KeyError) as err:
-        why = first_line(err)
-        raise CheckpointError(f"{weights}: does not match {meta.arch} ({why})") from None
-    # load_state_dict casts silently: integer weights loaded and scored every photo 0.5
-    expected = model.state_dict()
-    cast = [name for name, value in state.items() if value.dtype != expected[name].dtype]
-    if cast:
-        raise CheckpointError(
-            f"{weights}: {cast[0]} is {state[cast[0]].dtype}, not {expected[cast[0]].dtype}"
-        )
+    why = state_mismatch(state, model.state_dict())
+    if why is None:
+        try:
+            model.load_state_dict(state, strict=True)
+        except (RuntimeError, ValueError, TypeError, AttributeError, KeyError) as err:
+            why = first_line(err)
+    if why is not None:
+        raise CheckpointError(f"{weights}: does not match {meta.arch} ({why})")
     # training never saves one (it refuses a diverged run); an edited file would otherwise
     # surface as a NaN score, or a traceback deep in the metrics
     broken = non_finite_tensors(state)
@@ -324,6 +320,31 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
     if check_thresholds:
         check_stored_thresholds(checkpoint)
     return checkpoint
+
+
+def state_mismatch(state, expected: dict[str, torch.Tensor]) -> str | None:
+    """The first way a loaded state dict does not fit the model's, in words; None if it fits.
+
+    load_state_dict's own error begins "Error(s) in loading state_dict" and names the
+    tensor only on later lines, and it casts dtypes silently (integer weights loaded and
+    scored every photo 0.5)."""
+    if not isinstance(state, dict):
+        return f"a {type(state).__name__}, not a state_dict"
+    missing = [name for name in expected if name not in state]
+    extra = [name for name in state if name not in expected]
+    if missing or extra:
+        first = f"no {missing[0]}" if missing else f"an unknown tensor {extra[0]}"
+        more = len(missing) + len(extra) - 1
+        return first + (f", and {more} other name(s) differ" if more else "")
+    for name, value in state.items():
+        want = expected[name]
+        if not isinstance(value, torch.Tensor):
+            return f"{name} is a {type(value).__name__}, not a tensor"
+        if value.shape != want.shape:
+            return f"{name} is {tuple(value.shape)}, the architecture's {tuple(want.shape)}"
+        if value.dtype != want.dtype:
+            return f"{name} is {value.dtype}, not {want.dtype}"
+    return None
 
 
 def checkpoint_sha256(ckpt_dir: Path) -> str:

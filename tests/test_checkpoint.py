@@ -88,7 +88,9 @@ def test_mismatched_architecture(saved):
     meta = json.loads((path / "metadata.json").read_text())
     meta["arch_args"]["widths"] = [8, 32]
     (path / "metadata.json").write_text(json.dumps(meta))
-    with pytest.raises(CheckpointError, match="does not match small-cnn"):
+    # named, not torch's first line "Error(s) in loading state_dict for SmallCNN:"
+    shapes = r"features.3.0.weight is \(16, 8, 3, 3\), the architecture's \(32, 8, 3, 3\)"
+    with pytest.raises(CheckpointError, match=rf"does not match small-cnn \({shapes}\)$"):
         load_checkpoint(path)
 
 
@@ -160,7 +162,7 @@ def _edit_meta(path, **fields):
         ({"data_fingerprint": 7}, "data_fingerprint must be a string"),
         ({"method": "bogus"}, "method must be supervised or sgan"),
         ({"mean": [True, 0.5, 0.5]}, r"mean must be 3 numbers"),  # bool is an int in Python
-        ({"best_epoch": 5}, r"best_epoch 5 is past its 1 epochs"),
+        ({"best_epoch": 2}, r"best_epoch 2 is past its 1 epochs"),  # the first past it
         ({"format_version": True}, r"format_version True, expected 1"),  # True == 1
         ({"arch": "resnet"}, r"metadata.json: unknown architecture 'resnet'; known: "),
     ],
@@ -206,7 +208,24 @@ def test_integer_weights_are_refused_not_cast(saved, replace_weights):
     """load_state_dict would cast them; every photo then scored 0.5."""
     path, model = saved
     replace_weights(path, {k: v.to(torch.int64) for k, v in model.state_dict().items()})
-    with pytest.raises(CheckpointError, match=r"weights.pt: features.0.0.weight is torch.int64"):
+    with pytest.raises(CheckpointError, match=r"small-cnn \(features.0.0.weight is torch.int64,"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("edit", ["drop", "add"])
+def test_weights_missing_or_adding_a_tensor_are_refused(saved, replace_weights, edit):
+    """A non-strict load would leave the missing layer at its random init and score anyway."""
+    path, model = saved
+    state = model.state_dict()
+    if edit == "drop":
+        del state["features.0.0.weight"]
+    else:
+        state["extra.weight"] = torch.zeros(1)
+    replace_weights(path, state)
+    named = "no features.0.0.weight" if edit == "drop" else "an unknown tensor extra.weight"
+    with pytest.raises(
+        CheckpointError, match=rf"weights.pt: does not match small-cnn \({named}\)$"
+    ):
         load_checkpoint(path)
 
 
