@@ -3,8 +3,10 @@
 import torch
 
 from melanoma.datasets import Dataset
+from melanoma.preprocess import channel_stats
 from melanoma.train import TrainConfig, train_folds, train_supervised
-from melanoma.training import WeightEMA
+from melanoma.train_sgan import SGANConfig
+from melanoma.training import WeightEMA, seeded_split
 
 
 def test_ema_warms_up_then_follows_its_decay():
@@ -52,3 +54,11 @@ def test_training_leaves_the_callers_random_stream_alone(dataset, tmp_path):
     torch.manual_seed(123)
     train_supervised(small, config, tmp_path / "checkpoint")  # builds the ensemble after
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_a_held_out_split_takes_its_normalization_from_its_training_images_only(dataset):
+    """The issue's rule: statistics from the training split, never the validation images."""
+    _, train, val, mean, std = seeded_split(dataset, SGANConfig(seed=0))
+    assert (mean, std) == channel_stats(train.images)
+    assert len(train) + len(val) == len(dataset.labeled) and len(val) == 40
+    assert mean != channel_stats(dataset.labeled.images)[0]  # so the line above can tell
