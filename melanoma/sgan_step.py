@@ -93,17 +93,17 @@ def sgan_step(
     logits_unl, feat_unl = nets.disc(x_unl)
     logits_fake, feat_fake = nets.disc(x_fake)
     sup = F.cross_entropy(logits_lab, y_lab)
-    lse_unl = torch.logsumexp(logits_unl, dim=1)  # log Z: D(x) = Z / (Z + 1)
-    lse_fake = torch.logsumexp(logits_fake, dim=1)
-    real = (F.softplus(lse_unl) - lse_unl).mean()  # -log D(x)
-    fake_loss = F.softplus(lse_fake).mean()  # -log(1 - D(G(z)))
+    real, fake_loss = real_fake_losses(logits_unl, logits_fake)
     d_loss = sup + config.unsup_weight * 0.5 * (real + fake_loss)
-    fm = (feat_unl.detach().mean(0) - feat_fake.mean(0)).pow(2).mean()
+    fm = feature_matching(feat_unl.detach(), feat_fake)
 
     losses = {"sup": sup.item(), "real": real.item(), "fake": fake_loss.item(), "fm": fm.item()}
     if x_teacher is not None:
         cons = _consistency(nets, logits_unl, x_teacher)
-        d_loss = d_loss + _rampup(nets, config) * config.consistency_weight * cons
+        ramp = consistency_ramp(
+            nets.sched_d.last_epoch, nets.sched_d.T_max, config.consistency_rampup
+        )
+        d_loss = d_loss + ramp * config.consistency_weight * cons
         losses["cons"] = cons.item()
     if not all(np.isfinite(v) for v in losses.values()):
         raise EpochDiverged(f"non-finite loss {losses}")
@@ -122,6 +122,23 @@ def sgan_step(
     return losses
 
 
+def real_fake_losses(logits_real, logits_fake) -> tuple[torch.Tensor, torch.Tensor]:
+    """-log D(x) over real images and -log(1 - D(G(z))) over fakes, for (B, 2) class logits.
+
+    The fake class is implicit (its logit fixed at 0): with Z = sum(exp(logits)),
+    D(x) = Z / (Z + 1), so -log D = softplus(log Z) - log Z and -log(1 - D) = softplus(log Z).
+    """
+    lse_real = torch.logsumexp(logits_real, dim=1)  # (B,) log Z
+    lse_fake = torch.logsumexp(logits_fake, dim=1)
+    return (F.softplus(lse_real) - lse_real).mean(), F.softplus(lse_fake).mean()
+
+
+def feature_matching(feat_real, feat_fake) -> torch.Tensor:
+    """Salimans et al.'s generator loss: the squared distance between the batch means of an
+    intermediate D layer's features on real and on generated images, (B, F) each."""
+    return (feat_real.mean(0) - feat_fake.mean(0)).pow(2).mean()
+
+
 def _consistency(nets: SGANNets, logits_unl, x_teacher) -> torch.Tensor:
     """Mean teacher (Tarvainen & Valpola 2017) on P(melanoma | x, real).
 
@@ -133,10 +150,11 @@ def _consistency(nets: SGANNets, logits_unl, x_teacher) -> torch.Tensor:
     return F.mse_loss(torch.sigmoid(melanoma_log_odds(logits_unl)), teacher)
 
 
-def _rampup(nets: SGANNets, config: SGANConfig) -> float:
-    """exp(-5 (1 - t)^2) ramp of Laine & Aila: the teacher is noise at first."""
-    total = nets.sched_d.T_max * config.consistency_rampup
-    t = min(1.0, nets.sched_d.last_epoch / total) if total else 1.0
+def consistency_ramp(step: int, steps: int, rampup: float) -> float:
+    """The consistency weight's factor at `step` of `steps`: Laine & Aila's exp(-5 (1 - t)^2)
+    over the first `rampup` fraction of training (the teacher is noise at first), then 1."""
+    total = steps * rampup
+    t = min(1.0, step / total) if total else 1.0
     return float(np.exp(-5.0 * (1.0 - t) ** 2))
 
 
