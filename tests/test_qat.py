@@ -287,6 +287,33 @@ def test_bundled_qat_matches_its_reference_and_the_issue_targets(name, dataset):
     assert np.mean((int8_p >= threshold) == (float_p >= threshold)) >= 0.99
 
 
+def test_the_recorded_agreement_compares_int8_with_float_decisions(dataset):
+    """Measured, not assumed: another model's int8 program agrees with a float model on only
+    some images, and the metadata must say how many (comparing int8 with itself gave 1.0)."""
+    source, other = load_checkpoint("reference-sgan"), load_qat("reference-supervised")
+    unlabeled = dataset.unlabeled.subset(torch.arange(300))
+    splits = (dataset.labeled, None, unlabeled)
+    meta = qat_module._qat_meta(source, other.program, splits, FAST, other.path / PROGRAM)
+    mean, std, threshold = source.meta.mean, source.meta.std, source.meta.threshold("youden")
+    int8_p = program_probs(other.program, unlabeled.images, mean, std)
+    float_p = predict_probs(source.model, unlabeled.images, mean, std)
+    expected = np.mean((int8_p >= threshold) == (float_p >= threshold))
+    assert meta.train_config["agreement_with_source"] == pytest.approx(expected)
+    assert expected < 0.95 and meta.train_config["n_agreement"] == 300
+
+
+def test_distillation_pulls_the_student_to_the_teachers_logit():
+    """At temperature T the target is sigmoid(teacher / T), and the loss is scaled by T^2: at
+    student = teacher it is T^2 times that target's entropy, and its minimum."""
+    teacher, temperature = torch.tensor([2.0]), 2.0
+    p = torch.sigmoid(teacher / temperature)
+    entropy = -(p * p.log() + (1 - p) * (1 - p).log())
+    at_teacher = qat_module.distill_loss(teacher, teacher, temperature)
+    assert at_teacher.item() == pytest.approx(temperature**2 * entropy.item())
+    for student in (teacher - 0.5, teacher + 0.5):
+        assert qat_module.distill_loss(student, teacher, temperature) > at_teacher
+
+
 @pytest.fixture(scope="module")
 def melanoma(console_script):
     exe = console_script("melanoma")
