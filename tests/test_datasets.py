@@ -129,18 +129,21 @@ def test_truncated_labeled_image(tmp_path, jpegs):
         load_dataset(root)
 
 
-def test_bad_label_suffix(tmp_path, jpegs):
+@pytest.mark.parametrize("suffix", ["2", "10", "1x", "01"])
+def test_bad_label_suffix(tmp_path, jpegs, suffix):
+    """Only _0 and _1: a suffix that starts with 1 is not melanoma."""
     root = write_liveproject(tmp_path / "d", jpegs)
-    (root / "labeled" / "0_1.jpg").rename(root / "labeled" / "0_2.jpg")
-    with pytest.raises(DataError, match=r"0_2\.jpg: label suffix must be _0"):
+    (root / "labeled" / "0_1.jpg").rename(root / "labeled" / f"0_{suffix}.jpg")
+    with pytest.raises(DataError, match=rf"0_{suffix}\.jpg: label suffix must be _0"):
         load_dataset(root)
 
 
-def test_empty_class(tmp_path, jpegs):
+@pytest.mark.parametrize(("removed", "named"), [("1", "melanoma"), ("0", "benign")])
+def test_empty_class(tmp_path, jpegs, removed, named):
     root = write_liveproject(tmp_path / "d", jpegs)
-    for path in (root / "labeled").glob("*_1.jpg"):
+    for path in (root / "labeled").glob(f"*_{removed}.jpg"):
         path.unlink()
-    with pytest.raises(DataError, match="no melanoma images"):
+    with pytest.raises(DataError, match=rf"labeled: no {named} images \(class is empty\)"):
         load_dataset(root)
 
 

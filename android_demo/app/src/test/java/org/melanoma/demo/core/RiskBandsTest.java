@@ -152,6 +152,17 @@ public class RiskBandsTest {
         }
     }
 
+    @Test
+    public void aScoreExactlyAtTheThresholdIsFlaggedAsMelanomaPredictFlagsIt() {
+        // p >= threshold, as in Python: logit 0 is p 0.5 exactly.
+        Manifest.Threshold half = new Manifest.Threshold("youden", 0.5, .8, .8);
+        RiskBands bands = new RiskBands(Collections.singletonList(half));
+        String at = Screening.of(0.0, bands, 0, 0).summary("melanoma");
+        assertTrue(at, at.contains("At the youden threshold (p >= 0.500): flagged as melanoma"));
+        String below = Screening.of(-1e-9, bands, 0, 0).summary("melanoma");
+        assertTrue(below, below.contains(": not flagged, which does not rule out melanoma"));
+    }
+
     private static void assertBand(RiskBands bands, double p, int index, String label) {
         RiskBands.Band band = bands.classify(p);
         assertEquals("p=" + p, index, band.index);
