@@ -199,3 +199,12 @@ def test_unparseable_manifests_are_one_line_errors(tmp_path, text, why):
     path.write_text(text)
     with pytest.raises(ManifestError, match=f"x.pte.manifest.json: not valid JSON .*{why}"):
         read_manifest(path)
+
+
+@pytest.mark.parametrize("value", [1.5, -0.1])
+@pytest.mark.parametrize("name", ["probability", "val_sensitivity", "val_specificity"])
+def test_a_threshold_figure_outside_0_to_1_is_refused(written, name, value):
+    """A probability of 1.5 would flag nothing, and the app would say so with confidence."""
+    written["thresholds"][0][name] = value
+    with pytest.raises(ManifestError, match=rf"{name}: expected a number in \[0, 1\]"):
+        manifest_from_dict(written)
