@@ -81,6 +81,12 @@ def row(threads=1, p50=1.0, **kwargs) -> dict:
 
 
 @pytest.fixture
+def make_subject():
+    """subject(name, target, precision, status, reasons, measured, **figures) -> a Subject."""
+    return subject
+
+
+@pytest.fixture
 def make_row_for():
     """row(threads, p50, **subject fields) -> a report row."""
     return row

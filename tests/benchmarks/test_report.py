@@ -1,6 +1,7 @@
 """report.json schema stability, the CSV/markdown/terminal renderings, and strict JSON."""
 
 import csv
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -9,12 +10,17 @@ from melanoma.benchmarks.report import (
     CSV_COLUMNS,
     SCHEMA_VERSION,
     TABLE_HEADER,
+    accuracy_table,
+    csv_record,
+    make_row,
     markdown_report,
     preemption_notes,
     report_json,
+    table_cells,
     text_table,
     write_csv,
 )
+from melanoma.benchmarks.timing import Latency
 
 SCHEMA_DOC = Path(__file__).resolve().parents[2] / "benchmarks" / "REPORT_SCHEMA.md"
 
@@ -148,3 +154,55 @@ def test_each_rounds_p50_and_the_ratio_within_each_round_are_reported(report):
     assert "| m-executorch-int8.pte | 1 | 0.800 / 0.960 | 20% |" in text
     assert "| m-coreml-fp32.mlpackage |" not in text.split("## Latency by round")[1]  # not timed
     assert "int8 .pte p50 / eager fp32 p50, 1 thread 0.2 <= 0.25: met, rounds 0.2-0.2" in text
+
+
+def test_each_figure_lands_in_its_own_column_and_unit(make_subject):
+    """Every figure distinct (the shared fixture repeats values: mean = p50, one CI for all),
+    so a swapped column, a wrong unit or a figure taken from its neighbour shows."""
+    ci = {"auc": [0.81, 0.89], "accuracy": [0.76, 0.84], "sensitivity": [0.86, 0.94],
+          "specificity": [0.65, 0.75], "precision": [0.7, 0.8], "f1": [0.78, 0.86],
+          "balanced_accuracy": [0.72, 0.82]}  # fmt: skip
+    artifact = make_subject(agreement=0.995, delta_auc=-0.002, delta_accuracy=-0.005,
+                            max_abs_dprob=0.03, name="m-executorch-int8.pte")  # fmt: skip
+    artifact.info.update(ci=ci, balanced_accuracy=0.77)
+    timed = Latency(
+        load_ms=5.5, p50_ms=0.8, p90_ms=1.2, p99_ms=1.6, mean_ms=0.9, min_ms=0.5, runs=200,
+        warmup=20, throughput_ips=1500.0, p50_by_round_ms=(0.8, 0.85),
+    )  # fmt: skip
+    row = make_row(artifact, 2, timed, 38_633_600)
+    assert (row["ppv"], row["f1"], row["balanced_accuracy"]) == (0.75, 0.82, 0.77)
+    assert row["ci"]["ppv"] == [0.7, 0.8] and row["rounds"] == 2
+    assert row["gmacs_per_s"] == 38_633_600 / 0.8e-3 / 1e9  # from p50, not the mean
+    assert table_cells(row) == [
+        "m-executorch-int8.pte",
+        "executorch",
+        "int8",
+        "2",
+        "✅",
+        "0.850",
+        "0.800",
+        "99.5",
+        "-0.0020",
+        "3.0e-02",
+        "0.800",
+        "1.200",
+        "1.600",
+        "5.5",
+        "293",
+        "48.29",
+    ]  # fmt: skip  (size in KB of 1024 bytes: 300,000 bytes)
+    flat = csv_record(row)
+    assert (flat["auc_ci_low"], flat["auc_ci_high"]) == (0.81, 0.89)
+    assert [flat[f"{k}_ms"] for k in ("p50", "p90", "p99", "mean")] == [0.8, 1.2, 1.6, 0.9]
+    slower = make_row(artifact, 1, dataclasses.replace(timed, throughput_ips=1000.0), 1)
+    assert accuracy_table([slower, row]).splitlines()[-1] == (
+        "| m-executorch-int8.pte | 0.850 [0.810, 0.890] | 0.800 [0.760, 0.840] | "
+        "0.900 [0.860, 0.940] | 0.700 [0.650, 0.750] | 3/600 | 1500 |"
+    )  # the best thread count's throughput
+
+
+def test_a_failed_row_shows_its_symbol_and_reasons(make_subject):
+    failed = make_subject(status="failed", reasons=["agreement 0.500 < 0.9"], agreement=0.5)
+    row = make_row(failed, 1, None, 1)
+    assert table_cells(row)[4] == "❎" and row["status_symbol"] == "❎"
+    assert text_table([row]).splitlines()[-1] == "❎ m.pte: agreement 0.500 < 0.9"
