@@ -22,8 +22,10 @@ from melanoma.evaluate import (
     Prediction,
     check_reproduces_scores,
     digits_to_tell,
+    evaluate_on_data,
     image_files,
     pick_split,
+    predict_images,
     report_text,
     split_caveat,
     write_predictions_csv,
@@ -231,3 +233,26 @@ def test_report_text_says_undefined_where_a_predictive_value_is_0_over_0():
     report["threshold_name"] = "sensitivity_1.00"
     last = report_text(report, "reference-sgan", "val", None).splitlines()[-1]
     assert last.endswith("precision 0.100, NPV undefined")
+
+
+def test_evaluate_decides_at_the_threshold_it_is_asked_for(data_path, sgan):
+    report = evaluate_on_data("reference-sgan", data_path, threshold_name="sensitivity_0.90")
+    assert report["threshold_name"] == "sensitivity_0.90"
+    assert (
+        report["threshold"]
+        == sgan.meta.threshold("sensitivity_0.90")
+        != sgan.meta.threshold("youden")
+    )
+
+
+def test_a_photo_scored_exactly_at_the_threshold_is_flagged(sgan, tmp_path):
+    """p >= threshold, as the app decides (its RiskBandsTest): the threshold is set to the
+    photo's own score."""
+    from PIL import Image
+
+    photo = tmp_path / "mole.png"
+    Image.new("RGB", (32, 32), (180, 120, 100)).save(photo)
+    (scored,) = predict_images(sgan, [photo], 0.5)
+    (at,) = predict_images(sgan, [photo], scored.probability)
+    (above,) = predict_images(sgan, [photo], np.nextafter(scored.probability, 1.0))
+    assert at.melanoma and not above.melanoma
