@@ -186,6 +186,15 @@ def _flatter_youden(thresholds):
     next(t for t in thresholds if t["name"] == "youden").update(sensitivity=0.99)
 
 
+def _nudged_youden(thresholds):
+    """Too small to move a decision on the kept predictions, and still not what they give."""
+    next(t for t in thresholds if t["name"] == "youden")["probability"] += 1e-4
+
+
+def _rounded_sensitivity(thresholds):
+    next(t for t in thresholds if t["name"] == "youden")["sensitivity"] -= 0.005
+
+
 def _worded_specificity(thresholds):
     next(t for t in thresholds if t["name"] == "youden").update(specificity="high")
 
@@ -203,6 +212,8 @@ def _nan_sensitivity(thresholds):
         (_rename_to_sensitivity_80, "sensitivity_0.80 threshold 0.05 is not the"),
         (_flatter_youden, "youden threshold's sensitivity 0.99 is not the .* it has on "
                           "out_of_fold.csv; one was edited"),
+        (_nudged_youden, "youden threshold 0.[0-9]+ is not the"),
+        (_rounded_sensitivity, "youden threshold's sensitivity 0.[0-9]+ is not the "),
         (_worded_specificity, "youden threshold's specificity 'high' is not the "),
         (_nan_sensitivity, "youden threshold's sensitivity nan is not the "),
     ],
