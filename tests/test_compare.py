@@ -17,6 +17,7 @@ from melanoma.cli import cli
 from melanoma.compare import (
     SUMMARY_METRICS,
     _near_duplicates_line,
+    _percentiles,
     _seed_mean_bootstrap,
     _summary,
     _without_near_duplicates,
@@ -225,6 +226,12 @@ def test_one_seed_has_no_spread_and_no_seed_resampled_ci():
     assert "b_minus_a_auc_ci" in cis and "b_minus_a_auc_ci_seeds_too" not in cis
     run = {"method": "a", "test": dict.fromkeys(SUMMARY_METRICS, 0.8)}
     assert _summary([run], ("a",))["a"]["auc"] == {"mean": 0.8, "std": None, "values": [0.8]}
+
+
+def test_the_spread_over_seeds_is_the_sample_std_and_the_intervals_are_95_percent():
+    runs = [{"method": "a", "test": dict.fromkeys(SUMMARY_METRICS, v)} for v in (0.8, 0.85, 0.9)]
+    assert _summary(runs, ("a",))["a"]["auc"]["std"] == pytest.approx(0.05)  # ddof=0: 0.041
+    assert _percentiles(range(1001)) == [25.0, 975.0]
 
 
 def test_a_rerun_continues_the_seed_ctrl_c_interrupted(small, tmp_path, ctrl_c_on_epoch, caplog):
