@@ -21,6 +21,8 @@ public class ManifestParserTest {
         assertEquals(1.0 / 255.0, m.preprocessing.scale, 0.0);
         assertEquals("youden", m.thresholds.get(0).name); // manifest order is kept
         assertEquals(0.2634, m.thresholds.get(1).probability, 0.0);
+        assertEquals(0.81, m.thresholds.get(0).valSensitivity, 0.0); // each rate from its key
+        assertEquals(0.79, m.thresholds.get(0).valSpecificity, 0.0);
         assertNull(m.verification.tolerance);
         assertEquals(Double.valueOf(0.031), m.verification.maxAbsDiff);
         assertEquals("1.5.1", m.versions.get("executorch"));
