@@ -222,12 +222,14 @@ def test_stored_threshold_dropped_or_its_figures_edited_is_failed(bench_edited, 
     def edit(data):
         data["thresholds"] = [t for t in data["thresholds"] if t["name"] != other]
         data["thresholds"][0]["val_sensitivity"] = 0.5
+        data["thresholds"][0]["val_specificity"] = 0.25
 
     subject = bench_edited(ONNX, edit)
     failed_with(
         subject,
         f"manifest has no threshold {other!r}, which the checkpoint stores",
         "manifest threshold youden val_sensitivity 0.5 differs from the checkpoint's",
+        "manifest threshold youden val_specificity 0.25 differs from the checkpoint's",
     )
 
 

@@ -72,16 +72,22 @@ def test_cpu_per_wall_tells_a_call_that_computes_from_one_that_waits(cpu_share):
 
 
 def test_a_round_loads_once_and_reports_ordered_percentiles_and_throughput():
-    loads = []
+    loads, calls = [], []
+
+    def run(batch):
+        calls.append(len(batch))
+        return np.zeros((len(batch), 1), np.float32)
 
     def load():
         loads.append(1)
-        return lambda batch: np.zeros((len(batch), 1), np.float32)
+        return run
 
     single, batch = np.zeros((1, 3, 32, 32), np.float32), np.zeros((32, 3, 32, 32), np.float32)
     config = TimingConfig(runs=30, warmup=2, throughput_runs=4)
     latency = combine([time_round(load, single, batch, 30, config)], config)
     assert loads == [1]
+    # untimed warm-up calls first (2 single, 3 batch), then the timed ones
+    assert calls.count(1) == 2 + 30 and calls.count(32) == 3 + 4
     assert latency.min_ms <= latency.p50_ms <= latency.p90_ms <= latency.p99_ms
     assert latency.runs == 30 and latency.warmup == 2 and latency.load_ms >= 0
     assert latency.throughput_ips > 0 and latency.cpu_per_wall > 0
@@ -98,12 +104,13 @@ def test_runs_are_split_over_rounds_without_an_empty_one():
 def test_rounds_combine_into_one_row_that_keeps_each_rounds_p50():
     config = TimingConfig(runs=6, warmup=0, rounds=2)
     rounds = [
-        Round(9.0, np.array([1.0, 2.0, 3.0]), 0.95, 1, 500.0),
+        Round(9.0, np.array([1.0, 2.0, 12.0]), 0.95, 1, 500.0),  # skewed: median 2, mean 5
         Round(1.0, np.array([4.0, 5.0, 6.0]), 0.5, 1, None),
     ]
     latency = combine(rounds, config)
-    assert latency.runs == 6 and latency.p50_ms == 3.5 and latency.min_ms == 1.0
-    assert latency.p50_by_round_ms == (2.0, 5.0)
+    assert latency.runs == 6 and latency.p50_ms == 4.5 and latency.mean_ms == 5.0
+    assert latency.min_ms == 1.0
+    assert latency.p50_by_round_ms == (2.0, 5.0)  # each round's median, not its mean
     assert latency.load_ms == 9.0  # the first, cold load
     assert latency.throughput_ips == 500.0
     assert latency.cpu_per_wall == 0.5  # one preempted round flags the row

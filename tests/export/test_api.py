@@ -56,7 +56,10 @@ def test_manifests_validate_and_match_their_files(exported, export_source):
         bounded = target in ("executorch", "coreml")
         assert manifest.input.max_batch == (128 if bounded else None)
         assert manifest.preprocessing.mean == meta.mean and manifest.preprocessing.std == meta.std
-        assert [t.name for t in manifest.thresholds] == [t["name"] for t in meta.thresholds]
+        stored = [(t["name"], t["probability"], t["sensitivity"], t["specificity"])
+                  for t in meta.thresholds]  # fmt: skip
+        assert [(t.name, t.probability, t.val_sensitivity, t.val_specificity)
+                for t in manifest.thresholds] == stored  # fmt: skip
         assert {
             "melanoma-mobile",
             "torch",
