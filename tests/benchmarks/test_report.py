@@ -190,7 +190,7 @@ def test_each_figure_lands_in_its_own_column_and_unit(make_subject):
         "5.5",
         "293",
         "48.29",
-    ]  # fmt: skip  (size in KB of 1024 bytes: 300,000 bytes)
+    ]  # size in KB of 1024 bytes: 300,000 bytes
     flat = csv_record(row)
     assert (flat["auc_ci_low"], flat["auc_ci_high"]) == (0.81, 0.89)
     assert [flat[f"{k}_ms"] for k in ("p50", "p90", "p99", "mean")] == [0.8, 1.2, 1.6, 0.9]

@@ -153,7 +153,7 @@ public class RiskBandsTest {
     }
 
     @Test
-    public void aScoreExactlyAtTheThresholdIsFlaggedAsMelanomaPredictFlagsIt() {
+    public void aScoreExactlyAtTheThresholdIsFlaggedAsPredictFlagsIt() {
         // p >= threshold, as in Python: logit 0 is p 0.5 exactly.
         Manifest.Threshold half = new Manifest.Threshold("youden", 0.5, .8, .8);
         RiskBands bands = new RiskBands(Collections.singletonList(half));
