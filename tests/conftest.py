@@ -204,3 +204,18 @@ def exported(tmp_path_factory, export_source, dataset) -> dict:
     out = tmp_path_factory.mktemp("artifacts")
     config = ExportConfig(checkpoint=str(export_source), data=dataset, out_dir=out)
     return {(r.target, r.precision): r for r in export_checkpoint(config)}
+
+
+def pytest_configure(config) -> None:
+    """Under pytest-xdist (pyproject.toml's -n 2) each worker runs torch on one thread.
+
+    Two workers share two cores. At torch's default of a thread per core, four OpenMP
+    threads spin-waited for two cores and the suite ran slower than in one process (867 s
+    against 565 s); at one thread per worker it took 408 s (2-core VM, 2026-12-05). The
+    variable also reaches the console scripts the tests start.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"
+        import torch
+
+        torch.set_num_threads(1)
