@@ -1,11 +1,23 @@
 """What marks an artifact ❎: a manifest that says so, a normalization or runtime that disagrees."""
 
 import json
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
-from melanoma.benchmarks.subjects import AccuracyConfig, Artifact, artifact_subject
-from melanoma.manifest import read_manifest, sha256_of, size_of
+from melanoma.benchmarks.manifest_checks import int8_program
+from melanoma.benchmarks.subjects import (
+    AccuracyConfig,
+    Artifact,
+    artifact_subject,
+    batch_failures,
+    program_failures,
+)
+from melanoma.export.registry import get_target
+from melanoma.export.verify import reference_logits, tolerance
+from melanoma.manifest import SCHEMA_VERSION, read_manifest, sha256_of, size_of
+from melanoma.preprocess import normalize
 
 ONNX = "quick-cnn-onnx-fp32.onnx"
 FAST = AccuracyConfig(threshold_name="youden", n_bootstrap=20)  # as the conftest's reference row
@@ -212,3 +224,60 @@ def test_int8_file_that_no_longer_computes_its_program_is_failed(
     assert [r for r in subject.reasons if "not the program it was lowered from" in r], (
         subject.reasons
     )
+
+
+def claiming(max_batch):
+    """The two fields batch_failures reads from a manifest."""
+    return SimpleNamespace(
+        input=SimpleNamespace(max_batch=max_batch), schema_version=SCHEMA_VERSION
+    )
+
+
+def runner_up_to(limit):
+    """A runtime that takes at most `limit` rows and gives every row logit 0."""
+
+    def run(batch):
+        if len(batch) > limit:
+            raise RuntimeError(f"batch of {len(batch)} > {limit}")
+        return np.zeros((len(batch), 1), dtype=np.float32)
+
+    return run
+
+
+INPUTS = np.zeros((10, 3, 32, 32), dtype=np.float32)
+
+
+def test_max_batch_one_below_what_the_runtime_keeps_is_failed():
+    """A .pte planned for 5 rows but stated as 4: the probe is claim + 1 rows, not more."""
+    probs = np.full(len(INPUTS), 0.5)
+    assert batch_failures(runner_up_to(5), INPUTS, probs, claiming(5)) == []
+    assert batch_failures(runner_up_to(5), INPUTS, probs, claiming(4)) == [
+        "manifest input.max_batch 4, but a batch of 5 runs too"
+    ]
+
+
+def test_batch_that_changes_probabilities_is_failed():
+    """A batch's outputs must be one image per call's: Δp 0.01 passes, Δp 0.1 does not."""
+    runner = runner_up_to(10**6)  # sigmoid(0) = 0.5 for every row of any batch
+    assert batch_failures(runner, INPUTS, np.full(len(INPUTS), 0.51), claiming(None)) == []
+    (reason,) = batch_failures(runner, INPUTS, np.full(len(INPUTS), 0.6), claiming(None))
+    assert reason.startswith(
+        "manifest input.max_batch null (any N), but a batch of 129 gives other"
+    )
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_int8_logits_are_held_to_their_program_either_way(artifacts_dir, checkpoint, test_split,
+                                                          sign):  # fmt: skip
+    """Half the export tolerance from the QAT program passes; twice it, up or down, fails."""
+    name = "quick-cnn-onnx-int8.onnx"
+    manifest = read_manifest(artifacts_dir / f"{name}.manifest.json")
+    qat = int8_program(manifest, artifacts_dir / name, checkpoint).qat
+    target = get_target(manifest.target)
+    mean, std = manifest.preprocessing.mean, manifest.preprocessing.std
+    inputs = normalize(test_split[0][:64], mean, std).numpy()
+    expected = reference_logits(qat.program, inputs)[:, 0]
+    allowed = tolerance(target, "int8", qat.program)
+    assert program_failures(target, inputs, expected + sign * allowed / 2, qat) == []
+    (reason,) = program_failures(target, inputs, expected + sign * 2 * allowed, qat)
+    assert "not the program it was lowered from" in reason
