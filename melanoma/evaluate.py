@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 SPLITS = ("test", "val", "labeled")
 # A rerun on the CPU differs from training's own predictions by float noise: 1e-7 between
 # thread counts, up to 6e-4 (simulated) if training ran on a GPU with TF32 convolutions.
-# A mean edited by 0.01 moves probabilities by 0.07.
+# A mean edited by 0.01 moves probabilities by 0.07. tests/test_evaluate.py measures both.
 REPRODUCE_TOLERANCE = 5e-3
 
 

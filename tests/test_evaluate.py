@@ -193,6 +193,46 @@ def test_a_hand_edited_normalization_is_refused_on_the_data_it_trained_on(
     check_reproduces_scores(edited, other)  # other data: nothing to compare with
 
 
+@pytest.mark.parametrize(("channel", "moved"), [(0, "0.0712"), (1, "0.065"), (2, "0.0126")])
+def test_a_mean_edited_by_a_hundredth_moves_the_bundled_sgans_predictions(
+    dataset, tmp_path, channel, moved
+):
+    """The README's figures for what the 0.005 tolerance catches, channel by channel."""
+
+    def shift(meta):
+        meta["mean"][channel] += 0.01
+
+    edited = _edited(REFERENCE_DIR / "sgan", tmp_path / "ckpt", shift)
+    with pytest.raises(CheckpointError, match=rf"\(max \|dp\| {moved} on the data"):
+        check_reproduces_scores(edited, dataset)
+
+
+def _tf32(x: torch.Tensor) -> torch.Tensor:
+    """Round float32 to TF32's 10-bit mantissa, to nearest even, as tensor cores read it."""
+    bits = x.contiguous().view(torch.int32)
+    return ((bits + 0x0FFF + ((bits >> 13) & 1)) & -0x2000).view(torch.float32)
+
+
+@pytest.mark.parametrize("name", ["reference-supervised", "reference-sgan"])
+def test_a_model_trained_with_tf32_convolutions_still_reproduces_its_scores(
+    dataset, monkeypatch, name
+):
+    """cuDNN runs float32 convolutions in TF32 by default, so a GPU-trained checkpoint's kept
+    predictions carry that rounding: simulated here on each convolution's input and weights,
+    it moves them by 6e-4 (the README's figure), inside the tolerance of 0.005."""
+    from melanoma import evaluate
+
+    conv2d = torch.nn.functional.conv2d
+    monkeypatch.setattr(
+        torch.nn.functional, "conv2d", lambda x, w, *a, **k: conv2d(_tf32(x), _tf32(w), *a, **k)
+    )
+    checkpoint = load_checkpoint(name)
+    check_reproduces_scores(checkpoint, dataset)
+    monkeypatch.setattr(evaluate, "REPRODUCE_TOLERANCE", 1e-4)  # to read the figure off
+    with pytest.raises(CheckpointError, match=r"\(max \|dp\| 0\.000(59|60)\d on the data"):
+        check_reproduces_scores(checkpoint, dataset)
+
+
 def _rewrite_folds(ckpt, fold_text):
     path = ckpt / "out_of_fold.csv"
     lines = path.read_text().splitlines()

@@ -115,3 +115,24 @@ def test_large_images_are_converted_in_slices_with_the_same_result(monkeypatch):
     whole = decode_rgb(data, "a.png")
     monkeypatch.setattr(png_colour, "PIXELS_PER_CHUNK", 7)
     np.testing.assert_array_equal(decode_rgb(data, "a.png"), whole)
+
+
+def test_reading_gamma_22_moves_the_bundled_models_scores_on_the_test_photos(dataset):
+    """The README's figures for why decode_rgb follows Android here: the 600 test photos
+    re-saved as gamma-2.2 PNGs, read as Android reads them against the stored values (what
+    Pillow alone, and so `melanoma predict` before 2026-12-05, gave)."""
+    import torch
+
+    from melanoma.checkpoint import load_checkpoint
+    from melanoma.inference import predict_probs
+
+    model = load_checkpoint("reference-supervised")
+    mean, std, threshold = model.meta.mean, model.meta.std, model.meta.threshold("youden")
+    stored = dataset.test.images  # (600, 3, 32, 32) uint8
+    resaved = [_png(image.permute(1, 2, 0).numpy(), (b"gAMA", GAMMA_22)) for image in stored]
+    android = torch.stack([torch.tensor(decode_rgb(png, "t.png")) for png in resaved])
+    before = predict_probs(model.model, stored, mean, std)
+    after = predict_probs(model.model, android.permute(0, 3, 1, 2), mean, std)
+    moved = np.abs(after - before)
+    assert (round(float(moved.max()), 3), round(float(moved.mean()), 3)) == (0.044, 0.004)
+    assert np.count_nonzero((after >= threshold) != (before >= threshold)) == 3
