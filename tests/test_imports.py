@@ -28,24 +28,36 @@ def test_the_core_does_not_import_the_exporters_or_the_benchmark():
     assert _loaded_after(core, ("melanoma.export", "melanoma.benchmarks")) == []
 
 
-def test_the_readme_python_example_names_what_the_api_has():
-    """Its imports resolve and every call to an imported name binds to the signature
-    (argument count and keyword names); running it trains for minutes, so it is not run."""
-    import ast
-    import inspect
+def _readme_python_blocks() -> list[str]:
     from pathlib import Path
 
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    code = readme.split("### From Python", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    return [part.split("```", 1)[0] for part in readme.split("```python\n")[1:]]
+
+
+def _bound_calls(code: str) -> set[str]:
+    """Run the imports of `code`; bind every call of an imported name to its signature
+    (argument count and keyword names); return the names checked."""
+    import ast
+    import inspect
+
     tree = ast.parse(code)
     names: dict = {}
     for node in tree.body:
         if isinstance(node, ast.ImportFrom | ast.Import):
             exec(compile(ast.Module([node], []), "README", "exec"), names)
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
-    checked = [call.func.id for call in calls if call.func.id in names]
+    checked = {call.func.id for call in calls if call.func.id in names}
     for call in calls:
         if call.func.id in names:
-            keywords = {k.arg: None for k in call.keywords}
+            keywords = {k.arg: None for k in call.keywords if k.arg is not None}  # not **spread
             inspect.signature(names[call.func.id]).bind(*call.args, **keywords)
-    assert {"train_supervised", "export_checkpoint", "benchmark", "BenchConfig"} <= set(checked)
+    return checked
+
+
+def test_the_readme_python_examples_name_what_the_api_has():
+    """Running them trains or fine-tunes for minutes, so they are checked, not run: the
+    pipeline of From Python, and the QAT settings study."""
+    pipeline, qat_study = (_bound_calls(code) for code in _readme_python_blocks())
+    assert {"train_supervised", "export_checkpoint", "benchmark", "BenchConfig"} <= pipeline
+    assert {"qat_finetune", "QATConfig", "program_probs", "predict_probs"} <= qat_study
