@@ -59,10 +59,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class QATConfig:
-    """Defaults measured on the dev and reference checkpoints (see the QAT report): the goal
-    is the float model's decisions in int8, so the loss is distillation from the float model;
-    true labels and BN in train mode moved the decisions away from it, lr 1e-4 slightly
-    (README, "QAT settings", measures each)."""
+    """The goal is the float model's decisions in int8, so the loss is distillation from the
+    float model; true labels and BN in train mode moved the decisions away from it, lr 1e-4
+    slightly (the README's "QAT settings" measures each on the bundled models)."""
 
     seed: int = 0  # seeds batch order, augmentation and unlabeled sampling
     epochs: int = 3  # passes over the labeled train split; 0 = calibrate only (post-training)
