@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 
@@ -14,6 +15,7 @@ from melanoma.manifest import (
     manifest_from_dict,
     manifest_path,
     read_manifest,
+    sha256_of,
     verify_artifact,
 )
 
@@ -208,3 +210,17 @@ def test_a_threshold_figure_outside_0_to_1_is_refused(written, name, value):
     written["thresholds"][0][name] = value
     with pytest.raises(ManifestError, match=rf"{name}: expected a number in \[0, 1\]"):
         manifest_from_dict(written)
+
+
+def test_a_packages_sha256_covers_its_file_names_and_bytes(tmp_path):
+    """A folder (.mlpackage) hashes as its sorted relative paths, each followed by NUL and
+    the file's bytes: moving bytes from one file to another must change it."""
+    package = tmp_path / "m.mlpackage"
+    (package / "Data").mkdir(parents=True)
+    (package / "Data" / "model.mlmodel").write_bytes(b"ab")
+    (package / "Manifest.json").write_bytes(b"c")
+    expected = hashlib.sha256(b"Data/model.mlmodel\0ab" + b"Manifest.json\0c").hexdigest()
+    assert sha256_of(package) == expected
+    (package / "Data" / "model.mlmodel").write_bytes(b"a")
+    (package / "Manifest.json").write_bytes(b"bc")  # the same bytes, split differently
+    assert sha256_of(package) != expected

@@ -2,13 +2,14 @@
 
 import json
 import shutil
+from dataclasses import asdict
 
 import numpy as np
 import pytest
 
 from melanoma.checkpoint import METADATA, REFERENCE_DIR, CheckpointError, load_checkpoint
 from melanoma.errors import UserError
-from melanoma.metrics import confusion_metrics
+from melanoma.metrics import choose_thresholds, confusion_metrics
 from melanoma.validation_scores import (
     OUT_OF_FOLD_CSV,
     VALIDATION_CSV,
@@ -105,6 +106,7 @@ def test_each_method_reads_its_own_file_and_a_stray_one_is_ignored(sgan_copy):
     sgan = load_checkpoint(sgan_copy)
     assert len(checkpoint_scores(sgan)[0]) == 40  # its validation.csv, not the 200 out-of-fold
     (sgan_copy / VALIDATION_CSV).unlink()  # as SGAN runs before 2026-12-03 left it
+    sgan = load_checkpoint(sgan_copy)  # still loads: its stored thresholds are used unchecked
     assert decision_threshold(sgan, "youden")[1] == sgan.meta.threshold()
     with pytest.raises(CheckpointError, match="keeps no validation.csv"):
         decision_threshold(sgan, target_sensitivity=0.95)
@@ -228,3 +230,17 @@ def test_every_stored_threshold_and_its_rates_must_be_what_the_predictions_give(
     (ckpt / METADATA).write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match=complaint):
         load_checkpoint(ckpt)
+
+
+def test_a_checkpoint_trained_for_a_sensitivity_of_1_loads(quick_checkpoint, tmp_path):
+    """Training takes target_sensitivity 1.0 (the range is [0.5, 1]) and stores
+    sensitivity_1.00; the checkpoint must load with it."""
+    ckpt = shutil.copytree(quick_checkpoint, tmp_path / "ckpt")
+    meta = json.loads((ckpt / METADATA).read_text())
+    labels, probs = read_scores(ckpt / OUT_OF_FOLD_CSV)
+    estimator = meta["train_config"]["youden_estimator"]
+    meta["thresholds"] = [asdict(t) for t in choose_thresholds(labels, probs, 1.0, estimator)]
+    meta["train_config"]["target_sensitivity"] = 1.0
+    (ckpt / METADATA).write_text(json.dumps(meta))  # as training writes it for 1.0
+    stored = load_checkpoint(ckpt).meta.threshold("sensitivity_1.00")
+    assert stored == meta["thresholds"][1]["probability"]

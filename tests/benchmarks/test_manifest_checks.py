@@ -4,7 +4,7 @@ the int8 program the exporter lowers."""
 import shutil
 
 from melanoma.benchmarks.manifest_checks import int8_program, quantization_failures
-from melanoma.checkpoint import load_checkpoint
+from melanoma.checkpoint import REFERENCE_DIR, load_checkpoint
 from melanoma.manifest import manifest_path, read_manifest
 
 PTE_INT8 = "quick-cnn-executorch-int8.pte"
@@ -41,6 +41,23 @@ def test_without_its_int8_program_an_int8_manifest_is_not_verified(
     assert _claims_against(artifacts_dir / PTE_INT8, load_checkpoint(copy)) == [
         f"no int8 program to check it against (none in {copy / 'qat'} or "
         f"{artifacts_dir / 'qat-quick-cnn'})"
+    ]
+
+
+def test_a_qat_folder_beside_the_artifacts_from_another_checkpoint_is_not_its_program(
+    artifacts_dir, export_source, tmp_path
+):
+    """qat-<model> beside the artifacts counts only if it was made from this checkpoint: an
+    earlier export of another checkpoint under the same name leaves one."""
+    copy = tmp_path / "quick-cnn"
+    shutil.copytree(export_source, copy, ignore=shutil.ignore_patterns("qat"))
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in (PTE_INT8, manifest_path(artifacts_dir / PTE_INT8).name):
+        shutil.copy(artifacts_dir / name, out / name)
+    shutil.copytree(REFERENCE_DIR / "supervised" / "qat", out / "qat-quick-cnn")
+    assert _claims_against(out / PTE_INT8, load_checkpoint(copy)) == [
+        f"no int8 program to check it against (none in {copy / 'qat'} or {out / 'qat-quick-cnn'})"
     ]
 
 

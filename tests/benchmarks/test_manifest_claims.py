@@ -42,6 +42,7 @@ CONTRACT = "(what the exporter writes for this checkpoint)"
         ("output.activation", "none", 'manifest output.activation "none", expected "sigmoid"'),
         ("method", "sgan", "manifest method 'sgan', expected 'supervised' (the checkpoint's)"),
         ("file.size_bytes", 1, "manifest file.size_bytes 1, file has "),
+        ("verification.passed", False, "export verification failed ("),
     ],
 )
 def test_contract_field_edited_is_failed(bench_edited, setting, field, value, reason):
@@ -169,6 +170,12 @@ def test_qat_flag_must_be_the_programs(bench_edited, export_source):
     failed_with(subject, "manifest quantization.qat true, expected false (the int8 program in ")
 
 
+def test_an_int8_manifest_that_names_no_program_is_failed(bench_edited, setting):
+    """program_sha256 may be null only in schema versions that did not require it."""
+    subject = bench_edited(ONNX_INT8, setting("quantization.program_sha256", None))
+    failed_with(subject, 'manifest quantization.program_sha256 null, expected "')
+
+
 def test_precision_neither_fp32_nor_int8_is_failed(bench_edited, setting):
     subject = bench_edited(ONNX, setting("precision", "int4"))
     failed_with(subject, "manifest precision 'int4', expected 'fp32' or 'int8'")
@@ -198,8 +205,9 @@ def test_threshold_the_checkpoint_never_chose_is_failed(bench_edited, checkpoint
     )
 
 
-def test_threshold_re_derived_as_the_exporter_adds_it_passes(bench_edited, checkpoint):
-    choice = target_threshold(checkpoint, 0.99)
+@pytest.mark.parametrize("target", [0.99, 1.0])  # 1.0 too: the exporter takes [0.5, 1]
+def test_threshold_re_derived_as_the_exporter_adds_it_passes(bench_edited, checkpoint, target):
+    choice = target_threshold(checkpoint, target)
     add = _add_threshold(choice.name, choice.probability, choice.sensitivity, choice.specificity)
     subject = bench_edited(ONNX, add)
     assert subject.status == "verified", subject.reasons
