@@ -165,8 +165,13 @@ def _edited(src, dest, edit):
     return load_checkpoint(ckpt)
 
 
-def _shift_red_mean(meta):
-    meta["mean"][0] += 0.01
+def _mean_shifted(channel: int):
+    """An edit of metadata.json: 0.01 added to one channel's normalization mean."""
+
+    def edit(meta):
+        meta["mean"][channel] += 0.01
+
+    return edit
 
 
 def _renamed(dataset):
@@ -184,7 +189,7 @@ def test_a_hand_edited_normalization_is_refused_on_the_data_it_trained_on(
     # then a held-out validation split
     src = quick_checkpoint if method == "supervised" else REFERENCE_DIR / "sgan"
     check_reproduces_scores(load_checkpoint(src), dataset)  # as training wrote it
-    edited = _edited(src, tmp_path / "ckpt", _shift_red_mean)
+    edited = _edited(src, tmp_path / "ckpt", _mean_shifted(0))
     for copy in (dataset, _renamed(dataset)):
         assert copy.fingerprint == dataset.fingerprint
         with pytest.raises(CheckpointError, match="no longer gives the predictions in .*mean"):
@@ -198,11 +203,7 @@ def test_a_mean_edited_by_a_hundredth_moves_the_bundled_sgans_predictions(
     dataset, tmp_path, channel, moved
 ):
     """The README's figures for what the 0.005 tolerance catches, channel by channel."""
-
-    def shift(meta):
-        meta["mean"][channel] += 0.01
-
-    edited = _edited(REFERENCE_DIR / "sgan", tmp_path / "ckpt", shift)
+    edited = _edited(REFERENCE_DIR / "sgan", tmp_path / "ckpt", _mean_shifted(channel))
     with pytest.raises(CheckpointError, match=rf"\(max \|dp\| {moved} on the data"):
         check_reproduces_scores(edited, dataset)
 
@@ -233,10 +234,11 @@ def test_a_model_trained_with_tf32_convolutions_still_reproduces_its_scores(
     it moves them by the README's figures, inside the tolerance of 0.005."""
     from melanoma import evaluate
 
+    conv2d = torch.nn.functional.conv2d
+
     def tf32_conv2d(x, weight, *args, **kwargs):
         return conv2d(_tf32(x, rounding), _tf32(weight, rounding), *args, **kwargs)
 
-    conv2d = torch.nn.functional.conv2d
     monkeypatch.setattr(torch.nn.functional, "conv2d", tf32_conv2d)
     checkpoint = load_checkpoint(name)
     check_reproduces_scores(checkpoint, dataset)
