@@ -18,6 +18,7 @@ from melanoma.cliutil import (
     SEED,
     TARGET_SENSITIVITY,
     NonEmptyPath,
+    comma_separated,
     data_option,
     on_one_line,
     out_dir_option,
@@ -175,10 +176,10 @@ def _training_ends(how_to_continue: str | None) -> Iterator[None]:
 def _method_list(ctx, param, value: str) -> list[str]:
     from melanoma.methods import METHODS
 
-    names = [m.strip() for m in value.split(",") if m.strip()]
+    names = comma_separated(value, "method")
     unknown = [m for m in names if m not in METHODS]
-    if unknown or not names:
-        shown = ", ".join(unknown) if unknown else "none"
+    if unknown:
+        shown = ", ".join(unknown)
         raise click.BadParameter(f"unknown method(s) {shown}; choose from {', '.join(METHODS)}")
     refuse_repeats("method", names)
     return names

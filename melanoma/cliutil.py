@@ -291,16 +291,26 @@ def out_dir_option(help: str, default: Path | None = None):
     )
 
 
+def comma_separated(value: str, what: str) -> list[str]:
+    """' a, b' -> ['a', 'b']. An empty entry ('0,,1', '0,1,') is refused, not skipped: it is
+    as likely a lost value as a stray comma, and compare's runs take hours."""
+    entries = [entry.strip() for entry in value.split(",")]
+    if not any(entries):
+        raise click.BadParameter(f"no {what} given")
+    if "" in entries:
+        raise click.BadParameter(f"empty {what} between commas in {value!r}")
+    return entries
+
+
 def seed_list(ctx, param, value: str) -> list[int]:
     """click callback: comma-separated seeds, each a valid torch/numpy seed, none repeated."""
+    entries = comma_separated(value, "seed")
     try:
-        seeds = [SEED.convert(v.strip(), param, ctx) for v in value.split(",") if v.strip()]
+        seeds = [SEED.convert(entry, param, ctx) for entry in entries]
     except click.BadParameter:
         raise click.BadParameter(
             f"expected comma-separated integers in 0..2**32-1, got {value!r}"
         ) from None
-    if not seeds:
-        raise click.BadParameter("no seed given")
     refuse_repeats("seed", seeds)
     return seeds
 

@@ -68,6 +68,8 @@ def succeed():
         (["--out", " "], "empty path"),
         (["--seeds", "1,x"], "expected comma-separated integers in 0..2**32-1, got '1,x'"),
         (["--seeds", ","], "no seed given"),
+        (["--seeds", "0,,1"], "empty seed between commas in '0,,1'"),
+        (["--seeds", "0,1,"], "empty seed between commas in '0,1,'"),
         (["--seeds", "3,1,3"], "seed 3 given more than once"),
         (["--seeds", str(2**32)], "expected comma-separated integers"),
         (["--colour", "red"], "--colour"),
