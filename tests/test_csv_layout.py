@@ -77,6 +77,22 @@ def test_csv_with_old_mac_line_endings(tmp_path, jpegs):
     assert load_dataset(tmp_path).labeled.labels.tolist() == [1, 0]
 
 
+def test_csv_saved_by_excel_with_a_byte_order_mark(tmp_path, jpegs):
+    """Excel's "CSV UTF-8" starts the file with a BOM; the first header must still match."""
+    for i, data in enumerate(jpegs[0][:1] + jpegs[1][:1]):
+        (tmp_path / f"ISIC_{i}.jpg").write_bytes(data)
+    (tmp_path / "train.csv").write_text("image_name,target\nISIC_0,1\nISIC_1,0\n", "utf-8-sig")
+    assert load_dataset(tmp_path).labeled.labels.tolist() == [1, 0]
+
+
+def test_csv_with_spaces_after_the_commas(tmp_path, jpegs):
+    for i, data in enumerate(jpegs[0][:1] + jpegs[1][:1]):
+        (tmp_path / f"ISIC_{i}.jpg").write_bytes(data)
+    (tmp_path / "train.csv").write_text("target, image_name\n1, ISIC_0\n0, ISIC_1\n")
+    labeled = load_dataset(tmp_path).labeled
+    assert labeled.names == ("ISIC_0.jpg", "ISIC_1.jpg") and labeled.labels.tolist() == [1, 0]
+
+
 def test_csv_manifest_of_a_kaggle_isic_download_is_train_csv(tmp_path, jpegs, png_bytes):
     test_csv_manifest(tmp_path, jpegs, png_bytes)
     names = [f"ISIC_{i}" for i in range(8)]

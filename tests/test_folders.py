@@ -1,5 +1,6 @@
 import pytest
 
+from melanoma.datasets import load_dataset
 from melanoma.folders import child, directories, is_hidden
 from melanoma.sources import DataError, FileSource
 
@@ -21,3 +22,16 @@ def test_child_matches_any_letter_case_and_refuses_two_spellings(tmp_path):
     assert child(source, dirs, "", "train") == "Train"
     with pytest.raises(DataError, match="TEST and .*test: the same folder in two letter cases"):
         child(source, dirs, "", "test")
+
+
+def test_appledouble_files_beside_the_photos_are_not_photos(tmp_path, jpegs):
+    """macOS copying to an exFAT or FAT drive writes ._<name> beside each file, in place."""
+    melanoma, benign = jpegs
+    for split in ("labeled", "test"):
+        (tmp_path / split).mkdir()
+        for i, data in enumerate(melanoma + benign):
+            name = f"{i}_{int(i < len(melanoma))}.jpg"
+            (tmp_path / split / name).write_bytes(data)
+            (tmp_path / split / f"._{name}").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00")
+    data = load_dataset(tmp_path)
+    assert len(data.labeled) == len(data.test) == len(melanoma + benign)

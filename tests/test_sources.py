@@ -17,7 +17,11 @@ def test_zip_is_read_in_place(tmp_path):
     assert list(tmp_path.iterdir()) == [archive]  # nothing extracted
 
 
-@pytest.mark.parametrize("member", ["../evil.jpg", "/abs/evil.jpg", "a/../../evil.jpg"])
+# On Windows a drive letter, even without a slash ("C:evil.jpg"), makes a path absolute.
+@pytest.mark.parametrize(
+    "member",
+    ["../evil.jpg", "/abs/evil.jpg", "a/../../evil.jpg", "C:/evil.jpg", "C:evil.jpg", r"c:\w.jpg"],
+)
 def test_escaping_zip_member_is_an_error(tmp_path, member):
     archive = tmp_path / "bad.zip"
     with zipfile.ZipFile(archive, "w") as zf:
