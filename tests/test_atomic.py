@@ -96,6 +96,29 @@ def test_files_written_together_keep_both_old_versions_if_the_writer_fails(tmp_p
     assert first.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["a"]
 
 
+def test_files_written_together_are_not_replaced_when_the_writer_skips_one(tmp_path):
+    """An artifact must not replace the old one without its manifest."""
+    artifact, manifest = tmp_path / "m.onnx", tmp_path / "m.onnx.manifest.json"
+    artifact.write_text("old")
+    manifest.write_text("old")
+    with pytest.raises(FileNotFoundError, match="writer produced nothing"):
+        with atomic_paths(artifact, manifest) as (temp_artifact, _):
+            temp_artifact.write_text("new")
+    assert (artifact.read_text(), manifest.read_text()) == ("old", "old")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.onnx.manifest.json"]
+
+
+def test_a_directory_replaced_in_place_leaves_no_old_copy_beside_it(tmp_path):
+    """An .mlpackage is a directory: the old one is moved aside, then removed."""
+    final = tmp_path / "m.mlpackage"
+    for version in ("old", "new"):
+        with atomic_path(final) as temp:
+            temp.mkdir()
+            (temp / "weights.bin").write_text(version)
+    assert (final / "weights.bin").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.mlpackage"]
+
+
 def test_output_dir_created_for_the_work_is_removed_if_the_work_fails_empty(tmp_path):
     with pytest.raises(ValueError), output_dir(tmp_path / "out"):
         raise ValueError("bad input found after the directory was made")

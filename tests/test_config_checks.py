@@ -8,6 +8,7 @@ from melanoma.benchmarks.timing import TimingConfig
 from melanoma.config_checks import ConfigError
 from melanoma.errors import UserError
 from melanoma.export.api import ExportConfig
+from melanoma.model import MAX_MEMBERS, CNNConfig, EnsembleConfig
 from melanoma.nested_cv import NestedConfig
 from melanoma.qat import QATConfig
 from melanoma.train import TrainConfig
@@ -20,6 +21,7 @@ REFUSED = [
     (TrainConfig, "folds", 1, "an integer >= 2"),
     (TrainConfig, "epochs", 2.5, "an integer >= 1"),
     (TrainConfig, "lr", 0.0, "a finite number > 0"),
+    (TrainConfig, "lr", float("inf"), "a finite number > 0"),
     (TrainConfig, "weight_decay", float("nan"), "a finite number >= 0"),
     (TrainConfig, "ema_decay", 1.5, r"a number in \[0, 1\]"),
     (TrainConfig, "target_sensitivity", 1.5, r"a sensitivity in \[0.5, 1.0\]"),
@@ -42,6 +44,8 @@ REFUSED = [
     (TimingConfig, "runs", 0, "an integer >= 1"),
     (TimingConfig, "warmup", -1, "an integer >= 0"),
     (TimingConfig, "runs", 10**12, "an integer >= 1 and <= 1000000"),  # terabytes of timings
+    (TimingConfig, "runs", 10**6 + 1, "an integer >= 1 and <= 1000000"),
+    (CNNConfig, "widths", (8,) * 6, r"1 to 5 integers in \[1, 1024\]"),
     (AccuracyConfig, "n_bootstrap", 0, "an integer >= 10"),
     (BenchConfig, "threads", (0,), "a non-empty tuple of distinct integers >= 1"),
     (BenchConfig, "threads", (), "a non-empty tuple of distinct integers >= 1"),
@@ -72,6 +76,9 @@ def test_defaults_and_the_edges_of_each_range_are_accepted():
     QATConfig(epochs=0, lr=0.0)  # calibrate only
     ExportConfig(targets=("onnx",), target_sensitivity=0.5)
     NestedConfig(seeds=(3,), outer_folds=2)
+    TimingConfig(runs=10**6)  # the documented maxima themselves
+    EnsembleConfig(members=MAX_MEMBERS)
+    CNNConfig(widths=(8,) * 5)
 
 
 def test_numpy_numbers_from_a_grid_are_numbers():
