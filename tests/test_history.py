@@ -9,11 +9,12 @@ from melanoma.sgan import Generator, GeneratorConfig
 
 
 def test_history_csv_has_one_row_per_epoch_in_column_order(tmp_path):
-    rows = [{"epoch": 1, "loss": 0.7, "val_auc": 0.6}, {"epoch": 2, "loss": 0.5, "val_auc": 0.7}]
+    # Not in alphabetical order: the columns must keep the trainer's order.
+    rows = [{"epoch": 1, "val_auc": 0.6, "loss": 0.7}, {"epoch": 2, "val_auc": 0.7, "loss": 0.5}]
     write_history(tmp_path / HISTORY, rows)
     with (tmp_path / HISTORY).open() as handle:
         read = list(csv.DictReader(handle))
-    assert list(read[0]) == ["epoch", "loss", "val_auc"]
+    assert list(read[0]) == ["epoch", "val_auc", "loss"]
     assert [float(r["loss"]) for r in read] == [0.7, 0.5]
 
 

@@ -84,10 +84,19 @@ def test_adobe_rgb_primaries_convert_by_the_published_matrix():
     assert np.abs(decoded - pixels).max() > 20  # far more than rounding
 
 
-def test_chrm_outside_zero_to_one_is_ignored_as_by_skcms():
-    pixels = _levels(10, 30)
-    bad = _chrm((31270, 32900, 164000, 33000, 30000, 60000, 15000, 6000))
-    np.testing.assert_array_equal(decode_rgb(_png(pixels, bad), "bad.png"), pixels)
+@pytest.mark.parametrize(
+    "values",
+    [
+        (31270, 32900, 164000, 33000, 30000, 60000, 15000, 6000),  # red x = 1.64
+        (31270, 32900, 30000, 30000, 30000, 30000, 30000, 30000),  # one point: no gamut
+    ],
+)
+def test_chrm_skcms_refuses_is_ignored_not_applied(values):
+    # Coloured pixels: a conversion that keeps white leaves greys as they are, so only
+    # colours show whether a cHRM was applied.
+    pixels = np.array([[[180, 90, 60], [60, 40, 30], [200, 160, 140]]], dtype=np.uint8)
+    decoded = decode_rgb(_png(pixels, _chrm(values)), "bad.png")
+    np.testing.assert_array_equal(decoded, pixels)
 
 
 def test_transparency_is_kept_through_the_conversion_then_composited():

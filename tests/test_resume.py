@@ -15,6 +15,7 @@ from melanoma.resume import (
     resumable,
     run_identity,
     save_resume_state,
+    stored_settings,
 )
 from melanoma.train import TrainConfig
 
@@ -87,3 +88,10 @@ def test_a_fresh_run_says_it_discards_an_interrupted_runs_state(tmp_path, caplog
     with caplog.at_level(logging.WARNING):
         clear_previous_run(tmp_path)
     assert "deleted an interrupted run's resume.pt (train --resume would have" in caplog.text
+
+
+def test_a_setting_assumed_for_old_checkpoints_never_overrides_a_stored_one():
+    """select_epoch came later: a checkpoint without it trained with "last"."""
+    wanted = {"select_epoch": "val-auc", "epochs": 3}
+    assert stored_settings({"select_epoch": "val-auc", "epochs": 3}, wanted) == wanted
+    assert stored_settings({"epochs": 3}, wanted) == {"select_epoch": "last", "epochs": 3}

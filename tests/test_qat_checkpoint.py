@@ -1,0 +1,24 @@
+"""melanoma.qat_checkpoint: what a QAT directory must still share with its float source."""
+
+import dataclasses
+
+import pytest
+
+from melanoma.checkpoint import CheckpointError, read_meta, resolve_checkpoint_dir
+from melanoma.qat_checkpoint import QATCheckpoint, check_inherited, resolve_qat_dir
+
+# Listed here, not read from INHERITED_FIELDS: a field dropped from that tuple must fail.
+COPIED = ["method", "arch", "arch_args", "data_fingerprint", "mean", "std", "thresholds"]
+
+
+@pytest.mark.parametrize("edited", COPIED)
+def test_an_edit_to_any_field_copied_from_the_source_is_refused(edited):
+    """The int8 manifests take these from qat/metadata.json; the program's sha256 does not
+    cover them."""
+    source = read_meta(resolve_checkpoint_dir("reference-supervised"))
+    qat_dir = resolve_qat_dir("reference-supervised")
+    qat = QATCheckpoint(program=None, meta=read_meta(qat_dir), path=qat_dir)
+    check_inherited(qat, source)  # the bundled QAT is a faithful copy
+    edit = dataclasses.replace(qat.meta, **{edited: "edited"})
+    with pytest.raises(CheckpointError, match=f"metadata.json: {edited} differs from its source"):
+        check_inherited(dataclasses.replace(qat, meta=edit), source)
