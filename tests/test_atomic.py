@@ -77,12 +77,18 @@ def test_files_written_together_are_replaced_together_even_when_interrupted(tmp_
         os.kill(os.getpid(), signal.SIGINT)  # after the first rename
 
     monkeypatch.setattr(melanoma.atomic, "_replace", replace_then_ctrl_c)
-    with (
-        pytest.raises(KeyboardInterrupt),
-        atomic_paths(artifact, manifest) as (artifact_temp, manifest_temp),
-    ):
-        artifact_temp.write_text("new")
-        manifest_temp.write_text("new")
+    # Python's own handler, whatever pytest inherited: started in the background
+    # (`pytest &`), it runs with SIGINT ignored and the signal would never arrive.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with (
+            pytest.raises(KeyboardInterrupt),
+            atomic_paths(artifact, manifest) as (artifact_temp, manifest_temp),
+        ):
+            artifact_temp.write_text("new")
+            manifest_temp.write_text("new")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert (artifact.read_text(), manifest.read_text()) == ("new", "new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pte", "m.pte.manifest.json"]
 
