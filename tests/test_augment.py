@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import torch
 
-from melanoma.augment import AugmentConfig, augment
+from melanoma.augment import AugmentConfig, affine_matrices, augment
 from melanoma.preprocess import normalize
 
 OFF = AugmentConfig(
@@ -73,3 +73,28 @@ def test_images_on_another_device_are_augmented_there():
     out = augment(images, AugmentConfig(), torch.Generator().manual_seed(0))
     assert out.device.type == "meta" and out.shape == images.shape
     assert normalize(out * 255.0, [0.5] * 3, [0.2] * 3).device.type == "meta"
+
+
+def test_rotations_go_both_ways_without_flips():
+    config = dataclasses.replace(OFF, rotation_degrees=90.0)
+    sin = affine_matrices(256, config, torch.Generator().manual_seed(0))[:, 1, 0]
+    assert (sin > 0.1).any() and (sin < -0.1).any()
+
+
+def test_crop_ratio_sets_the_aspect_of_the_kept_area():
+    config = dataclasses.replace(OFF, crop_scale=(0.5, 0.5), crop_ratio=(0.5, 0.5))
+    theta = affine_matrices(4, config, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(theta[:, 0, 0], torch.full((4,), 0.5))  # sqrt(0.5 * 0.5)
+    torch.testing.assert_close(theta[:, 1, 1], torch.full((4,), 1.0))  # sqrt(0.5 / 0.5)
+
+
+def test_rotated_corners_are_filled_by_reflection_not_black():
+    flat = torch.full((8, 3, 32, 32), 0.7)
+    out = _run(flat, dataclasses.replace(OFF, rotation_degrees=180.0))
+    torch.testing.assert_close(out, flat)
+
+
+def test_contrast_keeps_each_images_own_mean():
+    dark_and_light = torch.cat([torch.full((1, 3, 32, 32), 0.2), torch.full((1, 3, 32, 32), 0.8)])
+    out = _run(dark_and_light, dataclasses.replace(OFF, contrast=0.5))
+    torch.testing.assert_close(out, dark_and_light)  # a flat image has no contrast to scale

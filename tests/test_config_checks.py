@@ -46,6 +46,8 @@ REFUSED = [
     (TimingConfig, "runs", 10**12, "an integer >= 1 and <= 1000000"),  # terabytes of timings
     (TimingConfig, "runs", 10**6 + 1, "an integer >= 1 and <= 1000000"),
     (CNNConfig, "widths", (8,) * 6, r"1 to 5 integers in \[1, 1024\]"),
+    (CNNConfig, "dropout", 1.0, r"a number in \[0, 1\)"),  # would zero every feature
+    (EnsembleConfig, "members", MAX_MEMBERS + 1, f"an integer >= 1 and <= {MAX_MEMBERS}"),
     (AccuracyConfig, "n_bootstrap", 0, "an integer >= 10"),
     (BenchConfig, "threads", (0,), "a non-empty tuple of distinct integers >= 1"),
     (BenchConfig, "threads", (), "a non-empty tuple of distinct integers >= 1"),

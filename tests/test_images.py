@@ -268,3 +268,12 @@ def test_other_formats_under_an_image_name_are_refused_by_name(fmt):
         DataError, match=rf"^photo\.jpg: a {fmt} image; only JPEG and PNG are read$"
     ):
         decode_rgb(data, "photo.jpg")
+
+
+def test_a_16_bit_grey_png_with_a_colour_profile_keeps_its_tones():
+    gray = np.arange(0, 256, 4, dtype=np.uint16).reshape(8, 8)
+    buffer = io.BytesIO()
+    Image.fromarray(gray * 257).save(buffer, "PNG", icc_profile=_profile_with_primaries(*SRGB))
+    assert Image.open(io.BytesIO(buffer.getvalue())).mode.startswith("I")
+    rgb = decode_rgb(buffer.getvalue(), "gray16-icc.png")
+    np.testing.assert_array_equal(rgb, np.repeat(gray.astype(np.uint8)[..., None], 3, axis=2))

@@ -39,3 +39,8 @@ def test_a_report_at_threshold_zero_is_parseable():
     assert np.isnan(report["at_screening_prevalence"]["npv"])
     parsed = parse_strictly(strict_json.dumps(report))
     assert parsed["at_screening_prevalence"]["npv"] is None and parsed["sensitivity"] == 1.0
+
+
+def test_non_finite_floats_inside_tuples_become_null():
+    text = strict_json.dumps({"ci": (float("nan"), 0.5), "pair": [(1.0, float("inf"))]})
+    assert parse_strictly(text) == {"ci": [None, 0.5], "pair": [[1.0, None]]}
