@@ -179,8 +179,9 @@ def _method_list(ctx, param, value: str) -> list[str]:
     names = comma_separated(value, "method")
     unknown = [m for m in names if m not in METHODS]
     if unknown:
-        shown = ", ".join(unknown)
-        raise click.BadParameter(f"unknown method(s) {shown}; choose from {', '.join(METHODS)}")
+        raise click.BadParameter(
+            f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}"
+        )
     refuse_repeats("method", names)
     return names
 
