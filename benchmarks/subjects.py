@@ -231,7 +231,7 @@ def _accuracy_pass(subject, target, artifact, test, reference, program, threshol
     except NotRunnableHere as err:
         # A manifest that already failed a check stays ❎ even where it cannot run, and so
         # does a file whose structure fails the check its target offers without a runtime.
-        reasons += _spec_failures(target, artifact.path, subject.precision)
+        reasons += _spec_failures(target, artifact, subject.precision)
         status = "failed" if reasons else "not_runnable"
         why = f"not runnable on {platform.system()}: {err}"
         return dataclasses.replace(subject, status=status, reasons=(*reasons, why), load=None)
@@ -270,15 +270,21 @@ def program_failures(target, inputs: np.ndarray, logits: np.ndarray, qat) -> lis
     ]
 
 
-def _spec_failures(target, path: Path, precision: str) -> list[str]:
+def _spec_failures(target, artifact: Artifact, precision: str) -> list[str]:
+    """The file's structure against its target's check, and the batch bound it declares
+    against its manifest's input.max_batch (no runtime here to probe the batch with)."""
     from melanoma.export.base import ExportError
 
     if not hasattr(target, "check_spec"):
         return []
     try:
-        target.check_spec(path, precision)
+        facts = target.check_spec(artifact.path, precision)
     except ExportError as err:
         return [first_line(err)]
+    claim = artifact.manifest.input.max_batch
+    if "max_batch" in facts and facts["max_batch"] != claim:
+        shown = "null (any N)" if claim is None else claim
+        return [f"manifest input.max_batch {shown}, but the file declares {facts['max_batch']}"]
     return []
 
 

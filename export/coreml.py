@@ -66,7 +66,6 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
     return {
         "deployment_target": DEPLOYMENT_TARGET,
         "compute_precision": COMPUTE_PRECISION[precision].lower(),
-        "max_batch": MAX_BATCH,
         # coremltools warns (hidden without -v) when torch is newer than it was tested
         # with; with outputs unchecked off macOS, the manifest should say so itself.
         "converter_tested_up_to_torch": _tested_torch(),
@@ -124,7 +123,9 @@ def _umask_modes(scratch: Path) -> dict[bool, int]:
 
 def check_spec(path: Path, precision: str) -> dict:
     """Check the saved package: input and output names and types, the input's shape range
-    (an ML program's spec records no output shape), int8 weights or no fp16 casts."""
+    (an ML program's spec records no output shape), int8 weights or no fp16 casts. Its
+    "max_batch" is the batch bound the package declares (None: unbounded), read from the
+    file, so the manifest states what Core ML will take."""
     import coremltools as ct
     from google.protobuf.message import Error as ProtobufError
 
@@ -152,6 +153,7 @@ def check_spec(path: Path, precision: str) -> dict:
     if problems:
         raise ExportError(f"{path}: Core ML spec check failed: {'; '.join(problems)}")
     return {
+        "max_batch": ranges[0][1] if ranges[0][1] > 0 else None,  # -1: no upper bound
         "spec_version": int(spec.specificationVersion),
         "ops": dict(sorted(ops.items())),
         "spec_check": "input/output names and float32 types, input shape range"

@@ -15,6 +15,8 @@ ONNX = "quick-cnn-onnx-fp32.onnx"
 ONNX_INT8 = "quick-cnn-onnx-int8.onnx"
 PTE = "quick-cnn-executorch-fp32.pte"
 PTE_INT8 = "quick-cnn-executorch-int8.pte"
+COREML = "quick-cnn-coreml-fp32.mlpackage"
+COREML_INT8 = "quick-cnn-coreml-int8.mlpackage"
 
 
 def failed_with(subject, *starts: str) -> None:
@@ -99,6 +101,22 @@ def test_max_batch_the_runtime_does_not_keep_is_failed(
     assert len(subject.reasons) == 1
     # ExecuTorch's native lines about the refused batch go to the log, not the terminal.
     assert "Attempted to resize" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "name, max_batch, reason",
+    [
+        (COREML, 64, "manifest input.max_batch 64, but the file declares 128"),
+        (COREML_INT8, None, "manifest input.max_batch null (any N), but the file declares 128"),
+    ],
+)
+def test_max_batch_a_core_ml_package_does_not_declare_is_failed_off_macos(
+    bench_edited, setting, name, max_batch, reason
+):
+    """No Core ML here to probe a batch with: the bound the package's spec declares is
+    what the manifest must state."""
+    assert bench_edited(name, lambda data: None).status == "not_runnable"
+    failed_with(bench_edited(name, setting("input.max_batch", max_batch)), reason)
 
 
 def test_version_1_manifest_without_max_batch_is_not_probed(bench_edited):

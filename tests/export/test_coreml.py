@@ -8,6 +8,7 @@ import pytest
 
 from melanoma.export import coreml
 from melanoma.export.base import ExportError, NotRunnableHere
+from melanoma.pt2e import MAX_BATCH
 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
@@ -101,3 +102,35 @@ def test_package_holds_only_what_its_manifest_lists(exported):
         for path in package.rglob("*"):
             if path.is_file() and path.name != "Manifest.json":
                 assert any(path == p or p in path.parents for p in listed), path
+
+
+def test_int8_weights_without_activation_quantization_fail_the_int8_check(tmp_path):
+    """Weight-only int8 (W8A16) runs every activation in float: an "int8" package needs
+    both the int8 weights and the activation quantize ops."""
+    import coremltools.optimize.coreml as cto
+
+    from melanoma.model import CNNConfig, SmallCNN, example_inputs
+
+    model = SmallCNN(CNNConfig(widths=(4, 8, 8))).eval()
+    coreml.export(model, example_inputs(2), tmp_path / "float.mlpackage", "fp32")
+    float_package = ct.models.MLModel(str(tmp_path / "float.mlpackage"), skip_model_load=True)
+    config = cto.OptimizationConfig(
+        global_config=cto.OpLinearQuantizerConfig(mode="linear_symmetric", weight_threshold=0)
+    )
+    weight_only = tmp_path / "weight-only.mlpackage"
+    cto.linear_quantize_weights(float_package, config).save(str(weight_only))
+    ops = coreml._ops(ct.utils.load_spec(str(weight_only)))
+    assert ops["constexpr_affine_dequantize"] >= 1 and not ops["quantize"]
+    with pytest.raises(ExportError, match="no int8 weights or activation quantize ops"):
+        coreml.check_spec(weight_only, "int8")
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_the_manifest_states_the_batch_range_the_package_declares(exported, precision):
+    """input.max_batch is what the app sizes its batches by, and no runtime here can probe
+    it: it is read back from the saved package's spec."""
+    result = exported["coreml", precision]
+    spec = ct.utils.load_spec(str(result.artifact))
+    batch = spec.description.input[0].type.multiArrayType.shapeRange.sizeRanges[0]
+    assert (batch.lowerBound, batch.upperBound) == (1, result.manifest.input.max_batch)
+    assert result.manifest.input.max_batch == MAX_BATCH
