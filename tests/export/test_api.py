@@ -116,20 +116,67 @@ def _quick_config(checkpoint, out_dir, **changes):
 
 
 def test_failed_check_keeps_the_previous_artifact(export_source, tmp_path, monkeypatch):
+    """One target failing fails the export (exit 1), though the others passed and were
+    written."""
     artifact = tmp_path / "quick-cnn-torchscript-fp32.ptl"
     artifact.write_bytes(b"previous")
     manifest_path(artifact).write_text("previous manifest")
     monkeypatch.setattr(torchscript, "FP32_TOLERANCE", -1.0)  # nothing can pass
     with pytest.raises(api.ExportFailed) as failed:
-        api.export_checkpoint(_quick_config(export_source, tmp_path))
-    (result,) = failed.value.results
+        api.export_checkpoint(
+            _quick_config(export_source, tmp_path, targets=("onnx", "torchscript"))
+        )
+    passed, result = failed.value.results
+    assert (passed.target, passed.status) == ("onnx", "passed")
     assert result.status == "failed" and str(artifact) in result.note
     assert artifact.read_bytes() == b"previous"
     assert manifest_path(artifact).read_text() == "previous manifest"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        artifact.name,
-        manifest_path(artifact).name,
-    ]
+    assert verify_artifact(manifest_path(passed.artifact))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [artifact.name, manifest_path(artifact).name, passed.artifact.name,
+         manifest_path(passed.artifact).name]
+    )  # fmt: skip
+
+
+def test_int8_decisions_are_counted_against_the_float_model_not_its_program(tmp_path):
+    """An int8 file's "same as float" is its decisions against the float model's, not its
+    QAT program's (its reference). At sensitivity_0.75 the bundled int8 program decides
+    some of the 32 generated images unlike the float model."""
+    from melanoma.export import onnx
+
+    config = api.ExportConfig(
+        targets=("onnx",),
+        checkpoint="reference-supervised",
+        quantize="int8",
+        out_dir=tmp_path,
+        target_sensitivity=0.75,
+        threshold_name="sensitivity_0.75",
+    )
+    (result,) = api.export_checkpoint(config)
+    checkpoint = load_checkpoint("reference-supervised")
+    samples = verify.load_samples(None)
+    inputs = verify.sample_inputs(samples, checkpoint.meta.mean, checkpoint.meta.std)
+    (threshold,) = [t for t in result.manifest.thresholds if t.name == "sensitivity_0.75"]
+    cut = verify.decision_cut(threshold.probability)
+    float_flags = verify.reference_logits(checkpoint.model, inputs)[:, 0] >= cut
+    int8_flags = onnx.load(result.artifact)(inputs)[:, 0] >= cut
+    agreement = result.manifest.verification.float_decision_agreement
+    assert agreement == np.mean(float_flags == int8_flags) < 1
+
+
+def test_a_hand_edited_normalization_is_refused_when_data_is_given(
+    export_source, dataset, tmp_path
+):
+    """metadata.json's mean goes into every manifest and no sha256 covers it: on the data
+    it trained on, the checkpoint must still give the predictions its thresholds came from."""
+    edited = tmp_path / "edited"
+    shutil.copytree(export_source, edited, ignore=shutil.ignore_patterns("qat"))
+    meta = json.loads((edited / "metadata.json").read_text())
+    meta["mean"][0] += 0.01
+    (edited / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="no longer gives the predictions in .*mean"):
+        api.export_checkpoint(_quick_config(edited, tmp_path / "out", data=dataset))
+    assert not (tmp_path / "out").exists()
 
 
 class _RefusingRunner:

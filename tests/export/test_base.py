@@ -4,10 +4,11 @@ import logging
 import os
 import sys
 
+import numpy as np
 import pytest
 import torch
 
-from melanoma.export.base import as_program, native_stderr_to_log
+from melanoma.export.base import as_input, as_program, native_stderr_to_log, runtime_errors
 from melanoma.model import CNNConfig, SmallCNN, example_inputs
 from melanoma.pt2e import MAX_BATCH
 
@@ -33,6 +34,34 @@ def test_a_program_with_another_bound_is_re_exported_and_one_with_this_bound_kep
     x = torch.randn(3, 3, 32, 32)
     assert torch.equal(renewed.module()(x), old.module()(x))
     assert as_program(renewed, example_inputs(2)) is renewed
+
+
+def test_a_module_in_training_mode_is_exported_as_it_scores():
+    """Right after training the module is in training mode: the program must score with
+    the running BatchNorm statistics, as the checkpoint does, not the batch's own."""
+    model = SmallCNN(CNNConfig(widths=(4, 8, 8)))  # training mode
+    program = as_program(model, example_inputs(2))
+    x = torch.randn(5, 3, 32, 32)
+    torch.testing.assert_close(program.module()(x), model.eval()(x))
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 32, 32), (2, 1, 32, 32), (3, 32, 32), (1, 3, 64, 64)])
+def test_an_input_that_is_not_n_3_32_32_is_refused(shape):
+    """A .pte or .ptl scores a 1-channel or 64x64 input without complaint, and wrongly."""
+    with pytest.raises(ValueError, match=r"the models take \(N, 3, 32, 32\)"):
+        as_input(np.zeros(shape, np.float32))
+
+
+def test_onnx_runtime_refusing_a_file_counts_as_a_runtime_error(tmp_path):
+    """ONNX Runtime's errors derive from Exception only: one it raises on an unreadable
+    file must be a failed check, not a traceback that stops every later target."""
+    from melanoma.export import onnx as onnx_target
+
+    broken = tmp_path / "model.onnx"
+    broken.write_bytes(b"not an onnx model")
+    with pytest.raises(runtime_errors()) as raised:
+        onnx_target.load(broken)
+    assert not isinstance(raised.value, (RuntimeError, ValueError, TypeError, OSError))
 
 
 def write_to_fd_2(text: str) -> None:

@@ -1,10 +1,13 @@
 """export/contract.py: what every artifact of a checkpoint promises, computed in one place."""
 
+import shutil
+
 import torch
 
-from melanoma.checkpoint import file_sha256
+from melanoma.checkpoint import file_sha256, resolve_checkpoint_dir
 from melanoma.export.contract import (
     FLOAT_QUANTIZATION,
+    existing_qat,
     input_contract,
     int8_quantization,
     value_range,
@@ -38,3 +41,16 @@ def test_int8_quantization_states_its_programs_sha256_and_ranges():
     assert [stated.input_range, stated.logit_range] == list(int8_ranges(qat.program))
     assert stated.qat and stated.per_channel and stated.scheme == "int8-pt2e-xnnpack"
     assert FLOAT_QUANTIZATION.input_range is None and FLOAT_QUANTIZATION.logit_range is None
+
+
+def test_an_int8_program_in_out_made_from_another_checkpoint_is_not_reused(
+    float_only_checkpoint, export_source, tmp_path
+):
+    """<out>/qat-<model> is reused only when it was made from this very checkpoint: a
+    same-named folder left by another checkpoint would ship that model's int8 weights."""
+    left = tmp_path / "qat-quick-float"
+    shutil.copytree(resolve_checkpoint_dir("reference-supervised") / "qat", left)
+    assert existing_qat(float_only_checkpoint, tmp_path, "quick-float") is None
+    shutil.rmtree(left)
+    shutil.copytree(export_source / "qat", left)  # made from the same weights and metadata
+    assert existing_qat(float_only_checkpoint, tmp_path, "quick-float") == left

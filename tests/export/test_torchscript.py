@@ -61,6 +61,7 @@ def test_int8_is_not_offered(exported):
 def test_threads_set_torch_pool(exported):
     before = torch.get_num_threads()
     try:
+        torch.set_num_threads(2)  # not already 1, as under OMP_NUM_THREADS=1 or on one core
         torchscript.load(exported["torchscript", "fp32"].artifact, threads=1)
         assert torch.get_num_threads() == 1
     finally:

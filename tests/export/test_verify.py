@@ -48,14 +48,24 @@ def test_beyond_tolerance_fails():
     assert not result.passed and result.max_abs_diff == pytest.approx(0.06, abs=1e-6)
 
 
-def test_the_single_image_call_is_checked_too():
-    """The app runs one image at a time: a runtime right for batches only must fail."""
-    result = check(ShiftedRunner(0.0, single_shift=0.5))
-    assert not result.passed and result.max_abs_diff == pytest.approx(0.5)
+def test_the_single_image_call_is_held_to_the_reference_too():
+    """The app runs one image at a time: a runtime right for batches only must fail. The
+    single image is 0.07 off the reference but only 0.03 off the batch's own output."""
+    result = check(ShiftedRunner(0.04, single_shift=0.07))
+    assert not result.passed and result.max_abs_diff == pytest.approx(0.07, abs=1e-6)
 
 
-def test_a_wrong_output_shape_fails_without_a_difference():
-    result = check(ShiftedRunner(0.0, rows=2))
+class FlatSingleRunner(ShiftedRunner):
+    """Right values, but shape (1,) instead of (1, 1) for the app's batch of one."""
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        out = super().__call__(batch)
+        return out[:, 0] if len(batch) == 1 else out
+
+
+@pytest.mark.parametrize("runner", [ShiftedRunner(0.0, rows=2), FlatSingleRunner(0.0)])
+def test_a_wrong_output_shape_fails_without_a_difference(runner):
+    result = check(runner)
     assert not result.passed and result.max_abs_diff is None
     assert result.check.endswith("wrong output shape")
 
@@ -100,3 +110,48 @@ def test_thresholds_of_zero_and_one_flag_all_or_none(threshold, flagged):
     )
     assert result.passed and result.decision_agreement == 1.0
     assert np.sum(REFERENCE[:, 0] >= verify.decision_cut(threshold)) == flagged
+
+
+def test_a_logit_exactly_at_the_cut_is_flagged_as_the_app_flags_it():
+    """The app flags sigmoid(logit) >= threshold: a logit on the cut is melanoma, for the
+    artifact as for the reference and the float model."""
+    on_cut = np.array([[0.0], [-1.0], [0.0], [1.0]], np.float32)
+
+    class Exact:
+        runtime = "exact runtime"
+
+        def __call__(self, batch):
+            return on_cut[: len(batch)]
+
+    inputs = np.zeros((4, 3, 32, 32), np.float32)
+    result = verify.compare(Exact(), inputs, on_cut, 0.05, 0.5, "ref", "4 images", on_cut)
+    assert verify.decision_cut(0.5) == 0.0
+    assert result.passed and result.decision_agreement == result.float_decision_agreement == 1
+
+
+def test_int8_tolerance_is_steps_of_the_programs_output_quantization():
+    """Steps of the logit's int8 quantization (the logit range over its 255 steps), not
+    logits: 3 logits would pass nearly any int8 file."""
+    from melanoma.export import executorch
+    from melanoma.pt2e import int8_ranges
+    from melanoma.qat_checkpoint import load_qat
+
+    program = load_qat("reference-supervised").program
+    low, high = int8_ranges(program)[1]
+    step = (high - low) / 255
+    assert 0 < step < 0.5
+    assert verify.output_step(program) == pytest.approx(step, rel=1e-4)
+    steps = executorch.INT8_TOLERANCE_STEPS
+    assert verify.tolerance(executorch, "int8", program) == pytest.approx(steps * step, rel=1e-4)
+    assert verify.tolerance(executorch, "fp32", program) == executorch.FP32_TOLERANCE
+
+
+def test_sample_inputs_are_pixels_over_255_normalized_per_channel():
+    """What the app feeds the model: (pixel / 255 - mean) / std per RGB channel."""
+    samples = verify.load_samples(None)
+    mean, std = [0.7, 0.55, 0.5], [0.15, 0.2, 0.25]
+    inputs = verify.sample_inputs(samples, mean, std)
+    pixels = samples.images.numpy().astype(np.float64) / 255
+    expected = (pixels - np.array(mean)[:, None, None]) / np.array(std)[:, None, None]
+    assert inputs.dtype == np.float32 and inputs.flags.c_contiguous
+    np.testing.assert_allclose(inputs, expected, atol=1e-5)
