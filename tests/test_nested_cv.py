@@ -7,14 +7,18 @@ import json
 import numpy as np
 import pytest
 
-from melanoma.metrics import auc
+import melanoma.nested_cv as nested_module
+import melanoma.train as train_module
+from melanoma.metrics import auc, youden_threshold
 from melanoma.nested_cv import (
     NestedConfig,
+    OuterFold,
     epoch_rule_results,
     estimator_results,
     nested_cv,
     outer_folds,
 )
+from melanoma.splits import stratified_folds
 from melanoma.train import TrainConfig
 
 TINY = NestedConfig(
@@ -96,3 +100,75 @@ def test_standard_errors_count_images_not_seeds_times_images():
     assert results["b"]["accuracy_minus_a"] == 0.75
     assert results["b"]["accuracy_minus_a_se"] == pytest.approx(one_seed)
     assert results["a"]["accuracy_minus_a_se"] == 0.0
+
+
+def test_thresholds_come_from_the_inner_predictions_never_the_held_out_fold(folds):
+    """Accuracy by hand: each fold decided at the cutoff of its own out-of-fold predictions."""
+    results = estimator_results(folds)
+    for estimator in ("binormal", "empirical"):
+        correct = np.concatenate([
+            (f.held_out_probs >= youden_threshold(f.inner_labels, f.inner_probs, estimator)
+             .probability) == f.held_out_labels
+            for f in folds
+        ])  # fmt: skip
+        assert results[estimator]["held_out_accuracy"] == pytest.approx(correct.mean())
+
+
+def test_outer_folds_use_their_seed_and_the_kept_epochs_inner_predictions(
+    dataset, tmp_path, monkeypatch
+):
+    """Seed 3: outer folds seeded at 3 + outer_seed_offset, every training at seed 3, and each
+    rule's inner predictions are the out-of-fold predictions of the epoch it kept."""
+    real_train, runs = nested_module.train_folds, []
+
+    def train_folds(data, config, *args, **kwargs):
+        runs.append((config.seed, real_train(data, config, *args, **kwargs)))
+        return runs[-1][1]
+
+    monkeypatch.setattr(nested_module, "train_folds", train_folds)
+    # val-auc keeps the first candidate epoch here, so the two rules keep different epochs
+    monkeypatch.setattr(train_module, "kept_epoch", lambda logits, labels, epochs: (epochs[0], 0.5))
+    config = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, epochs=2))
+    result = outer_folds(dataset.labeled, 3, config, tmp_path)
+    assert [f.epoch for f in result["val-auc"]] == [1, 1]
+    assert [f.epoch for f in result["last"]] == [2, 2]
+    assert [seed for seed, _ in runs] == [3, 3]
+    fold_of = stratified_folds(dataset.labeled.labels, 2, 3 + config.outer_seed_offset)
+    for k, fold in enumerate(result["last"]):
+        np.testing.assert_array_equal(fold.held_out_index, np.nonzero(fold_of.numpy() == k)[0])
+    for rule_folds in result.values():
+        for (_, run), fold in zip(runs, rule_folds, strict=True):
+            np.testing.assert_array_equal(fold.inner_probs, run.out_of_fold_probs(fold.epoch))
+    assert not np.array_equal(runs[0][1].out_of_fold_probs(1), runs[0][1].out_of_fold_probs(2))
+
+
+def test_held_out_auc_pools_the_outer_folds_of_each_seed_then_averages_the_seeds():
+    def fold(seed, labels, probs):
+        labels, probs = np.array(labels), np.array(probs)
+        return OuterFold(seed, 1, labels, probs, labels, probs, np.arange(len(labels)))
+
+    # seed 0 ranks perfectly (AUC 1), seed 1 backwards (AUC 0); pooled over seeds it would be 0.5
+    folds = [fold(0, [0, 1], [0.1, 0.2]), fold(0, [0, 1], [0.3, 0.4]),
+             fold(1, [0, 1], [0.9, 0.8]), fold(1, [0, 1], [0.95, 0.05])]  # fmt: skip
+    results = epoch_rule_results({"last": folds}, "empirical")
+    # seed 0: AUC 0.75, seed 1: 0.0; the 8 pooled would give 0.3125
+    assert results["last"]["held_out_auc"] == pytest.approx((0.75 + 0.0) / 2)
+
+
+def test_the_report_judges_estimators_at_the_last_epoch_and_rules_at_the_configured_estimator(
+    dataset, by_rule, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(nested_module, "outer_folds", lambda *args: by_rule)
+    results = nested_cv(dataset, TINY, tmp_path / "out")
+    assert results["estimators"] == estimator_results(by_rule["last"])
+    assert results["epoch_rule_estimator"] == TINY.train.youden_estimator == "binormal"
+    assert results["epoch_rules"] == epoch_rule_results(by_rule, "binormal")
+
+
+def test_the_cutoff_p10_p90_lies_among_the_cutoffs_in_order(folds):
+    results = estimator_results(folds)
+    for estimator, r in results.items():
+        cutoffs = [youden_threshold(f.inner_labels, f.inner_probs, estimator).probability
+                   for f in folds]  # fmt: skip
+        low, high = r["cutoff_p10_p90"]
+        assert min(cutoffs) - 1e-9 <= low <= high <= max(cutoffs) + 1e-9, (estimator, cutoffs)

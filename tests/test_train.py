@@ -6,12 +6,13 @@ import torch
 
 import melanoma.train as train_module
 from melanoma.checkpoint import load_checkpoint, read_meta
+from melanoma.datasets import Dataset
 from melanoma.errors import UserError
 from melanoma.inference import predict_probs
 from melanoma.metrics import all_metrics, auc, youden_threshold
 from melanoma.resume import TrainingInterrupted
 from melanoma.splits import stratified_folds
-from melanoma.train import TrainConfig, kept_epoch, train_supervised
+from melanoma.train import TrainConfig, kept_epoch, train_folds, train_supervised
 from melanoma.train_sgan import SGANConfig, train_sgan
 from melanoma.training import DivergenceError
 from melanoma.validation_scores import OUT_OF_FOLD_CSV, read_scores
@@ -242,3 +243,79 @@ def test_resume_without_state_is_a_clear_error(dataset, tmp_path):
     with pytest.raises(UserError, match="no resume state"):
         train_supervised(dataset, dataclasses.replace(FAST, epochs=1), tmp_path / "o", resume=True)
     assert not (tmp_path / "o").exists()
+
+
+TWO_FOLDS = TrainConfig(epochs=2, folds=2, batch_size=8, progress=False)
+
+
+def _forty(dataset) -> Dataset:
+    """40 real labeled images (20 per member to train on), no test split: seconds to train."""
+    return Dataset(dataset.labeled.subset(torch.arange(40)), None, None, "test", "40 labeled")
+
+
+def test_the_members_kept_are_the_weight_averages_and_every_step_trains_in_train_mode(
+    dataset, tmp_path, monkeypatch
+):
+    """EMA off, the kept weights are the raw ones; on, they must differ (the same steps ran).
+    Off, the held-out predictions put the model itself in eval mode after each epoch: the
+    next epoch's steps must still run in train mode (BatchNorm batch stats, dropout)."""
+    modes = []
+
+    class Recorded(train_module.SmallCNN):
+        def forward(self, x):
+            if torch.is_grad_enabled():
+                modes.append(self.training)
+            return super().forward(x)
+
+    monkeypatch.setattr(train_module, "SmallCNN", Recorded)
+    small = _forty(dataset)
+    raw = train_folds(small, dataclasses.replace(TWO_FOLDS, ema_decay=0.0), tmp_path / "a", False)
+    assert modes and all(modes), f"{modes.count(False)} of {len(modes)} steps in eval mode"
+    ema = train_folds(small, TWO_FOLDS, tmp_path / "b", False)
+    for raw_member, ema_member in zip(raw.members, ema.members, strict=True):
+        assert any(not torch.equal(raw_member[2][k], v) for k, v in ema_member[2].items())
+
+
+def test_non_finite_held_out_predictions_stop_training_even_with_a_finite_loss(
+    dataset, tmp_path, monkeypatch
+):
+    real_logits = train_module.predict_logits
+
+    def broken(*args):
+        logits = real_logits(*args)
+        logits[0] = float("nan")  # e.g. BatchNorm running stats that overflowed
+        return logits
+
+    monkeypatch.setattr(train_module, "predict_logits", broken)
+    with pytest.raises(DivergenceError, match=r"member 1 of 2 diverged at epoch 1 .*no checkpoint"):
+        train_supervised(_forty(dataset), TWO_FOLDS, tmp_path / "run")
+    assert not (tmp_path / "run" / "weights.pt").exists()
+
+
+def test_history_train_loss_is_the_mean_batch_loss_over_batches_the_seed_draws(
+    dataset, tmp_path, monkeypatch
+):
+    """3 batches (8, 8, 4) per member epoch; the generator behind batch order and augmentation
+    is seeded with config.seed."""
+    real_loss, losses, seeds = torch.nn.functional.binary_cross_entropy_with_logits, [], set()
+    real_batch = train_module.augmented_batch
+
+    def loss(*args, **kwargs):
+        value = real_loss(*args, **kwargs)
+        losses.append(value.item())
+        return value
+
+    def batch(images, augment, mean, std, gen):
+        seeds.add(gen.initial_seed())
+        return real_batch(images, augment, mean, std, gen)
+
+    monkeypatch.setattr(torch.nn.functional, "binary_cross_entropy_with_logits", loss)
+    monkeypatch.setattr(train_module, "augmented_batch", batch)
+    config = dataclasses.replace(TWO_FOLDS, epochs=1, seed=7)
+    train_folds(_forty(dataset), config, tmp_path / "run", resume=False)
+    assert seeds == {7}
+    rows = (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]
+    assert len(losses) == 2 * 3 and len(rows) == 2
+    for member, row in enumerate(rows):
+        expected = np.mean(losses[3 * member : 3 * member + 3])
+        assert float(row.split(",")[2]) == pytest.approx(expected, rel=1e-6)

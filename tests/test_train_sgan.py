@@ -276,3 +276,64 @@ def test_too_few_unlabeled_images_for_one_batch_is_a_data_error(small, tmp_path)
     with pytest.raises(DataError, match="at least 32 unlabeled images .* found 10"):
         train_sgan(few, TINY, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def _validation_scores(monkeypatch, rigged):
+    """Wrap ts.validate: record each epoch's real validation AUC, report rigged(epoch, auc)."""
+    real, seen = ts.validate, []
+
+    def validate(*args, **kwargs):
+        seen.append(real(*args, **kwargs))
+        return rigged(len(seen), seen[-1])
+
+    monkeypatch.setattr(ts, "validate", validate)
+    return seen
+
+
+def test_the_checkpoint_is_the_epoch_with_the_best_validation_auc(small, tmp_path, monkeypatch):
+    """Epoch 1 is made the best: the saved classifier must be its EMA of D, not the last
+    epoch's, so its stored validation AUC is the one epoch 1 measured."""
+    real = _validation_scores(monkeypatch, lambda epoch, auc: auc + (1.0 if epoch == 1 else 0.0))
+    meta = load_checkpoint(train_sgan(small, TINY, tmp_path / "run")).meta
+    assert meta.best_epoch == 1 and len(real) == 3
+    assert meta.val_metrics["auc"] == pytest.approx(real[0], abs=1e-6)
+    assert real[0] != real[2]  # so the check above can tell epoch 1 from the last
+
+
+def test_selection_keeps_the_earlier_epoch_on_a_tie_and_select_after_one_is_the_last(
+    small, tmp_path, monkeypatch
+):
+    _validation_scores(monkeypatch, lambda epoch, auc: 0.75)  # every epoch ties
+    tied = load_checkpoint(train_sgan(small, TINY, tmp_path / "tie")).meta
+    assert tied.best_epoch == 1
+    last_only = dataclasses.replace(TINY, select_after=1.0)  # "select_after 1: the last epoch"
+    assert load_checkpoint(train_sgan(small, last_only, tmp_path / "last")).meta.best_epoch == 3
+
+
+def test_max_restores_is_the_number_of_restores_allowed(small, tmp_path, monkeypatch):
+    _poison_once(monkeypatch, {5})  # one divergence, in epoch 2
+    out = train_sgan(small, dataclasses.replace(TINY, max_restores=1), tmp_path / "run")
+    history = (out / "history.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in history[1:]] == ["1", "2", "3"]
+
+
+def test_exactly_one_batch_of_unlabeled_images_is_enough(small, tmp_path):
+    one_batch = dataclasses.replace(small, unlabeled=small.unlabeled.subset(torch.arange(32)))
+    meta = load_checkpoint(train_sgan(one_batch, TINY, tmp_path / "run")).meta
+    assert meta.train_config["n_unlabeled"] == 32 and meta.epochs == 3
+
+
+def test_max_restores_counts_every_restore_of_the_run_not_only_consecutive_ones(
+    small, tmp_path, monkeypatch
+):
+    _poison_once(monkeypatch, {5, 13})  # epoch 2 diverges, its retry is good, then epoch 3
+    with pytest.raises(DivergenceError, match="in epoch 3 .* after 1 restores"):
+        train_sgan(small, dataclasses.replace(TINY, max_restores=1), tmp_path / "run")
+
+
+def test_divergence_keeps_an_empty_directory_the_user_made(small, tmp_path, monkeypatch):
+    (tmp_path / "run").mkdir()  # made by the user (or a script) before the run
+    _poison_once(monkeypatch, set(range(1000)))
+    with pytest.raises(DivergenceError):
+        train_sgan(small, TINY, tmp_path / "run")
+    assert (tmp_path / "run").is_dir()
