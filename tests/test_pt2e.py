@@ -4,8 +4,14 @@ the converted graph's int8 ranges."""
 import torch
 
 from melanoma.checkpoint import load_checkpoint
-from melanoma.model import example_inputs
-from melanoma.pt2e import fold_batchnorm, int8_ranges, prepare_qat_model
+from melanoma.model import CNNConfig, SmallCNN, example_inputs
+from melanoma.pt2e import (
+    MAX_BATCH,
+    export_dynamic_batch,
+    fold_batchnorm,
+    int8_ranges,
+    prepare_qat_model,
+)
 from melanoma.qat_checkpoint import load_qat
 
 
@@ -58,3 +64,17 @@ def test_int8_ranges_are_where_the_program_clips():
     ).tolist()  # as Python floats: a float32 tensor would compare in float32
     assert logit_low <= edges[0] and edges[1] <= logit_high
     assert edges[0] - logit_low < 2e-6 and logit_high - edges[1] < 2e-6  # and no wider
+
+
+def test_a_batch_of_one_example_still_exports_every_batch_from_one_to_max_batch():
+    """The app runs one image at a time and the benchmark batches of 100: a batch-1 example must
+    not specialize the batch dimension, and the program's range must start at 1."""
+    torch.manual_seed(0)
+    model = SmallCNN(CNNConfig(widths=(4, 8))).eval()
+    program = export_dynamic_batch(model, example_inputs(1))
+    (batch,) = program.range_constraints.values()
+    assert (batch.lower, batch.upper) == (1, MAX_BATCH)
+    x = torch.randn(5, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(program.module()(x), model(x))
+        torch.testing.assert_close(program.module()(x[:1]), model(x[:1]))

@@ -264,3 +264,73 @@ def test_default_threads_on_a_one_core_machine_is_one_row_not_two(monkeypatch):
     """(1, cpu_count) was (1, 1) there: duplicate rows, merged timings, repeated GATE lines."""
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert BenchConfig().threads == (1,)
+
+
+def test_hidden_files_and_folders_are_not_looked_at(artifacts_copy):
+    """An atomic write in flight, or a hidden backup folder, is neither an orphan nor a row."""
+    (artifacts_copy / ".quick-cnn-onnx-int8.onnx").write_bytes(b"partial")  # no manifest
+    backup = artifacts_copy / ".backup"
+    backup.mkdir()
+    for name in ("quick-cnn-onnx-fp32.onnx", "quick-cnn-onnx-fp32.onnx.manifest.json"):
+        shutil.copy(artifacts_copy / name, backup / name)
+    assert sorted(a.name for a in discover(artifacts_copy)) == sorted(NAMES[1:])
+
+
+def test_throughput_is_timed_once_and_only_for_artifacts_that_take_any_batch():
+    """A fixed batch-1 artifact gets single-image calls only; a dynamic one its batch of 32 in
+    the first (here the only) round."""
+    sizes = {"fixed": [], "dynamic": []}
+
+    def subject(name, dynamic_batch):
+        def load(threads):
+            def run(batch):
+                sizes[name].append(len(batch))
+                if len(batch) != 1 and not dynamic_batch:
+                    raise RuntimeError(f"{name} takes one image")
+                return np.zeros((len(batch), 1), np.float32)
+
+            return run
+
+        return Subject(name, "onnx", "fp32", "verified", (), {}, load, dynamic_batch,
+                       ([0.5] * 3, [0.25] * 3))  # fmt: skip
+
+    test = SimpleNamespace(images=torch.zeros(32, 3, 32, 32, dtype=torch.uint8))
+    timing = TimingConfig(runs=2, warmup=0, throughput_runs=1, rounds=1)
+    config = BenchConfig(threads=(1,), timing=timing, progress=False)
+    subjects = [subject("fixed", False), subject("dynamic", True)]
+    latencies = time_interleaved(subjects, test, config, split_runs(2, 1), lambda label: None)
+    assert set(sizes["fixed"]) == {1} and latencies["fixed", 1].throughput_ips is None
+    assert 32 in sizes["dynamic"] and latencies["dynamic", 1].throughput_ips > 0
+
+
+def _with_test_split(monkeypatch, dataset, keep):
+    """run_benchmark's data set, with only the test images that `keep(labels)` selects."""
+    import dataclasses
+
+    import melanoma.datasets
+
+    test = dataset.test.subset(torch.nonzero(keep(dataset.test.labels)).flatten())
+    monkeypatch.setattr(melanoma.datasets, "load_dataset", lambda path: dataclasses.replace(
+        dataset, test=test))  # fmt: skip
+
+
+def test_the_data_row_counts_the_test_images_and_the_melanomas_among_them(
+    artifacts_dir, export_source, data_path, dataset, monkeypatch
+):
+    # the first 100 melanomas and every benign image: a balanced split cannot tell them apart
+    _with_test_split(
+        monkeypatch, dataset, lambda labels: (labels == 0) | (torch.cumsum(labels, 0) <= 100)
+    )
+    melanomas, benign = 100, int((dataset.test.labels == 0).sum())
+    quick = {**FAST, "threads": (1,), "accuracy": AccuracyConfig(n_bootstrap=10)}
+    ran = run_benchmark(BenchConfig(artifacts_dir, str(data_path), str(export_source), **quick))
+    assert ran.data["n"] == benign + melanomas and ran.data["n_melanoma"] == melanomas != benign
+
+
+def test_a_test_split_of_one_class_is_refused_before_anything_runs(
+    artifacts_dir, export_source, data_path, dataset, monkeypatch
+):
+    _with_test_split(monkeypatch, dataset, lambda labels: labels == 0)  # benign only
+    config = BenchConfig(artifacts_dir, str(data_path), str(export_source), **FAST)
+    with pytest.raises(UserError, match="no labeled test split with both classes"):
+        run_benchmark(config)

@@ -3,6 +3,10 @@
 import copy
 import warnings
 
+import matplotlib.colors
+import pytest
+
+import melanoma.benchmarks.plots as plots
 from melanoma.benchmarks.api import Outputs, write_outputs
 from melanoma.benchmarks.plots import write_plots
 
@@ -39,3 +43,42 @@ def test_the_roc_plot_draws_each_runnable_curve_with_its_auc(report):
     for name, points in report["roc"].items():
         line = curves[f"{name} (AUC {aucs[name]:.3f})"]
         assert list(line.get_xdata()) == points["fpr"] and list(line.get_ydata()) == points["tpr"]
+
+
+def _drawn(monkeypatch, plot, report):
+    """The figure a plot_* function would save, and its one axes."""
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda figure, path: figures.append(figure))
+    plot(report, None)
+    figures[0].canvas.draw()  # lays out the category tick labels
+    (axes,) = figures[0].axes
+    return axes
+
+
+def test_latency_bars_are_p50_with_a_whisker_up_to_p90_and_the_eager_row_black(report, monkeypatch):
+    axes = _drawn(monkeypatch, plots.plot_latency, report)
+    rows = [r for r in report["artifacts"] if r["latency_ms"]["p50"] is not None]
+    bars = axes.patches
+    assert [bar.get_width() for bar in bars] == [r["latency_ms"]["p50"] for r in rows]
+    (whiskers,) = axes.collections  # the xerr line segments, one per bar
+    for segment, r in zip(whiskers.get_segments(), rows, strict=True):
+        (x0, _), (x1, _) = segment
+        assert (x0, x1) == pytest.approx((r["latency_ms"]["p50"], r["latency_ms"]["p90"]))
+    for bar, r in zip(bars, rows, strict=True):
+        is_black = matplotlib.colors.same_color(bar.get_facecolor(), "black")
+        assert is_black == (r["target"] == "pytorch"), r["name"]
+
+
+def test_size_bars_are_kibibytes_and_int8_is_orange(report, monkeypatch):
+    axes = _drawn(monkeypatch, plots.plot_size, report)
+    rows = report["artifacts"]
+    labels = [t.get_text() for t in axes.get_yticklabels()]
+    assert len(labels) == len(axes.patches) >= 2
+    for bar, label in zip(axes.patches, labels, strict=True):
+        if label == "eager-pytorch (weights.pt)":
+            row = next(r for r in rows if r["target"] == "pytorch")
+        else:
+            row = next(r for r in rows if r["name"] == label)
+        assert bar.get_width() == pytest.approx(row["size_bytes"] / 1024)
+        orange = matplotlib.colors.same_color(bar.get_facecolor(), "C1")
+        assert orange == (row["precision"] == "int8"), label
