@@ -130,7 +130,9 @@ class ExecuTorchRunner:
                     "(its memory is planned for that many; manifest input.max_batch)"
                 ) from err
             raise
-        # The output lives in the method's planned memory, which the next call reuses.
+        # 1.5.1's bindings already return a tensor of its own (checked: a second call left
+        # the first result alone); the copy keeps that so if a release hands back the
+        # method's planned output memory, which the next call reuses.
         return out.numpy().copy()  # (N, 1)
 
 
