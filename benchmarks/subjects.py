@@ -281,7 +281,10 @@ def _spec_failures(target, artifact: Artifact, precision: str) -> list[str]:
         facts = target.check_spec(artifact.path, precision)
     except ExportError as err:
         return [first_line(err)]
-    claim = artifact.manifest.input.max_batch
+    manifest = artifact.manifest
+    claim = manifest.input.max_batch
+    if claim is None and not must_state(InputSpec, "max_batch", manifest.schema_version):
+        return []  # an older manifest that does not state it
     if "max_batch" in facts and facts["max_batch"] != claim:
         shown = "null (any N)" if claim is None else claim
         return [f"manifest input.max_batch {shown}, but the file declares {facts['max_batch']}"]

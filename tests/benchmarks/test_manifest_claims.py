@@ -125,6 +125,7 @@ def test_version_1_manifest_without_max_batch_is_not_probed(bench_edited):
         del data["input"]["max_batch"], data["quantization"]["program_sha256"]
 
     assert bench_edited(PTE_INT8, early_version_1).status == "verified"
+    assert bench_edited(COREML_INT8, early_version_1).status == "not_runnable"
 
 
 @pytest.mark.parametrize(
