@@ -281,14 +281,23 @@ def _spec_failures(target, artifact: Artifact, precision: str) -> list[str]:
         facts = target.check_spec(artifact.path, precision)
     except ExportError as err:
         return [first_line(err)]
-    manifest = artifact.manifest
-    claim = manifest.input.max_batch
-    if claim is None and not must_state(InputSpec, "max_batch", manifest.schema_version):
-        return []  # an older manifest that does not state it
-    if "max_batch" in facts and facts["max_batch"] != claim:
-        shown = "null (any N)" if claim is None else claim
-        return [f"manifest input.max_batch {shown}, but the file declares {facts['max_batch']}"]
+    claim = artifact.manifest.input.max_batch
+    if "max_batch" not in facts or not _states_max_batch(artifact.manifest):
+        return []
+    if facts["max_batch"] != claim:
+        declared = _batch_text(facts["max_batch"])
+        return [f"manifest input.max_batch {_batch_text(claim)}, but the file declares {declared}"]
     return []
+
+
+def _states_max_batch(manifest: Manifest) -> bool:
+    """False for an older manifest without input.max_batch: not stated, rather than wrong."""
+    claim = manifest.input.max_batch
+    return claim is not None or must_state(InputSpec, "max_batch", manifest.schema_version)
+
+
+def _batch_text(max_batch: int | None) -> str:
+    return "null (any N)" if max_batch is None else str(max_batch)
 
 
 def batch_failures(runner, inputs: np.ndarray, probs: np.ndarray, manifest: Manifest) -> list[str]:
@@ -296,14 +305,14 @@ def batch_failures(runner, inputs: np.ndarray, probs: np.ndarray, manifest: Mani
     refuses one row more: the app sizes its batches by it, and a .pte refuses any batch
     larger than the one its memory was planned for."""
     claim = manifest.input.max_batch
-    if claim is None and not must_state(InputSpec, "max_batch", manifest.schema_version):
-        return []  # an older manifest that does not state it
+    if not _states_max_batch(manifest):
+        return []
     rows = ANY_BATCH_PROBE if claim is None else claim
     if rows > PROBE_LIMIT:
         return [
             f"manifest input.max_batch {claim}: more rows than the benchmark tries ({PROBE_LIMIT})"
         ]
-    shown = "null (any N)" if claim is None else claim
+    shown = _batch_text(claim)
     problem = _batch_problem(runner, inputs, probs, rows)
     if problem:
         return [f"manifest input.max_batch {shown}, but a batch of {rows} {problem}"]
