@@ -56,6 +56,10 @@ def roc_figure(report: dict):
 
 
 def plot_latency(report: dict, path: Path) -> None:
+    _save(latency_figure(report), path)
+
+
+def latency_figure(report: dict):
     """Batch-1 p50 per artifact and thread count, with a whisker up to p90."""
     rows = [r for r in report["artifacts"] if r["latency_ms"]["p50"] is not None]
     figure = _figure(7, 1 + 0.3 * max(len(rows), 1))
@@ -72,10 +76,14 @@ def plot_latency(report: dict, path: Path) -> None:
     ax.set(xlabel="ms per image (bar p50, whisker p90)", title="Latency at batch 1")
     if p50 and max(p50) / max(min(p50), 1e-9) > 20:
         ax.set_xscale("log")  # eager and int8 can differ by more than a linear axis shows
-    _save(figure, path)
+    return figure
 
 
 def plot_size(report: dict, path: Path) -> None:
+    _save(size_figure(report), path)
+
+
+def size_figure(report: dict):
     """File or package size on disk, one bar per artifact (int8 in orange), and weights.pt."""
     sizes: dict[str, float] = {}
     colors: dict[str, str] = {}
@@ -90,7 +98,7 @@ def plot_size(report: dict, path: Path) -> None:
     for i, kb in enumerate(sizes.values()):
         ax.text(kb, i, f" {kb:.0f} KB", va="center", fontsize=7)
     ax.set(xlabel="KB on disk", title="Size")
-    _save(figure, path)
+    return figure
 
 
 def write_plots(report: dict, out_dir: Path) -> list[Path]:

@@ -6,9 +6,8 @@ import warnings
 import matplotlib.colors
 import pytest
 
-import melanoma.benchmarks.plots as plots
 from melanoma.benchmarks.api import Outputs, write_outputs
-from melanoma.benchmarks.plots import write_plots
+from melanoma.benchmarks.plots import latency_figure, roc_figure, size_figure, write_plots
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -33,8 +32,6 @@ def test_a_run_with_no_runnable_artifact_still_plots_its_sizes(report, tmp_path)
 
 
 def test_the_roc_plot_draws_each_runnable_curve_with_its_auc(report):
-    from melanoma.benchmarks.plots import roc_figure
-
     assert len(report["roc"]) >= 2  # the reference and an artifact at least
     (axes,) = roc_figure(report).axes
     curves = {line.get_label(): line for line in axes.get_lines() if line.get_label()[0] != "_"}
@@ -45,18 +42,15 @@ def test_the_roc_plot_draws_each_runnable_curve_with_its_auc(report):
         assert list(line.get_xdata()) == points["fpr"] and list(line.get_ydata()) == points["tpr"]
 
 
-def _drawn(monkeypatch, plot, report):
-    """The figure a plot_* function would save, and its one axes."""
-    figures = []
-    monkeypatch.setattr(plots, "_save", lambda figure, path: figures.append(figure))
-    plot(report, None)
-    figures[0].canvas.draw()  # lays out the category tick labels
-    (axes,) = figures[0].axes
+def _drawn(figure):
+    """The figure's one axes, drawn: drawing lays out the category tick labels."""
+    figure.canvas.draw()
+    (axes,) = figure.axes
     return axes
 
 
-def test_latency_bars_are_p50_with_a_whisker_up_to_p90_and_the_eager_row_black(report, monkeypatch):
-    axes = _drawn(monkeypatch, plots.plot_latency, report)
+def test_latency_bars_are_p50_with_a_whisker_up_to_p90_and_the_eager_row_black(report):
+    axes = _drawn(latency_figure(report))
     rows = [r for r in report["artifacts"] if r["latency_ms"]["p50"] is not None]
     bars = axes.patches
     assert [bar.get_width() for bar in bars] == [r["latency_ms"]["p50"] for r in rows]
@@ -69,8 +63,8 @@ def test_latency_bars_are_p50_with_a_whisker_up_to_p90_and_the_eager_row_black(r
         assert is_black == (r["target"] == "pytorch"), r["name"]
 
 
-def test_size_bars_are_kibibytes_and_int8_is_orange(report, monkeypatch):
-    axes = _drawn(monkeypatch, plots.plot_size, report)
+def test_size_bars_are_kibibytes_and_int8_is_orange(report):
+    axes = _drawn(size_figure(report))
     rows = report["artifacts"]
     labels = [t.get_text() for t in axes.get_yticklabels()]
     assert len(labels) == len(axes.patches) >= 2
