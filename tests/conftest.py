@@ -48,6 +48,16 @@ def dataset(data_path):
 
 
 @pytest.fixture(scope="session")
+def forty_labeled(dataset):
+    """40 real labeled images (20 per member with 2 folds), no test split: seconds to train."""
+    import torch
+
+    from melanoma.datasets import Dataset
+
+    return Dataset(dataset.labeled.subset(torch.arange(40)), None, None, "test", "40 labeled")
+
+
+@pytest.fixture(scope="session")
 def real_jpegs(data_path) -> dict[str, bytes]:
     """Raw bytes of 8 melanoma + 8 benign labeled and 4 test JPEGs of the real data (the zip
     or an extracted copy), keyed by their path in it with a leading "/"."""

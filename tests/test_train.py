@@ -6,7 +6,6 @@ import torch
 
 import melanoma.train as train_module
 from melanoma.checkpoint import load_checkpoint, read_meta
-from melanoma.datasets import Dataset
 from melanoma.errors import UserError
 from melanoma.inference import predict_probs
 from melanoma.metrics import all_metrics, auc, youden_threshold
@@ -248,13 +247,8 @@ def test_resume_without_state_is_a_clear_error(dataset, tmp_path):
 TWO_FOLDS = TrainConfig(epochs=2, folds=2, batch_size=8, progress=False)
 
 
-def _forty(dataset) -> Dataset:
-    """40 real labeled images (20 per member to train on), no test split: seconds to train."""
-    return Dataset(dataset.labeled.subset(torch.arange(40)), None, None, "test", "40 labeled")
-
-
 def test_the_members_kept_are_the_weight_averages_and_every_step_trains_in_train_mode(
-    dataset, tmp_path, monkeypatch
+    forty_labeled, tmp_path, monkeypatch
 ):
     """EMA off, the kept weights are the raw ones; on, they must differ (the same steps ran).
     Off, the held-out predictions put the model itself in eval mode after each epoch: the
@@ -268,16 +262,17 @@ def test_the_members_kept_are_the_weight_averages_and_every_step_trains_in_train
             return super().forward(x)
 
     monkeypatch.setattr(train_module, "SmallCNN", Recorded)
-    small = _forty(dataset)
-    raw = train_folds(small, dataclasses.replace(TWO_FOLDS, ema_decay=0.0), tmp_path / "a", False)
+    raw = train_folds(
+        forty_labeled, dataclasses.replace(TWO_FOLDS, ema_decay=0.0), tmp_path / "a", False
+    )
     assert modes and all(modes), f"{modes.count(False)} of {len(modes)} steps in eval mode"
-    ema = train_folds(small, TWO_FOLDS, tmp_path / "b", False)
+    ema = train_folds(forty_labeled, TWO_FOLDS, tmp_path / "b", False)
     for raw_member, ema_member in zip(raw.members, ema.members, strict=True):
         assert any(not torch.equal(raw_member[2][k], v) for k, v in ema_member[2].items())
 
 
 def test_non_finite_held_out_predictions_stop_training_even_with_a_finite_loss(
-    dataset, tmp_path, monkeypatch
+    forty_labeled, tmp_path, monkeypatch
 ):
     real_logits = train_module.predict_logits
 
@@ -288,12 +283,12 @@ def test_non_finite_held_out_predictions_stop_training_even_with_a_finite_loss(
 
     monkeypatch.setattr(train_module, "predict_logits", broken)
     with pytest.raises(DivergenceError, match=r"member 1 of 2 diverged at epoch 1 .*no checkpoint"):
-        train_supervised(_forty(dataset), TWO_FOLDS, tmp_path / "run")
+        train_supervised(forty_labeled, TWO_FOLDS, tmp_path / "run")
     assert not (tmp_path / "run" / "weights.pt").exists()
 
 
 def test_history_train_loss_is_the_mean_batch_loss_over_batches_the_seed_draws(
-    dataset, tmp_path, monkeypatch
+    forty_labeled, tmp_path, monkeypatch
 ):
     """3 batches (8, 8, 4) per member epoch; the generator behind batch order and augmentation
     is seeded with config.seed."""
@@ -312,7 +307,7 @@ def test_history_train_loss_is_the_mean_batch_loss_over_batches_the_seed_draws(
     monkeypatch.setattr(torch.nn.functional, "binary_cross_entropy_with_logits", loss)
     monkeypatch.setattr(train_module, "augmented_batch", batch)
     config = dataclasses.replace(TWO_FOLDS, epochs=1, seed=7)
-    train_folds(_forty(dataset), config, tmp_path / "run", resume=False)
+    train_folds(forty_labeled, config, tmp_path / "run", resume=False)
     assert seeds == {7}
     rows = (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]
     assert len(losses) == 2 * 3 and len(rows) == 2

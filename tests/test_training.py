@@ -2,7 +2,6 @@
 
 import torch
 
-from melanoma.datasets import Dataset
 from melanoma.preprocess import channel_stats
 from melanoma.train import TrainConfig, train_folds, train_supervised
 from melanoma.train_sgan import SGANConfig
@@ -41,18 +40,16 @@ def test_in_a_default_length_run_the_warm_up_not_the_decay_sets_the_average():
     assert torch.equal(*averages)
 
 
-def test_training_leaves_the_callers_random_stream_alone(dataset, tmp_path):
+def test_training_leaves_the_callers_random_stream_alone(forty_labeled, tmp_path):
     """Trainers seed torch's global RNG for dropout; the caller's stream must not move."""
-    labeled = dataset.labeled.subset(torch.arange(40))
-    small = Dataset(labeled, None, None, "test", "40 labeled images")
     config = TrainConfig(epochs=1, folds=2, progress=False)
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    train_folds(small, config, tmp_path / "run", resume=False)
+    train_folds(forty_labeled, config, tmp_path / "run", resume=False)
     assert torch.equal(torch.rand(3), expected)
     torch.manual_seed(123)
-    train_supervised(small, config, tmp_path / "checkpoint")  # builds the ensemble after
+    train_supervised(forty_labeled, config, tmp_path / "checkpoint")  # builds the ensemble after
     assert torch.equal(torch.rand(3), expected)
 
 
