@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from melanoma.export.base import RuntimeFailure
 from melanoma.metrics import all_metrics, bootstrap_ci, roc_points
 
 
@@ -50,11 +51,11 @@ def predict_logits(runner: Callable[[np.ndarray], np.ndarray], inputs: np.ndarra
     for index in range(len(inputs)):
         out = np.asarray(runner(np.ascontiguousarray(inputs[index : index + 1])))
         if out.shape != (1, 1):
-            raise ValueError(f"output shape {out.shape}, expected (1, 1)")
+            raise RuntimeFailure(f"output shape {out.shape}, expected (1, 1)")
         outputs.append(out[0, 0])
     logits = np.asarray(outputs)
     if not np.all(np.isfinite(logits)):
-        raise ValueError(f"{int(np.sum(~np.isfinite(logits)))} non-finite logit(s)")
+        raise RuntimeFailure(f"{int(np.sum(~np.isfinite(logits)))} non-finite logit(s)")
     return logits
 
 

@@ -40,7 +40,7 @@ from melanoma.checkpoint import (
     load_checkpoint,
 )
 from melanoma.errors import UserError, first_line
-from melanoma.export.base import runtime_errors
+from melanoma.export.base import RuntimeFailure, load_runner
 from melanoma.manifest import InputSpec, Manifest, find_threshold, must_state, size_of
 from melanoma.preprocess import normalize
 from melanoma.pt2e import MAX_BATCH
@@ -219,7 +219,7 @@ def _accuracy_pass(subject, target, artifact, test, reference, program, threshol
     reasons = list(subject.reasons)
     inputs = normalize(images, *subject.normalization).numpy()
     try:
-        runner = target.load(artifact.path)
+        runner = load_runner(target, artifact.path)
         done = _scored(
             labels,
             runner,
@@ -235,8 +235,8 @@ def _accuracy_pass(subject, target, artifact, test, reference, program, threshol
         status = "failed" if reasons else "not_runnable"
         why = f"not runnable on {platform.system()}: {err}"
         return dataclasses.replace(subject, status=status, reasons=(*reasons, why), load=None)
-    except runtime_errors() as err:
-        reasons.append(f"runtime error: {type(err).__name__}: {first_line(err)}")
+    except RuntimeFailure as err:
+        reasons.append(f"runtime error: {err}")
         return dataclasses.replace(subject, reasons=tuple(reasons), load=None)
     reasons += sanity_failures(subject.precision, done["figures"], config.bounds)
     if program is not None and program.qat is not None:
@@ -303,7 +303,8 @@ def _batch_text(max_batch: int | None) -> str:
 def batch_failures(runner, inputs: np.ndarray, probs: np.ndarray, manifest: Manifest) -> list[str]:
     """Whether the artifact takes the batch its manifest's input.max_batch promises, and
     refuses one row more: the app sizes its batches by it, and a .pte refuses any batch
-    larger than the one its memory was planned for."""
+    larger than the one its memory was planned for. `runner` comes from load_runner: a
+    refused batch is a RuntimeFailure."""
     claim = manifest.input.max_batch
     if not _states_max_batch(manifest):
         return []
@@ -346,8 +347,8 @@ def _run_rows(runner, inputs: np.ndarray, rows: int) -> tuple[np.ndarray | None,
         # A refused batch is expected here: ExecuTorch's native lines about it go to the log.
         with native_stderr_to_log(show_on_failure=False):
             return np.asarray(runner(batch)), ""
-    except runtime_errors() as err:
-        return None, f"{type(err).__name__}: {first_line(err)}"
+    except RuntimeFailure as err:
+        return None, str(err)
 
 
 def _header_failure(target, path: Path) -> str | None:

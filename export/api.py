@@ -33,10 +33,10 @@ from melanoma.checkpoint import (
     package_versions,
     utc_now,
 )
-from melanoma.errors import UserError, first_line
+from melanoma.errors import UserError
 from melanoma.evaluate import check_reproduces_scores, refuse_undefined_scores
 from melanoma.export import verify
-from melanoma.export.base import ExportError, NotRunnableHere, runtime_errors
+from melanoma.export.base import ExportError, NotRunnableHere, RuntimeFailure, load_runner
 from melanoma.export.contract import (
     FLOAT_QUANTIZATION,
     existing_qat,
@@ -286,12 +286,12 @@ def _verify(module, path: Path, precision: str, source: Source, context: Context
         return verify.failed(runtime, source.reference, len(inputs), samples_source, tolerance, why)
 
     try:
-        runner = module.load(path)
+        runner = load_runner(module, path)
     except NotRunnableHere as reason:  # nothing to compare, so no reference outputs either
         check = f"{reason}: {info.get('spec_check', 'structure checked at export')}"
         return verify.spec_only(check, f"none on {platform.system()}")
-    except runtime_errors() as err:
-        return refused(module.NAME, f"runtime cannot load it: {_quoted(err)}")
+    except RuntimeFailure as err:
+        return refused(module.NAME, f"runtime cannot load it: {err}")
     reference = verify.reference_logits(source.model, inputs)
     try:
         return verify.compare(
@@ -304,12 +304,8 @@ def _verify(module, path: Path, precision: str, source: Source, context: Context
             context.samples.source,
             context.float_logits,  # same inputs: check_inherited holds mean and std equal
         )
-    except runtime_errors() as err:
-        return refused(runner.runtime, f"runtime failed to run it: {_quoted(err)}")
-
-
-def _quoted(err: BaseException) -> str:
-    return f"{type(err).__name__}: {first_line(err)}"
+    except RuntimeFailure as err:
+        return refused(runner.runtime, f"runtime failed to run it: {err}")
 
 
 def _named_threshold(thresholds: list[Threshold], asked: str, model_name: str) -> Threshold:

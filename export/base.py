@@ -13,7 +13,9 @@ A target module defines:
         # returns target-specific facts for the manifest's target_info
     def load(path, threads=None) -> Runner
         # loads the artifact in the target's own runtime, never PyTorch eager;
-        # raises NotRunnableHere where that runtime does not exist (Core ML on Linux)
+        # raises NotRunnableHere where that runtime does not exist (Core ML on Linux);
+        # callers load through load_runner, which turns the runtime's errors into
+        # RuntimeFailure, so that they catch nothing of their own code
     def check_spec(path, precision) -> dict
         # optional, where load can raise NotRunnableHere: checks the saved file's
         # structure without its runtime; raises ExportError naming what is wrong
@@ -29,6 +31,8 @@ import tempfile
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+from melanoma.errors import first_line
 
 if TYPE_CHECKING:
     import torch
@@ -64,12 +68,16 @@ class ExportError(RuntimeError):
     """An export or its verification failed; the message names the artifact."""
 
 
-def runtime_errors() -> tuple[type[BaseException], ...]:
+class RuntimeFailure(RuntimeError):
+    """A runtime refused to load or run an artifact, or ran it and gave output no model
+    gives. The message is one line; callers report it as that artifact's failure."""
+
+
+def _runtime_errors() -> tuple[type[BaseException], ...]:
     """What a runtime raises when it cannot load or run a (sha256-verified) artifact.
 
     ONNX Runtime's errors (Fail, EPFail, NoModel, ...) derive from Exception only, so
-    every one its module defines is named here; anything else is a bug in the harness and
-    should surface as a traceback.
+    every one its module defines is named here.
     """
     from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
@@ -79,6 +87,40 @@ def runtime_errors() -> tuple[type[BaseException], ...]:
         if isinstance(value, type) and issubclass(value, Exception)
     )
     return (RuntimeError, ValueError, TypeError, OSError, *ort)
+
+
+def _failure(err: BaseException) -> RuntimeFailure:
+    return RuntimeFailure(f"{type(err).__name__}: {first_line(err)}")
+
+
+class GuardedRunner:
+    """A runner whose runtime's errors arrive as RuntimeFailure. Only the runtime's own
+    code runs inside the guard, so a caller that catches RuntimeFailure reports a file
+    the runtime refused, while a bug in the code around it stays a traceback (a broad
+    except there once reported a harness bug as the artifact's runtime error)."""
+
+    def __init__(self, runner: Runner):
+        self.runner = runner
+        self.runtime = runner.runtime
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        try:
+            return self.runner(batch)
+        except RuntimeFailure:
+            raise
+        except _runtime_errors() as err:
+            raise _failure(err) from err
+
+
+def load_runner(module, path, threads: int | None = None) -> GuardedRunner:
+    """`module.load(path, threads)` behind the guard; what its runtime raises while loading
+    is a RuntimeFailure too. NotRunnableHere (no such runtime here) passes through."""
+    try:
+        return GuardedRunner(module.load(path, threads=threads))
+    except (NotRunnableHere, RuntimeFailure):
+        raise
+    except _runtime_errors() as err:
+        raise _failure(err) from err
 
 
 def as_program(model, example_inputs: tuple) -> torch.export.ExportedProgram:

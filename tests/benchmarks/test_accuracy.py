@@ -11,6 +11,7 @@ from melanoma.benchmarks.accuracy import (
     sanity_failures,
     sigmoid,
 )
+from melanoma.export.base import RuntimeFailure
 
 
 def test_predict_logits_calls_one_image_at_a_time_as_the_app_does():
@@ -31,7 +32,7 @@ def test_predict_logits_calls_one_image_at_a_time_as_the_app_does():
     [(np.zeros((1,), np.float32), "output shape"), (np.full((1, 1), np.nan), "non-finite")],
 )
 def test_predict_logits_rejects_bad_outputs(output, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(RuntimeFailure, match=message):
         predict_logits(lambda batch: output, np.zeros((4, 3, 32, 32), np.float32))
 
 

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from melanoma.benchmarks import subjects
 from melanoma.benchmarks.manifest_checks import int8_program
 from melanoma.benchmarks.subjects import (
     AccuracyConfig,
@@ -14,6 +15,7 @@ from melanoma.benchmarks.subjects import (
     batch_failures,
     program_failures,
 )
+from melanoma.export.base import GuardedRunner
 from melanoma.export.registry import get_target
 from melanoma.export.verify import reference_logits, tolerance
 from melanoma.manifest import SCHEMA_VERSION, read_manifest, sha256_of, size_of
@@ -101,6 +103,23 @@ def test_runtime_error_is_failed_not_a_crash(artifacts_copy, checkpoint, test_sp
     subject = run(edited(artifacts_copy, ONNX, rehash), checkpoint, test_split, reference)
     assert subject.status == "failed" and subject.load is None
     assert subject.reasons[0].startswith("runtime error: ")
+
+
+def test_a_bug_around_the_runtime_is_a_traceback_not_the_files_failure(
+    artifacts_dir, checkpoint, test_split, reference, monkeypatch
+):
+    """Only the runtime's own errors fail a row: an error in the harness's own code once
+    became a ❎ "runtime error" row, blaming a file the runtime had run fine."""
+
+    def broken_figures(*args):
+        raise ValueError("a bug in the harness")
+
+    monkeypatch.setattr(subjects, "accuracy_figures", broken_figures)
+    artifact = Artifact(
+        ONNX, artifacts_dir / ONNX, read_manifest(artifacts_dir / f"{ONNX}.manifest.json")
+    )
+    with pytest.raises(ValueError, match="a bug in the harness"):
+        run(artifact, checkpoint, test_split, reference)
 
 
 @pytest.mark.parametrize("damage", ["garbled", "missing"])
@@ -234,14 +253,16 @@ def claiming(max_batch):
 
 
 def runner_up_to(limit):
-    """A runtime that takes at most `limit` rows and gives every row logit 0."""
+    """A runtime that takes at most `limit` rows and gives every row logit 0, loaded as
+    the benchmark loads every artifact."""
 
     def run(batch):
         if len(batch) > limit:
             raise RuntimeError(f"batch of {len(batch)} > {limit}")
         return np.zeros((len(batch), 1), dtype=np.float32)
 
-    return run
+    run.runtime = "test runtime"
+    return GuardedRunner(run)
 
 
 INPUTS = np.zeros((10, 3, 32, 32), dtype=np.float32)

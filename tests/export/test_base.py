@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from melanoma.export.base import as_input, as_program, native_stderr_to_log, runtime_errors
+from melanoma.export.base import (
+    NotRunnableHere,
+    RuntimeFailure,
+    as_input,
+    as_program,
+    load_runner,
+    native_stderr_to_log,
+)
 from melanoma.model import CNNConfig, SmallCNN, example_inputs
 from melanoma.pt2e import MAX_BATCH
 
@@ -52,16 +59,49 @@ def test_an_input_that_is_not_n_3_32_32_is_refused(shape):
         as_input(np.zeros(shape, np.float32))
 
 
-def test_onnx_runtime_refusing_a_file_counts_as_a_runtime_error(tmp_path):
+def test_onnx_runtime_refusing_a_file_is_a_runtime_failure(tmp_path):
     """ONNX Runtime's errors derive from Exception only: one it raises on an unreadable
     file must be a failed check, not a traceback that stops every later target."""
     from melanoma.export import onnx as onnx_target
 
     broken = tmp_path / "model.onnx"
     broken.write_bytes(b"not an onnx model")
-    with pytest.raises(runtime_errors()) as raised:
-        onnx_target.load(broken)
-    assert not isinstance(raised.value, (RuntimeError, ValueError, TypeError, OSError))
+    with pytest.raises(RuntimeFailure, match=r"^\w+: ") as raised:
+        load_runner(onnx_target, broken)
+    cause = raised.value.__cause__
+    assert not isinstance(cause, (RuntimeError, ValueError, TypeError, OSError))
+    assert str(raised.value).startswith(type(cause).__name__) and "\n" not in str(raised.value)
+
+
+class _Target:
+    """A target module whose runtime refuses every call with a multi-line native error."""
+
+    def __init__(self, load_error=None):
+        self.load_error = load_error
+
+    def load(self, path, threads=None):
+        if self.load_error:
+            raise self.load_error
+        return self
+
+    runtime = "test runtime"
+
+    def __call__(self, batch):
+        raise RuntimeError("method->execute() failed with error 0x10\nnative context")
+
+
+def test_a_runtime_error_in_a_call_is_one_line_naming_its_type():
+    runner = load_runner(_Target(), "model.pte")
+    assert runner.runtime == "test runtime"
+    with pytest.raises(RuntimeFailure) as raised:
+        runner(np.zeros((1, 3, 32, 32), np.float32))
+    assert str(raised.value) == "RuntimeError: method->execute() failed with error 0x10"
+
+
+def test_a_missing_runtime_is_not_a_runtime_failure():
+    """Core ML off macOS is skipped (⏭), not failed (❎): NotRunnableHere passes through."""
+    with pytest.raises(NotRunnableHere):
+        load_runner(_Target(NotRunnableHere("Core ML runs on macOS only")), "model.mlpackage")
 
 
 def write_to_fd_2(text: str) -> None:
