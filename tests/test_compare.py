@@ -18,6 +18,7 @@ from melanoma.compare import (
     SUMMARY_METRICS,
     _near_duplicates_line,
     _percentiles,
+    _seed_ensemble_aucs,
     _seed_mean_bootstrap,
     _summary,
     _without_near_duplicates,
@@ -27,6 +28,7 @@ from melanoma.compare import (
 )
 from melanoma.errors import UserError
 from melanoma.evaluate import evaluate_checkpoint
+from melanoma.inference import predict_probs
 from melanoma.methods import METHODS, method_config
 from melanoma.metrics import rank_auc
 from melanoma.preprocess import normalize
@@ -78,6 +80,9 @@ def test_numbers_equal_evaluate_checkpoint(compared, small):
     report = evaluate_checkpoint(load_checkpoint(out / "sgan-seed0"), small.test)
     assert run["test"]["auc"] == report["auc"]
     assert run["test"]["accuracy"] == report["accuracy"]
+    assert run["val_auc"] == load_checkpoint(out / "sgan-seed0").meta.val_metrics["auc"]
+    seed1 = load_checkpoint(out / "sgan-seed1")  # CIs bootstrapped as `evaluate` does, seed 0
+    assert results["runs"][3]["test"]["ci"] == evaluate_checkpoint(seed1, small.test)["ci"]
     assert run["test"]["threshold"] == load_checkpoint(out / "sgan-seed0").meta.threshold()
     assert run["threshold_estimator"] in ("binormal", "empirical")  # empirical: a fallback
     assert (
@@ -99,6 +104,27 @@ def test_seed_ensemble_auc_averages_the_seeds_logits(compared, small):
         expected = rank_auc(labels, np.mean(logits, axis=0))
         assert results["seed_ensemble_auc"][method] == pytest.approx(expected, abs=1e-6)
         assert f"{method} {expected:.3f}" in (out / "results.md").read_text()
+
+
+def test_the_seed_ensemble_averages_logits_not_probabilities():
+    """Image 0's seeds disagree confidently (mean logit 2.8, mean probability 0.60), image 1's
+    agree on 0.7: averaged logits rank the melanoma first, averaged probabilities last."""
+    probs = {("a", 0): np.array([0.999, 0.7]), ("a", 1): np.array([0.2, 0.7])}
+    assert _seed_ensemble_aucs(np.array([1, 0]), probs, ("a",), (0, 1)) == {"a": 1.0}
+
+
+def test_single_network_aucs_are_each_ensemble_members_own(compared, small):
+    out, results = compared
+    run = results["runs"][0]  # supervised seed 0: an ensemble of its cross-validation folds
+    checkpoint, labels = load_checkpoint(out / "supervised-seed0"), small.test.labels.numpy()
+    mean, std = checkpoint.meta.mean, checkpoint.meta.std
+    expected = [
+        rank_auc(labels, predict_probs(m, small.test.images, mean, std))
+        for m in checkpoint.model.members
+    ]
+    assert len(expected) > 1 and run["member_test_aucs"] == pytest.approx(expected)
+    assert f"| {np.mean(expected):.3f} (mean of {len(expected)}) |" in results_markdown(results)
+    assert results["runs"][2]["member_test_aucs"] == []  # the SGAN is one network
 
 
 def test_auc_without_the_test_images_copied_in_the_unlabeled_pool(small):
@@ -128,6 +154,7 @@ def test_auc_without_the_test_images_copied_in_the_unlabeled_pool(small):
         _without_near_duplicates(dataclasses.replace(small, unlabeled=None), probs, "a", (0,))
         is None
     )
+    assert _without_near_duplicates(small, probs, ("a", "b"), (0, 1)) is None  # no copies
 
 
 def test_second_run_reuses_matching_checkpoints(compared, small):
@@ -214,6 +241,8 @@ def test_resampling_seeds_too_widens_the_difference_ci_only_when_seeds_disagree(
     low, high = spread["b_minus_a_auc_ci"]
     wide_low, wide_high = spread["b_minus_a_auc_ci_seeds_too"]
     assert wide_low < low and wide_high > high  # b's mean of its two seeds vs either alone
+    alone = _seed_mean_bootstrap(labels, probs, ("a",), (0, 1), n_resamples=200)
+    assert alone["a_mean_auc_ci"] == spread["a_mean_auc_ci"]  # b's draws leave a's images be
 
 
 def test_one_seed_has_no_spread_and_no_seed_resampled_ci():

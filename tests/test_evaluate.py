@@ -4,6 +4,7 @@ import dataclasses
 import json
 import os
 import shutil
+from copy import deepcopy
 from pathlib import Path
 
 import numpy as np
@@ -153,7 +154,8 @@ def test_predictions_csv_never_overwrites_a_photo_or_invents_a_folder(tmp_path):
 def test_a_photo_named_twice_is_scored_once(tmp_path):
     (tmp_path / "a.jpg").write_bytes(b"")
     (tmp_path / "b.jpg").write_bytes(b"")
-    named = [tmp_path / "b.jpg", tmp_path, tmp_path / "b.jpg"]
+    (tmp_path / "sub").mkdir()
+    named = [tmp_path / "b.jpg", tmp_path, tmp_path / "sub" / ".." / "b.jpg"]
     assert image_files(named) == [tmp_path / "b.jpg", tmp_path / "a.jpg"]
 
 
@@ -206,6 +208,15 @@ def test_a_mean_edited_by_a_hundredth_moves_the_bundled_sgans_predictions(
     edited = _edited(REFERENCE_DIR / "sgan", tmp_path / "ckpt", _mean_shifted(channel))
     with pytest.raises(CheckpointError, match=rf"\(max \|dp\| {moved} on the data"):
         check_reproduces_scores(edited, dataset)
+
+
+def test_a_model_that_now_scores_nan_does_not_reproduce_its_kept_scores(dataset, sgan):
+    """Every comparison with NaN is false: a NaN max |dp| must not read as within tolerance."""
+    broken = deepcopy(sgan.model)
+    with torch.no_grad():
+        broken.head.bias.fill_(float("nan"))
+    with pytest.raises(CheckpointError, match=r"max \|dp\| nan on the data"):
+        check_reproduces_scores(dataclasses.replace(sgan, model=broken), dataset)
 
 
 def _tf32(x: torch.Tensor, rounding: str) -> torch.Tensor:
@@ -262,6 +273,9 @@ def test_kept_predictions_with_edited_folds_are_refused(dataset, quick_checkpoin
     _rewrite_folds(ckpt, lambda fold: str((int(fold) + 1) % 5))  # each by a member that saw it
     with pytest.raises(CheckpointError, match="or that file's folds were edited"):
         check_reproduces_scores(load_checkpoint(ckpt), dataset)
+    _rewrite_folds(ckpt, lambda fold: str(int(fold) + 1))  # 1-5: no member 5
+    with pytest.raises(CheckpointError, match="folds do not name this model's 5 members"):
+        check_reproduces_scores(load_checkpoint(ckpt), dataset)
     _rewrite_folds(ckpt, lambda fold: "x")
     with pytest.raises(CheckpointError, match="out_of_fold.csv: unreadable fold column"):
         check_reproduces_scores(load_checkpoint(ckpt), dataset)
@@ -292,6 +306,7 @@ def test_report_text_says_undefined_where_a_predictive_value_is_0_over_0():
 def test_evaluate_decides_at_the_threshold_it_is_asked_for(data_path, sgan):
     report = evaluate_on_data("reference-sgan", data_path, threshold_name="sensitivity_0.90")
     assert report["threshold_name"] == "sensitivity_0.90"
+    assert report["checkpoint"] == "reference-sgan"  # its name, not a site-packages path
     assert (
         report["threshold"]
         == sgan.meta.threshold("sensitivity_0.90")

@@ -97,6 +97,7 @@ def test_saved_directory_round_trips(qat_dir, float_dir):
     assert config["kind"] == "qat-int8"
     assert config["source_checkpoint_sha256"] == checkpoint_sha256(float_dir)
     assert config["epochs"] == 1 and config["validation"] == "out-of-fold"
+    assert (qat.meta.epochs, qat.meta.best_epoch) == (1, 1)  # QAT's, not the source's 6
     # A cross-validated ensemble has no unseen labeled image: its out-of-fold float
     # metrics are kept, and int8 agreement is measured on the unlabeled pool instead.
     assert not config["int8_val_measured"] and qat.meta.val_metrics == source.val_metrics
@@ -342,9 +343,10 @@ def test_cli_qat_broken_checkpoint_exits_2(melanoma, tmp_path, data_path):
 def test_qat_of_a_held_out_checkpoint_remeasures_validation_in_int8(dataset, tmp_path):
     """reference-sgan holds out 40 labeled images: int8 is validated on those, not the pool."""
     source = load_checkpoint("reference-sgan")
-    config = QATConfig(epochs=0, calibration_unlabeled=64, progress=False)  # calibration only
+    config = QATConfig(seed=3, epochs=0, calibration_unlabeled=64, progress=False)  # no training
     qat = load_qat(qat_finetune(source, dataset, config, tmp_path / "qat"))
     train_config = qat.meta.train_config
+    assert (train_config["seed"], train_config["split_seed"]) == (3, source.meta.seed)
     assert train_config["int8_val_measured"] and train_config["n_val"] == 40
     assert train_config["agreement_images"] == "validation" and train_config["n_agreement"] == 40
     assert train_config["val_fraction"] == source.meta.train_config["val_fraction"]

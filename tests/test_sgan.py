@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
+from torch.nn.utils import parametrize
 
 from melanoma.architectures import build_model
 from melanoma.model import config_dict, example_inputs
 from melanoma.preprocess import channel_stats, normalize
 from melanoma.sgan import (
     Discriminator,
+    GaussianNoise,
     Generator,
     SGANClassifier,
     SGANClassifierConfig,
@@ -85,3 +88,20 @@ def test_deployable_graph_uses_only_xnnpack_delegable_ops():
     }
     assert ops <= DELEGABLE, f"ops XNNPACK may not delegate: {sorted(ops - DELEGABLE)}"
     assert {"conv2d", "leaky_relu", "linear"} <= ops
+
+
+def test_input_noise_has_the_given_std_in_training_and_none_in_eval():
+    noise, x = GaussianNoise(0.3), torch.zeros(100_000)
+    torch.manual_seed(0)
+    assert noise.train()(x).std().item() == pytest.approx(0.3, rel=0.02)  # not 0.3 ** 2
+    assert torch.equal(noise.eval()(x), x)
+
+
+def test_every_discriminator_layer_is_weight_normed_and_each_stage_drops_out():
+    modules = list(Discriminator(CONFIG, dropout=0.3).modules())
+    layers = [m for m in modules if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert len(layers) == 2 * len(CONFIG.widths) + 1  # the convs and the head
+    assert all(parametrize.is_parametrized(m, "weight") for m in layers)
+    assert [m.p for m in modules if isinstance(m, nn.Dropout)] == [0.3] * len(CONFIG.widths)
+    plain = Discriminator(CONFIG, weight_norm=False)
+    assert not any(parametrize.is_parametrized(m) for m in plain.modules())

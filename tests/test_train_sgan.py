@@ -21,7 +21,7 @@ from melanoma.metrics import choose_thresholds
 from melanoma.preprocess import channel_stats
 from melanoma.resume import TrainingInterrupted
 from melanoma.sgan import GeneratorConfig, SGANClassifierConfig
-from melanoma.sgan_step import build_nets, sgan_step
+from melanoma.sgan_step import build_nets, sgan_step, train_one_epoch
 from melanoma.sources import DataError
 from melanoma.train_sgan import DivergenceError, SGANConfig, train_sgan
 from melanoma.training import augmented_batch
@@ -53,6 +53,7 @@ def test_step_updates_both_networks_on_real_data(small):
     torch.manual_seed(0)
     rng = torch.Generator().manual_seed(0)
     nets = build_nets(TINY, steps=10, device=torch.device("cpu"))
+    assert nets.opt_d.defaults["betas"] == nets.opt_g.defaults["betas"] == (TINY.beta1, 0.999)
     mean, std = channel_stats(small.labeled.images)
     before_d = [p.detach().clone() for p in nets.disc.parameters()]
     before_g = [p.detach().clone() for p in nets.gen.parameters()]
@@ -337,3 +338,25 @@ def test_divergence_keeps_an_empty_directory_the_user_made(small, tmp_path, monk
     with pytest.raises(DivergenceError):
         train_sgan(small, TINY, tmp_path / "run")
     assert (tmp_path / "run").is_dir()
+
+
+def test_an_epochs_losses_are_the_mean_of_its_steps_each_on_two_views(small, monkeypatch):
+    """history.csv's losses are per step, as its val_auc is per epoch; the mean teacher sees
+    another augmentation of each unlabeled batch than D does."""
+    real_step, seen = melanoma.sgan_step.sgan_step, []
+
+    def step(nets, x_lab, y_lab, x_unl, *args):
+        seen.append((x_unl, args[-1], real_step(nets, x_lab, y_lab, x_unl, *args)))
+        return seen[-1][-1]
+
+    monkeypatch.setattr(melanoma.sgan_step, "sgan_step", step)
+    torch.manual_seed(0)
+    rng = torch.Generator().manual_seed(0)
+    nets = build_nets(TINY, steps=10, device=torch.device("cpu"))
+    mean, std = channel_stats(small.labeled.images)
+    labeled = LabeledBatches(small.labeled, TINY.labeled_batch_size, rng)
+    epoch = train_one_epoch(nets, labeled, small.unlabeled, TINY, mean, std, rng)
+    assert len(seen) == 4 and set(epoch) == {"sup", "real", "fake", "fm", "cons"}
+    for name, value in epoch.items():
+        assert value == pytest.approx(sum(losses[name] for *_, losses in seen) / 4)
+    assert not any(torch.equal(x_unl, x_teacher) for x_unl, x_teacher, _ in seen)

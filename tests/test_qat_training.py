@@ -1,0 +1,80 @@
+"""melanoma.qat's training loop on a few real images: what calibrates the int8 ranges, which
+rows are distilled, when the ranges freeze, and what the seed draws (test_qat.py runs the
+`qat` command and checks the saved directory)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+import melanoma.qat as qat_module
+from melanoma.checkpoint import load_checkpoint
+from melanoma.pt2e import program_probs
+from melanoma.qat import QATConfig, train_qat
+
+SMALL = QATConfig(batch_size=16, unlabeled_batch_size=8, progress=False)
+
+
+@pytest.fixture(scope="module")
+def source():
+    return load_checkpoint("reference-sgan")  # one small network: seconds per QAT run
+
+
+@pytest.fixture(scope="module")
+def images(dataset):
+    """(40 labeled train images, a pool of 64 unlabeled images)."""
+    return dataset.labeled.subset(torch.arange(40)), dataset.unlabeled.subset(torch.arange(64))
+
+
+def _spy(monkeypatch, name, record):
+    """Call record(*args) on each call of qat_module.<name>, which then runs for real."""
+    real = getattr(qat_module, name)
+
+    def wrapper(*args):
+        record(*args)
+        return real(*args)
+
+    monkeypatch.setattr(qat_module, name, wrapper)
+
+
+def test_calibration_takes_the_labeled_train_and_the_asked_unlabeled_images(images):
+    train, pool = images
+    gen = torch.Generator().manual_seed(0)
+    for extra in (0, 10):
+        config = dataclasses.replace(SMALL, calibration_unlabeled=extra)
+        calibration = qat_module._calibration_images(train, pool, config, gen)
+        assert len(calibration) == 40 + extra and torch.equal(calibration[:40], train.images)
+
+
+def test_unlabeled_rows_are_distilled_and_the_ranges_freeze_at_their_epoch(
+    source, images, monkeypatch
+):
+    train, pool = images
+    rows, observing = [], []
+    _spy(monkeypatch, "distill_loss", lambda student, *_: rows.append(len(student)))
+    _spy(monkeypatch, "_qat_epoch", lambda prepared, *_: observing.append(
+        {int(m.observer_enabled) for m in prepared.modules() if hasattr(m, "observer_enabled")}
+    ))  # fmt: skip
+    config = dataclasses.replace(SMALL, epochs=2, freeze_observer_epoch=1)
+    train_qat(source.model, train, pool, source.meta, config)
+    assert rows == [16 + 8, 16 + 8, 8 + 8] * 2  # each labeled batch and 8 unlabeled images
+    assert observing == [{1}, {0}]  # the int8 ranges move in epoch 0 only
+    rows.clear()
+    labeled_only = dataclasses.replace(config, epochs=1, use_unlabeled=False)
+    train_qat(source.model, train, pool, source.meta, labeled_only)
+    assert rows == [16, 16, 8]
+
+
+def test_the_seed_draws_the_unlabeled_calibration_images(source, images, dataset):
+    train, pool = images
+    mean, std = source.meta.mean, source.meta.std
+    calibrated = dataclasses.replace(SMALL, epochs=0, calibration_unlabeled=32)
+
+    def int8_probs(seed):
+        config = dataclasses.replace(calibrated, seed=seed)
+        program = train_qat(source.model, train, pool, source.meta, config)
+        return program_probs(program, dataset.test.images[:100], mean, std)
+
+    first = int8_probs(0)
+    assert np.array_equal(int8_probs(0), first) and not np.array_equal(int8_probs(1), first)
