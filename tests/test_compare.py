@@ -155,6 +155,9 @@ def test_auc_without_the_test_images_copied_in_the_unlabeled_pool(small):
         is None
     )
     assert _without_near_duplicates(small, probs, ("a", "b"), (0, 1)) is None  # no copies
+    everything_copied = dataclasses.replace(small.unlabeled, images=small.test.images)
+    everything = dataclasses.replace(small, unlabeled=everything_copied)  # was a ValueError
+    assert _without_near_duplicates(everything, probs, ("a", "b"), (0, 1)) is None
 
 
 def test_second_run_reuses_matching_checkpoints(compared, small):
