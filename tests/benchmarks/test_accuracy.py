@@ -36,9 +36,17 @@ def test_predict_logits_rejects_bad_outputs(output, message):
         predict_logits(lambda batch: output, np.zeros((4, 3, 32, 32), np.float32))
 
 
+def test_predict_logits_rejects_one_non_finite_logit_among_finite_ones():
+    outputs = iter([0.0, np.inf, 1.0, 2.0])
+    with pytest.raises(RuntimeFailure, match="^1 non-finite logit"):
+        predict_logits(
+            lambda batch: np.full((1, 1), next(outputs)), np.zeros((4, 3, 32, 32), np.float32)
+        )
+
+
 def test_agreement_figures():
     reference = Scores(np.array([0.1, 0.4, 0.6, 0.9]), 0.5)
-    artifact = Scores(np.array([0.1, 0.55, 0.6, 0.8]), 0.5)
+    artifact = Scores(np.array([0.1, 0.5, 0.6, 0.75]), 0.5)  # 0.5: melanoma, at the threshold
     figures = agreement_figures(
         reference, artifact, {"auc": 0.9, "accuracy": 0.75}, {"auc": 0.85, "accuracy": 0.5}
     )
@@ -64,8 +72,12 @@ def test_sanity_failures_name_the_figure():
     assert sanity_failures("int8", fine, bounds) == [
         "labelled int8 but max|Δp| 1e-06 from the float model < 1e-05: not quantized"
     ]
+    # on the bounds: 540 of 600 decisions (0.9) and an AUC drop of 0.05 still pass
+    at_bounds = dict(fine, max_abs_dprob=0.02, agreement=540 / 600, delta_auc=-0.05)
+    assert sanity_failures("int8", at_bounds, bounds) == []
+    assert sanity_failures("fp32", dict(fine, max_abs_dprob=5e-4), bounds) == []  # < 1e-3
     broken_fp32 = dict(fine, max_abs_dprob=0.2)
-    assert "max|Δp|" in sanity_failures("fp32", broken_fp32, bounds)[0]
+    assert sanity_failures("fp32", broken_fp32, bounds) == ["fp32 max|Δp| 0.2 > 0.001"]
     collapsed = {"max_abs_dprob": 0.5, "agreement": 0.5, "delta_auc": -0.3}
     failures = sanity_failures("int8", collapsed, bounds)
     assert len(failures) == 2 and "agreement" in failures[0] and "ΔAUC" in failures[1]

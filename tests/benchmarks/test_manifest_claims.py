@@ -42,6 +42,7 @@ CONTRACT = "(what the exporter writes for this checkpoint)"
         ("input.name", "x", 'manifest input.name "x", expected "input"'),
         ("output.kind", "probability", 'manifest output.kind "probability", expected "logit"'),
         ("output.activation", "none", 'manifest output.activation "none", expected "sigmoid"'),
+        ("output.shape", ["N"], 'manifest output.shape ["N"], expected ["N", 1]'),
         ("method", "sgan", "manifest method 'sgan', expected 'supervised' (the checkpoint's)"),
         ("file.size_bytes", 1, "manifest file.size_bytes 1, file has "),
         ("verification.passed", False, "export verification failed ("),
@@ -117,6 +118,17 @@ def test_max_batch_a_core_ml_package_does_not_declare_is_failed_off_macos(
     what the manifest must state."""
     assert bench_edited(name, lambda data: None).status == "not_runnable"
     failed_with(bench_edited(name, setting("input.max_batch", max_batch)), reason)
+
+
+def test_version_1_manifest_that_states_max_batch_is_held_to_it(bench_edited, setting):
+    """Version 1 need not state input.max_batch; one that does is probed like any other."""
+
+    def version_1_claiming_64(data):
+        to_version_1(data)
+        setting("input.max_batch", 64)(data)
+
+    subject = bench_edited(PTE, version_1_claiming_64)
+    failed_with(subject, "manifest input.max_batch 64, but a batch of 65 runs too")
 
 
 def test_version_1_manifest_without_max_batch_is_not_probed(bench_edited):

@@ -6,6 +6,9 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
+from melanoma.benchmarks.gate import GateLimits, violations
 from melanoma.benchmarks.report import (
     CSV_COLUMNS,
     SCHEMA_VERSION,
@@ -16,6 +19,8 @@ from melanoma.benchmarks.report import (
     markdown_report,
     preemption_notes,
     report_json,
+    round_spread,
+    stability_table,
     table_cells,
     text_table,
     write_csv,
@@ -114,11 +119,21 @@ def test_terminal_and_markdown_tables(report):
     table_lines = [line for line in text.splitlines() if line.startswith("|")]
     columns = {len(re.findall(r"(?<!\\)\|", line)) for line in table_lines}
     assert columns == {len(TABLE_HEADER) + 1, 8, 5}  # all tables well-formed (max\|Δp\| escaped)
-    assert "| m-executorch-int8.pte | 0.850 [0.100, 0.900] |" in text  # metrics with their CIs
+    # metrics with their CIs, one line per artifact however many thread counts it was timed at
+    assert text.count("| m-executorch-int8.pte | 0.850 [0.100, 0.900] |") == 1
     assert "p99 is about the slowest call" not in text  # the default 200 runs
     assert "![ROC](roc.png)" in text
     assert "png" not in markdown_report(report, plots=False)  # --no-plots: no links to nothing
     assert "- decisions: melanoma when P ≥ 0.5000 (the youden threshold); agree%, ΔAUC and " in text
+
+
+def test_markdown_lists_the_gate_violations_instead_of_passed(report):
+    assert markdown_report(report).split("## Gate\n\n")[1].startswith("passed\n")
+    broken = violations(report["artifacts"], GateLimits(max_latency_ms=0.6))
+    assert broken  # every timed row but the fp32 .onnx (0.5 ms) breaks 0.6 ms
+    failed = dict(report, gate=dict(report["gate"], violations=broken, passed=False))
+    gate = markdown_report(failed).split("## Gate\n\n")[1]
+    assert gate.startswith("\n".join(broken) + "\n") and "passed" not in gate
 
 
 def test_markdown_says_when_p99_is_just_the_slowest_call(report):
@@ -154,6 +169,16 @@ def test_each_rounds_p50_and_the_ratio_within_each_round_are_reported(report):
     assert "| m-executorch-int8.pte | 1 | 0.800 / 0.960 | 20% |" in text
     assert "| m-coreml-fp32.mlpackage |" not in text.split("## Latency by round")[1]  # not timed
     assert "int8 .pte p50 / eager fp32 p50, 1 thread 0.2 <= 0.25: met, rounds 0.2-0.2" in text
+
+
+def test_one_round_has_no_spread_to_show(make_row_for):
+    """A spread needs two rounds' p50s (and a fastest one above 0 to divide by)."""
+    row = make_row_for()
+    assert round_spread(row) == pytest.approx(0.2)  # the fixture's (1.0, 1.2)
+    row["p50_by_round_ms"] = [0.8]
+    assert round_spread(row) is None
+    assert "| m.pte | 1 | 0.800 | - |" in stability_table([row])
+    assert round_spread(dict(row, p50_by_round_ms=[0.0, 0.8])) is None
 
 
 def test_each_figure_lands_in_its_own_column_and_unit(make_subject):
@@ -195,6 +220,8 @@ def test_each_figure_lands_in_its_own_column_and_unit(make_subject):
     assert (flat["auc_ci_low"], flat["auc_ci_high"]) == (0.81, 0.89)
     assert [flat[f"{k}_ms"] for k in ("p50", "p90", "p99", "mean")] == [0.8, 1.2, 1.6, 0.9]
     slower = make_row(artifact, 1, dataclasses.replace(timed, throughput_ips=1000.0), 1)
+    unbatched = make_row(artifact, 1, dataclasses.replace(timed, throughput_ips=None), 1)
+    assert (row["throughput_batch"], unbatched["throughput_batch"]) == (32, None)  # not timed
     assert accuracy_table([slower, row]).splitlines()[-1] == (
         "| m-executorch-int8.pte | 0.850 [0.810, 0.890] | 0.800 [0.760, 0.840] | "
         "0.900 [0.860, 0.940] | 0.700 [0.650, 0.750] | 3/600 | 1500 |"

@@ -15,6 +15,7 @@ from melanoma.benchmarks.subjects import (
     batch_failures,
     program_failures,
 )
+from melanoma.checkpoint import WEIGHTS
 from melanoma.export.base import GuardedRunner
 from melanoma.export.registry import get_target
 from melanoma.export.verify import reference_logits, tolerance
@@ -144,15 +145,17 @@ def test_core_ml_package_that_cannot_be_read_is_failed_where_it_cannot_run(
     assert subject.reasons[1].startswith("not runnable on Linux: ")
 
 
+@pytest.mark.parametrize("identifier", [b"\xc0\xff\xfe\xfd", b"ET\xff\xfe"])
 def test_pte_with_a_bad_identifier_never_reaches_executorch(
-    artifacts_copy, checkpoint, test_split, reference
+    artifacts_copy, checkpoint, test_split, reference, identifier
 ):
     """ExecuTorch logs a wrong file identifier verbatim and aborts the process (SIGABRT) when
-    it is not UTF-8: if this check regressed, the test run itself would die here."""
+    it is not UTF-8: if this check regressed, the test run itself would die here. "ET" and
+    two bytes that are not alphanumeric is not an identifier exir writes either."""
     name = "quick-cnn-executorch-fp32.pte"
     path = artifacts_copy / name
     raw = bytearray(path.read_bytes())
-    raw[4:8] = b"\xc0\xff\xfe\xfd"  # exir wrote "ET12" there
+    raw[4:8] = identifier  # exir wrote "ET12" there
     path.write_bytes(bytes(raw))
 
     def rehash(data):
@@ -161,8 +164,7 @@ def test_pte_with_a_bad_identifier_never_reaches_executorch(
     subject = run(edited(artifacts_copy, name, rehash), checkpoint, test_split, reference)
     assert subject.status == "failed" and subject.load is None and subject.scores is None
     assert subject.reasons == (
-        "not an ExecuTorch program: file identifier (bytes 4-7) b'\\xc0\\xff\\xfe\\xfd', "
-        "expected ET..",
+        f"not an ExecuTorch program: file identifier (bytes 4-7) {identifier!r}, expected ET..",
     )
 
 
@@ -215,6 +217,13 @@ def test_eager_row_decides_at_a_re_derived_threshold_too(checkpoint, test_split)
     )
     with pytest.raises(UserError, match="no threshold 'median'"):
         reference_subject(checkpoint, *test_split, AccuracyConfig(threshold_name="median"))
+
+
+def test_eager_row_is_sized_by_its_weights_file(reference, checkpoint):
+    """The float weights, as an artifact's size is its file: not the checkpoint folder, which
+    also holds the int8 program and the kept validation predictions."""
+    weights = (checkpoint.path / WEIGHTS).stat().st_size
+    assert reference.info["size_bytes"] == weights < size_of(checkpoint.path)
 
 
 def test_int8_file_that_no_longer_computes_its_program_is_failed(
@@ -285,6 +294,20 @@ def test_batch_that_changes_probabilities_is_failed():
     assert reason.startswith(
         "manifest input.max_batch null (any N), but a batch of 129 gives other"
     )
+
+
+@pytest.mark.parametrize(
+    "output, problem",
+    [
+        (lambda rows: np.zeros((rows, 2), np.float32), "gives outputs of shape (129, 2)"),
+        (lambda rows: np.r_[np.zeros(rows - 1), np.nan][:, None], "gives 1 non-finite output(s)"),
+    ],
+)
+def test_batch_with_other_outputs_than_one_logit_per_image_is_failed(output, problem):
+    """A batched plan that pads a column or garbles a row: the first rows still match."""
+    probs = np.full(len(INPUTS), 0.5)  # sigmoid(0), what every first row gives
+    (reason,) = batch_failures(lambda batch: output(len(batch)), INPUTS, probs, claiming(None))
+    assert reason == f"manifest input.max_batch null (any N), but a batch of 129 {problem}"
 
 
 @pytest.mark.parametrize("sign", [1, -1])

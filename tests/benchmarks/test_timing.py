@@ -92,6 +92,9 @@ def test_a_round_loads_once_and_reports_ordered_percentiles_and_throughput():
     assert latency.runs == 30 and latency.warmup == 2 and latency.load_ms >= 0
     assert latency.throughput_ips > 0 and latency.cpu_per_wall > 0
     assert time_round(load, single, None, 3, config).throughput_ips is None
+    skipped = TimingConfig(runs=3, warmup=0, throughput_runs=0)  # --throughput-runs 0
+    assert time_round(load, single, batch, 3, skipped).throughput_ips is None
+    assert calls.count(32) == 3 + 4  # and no batch was run
 
 
 def test_runs_are_split_over_rounds_without_an_empty_one():
@@ -110,6 +113,7 @@ def test_rounds_combine_into_one_row_that_keeps_each_rounds_p50():
     latency = combine(rounds, config)
     assert latency.runs == 6 and latency.p50_ms == 4.5 and latency.mean_ms == 5.0
     assert latency.min_ms == 1.0
+    assert combine(rounds[::-1], config).min_ms == 1.0  # over every round, not the first's
     assert latency.p50_by_round_ms == (2.0, 5.0)  # each round's median, not its mean
     assert latency.load_ms == 9.0  # the first, cold load
     assert latency.throughput_ips == 500.0
@@ -130,5 +134,5 @@ def test_the_figures_are_the_percentiles_and_the_rate_they_name(monkeypatch):
     monkeypatch.setattr(timing, "time_calls", lambda *a, **k: (np.array([2.0, 4.0, 100.0]), 1.0))
     batch = np.zeros((32, 3, 32, 32), np.float32)
     config = TimingConfig(runs=3, warmup=0, throughput_runs=3)
-    round_ = time_round(lambda: lambda x: x, batch[:1], batch, 3, config)
-    assert round_.throughput_ips == 32 / 0.004
+    round_ = time_round(lambda: lambda x: x, batch[:1], batch[:8], 3, config)
+    assert round_.throughput_ips == 8 / 0.004  # a test split of 8 images: a batch of 8
