@@ -251,7 +251,9 @@ def _time_round(subject: Subject, test, threads: int, config, runs: int, first: 
     single = np.ascontiguousarray(normalize(test.images[:1], mean, std).numpy())  # (1, 3, 32, 32)
     batch = None
     if subject.dynamic_batch and first:
-        batch = np.ascontiguousarray(normalize(test.images[:THROUGHPUT_BATCH], mean, std).numpy())
+        rows = normalize(test.images[:THROUGHPUT_BATCH], mean, std).numpy()
+        # a test split of fewer images repeats them: the report states a batch of 32
+        batch = np.ascontiguousarray(np.resize(rows, (THROUGHPUT_BATCH, *rows.shape[1:])))
     # torch's pool is process-wide: set it for eager and the lite interpreter, and
     # restore it after, whatever the runtime's own load(threads=...) did to it.
     with torch_threads(threads):

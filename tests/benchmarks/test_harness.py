@@ -246,7 +246,8 @@ def test_latency_rounds_interleave_every_subject_in_a_rotating_order():
                        True, ([0.5] * 3, [0.25] * 3))  # fmt: skip
 
     subjects = [subject("a"), subject("b"), subject("c", runnable=False)]
-    test = SimpleNamespace(images=torch.zeros(32, 3, 32, 32, dtype=torch.uint8))
+    # a test split of 8 images: the batch repeats them to the 32 the report states
+    test = SimpleNamespace(images=torch.zeros(8, 3, 32, 32, dtype=torch.uint8))
     timing = TimingConfig(runs=6, warmup=0, throughput_runs=1, rounds=3)
     config = BenchConfig(threads=(1, 2), timing=timing, progress=False)
     steps = []
@@ -294,7 +295,8 @@ def test_throughput_is_timed_once_and_only_for_artifacts_that_take_any_batch():
         return Subject(name, "onnx", "fp32", "verified", (), {}, load, dynamic_batch,
                        ([0.5] * 3, [0.25] * 3))  # fmt: skip
 
-    test = SimpleNamespace(images=torch.zeros(32, 3, 32, 32, dtype=torch.uint8))
+    # a test split of 8 images: the batch repeats them to the 32 the report states
+    test = SimpleNamespace(images=torch.zeros(8, 3, 32, 32, dtype=torch.uint8))
     timing = TimingConfig(runs=2, warmup=0, throughput_runs=1, rounds=1)
     config = BenchConfig(threads=(1,), timing=timing, progress=False)
     subjects = [subject("fixed", False), subject("dynamic", True)]
