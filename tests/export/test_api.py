@@ -224,6 +224,20 @@ def test_interrupted_export_leaves_nothing(export_source, tmp_path, monkeypatch)
     assert not (tmp_path / "out").exists()  # ...and is gone: temp files, and the dir made for it
 
 
+def test_a_bug_in_the_check_is_a_traceback_not_the_files_failure(
+    export_source, tmp_path, monkeypatch
+):
+    """Only what the runtime raises fails a target's check (load_runner's RuntimeFailure)."""
+
+    def broken_compare(*args):
+        raise ValueError("a bug in the check")
+
+    monkeypatch.setattr(verify, "compare", broken_compare)
+    with pytest.raises(ValueError, match="a bug in the check"):
+        api.export_checkpoint(_quick_config(export_source, tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
 def test_success_replaces_and_synthetic_samples_suffice(export_source, tmp_path, monkeypatch):
     artifact = tmp_path / "quick-cnn-torchscript-fp32.ptl"
     artifact.write_bytes(b"previous")
