@@ -51,7 +51,7 @@ def test_evaluate_json_keys(melanoma, quick_checkpoint, data_path):
         "n",
         "ci",
     }
-    assert expected <= report.keys()
+    assert expected <= report.keys() and "roc" not in report  # --roc FILE: a CSV
     assert report["n"] == 600
     assert (report["checkpoint"], report["split"]) == (str(quick_checkpoint), "test")
     assert len(report["data_fingerprint"]) == 16
@@ -117,9 +117,10 @@ def test_predict_prints_and_writes_csv(melanoma, quick_checkpoint, tmp_path, rea
 def test_predict_keeps_one_row_per_photo_whose_name_has_a_tab_or_line_break(
     melanoma, quick_checkpoint, tmp_path, real_jpegs
 ):
-    for name in ("tab\there.jpg", "two\nlines.jpg"):
-        (tmp_path / name).write_bytes(next(iter(real_jpegs.values())))
-    result = melanoma("predict", quick_checkpoint, tmp_path)
+    photos = [tmp_path / "tab\there.jpg", tmp_path / "two\nlines.jpg"]
+    for photo in photos:
+        photo.write_bytes(next(iter(real_jpegs.values())))
+    result = melanoma("predict", quick_checkpoint, *photos)  # several IMAGES: each scored
     assert result.returncode == 0, result.stderr
     rows = [line.split("\t") for line in result.stdout.strip().splitlines()[1:]]
     assert [r[0].rsplit("/", 1)[1] for r in rows] == ["tab\\there.jpg", "two\\nlines.jpg"]

@@ -140,6 +140,18 @@ def test_a_warning_naming_a_file_with_a_line_break_stays_on_one_line():
     assert done.stderr == "WARNING melanoma.sources: skipped 1 broken link(s): a\\nb.jpg\n"
 
 
+def test_the_melanoma_groups_threads_flag_sets_torchs_threads():
+    """`melanoma --threads 3 CMD` sets torch's intra-op threads before CMD runs (in a fresh
+    process: the setting is process-wide)."""
+    code = (
+        "import torch; from melanoma.cli import cli; "
+        "cli.main(['--threads', '3', 'evaluate', '--help'], standalone_mode=False); "
+        "print(torch.get_num_threads())"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.splitlines()[-1] == "3", done.stderr
+
+
 def test_a_bug_is_not_disguised_as_a_user_error(monkeypatch, capsys):
     def bug():
         raise ZeroDivisionError("division by zero")

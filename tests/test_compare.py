@@ -160,12 +160,20 @@ def test_auc_without_the_test_images_copied_in_the_unlabeled_pool(small):
     assert _without_near_duplicates(everything, probs, ("a", "b"), (0, 1)) is None
 
 
-def test_second_run_reuses_matching_checkpoints(compared, small):
+def test_second_run_reuses_matching_checkpoints(compared, small, monkeypatch):
     out, first = compared
     again = compare(small, out, ("sgan",), (0,), epochs=1, progress=False)
     assert again["runs"][0]["train_seconds"] is None
     assert again["seed_ensemble_auc"] is None  # one seed: nothing to average
-    supervised = compare(small, out, ("supervised",), (0,), epochs=1, progress=False)
+    # and through the command, which prints results.md (the data summary: on stderr)
+    monkeypatch.setattr("melanoma.datasets.load_dataset", lambda data: small)
+    args = ["--methods", "supervised", "--seeds", "0", "--epochs", "1", "--no-progress"]
+    result = CliRunner().invoke(cli, ["compare", "--data", "small", "--out", str(out), *args])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (out / "results.md").read_text()
+    assert small.summary() in result.stderr
+    supervised = json.loads((out / "results.json").read_text())
+    assert supervised["methods"] == ["supervised"] and supervised["seeds"] == [0]
     assert supervised["runs"][0]["train_seconds"] is None
     assert again["runs"][0]["test"]["auc"] == first["runs"][2]["test"]["auc"]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 
 from melanoma.checkpoint import (
     METADATA,
@@ -18,6 +19,7 @@ from melanoma.checkpoint import (
     load_checkpoint,
     resolve_checkpoint_dir,
 )
+from melanoma.cli import cli
 from melanoma.errors import UserError
 from melanoma.evaluate import (
     Prediction,
@@ -325,3 +327,22 @@ def test_a_photo_scored_exactly_at_the_threshold_is_flagged(sgan, tmp_path):
     (at,) = predict_images(sgan, [photo], scored.probability)
     (above,) = predict_images(sgan, [photo], np.nextafter(scored.probability, 1.0))
     assert at.melanoma and not above.melanoma
+
+
+def test_the_commands_table_says_why_its_numbers_are_optimistic(data_path):
+    """Not only --json: the table of reference-sgan on its own validation split says so too."""
+    args = ["evaluate", "reference-sgan", "--data", str(data_path), "--split", "val"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "thresholds were chosen on these images: optimistic" in result.stdout
+
+
+def test_the_command_refuses_a_threshold_its_target_sensitivity_does_not_choose():
+    """As predict: `--threshold youden --target-sensitivity 0.9` names two thresholds; refused
+    before any data is read."""
+    args = ["--data", "unread", "--threshold", "youden", "--target-sensitivity", "0.9"]
+    result = CliRunner().invoke(cli, ["evaluate", "reference-sgan", *args])
+    assert result.exit_code == 2, result.output
+    assert "--threshold youden is not the threshold --target-sensitivity 0.9 chooses" in (
+        result.stderr
+    )

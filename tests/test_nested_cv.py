@@ -88,6 +88,28 @@ def test_writes_results_and_leaves_no_checkpoints(dataset, tmp_path, capsys):
     assert "| val-auc |" in (out / "results.md").read_text()
 
 
+def test_the_command_runs_the_seeds_it_is_given_and_prints_results_md(
+    dataset, tmp_path, monkeypatch
+):
+    """`melanoma nested-cv --seeds 4,2`: those seeds, in that order (at TINY's folds and
+    epochs: the real study takes minutes per seed)."""
+    from click.testing import CliRunner
+
+    from melanoma.cli import cli
+
+    def tiny(data, config, out_dir):
+        return nested_cv(data, dataclasses.replace(TINY, seeds=config.seeds), out_dir)
+
+    monkeypatch.setattr("melanoma.datasets.load_dataset", lambda data: dataset)
+    monkeypatch.setattr(nested_module, "nested_cv", tiny)
+    out = tmp_path / "out"
+    args = ["nested-cv", "--data", "real", "--seeds", "4,2", "--out", str(out), "--no-progress"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "results.json").read_text())["seeds"] == [4, 2]
+    assert result.stdout == (out / "results.md").read_text()
+
+
 def test_standard_errors_count_images_not_seeds_times_images():
     """Two seeds that decide 4 images identically carry no more evidence than one seed."""
     from melanoma.nested_cv import _add_paired_differences

@@ -355,8 +355,9 @@ def test_qat_of_a_held_out_checkpoint_remeasures_validation_in_int8(dataset, tmp
     assert qat.meta.val_metrics["auc"] == pytest.approx(auc(val.labels.numpy(), int8_probs))
 
 
-def test_qat_of_an_ensemble_without_unlabeled_images(real_jpegs, tmp_path):
-    """Class folders have no unlabeled pool: agreement falls back to the labeled images."""
+def test_qat_of_an_ensemble_without_unlabeled_images(melanoma, real_jpegs, tmp_path):
+    """Class folders have no unlabeled pool: agreement falls back to the labeled images.
+    Through the `qat` command: --epochs 0 (calibrate only) and --seed reach QATConfig."""
     from melanoma.datasets import load_dataset
     from melanoma.train import TrainConfig, train_supervised
 
@@ -370,7 +371,11 @@ def test_qat_of_an_ensemble_without_unlabeled_images(real_jpegs, tmp_path):
     source = load_checkpoint(
         train_supervised(dataset, TrainConfig(epochs=1, progress=False), tmp_path / "float")
     )
-    qat_dir = qat_finetune(source, dataset, QATConfig(epochs=0, progress=False), tmp_path / "qat")
-    train_config = load_qat(qat_dir).meta.train_config
+    result = melanoma("qat", source.path, "--data", tmp_path / "data", "--out", tmp_path / "qat",
+                      "--epochs", "0", "--seed", "5", "--no-progress")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "decisions agree with float on 16 labeled training images" in result.stdout
+    train_config = load_qat(tmp_path / "qat").meta.train_config
+    assert (train_config["epochs"], train_config["seed"]) == (0, 5)
     assert train_config["agreement_images"] == "labeled training"
     assert train_config["n_agreement"] == 16 and not train_config["int8_val_measured"]

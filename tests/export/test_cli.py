@@ -10,6 +10,7 @@ import pytest
 from melanoma.export import cli as export_cli
 from melanoma.export import torchscript, verify
 from melanoma.export.cli import main
+from melanoma.export.registry import TARGETS
 from melanoma.manifest import read_manifest
 
 
@@ -76,7 +77,10 @@ def test_exports_and_prints_a_table(run_main, export_source, tmp_path, monkeypat
     ]
     assert str(tmp_path / "quick-cnn-torchscript-fp32.ptl") in row and row.endswith("passed")
     assert not_offered.endswith("not offered")  # --quantize both is the default
-    assert (tmp_path / "quick-cnn-torchscript-fp32.ptl.manifest.json").is_file()
+    assert f"torchscript int8: {torchscript.NOT_OFFERED['int8']}" in out.splitlines()  # why
+    check = read_manifest(tmp_path / "quick-cnn-torchscript-fp32.ptl.manifest.json").verification
+    agreement = f"{check.float_decision_agreement:.1%} of {check.n_images}"
+    assert row.split()[-5:] == [f"{check.max_abs_diff:.2e}", *agreement.split(), "passed"]
 
 
 def test_main_job_prints_its_table_and_nothing_on_stderr(melanoma_export, tmp_path):
@@ -90,6 +94,12 @@ def test_main_job_prints_its_table_and_nothing_on_stderr(melanoma_export, tmp_pa
     # the bundled int8 program's calibrated input range, in the app developer's units
     assert "int8 input range clips R 0-12 and G 254-255 (to its edge)" in result.stdout
     assert "P(melanoma) stays within [0.0025, 0.9989]" in result.stdout
+    fp32, int8 = (
+        read_manifest(tmp_path / f"reference-supervised-executorch-{p}.pte.manifest.json")
+        for p in ("fp32", "int8")
+    )
+    ratio = int8.file.size_bytes / fp32.file.size_bytes
+    assert f"executorch int8 is {ratio:.0%} of fp32 in size" in result.stdout
 
 
 def test_progress_names_each_artifact_before_its_export(
@@ -105,8 +115,10 @@ def test_progress_names_each_artifact_before_its_export(
     args = ("--target", "torchscript", "--checkpoint", export_source)
     code, _, err = run_main(*args, "--out", tmp_path / "a", "--progress")
     assert code == 0 and err.splitlines() == ["exporting torchscript fp32 ..."]  # int8: none
-    code, _, err = run_main(*args, "--out", tmp_path / "b")  # default: only on a terminal
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_main(*args)  # default: only on a terminal; --out default: ./artifacts
     assert code == 0 and err == ""
+    assert (tmp_path / "artifacts" / "quick-cnn-torchscript-fp32.ptl").is_file()
     # and a QAT the export has to run first shows its progress bar alike
     assert [config.qat.progress for config in configs] == [True, False]
 
@@ -118,6 +130,17 @@ def test_no_sample_image_line_when_no_artifact_ran_on_them(run_main, exported, m
     code, out, _ = run_main("--target", "coreml", "--out", "unused")
     assert code == 0 and "never its outputs" in out  # both rows spec-checked
     assert "generated mole-like images" not in out
+
+
+def test_all_exports_every_target(run_main, exported, monkeypatch):
+    configs = []
+    results = list(exported.values())  # the real export of every target and precision
+    monkeypatch.setattr(
+        export_cli, "export_checkpoint", lambda config, **_: configs.append(config) or results
+    )
+    code, _, err = run_main("--target", "all", "--out", "unused")
+    assert code == 0, err
+    assert [config.targets for config in configs] == [tuple(TARGETS)]  # one export, all four
 
 
 def test_unknown_target_lists_the_valid_ones(melanoma_export):
@@ -172,7 +195,9 @@ def test_user_errors_are_one_line_exit_2(run_main, export_source, float_only_che
     assert not (tmp_path / "o").exists()
 
 
-def test_threshold_names_the_default_the_checks_use(run_main, export_source, tmp_path, monkeypatch):
+def test_threshold_names_the_default_the_checks_use(
+    run_main, export_source, data_path, tmp_path, monkeypatch
+):
     """--threshold may name the threshold --target-sensitivity adds: the app decides at it,
     and both precisions are checked at it (the int8 program's metadata does not store it)."""
     checked_at = []
@@ -183,9 +208,10 @@ def test_threshold_names_the_default_the_checks_use(run_main, export_source, tmp
     code, out, err = run_main(
         "--target", "onnx", "--checkpoint", export_source,
         "--target-sensitivity", "0.95", "--threshold", "sensitivity_0.95", "--out", tmp_path,
+        "--data", data_path,
     )  # fmt: skip
     assert code == 0, err
-    assert "decisions at threshold sensitivity_0.95" in out
+    assert "'same as float' counts decisions at threshold sensitivity_0.95" in out  # real images
     for precision in ("fp32", "int8"):
         manifest = read_manifest(tmp_path / f"quick-cnn-onnx-{precision}.onnx.manifest.json")
         assert manifest.default_threshold == "sensitivity_0.95"
