@@ -162,7 +162,9 @@ def checkpoint(export_source):
 
 @pytest.fixture(scope="session")
 def test_split(dataset):
-    return dataset.test.images, dataset.test.labels.numpy()
+    """Every 4th real test image: 75 of each class (the split is sorted by class). Each
+    manifest edit here runs an accuracy pass in the file's runtime, a quarter as long so."""
+    return dataset.test.images[::4], dataset.test.labels[::4].numpy()
 
 
 @pytest.fixture(scope="session")
