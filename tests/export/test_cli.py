@@ -236,3 +236,34 @@ def test_failed_check_exits_1_naming_the_artifact(run_main, export_source, tmp_p
     (line,) = [line for line in err.splitlines() if line.startswith("error:")]
     assert str(tmp_path / "quick-cnn-torchscript-fp32.ptl") in line
     assert not (tmp_path / "quick-cnn-torchscript-fp32.ptl").exists()
+
+
+def test_verbose_brings_back_the_details_and_third_party_noise(tmp_path):
+    """-v sets the process's logging before the export starts (in a fresh process: pytest's
+    own log handlers would make basicConfig a no-op here). The command stops at once (no
+    such checkpoint); the messages after it are the kinds the flag governs."""
+    code = (
+        "import logging, sys, warnings\n"
+        "from melanoma.errors import UserError\n"
+        "from melanoma.export.cli import cli\n"
+        "try:\n"
+        "    cli.main(sys.argv[1:], standalone_mode=False)\n"
+        "except UserError:\n"
+        "    print('refused')\n"
+        "logging.getLogger('melanoma.export.api').info('a progress detail')\n"
+        "logging.getLogger('coremltools').warning('a third-party note')\n"
+        "warnings.warn('`isinstance(treespec, LeafSpec)` is deprecated', FutureWarning)\n"
+    )
+    args = ["--target", "onnx", "--checkpoint", tmp_path / "nowhere", "--out", tmp_path / "o"]
+    quiet, verbose = (
+        subprocess.run(
+            [sys.executable, "-c", code, *map(str, args + flags)], capture_output=True, text=True
+        )
+        for flags in ([], ["-v"])
+    )
+    assert quiet.stdout == verbose.stdout == "refused\n", quiet.stderr + verbose.stderr
+    assert quiet.stderr == ""
+    lines = verbose.stderr.splitlines()
+    assert "INFO melanoma.export.api: a progress detail" in lines
+    assert "WARNING coremltools: a third-party note" in lines
+    assert "LeafSpec)` is deprecated" in verbose.stderr
