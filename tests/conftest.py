@@ -246,6 +246,8 @@ def exported(shared_dir, export_source, dataset, worker_id) -> dict:
     from melanoma.export.registry import TARGETS
 
     artifacts = shared_dir / "artifacts"
+    # made here, not by the export: output_dir removes a folder it created when its export
+    # fails, and the other worker may be writing into this one
     artifacts.mkdir(exist_ok=True)
 
     def export(target: str, record: Path) -> None:
