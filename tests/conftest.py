@@ -137,7 +137,9 @@ def built_once(path: Path, build) -> Path:
     from filelock import FileLock
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{path}.lock"):
+    # A build takes seconds to ~3 min; a worker hung in one would otherwise hold the other
+    # for good, so the waiter gives up (filelock.Timeout names the lock) after 15 min.
+    with FileLock(f"{path}.lock", timeout=900):
         if not path.exists():
             partial = path.with_name(f"{path.name}.partial")
             shutil.rmtree(partial, ignore_errors=True)  # a worker that failed half-way
