@@ -162,10 +162,19 @@ def read_folds(path: Path) -> list[int] | None:
 
 
 def check_stored_thresholds(checkpoint: Checkpoint) -> None:
-    """Refuse a checkpoint whose stored thresholds its kept predictions do not reproduce
-    (SGAN checkpoints from before 2026-12-03 keep none, so theirs go unchecked)."""
-    if scores_path(checkpoint.path, checkpoint.meta.train_config).is_file():
+    """Refuse a checkpoint whose stored thresholds its kept predictions do not reproduce, or
+    that lost them. Only SGAN checkpoints from before 2026-12-03 (no predictions sha256)
+    may lack the file; theirs go unchecked."""
+    meta = checkpoint.meta
+    path = scores_path(checkpoint.path, meta.train_config)
+    if path.is_file():
         checkpoint_scores(checkpoint)
+    elif meta.val_scores_sha256 or path.name == OUT_OF_FOLD_CSV:
+        # without this, deleting the file would let a hand-set threshold through unchecked
+        raise CheckpointError(
+            f"{path}: missing or not a file; the checkpoint's thresholds were chosen on "
+            "these predictions and are checked against them"
+        )
 
 
 def decision_threshold(

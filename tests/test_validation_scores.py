@@ -3,6 +3,7 @@
 import json
 import shutil
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,6 +111,20 @@ def test_each_method_reads_its_own_file_and_a_stray_one_is_ignored(sgan_copy):
     assert decision_threshold(sgan, "youden")[1] == sgan.meta.threshold()
     with pytest.raises(CheckpointError, match="keeps no validation.csv"):
         decision_threshold(sgan, target_sensitivity=0.95)
+
+
+@pytest.mark.parametrize("replace", [Path.unlink, lambda path: (path.unlink(), path.mkdir())])
+def test_a_checkpoint_that_kept_its_predictions_must_still_have_them(
+    quick_checkpoint, tmp_path, replace
+):
+    """Else deleting the file would let a hand-set threshold through unchecked."""
+    ckpt = shutil.copytree(quick_checkpoint, tmp_path / "ckpt")
+    meta = json.loads((ckpt / METADATA).read_text())
+    next(t for t in meta["thresholds"] if t["name"] == "youden")["probability"] = 0.01
+    (ckpt / METADATA).write_text(json.dumps(meta))
+    replace(ckpt / OUT_OF_FOLD_CSV)
+    with pytest.raises(CheckpointError, match=r"out_of_fold.csv: missing or not a file; "):
+        load_checkpoint(ckpt)
 
 
 def _inverted(labels, probs):

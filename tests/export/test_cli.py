@@ -185,7 +185,7 @@ def test_user_errors_are_one_line_exit_2(run_main, export_source, float_only_che
     assert_one_line_error(
         run_main("--target", "onnx", "--checkpoint", no_scores, "--target-sensitivity", "0.95",
                  "--out", tmp_path / "o"),
-        "keeps no out_of_fold.csv",
+        "out_of_fold.csv: missing or not a file",
     )  # fmt: skip
     assert_one_line_error(
         run_main("--target", "onnx", "--checkpoint", export_source, "--threshold", "sens",
