@@ -32,6 +32,7 @@ from melanoma.config_checks import ConfigError
 from melanoma.errors import UserError, first_line
 from melanoma.methods import TRAINERS as RECORDED_METHODS
 from melanoma.metrics import sensitivity_target
+from melanoma.sources import read_small_text
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
@@ -186,7 +187,7 @@ def read_meta(ckpt_dir: Path) -> CheckpointMeta:
     if not ckpt_dir.is_dir():
         raise CheckpointError(f"{ckpt_dir}: checkpoint directory not found")
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_small_text(path))
     except FileNotFoundError:
         if (ckpt_dir / "resume.pt").is_file():  # melanoma.resume.RESUME, which imports this
             raise CheckpointError(
@@ -195,7 +196,9 @@ def read_meta(ckpt_dir: Path) -> CheckpointMeta:
                 "melanoma compare)"
             ) from None
         raise CheckpointError(f"{ckpt_dir}: no {METADATA} (not a checkpoint directory)") from None
-    except (ValueError, OSError, RecursionError) as err:
+    except OSError as err:  # a directory, a FIFO, a device, too large, unreadable
+        raise CheckpointError(f"{path}: cannot read metadata ({err.strerror})") from None
+    except (ValueError, RecursionError) as err:
         # ValueError: bad JSON or UTF-8, and integers past Python's 4300-digit limit;
         # RecursionError: JSON nested deeper than the parser's stack (a hostile file)
         raise CheckpointError(f"{path}: corrupt metadata ({first_line(err)})") from None

@@ -30,6 +30,7 @@ from typing import Any
 
 from melanoma.checkpoint import file_sha256, same_threshold_name
 from melanoma.errors import UserError
+from melanoma.sources import read_small_text
 
 SCHEMA_VERSION = 4
 READABLE_VERSIONS = (1, 2, 3, 4)
@@ -349,10 +350,10 @@ def manifest_path(artifact: Path) -> Path:
 def read_manifest(path: Path) -> Manifest:
     """Read and validate a manifest file."""
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_small_text(path))
     except FileNotFoundError:
         raise ManifestError(f"{path}: manifest not found") from None
-    except OSError as err:  # a directory, unreadable, ...
+    except OSError as err:  # a directory, a FIFO, a device, too large, unreadable
         raise ManifestError(f"{path}: cannot read manifest ({err.strerror})") from None
     except (ValueError, RecursionError) as err:  # bad JSON or UTF-8, a 4300-digit integer,
         # nesting deeper than the parser's stack

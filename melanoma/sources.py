@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import zipfile
@@ -25,6 +26,17 @@ class DataError(UserError):
 def check_file_size(size: int, where: str) -> None:
     if size > MAX_FILE_BYTES:
         raise DataError(f"{where}: {size} bytes, over the {MAX_FILE_BYTES} byte limit for a file")
+
+
+def read_small_text(path: Path) -> str:
+    """A metadata or manifest file's text. A FIFO would block the read and /dev/zero never
+    end it, so anything but a regular file under the size limit is an OSError naming it."""
+    if path.exists() and not path.is_file():
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise OSError(errno.EFBIG, f"{size} bytes, over the {MAX_FILE_BYTES} byte limit", str(path))
+    return path.read_text()
 
 
 def read_file(path: Path) -> bytes:

@@ -1,5 +1,7 @@
 import hashlib
 import json
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -110,6 +112,17 @@ def test_corrupt_and_missing_metadata(saved, tmp_path):
     resume_or_rerun = "an interrupted training run.*--resume, or the same melanoma compare"
     with pytest.raises(CheckpointError, match=resume_or_rerun):
         load_checkpoint(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("make", [os.mkfifo, lambda p: p.symlink_to("/dev/zero"), Path.mkdir])
+def test_metadata_that_is_not_a_regular_file_is_refused_unread(saved, make):
+    """A FIFO would block the read, /dev/zero never end it."""
+    path, _ = saved
+    (path / "metadata.json").unlink()
+    make(path / "metadata.json")
+    not_regular = r"metadata.json: cannot read metadata \(not a regular file\)"
+    with pytest.raises(CheckpointError, match=not_regular):
+        load_checkpoint(path)
 
 
 def test_sha256_identifies_weights_and_metadata(saved):

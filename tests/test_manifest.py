@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 
 import pytest
@@ -200,6 +201,14 @@ def test_unparseable_manifests_are_one_line_errors(tmp_path, text, why):
     path = tmp_path / "x.pte.manifest.json"
     path.write_text(text)
     with pytest.raises(ManifestError, match=f"x.pte.manifest.json: not valid JSON .*{why}"):
+        read_manifest(path)
+
+
+@pytest.mark.parametrize("make", [os.mkfifo, lambda p: p.symlink_to("/dev/zero")])
+def test_a_manifest_that_is_a_fifo_or_a_device_is_refused_unread(tmp_path, make):
+    path = tmp_path / "x.pte.manifest.json"
+    make(path)
+    with pytest.raises(ManifestError, match=r"manifest.json: cannot read manifest \(not a regular"):
         read_manifest(path)
 
 

@@ -2,7 +2,7 @@ import zipfile
 
 import pytest
 
-from melanoma.sources import MAX_FILE_BYTES, DataError, FileSource, read_file
+from melanoma.sources import MAX_FILE_BYTES, DataError, FileSource, read_file, read_small_text
 
 
 def test_zip_is_read_in_place(tmp_path):
@@ -171,3 +171,13 @@ def test_a_folder_linked_many_times_is_listed_once(tmp_path):
     for i in range(3):
         (tmp_path / "images" / f"again{i}").symlink_to(tmp_path / "images")
     assert FileSource(tmp_path).names == ["images/IMG_0.jpg"]
+
+
+def test_a_small_text_file_over_the_limit_is_refused_before_reading(tmp_path):
+    path = tmp_path / "metadata.json"
+    with path.open("wb") as handle:
+        handle.truncate(MAX_FILE_BYTES + 1)  # sparse: nothing of it is on disk
+    with pytest.raises(OSError, match=f"{MAX_FILE_BYTES + 1} bytes, over the"):
+        read_small_text(path)
+    path.write_text("{}")
+    assert read_small_text(path) == "{}"

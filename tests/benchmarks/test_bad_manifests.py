@@ -57,5 +57,7 @@ def test_manifest_that_is_a_directory_is_a_manifest_error(artifacts_copy):
     path = artifacts_copy / f"{ONNX}.manifest.json"
     path.unlink()
     path.mkdir()
-    with pytest.raises(ManifestError, match=r"manifest.json: cannot read manifest \(Is a dir"):
+    with pytest.raises(
+        ManifestError, match=r"manifest.json: cannot read manifest \(not a regular file"
+    ):
         discover(artifacts_copy)
