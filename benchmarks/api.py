@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from melanoma.atomic import check_writable
+from melanoma.atomic import check_writable, refuse_writing_into_inputs
 from melanoma.benchmarks.gate import GateLimits, targets, violations
 from melanoma.benchmarks.harness import BenchConfig, BenchResult, run_benchmark
 from melanoma.benchmarks.report import (
@@ -18,7 +18,7 @@ from melanoma.benchmarks.report import (
     write_text,
 )
 from melanoma.benchmarks.timing import THROUGHPUT_BATCH, split_runs
-from melanoma.checkpoint import package_versions, utc_now
+from melanoma.checkpoint import package_versions, resolve_checkpoint_dir, utc_now
 from melanoma.errors import UserError
 
 
@@ -85,7 +85,7 @@ def write_outputs(report: dict, outputs: Outputs) -> list[Path]:
     return written
 
 
-def check_outputs(outputs: Outputs) -> None:
+def check_outputs(outputs: Outputs, config: BenchConfig) -> None:
     """Refuse outputs that cannot be written before the run, not after minutes of it
     with half the report files already there."""
     out, json_path = Path(outputs.out_dir), outputs.json_path
@@ -93,12 +93,15 @@ def check_outputs(outputs: Outputs) -> None:
     if json_path is not None:
         if Path(json_path).resolve() == out.resolve():
             raise UserError(f"{json_path}: the --json file cannot be the --out directory")
+        reference = config.reference and resolve_checkpoint_dir(config.reference)
+        inputs = {"artifacts folder": config.artifacts_dir, "data": config.data}
+        refuse_writing_into_inputs(json_path, "--json", {**inputs, "reference": reference})
         check_writable(Path(json_path), is_dir=False)
 
 
 def benchmark(config: BenchConfig, limits: GateLimits, outputs: Outputs) -> dict:
     """Benchmark every artifact, write the outputs, return the report (gate result inside)."""
-    check_outputs(outputs)
+    check_outputs(outputs, config)
     report = build_report(run_benchmark(config), config, limits)
     write_outputs(report, outputs)
     return report

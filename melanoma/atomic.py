@@ -181,3 +181,16 @@ def check_writable(path: Path, is_dir: bool) -> None:
         os.unlink(probe)
     except OSError as err:
         raise UserError(f"{path}: cannot write in {existing} ({err.strerror})") from None
+
+
+def refuse_writing_into_inputs(output: Path, option: str, inputs: dict[str, object]) -> None:
+    """Refuse an output file that is one of the command's inputs or lies in an input folder
+    (`inputs` maps what each is to its path; None is skipped): `--roc CKPT/metadata.json`
+    would replace the checkpoint just read, and a file in the data folder breaks its layout."""
+    where = Path(output).resolve()
+    for what, given in inputs.items():
+        if given is not None and where.is_relative_to(Path(given).resolve()):
+            raise UserError(
+                f"{output}: {option} would write into the {what} ({given}); "
+                "choose a path outside it"
+            )

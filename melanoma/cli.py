@@ -273,9 +273,14 @@ def nested_cv(data, seeds, out_dir, progress):
 )
 def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as_json, roc_path):
     """Metrics with 95% bootstrap CIs for CHECKPOINT_DIR on a split."""
+    from melanoma.atomic import refuse_writing_into_inputs
+    from melanoma.checkpoint import resolve_checkpoint_dir
     from melanoma.evaluate import evaluate_on_data, report_text, write_roc_csv
 
     refuse_two_thresholds(threshold_name, target_sensitivity)
+    if roc_path is not None:  # before the run, which takes seconds to minutes
+        inputs = {"checkpoint": resolve_checkpoint_dir(checkpoint_dir), "data": data}
+        refuse_writing_into_inputs(roc_path, "--roc", inputs)
     report = evaluate_on_data(checkpoint_dir, data, split, threshold_name, target_sensitivity)
     roc = report.pop("roc")  # hundreds of points: a file, not the one-line JSON
     if roc_path is not None:
@@ -304,6 +309,7 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
     as the Android app does. The decision is "flagged" at or above the
     threshold, else "not flagged" (not "benign"): a demo, not a diagnosis.
     """
+    from melanoma.atomic import refuse_writing_into_inputs
     from melanoma.checkpoint import load_checkpoint
     from melanoma.evaluate import (
         PREDICTION_COLUMNS,
@@ -315,6 +321,8 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
 
     refuse_two_thresholds(threshold_name, target_sensitivity)
     checkpoint = load_checkpoint(checkpoint_dir)
+    if csv_path is not None:  # the photos it scores are checked when it writes
+        refuse_writing_into_inputs(csv_path, "--csv", {"checkpoint": checkpoint.path})
     name, threshold = decision_threshold(checkpoint, threshold_name, target_sensitivity)
     predictions = predict_images(checkpoint, list(images), threshold)
     if csv_path is not None:  # first: a CSV that cannot be written fails the command

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from melanoma.benchmarks.api import Outputs, check_outputs, write_outputs
+from melanoma.benchmarks.harness import BenchConfig
 from melanoma.benchmarks.report import SCHEMA_VERSION
 from melanoma.errors import UserError
 
@@ -31,11 +32,31 @@ def test_writes_each_report_file_and_the_extra_json_copy(report, tmp_path):
 
 def test_outputs_that_cannot_be_written_are_refused_before_the_run(tmp_path):
     (tmp_path / "file").write_text("")
+    config = BenchConfig(artifacts_dir=tmp_path / "artifacts")
     with pytest.raises(UserError, match="not a directory"):
-        check_outputs(Outputs(tmp_path / "file"))
+        check_outputs(Outputs(tmp_path / "file"), config)
     with pytest.raises(UserError, match="cannot be the --out directory"):
-        check_outputs(Outputs(tmp_path / "out", json_path=tmp_path / "out"))
+        check_outputs(Outputs(tmp_path / "out", json_path=tmp_path / "out"), config)
     with pytest.raises(UserError, match="is not a directory"):
-        check_outputs(Outputs(tmp_path / "out", json_path=tmp_path / "file" / "r.json"))
-    check_outputs(Outputs(tmp_path / "new" / "out", json_path=tmp_path / "r.json"))
+        check_outputs(Outputs(tmp_path / "out", json_path=tmp_path / "file" / "r.json"), config)
+    check_outputs(Outputs(tmp_path / "new" / "out", json_path=tmp_path / "r.json"), config)
     assert not (tmp_path / "new").exists()  # checking creates nothing
+
+
+@pytest.mark.parametrize(
+    ("json_path", "named"),
+    [
+        ("artifacts/m-onnx-fp32.onnx", "artifacts folder"),  # would replace an artifact
+        ("artifacts/sub/new.json", "artifacts folder"),
+        ("data/MelanomaDetection.zip", "data"),
+        ("data/report.json", "data"),
+        ("ckpt/metadata.json", "reference"),
+    ],
+)
+def test_the_json_copy_may_not_land_on_or_among_the_inputs(tmp_path, json_path, named):
+    for folder in ("artifacts/sub", "data", "ckpt"):
+        (tmp_path / folder).mkdir(parents=True)
+    config = BenchConfig(tmp_path / "artifacts", str(tmp_path / "data"), str(tmp_path / "ckpt"))
+    outputs = Outputs(tmp_path / "out", json_path=tmp_path / json_path)
+    with pytest.raises(UserError, match=f"--json would write into the {named} "):
+        check_outputs(outputs, config)
