@@ -147,6 +147,16 @@ def resolve_checkpoint_dir(path_or_name: str | os.PathLike) -> Path:
     return Path(text).expanduser()
 
 
+def refuse_bundled_out_dir(out_dir: Path) -> None:
+    """Training never writes into the bundled models' folders, installed or in a source
+    checkout: it would replace a documented model and leave its qat/ program stale."""
+    if Path(out_dir).resolve().is_relative_to(REFERENCE_DIR.resolve()):
+        raise UserError(
+            f"{out_dir}: inside the bundled reference models' folder ({REFERENCE_DIR}), which "
+            "training does not replace; choose another --out"
+        )
+
+
 def save_checkpoint(out_dir: Path, model: nn.Module, meta: CheckpointMeta) -> Path:
     """Write weights, then metadata naming their sha256, each atomically.
 

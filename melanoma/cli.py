@@ -111,7 +111,7 @@ def train(
     """
     import torch
 
-    from melanoma.checkpoint import read_meta
+    from melanoma.checkpoint import read_meta, refuse_bundled_out_dir
     from melanoma.datasets import load_dataset
     from melanoma.methods import method_config
     from melanoma.resume import RESUME
@@ -124,6 +124,7 @@ def train(
         # the CPU the variable is unused. Set before the first CUDA call.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
+    refuse_bundled_out_dir(out_dir)  # train_method checks too; here before loading the data
     if resume and not (out_dir / RESUME).is_file():  # before minutes of decoding images
         raise UserError(f"{out_dir / RESUME}: no resume state to continue from")
     if not resume and (out_dir / RESUME).is_file():  # a forgotten --resume: never lose it

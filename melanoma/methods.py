@@ -49,6 +49,9 @@ def method_config(method: str, seed: int, epochs: int | None = None, progress: b
 
 def train_method(method: str, dataset: Dataset, config, out_dir: Path, resume=False) -> Path:
     """Train `method` (its config from method_config) into out_dir with the trainer behind it."""
+    from melanoma.checkpoint import refuse_bundled_out_dir  # it imports this module
+
+    refuse_bundled_out_dir(out_dir)
     if trainer_of(method) == "supervised":
         from melanoma.train import train_supervised
 

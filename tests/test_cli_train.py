@@ -47,3 +47,17 @@ def test_train_flags_reach_the_checkpoint(
     assert result.stdout.startswith(f"wrote {out} (epoch {meta.best_epoch}/2, val AUC ")
     assert result.stdout.count("\n") == 1
     assert "labeled 16 (8 melanoma)" in result.stderr
+
+
+def test_training_into_the_bundled_models_folder_is_refused(console_script, class_folders):
+    """It would replace a documented model and leave its int8 program stale."""
+    from melanoma.checkpoint import REFERENCE_DIR
+
+    out = REFERENCE_DIR / "supervised" / "retrained"  # a new folder, should the guard fail
+    args = ["train", "--data", class_folders, "--out", out, "--epochs", "1", "--no-progress"]
+    result = subprocess.run(
+        [console_script("melanoma"), *map(str, args)], capture_output=True, text=True
+    )
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "inside the bundled reference models' folder" in result.stderr  # before the data
+    assert not out.exists()

@@ -2,7 +2,16 @@
 
 import pytest
 
-from melanoma.methods import METHODS, SGAN_ABLATIONS, TRAINERS, method_config, trainer_of
+from melanoma.checkpoint import REFERENCE_DIR
+from melanoma.errors import UserError
+from melanoma.methods import (
+    METHODS,
+    SGAN_ABLATIONS,
+    TRAINERS,
+    method_config,
+    train_method,
+    trainer_of,
+)
 from melanoma.train import TrainConfig
 from melanoma.train_sgan import SGANConfig
 
@@ -27,3 +36,11 @@ def test_each_method_config_switches_off_only_its_part_of_the_unlabeled_signal()
     gan_alone = method_config("sgan-no-mean-teacher", 0, 1)
     assert (gan_alone.unsup_weight, gan_alone.consistency_weight) == (1.0, 0.0)
     assert method_config("sgan", 0, progress=False).epochs == SGANConfig().epochs
+
+
+def test_no_method_trains_into_the_bundled_models_folder(tmp_path):
+    for method in ("supervised", "sgan"):
+        out = REFERENCE_DIR / method / "retrained"
+        with pytest.raises(UserError, match="inside the bundled reference models' folder"):
+            train_method(method, None, method_config(method, 0, 1), out)  # before the data
+        assert not out.exists()
