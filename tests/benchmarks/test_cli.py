@@ -35,7 +35,8 @@ def test_passing_run_writes_every_output_and_exits_0(bench_main, artifacts_dir, 
     code, out, err = bench_main("--artifacts", artifacts_dir, "--data", data_path, "--reference",
                                 export_source, "--out", tmp_path / "out", "--json",
                                 tmp_path / "copy.json", "--max-auc-drop", "0.5",
-                                "--min-agreement", "0", "--require-int8", *FAST)  # fmt: skip
+                                "--min-agreement", "0", "--max-accuracy-drop", "0.5",
+                                "--require-int8", *FAST)  # fmt: skip
     assert code == 0, err
     names = {p.name for p in (tmp_path / "out").iterdir()}
     assert names == {"report.json", "report.md", "report.csv", "roc.png", "latency.png",
@@ -50,7 +51,8 @@ def test_passing_run_writes_every_output_and_exits_0(bench_main, artifacts_dir, 
         "gate passed: every runnable artifact row (3 fp32, 2 int8) held to --max-auc-drop 0.5, "
         in out
     )
-    assert "--min-agreement 0, --require-int8" in out  # a limit of 0 is still a limit
+    # a limit of 0 is still a limit, and each flag reaches the gate
+    assert "--min-agreement 0, --max-accuracy-drop 0.5, --require-int8" in out
 
 
 def test_gate_violations_exit_1_one_line_each(bench_main, artifacts_dir, export_source,
@@ -64,6 +66,15 @@ def test_gate_violations_exit_1_one_line_each(bench_main, artifacts_dir, export_
     assert len(gate) == 5  # every runnable artifact at 1 thread; Core ML and eager are not gated
     assert all(" 1t: latency_p50_ms " in line and line.endswith("breaks 1e-06") for line in gate)
     assert json.loads(out)["gate"]["violations"] == gate  # --json -: the report on stdout
+
+
+def test_a_single_violation_exits_1(bench_main, report, monkeypatch, tmp_path):
+    one = "GATE m-executorch-int8.pte: auc_drop 0.002 breaks 0.001"
+    failed = {**report, "gate": {**report["gate"], "violations": [one], "passed": False}}
+    monkeypatch.setattr("melanoma.benchmarks.api.benchmark", lambda *args: failed)
+    args = ("--artifacts", tmp_path, "--out", tmp_path / "out", "--max-auc-drop", "0.001")
+    code, _, err = bench_main(*args)
+    assert code == 1 and err.strip().splitlines()[-1] == one
 
 
 def test_tampered_manifest_exits_2(bench_main, artifacts_copy, export_source, tmp_path):

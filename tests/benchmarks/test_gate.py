@@ -41,6 +41,27 @@ def test_failed_check_is_a_violation_without_limits(make_row_for):
     ]
 
 
+@pytest.mark.parametrize(
+    "limits",
+    [GateLimits(max_auc_drop=0.0), GateLimits(min_agreement=0.0), GateLimits(require_int8=True)],
+)
+def test_a_limit_of_0_or_require_int8_alone_fails_when_nothing_ran(rows, limits):
+    """0 is a limit too (not "no limit"); and one line says why, not two."""
+    not_artifacts = [row for row in rows if row["target"] in ("pytorch", "coreml")]
+    assert violations(not_artifacts, limits) == [
+        "GATE: no artifact could run here, so none was held to the limits"
+    ]
+
+
+def test_a_failed_row_without_figures_is_one_violation_under_every_limit(make_row_for):
+    """A file that would not load has no AUC, agreement or latency to hold to a limit."""
+    failed = make_row_for(status="failed", reasons=["runtime error: x"], measured=False)
+    limits = GateLimits(0.005, 0.99, 1.0, 0.005)
+    assert violations([failed], limits) == [
+        "GATE m.pte: status failed breaks verified (runtime error: x)"
+    ]
+
+
 def test_require_int8_fails_a_run_of_float_artifacts_only(rows):
     """A drift gate held by float files alone measured no drift, and must not pass."""
     floats = [row for row in rows if row["precision"] != "int8"]
