@@ -46,13 +46,16 @@ from melanoma.export.contract import (
 )
 from melanoma.export.registry import TARGETS, get_target
 from melanoma.manifest import (
+    SUFFIX,
     FileInfo,
     Manifest,
+    ManifestError,
     Quantization,
     Threshold,
     Verification,
     find_threshold,
     manifest_path,
+    read_manifest,
     sha256_of,
     size_of,
 )
@@ -157,6 +160,8 @@ def export_checkpoint(
     model_name = _model_name(config.checkpoint, checkpoint.path)
     thresholds = manifest_thresholds(checkpoint, config.target_sensitivity)
     threshold = _named_threshold(thresholds, config.threshold_name, model_name)
+    source_sha256 = checkpoint_sha256(checkpoint.path)
+    _refuse_other_checkpoints_files(Path(config.out_dir), source_sha256)
     with output_dir(Path(config.out_dir)) as out_dir:
         dataset = _load_data(config.data)
         if dataset is not None:  # its manifests would carry an edited normalization
@@ -171,7 +176,7 @@ def export_checkpoint(
             sources["int8"] = _int8_source(checkpoint, dataset, model_name, out_dir, config.qat)
         context = Context(
             model_name,
-            checkpoint_sha256(checkpoint.path),
+            source_sha256,
             out_dir,
             samples,
             threshold,
@@ -187,6 +192,22 @@ def export_checkpoint(
     if any(r.status == "failed" for r in results):
         raise ExportFailed(results)
     return results
+
+
+def _refuse_other_checkpoints_files(out_dir: Path, source_sha256: str) -> None:
+    """The benchmark takes one checkpoint's files per folder; refuse to make a folder it
+    would refuse (an unreadable manifest is left for the benchmark to name)."""
+    for path in sorted(out_dir.rglob(f"*{SUFFIX}")) if out_dir.is_dir() else []:
+        try:
+            other = read_manifest(path)
+        except ManifestError:
+            continue
+        if other.source_checkpoint_sha256 != source_sha256:
+            raise UserError(
+                f"{out_dir}: holds {path.name}, exported from another checkpoint "
+                f"({other.model_name}); the benchmark reads one checkpoint's files per "
+                "folder: choose another --out"
+            )
 
 
 def _offering(precisions) -> str:
