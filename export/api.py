@@ -203,10 +203,12 @@ def _refuse_other_checkpoints_files(out_dir: Path, source_sha256: str) -> None:
         except ManifestError:
             continue
         if other.source_checkpoint_sha256 != source_sha256:
+            # a retrained checkpoint keeps its name: the sha256 tells them apart
+            sha = f"sha256 {other.source_checkpoint_sha256[:12]}..., not {source_sha256[:12]}..."
             raise UserError(
                 f"{out_dir}: holds {path.name}, exported from another checkpoint "
-                f"({other.model_name}); the benchmark reads one checkpoint's files per "
-                "folder: choose another --out"
+                f"({other.model_name}, {sha}); the benchmark reads one checkpoint's files per "
+                "folder: choose another --out or empty this one"
             )
 
 
