@@ -21,6 +21,10 @@ exporter="${MELANOMA_EXPORT:-melanoma-export}"
 # user's --out, --target or --quantize would silently send the .pte elsewhere or skip it.
 for arg in "$@"; do
     case "$arg" in
+        -h | --help)  # the exporter's own help would print, then "found 0" .pte files
+            sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+            exit 0
+            ;;
         --out | --out=* | --target | --target=* | --quantize | --quantize=*)
             echo "prepare_model: ${arg%%=*} is set by this script (an int8 ExecuTorch export" \
                 "into a temporary folder, copied into $assets); give the other options" >&2
@@ -28,6 +32,16 @@ for arg in "$@"; do
             ;;
     esac
 done
+
+# Checked before the export, which takes tens of seconds, rather than after it.
+if [[ -e "$assets" && ! -d "$assets" ]]; then
+    echo "prepare_model: ASSETS_DIR $assets exists and is not a folder" >&2
+    exit 2
+fi
+if ! command -v "$exporter" >/dev/null; then
+    echo "prepare_model: $exporter not found (activate the venv, or set MELANOMA_EXPORT)" >&2
+    exit 2
+fi
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

@@ -52,12 +52,13 @@ def fake_export(tmp_path, build_manifest) -> dict[str, Path]:
     return {"bin": bin_dir, "pte": pte, "log": log, "assets": tmp_path / "assets" / "model"}
 
 
-def _run(fake: dict[str, Path], *args: str) -> subprocess.CompletedProcess[str]:
+def _run(fake: dict[str, Path], *args: str, env=None) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "PATH": f"{fake['bin']}{os.pathsep}{os.environ['PATH']}",
         "PYTHON": sys.executable,
         "ASSETS_DIR": str(fake["assets"]),
+        **(env or {}),
     }
     return subprocess.run(
         ["bash", str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=120
@@ -141,3 +142,22 @@ def test_refuses_the_options_it_sets_itself(fake_export, option, args):
     assert len(result.stderr.splitlines()) == 1
     assert not fake_export["log"].exists()  # the exporter never ran
     assert not fake_export["assets"].exists()
+
+
+def test_a_bad_assets_path_or_exporter_is_refused_before_exporting(fake_export, tmp_path):
+    fake_export["assets"].parent.mkdir()
+    fake_export["assets"].write_text("a file where the folder goes")
+    result = _run(fake_export)
+    assert result.returncode == 2 and "exists and is not a folder" in result.stderr
+    assert not fake_export["log"].exists()  # the exporter never ran
+    fake_export["assets"].unlink()
+    result = _run(fake_export, env={"MELANOMA_EXPORT": str(tmp_path / "nowhere")})
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "nowhere not found (activate the venv, or set MELANOMA_EXPORT)" in result.stderr
+
+
+def test_help_is_the_scripts_own(fake_export):
+    result = _run(fake_export, "--checkpoint", "reference-sgan", "--help")
+    assert result.returncode == 0 and not fake_export["log"].exists()
+    assert result.stdout.startswith("Export the int8 ExecuTorch model and copy it")
+    assert "ASSETS_DIR (default app/src/main/assets/model" in result.stdout
