@@ -195,7 +195,9 @@ def read_meta(ckpt_dir: Path) -> CheckpointMeta:
     if ckpt_dir.is_file():
         raise CheckpointError(f"{ckpt_dir}: a file, not a checkpoint directory")
     if not ckpt_dir.is_dir():
-        raise CheckpointError(f"{ckpt_dir}: checkpoint directory not found")
+        # exists() follows links too: a loop or a dangling link is "not found" to it
+        linked = " (a broken or looping link)" if ckpt_dir.is_symlink() else ""
+        raise CheckpointError(f"{ckpt_dir}: checkpoint directory not found{linked}")
     try:
         data = json.loads(read_small_text(path))
     except FileNotFoundError:
@@ -297,7 +299,8 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
     meta = read_meta(ckpt_dir)
     weights = ckpt_dir / WEIGHTS
     if not weights.is_file():
-        raise CheckpointError(f"{ckpt_dir}: {WEIGHTS} is missing")
+        why = "is not a file" if weights.exists() else "is missing"  # a folder, a device...
+        raise CheckpointError(f"{ckpt_dir}: {WEIGHTS} {why}")
     if file_sha256(weights) != meta.weights_sha256:
         raise CheckpointError(f"{weights}: sha256 does not match metadata (truncated or replaced?)")
     try:

@@ -114,6 +114,17 @@ def test_corrupt_and_missing_metadata(saved, tmp_path):
         load_checkpoint(tmp_path / "empty")
 
 
+def test_a_weights_folder_and_a_looping_checkpoint_link_are_named_as_such(saved, tmp_path):
+    path, _ = saved
+    (path / "weights.pt").unlink()
+    (path / "weights.pt").mkdir()
+    with pytest.raises(CheckpointError, match="weights.pt is not a file"):
+        load_checkpoint(path)
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(CheckpointError, match=r"not found \(a broken or looping link\)"):
+        load_checkpoint(tmp_path / "loop")
+
+
 @pytest.mark.parametrize("make", [os.mkfifo, lambda p: p.symlink_to("/dev/zero"), Path.mkdir])
 def test_metadata_that_is_not_a_regular_file_is_refused_unread(saved, make):
     """A FIFO would block the read, /dev/zero never end it."""
