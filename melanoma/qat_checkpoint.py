@@ -129,17 +129,27 @@ def find_qat(float_ckpt_dir: str | os.PathLike) -> Path | None:
     qat_dir = float_dir / QAT_SUBDIR
     if not (qat_dir / METADATA).is_file():
         return None
-    if not made_from(qat_dir, checkpoint_sha256(float_dir)):
-        log.warning("ignoring %s: unreadable, or made from another float checkpoint", qat_dir)
+    mismatch = qat_mismatch(qat_dir, checkpoint_sha256(float_dir))
+    if mismatch is not None:
+        log.warning("ignoring %s: %s", qat_dir, mismatch)
         return None
     return qat_dir
 
 
 def made_from(qat_dir: Path, source_sha256: str) -> bool:
     """True when qat_dir holds a readable QAT whose source is the checkpoint with this sha256."""
+    return qat_mismatch(qat_dir, source_sha256) is None
+
+
+def qat_mismatch(qat_dir: Path, source_sha256: str) -> str | None:
+    """Why qat_dir is not a readable QAT made from the checkpoint with this sha256, in words
+    (a retrained checkpoint leaves its old qat/ behind); None if it is one."""
     if not (qat_dir / METADATA).is_file():
-        return False
+        return f"no {METADATA}"
     try:
-        return read_meta(qat_dir).train_config.get("source_checkpoint_sha256") == source_sha256
-    except CheckpointError:
-        return False
+        recorded = read_meta(qat_dir).train_config.get("source_checkpoint_sha256")
+    except CheckpointError as err:
+        return f"unreadable ({err})"
+    if recorded != source_sha256:
+        return f"made from another float checkpoint (sha256 {str(recorded)[:12]}...)"
+    return None

@@ -107,13 +107,17 @@ def test_saved_directory_round_trips(qat_dir, float_dir):
     assert (qat_dir / PROGRAM).stat().st_size < 2_000_000  # int8 weights only, no fp32 copies
 
 
-def test_find_qat_ignores_a_stale_or_missing_qat(qat_dir, float_dir, tmp_path):
+def test_find_qat_ignores_a_stale_or_missing_qat_and_says_why(qat_dir, float_dir, tmp_path, caplog):
     other = tmp_path / "float"
     shutil.copytree(float_dir, other)
     meta = json.loads((other / "metadata.json").read_text())
     meta["created_utc"] = "retrained"  # a different float checkpoint with the old qat/ inside
     (other / "metadata.json").write_text(json.dumps(meta))
     assert find_qat(other) is None
+    assert "qat: made from another float checkpoint (sha256 " in caplog.text
+    (other / "qat" / "metadata.json").write_text("{")
+    assert find_qat(other) is None
+    assert "qat: unreadable (" in caplog.text and "corrupt metadata" in caplog.text
     shutil.rmtree(other / "qat")
     assert find_qat(other) is None
 
