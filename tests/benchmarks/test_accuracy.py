@@ -57,6 +57,14 @@ def test_agreement_figures():
     assert figures["delta_accuracy"] == pytest.approx(-0.25)
 
 
+def test_each_side_decides_at_its_own_threshold_a_tie_being_melanoma():
+    """The artifact at its manifest's threshold, the float model at the checkpoint's."""
+    probs = np.array([0.3, 0.5, 0.7])
+    same = {"auc": 0.9, "accuracy": 0.5}
+    figures = agreement_figures(Scores(probs, 0.5), Scores(probs, 0.6), same, same)
+    assert figures["n_disagree"] == 1  # 0.5: melanoma at 0.5, not at 0.6
+
+
 def test_sigmoid_is_stable_in_float64():
     probs = sigmoid(np.array([-1000.0, 0.0, 1000.0], np.float32))
     assert probs.dtype == np.float64

@@ -92,6 +92,14 @@ def test_targets(rows):
     assert by_name["int8 worst decision agreement"]["met"] is True
 
 
+def test_the_speed_target_times_the_slowest_int8_pte(rows, make_row_for):
+    """Two int8 programs of one checkpoint (say, exports at two thresholds in subfolders):
+    the faster one alone must not meet the target."""
+    slower = make_row_for(threads=1, p50=1.6, name="b-executorch-int8.pte")
+    speedup = next(t for t in targets([*rows, slower]) if t["name"].startswith("int8 .pte p50"))
+    assert (speedup["value"], speedup["met"]) == (1.6 / 4.0, False)
+
+
 def test_targets_not_measurable_are_none(make_row_for):
     only_reference = [make_row_for(name="eager-pytorch", target="pytorch", precision="fp32")]
     assert all(t["value"] is None and t["met"] is None for t in targets(only_reference))
