@@ -102,15 +102,34 @@ def sgan_copy(tmp_path):
     return tmp_path / "sgan"
 
 
+@pytest.fixture
+def old_sgan_copy(sgan_copy):
+    """reference-sgan's metadata as SGAN runs wrote it before 2026-12-03: no predictions sha256."""
+    meta = json.loads((sgan_copy / METADATA).read_text())
+    del meta["val_scores_sha256"]
+    (sgan_copy / METADATA).write_text(json.dumps(meta))
+    return sgan_copy
+
+
 def test_each_method_reads_its_own_file_and_a_stray_one_is_ignored(sgan_copy):
     shutil.copy(REFERENCE_DIR / "supervised" / OUT_OF_FOLD_CSV, sgan_copy)  # a supervised run's
     sgan = load_checkpoint(sgan_copy)
     assert len(checkpoint_scores(sgan)[0]) == 40  # its validation.csv, not the 200 out-of-fold
-    (sgan_copy / VALIDATION_CSV).unlink()  # as SGAN runs before 2026-12-03 left it
-    sgan = load_checkpoint(sgan_copy)  # still loads: its stored thresholds are used unchecked
+
+
+def test_an_sgan_checkpoint_from_before_the_sha256_may_lack_its_predictions(old_sgan_copy):
+    (old_sgan_copy / VALIDATION_CSV).unlink()  # as SGAN runs before 2026-12-03 left it
+    sgan = load_checkpoint(old_sgan_copy)  # still loads: its stored thresholds are used unchecked
     assert decision_threshold(sgan, "youden")[1] == sgan.meta.threshold()
     with pytest.raises(CheckpointError, match="keeps no validation.csv"):
         decision_threshold(sgan, target_sensitivity=0.95)
+
+
+def test_the_bundled_sgan_records_its_predictions_so_cannot_lose_them(sgan_copy):
+    """Its metadata gained their sha256 on 2026-12-06; a copy without them went unchecked."""
+    (sgan_copy / VALIDATION_CSV).unlink()
+    with pytest.raises(CheckpointError, match=r"validation.csv: missing or not a file; "):
+        load_checkpoint(sgan_copy)
 
 
 @pytest.mark.parametrize("replace", [Path.unlink, lambda path: (path.unlink(), path.mkdir())])
@@ -152,11 +171,20 @@ def _one_duplicated(labels, probs):
     ],
 )
 def test_kept_predictions_that_do_not_reproduce_what_training_stored_are_refused(
-    sgan_copy, edit, complaint
+    old_sgan_copy, edit, complaint
 ):
+    """Without a sha256, the count, AUC and thresholds are all there is to compare."""
+    labels, probs = edit(*read_scores(old_sgan_copy / VALIDATION_CSV))
+    write_scores(old_sgan_copy / VALIDATION_CSV, ["x"] * len(labels), labels, probs)
+    with pytest.raises(CheckpointError, match=complaint):
+        load_checkpoint(old_sgan_copy)
+
+
+@pytest.mark.parametrize("edit", [_inverted, _top_nudged, _one_duplicated])
+def test_the_bundled_sgan_refuses_any_edit_of_its_predictions_by_their_sha256(sgan_copy, edit):
     labels, probs = edit(*read_scores(sgan_copy / VALIDATION_CSV))
     write_scores(sgan_copy / VALIDATION_CSV, ["x"] * len(labels), labels, probs)
-    with pytest.raises(CheckpointError, match=complaint):
+    with pytest.raises(CheckpointError, match=r"not the ones training stored \(sha256 differs\)"):
         load_checkpoint(sgan_copy)
 
 
