@@ -248,3 +248,31 @@ def test_a_deeper_train_csv_does_not_displace_the_labelling_csv(tmp_path, jpegs)
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "train.csv").write_text("epoch,loss\n1,0.5\n")  # some log, no labels
     assert load_dataset(tmp_path).labeled.labels.tolist() == [1, 0]
+
+
+def test_csv_with_spaces_before_the_target_value(tmp_path, jpegs):
+    for i, data in enumerate(jpegs[0][:1] + jpegs[1][:1]):
+        (tmp_path / f"ISIC_{i}.jpg").write_bytes(data)
+    (tmp_path / "train.csv").write_text("image_name, target\nISIC_0, 1\nISIC_1, 0\n")
+    labeled = load_dataset(tmp_path).labeled
+    assert labeled.names == ("ISIC_0.jpg", "ISIC_1.jpg") and labeled.labels.tolist() == [1, 0]
+
+
+def test_csv_with_a_stray_quote_in_a_long_file_is_one_line_error(tmp_path, jpegs):
+    """An unclosed quote swallows the rest of the file into one field; past csv's field
+    limit (128 KiB) the reader raises csv.Error, which must name the file."""
+    (tmp_path / "ISIC_0.jpg").write_bytes(jpegs[0][0])
+    rows = "".join(f"ISIC_{i},0\n" for i in range(1, 20_000))
+    (tmp_path / "train.csv").write_text('image_name,target\n"ISIC_0,1\n' + rows)
+    with pytest.raises(DataError, match=r"train\.csv: unreadable CSV \(field larger than"):
+        load_dataset(tmp_path)
+
+
+def test_csv_path_from_the_root_of_a_windows_drive_matches_its_folders(tmp_path, jpegs):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "ISIC_0.jpg").write_bytes(jpegs[0][0])
+    (tmp_path / "images" / "ISIC_1.jpg").write_bytes(jpegs[1][0])
+    rows = "image_name,target\n\\images\\ISIC_0.jpg,0\n/images/ISIC_1,1\n"
+    (tmp_path / "train.csv").write_text(rows)
+    labeled = load_dataset(tmp_path).labeled
+    assert labeled.names == ("images/ISIC_0.jpg", "images/ISIC_1.jpg")

@@ -4,9 +4,10 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from melanoma.images import MAX_PIXELS, decode_rgb, load_image_32
+from melanoma.preprocess import MIN_SIDE
 from melanoma.sources import DataError
 
 
@@ -277,3 +278,77 @@ def test_a_16_bit_grey_png_with_a_colour_profile_keeps_its_tones():
     assert Image.open(io.BytesIO(buffer.getvalue())).mode.startswith("I")
     rgb = decode_rgb(buffer.getvalue(), "gray16-icc.png")
     np.testing.assert_array_equal(rgb, np.repeat(gray.astype(np.uint8)[..., None], 3, axis=2))
+
+
+def test_an_empty_file_is_named_as_one():
+    with pytest.raises(DataError, match=r"^x\.jpg: empty file"):
+        decode_rgb(b"", "x.jpg")
+
+
+def test_a_multi_picture_jpeg_from_a_phone_decodes():
+    """Many phone cameras write MPO (a JPEG plus a second picture); Pillow calls it MPO."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(
+        buffer, format="MPO", save_all=True, append_images=[Image.new("RGB", (40, 30))]
+    )
+    assert Image.open(io.BytesIO(buffer.getvalue())).format == "MPO"
+    rgb = decode_rgb(buffer.getvalue(), "IMG_0001.jpg")
+    assert rgb.shape == (30, 40, 3)
+    assert abs(int(rgb[15, 20, 0]) - 200) < 8  # the first (primary) picture
+
+
+def test_a_png_with_a_corrupt_chunk_mid_file_is_a_data_error():
+    """Pillow raises SyntaxError ("broken PNG file") for a damaged chunk past the first."""
+    pixels = np.random.default_rng(0).integers(0, 256, (300, 300, 3), dtype=np.uint8)
+    data = bytearray(_encode(Image.fromarray(pixels), "PNG"))
+    chunks, at = [], 8
+    while at < len(data):
+        length = struct.unpack(">I", data[at : at + 4])[0]
+        chunks.append((at, bytes(data[at + 4 : at + 8])))
+        at += 12 + length
+    second_idat = [at for at, kind in chunks if kind == b"IDAT"][1]
+    data[second_idat + 4 : second_idat + 8] = b"\x00\x01\x02\x03"
+    with pytest.raises(DataError, match=r"^mole\.png: truncated or corrupt image \(broken PNG"):
+        decode_rgb(bytes(data), "mole.png")
+
+
+def test_transparent_pixels_of_a_grey_and_alpha_png_become_white():
+    cutout = _encode(Image.fromarray(np.zeros((8, 8, 2), dtype=np.uint8), "LA"), "PNG")
+    assert Image.open(io.BytesIO(cutout)).mode == "LA"  # transparent black
+    assert decode_rgb(cutout, "cutout.png").min() == 255
+
+
+def test_a_greyscale_png_with_gamma_22_is_converted_as_an_rgb_one_is():
+    """Many encoders write gAMA; a grey image with it must not be refused as corrupt."""
+    info = PngImagePlugin.PngInfo()
+    info.add(b"gAMA", struct.pack(">I", 45455))
+    grey = Image.fromarray(np.array([[0, 10, 30, 60, 128, 255]], dtype=np.uint8), "L")
+    buffer = io.BytesIO()
+    grey.save(buffer, format="PNG", pnginfo=info)
+    decoded = decode_rgb(buffer.getvalue(), "grey.png")
+    assert decoded[0, :, 0].tolist() == [0, 3, 24, 57, 129, 255]
+    assert (decoded == decoded[..., :1]).all()
+
+
+@pytest.mark.parametrize("shape", [(32, 48), (48, 32)])
+def test_a_photo_32_pixels_on_one_side_only_is_still_centre_cropped(shape):
+    pixels = np.random.default_rng(1).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    image = load_image_32(_encode(Image.fromarray(pixels), "PNG"), "narrow.png")
+    top, left = (shape[0] - 32) // 2, (shape[1] - 32) // 2
+    np.testing.assert_array_equal(image, pixels[top : top + 32, left : left + 32])
+
+
+def test_a_photo_is_centre_cropped_and_area_averaged_not_interpolated():
+    """64x96 -> centre 64x64 -> 32x32: each pixel is its 2x2 block's mean, rounded half up.
+    Another filter here would feed the model other inputs than the app's."""
+    pixels = np.random.default_rng(2).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    square = pixels[:, 16:80].astype(np.float64)
+    expected = np.floor(square.reshape(32, 2, 32, 2, 3).mean(axis=(1, 3)) + 0.5)
+    image = load_image_32(_encode(Image.fromarray(pixels), "PNG"), "photo.png")
+    np.testing.assert_array_equal(image, expected.astype(np.uint8))
+
+
+def test_a_photo_too_small_to_crop_is_a_data_error_naming_it():
+    tiny = _encode(Image.new("RGB", (MIN_SIDE - 1, MIN_SIDE + 5), (90, 90, 90)), "PNG")
+    with pytest.raises(DataError, match=r"^tiny\.png: image is too small"):
+        load_image_32(tiny, "tiny.png")

@@ -1,3 +1,5 @@
+import logging
+import os
 import zipfile
 
 import pytest
@@ -181,3 +183,37 @@ def test_a_small_text_file_over_the_limit_is_refused_before_reading(tmp_path):
         read_small_text(path)
     path.write_text("{}")
     assert read_small_text(path) == "{}"
+
+
+def test_a_member_with_a_corrupt_deflate_stream_names_the_member(tmp_path):
+    """A damaged download: zipfile raises zlib.error for it, not BadZipFile."""
+    archive = tmp_path / "d.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("root/x.jpg", b"payload-bytes" * 50)
+    data = bytearray(archive.read_bytes())
+    start = 30 + int.from_bytes(data[26:28], "little") + int.from_bytes(data[28:30], "little")
+    data[start] = 0xFF  # deflate block type 11: reserved, "invalid block type"
+    archive.write_bytes(bytes(data))
+    with pytest.raises(
+        DataError, match=r"d\.zip:root/x\.jpg: cannot be read \(.*invalid block type"
+    ):
+        FileSource(archive).read("root/x.jpg")
+
+
+def test_a_fifo_named_as_a_photo_in_a_folder_is_skipped_and_named(tmp_path, caplog):
+    """Reading a FIFO waits forever for a writer, so it is never listed as a file."""
+    (tmp_path / "labeled").mkdir()
+    (tmp_path / "labeled" / "0_0.jpg").write_bytes(b"a")
+    os.mkfifo(tmp_path / "labeled" / "1_1.jpg")
+    with caplog.at_level(logging.WARNING):
+        assert FileSource(tmp_path).names == ["labeled/0_0.jpg"]
+    assert "skipped 1 broken link(s) or special file(s): labeled/1_1.jpg" in caplog.text
+
+
+def test_a_hidden_link_to_a_photo_folder_does_not_hide_the_folder(tmp_path):
+    """Hidden folders are pruned before the walk, so a link to labeled/ that sorts first
+    ('.' before letters) cannot mark labeled/ as seen under a hidden name."""
+    (tmp_path / "labeled").mkdir()
+    (tmp_path / "labeled" / "0_0.jpg").write_bytes(b"a")
+    (tmp_path / ".alias").symlink_to(tmp_path / "labeled")
+    assert FileSource(tmp_path).names == ["labeled/0_0.jpg"]
