@@ -189,6 +189,15 @@ def _edit_meta(path, **fields):
         ({"best_epoch": 2}, r"best_epoch 2 is past its 1 epochs"),  # the first past it
         ({"format_version": True}, r"format_version True, expected 1"),  # True == 1
         ({"arch": "resnet"}, r"metadata.json: unknown architecture 'resnet'; known: "),
+        ({"format_version": 2}, r"format_version 2, expected 1"),  # a newer layout, not read as 1
+        ({"thresholds": [{"name": "youden", "probability": 1.5}]}, "thresholds must be"),
+        ({"labeled_pixel_hashes": [1, 2]}, "labeled_pixel_hashes must be a list of strings"),
+        # falsy, it would silently fall back to the weaker count-and-AUC check
+        ({"val_scores_sha256": 0}, "val_scores_sha256 must be a string"),
+        ({"std": [5e-5, 0.2, 0.2]}, r"std must be 3 numbers in \[1e-4, 1\]"),
+        ({"std": [0.2, 1.5, 0.2]}, r"std must be 3 numbers in \[1e-4, 1\]"),
+        # an argument this version does not know (a newer toolkit's): one line, not a TypeError
+        ({"arch_args": {"widths": [8, 16], "dropout": 0.1, "bogus": 1}}, r"metadata.json: .*bogus"),
     ],
 )
 def test_hand_edited_metadata_names_the_bad_field(saved, fields, named):
@@ -233,6 +242,13 @@ def test_integer_weights_are_refused_not_cast(saved, replace_weights):
     path, model = saved
     replace_weights(path, {k: v.to(torch.int64) for k, v in model.state_dict().items()})
     with pytest.raises(CheckpointError, match=r"small-cnn \(features.0.0.weight is torch.int64,"):
+        load_checkpoint(path)
+
+
+def test_weights_that_are_one_tensor_not_a_state_dict_are_refused(saved, replace_weights):
+    path, _ = saved
+    replace_weights(path, torch.zeros(3))  # under a mended sha256
+    with pytest.raises(CheckpointError, match=r"small-cnn \(a Tensor, not a state_dict\)"):
         load_checkpoint(path)
 
 

@@ -1,8 +1,10 @@
 """melanoma.methods: which trainer and which settings each method name stands for."""
 
+from pathlib import Path
+
 import pytest
 
-from melanoma.checkpoint import REFERENCE_DIR
+from melanoma.checkpoint import REFERENCE_DIR, refuse_bundled_out_dir
 from melanoma.errors import UserError
 from melanoma.methods import (
     METHODS,
@@ -44,3 +46,12 @@ def test_no_method_trains_into_the_bundled_models_folder(tmp_path):
         with pytest.raises(UserError, match="inside the bundled reference models' folder"):
             train_method(method, None, method_config(method, 0, 1), out)  # before the data
         assert not out.exists()
+
+
+def test_a_relative_or_linked_out_dir_into_the_bundled_models_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(REFERENCE_DIR)  # `--out supervised/retrained` from inside the folder
+    with pytest.raises(UserError, match="inside the bundled reference models' folder"):
+        refuse_bundled_out_dir(Path("supervised") / "retrained")
+    (tmp_path / "link").symlink_to(REFERENCE_DIR / "sgan")
+    with pytest.raises(UserError, match="inside the bundled reference models' folder"):
+        refuse_bundled_out_dir(tmp_path / "link" / "retrained")

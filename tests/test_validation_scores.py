@@ -146,6 +146,27 @@ def test_a_checkpoint_that_kept_its_predictions_must_still_have_them(
         load_checkpoint(ckpt)
 
 
+def test_a_cross_validated_checkpoint_from_before_the_sha256_must_still_have_its_predictions(
+    quick_checkpoint, tmp_path
+):
+    """Only SGAN runs ever lacked their file; an older supervised one that lost it is refused."""
+    ckpt = shutil.copytree(quick_checkpoint, tmp_path / "ckpt")
+    meta = json.loads((ckpt / METADATA).read_text())
+    del meta["val_scores_sha256"]
+    next(t for t in meta["thresholds"] if t["name"] == "youden")["probability"] = 0.01
+    (ckpt / METADATA).write_text(json.dumps(meta))
+    (ckpt / OUT_OF_FOLD_CSV).unlink()
+    with pytest.raises(CheckpointError, match=r"out_of_fold.csv: missing or not a file; "):
+        load_checkpoint(ckpt)
+
+
+def test_probabilities_of_exactly_0_and_1_are_valid_predictions(tmp_path):
+    """float32's sigmoid reaches 1.0 from a logit of about 17 (and 0.0 far below)."""
+    path = tmp_path / VALIDATION_CSV
+    write_scores(path, ["a", "b", "c"], [0, 1, 1], np.array([0.0, 1.0, 0.5], np.float32))
+    assert read_scores(path)[1].tolist() == [0.0, 1.0, 0.5]
+
+
 def _inverted(labels, probs):
     return labels, 1 - probs
 
@@ -272,6 +293,16 @@ def test_every_stored_threshold_and_its_rates_must_be_what_the_predictions_give(
     edit(meta["thresholds"])
     (ckpt / METADATA).write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match=complaint):
+        load_checkpoint(ckpt)
+
+
+def test_a_stored_rate_off_by_a_ten_thousandth_is_refused(quick_checkpoint, tmp_path):
+    """The manifests and the app show these rates to 3 decimals."""
+    ckpt = shutil.copytree(quick_checkpoint, tmp_path / "ckpt")
+    meta = json.loads((ckpt / METADATA).read_text())
+    next(t for t in meta["thresholds"] if t["name"] == "youden")["sensitivity"] -= 1e-4
+    (ckpt / METADATA).write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="youden threshold's sensitivity 0.[0-9]+ is not the"):
         load_checkpoint(ckpt)
 
 
