@@ -252,3 +252,70 @@ def test_the_first_roc_threshold_flags_nothing_even_when_a_score_is_one():
     for fpr, tpr, threshold in zip(*points.values(), strict=True):
         flagged = probs.astype(np.float64) >= threshold  # the package's rule, in float64
         assert (fpr, tpr) == (flagged[labels == 0].mean(), flagged[labels == 1].mean())
+
+
+def _ordered(sequence: str):
+    """Labels for scores 0.01, 0.02, ... in the order given ('N' benign, 'P' melanoma)."""
+    labels = np.array([c == "P" for c in sequence], dtype=int)
+    return labels, np.arange(1, len(sequence) + 1) / 100
+
+
+def test_empirical_youden_takes_the_middle_of_three_tied_thresholds():
+    # scores 0.01..0.08 ordered N N P N P N P P: J = 0.5 exactly at 0.025 (sens 1, spec 1/2),
+    # 0.045 (3/4, 3/4) and 0.065 (1/2, 1); anything else is lower. The middle is 0.045.
+    labels, probs = _ordered("NNPNPNPP")
+    choice = youden_threshold(labels, probs, estimator="empirical")
+    assert choice.probability == pytest.approx(0.045)
+    assert (choice.sensitivity, choice.specificity) == (0.75, 0.75)
+
+
+def test_empirical_youden_ties_that_differ_only_by_float_rounding_are_ties():
+    # 10 + 10 scores: J = 0.7 at 0.095 (sens 9/10, spec 8/10), 0.115 (8/10, 9/10) and
+    # 0.135 (7/10, 10/10). In floats 0.9 + 0.8 - 1 = 0.7000000000000002 but 0.7 + 1.0 - 1
+    # = 0.7: all three are best, and the middle one is 0.115.
+    labels, probs = _ordered("NNNNNNPNNPNPNPPPPPPP")
+    choice = youden_threshold(labels, probs, estimator="empirical")
+    assert choice.probability == pytest.approx(0.115)
+    assert (choice.sensitivity, choice.specificity) == (0.8, 0.9)
+
+
+@pytest.mark.parametrize("target", [1.0, 0.9])
+def test_a_target_only_flagging_everything_reaches_gives_threshold_zero(target):
+    # The lowest score is a melanoma: every threshold above it misses it (sensitivity <=
+    # 3/4), so only t = 0 reaches 0.9 or 1.0; it flags all, specificity 0.
+    labels = np.array([1, 0, 0, 1, 1, 1])
+    probs = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
+    choice = sensitivity_threshold(labels, probs, target)
+    assert choice.probability == 0.0
+    assert (choice.sensitivity, choice.specificity) == (1.0, 0.0)
+
+
+def test_bootstrap_ci_skips_resamples_without_a_melanoma():
+    # 1 melanoma (always flagged) and 9 benign, one of them flagged too. Some 35% of
+    # resamples draw no melanoma: AUC is undefined there, so they are skipped. Every
+    # counted resample has TP >= 1 and FP <= 9, so precision >= 0.1 and F1 >= 2/11:
+    # the intervals cannot reach 0.
+    labels = np.array([1] + [0] * 9)
+    probs = np.array([0.9, 0.8] + [0.1] * 8)
+    ci = bootstrap_ci(labels, probs, 0.5, n_resamples=1000, seed=0)
+    assert ci["sensitivity"] == [1.0, 1.0] and ci["auc"] == [1.0, 1.0]
+    assert ci["precision"][0] >= 0.1 and ci["f1"][0] >= 2 / 11
+
+
+def test_bootstrap_interval_tails_are_each_two_and_a_half_percent():
+    """Accuracy 0.75 on 400 images: each end lies 1.96 * 0.0217 = 0.042 from 0.75; a 5th
+    or 95th percentile end would lie 1.645 * 0.0217 = 0.036 from it."""
+    labels = np.repeat([0, 1], 200)
+    probs = np.where(np.arange(400) % 4 == 0, 1 - labels, labels).astype(float)  # 75% right
+    low, high = bootstrap_ci(labels, probs, 0.5, n_resamples=2000, seed=0)["accuracy"]
+    assert 0.039 < 0.75 - low < 0.047
+    assert 0.039 < high - 0.75 < 0.047
+
+
+def test_bootstrap_uses_every_resample_it_is_asked_for():
+    # Same seed, so the first 200 resamples are shared; 2000 must draw 1800 more.
+    labels = np.repeat([0, 1], 200)
+    probs = np.where(np.arange(400) % 4 == 0, 1 - labels, labels).astype(float)
+    many = bootstrap_ci(labels, probs, 0.5, n_resamples=2000, seed=0)["accuracy"]
+    few = bootstrap_ci(labels, probs, 0.5, n_resamples=200, seed=0)["accuracy"]
+    assert many != few

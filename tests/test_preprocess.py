@@ -98,3 +98,25 @@ def test_stored_pixels_round_to_the_nearest_level_half_up():
     assert to_uint8(resized).tolist() == [0, 1, 1, 2, 255, 255, 0, 255]
     smooth = np.random.default_rng(0).uniform(0, 255, (32, 32, 3))
     assert np.abs(to_uint8(smooth) - smooth).max() <= 0.5
+
+
+def test_normalize_by_hand():
+    """Here, not only through the slow export suite: a wrong formula shared by normalize
+    and image_to_input passes their comparison above."""
+    # (value / 255 - mean) / std per channel: 255 -> (1 - 0.5) / 0.25 = 2, 0 -> -2,
+    # 51 -> (0.2 - 0.5) / 0.25 = -1.2; blue channel mean 0.2, std 0.1: 51 -> 0.
+    images = torch.tensor([0, 51, 255], dtype=torch.uint8).view(1, 1, 1, 3).expand(1, 3, 1, 3)
+    out = normalize(images, [0.5, 0.5, 0.2], [0.25, 0.5, 0.1])
+    torch.testing.assert_close(out[0, 0, 0], torch.tensor([-2.0, -1.2, 2.0]))
+    torch.testing.assert_close(out[0, 1, 0], torch.tensor([-1.0, -0.6, 1.0]))
+    torch.testing.assert_close(out[0, 2, 0], torch.tensor([-2.0, 0.0, 8.0]))
+
+
+def test_image_to_input_by_hand_for_a_flat_photo():
+    # A flat 64x48 photo of (255, 51, 0): every output pixel is (2, -1.2, -2).
+    photo = np.empty((48, 64, 3), dtype=np.uint8)
+    photo[...] = (255, 51, 0)
+    got = image_to_input(photo, [0.5, 0.5, 0.5], [0.25, 0.25, 0.25])
+    assert got.shape == (1, 3, 32, 32)
+    for c, value in enumerate((2.0, -1.2, -2.0)):
+        torch.testing.assert_close(got[0, c], torch.full((32, 32), value))
