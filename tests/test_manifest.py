@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import math
 import os
 import shutil
 
@@ -233,3 +235,86 @@ def test_a_packages_sha256_covers_its_file_names_and_bytes(tmp_path):
     (package / "Data" / "model.mlmodel").write_bytes(b"a")
     (package / "Manifest.json").write_bytes(b"bc")  # the same bytes, split differently
     assert sha256_of(package) != expected
+
+
+@pytest.mark.parametrize("value", [True, False])
+@pytest.mark.parametrize("name", ["probability", "val_sensitivity", "val_specificity"])
+def test_a_threshold_figure_that_is_a_boolean_is_refused(written, name, value):
+    """`true` is not a probability, though Python would take it for 1.0."""
+    written["thresholds"][0][name] = value
+    with pytest.raises(ManifestError, match=rf"{name}: expected a finite number"):
+        manifest_from_dict(written)
+
+
+@pytest.mark.parametrize("shape", [[0, 3, 32, 32], [-1, 3, 32, 32], ["M", 3, 32, 32]])
+def test_an_input_shape_whose_batch_is_not_N_or_a_positive_size_is_refused(written, shape):
+    written["input"]["shape"] = shape
+    with pytest.raises(ManifestError, match="input.shape: expected 4 positive sizes"):
+        manifest_from_dict(written)
+
+
+def test_an_empty_output_shape_is_refused(written):
+    written["output"]["shape"] = []
+    with pytest.raises(ManifestError, match="output.shape: expected positive sizes"):
+        manifest_from_dict(written)
+
+
+def test_a_reversed_input_value_range_is_refused(written):
+    low, high = written["input"]["value_range"]
+    written["input"]["value_range"] = [high, low]
+    with pytest.raises(ManifestError, match=r"input.value_range: expected \[min, max\]"):
+        manifest_from_dict(written)
+
+
+@pytest.mark.parametrize("name", ["input_range", "logit_range"])
+def test_an_empty_int8_range_is_refused(written, name):
+    """[x, x]: every value would be clipped to one number."""
+    written["quantization"][name] = [1.0, 1.0]
+    with pytest.raises(ManifestError, match=rf"quantization.{name}: expected \[low, high\]"):
+        manifest_from_dict(written)
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_a_file_name_that_is_a_folder_reference_is_refused(written, name):
+    written["file"]["name"] = name
+    with pytest.raises(ManifestError, match="file.name: expected a file name beside"):
+        manifest_from_dict(written)
+
+
+def test_an_empty_artifact_size_is_accepted(written):
+    written["file"]["size_bytes"] = 0
+    assert manifest_from_dict(written).file.size_bytes == 0
+
+
+@pytest.mark.parametrize(
+    ("section", "name"), [("input", "max_batch"), ("quantization", "program_sha256")]
+)
+def test_version_2_must_state_what_version_1_carried_optionally(written, section, name):
+    data = as_version_2(written)
+    manifest_from_dict(data)
+    del data[section][name]
+    with pytest.raises(ManifestError, match=rf"{section}: missing field\(s\) {name}"):
+        manifest_from_dict(data)
+
+
+def test_a_manifest_with_nan_is_not_written(exported):
+    """NaN is not JSON: to_json refuses it rather than write a manifest strict parsers reject."""
+    manifest = exported["onnx", "fp32"].manifest
+    bad = dataclasses.replace(
+        manifest, verification=dataclasses.replace(manifest.verification, max_abs_diff=math.nan)
+    )
+    with pytest.raises(ValueError, match="JSON compliant"):
+        bad.to_json()
+
+
+def test_a_sha256_that_matches_only_in_its_first_digits_is_refused(exported, tmp_path):
+    """The whole digest is compared, not the 12 digits the error message shows."""
+    original = exported["onnx", "fp32"].artifact
+    artifact = tmp_path / original.name
+    shutil.copy(original, artifact)
+    data = json.loads(manifest_path(original).read_text())
+    actual = sha256_of(artifact)
+    data["file"]["sha256"] = actual[:12] + ("0" if actual[12] != "0" else "1") + actual[13:]
+    manifest_path(artifact).write_text(json.dumps(data))
+    with pytest.raises(ManifestError, match="does not match its manifest"):
+        verify_artifact(manifest_path(artifact))

@@ -195,19 +195,22 @@ def test_user_errors_are_one_line_exit_2(run_main, export_source, float_only_che
     assert not (tmp_path / "o").exists()
 
 
-def test_a_folder_of_another_checkpoints_artifacts_is_refused(run_main, exported, tmp_path):
+@pytest.mark.parametrize("subfolder", ["", "old"])  # the benchmark searches subfolders too
+def test_a_folder_of_another_checkpoints_artifacts_is_refused(
+    run_main, exported, tmp_path, subfolder
+):
     """The benchmark would refuse the mix; the export refuses to make it."""
     onnx = exported[("onnx", "fp32")].artifact
     folder = tmp_path / "artifacts"
-    folder.mkdir()
+    (folder / subfolder).mkdir(parents=True)
     for path in (onnx, onnx.with_name(onnx.name + ".manifest.json")):
-        shutil.copy(path, folder)
-    before = sorted(folder.iterdir())
+        shutil.copy(path, folder / subfolder)
+    before = sorted(folder.rglob("*"))
     args = ("--target", "onnx", "--checkpoint", "reference-sgan", "--quantize", "none")
     code, _, err = run_main(*args, "--out", folder)
     assert code == 2 and err.count("\n") == 1, err
     assert f"holds {onnx.name}.manifest.json, exported from another checkpoint (" in err
-    assert sorted(folder.iterdir()) == before
+    assert sorted(folder.rglob("*")) == before
 
 
 def test_threshold_names_the_default_the_checks_use(
