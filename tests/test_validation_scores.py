@@ -297,7 +297,7 @@ def test_every_stored_threshold_and_its_rates_must_be_what_the_predictions_give(
 
 
 def test_a_stored_rate_off_by_a_ten_thousandth_is_refused(quick_checkpoint, tmp_path):
-    """The manifests and the app show these rates to 3 decimals."""
+    """Each stored rate reaches the manifests and the app, which show it."""
     ckpt = shutil.copytree(quick_checkpoint, tmp_path / "ckpt")
     meta = json.loads((ckpt / METADATA).read_text())
     next(t for t in meta["thresholds"] if t["name"] == "youden")["sensitivity"] -= 1e-4
