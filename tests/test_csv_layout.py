@@ -85,10 +85,17 @@ def test_csv_saved_by_excel_with_a_byte_order_mark(tmp_path, jpegs):
     assert load_dataset(tmp_path).labeled.labels.tolist() == [1, 0]
 
 
-def test_csv_with_spaces_after_the_commas(tmp_path, jpegs):
+@pytest.mark.parametrize(
+    "text",
+    [
+        "target, image_name\n1, ISIC_0\n0, ISIC_1\n",  # a space before each image name
+        "image_name, target\nISIC_0, 1\nISIC_1, 0\n",  # and before each target value
+    ],
+)
+def test_csv_with_spaces_after_the_commas(tmp_path, jpegs, text):
     for i, data in enumerate(jpegs[0][:1] + jpegs[1][:1]):
         (tmp_path / f"ISIC_{i}.jpg").write_bytes(data)
-    (tmp_path / "train.csv").write_text("target, image_name\n1, ISIC_0\n0, ISIC_1\n")
+    (tmp_path / "train.csv").write_text(text)
     labeled = load_dataset(tmp_path).labeled
     assert labeled.names == ("ISIC_0.jpg", "ISIC_1.jpg") and labeled.labels.tolist() == [1, 0]
 
@@ -248,14 +255,6 @@ def test_a_deeper_train_csv_does_not_displace_the_labelling_csv(tmp_path, jpegs)
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "train.csv").write_text("epoch,loss\n1,0.5\n")  # some log, no labels
     assert load_dataset(tmp_path).labeled.labels.tolist() == [1, 0]
-
-
-def test_csv_with_spaces_before_the_target_value(tmp_path, jpegs):
-    for i, data in enumerate(jpegs[0][:1] + jpegs[1][:1]):
-        (tmp_path / f"ISIC_{i}.jpg").write_bytes(data)
-    (tmp_path / "train.csv").write_text("image_name, target\nISIC_0, 1\nISIC_1, 0\n")
-    labeled = load_dataset(tmp_path).labeled
-    assert labeled.names == ("ISIC_0.jpg", "ISIC_1.jpg") and labeled.labels.tolist() == [1, 0]
 
 
 def test_csv_with_a_stray_quote_in_a_long_file_is_one_line_error(tmp_path, jpegs):

@@ -228,11 +228,16 @@ def test_rank_auc_averages_tied_scores_as_roc_auc_score_does():
     )
 
 
+def _three_in_four_right():
+    """400 images, 200 of each class, every 4th decided wrong at 0.5: accuracy 0.75."""
+    labels = np.repeat([0, 1], 200)
+    return labels, np.where(np.arange(400) % 4 == 0, 1 - labels, labels).astype(float)
+
+
 def test_bootstrap_intervals_are_95_percent_wide_and_follow_the_seed():
     """Accuracy 0.75 on 400 images: the normal approximation gives 0.75 +- 1.96 * 0.0217,
     a width of 0.085 (a 90% interval would be 0.071)."""
-    labels = np.repeat([0, 1], 200)
-    probs = np.where(np.arange(400) % 4 == 0, 1 - labels, labels).astype(float)  # 75% right
+    labels, probs = _three_in_four_right()
     low, high = bootstrap_ci(labels, probs, 0.5, n_resamples=2000, seed=0)["accuracy"]
     assert low < 0.75 < high and 0.078 < high - low < 0.092
     assert bootstrap_ci(labels, probs, 0.5, n_resamples=200, seed=1) != bootstrap_ci(
@@ -305,8 +310,7 @@ def test_bootstrap_ci_skips_resamples_without_a_melanoma():
 def test_bootstrap_interval_tails_are_each_two_and_a_half_percent():
     """Accuracy 0.75 on 400 images: each end lies 1.96 * 0.0217 = 0.042 from 0.75; a 5th
     or 95th percentile end would lie 1.645 * 0.0217 = 0.036 from it."""
-    labels = np.repeat([0, 1], 200)
-    probs = np.where(np.arange(400) % 4 == 0, 1 - labels, labels).astype(float)  # 75% right
+    labels, probs = _three_in_four_right()
     low, high = bootstrap_ci(labels, probs, 0.5, n_resamples=2000, seed=0)["accuracy"]
     assert 0.039 < 0.75 - low < 0.047
     assert 0.039 < high - 0.75 < 0.047
@@ -314,8 +318,7 @@ def test_bootstrap_interval_tails_are_each_two_and_a_half_percent():
 
 def test_bootstrap_uses_every_resample_it_is_asked_for():
     # Same seed, so the first 200 resamples are shared; 2000 must draw 1800 more.
-    labels = np.repeat([0, 1], 200)
-    probs = np.where(np.arange(400) % 4 == 0, 1 - labels, labels).astype(float)
+    labels, probs = _three_in_four_right()
     many = bootstrap_ci(labels, probs, 0.5, n_resamples=2000, seed=0)["accuracy"]
     few = bootstrap_ci(labels, probs, 0.5, n_resamples=200, seed=0)["accuracy"]
     assert many != few
