@@ -186,8 +186,11 @@ def bench(
     from melanoma.benchmarks.report import report_json
     from melanoma.benchmarks.subjects import AccuracyConfig
     from melanoma.benchmarks.timing import TimingConfig
+    from melanoma.checkpoint import warn_if_name_hides_folder
 
     setup_process(verbose)
+    if reference is not None:  # the name the manifests give is the bundled model's
+        warn_if_name_hides_folder(reference)
     config = BenchConfig(
         artifacts_dir=artifacts_dir,
         data=data,

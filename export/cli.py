@@ -90,9 +90,11 @@ def cli(
     the checks (default: 32 generated mole-like images, as the data set is not
     bundled with the package).
     """
+    from melanoma.checkpoint import warn_if_name_hides_folder
     from melanoma.qat import QATConfig
 
     setup_process(verbose)
+    warn_if_name_hides_folder(checkpoint)
     targets = tuple(TARGETS) if target == "all" else (target,)
     config = ExportConfig(
         targets=targets,

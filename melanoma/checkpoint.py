@@ -138,13 +138,21 @@ def file_sha256(path: Path) -> str:
 
 
 def resolve_checkpoint_dir(path_or_name: str | os.PathLike) -> Path:
-    """Map `reference-*` names to the bundled checkpoints; other values are paths."""
+    """Map `reference-*` names to the bundled checkpoints; other values are paths.
+
+    The name wins over a local folder of that name. The command lines say so once per
+    run (warn_if_name_hides_folder), not at each of the run's several resolves."""
     text = str(path_or_name)
     if text in REFERENCE_NAMES:
-        if Path(text).exists():  # the name wins; say so rather than pick silently
-            log.warning("%s: using the bundled checkpoint; for the local one pass ./%s", text, text)
         return REFERENCE_DIR / text.removeprefix("reference-")
     return Path(text).expanduser()
+
+
+def warn_if_name_hides_folder(text: str) -> None:
+    """A local folder named like a bundled model is not what the name selects: say so
+    rather than pick silently."""
+    if text in REFERENCE_NAMES and Path(text).exists():
+        log.warning("%s: using the bundled checkpoint; for the local one pass ./%s", text, text)
 
 
 def refuse_bundled_out_dir(out_dir: Path) -> None:

@@ -275,10 +275,11 @@ def nested_cv(data, seeds, out_dir, progress):
 def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as_json, roc_path):
     """Metrics with 95% bootstrap CIs for CHECKPOINT_DIR on a split."""
     from melanoma.atomic import refuse_writing_into_inputs
-    from melanoma.checkpoint import resolve_checkpoint_dir
+    from melanoma.checkpoint import resolve_checkpoint_dir, warn_if_name_hides_folder
     from melanoma.evaluate import evaluate_on_data, report_text, write_roc_csv
 
     refuse_two_thresholds(threshold_name, target_sensitivity)
+    warn_if_name_hides_folder(checkpoint_dir)
     if roc_path is not None:  # before the run, which takes seconds to minutes
         inputs = {"checkpoint": resolve_checkpoint_dir(checkpoint_dir), "data": data}
         refuse_writing_into_inputs(roc_path, "--roc", inputs)
@@ -311,7 +312,7 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
     threshold, else "not flagged" (not "benign"): a demo, not a diagnosis.
     """
     from melanoma.atomic import refuse_writing_into_inputs
-    from melanoma.checkpoint import load_checkpoint
+    from melanoma.checkpoint import load_checkpoint, warn_if_name_hides_folder
     from melanoma.evaluate import (
         PREDICTION_COLUMNS,
         digits_to_tell,
@@ -321,6 +322,7 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
     from melanoma.validation_scores import decision_threshold
 
     refuse_two_thresholds(threshold_name, target_sensitivity)
+    warn_if_name_hides_folder(checkpoint_dir)
     checkpoint = load_checkpoint(checkpoint_dir)
     if csv_path is not None:  # the photos it scores are checked when it writes
         refuse_writing_into_inputs(csv_path, "--csv", {"checkpoint": checkpoint.path})
@@ -360,10 +362,11 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
 @progress_option()
 def qat(checkpoint_dir, data, out_dir, seed, epochs, progress):
     """Quantization-aware fine-tune of CHECKPOINT_DIR into an int8 program for the exporters."""
-    from melanoma.checkpoint import load_checkpoint, read_meta
+    from melanoma.checkpoint import load_checkpoint, read_meta, warn_if_name_hides_folder
     from melanoma.datasets import load_dataset
     from melanoma.qat import QATConfig, qat_finetune
 
+    warn_if_name_hides_folder(checkpoint_dir)
     checkpoint = load_checkpoint(checkpoint_dir)
     dataset = load_dataset(data)
     overrides = {"seed": seed, "progress": progress}

@@ -141,6 +141,18 @@ def test_reference_mismatch_exits_2(bench_main, artifacts_dir, export_source, tm
     assert code == 2 and "does not match the manifests' source_checkpoint_sha256" in err
 
 
+def test_a_reference_name_beside_a_local_folder_warns_once(bench_main, artifacts_dir, tmp_path,
+                                                           monkeypatch, caplog):  # fmt: skip
+    """--reference reference-sgan is the bundled model, not ./reference-sgan (which would
+    not load): refused as another checkpoint, after one warning for three resolves."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reference-sgan").mkdir()
+    code, _, err = bench_main("--artifacts", artifacts_dir, "--reference", "reference-sgan",
+                              "--out", tmp_path / "out", *FAST)  # fmt: skip
+    warned = [r for r in caplog.records if "using the bundled checkpoint" in r.getMessage()]
+    assert code == 2 and "does not match the manifests'" in err and len(warned) == 1
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
