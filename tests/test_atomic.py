@@ -41,31 +41,41 @@ def test_a_target_that_cannot_be_replaced_is_named_and_no_temp_file_is_left(tmp_
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT, errno.EFBIG])
 @pytest.mark.parametrize("named", [False, True], ids=["write-names-nothing", "names-the-temp"])
-def test_a_full_disk_names_the_output_not_a_temp_file(tmp_path, named):
-    """write() on a full disk raises ENOSPC without a file name; the CLI printed only
-    "No space left on device"."""
+def test_a_full_disk_names_the_output_not_a_temp_file(tmp_path, named, code):
+    """write() on a full disk (or quota, or file size limit) raises without a file name;
+    the CLI printed only "No space left on device"."""
     with (
         pytest.raises(OSError, match="cannot write it") as caught,
         atomic_path(tmp_path / "r.csv") as temp,
     ):
         temp.write_text("half")
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), *([str(temp)] if named else []))
+        raise OSError(code, os.strerror(code), *([str(temp)] if named else []))
     assert caught.value.filename == str(tmp_path / "r.csv")
-    assert caught.value.errno == errno.ENOSPC and not list(tmp_path.iterdir())
+    assert caught.value.errno == code and not list(tmp_path.iterdir())
 
 
 def test_other_errors_of_the_writer_pass_unchanged(tmp_path):
     with pytest.raises(FileNotFoundError, match="input.jpg"), atomic_path(tmp_path / "r"):
         raise FileNotFoundError(errno.ENOENT, "No such file or directory", "input.jpg")
+    # a full disk elsewhere (a scratch file the writer names) is not the output's
+    with pytest.raises(OSError, match="scratch.bin") as caught, atomic_path(tmp_path / "r"):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/elsewhere/scratch.bin")
+    assert caught.value.filename == "/elsewhere/scratch.bin"
 
 
-def test_files_written_together_are_replaced_together_even_when_interrupted(tmp_path, monkeypatch):
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])  # Ctrl-C, or kill / a shutdown
+def test_files_written_together_are_replaced_together_even_when_interrupted(
+    tmp_path, monkeypatch, stop
+):
     """An artifact and its manifest: a Ctrl-C between the two renames left a new artifact
     beside its old manifest. The signal is held while they are renamed, then delivered."""
     import signal
 
     import melanoma.atomic
+
+    signum = getattr(signal, stop)
 
     artifact, manifest = tmp_path / "m.pte", tmp_path / "m.pte.manifest.json"
     artifact.write_text("old")
@@ -74,12 +84,12 @@ def test_files_written_together_are_replaced_together_even_when_interrupted(tmp_
 
     def replace_then_ctrl_c(temp, final):
         replace(temp, final)
-        os.kill(os.getpid(), signal.SIGINT)  # after the first rename
+        os.kill(os.getpid(), signum)  # after the first rename
 
     monkeypatch.setattr(melanoma.atomic, "_replace", replace_then_ctrl_c)
     # Python's own handler, whatever pytest inherited: started in the background
     # (`pytest &`), it runs with SIGINT ignored and the signal would never arrive.
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous = signal.signal(signum, signal.default_int_handler)
     try:
         with (
             pytest.raises(KeyboardInterrupt),
@@ -88,7 +98,7 @@ def test_files_written_together_are_replaced_together_even_when_interrupted(tmp_
             artifact_temp.write_text("new")
             manifest_temp.write_text("new")
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, previous)
     assert (artifact.read_text(), manifest.read_text()) == ("new", "new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pte", "m.pte.manifest.json"]
 
@@ -176,3 +186,31 @@ def test_a_csv_keeps_a_file_name_that_is_not_utf8_byte_for_byte(tmp_path):
     name = os.fsdecode(b"mole\xff.jpg")  # how Python holds such a name: a surrogate
     write_csv(tmp_path / "o.csv", ["path"], [[name]])
     assert (tmp_path / "o.csv").read_bytes().splitlines() == [b"path", b"mole\xff.jpg"]
+
+
+def test_the_temp_file_is_written_beside_the_target(tmp_path):
+    """rename() is atomic only within one file system; from a temp folder on another
+    disk os.replace fails (EXDEV) once the whole output has been written."""
+    final = tmp_path / "out" / "r.json"
+    with atomic_path(final) as temp:
+        assert temp.parent == final.parent and temp.name.startswith(".r.json.")
+        temp.write_text("new")
+
+
+def test_a_ctrl_c_in_the_first_seconds_removes_the_output_dir_it_created(tmp_path):
+    with pytest.raises(KeyboardInterrupt), output_dir(tmp_path / "runs" / "out"):
+        raise KeyboardInterrupt
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs Linux's /proc")
+def test_output_dir_where_nothing_can_be_created_fails_before_the_work(tmp_path):
+    """/proc exists and os.access says root may write there, but no file can be created:
+    found now, not when the results are written after minutes of training."""
+    with pytest.raises(UserError, match="cannot write in /proc"), output_dir("/proc"):
+        pytest.fail("the work ran")
+
+
+def test_a_csv_is_utf8(tmp_path):
+    write_csv(tmp_path / "o.csv", ["path"], [["mélanome_été.jpg"]])
+    assert (tmp_path / "o.csv").read_bytes().splitlines()[1] == "mélanome_été.jpg".encode()

@@ -53,3 +53,47 @@ def test_an_interrupted_report_keeps_the_previous_plots(tmp_path, monkeypatch):
         write_sgan_report(tmp_path, history, gen, torch.randn(16, 8))
     assert (tmp_path / "losses.png").read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["training", "eval"])
+def test_a_report_leaves_the_generator_exactly_as_it_was(tmp_path, training):
+    """The report runs mid-training: drawing samples in train mode would move the
+    BatchNorm statistics the next epochs and the checkpoint carry, and an eval-mode
+    generator switched to train mode would train differently."""
+    gen = Generator(GeneratorConfig(latent_dim=8, widths=(16, 8, 4))).train(training)
+    before = {k: v.clone() for k, v in gen.state_dict().items()}
+    write_sgan_report(tmp_path, [{"epoch": 1, "sup": 1.0, "val_auc": 0.7}], gen, torch.randn(16, 8))
+    assert gen.training == training
+    for key, value in gen.state_dict().items():
+        torch.testing.assert_close(value, before[key], rtol=0, atol=0, msg=key)
+
+
+def test_sample_grids_are_drawn_from_the_given_fixed_z(tmp_path):
+    """The grids are compared across epochs: the same z must give the same images."""
+    gen = Generator(GeneratorConfig(latent_dim=8, widths=(16, 8, 4)))
+    z = torch.randn(16, 8)
+    grids = []
+    for fixed_z in (z, z.clone(), torch.randn(16, 8)):
+        write_sgan_report(tmp_path, [{"epoch": 1, "sup": 1.0, "val_auc": 0.7}], gen, fixed_z)
+        grids.append((tmp_path / "samples.png").read_bytes())
+    assert grids[0] == grids[1] != grids[2]
+
+
+def test_an_interrupted_sample_grid_keeps_the_previous_one(tmp_path, monkeypatch):
+    """Like losses.png, the grids are written in a Ctrl-C's finally."""
+    import torchvision.utils
+
+    gen = Generator(GeneratorConfig(latent_dim=8, widths=(16, 8, 4)))
+    history = [{"epoch": 1, "sup": 1.0, "val_auc": 0.7}]
+    write_sgan_report(tmp_path, history, gen, torch.randn(16, 8))
+    before = (tmp_path / "samples.png").read_bytes()
+
+    def cut_short(tensor, fp, **kwargs):
+        Path(fp).write_bytes(b"\x89PNG half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torchvision.utils, "save_image", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        write_sgan_report(tmp_path, history, gen, torch.randn(16, 8))
+    assert (tmp_path / "samples.png").read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left

@@ -3,15 +3,19 @@
 import logging
 import os
 import signal
+from pathlib import Path
 
 import pytest
 import torch
 
+from melanoma.errors import UserError
 from melanoma.resume import (
     RESUME,
     RUN_FILES,
     TrainingInterrupted,
     clear_previous_run,
+    differing_settings,
+    read_resume_state,
     resumable,
     run_identity,
     save_resume_state,
@@ -95,3 +99,35 @@ def test_a_setting_assumed_for_old_checkpoints_never_overrides_a_stored_one():
     wanted = {"select_epoch": "val-auc", "epochs": 3}
     assert stored_settings({"select_epoch": "val-auc", "epochs": 3}, wanted) == wanted
     assert stored_settings({"epochs": 3}, wanted) == {"select_epoch": "last", "epochs": 3}
+
+
+@pytest.mark.parametrize("left", ["history.csv", "weights.pt", "metadata.json", RESUME])
+def test_any_one_file_a_run_writes_marks_the_folder_as_a_previous_runs(tmp_path, left):
+    """A run stopped early leaves only some of them (a Ctrl-C before the first epoch only
+    resume.pt; a checkpoint copied without its history only weights and metadata)."""
+    (tmp_path / left).write_text("old")
+    (tmp_path / "out_of_fold.csv").write_text("another method's")
+    clear_previous_run(tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_setting_only_one_side_has_is_named_as_differing():
+    """A state saved before a setting existed: the refusal must name it, not list nothing."""
+    assert differing_settings({"epochs": 3}, {"epochs": 3, "select_epoch": "last"}) == [
+        "select_epoch"
+    ]
+
+
+def test_a_resume_state_is_loaded_as_data_never_run_as_code(tmp_path):
+    """resume.pt is whatever lies in --out: a pickle that would call a function when
+    loaded (here, create a file) is refused as corrupt, and the call never happens."""
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    torch.save({"identity": Payload()}, tmp_path / RESUME)
+    with pytest.raises(UserError, match="corrupt resume state"):
+        read_resume_state(tmp_path / RESUME, torch.Generator(), {})
+    assert not marker.exists()

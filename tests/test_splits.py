@@ -74,3 +74,32 @@ def test_folds_are_the_ones_the_bundled_baseline_was_trained_on(dataset):
         dataset.labeled.labels, checkpoint.meta.train_config["folds"], checkpoint.meta.seed
     )
     assert folds.tolist() == [stored[name] for name in dataset.labeled.names]
+
+
+def test_a_split_rounds_each_class_share_and_keeps_the_labeled_order(dataset):
+    """A checkpoint's validation images are re-carved by this rule (checkpoint_split):
+    rounding another way, or another order, would score its thresholds on other images
+    than it was validated on, and the training order shapes the weights."""
+    train, val = stratified_split(dataset.labeled, 0.187, seed=5)  # 18.7 of each 100
+    assert len(val) == 38 and int(val.labels.sum()) == 19
+    order = {name: i for i, name in enumerate(dataset.labeled.names)}
+    for part in (train, val):
+        assert [order[name] for name in part.names] == sorted(order[n] for n in part.names)
+
+
+@pytest.mark.parametrize("fraction", [0, 1])
+def test_a_split_must_hold_out_some_but_not_all(dataset, fraction):
+    with pytest.raises(ValueError, match="val_fraction must be in"):
+        stratified_split(dataset.labeled, fraction, seed=0)
+
+
+def test_two_folds_of_a_class_with_as_many_images_as_folds_are_enough():
+    fold_of = stratified_folds(torch.tensor([0, 1, 0, 1]), 2, seed=0)
+    assert sorted(fold_of[[0, 2]].tolist()) == [0, 1] and sorted(fold_of[[1, 3]].tolist()) == [0, 1]
+
+
+def test_a_checkpoint_without_a_val_fraction_is_a_clear_error(dataset):
+    """A hand-edited or foreign metadata.json: a one-line error, not a TypeError."""
+    for train_config in ({}, {"val_fraction": None}, {"val_fraction": "0.2"}):
+        with pytest.raises(UserError, match="its validation split cannot be re-carved"):
+            checkpoint_split(dataset.labeled, train_config, seed=5)

@@ -1,6 +1,7 @@
 """MACs are counted by hand for the reference architecture, and GMAC/s follows from latency."""
 
 import torch
+from torch import nn
 
 from melanoma.benchmarks.macs import count_macs, gmacs_per_s, matmul_peak_gmacs
 from melanoma.model import CNNConfig, SmallCNN
@@ -13,10 +14,28 @@ def test_count_macs_matches_hand_count(hand_macs):
     assert hand_macs((32, 64, 128)) == 38_633_600
 
 
-def test_count_macs_leaves_no_hooks():
-    model = SmallCNN()
-    count_macs(model, torch.zeros(1, 3, 32, 32))
+def test_count_macs_counts_grouped_and_non_square_convs_and_wide_linears_by_hand():
+    """SmallCNN has none of these, but count_macs takes any model: a depthwise or 1x3
+    conv, or a head with several outputs, must not be over- or under-counted."""
+    model = nn.Sequential(
+        nn.Conv2d(4, 8, kernel_size=(1, 3), padding=(0, 1), groups=2),  # (1, 8, 6, 6) out
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 5),
+    )
+    conv = 8 * 6 * 6 * (4 // 2) * 1 * 3  # output elements x inputs per group x kernel
+    assert count_macs(model, torch.zeros(1, 4, 6, 6)) == conv + 5 * 8
+
+
+def test_count_macs_leaves_no_hooks_and_the_weights_and_statistics_unchanged():
+    """The benchmark counts MACs of the model it then measures: a forward pass in train
+    mode would move its BatchNorm statistics and so its predictions."""
+    model = SmallCNN().train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    count_macs(model, torch.rand(1, 3, 32, 32))
     assert all(not m._forward_hooks for m in model.modules())
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, before[key], rtol=0, atol=0, msg=key)
 
 
 def test_gmacs_per_s_and_peak():
@@ -24,3 +43,18 @@ def test_gmacs_per_s_and_peak():
     before = torch.get_num_threads()
     assert matmul_peak_gmacs(1, size=64, runs=2) > 0
     assert torch.get_num_threads() == before
+
+
+def test_the_matmul_yardstick_runs_at_the_thread_count_asked_for(monkeypatch):
+    """machine_info reports one figure per thread count: each must be measured at it."""
+    asked = torch.get_num_threads() + 1
+    seen = []
+    real_mm = torch.mm
+
+    def mm(a, b):
+        seen.append(torch.get_num_threads())
+        return real_mm(a, b)
+
+    monkeypatch.setattr(torch, "mm", mm)
+    matmul_peak_gmacs(asked, size=16, runs=2)
+    assert seen == [asked] * 3  # the warm-up and both runs
