@@ -70,6 +70,7 @@ def test_runs_where_core_ml_exists(exported, assert_round_trip, precision):
     else:
         assert check.check.startswith("spec-only") and check.max_abs_diff is None
         assert check.reference is None and check.n_images == 0  # nothing was compared
+        assert check.tolerance is None  # so no tolerance was applied either
         assert result.status == "spec-checked"  # not "passed": no output was compared
         with pytest.raises(NotRunnableHere):
             coreml.load(result.artifact)
@@ -134,3 +135,47 @@ def test_the_manifest_states_the_batch_range_the_package_declares(exported, prec
     batch = spec.description.input[0].type.multiArrayType.shapeRange.sizeRanges[0]
     assert (batch.lowerBound, batch.upperBound) == (1, result.manifest.input.max_batch)
     assert result.manifest.input.max_batch == MAX_BATCH
+
+
+def _edited_copy(package, out, edit):
+    """A copy of `package` whose spec (model.mlmodel) `edit` has changed."""
+    import shutil
+
+    shutil.copytree(package, out)
+    model = out / "Data" / "com.apple.CoreML" / "model.mlmodel"
+    spec = ct.proto.Model_pb2.Model()
+    spec.ParseFromString(model.read_bytes())
+    edit(spec.description)
+    model.write_bytes(spec.SerializeToString())
+    return out
+
+
+def _no_batch_of_one(description):
+    description.input[0].type.multiArrayType.shapeRange.sizeRanges[0].lowerBound = 2
+
+
+def _float16_output(description):
+    float16 = ct.proto.FeatureTypes_pb2.ArrayFeatureType.FLOAT16
+    description.output[0].type.multiArrayType.dataType = float16
+
+
+@pytest.mark.parametrize(
+    "edit, problem",
+    [(_no_batch_of_one, "input shape ranges"), (_float16_output, "not float32")],
+)
+def test_a_package_refusing_one_image_or_giving_float16_fails_the_spec_check(
+    exported, tmp_path, edit, problem
+):
+    """Off macOS the spec check is all that verifies a package: the app runs one image at a
+    time and reads the logit as float32, so either fault must fail the export, not ship."""
+    package = _edited_copy(exported["coreml", "fp32"].artifact, tmp_path / "m.mlpackage", edit)
+    with pytest.raises(ExportError, match=problem):
+        coreml.check_spec(package, "fp32")
+
+
+def test_a_path_that_holds_no_core_ml_package_is_an_export_error(tmp_path):
+    """The benchmark checks the spec of whatever file a manifest names: a missing package or a
+    folder without one must be that artifact's failure, named, not a traceback."""
+    for path in (tmp_path / "missing.mlpackage", tmp_path):
+        with pytest.raises(ExportError, match="not a readable Core ML package"):
+            coreml.check_spec(path, "fp32")

@@ -72,12 +72,15 @@ def test_int8_is_at_most_30_percent_of_fp32(exported):
     assert int8 <= 0.30 * fp32
 
 
-def test_threads_set_the_runtime_threadpool(exported):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_threads_set_the_runtime_threadpool(exported, threads):
+    """The benchmark times each thread count it is given, not always one thread."""
     from executorch.extension.pybindings import portable_lib
 
     before = portable_lib._threadpool_get_thread_count()
     try:
-        assert executorch.load(exported["executorch", "fp32"].artifact, threads=1).threads == 1
+        artifact = exported["executorch", "fp32"].artifact
+        assert executorch.load(artifact, threads=threads).threads == threads
     finally:
         portable_lib._unsafe_reset_threadpool(before)
 
@@ -116,3 +119,20 @@ def test_an_input_of_another_size_is_refused_not_scored(exported, references):
     strided = np.zeros((1, 3, 32, 64), dtype=np.float32)  # a view ExecuTorch would misread
     strided[..., ::2] = photo
     np.testing.assert_array_equal(runner(strided[..., ::2]), runner(photo))
+
+
+def test_a_model_xnnpack_takes_nothing_of_is_refused_and_not_written(tmp_path):
+    """A .pte with nothing delegated runs on ExecuTorch's portable kernels, slowly, and needs
+    kernels the app's runtime does not register: it must fail the export, not ship."""
+    import torch
+
+    from melanoma.model import example_inputs
+
+    class CumSum(torch.nn.Module):  # an op XNNPACK has no kernel for
+        def forward(self, x):
+            return torch.cumsum(x, dim=1)
+
+    out = tmp_path / "model.pte"
+    with pytest.raises(base.ExportError, match="nothing was delegated to XNNPACK"):
+        executorch.export(CumSum(), example_inputs(2), out, "fp32")
+    assert not out.exists()

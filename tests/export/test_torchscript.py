@@ -22,7 +22,9 @@ def test_bytecode_readable_by_pytorch_android_lite_1_13(exported):
     assert version <= torchscript.MAX_BYTECODE_VERSION == 8
     info = result.manifest.target_info
     assert info["bytecode_version"] == version
-    assert info["path"].startswith(("optimize_for_mobile", "frozen scripted module"))
+    # which path ran, as this torch allows: not a claim of optimize_for_mobile without XNNPACK
+    ran = "optimize_for_mobile" if torch._C._is_xnnpack_enabled() else "frozen scripted module"
+    assert info["path"].startswith(ran)
     assert "aten::conv2d" in info["operators"] and not any(
         "batch_norm" in op for op in info["operators"]
     )
@@ -58,12 +60,14 @@ def test_int8_is_not_offered(exported):
         torchscript.export(torch.nn.Identity(), (), out_dir / "x.ptl", "int8")
 
 
-def test_threads_set_torch_pool(exported):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_threads_set_torch_pool(exported, threads):
+    """The benchmark times each thread count it is given, not always one thread."""
     before = torch.get_num_threads()
     try:
-        torch.set_num_threads(2)  # not already 1, as under OMP_NUM_THREADS=1 or on one core
-        torchscript.load(exported["torchscript", "fp32"].artifact, threads=1)
-        assert torch.get_num_threads() == 1
+        torch.set_num_threads(3 - threads)  # not already `threads` (OMP_NUM_THREADS=1, one core)
+        torchscript.load(exported["torchscript", "fp32"].artifact, threads=threads)
+        assert torch.get_num_threads() == threads
     finally:
         torch.set_num_threads(before)
 
@@ -101,3 +105,14 @@ def test_backport_to_an_older_bytecode_leaves_one_loadable_file(monkeypatch, tmp
     assert [p.name for p in tmp_path.iterdir()] == [out.name]  # its temp folder is gone
     x = torch.randn(3, 3, 32, 32)
     torch.testing.assert_close(_load_for_lite_interpreter(str(out))(x), model(x))
+
+
+def test_an_input_of_another_size_is_refused_not_scored(exported, references):
+    """The lite interpreter itself scores a 64x64 or 1-channel batch, with a plausible and
+    wrong probability: the runner must refuse it, as the other runners do."""
+    runner = torchscript.load(exported["torchscript", "fp32"].artifact)
+    photo = references.inputs[:1]
+    with pytest.raises(ValueError, match=r"input of shape \(1, 3, 64, 64\); the models take"):
+        runner(photo.repeat(2, axis=2).repeat(2, axis=3))
+    with pytest.raises(ValueError, match="the models take"):
+        runner(photo[:, :1])

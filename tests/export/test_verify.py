@@ -155,3 +155,31 @@ def test_sample_inputs_are_pixels_over_255_normalized_per_channel():
     expected = (pixels - np.array(mean)[:, None, None]) / np.array(std)[:, None, None]
     assert inputs.dtype == np.float32 and inputs.flags.c_contiguous
     np.testing.assert_allclose(inputs, expected, atol=1e-5)
+
+
+def test_the_int8_tolerance_is_refused_for_a_program_whose_logit_is_no_dequantize():
+    """The tolerance is read from the output dequantize's scale: for a program ending in
+    anything else that argument is another tensor or number, and would let any file pass."""
+    import torch
+
+    from melanoma.model import CNNConfig, SmallCNN, example_inputs
+
+    model = SmallCNN(CNNConfig(widths=(4, 8, 8))).eval()
+    float_program = torch.export.export(model, example_inputs(2))
+    with pytest.raises(ValueError, match="not a dequantize"):
+        verify.output_step(float_program)
+
+
+@pytest.mark.parametrize(
+    "target, fp32, int8_steps",
+    [("executorch", 1e-4, 3), ("onnx", 1e-4, 3), ("torchscript", 1e-4, None), ("coreml", 1e-3, 4)],
+)
+def test_each_target_is_held_to_the_tolerance_the_readme_states(target, fp32, int8_steps):
+    """The README promises fp32 within 1e-4 of PyTorch and int8 within 3 output steps (Core
+    ML 1e-3 and 4). The round-trip tests use each target's own constants, so a loosened one
+    would let a drifted artifact pass every check, and ship."""
+    from melanoma.export.registry import get_target
+
+    module = get_target(target)
+    assert module.FP32_TOLERANCE == fp32
+    assert getattr(module, "INT8_TOLERANCE_STEPS", None) == int8_steps
