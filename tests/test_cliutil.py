@@ -15,6 +15,7 @@ from melanoma.cliutil import (
     FiniteFloatRange,
     Interrupts,
     NonEmptyPath,
+    on_one_line,
     one_line_message,
     out_dir_option,
     progress_option,
@@ -81,7 +82,7 @@ def test_bad_flags_are_one_line_exit_2_naming_help(monkeypatch, capsys, args, fr
     assert code == EXIT_USAGE
     (line,) = err.splitlines()
     assert line.startswith("error: ") and fragment in line
-    assert line.endswith(" --help')")  # click names the program from how it was started
+    assert line.endswith("(see 'tool --help')")  # the program as it was started (argv[0])
 
 
 def test_good_flags_reach_the_command_and_exit_0(monkeypatch, capsys):
@@ -152,11 +153,13 @@ def test_the_melanoma_groups_threads_flag_sets_torchs_threads():
     assert done.stdout.splitlines()[-1] == "3", done.stderr
 
 
-def test_a_bug_is_not_disguised_as_a_user_error(monkeypatch, capsys):
+# ValueError too: UserError is one, but a bug's ValueError must keep its traceback.
+@pytest.mark.parametrize("error", [ZeroDivisionError, ValueError])
+def test_a_bug_is_not_disguised_as_a_user_error(monkeypatch, capsys, error):
     def bug():
-        raise ZeroDivisionError("division by zero")
+        raise error("a bug")
 
-    with pytest.raises(ZeroDivisionError):
+    with pytest.raises(error):
         run_script(monkeypatch, capsys, bug)
 
 
@@ -183,6 +186,8 @@ def test_one_line_message_joins_clicks_lines():
     err = click.UsageError("first line\n  second   line")
     assert one_line_message(err) == "first line second line"  # no command: no --help hint
     assert one_line_message(click.ClickException("a\nb")) == "a b"
+    # Only a usage error points at --help: no flag fixes a failure in the command itself.
+    assert one_line_message(click.ClickException("a"), click.Command("tool")) == "a"
 
 
 def test_refuse_repeats_names_each_repeat_once():
@@ -258,3 +263,29 @@ def test_sigterm_is_handled_as_ctrl_c(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     # click starts a new line first, as after a ^C echoed by the terminal
     assert (done.returncode, done.stderr.strip()) == (130, "interrupted")
+
+
+def test_every_character_that_breaks_a_line_is_escaped():
+    """Terminals and str.splitlines() break lines at more than \\n and \\r: a file name holding
+    any of them (\\x1c, \\x85, \\u2029, ...) must not split an error or a warning in two."""
+    breaks = [chr(c) for c in range(sys.maxunicode + 1) if len(f"a{chr(c)}b".splitlines()) > 1]
+    assert len(breaks) == 10
+    for c in breaks:
+        escaped = on_one_line(f"a{c}b")
+        assert escaped.splitlines() == [escaped] and escaped.startswith("a\\"), repr(c)
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_info_notes_and_third_party_noise_show_only_with_verbose(verbose):
+    """Without --verbose a run prints its result and real warnings, not per-epoch notes nor
+    coremltools' and torch's notes on themselves (fresh process: logging is process-wide)."""
+    code = (
+        "import logging, warnings; from melanoma.cliutil import setup_process; "
+        f"setup_process(verbose={verbose}); "
+        "logging.getLogger('melanoma.train').info('kept epoch 3/9'); "
+        "logging.getLogger('coremltools').warning('Torch version 2.9 has not been tested'); "
+        "warnings.warn('`isinstance(treespec, LeafSpec)` is deprecated', FutureWarning)"
+    )
+    stderr = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stderr
+    shown = ("kept epoch 3/9", "has not been tested", "LeafSpec")
+    assert [text in stderr for text in shown] == [verbose] * 3, stderr

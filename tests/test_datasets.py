@@ -23,6 +23,11 @@ def write_liveproject(root, jpegs, n_unlabeled=3):
 def test_liveproject_folder(tmp_path, jpegs):
     data = load_dataset(write_liveproject(tmp_path / "d", jpegs))
     assert data.layout == "liveproject"
+    # printed before every run: the counts a user checks the data against
+    assert data.summary() == (
+        f"liveproject data from {tmp_path / 'd'}: "
+        "labeled 8 (4 melanoma), test 8 (4 melanoma), unlabeled 3"
+    )
     assert data.labeled.images.shape == (8, 3, 32, 32)
     assert data.labeled.labels.tolist() == [1, 1, 1, 1, 0, 0, 0, 0]
     assert len(data.unlabeled) == 3 and data.unlabeled.labels.tolist() == [-1] * 3
@@ -52,6 +57,13 @@ def test_folder_holding_the_archive_resolves_to_it(tmp_path):
     (tmp_path / "MelanomaDetection.zip").write_bytes(b"")  # resolving does not open it
     (tmp_path / "README.md").write_text("beside it, as in ../shared/data")
     assert resolve_data_path(tmp_path) == tmp_path / "MelanomaDetection.zip"
+
+
+def test_a_data_path_from_the_home_folder_is_expanded(tmp_path, monkeypatch):
+    """MELANOMA_DATA=~/data in a .env file, or --data=~/data: no shell expands that `~`."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "data").mkdir()
+    assert resolve_data_path("~/data") == tmp_path / "data"
 
 
 def test_no_data_path_names_the_option_and_the_variable():
@@ -109,6 +121,9 @@ def test_missing_split_folder(tmp_path, jpegs):
         item.unlink()  # an empty folder: the loader sees files, not folders
     with pytest.raises(DataError, match=r"test: split folder is missing or empty"):
         load_dataset(root)
+    (root / "test" / "notes.txt").write_text("photos to come")  # a folder, but no photos
+    with pytest.raises(DataError, match=r"test: split folder has no images"):
+        load_dataset(root)
     shutil.rmtree(root / "test")
     with pytest.raises(DataError, match=r"test: split folder is missing or empty"):
         load_dataset(root)
@@ -141,20 +156,13 @@ def test_bad_label_suffix(tmp_path, jpegs, suffix):
 @pytest.mark.parametrize(("removed", "named"), [("1", "melanoma"), ("0", "benign")])
 def test_empty_class(tmp_path, jpegs, removed, named):
     root = write_liveproject(tmp_path / "d", jpegs)
-    for path in (root / "labeled").glob(f"*_{removed}.jpg"):
+    *others, last = sorted((root / "labeled").glob(f"*_{removed}.jpg"))
+    for path in others:
         path.unlink()
+    assert load_dataset(root).labeled.labels.tolist().count(int(removed)) == 1  # one is enough
+    last.unlink()
     with pytest.raises(DataError, match=rf"labeled: no {named} images \(class is empty\)"):
         load_dataset(root)
-
-
-def test_broken_unlabeled_file_is_skipped_and_counted(tmp_path, jpegs, caplog):
-    root = write_liveproject(tmp_path / "d", jpegs)
-    (root / "unlabeled" / "1.jpg").write_bytes(b"\xff\xd8 broken")
-    with caplog.at_level(logging.WARNING):
-        data = load_dataset(root)
-    assert len(data.unlabeled) == 2 and len(data.skipped) == 1
-    assert "1.jpg" in caplog.text
-    assert "1 broken unlabeled file(s) skipped" in data.summary()
 
 
 def test_files_that_are_not_jpeg_or_png_are_named_in_a_warning(tmp_path, jpegs, caplog):
@@ -174,6 +182,63 @@ def write_class_folders(root, jpegs, positive="malignant"):
         (root / cls).mkdir(parents=True)
         for i, data in enumerate(items):
             (root / cls / f"{i}.jpg").write_bytes(data)
+
+
+def write_layout(root, jpegs, layout):
+    """A small data set in `layout` with unlabeled/ 0.jpg..2.jpg beside its labeled images."""
+    if layout == "liveproject":
+        return write_liveproject(root, jpegs)
+    if layout == "class-folders":
+        write_class_folders(root, jpegs)
+    else:
+        root.mkdir(parents=True)
+        rows = ["image_name,target"]
+        for i, data in enumerate(jpegs[0] + jpegs[1]):
+            (root / f"ISIC_{i}.jpg").write_bytes(data)
+            rows.append(f"ISIC_{i},{int(i < len(jpegs[0]))}")
+        (root / "train.csv").write_text("\n".join(rows) + "\n")
+    (root / "unlabeled").mkdir()
+    for i in range(3):
+        (root / "unlabeled" / f"{i}.jpg").write_bytes(jpegs[1][i])
+    return root
+
+
+@pytest.mark.parametrize("layout", ["liveproject", "class-folders", "csv"])
+@pytest.mark.parametrize("broken", [["1.jpg"], ["0.jpg", "1.jpg", "2.jpg"]], ids=["one", "all"])
+def test_broken_unlabeled_files_are_skipped_and_counted(tmp_path, jpegs, caplog, layout, broken):
+    """Any layout, and even when none is left: the summary is where a user sees that photos
+    the SGAN was to learn from were left out."""
+    root = write_layout(tmp_path / "d", jpegs, layout)
+    for name in broken:
+        (root / "unlabeled" / name).write_bytes(b"\xff\xd8 broken")
+    with caplog.at_level(logging.WARNING):
+        data = load_dataset(root)
+    assert data.layout == layout and len(data.skipped) == len(broken)
+    assert (len(data.unlabeled) if data.unlabeled else 0) == 3 - len(broken)
+    assert all(name in caplog.text for name in broken)
+    assert f"{len(broken)} broken unlabeled file(s) skipped" in data.summary()
+
+
+def test_a_label_changed_changes_the_fingerprint(tmp_path, jpegs):
+    """Checkpoints record the fingerprint as "trained on exactly this data": a photo moved
+    from benign to melanoma is other data, though every pixel is the same."""
+    root = write_liveproject(tmp_path / "d", jpegs)
+    before = load_dataset(root).fingerprint
+    (root / "labeled" / "7_0.jpg").rename(root / "labeled" / "7_1.jpg")
+    assert load_dataset(root).fingerprint != before
+
+
+def test_a_test_folder_without_class_folders_is_left_out_not_refused(tmp_path, jpegs, caplog):
+    """Kaggle-style copies keep unlabeled photos in test/: the training data still loads."""
+    write_class_folders(tmp_path / "train", jpegs)
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "0.jpg").write_bytes(jpegs[1][0])
+    with caplog.at_level(logging.WARNING):
+        data = load_dataset(tmp_path)
+    assert (len(data.labeled), data.test) == (8, None)
+    assert f"ignoring {tmp_path / 'test'}/ (only train/, test/ and unlabeled/ are read" in (
+        caplog.text
+    )
 
 
 def test_capitalised_train_and_test_are_train_and_test(tmp_path, jpegs):

@@ -1,8 +1,10 @@
 """melanoma.methods: which trainer and which settings each method name stands for."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
+import torch
 
 from melanoma.checkpoint import REFERENCE_DIR, refuse_bundled_out_dir
 from melanoma.errors import UserError
@@ -37,7 +39,8 @@ def test_each_method_config_switches_off_only_its_part_of_the_unlabeled_signal()
     )
     gan_alone = method_config("sgan-no-mean-teacher", 0, 1)
     assert (gan_alone.unsup_weight, gan_alone.consistency_weight) == (1.0, 0.0)
-    assert method_config("sgan", 0, progress=False).epochs == SGANConfig().epochs
+    quiet = method_config("sgan", 0, progress=False)  # --no-progress reaches the trainer
+    assert (quiet.epochs, quiet.progress) == (SGANConfig().epochs, False)
 
 
 def test_no_method_trains_into_the_bundled_models_folder(tmp_path):
@@ -55,3 +58,15 @@ def test_a_relative_or_linked_out_dir_into_the_bundled_models_is_refused(tmp_pat
     (tmp_path / "link").symlink_to(REFERENCE_DIR / "sgan")
     with pytest.raises(UserError, match="inside the bundled reference models' folder"):
         refuse_bundled_out_dir(tmp_path / "link" / "retrained")
+
+
+@pytest.mark.parametrize("method", ["supervised", "sgan-mean-teacher"])
+def test_resume_reaches_the_trainer_behind_each_method(dataset, tmp_path, method):
+    """compare reruns a seed Ctrl-C interrupted with resume: it must continue the saved run,
+    and with no saved state say so, never quietly retrain from the start."""
+    small = dataclasses.replace(
+        dataset, test=None, unlabeled=dataset.unlabeled.subset(torch.arange(64))
+    )
+    config = method_config(method, 0, 1, progress=False)
+    with pytest.raises(UserError, match="resume.pt: no resume state to continue from"):
+        train_method(method, small, config, tmp_path / "out", resume=True)

@@ -14,6 +14,7 @@ GAMMA_22 = struct.pack(">I", 45455)  # what many encoders write: file gamma 1/2.
 # White D65, then red, green, blue (x, y) in 1/100000: sRGB's primaries and Adobe RGB's.
 SRGB_PRIMARIES = (31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000)
 ADOBE_PRIMARIES = (31270, 32900, 64000, 33000, 21000, 71000, 15000, 6000)
+PROPHOTO_PRIMARIES = (34570, 35850, 73470, 26530, 15960, 84040, 3660, 10)  # white D50
 
 
 def _png(pixels: np.ndarray, *chunks: tuple[bytes, bytes], **save) -> bytes:
@@ -43,8 +44,13 @@ def test_gamma_22_darkens_the_shadows_as_android_decodes_it():
 
 @pytest.mark.parametrize(
     "chunks",
-    [[(b"sRGB", b"\x00"), (b"gAMA", GAMMA_22)], [(b"gAMA", struct.pack(">I", 0))], []],
-    ids=["srgb-chunk-wins", "gamma-0-ignored-as-by-libpng", "no-chunks"],
+    [
+        [(b"sRGB", b"\x00"), (b"gAMA", GAMMA_22)],
+        [(b"gAMA", struct.pack(">I", 0))],
+        [(b"gAMA", struct.pack(">I", 15))],  # would turn every pixel black
+        [],
+    ],
+    ids=["srgb-chunk-wins", "gamma-0-ignored-as-by-libpng", "gamma-15-ignored-too", "no-chunks"],
 )
 def test_values_stay_as_stored_when_the_file_says_srgb_or_nothing(chunks):
     pixels = np.random.default_rng(0).integers(0, 256, (6, 6, 3), dtype=np.uint8)
@@ -70,16 +76,30 @@ def test_srgb_primaries_in_chrm_change_only_the_curve():
     assert np.abs(primaries_only - pixels).max() <= 1
 
 
-def test_adobe_rgb_primaries_convert_by_the_published_matrix():
-    # Adobe RGB (1998) -> sRGB on linear values, both D65 (Lindbloom's RGB/XYZ matrices):
-    # the expected values come from there, not from the module's Bradford/D50 route.
-    adobe_to_srgb = np.array([[1.39836, -0.39836, 0], [0, 1, 0], [0, -0.04293, 1.04293]])
+# Linear RGB -> linear sRGB from Lindbloom's published RGB/XYZ matrices, not from the
+# module's Bradford/D50 route. Adobe RGB (1998) and sRGB are both D65; ProPhoto's own white
+# is D50, the white of the sRGB (D50) matrix, so it shows a cHRM's white point is read.
+ADOBE_TO_SRGB = np.array([[1.39836, -0.39836, 0], [0, 1, 0], [0, -0.04293, 1.04293]])
+PROPHOTO_TO_SRGB = np.array(
+    [[3.1338561, -1.6168667, -0.4906146], [-0.9787684, 1.9161415, 0.0334540],
+     [0.0719453, -0.2289914, 1.4052427]]
+) @ np.array(
+    [[0.7976749, 0.1351917, 0.0313534], [0.2880402, 0.7118741, 0.0000857], [0, 0, 0.8252100]]
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("primaries", "to_srgb"),
+    [(ADOBE_PRIMARIES, ADOBE_TO_SRGB), (PROPHOTO_PRIMARIES, PROPHOTO_TO_SRGB)],
+    ids=["adobe-rgb-d65", "prophoto-d50"],
+)
+def test_primaries_convert_by_the_published_matrix(primaries, to_srgb):
     pixels = np.random.default_rng(3).integers(0, 256, (8, 8, 3), dtype=np.uint8)
     v = pixels / 255
     linear = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)  # cHRM alone
-    out = np.clip(linear @ adobe_to_srgb.T, 0, 1)
+    out = np.clip(linear @ to_srgb.T, 0, 1)
     encoded = np.where(out <= 0.0031308, out * 12.92, 1.055 * out ** (1 / 2.4) - 0.055)
-    decoded = decode_rgb(_png(pixels, _chrm(ADOBE_PRIMARIES)), "adobe.png").astype(int)
+    decoded = decode_rgb(_png(pixels, _chrm(primaries)), "rgb.png").astype(int)
     assert np.abs(decoded - np.round(encoded * 255)).max() <= 1
     assert np.abs(decoded - pixels).max() > 20  # far more than rounding
 
@@ -89,6 +109,7 @@ def test_adobe_rgb_primaries_convert_by_the_published_matrix():
     [
         (31270, 32900, 164000, 33000, 30000, 60000, 15000, 6000),  # red x = 1.64
         (31270, 32900, 30000, 30000, 30000, 30000, 30000, 30000),  # one point: no gamut
+        (31270, 0, 64000, 33000, 30000, 60000, 15000, 6000),  # white y = 0: no white point
     ],
 )
 def test_chrm_skcms_refuses_is_ignored_not_applied(values):
