@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import shutil
+import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -171,6 +173,24 @@ def console_script():
         return str(path)
 
     return find
+
+
+@pytest.fixture(scope="session")
+def run_console_script(console_script):
+    """Run an installed console script, its arguments str()'d: the CompletedProcess, with
+    stdout and stderr as text. Keyword arguments (cwd, env, check) go to subprocess.run."""
+
+    def run(name: str, *args, **kwargs) -> subprocess.CompletedProcess[str]:
+        command = [console_script(name), *map(str, args)]
+        return subprocess.run(command, capture_output=True, text=True, **kwargs)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def melanoma(run_console_script):
+    """`melanoma ARGS...` in a fresh process."""
+    return functools.partial(run_console_script, "melanoma")
 
 
 @pytest.fixture(scope="session")

@@ -2,22 +2,11 @@
 
 import csv
 import json
-import subprocess
 
 import numpy as np
 import pytest
 
 from melanoma.checkpoint import checkpoint_sha256, load_checkpoint
-
-
-@pytest.fixture(scope="module")
-def melanoma(console_script):
-    exe = console_script("melanoma")
-
-    def run(*args, **kwargs):
-        return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, **kwargs)
-
-    return run
 
 
 def assert_one_line_error(result, *fragments):

@@ -1,7 +1,5 @@
 """`melanoma train`: its flags reach the checkpoint (the training itself: test_train.py)."""
 
-import subprocess
-
 import pytest
 
 from melanoma.checkpoint import read_meta
@@ -27,13 +25,11 @@ CHOSEN = ["--seed", "3", "--target-sensitivity", "0.95", "--select-epoch", "last
     [([], 0, 0.9, "val-auc"), (CHOSEN, 3, 0.95, "last")],  # the README's defaults, then given
 )
 def test_train_flags_reach_the_checkpoint(
-    console_script, class_folders, tmp_path, flags, seed, target_sensitivity, select_epoch
+    melanoma, class_folders, tmp_path, flags, seed, target_sensitivity, select_epoch
 ):
     out = tmp_path / "ckpt"
     args = ["train", "--data", class_folders, "--out", out, "--epochs", "2", "--no-progress"]
-    result = subprocess.run(
-        [console_script("melanoma"), *map(str, args + flags)], capture_output=True, text=True
-    )
+    result = melanoma(*args, *flags)
     assert result.returncode == 0, result.stderr
     meta = read_meta(out)
     assert (meta.method, meta.seed, meta.epochs) == ("supervised", seed, 2)
@@ -49,15 +45,13 @@ def test_train_flags_reach_the_checkpoint(
     assert "labeled 16 (8 melanoma)" in result.stderr
 
 
-def test_training_into_the_bundled_models_folder_is_refused(console_script, class_folders):
+def test_training_into_the_bundled_models_folder_is_refused(melanoma, class_folders):
     """It would replace a documented model and leave its int8 program stale."""
     from melanoma.checkpoint import REFERENCE_DIR
 
     out = REFERENCE_DIR / "supervised" / "retrained"  # a new folder, should the guard fail
     args = ["train", "--data", class_folders, "--out", out, "--epochs", "1", "--no-progress"]
-    result = subprocess.run(
-        [console_script("melanoma"), *map(str, args)], capture_output=True, text=True
-    )
+    result = melanoma(*args)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "inside the bundled reference models' folder" in result.stderr  # before the data
     assert not out.exists()

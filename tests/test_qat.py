@@ -6,7 +6,6 @@ import io
 import json
 import logging
 import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -317,16 +316,6 @@ def test_distillation_pulls_the_student_to_the_teachers_logit():
     assert at_teacher.item() == pytest.approx(temperature**2 * entropy.item())
     for student in (teacher - 0.5, teacher + 0.5):
         assert qat_module.distill_loss(student, teacher, temperature) > at_teacher
-
-
-@pytest.fixture(scope="module")
-def melanoma(console_script):
-    exe = console_script("melanoma")
-
-    def run(*args):
-        return subprocess.run([exe, *map(str, args)], capture_output=True, text=True)
-
-    return run
 
 
 def test_cli_qat_writes_a_loadable_directory(qat_run, qat_dir):

@@ -3,7 +3,6 @@
 import itertools
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -177,17 +176,15 @@ def test_a_reference_name_beside_a_local_folder_warns_once(bench_main, artifacts
         (["--reference", ""], "'--reference': empty path"),
     ],
 )
-def test_usage_errors_exit_2(console_script, args, message):
-    result = subprocess.run([console_script("melanoma-bench"), *args], capture_output=True,
-                            text=True)  # fmt: skip
+def test_usage_errors_exit_2(run_console_script, args, message):
+    result = run_console_script("melanoma-bench", *args)
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [result.stderr.strip()], result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_help(console_script):
-    result = subprocess.run([console_script("melanoma-bench"), "--help"], capture_output=True,
-                            text=True)  # fmt: skip
+def test_help(run_console_script):
+    result = run_console_script("melanoma-bench", "--help")
     assert result.returncode == 0
     for option in ("--artifacts", "--data", "--reference", "--threads", "--runs", "--rounds",
                    "--out", "--json", "--max-auc-drop", "--min-agreement",

@@ -1,5 +1,6 @@
 """`melanoma-export`: wiring, the table, and exit codes (behaviour is tested in test_api.py)."""
 
+import functools
 import os
 import shutil
 import subprocess
@@ -15,14 +16,9 @@ from melanoma.manifest import read_manifest
 
 
 @pytest.fixture(scope="module")
-def melanoma_export(console_script):
-    exe = console_script("melanoma-export")
+def melanoma_export(run_console_script):
     env = {k: v for k, v in os.environ.items() if k != "MELANOMA_DATA"}
-
-    def run(*args):
-        return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, env=env)
-
-    return run
+    return functools.partial(run_console_script, "melanoma-export", env=env)
 
 
 @pytest.fixture

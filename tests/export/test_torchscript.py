@@ -72,20 +72,16 @@ def test_threads_set_torch_pool(exported, threads):
         torch.set_num_threads(before)
 
 
-def test_each_export_of_a_model_has_the_same_bytes(console_script, export_source, tmp_path):
+def test_each_export_of_a_model_has_the_same_bytes(run_console_script, export_source, tmp_path):
     """Re-exporting must not change the file's sha256 (the atomic temp path's random name
     once named the folder inside the archive). One fresh process per export: TorchScript
     numbers the classes it compiles within a process."""
     import hashlib
-    import subprocess
 
     digests = []
     for out in (tmp_path / "a", tmp_path / "b"):
-        subprocess.run(
-            [console_script("melanoma-export"), "--target", "torchscript", "--quantize", "none",
-             "--checkpoint", str(export_source), "--out", str(out)],
-            check=True, capture_output=True,
-        )  # fmt: skip
+        run_console_script("melanoma-export", "--target", "torchscript", "--quantize", "none",
+                           "--checkpoint", export_source, "--out", out, check=True)  # fmt: skip
         digests.append(hashlib.sha256((out / "quick-cnn-torchscript-fp32.ptl").read_bytes()))
     assert digests[0].hexdigest() == digests[1].hexdigest()
 
