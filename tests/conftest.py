@@ -188,6 +188,22 @@ def run_console_script(console_script):
 
 
 @pytest.fixture(scope="session")
+def assert_one_line_error():
+    """Check a finished command refused its input as the CLIs promise: exit code 2 and one
+    stderr line, no traceback, naming every fragment. Returns that line."""
+
+    def check(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and "Traceback" not in lines[0], result.stderr
+        for fragment in fragments:
+            assert fragment in lines[0], lines[0]
+        return lines[0]
+
+    return check
+
+
+@pytest.fixture(scope="session")
 def melanoma(run_console_script):
     """`melanoma ARGS...` in a fresh process."""
     return functools.partial(run_console_script, "melanoma")

@@ -9,14 +9,6 @@ import pytest
 from melanoma.checkpoint import checkpoint_sha256, load_checkpoint
 
 
-def assert_one_line_error(result, *fragments):
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
-
-
 def test_help_lists_commands(melanoma):
     result = melanoma("--help")
     assert result.returncode == 0
@@ -129,7 +121,9 @@ def test_evaluate_writes_the_roc_points(melanoma, quick_checkpoint, data_path, t
     assert area == pytest.approx(json.loads(result.stdout)["auc"], abs=1e-9)
 
 
-def test_predict_corrupt_image_writes_nothing(melanoma, quick_checkpoint, tmp_path):
+def test_predict_corrupt_image_writes_nothing(
+    melanoma, assert_one_line_error, quick_checkpoint, tmp_path
+):
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 nope")
     bad, out = tmp_path / "bad.jpg", tmp_path / "o.csv"
     result = melanoma("predict", quick_checkpoint, bad, "--csv", out)
@@ -138,7 +132,7 @@ def test_predict_corrupt_image_writes_nothing(melanoma, quick_checkpoint, tmp_pa
 
 
 def test_predict_names_every_unusable_photo_of_a_folder(
-    melanoma, quick_checkpoint, tmp_path, real_jpegs
+    melanoma, assert_one_line_error, quick_checkpoint, tmp_path, real_jpegs
 ):
     good = next(iter(real_jpegs.values()))
     (tmp_path / "a.jpg").write_bytes(good)
@@ -153,13 +147,13 @@ def test_predict_names_every_unusable_photo_of_a_folder(
     assert not (tmp_path / "o.csv").exists()
 
 
-def test_missing_data_path(melanoma, tmp_path):
+def test_missing_data_path(melanoma, assert_one_line_error, tmp_path):
     result = melanoma("train", "--data", tmp_path / "nope", "--out", tmp_path / "o")
     assert_one_line_error(result, "nope", "does not exist")
     assert not (tmp_path / "o").exists()
 
 
-def test_broken_checkpoint(melanoma, tmp_path, data_path):
+def test_broken_checkpoint(melanoma, assert_one_line_error, tmp_path, data_path):
     (tmp_path / "ckpt").mkdir()
     (tmp_path / "ckpt" / "metadata.json").write_text("{")
     result = melanoma("evaluate", tmp_path / "ckpt", "--data", data_path)
@@ -185,7 +179,7 @@ def test_broken_checkpoint(melanoma, tmp_path, data_path):
         ),
     ],
 )
-def test_wrong_flags_are_one_line_exit_2(melanoma, args, fragments):
+def test_wrong_flags_are_one_line_exit_2(melanoma, assert_one_line_error, args, fragments):
     """Not click's Usage/Try/Error block: one line naming the flag, and where help is."""
     result = melanoma(*args)
     assert_one_line_error(result, "error: ", *fragments)
@@ -211,7 +205,7 @@ def test_too_few_labeled_images_for_cross_validation(melanoma, tmp_path, real_jp
     assert not (tmp_path / "o").exists()
 
 
-def test_nested_cv_refuses_bad_seeds_before_training(melanoma, tmp_path):
+def test_nested_cv_refuses_bad_seeds_before_training(melanoma, assert_one_line_error, tmp_path):
     result = melanoma("nested-cv", "--seeds", "a,b", "--out", tmp_path / "n")
     assert result.returncode == 2 and "--seeds" in result.stderr
     assert "Traceback" not in result.stderr
@@ -221,7 +215,9 @@ def test_nested_cv_refuses_bad_seeds_before_training(melanoma, tmp_path):
     assert not (tmp_path / "n").exists()
 
 
-def test_unwritable_csv_fails_before_printing(melanoma, quick_checkpoint, tmp_path, real_jpegs):
+def test_unwritable_csv_fails_before_printing(
+    melanoma, assert_one_line_error, quick_checkpoint, tmp_path, real_jpegs
+):
     (tmp_path / "a.jpg").write_bytes(next(iter(real_jpegs.values())))
     (tmp_path / "file").write_text("not a folder")
     result = melanoma(
@@ -231,7 +227,9 @@ def test_unwritable_csv_fails_before_printing(melanoma, quick_checkpoint, tmp_pa
     assert result.stdout == ""
 
 
-def test_unknown_threshold_and_odd_image_folders(melanoma, quick_checkpoint, tmp_path, real_jpegs):
+def test_unknown_threshold_and_odd_image_folders(
+    melanoma, assert_one_line_error, quick_checkpoint, tmp_path, real_jpegs
+):
     (tmp_path / "a.jpg").write_bytes(next(iter(real_jpegs.values())))
     result = melanoma("predict", quick_checkpoint, tmp_path / "a.jpg", "--threshold", "bogus")
     assert_one_line_error(result, "no threshold 'bogus'", "known: youden")
@@ -240,7 +238,9 @@ def test_unknown_threshold_and_odd_image_folders(melanoma, quick_checkpoint, tmp
     assert_one_line_error(result, "no images found in", "photos")
 
 
-def test_resume_without_or_with_a_corrupt_state(melanoma, tmp_path, data_path):
+def test_resume_without_or_with_a_corrupt_state(
+    melanoma, assert_one_line_error, tmp_path, data_path
+):
     result = melanoma("train", "--data", data_path, "--out", tmp_path / "o", "--resume")
     assert_one_line_error(result, "o/resume.pt: no resume state to continue from")
     assert not (tmp_path / "o").exists()
@@ -251,7 +251,9 @@ def test_resume_without_or_with_a_corrupt_state(melanoma, tmp_path, data_path):
     assert "Traceback" not in result.stderr
 
 
-def test_a_fresh_train_never_deletes_an_interrupted_runs_state(melanoma, tmp_path, data_path):
+def test_a_fresh_train_never_deletes_an_interrupted_runs_state(
+    melanoma, assert_one_line_error, tmp_path, data_path
+):
     """Forgetting --resume after minutes of SGAN training must not throw them away."""
     (tmp_path / "o").mkdir()
     (tmp_path / "o" / "resume.pt").write_bytes(b"minutes of training")
@@ -284,7 +286,7 @@ def test_flag_values_that_would_overflow_or_mean_nothing(melanoma, tmp_path, arg
 
 
 def test_a_target_sensitivity_is_chosen_at_evaluate_and_predict_time(
-    melanoma, data_path, tmp_path, real_jpegs
+    melanoma, assert_one_line_error, data_path, tmp_path, real_jpegs
 ):
     result = melanoma(
         "evaluate", "reference-sgan", "--data", data_path, "--target-sensitivity", "0.975", "--json"

@@ -3,6 +3,7 @@
 import itertools
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,26 +18,29 @@ FAST = ["--threads", "1", "--runs", "5", "--warmup", "1", "--throughput-runs", "
 
 @pytest.fixture
 def bench_main(monkeypatch, capsys):
-    """Run melanoma-bench in-process (the runtimes are already imported): (code, out, err)."""
+    """Run melanoma-bench in-process (the runtimes are already imported): its exit code and
+    output in a CompletedProcess, as `run_console_script` gives them."""
 
-    def invoke(*args):
-        monkeypatch.setattr(sys, "argv", ["melanoma-bench", *map(str, args)])
+    def invoke(*args) -> subprocess.CompletedProcess[str]:
+        argv = ["melanoma-bench", *map(str, args)]
+        monkeypatch.setattr(sys, "argv", argv)
         with pytest.raises(SystemExit) as stop:
             run(bench)
         captured = capsys.readouterr()
-        return stop.value.code, captured.out, captured.err
+        return subprocess.CompletedProcess(argv, stop.value.code, captured.out, captured.err)
 
     return invoke
 
 
 def test_passing_run_writes_every_output_and_exits_0(bench_main, artifacts_dir, export_source,
                                                       data_path, tmp_path):  # fmt: skip
-    code, out, err = bench_main("--artifacts", artifacts_dir, "--data", data_path, "--reference",
-                                export_source, "--out", tmp_path / "out", "--json",
-                                tmp_path / "copy.json", "--max-auc-drop", "0.5",
-                                "--min-agreement", "0", "--max-accuracy-drop", "0.5",
-                                "--require-int8", *FAST)  # fmt: skip
-    assert code == 0, err
+    result = bench_main("--artifacts", artifacts_dir, "--data", data_path, "--reference",
+                        export_source, "--out", tmp_path / "out", "--json",
+                        tmp_path / "copy.json", "--max-auc-drop", "0.5",
+                        "--min-agreement", "0", "--max-accuracy-drop", "0.5",
+                        "--require-int8", *FAST)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
     names = {p.name for p in (tmp_path / "out").iterdir()}
     assert names == {"report.json", "report.md", "report.csv", "roc.png", "latency.png",
                      "size.png"}  # fmt: skip
@@ -45,7 +49,7 @@ def test_passing_run_writes_every_output_and_exits_0(bench_main, artifacts_dir, 
     assert report["gate"]["passed"] and len(report["artifacts"]) == 8  # 7 artifacts + eager
     assert "quick-cnn-executorch-int8.pte" in out and "eager-pytorch" in out
     assert "\ndecisions at the youden threshold\n" in out  # acc and agree% depend on it
-    assert "GATE" not in err
+    assert "GATE" not in result.stderr
     assert (
         "gate passed: every runnable artifact row (3 fp32, 2 int8) held to --max-auc-drop 0.5, "
         in out
@@ -56,15 +60,15 @@ def test_passing_run_writes_every_output_and_exits_0(bench_main, artifacts_dir, 
 
 def test_gate_violations_exit_1_one_line_each(bench_main, artifacts_dir, export_source,
                                               data_path, tmp_path):  # fmt: skip
-    code, out, err = bench_main("--artifacts", artifacts_dir, "--data", data_path, "--reference",
-                                export_source, "--out", tmp_path, "--max-latency-ms", "1e-6",
-                                "--no-plots", "--json", "-", *FAST)  # fmt: skip
-    assert code == 1, err[-3000:]
-    lines = err.strip().splitlines()
+    result = bench_main("--artifacts", artifacts_dir, "--data", data_path, "--reference",
+                        export_source, "--out", tmp_path, "--max-latency-ms", "1e-6",
+                        "--no-plots", "--json", "-", *FAST)  # fmt: skip
+    assert result.returncode == 1, result.stderr[-3000:]
+    lines = result.stderr.strip().splitlines()
     gate = [line for line in lines if line.startswith("GATE ")]
     assert len(gate) == 5  # every runnable artifact at 1 thread; Core ML and eager are not gated
     assert all(" 1t: latency_p50_ms " in line and line.endswith("breaks 1e-06") for line in gate)
-    assert json.loads(out)["gate"]["violations"] == gate  # --json -: the report on stdout
+    assert json.loads(result.stdout)["gate"]["violations"] == gate  # --json -: the report on stdout
 
 
 def test_a_single_violation_exits_1(bench_main, report, monkeypatch, tmp_path):
@@ -72,17 +76,18 @@ def test_a_single_violation_exits_1(bench_main, report, monkeypatch, tmp_path):
     failed = {**report, "gate": {**report["gate"], "violations": [one], "passed": False}}
     monkeypatch.setattr("melanoma.benchmarks.api.benchmark", lambda *args: failed)
     args = ("--artifacts", tmp_path, "--out", tmp_path / "out", "--max-auc-drop", "0.001")
-    code, _, err = bench_main(*args)
-    assert code == 1 and err.strip().splitlines()[-1] == one
+    result = bench_main(*args)
+    assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == one
 
 
-def test_tampered_manifest_exits_2(bench_main, artifacts_copy, export_source, tmp_path):
+def test_tampered_manifest_exits_2(bench_main, assert_one_line_error, artifacts_copy,
+                                   export_source, tmp_path):  # fmt: skip
     with (artifacts_copy / "quick-cnn-onnx-int8.onnx").open("ab") as handle:
         handle.write(b"\0")
-    code, out, err = bench_main("--artifacts", artifacts_copy, "--reference", export_source,
-                                "--out", tmp_path / "out", *FAST)  # fmt: skip
-    assert code == 2 and err.startswith("error: ") and "sha256" in err
-    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+    result = bench_main("--artifacts", artifacts_copy, "--reference", export_source,
+                        "--out", tmp_path / "out", *FAST)  # fmt: skip
+    assert assert_one_line_error(result, "sha256").startswith("error: ")
+    assert not (tmp_path / "out").exists()
 
 
 def test_wrong_manifest_field_type_exits_2_not_1(bench_main, artifacts_copy, export_source,
@@ -91,9 +96,9 @@ def test_wrong_manifest_field_type_exits_2_not_1(bench_main, artifacts_copy, exp
     manifest = json.loads(path.read_text())
     manifest["thresholds"][0]["probability"] = "0.5"  # was a ❎ "runtime error" row, exit 1
     path.write_text(json.dumps(manifest))
-    code, _, err = bench_main("--artifacts", artifacts_copy, "--reference", export_source,
-                              "--out", tmp_path / "out", *FAST)  # fmt: skip
-    assert code == 2 and err == (
+    result = bench_main("--artifacts", artifacts_copy, "--reference", export_source,
+                        "--out", tmp_path / "out", *FAST)  # fmt: skip
+    assert result.returncode == 2 and result.stderr == (
         f'error: {path}.thresholds[0].probability: expected a finite number, got "0.5"\n'
     )
     assert not (tmp_path / "out").exists()
@@ -110,7 +115,14 @@ def test_wrong_manifest_field_type_exits_2_not_1(bench_main, artifacts_copy, exp
     ],
 )
 def test_unwritable_output_exits_2_before_benchmarking(
-    bench_main, artifacts_dir, export_source, data_path, tmp_path, option, target
+    bench_main,
+    assert_one_line_error,
+    artifacts_dir,
+    export_source,
+    data_path,
+    tmp_path,
+    option,
+    target,
 ):
     if target.startswith("/proc") and not Path("/proc").is_dir():
         pytest.skip("no /proc here")
@@ -118,26 +130,27 @@ def test_unwritable_output_exits_2_before_benchmarking(
     target = target.format(tmp=tmp_path)
     outputs = {"--out": tmp_path / "out", "--json": tmp_path / "copy.json", option: target}
     args = ["--artifacts", artifacts_dir, "--data", data_path, "--reference", export_source]
-    code, out, err = bench_main(*args, *itertools.chain(*outputs.items()), *FAST)
-    assert code == 2 and "Traceback" not in err, err
-    assert target in err.strip().splitlines()[-1]  # `error: ...`, or click's usage error
-    assert "eager-pytorch" not in out  # refused before anything ran
+    result = bench_main(*args, *itertools.chain(*outputs.items()), *FAST)
+    assert_one_line_error(result, target)  # `error: ...`, or click's usage error
+    assert "eager-pytorch" not in result.stdout  # refused before anything ran
     assert not (tmp_path / "out").exists() and not (tmp_path / "copy.json").exists()
 
 
 def test_missing_artifacts_directory_exits_2(bench_main, tmp_path):
-    code, _, err = bench_main("--artifacts", tmp_path / "nope", "--out", tmp_path / "out", *FAST)
-    assert code == 2 and err == f"error: {tmp_path / 'nope'}: artifacts directory not found\n"
+    result = bench_main("--artifacts", tmp_path / "nope", "--out", tmp_path / "out", *FAST)
+    assert result.returncode == 2
+    assert result.stderr == f"error: {tmp_path / 'nope'}: artifacts directory not found\n"
 
 
-def test_reference_mismatch_exits_2(bench_main, artifacts_dir, export_source, tmp_path):
+def test_reference_mismatch_exits_2(bench_main, assert_one_line_error, artifacts_dir,
+                                    export_source, tmp_path):  # fmt: skip
     other = shutil.copytree(export_source, tmp_path / "other")
     meta = json.loads((other / "metadata.json").read_text())
     meta["seed"] = 99  # a different checkpoint that still loads
     (other / "metadata.json").write_text(json.dumps(meta))
-    code, _, err = bench_main("--artifacts", artifacts_dir, "--reference", other, "--out",
-                              tmp_path / "out", *FAST)  # fmt: skip
-    assert code == 2 and "does not match the manifests' source_checkpoint_sha256" in err
+    result = bench_main("--artifacts", artifacts_dir, "--reference", other, "--out",
+                        tmp_path / "out", *FAST)  # fmt: skip
+    assert_one_line_error(result, "does not match the manifests' source_checkpoint_sha256")
 
 
 def test_a_reference_name_beside_a_local_folder_warns_once(bench_main, artifacts_dir, tmp_path,
@@ -146,10 +159,11 @@ def test_a_reference_name_beside_a_local_folder_warns_once(bench_main, artifacts
     not load): refused as another checkpoint, after one warning for three resolves."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "reference-sgan").mkdir()
-    code, _, err = bench_main("--artifacts", artifacts_dir, "--reference", "reference-sgan",
-                              "--out", tmp_path / "out", *FAST)  # fmt: skip
+    result = bench_main("--artifacts", artifacts_dir, "--reference", "reference-sgan",
+                        "--out", tmp_path / "out", *FAST)  # fmt: skip
     warned = [r for r in caplog.records if "using the bundled checkpoint" in r.getMessage()]
-    assert code == 2 and "does not match the manifests'" in err and len(warned) == 1
+    assert result.returncode == 2 and "does not match the manifests'" in result.stderr
+    assert len(warned) == 1
 
 
 @pytest.mark.parametrize(
@@ -176,11 +190,8 @@ def test_a_reference_name_beside_a_local_folder_warns_once(bench_main, artifacts
         (["--reference", ""], "'--reference': empty path"),
     ],
 )
-def test_usage_errors_exit_2(run_console_script, args, message):
-    result = run_console_script("melanoma-bench", *args)
-    assert result.returncode == 2, result.stderr
-    assert result.stderr.strip().splitlines() == [result.stderr.strip()], result.stderr
-    assert message in result.stderr and "Traceback" not in result.stderr
+def test_usage_errors_exit_2(run_console_script, assert_one_line_error, args, message):
+    assert_one_line_error(run_console_script("melanoma-bench", *args), message)
 
 
 def test_help(run_console_script):
