@@ -1,8 +1,11 @@
 """MACs are counted by hand for the reference architecture, and GMAC/s follows from latency."""
 
+from types import SimpleNamespace
+
 import torch
 from torch import nn
 
+from melanoma.benchmarks import macs
 from melanoma.benchmarks.macs import count_macs, gmacs_per_s, matmul_peak_gmacs
 from melanoma.model import CNNConfig, SmallCNN
 
@@ -58,3 +61,13 @@ def test_the_matmul_yardstick_runs_at_the_thread_count_asked_for(monkeypatch):
     monkeypatch.setattr(torch, "mm", mm)
     matmul_peak_gmacs(asked, size=16, runs=2)
     assert seen == [asked] * 3  # the warm-up and both runs
+
+
+def test_the_matmul_yardstick_is_size_cubed_macs_over_the_fastest_run(monkeypatch):
+    """A fake clock makes the figure exact: a 64 x 64 matmul is 64**3 MACs, and the
+    fastest of the runs (the slow ones measure the neighbours) is the one divided by."""
+    readings_ns = iter([0, 4_000_000, 10_000_000, 11_000_000, 20_000_000, 23_000_000])
+    clock = SimpleNamespace(perf_counter_ns=lambda: next(readings_ns))
+    monkeypatch.setattr(macs, "time", clock)  # only the yardstick's clock
+    # three runs: 4 ms, 1 ms, 3 ms
+    assert matmul_peak_gmacs(1, size=64, runs=3) == 64**3 / 1e-3 / 1e9
