@@ -85,8 +85,9 @@ class SGANConfig:
     youden_estimator: str = "binormal"  # or "empirical"; see metrics.youden_threshold
     select_after: float = 0.25  # fraction of epochs before which no checkpoint is selected: with
     # 40 validation images a barely trained epoch-1 model can win by luck
-    ema_decay: float = 0.995  # EMA of D's weights, evaluated and exported; 0 disables; a
-    # ceiling the warm-up of training.WeightEMA keeps it under in 12 epochs (0.993 at the end)
+    ema_decay: float = 0.995  # EMA of D's parameters, evaluated and exported; 0 disables; a
+    # ceiling the warm-up of training.WeightEMA keeps it under in 12 epochs (0.993 at the end).
+    # With weight_norm it averages each layer's g and v, not the folded weight they make.
     dropout: float = 0.5  # after each D stage, training only (Salimans et al. use 0.5)
     input_noise: float = 0.1  # std of Gaussian noise on D's normalized input, training only
     weight_norm: bool = True  # on D's convs and head; folded into plain weights at export
