@@ -123,7 +123,12 @@ public final class ManifestParser {
 
     private static Manifest.FileInfo fileInfo(JsonFields f) throws ManifestException {
         f.checkKeys(new String[] {"name", "sha256", "size_bytes"}, NONE);
-        return new Manifest.FileInfo(f.string("name"), f.string("sha256"), f.integer("size_bytes"));
+        long size = f.integer("size_bytes");
+        if (size < 0) { // melanoma.manifest._RULES
+            throw new ManifestException(
+                    f.path("size_bytes") + ": expected a size >= 0, got " + size);
+        }
+        return new Manifest.FileInfo(f.string("name"), f.string("sha256"), size);
     }
 
     private static Manifest.InputSpec inputSpec(JsonFields f, int version)
@@ -137,12 +142,17 @@ public final class ManifestParser {
         if (maxBatch != null && maxBatch < 1) {
             throw new ManifestException(f.path("max_batch") + " " + maxBatch + " is below 1");
         }
+        double[] range = f.numbers("value_range");
+        if (range.length != 2 || !(range[0] <= range[1])) { // melanoma.manifest._RULES
+            throw new ManifestException(f.path("value_range") + ": expected [min, max], got "
+                    + shown(range));
+        }
         return new Manifest.InputSpec(
                 f.string("name"),
                 f.listOrCopy("shape"),
                 f.string("dtype"),
                 f.string("layout"),
-                f.numbers("value_range"),
+                range,
                 maxBatch);
     }
 
@@ -192,8 +202,8 @@ public final class ManifestParser {
                     new Manifest.Threshold(
                             t.string("name"),
                             t.number("probability"),
-                            t.number("val_sensitivity"),
-                            t.number("val_specificity")));
+                            unit(t, "val_sensitivity"),
+                            unit(t, "val_specificity")));
         }
         return out;
     }
@@ -224,6 +234,30 @@ public final class ManifestParser {
                     + "' is not one of the thresholds (" + String.join(", ", names) + ")");
         }
         return name;
+    }
+
+    /** A number in [0, 1], as melanoma.manifest._RULES requires of a threshold's rates. */
+    private static double unit(JsonFields f, String key) throws ManifestException {
+        double value = f.number(key);
+        if (!(value >= 0 && value <= 1)) {
+            throw new ManifestException(
+                    f.path(key) + ": expected a number in [0, 1], got " + shown(value));
+        }
+        return value;
+    }
+
+    /** A number as the JSON had it where that is unambiguous: 2, not 2.0. */
+    private static String shown(double value) {
+        return value == Math.rint(value) && Math.abs(value) < 1e15
+                ? String.valueOf((long) value) : String.valueOf(value);
+    }
+
+    private static String shown(double[] values) {
+        StringBuilder out = new StringBuilder("[");
+        for (int i = 0; i < values.length; i++) {
+            out.append(i == 0 ? "" : ", ").append(shown(values[i]));
+        }
+        return out.append(']').toString();
     }
 
     /** Both ranges for int8, neither otherwise, as in Python: readers may rely on the pair. */

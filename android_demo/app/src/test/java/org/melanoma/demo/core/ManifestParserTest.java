@@ -263,6 +263,26 @@ public class ManifestParserTest {
         refused(json, "manifest.thresholds is empty");
     }
 
+    /**
+     * melanoma.manifest._RULES refuses these values; the app must too (android_demo/README.md:
+     * "every manifest Python rejects is rejected"). Found by a differential run of Python's
+     * manifest_from_dict and ManifestParser.parse over single-value edits of an exported manifest.
+     */
+    @Test
+    public void valuesPythonsRulesRefuseAreRefused() {
+        refused(SampleManifest.with("\"val_sensitivity\": 0.81", "\"val_sensitivity\": 1.5"),
+                "manifest.thresholds[0].val_sensitivity: expected a number in [0, 1], got 1.5");
+        refused(SampleManifest.with("\"val_specificity\": 0.62", "\"val_specificity\": -0.5"),
+                "manifest.thresholds[1].val_specificity: expected a number in [0, 1], got -0.5");
+        String range = "\"value_range\": [-4.9, 2.2]";
+        refused(SampleManifest.with(range, "\"value_range\": [2.2, -4.9]"),
+                "manifest.input.value_range: expected [min, max], got [2.2, -4.9]");
+        refused(SampleManifest.with(range, "\"value_range\": [-4.9]"),
+                "manifest.input.value_range: expected [min, max], got [-4.9]");
+        refused(SampleManifest.with("\"size_bytes\": 4096", "\"size_bytes\": -1"),
+                "manifest.file.size_bytes: expected a size >= 0, got -1");
+    }
+
     private static ManifestException refused(String json, String messageStart) {
         try {
             ManifestParser.parse(json);
