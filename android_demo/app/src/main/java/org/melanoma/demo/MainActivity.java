@@ -168,10 +168,13 @@ public final class MainActivity extends ComponentActivity {
         try {
             File dir = new File(getCacheDir(), "camera");
             File[] old = dir.listFiles();
+            // The photo on screen stays reopenable, and one still being decoded stays readable
+            // (a second tap on "Take photo" while the first is opening must not delete it).
             String shown = imageUri == null ? null : imageUri.getLastPathSegment();
+            String opening = openingUri == null ? null : openingUri.getLastPathSegment();
             if (old != null) {
                 for (File f : old) {
-                    if (!f.getName().equals(shown)) { // the photo on screen stays reopenable
+                    if (!f.getName().equals(shown) && !f.getName().equals(opening)) {
                         f.delete();
                     }
                 }
