@@ -7,7 +7,8 @@ import java.util.Set;
 /**
  * What this app can run, checked on a schema-valid manifest: an ExecuTorch artifact with one
  * (1 or N, 3, size, size) float32 NCHW input, the area-resize preprocessing of
- * melanoma/preprocess.py, one sigmoid logit out, and at least one probability threshold.
+ * melanoma/preprocess.py, one sigmoid logit out, at least one probability threshold, and an
+ * export check that passed.
  *
  * <p>Anything else is refused with a message naming the field, rather than run with settings the
  * app would silently ignore.
@@ -22,6 +23,10 @@ final class AppSupport {
         require("executorch".equals(m.target), "manifest.target is '" + m.target
                 + "': this app runs ExecuTorch (.pte) models only");
         checkFileName(m.file.name);
+        // The exporter deletes an artifact that fails its check; a manifest saying it failed was
+        // written by hand or by another tool, and melanoma-bench refuses it too.
+        require(m.verification.passed, "manifest.verification.passed is false: this model failed"
+                + " its export check (" + m.verification.check + ")");
         checkPreprocessing(m.preprocessing, m.schemaVersion);
         checkInput(m.input, m.preprocessing.size);
         checkOutput(m.output);

@@ -231,6 +231,9 @@ public class ManifestParserTest {
     public void settingsTheAppCannotRunAreRefused() {
         refused(SampleManifest.with("\"target\": \"executorch\"", "\"target\": \"onnx\""),
                 "manifest.target is 'onnx': this app runs ExecuTorch (.pte) models only");
+        refused(SampleManifest.with("\"passed\": true", "\"passed\": false"),
+                "manifest.verification.passed is false: this model failed its export check"
+                        + " (outputs)");
         refused(SampleManifest.with("\"resize\": \"area\"", "\"resize\": \"bilinear\""),
                 "manifest.preprocessing.resize 'bilinear' is not supported (area)");
         refused(SampleManifest.with("\"min_side\": 32", "\"min_side\": 16"),
