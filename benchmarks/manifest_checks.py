@@ -28,7 +28,14 @@ from melanoma.export.contract import (
     int8_quantization,
     manifest_thresholds,
 )
-from melanoma.manifest import Manifest, Quantization, Threshold, must_state, size_of
+from melanoma.manifest import (
+    Manifest,
+    Quantization,
+    Threshold,
+    Verification,
+    must_state,
+    size_of,
+)
 from melanoma.metrics import sensitivity_name, sensitivity_target
 from melanoma.qat_checkpoint import QAT_SUBDIR, QATCheckpoint, load_qat
 
@@ -45,9 +52,7 @@ def manifest_failures(
     """Every claim of the manifest of the artifact at `path` that the checkpoint or the
     exporter contradicts, one line each naming the field, its value and what was expected.
     `program`: the int8 program an int8 artifact is held to (None for fp32)."""
-    failures = []
-    if not manifest.verification.passed:
-        failures.append(f"export verification failed ({manifest.verification.check})")
+    failures = verification_failures(manifest.verification)
     if manifest.file.size_bytes != size_of(path):
         failures.append(
             f"manifest file.size_bytes {manifest.file.size_bytes}, file has {size_of(path)}"
@@ -61,6 +66,20 @@ def manifest_failures(
     failures += quantization_failures(manifest, program)
     failures += threshold_failures(manifest, checkpoint, threshold_name)
     return failures
+
+
+def verification_failures(verification: Verification) -> list[str]:
+    """`passed` must be what the figures beside it say: a manifest edited to `passed: true`
+    over a difference past its own tolerance (or a NaN one) is not a verified export."""
+    if not verification.passed:
+        return [f"export verification failed ({verification.check})"]
+    diff, tolerance = verification.max_abs_diff, verification.tolerance
+    if diff is not None and (tolerance is None or not diff <= tolerance):  # NaN too
+        return [
+            f"manifest verification.passed true, but its max_abs_diff {diff:.3g} is not within "
+            f"its tolerance {tolerance}"
+        ]
+    return []
 
 
 def contract_failures(manifest: Manifest, checkpoint: Checkpoint) -> list[str]:

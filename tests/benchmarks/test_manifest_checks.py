@@ -3,9 +3,13 @@ the int8 program the exporter lowers."""
 
 import shutil
 
-from melanoma.benchmarks.manifest_checks import int8_program, quantization_failures
+from melanoma.benchmarks.manifest_checks import (
+    int8_program,
+    quantization_failures,
+    verification_failures,
+)
 from melanoma.checkpoint import REFERENCE_DIR, load_checkpoint
-from melanoma.manifest import manifest_path, read_manifest
+from melanoma.manifest import Verification, manifest_path, read_manifest
 
 PTE_INT8 = "quick-cnn-executorch-int8.pte"
 
@@ -75,3 +79,29 @@ def test_the_int8_artifacts_of_a_run_share_one_load_of_their_program(
         program = int8_program(read_manifest(manifest_path(artifact)), artifact, checkpoint, loaded)
         assert program.qat is not None
     assert len(calls) == 1 and list(loaded) == calls
+
+
+def test_passed_must_agree_with_the_figures_beside_it():
+    """A manifest edited to passed: true over a difference past its own tolerance was
+    accepted, the check only read the flag."""
+
+    def check(diff, tolerance, passed=True):
+        verification = Verification(
+            runtime="executorch 1.5.1",
+            check="outputs on 64 test images",
+            reference="the converted QAT program",
+            max_abs_diff=diff,
+            tolerance=tolerance,
+            decision_agreement=1.0,
+            n_images=64,
+            passed=passed,
+        )
+        return verification_failures(verification)
+
+    assert check(0.05, 0.15) == []
+    assert check(None, None) == []  # spec-only: nothing was compared
+    assert len(check(0.05, 1e-9)) == 1
+    assert len(check(float("nan"), 0.15)) == 1
+    assert check(0.05, 1e-9, passed=False) == [
+        "export verification failed (outputs on 64 test images)"
+    ]
