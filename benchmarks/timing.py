@@ -211,10 +211,12 @@ def runtime_threads(runner: object) -> int | None:
     ExecuTorch runners expose their threadpool size as `threads`; ONNX Runtime
     runners hold a `session` whose options carry intra_op_num_threads (0 means
     ORT's default, one per physical core); eager PyTorch and the lite
-    interpreter run on torch's process-wide pool.
+    interpreter run on torch's process-wide pool. A runner whose `threads` is None
+    (Core ML, which picks its own threads and compute units) gives None: torch's
+    count would claim a setting that runtime never received.
     """
-    if isinstance(getattr(runner, "threads", None), int):
-        return runner.threads
+    if hasattr(runner, "threads"):  # its own pool; None: the runtime does not say (Core ML)
+        return runner.threads if isinstance(runner.threads, int) else None
     session = getattr(runner, "session", None)
     if session is not None and hasattr(session, "get_session_options"):
         return session.get_session_options().intra_op_num_threads or None

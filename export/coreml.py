@@ -172,6 +172,8 @@ def _ops(spec) -> Counter:
 class CoreMLRunner:
     """A .mlpackage run by Core ML through coremltools (macOS only)."""
 
+    threads = None  # Core ML picks its own threads and compute units: no count to report
+
     def __init__(self, path: Path):
         import coremltools as ct
 

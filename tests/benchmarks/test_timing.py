@@ -136,3 +136,14 @@ def test_the_figures_are_the_percentiles_and_the_rate_they_name(monkeypatch):
     config = TimingConfig(runs=3, warmup=0, throughput_runs=3)
     round_ = time_round(lambda: lambda x: x, batch[:1], batch[:8], 3, config)
     assert round_.throughput_ips == 8 / 0.004  # a test split of 8 images: a batch of 8
+
+
+def test_a_runtime_that_takes_no_thread_count_reports_none_not_torchs():
+    # Core ML ignores `threads` (it picks its own threads and compute units); reporting
+    # torch.get_num_threads() for it claimed the row's setting had been applied.
+    from melanoma.export.coreml import CoreMLRunner
+
+    with torch_threads(1):
+        assert timing.runtime_threads(object.__new__(CoreMLRunner)) is None
+        # eager PyTorch and the lite interpreter do run on torch's pool
+        assert timing.runtime_threads(object()) == 1
