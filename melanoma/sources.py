@@ -60,6 +60,15 @@ class FileSource:
                 self._zip = zipfile.ZipFile(self.path)
             except (zipfile.BadZipFile, OSError) as err:
                 raise DataError(f"{self.path}: corrupt .zip archive ({err})") from None
+            except NotImplementedError as err:  # a directory entry asking for a zip version
+                # past 6.3, which zipfile refuses as it lists the archive
+                raise DataError(f"{self.path}: .zip archive cannot be read here ({err})") from None
+            except UnicodeDecodeError:  # a name flagged UTF-8 that is not (zipfile decodes
+                # every name as it opens the archive)
+                raise DataError(
+                    f"{self.path}: a member name is flagged UTF-8 but is not; make the "
+                    "archive again (zip -r, or Python's zipfile)"
+                ) from None
             self._members = _safe_members(self._zip, self.path)
             self._names = sorted(self._members)
         else:

@@ -217,3 +217,26 @@ def test_a_hidden_link_to_a_photo_folder_does_not_hide_the_folder(tmp_path):
     (tmp_path / "labeled" / "0_0.jpg").write_bytes(b"a")
     (tmp_path / ".alias").symlink_to(tmp_path / "labeled")
     assert FileSource(tmp_path).names == ["labeled/0_0.jpg"]
+
+
+def _zip_with_central_entry_edited(path, offset, value):
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("benign/\u00e9.png", b"x")
+    data = bytearray(path.read_bytes())
+    central = data.find(b"PK\x01\x02")
+    data[central + offset : central + offset + len(value)] = value
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("offset", "value", "message"),
+    [
+        (6, b"\x40", r"cannot be read here \(zip file version 6.4\)"),  # version needed: 6.4
+        (46 + 7, b"\xe9x", "flagged UTF-8 but is not"),  # the name's é (c3 a9) as Latin-1
+    ],
+)
+def test_a_zip_zipfile_refuses_to_list_is_a_data_error(tmp_path, offset, value, message):
+    archive = tmp_path / "odd.zip"
+    _zip_with_central_entry_edited(archive, offset, value)
+    with pytest.raises(DataError, match=message):
+        FileSource(archive)
