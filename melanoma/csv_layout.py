@@ -107,12 +107,13 @@ def _ends_with(path: PurePosixPath, wanted: PurePosixPath) -> bool:
 
 
 def _warn_unlisted(source: FileSource, csv_name: str, listed: set[str], unlabeled: str) -> None:
-    prefix = join(folder_of(csv_name), "")  # "<folder>/", or "" at the top
-    unlisted = [n for n in source.names if n.startswith(prefix) and is_image_name(n)]
+    """Every image the CSV's names were matched against (the whole source, as in
+    _images_by_name, not only the CSV's folder) that it does not list."""
+    unlisted = [n for n in source.names if is_image_name(n)]
     unlisted = [n for n in unlisted if n not in listed and not n.lower().startswith(unlabeled)]
     if unlisted:
         log.warning(
-            "%s: %d image(s) below it are not listed and not used: %s",
+            "%s: %d image(s) in the data are not listed and not used: %s",
             source.describe(csv_name), len(unlisted),
             listing(unlisted, most=3),
         )  # fmt: skip

@@ -175,7 +175,7 @@ def test_csv_names_the_images_it_does_not_list_in_a_warning(tmp_path, jpegs, cap
     (tmp_path / "train.csv").write_text("image,target\nsiteA/IMG_0,1\nsiteB/IMG_0,0\n")
     with caplog.at_level(logging.WARNING):
         assert len(load_dataset(tmp_path).labeled) == 2
-    assert "6 image(s) below it are not listed and not used: siteA/IMG_1.jpg" in caplog.text
+    assert "6 image(s) in the data are not listed and not used: siteA/IMG_1.jpg" in caplog.text
 
 
 def test_csv_reads_an_unlabeled_folder_beside_it_for_the_sgan(tmp_path, jpegs, caplog):
@@ -275,3 +275,27 @@ def test_csv_path_from_the_root_of_a_windows_drive_matches_its_folders(tmp_path,
     (tmp_path / "train.csv").write_text(rows)
     labeled = load_dataset(tmp_path).labeled
     assert labeled.names == ("images/ISIC_0.jpg", "images/ISIC_1.jpg")
+
+
+def test_csv_in_a_subfolder_names_the_images_it_does_not_list_anywhere(tmp_path, jpegs, caplog):
+    """The CSV's names are matched against every image in the data, so images outside its
+    own folder that it does not list (and an unlabeled/ that is not beside it) are unused
+    too: labels/train.csv beside images/ must not drop them unremarked."""
+    melanoma, benign = jpegs
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "images").mkdir()
+    (tmp_path / "unlabeled").mkdir()
+    rows = ["image_name,target"]
+    for i, data in enumerate(melanoma + benign):
+        (tmp_path / "images" / f"ISIC_{i}.jpg").write_bytes(data)
+        if i != 0:  # ISIC_0 is left out of the CSV
+            rows.append(f"ISIC_{i},{int(i < len(melanoma))}")
+    (tmp_path / "unlabeled" / "U_0.jpg").write_bytes(benign[0])
+    (tmp_path / "labels" / "train.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level(logging.WARNING):
+        data = load_dataset(tmp_path)
+    assert len(data.labeled) == 7 and data.unlabeled is None
+    assert (
+        "2 image(s) in the data are not listed and not used: images/ISIC_0.jpg, "
+        "unlabeled/U_0.jpg" in caplog.text
+    )
