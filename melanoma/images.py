@@ -38,6 +38,7 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 _refuse_other_formats(image, where)
+                _key_colour_in_8_bits(image)
                 if image.width * image.height > MAX_PIXELS:
                     raise DataError(f"{where}: {image.width}x{image.height} is {_TOO_LARGE}")
                 image.load()
@@ -75,6 +76,31 @@ def _refuse_other_formats(image: Image.Image, where: str) -> None:
     on a phone, if at all, and Pillow's TIFF reader fails outright on the EXIF step."""
     if image.format not in IMAGE_FORMATS:
         raise DataError(f"{where}: a {image.format} image; only JPEG and PNG are read")
+
+
+# A 2- or 4-bit grey PNG's levels, as Pillow scales them to 8 bits
+LOW_GREY_SCALE = {"L;2": 255 // 3, "L;4": 255 // 15}
+
+
+def _key_colour_in_8_bits(image: Image.Image) -> None:
+    """A PNG's tRNS key as the 8-bit values Pillow decodes its pixels to.
+
+    Pillow keeps a 16-bit colour channel's high byte and scales 2- and 4-bit grey to
+    0..255, but keeps the key as stored, so convert("RGBA") compared the two: the key
+    colour stayed opaque, and (16-bit colour) an opaque pixel whose high bytes equal the
+    key's raw numbers, (0, 0, 255) for a key of (0, 0, 255), turned white. High bytes
+    match the key's pixels (and, unlike Android's 16-bit compare, the few within 1/256 of
+    it). Called before load(), while the tile still names the bit depth."""
+    key = image.info.get("transparency")
+    if image.format != "PNG" or key is None:
+        return
+    rawmodes = {str(tile.args) for tile in image.tile}  # how Pillow unpacks the stored rows
+    if image.mode == "RGB" and isinstance(key, tuple) and "RGB;16B" in rawmodes:
+        image.info["transparency"] = tuple(value >> 8 for value in key)
+    elif image.mode == "L" and isinstance(key, int) and len(rawmodes) == 1:
+        scale = LOW_GREY_SCALE.get(rawmodes.pop())
+        if scale is not None:
+            image.info["transparency"] = key * scale
 
 
 def _log_warnings(caught: list[warnings.WarningMessage], where: str) -> None:

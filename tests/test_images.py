@@ -352,3 +352,28 @@ def test_a_photo_too_small_to_crop_is_a_data_error_naming_it():
     tiny = _encode(Image.new("RGB", (MIN_SIDE - 1, MIN_SIDE + 5), (90, 90, 90)), "PNG")
     with pytest.raises(DataError, match=r"^tiny\.png: image is too small"):
         load_image_32(tiny, "tiny.png")
+
+
+def _one_row_png(width: int, bits: int, colour_type: int, key: bytes, row: bytes) -> bytes:
+    """A 1-pixel-high PNG with a tRNS key colour, written byte by byte (Pillow would not)."""
+    header = struct.pack(">IIBBBBB", width, 1, bits, colour_type, 0, 0, 0)
+    chunks = [(b"IHDR", header), (b"tRNS", key), (b"IDAT", zlib.compress(b"\x00" + row))]
+    return b"\x89PNG\r\n\x1a\n" + b"".join(_png_chunk(*c) for c in chunks + [(b"IEND", b"")])
+
+
+def test_a_16_bit_colour_png_key_colour_is_transparent_and_only_it():
+    """Pillow decodes 16-bit channels to their high byte but keeps the tRNS key in 16 bits."""
+    key = (0x0000, 0x0000, 0x00FF)  # decodes to (0, 0, 0)
+    opaque = (0x0000, 0x0000, 0xFF00)  # decodes to (0, 0, 255): the key's 16-bit numbers
+    row = struct.pack(">6H", *key, *opaque)
+    png = _one_row_png(2, 16, 2, struct.pack(">3H", *key), row)
+    rgb = decode_rgb(png, "key16.png")
+    assert rgb[0].tolist() == [[255, 255, 255], [0, 0, 255]]  # the key alone is white
+
+
+@pytest.mark.parametrize(("bits", "level"), [(2, 85), (4, 17)])
+def test_a_low_bit_depth_grey_png_key_is_transparent(bits, level):
+    """Pillow scales 2- and 4-bit grey to 0..255 but keeps the tRNS key as stored (1)."""
+    row = bytes([(1 << (8 - bits)) | (2 << (8 - 2 * bits))])  # levels 1, 2
+    rgb = decode_rgb(_one_row_png(2, bits, 0, struct.pack(">H", 1), row), "grey.png")
+    assert rgb[0, :, 0].tolist() == [255, 2 * level]  # level 1 is the key: white
