@@ -4,6 +4,8 @@ exporters, the benchmark) import this, not the QAT trainer in qat.py."""
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import os
 import zipfile
@@ -66,6 +68,7 @@ def load_qat(path_or_name: str | os.PathLike) -> QATCheckpoint:
     import torchao.quantization.pt2e  # noqa: F401  registers the quantized_decomposed ops
 
     _check_archive(program_path)
+    _refuse_code(program_path)
     # A sound zip that is not a .pt2 archive makes torch log a traceback, then try an older
     # layout, which raises: the one-line error below says it all.
     export_log = logging.getLogger("torch.export")
@@ -98,6 +101,51 @@ def _check_archive(program_path: Path) -> None:
         raise CheckpointError(
             f"{program_path}: unreadable exported program (corrupt member {broken_member})"
         )
+
+
+def _refuse_code(program_path: Path) -> None:
+    """torch.export.load unpickles with weights_only=False what it cannot load safely: the
+    sample inputs (after a weights_only=True attempt fails), legacy .pt weights/constants,
+    weights or constants marked use_pickle, and custom/opaque objects. A program.pt2 (whose
+    sha256 is only checked against the metadata.json beside it) would run code on load,
+    though weights.pt is loaded with weights_only=True. A converted int8 program needs none
+    of those: refuse them before torch sees the archive. (The graph's JSON is not read.)"""
+    with zipfile.ZipFile(program_path) as archive:
+        for name in archive.namelist():
+            parts = name.split("/")
+            if name.endswith("_config.json") and "data" in parts:
+                why = _pickled_entries(archive.read(name), constants="constants" in parts)
+            elif name.endswith(".pt"):  # torch.save'd: sample inputs, legacy weights
+                why = _unsafe_tensor_file(archive.read(name))
+            else:
+                continue
+            if why:
+                raise CheckpointError(
+                    f"{program_path}: unreadable exported program (refused: {name}: {why})"
+                )
+
+
+def _pickled_entries(config_json: bytes, constants: bool) -> str | None:
+    """Why a weights or constants config of a .pt2 archive would make torch unpickle."""
+    try:
+        entries = json.loads(config_json)["config"].values()
+        pickled = [
+            e["path_name"]
+            for e in entries
+            if e.get("use_pickle", True)
+            or (constants and not str(e["path_name"]).startswith("tensor_constant"))
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        return f"unreadable: {first_line(err)}"
+    return f"pickled members {pickled[:3]}" if pickled else None
+
+
+def _unsafe_tensor_file(data: bytes) -> str | None:
+    try:
+        torch.load(io.BytesIO(data), weights_only=True)
+    except Exception as err:  # any refusal: torch's own fallback would unpickle it
+        return f"not loadable with weights_only=True: {first_line(err)}"
+    return None
 
 
 # What a QAT directory's metadata.json copies from its source and the int8 manifests take

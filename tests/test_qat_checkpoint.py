@@ -1,9 +1,15 @@
 """melanoma.qat_checkpoint: what a QAT directory must still share with its float source."""
 
 import dataclasses
+import hashlib
+import io
+import json
 import logging
+import shutil
+import zipfile
 
 import pytest
+import torch
 
 from melanoma.checkpoint import (
     CheckpointError,
@@ -14,6 +20,7 @@ from melanoma.checkpoint import (
 from melanoma.qat_checkpoint import (
     QATCheckpoint,
     check_inherited,
+    find_qat,
     load_qat,
     made_from,
     resolve_qat_dir,
@@ -46,3 +53,41 @@ def test_made_from_tells_the_source_checkpoint_from_another():
 def test_loading_a_qat_program_leaves_torch_export_logging_as_it_was():
     load_qat("reference-supervised")
     assert not logging.getLogger("torch.export").disabled
+
+
+class _RunsCodeWhenUnpickled:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_program_that_would_run_code_when_loaded_is_refused_before_torch_unpickles_it(
+    tmp_path,
+):
+    """torch.export.load unpickles the sample inputs with weights_only=False once the
+    weights_only=True attempt fails: a program.pt2 (its sha256 matched only against the
+    metadata.json beside it) ran code on load, which weights.pt (weights_only=True) cannot."""
+    source = resolve_checkpoint_dir("reference-sgan")
+    copy = tmp_path / "sgan"
+    shutil.copytree(source, copy)
+    marker = tmp_path / "code-ran"
+    payload = io.BytesIO()
+    torch.save(_RunsCodeWhenUnpickled(marker), payload)
+    program = copy / "qat" / "program.pt2"
+    with zipfile.ZipFile(source / "qat" / "program.pt2") as old:
+        with zipfile.ZipFile(program, "w") as new:
+            for info in old.infolist():
+                data = old.read(info.filename)
+                if info.filename.endswith("sample_inputs/model.pt"):
+                    data = payload.getvalue()
+                new.writestr(info, data)
+    meta = json.loads((copy / "qat" / "metadata.json").read_text())
+    meta["weights_sha256"] = hashlib.sha256(program.read_bytes()).hexdigest()
+    (copy / "qat" / "metadata.json").write_text(json.dumps(meta))
+    qat_dir = find_qat(copy)  # the exporter's path: the float weights are the source's
+    assert qat_dir == copy / "qat"
+    with pytest.raises(CheckpointError, match=r"unreadable exported program \(refused"):
+        load_qat(qat_dir)
+    assert not marker.exists()
