@@ -83,7 +83,6 @@ def prepare_qat_model(
     move_exported_model_to_train/eval (GraphModule.train()/.eval() does not
     reach the exported BatchNorm and dropout ops). `model` itself is untouched.
     """
-    from torchao.quantization.pt2e import move_exported_model_to_train
     from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
 
     # torch.export shares parameter storage with the module it traced, so
@@ -93,8 +92,31 @@ def prepare_qat_model(
         model = fold_batchnorm(model)
     exported = export_dynamic_batch(model, example_inputs)
     prepared = prepare_qat_pt2e(exported.module(), xnnpack_qat_quantizer())
-    move_exported_model_to_train(prepared)
+    move_to_train(prepared)
     return prepared
+
+
+_DROPOUT_P = "_melanoma_dropout_p"
+
+
+def _dropouts(graph_module: torch.fx.GraphModule) -> list[torch.fx.Node]:
+    targets = (torch.ops.aten.dropout.default, torch.ops.aten.dropout_.default)
+    return [n for n in graph_module.graph.nodes if n.target in targets]
+
+
+def move_to_train(prepared: torch.fx.GraphModule) -> None:
+    """torchao's move_exported_model_to_train, keeping each dropout's probability: its
+    rewrite replaces every dropout with its pattern's literal p=0.5, whatever the model's
+    (0.3 for SmallCNN), so a train-mode QAT graph dropped out 0.5 of the features."""
+    from torchao.quantization.pt2e import move_exported_model_to_train
+
+    if not hasattr(prepared, _DROPOUT_P):  # read once, while the model's own p is there
+        setattr(prepared, _DROPOUT_P, [n.args[1] for n in _dropouts(prepared)])
+    move_exported_model_to_train(prepared)
+    nodes, probabilities = _dropouts(prepared), getattr(prepared, _DROPOUT_P)
+    for node, p in zip(nodes, probabilities, strict=True):
+        node.args = (node.args[0], p, *node.args[2:])
+    prepared.recompile()
 
 
 def convert_qat_model(

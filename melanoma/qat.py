@@ -49,7 +49,7 @@ from melanoma.inference import predict_probs
 from melanoma.metrics import all_metrics
 from melanoma.model import example_inputs as model_example_inputs
 from melanoma.preprocess import normalize
-from melanoma.pt2e import convert_qat_model, prepare_qat_model, program_probs
+from melanoma.pt2e import convert_qat_model, move_to_train, prepare_qat_model, program_probs
 from melanoma.qat_checkpoint import KIND, PROGRAM, QAT_SUBDIR
 from melanoma.splits import checkpoint_split
 from melanoma.training import augmented_batch, own_rng
@@ -167,11 +167,7 @@ def train_qat(
     model: nn.Module, train: Split, unlabeled: Split | None, meta: CheckpointMeta, config: QATConfig
 ) -> torch.export.ExportedProgram:
     """Fine-tune a fake-quantized copy of `model` (the teacher, left untouched); return int8."""
-    from torchao.quantization.pt2e import (
-        disable_observer,
-        move_exported_model_to_eval,
-        move_exported_model_to_train,
-    )
+    from torchao.quantization.pt2e import disable_observer, move_exported_model_to_eval
 
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
@@ -179,7 +175,7 @@ def train_qat(
     prepared = prepare_qat_model(model, model_example_inputs(2), fold_bn=config.freeze_bn)
     _calibrate(prepared, _calibration_images(train, unlabeled, config, gen), meta, gen)
     if not config.freeze_bn:
-        move_exported_model_to_train(prepared)
+        move_to_train(prepared)
     distill_on = unlabeled if config.use_unlabeled else None
     optimizer = torch.optim.AdamW(
         prepared.parameters(), lr=config.lr, weight_decay=config.weight_decay

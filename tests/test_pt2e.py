@@ -78,3 +78,25 @@ def test_a_batch_of_one_example_still_exports_every_batch_from_one_to_max_batch(
     with torch.no_grad():
         torch.testing.assert_close(program.module()(x), model(x))
         torch.testing.assert_close(program.module()(x[:1]), model(x[:1]))
+
+
+def test_train_mode_keeps_the_models_dropout_probability():
+    """torchao's move_exported_model_to_train writes p=0.5 into every dropout (its pattern's
+    literal): a freeze_bn=False QAT dropped out 0.5 of SmallCNN's features, not its 0.3."""
+    from torchao.quantization.pt2e import move_exported_model_to_eval
+
+    from melanoma.pt2e import move_to_train
+
+    def dropouts(graph_module):
+        return [
+            tuple(n.args[1:])
+            for n in graph_module.graph.nodes
+            if n.target == torch.ops.aten.dropout.default
+        ]
+
+    model = SmallCNN(CNNConfig(widths=(8,), dropout=0.3))
+    prepared = prepare_qat_model(model, example_inputs(2), fold_bn=True)
+    assert dropouts(prepared) == [(0.3, True)]
+    move_exported_model_to_eval(prepared)  # as QAT's calibration does, then back to train
+    move_to_train(prepared)
+    assert dropouts(prepared) == [(0.3, True)]
