@@ -1,35 +1,23 @@
 """`melanoma-bench`: wiring, outputs and exit codes (0 pass, 1 gate violations, 2 bad input)."""
 
+import functools
 import itertools
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from melanoma.benchmarks.cli import bench
-from melanoma.cliutil import run
+from melanoma.benchmarks.cli import main
 
 FAST = ["--threads", "1", "--runs", "5", "--warmup", "1", "--throughput-runs", "2",
         "--bootstrap", "20", "--no-progress"]  # fmt: skip
 
 
 @pytest.fixture
-def bench_main(monkeypatch, capsys):
-    """Run melanoma-bench in-process (the runtimes are already imported): its exit code and
-    output in a CompletedProcess, as `run_console_script` gives them."""
-
-    def invoke(*args) -> subprocess.CompletedProcess[str]:
-        argv = ["melanoma-bench", *map(str, args)]
-        monkeypatch.setattr(sys, "argv", argv)
-        with pytest.raises(SystemExit) as stop:
-            run(bench)
-        captured = capsys.readouterr()
-        return subprocess.CompletedProcess(argv, stop.value.code, captured.out, captured.err)
-
-    return invoke
+def bench_main(run_in_process):
+    """melanoma-bench in this process (the runtimes are already imported)."""
+    return functools.partial(run_in_process, "melanoma-bench", main)
 
 
 def test_passing_run_writes_every_output_and_exits_0(bench_main, artifacts_dir, export_source,

@@ -22,20 +22,10 @@ def melanoma_export(run_console_script):
 
 
 @pytest.fixture
-def run_main(monkeypatch, capsys):
-    """The console script's main() in this process, its exit code and output in a
-    CompletedProcess as `run_console_script` gives them."""
+def run_main(run_in_process, monkeypatch):
+    """melanoma-export in this process, as a fresh install runs it (no $MELANOMA_DATA)."""
     monkeypatch.delenv("MELANOMA_DATA", raising=False)
-
-    def run(*args) -> subprocess.CompletedProcess[str]:
-        argv = ["melanoma-export", *map(str, args)]
-        monkeypatch.setattr(sys, "argv", argv)
-        with pytest.raises(SystemExit) as stop:
-            main()
-        out = capsys.readouterr()
-        return subprocess.CompletedProcess(argv, stop.value.code, out.out, out.err)
-
-    return run
+    return functools.partial(run_in_process, "melanoma-export", main)
 
 
 def test_help_names_targets_and_defaults(melanoma_export):
