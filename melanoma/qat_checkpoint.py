@@ -68,7 +68,6 @@ def load_qat(path_or_name: str | os.PathLike) -> QATCheckpoint:
     import torchao.quantization.pt2e  # noqa: F401  registers the quantized_decomposed ops
 
     _check_archive(program_path)
-    _refuse_code(program_path)
     # A sound zip that is not a .pt2 archive makes torch log a traceback, then try an older
     # layout, which raises: the one-line error below says it all.
     export_log = logging.getLogger("torch.export")
@@ -90,39 +89,39 @@ def load_qat(path_or_name: str | os.PathLike) -> QATCheckpoint:
 
 def _check_archive(program_path: Path) -> None:
     """A .pt2 is a zip; torch.export.load logs a traceback for a broken one before it
-    raises, so refuse it here with one line."""
+    raises, so refuse it here with one line. Then refuse what torch.export.load would
+    unpickle with weights_only=False: the sample inputs (after a weights_only=True attempt
+    fails), legacy .pt weights/constants, weights or constants marked use_pickle, and
+    custom/opaque objects. A program.pt2 (whose sha256 is only checked against the
+    metadata.json beside it) would run code on load, though weights.pt is loaded with
+    weights_only=True; a converted int8 program needs none of those. (The graph's JSON is
+    not read.)"""
     try:
         with zipfile.ZipFile(program_path) as archive:
             broken_member = archive.testzip()
+            if broken_member is not None:
+                raise CheckpointError(
+                    f"{program_path}: unreadable exported program (corrupt member {broken_member})"
+                )
+            _refuse_code(archive, program_path)
     except (zipfile.BadZipFile, EOFError) as err:
         why = first_line(err)
         raise CheckpointError(f"{program_path}: unreadable exported program ({why})") from None
-    if broken_member is not None:
-        raise CheckpointError(
-            f"{program_path}: unreadable exported program (corrupt member {broken_member})"
-        )
 
 
-def _refuse_code(program_path: Path) -> None:
-    """torch.export.load unpickles with weights_only=False what it cannot load safely: the
-    sample inputs (after a weights_only=True attempt fails), legacy .pt weights/constants,
-    weights or constants marked use_pickle, and custom/opaque objects. A program.pt2 (whose
-    sha256 is only checked against the metadata.json beside it) would run code on load,
-    though weights.pt is loaded with weights_only=True. A converted int8 program needs none
-    of those: refuse them before torch sees the archive. (The graph's JSON is not read.)"""
-    with zipfile.ZipFile(program_path) as archive:
-        for name in archive.namelist():
-            parts = name.split("/")
-            if name.endswith("_config.json") and "data" in parts:
-                why = _pickled_entries(archive.read(name), constants="constants" in parts)
-            elif name.endswith(".pt"):  # torch.save'd: sample inputs, legacy weights
-                why = _unsafe_tensor_file(archive.read(name))
-            else:
-                continue
-            if why:
-                raise CheckpointError(
-                    f"{program_path}: unreadable exported program (refused: {name}: {why})"
-                )
+def _refuse_code(archive: zipfile.ZipFile, program_path: Path) -> None:
+    for name in archive.namelist():
+        parts = name.split("/")
+        if name.endswith("_config.json") and "data" in parts:
+            why = _pickled_entries(archive.read(name), constants="constants" in parts)
+        elif name.endswith(".pt"):  # torch.save'd: sample inputs, legacy weights
+            why = _unsafe_tensor_file(archive.read(name))
+        else:
+            continue
+        if why:
+            raise CheckpointError(
+                f"{program_path}: unreadable exported program (refused: {name}: {why})"
+            )
 
 
 def _pickled_entries(config_json: bytes, constants: bool) -> str | None:
