@@ -270,13 +270,15 @@ def train_folds(dataset: Dataset, config: TrainConfig, out_dir: Path, resume: bo
     def state() -> dict:
         return {**latest["state"], "identity": identity}
 
-    try:
-        with resumable(out_dir, state, lambda: _progress_text(latest["state"], config)):
+    # The history is written inside the resumable block: a Ctrl-C while it is written
+    # after the last member would otherwise end the run with no resume.pt at all.
+    with resumable(out_dir, state, lambda: _progress_text(latest["state"], config)):
+        try:
             while latest["state"]["fold"] < config.folds:
                 _train_fold(labeled, fold_of, config, mean, std, gen, latest, bar)
-    finally:
-        bar.close()
-        write_history(out_dir / HISTORY, latest["state"]["history"])
+        finally:
+            bar.close()
+            write_history(out_dir / HISTORY, latest["state"]["history"])
     run = latest["state"]
     return FoldRun(run["members"], run["oof_logits"], fold_of, mean, std, state())
 

@@ -223,6 +223,25 @@ def test_ctrl_c_while_the_checkpoint_is_written_keeps_the_trained_run(
         torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)
 
 
+def test_ctrl_c_while_the_history_is_written_after_the_last_member_keeps_the_run(
+    dataset, tmp_path, monkeypatch
+):
+    config = dataclasses.replace(TWO_FOLDS, epochs=1)
+
+    def interrupted_history(path, rows):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "write_history", interrupted_history)
+    with pytest.raises(TrainingInterrupted, match="after all 2 members;"):
+        train_supervised(dataset, config, tmp_path / "run")
+    monkeypatch.undo()
+    calls = []
+    monkeypatch.setattr(train_module, "train_one_epoch", lambda *a, **k: calls.append(1))
+    train_supervised(dataset, config, tmp_path / "run", resume=True)
+    assert calls == []  # the trained members were in resume.pt
+    assert (tmp_path / "run" / "history.csv").is_file()
+
+
 def test_resume_refuses_a_state_saved_with_other_settings_or_by_the_sgan(
     dataset, tmp_path, monkeypatch, ctrl_c_on_epoch
 ):
