@@ -175,11 +175,16 @@ def save_checkpoint(out_dir: Path, model: nn.Module, meta: CheckpointMeta) -> Pa
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     # Through a file object: given a path, torch names the archive's records after
     # the (random) temp file, so identical weights would get another sha256 each time.
-    with atomic_path(out_dir / WEIGHTS) as temp, temp.open("wb") as handle:
-        torch.save(state, handle)
+    with atomic_path(out_dir / WEIGHTS) as temp:
+        with temp.open("wb") as handle:
+            torch.save(state, handle)
+        # The bytes written here, not weights.pt read back after the rename: another
+        # process writing the same folder may have replaced it by then, and metadata
+        # naming those weights would certify one run's weights with another's thresholds.
+        weights_sha256 = file_sha256(temp)
     full = dataclasses.replace(
         meta,
-        weights_sha256=file_sha256(out_dir / WEIGHTS),
+        weights_sha256=weights_sha256,
         versions=meta.versions or package_versions(),
         created_utc=meta.created_utc or utc_now(),
     )

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from melanoma import atomic
 from melanoma.checkpoint import (
     CheckpointError,
     CheckpointMeta,
@@ -56,6 +57,29 @@ def test_the_same_weights_save_to_the_same_bytes(saved, tmp_path):
     path, model = saved
     again = save_checkpoint(tmp_path / "again", model, load_checkpoint(path).meta)
     assert (again / "weights.pt").read_bytes() == (path / "weights.pt").read_bytes()
+
+
+def test_weights_replaced_by_another_writer_before_the_metadata_are_not_certified(
+    tmp_path, monkeypatch
+):
+    """Two runs saving into one folder: metadata names the weights this save wrote, so a
+    pair mixed by the other writer fails to load instead of loading with our thresholds."""
+    config = CNNConfig(widths=(8, 16), dropout=0.1)
+    torch.manual_seed(1)
+    theirs = tmp_path / "theirs.pt"
+    torch.save(SmallCNN(config).state_dict(), theirs)
+    real_replace = atomic._replace
+
+    def replaced_then_overwritten(temp, final):
+        real_replace(temp, final)
+        if final.name == "weights.pt":  # the other run renames its weights in now
+            final.write_bytes(theirs.read_bytes())
+
+    monkeypatch.setattr(atomic, "_replace", replaced_then_overwritten)
+    path = save_checkpoint(tmp_path / "ckpt", SmallCNN(config).eval(), make_meta(config))
+    monkeypatch.undo()
+    with pytest.raises(CheckpointError, match="sha256 does not match"):
+        load_checkpoint(path)
 
 
 def test_truncated_weights(saved):
