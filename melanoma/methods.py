@@ -48,14 +48,15 @@ def method_config(method: str, seed: int, epochs: int | None = None, progress: b
 
 
 def train_method(method: str, dataset: Dataset, config, out_dir: Path, resume=False) -> Path:
-    """Train `method` (its config from method_config) into out_dir with the trainer behind it."""
+    """Train `method` (its config from method_config) into out_dir with the trainer behind it,
+    refusing a folder another run is training into (resume.run_dir_owned)."""
     from melanoma.checkpoint import refuse_bundled_out_dir  # it imports this module
+    from melanoma.resume import run_dir_owned
 
     refuse_bundled_out_dir(out_dir)
     if trainer_of(method) == "supervised":
-        from melanoma.train import train_supervised
-
-        return train_supervised(dataset, config, out_dir, resume=resume)
-    from melanoma.train_sgan import train_sgan
-
-    return train_sgan(dataset, config, out_dir, resume=resume)
+        from melanoma.train import train_supervised as trainer
+    else:
+        from melanoma.train_sgan import train_sgan as trainer
+    with run_dir_owned(Path(out_dir)):
+        return trainer(dataset, config, out_dir, resume=resume)

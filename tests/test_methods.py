@@ -1,11 +1,14 @@
 """melanoma.methods: which trainer and which settings each method name stands for."""
 
 import dataclasses
+import fcntl
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
+import melanoma.train as train_module
 from melanoma.checkpoint import REFERENCE_DIR, refuse_bundled_out_dir
 from melanoma.errors import UserError
 from melanoma.methods import (
@@ -70,3 +73,23 @@ def test_resume_reaches_the_trainer_behind_each_method(dataset, tmp_path, method
     config = method_config(method, 0, 1, progress=False)
     with pytest.raises(UserError, match="resume.pt: no resume state to continue from"):
         train_method(method, small, config, tmp_path / "out", resume=True)
+
+
+def test_a_folder_another_run_is_training_into_is_refused_and_left_alone(tmp_path, monkeypatch):
+    """Two runs into one --out used to both exit 0, each naming a model the folder no
+    longer held (the second deleted the first's files and their saves interleaved)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "weights.pt").write_text("the other run's")
+    trained = []
+    monkeypatch.setattr(train_module, "train_supervised", lambda *a, **k: trained.append(a[2]))
+    held = os.open(out, os.O_RDONLY)  # the other run: flock conflicts across open files
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(UserError, match="another run is training into this folder"):
+            train_method("supervised", None, TrainConfig(), out)
+    finally:
+        os.close(held)
+    assert trained == [] and (out / "weights.pt").read_text() == "the other run's"
+    train_method("supervised", None, TrainConfig(), out)  # free once that run has ended
+    assert trained == [out]
