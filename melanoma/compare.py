@@ -25,7 +25,7 @@ import numpy as np
 
 from melanoma import config_checks as checks
 from melanoma import strict_json
-from melanoma.atomic import atomic_path
+from melanoma.atomic import atomic_paths
 from melanoma.checkpoint import METADATA, CheckpointError, load_checkpoint, read_meta
 from melanoma.datasets import Dataset
 from melanoma.errors import UserError
@@ -132,11 +132,13 @@ def compare(
         "runs": runs,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_dir / "results.json") as temp:
-        temp.write_text(strict_json.dumps(results, indent=2) + "\n")
-    with atomic_path(out_dir / "results.md") as temp:
-        temp.write_text(results_markdown(results))
-    _plot_roc(out_dir / "roc.png", runs, results["summary"])
+    # One set, renamed into place together: a Ctrl-C while the ROC is drawn must not
+    # leave this run's tables beside the previous run's curves.
+    outputs = (out_dir / "results.json", out_dir / "results.md", out_dir / "roc.png")
+    with atomic_paths(*outputs) as (json_temp, markdown_temp, roc_temp):
+        json_temp.write_text(strict_json.dumps(results, indent=2) + "\n")
+        markdown_temp.write_text(results_markdown(results))
+        _plot_roc(roc_temp, runs, results["summary"])
     return results
 
 
@@ -346,5 +348,4 @@ def _plot_roc(path: Path, runs: list[dict], summary: dict) -> None:
     ax.set(xlabel="1 - specificity", ylabel="sensitivity", title="Test ROC, one curve per seed")
     ax.legend(loc="lower right")
     fig.tight_layout()
-    with atomic_path(path) as temp:
-        fig.savefig(temp, format="png", dpi=100)
+    fig.savefig(path, format="png", dpi=100)

@@ -12,6 +12,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+import melanoma.compare as compare_module
 from melanoma.checkpoint import load_checkpoint
 from melanoma.cli import cli
 from melanoma.compare import (
@@ -176,6 +177,26 @@ def test_second_run_reuses_matching_checkpoints(compared, small, monkeypatch):
     assert supervised["methods"] == ["supervised"] and supervised["seeds"] == [0]
     assert supervised["runs"][0]["train_seconds"] is None
     assert again["runs"][0]["test"]["auc"] == first["runs"][2]["test"]["auc"]
+
+
+def test_a_ctrl_c_while_the_roc_is_drawn_leaves_the_previous_results_whole(
+    compared, small, tmp_path, monkeypatch
+):
+    """results.json, results.md and roc.png are one set: a rerun stopped at the plot left
+    the new tables beside the previous run's ROC curves."""
+    out = tmp_path / "compare"
+    shutil.copytree(compared[0], out)
+    names = ("results.json", "results.md", "roc.png")
+    before = {name: (out / name).read_bytes() for name in names}
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare_module, "_plot_roc", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        compare(small, out, ("supervised",), (0,), epochs=1, progress=False)
+    assert {name: (out / name).read_bytes() for name in names} == before
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == sorted(names)  # no temps
 
 
 def test_a_checkpoint_made_before_a_setting_existed_counts_as_its_old_value(
