@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from melanoma.atomic import check_writable, refuse_writing_into_inputs
+from melanoma.atomic import atomic_paths, check_writable, refuse_writing_into_inputs
 from melanoma.benchmarks.gate import GateLimits, targets, violations
 from melanoma.benchmarks.harness import BenchConfig, BenchResult, run_benchmark
 from melanoma.benchmarks.report import (
@@ -69,20 +70,25 @@ def _config_dict(config: BenchConfig, threshold_name: str) -> dict:
 
 
 def write_outputs(report: dict, outputs: Outputs) -> list[Path]:
-    """Write every report file atomically; returns the paths written."""
-    from melanoma.benchmarks.plots import write_plots
+    """Write every report file; returns the paths written. They are renamed into place
+    together at the end, with Ctrl-C held: a run stopped while its plots are drawn leaves
+    the previous run's files whole, not its tables beside the previous plots."""
+    from melanoma.benchmarks.plots import PLOTS
 
     out = outputs.out_dir
-    write_json(report, out / "report.json")
-    write_text(markdown_report(report, outputs.plots), out / "report.md")
-    write_csv(report["artifacts"], out / "report.csv")
-    written = [out / "report.json", out / "report.md", out / "report.csv"]
+    writers = {
+        out / "report.json": lambda path: write_json(report, path),
+        out / "report.md": lambda path: write_text(markdown_report(report, outputs.plots), path),
+        out / "report.csv": lambda path: write_csv(report["artifacts"], path),
+    }
     if outputs.plots:
-        written += write_plots(report, out)
+        writers.update({out / name: functools.partial(plot, report) for name, plot in PLOTS})
     if outputs.json_path is not None:
-        write_json(report, outputs.json_path)
-        written.append(outputs.json_path)
-    return written
+        writers[Path(outputs.json_path)] = lambda path: write_json(report, path)
+    with atomic_paths(*writers) as temps:
+        for write, temp in zip(writers.values(), temps, strict=True):
+            write(temp)
+    return list(writers)
 
 
 def check_outputs(outputs: Outputs, config: BenchConfig) -> None:

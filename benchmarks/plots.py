@@ -101,9 +101,12 @@ def size_figure(report: dict):
     return figure
 
 
+# Each plot's file name and the function that writes it from a report.
+PLOTS = (("roc.png", plot_roc), ("latency.png", plot_latency), ("size.png", plot_size))
+
+
 def write_plots(report: dict, out_dir: Path) -> list[Path]:
     """Write the three plots into out_dir; returns their paths."""
-    paths = [out_dir / "roc.png", out_dir / "latency.png", out_dir / "size.png"]
-    for plot, path in zip((plot_roc, plot_latency, plot_size), paths, strict=True):
-        plot(report, path)
-    return paths
+    for name, plot in PLOTS:
+        plot(report, out_dir / name)
+    return [out_dir / name for name, _ in PLOTS]

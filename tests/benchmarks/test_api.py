@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+import melanoma.benchmarks.plots as plots_module
 from melanoma.benchmarks.api import Outputs, check_outputs, write_outputs
 from melanoma.benchmarks.harness import BenchConfig
 from melanoma.benchmarks.report import SCHEMA_VERSION
@@ -60,3 +61,23 @@ def test_the_json_copy_may_not_land_on_or_among_the_inputs(tmp_path, json_path, 
     outputs = Outputs(tmp_path / "out", json_path=tmp_path / json_path)
     with pytest.raises(UserError, match=f"--json would write into the {named} "):
         check_outputs(outputs, config)
+
+
+def test_a_ctrl_c_while_the_plots_are_drawn_leaves_the_previous_report_whole(
+    report, tmp_path, monkeypatch
+):
+    """report.{json,md,csv}, the plots and --json are one set: a rerun stopped at the last
+    plot left its new tables beside the previous run's plots."""
+    copy = tmp_path / "ci" / "bench.json"
+    written = write_outputs(report, Outputs(tmp_path / "out", json_path=copy))
+    before = {path: path.read_bytes() for path in written}
+    rerun = {**report, "created_utc": "a later run"}
+
+    def interrupted(report):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plots_module, "size_figure", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_outputs(rerun, Outputs(tmp_path / "out", json_path=copy))
+    assert {path: path.read_bytes() for path in written} == before
+    assert sorted((tmp_path / "out").iterdir()) == sorted(p for p in written if p != copy)
