@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from melanoma.atomic import atomic_path
-
 REFERENCE = "eager-pytorch"
 
 
@@ -23,8 +21,8 @@ def _figure(width: float, height: float):
 
 
 def _save(figure, path: Path) -> None:
-    with atomic_path(path) as temp:
-        figure.savefig(temp, format="png")
+    # No atomic_path here: write_outputs renames the plots into place with the report.
+    figure.savefig(path, format="png")
 
 
 def plot_roc(report: dict, path: Path) -> None:
@@ -103,10 +101,3 @@ def size_figure(report: dict):
 
 # Each plot's file name and the function that writes it from a report.
 PLOTS = (("roc.png", plot_roc), ("latency.png", plot_latency), ("size.png", plot_size))
-
-
-def write_plots(report: dict, out_dir: Path) -> list[Path]:
-    """Write the three plots into out_dir; returns their paths."""
-    for name, plot in PLOTS:
-        plot(report, out_dir / name)
-    return [out_dir / name for name, _ in PLOTS]
