@@ -26,11 +26,15 @@ SEED = click.IntRange(0, 2**32 - 1)  # what torch and numpy both take as a seed
 
 
 class NonEmptyPath(click.Path):
-    """click.Path that refuses '': Path('') is '.', so an empty --out would write right here."""
+    """click.Path that refuses '': Path('') is '.', so an empty --out would write right here.
+    It refuses '-' too where the option does not take it as standard output: melanoma-bench
+    --json - prints, so --csv - or --roc - would otherwise write a file named '-'."""
 
     def convert(self, value, param, ctx):
         if isinstance(value, str) and not value.strip():
             self.fail("empty path", param, ctx)
+        if value == "-" and not self.allow_dash:
+            self.fail("'-' is not standard output here; give a path", param, ctx)
         return super().convert(value, param, ctx)
 
 

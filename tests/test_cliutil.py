@@ -67,6 +67,7 @@ def succeed():
         (["--rate", "inf"], "--rate"),
         (["--rate", "2"], "0.0<=x<=1.0"),
         (["--out", " "], "empty path"),
+        (["--out", "-"], "'-' is not standard output here"),
         (["--seeds", "1,x"], "expected comma-separated integers in 0..2**32-1, got '1,x'"),
         (["--seeds", ","], "no seed given"),
         (["--seeds", "0,,1"], "empty seed between commas in '0,,1'"),
