@@ -312,6 +312,12 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
     meta = read_meta(ckpt_dir)
     weights = ckpt_dir / WEIGHTS
     if not weights.is_file():
+        if (ckpt_dir / "program.pt2").is_file():  # melanoma.qat_checkpoint.PROGRAM, which
+            # imports this: `qat/` or an export's `qat-<model>/` holds metadata.json too
+            raise CheckpointError(
+                f"{ckpt_dir}: an int8 QAT program folder, not a float checkpoint; pass the "
+                "checkpoint it was made from"
+            )
         why = "is not a file" if weights.exists() else "is missing"  # a folder, a device...
         raise CheckpointError(f"{ckpt_dir}: {WEIGHTS} {why}")
     if file_sha256(weights) != meta.weights_sha256:

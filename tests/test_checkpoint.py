@@ -138,6 +138,15 @@ def test_corrupt_and_missing_metadata(saved, tmp_path):
         load_checkpoint(tmp_path / "empty")
 
 
+def test_a_qat_program_folder_is_named_as_such_not_as_missing_weights(saved):
+    """A QAT folder (qat/, or qat-<model>/ beside exported files) has a metadata.json."""
+    path, _ = saved
+    (path / "weights.pt").unlink()
+    (path / "program.pt2").write_bytes(b"program")
+    with pytest.raises(CheckpointError, match="an int8 QAT program folder, not a float"):
+        load_checkpoint(path)
+
+
 def test_a_weights_folder_and_a_looping_checkpoint_link_are_named_as_such(saved, tmp_path):
     path, _ = saved
     (path / "weights.pt").unlink()
