@@ -340,9 +340,13 @@ def _class_split(source: FileSource, dirs: set[str], folder: str, also_read=()) 
     names, labels = [], []
     for label, wanted in ((0, NEGATIVE_DIRS), (1, POSITIVE_DIRS)):
         found = _images_in(source, classes[label]) if label in classes else []
-        if not found:
+        if not found:  # naming what is there shows a nevus/ or a typo (malignent/) at once
             names_wanted = " or ".join(f"{d}/" for d in wanted)
-            raise DataError(f"{source.describe(folder or '.')}: {names_wanted} is missing or empty")
+            others = [PurePosixPath(d).name + "/" for d in subfolders(dirs, folder)]
+            there = f" (it holds {listing(others)})" if others else ""
+            raise DataError(
+                f"{source.describe(folder or '.')}: {names_wanted} is missing or empty{there}"
+            )
         names += found
         labels += [label] * len(found)
     unused = [d for d in subfolders(dirs, folder) if d not in (*classes.values(), *also_read)]

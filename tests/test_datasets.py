@@ -184,6 +184,17 @@ def write_class_folders(root, jpegs, positive="malignant"):
             (root / cls / f"{i}.jpg").write_bytes(data)
 
 
+def test_a_missing_class_folder_names_the_folders_that_are_there(tmp_path, jpegs):
+    """HAM10000's words (nevus/) or a typo (malignent/) must show in the one line."""
+    write_class_folders(tmp_path / "train", jpegs, positive="malignent")
+    (tmp_path / "train" / "benign").rename(tmp_path / "train" / "nevus")
+    (tmp_path / "train" / "melanoma").mkdir()
+    (tmp_path / "train" / "melanoma" / "0.jpg").write_bytes(jpegs[0][0])
+    with pytest.raises(DataError, match=r"train: benign/ is missing or empty \(it holds "
+                       r"malignent/, melanoma/, nevus/\)"):  # fmt: skip
+        load_dataset(tmp_path)
+
+
 def write_layout(root, jpegs, layout):
     """A small data set in `layout` with unlabeled/ 0.jpg..2.jpg beside its labeled images."""
     if layout == "liveproject":
