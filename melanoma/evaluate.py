@@ -28,7 +28,7 @@ from melanoma.inference import predict_probs
 from melanoma.metrics import evaluation_report
 from melanoma.preprocess import image_to_input
 from melanoma.sources import read_file, regular_files_under
-from melanoma.splits import checkpoint_split
+from melanoma.splits import OUT_OF_FOLD, checkpoint_split, validation_scheme
 from melanoma.validation_scores import (
     decision_threshold,
     read_folds,
@@ -56,19 +56,18 @@ def pick_split(dataset: Dataset, name: str, checkpoint: Checkpoint) -> Split:
         return dataset.test
     if name == "val":
         meta = checkpoint.meta
+        if validation_scheme(meta.train_config) == OUT_OF_FOLD:  # whatever the data
+            raise UserError(
+                f"{checkpoint.path}: cross-validated on every labeled image, so there is no "
+                "held-out val split; its out-of-fold metrics are val_metrics in metadata.json"
+            )
         if dataset.fingerprint != meta.data_fingerprint:
             raise UserError(
                 f"{dataset.source}: --split val is re-carved from the data the checkpoint "
                 f"was trained on (fingerprint {meta.data_fingerprint}), and this data set "
                 f"is {dataset.fingerprint}"
             )
-        val = checkpoint_split(dataset.labeled, meta.train_config, meta.seed)[1]
-        if val is None:
-            raise UserError(
-                f"{checkpoint.path}: cross-validated on every labeled image, so there is no "
-                "held-out val split; its out-of-fold metrics are val_metrics in metadata.json"
-            )
-        return val
+        return checkpoint_split(dataset.labeled, meta.train_config, meta.seed)[1]
     if name == "labeled":
         return dataset.labeled
     raise UserError(f"unknown split {name!r}; choose from {', '.join(SPLITS)}")

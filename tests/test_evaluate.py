@@ -54,6 +54,15 @@ def test_val_of_other_data_is_refused(dataset, sgan):
         pick_split(other, "val", sgan)
 
 
+def test_val_of_a_cross_validated_checkpoint_says_it_has_none_whatever_the_data(dataset):
+    """Not that the data differs: other data would not give it a val split either."""
+    supervised = load_checkpoint("reference-supervised")
+    other = dataclasses.replace(dataset, labeled=dataset.labeled.subset(torch.arange(150)))
+    for data in (dataset, other):
+        with pytest.raises(UserError, match="cross-validated on every labeled image"):
+            pick_split(data, "val", supervised)
+
+
 def test_bundled_references_know_their_labeled_images_in_any_layout(dataset, sgan):
     """The model a newcomer evaluates first, on data repackaged with its training images
     as the test split, must not report them as test."""
