@@ -166,6 +166,9 @@ def test_calibration_by_hand():
     assert [(b["low"], b["n"]) for b in result["bins"]] == [(0.0, 1), (0.1, 2), (0.9, 1)]
     assert result["bins"][1]["mean_probability"] == pytest.approx(0.135)
     assert result["bins"][1]["melanoma_rate"] == 0.5
+    # an inner edge opens its bin, as "[0.1, 0.2)" says: sigmoid(0) = 0.5 lies in [0.5, 0.6)
+    edge = calibration(np.array([0, 1]), np.array([0.5, 0.5]))["bins"]
+    assert [(b["low"], b["n"]) for b in edge] == [(0.5, 2)]
 
 
 def test_a_calibrated_score_has_a_small_calibration_error():
@@ -180,6 +183,16 @@ def test_evaluation_report_keys():
     report = evaluation_report(LABELS, PROBS, 0.5)
     assert {"auc", "accuracy", "threshold", "n", "ci", "roc", "calibration"} <= report.keys()
     assert report["roc"]["fpr"][0] == 0.0 and report["roc"]["tpr"][-1] == 1.0
+
+
+def test_evaluation_report_figures_and_intervals_are_all_at_the_given_threshold():
+    # 0.35 flags 0.4 and not 0.3: a different decision from 0.5 for two images, so CIs (or
+    # predictive values) computed at another threshold than the report's show up here
+    report = evaluation_report(LABELS, PROBS, 0.35, seed=3)
+    assert report["accuracy"] == confusion_metrics(LABELS, PROBS, 0.35)["accuracy"] == 0.75
+    assert report["ci"] == bootstrap_ci(LABELS, PROBS, 0.35, seed=3)
+    expected = predictive_values(0.75, 0.75, metrics.SCREENING_PREVALENCE)
+    assert report["at_screening_prevalence"] == pytest.approx(expected)
 
 
 def test_predictive_values_at_another_prevalence_by_hand():
