@@ -293,6 +293,19 @@ def test_the_spread_over_seeds_is_the_sample_std_and_the_intervals_are_95_percen
     runs = [{"method": "a", "test": dict.fromkeys(SUMMARY_METRICS, v)} for v in (0.8, 0.85, 0.9)]
     assert _summary(runs, ("a",))["a"]["auc"]["std"] == pytest.approx(0.05)  # ddof=0: 0.041
     assert _percentiles(range(1001)) == [25.0, 975.0]
+    skewed = [{"method": "a", "test": dict.fromkeys(SUMMARY_METRICS, v)} for v in (0.5, 0.8, 0.9)]
+    assert _summary(skewed, ("a",))["a"]["auc"]["mean"] == pytest.approx(2.2 / 3)  # median: 0.8
+
+
+def test_the_paired_difference_is_each_method_minus_the_first_not_the_reverse():
+    """b ranks far better than a on every seed: b_minus_a must be positive, both CIs."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 100)
+    probs = {(m, s): labels + rng.normal(0, noise, 200) for m, noise in (("a", 3.0), ("b", 0.3))
+             for s in (0, 1)}  # fmt: skip
+    cis = _seed_mean_bootstrap(labels, probs, ("a", "b"), (0, 1), n_resamples=200)
+    assert cis["a_mean_auc_ci"][1] < cis["b_mean_auc_ci"][0]  # the premise: b is far better
+    assert 0 < cis["b_minus_a_auc_ci"][0] and 0 < cis["b_minus_a_auc_ci_seeds_too"][0]
 
 
 def test_a_rerun_continues_the_seed_ctrl_c_interrupted(small, tmp_path, ctrl_c_on_epoch, caplog):
