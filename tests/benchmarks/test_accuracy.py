@@ -6,12 +6,14 @@ import pytest
 from melanoma.benchmarks.accuracy import (
     SanityBounds,
     Scores,
+    accuracy_figures,
     agreement_figures,
     predict_logits,
     sanity_failures,
     sigmoid,
 )
 from melanoma.export.base import RuntimeFailure
+from melanoma.metrics import bootstrap_ci, confusion_metrics
 
 
 def test_predict_logits_calls_one_image_at_a_time_as_the_app_does():
@@ -99,3 +101,13 @@ def test_an_int8_auc_drop_of_exactly_the_bound_passes_and_a_rise_never_fails():
     assert sanity_failures("int8", dict(int8, delta_auc=0.3), bounds) == []  # int8 ranks better
     one_pair_more = dict(int8, delta_auc=0.85 - 0.9 - 1 / 90000)
     assert [f[:4] for f in sanity_failures("int8", one_pair_more, bounds)] == ["ΔAUC"]
+
+
+def test_accuracy_figures_and_their_intervals_are_at_the_artifacts_threshold():
+    """0.35 flags the melanoma at 0.4 and not the one at 0.3, unlike 0.5: CIs bootstrapped at
+    another threshold than the figures' would bracket other decisions."""
+    labels = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    probs = np.array([0.9, 0.8, 0.4, 0.3, 0.6, 0.2, 0.1, 0.05])
+    figures = accuracy_figures(labels, Scores(probs, 0.35), n_bootstrap=200, seed=4)
+    assert figures["sensitivity"] == confusion_metrics(labels, probs, 0.35)["sensitivity"] == 0.75
+    assert figures["ci"] == bootstrap_ci(labels, probs, 0.35, n_resamples=200, seed=4)
