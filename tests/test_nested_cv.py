@@ -9,7 +9,7 @@ import pytest
 
 import melanoma.nested_cv as nested_module
 import melanoma.train as train_module
-from melanoma.metrics import auc, youden_threshold
+from melanoma.metrics import auc, logit, youden_threshold
 from melanoma.nested_cv import (
     NestedConfig,
     OuterFold,
@@ -175,6 +175,28 @@ def test_held_out_auc_pools_the_outer_folds_of_each_seed_then_averages_the_seeds
     results = epoch_rule_results({"last": folds}, "empirical")
     # seed 0: AUC 0.75, seed 1: 0.0; the 8 pooled would give 0.3125
     assert results["last"]["held_out_auc"] == pytest.approx((0.75 + 0.0) / 2)
+
+
+def test_cutoff_sd_is_in_logits_the_epoch_a_median_and_fallbacks_only_binormals():
+    """Three outer folds whose cutoffs are far apart in logits (one near 0.9), kept epochs 1,
+    1 and 10: the SD of the probabilities and the mean epoch (4) would read otherwise."""
+
+    def fold(epoch, power):
+        labels = np.array([0, 0, 0, 1, 1, 1])
+        probs = np.array([0.1, 0.2, 0.6, 0.4, 0.8, 0.9]) ** power
+        return OuterFold(0, epoch, labels, probs, labels, probs, np.arange(6))
+
+    folds = [fold(1, 1.0), fold(1, 0.1), fold(10, 3.0)]
+    for estimator, r in estimator_results(folds).items():
+        cutoffs = [youden_threshold(f.inner_labels, f.inner_probs, estimator).probability
+                   for f in folds]  # fmt: skip
+        assert r["cutoff_logit_sd"] == pytest.approx(np.std(logit(cutoffs)))
+        assert abs(r["cutoff_logit_sd"] - np.std(cutoffs)) > 0.5, estimator
+    assert epoch_rule_results({"last": folds}, "empirical")["last"]["epochs_kept_median"] == 1
+    one_benign_score = OuterFold(0, 1, np.array([0, 0, 1, 1]), np.array([0.2, 0.2, 0.7, 0.9]),
+                                 np.array([0, 1]), np.array([0.2, 0.9]), np.arange(2))  # fmt: skip
+    results = estimator_results([*folds, one_benign_score])  # binormal needs 2 scores a class
+    assert (results["binormal"]["fallbacks"], results["empirical"]["fallbacks"]) == (1, 0)
 
 
 def test_the_report_judges_estimators_at_the_last_epoch_and_rules_at_the_configured_estimator(
