@@ -100,6 +100,14 @@ def test_the_speed_target_times_the_slowest_int8_pte(rows, make_row_for):
     assert (speedup["value"], speedup["met"]) == (1.6 / 4.0, False)
 
 
+def test_the_speed_target_is_judged_at_1_thread_only(rows, make_row_for):
+    """The target is the 1-thread ratio: another .pte slower only at 2 threads (its pool
+    waiting on a busy core) must not be taken for the slowest."""
+    contended = make_row_for(threads=2, p50=3.0, name="b-executorch-int8.pte")
+    speedup = next(t for t in targets([*rows, contended]) if t["name"].startswith("int8 .pte p50"))
+    assert (speedup["value"], speedup["met"]) == (0.8 / 4.0, True)
+
+
 def test_targets_not_measurable_are_none(make_row_for):
     only_reference = [make_row_for(name="eager-pytorch", target="pytorch", precision="fp32")]
     assert all(t["value"] is None and t["met"] is None for t in targets(only_reference))
