@@ -1,5 +1,6 @@
 """export/contract.py: what every artifact of a checkpoint promises, computed in one place."""
 
+import dataclasses
 import shutil
 
 import torch
@@ -40,6 +41,8 @@ def test_int8_quantization_states_its_programs_sha256_and_ranges():
     assert stated.program_sha256 == file_sha256(qat.path / PROGRAM)
     assert [stated.input_range, stated.logit_range] == list(int8_ranges(qat.program))
     assert stated.qat and stated.per_channel and stated.scheme == "int8-pt2e-xnnpack"
+    calibrated_only = dataclasses.replace(qat, meta=dataclasses.replace(qat.meta, epochs=0))
+    assert not int8_quantization(calibrated_only).qat  # 0 QAT epochs: post-training quantized
     assert FLOAT_QUANTIZATION.input_range is None and FLOAT_QUANTIZATION.logit_range is None
 
 
