@@ -98,3 +98,13 @@ def test_contrast_keeps_each_images_own_mean():
     dark_and_light = torch.cat([torch.full((1, 3, 32, 32), 0.2), torch.full((1, 3, 32, 32), 0.8)])
     out = _run(dark_and_light, dataclasses.replace(OFF, contrast=0.5))
     torch.testing.assert_close(out, dark_and_light)  # a flat image has no contrast to scale
+
+
+def test_saturation_alone_scales_each_pixels_distance_from_its_grey():
+    """Saturation draws its own factors: with contrast off it still changes colour, and a
+    grey image (no colour to scale) stays as it was."""
+    coloured = torch.tensor([0.6, 0.4, 0.3]).view(1, 3, 1, 1).expand(4, 3, 8, 8)
+    grey = torch.full((1, 3, 8, 8), 0.5)
+    out = _run(torch.cat([coloured, grey]), dataclasses.replace(OFF, saturation=0.5))
+    assert float((out[:4] - coloured).abs().amax()) > 0.01
+    torch.testing.assert_close(out[4:], grey, atol=1e-4, rtol=0)  # grey weights sum to 0.9999
