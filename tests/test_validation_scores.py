@@ -179,6 +179,15 @@ def _top_nudged(labels, probs):
     return labels, probs
 
 
+def _one_pair_swapped(labels, probs):
+    """A benign image and the melanoma just above it in rank trade scores: AUC -1/400."""
+    probs, order = probs.copy(), np.argsort(probs, kind="stable")
+    pairs = zip(order[:-1], order[1:], strict=True)
+    low, high = next((a, b) for a, b in pairs if labels[a] < labels[b])
+    probs[[low, high]] = probs[[high, low]]
+    return labels, probs
+
+
 def _one_duplicated(labels, probs):
     return np.append(labels, labels[0]), np.append(probs, probs[0])
 
@@ -189,6 +198,7 @@ def _one_duplicated(labels, probs):
         (_inverted, "its AUC is 0.1375, not the stored 0.8625.*; edited, or from another model"),
         (_top_nudged, "youden threshold 0.239485 is not the .* on validation.csv; one was edited"),
         (_one_duplicated, "lists 41 predictions, not the 40.*; edited, or from another model"),
+        (_one_pair_swapped, "its AUC is 0.8600, not the stored 0.8625.*; edited, or from"),
     ],
 )
 def test_kept_predictions_that_do_not_reproduce_what_training_stored_are_refused(
