@@ -1,5 +1,6 @@
 """melanoma.inference: a float model's predictions in batches."""
 
+import numpy as np
 import torch
 
 from melanoma.inference import predict_logits, predict_probs
@@ -30,3 +31,30 @@ def test_predictions_normalize_with_the_stored_mean_then_std(dataset):
     with torch.no_grad():
         expected = model(normalize(images, MEAN, STD)).flatten()
     torch.testing.assert_close(predict_logits(model, images, MEAN, STD), expected)
+
+
+def test_predict_and_evaluate_score_a_32px_photo_alike_to_float_rounding(data_path, tmp_path):
+    """The README's figure: on the 600 32x32 test photos `predict` (the full input contract,
+    one photo per call) and `evaluate` (the dataset's pixels, in batches) get identical inputs,
+    and their scores differ by float rounding only: at most 1.2e-7, two float32 steps below 1
+    (both bundled models reach it on some photos)."""
+    from melanoma.checkpoint import load_checkpoint
+    from melanoma.datasets import load_dataset, resolve_data_path
+    from melanoma.evaluate import predict_images
+    from melanoma.sources import FileSource
+
+    test = load_dataset(data_path).test
+    source = FileSource(resolve_data_path(data_path))
+    try:
+        for name in test.names:
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_bytes(source.read(name))
+    finally:
+        source.close()
+    for reference in ("reference-supervised", "reference-sgan"):
+        checkpoint = load_checkpoint(reference)
+        meta = checkpoint.meta
+        batched = predict_probs(checkpoint.model, test.images, meta.mean, meta.std)
+        one_by_one = {p.path: p.probability for p in predict_images(checkpoint, [tmp_path], 0.5)}
+        alone = np.array([one_by_one[str(tmp_path / name)] for name in test.names])
+        assert np.abs(alone - batched).max() <= 2.0**-23, reference  # 1.19e-7
