@@ -3,9 +3,13 @@
 import numpy as np
 import torch
 
+from melanoma.checkpoint import load_checkpoint
+from melanoma.datasets import load_dataset, resolve_data_path
+from melanoma.evaluate import predict_images
 from melanoma.inference import predict_logits, predict_probs
 from melanoma.model import CNNConfig, SmallCNN
 from melanoma.preprocess import normalize
+from melanoma.sources import FileSource
 
 MEAN, STD = [0.5, 0.4, 0.3], [0.2, 0.25, 0.3]
 
@@ -38,11 +42,6 @@ def test_predict_and_evaluate_score_a_32px_photo_alike_to_float_rounding(data_pa
     one photo per call) and `evaluate` (the dataset's pixels, in batches) get identical inputs,
     and their scores differ by float rounding only: at most 1.2e-7, two float32 steps below 1
     (both bundled models reach it on some photos)."""
-    from melanoma.checkpoint import load_checkpoint
-    from melanoma.datasets import load_dataset, resolve_data_path
-    from melanoma.evaluate import predict_images
-    from melanoma.sources import FileSource
-
     test = load_dataset(data_path).test
     source = FileSource(resolve_data_path(data_path))
     try:
