@@ -26,7 +26,7 @@ from torch import nn
 from tqdm import tqdm
 
 from melanoma import config_checks as checks
-from melanoma.atomic import atomic_path, output_dir
+from melanoma.atomic import atomic_paths, output_dir
 from melanoma.augment import AugmentConfig
 from melanoma.checkpoint import (
     METADATA,
@@ -217,14 +217,16 @@ def qat_finetune(
         program = train_qat(checkpoint.model, train, dataset.unlabeled, meta, config)
         # Both files are written, and the metadata measured, before either replaces an
         # earlier pair (a Ctrl-C in those seconds leaves the old pair whole); then the
-        # program, and metadata.json last, as every checkpoint here is finished.
-        with atomic_path(out_dir / METADATA) as meta_temp:
-            with atomic_path(out_dir / PROGRAM) as program_temp:
-                with program_temp.open("wb") as handle:
-                    torch.export.save(program, handle)  # a handle: save() wants a .pt2 path
-                splits = (train, val, dataset.unlabeled)
-                qat_meta = _qat_meta(checkpoint, program, splits, config, program_temp)
-                meta_temp.write_text(json.dumps(asdict(qat_meta), indent=2) + "\n")
+        # program, and metadata.json last, as every checkpoint here is finished, both
+        # with Ctrl-C held: a stop between them would leave a new program beside the old
+        # metadata, a pair load_qat refuses.
+        finals = (out_dir / PROGRAM, out_dir / METADATA)
+        with atomic_paths(*finals) as (program_temp, meta_temp):
+            with program_temp.open("wb") as handle:
+                torch.export.save(program, handle)  # a handle: save() wants a .pt2 path
+            splits = (train, val, dataset.unlabeled)
+            qat_meta = _qat_meta(checkpoint, program, splits, config, program_temp)
+            meta_temp.write_text(json.dumps(asdict(qat_meta), indent=2) + "\n")
     return out_dir
 
 

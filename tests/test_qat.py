@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import shutil
+import signal
 import zipfile
 from pathlib import Path
 
@@ -265,6 +266,30 @@ def test_ctrl_c_while_qat_is_saved_keeps_the_earlier_program_and_metadata(
     assert replaced == [PROGRAM, "metadata.json"]
     (out / PROGRAM).unlink()
     qat_module._refuse_other_checkpoint(out)  # no error
+
+
+def test_a_ctrl_c_between_the_program_and_its_metadata_waits_for_both(
+    qat_dir, float_dir, dataset, tmp_path, monkeypatch, agreement_on_labeled
+):
+    """Ctrl-C right after the new program is renamed into place: the stop waits until
+    metadata.json follows, so the folder holds one run's pair, not a new program beside
+    the earlier run's metadata."""
+    out = tmp_path / "qat"
+    shutil.copytree(qat_dir, out)  # an earlier QAT run of this checkpoint
+    real_replace = atomic_module._replace
+
+    def replace_then_ctrl_c(temp, final):
+        real_replace(temp, final)
+        if final.name == PROGRAM:
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(atomic_module, "_replace", replace_then_ctrl_c)
+    calibrated = QATConfig(epochs=0, calibration_unlabeled=64, progress=False)
+    with agreement_on_labeled(), pytest.raises(KeyboardInterrupt):
+        qat_finetune(load_checkpoint(float_dir), dataset, calibrated, out)
+    monkeypatch.undo()
+    assert (out / PROGRAM).read_bytes() != (qat_dir / PROGRAM).read_bytes()  # the new run's
+    load_qat(out)  # its metadata with it
 
 
 def test_qat_refuses_a_checkpoint_whose_normalization_was_edited(float_dir, dataset, tmp_path):
