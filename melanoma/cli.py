@@ -105,9 +105,10 @@ def train(
 ):  # fmt: skip
     """Train a model; thresholds are chosen on labeled images it did not train on.
 
-    supervised: a 5-fold cross-validated ensemble of small CNNs; thresholds
-    from its 200 out-of-fold predictions. sgan: one discriminator; epoch
-    selection and thresholds on a 20% validation split.
+    supervised: a 5-fold cross-validated ensemble of small CNNs; epoch and
+    thresholds from its out-of-fold predictions, one per labeled image (200 in
+    the liveProject data). sgan: one discriminator; epoch selection and
+    thresholds on a 20% validation split.
     """
     import torch
 
