@@ -151,6 +151,10 @@ def _load_layout(source: FileSource) -> Dataset:
         return _load_liveproject(source, dirs, live_root)
     class_root = _find_class_root(source, dirs)
     if class_root is not None:
+        if csvs:  # the folders win; a train.csv that disagrees with them is not read
+            log.warning(
+                "%s: labels from the class folders; not reading %s", source.path, listing(csvs)
+            )
         return _load_class_folders(source, dirs, class_root)
     if csvs:
         return _load_csv(source, dirs, csvs)

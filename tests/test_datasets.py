@@ -377,10 +377,12 @@ def test_photos_beside_the_class_folders_are_named_in_a_warning(tmp_path, jpegs,
     write_class_folders(tmp_path / "train", jpegs)
     write_class_folders(tmp_path / "test", jpegs)
     (tmp_path / "test" / "ISIC_stray.jpg").write_bytes(jpegs[0][0])  # which class? none
+    (tmp_path / "train.csv").write_text("image_name,target\nISIC_stray,1\n")  # nor this
     with caplog.at_level(logging.WARNING):
         assert len(load_dataset(tmp_path).test) == 8
     assert caplog.messages == [
-        f"{tmp_path / 'test'}: ignoring 1 photo(s) outside the class folders: ISIC_stray.jpg"
+        f"{tmp_path}: labels from the class folders; not reading train.csv",
+        f"{tmp_path / 'test'}: ignoring 1 photo(s) outside the class folders: ISIC_stray.jpg",
     ]
 
 
