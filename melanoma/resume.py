@@ -8,7 +8,6 @@ same identity, and a fresh run first removes the run files a previous one left.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -68,6 +67,11 @@ def run_dir_owned(out_dir: Path) -> Iterator[Path]:
     each then reporting a model the folder no longer holds. The lock (flock on the
     folder itself, so no lock file is left behind) goes with the process, even on a kill."""
     with output_dir(out_dir) as out_dir:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no flock, so a second run there is not refused
+            yield out_dir
+            return
         fd = os.open(out_dir, os.O_RDONLY)
         try:
             try:
