@@ -8,6 +8,7 @@ import platform
 from pathlib import Path
 
 from melanoma.benchmarks.macs import matmul_peak_gmacs
+from melanoma.benchmarks.timing import usable_cores
 
 
 def cpu_model() -> str:
@@ -31,7 +32,7 @@ def machine_info(threads: tuple[int, ...]) -> dict:
     return {
         "cpu": cpu_model(),
         "arch": platform.machine(),
-        "logical_cores": os.cpu_count(),
+        "logical_cores": usable_cores(),  # what --threads all means
         "os": platform.platform(),
         "python": platform.python_version(),
         "load_average_1m": load,

@@ -265,6 +265,7 @@ def test_latency_rounds_interleave_every_subject_in_a_rotating_order():
 def test_default_threads_on_a_one_core_machine_is_one_row_not_two(monkeypatch):
     """(1, cpu_count) was (1, 1) there: duplicate rows, merged timings, repeated GATE lines."""
     monkeypatch.setattr("os.cpu_count", lambda: 1)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
     assert BenchConfig().threads == (1,)
 
 
