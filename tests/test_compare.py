@@ -277,6 +277,21 @@ def test_resampling_seeds_too_widens_the_difference_ci_only_when_seeds_disagree(
     assert alone["a_mean_auc_ci"] == spread["a_mean_auc_ci"]  # b's draws leave a's images be
 
 
+def test_the_seeds_too_ci_resamples_all_seeds_of_both_methods_by_hand():
+    """Perfect and inverted scores keep every seed's AUC at 1 or 0 on any image resample,
+    so only the seed draws move the interval. a: 3 seeds at AUC 1, 3 at 0; b: all at 1.
+    a's resampled mean is k/6 with k ~ Binomial(6, 1/2): P(k=0) = 1/64 < 2.5% < P(k<=1) =
+    7/64, so b - a spans [1/6, 5/6]. Against a's plain mean (0.5) it would be [0.5, 0.5];
+    drawing one seed instead of six, [0, 1]."""
+    labels = np.repeat([0.0, 1.0], 10)
+    seeds = tuple(range(6))
+    probs = {("a", s): labels if s % 2 else 1 - labels for s in seeds}
+    probs |= {("b", s): labels for s in seeds}
+    cis = _seed_mean_bootstrap(labels, probs, ("a", "b"), seeds)
+    assert cis["b_minus_a_auc_ci"] == [0.5, 0.5]  # seeds held fixed: no spread at all
+    assert cis["b_minus_a_auc_ci_seeds_too"] == pytest.approx([1 / 6, 5 / 6])
+
+
 def test_one_seed_has_no_spread_and_no_seed_resampled_ci():
     """Resampling one seed gives that seed again: the 'seeds too' CI would just repeat the
     first under a name that claims more, and a std of 0 would claim perfect repeatability."""
