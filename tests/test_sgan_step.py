@@ -114,6 +114,35 @@ def test_the_discriminator_descends_the_documented_loss(batches):
         torch.testing.assert_close(old - new.detach(), grad, rtol=1e-4, atol=1e-6)
 
 
+def test_the_generator_descends_feature_matching_and_both_rates_decay(batches):
+    """G's update is minus the gradient of the feature-matching loss (under SGD with lr 1),
+    the distance it must shrink, not grow; D's and G's learning rates both follow the
+    cosine over the run's steps."""
+    x_lab, y_lab, x_unl, x_teacher, mean, std = batches
+    torch.manual_seed(0)
+    nets, rng = build_nets(TINY, steps=10, device=torch.device("cpu")), torch.Generator()
+    sgan_step(nets, x_lab, y_lab, x_unl, TINY, mean, std, rng, x_teacher)
+    cosine = TINY.lr_d * (1 + math.cos(math.pi / 10)) / 2  # after step 1 of 10
+    assert nets.opt_d.param_groups[0]["lr"] == pytest.approx(cosine)
+    assert nets.opt_g.param_groups[0]["lr"] == pytest.approx(cosine)
+    nets.opt_g = torch.optim.SGD(nets.gen.parameters(), lr=1.0)
+    disc, gen = copy.deepcopy(nets.disc), copy.deepcopy(nets.gen)
+    before = [p.detach().clone() for p in nets.gen.parameters()]
+    states = torch.get_rng_state(), rng.get_state()
+    sgan_step(nets, x_lab, y_lab, x_unl, TINY, mean, std, rng, x_teacher)
+
+    torch.set_rng_state(states[0])  # the same z, augmentation, input noise and dropout
+    rng.set_state(states[1])
+    z = torch.randn(32, TINY.generator.latent_dim, generator=rng)
+    x_fake = normalize(augment(gen(z), TINY.augment, rng) * 255.0, mean, std)
+    disc(x_lab)  # D's forward passes in the step's order: each draws its own noise
+    _, feat_unl = disc(x_unl)
+    _, feat_fake = disc(x_fake)
+    grads = torch.autograd.grad(feature_matching(feat_unl, feat_fake), list(gen.parameters()))
+    for old, new, grad in zip(before, nets.gen.parameters(), grads, strict=True):
+        torch.testing.assert_close(old - new.detach(), grad, rtol=1e-4, atol=1e-6)
+
+
 def test_validation_refuses_a_constant_classifier_and_non_finite_optimizer_moments(
     batches, dataset
 ):
