@@ -129,6 +129,7 @@ def test_a_field_of_another_version_is_refused(written):
         ("verification", "float_decision_agreement", 1.5, r"a number in \[0, 1\] or null"),
         ("quantization", "input_range", [3.0, -4.0], r"\[low, high\] or null"),
         ("quantization", "logit_range", [1.0], r"\[low, high\] or null"),
+        ("preprocessing", "std", [0.2, 0.0, 0.2], r"3 numbers > 0 \(R, G, B\)"),
     ],
 )
 def test_values_no_reader_implements_are_refused(written, section, name, value, expected):
