@@ -82,6 +82,20 @@ def batches(dataset):
     return x_lab, dataset.labeled.labels[:16], x_unl, x_teacher, mean, std
 
 
+def _step_then_redraw_fakes(nets, updated, batches, rng, gen):
+    """One step; then `updated`'s parameters from before it, and the step's fakes redrawn by
+    `gen` (a copy from before it) with the random state rewound: the same z, augmentation,
+    input noise and dropout."""
+    x_lab, y_lab, x_unl, x_teacher, mean, std = batches
+    before = [p.detach().clone() for p in updated.parameters()]
+    states = torch.get_rng_state(), rng.get_state()
+    sgan_step(nets, x_lab, y_lab, x_unl, TINY, mean, std, rng, x_teacher)
+    torch.set_rng_state(states[0])
+    rng.set_state(states[1])
+    z = torch.randn(32, TINY.generator.latent_dim, generator=rng)
+    return before, normalize(augment(gen(z), TINY.augment, rng) * 255.0, mean, std)
+
+
 def test_the_discriminator_descends_the_documented_loss(batches):
     """D's update at step 2 of 10 is the gradient of CE + unsup_weight / 2 * (real + fake)
     + ramp * consistency_weight * MSE to the EMA teacher, recomputed here on the same
@@ -93,14 +107,7 @@ def test_the_discriminator_descends_the_documented_loss(batches):
         sgan_step(nets, x_lab, y_lab, x_unl, TINY, mean, std, rng, x_teacher)
     nets.opt_d = torch.optim.SGD(nets.disc.parameters(), lr=1.0)
     disc, gen, teacher = (copy.deepcopy(m) for m in (nets.disc, nets.gen, nets.ema.model))
-    before = [p.detach().clone() for p in nets.disc.parameters()]
-    states = torch.get_rng_state(), rng.get_state()
-    sgan_step(nets, x_lab, y_lab, x_unl, TINY, mean, std, rng, x_teacher)
-
-    torch.set_rng_state(states[0])  # the same z, augmentation, input noise and dropout
-    rng.set_state(states[1])
-    z = torch.randn(32, TINY.generator.latent_dim, generator=rng)
-    x_fake = normalize(augment(gen(z), TINY.augment, rng) * 255.0, mean, std)
+    before, x_fake = _step_then_redraw_fakes(nets, nets.disc, batches, rng, gen)
     logits_lab, logits_unl, logits_fake = (disc(x)[0] for x in (x_lab, x_unl, x_fake))
     real, fake = real_fake_losses(logits_unl, logits_fake)
     with torch.no_grad():
@@ -127,14 +134,7 @@ def test_the_generator_descends_feature_matching_and_both_rates_decay(batches):
     assert nets.opt_g.param_groups[0]["lr"] == pytest.approx(cosine)
     nets.opt_g = torch.optim.SGD(nets.gen.parameters(), lr=1.0)
     disc, gen = copy.deepcopy(nets.disc), copy.deepcopy(nets.gen)
-    before = [p.detach().clone() for p in nets.gen.parameters()]
-    states = torch.get_rng_state(), rng.get_state()
-    sgan_step(nets, x_lab, y_lab, x_unl, TINY, mean, std, rng, x_teacher)
-
-    torch.set_rng_state(states[0])  # the same z, augmentation, input noise and dropout
-    rng.set_state(states[1])
-    z = torch.randn(32, TINY.generator.latent_dim, generator=rng)
-    x_fake = normalize(augment(gen(z), TINY.augment, rng) * 255.0, mean, std)
+    before, x_fake = _step_then_redraw_fakes(nets, nets.gen, batches, rng, gen)
     disc(x_lab)  # D's forward passes in the step's order: each draws its own noise
     _, feat_unl = disc(x_unl)
     _, feat_fake = disc(x_fake)
