@@ -312,8 +312,9 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
     meta = read_meta(ckpt_dir)
     weights = ckpt_dir / WEIGHTS
     if not weights.is_file():
-        if (ckpt_dir / "program.pt2").is_file():  # melanoma.qat_checkpoint.PROGRAM, which
-            # imports this: `qat/` or an export's `qat-<model>/` holds metadata.json too
+        # qat/ and an export's qat-<model>/ hold a metadata.json too ("program.pt2" is
+        # qat_checkpoint.PROGRAM, not imported: that module imports this one)
+        if (ckpt_dir / "program.pt2").is_file():
             raise CheckpointError(
                 f"{ckpt_dir}: an int8 QAT program folder, not a float checkpoint; pass the "
                 "checkpoint it was made from"
