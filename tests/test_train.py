@@ -200,6 +200,16 @@ def test_ctrl_c_saves_state_and_resume_matches_an_uninterrupted_run(
         torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0, msg=key)
 
 
+def _resume_training_nothing(dataset, config, out, monkeypatch):
+    """--resume of a run whose members were all trained before the stop: no epoch may run
+    again (they come from resume.pt); returns the checkpoint written."""
+    calls = []
+    monkeypatch.setattr(train_module, "train_one_epoch", lambda *a, **k: calls.append(1))
+    path = train_supervised(dataset, config, out, resume=True)
+    assert calls == []
+    return path
+
+
 def test_ctrl_c_while_the_checkpoint_is_written_keeps_the_trained_run(
     dataset, tmp_path, monkeypatch
 ):
@@ -215,10 +225,9 @@ def test_ctrl_c_while_the_checkpoint_is_written_keeps_the_trained_run(
     with pytest.raises(TrainingInterrupted, match="all 5 members, before the checkpoint was"):
         train_supervised(dataset, FAST, tmp_path / "run")
     monkeypatch.undo()
-    calls = []
-    monkeypatch.setattr(train_module, "train_one_epoch", lambda *a, **k: calls.append(1))
-    resumed = load_checkpoint(train_supervised(dataset, FAST, tmp_path / "run", resume=True))
-    assert calls == []  # only the checkpoint was written again
+    resumed = load_checkpoint(
+        _resume_training_nothing(dataset, FAST, tmp_path / "run", monkeypatch)
+    )
     for key, value in whole.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)
 
@@ -235,10 +244,7 @@ def test_ctrl_c_while_the_history_is_written_after_the_last_member_keeps_the_run
     with pytest.raises(TrainingInterrupted, match="after all 2 members;"):
         train_supervised(dataset, config, tmp_path / "run")
     monkeypatch.undo()
-    calls = []
-    monkeypatch.setattr(train_module, "train_one_epoch", lambda *a, **k: calls.append(1))
-    train_supervised(dataset, config, tmp_path / "run", resume=True)
-    assert calls == []  # the trained members were in resume.pt
+    _resume_training_nothing(dataset, config, tmp_path / "run", monkeypatch)
     assert (tmp_path / "run" / "history.csv").is_file()
 
 
