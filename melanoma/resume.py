@@ -55,7 +55,10 @@ def resumable(
         yield
     except KeyboardInterrupt:
         with signals_held(deliver=False):  # a second press is this same stop
-            path = save_resume_state(out_dir, state())
+            # The thread count is not part of the run's identity, but it changes the
+            # float rounding: read_resume_state warns when a resume runs on another.
+            threads = {"torch_threads": torch.get_num_threads()}
+            path = save_resume_state(out_dir, {**state(), **threads})
         raise TrainingInterrupted(path, progress()) from None
 
 
@@ -171,7 +174,24 @@ def read_resume_state(path: Path, gen: torch.Generator, identity: dict) -> dict:
     gen.set_state(state["generator"])
     torch.set_rng_state(state["torch_rng"])
     log.info("resuming from %s", path)
+    _warn_other_threads(path, state.get("torch_threads"))
     return state
+
+
+def _warn_other_threads(path: Path, saved: int | None) -> None:
+    """Other torch threads sum in another order, so the weights come out a few float
+    roundings from what the uninterrupted run would have made (1 and 2 threads give
+    different weights.pt for the same seed); a warning, as the result is still sound."""
+    now = torch.get_num_threads()
+    if saved is not None and saved != now:
+        log.warning(
+            "%s: saved with %d torch thread(s), resumed with %d: it continues, but not bit "
+            "for bit as the uninterrupted run (pass --threads %d for that)",
+            path,
+            saved,
+            now,
+            saved,
+        )
 
 
 def _resume_mismatch(saved, identity: dict) -> str:

@@ -241,8 +241,9 @@ def train_folds(dataset: Dataset, config: TrainConfig, out_dir: Path, resume: bo
 
     Ctrl-C saves OUT/resume.pt (the finished members, the out-of-fold logits so
     far and the running member after its last whole epoch) and raises
-    TrainingInterrupted; resume=True continues bit-identically from it on the CPU (a
-    GPU's own random state, which its dropout draws from, is not saved).
+    TrainingInterrupted; resume=True continues bit-identically from it on the CPU with
+    the same torch threads (a GPU's own random state, which its dropout draws from, is
+    not saved).
     """
     labeled = dataset.labeled
     fold_of = stratified_folds(labeled.labels, config.folds, config.seed)  # fails before any write

@@ -84,7 +84,8 @@ def test_a_second_ctrl_c_while_the_state_is_saved_does_not_lose_it(tmp_path):
         assert signal.getsignal(signal.SIGINT) is handler  # held only while saving
     finally:
         signal.signal(signal.SIGINT, previous)
-    assert torch.load(tmp_path / RESUME, weights_only=True) == {"epoch": 4}
+    saved = torch.load(tmp_path / RESUME, weights_only=True)
+    assert saved == {"epoch": 4, "torch_threads": torch.get_num_threads()}
 
 
 def test_a_fresh_run_says_it_discards_an_interrupted_runs_state(tmp_path, caplog):
@@ -131,3 +132,27 @@ def test_a_resume_state_is_loaded_as_data_never_run_as_code(tmp_path):
     with pytest.raises(UserError, match="corrupt resume state"):
         read_resume_state(tmp_path / RESUME, torch.Generator(), {})
     assert not marker.exists()
+
+
+def test_resuming_on_other_torch_threads_warns_that_it_is_not_bit_for_bit(tmp_path, caplog):
+    """1 and 2 threads train a different weights.pt from one seed (float sums in another
+    order): the thread count is saved with the state, and a resume on another one says so."""
+    gen, before = torch.Generator(), torch.get_num_threads()
+    identity = {"method": "supervised"}
+    with pytest.raises(TrainingInterrupted):
+        with resumable(tmp_path, lambda: _state(gen, identity), lambda: "epoch 1"):
+            raise KeyboardInterrupt
+    try:
+        with caplog.at_level(logging.WARNING):
+            read_resume_state(tmp_path / RESUME, gen, identity)
+            assert not caplog.text
+            torch.set_num_threads(before + 1)
+            read_resume_state(tmp_path / RESUME, gen, identity)
+    finally:
+        torch.set_num_threads(before)
+    assert f"saved with {before} torch thread(s), resumed with {before + 1}" in caplog.text
+    assert f"pass --threads {before} for that" in caplog.text
+
+
+def _state(gen: torch.Generator, identity: dict) -> dict:
+    return {"identity": identity, "generator": gen.get_state(), "torch_rng": torch.get_rng_state()}
