@@ -134,7 +134,11 @@ public final class RiskBands {
 
     /** Decimals a score and the thresholds are shown with, unless they would print alike. */
     public static final int DIGITS = 3;
-    private static final int MAX_DIGITS = 9;
+    /**
+     * melanoma.evaluate.digits_to_tell's limit. A score can sit within 1e-10 of a threshold (near
+     * p = 0.5 a float32 logit moves p by less than that), and at 9 decimals the two printed alike.
+     */
+    private static final int MAX_DIGITS = 20;
 
     /**
      * The fewest decimals, from {@link #DIGITS}, at which {@code p} prints unlike every threshold

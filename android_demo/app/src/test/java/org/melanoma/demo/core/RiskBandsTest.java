@@ -66,6 +66,19 @@ public class RiskBandsTest {
     }
 
     @Test
+    public void aScoreWithinABillionthOfAThresholdStillPrintsApartFromIt() {
+        // A float32 logit near 0 moves p by ~1e-10: this one's p is 2.5e-11 below the threshold,
+        // and at the old limit of 9 decimals both printed as 0.501182162 beside "not flagged".
+        Manifest.Threshold youden = new Manifest.Threshold("youden", 0.5011821624700257, .9, .6);
+        RiskBands bands = new RiskBands(Collections.singletonList(youden));
+        float logit = 0.004728658590465784f;
+        String text = Screening.of(logit, bands, 0, 0).summary("melanoma");
+        assertTrue(text, text.contains("Model score for melanoma: 0.5011821624 (a score"));
+        assertTrue(text, text.contains("below youden (p < 0.5011821625)"));
+        assertTrue(text, text.contains("(p >= 0.5011821625): not flagged"));
+    }
+
+    @Test
     public void sensitivityBelowYoudenMakesHighStartAtYouden() {
         RiskBands bands = new RiskBands(Arrays.asList(YOUDEN, SENS90)); // unsorted on purpose
         assertEquals(Arrays.asList(SENS90, YOUDEN), bands.thresholds());
