@@ -257,6 +257,49 @@ public class ManifestParserTest {
                 "manifest.file.name '../../databases/x.pte' must be a plain file name");
     }
 
+    /**
+     * Each input and output setting alone: the app feeds one RGB NCHW float32 image of size x
+     * size and reads one logit, so a manifest describing anything else must be refused, not run
+     * with inputs the model was not trained on (a BGR or NHWC model would get wrong scores).
+     */
+    @Test
+    public void eachInputAndOutputSettingIsCheckedOnItsOwn() {
+        String shape = "[\"N\", 3, 32, 32]";
+        refused(SampleManifest.with(shape, "[\"N\", 3, 64, 32]"),
+                "manifest.input.shape [N, 3, 64, 32] is not [N, 3, 32, 32]");
+        refused(SampleManifest.with(shape, "[\"N\", 3, 32, 64]"),
+                "manifest.input.shape [N, 3, 32, 64] is not [N, 3, 32, 32]");
+        refused(SampleManifest.with(shape, "[\"N\", 1, 32, 32]"),
+                "manifest.input.shape [N, 1, 32, 32] is not [N, 3, 32, 32]");
+        refused(SampleManifest.with("\"dtype\": \"float32\"", "\"dtype\": \"uint8\""),
+                "manifest.input.dtype 'uint8' is not float32");
+        refused(SampleManifest.with("\"layout\": \"NCHW\"", "\"layout\": \"NHWC\""),
+                "manifest.input.layout 'NHWC' is not NCHW");
+        refused(SampleManifest.with("\"color\": \"RGB\"", "\"color\": \"BGR\""),
+                "manifest.preprocessing.color 'BGR' is not supported (RGB)");
+        refused(SampleManifest.with("\"crop\": \"center_square\"", "\"crop\": \"none\""),
+                "manifest.preprocessing.crop 'none' is not supported (center_square)");
+        refused(SampleManifest.with("[\"N\", 1]", "[\"N\", 2]"),
+                "manifest.output.shape [N, 2] is not [N, 1]");
+        refused(SampleManifest.with("\"kind\": \"logit\"", "\"kind\": \"probability\""),
+                "manifest.output.kind 'probability' is not logit");
+    }
+
+    /** The ends of Python's ranges: [0, 1] for a threshold, min <= max, low < high. */
+    @Test
+    public void rangesEndWhereTheyEndInPython() throws Exception {
+        refused(SampleManifest.with("\"probability\": 0.4817", "\"probability\": -0.1"),
+                "manifest.thresholds: 'youden' probability -0.1 is outside [0, 1]");
+        assertEquals(0.0, ManifestParser.parse(SampleManifest.with("\"probability\": 0.4817",
+                "\"probability\": 0")).thresholds.get(0).probability, 0.0);
+        assertEquals(1.0, ManifestParser.parse(SampleManifest.with("\"probability\": 0.4817",
+                "\"probability\": 1")).thresholds.get(0).probability, 0.0);
+        String flat = SampleManifest.with("[-4.9, 2.2]", "[2.2, 2.2]");
+        assertEquals(2.2, ManifestParser.parse(flat).input.valueRange[0], 0.0);
+        refused(SampleManifest.v4With("[-4.73, 2.95]", "[2.95, 2.95]"),
+                "manifest.quantization.input_range: expected [low, high] or null");
+    }
+
     @Test
     public void anEmptyThresholdListIsRefused() {
         int start = SampleManifest.JSON.indexOf("\"thresholds\": [");
@@ -284,6 +327,9 @@ public class ManifestParserTest {
                 "manifest.input.value_range: expected [min, max], got [-4.9]");
         refused(SampleManifest.with("\"size_bytes\": 4096", "\"size_bytes\": -1"),
                 "manifest.file.size_bytes: expected a size >= 0, got -1");
+        refused(SampleManifest.with("\"name\": \"cnn-executorch-int8.pte\"",
+                "\"name\": \"sub\\\\cnn.pte\""),
+                "manifest.file.name 'sub\\cnn.pte' must be a plain file name");
     }
 
     private static ManifestException refused(String json, String messageStart) {
