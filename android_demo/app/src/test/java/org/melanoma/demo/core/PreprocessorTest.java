@@ -143,6 +143,20 @@ public class PreprocessorTest {
     }
 
     @Test
+    public void theManifestsMinSideIsTheLimitNotTheSize() throws Exception {
+        // A manifest may ask for more pixels than the model input has (min_side 48, size 32).
+        Preprocessor strict = new Preprocessor(32, 48, MEAN, STD);
+        try {
+            strict.toInput(new ArgbImage(new int[40 * 60], 60, 40));
+            fail("accepted a 40px crop below min_side 48");
+        } catch (ImageTooSmallException e) {
+            assertEquals("image is too small: 40px square crop, need at least 48px",
+                    e.getMessage());
+        }
+        assertEquals(3 * 32 * 32, strict.toInput(new ArgbImage(new int[48 * 48], 48, 48)).length);
+    }
+
+    @Test
     public void boxesOutsideTheImageAreProgrammingErrors() throws Exception {
         ArgbImage image = new ArgbImage(new int[64 * 48], 64, 48);
         for (CropBox box : new CropBox[] {
