@@ -106,6 +106,22 @@ public class ModelFoldersTest {
     }
 
     @Test
+    public void aStartAfterTheAppDiedLoadingANewModelKeepsBothFolders() throws IOException {
+        // Killed between swapIn and keepInstalled/rollBack (a native crash in the new .pte, or
+        // the user leaving): the next start must load the new model again, with the old one
+        // still there to go back to, not fail on the installed folder being in the way.
+        ModelFolders folders = folders();
+        stage(folders, "old", "assets 1");
+        folders.keepInstalled();
+        stage(folders, "new", "adb");
+        folders.recover();
+        assertTrue(holds(folders.installed, "new"));
+        assertTrue(holds(folders.previous, "old"));
+        assertTrue(folders.rollBack());
+        assertTrue(holds(folders.installed, "old"));
+    }
+
+    @Test
     public void aLeftoverStagingFolderIsEmptiedBeforeTheNextCopy() throws IOException {
         ModelFolders folders = folders();
         File staging = folders.freshStaging();
