@@ -7,6 +7,7 @@ import static org.junit.Assert.fail;
 
 import java.io.File;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import org.junit.Test;
 
@@ -33,5 +34,27 @@ public class ModelFilesTest {
         File manifest = new File(dir, "m-executorch-int8.pte.manifest.json");
         assertTrue(manifest.createNewFile());
         assertEquals(manifest, ModelFiles.findManifest(dir));
+    }
+
+    @Test
+    public void aManifestThatIsNotUtf8IsRefusedAsPythonRefusesIt() throws IOException {
+        // read_manifest decodes strictly; a replacement character must not slip into a name.
+        File dir = Files.createTempDirectory("models").toFile();
+        byte[] json = SampleManifest.JSON.replace("\"cnn\"", "\"cnn\u00e9\"")
+                .getBytes(StandardCharsets.UTF_8);
+        byte[] latin1 = new byte[json.length - 1]; // e-acute as one Latin-1 byte, 0xE9
+        int at = SampleManifest.JSON.indexOf("\"cnn\"") + 4;
+        System.arraycopy(json, 0, latin1, 0, at);
+        latin1[at] = (byte) 0xe9;
+        System.arraycopy(json, at + 2, latin1, at + 1, json.length - at - 2);
+        File manifest = new File(dir, "cnn-executorch-int8.pte.manifest.json");
+        Files.write(manifest.toPath(), latin1);
+        try {
+            ModelFiles.openManifest(manifest);
+            fail("read a manifest that is not UTF-8");
+        } catch (ManifestException expected) {
+            assertEquals(manifest.getName() + ": manifest is not valid UTF-8 text",
+                    expected.getMessage());
+        }
     }
 }
