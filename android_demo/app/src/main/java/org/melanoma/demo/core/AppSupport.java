@@ -108,9 +108,6 @@ final class AppSupport {
         for (Manifest.Threshold t : thresholds) {
             require(!t.name.isEmpty(), "manifest.thresholds: a threshold has an empty name");
             require(names.add(t.name), "manifest.thresholds: duplicate name '" + t.name + "'");
-            require(t.probability >= 0.0 && t.probability <= 1.0,
-                    "manifest.thresholds: '" + t.name + "' probability " + t.probability
-                            + " is outside [0, 1]");
         }
     }
 

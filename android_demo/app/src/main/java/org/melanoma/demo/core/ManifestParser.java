@@ -201,7 +201,7 @@ public final class ManifestParser {
             out.add(
                     new Manifest.Threshold(
                             t.string("name"),
-                            t.number("probability"),
+                            unit(t, "probability"),
                             unit(t, "val_sensitivity"),
                             unit(t, "val_specificity")));
         }
@@ -236,7 +236,7 @@ public final class ManifestParser {
         return name;
     }
 
-    /** A number in [0, 1], as melanoma.manifest._RULES requires of a threshold's rates. */
+    /** A number in [0, 1], as melanoma.manifest._RULES requires of a threshold's values. */
     private static double unit(JsonFields f, String key) throws ManifestException {
         double value = f.number(key);
         if (!(value >= 0 && value <= 1)) {

@@ -249,7 +249,7 @@ public class ManifestParserTest {
         refused(SampleManifest.with("\"activation\": \"sigmoid\"", "\"activation\": \"none\""),
                 "manifest.output.activation 'none' is not sigmoid");
         refused(SampleManifest.with("\"probability\": 0.4817", "\"probability\": 1.2"),
-                "manifest.thresholds: 'youden' probability 1.2 is outside [0, 1]");
+                "manifest.thresholds[0].probability: expected a number in [0, 1], got 1.2");
         refused(SampleManifest.with("\"name\": \"sensitivity_0.90\"", "\"name\": \"youden\""),
                 "manifest.thresholds: duplicate name 'youden'");
         refused(SampleManifest.with("\"name\": \"cnn-executorch-int8.pte\"",
@@ -289,7 +289,7 @@ public class ManifestParserTest {
     @Test
     public void rangesEndWhereTheyEndInPython() throws Exception {
         refused(SampleManifest.with("\"probability\": 0.4817", "\"probability\": -0.1"),
-                "manifest.thresholds: 'youden' probability -0.1 is outside [0, 1]");
+                "manifest.thresholds[0].probability: expected a number in [0, 1], got -0.1");
         assertEquals(0.0, ManifestParser.parse(SampleManifest.with("\"probability\": 0.4817",
                 "\"probability\": 0")).thresholds.get(0).probability, 0.0);
         assertEquals(1.0, ManifestParser.parse(SampleManifest.with("\"probability\": 0.4817",
