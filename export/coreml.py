@@ -21,13 +21,19 @@ import shutil
 import sys
 import tempfile
 from collections import Counter
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 from melanoma.errors import first_line
-from melanoma.export.base import INPUT_NAME, OUTPUT_NAME, ExportError, NotRunnableHere, as_program
+from melanoma.export.base import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    ExportError,
+    NotRunnableHere,
+    as_program,
+    package_version,
+)
 
 NAME = "coreml"
 SUFFIX = ".mlpackage"
@@ -183,7 +189,7 @@ class CoreMLRunner:
         package = Path(self._dir.name) / "model.mlpackage"
         shutil.copytree(path, package)
         self.model = ct.models.MLModel(str(package), compute_units=ct.ComputeUnit.ALL)
-        self.runtime = f"Core ML via coremltools {metadata.version('coremltools')}"
+        self.runtime = f"Core ML via coremltools {package_version('coremltools')}"
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         out = self.model.predict({INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)})

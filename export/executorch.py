@@ -13,7 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from melanoma.export.base import ExportError, as_input, as_program, native_stderr_to_log
+from melanoma.export.base import (
+    ExportError,
+    as_input,
+    as_program,
+    native_stderr_to_log,
+    package_version,
+)
 
 NAME = "executorch"
 SUFFIX = ".pte"
@@ -115,7 +121,7 @@ class ExecuTorchRunner:
             self.method = program.load_method("forward")
         # Memory is planned for the largest batch; the input's planned sizes are that bound.
         self.max_batch = self.method.metadata.input_tensor_meta(0).sizes()[0]
-        self.runtime = f"executorch {metadata.version('executorch')} runtime (XNNPACK)"
+        self.runtime = f"executorch {package_version('executorch')} runtime (XNNPACK)"
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         import torch

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 from melanoma.errors import first_line
-from melanoma.export.base import INPUT_NAME, OUTPUT_NAME, ExportError
+from melanoma.export.base import INPUT_NAME, OUTPUT_NAME, ExportError, package_version
 
 NAME = "onnx"
 SUFFIX = ".onnx"
@@ -112,7 +111,7 @@ class OnnxRunner:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1  # one sequential graph: no parallel branches
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.runtime = f"onnxruntime {metadata.version('onnxruntime')} (CPUExecutionProvider)"
+        self.runtime = f"onnxruntime {package_version('onnxruntime')} (CPUExecutionProvider)"
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         feed = {INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)}

@@ -132,3 +132,24 @@ def test_an_expected_failure_keeps_it_in_the_log(capfd, caplog):
         write_to_fd_2("input 129 rows: refused\n")
         raise RuntimeError("batch refused, as the bench expects")
     assert capfd.readouterr().err == "" and "refused" in caplog.text
+
+
+@pytest.mark.parametrize("target", ["executorch", "onnx"])
+def test_loading_a_runner_again_reads_no_package_metadata(tmp_path, monkeypatch, target):
+    """The benchmark times each round's load; importlib.metadata parses the runtime's METADATA
+    file on every call (about 1 ms, a third of a .pte's load), which is no part of loading it."""
+    from importlib import metadata
+
+    from melanoma.export.registry import get_target
+
+    module = get_target(target)
+    model = SmallCNN(CNNConfig(widths=(4, 8, 8))).eval()
+    path = tmp_path / f"tiny{module.SUFFIX}"
+    module.export(model, example_inputs(2), path, "fp32")
+    first = module.load(path, threads=1)  # may read it: the runner names the runtime's version
+    reads = []
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: reads.append(name) or real(name))
+    runners = [module.load(path, threads=1) for _ in range(2)]
+    assert reads == []
+    assert [r.runtime for r in runners] == [first.runtime] * 2
