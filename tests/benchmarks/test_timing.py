@@ -61,6 +61,20 @@ def test_torch_threads_restores():
     assert torch.get_num_threads() == before
 
 
+def test_torch_threads_restores_a_count_other_than_the_one_it_set():
+    # Under OMP_NUM_THREADS=1 `before` is 1 too, so the test above cannot tell restoring
+    # from leaving torch at the row's count (restoring `threads` survived it): a 2-thread
+    # row would then leave the pool at 2 for the next runtime's 1-thread row.
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with torch_threads(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_time_calls_counts_warmup_and_runs():
     calls = []
     samples, _ = time_calls(lambda: calls.append(1), runs=7, warmup=3)
@@ -107,6 +121,16 @@ def test_a_round_loads_once_and_reports_ordered_percentiles_and_throughput():
     skipped = TimingConfig(runs=3, warmup=0, throughput_runs=0)  # --throughput-runs 0
     assert time_round(load, single, batch, 3, skipped).throughput_ips is None
     assert calls.count(32) == 3 + 4  # and no batch was run
+
+
+def test_load_time_is_in_milliseconds(monkeypatch):
+    """On a fake clock where loading takes 3 ms: the report's load column is ms, as named."""
+    ticks = iter([0, 3_000_000])  # perf_counter_ns before and after load()
+    monkeypatch.setattr(timing.time, "perf_counter_ns", lambda: next(ticks))
+    monkeypatch.setattr(timing, "time_calls", lambda *a, **k: (np.array([1.0]), 1.0))
+    single = np.zeros((1, 3, 32, 32), np.float32)
+    config = TimingConfig(runs=1, warmup=0, throughput_runs=0)
+    assert time_round(lambda: lambda x: x, single, None, 1, config).load_ms == 3.0
 
 
 def test_runs_are_split_over_rounds_without_an_empty_one():
