@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from melanoma.export import verify
 
@@ -183,3 +184,15 @@ def test_each_target_is_held_to_the_tolerance_the_readme_states(target, fp32, in
     module = get_target(target)
     assert module.FP32_TOLERANCE == fp32
     assert getattr(module, "INT8_TOLERANCE_STEPS", None) == int8_steps
+
+
+def test_real_samples_span_the_test_split_and_take_both_classes(dataset):
+    """The test split is sorted by class: its first 64 images are all melanomas, so a check on
+    them compares no nevus decision, while the manifest says "64 test images"."""
+    samples = verify.load_samples(dataset)
+    test = dataset.test
+    assert len(samples.images) == verify.N_SAMPLES
+    assert set(samples.labels.tolist()) == {0, 1}
+    assert torch.equal(samples.images[0], test.images[0])
+    assert torch.equal(samples.images[-1], test.images[-1])  # evenly spaced, end to end
+    assert samples.source.startswith(f"{verify.N_SAMPLES} test images of ")
