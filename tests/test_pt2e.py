@@ -100,3 +100,20 @@ def test_train_mode_keeps_the_models_dropout_probability():
     move_exported_model_to_eval(prepared)  # as QAT's calibration does, then back to train
     move_to_train(prepared)
     assert dropouts(prepared) == [(0.3, True)]
+
+
+def test_converted_weights_are_int8_per_channel_as_every_int8_manifest_states():
+    """Every int8 manifest says per_channel: true (export.contract); per-tensor weights from a
+    quantizer config flipped to is_per_channel=False passed every other test here."""
+    from melanoma.pt2e import convert_qat_model
+
+    torch.manual_seed(0)
+    model = SmallCNN(CNNConfig(widths=(4, 8))).eval()
+    prepared = prepare_qat_model(model, example_inputs(2))
+    prepared(torch.randn(8, 3, 32, 32))  # calibrate the observers once
+    program = convert_qat_model(prepared)
+    ops = [str(n.target) for n in program.graph.nodes if n.op == "call_function"]
+    weights = [n for n in program.graph.nodes if "dequantize_per_channel" in str(n.target)]
+    layers = sum(isinstance(m, torch.nn.Conv2d | torch.nn.Linear) for m in model.modules())
+    assert len(weights) == layers, ops  # one per conv and linear weight
+    assert all(n.args[-1] == torch.int8 for n in weights)  # int8 codes, symmetric per channel
