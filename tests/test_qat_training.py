@@ -78,3 +78,29 @@ def test_the_seed_draws_the_unlabeled_calibration_images(source, images, dataset
 
     first = int8_probs(0)
     assert np.array_equal(int8_probs(0), first) and not np.array_equal(int8_probs(1), first)
+
+
+def test_calibration_sees_the_images_as_deployment_does_without_dropout(images):
+    """The int8 ranges come from eval-mode passes: a calibration left in train mode (the
+    prepared graph starts there) drew dropout masks, so its ranges depended on the random
+    state and were set on activations scaled by 1 / (1 - p) that inference never sees."""
+    from types import SimpleNamespace
+
+    from melanoma.model import CNNConfig, SmallCNN, example_inputs
+    from melanoma.pt2e import prepare_qat_model
+
+    train, _ = images
+    torch.manual_seed(0)
+    model = SmallCNN(CNNConfig(widths=(4, 8), dropout=0.5)).eval()
+    meta = SimpleNamespace(mean=[0.5] * 3, std=[0.25] * 3)
+
+    def calibrated_state(global_seed: int) -> dict:
+        prepared = prepare_qat_model(model, example_inputs(2))
+        torch.manual_seed(global_seed)  # dropout, if it ran, would draw from this
+        qat_module._calibrate(prepared, train.images, meta, torch.Generator().manual_seed(0))
+        return prepared.state_dict()
+
+    first, second = calibrated_state(1), calibrated_state(2)
+    assert first.keys() == second.keys()
+    for name, value in first.items():
+        assert torch.equal(value, second[name]), name
