@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import stat
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
@@ -85,7 +86,10 @@ class FileSource:
                 info = self._members[name]  # by its entry: the stored name may be ./a//b
                 # zipfile stops at the declared size, so checking it bounds the read
                 check_file_size(info.file_size, self.describe(name))
-                return self._zip.read(info)
+                data = self._zip.read(info)
+                if _is_link(info):
+                    raise DataError(_stored_link(self.describe(name), data))
+                return data
             return read_file(self.path / name)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:  # bad CRC, bad
             # compressed stream, a header that lies: the member cannot be read as stored
@@ -157,6 +161,21 @@ def files_under(folder: Path) -> list[Path]:
         dirs[:] = sorted(name for name in dirs if not is_hidden(name))  # a stable order
         found += [Path(root, name) for name in names]
     return found
+
+
+def _is_link(info: zipfile.ZipInfo) -> bool:
+    """A symbolic link stored as one (zip -y, macOS's ditto): the entry holds its target's
+    path, not the file. A Unix archiver keeps the file type in the high 16 bits."""
+    return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
+
+
+def _stored_link(where: str, target: bytes) -> str:
+    # Not followed: its target lies outside the archive, or is the archive's own member.
+    shown = target[:200].decode("utf-8", "replace")
+    return (
+        f"{where}: a symbolic link (to {shown!r}) stored in the archive, not the file; "
+        "make the archive from the files themselves (zip -r without -y)"
+    )
 
 
 def _not_a_zip(path: Path) -> str:

@@ -1,5 +1,6 @@
 import logging
 import os
+import stat
 import zipfile
 
 import pytest
@@ -65,6 +66,26 @@ def test_corrupt_zip_member_names_the_member(tmp_path):
     archive.write_bytes(data.replace(b"payload-bytes", b"payload-BYTES"))  # CRC now wrong
     with pytest.raises(DataError, match=r"d\.zip:root/x\.jpg: cannot be read"):
         FileSource(archive).read("root/x.jpg")
+
+
+def test_a_symbolic_link_stored_in_a_zip_is_named_as_one(tmp_path):
+    """zip -ry of a git-annex or DVC folder stores each photo as a link: the entry holds
+    the target's path, which was reported as an image in an unrecognized format."""
+    link = zipfile.ZipInfo("labeled/0_0.jpg")
+    link.create_system = 3  # Unix: the high 16 bits are the file's mode
+    link.external_attr = (stat.S_IFLNK | 0o777) << 16
+    archive = tmp_path / "d.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(link, "../.git/annex/objects/0_0.jpg")
+        zf.writestr("labeled/1_1.jpg", b"photo")
+    source = FileSource(archive)
+    with pytest.raises(
+        DataError,
+        match=r"d\.zip:labeled/0_0\.jpg: a symbolic link \(to "
+        r"'\.\./\.git/annex/objects/0_0\.jpg'\) stored in the archive",
+    ):
+        source.read("labeled/0_0.jpg")
+    assert source.read("labeled/1_1.jpg") == b"photo"
 
 
 def test_members_stored_as_dot_or_double_slash_paths_are_read_by_their_clean_name(tmp_path):
