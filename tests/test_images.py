@@ -1,5 +1,6 @@
 import io
 import struct
+import tracemalloc
 import zlib
 
 import numpy as np
@@ -48,6 +49,22 @@ def test_16_bit_grayscale_png_keeps_its_tones(real_jpegs):
     assert Image.open(io.BytesIO(encoded)).mode.startswith("I")  # really 16-bit on disk
     rgb = decode_rgb(encoded, "gray16.png")
     np.testing.assert_array_equal(rgb, np.repeat(gray[..., None], 3, axis=2))
+
+
+def test_a_16_bit_grey_png_decodes_in_integers_every_level_rounded_to_nearest():
+    """A 330 KB PNG of 169 MP, under the pixel limit, took 4 GB in float64 copies (24 bytes
+    a pixel); every 16-bit level still maps to round(v / 257)."""
+    levels = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    encoded = _encode(Image.fromarray(levels), "PNG")
+    tracemalloc.start()
+    try:
+        rgb = decode_rgb(encoded, "gray16.png")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    expected = np.round(levels / 257).astype(np.uint8)
+    np.testing.assert_array_equal(rgb, np.repeat(expected[..., None], 3, axis=2))
+    assert peak < 10 * levels.size  # uint16 levels, uint32 sums, uint8 grey and RGB
 
 
 def test_transparent_pixels_become_white(png_bytes):
