@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import unicodedata
 from collections import defaultdict
 from pathlib import PurePosixPath
 
@@ -93,7 +94,10 @@ def _find_image(value: str, by_name: dict[str, list[str]], where: str) -> str:
 
 def _lower_suffix(path: PurePosixPath) -> PurePosixPath:
     """Image extensions match in any case (IMG_1.JPG is IMG_1.jpg), as the folder layouts'
-    do; a name's other dots stay as written (P001.A is the stem of P001.A.jpg)."""
+    do; a name's other dots stay as written (P001.A is the stem of P001.A.jpg). Accents
+    match however they are composed: macOS names files é as e + a combining accent (NFD),
+    while a CSV typed in a spreadsheet has é (NFC), and both print alike in an error."""
+    path = PurePosixPath(unicodedata.normalize("NFC", str(path)))
     suffix = path.suffix.lower()
     return path.with_suffix(suffix) if suffix in IMAGE_SUFFIXES else path
 

@@ -208,6 +208,23 @@ def test_csv_names_match_file_extensions_in_any_case(tmp_path, jpegs):
     assert data.labeled.names == ("images/ISIC_0.JPG", "images/ISIC_1.jpeg", "images/P001.A.jpg")
 
 
+def test_csv_names_match_files_whose_accents_macos_decomposed(tmp_path, jpegs):
+    """The file names as macOS writes them (e + U+0301), the CSV as typed (U+00E9): the
+    two print alike, and the row was 'not found next to the CSV'."""
+    melanoma, benign = jpegs
+    (tmp_path / "Cle\u0301ment").mkdir()
+    (tmp_path / "Cle\u0301ment" / "nævus_re\u0301sumé.jpg").write_bytes(benign[0])
+    (tmp_path / "Cle\u0301ment" / "me\u0301lanome.jpg").write_bytes(melanoma[0])
+    (tmp_path / "train.csv").write_text(
+        "image,target\nClément/nævus_résumé.jpg,0\nmélanome,1\n", encoding="utf-8"
+    )
+    data = load_dataset(tmp_path)
+    assert data.labeled.names == (
+        "Cle\u0301ment/nævus_re\u0301sumé.jpg",
+        "Cle\u0301ment/me\u0301lanome.jpg",
+    )
+
+
 def test_two_train_csvs_side_by_side_are_refused_not_one_picked(tmp_path, jpegs):
     for site in ("isic2019", "isic2020"):
         (tmp_path / site).mkdir()
