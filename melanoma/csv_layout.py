@@ -45,7 +45,7 @@ def read_csv_labels(source: FileSource, csvs: list[str]) -> tuple[str, list[str]
                 f"{where}:{line}: target column {target_col!r} holds {target!r}, "
                 "not 0/1 or benign/malignant"
             )
-        found = _find_image(image, by_name, f"{where}:{line}")
+        found = _find_image(image, by_name, f"{where}:{line}", source)
         if found in first_line:  # a second copy would land in another fold and leak into CV
             raise DataError(
                 f"{where}:{line}: image {image!r} is listed again (first on line "
@@ -76,20 +76,37 @@ def _images_by_name(source: FileSource, skip: str) -> dict[str, list[str]]:
     return by_name
 
 
-def _find_image(value: str, by_name: dict[str, list[str]], where: str) -> str:
+def _find_image(value: str, by_name: dict[str, list[str]], where: str, source: FileSource) -> str:
     """The one image that `value` names: a file name or stem, or a path ending in one. A path
     must match all of its folders; a bare name that two files share is refused, not guessed."""
     wanted = _lower_suffix(PurePosixPath(value.replace("\\", "/")))
     candidates = by_name.get(wanted.name, [])
     found = sorted({n for n in candidates if _ends_with(_lower_suffix(PurePosixPath(n)), wanted)})
     if not found:
-        raise DataError(f"{where}: image {value!r} not found next to the CSV")
+        raise _not_found(value, wanted, where, source)
     if len(found) > 1:
         raise DataError(
             f"{where}: image {value!r} matches {found[0]} and {found[1]}"
             f"{' and more' if len(found) > 2 else ''}; write its path in the CSV"
         )
     return found[0]
+
+
+def _not_found(value: str, wanted: PurePosixPath, where: str, source: FileSource) -> DataError:
+    """A listed name that matches no image. A file it does match is named, and why it is not
+    read: 'not found' sent the user looking for a file that was there (PH2's .bmp photos)."""
+    there = [
+        n
+        for n in source.names
+        if not is_hidden(n) and _ends_with(_lower_suffix(PurePosixPath(n)), wanted)
+    ]
+    if not there:
+        return DataError(f"{where}: image {value!r} not found next to the CSV")
+    if is_image_name(there[0]):  # the one photo _images_by_name leaves out: unlabeled/'s
+        why = "in the unlabeled/ folder beside the CSV, which it does not label"
+    else:
+        why = "not a .jpg, .jpeg or .png; only JPEG and PNG photos are read"
+    return DataError(f"{where}: image {value!r} is {source.describe(there[0])}, {why}")
 
 
 def _lower_suffix(path: PurePosixPath) -> PurePosixPath:

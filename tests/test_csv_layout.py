@@ -225,6 +225,27 @@ def test_csv_names_match_files_whose_accents_macos_decomposed(tmp_path, jpegs):
     )
 
 
+@pytest.mark.parametrize(
+    ("listed", "path", "message"),
+    [
+        ("IMD002.bmp", "images/IMD002.bmp", r"is \S+images/IMD002.bmp, not a .jpg, .jpeg or .png"),
+        ("u0", "unlabeled/u0.jpg", r"is \S+unlabeled/u0.jpg, in the unlabeled/ folder beside"),
+        ("gone.jpg", "images/there.jpg", "not found next to the CSV"),
+    ],
+)
+def test_csv_row_naming_a_file_that_is_not_read_says_why(tmp_path, jpegs, listed, path, message):
+    """A file that is there (PH2's .bmp photos) was 'not found next to the CSV' too, which
+    sent the user looking for it."""
+    melanoma, benign = jpegs
+    (tmp_path / "images").mkdir()
+    (tmp_path / "unlabeled").mkdir()
+    (tmp_path / "images" / "a.jpg").write_bytes(melanoma[0])
+    (tmp_path / path).write_bytes(benign[0])
+    (tmp_path / "train.csv").write_text(f"image,target\na.jpg,1\n{listed},0\n")
+    with pytest.raises(DataError, match=rf"train.csv:3: image '{listed}' {message}"):
+        load_dataset(tmp_path)
+
+
 def test_two_train_csvs_side_by_side_are_refused_not_one_picked(tmp_path, jpegs):
     for site in ("isic2019", "isic2020"):
         (tmp_path / site).mkdir()
