@@ -57,8 +57,7 @@ def scores_path(ckpt_dir: Path, train_config: dict) -> Path:
 def read_scores(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(labels, probabilities) of one kept predictions CSV."""
     try:
-        with path.open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
+        rows = _rows(path)
         labels = np.array([int(r["label"]) for r in rows])
         # float32, as the model computed them: threshold midpoints then equal the stored ones
         probs = np.array([float(r["probability"]) for r in rows], dtype=np.float32)
@@ -154,11 +153,18 @@ def _rechosen(meta, name: str, labels, probs) -> ThresholdChoice | None:
 def read_folds(path: Path) -> list[int] | None:
     """The held-out fold of each row of a kept predictions CSV; None if not cross-validated."""
     try:
-        with path.open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
+        rows = _rows(path)
         return [int(r["fold"]) for r in rows] if rows and "fold" in rows[0] else None
     except (KeyError, TypeError, ValueError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{path}: unreadable fold column ({err})") from None
+
+
+def _rows(path: Path) -> list[dict]:
+    """A kept predictions CSV's rows, decoded as write_csv wrote them: a photo's file name
+    that is not UTF-8 is its bytes, which a strict read refused, so a model trained on
+    such data (exit 0) could not be evaluated, exported or used to predict."""
+    with path.open(newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        return list(csv.DictReader(handle))
 
 
 def check_stored_thresholds(checkpoint: Checkpoint) -> None:

@@ -16,6 +16,7 @@ from melanoma.validation_scores import (
     VALIDATION_CSV,
     checkpoint_scores,
     decision_threshold,
+    read_folds,
     read_scores,
     write_scores,
 )
@@ -35,6 +36,19 @@ def test_out_of_fold_scores_keep_their_folds(tmp_path):
     write_scores(tmp_path / OUT_OF_FOLD_CSV, ["a", "b"], [0, 1], [0.25, 0.75], folds=[1, 0])
     lines = (tmp_path / OUT_OF_FOLD_CSV).read_text().splitlines()
     assert lines == ["name,label,fold,probability", "a,0,1,0.25", "b,1,0,0.75"]
+
+
+def test_scores_of_photos_whose_names_are_not_utf8_read_back(tmp_path):
+    """Linux keeps a name's bytes (café in Latin-1) as surrogates, and write_csv writes them
+    back as bytes: a strict read refused the file, so the model just trained could not be
+    evaluated, exported or asked to predict."""
+    names = [b"caf\xe9_0.jpg".decode("utf-8", "surrogateescape"), "b.jpg"]
+    path = tmp_path / OUT_OF_FOLD_CSV
+    write_scores(path, names, [0, 1], [0.25, 0.75], folds=[1, 0])
+    assert b"caf\xe9_0.jpg" in path.read_bytes()
+    labels, probs = read_scores(path)
+    assert labels.tolist() == [0, 1] and probs.tolist() == [0.25, 0.75]
+    assert read_folds(path) == [1, 0]
 
 
 @pytest.mark.parametrize(
