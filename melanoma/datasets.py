@@ -40,7 +40,7 @@ from melanoma.folders import (
     subfolders,
 )
 from melanoma.images import IMAGE_SUFFIXES, load_image_32
-from melanoma.sources import DataError, FileSource
+from melanoma.sources import DataError, FileSource, check_data_path
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,7 @@ def resolve_data_path(path: str | os.PathLike | None) -> Path:
     if path is None:
         raise DataError(f"no data path: pass --data or set {DATA_ENV} (from Python: pass a path)")
     resolved = Path(path).expanduser()
-    if not resolved.exists():
-        raise DataError(f"{resolved}: data path does not exist")
+    check_data_path(resolved)
     if resolved.is_dir() and (resolved / ARCHIVE_NAME).is_file():
         if not (resolved / "MelanomaDetection").is_dir():
             _warn_beside_archive(resolved)

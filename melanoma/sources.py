@@ -46,13 +46,22 @@ def read_file(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def check_data_path(path: Path) -> None:
+    """A data path that is neither a folder nor a file is named for what it is: a FIFO or
+    a device was walked as a folder ('skipped an unreadable folder (Not a directory)')."""
+    if not path.exists():  # exists() follows links: a loop or a dangling one is "missing"
+        linked = " (a broken or looping link)" if path.is_symlink() else ""
+        raise DataError(f"{path}: data path does not exist{linked}")
+    if not path.is_dir() and not path.is_file():
+        raise DataError(f"{path}: not a folder or a .zip archive (a device, pipe or socket)")
+
+
 class FileSource:
     """A tree of files, from a directory or read in place from a .zip (never extracted)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        if not self.path.exists():
-            raise DataError(f"{self.path}: data path does not exist")
+        check_data_path(self.path)
         self._zip: zipfile.ZipFile | None = None
         if self.path.is_file():
             if not zipfile.is_zipfile(self.path):

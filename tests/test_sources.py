@@ -5,6 +5,7 @@ import zipfile
 
 import pytest
 
+from melanoma.datasets import load_dataset
 from melanoma.sources import MAX_FILE_BYTES, DataError, FileSource, read_file, read_small_text
 
 
@@ -39,6 +40,21 @@ def test_folder_listing_and_missing_path(tmp_path):
     assert FileSource(tmp_path).names == ["s/f.jpg"]
     with pytest.raises(DataError, match="does not exist"):
         FileSource(tmp_path / "nope")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (os.mkfifo, r"p: not a folder or a \.zip archive \(a device, pipe or socket\)"),
+        (lambda p: os.symlink(p.name, p), r"p: data path does not exist \(a broken or looping"),
+    ],
+)
+def test_a_data_path_that_is_a_pipe_or_a_looping_link_is_named_so(tmp_path, make, message):
+    """A FIFO was walked as a folder: 'skipped an unreadable folder (Not a directory)', then
+    'no known layout'."""
+    make(tmp_path / "p")
+    with pytest.raises(DataError, match=message):
+        load_dataset(tmp_path / "p")
 
 
 def test_plain_file_that_is_not_a_zip(tmp_path):
