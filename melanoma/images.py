@@ -53,6 +53,12 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
                 # Pillow's JPEG loader already read the EXIF as it opened the file, XMP
                 # orientation included when EXIF has none: read it again without.
                 image._exif = None
+                image.getexif()
+                # exif_transpose writes the EXIF back without its orientation, and that
+                # write fails (struct.error, a traceback) on a tag whose value is not of
+                # the type Pillow expects for it, which a phone's decoder ignores. Nothing
+                # reads the written EXIF: drop it, and the orientation read above is used.
+                image.info.pop("exif", None)
                 ImageOps.exif_transpose(image, in_place=True)
                 image = _in_srgb(image, where)
                 plain = image.mode == "RGB" and "transparency" not in image.info
