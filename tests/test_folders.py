@@ -1,7 +1,7 @@
 import pytest
 
 from melanoma.datasets import load_dataset
-from melanoma.folders import child, directories, is_hidden
+from melanoma.folders import child, directories, is_hidden, subfolders
 from melanoma.sources import DataError, FileSource
 
 
@@ -35,3 +35,14 @@ def test_appledouble_files_beside_the_photos_are_not_photos(tmp_path, jpegs):
             (tmp_path / split / f"._{name}").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00")
     data = load_dataset(tmp_path)
     assert len(data.labeled) == len(data.test) == len(melanoma + benign)
+
+
+def test_subfolders_come_from_one_index_and_match_a_scan_of_every_folder():
+    """Finding a layout asks each folder for its subfolders; the index built once (a scan of
+    every folder for each question took 16 s at 4,000 folders) gives the scan's answer."""
+    names = ["a/b/c/x.jpg", "a/B/y.jpg", "a/b2/z.png", "t/1_0.jpg", "top.jpg", ".hid/q.jpg"]
+    dirs = directories(names)
+    assert dirs == {"a", "a/b", "a/b/c", "a/B", "a/b2", "t"}
+    for root in ("", *dirs, "missing"):
+        scanned = sorted(d for d in dirs if d.rpartition("/")[0] == root)
+        assert subfolders(dirs, root) == scanned, root
