@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 # above that is read whole into memory before any image check, so a small
 # .zip of zeros could exhaust it: refuse by the size the file declares.
 MAX_FILE_BYTES = 256 * 1024 * 1024
+# A disk's paths stop near 4096 bytes, a zip's names at 65535: 30,000 folders deep in a
+# 120 KB archive, and each of them a folder to search for a layout (minutes, 1.5 GB).
+MAX_MEMBER_DEPTH = 64
 
 
 class DataError(UserError):
@@ -208,6 +211,11 @@ def _safe_members(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.Zip
         member = PurePosixPath(stored)
         if member.is_absolute() or ".." in member.parts or ":" in stored.split("/")[0]:
             raise DataError(f"{path}: member {info.filename!r} escapes the archive")
+        if len(member.parent.parts) > MAX_MEMBER_DEPTH:
+            raise DataError(
+                f"{path}: member {stored[:60]!r}... is {len(member.parent.parts)} folders "
+                f"deep, over the {MAX_MEMBER_DEPTH} a data set could need"
+            )
         if stored.endswith("/"):  # a folder entry
             continue
         name = member.as_posix()

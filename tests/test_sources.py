@@ -6,7 +6,14 @@ import zipfile
 import pytest
 
 from melanoma.datasets import load_dataset
-from melanoma.sources import MAX_FILE_BYTES, DataError, FileSource, read_file, read_small_text
+from melanoma.sources import (
+    MAX_FILE_BYTES,
+    MAX_MEMBER_DEPTH,
+    DataError,
+    FileSource,
+    read_file,
+    read_small_text,
+)
 
 
 def test_zip_is_read_in_place(tmp_path):
@@ -31,6 +38,19 @@ def test_escaping_zip_member_is_an_error(tmp_path, member):
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr(zipfile.ZipInfo(member), b"x")
     with pytest.raises(DataError, match="escapes the archive"):
+        FileSource(archive)
+
+
+def test_a_zip_member_nested_past_any_data_set_is_refused(tmp_path):
+    """A 120 KB zip can name a file 30,000 folders deep: the layout search over them ran for
+    minutes in 1.5 GB. A disk's paths stop near 4096 bytes; a zip's names do not."""
+    archive = tmp_path / "deep.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("a/" * MAX_MEMBER_DEPTH + "ok.jpg", b"1")
+    assert FileSource(archive).names == ["a/" * MAX_MEMBER_DEPTH + "ok.jpg"]
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("a/" * 30_000 + "x.jpg", b"1")
+    with pytest.raises(DataError, match=r"deep.zip: member 'a/a/.*'\.\.\. is 30000 folders deep"):
         FileSource(archive)
 
 
