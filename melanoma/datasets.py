@@ -236,7 +236,7 @@ def _images_in(source: FileSource, folder: str) -> list[str]:
     prefix = folder + "/"
     below = [n for n in source.names if n.startswith(prefix)]
     files = [n for n in below if "/" not in n[len(prefix) :]]
-    nested = [n for n in below if n not in files and is_image_name(n)]
+    nested = [n for n in below if "/" in n[len(prefix) :] and is_image_name(n)]
     if nested:
         log.warning(
             "%s: ignoring %d photo(s) in subfolders (only its own files are read): %s",
