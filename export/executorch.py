@@ -8,7 +8,6 @@ whose Q/DQ pairs XNNPACK turns into int8 kernels.
 
 from __future__ import annotations
 
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +48,7 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
     plan = executorch_program.executorch_program.execution_plan[0]
     return {
         "backend": "XnnpackBackend",
-        "runtime_compatibility": runtime_compatibility(metadata.version("executorch")),
+        "runtime_compatibility": runtime_compatibility(package_version("executorch")),
         "ops_outside_delegate": ops_outside_delegate(plan),
         "max_batch": _max_batch(ranges),
         "planned_memory_bytes": int(sum(plan.non_const_buffer_sizes)),
