@@ -5,15 +5,18 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import logging
 import os
 import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from melanoma.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -160,6 +163,59 @@ def output_dir(path: Path) -> Iterator[Path]:
                 break
             folder.rmdir()
         raise
+
+
+@contextlib.contextmanager
+def folder_locked(
+    folder: Path, shared: bool = False, busy: Callable[[], None] | None = None
+) -> Iterator[None]:
+    """Hold a lock on `folder` for this block: exclusive for a writer, `shared` for a
+    reader. flock on the folder itself, so no lock file is left behind, and the lock goes
+    with the process, even on a kill. When another process holds it, `busy()` is called:
+    it raises to refuse, or returns to wait. Where there is no flock (Windows, some network
+    mounts), the block runs unlocked."""
+    fcntl = _fcntl()
+    fd = _open_folder(folder) if fcntl else None
+    if fd is None:  # the caller names a folder that is not one
+        yield
+        return
+    try:
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if busy is not None:
+                busy()
+            fcntl.flock(fd, mode)
+        except OSError:  # a file system without locks
+            pass
+        yield
+    finally:
+        os.close(fd)
+
+
+def _fcntl():
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        return None
+    return fcntl
+
+
+def _open_folder(folder: Path) -> int | None:
+    try:  # O_DIRECTORY: a FIFO given as the folder must fail here, not block the open
+        return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NONBLOCK)
+    except OSError:  # not a folder, or not readable (mode -wx): nothing to lock it with
+        return None
+
+
+def waiting_for(folder: Path, other: str) -> Callable[[], None]:
+    """A folder_locked `busy` that waits, saying what for: a silent wait looks like a hang."""
+
+    def say() -> None:
+        log.warning("%s: %s; waiting for it to end", folder, other)
+
+    return say
 
 
 def check_writable(path: Path, is_dir: bool) -> None:

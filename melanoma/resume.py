@@ -10,14 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from melanoma.atomic import atomic_path, output_dir, signals_held
+from melanoma.atomic import atomic_path, folder_locked, output_dir, signals_held
 from melanoma.checkpoint import METADATA, WEIGHTS
 from melanoma.datasets import Dataset
 from melanoma.errors import UserError
@@ -67,28 +66,19 @@ def run_dir_owned(out_dir: Path) -> Iterator[Path]:
     """Create OUT (as atomic.output_dir does) and hold it for this run alone: a second
     run into the same folder, from another shell or another compare, is refused rather
     than left to delete the first one's files and interleave both runs' checkpoints,
-    each then reporting a model the folder no longer holds. The lock (flock on the
-    folder itself, so no lock file is left behind) goes with the process, even on a kill."""
-    with output_dir(out_dir) as out_dir:
-        try:
-            import fcntl
-        except ImportError:  # Windows: no flock, so a second run there is not refused
-            yield out_dir
-            return
-        fd = os.open(out_dir, os.O_RDONLY)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise UserError(
-                    f"{out_dir}: another run is training into this folder; wait for it to "
-                    "end, or choose another --out"
-                ) from None
-            except OSError:  # a file system without locks (some network mounts): unlocked
-                pass
-            yield out_dir
-        finally:
-            os.close(fd)
+    each then reporting a model the folder no longer holds."""
+    with output_dir(out_dir) as out_dir, folder_locked(out_dir, busy=_refuse_busy(out_dir)):
+        yield out_dir
+
+
+def _refuse_busy(out_dir: Path) -> Callable[[], None]:
+    def refuse() -> None:
+        raise UserError(
+            f"{out_dir}: another run is training into this folder; wait for it to end, or "
+            "choose another --out"
+        )
+
+    return refuse
 
 
 # What a training run writes into its directory (the SGAN adds samples-epochNNN.png).

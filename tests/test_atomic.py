@@ -1,9 +1,17 @@
 import errno
+import fcntl
 import os
 
 import pytest
 
-from melanoma.atomic import atomic_path, atomic_paths, check_writable, output_dir, write_csv
+from melanoma.atomic import (
+    atomic_path,
+    atomic_paths,
+    check_writable,
+    folder_locked,
+    output_dir,
+    write_csv,
+)
 from melanoma.errors import UserError
 
 
@@ -214,3 +222,45 @@ def test_output_dir_where_nothing_can_be_created_fails_before_the_work(tmp_path)
 def test_a_csv_is_utf8(tmp_path):
     write_csv(tmp_path / "o.csv", ["path"], [["mélanome_été.jpg"]])
     assert (tmp_path / "o.csv").read_bytes().splitlines()[1] == "mélanome_été.jpg".encode()
+
+
+def _held(folder, mode=fcntl.LOCK_EX) -> int:
+    """Another process's lock: flock conflicts between open files, even in one process."""
+    fd = os.open(folder, os.O_RDONLY)
+    fcntl.flock(fd, mode)
+    return fd
+
+
+def refuse():
+    raise UserError("busy")
+
+
+def test_readers_share_a_folder_and_a_writer_is_told_it_is_busy(tmp_path):
+    reader = _held(tmp_path, fcntl.LOCK_SH)
+    try:
+        with folder_locked(tmp_path, shared=True, busy=refuse):
+            pass
+        with pytest.raises(UserError, match="busy"), folder_locked(tmp_path, busy=refuse):
+            pytest.fail("ran while another process read the folder")
+    finally:
+        os.close(reader)
+    with folder_locked(tmp_path, busy=refuse), pytest.raises(BlockingIOError):
+        _held(tmp_path, fcntl.LOCK_SH | fcntl.LOCK_NB)  # free once that reader has ended
+
+
+def test_a_busy_that_returns_waits_for_the_other_process(tmp_path):
+    other = _held(tmp_path)
+    ran = []
+    # busy() itself ends the other process's lock: what a wait then sees
+    with folder_locked(tmp_path, busy=lambda: os.close(other)):
+        ran.append("after the wait")
+        with pytest.raises(BlockingIOError):  # and then holds the folder itself
+            _held(tmp_path, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    assert ran == ["after the wait"]
+
+
+def test_a_pipe_or_missing_folder_is_left_to_the_caller_to_name(tmp_path):
+    os.mkfifo(tmp_path / "pipe")  # opening it without O_DIRECTORY would block here
+    for given in (tmp_path / "pipe", tmp_path / "missing"):
+        with folder_locked(given, busy=refuse):
+            pass
