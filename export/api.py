@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from melanoma import config_checks as checks
-from melanoma.atomic import atomic_paths, output_dir
+from melanoma.atomic import atomic_paths, folder_locked, output_dir, waiting_for
 from melanoma.checkpoint import (
     REFERENCE_NAMES,
     CheckpointMeta,
@@ -161,8 +161,11 @@ def export_checkpoint(
     thresholds = manifest_thresholds(checkpoint, config.target_sensitivity)
     threshold = _named_threshold(thresholds, config.threshold_name, model_name)
     source_sha256 = checkpoint_sha256(checkpoint.path)
-    _refuse_other_checkpoints_files(Path(config.out_dir), source_sha256)
-    with output_dir(Path(config.out_dir)) as out_dir:
+    with (
+        output_dir(Path(config.out_dir)) as out_dir,
+        folder_locked(out_dir, busy=_waiting(out_dir)),
+    ):
+        _refuse_other_checkpoints_files(out_dir, source_sha256)
         dataset = _load_data(config.data)
         if dataset is not None:  # its manifests would carry an edited normalization
             check_reproduces_scores(checkpoint, dataset)
@@ -192,6 +195,16 @@ def export_checkpoint(
     if any(r.status == "failed" for r in results):
         raise ExportFailed(results)
     return results
+
+
+def _waiting(out_dir: Path) -> Callable[[], None]:
+    # Two exports into one folder (make -j, two shells) run one after the other, so the
+    # second sees the first's files: its check for another checkpoint's files holds, and
+    # a benchmark reading the folder never sees a set half one run's, half the other's.
+    return waiting_for(
+        out_dir,
+        "another melanoma-export is writing into this folder, or a melanoma-bench is reading it",
+    )
 
 
 def _refuse_other_checkpoints_files(out_dir: Path, source_sha256: str) -> None:
