@@ -7,7 +7,13 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from melanoma.atomic import atomic_paths, check_writable, refuse_writing_into_inputs
+from melanoma.atomic import (
+    atomic_paths,
+    check_writable,
+    folder_locked,
+    refuse_writing_into_inputs,
+    waiting_for,
+)
 from melanoma.benchmarks.gate import GateLimits, targets, violations
 from melanoma.benchmarks.harness import BenchConfig, BenchResult, run_benchmark
 from melanoma.benchmarks.report import (
@@ -85,7 +91,10 @@ def write_outputs(report: dict, outputs: Outputs) -> list[Path]:
         writers.update({out / name: functools.partial(plot, report) for name, plot in PLOTS})
     if outputs.json_path is not None:
         writers[Path(outputs.json_path)] = lambda path: write_json(report, path)
-    with atomic_paths(*writers) as temps:
+    out.mkdir(parents=True, exist_ok=True)
+    # Two runs' renames would interleave: report.json from one beside report.md from the other.
+    busy = waiting_for(out, "another melanoma-bench is writing its report here")
+    with folder_locked(out, busy=busy), atomic_paths(*writers) as temps:
         for write, temp in zip(writers.values(), temps, strict=True):
             write(temp)
     return list(writers)
@@ -108,6 +117,11 @@ def check_outputs(outputs: Outputs, config: BenchConfig) -> None:
 def benchmark(config: BenchConfig, limits: GateLimits, outputs: Outputs) -> dict:
     """Benchmark every artifact, write the outputs, return the report (gate result inside)."""
     check_outputs(outputs, config)
-    report = build_report(run_benchmark(config), config, limits)
+    # An export writing into the folder meanwhile would be measured half old, half new.
+    artifacts = config.artifacts_dir
+    busy = waiting_for(artifacts, "a melanoma-export is writing into this folder")
+    with folder_locked(artifacts, shared=True, busy=busy):
+        result = run_benchmark(config)
+    report = build_report(result, config, limits)
     write_outputs(report, outputs)
     return report

@@ -1,11 +1,16 @@
 """benchmarks/api: the report object, every file written from it, and outputs refused early."""
 
+import fcntl
 import json
+import logging
+import os
 
 import pytest
 
+import melanoma.benchmarks.api as api_module
 import melanoma.benchmarks.plots as plots_module
 from melanoma.benchmarks.api import Outputs, check_outputs, write_outputs
+from melanoma.benchmarks.gate import GateLimits
 from melanoma.benchmarks.harness import BenchConfig
 from melanoma.benchmarks.report import SCHEMA_VERSION
 from melanoma.errors import UserError
@@ -81,3 +86,50 @@ def test_a_ctrl_c_while_the_plots_are_drawn_leaves_the_previous_report_whole(
         write_outputs(rerun, Outputs(tmp_path / "out", json_path=copy))
     assert {path: path.read_bytes() for path in written} == before
     assert sorted((tmp_path / "out").iterdir()) == sorted(p for p in written if p != copy)
+
+
+def test_a_second_run_writes_its_report_once_the_first_has_written_its_own(report, tmp_path):
+    """Two runs' renames interleaved: report.json from one beside report.md from the other."""
+    out = tmp_path / "out"
+    out.mkdir()
+    other = os.open(out, os.O_RDONLY)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    said = []
+
+    class OtherRunEnds(logging.Handler):
+        def emit(self, record):
+            said.append(record.getMessage())
+            os.close(other)
+
+    logger = logging.getLogger("melanoma.atomic")
+    logger.addHandler(handler := OtherRunEnds())
+    try:
+        write_outputs(report, Outputs(out, plots=False))
+    finally:
+        logger.removeHandler(handler)
+    assert said == [
+        f"{out}: another melanoma-bench is writing its report here; waiting for it to end"
+    ]
+    assert json.loads((out / "report.json").read_text()) == report
+
+
+def test_the_artifacts_are_read_while_no_export_can_write_them(tmp_path, monkeypatch):
+    (tmp_path / "artifacts").mkdir()
+    config = BenchConfig(artifacts_dir=tmp_path / "artifacts")
+    locks = []
+
+    def run_benchmark(config):
+        probe = os.open(config.artifacts_dir, os.O_RDONLY)
+        try:
+            fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)  # another benchmark may read
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what an export takes
+            locks.append("shared")
+        finally:
+            os.close(probe)
+        raise UserError("stop here")
+
+    monkeypatch.setattr(api_module, "run_benchmark", run_benchmark)
+    with pytest.raises(UserError, match="stop here"):
+        api_module.benchmark(config, GateLimits(), Outputs(tmp_path / "out"))
+    assert locks == ["shared"]
