@@ -109,9 +109,12 @@ def clear_previous_run(out_dir: Path) -> None:
         stale.unlink()
 
 
-# Not settings: how training reports progress, and what the trainer records about
-# the run it made (split sizes, validation scheme), which the config determines.
-NOT_SETTINGS = ("progress", "device", "n_train", "n_val", "n_unlabeled", "validation")
+# Not settings: how training reports progress, what the trainer records about the run
+# it made (split sizes, validation scheme), which the config determines, and the torch
+# thread count (it changes float rounding, not what the run is: a resume warns).
+NOT_SETTINGS = (
+    "progress", "device", "n_train", "n_val", "n_unlabeled", "validation", "torch_threads",
+)  # fmt: skip
 
 
 def training_settings(config_dict: dict) -> dict:

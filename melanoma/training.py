@@ -120,7 +120,10 @@ def validated_meta(dataset, config, mean, std, val_labels, val_probs, best_epoch
         std=std,
         val_metrics=all_metrics(val_labels, val_probs, thresholds[0].probability),
         thresholds=[asdict(t) for t in thresholds],
-        train_config={**asdict(config), **extra},
+        # Not a setting of the weights' identity (compare reuses a checkpoint trained on
+        # another count), but 1 and 2 threads round differently: a retrain that should match
+        # this one bit for bit needs the same --threads.
+        train_config={**asdict(config), **extra, "torch_threads": torch.get_num_threads()},
         labeled_pixel_hashes=dataset.labeled.pixel_hashes(),
         val_scores_sha256=scores_sha256(val_labels, val_probs),
     )

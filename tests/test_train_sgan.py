@@ -115,6 +115,18 @@ def test_train_writes_checkpoint_and_reports(small, tmp_path):
     assert checkpoint.model(torch.zeros(2, 3, 32, 32)).shape == (2, 1)
 
 
+def test_the_checkpoint_records_the_torch_threads_it_trained_on(small, tmp_path):
+    """1 and 2 threads train different weights: a retrain meant to match needs the count."""
+    before = torch.get_num_threads()
+    other = 2 if before == 1 else 1
+    torch.set_num_threads(other)
+    try:
+        out = train_sgan(small, dataclasses.replace(TINY, epochs=1), tmp_path / "run")
+    finally:
+        torch.set_num_threads(before)
+    assert load_checkpoint(out).meta.train_config["torch_threads"] == other
+
+
 def _poison_once(monkeypatch, calls_to_poison: set[int]):
     """Make D's weights NaN before the given sgan_step calls (counted from 0)."""
     original, count = melanoma.sgan_step.sgan_step, {"n": 0}
