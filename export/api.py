@@ -203,7 +203,8 @@ def _waiting(out_dir: Path) -> Callable[[], None]:
     # a benchmark reading the folder never sees a set half one run's, half the other's.
     return waiting_for(
         out_dir,
-        "another melanoma-export is writing into this folder, or a melanoma-bench is reading it",
+        "another melanoma-export is writing into this folder (or a melanoma-bench reads it, or "
+        "a training run writes it)",
     )
 
 

@@ -176,7 +176,7 @@ def folder_locked(
     mounts), the block runs unlocked."""
     fcntl = _fcntl()
     fd = _open_folder(folder) if fcntl else None
-    if fd is None:  # the caller names a folder that is not one
+    if fd is None:  # no flock (Windows), or not a folder: the caller names that
         yield
         return
     try:
