@@ -58,13 +58,23 @@ def test_a_model_that_loads_runs_one_nchw_image_to_one_logit(check_output):
         ),
         ("forward", "the model loaded but does not run on a 1x3x32x32 input"),
         ("two", "the model loaded but does not run on a 1x3x32x32 input: the model returned 2"),
+        (
+            "oom-load",
+            "ExecuTorch could not load model_int8.pte: not enough memory (std::bad_alloc)",
+        ),
+        (
+            "oom-forward",
+            "the model loaded but does not run on a 1x3x32x32 input: "
+            "not enough memory (std::bad_alloc)",
+        ),
     ],
 )
 def test_a_refused_model_is_a_model_load_exception_and_the_module_is_freed(
     check_output, fail_at, message
 ):
     """ModelHolder rolls back to the last good model on ModelLoadException only: an unchecked
-    runtime exception escaping load() would end its worker thread, and the app."""
+    runtime exception escaping load() would end its worker thread, and the app. So would the
+    OutOfMemoryError that fbjni throws for a native std::bad_alloc."""
     status, model_at_fault, freed, text = check_output[fail_at]
     assert (status, model_at_fault, freed) == ("refused", "true", "true")
     assert text.startswith(message)

@@ -9,8 +9,14 @@ public final class ClassifierCheck {
 
     public static void main(String[] args) throws Exception {
         File pte = new File("model_int8.pte");
-        for (String failAt : new String[] {"none", "load", "loadMethod", "forward", "two"}) {
-            Module.failAt = failAt;
+        String[] cases = {
+            "none", "load", "loadMethod", "forward", "two", "oom-load", "oom-forward"
+        };
+        for (String failAt : cases) {
+            // oom-: the call throws what fbjni makes of a native std::bad_alloc
+            boolean oom = failAt.startsWith("oom-");
+            Module.failAt = oom ? failAt.substring(4) : failAt;
+            Module.failWith = oom ? new OutOfMemoryError("std::bad_alloc") : null;
             Module.output = "two".equals(failAt) ? new float[] {1f, 2f} : new float[] {0.25f};
             Module.last = null;
             try {
@@ -22,6 +28,8 @@ public final class ClassifierCheck {
                 boolean freed = Module.last == null || Module.last.destroyed;
                 System.out.println(failAt + "\trefused\t" + e.modelAtFault + "\t" + freed + "\t"
                         + e.getMessage());
+            } catch (Error e) { // on the phone: the worker thread ends, and the app with it
+                System.out.println(failAt + "\tescaped\t" + e);
             }
         }
     }

@@ -9,36 +9,57 @@ package org.pytorch.executorch;
 public class Module {
     /** Which call fails: "load", "loadMethod", "forward", or null for none. */
     public static String failAt;
+    /** Only a model whose path contains this fails; null: every model. */
+    public static String failFor;
+    /** What the failing call throws; null: the ExecutorchRuntimeException the runtime throws. */
+    public static Throwable failWith;
+    /** The failing call ends the process instead, as a native crash would. */
+    public static boolean dieInstead;
     /** What forward returns, one float per output value. */
     public static float[] output = {0.25f};
     public static long[] lastShape;
     public static Module last;
 
     public boolean destroyed;
+    private final String path;
+
+    private Module(String path) {
+        this.path = path;
+    }
 
     public static Module load(String modelPath) {
-        if ("load".equals(failAt)) {
-            throw new ExecutorchRuntimeException(0x22, "Failed to load " + modelPath);
-        }
-        last = new Module();
+        fail("load", modelPath,
+                new ExecutorchRuntimeException(0x22, "Failed to load " + modelPath));
+        last = new Module(modelPath);
         return last;
     }
 
     public void loadMethod(String methodName) {
-        if ("loadMethod".equals(failAt)) {
-            throw new ExecutorchRuntimeException(0x12, "Failed to load method: " + methodName);
-        }
+        fail("loadMethod", path,
+                new ExecutorchRuntimeException(0x12, "Failed to load method: " + methodName));
     }
 
     public EValue[] forward(EValue... inputs) {
-        if ("forward".equals(failAt)) {
-            throw new ExecutorchRuntimeException(0x12, "Failed to execute method forward");
-        }
+        fail("forward", path,
+                new ExecutorchRuntimeException(0x12, "Failed to execute method forward"));
         lastShape = inputs[0].toTensor().shape();
         return new EValue[] {EValue.from(Tensor.fromBlob(output, new long[] {output.length}))};
     }
 
     public void destroy() {
         destroyed = true;
+    }
+
+    private static void fail(String call, String modelPath, RuntimeException usual) {
+        if (!call.equals(failAt) || (failFor != null && !modelPath.contains(failFor))) {
+            return;
+        }
+        if (dieInstead) {
+            Runtime.getRuntime().halt(134); // SIGABRT's exit status: no finally block runs
+        }
+        if (failWith instanceof Error) {
+            throw (Error) failWith;
+        }
+        throw failWith instanceof RuntimeException ? (RuntimeException) failWith : usual;
     }
 }

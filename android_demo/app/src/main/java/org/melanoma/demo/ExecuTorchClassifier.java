@@ -34,9 +34,9 @@ final class ExecuTorchClassifier {
             // same process: the native library, not the model file, is what failed.
             throw new ModelLoadException("the ExecuTorch runtime library could not be loaded on"
                     + " this device (the app ships arm64-v8a and x86_64 only): " + e, e, false);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | OutOfMemoryError e) {
             throw new ModelLoadException("ExecuTorch could not load " + pte.getName() + ": "
-                    + e.getMessage() + " (is it a .pte from a compatible executorch export?)", e);
+                    + reason(e) + " (is it a .pte from a compatible executorch export?)", e);
         }
         // Loaded here, not lazily by the first forward, so a bad program (missing method,
         // unknown operator or backend) is named as such rather than as "does not run on this
@@ -45,22 +45,32 @@ final class ExecuTorchClassifier {
         // end the worker thread and the app before ModelHolder could roll back.
         try {
             module.loadMethod("forward");
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | OutOfMemoryError e) {
             module.destroy();
             throw new ModelLoadException("ExecuTorch could not load the forward method of "
-                    + pte.getName() + ": " + e.getMessage()
+                    + pte.getName() + ": " + reason(e)
                     + " (is it a .pte from a compatible executorch export?)", e);
         }
         ExecuTorchClassifier classifier = new ExecuTorchClassifier(module, size);
         try {
             classifier.logit(new float[3 * size * size]);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | OutOfMemoryError e) {
             classifier.close();
             throw new ModelLoadException(
                     "the model loaded but does not run on a 1x3x" + size + "x" + size + " input: "
-                            + e.getMessage(), e);
+                            + reason(e), e);
         }
         return classifier;
+    }
+
+    /**
+     * Why a call failed. The JNI layer (fbjni) turns a native std::bad_alloc into an
+     * OutOfMemoryError whose message is only "std::bad_alloc"; uncaught, it would end the worker
+     * thread, and the app, on every start, with the previous model never restored.
+     */
+    private static String reason(Throwable e) {
+        return e instanceof OutOfMemoryError ? "not enough memory (" + e.getMessage() + ")"
+                : e.getMessage();
     }
 
     /** Run forward on one NCHW float32 input; returns the logit. Time: {@link #lastNanos()}. */
