@@ -77,10 +77,11 @@ public final class ModelHolder extends ViewModel {
         synchronized (ModelStore.INSTALL_LOCK) {
             ModelStore.Prepared prepared = store.prepare();
             try {
-                classifier = open(prepared);
+                classifier = openInstalled(store, prepared);
             } catch (ModelLoadException e) {
                 // It passed the manifest checks but ExecuTorch refuses it (a .pte from another
-                // release): go back to the last model that loaded, rather than fail each start.
+                // release) or took the app down on an earlier start: go back to the last model
+                // that loaded, rather than fail each start.
                 ModelStore.Prepared previous = e.modelAtFault ? store.rollBack() : null;
                 if (previous == null) {
                     throw e;
@@ -92,6 +93,20 @@ public final class ModelHolder extends ViewModel {
             }
             store.keepInstalled();
             return prepared;
+        }
+    }
+
+    /** Open the installed model, unless loading it took the app down on an earlier start. */
+    private static ExecuTorchClassifier openInstalled(
+            ModelStore store, ModelStore.Prepared prepared) throws ModelLoadException {
+        if (!store.beginLoad()) {
+            throw new ModelLoadException("the app closed while loading it on an earlier start"
+                    + " (a crash in ExecuTorch, or not enough memory)");
+        }
+        try {
+            return open(prepared);
+        } finally {
+            store.endLoad(); // only a load that never ends keeps its mark
         }
     }
 

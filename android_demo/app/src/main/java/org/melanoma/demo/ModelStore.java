@@ -87,6 +87,20 @@ final class ModelStore {
         }
     }
 
+    /** A load of the installed model begins; false if one never ended on an earlier start. */
+    boolean beginLoad() {
+        synchronized (INSTALL_LOCK) {
+            return folders.beginLoad();
+        }
+    }
+
+    /** The load ended without taking the app down (loaded or refused). */
+    void endLoad() {
+        synchronized (INSTALL_LOCK) {
+            folders.endLoad();
+        }
+    }
+
     /** The installed model loaded: mark it, and forget the one it replaced. */
     void keepInstalled() {
         synchronized (INSTALL_LOCK) {

@@ -16,10 +16,16 @@ import java.io.OutputStream;
  * puts it back when the new one does not load. A folder that never loaded is not worth going
  * back to: two swaps before a load keep the older, loaded one. Every step is a folder rename,
  * so a crash between two steps leaves a state {@link #recover} repairs on the next start.
+ *
+ * <p>A new model can also take the app down while it loads (a native crash in ExecuTorch, or the
+ * system killing the app for memory), before any code could roll it back. {@link #beginLoad}
+ * marks the load and {@link #endLoad} clears the mark, so the next start sees that a load never
+ * ended and goes back to the previous model instead of dying on it again on every start.
  */
 public final class ModelFolders {
     private static final String SOURCE_FILE = ".source";
     private static final String LOADED_FILE = ".loaded"; // this folder's model has loaded
+    private static final String LOADING_FILE = ".loading"; // a load began and has not ended
 
     /** The only folder a model is loaded from. */
     public final File installed;
@@ -81,6 +87,34 @@ public final class ModelFolders {
         rename(previous, installed);
         deleteTree(refused);
         return true;
+    }
+
+    /**
+     * A load of the installed model begins. False if a load of it began on an earlier start and
+     * never ended (the app died in it) while there is a model to go back to: tried again, it
+     * would take the app down on every start. A model that has loaded before, or that has
+     * nothing to go back to, is always tried.
+     */
+    public boolean beginLoad() {
+        File mark = new File(installed, LOADING_FILE);
+        if (new File(installed, LOADED_FILE).isFile()) {
+            return true;
+        }
+        if (mark.isFile() && previous.isDirectory()) {
+            return false;
+        }
+        try {
+            writeUtf8(mark, "");
+        } catch (IOException e) {
+            // Unmarked, a load that kills the app is tried again on the next start, no worse.
+        }
+        return true;
+    }
+
+    /** The load that {@link #beginLoad} marked ended, loaded or refused, without killing the
+     * app. */
+    public void endLoad() {
+        new File(installed, LOADING_FILE).delete();
     }
 
     /** The installed model loaded: mark it so, and forget the one it replaced. */

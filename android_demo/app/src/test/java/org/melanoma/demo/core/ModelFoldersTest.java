@@ -122,6 +122,37 @@ public class ModelFoldersTest {
     }
 
     @Test
+    public void aLoadThatNeverEndedIsNotTriedAgainWhileThereIsAModelToGoBackTo()
+            throws IOException {
+        // The app died loading the new model (a native crash in ExecuTorch): loaded again, it
+        // would die again on every start, with the old model kept but never put back.
+        ModelFolders folders = folders();
+        stage(folders, "old", "assets 1");
+        folders.keepInstalled();
+        stage(folders, "new", "adb");
+        assertTrue(folders.beginLoad());
+        ModelFolders nextStart = folders();
+        nextStart.recover();
+        assertFalse(nextStart.beginLoad());
+        assertTrue(nextStart.rollBack());
+        assertTrue(holds(nextStart.installed, "old"));
+        assertTrue(nextStart.beginLoad()); // it has loaded before
+    }
+
+    @Test
+    public void aLoadThatEndedOrHasNothingToGoBackToIsTriedAgain() throws IOException {
+        ModelFolders folders = folders();
+        stage(folders, "first", "assets 1");
+        assertTrue(folders.beginLoad());
+        assertTrue(folders.beginLoad()); // died on a first install: there is nothing else
+        folders.keepInstalled();
+        stage(folders, "new", "adb");
+        assertTrue(folders.beginLoad());
+        folders.endLoad(); // refused without dying (no runtime library): tried on the next start
+        assertTrue(folders.beginLoad());
+    }
+
+    @Test
     public void aLeftoverStagingFolderIsEmptiedBeforeTheNextCopy() throws IOException {
         ModelFolders folders = folders();
         File staging = folders.freshStaging();

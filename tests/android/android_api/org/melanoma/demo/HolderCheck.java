@@ -1,0 +1,97 @@
+package org.melanoma.demo;
+
+import android.content.Context;
+import android.content.res.AssetManager;
+import java.io.File;
+import java.util.Arrays;
+import org.melanoma.demo.core.ModelFiles;
+import org.pytorch.executorch.Module;
+
+/**
+ * One start of the app: ModelHolder.load on a phone's folders under ROOT ({@code apk/model/}
+ * the bundled model, {@code files/} the app's private files, {@code push/} the adb folder), with
+ * ExecuTorch scripted to fail on the model named "new":
+ *
+ * <pre>HolderCheck ROOT CALL KIND</pre>
+ *
+ * CALL is the Module call that fails ("none" for no failure), KIND what it throws, or "die" for
+ * a native crash that ends the process. Prints one tab-separated line: load's result (or
+ * "escaped" and the throwable that would end the worker thread, and the app), the model line
+ * on screen, the installed model and the folders in {@code files/}.
+ */
+public final class HolderCheck {
+    private HolderCheck() {}
+
+    /** The app's folders under one root. */
+    static final class Phone extends Context {
+        private final File root;
+
+        Phone(File root) {
+            this.root = root;
+        }
+
+        @Override
+        public Context getApplicationContext() {
+            return this;
+        }
+
+        @Override
+        public File getFilesDir() {
+            return new File(root, "files");
+        }
+
+        @Override
+        public File getExternalFilesDir(String type) {
+            return new File(root, "push");
+        }
+
+        @Override
+        public AssetManager getAssets() {
+            return new AssetManager(new File(root, "apk"));
+        }
+    }
+
+    public static void main(String[] args) {
+        Context phone = new Phone(new File(args[0]));
+        Module.failAt = args[1];
+        Module.failFor = "new-";
+        Module.dieInstead = "die".equals(args[2]);
+        Module.failWith = throwable(args[2]);
+        ModelHolder holder = new ModelHolder();
+        String outcome;
+        try {
+            // The status is the model line and a line per note: breaks printed as backslash n.
+            outcome = holder.load(phone) + "\t" + holder.status.replace("\n", "\\n");
+        } catch (Throwable e) {
+            outcome = "escaped\t" + e;
+        }
+        String[] folders = phone.getFilesDir().list();
+        Arrays.sort(folders);
+        System.out.println(outcome + "\t" + installed(phone) + "\t" + String.join(",", folders));
+        holder.worker.shutdown();
+    }
+
+    /** What a failing ExecuTorch call throws: null for its usual ExecutorchRuntimeException. */
+    private static Throwable throwable(String kind) {
+        switch (kind) {
+            case "illegal_argument": // Module.load's check of the path
+                return new IllegalArgumentException("Cannot load model path: path is not readable");
+            case "cpp": // fbjni's translation of a C++ exception
+                return new RuntimeException("std::runtime_error");
+            case "bad_alloc": // fbjni's translation of std::bad_alloc
+                return new OutOfMemoryError("std::bad_alloc");
+            case "unsatisfied_link": // libexecutorch.so missing
+                return new UnsatisfiedLinkError("dlopen failed: library not found");
+            default:
+                return null;
+        }
+    }
+
+    private static String installed(Context phone) {
+        try {
+            return ModelFiles.open(new File(phone.getFilesDir(), "model")).manifest.modelName;
+        } catch (Exception e) {
+            return "none: " + e.getMessage();
+        }
+    }
+}

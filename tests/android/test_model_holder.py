@@ -1,0 +1,135 @@
+"""ModelHolder's swap and roll-back, run on the JVM: a pushed model that ExecuTorch refuses,
+however the refusal arrives, must leave the previous model loaded and installed.
+
+ModelHolder and ModelStore are Android code; `android_api/` holds stand-ins for the few Android
+classes they use (Context, AssetManager, ViewModel), so they compile here with the app's core and
+the executorch-android stand-ins of test_executorch_api.py. Each run of HolderCheck is one start
+of the app on a folder tree: `apk/model/` bundles the model "old", `push/` is the adb folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+APP = HERE.parents[1] / "android_demo/app/src/main/java/org/melanoma/demo"
+APP_FILES = ["ModelHolder", "ModelStore", "ExecuTorchClassifier", "ModelLoadException"]
+DIED = 134  # the exit status of HolderCheck's stand-in native crash
+
+
+@pytest.fixture(scope="module")
+def classes(tmp_path_factory) -> Path:
+    """The app's model code and the stand-ins, compiled."""
+    if shutil.which("javac") is None or shutil.which("java") is None:
+        pytest.fail("javac/java not found: apt-get install -y default-jdk-headless")
+    out = tmp_path_factory.mktemp("holder_classes")
+    sources = [*(HERE / "executorch_api").rglob("*.java"), *(HERE / "android_api").rglob("*.java")]
+    sources += [APP / f"{name}.java" for name in APP_FILES] + sorted((APP / "core").glob("*.java"))
+    sources = [str(source) for source in sources]
+    javac = subprocess.run(
+        ["javac", "-Xlint:all", "-Werror", "-encoding", "UTF-8", "-d", str(out), *sources],
+        capture_output=True,
+        text=True,
+    )
+    assert javac.returncode == 0, javac.stderr
+    return out
+
+
+@pytest.fixture
+def phone(tmp_path, build_manifest, classes) -> Path:
+    """An app whose bundled model "old" was installed and loaded on its first start, then the
+    model "new" pushed with adb (a folder tree under tmp_path)."""
+    for folder, name in (("apk/model", "old"), ("pushed", "new")):
+        (tmp_path / folder).mkdir(parents=True)
+        pte = tmp_path / folder / f"{name}-executorch-int8.pte"
+        pte.write_bytes(name.encode() * 64)
+        manifest = build_manifest(pte, [0.74, 0.53, 0.56], [0.15, 0.18, 0.2])
+        manifest = dataclasses.replace(manifest, model_name=name)
+        (tmp_path / folder / f"{pte.name}.manifest.json").write_text(manifest.to_json())
+    (tmp_path / "files").mkdir()
+    loaded, status, installed, folders = outcome(start(classes, tmp_path))
+    assert (loaded, installed, folders) == ("true", "old", "model")
+    assert status[1] == "Installed the model bundled with the app."
+    (tmp_path / "pushed").rename(tmp_path / "push")
+    return tmp_path
+
+
+def start(
+    classes: Path, phone: Path, call: str = "none", kind: str = ""
+) -> subprocess.CompletedProcess:
+    """One start of the app, with ExecuTorch failing at `call` on the model "new"."""
+    return subprocess.run(
+        ["java", "-cp", str(classes), "org.melanoma.demo.HolderCheck", str(phone), call, kind],
+        capture_output=True,
+        text=True,
+    )
+
+
+def outcome(run: subprocess.CompletedProcess) -> tuple[str, list[str], str, str]:
+    """(loaded, the status lines, the installed model, the folders in files/) of a start."""
+    assert run.returncode == 0, run.stderr
+    loaded, status, installed, folders = run.stdout.rstrip("\n").split("\t")
+    return loaded, status.split("\\n"), installed, folders
+
+
+@pytest.mark.parametrize(
+    ("call", "kind", "reason"),
+    [
+        ("load", "", "ExecuTorch could not load new-executorch-int8.pte: [ExecuTorch Error 0x22]"),
+        ("load", "illegal_argument", "ExecuTorch could not load new-executorch-int8.pte: Cannot"),
+        ("loadMethod", "cpp", "ExecuTorch could not load the forward method of new-executorch"),
+        ("load", "bad_alloc", "ExecuTorch could not load new-executorch-int8.pte: not enough mem"),
+        ("forward", "bad_alloc", "the model loaded but does not run on a 1x3x32x32 input: not en"),
+    ],
+)
+def test_a_new_model_executorch_refuses_is_rolled_back_however_it_refuses(
+    classes, phone, call, kind, reason
+):
+    """Whatever the runtime throws for the new model (its own exception, Module.load's
+    IllegalArgumentException, a C++ exception or bad_alloc through fbjni), the old model is loaded
+    and installed alone, and one line says why. An OutOfMemoryError used to escape load(),
+    ending the worker thread and so the app, on every start."""
+    loaded, status, installed, folders = outcome(start(classes, phone, call, kind))
+    assert (loaded, installed, folders) == ("true", "old", "model")
+    assert status[0].startswith("Model: old ")
+    assert status[1].startswith("The new model (new) could not be loaded: " + reason)
+    assert status[1].endswith(". Went back to the previous model.")
+    assert len(status) == 2
+
+
+def test_a_new_model_that_kills_the_app_while_loading_is_rolled_back_on_the_next_start(
+    classes, phone
+):
+    """A native crash in the new .pte ends the process before any roll-back can run. The next
+    start used to load it again, and die again, on every start; now it goes back to the model
+    that loaded, and says why."""
+    assert start(classes, phone, "forward", "die").returncode == DIED
+    loaded, status, installed, folders = outcome(start(classes, phone, "forward", "die"))
+    assert (loaded, installed, folders) == ("true", "old", "model")
+    assert status[1] == (
+        "The new model (new) could not be loaded: the app closed while loading it on an earlier"
+        " start (a crash in ExecuTorch, or not enough memory). Went back to the previous model."
+    )
+
+
+def test_a_missing_runtime_library_keeps_the_new_model_for_a_later_start(classes, phone):
+    """No model would load without libexecutorch.so, so nothing is rolled back; and a load
+    that ended with that refusal is not taken for one that killed the app: once the library
+    loads, the new model does."""
+    for _ in range(2):
+        loaded, status, installed, folders = outcome(
+            start(classes, phone, "load", "unsatisfied_link")
+        )
+        assert (loaded, installed, folders) == ("false", "new", "model,model.prev")
+        assert status == [
+            "The model could not be loaded: the ExecuTorch runtime library could not be loaded"
+            " on this device (the app ships arm64-v8a and x86_64 only):"
+            " java.lang.UnsatisfiedLinkError: dlopen failed: library not found"
+        ]
+    loaded, status, installed, folders = outcome(start(classes, phone))
+    assert (loaded, installed, folders) == ("true", "new", "model")
