@@ -44,8 +44,16 @@ public final class ModelFolders {
         this.refused = new File(parent, "model.refused");
     }
 
-    /** A crash between two renames left no installed model: restore the previous one. */
+    /**
+     * Repair what a crash left: no installed model between two renames (restore the previous
+     * one), or a previous folder whose delete was cut short (after a load, {@link
+     * #keepInstalled} deletes it file by file): a manifest without its model, say, which a later
+     * {@link #rollBack} would install in place of a model that works.
+     */
     public void recover() throws IOException {
+        if (previous.isDirectory() && !holdsModel(previous)) {
+            deleteTree(previous);
+        }
         if (!installed.exists() && previous.isDirectory()) {
             rename(previous, installed);
         }
@@ -140,6 +148,15 @@ public final class ModelFolders {
             return n <= 0 ? "" : new String(bytes, 0, n, "UTF-8").trim();
         } finally {
             in.close();
+        }
+    }
+
+    private static boolean holdsModel(File dir) {
+        try {
+            ModelFiles.open(dir);
+            return true;
+        } catch (ManifestException e) {
+            return false;
         }
     }
 

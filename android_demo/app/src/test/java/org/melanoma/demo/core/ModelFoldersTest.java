@@ -13,20 +13,39 @@ import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
 
 public class ModelFoldersTest {
+    private static final String ARTIFACT = "cnn-executorch-int8.pte"; // SampleManifest's
     @Rule public TemporaryFolder tmp = new TemporaryFolder();
 
     private ModelFolders folders() throws IOException {
         return new ModelFolders(tmp.getRoot());
     }
 
-    /** Stage a model folder holding one file named after the model. */
+    /**
+     * Stage a model folder: a file named after the model, and a model that ModelFiles verifies
+     * (its .pte holds the model's name).
+     */
     private static void stage(ModelFolders folders, String model, String source)
             throws IOException {
         File staging = folders.freshStaging();
-        OutputStream out = new FileOutputStream(new File(staging, model + ".pte"));
-        out.write(model.getBytes("UTF-8"));
-        out.close();
+        write(new File(staging, model + ".pte"), model);
+        File pte = new File(staging, ARTIFACT);
+        write(pte, model);
+        String sha256;
+        try {
+            sha256 = ModelFiles.sha256(pte);
+        } catch (ManifestException e) {
+            throw new IOException(e);
+        }
+        write(new File(staging, ARTIFACT + ModelFiles.MANIFEST_SUFFIX), SampleManifest
+                .with(SampleManifest.repeat("ab", 32), sha256)
+                .replace("\"size_bytes\": 4096", "\"size_bytes\": " + pte.length()));
         folders.swapIn(source);
+    }
+
+    private static void write(File file, String text) throws IOException {
+        OutputStream out = new FileOutputStream(file);
+        out.write(text.getBytes("UTF-8"));
+        out.close();
     }
 
     private static boolean holds(File dir, String model) {
@@ -150,6 +169,30 @@ public class ModelFoldersTest {
         assertTrue(folders.beginLoad());
         folders.endLoad(); // refused without dying (no runtime library): tried on the next start
         assertTrue(folders.beginLoad());
+    }
+
+    @Test
+    public void aPreviousFolderWhoseDeleteWasCutShortIsNotGoneBackTo() throws IOException {
+        // keepInstalled deletes the previous folder file by file once the new model has loaded;
+        // killed partway, it left the old manifest without its model. A later refusal of the
+        // new model (ExecuTorch out of memory) rolled back to that: no usable model at all, and
+        // the one that had loaded deleted.
+        ModelFolders folders = folders();
+        stage(folders, "old", "assets 1");
+        folders.keepInstalled();
+        stage(folders, "new", "adb");
+        File kept = tmp.newFolder("kept");
+        for (File file : folders.previous.listFiles()) {
+            assertTrue(file.renameTo(new File(kept, file.getName())));
+        }
+        folders.keepInstalled();
+        assertTrue(kept.renameTo(folders.previous)); // as if the delete had stopped here...
+        assertTrue(new File(folders.previous, ARTIFACT).delete()); // ...after the .pte
+        ModelFolders nextStart = folders();
+        nextStart.recover();
+        assertFalse(nextStart.previous.exists());
+        assertFalse(nextStart.rollBack());
+        assertTrue(holds(nextStart.installed, "new"));
     }
 
     @Test
