@@ -59,12 +59,14 @@ def runtime_compatibility(version: str) -> str:
     """Which runtimes load the file, by ExecuTorch's runtime compatibility policy
     (runtime/COMPATIBILITY.md): the app must ship one of them, and the manifest is where
     its developer looks. The policy promises the writing release and at least the next
-    non-patch one, and nothing older (no forward compatibility)."""
+    non-patch one. Older runtimes are not promised, which is not the same as refused: the
+    1.0.0 and 1.4.1 runtimes ran this project's 1.5.1 files (int8 within one output step)."""
     major, minor = version.split(".")[:2]
     return (
         f"written by executorch {version}; guaranteed to load in its {version} runtime, later "
-        f"{major}.{minor} patches and at least the next minor or major release; not in older "
-        f"runtimes; checked here in the {version} runtime"
+        f"{major}.{minor} patches and at least the next minor or major release; older runtimes "
+        f"are not promised (no forward-compatibility guarantee); checked here in the "
+        f"{version} runtime"
     )
 
 

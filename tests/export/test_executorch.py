@@ -102,12 +102,19 @@ def test_native_runtime_output_is_shown_when_loading_fails(capfd):
 
 
 def test_manifest_names_the_runtimes_that_load_the_file(exported):
-    """An app pins its ExecuTorch AAR; a .pte has no forward compatibility."""
+    """An app pins its ExecuTorch AAR; a .pte has no forward-compatibility guarantee."""
     info = exported["executorch", "int8"].manifest.target_info
     assert info["runtime_compatibility"].startswith("written by executorch 1.5.1;")  # pinned
     stated = info["runtime_compatibility"]
     assert "its 1.5.1 runtime, later 1.5 patches and at least the next minor or major" in stated
-    assert "not in older runtimes" in stated
+    # ExecuTorch promises nothing older, but does not forbid it: 1.0.0 and 1.4.1 ran these
+    assert "older runtimes are not promised" in stated and "not in older" not in stated
+
+
+def test_older_runtimes_are_stated_as_not_promised_not_as_refused():
+    stated = executorch.runtime_compatibility("1.5.1")
+    assert "at least the next minor or major release; older runtimes are not promised" in stated
+    assert "not in older runtimes" not in stated
 
 
 def test_an_input_of_another_size_is_refused_not_scored(exported, references):
