@@ -23,6 +23,13 @@ PRECISIONS = ("fp32", "int8")
 FP32_TOLERANCE = 1e-4  # max |logit - eager float logit| on the sample images
 INT8_TOLERANCE_STEPS = 3  # output quantization steps from the QAT program (see executorch.py)
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
+# The first ONNX Runtime release that loads a file of an IR version, and the newest opset it
+# was run at. Run on 2026-12-06 (Python wheels, this exporter's fp32 and int8 files):
+# onnxruntime 1.15.1, 1.16.3 and 1.17.0 refuse IR 10 ("max supported IR version: 9");
+# 1.18.0 runs both at IR 10 / opset 20 (fp32 with 1.31.1's logits, int8 within one output
+# step). Later releases keep loading what an earlier one loaded (ONNX Runtime's
+# backwards-compatibility promise).
+FIRST_ORT_FOR_IR = {10: ("1.18", 20)}
 
 
 def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict:
@@ -60,10 +67,30 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
     return {
         "opset": _opset(written),
         "ir_version": int(written.ir_version),
+        "runtime_compatibility": runtime_compatibility(
+            int(written.ir_version), _opset(written), package_version("onnxruntime")
+        ),
         "ops": dict(sorted(ops.items())),
         "checker": "onnx.checker.check_model(full_check=True) passed",
         **(_fused_int8_ops(Path(out_path)) if precision == "int8" else {}),
     }
+
+
+def runtime_compatibility(ir_version: int, opset: int, checked_in: str) -> str:
+    """Which ONNX Runtime releases load the file: an app pins one, and a release older than
+    the file's IR version refuses it at load, whatever its ops. Only what was run is stated."""
+    first = FIRST_ORT_FOR_IR.get(ir_version)
+    if first is None or opset > first[1]:
+        return (
+            f"IR version {ir_version}, opset {opset}: no minimum onnxruntime release was "
+            f"established for it; checked here in onnxruntime {checked_in}"
+        )
+    return (
+        f"IR version {ir_version}, opset {opset}: loads in onnxruntime {first[0]} and later, "
+        f"older releases refuse its IR version (onnxruntime-android is versioned alike, not "
+        f"run here; onnxruntime-mobile takes only .ort files); checked here in onnxruntime "
+        f"{checked_in}"
+    )
 
 
 def _drop_exporter_debug_records(model) -> None:

@@ -1,6 +1,7 @@
 """ONNX: checker, dynamic batch, opset, QDQ int8 fused by ONNX Runtime, and the round trip."""
 
 import pathlib
+from importlib import metadata
 
 import onnx
 import pytest
@@ -36,6 +37,25 @@ def test_the_file_names_no_path_of_the_machine_that_exported_it(exported, precis
     data = exported["onnx", precision].artifact.read_bytes()
     install_dir = str(pathlib.Path(melanoma.__path__[0]).parent).encode()
     assert b"stack_trace" not in data and install_dir not in data
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_manifest_names_the_runtimes_that_load_the_file(exported, precision):
+    """onnxruntime 1.17 refuses the IR version torch 2.13 writes: an app must know."""
+    info = exported["onnx", precision].manifest.target_info
+    stated = info["runtime_compatibility"]
+    assert stated.startswith(f"IR version {info['ir_version']}, opset {info['opset']}: ")
+    assert stated.endswith(f"checked here in onnxruntime {metadata.version('onnxruntime')}")
+    assert "loads in onnxruntime 1.18 and later" in stated  # (10, 20): what 1.18.0 ran
+
+
+def test_a_minimum_onnxruntime_is_stated_only_where_one_was_run():
+    stated = onnx_target.runtime_compatibility(10, 20, "1.31.1")
+    assert stated.startswith("IR version 10, opset 20: loads in onnxruntime 1.18 and later")
+    for unrun in [(10, 21), (11, 20), (9, 19)]:  # 1.18.0 ran opset 20; IR 11 and 9 untried
+        stated = onnx_target.runtime_compatibility(*unrun, "1.31.1")
+        assert "no minimum onnxruntime release was established" in stated
+        assert "loads in" not in stated
 
 
 def test_int8_is_qdq_and_runs_int8_kernels(exported):
