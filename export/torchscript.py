@@ -4,7 +4,8 @@ fp32 only. `optimize_for_mobile` needs a torch built with XNNPACK, which the
 official x86 wheels are not; there the frozen scripted module (BatchNorm folded
 into the convolutions) is what gets saved, and the manifest says which path ran.
 The bytecode is kept at a version that pytorch_android_lite 1.13.1, the last
-PyTorch Mobile release for Android, can read.
+PyTorch Mobile release for Android, can read: torch 1.13.1's lite interpreter, the
+same release, ran this project's .ptl with torch 2.13's outputs.
 
 No int8: the converted QAT program is a Q/DQ graph; traced into TorchScript it
 runs as fp32 reference math, not int8 kernels, and labelling that int8 would be
@@ -30,10 +31,14 @@ NOT_OFFERED = {
     "math, not int8 kernels; use executorch, onnx or coreml for int8"
 }
 FP32_TOLERANCE = 1e-4  # max |logit - eager float logit| on the sample images
-# pytorch_android_lite 1.13.1 was built with kProducedBytecodeVersion 0x8 (caffe2/
-# serialize/versions.h; 0x9 only switched the container to flatbuffers), so 8 is
-# the newest pickle bytecode it reads.
+# The newest bytecode torch writes in a zip archive (kProducedBytecodeVersion 0x8 in
+# caffe2/serialize/versions.h; 0x9 only switched the container to flatbuffers): the
+# export backports anything newer to it.
 MAX_BYTECODE_VERSION = 8
+# What the loader of 1.13.1 accepts (kMaxSupportedBytecodeVersion 0x9), which the manifest
+# states: torch 1.13.1's lite interpreter refuses a file stating 10 ("must be between 4
+# and 9") and loads one stating 9.
+ANDROID_MAX_BYTECODE_VERSION = 9
 ANDROID_RUNTIME = "org.pytorch:pytorch_android_lite:1.13.1"
 ARCHIVE_NAME = "model.ptl"  # its stem names the folder every record of the archive is in
 
@@ -78,7 +83,7 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
         "bytecode_version": int(version),
         "bytecode_version_produced": int(written),
         "android_runtime": ANDROID_RUNTIME,
-        "max_bytecode_version_android": MAX_BYTECODE_VERSION,
+        "max_bytecode_version_android": ANDROID_MAX_BYTECODE_VERSION,
         "operators": sorted(_operators(out_path)),
         "int8": NOT_OFFERED["int8"],
     }

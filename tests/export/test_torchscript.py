@@ -22,6 +22,7 @@ def test_bytecode_readable_by_pytorch_android_lite_1_13(exported):
     assert version <= torchscript.MAX_BYTECODE_VERSION == 8
     info = result.manifest.target_info
     assert info["bytecode_version"] == version
+    assert info["max_bytecode_version_android"] == 9  # what 1.13.1's loader accepts
     # which path ran, as this torch allows: not a claim of optimize_for_mobile without XNNPACK
     ran = "optimize_for_mobile" if torch._C._is_xnnpack_enabled() else "frozen scripted module"
     assert info["path"].startswith(ran)
@@ -87,7 +88,7 @@ def test_each_export_of_a_model_has_the_same_bytes(run_console_script, export_so
 
 
 def test_backport_to_an_older_bytecode_leaves_one_loadable_file(monkeypatch, tmp_path):
-    """The branch torch 2.13 never takes (it writes bytecode 8, the newest Android reads)."""
+    """The branch torch 2.13 never takes (it writes bytecode 8, the newest in a zip archive)."""
     from torch.jit.mobile import _load_for_lite_interpreter
 
     from melanoma.model import CNNConfig, SmallCNN, example_inputs
@@ -97,6 +98,8 @@ def test_backport_to_an_older_bytecode_leaves_one_loadable_file(monkeypatch, tmp
     out = tmp_path / ".m.ptl.tmp"  # as the exporter's atomic temp path
     info = torchscript.export(model, example_inputs(2), out, "fp32")
     assert (info["bytecode_version_produced"], info["bytecode_version"]) == (8, 7)
+    # the runtime's own bound, not the export's target: torch 1.13.1 refuses 10, loads 9
+    assert info["max_bytecode_version_android"] == 9
     assert _get_model_bytecode_version(str(out)) == 7
     assert [p.name for p in tmp_path.iterdir()] == [out.name]  # its temp folder is gone
     x = torch.randn(3, 3, 32, 32)
