@@ -334,6 +334,7 @@ def _qat_meta(checkpoint, program, splits, config, program_path) -> CheckpointMe
             "agreement_with_source": agreement,
             "agreement_images": checked_name,
             "n_agreement": len(checked),
+            "torch_threads": torch.get_num_threads(),  # as in a float checkpoint's train_config
         },
         versions=package_versions(),
         weights_sha256=file_sha256(program_path),

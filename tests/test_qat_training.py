@@ -12,6 +12,7 @@ import melanoma.qat as qat_module
 from melanoma.checkpoint import load_checkpoint
 from melanoma.pt2e import program_probs
 from melanoma.qat import QATConfig, train_qat
+from melanoma.qat_checkpoint import load_qat
 
 SMALL = QATConfig(batch_size=16, unlabeled_batch_size=8, progress=False)
 
@@ -104,3 +105,16 @@ def test_calibration_sees_the_images_as_deployment_does_without_dropout(images):
     assert first.keys() == second.keys()
     for name, value in first.items():
         assert torch.equal(value, second[name]), name
+
+
+def test_the_program_records_the_torch_threads_it_was_made_on(source, dataset, tmp_path):
+    """Its int8 ranges and weights round differently on another thread count."""
+    before = torch.get_num_threads()
+    other = 2 if before == 1 else 1
+    torch.set_num_threads(other)
+    try:
+        config = dataclasses.replace(SMALL, epochs=0)
+        qat_dir = qat_module.qat_finetune(source, dataset, config, tmp_path / "qat")
+    finally:
+        torch.set_num_threads(before)
+    assert load_qat(qat_dir).meta.train_config["torch_threads"] == other
