@@ -27,7 +27,7 @@ from melanoma.images import IMAGE_SUFFIXES, decode_rgb
 from melanoma.inference import predict_probs
 from melanoma.metrics import evaluation_report
 from melanoma.preprocess import image_to_input
-from melanoma.sources import read_file, regular_files_under
+from melanoma.sources import listed_files_under, read_file
 from melanoma.splits import OUT_OF_FOLD, checkpoint_split, validation_scheme
 from melanoma.validation_scores import (
     decision_threshold,
@@ -291,9 +291,7 @@ def image_files(paths: list[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found = sorted(
-                p
-                for p in regular_files_under(path)
-                if not is_hidden(p.relative_to(path).as_posix())
+                p for p in listed_files_under(path) if not is_hidden(p.relative_to(path).as_posix())
             )
             files += [p for p in found if p.suffix.lower() in IMAGE_SUFFIXES]
             _warn_skipped(path, [p for p in found if p.suffix.lower() not in IMAGE_SUFFIXES])

@@ -44,9 +44,21 @@ def read_small_text(path: Path) -> str:
 
 
 def read_file(path: Path) -> bytes:
-    """A file's bytes, refusing one too large to be an image or a manifest."""
+    """A file's bytes, refusing one too large to be an image or a manifest, and anything
+    but a regular file by what it is (reading a FIFO would wait forever for a writer)."""
+    if not path.is_file() and (path.exists() or path.is_symlink()):
+        raise DataError(f"{path}: {_not_regular(path)}")
     check_file_size(path.stat().st_size, str(path))
     return path.read_bytes()
+
+
+def _not_regular(path: Path) -> str:
+    if not path.exists():  # exists() follows the link: its target is gone, or loops
+        return f"a broken or looping link (to {os.readlink(path)!r}), not a file"
+    mode = path.stat().st_mode
+    kinds = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"))
+    kind = next((name for test, name in kinds if test(mode)), "a device")
+    return f"{kind}, not a regular file"
 
 
 def check_data_path(path: Path) -> None:
@@ -137,22 +149,28 @@ def is_hidden(name: str) -> bool:
 
 def _folder_names(folder: Path) -> list[str]:
     """Every file under `folder` as a sorted relative POSIX path, linked folders too."""
-    return sorted(p.relative_to(folder).as_posix() for p in regular_files_under(folder))
+    return sorted(p.relative_to(folder).as_posix() for p in listed_files_under(folder))
 
 
-def regular_files_under(folder: Path) -> list[Path]:
-    """The regular files of files_under(folder); a broken link or special file that is not
-    hidden is named in a warning (a photo that vanished unremarked changes a split)."""
-    regular, broken = [], []
-    for path in files_under(folder):  # one stat each: thousands of photos in a pool
-        (regular if path.is_file() else broken).append(path)
+def listed_files_under(folder: Path) -> list[Path]:
+    """The regular files of files_under(folder), and the broken links and special files
+    named like photos: reading one is a DataError naming it, as for a corrupt photo, so
+    labeled and test stop on it and the unlabeled pool counts it (left out, it shrank a
+    split with only a warning). Other such entries that are not hidden, a linked split
+    folder on a disk not mounted say, are named in a warning."""
+    from melanoma.images import IMAGE_SUFFIXES  # images imports this module
+
+    listed, broken = [], []
+    for path in files_under(folder):  # at most one stat each: thousands in a pool
+        photo = path.name.lower().endswith(IMAGE_SUFFIXES)
+        (listed if photo or path.is_file() else broken).append(path)
     names = [p.relative_to(folder).as_posix() for p in broken]
     if shown := [name for name in names if not is_hidden(name)]:
         log.warning(
             "%s: skipped %d broken link(s) or special file(s): %s",
             folder, len(shown), listing(shown),
         )  # fmt: skip
-    return regular
+    return listed
 
 
 def files_under(folder: Path) -> list[Path]:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from PIL import Image
 
 from melanoma.checkpoint import (
     METADATA,
@@ -124,18 +125,23 @@ def test_hidden_files_and_folders_are_skipped_even_with_a_photo_suffix(tmp_path,
     assert image_files([tmp_path / "._IMG.jpg"]) == [tmp_path / "._IMG.jpg"]  # named: kept
 
 
-def test_linked_folders_are_followed_once_and_broken_links_named(tmp_path, caplog):
+def test_linked_folders_are_followed_once_and_broken_links_named(sgan, tmp_path, caplog):
     (tmp_path / "elsewhere").mkdir()
-    (tmp_path / "elsewhere" / "far.jpg").write_bytes(b"")
+    Image.new("RGB", (32, 32)).save(tmp_path / "elsewhere" / "far.jpg")
     top = tmp_path / "top"
     top.mkdir()
-    (top / "own.jpg").write_bytes(b"")
+    (top / "own.jpg").write_bytes((tmp_path / "elsewhere" / "far.jpg").read_bytes())
     (top / "linked").symlink_to(tmp_path / "elsewhere")
     (top / "loop").symlink_to(top)  # a folder linking to itself must not hang the walk
+    (top / "old").symlink_to(tmp_path / "deleted")  # a folder on a disk not mounted
     (top / "gone.jpg").symlink_to(tmp_path / "deleted.jpg")
     found = image_files([top])
-    assert [p.relative_to(top).as_posix() for p in found] == ["linked/far.jpg", "own.jpg"]
-    assert "skipped 1 broken link(s) or special file(s): gone.jpg" in caplog.text
+    names = ["gone.jpg", "linked/far.jpg", "own.jpg"]
+    assert [p.relative_to(top).as_posix() for p in found] == names
+    assert "skipped 1 broken link(s) or special file(s): old" in caplog.text
+    # a photo that cannot be read, as a corrupt one: it was skipped with a warning, exit 0
+    with pytest.raises(UserError, match=r"^1 of 3 images unusable.*gone\.jpg: a broken or"):
+        predict_images(sgan, [top], 0.5)
 
 
 def test_digits_to_tell_print_a_score_apart_from_a_threshold_it_is_not():

@@ -1,5 +1,6 @@
-import logging
 import os
+import signal
+import socket
 import stat
 import zipfile
 
@@ -203,7 +204,9 @@ def test_a_zip_with_windows_backslashes_reads_as_folders_and_still_cannot_escape
         FileSource(archive)
 
 
-def test_a_folder_reads_linked_folders_once_and_names_broken_links(tmp_path, caplog):
+def test_a_folder_reads_linked_folders_once_and_lists_broken_links(tmp_path, caplog):
+    """A broken link is listed, and reading it names it: left out, it shrank a split with
+    only a warning, where a corrupt photo in the same place stops the run."""
     top, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
     (top / "labeled").mkdir(parents=True)
     (top / "labeled" / "0_0.jpg").write_bytes(b"a")
@@ -212,13 +215,12 @@ def test_a_folder_reads_linked_folders_once_and_names_broken_links(tmp_path, cap
     (top / "test").symlink_to(elsewhere)  # a split kept on another disk
     (top / "labeled" / "loop").symlink_to(top)  # must not hang the walk or repeat files
     (top / "labeled" / "2_1.jpg").symlink_to(tmp_path / "deleted.jpg")
-    (top / "labeled" / "._3_1.jpg").symlink_to(tmp_path / "deleted.jpg")  # macOS, hidden
     source = FileSource(top)
-    assert source.names == ["labeled/0_0.jpg", "test/1_1.jpg"]
+    assert source.names == ["labeled/0_0.jpg", "labeled/2_1.jpg", "test/1_1.jpg"]
     assert source.read("test/1_1.jpg") == b"b"
-    assert caplog.messages == [
-        f"{top}: skipped 1 broken link(s) or special file(s): labeled/2_1.jpg"
-    ]
+    with pytest.raises(DataError, match=r"2_1\.jpg: a broken or looping link \(to '.*deleted"):
+        source.read("labeled/2_1.jpg")
+    assert caplog.messages == []
 
 
 def test_a_folder_linked_many_times_is_listed_once(tmp_path):
@@ -257,14 +259,25 @@ def test_a_member_with_a_corrupt_deflate_stream_names_the_member(tmp_path):
         FileSource(archive).read("root/x.jpg")
 
 
-def test_a_fifo_named_as_a_photo_in_a_folder_is_skipped_and_named(tmp_path, caplog):
-    """Reading a FIFO waits forever for a writer, so it is never listed as a file."""
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (os.mkfifo, r"a named pipe \(FIFO\)"),
+        (lambda p: socket.socket(socket.AF_UNIX).bind(str(p)), "a socket"),
+    ],
+)
+def test_a_special_file_named_as_a_photo_is_named_when_read(tmp_path, make, kind):
+    """Reading a FIFO waits forever for a writer: refused by what it is, before reading."""
     (tmp_path / "labeled").mkdir()
-    (tmp_path / "labeled" / "0_0.jpg").write_bytes(b"a")
-    os.mkfifo(tmp_path / "labeled" / "1_1.jpg")
-    with caplog.at_level(logging.WARNING):
-        assert FileSource(tmp_path).names == ["labeled/0_0.jpg"]
-    assert "skipped 1 broken link(s) or special file(s): labeled/1_1.jpg" in caplog.text
+    make(tmp_path / "labeled" / "1_1.jpg")
+    source = FileSource(tmp_path)
+    assert source.names == ["labeled/1_1.jpg"]
+    signal.alarm(20)  # a read that blocks ends the test process, not hangs the run
+    try:
+        with pytest.raises(DataError, match=f"1_1\\.jpg: {kind}, not a regular file$"):
+            source.read("labeled/1_1.jpg")
+    finally:
+        signal.alarm(0)
 
 
 def test_a_hidden_link_to_a_photo_folder_does_not_hide_the_folder(tmp_path):
