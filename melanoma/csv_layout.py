@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import logging
+import re
 import unicodedata
 from collections import defaultdict
 from pathlib import PurePosixPath
@@ -20,6 +22,13 @@ IMAGE_COLUMNS = ("image_name", "image", "image_id", "filename", "file")
 TARGET_COLUMNS = ("target", "label", "melanoma", "benign_malignant")  # the last: ISIC 2020
 # A target written as a word reads as the folder layout's class names do.
 TARGET_VALUES = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "benign": 0, "malignant": 1, "melanoma": 1}
+# The UTF-32 marks first: UTF-32 LE's begins with UTF-16 LE's.
+BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 def find_csvs(source: FileSource) -> list[str]:
@@ -193,11 +202,41 @@ def _has_columns(header: list[str]) -> bool:
 def _csv_rows(source: FileSource, csv_name: str) -> tuple[list[str], list[tuple[int, dict]]]:
     """(header, [(line number, row)]) of a CSV; the header even when no row follows it. The
     reader's own line count: it skips blank lines, and a quoted value can span lines."""
+    where = source.describe(csv_name)
+    text = _csv_text(source.read(csv_name), where)
     try:
-        text = source.read(csv_name).decode("utf-8-sig")
         # newline="": csv splits the lines itself, so old Mac (CR-only) files read too
-        reader = csv.DictReader(io.StringIO(text, newline=""))
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
         rows = [(reader.line_num, row) for row in reader]
         return list(reader.fieldnames or []), rows
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"{source.describe(csv_name)}: unreadable CSV ({err})") from None
+    except csv.Error as err:
+        raise DataError(f"{where}: unreadable CSV ({err})") from None
+
+
+def _csv_text(data: bytes, where: str) -> str:
+    """UTF-8 (with or without Excel's byte-order mark), or UTF-16 or UTF-32 when a byte-order
+    mark names it: Excel's "Unicode Text" is UTF-16. Read as UTF-8, it failed on its mark
+    (0xff), and without a mark its NULs passed for part of the column names."""
+    codec = next((c for bom, c in BYTE_ORDER_MARKS if data.startswith(bom)), "utf-8-sig")
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{where}: unreadable CSV, not {codec.upper().removesuffix('-SIG')} ({err}); "
+            "save it as CSV UTF-8"
+        ) from None
+    if "\x00" in text:  # no file name or target holds a NUL; UTF-16's ASCII is half NULs
+        raise DataError(
+            f"{where}: holds NUL characters (UTF-16 without a byte-order mark?); save it "
+            "as CSV UTF-8"
+        )
+    return text
+
+
+def _delimiter(text: str) -> str:
+    """Tab when the header line has a tab and no comma (a TSV, or Excel's "Unicode Text"):
+    no column name this layout reads holds a tab, so a comma-separated header with a tab in
+    it had no image and target columns anyway. Decided by that one line, not guessed from
+    the rows as csv.Sniffer does; a header separated by ';' stays an error that says so."""
+    header = re.split(r"[\r\n]", text, maxsplit=1)[0]
+    return "\t" if "\t" in header and "," not in header else ","

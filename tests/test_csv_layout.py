@@ -89,6 +89,35 @@ def test_csv_saved_by_excel_with_a_byte_order_mark(tmp_path, jpegs):
 
 
 @pytest.mark.parametrize(
+    ("separator", "encoding"),
+    [("\t", "utf-16"), ("\t", "utf-16-be"), ("\t", "utf-8"), (",", "utf-16"), (",", "utf-32")],
+)
+def test_csv_saved_as_unicode_text_or_tab_separated(tmp_path, jpegs, separator, encoding):
+    """Excel's "Unicode Text" is UTF-16 with a byte-order mark, and tab-separated; both
+    failed ('can't decode byte 0xff', 'CSV has no image column')."""
+    for i, data in enumerate(jpegs[0][:1] + jpegs[1][:1]):
+        (tmp_path / f"ISIC_{i}.jpg").write_bytes(data)
+    text = "image_name,target\r\nISIC_0,1\r\nISIC_1,0\r\n".replace(",", separator)
+    bom = b"\xfe\xff" if encoding == "utf-16-be" else b""  # utf-16-be writes no mark
+    (tmp_path / "train.csv").write_bytes(bom + text.encode(encoding))
+    assert load_dataset(tmp_path).labeled.labels.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("image_name\ttarget\nISIC_0\t1\n".encode("utf-16-le"), r"UTF-16 without a byte-order"),
+        (b"image_name,target\nn\xe9vus,1\n", r"not UTF-8 \('utf-8' codec can't decode byte 0xe9"),
+    ],
+    ids=["utf-16-unmarked", "latin-1"],
+)
+def test_csv_in_an_unmarked_encoding_says_to_save_it_as_utf8(tmp_path, data, message):
+    (tmp_path / "train.csv").write_bytes(data)
+    with pytest.raises(DataError, match=f"train\\.csv: .*{message}.*; save it as CSV UTF-8$"):
+        load_dataset(tmp_path)
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "target, image_name\n1, ISIC_0\n0, ISIC_1\n",  # a space before each image name
