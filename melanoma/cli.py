@@ -370,6 +370,7 @@ def qat(checkpoint_dir, data, out_dir, seed, epochs, progress):
     warn_if_name_hides_folder(checkpoint_dir)
     checkpoint = load_checkpoint(checkpoint_dir)
     dataset = load_dataset(data)
+    click.echo(dataset.summary(), err=True)  # as train's: QAT reads the unlabeled pool too
     overrides = {"seed": seed, "progress": progress}
     if epochs is not None:
         overrides["epochs"] = epochs
