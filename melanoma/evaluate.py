@@ -99,16 +99,21 @@ def check_reproduces_scores(checkpoint: Checkpoint, dataset: Dataset) -> None:
 
     Skipped (nothing to compare with) on other data or without kept predictions. The
     rows are matched by position, not name: an equal fingerprint means the same labeled
-    images in the same order, under whatever folder names this copy has."""
+    images in the same order, under whatever folder names this copy has. Where only the
+    test split or the unlabeled pool differs (one broken unlabeled photo skipped, a copy
+    without them), the stored pixel hashes of the labeled images say the same."""
     meta = checkpoint.meta
     path = scores_path(checkpoint.path, meta.train_config)
-    if dataset.fingerprint != meta.data_fingerprint or not path.is_file():
+    same_data = dataset.fingerprint == meta.data_fingerprint
+    if not (same_data or _same_labeled_pixels(meta, dataset)) or not path.is_file():
         return
     labels, kept = read_scores(path)
     folds = read_folds(path)
     train, val = checkpoint_split(dataset.labeled, meta.train_config, meta.seed)
     rows = train if val is None else val  # out of fold: every labeled image
     if not np.array_equal(rows.labels.numpy(), labels):
+        if not same_data:  # the same photos labeled otherwise: not the data it trained on
+            return
         raise CheckpointError(
             f"{path}: its rows are not the {len(rows)} validation images of the data "
             "the checkpoint trained on, in order"
@@ -123,6 +128,12 @@ def check_reproduces_scores(checkpoint: Checkpoint, dataset: Dataset) -> None:
             f"{path.name} (max |dp| {worst:.3g} on the data it trained on); its mean, std "
             "or that file's folds were edited"
         )
+
+
+def _same_labeled_pixels(meta, dataset: Dataset) -> bool:
+    """The labeled images it trained on, in order (empty in checkpoints before 2026-12-03)."""
+    stored = meta.labeled_pixel_hashes
+    return bool(stored) and dataset.labeled.pixel_hashes() == stored
 
 
 def refuse_undefined_scores(checkpoint: Checkpoint, probs: np.ndarray) -> None:
