@@ -24,11 +24,11 @@ FP32_TOLERANCE = 1e-4  # max |logit - eager float logit| on the sample images
 INT8_TOLERANCE_STEPS = 3  # output quantization steps from the QAT program (see executorch.py)
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 # The first ONNX Runtime release that loads a file of an IR version, and the newest opset it
-# was run at. Run on 2026-12-06 (Python wheels, this exporter's fp32 and int8 files):
-# onnxruntime 1.15.1, 1.16.3 and 1.17.0 refuse IR 10 ("max supported IR version: 9");
-# 1.18.0 runs both at IR 10 / opset 20 (fp32 with 1.31.1's logits, int8 within one output
-# step). Later releases keep loading what an earlier one loaded (ONNX Runtime's
-# backwards-compatibility promise).
+# was run at, by `python -m melanoma.benchmarks.other_runtime` (README, "Which runtime
+# releases load a file"; 2026-12-06, this exporter's fp32 and int8 files): onnxruntime
+# 1.17.0 refuses IR 10 ("max supported IR version: 9"); 1.18.0 runs both at IR 10 / opset
+# 20 (fp32 with 1.31.1's logits, int8 within one output step). Later releases keep loading
+# what an earlier one loaded (ONNX Runtime's backwards-compatibility promise).
 FIRST_ORT_FOR_IR = {10: ("1.18", 20)}
 
 
@@ -119,12 +119,17 @@ def _fused_int8_ops(path: Path) -> dict:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
         options.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
         ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        optimized = onnx.load(options.optimized_model_filepath)
-    fused = Counter(n.op_type for n in optimized.graph.node if n.op_type.startswith("QLinear"))
-    fused.update(n.op_type for n in optimized.graph.node if n.op_type in ("QGemm", "ConvInteger"))
+        fused = int8_kernels(onnx.load(options.optimized_model_filepath))
     if not fused:
         raise ExportError(f"{path}: ONNX Runtime runs no int8 kernel for this QDQ graph")
-    return {"ort_int8_kernels": dict(sorted(fused.items()))}
+    return {"ort_int8_kernels": fused}
+
+
+def int8_kernels(optimized) -> dict[str, int]:
+    """The int8 kernels in a graph ONNX Runtime optimized (ORT_ENABLE_EXTENDED), by op."""
+    fused = Counter(n.op_type for n in optimized.graph.node if n.op_type.startswith("QLinear"))
+    fused.update(n.op_type for n in optimized.graph.node if n.op_type in ("QGemm", "ConvInteger"))
+    return dict(sorted(fused.items()))
 
 
 class OnnxRunner:

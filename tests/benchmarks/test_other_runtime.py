@@ -1,0 +1,90 @@
+"""melanoma.benchmarks.other_runtime: artifacts run in another interpreter's runtime.
+
+The "other" interpreter here is this one (sys.executable): the same runtimes, so every
+logit must come back identical, which checks the plumbing (inputs, logits, thresholds)."""
+
+import functools
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from melanoma.benchmarks.other_runtime import main
+from melanoma.checkpoint import file_sha256
+
+
+@pytest.fixture
+def other_runtime(run_in_process):
+    return functools.partial(run_in_process, "other_runtime", main)
+
+
+def test_the_same_runtimes_give_the_same_logits(artifacts_dir, data_path):
+    command = [sys.executable, "-m", "melanoma.benchmarks.other_runtime", "--python",
+               sys.executable, "--artifacts", artifacts_dir, "--data", data_path, "--n", "16",
+               "--json"]  # fmt: skip
+    result = subprocess.run(list(map(str, command)), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["images"].startswith("16 test images of ")
+    rows = {row["file"]: row for row in report["rows"]}
+    ran = [row for name, row in rows.items() if not name.endswith(".mlpackage")]
+    assert len(ran) == 5  # executorch and onnx at both precisions, torchscript fp32
+    for row in ran:
+        assert row["status"] == "ran" and row["error"] is None, row
+        assert row["max_abs_diff"] == 0 and row["decisions_moved"] == 0, row
+        assert row["n_images"] == 16
+        assert row["runtime"].split()[0] in row["this_runtime"], row
+    assert rows["quick-cnn-coreml-fp32.mlpackage"]["status"] == "not compared"
+
+
+def test_a_file_the_runtime_refuses_is_its_one_line_error_in_the_row(
+    other_runtime, artifacts_dir, tmp_path
+):
+    name = "quick-cnn-onnx-fp32.onnx"
+    broken = tmp_path / name
+    broken.write_bytes((artifacts_dir / name).read_bytes()[:5000])  # cut short in a copy
+    manifest = json.loads((artifacts_dir / f"{name}.manifest.json").read_text())
+    manifest["file"].update(sha256=file_sha256(broken), size_bytes=5000)  # consistent
+    (tmp_path / f"{name}.manifest.json").write_text(json.dumps(manifest))
+    result = other_runtime("--python", sys.executable, "--artifacts", tmp_path)
+    assert result.returncode == 0, result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith(name)]
+    assert " onnxruntime 1." in line and "  refused: " in line and "Protobuf" in line, line
+    assert "max|diff| -  moved -  vs refused here (" in line, line
+
+
+def test_a_runtime_not_installed_there_is_listed_as_such(other_runtime, artifacts_dir,
+                                                         tmp_path):  # fmt: skip
+    # an interpreter in which `import onnxruntime` fails, as in a venv without it
+    (tmp_path / "hide" / "onnxruntime").mkdir(parents=True)
+    (tmp_path / "hide" / "onnxruntime" / "__init__.py").write_text("raise ImportError('hidden')")
+    python = tmp_path / "python"
+    python.write_text(f'#!/bin/sh\nPYTHONPATH={tmp_path / "hide"} exec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    folder = tmp_path / "artifacts"
+    folder.mkdir()
+    for name in ("quick-cnn-onnx-fp32.onnx", "quick-cnn-onnx-fp32.onnx.manifest.json"):
+        shutil.copy(artifacts_dir / name, folder / name)
+    result = other_runtime("--python", python, "--artifacts", folder)
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()[1:]
+    assert line.endswith("(CPUExecutionProvider)  not installed there (ImportError: hidden)")
+    assert " onnxruntime  max|diff| -  moved -  vs " in line, line
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--artifacts", "."], "Missing option '--python'"),
+        (["--python", "/no/such/python", "--artifacts", "."], "does not exist"),
+        (["--python", __file__, "--artifacts", "."], "not a Python interpreter"),
+        (["--python", sys.executable, "--artifacts", "EMPTY"], "no artifacts"),
+        (["--python", sys.executable, "--artifacts", "/no/such/dir"], "not found"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(other_runtime, assert_one_line_error, tmp_path, args,
+                                         message):  # fmt: skip
+    args = [str(tmp_path) if a == "EMPTY" else a for a in args]
+    assert_one_line_error(other_runtime(*args), message)
