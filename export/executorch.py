@@ -60,7 +60,8 @@ def runtime_compatibility(version: str) -> str:
     (runtime/COMPATIBILITY.md): the app must ship one of them, and the manifest is where
     its developer looks. The policy promises the writing release and at least the next
     non-patch one. Older runtimes are not promised, which is not the same as refused: the
-    1.0.0 and 1.4.1 runtimes ran this project's 1.5.1 files (int8 within one output step)."""
+    1.4.1 runtime ran this project's 1.5.1 files with 1.5.1's logits
+    (`python -m melanoma.benchmarks.other_runtime`; README)."""
     major, minor = version.split(".")[:2]
     return (
         f"written by executorch {version}; guaranteed to load in its {version} runtime, later "

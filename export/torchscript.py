@@ -5,7 +5,8 @@ official x86 wheels are not; there the frozen scripted module (BatchNorm folded
 into the convolutions) is what gets saved, and the manifest says which path ran.
 The bytecode is kept at a version that pytorch_android_lite 1.13.1, the last
 PyTorch Mobile release for Android, can read: torch 1.13.1's lite interpreter, the
-same release, ran this project's .ptl with torch 2.13's outputs.
+same release, ran this project's .ptl with torch 2.13's outputs
+(`python -m melanoma.benchmarks.other_runtime`; README, "Which runtime releases load a file").
 
 No int8: the converted QAT program is a Q/DQ graph; traced into TorchScript it
 runs as fp32 reference math, not int8 kernels, and labelling that int8 would be
@@ -35,9 +36,8 @@ FP32_TOLERANCE = 1e-4  # max |logit - eager float logit| on the sample images
 # caffe2/serialize/versions.h; 0x9 only switched the container to flatbuffers): the
 # export backports anything newer to it.
 MAX_BYTECODE_VERSION = 8
-# What the loader of 1.13.1 accepts (kMaxSupportedBytecodeVersion 0x9), which the manifest
-# states: torch 1.13.1's lite interpreter refuses a file stating 10 ("must be between 4
-# and 9") and loads one stating 9.
+# What the loader of 1.13.1 accepts, which the manifest states: kMaxSupportedBytecodeVersion
+# 0x9 in the torch 1.13.1 wheel's torch/include/caffe2/serialize/versions.h.
 ANDROID_MAX_BYTECODE_VERSION = 9
 ANDROID_RUNTIME = "org.pytorch:pytorch_android_lite:1.13.1"
 ARCHIVE_NAME = "model.ptl"  # its stem names the folder every record of the archive is in
