@@ -215,8 +215,11 @@ def test_a_folder_reads_linked_folders_once_and_lists_broken_links(tmp_path, cap
     (top / "test").symlink_to(elsewhere)  # a split kept on another disk
     (top / "labeled" / "loop").symlink_to(top)  # must not hang the walk or repeat files
     (top / "labeled" / "2_1.jpg").symlink_to(tmp_path / "deleted.jpg")
+    (top / "labeled" / "._3_1.jpg").symlink_to(tmp_path / "deleted.jpg")  # macOS, hidden
     source = FileSource(top)
-    assert source.names == ["labeled/0_0.jpg", "labeled/2_1.jpg", "test/1_1.jpg"]
+    # listed as a hidden regular file is (the layouts skip both), and not warned about
+    listed = ["labeled/._3_1.jpg", "labeled/0_0.jpg", "labeled/2_1.jpg", "test/1_1.jpg"]
+    assert source.names == listed
     assert source.read("test/1_1.jpg") == b"b"
     with pytest.raises(DataError, match=r"2_1\.jpg: a broken or looping link \(to '.*deleted"):
         source.read("labeled/2_1.jpg")
