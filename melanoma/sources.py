@@ -46,9 +46,15 @@ def read_small_text(path: Path) -> str:
 def read_file(path: Path) -> bytes:
     """A file's bytes, refusing one too large to be an image or a manifest, and anything
     but a regular file by what it is (reading a FIFO would wait forever for a writer)."""
-    if not path.is_file() and (path.exists() or path.is_symlink()):
+    try:
+        status = path.stat()  # once: thousands of photos in a pool
+    except OSError:  # missing, or a link whose target is gone or loops
+        if path.is_symlink():
+            raise DataError(f"{path}: {_not_regular(path)}") from None
+        raise
+    if not stat.S_ISREG(status.st_mode):
         raise DataError(f"{path}: {_not_regular(path)}")
-    check_file_size(path.stat().st_size, str(path))
+    check_file_size(status.st_size, str(path))
     return path.read_bytes()
 
 
