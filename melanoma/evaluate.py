@@ -55,22 +55,28 @@ def pick_split(dataset: Dataset, name: str, checkpoint: Checkpoint) -> Split:
             )
         return dataset.test
     if name == "val":
-        meta = checkpoint.meta
-        if validation_scheme(meta.train_config) == OUT_OF_FOLD:  # whatever the data
-            raise UserError(
-                f"{checkpoint.path}: cross-validated on every labeled image, so there is no "
-                "held-out val split; its out-of-fold metrics are val_metrics in metadata.json"
-            )
-        if dataset.fingerprint != meta.data_fingerprint:
-            raise UserError(
-                f"{dataset.source}: --split val is re-carved from the data the checkpoint "
-                f"was trained on (fingerprint {meta.data_fingerprint}), and this data set "
-                f"is {dataset.fingerprint}"
-            )
-        return checkpoint_split(dataset.labeled, meta.train_config, meta.seed)[1]
+        return _validation_split(dataset, checkpoint)
     if name == "labeled":
         return dataset.labeled
     raise UserError(f"unknown split {name!r}; choose from {', '.join(SPLITS)}")
+
+
+def _validation_split(dataset: Dataset, checkpoint: Checkpoint) -> Split:
+    meta = checkpoint.meta
+    if validation_scheme(meta.train_config) == OUT_OF_FOLD:  # whatever the data
+        raise UserError(
+            f"{checkpoint.path}: cross-validated on every labeled image, so there is no "
+            "held-out val split; its out-of-fold metrics are val_metrics in metadata.json"
+        )
+    if dataset.fingerprint != meta.data_fingerprint and not _kept_validation(checkpoint, dataset):
+        # without pixel hashes (checkpoints before 2026-12-03) only the exact data will do
+        which = ", with other labeled images or labels" if meta.labeled_pixel_hashes else ""
+        raise UserError(
+            f"{dataset.source}: --split val is re-carved from the data the checkpoint "
+            f"was trained on (fingerprint {meta.data_fingerprint}), and this data set "
+            f"is {dataset.fingerprint}{which}"
+        )
+    return checkpoint_split(dataset.labeled, meta.train_config, meta.seed)[1]
 
 
 def split_caveat(dataset: Dataset, name: str, checkpoint: Checkpoint) -> str | None:
@@ -128,6 +134,20 @@ def check_reproduces_scores(checkpoint: Checkpoint, dataset: Dataset) -> None:
             f"{path.name} (max |dp| {worst:.3g} on the data it trained on); its mean, std "
             "or that file's folds were edited"
         )
+
+
+def _kept_validation(checkpoint: Checkpoint, dataset: Dataset) -> bool:
+    """Its validation split, re-carved from this data, holds the images (in order, labeled
+    alike) whose predictions the checkpoint kept: only the test split or the unlabeled pool
+    differs (a broken unlabeled photo skipped). The carve depends on every label, so a
+    relabeled copy carves other images; should their labels match the kept ones,
+    check_reproduces_scores (which evaluate runs first) refuses them."""
+    meta = checkpoint.meta
+    path = scores_path(checkpoint.path, meta.train_config)
+    if not _same_labeled_pixels(meta, dataset) or not path.is_file():
+        return False
+    val = checkpoint_split(dataset.labeled, meta.train_config, meta.seed)[1]
+    return np.array_equal(val.labels.numpy(), read_scores(path)[0])
 
 
 def _same_labeled_pixels(meta, dataset: Dataset) -> bool:

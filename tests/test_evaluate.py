@@ -55,6 +55,17 @@ def test_val_of_other_data_is_refused(dataset, sgan):
         pick_split(other, "val", sgan)
 
 
+def test_val_of_a_copy_that_differs_outside_the_labeled_images_is_still_its_own(dataset, sgan):
+    """One broken unlabeled photo skipped: another fingerprint, the same validation split.
+    The same photos labeled otherwise carve another one."""
+    pool = dataclasses.replace(dataset, unlabeled=dataset.unlabeled.subset(torch.arange(100)))
+    assert pool.fingerprint != dataset.fingerprint
+    assert pick_split(pool, "val", sgan).names == pick_split(dataset, "val", sgan).names
+    flipped = dataclasses.replace(dataset.labeled, labels=1 - dataset.labeled.labels)
+    with pytest.raises(UserError, match="is [0-9a-f]+, with other labeled images or labels"):
+        pick_split(dataclasses.replace(dataset, labeled=flipped), "val", sgan)
+
+
 def test_val_of_a_cross_validated_checkpoint_says_it_has_none_whatever_the_data(dataset):
     """Not that the data differs: other data would not give it a val split either."""
     supervised = load_checkpoint("reference-supervised")
