@@ -13,6 +13,7 @@ import dataclasses
 import shutil
 import subprocess
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -44,37 +45,54 @@ def classes(tmp_path_factory) -> Path:
 def phone(tmp_path, build_manifest, classes) -> Path:
     """An app whose bundled model "old" was installed and loaded on its first start, then the
     model "new" pushed with adb (a folder tree under tmp_path)."""
-    for folder, name in (("apk/model", "old"), ("pushed", "new")):
-        (tmp_path / folder).mkdir(parents=True)
-        pte = tmp_path / folder / f"{name}-executorch-int8.pte"
-        pte.write_bytes(name.encode() * 64)
-        manifest = build_manifest(pte, [0.74, 0.53, 0.56], [0.15, 0.18, 0.2])
-        manifest = dataclasses.replace(manifest, model_name=name)
-        (tmp_path / folder / f"{pte.name}.manifest.json").write_text(manifest.to_json())
+    write_model(tmp_path / "apk/model", "old", build_manifest)
+    write_model(tmp_path / "pushed", "new", build_manifest)
     (tmp_path / "files").mkdir()
-    loaded, status, installed, folders = outcome(start(classes, tmp_path))
-    assert (loaded, installed, folders) == ("true", "old", "model")
-    assert status[1] == "Installed the model bundled with the app."
+    first = outcome(start(classes, tmp_path))
+    assert (first.loaded, first.installed, first.folders) == ("true", "old", "model")
+    assert first.status[1] == "Installed the model bundled with the app."
     (tmp_path / "pushed").rename(tmp_path / "push")
     return tmp_path
 
 
+def write_model(folder: Path, name: str, build_manifest) -> None:
+    """A verified model pair named `name` in `folder`, as the exporter writes it."""
+    folder.mkdir(parents=True)
+    pte = folder / f"{name}-executorch-int8.pte"
+    pte.write_bytes(name.encode() * 64)
+    manifest = build_manifest(pte, [0.74, 0.53, 0.56], [0.15, 0.18, 0.2])
+    manifest = dataclasses.replace(manifest, model_name=name)
+    (folder / f"{pte.name}.manifest.json").write_text(manifest.to_json())
+
+
 def start(
-    classes: Path, phone: Path, call: str = "none", kind: str = ""
+    classes: Path, phone: Path, call: str = "none", kind: str = "", action: str = ""
 ) -> subprocess.CompletedProcess:
-    """One start of the app, with ExecuTorch failing at `call` on the model "new"."""
+    """One start of the app, with ExecuTorch failing at `call` on the model "new"; `action`
+    "again": then the user taps "Try the model again"."""
     return subprocess.run(
-        ["java", "-cp", str(classes), "org.melanoma.demo.HolderCheck", str(phone), call, kind],
+        ["java", "-cp", str(classes), "org.melanoma.demo.HolderCheck", str(phone), call, kind]
+        + [action],
         capture_output=True,
         text=True,
     )
 
 
-def outcome(run: subprocess.CompletedProcess) -> tuple[str, list[str], str, str]:
-    """(loaded, the status lines, the installed model, the folders in files/) of a start."""
+class Start(NamedTuple):
+    """What a start of the app ended with."""
+
+    loaded: str  # load's result, "true" or "false"
+    status: list[str]  # the model line on screen, then one line per note
+    try_again: str  # "true" if the screen offers "Try the model again"
+    installed: str  # the model in files/model/
+    folders: str  # the folders in files/, comma-separated
+
+
+def outcome(run: subprocess.CompletedProcess) -> Start:
+    """What a start that did not die ended with."""
     assert run.returncode == 0, run.stderr
-    loaded, status, installed, folders = run.stdout.rstrip("\n").split("\t")
-    return loaded, status.split("\\n"), installed, folders
+    loaded, status, try_again, installed, folders = run.stdout.rstrip("\n").split("\t")
+    return Start(loaded, status.split("\\n"), try_again, installed, folders)
 
 
 @pytest.mark.parametrize(
@@ -94,12 +112,12 @@ def test_a_new_model_executorch_refuses_is_rolled_back_however_it_refuses(
     IllegalArgumentException, a C++ exception or bad_alloc through fbjni), the old model is loaded
     and installed alone, and one line says why. An OutOfMemoryError used to escape load(),
     ending the worker thread and so the app, on every start."""
-    loaded, status, installed, folders = outcome(start(classes, phone, call, kind))
-    assert (loaded, installed, folders) == ("true", "old", "model")
-    assert status[0].startswith("Model: old ")
-    assert status[1].startswith("The new model (new) could not be loaded: " + reason)
-    assert status[1].endswith(". Went back to the previous model.")
-    assert len(status) == 2
+    s = outcome(start(classes, phone, call, kind))
+    assert (s.loaded, s.installed, s.folders, s.try_again) == ("true", "old", "model", "false")
+    assert s.status[0].startswith("Model: old ")
+    assert s.status[1].startswith("The new model (new) could not be loaded: " + reason)
+    assert s.status[1].endswith(". Went back to the previous model.")
+    assert len(s.status) == 2
 
 
 def test_a_new_model_that_kills_the_app_while_loading_is_rolled_back_on_the_next_start(
@@ -109,9 +127,9 @@ def test_a_new_model_that_kills_the_app_while_loading_is_rolled_back_on_the_next
     start used to load it again, and die again, on every start; now it goes back to the model
     that loaded, and says why."""
     assert start(classes, phone, "forward", "die").returncode == DIED
-    loaded, status, installed, folders = outcome(start(classes, phone, "forward", "die"))
-    assert (loaded, installed, folders) == ("true", "old", "model")
-    assert status[1] == (
+    s = outcome(start(classes, phone, "forward", "die"))
+    assert (s.loaded, s.installed, s.folders) == ("true", "old", "model")
+    assert s.status[1] == (
         "The new model (new) could not be loaded: the app closed while loading it on an earlier"
         " start (a crash in ExecuTorch, or not enough memory). Went back to the previous model."
     )
@@ -122,14 +140,42 @@ def test_a_missing_runtime_library_keeps_the_new_model_for_a_later_start(classes
     that ended with that refusal is not taken for one that killed the app: once the library
     loads, the new model does."""
     for _ in range(2):
-        loaded, status, installed, folders = outcome(
-            start(classes, phone, "load", "unsatisfied_link")
+        s = outcome(start(classes, phone, "load", "unsatisfied_link"))
+        assert (s.loaded, s.installed, s.folders, s.try_again) == (
+            "false",
+            "new",
+            "model,model.prev",
+            "false",
         )
-        assert (loaded, installed, folders) == ("false", "new", "model,model.prev")
-        assert status == [
+        assert s.status == [
             "The model could not be loaded: the ExecuTorch runtime library could not be loaded"
             " on this device (the app ships arm64-v8a and x86_64 only):"
             " java.lang.UnsatisfiedLinkError: dlopen failed: library not found"
         ]
-    loaded, status, installed, folders = outcome(start(classes, phone))
-    assert (loaded, installed, folders) == ("true", "new", "model")
+    s = outcome(start(classes, phone))
+    assert (s.loaded, s.installed, s.folders) == ("true", "new", "model")
+
+
+def test_a_first_model_that_kills_the_app_while_loading_waits_for_the_user(
+    classes, tmp_path, build_manifest
+):
+    """With no model to go back to (a first install), a model whose load ends the process was
+    loaded again, and ended it again, on every start: an app that dies at launch. Now the next
+    start leaves it unloaded, says so in one line naming it, and offers to try it again; the
+    next start after that still does not load it on its own."""
+    write_model(tmp_path / "apk/model", "new", build_manifest)
+    (tmp_path / "files").mkdir()
+    assert start(classes, tmp_path, "forward", "die").returncode == DIED
+    for _ in range(2):
+        s = outcome(start(classes, tmp_path, "forward", "die"))
+        assert (s.loaded, s.installed, s.folders, s.try_again) == ("false", "new", "model", "true")
+        assert s.status == [
+            "The model new is not loaded: the app closed while loading it on an earlier start"
+            ' (a crash in ExecuTorch, or not enough memory). Tap "Try the model again" to load it'
+            " anyway."
+        ]
+    # Tried again, it is loaded again: it kills the app, or (fixed, say, by a reboot) it loads.
+    assert start(classes, tmp_path, "forward", "die", "again").returncode == DIED
+    s = outcome(start(classes, tmp_path, "none", "", "again"))
+    assert (s.loaded, s.installed, s.try_again) == ("true", "new", "false")
+    assert s.status[0].startswith("Model: new ")

@@ -12,12 +12,13 @@ import org.pytorch.executorch.Module;
  * the bundled model, {@code files/} the app's private files, {@code push/} the adb folder), with
  * ExecuTorch scripted to fail on the model named "new":
  *
- * <pre>HolderCheck ROOT CALL KIND</pre>
+ * <pre>HolderCheck ROOT CALL KIND [again]</pre>
  *
  * CALL is the Module call that fails ("none" for no failure), KIND what it throws, or "die" for
- * a native crash that ends the process. Prints one tab-separated line: load's result (or
- * "escaped" and the throwable that would end the worker thread, and the app), the model line
- * on screen, the installed model and the folders in {@code files/}.
+ * a native crash that ends the process; "again": the user taps "Try the model again" once the
+ * start has loaded or failed. Prints one tab-separated line: load's result (or "escaped" and the
+ * throwable that would end the worker thread, and the app), the model line on screen, whether
+ * it offers to try the model again, the installed model and the folders in {@code files/}.
  */
 public final class HolderCheck {
     private HolderCheck() {}
@@ -60,10 +61,15 @@ public final class HolderCheck {
         ModelHolder holder = new ModelHolder();
         String outcome;
         try {
+            boolean loaded = holder.load(phone);
+            if (args.length > 3 && "again".equals(args[3])) {
+                loaded = holder.tryAgain(phone);
+            }
             // The status is the model line and a line per note: breaks printed as backslash n.
-            outcome = holder.load(phone) + "\t" + holder.status.replace("\n", "\\n");
+            outcome = loaded + "\t" + holder.status.replace("\n", "\\n") + "\t"
+                    + holder.canTryAgain;
         } catch (Throwable e) {
-            outcome = "escaped\t" + e;
+            outcome = "escaped\t" + e + "\t?";
         }
         String[] folders = phone.getFilesDir().list();
         Arrays.sort(folders);

@@ -48,6 +48,7 @@ public final class MainActivity extends ComponentActivity {
 
     // UI-thread state.
     private TextView modelStatus;
+    private Button tryModelAgain;
     private TextView result;
     private TextView cropHint;
     private Button centreButton;
@@ -81,6 +82,7 @@ public final class MainActivity extends ComponentActivity {
         padForSystemBars(findViewById(R.id.root));
         model = new ViewModelProvider(this).get(ModelHolder.class);
         modelStatus = findViewById(R.id.model_status);
+        tryModelAgain = findViewById(R.id.try_model_again);
         result = findViewById(R.id.result);
         cropHint = findViewById(R.id.crop_hint);
         centreButton = findViewById(R.id.centre_crop);
@@ -98,7 +100,13 @@ public final class MainActivity extends ComponentActivity {
             analyse(cropView.getCropBox());
         });
 
-        model.worker.execute(this::loadModel); // runs before any image work queued below
+        tryModelAgain.setOnClickListener(v -> {
+            tryModelAgain.setVisibility(View.GONE);
+            modelStatus.setText(R.string.loading_model);
+            modelStatus.setTextColor(normalColor);
+            model.worker.execute(() -> loadModel(true));
+        });
+        model.worker.execute(() -> loadModel(false)); // runs before any image work queued below
         if (state != null) {
             cameraUri = BundleCompat.getParcelable(state, KEY_CAMERA, Uri.class);
             Uri image = BundleCompat.getParcelable(state, KEY_IMAGE, Uri.class);
@@ -154,13 +162,19 @@ public final class MainActivity extends ComponentActivity {
     // No onDestroy: the model is closed by ModelHolder.onCleared when the activity finishes for
     // good, not when it is only recreated.
 
-    /** Worker: load the model, or reuse the one an earlier instance loaded, and say so. */
-    private void loadModel() {
-        boolean ok = model.load(getApplicationContext());
+    /**
+     * Worker: load the model, or reuse the one an earlier instance loaded, and say so;
+     * {@code again}: the user asked to load a model that took the app down on an earlier start.
+     */
+    private void loadModel(boolean again) {
+        boolean ok = again ? model.tryAgain(getApplicationContext())
+                : model.load(getApplicationContext());
         String text = model.status;
+        boolean offerAgain = model.canTryAgain;
         post(() -> {
             modelStatus.setText(text);
             modelStatus.setTextColor(ok ? normalColor : ERROR_COLOR);
+            tryModelAgain.setVisibility(offerAgain ? View.VISIBLE : View.GONE);
         });
     }
 

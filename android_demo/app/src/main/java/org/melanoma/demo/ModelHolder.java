@@ -35,6 +35,7 @@ public final class ModelHolder extends ViewModel {
     String decideAt = Screening.DEFAULT_THRESHOLD; // the manifest's default threshold
     String problem = "The model is still loading."; // why there is no classifier
     String status = ""; // the model line on screen
+    boolean canTryAgain; // the model is not loaded because it crashed the app: offer to retry
 
     /** Read by the UI thread: melanoma.preprocess.MIN_SIDE until the manifest says. */
     volatile int minSide = 32;
@@ -47,8 +48,9 @@ public final class ModelHolder extends ViewModel {
         if (classifier != null) {
             return true;
         }
+        ModelStore store = new ModelStore(context);
         try {
-            ModelStore.Prepared prepared = prepareAndOpen(new ModelStore(context));
+            ModelStore.Prepared prepared = prepareAndOpen(store);
             Manifest m = prepared.files.manifest;
             Preprocessor pre = Preprocessor.fromManifest(m);
             preprocessor = pre;
@@ -59,21 +61,35 @@ public final class ModelHolder extends ViewModel {
             problem = null;
             status = describe(m) + (prepared.note.isEmpty() ? "" : "\n" + prepared.note);
             return true;
+        } catch (NotLoaded e) {
+            problem = e.getMessage();
         } catch (ManifestException e) {
             problem = "No usable model: " + e.getMessage();
         } catch (ModelLoadException e) {
             problem = "The model could not be loaded: " + e.getMessage();
         } catch (IOException e) {
             problem = "Could not install the model: " + e.getMessage();
+        } finally {
+            canTryAgain = classifier == null && store.crashedLoading();
         }
         status = problem;
         return false;
     }
 
+    /**
+     * Worker: the user asked to try the model again (the button {@link #canTryAgain} shows):
+     * load it though it took the app down on an earlier start. True if a model is loaded.
+     */
+    boolean tryAgain(Context context) {
+        new ModelStore(context).tryAgain();
+        problem = "The model is still loading.";
+        return load(context);
+    }
+
     /** Install, open and keep the model, or go back to the last one that loaded; sets
      * {@link #classifier}. */
     private ModelStore.Prepared prepareAndOpen(ModelStore store)
-            throws IOException, ManifestException, ModelLoadException {
+            throws IOException, ManifestException, ModelLoadException, NotLoaded {
         synchronized (ModelStore.INSTALL_LOCK) {
             ModelStore.Prepared prepared = store.prepare();
             try {
@@ -83,6 +99,13 @@ public final class ModelHolder extends ViewModel {
                 // release) or took the app down on an earlier start: go back to the last model
                 // that loaded, rather than fail each start.
                 ModelStore.Prepared previous = e.modelAtFault ? store.rollBack() : null;
+                if (previous == null && store.crashedLoading()) {
+                    // Nothing to go back to (a first install): loading it again would end the
+                    // app again, at every start. Leave it to the user.
+                    throw new NotLoaded("The model " + prepared.files.manifest.modelName
+                            + " is not loaded: " + e.getMessage() + ". Tap \"Try the model"
+                            + " again\" to load it anyway.");
+                }
                 if (previous == null) {
                     throw e;
                 }
@@ -107,6 +130,15 @@ public final class ModelHolder extends ViewModel {
             return open(prepared);
         } finally {
             store.endLoad(); // only a load that never ends keeps its mark
+        }
+    }
+
+    /** Why no model is loaded, as the line on screen (it names the model). */
+    private static final class NotLoaded extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        NotLoaded(String line) {
+            super(line);
         }
     }
 

@@ -94,6 +94,20 @@ final class ModelStore {
         }
     }
 
+    /** Whether the installed model took the app down while loading and is not tried again. */
+    boolean crashedLoading() {
+        synchronized (INSTALL_LOCK) {
+            return folders.crashedLoading();
+        }
+    }
+
+    /** The user asked to try the model again, though it took the app down while loading. */
+    void tryAgain() {
+        synchronized (INSTALL_LOCK) {
+            folders.tryAgain();
+        }
+    }
+
     /** The load ended without taking the app down (loaded or refused). */
     void endLoad() {
         synchronized (INSTALL_LOCK) {

@@ -20,7 +20,8 @@ import java.io.OutputStream;
  * <p>A new model can also take the app down while it loads (a native crash in ExecuTorch, or the
  * system killing the app for memory), before any code could roll it back. {@link #beginLoad}
  * marks the load and {@link #endLoad} clears the mark, so the next start sees that a load never
- * ended and goes back to the previous model instead of dying on it again on every start.
+ * ended and goes back to the previous model instead of dying on it again on every start; with
+ * none to go back to, it does not load the model until the user asks to ({@link #tryAgain}).
  */
 public final class ModelFolders {
     private static final String SOURCE_FILE = ".source";
@@ -99,16 +100,16 @@ public final class ModelFolders {
 
     /**
      * A load of the installed model begins. False if a load of it began on an earlier start and
-     * never ended (the app died in it) while there is a model to go back to: tried again, it
-     * would take the app down on every start. A model that has loaded before, or that has
-     * nothing to go back to, is always tried.
+     * never ended (the app died in it) and it has not loaded before: tried again, it would take
+     * the app down on every start. The caller goes back to the previous model, or, with none to
+     * go back to, leaves the mark until {@link #tryAgain}.
      */
     public boolean beginLoad() {
-        File mark = new File(installed, LOADING_FILE);
         if (new File(installed, LOADED_FILE).isFile()) {
             return true;
         }
-        if (mark.isFile() && previous.isDirectory()) {
+        File mark = new File(installed, LOADING_FILE);
+        if (mark.isFile()) {
             return false;
         }
         try {
@@ -117,6 +118,17 @@ public final class ModelFolders {
             // Unmarked, a load that kills the app is tried again on the next start, no worse.
         }
         return true;
+    }
+
+    /** Whether a load of the installed model took the app down and is not tried again. */
+    public boolean crashedLoading() {
+        return new File(installed, LOADING_FILE).isFile()
+                && !new File(installed, LOADED_FILE).isFile();
+    }
+
+    /** The user asked to try the installed model again: the next {@link #beginLoad} loads it. */
+    public void tryAgain() {
+        new File(installed, LOADING_FILE).delete();
     }
 
     /** The load that {@link #beginLoad} marked ended, loaded or refused, without killing the

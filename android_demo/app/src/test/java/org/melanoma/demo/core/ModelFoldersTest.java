@@ -159,15 +159,35 @@ public class ModelFoldersTest {
     }
 
     @Test
-    public void aLoadThatEndedOrHasNothingToGoBackToIsTriedAgain() throws IOException {
+    public void aLoadThatNeverEndedWithNothingToGoBackToWaitsForTheUser() throws IOException {
+        // Died on a first install: loaded on every start, it would end the app at every launch.
         ModelFolders folders = folders();
         stage(folders, "first", "assets 1");
+        assertFalse(folders.crashedLoading());
         assertTrue(folders.beginLoad());
-        assertTrue(folders.beginLoad()); // died on a first install: there is nothing else
+        ModelFolders nextStart = folders();
+        nextStart.recover();
+        assertFalse(nextStart.beginLoad());
+        assertTrue(nextStart.crashedLoading());
+        assertFalse(nextStart.rollBack());
+        assertFalse(nextStart.beginLoad()); // nor on the start after
+        nextStart.tryAgain(); // the user asked
+        assertFalse(nextStart.crashedLoading());
+        assertTrue(nextStart.beginLoad());
+        nextStart.endLoad();
+        nextStart.keepInstalled();
+        assertTrue(nextStart.beginLoad());
+    }
+
+    @Test
+    public void aLoadThatEndedIsTriedAgain() throws IOException {
+        ModelFolders folders = folders();
+        stage(folders, "first", "assets 1");
         folders.keepInstalled();
         stage(folders, "new", "adb");
         assertTrue(folders.beginLoad());
         folders.endLoad(); // refused without dying (no runtime library): tried on the next start
+        assertFalse(folders.crashedLoading());
         assertTrue(folders.beginLoad());
     }
 
