@@ -179,3 +179,60 @@ def test_a_first_model_that_kills_the_app_while_loading_waits_for_the_user(
     s = outcome(start(classes, tmp_path, "none", "", "again"))
     assert (s.loaded, s.installed, s.try_again) == ("true", "new", "false")
     assert s.status[0].startswith("Model: new ")
+
+
+def new_apk(phone: Path, build_manifest) -> None:
+    """The app updated to an APK that bundles the model "new" (and nothing pushed)."""
+    shutil.rmtree(phone / "push")
+    shutil.rmtree(phone / "apk/model")
+    write_model(phone / "apk/model", "new", build_manifest)
+
+
+def test_a_bundled_model_that_kills_the_app_while_loading_is_not_installed_again(
+    classes, phone, build_manifest
+):
+    """An APK update whose model ends the process while it loads: the next start went back to the
+    previous model, and the start after installed the bundled one again and died: the app died
+    at every other launch. Now the model it went back to stays, with the line saying why and
+    "Try the model again", which installs the bundled model once more."""
+    new_apk(phone, build_manifest)
+    assert start(classes, phone, "forward", "die").returncode == DIED
+    runs = [start(classes, phone, "forward", "die") for _ in range(3)]
+    assert [run.returncode for run in runs] == [0, 0, 0]  # it was [0, DIED, 0]
+    for run in runs:
+        s = outcome(run)
+        assert (s.loaded, s.installed, s.folders, s.try_again) == (
+            "true",
+            "old",
+            "model,model.declined",
+            "true",
+        )
+        assert s.status[0].startswith("Model: old ")
+        assert s.status[1:] == [
+            "The new model (new) could not be loaded: the app closed while loading it on an"
+            " earlier start (a crash in ExecuTorch, or not enough memory). Went back to the"
+            ' previous model. Tap "Try the model again" to load it anyway.'
+        ]
+    assert start(classes, phone, "forward", "die", "again").returncode == DIED
+    s = outcome(start(classes, phone, "none", "", "again"))  # gone back, then tried: it loads
+    assert (s.loaded, s.installed, s.folders, s.try_again) == ("true", "new", "model", "false")
+
+
+def test_a_bundled_model_executorch_refuses_is_not_installed_again_on_each_start(
+    classes, phone, build_manifest
+):
+    """It used to be copied in, refused and undone again on every start. Now it stays out: on
+    the second start, where ExecuTorch would load it, the previous model is still the one."""
+    new_apk(phone, build_manifest)
+    for call in ("load", "none"):
+        s = outcome(start(classes, phone, call, "bad_alloc"))
+        assert (s.loaded, s.installed, s.folders, s.try_again) == (
+            "true",
+            "old",
+            "model,model.declined",
+            "true",
+        )
+        assert s.status[1].startswith(
+            "The new model (new) could not be loaded: ExecuTorch could not load new-executorch"
+        )
+        assert s.status[1].endswith(' Tap "Try the model again" to load it anyway.')

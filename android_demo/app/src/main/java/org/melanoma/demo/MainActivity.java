@@ -164,7 +164,8 @@ public final class MainActivity extends ComponentActivity {
 
     /**
      * Worker: load the model, or reuse the one an earlier instance loaded, and say so;
-     * {@code again}: the user asked to load a model that took the app down on an earlier start.
+     * {@code again}: the user asked to load a model that took the app down on an earlier start,
+     * or the bundled one that was rolled back.
      */
     private void loadModel(boolean again) {
         boolean ok = again ? model.tryAgain(getApplicationContext())

@@ -35,7 +35,7 @@ public final class ModelHolder extends ViewModel {
     String decideAt = Screening.DEFAULT_THRESHOLD; // the manifest's default threshold
     String problem = "The model is still loading."; // why there is no classifier
     String status = ""; // the model line on screen
-    boolean canTryAgain; // the model is not loaded because it crashed the app: offer to retry
+    boolean canTryAgain; // a model crashed the app or was rolled back: offer to try it again
 
     /** Read by the UI thread: melanoma.preprocess.MIN_SIDE until the manifest says. */
     volatile int minSide = 32;
@@ -70,7 +70,7 @@ public final class ModelHolder extends ViewModel {
         } catch (IOException e) {
             problem = "Could not install the model: " + e.getMessage();
         } finally {
-            canTryAgain = classifier == null && store.crashedLoading();
+            canTryAgain = store.canTryAgain();
         }
         status = problem;
         return false;
@@ -78,10 +78,15 @@ public final class ModelHolder extends ViewModel {
 
     /**
      * Worker: the user asked to try the model again (the button {@link #canTryAgain} shows):
-     * load it though it took the app down on an earlier start. True if a model is loaded.
+     * load it though it took the app down on an earlier start, or install and load the bundled
+     * model that was rolled back, in place of the previous one. True if a model is loaded.
      */
     boolean tryAgain(Context context) {
         new ModelStore(context).tryAgain();
+        if (classifier != null) {
+            classifier.close();
+            classifier = null;
+        }
         problem = "The model is still loading.";
         return load(context);
     }
@@ -98,21 +103,23 @@ public final class ModelHolder extends ViewModel {
                 // It passed the manifest checks but ExecuTorch refuses it (a .pte from another
                 // release) or took the app down on an earlier start: go back to the last model
                 // that loaded, rather than fail each start.
-                ModelStore.Prepared previous = e.modelAtFault ? store.rollBack() : null;
+                String name = prepared.files.manifest.modelName;
+                String why = "The new model (" + name + ") could not be loaded: "
+                        + e.getMessage() + ". Went back to the previous model.";
+                ModelStore.Prepared previous = e.modelAtFault ? store.rollBack(why) : null;
                 if (previous == null && store.crashedLoading()) {
                     // Nothing to go back to (a first install): loading it again would end the
                     // app again, at every start. Leave it to the user.
-                    throw new NotLoaded("The model " + prepared.files.manifest.modelName
-                            + " is not loaded: " + e.getMessage() + ". Tap \"Try the model"
-                            + " again\" to load it anyway.");
+                    throw new NotLoaded("The model " + name + " is not loaded: " + e.getMessage()
+                            + ". " + ModelStore.TRY_AGAIN);
                 }
                 if (previous == null) {
                     throw e;
                 }
                 classifier = open(previous);
-                prepared = new ModelStore.Prepared(previous.files, "The new model ("
-                        + prepared.files.manifest.modelName + ") could not be loaded: "
-                        + e.getMessage() + ". Went back to the previous model.");
+                // A bundled model is declined: the button installs it again.
+                prepared = new ModelStore.Prepared(previous.files,
+                        why + (store.canTryAgain() ? " " + ModelStore.TRY_AGAIN : ""));
             }
             store.keepInstalled();
             return prepared;

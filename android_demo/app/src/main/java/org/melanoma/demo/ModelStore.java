@@ -21,7 +21,7 @@ import org.melanoma.demo.core.ModelFolders;
  *   <li><b>installed</b>: {@code files/model/} (app-private). The app only ever loads from here.
  *   <li><b>bundled</b>: {@code assets/model/} in the APK (written by prepare_model.sh). Copied to
  *       installed on first run, and again when the APK bundles a different model, unless a model
- *       pushed with adb is installed.
+ *       pushed with adb is installed or this bundled model was rolled back (declined).
  *   <li><b>pushed</b>: {@code /sdcard/Android/data/org.melanoma.demo/files/model/}, writable with
  *       {@code adb push} (push_model.sh). On start, a pushed pair that passes the manifest and
  *       sha256 checks replaces the installed model and is removed from there; a pair that fails
@@ -39,6 +39,9 @@ final class ModelStore {
     static final Object INSTALL_LOCK = new Object();
 
     private static final String ASSETS = "model";
+
+    /** The end of the line that names a model the button "Try the model again" would load. */
+    static final String TRY_AGAIN = "Tap \"Try the model again\" to load it anyway.";
 
     /** The verified model to load, and a note for the screen about where it came from. */
     static final class Prepared {
@@ -76,11 +79,12 @@ final class ModelStore {
 
     /**
      * The installed model did not load: put back the last one that did and open that. Null if
-     * there is none (a first install).
+     * there is none (a first install). {@code why}: the line on screen, kept while a bundled
+     * model is declined.
      */
-    Prepared rollBack() throws IOException, ManifestException {
+    Prepared rollBack(String why) throws IOException, ManifestException {
         synchronized (INSTALL_LOCK) {
-            if (!folders.rollBack()) {
+            if (!folders.rollBack(why)) {
                 return null;
             }
             return new Prepared(ModelFiles.open(folders.installed), "");
@@ -101,7 +105,18 @@ final class ModelStore {
         }
     }
 
-    /** The user asked to try the model again, though it took the app down while loading. */
+    /** Whether "Try the model again" has a model to try: one that crashed or was declined. */
+    boolean canTryAgain() {
+        synchronized (INSTALL_LOCK) {
+            try {
+                return folders.crashedLoading() || declinedBundled(bundledStamp()) != null;
+            } catch (IOException e) {
+                return false;
+            }
+        }
+    }
+
+    /** The user asked to try the model again: one that crashed, or the declined bundled one. */
     void tryAgain() {
         synchronized (INSTALL_LOCK) {
             folders.tryAgain();
@@ -129,8 +144,13 @@ final class ModelStore {
         String source = folders.source();
         boolean fromAssets = source.isEmpty() || source.startsWith("assets");
         if (stamp != null && fromAssets && !source.equals("assets " + stamp)) {
-            installFromAssets(stamp);
-            note.append("Installed the model bundled with the app. ");
+            String declined = declinedBundled(stamp);
+            if (declined == null) {
+                installFromAssets(stamp);
+                note.append("Installed the model bundled with the app. ");
+            } else {
+                note.append(declined).append(' ').append(TRY_AGAIN).append(' ');
+            }
         }
         File pushed = pushedDir();
         if (pushed != null) {
@@ -144,6 +164,11 @@ final class ModelStore {
                             + " before building, or push one with android_demo/push_model.sh."
                     : ""), e);
         }
+    }
+
+    /** Why the bundled model was rolled back on an earlier start, or null if it was not. */
+    private String declinedBundled(String stamp) throws IOException {
+        return stamp == null ? null : folders.declined("assets " + stamp);
     }
 
     private String importPushed(File pushed) {

@@ -22,11 +22,16 @@ import java.io.OutputStream;
  * marks the load and {@link #endLoad} clears the mark, so the next start sees that a load never
  * ended and goes back to the previous model instead of dying on it again on every start; with
  * none to go back to, it does not load the model until the user asks to ({@link #tryAgain}).
+ *
+ * <p>A bundled model that was rolled back is declined ({@link #declined}): the APK still bundles
+ * it, and installed again on the next start it would crash the app, or be refused, again: every
+ * other start. It stays declined until {@link #tryAgain} or an APK that bundles another model.
  */
 public final class ModelFolders {
     private static final String SOURCE_FILE = ".source";
     private static final String LOADED_FILE = ".loaded"; // this folder's model has loaded
     private static final String LOADING_FILE = ".loading"; // a load began and has not ended
+    private static final String ASSETS_SOURCE = "assets"; // how a bundled model's source starts
 
     /** The only folder a model is loaded from. */
     public final File installed;
@@ -36,13 +41,16 @@ public final class ModelFolders {
     public final File previous;
     /** A refused model on its way out of {@link #rollBack}. */
     private final File refused;
+    /** The source of a bundled model that was rolled back, and the line that says why. */
+    private final File declinedFile;
 
-    /** {@code parent/model}, {@code .new}, {@code .prev} and {@code .refused}. */
+    /** {@code parent/model}, {@code .new}, {@code .prev}, {@code .refused} and {@code .declined}. */
     public ModelFolders(File parent) {
         this.installed = new File(parent, "model");
         this.staging = new File(parent, "model.new");
         this.previous = new File(parent, "model.prev");
         this.refused = new File(parent, "model.refused");
+        this.declinedFile = new File(parent, "model.declined");
     }
 
     /**
@@ -74,6 +82,7 @@ public final class ModelFolders {
      * had loaded. */
     public void swapIn(String source) throws IOException {
         writeUtf8(new File(staging, SOURCE_FILE), source);
+        declinedFile.delete(); // another model comes in: whatever was declined is not in the way
         if (new File(installed, LOADED_FILE).isFile()) {
             deleteTree(previous);
             rename(installed, previous);
@@ -83,10 +92,22 @@ public final class ModelFolders {
         rename(staging, installed);
     }
 
-    /** Go back to the last model that loaded; false if there is none (a first install). */
-    public boolean rollBack() throws IOException {
+    /**
+     * Go back to the last model that loaded; false if there is none (a first install). A bundled
+     * model is declined first, with {@code why} (the line on screen), so that a crash between the
+     * renames still finds it declined.
+     */
+    public boolean rollBack(String why) throws IOException {
         if (!previous.isDirectory()) {
             return false;
+        }
+        String source = source();
+        if (source.startsWith(ASSETS_SOURCE)) {
+            try {
+                writeUtf8(declinedFile, source + "\n" + why);
+            } catch (IOException e) {
+                // Not declined, it is installed again on the next start, as before: no worse.
+            }
         }
         // Renames first, the delete last: a crash midway never leaves half a folder installed.
         deleteTree(refused);
@@ -126,9 +147,23 @@ public final class ModelFolders {
                 && !new File(installed, LOADED_FILE).isFile();
     }
 
-    /** The user asked to try the installed model again: the next {@link #beginLoad} loads it. */
+    /**
+     * Why the bundled model from {@code source} ("assets STAMP") was rolled back on an earlier
+     * start, or null if it was not declined: then it may be installed.
+     */
+    public String declined(String source) throws IOException {
+        String text = readUtf8(declinedFile);
+        int end = text.indexOf('\n');
+        return end >= 0 && text.substring(0, end).equals(source) ? text.substring(end + 1) : null;
+    }
+
+    /**
+     * The user asked to try the model again: the next {@link #beginLoad} loads the installed
+     * one though it crashed, and a declined bundled model is installed again.
+     */
     public void tryAgain() {
         new File(installed, LOADING_FILE).delete();
+        declinedFile.delete();
     }
 
     /** The load that {@link #beginLoad} marked ended, loaded or refused, without killing the
@@ -149,18 +184,7 @@ public final class ModelFolders {
 
     /** Where the installed model came from ("assets STAMP" or "adb"), or "" if unknown. */
     public String source() throws IOException {
-        File file = new File(installed, SOURCE_FILE);
-        if (!file.isFile()) {
-            return "";
-        }
-        InputStream in = new FileInputStream(file);
-        try {
-            byte[] bytes = new byte[(int) Math.min(file.length(), 256)];
-            int n = in.read(bytes);
-            return n <= 0 ? "" : new String(bytes, 0, n, "UTF-8").trim();
-        } finally {
-            in.close();
-        }
+        return readUtf8(new File(installed, SOURCE_FILE)).trim();
     }
 
     private static boolean holdsModel(File dir) {
@@ -175,6 +199,24 @@ public final class ModelFolders {
     private static void rename(File from, File to) throws IOException {
         if (!from.renameTo(to)) {
             throw new IOException("cannot move " + from + " to " + to);
+        }
+    }
+
+    /** A small file's text (its first 4 KB), or "" if there is no such file. */
+    private static String readUtf8(File file) throws IOException {
+        if (!file.isFile()) {
+            return "";
+        }
+        InputStream in = new FileInputStream(file);
+        try {
+            byte[] bytes = new byte[(int) Math.min(file.length(), 4096)];
+            int n = 0;
+            for (int got; n < bytes.length && (got = in.read(bytes, n, bytes.length - n)) > 0; ) {
+                n += got;
+            }
+            return new String(bytes, 0, n, "UTF-8");
+        } finally {
+            in.close();
         }
     }
 

@@ -2,6 +2,7 @@ package org.melanoma.demo.core;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 
 import java.io.File;
@@ -65,7 +66,7 @@ public class ModelFoldersTest {
         assertFalse(folders.staging.exists());
         folders.keepInstalled();
         assertFalse(folders.previous.exists());
-        assertFalse(folders.rollBack()); // nothing left to go back to
+        assertFalse(folders.rollBack("refused")); // nothing left to go back to
         assertTrue(holds(folders.installed, "new"));
     }
 
@@ -75,7 +76,7 @@ public class ModelFoldersTest {
         stage(folders, "old", "assets 1");
         folders.keepInstalled();
         stage(folders, "broken", "adb");
-        assertTrue(folders.rollBack());
+        assertTrue(folders.rollBack("refused"));
         assertTrue(holds(folders.installed, "old"));
         assertFalse(holds(folders.installed, "broken"));
         assertEquals("assets 1", folders.source());
@@ -90,7 +91,7 @@ public class ModelFoldersTest {
         folders.keepInstalled();
         stage(folders, "bundled", "assets 2"); // an APK update, never loaded...
         stage(folders, "pushed", "adb"); // ...and a push in the same start
-        assertTrue(folders.rollBack());
+        assertTrue(folders.rollBack("refused"));
         assertTrue(holds(folders.installed, "good"));
     }
 
@@ -99,7 +100,7 @@ public class ModelFoldersTest {
         ModelFolders folders = folders();
         assertEquals("", folders.source());
         stage(folders, "first", "assets 1");
-        assertFalse(folders.rollBack());
+        assertFalse(folders.rollBack("refused"));
         assertTrue(holds(folders.installed, "first"));
     }
 
@@ -136,7 +137,7 @@ public class ModelFoldersTest {
         folders.recover();
         assertTrue(holds(folders.installed, "new"));
         assertTrue(holds(folders.previous, "old"));
-        assertTrue(folders.rollBack());
+        assertTrue(folders.rollBack("refused"));
         assertTrue(holds(folders.installed, "old"));
     }
 
@@ -153,7 +154,7 @@ public class ModelFoldersTest {
         ModelFolders nextStart = folders();
         nextStart.recover();
         assertFalse(nextStart.beginLoad());
-        assertTrue(nextStart.rollBack());
+        assertTrue(nextStart.rollBack("refused"));
         assertTrue(holds(nextStart.installed, "old"));
         assertTrue(nextStart.beginLoad()); // it has loaded before
     }
@@ -169,7 +170,7 @@ public class ModelFoldersTest {
         nextStart.recover();
         assertFalse(nextStart.beginLoad());
         assertTrue(nextStart.crashedLoading());
-        assertFalse(nextStart.rollBack());
+        assertFalse(nextStart.rollBack("refused"));
         assertFalse(nextStart.beginLoad()); // nor on the start after
         nextStart.tryAgain(); // the user asked
         assertFalse(nextStart.crashedLoading());
@@ -177,6 +178,39 @@ public class ModelFoldersTest {
         nextStart.endLoad();
         nextStart.keepInstalled();
         assertTrue(nextStart.beginLoad());
+    }
+
+    @Test
+    public void aBundledModelThatWasRolledBackIsDeclinedUntilTheUserAsks() throws IOException {
+        // The APK still bundles it: installed again on the next start, a model that crashed the
+        // app would crash it again, every other start.
+        ModelFolders folders = folders();
+        stage(folders, "old", "assets 1");
+        folders.keepInstalled();
+        stage(folders, "new", "assets 2");
+        assertNull(folders.declined("assets 2"));
+        assertTrue(folders.rollBack("why, in one line"));
+        ModelFolders nextStart = folders();
+        nextStart.recover();
+        assertEquals("why, in one line", nextStart.declined("assets 2"));
+        assertNull(nextStart.declined("assets 3")); // an APK that bundles another model
+        assertNull(nextStart.declined("assets 1"));
+        nextStart.tryAgain();
+        assertNull(nextStart.declined("assets 2"));
+    }
+
+    @Test
+    public void onlyABundledModelIsDeclinedAndOnlyUntilTheNextSwap() throws IOException {
+        ModelFolders folders = folders();
+        stage(folders, "old", "assets 1");
+        folders.keepInstalled();
+        stage(folders, "pushed", "adb"); // push_model.sh removed it from the push folder
+        assertTrue(folders.rollBack("why"));
+        assertNull(folders.declined("adb"));
+        stage(folders, "new", "assets 2");
+        assertTrue(folders.rollBack("why"));
+        stage(folders, "other", "adb"); // another model comes in: nothing stays declined
+        assertNull(folders.declined("assets 2"));
     }
 
     @Test
@@ -211,7 +245,7 @@ public class ModelFoldersTest {
         ModelFolders nextStart = folders();
         nextStart.recover();
         assertFalse(nextStart.previous.exists());
-        assertFalse(nextStart.rollBack());
+        assertFalse(nextStart.rollBack("refused"));
         assertTrue(holds(nextStart.installed, "new"));
     }
 
