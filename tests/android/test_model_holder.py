@@ -66,13 +66,18 @@ def write_model(folder: Path, name: str, build_manifest) -> None:
 
 
 def start(
-    classes: Path, phone: Path, call: str = "none", kind: str = "", action: str = ""
+    classes: Path,
+    phone: Path,
+    call: str = "none",
+    kind: str = "",
+    action: str = "",
+    models: str = "new",
 ) -> subprocess.CompletedProcess:
-    """One start of the app, with ExecuTorch failing at `call` on the model "new"; `action`
-    "again": then the user taps "Try the model again"."""
+    """One start of the app, with ExecuTorch failing at `call` on the model "new" (`models`
+    "all": on every model); `action` "again": then the user taps "Try the model again"."""
     return subprocess.run(
         ["java", "-cp", str(classes), "org.melanoma.demo.HolderCheck", str(phone), call, kind]
-        + [action],
+        + [action, models],
         capture_output=True,
         text=True,
     )
@@ -171,7 +176,7 @@ def test_a_first_model_that_kills_the_app_while_loading_waits_for_the_user(
         assert (s.loaded, s.installed, s.folders, s.try_again) == ("false", "new", "model", "true")
         assert s.status == [
             "The model new is not loaded: the app closed while loading it on an earlier start"
-            ' (a crash in ExecuTorch, or not enough memory). Tap "Try the model again" to load it'
+            ' (a crash in ExecuTorch, or not enough memory). Tap "Try the model again" to load new'
             " anyway."
         ]
     # Tried again, it is loaded again: it kills the app, or (fixed, say, by a reboot) it loads.
@@ -211,7 +216,7 @@ def test_a_bundled_model_that_kills_the_app_while_loading_is_not_installed_again
         assert s.status[1:] == [
             "The new model (new) could not be loaded: the app closed while loading it on an"
             " earlier start (a crash in ExecuTorch, or not enough memory). Went back to the"
-            ' previous model. Tap "Try the model again" to load it anyway.'
+            ' previous model. Tap "Try the model again" to load new anyway.'
         ]
     assert start(classes, phone, "forward", "die", "again").returncode == DIED
     s = outcome(start(classes, phone, "none", "", "again"))  # gone back, then tried: it loads
@@ -235,4 +240,21 @@ def test_a_bundled_model_executorch_refuses_is_not_installed_again_on_each_start
         assert s.status[1].startswith(
             "The new model (new) could not be loaded: ExecuTorch could not load new-executorch"
         )
-        assert s.status[1].endswith(' Tap "Try the model again" to load it anyway.')
+        assert s.status[1].endswith(' Tap "Try the model again" to load new anyway.')
+
+
+def test_a_roll_back_to_a_model_that_fails_too_says_why_both_failed(classes, phone):
+    """The previous model can fail as well (a file damaged since, not enough memory now). The
+    screen used to name only that failure, as if the previous model were the one just installed:
+    the user never learned that the new one had been refused, nor why."""
+    s = outcome(start(classes, phone, "load", "", "", "all"))
+    assert (s.loaded, s.installed, s.folders, s.try_again) == ("false", "old", "model", "false")
+    (line,) = s.status
+    new_failed = line.index(
+        "The new model (new) could not be loaded: ExecuTorch could not load new-"
+    )
+    old_failed = line.index(
+        ". Went back to the previous model (old), which could not be loaded either: ExecuTorch"
+        " could not load old-executorch-int8.pte"
+    )
+    assert new_failed == 0 < old_failed

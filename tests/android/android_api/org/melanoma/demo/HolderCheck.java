@@ -12,11 +12,11 @@ import org.pytorch.executorch.Module;
  * the bundled model, {@code files/} the app's private files, {@code push/} the adb folder), with
  * ExecuTorch scripted to fail on the model named "new":
  *
- * <pre>HolderCheck ROOT CALL KIND [again]</pre>
+ * <pre>HolderCheck ROOT CALL KIND [again] [all]</pre>
  *
  * CALL is the Module call that fails ("none" for no failure), KIND what it throws, or "die" for
  * a native crash that ends the process; "again": the user taps "Try the model again" once the
- * start has loaded or failed. Prints one tab-separated line: load's result (or "escaped" and the
+ * start has loaded or failed; "all": the call fails on every model, not only on "new". Prints one tab-separated line: load's result (or "escaped" and the
  * throwable that would end the worker thread, and the app), the model line on screen, whether
  * it offers to try the model again, the installed model and the folders in {@code files/}.
  */
@@ -55,7 +55,7 @@ public final class HolderCheck {
     public static void main(String[] args) {
         Context phone = new Phone(new File(args[0]));
         Module.failAt = args[1];
-        Module.failFor = "new-";
+        Module.failFor = args.length > 4 && "all".equals(args[4]) ? null : "new-";
         Module.dieInstead = "die".equals(args[2]);
         Module.failWith = throwable(args[2]);
         ModelHolder holder = new ModelHolder();

@@ -103,27 +103,40 @@ public final class ModelHolder extends ViewModel {
                 // It passed the manifest checks but ExecuTorch refuses it (a .pte from another
                 // release) or took the app down on an earlier start: go back to the last model
                 // that loaded, rather than fail each start.
-                String name = prepared.files.manifest.modelName;
-                String why = "The new model (" + name + ") could not be loaded: "
-                        + e.getMessage() + ". Went back to the previous model.";
-                ModelStore.Prepared previous = e.modelAtFault ? store.rollBack(why) : null;
-                if (previous == null && store.crashedLoading()) {
-                    // Nothing to go back to (a first install): loading it again would end the
-                    // app again, at every start. Leave it to the user.
-                    throw new NotLoaded("The model " + name + " is not loaded: " + e.getMessage()
-                            + ". " + ModelStore.TRY_AGAIN);
-                }
-                if (previous == null) {
-                    throw e;
-                }
-                classifier = open(previous);
-                // A bundled model is declined: the button installs it again.
-                prepared = new ModelStore.Prepared(previous.files,
-                        why + (store.canTryAgain() ? " " + ModelStore.TRY_AGAIN : ""));
+                prepared = rollBack(store, prepared.files.manifest.modelName, e);
             }
             store.keepInstalled();
             return prepared;
         }
+    }
+
+    /** Open the last model that loaded in place of {@code name}, and say why. */
+    private ModelStore.Prepared rollBack(ModelStore store, String name, ModelLoadException e)
+            throws IOException, ManifestException, ModelLoadException, NotLoaded {
+        String undone = "The new model (" + name + ") could not be loaded: " + e.getMessage();
+        String tryAgain = " " + ModelStore.tryAgain(name); // shown while a bundled one is declined
+        ModelStore.Prepared previous = e.modelAtFault
+                ? store.rollBack(undone + ". Went back to the previous model." + tryAgain) : null;
+        if (previous == null && store.crashedLoading()) {
+            // Nothing to go back to (a first install): loading it again would end the app
+            // again, at every start. Leave it to the user.
+            throw new NotLoaded("The model " + name + " is not loaded: " + e.getMessage() + "."
+                    + tryAgain);
+        }
+        if (previous == null) {
+            throw e;
+        }
+        String retry = store.canTryAgain() ? tryAgain : ""; // a bundled model, now declined
+        try {
+            classifier = open(previous);
+        } catch (ModelLoadException again) {
+            // Say both: the previous model's failure alone reads as if it were the new one.
+            throw new NotLoaded(undone + ". Went back to the previous model ("
+                    + previous.files.manifest.modelName + "), which could not be loaded either: "
+                    + again.getMessage() + "." + retry);
+        }
+        return new ModelStore.Prepared(
+                previous.files, undone + ". Went back to the previous model." + retry);
     }
 
     /** Open the installed model, unless loading it took the app down on an earlier start. */

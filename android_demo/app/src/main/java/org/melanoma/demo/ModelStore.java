@@ -41,7 +41,9 @@ final class ModelStore {
     private static final String ASSETS = "model";
 
     /** The end of the line that names a model the button "Try the model again" would load. */
-    static final String TRY_AGAIN = "Tap \"Try the model again\" to load it anyway.";
+    static String tryAgain(String model) {
+        return "Tap \"Try the model again\" to load " + model + " anyway.";
+    }
 
     /** The verified model to load, and a note for the screen about where it came from. */
     static final class Prepared {
@@ -149,7 +151,7 @@ final class ModelStore {
                 installFromAssets(stamp);
                 note.append("Installed the model bundled with the app. ");
             } else {
-                note.append(declined).append(' ').append(TRY_AGAIN).append(' ');
+                note.append(declined).append(' '); // it says why, and names the button
             }
         }
         File pushed = pushedDir();
