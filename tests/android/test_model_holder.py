@@ -258,3 +258,19 @@ def test_a_roll_back_to_a_model_that_fails_too_says_why_both_failed(classes, pho
         " could not load old-executorch-int8.pte"
     )
     assert new_failed == 0 < old_failed
+
+
+def test_a_model_that_loaded_before_and_now_kills_the_app_waits_for_the_user(classes, phone):
+    """When every load ends the process (ExecuTorch crashing on this phone now, or no memory left
+    for it), the new model died, then the previous one in the roll-back, and that one, having
+    loaded before, was loaded again at every start: the app died at every launch."""
+    runs = [start(classes, phone, "forward", "die", "", "all") for _ in range(4)]
+    assert [run.returncode for run in runs] == [DIED, DIED, 0, 0]  # new, then old in the roll-back
+    for run in runs[2:]:
+        s = outcome(run)
+        assert (s.loaded, s.installed, s.folders, s.try_again) == ("false", "old", "model", "true")
+        assert s.status == [
+            "The model old is not loaded: the app closed while loading it on an earlier start"
+            ' (a crash in ExecuTorch, or not enough memory). Tap "Try the model again" to load old'
+            " anyway."
+        ]

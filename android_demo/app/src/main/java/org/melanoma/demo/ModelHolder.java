@@ -127,13 +127,16 @@ public final class ModelHolder extends ViewModel {
             throw e;
         }
         String retry = store.canTryAgain() ? tryAgain : ""; // a bundled model, now declined
+        String previousName = previous.files.manifest.modelName;
         try {
-            classifier = open(previous);
+            classifier = openInstalled(store, previous); // marked: it may take the app down too
         } catch (ModelLoadException again) {
             // Say both: the previous model's failure alone reads as if it were the new one.
-            throw new NotLoaded(undone + ". Went back to the previous model ("
-                    + previous.files.manifest.modelName + "), which could not be loaded either: "
-                    + again.getMessage() + "." + retry);
+            if (retry.isEmpty() && store.crashedLoading()) {
+                retry = " " + ModelStore.tryAgain(previousName);
+            }
+            throw new NotLoaded(undone + ". Went back to the previous model (" + previousName
+                    + "), which could not be loaded either: " + again.getMessage() + "." + retry);
         }
         return new ModelStore.Prepared(
                 previous.files, undone + ". Went back to the previous model." + retry);

@@ -121,14 +121,11 @@ public final class ModelFolders {
 
     /**
      * A load of the installed model begins. False if a load of it began on an earlier start and
-     * never ended (the app died in it) and it has not loaded before: tried again, it would take
-     * the app down on every start. The caller goes back to the previous model, or, with none to
-     * go back to, leaves the mark until {@link #tryAgain}.
+     * never ended (the app died in it): tried again, it would take the app down on every start,
+     * even if it loaded once (now short of memory, say). The caller goes back to the previous
+     * model, or, with none to go back to, leaves the mark until {@link #tryAgain}.
      */
     public boolean beginLoad() {
-        if (new File(installed, LOADED_FILE).isFile()) {
-            return true;
-        }
         File mark = new File(installed, LOADING_FILE);
         if (mark.isFile()) {
             return false;
@@ -143,8 +140,7 @@ public final class ModelFolders {
 
     /** Whether a load of the installed model took the app down and is not tried again. */
     public boolean crashedLoading() {
-        return new File(installed, LOADING_FILE).isFile()
-                && !new File(installed, LOADED_FILE).isFile();
+        return new File(installed, LOADING_FILE).isFile();
     }
 
     /**

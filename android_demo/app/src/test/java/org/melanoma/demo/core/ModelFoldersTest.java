@@ -156,7 +156,25 @@ public class ModelFoldersTest {
         assertFalse(nextStart.beginLoad());
         assertTrue(nextStart.rollBack("refused"));
         assertTrue(holds(nextStart.installed, "old"));
-        assertTrue(nextStart.beginLoad()); // it has loaded before
+        assertTrue(nextStart.beginLoad()); // the model gone back to left no mark
+    }
+
+    @Test
+    public void aModelThatLoadedBeforeAndThenDiedLoadingIsNotTriedAgain() throws IOException {
+        // It loaded once; now every load ends the app (short of memory, say): tried at every
+        // start, the app would die at every launch.
+        ModelFolders folders = folders();
+        stage(folders, "only", "assets 1");
+        assertTrue(folders.beginLoad());
+        folders.endLoad();
+        folders.keepInstalled();
+        assertTrue(folders.beginLoad()); // a later start, which dies here
+        ModelFolders nextStart = folders();
+        nextStart.recover();
+        assertFalse(nextStart.beginLoad());
+        assertTrue(nextStart.crashedLoading());
+        nextStart.tryAgain();
+        assertTrue(nextStart.beginLoad());
     }
 
     @Test
