@@ -176,6 +176,9 @@ public final class MainActivity extends ComponentActivity {
             modelStatus.setText(text);
             modelStatus.setTextColor(ok ? normalColor : ERROR_COLOR);
             tryModelAgain.setVisibility(offerAgain ? View.VISIBLE : View.GONE);
+            if (again) {
+                analyse(cropView.getCropBox()); // the result on screen is from the model before
+            }
         });
     }
 

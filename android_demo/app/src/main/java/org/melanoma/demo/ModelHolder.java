@@ -110,7 +110,10 @@ public final class ModelHolder extends ViewModel {
         }
     }
 
-    /** Open the last model that loaded in place of {@code name}, and say why. */
+    /**
+     * {@code name} did not load: go back to the last model that loaded and open it, with a line
+     * saying why; with none to go back to, say why no model is loaded.
+     */
     private ModelStore.Prepared rollBack(ModelStore store, String name, ModelLoadException e)
             throws IOException, ManifestException, ModelLoadException, NotLoaded {
         String undone = "The new model (" + name + ") could not be loaded: " + e.getMessage();
