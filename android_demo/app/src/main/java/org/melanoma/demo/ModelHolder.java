@@ -135,7 +135,7 @@ public final class ModelHolder extends ViewModel {
             classifier = openInstalled(store, previous); // marked: it may take the app down too
         } catch (ModelLoadException again) {
             // Say both: the previous model's failure alone reads as if it were the new one.
-            if (retry.isEmpty() && store.crashedLoading()) {
+            if (store.crashedLoading()) { // the button tries the installed model first
                 retry = " " + ModelStore.tryAgain(previousName);
             }
             throw new NotLoaded(undone + ". Went back to the previous model (" + previousName

@@ -155,11 +155,13 @@ public final class ModelFolders {
 
     /**
      * The user asked to try the model again: the next {@link #beginLoad} loads the installed
-     * one though it crashed, and a declined bundled model is installed again.
+     * one though it crashed or, if it did not, a declined bundled model is installed again. One
+     * at a time, the installed one first: the line on screen names that one.
      */
     public void tryAgain() {
-        new File(installed, LOADING_FILE).delete();
-        declinedFile.delete();
+        if (!new File(installed, LOADING_FILE).delete()) {
+            declinedFile.delete();
+        }
     }
 
     /** The load that {@link #beginLoad} marked ended, loaded or refused, without killing the

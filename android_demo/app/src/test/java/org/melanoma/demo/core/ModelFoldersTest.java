@@ -213,8 +213,14 @@ public class ModelFoldersTest {
         assertEquals("why, in one line", nextStart.declined("assets 2"));
         assertNull(nextStart.declined("assets 3")); // an APK that bundles another model
         assertNull(nextStart.declined("assets 1"));
-        nextStart.tryAgain();
-        assertNull(nextStart.declined("assets 2"));
+        assertTrue(nextStart.beginLoad()); // the model gone back to dies loading, in its turn
+        ModelFolders third = folders();
+        third.tryAgain(); // first the model that crashed, which the line names...
+        assertEquals("why, in one line", third.declined("assets 2"));
+        assertTrue(third.beginLoad());
+        third.endLoad();
+        third.tryAgain(); // ...then the declined one
+        assertNull(third.declined("assets 2"));
     }
 
     @Test
