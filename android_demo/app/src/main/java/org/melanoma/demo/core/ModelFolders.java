@@ -25,7 +25,8 @@ import java.io.OutputStream;
  *
  * <p>A bundled model that was rolled back is declined ({@link #declined}): the APK still bundles
  * it, and installed again on the next start it would crash the app, or be refused, again: every
- * other start. It stays declined until {@link #tryAgain} or an APK that bundles another model.
+ * other start. It stays declined until {@link #tryAgain}, or until another model comes in (a
+ * push, or an APK that bundles another model).
  */
 public final class ModelFolders {
     private static final String SOURCE_FILE = ".source";
