@@ -274,3 +274,17 @@ def test_a_model_that_loaded_before_and_now_kills_the_app_waits_for_the_user(cla
             ' (a crash in ExecuTorch, or not enough memory). Tap "Try the model again" to load old'
             " anyway."
         ]
+
+
+def test_a_declined_bundled_model_is_still_named_when_the_model_kept_fails_later(
+    classes, phone, build_manifest
+):
+    """The screen offered "Try the model again" with only the kept model's error: nothing said
+    that the bundled model was declined, which the button would install."""
+    new_apk(phone, build_manifest)
+    outcome(start(classes, phone, "load"))  # declined, went back to "old"
+    s = outcome(start(classes, phone, "load", "", "", "all"))  # now "old" fails too
+    assert (s.loaded, s.installed, s.try_again) == ("false", "old", "true")
+    assert s.status[0].startswith("The model could not be loaded: ExecuTorch could not load old-")
+    assert s.status[1].startswith("The new model (new) could not be loaded: ")
+    assert s.status[1].endswith('Tap "Try the model again" to load new anyway.')

@@ -103,7 +103,7 @@ public final class ModelHolder extends ViewModel {
                 // It passed the manifest checks but ExecuTorch refuses it (a .pte from another
                 // release) or took the app down on an earlier start: go back to the last model
                 // that loaded, rather than fail each start.
-                prepared = rollBack(store, prepared.files.manifest.modelName, e);
+                prepared = rollBack(store, prepared, e);
             }
             store.keepInstalled();
             return prepared;
@@ -111,11 +111,13 @@ public final class ModelHolder extends ViewModel {
     }
 
     /**
-     * {@code name} did not load: go back to the last model that loaded and open it, with a line
-     * saying why; with none to go back to, say why no model is loaded.
+     * {@code refused} did not load: go back to the last model that loaded and open it, with a
+     * line saying why; with none to go back to, say why no model is loaded.
      */
-    private ModelStore.Prepared rollBack(ModelStore store, String name, ModelLoadException e)
+    private ModelStore.Prepared rollBack(
+            ModelStore store, ModelStore.Prepared refused, ModelLoadException e)
             throws IOException, ManifestException, ModelLoadException, NotLoaded {
+        String name = refused.files.manifest.modelName;
         String undone = "The new model (" + name + ") could not be loaded: " + e.getMessage();
         String tryAgain = " " + ModelStore.tryAgain(name); // shown while a bundled one is declined
         ModelStore.Prepared previous = e.modelAtFault
@@ -125,6 +127,11 @@ public final class ModelHolder extends ViewModel {
             // again, at every start. Leave it to the user.
             throw new NotLoaded("The model " + name + " is not loaded: " + e.getMessage() + "."
                     + tryAgain);
+        }
+        if (previous == null && store.canTryAgain()) {
+            // A declined bundled model: keep the line that names it, and the button.
+            throw new NotLoaded("The model could not be loaded: " + e.getMessage() + "\n"
+                    + refused.note);
         }
         if (previous == null) {
             throw e;
