@@ -23,6 +23,35 @@ from melanoma.validation_scores import target_threshold
 
 INT8_SCHEME = "int8-pt2e-xnnpack"
 FLOAT_QUANTIZATION = Quantization(scheme="none", per_channel=False, qat=False)
+# The manifest's preprocessing.steps: melanoma.images.decode_rgb and melanoma.preprocess in
+# words, for an app developer with only the manifest. Each sentence settles a reading the
+# one-word fields leave open, where a consumer written from them scored differently (an
+# exploratory script, not kept): Pillow's BOX filter for "area", rounding the resized pixels
+# to 8 bits, a gAMA PNG taken as sRGB, 16-bit grey through Pillow's convert (clipped white).
+PREPROCESSING_STEPS = [
+    "decode: JPEG or PNG only",
+    "exif_orientation applied: rotate/flip upright by the EXIF Orientation tag (a PNG's eXIf "
+    "chunk included); an orientation only in XMP or in a PNG text chunk is ignored",
+    "color_profile convert_to_srgb: with an embedded ICC profile (ignored in a 16-bit grey "
+    "PNG), convert to sRGB (relative colorimetric, clipped); else, in a PNG without an sRGB "
+    "chunk, apply its gAMA g and cHRM as Android's decoder (Skia) does: linear = "
+    "(v / 255) ** (1 / g) (sRGB's curve without gAMA), cHRM's primaries Bradford-adapted to "
+    "D50 (sRGB's without cHRM), then sRGB-encoded, clipped, rounded half up; else the values "
+    "are taken as sRGB",
+    "color RGB, 8 bits: grey is copied to R, G and B; a palette is looked up; CMYK without a "
+    "profile is R = (255 - C) * (255 - K) / 255 (likewise G with M, B with Y), rounded; a "
+    "16-bit grey sample v becomes round(v / 257), a 16-bit colour sample its high byte (v >> 8)",
+    "alpha composite_on_white: each 8-bit channel v with alpha a becomes "
+    "round(v * a / 255 + 255 - a); a PNG's tRNS key colour is transparent",
+    "crop center_square: side = min(H, W), top = floor((H - side) / 2), "
+    "left = floor((W - side) / 2); a side below min_side is refused, never upsampled",
+    "resize area to size x size: output pixel (i, j) is the mean of the source square "
+    "[i * s, (i + 1) * s) x [j * s, (j + 1) * s), s = side / size, a partly covered source "
+    "pixel weighted by its covered fraction; kept as a real number, not rounded to 8 bits "
+    "(not Pillow's BOX or BILINEAR, nor Android's createScaledBitmap, which differ)",
+    "normalize: x = (value * scale - mean[c]) / std[c] per channel in R, G, B order, float32",
+    "layout: one contiguous float32 buffer of input.shape, NCHW",
+]
 
 
 @dataclass(frozen=True)
@@ -55,6 +84,7 @@ def input_contract(mean: list[float], std: list[float]) -> InputContract:
             exif_orientation="applied",
             alpha="composite_on_white",
             color_profile="convert_to_srgb",
+            steps=list(PREPROCESSING_STEPS),
         ),
         output=OutputSpec(OUTPUT_NAME, ["N", 1], "logit", "sigmoid", "melanoma"),
     )

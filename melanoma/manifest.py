@@ -12,7 +12,7 @@ preprocessing.alpha and verification.float_decision_agreement, and requires
 input.max_batch and quantization.program_sha256, which late version-1
 manifests carry optionally. Version 3 added preprocessing.color_profile.
 Version 4 added quantization.input_range, quantization.logit_range and
-default_threshold.
+default_threshold. Version 5 added preprocessing.steps.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from melanoma.checkpoint import file_sha256, same_threshold_name
 from melanoma.errors import UserError
 from melanoma.sources import read_small_text
 
-SCHEMA_VERSION = 4
-READABLE_VERSIONS = (1, 2, 3, 4)
+SCHEMA_VERSION = 5
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 SUFFIX = ".manifest.json"
 
 
@@ -73,6 +73,7 @@ class Preprocessing:
     # "convert_to_srgb": the photo's colour space goes to sRGB as Android's decoder takes it:
     # an embedded ICC profile, else a PNG's gAMA/cHRM chunks (not applied before 2026-12-05)
     color_profile: str | None = None
+    steps: list[str] | None = None  # since version 5: each step above in words (contract.py)
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,7 @@ _RULES: dict[tuple[type, str], tuple[Callable[[Any], bool], str]] = {
     (Preprocessing, "exif_orientation"): (lambda v: v == "applied", '"applied"'),
     (Preprocessing, "alpha"): (lambda v: v == "composite_on_white", '"composite_on_white"'),
     (Preprocessing, "color_profile"): (lambda v: v == "convert_to_srgb", '"convert_to_srgb"'),
+    (Preprocessing, "steps"): (lambda v: bool(v) and all(v), "a list of non-empty strings"),
     (Verification, "float_decision_agreement"): (
         lambda v: v is None or 0 <= v <= 1,
         "a number in [0, 1] or null",
@@ -240,6 +242,7 @@ ADDED_IN: dict[tuple[type, str], int] = {
     (Quantization, "input_range"): 4,
     (Quantization, "logit_range"): 4,
     (Manifest, "default_threshold"): 4,
+    (Preprocessing, "steps"): 5,
 }
 # Fields version 1 carries optionally; required from version 2 on.
 OPTIONAL_IN_1 = {(InputSpec, "max_batch"), (Quantization, "program_sha256")}

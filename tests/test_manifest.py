@@ -11,6 +11,7 @@ import shutil
 
 import pytest
 
+from melanoma.export.contract import PREPROCESSING_STEPS
 from melanoma.manifest import (
     SCHEMA_VERSION,
     ManifestError,
@@ -25,13 +26,21 @@ from melanoma.manifest import (
 
 @pytest.fixture
 def written(exported) -> dict:
-    """An int8 manifest as the exporter writes it today (schema 4)."""
+    """An int8 manifest as the exporter writes it today (schema 5)."""
     return json.loads(manifest_path(exported["executorch", "int8"].artifact).read_text())
+
+
+def as_version_4(data: dict) -> dict:
+    """The same manifest as version 4 wrote it: without the steps version 5 added."""
+    data = json.loads(json.dumps(data))
+    data["schema_version"] = 4
+    del data["preprocessing"]["steps"]
+    return data
 
 
 def as_version_3(data: dict) -> dict:
     """The same manifest as version 3 wrote it: without the int8 ranges version 4 added."""
-    data = json.loads(json.dumps(data))
+    data = as_version_4(data)
     data["schema_version"] = 3
     del data["quantization"]["input_range"], data["quantization"]["logit_range"]
     del data["default_threshold"]
@@ -55,9 +64,10 @@ def as_version_1(data: dict) -> dict:
     return data
 
 
-def test_the_exporter_writes_version_4_with_its_fields(written):
+def test_the_exporter_writes_version_5_with_its_fields(written):
     manifest = manifest_from_dict(written)
-    assert written["schema_version"] == SCHEMA_VERSION == 4
+    assert written["schema_version"] == SCHEMA_VERSION == 5
+    assert manifest.preprocessing.steps == PREPROCESSING_STEPS
     low, high = manifest.quantization.input_range
     assert low < 0 < high and manifest.quantization.logit_range[0] < 0
     assert manifest.default_threshold == "youden" == manifest.thresholds[0].name
@@ -65,6 +75,12 @@ def test_the_exporter_writes_version_4_with_its_fields(written):
     assert manifest.preprocessing.exif_orientation == "applied"
     assert manifest.preprocessing.alpha == "composite_on_white"
     assert 0 <= manifest.verification.float_decision_agreement <= 1
+
+
+def test_version_4_reads_without_the_steps(written):
+    manifest = manifest_from_dict(as_version_4(written))
+    assert manifest.schema_version == 4 and manifest.preprocessing.steps is None
+    assert manifest.default_threshold == "youden"
 
 
 def test_version_3_reads_without_the_int8_ranges(written):
@@ -98,6 +114,10 @@ def test_a_field_of_another_version_is_refused(written):
     older["preprocessing"]["color_profile"] = "convert_to_srgb"
     with pytest.raises(ManifestError, match=r"preprocessing: unknown field\(s\) color_profile"):
         manifest_from_dict(older)
+    v4 = as_version_4(written)
+    v4["preprocessing"]["steps"] = PREPROCESSING_STEPS
+    with pytest.raises(ManifestError, match=r"preprocessing: unknown field\(s\) steps"):
+        manifest_from_dict(v4)
     v3 = as_version_3(written)
     v3["quantization"]["logit_range"] = None
     with pytest.raises(ManifestError, match=r"quantization: unknown field\(s\) logit_range"):
@@ -107,6 +127,7 @@ def test_a_field_of_another_version_is_refused(written):
         ("quantization", "logit_range"),
         ("preprocessing", "color_profile"),
         ("preprocessing", "exif_orientation"),
+        ("preprocessing", "steps"),
         ("verification", "float_decision_agreement"),
         ("input", "max_batch"),
         ("quantization", "program_sha256"),
@@ -126,6 +147,9 @@ def test_a_field_of_another_version_is_refused(written):
         ("preprocessing", "alpha", None, '"composite_on_white"'),
         ("preprocessing", "exif_orientation", None, '"applied"'),
         ("preprocessing", "exif_orientation", "ignored", '"applied"'),
+        ("preprocessing", "steps", None, "a list of non-empty strings"),
+        ("preprocessing", "steps", [], "a list of non-empty strings"),
+        ("preprocessing", "steps", ["decode", ""], "a list of non-empty strings"),
         ("verification", "float_decision_agreement", 1.5, r"a number in \[0, 1\] or null"),
         ("quantization", "input_range", [3.0, -4.0], r"\[low, high\] or null"),
         ("quantization", "logit_range", [1.0], r"\[low, high\] or null"),
@@ -172,10 +196,10 @@ def test_a_threshold_is_found_under_any_spelling_of_its_target(written):
     assert find_threshold(thresholds, "sensitivity_0.95") is None
 
 
-@pytest.mark.parametrize("version", [0, 5, "2", None, True])
+@pytest.mark.parametrize("version", [0, 6, "2", None, True])
 def test_unknown_versions_are_refused(written, version):
     written["schema_version"] = version
-    with pytest.raises(ManifestError, match="expected 1 or 2 or 3 or 4"):
+    with pytest.raises(ManifestError, match="expected 1 or 2 or 3 or 4 or 5"):
         manifest_from_dict(written)
 
 

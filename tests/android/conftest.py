@@ -94,10 +94,11 @@ ADDED_FIELDS = {
     ("quantization", "input_range"): (4, None),
     ("quantization", "logit_range"): (4, None),
     (None, "default_threshold"): (4, "youden"),  # None: a top-level field
+    ("preprocessing", "steps"): (5, None),  # None: as the exporter wrote it
 }
 # Optional in version 1 (absent in its early manifests), required from version 2.
 V1_OPTIONAL = {("input", "max_batch"), ("quantization", "program_sha256")}
-VERSIONS = (1, 2, 3, 4)
+VERSIONS = (1, 2, 3, 4, 5)
 
 
 def as_version(exported: dict, version: int) -> dict:
@@ -128,68 +129,56 @@ def _set(section: str, **values):
 # the field named (the app words refusals of settings it does not run its own way); "schema": an
 # unknown schema version. The JSON cases are made from the text in write_bad_manifests.
 BAD_MANIFESTS = [
-    ("schema_v5.json", "schema", None, lambda d: d.update(schema_version=5), None),
+    ("schema_v6.json", "schema", None, lambda d: d.update(schema_version=6), None),
     ("schema_missing.json", "schema", None, lambda d: d.pop("schema_version"), None),
     ("missing_mean.json", "message", None, _pop("preprocessing", "mean"), None),
     ("missing_thresholds.json", "message", None, lambda d: d.pop("thresholds"), None),
-    (
-        "threshold_field.json", "message", None,
-        lambda d: d["thresholds"][0].pop("val_specificity"), None,
-    ),
+    ("threshold_field.json", "message", None,
+     lambda d: d["thresholds"][0].pop("val_specificity"), None),
     ("unknown_output_field.json", "message", None, _set("output", temperature=1.0), None),
-    (
-        "v1_with_alpha.json", "message", 1,
-        _set("preprocessing", alpha="composite_on_white"), None,
-    ),
-    (
-        "v2_missing_alpha.json", "message", 2, _pop("preprocessing", "alpha"),
-        "manifest.preprocessing: missing field(s) alpha",
-    ),
+    ("v1_with_alpha.json", "message", 1,
+     _set("preprocessing", alpha="composite_on_white"), None),
+    ("v2_missing_alpha.json", "message", 2, _pop("preprocessing", "alpha"),
+     "manifest.preprocessing: missing field(s) alpha"),
     (
         "v2_missing_float_agreement.json", "message", 2,
         _pop("verification", "float_decision_agreement"),
         "manifest.verification: missing field(s) float_decision_agreement",
     ),
-    (
-        "v2_missing_max_batch.json", "message", 2, _pop("input", "max_batch"),
-        "manifest.input: missing field(s) max_batch",
-    ),
-    (
-        "v2_unsupported_alpha.json", "field", 2, _set("preprocessing", alpha="premultiplied"),
-        "manifest.preprocessing.alpha",
-    ),
+    ("v2_missing_max_batch.json", "message", 2, _pop("input", "max_batch"),
+     "manifest.input: missing field(s) max_batch"),
+    ("v2_unsupported_alpha.json", "field", 2, _set("preprocessing", alpha="premultiplied"),
+     "manifest.preprocessing.alpha"),
     (
         "v2_with_color_profile.json", "message", 2,
         _set("preprocessing", color_profile="convert_to_srgb"),
         "manifest.preprocessing: unknown field(s) color_profile",
     ),
-    (
-        "v3_missing_color_profile.json", "message", 3, _pop("preprocessing", "color_profile"),
-        "manifest.preprocessing: missing field(s) color_profile",
-    ),
+    ("v3_missing_color_profile.json", "message", 3, _pop("preprocessing", "color_profile"),
+     "manifest.preprocessing: missing field(s) color_profile"),
     (
         "v3_unsupported_color_profile.json", "field", 3,
         _set("preprocessing", color_profile="as_stored"),
         "manifest.preprocessing.color_profile",
     ),
-    (
-        "v3_with_input_range.json", "message", 3, _set("quantization", input_range=[-4.0, 3.0]),
-        "manifest.quantization: unknown field(s) input_range",
-    ),
-    (
-        "v4_missing_logit_range.json", "message", 4, _pop("quantization", "logit_range"),
-        "manifest.quantization: missing field(s) logit_range",
-    ),
+    ("v3_with_input_range.json", "message", 3, _set("quantization", input_range=[-4.0, 3.0]),
+     "manifest.quantization: unknown field(s) input_range"),
+    ("v4_with_steps.json", "message", 4, _set("preprocessing", steps=["decode"]),
+     "manifest.preprocessing: unknown field(s) steps"),
+    ("v5_missing_steps.json", "message", 5, _pop("preprocessing", "steps"),
+     "manifest.preprocessing: missing field(s) steps"),
+    ("v5_empty_step.json", "field", 5, _set("preprocessing", steps=["decode", ""]),
+     "manifest.preprocessing.steps"),
+    ("v4_missing_logit_range.json", "message", 4, _pop("quantization", "logit_range"),
+     "manifest.quantization: missing field(s) logit_range"),
     (
         "v4_unknown_default_threshold.json", "message", 4,
         lambda d: d.update(default_threshold="sensitivity_0.95"),
         "manifest.default_threshold: 'sensitivity_0.95' is not one of the thresholds "
         "(youden, sensitivity_0.90)",
     ),
-    (
-        "v4_missing_default_threshold.json", "message", 4, lambda d: d.pop("default_threshold"),
-        "manifest: missing field(s) default_threshold",
-    ),
+    ("v4_missing_default_threshold.json", "message", 4, lambda d: d.pop("default_threshold"),
+     "manifest: missing field(s) default_threshold"),
     (
         "v4_int8_without_logit_range.json", "message", 4, _set("quantization", logit_range=None),
         "manifest.quantization: input_range and logit_range must both be set for int8 and both "

@@ -36,6 +36,7 @@ CONTRACT = "(what the exporter writes for this checkpoint)"
         ("preprocessing.resize", "bilinear", 'manifest preprocessing.resize "bilinear", expected'),
         ("preprocessing.size", 64, "manifest preprocessing.size 64, expected 32"),
         ("preprocessing.min_side", 8, "manifest preprocessing.min_side 8, expected 32"),
+        ("preprocessing.steps", ["decode", "resize"], 'manifest preprocessing.steps ["decode"'),
         ("input.shape", ["N", 3, 64, 64], 'manifest input.shape ["N", 3, 64, 64], expected ["N"'),
         ("input.layout", "NHWC", 'manifest input.layout "NHWC", expected "NCHW"'),
         ("input.dtype", "uint8", 'manifest input.dtype "uint8", expected "float32"'),
@@ -54,22 +55,29 @@ def test_contract_field_edited_is_failed(bench_edited, setting, field, value, re
     assert all(CONTRACT in r for r in subject.reasons if r.startswith("manifest input"))
 
 
+def to_version_4(data):
+    """Version 4 had no preprocessing.steps."""
+    data["schema_version"] = 4
+    del data["preprocessing"]["steps"]
+
+
 def to_version_3(data):
     """Version 3 had no int8 input_range or logit_range, nor default_threshold."""
+    to_version_4(data)
     data["schema_version"] = 3
     del data["quantization"]["input_range"], data["quantization"]["logit_range"]
     del data["default_threshold"]
 
 
 def to_version_1(data):
-    """Version 1 had none of the fields versions 2-4 added."""
+    """Version 1 had none of the fields versions 2-5 added."""
     to_version_3(data)
     data["schema_version"] = 1
     del data["preprocessing"]["exif_orientation"], data["preprocessing"]["alpha"]
     del data["preprocessing"]["color_profile"], data["verification"]["float_decision_agreement"]
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_an_older_manifest_states_less_and_still_passes(bench_edited, version):
     """A field its version did not have is not stated, not wrong."""
 
@@ -78,7 +86,7 @@ def test_an_older_manifest_states_less_and_still_passes(bench_edited, version):
         data["schema_version"] = 2
         del data["preprocessing"]["color_profile"]
 
-    older = {1: to_version_1, 2: to_version_2, 3: to_version_3}[version]
+    older = {1: to_version_1, 2: to_version_2, 3: to_version_3, 4: to_version_4}[version]
     for name in (ONNX, ONNX_INT8):
         subject = bench_edited(name, older)
         assert subject.status == "verified", (name, subject.reasons)

@@ -1,19 +1,24 @@
 """export/contract.py: what every artifact of a checkpoint promises, computed in one place."""
 
 import dataclasses
+import io
 import shutil
 
+import numpy as np
 import torch
+from PIL import Image
 
 from melanoma.checkpoint import file_sha256, resolve_checkpoint_dir
 from melanoma.export.contract import (
     FLOAT_QUANTIZATION,
+    PREPROCESSING_STEPS,
     existing_qat,
     input_contract,
     int8_quantization,
     value_range,
 )
-from melanoma.preprocess import normalize
+from melanoma.images import decode_rgb
+from melanoma.preprocess import crop_and_resize, normalize
 from melanoma.pt2e import int8_ranges
 from melanoma.qat_checkpoint import PROGRAM, load_qat
 
@@ -57,3 +62,41 @@ def test_an_int8_program_in_out_made_from_another_checkpoint_is_not_reused(
     shutil.rmtree(left)
     shutil.copytree(export_source / "qat", left)  # made from the same weights and metadata
     assert existing_qat(float_only_checkpoint, tmp_path, "quick-float") == left
+
+
+def test_the_manifest_spells_out_each_named_step():
+    """Each one-word field (resize "area", ...) starts the sentence that says what it means:
+    written from the names alone, a consumer used Pillow's BOX filter for "area"."""
+    prep = input_contract([0.5] * 3, [0.25] * 3).preprocessing
+    assert prep.steps == PREPROCESSING_STEPS
+    for name in ("exif_orientation", "color_profile", "color", "alpha", "crop", "resize"):
+        value = getattr(prep, name)
+        assert sum(step.startswith(f"{name} {value}") for step in prep.steps) == 1, name
+
+
+def test_the_steps_hold_for_area_resize_cmyk_and_16_bit_grey():
+    """What the sentences claim, checked against the code that does it."""
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (70, 45, 3), dtype=np.uint8)  # H 70, W 45: top = 12
+    side, s = 45, 45 / 32
+    square = photo[12 : 12 + side].astype(np.float64)
+    cover = np.array(  # covered fraction of source pixel k in output cell i, over s
+        [[max(0.0, min((i + 1) * s, k + 1) - max(i * s, k)) / s for k in range(side)]
+         for i in range(32)]
+    )  # fmt: skip
+    resized = crop_and_resize(photo)  # kept as real numbers, not rounded to 8 bits
+    np.testing.assert_allclose(resized, np.einsum("ik,klc,jl->ijc", cover, square, cover))
+    assert not np.allclose(resized, np.round(resized))
+    box = np.asarray(Image.fromarray(photo[12 : 12 + side]).resize((32, 32), Image.BOX))
+    assert np.abs(box - resized).max() > 1  # not Pillow's BOX
+    cmyk = rng.integers(0, 256, (8, 8, 4), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(cmyk, "CMYK").save(buffer, "TIFF")  # stored as is, unlike a JPEG
+    rgb = Image.open(buffer).convert("RGB")
+    c, k = cmyk[..., :3].astype(float), cmyk[..., 3:].astype(float)
+    np.testing.assert_array_equal(rgb, np.floor((255 - c) * (255 - k) / 255 + 0.5))
+    grey = np.array([[0, 2442, 2559, 32767, 65535]], dtype=np.uint16)  # 2442: 9.5 levels
+    buffer = io.BytesIO()
+    Image.fromarray(grey).save(buffer, "PNG")
+    decoded = decode_rgb(buffer.getvalue(), "grey16.png")[..., 0]
+    np.testing.assert_array_equal(decoded, np.floor(grey / 257 + 0.5))

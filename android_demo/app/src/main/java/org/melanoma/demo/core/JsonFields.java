@@ -128,6 +128,21 @@ final class JsonFields {
         return out;
     }
 
+    /** A non-empty list of non-empty strings (melanoma.manifest._RULES for preprocessing.steps). */
+    List<String> strings(String key) throws ManifestException {
+        List<String> out = new ArrayList<String>();
+        for (Object v : list(key)) {
+            if (!(v instanceof String) || ((String) v).isEmpty()) {
+                break;
+            }
+            out.add((String) v);
+        }
+        if (out.isEmpty() || out.size() < list(key).size()) {
+            throw new ManifestException(path(key) + ": expected a list of non-empty strings");
+        }
+        return Collections.unmodifiableList(out);
+    }
+
     /** An object whose values are all strings (Python's {@code dict[str, str]}). */
     Map<String, String> stringMap(String key) throws ManifestException {
         JsonFields fields = object(key);

@@ -20,7 +20,7 @@ public final class Manifest {
      */
     public static final int OLDEST_SCHEMA_VERSION = 1;
 
-    public static final int NEWEST_SCHEMA_VERSION = 4;
+    public static final int NEWEST_SCHEMA_VERSION = 5;
 
     public final int schemaVersion;
     public final String modelName;
@@ -136,6 +136,9 @@ public final class Manifest {
         public final String alpha; // "composite_on_white": transparency becomes white
         // Since schema version 3; null before, whose exporters took every photo's values as sRGB.
         public final String colorProfile; // "convert_to_srgb": an embedded ICC profile applies
+        // Since schema version 5 (null before): the steps above in words, for a reader with only
+        // the manifest; the app implements the named fields above and only keeps these.
+        public final List<String> steps;
 
         Preprocessing(
                 String color,
@@ -148,7 +151,8 @@ public final class Manifest {
                 double[] std,
                 String exifOrientation,
                 String alpha,
-                String colorProfile) {
+                String colorProfile,
+                List<String> steps) {
             this.color = color;
             this.crop = crop;
             this.resize = resize;
@@ -160,6 +164,7 @@ public final class Manifest {
             this.exifOrientation = exifOrientation;
             this.alpha = alpha;
             this.colorProfile = colorProfile;
+            this.steps = steps;
         }
 
         public double[] mean() {

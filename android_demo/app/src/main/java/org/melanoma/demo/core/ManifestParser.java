@@ -15,7 +15,7 @@ import java.util.List;
  * preprocessing.alpha and verification.float_decision_agreement, and requires input.max_batch and
  * quantization.program_sha256, which version 1 has optionally. Version 3 adds
  * preprocessing.color_profile. Version 4 adds quantization.input_range and logit_range, and
- * default_threshold.
+ * default_threshold. Version 5 adds preprocessing.steps.
  */
 public final class ManifestParser {
     private static final String WHERE = "manifest";
@@ -164,7 +164,9 @@ public final class ManifestParser {
                 },
                 NONE,
                 new String[] {"exif_orientation", "alpha"},
-                new String[] {"color_profile"});
+                new String[] {"color_profile"},
+                NONE,
+                new String[] {"steps"});
         boolean v2 = version >= 2;
         return new Manifest.Preprocessing(
                 f.string("color"),
@@ -177,7 +179,8 @@ public final class ManifestParser {
                 f.numbers("std"),
                 v2 ? f.string("exif_orientation") : null,
                 v2 ? f.string("alpha") : null,
-                version >= 3 ? f.string("color_profile") : null);
+                version >= 3 ? f.string("color_profile") : null,
+                version >= 5 ? f.strings("steps") : null);
     }
 
     private static Manifest.OutputSpec outputSpec(JsonFields f) throws ManifestException {

@@ -71,6 +71,8 @@ public class ExportedManifestTest {
                     m.preprocessing.alpha);
             assertEquals(file.getName(), version < 3 ? null : "convert_to_srgb",
                     m.preprocessing.colorProfile);
+            assertEquals(file.getName(), version < 5 ? null : exported.preprocessing.steps,
+                    m.preprocessing.steps);
             if (version < 4) {
                 assertNull(file.getName(), m.quantization.inputRange);
             } else {

@@ -179,16 +179,16 @@ public class ManifestParserTest {
 
     @Test
     public void unknownSchemaVersionsAreRefusedFirst() {
-        for (String version : new String[] {"5", "0", "\"1\"", "null", "1.5", "2.0"}) {
+        for (String version : new String[] {"6", "0", "\"1\"", "null", "1.5", "2.0"}) {
             String json = SampleManifest.with("\"schema_version\": 1", "\"schema_version\": "
                     + version).replace("\"model_name\": \"cnn\",", ""); // also missing a field
             ManifestException e = refused(json, "manifest: schema_version ");
             assertTrue(version + ": " + e, e instanceof UnknownSchemaVersionException);
-            assertTrue(e.getMessage(), e.getMessage().contains("expected 1 to 4"));
+            assertTrue(e.getMessage(), e.getMessage().contains("expected 1 to 5"));
             assertTrue(e.getMessage(), e.getMessage().contains("update the app"));
         }
         ManifestException e = refused(SampleManifest.with("  \"schema_version\": 1,\n", ""),
-                "manifest: schema_version missing, expected 1 to 4");
+                "manifest: schema_version missing, expected 1 to 5");
         assertTrue(e instanceof UnknownSchemaVersionException);
     }
 
