@@ -199,7 +199,7 @@ def _size(n: int) -> str:
 def _size_ratios(results: list[ExportResult]) -> list[str]:
     sizes = {(r.target, r.precision): r.manifest.file.size_bytes for r in results if r.manifest}
     return [
-        f"{target} int8 is {sizes[target, 'int8'] / sizes[target, 'fp32']:.0%} of fp32 in size"
+        f"{target} int8 is {sizes[target, 'int8'] / sizes[target, 'fp32']:.1%} of fp32 in size"
         for target in TARGETS
         if (target, "int8") in sizes and (target, "fp32") in sizes
     ]

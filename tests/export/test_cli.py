@@ -77,7 +77,7 @@ def test_main_job_prints_its_table_and_nothing_on_stderr(melanoma_export, tmp_pa
         for p in ("fp32", "int8")
     )
     ratio = int8.file.size_bytes / fp32.file.size_bytes
-    assert f"executorch int8 is {ratio:.0%} of fp32 in size" in result.stdout
+    assert f"executorch int8 is {ratio:.1%} of fp32 in size" in result.stdout
 
 
 def test_progress_names_each_artifact_before_its_export(
