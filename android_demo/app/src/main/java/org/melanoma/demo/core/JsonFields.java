@@ -130,14 +130,15 @@ final class JsonFields {
 
     /** A non-empty list of non-empty strings (melanoma.manifest._RULES for preprocessing.steps). */
     List<String> strings(String key) throws ManifestException {
+        List<Object> values = list(key);
         List<String> out = new ArrayList<String>();
-        for (Object v : list(key)) {
+        for (Object v : values) {
             if (!(v instanceof String) || ((String) v).isEmpty()) {
                 break;
             }
             out.add((String) v);
         }
-        if (out.isEmpty() || out.size() < list(key).size()) {
+        if (values.isEmpty() || out.size() < values.size()) {
             throw new ManifestException(path(key) + ": expected a list of non-empty strings");
         }
         return Collections.unmodifiableList(out);
