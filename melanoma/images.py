@@ -21,7 +21,11 @@ IMAGE_FORMATS = ("JPEG", "MPO", "PNG")
 # is more likely a decompression bomb than a photo of a mole. Pillow refuses from 179 MP
 # (twice its MAX_IMAGE_PIXELS) as it opens the file; both say the same to the user.
 MAX_PIXELS = 170_000_000
-_TOO_LARGE = f"over {MAX_PIXELS // 10**6} megapixels, too large for a photo (a decompression bomb?)"
+# A real photo this large comes from a 200 MP camera mode (16320x12240): say so, not only "bomb".
+_TOO_LARGE = (
+    f"over {MAX_PIXELS // 10**6} megapixels: a decompression bomb, or a photo taken in a "
+    "200 MP camera mode (take it at 50 MP or less)"
+)
 # Modes whose embedded ICC profile is applied; 16-bit grey ("I;16") keeps its values.
 ICC_MODES = ("RGB", "RGBA", "L", "LA", "CMYK", "P", "PA")
 log = logging.getLogger(__name__)

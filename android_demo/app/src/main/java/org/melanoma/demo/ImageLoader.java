@@ -54,8 +54,8 @@ final class ImageLoader {
         refuseFormatsPythonRefuses(bounds.outMimeType);
         if ((long) bounds.outWidth * bounds.outHeight > MAX_PIXELS) {
             throw new IOException(bounds.outWidth + "x" + bounds.outHeight + " is over "
-                    + MAX_PIXELS / 1_000_000 + " megapixels, too large for a photo "
-                    + "(a decompression bomb?)");
+                    + MAX_PIXELS / 1_000_000 + " megapixels: a decompression bomb, or a photo "
+                    + "taken in a 200 MP camera mode (take it at 50 MP or less)");
         }
         // BitmapFactory fills the rows of a cut-off file and does not say so; Python refuses it.
         try (InputStream in = open(resolver, uri)) {
