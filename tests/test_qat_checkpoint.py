@@ -7,6 +7,7 @@ import json
 import logging
 import shutil
 import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -25,6 +26,7 @@ from melanoma.qat_checkpoint import (
     made_from,
     resolve_qat_dir,
 )
+from melanoma.sources import MAX_FILE_BYTES
 
 # Listed here, not read from INHERITED_FIELDS: a field dropped from that tuple must fail.
 COPIED = ["method", "arch", "arch_args", "data_fingerprint", "mean", "std", "thresholds"]
@@ -63,31 +65,60 @@ class _RunsCodeWhenUnpickled:
         return (open, (self.marker, "w"))
 
 
+def _copy_with_program(tmp_path, write_members) -> Path:
+    """A copy of reference-sgan whose program.pt2 is rewritten by write_members(old, new),
+    its sha256 in qat/metadata.json updated to match: only the archive's contents differ."""
+    source = resolve_checkpoint_dir("reference-sgan")
+    copy = tmp_path / "sgan"
+    shutil.copytree(source, copy)
+    program = copy / "qat" / "program.pt2"
+    with zipfile.ZipFile(source / "qat" / "program.pt2") as old:
+        with zipfile.ZipFile(program, "w") as new:
+            write_members(old, new)
+    meta = json.loads((copy / "qat" / "metadata.json").read_text())
+    meta["weights_sha256"] = hashlib.sha256(program.read_bytes()).hexdigest()
+    (copy / "qat" / "metadata.json").write_text(json.dumps(meta))
+    return copy
+
+
 def test_a_program_that_would_run_code_when_loaded_is_refused_before_torch_unpickles_it(
     tmp_path,
 ):
     """torch.export.load unpickles the sample inputs with weights_only=False once the
     weights_only=True attempt fails: a program.pt2 (its sha256 matched only against the
     metadata.json beside it) ran code on load, which weights.pt (weights_only=True) cannot."""
-    source = resolve_checkpoint_dir("reference-sgan")
-    copy = tmp_path / "sgan"
-    shutil.copytree(source, copy)
     marker = tmp_path / "code-ran"
     payload = io.BytesIO()
     torch.save(_RunsCodeWhenUnpickled(marker), payload)
-    program = copy / "qat" / "program.pt2"
-    with zipfile.ZipFile(source / "qat" / "program.pt2") as old:
-        with zipfile.ZipFile(program, "w") as new:
-            for info in old.infolist():
-                data = old.read(info.filename)
-                if info.filename.endswith("sample_inputs/model.pt"):
-                    data = payload.getvalue()
-                new.writestr(info, data)
-    meta = json.loads((copy / "qat" / "metadata.json").read_text())
-    meta["weights_sha256"] = hashlib.sha256(program.read_bytes()).hexdigest()
-    (copy / "qat" / "metadata.json").write_text(json.dumps(meta))
+
+    def swap_sample_inputs(old, new):
+        for info in old.infolist():
+            data = old.read(info.filename)
+            if info.filename.endswith("sample_inputs/model.pt"):
+                data = payload.getvalue()
+            new.writestr(info, data)
+
+    copy = _copy_with_program(tmp_path, swap_sample_inputs)
     qat_dir = find_qat(copy)  # the exporter's path: the float weights are the source's
     assert qat_dir == copy / "qat"
     with pytest.raises(CheckpointError, match=r"unreadable exported program \(refused"):
         load_qat(qat_dir)
     assert not marker.exists()
+
+
+def test_a_program_whose_members_inflate_past_the_limit_is_refused_before_any_is_read(tmp_path):
+    """A few hundred KB of deflated zeros declaring 257 MB: testzip would inflate it all."""
+
+    def add_zeros(old, new):
+        for info in old.infolist():
+            new.writestr(info, old.read(info.filename))
+        extra = zipfile.ZipInfo("sgan/extra/zeros")
+        extra.compress_type = zipfile.ZIP_DEFLATED
+        with new.open(extra, "w", force_zip64=True) as member:
+            for _ in range(MAX_FILE_BYTES // (1 << 20) + 1):
+                member.write(bytes(1 << 20))
+
+    copy = _copy_with_program(tmp_path, add_zeros)
+    assert (copy / "qat" / "program.pt2").stat().st_size < 2_000_000
+    with pytest.raises(CheckpointError, match=r"\(its members inflate to \d+ bytes, over the"):
+        load_qat(copy / "qat")
