@@ -26,7 +26,7 @@ from melanoma.checkpoint import (
 )
 from melanoma.errors import first_line
 from melanoma.pt2e import exact_int8_ranges
-from melanoma.sources import MAX_FILE_BYTES
+from melanoma.sources import MAX_FILE_BYTES, zip_inflating_past_limit
 
 log = logging.getLogger(__name__)
 PROGRAM = "program.pt2"
@@ -97,9 +97,14 @@ def _check_archive(program_path: Path) -> None:
     metadata.json beside it) would run code on load, though weights.pt is loaded with
     weights_only=True; a converted int8 program needs none of those. (The graph's JSON is
     not read.)"""
+    declared = zip_inflating_past_limit(program_path)  # before testzip inflates it all
+    if declared is not None:
+        raise CheckpointError(
+            f"{program_path}: unreadable exported program (its members inflate to {declared} "
+            f"bytes, over the {MAX_FILE_BYTES} byte limit)"
+        )
     try:
         with zipfile.ZipFile(program_path) as archive:
-            _refuse_inflating_past_limit(archive, program_path)
             broken_member = archive.testzip()
             if broken_member is not None:
                 raise CheckpointError(
@@ -109,18 +114,6 @@ def _check_archive(program_path: Path) -> None:
     except (zipfile.BadZipFile, EOFError) as err:
         why = first_line(err)
         raise CheckpointError(f"{program_path}: unreadable exported program ({why})") from None
-
-
-def _refuse_inflating_past_limit(archive: zipfile.ZipFile, program_path: Path) -> None:
-    """testzip inflates every member, and torch.export.load reads those it needs into memory:
-    a few KB of deflated zeros can declare gigabytes. torch writes its members stored, and a
-    program of these models holds a few MB; zipfile stops each at its declared size."""
-    inflated = sum(info.file_size for info in archive.infolist())
-    if inflated > MAX_FILE_BYTES:
-        raise CheckpointError(
-            f"{program_path}: unreadable exported program (its members inflate to {inflated} "
-            f"bytes, over the {MAX_FILE_BYTES} byte limit)"
-        )
 
 
 def _refuse_code(archive: zipfile.ZipFile, program_path: Path) -> None:

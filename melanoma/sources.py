@@ -32,6 +32,19 @@ def check_file_size(size: int, where: str) -> None:
         raise DataError(f"{where}: {size} bytes, over the {MAX_FILE_BYTES} byte limit for a file")
 
 
+def zip_inflating_past_limit(path: Path) -> int | None:
+    """The bytes a zip's members declare, if over MAX_FILE_BYTES, else None (also for a file
+    that is no readable zip). Torch's files are zips read member by member into memory, and
+    torch reads deflated members as well as the stored ones it writes: a few hundred KB of
+    deflated zeros can declare gigabytes. zipfile and torch stop each at its declared size."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, NotImplementedError, UnicodeDecodeError):
+        return None  # the reader names what is wrong with it
+    return declared if declared > MAX_FILE_BYTES else None
+
+
 def read_small_text(path: Path) -> str:
     """A metadata or manifest file's text. A FIFO would block the read and /dev/zero never
     end it, so anything but a regular file under the size limit is an OSError naming it."""

@@ -1,6 +1,7 @@
 import hashlib
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from melanoma.checkpoint import (
     save_checkpoint,
 )
 from melanoma.model import CNNConfig, SmallCNN, config_dict
+from melanoma.sources import MAX_FILE_BYTES
 
 
 def make_meta(config: CNNConfig) -> CheckpointMeta:
@@ -260,6 +262,22 @@ def test_unreadable_weights_with_a_matching_sha256(saved, content):
     (path / "weights.pt").write_bytes(content)
     _edit_meta(path, weights_sha256=hashlib.sha256(content).hexdigest())
     with pytest.raises(CheckpointError, match="weights.pt: not a"):
+        load_checkpoint(path)
+
+
+def test_weights_whose_members_inflate_past_the_limit_are_refused_unread(saved):
+    """torch.load reads deflated members too: a few hundred KB can declare gigabytes."""
+    path = saved[0]
+    with zipfile.ZipFile(path / "weights.pt", "a") as archive:
+        zeros = zipfile.ZipInfo("weights/extra")
+        zeros.compress_type = zipfile.ZIP_DEFLATED
+        with archive.open(zeros, "w", force_zip64=True) as member:
+            for _ in range(MAX_FILE_BYTES // (1 << 20) + 1):
+                member.write(bytes(1 << 20))
+    content = (path / "weights.pt").read_bytes()
+    assert len(content) < 2_000_000
+    _edit_meta(path, weights_sha256=hashlib.sha256(content).hexdigest())
+    with pytest.raises(CheckpointError, match=r"weights.pt: its members inflate to \d+ bytes"):
         load_checkpoint(path)
 
 
