@@ -17,11 +17,11 @@ from melanoma.sources import DataError
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 # MPO: the multi-picture JPEG many phone cameras write; Pillow names it apart.
 IMAGE_FORMATS = ("JPEG", "MPO", "PNG")
-# Phone photos reach 50-108 MP (200 MP sensors bin to those); anything far above that
-# is more likely a decompression bomb than a photo of a mole. Pillow refuses from 179 MP
-# (twice its MAX_IMAGE_PIXELS) as it opens the file; both say the same to the user.
+# Phone photos reach 50-108 MP (200 MP sensors bin to those by default); above that is a
+# decompression bomb or a 200 MP mode's 16320x12240 photo, which the message names too.
+# Pillow refuses from 179 MP (twice its MAX_IMAGE_PIXELS, process-wide) as it opens the
+# file; both say the same to the user.
 MAX_PIXELS = 170_000_000
-# A real photo this large comes from a 200 MP camera mode (16320x12240): say so, not only "bomb".
 _TOO_LARGE = (
     f"over {MAX_PIXELS // 10**6} megapixels: a decompression bomb, or a photo taken in a "
     "200 MP camera mode (take it at 50 MP or less)"
