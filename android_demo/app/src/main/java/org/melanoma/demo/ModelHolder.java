@@ -119,21 +119,21 @@ public final class ModelHolder extends ViewModel {
             throws IOException, ManifestException, ModelLoadException, NotLoaded {
         String name = refused.files.manifest.modelName;
         String undone = "The new model (" + name + ") could not be loaded: " + e.getMessage();
-        String tryAgain = " " + ModelStore.tryAgain(name); // shown while a bundled one is declined
+        String tryAgain = " " + ModelStore.tryAgainLine(name); // while a bundled one is declined
         ModelStore.Prepared previous = e.modelAtFault
                 ? store.rollBack(undone + ". Went back to the previous model." + tryAgain) : null;
-        if (previous == null && store.crashedLoading()) {
-            // Nothing to go back to (a first install): loading it again would end the app
-            // again, at every start. Leave it to the user.
-            throw new NotLoaded("The model " + name + " is not loaded: " + e.getMessage() + "."
-                    + tryAgain);
-        }
-        if (previous == null && store.canTryAgain()) {
-            // A declined bundled model: keep the line that names it, and the button.
-            throw new NotLoaded("The model could not be loaded: " + e.getMessage() + "\n"
-                    + refused.note);
-        }
         if (previous == null) {
+            if (store.crashedLoading()) {
+                // Nothing to go back to (a first install): loading it again would end the app
+                // again, at every start. Leave it to the user.
+                throw new NotLoaded("The model " + name + " is not loaded: " + e.getMessage()
+                        + "." + tryAgain);
+            }
+            if (store.canTryAgain()) {
+                // A declined bundled model: keep the line that names it, and the button.
+                throw new NotLoaded("The model could not be loaded: " + e.getMessage() + "\n"
+                        + refused.note);
+            }
             throw e;
         }
         String retry = store.canTryAgain() ? tryAgain : ""; // a bundled model, now declined
@@ -143,7 +143,7 @@ public final class ModelHolder extends ViewModel {
         } catch (ModelLoadException again) {
             // Say both: the previous model's failure alone reads as if it were the new one.
             if (store.crashedLoading()) { // the button tries the installed model first
-                retry = " " + ModelStore.tryAgain(previousName);
+                retry = " " + ModelStore.tryAgainLine(previousName);
             }
             throw new NotLoaded(undone + ". Went back to the previous model (" + previousName
                     + "), which could not be loaded either: " + again.getMessage() + "." + retry);

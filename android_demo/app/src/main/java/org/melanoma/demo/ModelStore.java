@@ -41,7 +41,7 @@ final class ModelStore {
     private static final String ASSETS = "model";
 
     /** The end of the line that names a model the button "Try the model again" would load. */
-    static String tryAgain(String model) {
+    static String tryAgainLine(String model) {
         return "Tap \"Try the model again\" to load " + model + " anyway.";
     }
 
