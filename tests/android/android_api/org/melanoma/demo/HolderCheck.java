@@ -1,6 +1,7 @@
 package org.melanoma.demo;
 
 import android.content.Context;
+import android.content.ContextWrapper;
 import android.content.res.AssetManager;
 import java.io.File;
 import java.util.Arrays;
@@ -23,11 +24,12 @@ import org.pytorch.executorch.Module;
 public final class HolderCheck {
     private HolderCheck() {}
 
-    /** The app's folders under one root. */
-    static final class Phone extends Context {
+    /** The app's folders under one root; the rest of Context is not called. */
+    static final class Phone extends ContextWrapper {
         private final File root;
 
         Phone(File root) {
+            super(null);
             this.root = root;
         }
 
