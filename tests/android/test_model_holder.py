@@ -1,10 +1,11 @@
 """ModelHolder's swap and roll-back, run on the JVM: a pushed model that ExecuTorch refuses,
 however the refusal arrives, must leave the previous model loaded and installed.
 
-ModelHolder and ModelStore are Android code; `android_api/` holds stand-ins for the few Android
-classes they use (Context, AssetManager, ViewModel), so they compile here with the app's core and
-the executorch-android stand-ins of test_executorch_api.py. Each run of HolderCheck is one start
-of the app on a folder tree: `apk/model/` bundles the model "old", `push/` is the adb folder.
+ModelHolder and ModelStore are Android code; `android_api/` holds stand-ins for the Android
+classes the app uses (these two: Context, AssetManager, ViewModel), so they compile here with the
+app's core and the executorch-android stand-ins of test_executorch_api.py. Each run of
+HolderCheck is one start of the app on a folder tree: `apk/model/` bundles the model "old",
+`push/` is the adb folder.
 """
 
 from __future__ import annotations
