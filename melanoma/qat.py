@@ -223,11 +223,23 @@ def qat_finetune(
         finals = (out_dir / PROGRAM, out_dir / METADATA)
         with atomic_paths(*finals) as (program_temp, meta_temp):
             with program_temp.open("wb") as handle:
+                _drop_stack_traces(program)
                 torch.export.save(program, handle)  # a handle: save() wants a .pt2 path
             splits = (train, val, dataset.unlabeled)
             qat_meta = _qat_meta(checkpoint, program, splits, config, program_temp)
             meta_temp.write_text(json.dumps(asdict(qat_meta), indent=2) + "\n")
     return out_dir
+
+
+def _drop_stack_traces(program) -> None:
+    """Each node's stack_trace names the Python files the model was traced from by absolute
+    path (this install's site-packages, under a user's home folder): debug text nothing that
+    loads the program reads, which program.pt2 would otherwise carry to whoever it is shared
+    with, as the .ptl's source ranges did."""
+    for module in program.graph_module.modules():
+        if isinstance(module, torch.fx.GraphModule):
+            for node in module.graph.nodes:
+                node.meta.pop("stack_trace", None)
 
 
 def _refuse_out_dir(out_dir: Path, source: Path) -> None:

@@ -3,6 +3,8 @@ rows are distilled, when the ranges freeze, and what the seed draws (test_qat.py
 `qat` command and checks the saved directory)."""
 
 import dataclasses
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,3 +120,16 @@ def test_the_program_records_the_torch_threads_it_was_made_on(source, dataset, t
     finally:
         torch.set_num_threads(before)
     assert load_qat(qat_dir).meta.train_config["torch_threads"] == other
+
+
+def test_the_saved_program_names_no_install_path(source, dataset, tmp_path):
+    """torch.export keeps each node's stack trace, with the absolute path of the package's
+    files (a user's home folder), in program.pt2; a shared program would carry it."""
+    config = dataclasses.replace(SMALL, epochs=0)
+    qat_dir = qat_module.qat_finetune(source, dataset, config, tmp_path / "qat")
+    install = str(Path(qat_module.__file__).resolve().parent).encode()
+    with zipfile.ZipFile(qat_dir / "program.pt2") as archive:
+        members = [archive.read(name) for name in archive.namelist()]
+    assert any(b'"dequantize_per_channel"' in member for member in members)  # the graph is here
+    assert not [member for member in members if install in member or b"stack_trace" in member]
+    assert load_qat(qat_dir).meta.weights_sha256  # and it still loads
