@@ -32,7 +32,7 @@ from melanoma.config_checks import ConfigError
 from melanoma.errors import UserError, first_line
 from melanoma.methods import TRAINERS as RECORDED_METHODS
 from melanoma.metrics import sensitivity_target
-from melanoma.sources import MAX_FILE_BYTES, read_small_text, zip_inflating_past_limit
+from melanoma.sources import read_small_text, torch_zip_refusal
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
@@ -323,11 +323,9 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
         raise CheckpointError(f"{ckpt_dir}: {WEIGHTS} {why}")
     if file_sha256(weights) != meta.weights_sha256:
         raise CheckpointError(f"{weights}: sha256 does not match metadata (truncated or replaced?)")
-    declared = zip_inflating_past_limit(weights)
-    if declared is not None:
-        raise CheckpointError(
-            f"{weights}: its members inflate to {declared} bytes, over the {MAX_FILE_BYTES} limit"
-        )
+    refusal = torch_zip_refusal(weights)
+    if refusal is not None:
+        raise CheckpointError(f"{weights}: {refusal}")
     try:
         with warnings.catch_warnings():  # torch warns on some corrupt pickles before failing
             warnings.simplefilter("ignore")

@@ -26,7 +26,7 @@ from melanoma.checkpoint import (
 )
 from melanoma.errors import first_line
 from melanoma.pt2e import exact_int8_ranges
-from melanoma.sources import MAX_FILE_BYTES, zip_inflating_past_limit
+from melanoma.sources import torch_zip_refusal
 
 log = logging.getLogger(__name__)
 PROGRAM = "program.pt2"
@@ -97,12 +97,9 @@ def _check_archive(program_path: Path) -> None:
     metadata.json beside it) would run code on load, though weights.pt is loaded with
     weights_only=True; a converted int8 program needs none of those. (The graph's JSON is
     not read.)"""
-    declared = zip_inflating_past_limit(program_path)  # before testzip inflates it all
-    if declared is not None:
-        raise CheckpointError(
-            f"{program_path}: unreadable exported program (its members inflate to {declared} "
-            f"bytes, over the {MAX_FILE_BYTES} byte limit)"
-        )
+    refusal = torch_zip_refusal(program_path)  # before testzip inflates it all
+    if refusal is not None:
+        raise CheckpointError(f"{program_path}: unreadable exported program ({refusal})")
     try:
         with zipfile.ZipFile(program_path) as archive:
             broken_member = archive.testzip()

@@ -10,7 +10,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from melanoma.errors import UserError, listing
+from melanoma.errors import UserError, first_line, listing
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +32,25 @@ def check_file_size(size: int, where: str) -> None:
         raise DataError(f"{where}: {size} bytes, over the {MAX_FILE_BYTES} byte limit for a file")
 
 
-def zip_inflating_past_limit(path: Path) -> int | None:
-    """The bytes a zip's members declare, if over MAX_FILE_BYTES, else None (also for a file
-    that is no readable zip). Torch's files are zips read member by member into memory, and
-    torch reads deflated members as well as the stored ones it writes: a few hundred KB of
-    deflated zeros can declare gigabytes. zipfile and torch stop each at its declared size."""
+def torch_zip_refusal(path: Path) -> str | None:
+    """Why torch must not read this zip (its members declare more than MAX_FILE_BYTES, or
+    zipfile cannot list them), else None (also for a file that is no zip at all: torch names
+    what it is). Torch's files are zips read member by member into memory, and torch reads
+    deflated members as well as the stored ones it writes: a few hundred KB of deflated
+    zeros can declare gigabytes. zipfile and torch stop each at its declared size. Torch's
+    reader accepts what zipfile refuses to list (a member asking for zip version 6.4, a name
+    flagged UTF-8 that is not), so such a zip is refused, not passed on unchecked: torch
+    never writes one."""
+    if not zipfile.is_zipfile(path):
+        return None
     try:
         with zipfile.ZipFile(path) as archive:
             declared = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, NotImplementedError, UnicodeDecodeError):
-        return None  # the reader names what is wrong with it
-    return declared if declared > MAX_FILE_BYTES else None
+    except (zipfile.BadZipFile, OSError, NotImplementedError, UnicodeDecodeError) as err:
+        return f"a zip whose members cannot be listed ({first_line(err)})"
+    if declared > MAX_FILE_BYTES:
+        return f"its members inflate to {declared} bytes, over the {MAX_FILE_BYTES} byte limit"
+    return None
 
 
 def read_small_text(path: Path) -> str:

@@ -281,6 +281,21 @@ def test_weights_whose_members_inflate_past_the_limit_are_refused_unread(saved):
         load_checkpoint(path)
 
 
+def test_weights_zipfile_cannot_list_are_refused_unread(saved):
+    """torch reads a zip with a member asking for zip version 6.4, which zipfile will not
+    list: the size check let it through, so its other members could declare gigabytes."""
+    path = saved[0]
+    with zipfile.ZipFile(path / "weights.pt", "a") as archive:
+        folder = archive.namelist()[0].split("/")[0]  # torch reads members of one folder only
+        extra = zipfile.ZipInfo(f"{folder}/extra")
+        extra.extract_version = 64  # zipfile writes it, and refuses to list it
+        archive.writestr(extra, b"x")
+    content = (path / "weights.pt").read_bytes()
+    _edit_meta(path, weights_sha256=hashlib.sha256(content).hexdigest())
+    with pytest.raises(CheckpointError, match=r"weights.pt: a zip whose members cannot be listed"):
+        load_checkpoint(path)
+
+
 def test_an_integer_past_pythons_digit_limit_is_corrupt_metadata(saved):
     text = (saved[0] / "metadata.json").read_text()
     (saved[0] / "metadata.json").write_text(text.replace('"seed": 0', '"seed": ' + "9" * 5000))

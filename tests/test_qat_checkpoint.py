@@ -122,3 +122,19 @@ def test_a_program_whose_members_inflate_past_the_limit_is_refused_before_any_is
     assert (copy / "qat" / "program.pt2").stat().st_size < 2_000_000
     with pytest.raises(CheckpointError, match=r"\(its members inflate to \d+ bytes, over the"):
         load_qat(copy / "qat")
+
+
+def test_a_program_zipfile_cannot_list_is_refused_in_one_line(tmp_path):
+    """torch reads a zip with a member asking for zip version 6.4, which zipfile will not
+    list: the size check passed it unchecked and the next zipfile call raised a traceback."""
+
+    def add_member_of_zip_6_4(old, new):
+        for info in old.infolist():
+            new.writestr(info, old.read(info.filename))
+        extra = zipfile.ZipInfo("sgan/extra/note")
+        extra.extract_version = 64  # zipfile writes it, and refuses to list it
+        new.writestr(extra, b"x")
+
+    copy = _copy_with_program(tmp_path, add_member_of_zip_6_4)
+    with pytest.raises(CheckpointError, match=r"cannot be listed \(zip file version 6.4\)\)$"):
+        load_qat(copy / "qat")
