@@ -281,8 +281,9 @@ def _refuse_overlapping_members(archive: zipfile.ZipFile, path: Path) -> None:
     into its data. A valid archive stores each member once, before the central directory.
     Python 3.11.8 and later refuse these as they read; the 3.11 this runs on may not."""
     entries = sorted(archive.infolist(), key=lambda info: info.header_offset)
-    ends = [entry.header_offset for entry in entries[1:]] + [archive.start_dir]
-    for entry, end in zip(entries, ends, strict=True):
+    # each member's data ends before the next header, the last one's before the directory
+    offsets = [entry.header_offset for entry in entries] + [archive.start_dir]
+    for entry, end in zip(entries, offsets[1:], strict=True):  # no entry: an empty zip
         # a lower bound on where its data ends: the header's name and extra field not counted
         if entry.header_offset + LOCAL_HEADER_BYTES + entry.compress_size > end:
             raise DataError(

@@ -318,6 +318,13 @@ def test_a_zip_zipfile_refuses_to_list_is_a_data_error(tmp_path, offset, value, 
         FileSource(archive)
 
 
+def test_an_empty_zip_lists_no_files(tmp_path):
+    """No member to check for overlap: the check raised a ValueError traceback."""
+    archive = tmp_path / "empty.zip"
+    zipfile.ZipFile(archive, "w").close()
+    assert FileSource(archive).names == []
+
+
 def _stored_block(quoted: bytes) -> bytes:
     """The header of a non-final deflate block that copies `quoted` through as it is."""
     return struct.pack("<B2H", 0, len(quoted), len(quoted) ^ 0xFFFF)
