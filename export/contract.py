@@ -40,7 +40,8 @@ PREPROCESSING_STEPS = [
     "are taken as sRGB",
     "color RGB, 8 bits: grey is copied to R, G and B; a palette is looked up; CMYK without a "
     "profile is R = (255 - C) * (255 - K) / 255 (likewise G with M, B with Y), rounded; a "
-    "16-bit grey sample v becomes round(v / 257), a 16-bit colour sample its high byte (v >> 8)",
+    "16-bit grey sample v without alpha becomes round(v / 257), a 16-bit grey sample with "
+    "alpha or a 16-bit colour or alpha sample its high byte (v >> 8)",
     "alpha composite_on_white: each 8-bit channel v with alpha a becomes "
     "round(v * a / 255 + 255 - a); a PNG's tRNS key colour is transparent",
     "crop center_square: side = min(H, W), top = floor((H - side) / 2), "

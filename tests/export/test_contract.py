@@ -3,6 +3,8 @@
 import dataclasses
 import io
 import shutil
+import struct
+import zlib
 
 import numpy as np
 import torch
@@ -100,3 +102,21 @@ def test_the_steps_hold_for_area_resize_cmyk_and_16_bit_grey():
     Image.fromarray(grey).save(buffer, "PNG")
     decoded = decode_rgb(buffer.getvalue(), "grey16.png")[..., 0]
     np.testing.assert_array_equal(decoded, np.floor(grey / 257 + 0.5))
+
+
+def test_a_16_bit_grey_png_with_alpha_keeps_the_high_byte_as_its_step_says():
+    """Pillow decodes grey with alpha (LA;16B) to each sample's high byte; only plain 16-bit
+    grey is rounded. The step said every 16-bit grey sample became round(v / 257)."""
+    grey = np.array([[0, 255, 2442, 32767, 65535]], dtype=">u2")
+    rows = np.stack([grey, np.full_like(grey, 65535)], axis=-1).astype(">u2")  # opaque
+    header = struct.pack(">2I5B", grey.shape[1], 1, 16, 4, 0, 0, 0)  # colour type 4: grey+alpha
+    png = b"\x89PNG\r\n\x1a\n" + b"".join(
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        for kind, data in ((b"IHDR", header), (b"IDAT", zlib.compress(b"\0" + rows.tobytes())),
+                           (b"IEND", b""))
+    )  # fmt: skip
+    decoded = decode_rgb(png, "grey-alpha16.png")[..., 0]
+    np.testing.assert_array_equal(decoded, grey >> 8)
+    assert not np.array_equal(decoded, np.floor(grey / 257 + 0.5))  # 255: 0, not 1
+    step = next(step for step in PREPROCESSING_STEPS if step.startswith("color RGB"))
+    assert "16-bit grey sample with alpha or a 16-bit colour or alpha sample its high byte" in step
