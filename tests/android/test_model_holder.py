@@ -289,3 +289,28 @@ def test_a_declined_bundled_model_is_still_named_when_the_model_kept_fails_later
     assert s.status[0].startswith("The model could not be loaded: ExecuTorch could not load old-")
     assert s.status[1].startswith("The new model (new) could not be loaded: ")
     assert s.status[1].endswith('Tap "Try the model again" to load new anyway.')
+
+
+def test_a_pushed_model_that_is_undone_leaves_the_declined_bundled_model_out(
+    classes, phone, build_manifest
+):
+    """The push cleared the decline as it came in: undone in its turn, it let the bundled model
+    that had crashed the app be installed again on the next start, which died again."""
+    new_apk(phone, build_manifest)
+    assert start(classes, phone, "forward", "die").returncode == DIED
+    declined = outcome(start(classes, phone, "forward", "die")).status[1]  # went back to "old"
+    write_model(phone / "push", "renew", build_manifest)  # "renew-...pte" crashes too
+    assert start(classes, phone, "forward", "die").returncode == DIED
+    runs = [start(classes, phone, "forward", "die") for _ in range(3)]
+    assert [run.returncode for run in runs] == [0, 0, 0]  # it was [0, DIED, 0]
+    s = outcome(runs[0])
+    assert (s.loaded, s.installed, s.folders, s.try_again) == (
+        "true",
+        "old",
+        "model,model.declined",
+        "true",
+    )
+    assert s.status[1].startswith("The new model (renew) could not be loaded: the app closed")
+    assert s.status[1].endswith(". Went back to the previous model.")  # the button loads "new"
+    assert s.status[2] == declined
+    assert outcome(runs[2]).status[1:] == [declined]

@@ -136,7 +136,11 @@ public final class ModelHolder extends ViewModel {
             }
             throw e;
         }
-        String retry = store.canTryAgain() ? tryAgain : ""; // a bundled model, now declined
+        // While a bundled model is declined the button installs it: name that one. It is the
+        // model just undone, or one declined before a pushed model that was undone in its turn.
+        String declined = store.declinedLine();
+        String retry = declined == null ? "" : declined.startsWith(undone) ? tryAgain
+                : "\n" + declined;
         String previousName = previous.files.manifest.modelName;
         try {
             classifier = openInstalled(store, previous); // marked: it may take the app down too

@@ -118,6 +118,17 @@ final class ModelStore {
         }
     }
 
+    /** The line saying why the bundled model was declined, or null if it is not. */
+    String declinedLine() {
+        synchronized (INSTALL_LOCK) {
+            try {
+                return declinedBundled(bundledStamp());
+            } catch (IOException e) {
+                return null;
+            }
+        }
+    }
+
     /** The user asked to try the model again: one that crashed, or the declined bundled one. */
     void tryAgain() {
         synchronized (INSTALL_LOCK) {

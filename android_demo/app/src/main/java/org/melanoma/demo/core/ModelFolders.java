@@ -25,8 +25,8 @@ import java.io.OutputStream;
  *
  * <p>A bundled model that was rolled back is declined ({@link #declined}): the APK still bundles
  * it, and installed again on the next start it would crash the app, or be refused, again: every
- * other start. It stays declined until {@link #tryAgain}, or until another model comes in (a
- * push, or an APK that bundles another model).
+ * other start. It stays declined until {@link #tryAgain}, until a pushed model has loaded, or
+ * while the APK bundles another model.
  */
 public final class ModelFolders {
     private static final String SOURCE_FILE = ".source";
@@ -83,7 +83,6 @@ public final class ModelFolders {
      * had loaded. */
     public void swapIn(String source) throws IOException {
         writeUtf8(new File(staging, SOURCE_FILE), source);
-        declinedFile.delete(); // another model comes in: whatever was declined is not in the way
         if (new File(installed, LOADED_FILE).isFile()) {
             deleteTree(previous);
             rename(installed, previous);
@@ -171,10 +170,17 @@ public final class ModelFolders {
         new File(installed, LOADING_FILE).delete();
     }
 
-    /** The installed model loaded: mark it so, and forget the one it replaced. */
+    /**
+     * The installed model loaded: mark it so, and forget the one it replaced. A pushed model that
+     * loaded also ends a bundled model's decline: no bundled model is installed over it. Not at
+     * its swap: rolled back, a push would let the declined model in again on the next start.
+     */
     public void keepInstalled() {
         try {
             writeUtf8(new File(installed, LOADED_FILE), "");
+            if (!source().startsWith(ASSETS_SOURCE)) {
+                declinedFile.delete();
+            }
         } catch (IOException e) {
             return; // unmarked, it is replaced without a backup later: keep the previous one
         }

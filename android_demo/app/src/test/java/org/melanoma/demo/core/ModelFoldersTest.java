@@ -233,7 +233,11 @@ public class ModelFoldersTest {
         assertNull(folders.declined("adb"));
         stage(folders, "new", "assets 2");
         assertTrue(folders.rollBack("why"));
-        stage(folders, "other", "adb"); // another model comes in: nothing stays declined
+        stage(folders, "other", "adb");
+        assertTrue(folders.rollBack("why not")); // a push undone: "assets 2" stays out
+        assertEquals("why", folders.declined("assets 2"));
+        stage(folders, "other", "adb");
+        folders.keepInstalled(); // a pushed model loaded: nothing stays declined
         assertNull(folders.declined("assets 2"));
     }
 
