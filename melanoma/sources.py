@@ -6,6 +6,7 @@ import errno
 import logging
 import os
 import stat
+import struct
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
@@ -41,9 +42,9 @@ def torch_zip_refusal(path: Path) -> str | None:
     reader accepts what zipfile refuses to list (a member asking for zip version 6.4, a name
     flagged UTF-8 that is not), so such a zip is refused, not passed on unchecked: torch
     never writes one."""
-    if not zipfile.is_zipfile(path):
-        return None
     try:
+        if not zipfile.is_zipfile(path):  # BadZipFile: a zip64 end record naming other disks
+            return None
         with zipfile.ZipFile(path) as archive:
             declared = sum(info.file_size for info in archive.infolist())
     except (zipfile.BadZipFile, OSError, NotImplementedError, UnicodeDecodeError) as err:
@@ -106,8 +107,14 @@ class FileSource:
         check_data_path(self.path)
         self._zip: zipfile.ZipFile | None = None
         if self.path.is_file():
-            if not zipfile.is_zipfile(self.path):
+            try:
+                is_zip = zipfile.is_zipfile(self.path)
+            except zipfile.BadZipFile:  # its zip64 end record counts other disks
+                raise DataError(f"{self.path}: {SPLIT_ARCHIVE}") from None
+            if not is_zip:
                 raise DataError(f"{self.path}: {_not_a_zip(self.path)}")
+            if _last_part_of_split(self.path):
+                raise DataError(f"{self.path}: {SPLIT_ARCHIVE}")
             try:
                 self._zip = zipfile.ZipFile(self.path)
             except (zipfile.BadZipFile, OSError) as err:
@@ -233,6 +240,25 @@ def _stored_link(where: str, target: bytes) -> str:
         f"{where}: a symbolic link (to {shown!r}) stored in the archive, not the file; "
         "make the archive from the files themselves (zip -r without -y)"
     )
+
+
+# Not "zip -s 0 PART.zip --out WHOLE.zip": Info-ZIP 3.0 joined a member spanning two parts
+# into a file that unzip -t fails too.
+SPLIT_ARCHIVE = (
+    "the last part of a split archive (zip -s), which cannot be read; make one .zip of the "
+    "files instead (zip -r, without -s)"
+)
+END_RECORD = b"PK\x05\x06"
+
+
+def _last_part_of_split(path: Path) -> bool:
+    """The end record numbers the disk it is on: past 0, the members' offsets point into the
+    other parts, which zipfile reads as overlapping members of this one (a zip bomb's mark)."""
+    with open(path, "rb") as file:
+        file.seek(max(0, path.stat().st_size - (1 << 16) - 22))  # the end record and comment
+        tail = file.read()
+    end = tail.rfind(END_RECORD)
+    return 0 <= end <= len(tail) - 8 and struct.unpack_from("<H", tail, end + 4)[0] > 0
 
 
 def _not_a_zip(path: Path) -> str:

@@ -325,6 +325,23 @@ def test_an_empty_zip_lists_no_files(tmp_path):
     assert FileSource(archive).names == []
 
 
+@pytest.mark.parametrize("zip64", [False, True])
+def test_the_last_part_of_a_split_archive_is_named_so(tmp_path, zip64):
+    """zip -s: its members' offsets point into the other parts, which read as overlapping (an
+    overlapped zip bomb, the message said); with a zip64 end record zipfile raised a traceback."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("labeled/0_0.jpg", b"x")
+    data = buffer.getvalue()
+    end = data.rfind(b"PK\x05\x06")
+    record = bytearray(data[end:])
+    struct.pack_into("<2H", record, 4, 1, 1)  # on the second disk, as is its directory
+    locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, 0, 2) if zip64 else b""  # two disks
+    (tmp_path / "parts.zip").write_bytes(data[:end] + locator + record)
+    with pytest.raises(DataError, match=r"parts\.zip: the last part of a split archive"):
+        FileSource(tmp_path / "parts.zip")
+
+
 def _stored_block(quoted: bytes) -> bytes:
     """The header of a non-final deflate block that copies `quoted` through as it is."""
     return struct.pack("<B2H", 0, len(quoted), len(quoted) ^ 0xFFFF)
