@@ -253,12 +253,14 @@ END_RECORD = b"PK\x05\x06"
 
 def _last_part_of_split(path: Path) -> bool:
     """The end record numbers the disk it is on: past 0, the members' offsets point into the
-    other parts, which zipfile reads as overlapping members of this one (a zip bomb's mark)."""
+    other parts, which zipfile reads as overlapping members of this one (a zip bomb's mark).
+    0xFFFF is not a disk: a zip64 writer may put it in every field the zip64 record holds,
+    and zipfile reads such an archive whole."""
     with open(path, "rb") as file:
         file.seek(max(0, path.stat().st_size - (1 << 16) - 22))  # the end record and comment
         tail = file.read()
     end = tail.rfind(END_RECORD)
-    return 0 <= end <= len(tail) - 8 and struct.unpack_from("<H", tail, end + 4)[0] > 0
+    return 0 <= end <= len(tail) - 8 and 0 < struct.unpack_from("<H", tail, end + 4)[0] < 0xFFFF
 
 
 def _not_a_zip(path: Path) -> str:
