@@ -33,11 +33,11 @@ PREPROCESSING_STEPS = [
     "exif_orientation applied: rotate/flip upright by the EXIF Orientation tag (a PNG's eXIf "
     "chunk included); an orientation only in XMP or in a PNG text chunk is ignored",
     "color_profile convert_to_srgb: with an embedded ICC profile (ignored in a 16-bit grey "
-    "PNG), convert to sRGB (relative colorimetric, clipped); else, in a PNG without an sRGB "
-    "chunk, apply its gAMA g and cHRM as Android's decoder (Skia) does: linear = "
-    "(v / 255) ** (1 / g) (sRGB's curve without gAMA), cHRM's primaries Bradford-adapted to "
-    "D50 (sRGB's without cHRM), then sRGB-encoded, clipped, rounded half up; else the values "
-    "are taken as sRGB",
+    "PNG without alpha), convert to sRGB (relative colorimetric, clipped); else, in a PNG "
+    "without an sRGB chunk, apply its gAMA g and cHRM as Android's decoder (Skia) does: "
+    "linear = (v / 255) ** (1 / g) (sRGB's curve without gAMA), cHRM's primaries "
+    "Bradford-adapted to D50 (sRGB's without cHRM), then sRGB-encoded, clipped, rounded half "
+    "up; else the values are taken as sRGB",
     "color RGB, 8 bits: grey is copied to R, G and B; a palette is looked up; CMYK without a "
     "profile is R = (255 - C) * (255 - K) / 255 (likewise G with M, B with Y), rounded; a "
     "16-bit grey sample v without alpha becomes round(v / 257), a 16-bit grey sample with "

@@ -104,19 +104,73 @@ def test_the_steps_hold_for_area_resize_cmyk_and_16_bit_grey():
     np.testing.assert_array_equal(decoded, np.floor(grey / 257 + 0.5))
 
 
-def test_a_16_bit_grey_png_with_alpha_keeps_the_high_byte_as_its_step_says():
-    """Pillow decodes grey with alpha (LA;16B) to each sample's high byte; only plain 16-bit
-    grey is rounded. The step said every 16-bit grey sample became round(v / 257)."""
+def _png(header: bytes, rows: bytes, *chunks: tuple[bytes, bytes]) -> bytes:
+    parts = ((b"IHDR", header), *chunks, (b"IDAT", zlib.compress(rows)), (b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + b"".join(
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        for kind, data in parts
+    )
+
+
+def _linear_grey_profile() -> bytes:
+    """An ICC v2 grey profile whose tone curve is gamma 1.0: applied, it brightens mid-grey."""
+    d50 = b"".join(struct.pack(">i", round(v * 65536)) for v in (0.9642, 1.0, 0.8249))
+    tags = [
+        (b"wtpt", b"XYZ \0\0\0\0" + d50),
+        (b"kTRC", b"curv\0\0\0\0" + struct.pack(">IH2x", 1, 256)),
+    ]
+    table, body, at = struct.pack(">I", len(tags)), b"", 128 + 4 + 12 * len(tags)
+    for signature, data in tags:
+        table, body = table + signature + struct.pack(">2I", at + len(body), len(data)), body + data
+    header = (
+        struct.pack(
+            ">I4xI4s4s4s12x4s24x4x", at + len(body), 0x02100000, b"mntr", b"GRAY", b"XYZ ", b"acsp"
+        )
+        + d50
+    )
+    return header.ljust(128, b"\0") + table + body
+
+
+def test_16_bit_grey_png_steps_for_alpha_and_an_icc_profile():
+    """Pillow decodes grey with alpha (LA;16B) to each sample's high byte, and a profile
+    applies to it; only plain 16-bit grey is rounded, and keeps its values. The step said
+    every 16-bit grey sample became round(v / 257) and kept its values."""
     grey = np.array([[0, 255, 2442, 32767, 65535]], dtype=">u2")
     rows = np.stack([grey, np.full_like(grey, 65535)], axis=-1).astype(">u2")  # opaque
-    header = struct.pack(">2I5B", grey.shape[1], 1, 16, 4, 0, 0, 0)  # colour type 4: grey+alpha
-    png = b"\x89PNG\r\n\x1a\n" + b"".join(
-        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        for kind, data in ((b"IHDR", header), (b"IDAT", zlib.compress(b"\0" + rows.tobytes())),
-                           (b"IEND", b""))
-    )  # fmt: skip
-    decoded = decode_rgb(png, "grey-alpha16.png")[..., 0]
+    with_alpha = struct.pack(">2I5B", grey.shape[1], 1, 16, 4, 0, 0, 0)  # colour type 4
+    plain = struct.pack(">2I5B", grey.shape[1], 1, 16, 0, 0, 0, 0)
+    icc = (b"iCCP", b"linear\0\0" + zlib.compress(_linear_grey_profile()))
+    decoded = decode_rgb(_png(with_alpha, b"\0" + rows.tobytes()), "grey-alpha16.png")[..., 0]
     np.testing.assert_array_equal(decoded, grey >> 8)
     assert not np.array_equal(decoded, np.floor(grey / 257 + 0.5))  # 255: 0, not 1
-    step = next(step for step in PREPROCESSING_STEPS if step.startswith("color RGB"))
-    assert "16-bit grey sample with alpha or a 16-bit colour or alpha sample its high byte" in step
+    profiled = decode_rgb(_png(with_alpha, b"\0" + rows.tobytes(), icc), "a.png")
+    high_bytes = _png(
+        plain[:8] + b"\x08" + plain[9:], b"\0" + (grey >> 8).astype("u1").tobytes(), icc
+    )
+    np.testing.assert_array_equal(profiled, decode_rgb(high_bytes, "grey8.png"))  # as 8-bit
+    assert profiled[0, 3, 0] > decoded[0, 3] + 50  # linear 127 is sRGB 187 or so: applied
+    kept = decode_rgb(_png(plain, b"\0" + grey.tobytes(), icc), "grey16.png")[..., 0]
+    np.testing.assert_array_equal(kept, np.floor(grey / 257 + 0.5))  # the profile ignored
+    colour = next(step for step in PREPROCESSING_STEPS if step.startswith("color RGB"))
+    assert (
+        "16-bit grey sample with alpha or a 16-bit colour or alpha sample its high byte" in colour
+    )
+    profile = next(step for step in PREPROCESSING_STEPS if step.startswith("color_profile"))
+    assert "(ignored in a 16-bit grey PNG without alpha)" in profile
+
+
+def test_a_grey_profile_applies_to_grey_with_alpha_as_without():
+    """LittleCMS builds no transform from a grey profile to RGBA: converted to RGBA first, the
+    profile was dropped as "unreadable" for grey with alpha, and applied without it."""
+    grey = np.arange(0, 256, 17, dtype=np.uint8).reshape(1, -1)
+
+    def profiled_png(array: np.ndarray, mode: str) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(array, mode).save(buffer, "PNG", icc_profile=_linear_grey_profile())
+        return buffer.getvalue()
+
+    without = decode_rgb(profiled_png(grey, "L"), "grey.png")
+    with_alpha = np.stack([grey, np.full_like(grey, 255)], axis=-1)
+    decoded = decode_rgb(profiled_png(with_alpha, "LA"), "grey-alpha.png")
+    np.testing.assert_array_equal(decoded, without)
+    assert np.abs(without[..., 0].astype(int) - grey).max() > 50  # the profile applied
