@@ -136,42 +136,29 @@ def _in_srgb(image: Image.Image, where: str) -> Image.Image:
 
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        alpha = None
         if _has_alpha(image) and source.profile.xcolor_space.strip() == "GRAY":
-            return _grey_with_alpha_in_srgb(image, source)
-        if image.mode not in ("RGB", "RGBA", "L", "CMYK") or (
+            # LittleCMS builds no transform from a grey profile to RGBA (converted first, the
+            # profile was dropped as unreadable): the grey channel alone, its alpha put back.
+            grey, alpha = image.convert("LA").split()  # a tRNS key colour becomes alpha
+        elif image.mode not in ("RGB", "RGBA", "L", "CMYK") or (
             _has_alpha(image) and image.mode != "RGBA"  # keep a tRNS key colour as alpha
         ):
             image = image.convert("RGBA" if _has_alpha(image) else "RGB")
-        mode = "RGBA" if image.mode == "RGBA" else "RGB"
-        return ImageCms.profileToProfile(
-            image,
+        srgb = ImageCms.profileToProfile(
+            image if alpha is None else grey,
             source,
             ImageCms.createProfile("sRGB"),
             renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
-            outputMode=mode,
+            outputMode="RGBA" if image.mode == "RGBA" else "RGB",
         )
+        if alpha is not None:
+            srgb.putalpha(alpha)
+        return srgb
     except (OSError, ImageCms.PyCMSError) as err:
         # Android ignores a profile it cannot read too, and decodes the values as stored.
         log.warning("%s: colour profile ignored, unreadable (%s)", where, first_line(err))
         return image
-
-
-def _grey_with_alpha_in_srgb(image: Image.Image, source) -> Image.Image:
-    """RGBA: the grey profile applied to the grey channel, the alpha put back. LittleCMS
-    builds no transform from a grey profile to RGBA, so converted to RGBA first the profile
-    was dropped as "unreadable", where the same grey without alpha had it applied."""
-    from PIL import ImageCms
-
-    grey, alpha = image.convert("LA").split()  # a tRNS key colour becomes alpha here too
-    rgb = ImageCms.profileToProfile(
-        grey,
-        source,
-        ImageCms.createProfile("sRGB"),
-        renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
-        outputMode="RGB",
-    )
-    rgb.putalpha(alpha)
-    return rgb
 
 
 def _rgb_or_rgba(image: Image.Image) -> Image.Image:
