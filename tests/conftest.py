@@ -6,8 +6,10 @@ import functools
 import io
 import os
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -100,6 +102,20 @@ def _png_bytes(array: np.ndarray, mode: str | None = None) -> bytes:
 def png_bytes():
     """Encode an (H, W, C) uint8 array as PNG bytes."""
     return _png_bytes
+
+
+def _png_from_chunks(*chunks: tuple[bytes, bytes]) -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + b"".join(
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        for kind, data in chunks
+    )
+
+
+@pytest.fixture(scope="session")
+def png_from_chunks():
+    """Write a PNG chunk by chunk, (kind, data) pairs from IHDR on: what Pillow will not
+    write (16-bit grey with alpha, a tRNS key in 16 bits, a header alone)."""
+    return _png_from_chunks
 
 
 @pytest.fixture

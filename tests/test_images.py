@@ -103,17 +103,13 @@ def test_decompression_bomb_is_refused_by_our_limit_with_its_size():
         decode_rgb(bomb, "bomb.png")
 
 
-def test_a_bomb_past_pillows_own_limit_gets_the_same_message():
+def test_a_bomb_past_pillows_own_limit_gets_the_same_message(png_from_chunks):
     """Pillow refuses 179 MP and more as it opens the file, before our check sees it."""
     header = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)  # 400 MP, 8-bit grey
-    png = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", b"")
+    png = png_from_chunks((b"IHDR", header), (b"IDAT", b""))
     message = r"^huge.png: over 170 megapixels: a decompression bomb, or a photo taken in a 200 MP"
     with pytest.raises(DataError, match=message):
         decode_rgb(png, "huge.png")
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def test_a_photo_over_pillows_warning_size_decodes():
@@ -372,26 +368,31 @@ def test_a_photo_too_small_to_crop_is_a_data_error_naming_it():
         load_image_32(tiny, "tiny.png")
 
 
-def _one_row_png(width: int, bits: int, colour_type: int, key: bytes, row: bytes) -> bytes:
+@pytest.fixture
+def one_row_png(png_from_chunks):
     """A 1-pixel-high PNG with a tRNS key colour, written byte by byte (Pillow would not)."""
-    header = struct.pack(">IIBBBBB", width, 1, bits, colour_type, 0, 0, 0)
-    chunks = [(b"IHDR", header), (b"tRNS", key), (b"IDAT", zlib.compress(b"\x00" + row))]
-    return b"\x89PNG\r\n\x1a\n" + b"".join(_png_chunk(*c) for c in chunks + [(b"IEND", b"")])
+
+    def write(width: int, bits: int, colour_type: int, key: bytes, row: bytes) -> bytes:
+        header = struct.pack(">IIBBBBB", width, 1, bits, colour_type, 0, 0, 0)
+        idat = zlib.compress(b"\x00" + row)
+        return png_from_chunks((b"IHDR", header), (b"tRNS", key), (b"IDAT", idat), (b"IEND", b""))
+
+    return write
 
 
-def test_a_16_bit_colour_png_key_colour_is_transparent_and_only_it():
+def test_a_16_bit_colour_png_key_colour_is_transparent_and_only_it(one_row_png):
     """Pillow decodes 16-bit channels to their high byte but keeps the tRNS key in 16 bits."""
     key = (0x0000, 0x0000, 0x00FF)  # decodes to (0, 0, 0)
     opaque = (0x0000, 0x0000, 0xFF00)  # decodes to (0, 0, 255): the key's 16-bit numbers
     row = struct.pack(">6H", *key, *opaque)
-    png = _one_row_png(2, 16, 2, struct.pack(">3H", *key), row)
+    png = one_row_png(2, 16, 2, struct.pack(">3H", *key), row)
     rgb = decode_rgb(png, "key16.png")
     assert rgb[0].tolist() == [[255, 255, 255], [0, 0, 255]]  # the key alone is white
 
 
 @pytest.mark.parametrize(("bits", "level"), [(2, 85), (4, 17)])
-def test_a_low_bit_depth_grey_png_key_is_transparent(bits, level):
+def test_a_low_bit_depth_grey_png_key_is_transparent(bits, level, one_row_png):
     """Pillow scales 2- and 4-bit grey to 0..255 but keeps the tRNS key as stored (1)."""
     row = bytes([(1 << (8 - bits)) | (2 << (8 - 2 * bits))])  # levels 1, 2
-    rgb = decode_rgb(_one_row_png(2, bits, 0, struct.pack(">H", 1), row), "grey.png")
+    rgb = decode_rgb(one_row_png(2, bits, 0, struct.pack(">H", 1), row), "grey.png")
     assert rgb[0, :, 0].tolist() == [255, 2 * level]  # level 1 is the key: white

@@ -104,14 +104,6 @@ def test_the_steps_hold_for_area_resize_cmyk_and_16_bit_grey():
     np.testing.assert_array_equal(decoded, np.floor(grey / 257 + 0.5))
 
 
-def _png(header: bytes, rows: bytes, *chunks: tuple[bytes, bytes]) -> bytes:
-    parts = ((b"IHDR", header), *chunks, (b"IDAT", zlib.compress(rows)), (b"IEND", b""))
-    return b"\x89PNG\r\n\x1a\n" + b"".join(
-        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        for kind, data in parts
-    )
-
-
 def _linear_grey_profile() -> bytes:
     """An ICC v2 grey profile whose tone curve is gamma 1.0: applied, it brightens mid-grey."""
     d50 = b"".join(struct.pack(">i", round(v * 65536)) for v in (0.9642, 1.0, 0.8249))
@@ -131,25 +123,30 @@ def _linear_grey_profile() -> bytes:
     return header.ljust(128, b"\0") + table + body
 
 
-def test_16_bit_grey_png_steps_for_alpha_and_an_icc_profile():
+def test_16_bit_grey_png_steps_for_alpha_and_an_icc_profile(png_from_chunks):
     """Pillow decodes grey with alpha (LA;16B) to each sample's high byte, and a profile
     applies to it; only plain 16-bit grey is rounded, and keeps its values. The step said
     every 16-bit grey sample became round(v / 257) and kept its values."""
+
+    def png(header: bytes, rows: bytes, *chunks: tuple[bytes, bytes]) -> bytes:
+        idat = (b"IDAT", zlib.compress(rows))
+        return png_from_chunks((b"IHDR", header), *chunks, idat, (b"IEND", b""))
+
     grey = np.array([[0, 255, 2442, 32767, 65535]], dtype=">u2")
     rows = np.stack([grey, np.full_like(grey, 65535)], axis=-1).astype(">u2")  # opaque
     with_alpha = struct.pack(">2I5B", grey.shape[1], 1, 16, 4, 0, 0, 0)  # colour type 4
     plain = struct.pack(">2I5B", grey.shape[1], 1, 16, 0, 0, 0, 0)
     icc = (b"iCCP", b"linear\0\0" + zlib.compress(_linear_grey_profile()))
-    decoded = decode_rgb(_png(with_alpha, b"\0" + rows.tobytes()), "grey-alpha16.png")[..., 0]
+    decoded = decode_rgb(png(with_alpha, b"\0" + rows.tobytes()), "grey-alpha16.png")[..., 0]
     np.testing.assert_array_equal(decoded, grey >> 8)
     assert not np.array_equal(decoded, np.floor(grey / 257 + 0.5))  # 255: 0, not 1
-    profiled = decode_rgb(_png(with_alpha, b"\0" + rows.tobytes(), icc), "a.png")
-    high_bytes = _png(
+    profiled = decode_rgb(png(with_alpha, b"\0" + rows.tobytes(), icc), "a.png")
+    high_bytes = png(
         plain[:8] + b"\x08" + plain[9:], b"\0" + (grey >> 8).astype("u1").tobytes(), icc
     )
     np.testing.assert_array_equal(profiled, decode_rgb(high_bytes, "grey8.png"))  # as 8-bit
     assert profiled[0, 3, 0] > decoded[0, 3] + 50  # linear 127 is sRGB 187 or so: applied
-    kept = decode_rgb(_png(plain, b"\0" + grey.tobytes(), icc), "grey16.png")[..., 0]
+    kept = decode_rgb(png(plain, b"\0" + grey.tobytes(), icc), "grey16.png")[..., 0]
     np.testing.assert_array_equal(kept, np.floor(grey / 257 + 0.5))  # the profile ignored
     colour = next(step for step in PREPROCESSING_STEPS if step.startswith("color RGB"))
     assert (
