@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,12 +95,53 @@ def contract_failures(manifest: Manifest, checkpoint: Checkpoint) -> list[str]:
                 continue  # the target's: tried by running the artifact
             if have is None and not must_state(type(wanted), field.name, manifest.schema_version):
                 continue  # an older manifest that does not state it
-            if not same(have, want):
-                failures.append(
-                    f"manifest {part}.{field.name} {shown(have)}, expected {shown(want)} "
-                    "(what the exporter writes for this checkpoint)"
-                )
+            why = STEPS_WHY if (part, field.name) == ("preprocessing", "steps") else CONTRACT_WHY
+            failures += [f"{d} {why}" for d in differences(f"{part}.{field.name}", have, want)]
     return failures
+
+
+CONTRACT_WHY = "(what the exporter writes for this checkpoint)"
+# The steps' wording is corrected when a sentence is found wrong about decode_rgb; the
+# artifact is the same, but an app built from the old sentence would decode differently.
+STEPS_WHY = (
+    "(what this version's exporter writes; an artifact exported by an earlier version "
+    "states the steps as they were worded then: re-export it)"
+)
+
+
+def differences(name: str, have, want) -> list[str]:
+    """One line per differing sentence when both are lists of strings of one length, as
+    the steps are (the whole list would bury the one changed sentence); else one line."""
+    if same(have, want):
+        return []
+    if _sentences(have) and _sentences(want) and len(have) == len(want):
+        return [
+            f"manifest {name}[{i}] {json.dumps(h_part)}, expected {json.dumps(w_part)}"
+            for i, (h, w) in enumerate(zip(have, want, strict=True))
+            if h != w
+            for h_part, w_part in [where_they_differ(h, w)]
+        ]
+    return [f"manifest {name} {shown(have)}, expected {shown(want)}"]
+
+
+def _sentences(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def where_they_differ(have: str, want: str, context: int = 24) -> tuple[str, str]:
+    """The two strings cut at spaces to their differing middle and about `context`
+    characters either side, "..." where cut: a step is a few hundred characters and may
+    differ by a word."""
+    start = len(os.path.commonprefix([have, want]))
+    common_end = len(os.path.commonprefix([have[start:][::-1], want[start:][::-1]]))
+    cut = have.rfind(" ", 0, max(0, start - context)) + 1
+
+    def middle(text: str) -> str:
+        end = text.find(" ", len(text) - common_end + context)
+        end = len(text) if end == -1 else end
+        return ("..." if cut else "") + text[cut:end] + ("..." if end < len(text) else "")
+
+    return middle(have), middle(want)
 
 
 def quantization_failures(manifest: Manifest, program: Int8Program | None) -> list[str]:

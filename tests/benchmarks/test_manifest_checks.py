@@ -3,10 +3,14 @@ the int8 program the exporter lowers."""
 
 import shutil
 
+import pytest
+
 from melanoma.benchmarks.manifest_checks import (
+    differences,
     int8_program,
     quantization_failures,
     verification_failures,
+    where_they_differ,
 )
 from melanoma.checkpoint import REFERENCE_DIR, load_checkpoint
 from melanoma.manifest import Verification, manifest_path, read_manifest
@@ -105,3 +109,27 @@ def test_passed_must_agree_with_the_figures_beside_it():
     assert check(0.05, 1e-9, passed=False) == [
         "export verification failed (outputs on 64 test images)"
     ]
+
+
+@pytest.mark.parametrize(
+    "have, want, shown",
+    [
+        ("a b c d e f g h", "a b c d E f g h", ("...d e f...", "...d E f...")),
+        ("one two", "one two three", ("...two", "...two three")),
+        ("x", "y", ("x", "y")),
+        ("", "y", ("", "y")),
+    ],
+)
+def test_a_changed_sentence_is_cut_at_spaces_around_the_change(have, want, shown):
+    assert where_they_differ(have, want, context=2) == shown
+
+
+def test_sentences_differ_one_line_each_other_values_in_one():
+    assert differences("s", ["a", "b x", "c"], ["a", "b y", "c"]) == [
+        'manifest s[1] "b x", expected "b y"'
+    ]
+    assert differences("s", ["a"], ["a", "b"]) == ['manifest s ["a"], expected ["a", "b"]']
+    assert differences("mean", [0.5, 0.1], [0.5, 0.2]) == [
+        "manifest mean [0.5, 0.1], expected [0.5, 0.2]"
+    ]
+    assert differences("s", ["a"], ["a"]) == []

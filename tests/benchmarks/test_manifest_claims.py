@@ -55,6 +55,25 @@ def test_contract_field_edited_is_failed(bench_edited, setting, field, value, re
     assert all(CONTRACT in r for r in subject.reasons if r.startswith("manifest input"))
 
 
+def test_one_step_reworded_is_failed_naming_that_step_only(bench_edited):
+    """As an artifact exported before a step's sentence was corrected reads: the reason
+    names the one sentence that changed and says to re-export, not all nine."""
+
+    def reword_step_3(data):
+        steps = data["preprocessing"]["steps"]
+        steps[3] = steps[3].replace("grey is copied to", "grey is spread over")
+
+    subject = bench_edited(ONNX, reword_step_3)
+    steps = [r for r in subject.reasons if r.startswith("manifest preprocessing.steps")]
+    assert steps == [
+        'manifest preprocessing.steps[3] "color RGB, 8 bits: grey is spread over R, G and B; '
+        'a palette is...", expected "color RGB, 8 bits: grey is copied to R, G and B; a '
+        'palette is..." '
+        "(what this version's exporter writes; an artifact exported by an earlier version "
+        "states the steps as they were worded then: re-export it)"
+    ]
+
+
 def to_version_4(data):
     """Version 4 had no preprocessing.steps."""
     data["schema_version"] = 4
