@@ -60,6 +60,7 @@ def make_row(subject: Subject, threads: int, latency: Latency | None, macs: int)
         "reasons": list(subject.reasons),
         "runtime": info.get("runtime"),
         "file": info["file"],
+        "sha256": info["sha256"],
         "quantization": info["quantization"],
         "export_check": info["export_check"],
         "threshold_name": info.get("threshold_name"),
@@ -100,7 +101,7 @@ def write_json(report: dict, path: Path) -> None:
 
 
 CSV_COLUMNS = (
-    "name target precision threads runtime_threads status reasons runtime size_bytes macs "
+    "name target precision threads runtime_threads status reasons runtime sha256 size_bytes macs "
     "threshold_name threshold auc auc_ci_low auc_ci_high accuracy sensitivity specificity ppv f1 "
     "balanced_accuracy agreement n_disagree delta_auc delta_accuracy max_abs_dprob mean_abs_dprob "
     "p50_ms p90_ms p99_ms mean_ms load_ms runs rounds cpu_per_wall throughput_ips gmacs_per_s"

@@ -37,6 +37,7 @@ from melanoma.benchmarks.manifest_checks import (
 from melanoma.checkpoint import (
     WEIGHTS,
     Checkpoint,
+    checkpoint_sha256,
     load_checkpoint,
 )
 from melanoma.errors import UserError, first_line
@@ -136,6 +137,7 @@ def reference_subject(
         **done["figures"],
         "runtime": done["runtime"],
         "file": str(checkpoint.path),
+        "sha256": checkpoint_sha256(checkpoint.path),  # what every manifest names as its source
         "size_bytes": size_of(checkpoint.path / WEIGHTS),
         "quantization": "none",
         "export_check": None,
@@ -190,6 +192,9 @@ def artifact_subject(
         reasons=tuple(reasons),
         info={
             "file": artifact.name,
+            # discover() checked it against the file: a report rerun on a re-exported file
+            # of the same name says whether it measured the same bytes
+            "sha256": artifact.manifest.file.sha256,
             "size_bytes": size_of(artifact.path),
             "quantization": manifest.quantization.scheme,
             "export_check": manifest.verification.check,

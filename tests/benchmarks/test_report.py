@@ -36,8 +36,8 @@ ROW_KEYS = {
     "name", "target", "precision", "threads", "runtime_threads", "cpu_per_wall", "status",
     "status_symbol",
     "reasons", "runtime",
-    "file", "quantization", "export_check", "threshold_name", "threshold", "n_images", "auc",
-    "accuracy", "sensitivity", "specificity", "ppv", "f1", "balanced_accuracy", "ci",
+    "file", "sha256", "quantization", "export_check", "threshold_name", "threshold", "n_images",
+    "auc", "accuracy", "sensitivity", "specificity", "ppv", "f1", "balanced_accuracy", "ci",
     "agreement", "n_disagree", "delta_auc", "delta_accuracy", "max_abs_dprob", "mean_abs_dprob",
     "latency_ms",
     "load_ms", "warmup", "runs", "rounds", "p50_by_round_ms", "throughput_batch", "throughput_ips",
@@ -103,6 +103,7 @@ def test_csv_one_line_per_row(report, tmp_path):
     assert list(records[0]) == CSV_COLUMNS and len(records) == len(report["artifacts"])
     int8 = next(r for r in records if r["precision"] == "int8")
     assert float(int8["p50_ms"]) == 0.8 and float(int8["agreement"]) == 0.995
+    assert int8["sha256"] == "cd" * 32  # which bytes each row measured
     skipped = next(r for r in records if r["target"] == "coreml")
     assert skipped["reasons"] == "Core ML runtime needs macOS" and skipped["p50_ms"] == ""
 

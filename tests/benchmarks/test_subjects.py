@@ -15,7 +15,7 @@ from melanoma.benchmarks.subjects import (
     batch_failures,
     program_failures,
 )
-from melanoma.checkpoint import WEIGHTS
+from melanoma.checkpoint import WEIGHTS, checkpoint_sha256
 from melanoma.export.base import GuardedRunner
 from melanoma.export.registry import get_target
 from melanoma.export.verify import reference_logits, tolerance
@@ -217,6 +217,20 @@ def test_eager_row_decides_at_a_re_derived_threshold_too(checkpoint, test_split)
     )
     with pytest.raises(UserError, match="no threshold 'median'"):
         reference_subject(checkpoint, *test_split, AccuracyConfig(threshold_name="median"))
+
+
+@pytest.mark.parametrize("name", [ONNX, "quick-cnn-coreml-fp32.mlpackage"])
+def test_each_row_names_the_sha256_of_what_it_measured(
+    artifacts_dir, checkpoint, test_split, reference, name
+):
+    """A report rerun on a re-exported file of the same name must tell the two apart: the
+    artifact's sha256 (a Core ML folder's too, which it cannot run here), and the float
+    checkpoint's for the eager row."""
+    manifest = read_manifest(artifacts_dir / f"{name}.manifest.json")
+    subject = run(Artifact(name, artifacts_dir / name, manifest), checkpoint, test_split, reference)
+    assert subject.info["sha256"] == sha256_of(artifacts_dir / name) == manifest.file.sha256
+    assert reference.info["sha256"] == checkpoint_sha256(checkpoint.path)
+    assert reference.info["sha256"] == manifest.source_checkpoint_sha256
 
 
 def test_eager_row_is_sized_by_its_weights_file(reference, checkpoint):
