@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import platform
 import re
 import shutil
 import sys
 import tempfile
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -48,6 +50,7 @@ SPEC_ONLY = "spec-only (Core ML runtime needs macOS)"
 DEBUG_HANDLE_MAP = "executorch_debug_handle_mapping.json"
 # "Running MIL default pipeline:  51%|#####     | 48/95 [00:00<00:00, 475.68 passes/s]"
 TQDM_BAR = re.compile(r"[^\r\n]*?\d+%\|[^|\r\n]*\| *\d+/\d+ \[[^\]\r\n]*\]")
+CONVERSION_DATE = "com.github.apple.coremltools.conversion_date"
 
 
 def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict:
@@ -110,6 +113,7 @@ def _save(mlmodel, out_path: Path) -> None:
         # Manifest.json does not list it and Core ML never reads it; it was 23% of the
         # int8 package's bytes.
         (package / DEBUG_HANDLE_MAP).unlink(missing_ok=True)
+        _same_bytes_for_the_same_model(package)
         # coremltools leaves model.mlmodel 0600 and its folders 0700: give each the mode a
         # new file or folder gets here (the umask's), or an app build run by another user
         # (a CI runner) cannot read them.
@@ -117,6 +121,29 @@ def _save(mlmodel, out_path: Path) -> None:
         for path in [package, *package.rglob("*")]:
             path.chmod(modes[path.is_dir()])
         package.rename(out_path)
+
+
+def _same_bytes_for_the_same_model(package: Path) -> None:
+    """coremltools gives every save fresh random item ids in Manifest.json, stamps the
+    spec with the day (conversion_date) and writes its metadata map in hash order, so the
+    same model got another sha256 on every export (its weight.bin was the same). Ids from
+    each item's path, no date (the manifest's created_utc says when) and a deterministic
+    serialization make the package the same bytes each time, as the other targets are."""
+    from coremltools.proto import Model_pb2
+
+    manifest = json.loads((package / "Manifest.json").read_text())
+    items = manifest["itemInfoEntries"]
+    root = package / "Data" / items[manifest["rootModelIdentifier"]]["path"]
+    spec = Model_pb2.Model()
+    spec.ParseFromString(root.read_bytes())
+    spec.description.metadata.userDefined.pop(CONVERSION_DATE, None)
+    root.write_bytes(spec.SerializeToString(deterministic=True))
+    # An id only has to be unique within its package, which its path is.
+    new_ids = {old: str(uuid.uuid5(uuid.NAMESPACE_URL, it["path"])) for old, it in items.items()}
+    manifest["itemInfoEntries"] = {new_ids[old]: item for old, item in items.items()}
+    manifest["rootModelIdentifier"] = new_ids[manifest["rootModelIdentifier"]]
+    # the layout coremltools writes: 4-space indent, keys sorted, a final newline
+    (package / "Manifest.json").write_text(json.dumps(manifest, indent=4, sort_keys=True) + "\n")
 
 
 def _umask_modes(scratch: Path) -> dict[bool, int]:

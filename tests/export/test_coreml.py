@@ -179,3 +179,19 @@ def test_a_path_that_holds_no_core_ml_package_is_an_export_error(tmp_path):
     for path in (tmp_path / "missing.mlpackage", tmp_path):
         with pytest.raises(ExportError, match="not a readable Core ML package"):
             coreml.check_spec(path, "fp32")
+
+
+def test_the_same_model_exports_to_the_same_bytes(tmp_path):
+    """coremltools gives each save random item ids, the day and a metadata map in hash
+    order: two exports of one model had two sha256s, so a pinned package never matched."""
+    from melanoma.manifest import sha256_of
+    from melanoma.model import CNNConfig, SmallCNN, example_inputs
+
+    model = SmallCNN(CNNConfig(widths=(4, 8, 8))).eval()
+    first, second = tmp_path / "a.mlpackage", tmp_path / "b.mlpackage"
+    for package in (first, second):
+        coreml.export(model, example_inputs(2), package, "fp32")
+    assert sha256_of(first) == sha256_of(second)
+    spec = ct.utils.load_spec(str(first))  # its Manifest.json still leads to the model
+    assert coreml.CONVERSION_DATE not in spec.description.metadata.userDefined
+    assert spec.description.metadata.userDefined["com.github.apple.coremltools.version"]
