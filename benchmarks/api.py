@@ -11,6 +11,7 @@ from melanoma.atomic import (
     atomic_paths,
     check_writable,
     folder_locked,
+    output_dir,
     refuse_writing_into_inputs,
     waiting_for,
 )
@@ -91,12 +92,13 @@ def write_outputs(report: dict, outputs: Outputs) -> list[Path]:
         writers.update({out / name: functools.partial(plot, report) for name, plot in PLOTS})
     if outputs.json_path is not None:
         writers[Path(outputs.json_path)] = lambda path: write_json(report, path)
-    out.mkdir(parents=True, exist_ok=True)
     # Two runs' renames would interleave: report.json from one beside report.md from the other.
     busy = waiting_for(out, "another melanoma-bench is writing its report here")
-    with folder_locked(out, busy=busy), atomic_paths(*writers) as temps:
-        for write, temp in zip(writers.values(), temps, strict=True):
-            write(temp)
+    # output_dir: a write that fails (a full disk) leaves no empty --out behind.
+    with output_dir(out), folder_locked(out, busy=busy):
+        with atomic_paths(*writers) as temps:
+            for write, temp in zip(writers.values(), temps, strict=True):
+                write(temp)
     return list(writers)
 
 

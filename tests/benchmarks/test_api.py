@@ -1,5 +1,6 @@
 """benchmarks/api: the report object, every file written from it, and outputs refused early."""
 
+import errno
 import fcntl
 import json
 import logging
@@ -86,6 +87,18 @@ def test_a_ctrl_c_while_the_plots_are_drawn_leaves_the_previous_report_whole(
         write_outputs(rerun, Outputs(tmp_path / "out", json_path=copy))
     assert {path: path.read_bytes() for path in written} == before
     assert sorted((tmp_path / "out").iterdir()) == sorted(p for p in written if p != copy)
+
+
+def test_a_write_that_fails_leaves_no_empty_out_folder(report, tmp_path, monkeypatch):
+    """A full disk at report.json left the --out folder it had just created, empty."""
+
+    def disk_full(report, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(api_module, "write_json", disk_full)
+    with pytest.raises(OSError, match="cannot write it"):
+        write_outputs(report, Outputs(tmp_path / "new" / "out", plots=False))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_second_run_writes_its_report_once_the_first_has_written_its_own(report, tmp_path):
