@@ -99,6 +99,9 @@ def write_outputs(report: dict, outputs: Outputs) -> list[Path]:
         with atomic_paths(*writers) as temps:
             for write, temp in zip(writers.values(), temps, strict=True):
                 write(temp)
+        if not outputs.plots:  # an earlier run's plots would sit beside this run's report
+            for name, _ in PLOTS:
+                (out / name).unlink(missing_ok=True)
     return list(writers)
 
 

@@ -101,6 +101,14 @@ def test_a_write_that_fails_leaves_no_empty_out_folder(report, tmp_path, monkeyp
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_run_without_plots_removes_an_earlier_runs_plots(report, tmp_path):
+    """--no-plots into a folder of an earlier run left that run's PNGs beside the new report."""
+    out = tmp_path / "out"
+    write_outputs(report, Outputs(out))
+    written = write_outputs(report, Outputs(out, plots=False))
+    assert sorted(out.iterdir()) == sorted(written)
+
+
 def test_a_second_run_writes_its_report_once_the_first_has_written_its_own(report, tmp_path):
     """Two runs' renames interleaved: report.json from one beside report.md from the other."""
     out = tmp_path / "out"
