@@ -68,7 +68,35 @@ def run_dir_owned(out_dir: Path) -> Iterator[Path]:
     than left to delete the first one's files and interleave both runs' checkpoints,
     each then reporting a model the folder no longer holds."""
     with output_dir(out_dir) as out_dir, folder_locked(out_dir, busy=_refuse_busy(out_dir)):
-        yield out_dir
+        before = _run_files(out_dir)
+        try:
+            yield out_dir
+        except OSError:  # a full disk while the checkpoint is written
+            remove_unfinished_run(out_dir, before)
+            raise
+
+
+def remove_unfinished_run(out_dir: Path, before: dict[str, tuple[int, int]]) -> None:
+    """After a run failed to write its checkpoint, remove the run files it wrote (`before`:
+    _run_files as the run began), its history and predictions, maybe weights.pt: they
+    made a folder that looks like a run's but holds no checkpoint. A resume state, and
+    the files beside it, are kept for --resume, as is a checkpoint whose metadata.json
+    was written (the run finished; a later file failed)."""
+    if (out_dir / RESUME).is_file() or (out_dir / METADATA).is_file():
+        return
+    for name, identity in _run_files(out_dir).items():
+        if before.get(name) != identity:  # a user's own samples.png stays
+            (out_dir / name).unlink()
+
+
+def _run_files(out_dir: Path) -> dict[str, tuple[int, int]]:
+    """Each run file in out_dir by name, with its inode and mtime: one written anew differs."""
+    found = {}
+    for path in [*(out_dir / name for name in RUN_FILES), *out_dir.glob("samples-epoch*.png")]:
+        with contextlib.suppress(FileNotFoundError):
+            stat = path.stat()
+            found[path.name] = (stat.st_ino, stat.st_mtime_ns)
+    return found
 
 
 def _refuse_busy(out_dir: Path) -> Callable[[], None]:

@@ -1,6 +1,7 @@
 """melanoma.methods: which trainer and which settings each method name stands for."""
 
 import dataclasses
+import errno
 import fcntl
 import os
 from pathlib import Path
@@ -93,3 +94,32 @@ def test_a_folder_another_run_is_training_into_is_refused_and_left_alone(tmp_pat
     assert trained == [] and (out / "weights.pt").read_text() == "the other run's"
     train_method("supervised", None, TrainConfig(), out)  # free once that run has ended
     assert trained == [out]
+
+
+def _fails_at_the_weights(dataset, config, out_dir, resume=False):
+    """A trainer on a full disk: its history and predictions written, then weights.pt not."""
+    for name in ("history.csv", "out_of_fold.csv"):
+        (out_dir / name).write_text("this run's")
+    raise OSError(errno.ENOSPC, "cannot write it (No space left on device)", "weights.pt")
+
+
+def test_a_run_that_cannot_write_its_checkpoint_leaves_no_run_folder(tmp_path, monkeypatch):
+    """It left OUT with a history and predictions but no checkpoint: a half-written run."""
+    monkeypatch.setattr(train_module, "train_supervised", _fails_at_the_weights)
+    with pytest.raises(OSError, match="No space left"):
+        train_method("supervised", None, TrainConfig(), tmp_path / "new" / "out")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_run_keeps_files_it_did_not_write_and_a_resume_state(tmp_path, monkeypatch):
+    monkeypatch.setattr(train_module, "train_supervised", _fails_at_the_weights)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "samples.png").write_text("mine")  # a user's file, named like an SGAN's
+    with pytest.raises(OSError):
+        train_method("supervised", None, TrainConfig(), out)
+    assert [p.name for p in out.iterdir()] == ["samples.png"]
+    (out / "resume.pt").write_text("an interrupted run's")  # --resume needs its history
+    with pytest.raises(OSError):
+        train_method("supervised", None, TrainConfig(), out)
+    assert len(list(out.iterdir())) == 4
