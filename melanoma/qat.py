@@ -15,6 +15,7 @@ A QAT directory sits beside (by convention inside) its float checkpoint:
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -222,13 +223,21 @@ def qat_finetune(
         # metadata, a pair load_qat refuses.
         finals = (out_dir / PROGRAM, out_dir / METADATA)
         with atomic_paths(*finals) as (program_temp, meta_temp):
-            with program_temp.open("wb") as handle:
-                _drop_stack_traces(program)
-                torch.export.save(program, handle)  # a handle: save() wants a .pt2 path
+            _save_program(program, program_temp)
             splits = (train, val, dataset.unlabeled)
             qat_meta = _qat_meta(checkpoint, program, splits, config, program_temp)
             meta_temp.write_text(json.dumps(asdict(qat_meta), indent=2) + "\n")
     return out_dir
+
+
+def _save_program(program, path: Path) -> None:
+    """Write the .pt2 archive from memory: torch.export.save writing into a file that hits
+    a full disk raises a RuntimeError, then again from its writer's destructor, which
+    aborts the process (exit 134, C++ frames on stderr). From bytes, it is one OSError."""
+    _drop_stack_traces(program)
+    buffer = io.BytesIO()  # not a path: save() wants a .pt2 suffix on those
+    torch.export.save(program, buffer)
+    path.write_bytes(buffer.getvalue())
 
 
 def _drop_stack_traces(program) -> None:
