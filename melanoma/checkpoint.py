@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
+import io
 import json
 import logging
 import math
@@ -173,11 +174,8 @@ def save_checkpoint(out_dir: Path, model: nn.Module, meta: CheckpointMeta) -> Pa
     """
     out_dir = Path(out_dir)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    # Through a file object: given a path, torch names the archive's records after
-    # the (random) temp file, so identical weights would get another sha256 each time.
     with atomic_path(out_dir / WEIGHTS) as temp:
-        with temp.open("wb") as handle:
-            torch.save(state, handle)
+        save_torch(state, temp)
         # The bytes written here, not weights.pt read back after the rename: another
         # process writing the same folder may have replaced it by then, and metadata
         # naming those weights would certify one run's weights with another's thresholds.
@@ -191,6 +189,15 @@ def save_checkpoint(out_dir: Path, model: nn.Module, meta: CheckpointMeta) -> Pa
     with atomic_path(out_dir / METADATA) as temp:
         temp.write_text(json.dumps(dataclasses.asdict(full), indent=2) + "\n")
     return out_dir
+
+
+def save_torch(obj: Any, path: Path) -> None:
+    """torch.save via memory: given a path, torch names the records after the (random temp)
+    file, so equal weights got another sha256; on a full disk its writer raises a bare
+    RuntimeError ("unexpected pos"), where write() raises an OSError the CLI can name."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    path.write_bytes(buffer.getvalue())
 
 
 def non_finite_tensors(state: dict[str, Any]) -> list[str]:

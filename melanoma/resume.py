@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from melanoma.atomic import atomic_path, folder_locked, output_dir, signals_held
-from melanoma.checkpoint import METADATA, WEIGHTS
+from melanoma.checkpoint import METADATA, WEIGHTS, save_torch
 from melanoma.datasets import Dataset
 from melanoma.errors import UserError
 from melanoma.history import HISTORY
@@ -40,7 +40,7 @@ def save_resume_state(out_dir: Path, state: dict) -> Path:
     the previous state whole, not a truncated file."""
     path = Path(out_dir) / RESUME
     with atomic_path(path) as temp:
-        torch.save(state, temp)
+        save_torch(state, temp)
     return path
 
 

@@ -43,3 +43,25 @@ def test_a_qat_program_that_does_not_fit_is_one_oserror(tmp_path):
     """
     done = _write_on_a_full_disk(tmp_path, build, '_save_program(program, Path("p.pt2"))')
     assert (done.returncode, done.stdout) == (0, "EFBIG\n"), done.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        'save_resume_state(".", {"w": torch.zeros(4096)})',  # Ctrl-C on a full disk
+        # save_checkpoint's weights.pt
+        'with atomic_path(Path("weights.pt")) as temp: save_torch({"w": torch.zeros(4096)}, temp)',
+    ],
+)
+def test_a_torch_file_that_does_not_fit_is_one_oserror(tmp_path, write):
+    """torch.save, given a path or a file, raised a RuntimeError ("unexpected pos 704 vs
+    598") that the CLI printed as a traceback."""
+    build = """
+        from pathlib import Path
+        from melanoma.atomic import atomic_path
+        from melanoma.checkpoint import save_torch
+        from melanoma.resume import save_resume_state
+    """
+    done = _write_on_a_full_disk(tmp_path, build, write)
+    assert (done.returncode, done.stdout) == (0, "EFBIG\n"), done.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []  # the atomic write's temp file is gone too
