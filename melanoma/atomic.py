@@ -76,6 +76,7 @@ def _naming_the_output(err: OSError, temps: list[Path], finals: tuple[Path, ...]
 def _new_temp(final: Path) -> Path:
     """A free name beside `final` (created, then removed: the writer makes it a file or a
     directory)."""
+    refuse_special_file(final)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
@@ -218,6 +219,13 @@ def waiting_for(folder: Path, other: str) -> Callable[[], None]:
     return say
 
 
+def refuse_special_file(path: Path) -> None:
+    """Refuse to replace a device, FIFO or socket with the file written: the rename would
+    swap it for a regular file (`--csv /dev/null`, run as root, replaced /dev/null itself)."""
+    if os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path)):
+        raise UserError(f"{path}: not a regular file (a device, pipe or socket); name a file")
+
+
 def check_writable(path: Path, is_dir: bool) -> None:
     """Fail now unless `path` is (or can become) a directory (is_dir) or a file, and a new
     file can really be created where it goes."""
@@ -227,6 +235,7 @@ def check_writable(path: Path, is_dir: bool) -> None:
     try:
         if path.exists() and path.is_dir() != is_dir:
             raise UserError(f"{path}: {'not a directory' if is_dir else 'is a directory'}")
+        refuse_special_file(path)
         existing = next(p for p in (folder, *folder.parents) if p.exists())
         if not existing.is_dir():
             raise UserError(f"{path}: {existing} is not a directory")

@@ -1,6 +1,7 @@
 import errno
 import fcntl
 import os
+import stat
 
 import pytest
 
@@ -264,3 +265,19 @@ def test_a_pipe_or_missing_folder_is_left_to_the_caller_to_name(tmp_path):
     for given in (tmp_path / "pipe", tmp_path / "missing"):
         with folder_locked(given, busy=refuse):
             pass
+
+
+def test_a_fifo_or_device_named_as_the_output_is_refused_not_replaced(tmp_path):
+    """The rename swapped it for a regular file: `--csv /dev/null`, as root, replaced
+    /dev/null itself."""
+    fifo = tmp_path / "out.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError, match="out.csv: not a regular file"):
+        write_csv(fifo, ["a"], [[1]])
+    with pytest.raises(UserError, match="out.csv: not a regular file"):
+        check_writable(fifo, is_dir=False)
+    (tmp_path / "link.csv").symlink_to(fifo)
+    with pytest.raises(UserError, match="link.csv: not a regular file"):
+        write_csv(tmp_path / "link.csv", ["a"], [[1]])
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.csv", "out.csv"]
