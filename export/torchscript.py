@@ -17,7 +17,7 @@ targets ship.
 
 from __future__ import annotations
 
-import tempfile
+import io
 from pathlib import Path
 
 import numpy as np
@@ -40,13 +40,12 @@ MAX_BYTECODE_VERSION = 8
 # 0x9 in the torch 1.13.1 wheel's torch/include/caffe2/serialize/versions.h.
 ANDROID_MAX_BYTECODE_VERSION = 9
 ANDROID_RUNTIME = "org.pytorch:pytorch_android_lite:1.13.1"
-ARCHIVE_NAME = "model.ptl"  # its stem names the folder every record of the archive is in
 
 
 def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict:
     """Script, optimize or freeze, save for the lite interpreter; backport if needed."""
     import torch
-    from torch.jit.mobile import _backport_for_mobile, _get_model_bytecode_version
+    from torch.jit.mobile import _backport_for_mobile_to_buffer, _get_model_bytecode_version
 
     if precision not in PRECISIONS:
         raise ValueError(f"torchscript offers {', '.join(PRECISIONS)}, not {precision}")
@@ -58,25 +57,19 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
     else:
         module = torch.jit.freeze(scripted)
         path_ran = "frozen scripted module (this torch has no XNNPACK for optimize_for_mobile)"
-    out_path = Path(out_path)
-    # The archive's records sit under a folder named after the file it is saved as, and
-    # the caller's atomic temp path has a random name: save under a fixed one, so that
-    # the same model gives the same bytes (and sha256) on every export.
-    with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".ptl-") as tmp:
-        saved, lowered = Path(tmp) / ARCHIVE_NAME, Path(tmp) / "backport" / ARCHIVE_NAME
-        stripped = Path(tmp) / "stripped" / ARCHIVE_NAME
-        module._save_for_lite_interpreter(str(saved))
-        written = _get_model_bytecode_version(str(saved))
-        if written > MAX_BYTECODE_VERSION:
-            lowered.parent.mkdir()
-            if not _backport_for_mobile(str(saved), str(lowered), MAX_BYTECODE_VERSION):
-                raise ExportError(
-                    f"{out_path}: cannot backport bytecode {written} to {MAX_BYTECODE_VERSION}"
-                )
-            saved = lowered
-        stripped.parent.mkdir()
-        _copy_without_source_ranges(saved, stripped)
-        stripped.replace(out_path)
+    # In memory, then one plain write: torch's file writer, on a full disk, throws from a
+    # C++ destructor and aborts the process (no error line, a temp folder left behind).
+    # From a buffer the records sit under "archive/" whatever the file is called, so the
+    # same model gives the same bytes (and sha256) on every export.
+    saved = module._save_to_buffer_for_lite_interpreter()
+    written = _get_model_bytecode_version(io.BytesIO(saved))
+    if written > MAX_BYTECODE_VERSION:
+        saved = _backport_for_mobile_to_buffer(io.BytesIO(saved), MAX_BYTECODE_VERSION)
+        if not saved:
+            raise ExportError(
+                f"{out_path}: cannot backport bytecode {written} to {MAX_BYTECODE_VERSION}"
+            )
+    Path(out_path).write_bytes(_without_source_ranges(saved))
     version = _get_model_bytecode_version(str(out_path))
     return {
         "path": path_ran,
@@ -89,7 +82,7 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
     }
 
 
-def _copy_without_source_ranges(saved: Path, out: Path) -> None:
+def _without_source_ranges(saved: bytes) -> bytes:
     """Every record but the *.debug_pkl ones: those map the scripted code to the Python
     files it came from, by absolute path, so they named this machine's install paths and
     made the bytes depend on where the package was installed. Both loaders treat them as
@@ -97,13 +90,15 @@ def _copy_without_source_ranges(saved: Path, out: Path) -> None:
     its own serialization id."""
     import torch
 
-    reader = torch._C.PyTorchFileReader(str(saved))
-    writer = torch._C.PyTorchFileWriter(str(out))
+    reader = torch._C.PyTorchFileReader(io.BytesIO(saved))
+    stripped = io.BytesIO()
+    writer = torch._C.PyTorchFileWriter(stripped)
     for name in reader.get_all_records():
         if not name.endswith(".debug_pkl") and name != ".data/serialization_id":
             data = reader.get_record(name)
             writer.write_record(name, data, len(data))
     writer.write_end_of_file()
+    return stripped.getvalue()
 
 
 def _operators(path: Path) -> set[str]:

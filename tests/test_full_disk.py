@@ -65,3 +65,18 @@ def test_a_torch_file_that_does_not_fit_is_one_oserror(tmp_path, write):
     done = _write_on_a_full_disk(tmp_path, build, write)
     assert (done.returncode, done.stdout) == (0, "EFBIG\n"), done.stderr[-2000:]
     assert list(tmp_path.iterdir()) == []  # the atomic write's temp file is gone too
+
+
+def test_a_ptl_that_does_not_fit_is_one_oserror(tmp_path):
+    """The lite interpreter's file writer threw from a C++ destructor: `melanoma-export
+    --target torchscript` aborted (exit 134) and left a .ptl-* temp folder beside --out."""
+    build = """
+        from pathlib import Path
+        from melanoma.atomic import atomic_path
+        from melanoma.export.torchscript import export
+        model = torch.nn.Sequential(torch.nn.Conv2d(3, 64, 3), torch.nn.ReLU())
+    """
+    write = 'with atomic_path(Path("m.ptl")) as temp: export(model, (), temp, "fp32")'
+    done = _write_on_a_full_disk(tmp_path, build, write)
+    assert (done.returncode, done.stdout) == (0, "EFBIG\n"), done.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []
