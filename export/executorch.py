@@ -19,6 +19,7 @@ from melanoma.export.base import (
     native_stderr_to_log,
     package_version,
 )
+from melanoma.pt2e import root_logging_kept
 
 NAME = "executorch"
 SUFFIX = ".pte"
@@ -33,6 +34,13 @@ INT8_TOLERANCE_STEPS = 3
 
 def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict:
     """Lower to XNNPACK and write the .pte; returns the ops left outside the delegate."""
+    # ExecuTorch's partitioner calls logging.basicConfig when imported, and its lowering logs
+    # through logging.debug(), which does the same whenever the root logger has no handler.
+    with root_logging_kept():
+        return _lower_and_write(model, example_inputs, out_path)
+
+
+def _lower_and_write(model, example_inputs: tuple, out_path: Path) -> dict:
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 

@@ -9,8 +9,11 @@ activations, that ExecuTorch XNNPACK, ONNX (QDQ) and Core ML all lower.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import logging
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -36,12 +39,29 @@ def export_dynamic_batch(module: nn.Module, example_inputs: tuple) -> torch.expo
     return torch.export.export(module, inputs, dynamic_shapes=tuple({0: batch} for _ in inputs))
 
 
+@contextlib.contextmanager
+def root_logging_kept() -> Iterator[None]:
+    """Put the root logger's handlers and level back after ExecuTorch's code has run: its
+    xnnpack_partitioner.py calls logging.basicConfig when imported (the quantizer imports
+    it too), as its logging.debug() calls do, which gives a root logger without handlers one
+    on stderr, and so turns a library user's own later basicConfig into a silent no-op.
+    (The CLIs configure logging before anything runs, so there it changes nothing.)"""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
 def xnnpack_qat_quantizer():
     """int8 per-channel symmetric weights, int8 per-tensor activations, QAT observers."""
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-        XNNPACKQuantizer,
-        get_symmetric_quantization_config,
-    )
+    with root_logging_kept():
+        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+            XNNPACKQuantizer,
+            get_symmetric_quantization_config,
+        )
 
     config = get_symmetric_quantization_config(is_per_channel=True, is_qat=True)
     return XNNPACKQuantizer().set_global(config)

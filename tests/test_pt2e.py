@@ -117,3 +117,25 @@ def test_converted_weights_are_int8_per_channel_as_every_int8_manifest_states():
     layers = sum(isinstance(m, torch.nn.Conv2d | torch.nn.Linear) for m in model.modules())
     assert len(weights) == layers, ops  # one per conv and linear weight
     assert all(n.args[-1] == torch.int8 for n in weights)  # int8 codes, symmetric per channel
+
+
+# A library user's logging setup after our call; in a fresh process, since pytest's own log
+# handlers would make basicConfig a no-op here (and ExecuTorch's import runs once a process).
+USERS_LOGGING_AFTER = (
+    "; import logging; logging.basicConfig(level=logging.INFO, format='mine: %(message)s')"
+    "; logging.getLogger('user').info('kept')"
+)
+
+
+def test_the_int8_quantizer_leaves_the_callers_logging_unconfigured():
+    """Importing ExecuTorch's XNNPACK quantizer calls logging.basicConfig, which made a
+    notebook's own basicConfig after a qat_finetune do nothing, silently."""
+    import subprocess
+    import sys
+
+    code = "from melanoma.pt2e import xnnpack_qat_quantizer; xnnpack_qat_quantizer()"
+    done = subprocess.run(
+        [sys.executable, "-c", code + USERS_LOGGING_AFTER], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "mine: kept" in done.stderr.splitlines()

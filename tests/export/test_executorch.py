@@ -143,3 +143,28 @@ def test_a_model_xnnpack_takes_nothing_of_is_refused_and_not_written(tmp_path):
     with pytest.raises(base.ExportError, match="nothing was delegated to XNNPACK"):
         executorch.export(CumSum(), example_inputs(2), out, "fp32")
     assert not out.exists()
+
+
+def test_an_export_leaves_the_callers_logging_unconfigured(tmp_path):
+    """ExecuTorch's XNNPACK partitioner calls logging.basicConfig on import, and its lowering
+    through logging.debug(): a notebook's own basicConfig after an export did nothing,
+    silently (a fresh process: pytest's log handlers would make basicConfig a no-op here)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import torch; from melanoma.export import executorch; "
+        "from melanoma.model import CNNConfig, SmallCNN, example_inputs; "
+        "model = SmallCNN(CNNConfig(widths=(4, 8))).eval(); "
+        f"path = {str(tmp_path / 'm.pte')!r}; executorch.export(model, example_inputs(2), path, "
+        "'fp32'); executorch.load(path)(example_inputs(1)[0].numpy())"
+    )
+    users_logging = (
+        "; import logging; logging.basicConfig(level=logging.INFO, format='mine: %(message)s')"
+        "; logging.getLogger('user').info('kept')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code + users_logging], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "mine: kept" in done.stderr.splitlines()
