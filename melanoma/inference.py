@@ -15,13 +15,20 @@ from melanoma.preprocess import normalize
 def predict_logits(
     model: nn.Module, images: torch.Tensor, mean: list[float], std: list[float], batch: int = 256
 ) -> torch.Tensor:
-    """Melanoma logits (CPU) for (N, 3, 32, 32) uint8 images, in eval mode."""
+    """Melanoma logits (CPU) for (N, 3, 32, 32) uint8 images, in eval mode; the model's own
+    train/eval modes are put back after."""
+    # Per module: a caller validating mid-training expects dropout and BatchNorm on again.
+    modes = {module: module.training for module in model.modules()}
     model.eval()
-    device = next(model.parameters()).device
-    out = [
-        model(normalize(images[i : i + batch], mean, std).to(device)).flatten()
-        for i in range(0, len(images), batch)
-    ]
+    try:
+        device = next(model.parameters()).device
+        out = [
+            model(normalize(images[i : i + batch], mean, std).to(device)).flatten()
+            for i in range(0, len(images), batch)
+        ]
+    finally:
+        for module, training in modes.items():
+            module.training = training
     return torch.cat(out).cpu()
 
 

@@ -18,14 +18,27 @@ def test_predictions_do_not_depend_on_the_batch_size(dataset):
     torch.manual_seed(0)
     model = SmallCNN(CNNConfig())
     images = dataset.labeled.images[:20]
-    whole = predict_logits(model, images, MEAN, STD)
-    assert whole.shape == (20,) and not model.training
+    whole = predict_logits(model.eval(), images, MEAN, STD)
+    assert whole.shape == (20,)
     for batch in (7, 19):  # 19: a last batch of one image
         torch.testing.assert_close(predict_logits(model, images, MEAN, STD, batch=batch), whole)
     torch.testing.assert_close(predict_logits(model, images[:1], MEAN, STD, batch=1), whole[:1])
     torch.testing.assert_close(
         torch.from_numpy(predict_probs(model, images, MEAN, STD)), torch.sigmoid(whole)
     )
+
+
+def test_predictions_run_in_eval_mode_and_leave_the_callers_modes_as_they_were(dataset):
+    """A training loop that validates with predict_probs must not go on training with
+    dropout and BatchNorm updates switched off."""
+    torch.manual_seed(0)
+    model = SmallCNN(CNNConfig()).train()
+    model.features[1].eval()  # a mix of modes, as a frozen BatchNorm would leave it
+    modes = [m.training for m in model.modules()]
+    images = dataset.labeled.images[:6]
+    logits = predict_logits(model, images, MEAN, STD)
+    assert [m.training for m in model.modules()] == modes
+    torch.testing.assert_close(logits, predict_logits(model.eval(), images, MEAN, STD))
 
 
 def test_predictions_normalize_with_the_stored_mean_then_std(dataset):
