@@ -55,7 +55,8 @@ def matmul_peak_gmacs(threads: int, size: int = 512, runs: int = 10) -> float:
     The caller's torch thread count is restored. Best-of-runs, because on a
     shared machine the slow runs measure the neighbours, not the hardware.
     """
-    a, b = torch.randn(size, size), torch.randn(size, size)
+    gen = torch.Generator().manual_seed(0)  # not the caller's random stream
+    a, b = torch.randn(size, size, generator=gen), torch.randn(size, size, generator=gen)
     with torch_threads(threads):
         torch.mm(a, b)  # warm-up
         best = float("inf")

@@ -293,7 +293,7 @@ def _export_one(module: ModuleType, precision: str, source: Source | None, conte
         # Both are renamed into place at the end, the artifact first, with Ctrl-C held;
         # an exception anywhere inside leaves both previous files untouched.
         with atomic_paths(out, manifest_path(out)) as (temp, manifest_temp):
-            info = module.export(source.model, example_inputs(2), temp, precision)
+            info = module.export(source.model, _traced_inputs(), temp, precision)
             verification = _verify(module, temp, precision, source, context, info)
             manifest = _manifest(module, precision, name, temp, info, verification, source, context)
             if not verification.passed:
@@ -309,6 +309,13 @@ def _export_one(module: ModuleType, precision: str, source: Source | None, conte
     return ExportResult(
         module.NAME, precision, status, out, manifest, "", time.perf_counter() - start
     )
+
+
+def _traced_inputs() -> tuple:
+    """example_inputs(2) on a fork of torch's random stream: a trace does not depend on their
+    values, and an export must not move its caller's stream."""
+    with torch.random.fork_rng(devices=[]):
+        return example_inputs(2)
 
 
 def _verify(module, path: Path, precision: str, source: Source, context: Context, info: dict):

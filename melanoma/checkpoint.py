@@ -343,7 +343,10 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
         why = first_line(err)
         raise CheckpointError(f"{weights}: not a readable state_dict ({why})") from None
     try:
-        model = build_model(meta.arch, meta.arch_args)
+        # On a fork of torch's CPU random stream: the initial weights it draws are
+        # overwritten at once, and a caller's seeded stream must not move on a load.
+        with torch.random.fork_rng(devices=[]):
+            model = build_model(meta.arch, meta.arch_args)
     except (ValueError, TypeError, ConfigError) as err:  # metadata names no buildable model
         raise CheckpointError(f"{ckpt_dir / METADATA}: {first_line(err)}") from None
     why = state_mismatch(state, model.state_dict())

@@ -99,5 +99,7 @@ def config_dict(config: object) -> dict:
 
 
 def example_inputs(batch: int = 1) -> tuple[torch.Tensor]:
-    """Inputs that every exporter traces with: (batch, 3, 32, 32) float32."""
+    """Inputs that every exporter traces with: (batch, 3, 32, 32) float32. Drawn from torch's
+    global stream: QAT draws them right after seeding it, and its dropout goes on from there,
+    so the bundled int8 programs depend on it (export.api draws them on a fork)."""
     return (torch.randn(batch, 3, 32, 32),)

@@ -348,3 +348,12 @@ def test_weights_that_score_nan_are_refused_when_scoring(saved, tmp_path, replac
     Image.new("RGB", (32, 32), (180, 120, 100)).save(photo)
     with pytest.raises(CheckpointError, match=r"scores 1 of 1 images as NaN; its weights or"):
         predict_images(load_checkpoint(path), [photo], 0.5)
+
+
+def test_loading_leaves_the_callers_random_stream_where_it_was(saved):
+    """Building the model draws initial weights; a seeded script must not move on a load
+    (nor on the export, evaluation or benchmark that load one)."""
+    path, _ = saved
+    before = torch.get_rng_state()
+    load_checkpoint(path)
+    assert torch.equal(torch.get_rng_state(), before)

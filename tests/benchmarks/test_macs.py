@@ -71,3 +71,9 @@ def test_the_matmul_yardstick_is_size_cubed_macs_over_the_fastest_run(monkeypatc
     monkeypatch.setattr(macs, "time", clock)  # only the yardstick's clock
     # three runs: 4 ms, 1 ms, 3 ms
     assert matmul_peak_gmacs(1, size=64, runs=3) == 64**3 / 1e-3 / 1e9
+
+
+def test_the_matmul_yardstick_leaves_the_callers_random_stream_alone():
+    before = torch.get_rng_state()
+    matmul_peak_gmacs(1, size=16, runs=1)
+    assert torch.equal(torch.get_rng_state(), before)

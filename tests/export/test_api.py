@@ -388,3 +388,12 @@ def test_a_checkpoint_that_scores_nan_is_refused_before_anything_is_written(
     with pytest.raises(CheckpointError, match="scores 32 of 32 images as NaN"):
         api.export_checkpoint(config)
     assert not (tmp_path / "art").exists()
+
+
+def test_an_export_leaves_the_callers_random_stream_where_it_was(tmp_path):
+    """The exporters trace with torch.randn inputs (and loading builds a model): a seeded
+    script's stream moved on every export."""
+    config = _quick_config("reference-supervised", tmp_path)
+    before = torch.get_rng_state()
+    api.export_checkpoint(config)
+    assert torch.equal(torch.get_rng_state(), before)
