@@ -82,7 +82,7 @@ def write_outputs(report: dict, outputs: Outputs) -> list[Path]:
     the previous run's files whole, not its tables beside the previous plots."""
     from melanoma.benchmarks.plots import PLOTS
 
-    out = outputs.out_dir
+    out = Path(outputs.out_dir)  # a str too, as check_outputs takes it: not a TypeError
     writers = {
         out / "report.json": lambda path: write_json(report, path),
         out / "report.md": lambda path: write_text(markdown_report(report, outputs.plots), path),

@@ -37,6 +37,13 @@ def test_writes_each_report_file_and_the_extra_json_copy(report, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(names[:3])
 
 
+def test_an_out_dir_given_as_a_string_gets_the_report(report, tmp_path):
+    """check_outputs took a str; write_outputs, after the whole run, raised a TypeError."""
+    written = write_outputs(report, Outputs(str(tmp_path / "out"), plots=False))
+    assert (tmp_path / "out" / "report.json") in written
+    assert (tmp_path / "out" / "report.json").is_file()
+
+
 def test_outputs_that_cannot_be_written_are_refused_before_the_run(tmp_path):
     (tmp_path / "file").write_text("")
     config = BenchConfig(artifacts_dir=tmp_path / "artifacts")
