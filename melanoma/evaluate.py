@@ -310,7 +310,7 @@ def _refuse_missing_folder(path: Path, option: str) -> None:
         raise UserError(f"{path}: {option}'s folder {path.parent} does not exist")
 
 
-def image_files(paths: list[Path]) -> list[Path]:
+def image_files(paths: list[str | os.PathLike]) -> list[Path]:
     """Expand directories (sorted, recursive) into image files; keep explicit files as given.
 
     Other files in a directory are skipped with a warning naming them: a photo saved as
@@ -319,7 +319,7 @@ def image_files(paths: list[Path]) -> list[Path]:
     data loaders do.
     """
     files: list[Path] = []
-    for path in paths:
+    for path in map(Path, paths):  # a str from Python, too
         if path.is_dir():
             found = sorted(
                 p for p in listed_files_under(path) if not is_hidden(p.relative_to(path).as_posix())
@@ -350,7 +350,9 @@ def _warn_skipped(folder: Path, others: list[Path]) -> None:
 
 
 @torch.no_grad()
-def predict_images(checkpoint: Checkpoint, paths: list[Path], threshold: float) -> list[Prediction]:
+def predict_images(
+    checkpoint: Checkpoint, paths: list[str | os.PathLike], threshold: float
+) -> list[Prediction]:
     """Run the full input contract (crop, area resize, normalize) on each photo; decide
     melanoma at `threshold` (see melanoma.validation_scores.decision_threshold)."""
     files = image_files(paths)

@@ -117,6 +117,18 @@ def test_files_in_a_folder_that_are_not_photos_are_named_not_dropped_silently(tm
     assert "skipped 2 file(s) that are not .jpg/.jpeg/.png: notes.txt, sub/c.heic" in caplog.text
 
 
+def test_photos_named_by_str_from_python_are_found_and_refused_alike(tmp_path):
+    """predict_images(checkpoint, ["mole.jpg"], t) raised AttributeError ('str' has no
+    is_dir) instead of finding the photo, or naming the one that is missing."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.jpg").write_bytes(b"")
+    (tmp_path / "a.png").write_bytes(b"")
+    found = image_files([str(tmp_path / "a.png"), str(tmp_path / "sub")])
+    assert found == [tmp_path / "a.png", tmp_path / "sub" / "b.jpg"]
+    with pytest.raises(UserError, match="gone.jpg: no such file or directory$"):
+        image_files([str(tmp_path / "gone.jpg")])
+
+
 def test_a_device_or_pipe_named_as_a_photo_is_refused_as_such(tmp_path):
     os.mkfifo(tmp_path / "x.jpg")  # reading it would wait forever for a writer
     for path in (tmp_path / "x.jpg", Path("/dev/zero")):
