@@ -235,14 +235,25 @@ def time_interleaved(subjects, test, config: BenchConfig, rounds: list[int], ste
             for _ in range(len(config.threads) * len(rounds)):
                 step(f"{subject.name}: not timed")
     parts: dict[tuple[str, int], list[Round]] = {}
-    for index, runs in enumerate(rounds):
-        shift = index % len(timed) if timed else 0
-        for subject in timed[shift:] + timed[:shift]:
-            for threads in config.threads:
-                step(f"{subject.name}: latency at {threads} thread(s), round {index + 1}")
-                part = _time_round(subject, test, threads, config, runs, first=index == 0)
-                parts.setdefault((subject.name, threads), []).append(part)
+    with _executorch_pool_kept(timed):
+        for index, runs in enumerate(rounds):
+            shift = index % len(timed) if timed else 0
+            for subject in timed[shift:] + timed[:shift]:
+                for threads in config.threads:
+                    step(f"{subject.name}: latency at {threads} thread(s), round {index + 1}")
+                    part = _time_round(subject, test, threads, config, runs, first=index == 0)
+                    parts.setdefault((subject.name, threads), []).append(part)
     return {key: combine(part, config.timing) for key, part in parts.items()}
+
+
+def _executorch_pool_kept(timed: list[Subject]):
+    """Each .pte's load resizes ExecuTorch's process-wide threadpool to the row's count; a
+    caller of benchmark() gets its own size back, as it does torch's (see torch_threads)."""
+    if not any(s.target == "executorch" for s in timed):  # nothing to import ExecuTorch for
+        return contextlib.nullcontext()
+    from melanoma.export.executorch import threadpool_kept
+
+    return threadpool_kept()
 
 
 def _time_round(subject: Subject, test, threads: int, config, runs: int, first: bool) -> Round:

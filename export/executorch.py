@@ -8,6 +8,8 @@ whose Q/DQ pairs XNNPACK turns into int8 kernels.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -155,3 +157,20 @@ class ExecuTorchRunner:
 def load(path: Path, threads: int | None = None) -> ExecuTorchRunner:
     """Load a .pte in the ExecuTorch runtime; `threads` resets its process-wide threadpool."""
     return ExecuTorchRunner(path, threads)
+
+
+@contextlib.contextmanager
+def threadpool_kept() -> Iterator[None]:
+    """Put the runtime's process-wide threadpool back to its size before the block (its
+    default size if the block creates it): for a caller, such as the benchmark, whose
+    loads at other thread counts must not outlast it. No runner may be executing meanwhile:
+    resizing the pool is what ExecuTorch calls unsafe."""
+    from executorch.extension.pybindings import portable_lib
+
+    with native_stderr_to_log():  # creating the pool prints cpuinfo probes
+        before = portable_lib._threadpool_get_thread_count()
+    try:
+        yield
+    finally:
+        if portable_lib._threadpool_get_thread_count() != before:
+            portable_lib._unsafe_reset_threadpool(before)

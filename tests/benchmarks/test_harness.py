@@ -262,6 +262,29 @@ def test_latency_rounds_interleave_every_subject_in_a_rotating_order():
     assert len(steps) == 3 * 2 * 3  # every subject, thread count and round is one step
 
 
+def test_timing_gives_the_caller_its_executorch_threadpool_back():
+    """Each .pte's load resizes ExecuTorch's process-wide pool to the row's thread count;
+    benchmark() restored torch's count after, but left this pool at its last row's."""
+    from executorch.extension.pybindings import portable_lib
+
+    def load(threads):  # as executorch.load(path, threads) does
+        portable_lib._unsafe_reset_threadpool(threads)
+        return lambda batch: np.zeros((len(batch), 1), np.float32)
+
+    pte = Subject("m.pte", "executorch", "fp32", "verified", (), {}, load, True,
+                  ([0.5] * 3, [0.25] * 3))  # fmt: skip
+    test = SimpleNamespace(images=torch.zeros(8, 3, 32, 32, dtype=torch.uint8))
+    timing = TimingConfig(runs=1, warmup=0, throughput_runs=0, rounds=1)
+    config = BenchConfig(threads=(3, 1), timing=timing, progress=False)
+    before = portable_lib._threadpool_get_thread_count()
+    try:
+        portable_lib._unsafe_reset_threadpool(2)  # the caller's own size
+        time_interleaved([pte], test, config, split_runs(1, 1), lambda label: None)
+        assert portable_lib._threadpool_get_thread_count() == 2
+    finally:
+        portable_lib._unsafe_reset_threadpool(before)
+
+
 def test_default_threads_on_a_one_core_machine_is_one_row_not_two(monkeypatch):
     """(1, cpu_count) was (1, 1) there: duplicate rows, merged timings, repeated GATE lines."""
     monkeypatch.setattr("os.cpu_count", lambda: 1)
