@@ -318,6 +318,8 @@ def image_files(paths: list[str | os.PathLike]) -> list[Path]:
     ._IMG_1.jpg metadata files macOS leaves on shared drives) are skipped silently, as the
     data loaders do.
     """
+    if isinstance(paths, (str, os.PathLike)):  # one photo or folder, not in a list
+        paths = [paths]
     files: list[Path] = []
     for path in map(Path, paths):  # a str from Python, too
         if path.is_dir():

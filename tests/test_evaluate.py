@@ -127,6 +127,8 @@ def test_photos_named_by_str_from_python_are_found_and_refused_alike(tmp_path):
     assert found == [tmp_path / "a.png", tmp_path / "sub" / "b.jpg"]
     with pytest.raises(UserError, match="gone.jpg: no such file or directory$"):
         image_files([str(tmp_path / "gone.jpg")])
+    # one path not in a list was read letter by letter ("/: ...", "t: no such file")
+    assert image_files(str(tmp_path / "a.png")) == image_files(tmp_path / "a.png") == found[:1]
 
 
 def test_a_device_or_pipe_named_as_a_photo_is_refused_as_such(tmp_path):
