@@ -332,8 +332,9 @@ def image_files(paths: list[str | os.PathLike]) -> list[Path]:
             files.append(path)
         elif path.exists():  # a device, a pipe, a socket: reading one may never end
             raise UserError(f"{path}: not a regular file or directory")
-        else:
-            raise UserError(f"{path}: no such file or directory")
+        else:  # exists() follows links: a loop or a dangling one is "missing"
+            linked = " (a broken or looping link)" if path.is_symlink() else ""
+            raise UserError(f"{path}: no such file or directory{linked}")
     if not files:
         raise UserError("no images found in " + ", ".join(map(str, paths)))
     unique: dict[str, Path] = {}  # a photo named twice (or by its folder too) is scored once

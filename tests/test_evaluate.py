@@ -127,6 +127,9 @@ def test_photos_named_by_str_from_python_are_found_and_refused_alike(tmp_path):
     assert found == [tmp_path / "a.png", tmp_path / "sub" / "b.jpg"]
     with pytest.raises(UserError, match="gone.jpg: no such file or directory$"):
         image_files([str(tmp_path / "gone.jpg")])
+    (tmp_path / "loop.jpg").symlink_to("loop.jpg")
+    with pytest.raises(UserError, match="loop.jpg: no such file or directory .a broken or loop"):
+        image_files([tmp_path / "loop.jpg"])
     # one path not in a list was read letter by letter ("/: ...", "t: no such file")
     assert image_files(str(tmp_path / "a.png")) == image_files(tmp_path / "a.png") == found[:1]
 
