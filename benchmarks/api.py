@@ -27,6 +27,7 @@ from melanoma.benchmarks.report import (
 )
 from melanoma.benchmarks.timing import THROUGHPUT_BATCH, split_runs
 from melanoma.checkpoint import package_versions, resolve_checkpoint_dir, utc_now
+from melanoma.datasets import Dataset
 from melanoma.errors import UserError
 
 
@@ -114,7 +115,8 @@ def check_outputs(outputs: Outputs, config: BenchConfig) -> None:
         if Path(json_path).resolve() == out.resolve():
             raise UserError(f"{json_path}: the --json file cannot be the --out directory")
         reference = config.reference and resolve_checkpoint_dir(config.reference)
-        inputs = {"artifacts folder": config.artifacts_dir, "data": config.data}
+        data = config.data.source if isinstance(config.data, Dataset) else config.data
+        inputs = {"artifacts folder": config.artifacts_dir, "data": data}
         refuse_writing_into_inputs(json_path, "--json", {**inputs, "reference": reference})
         check_writable(Path(json_path), is_dir=False)
 

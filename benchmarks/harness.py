@@ -51,6 +51,7 @@ from melanoma.checkpoint import (
     load_checkpoint,
     resolve_checkpoint_dir,
 )
+from melanoma.datasets import Dataset, load_dataset
 from melanoma.errors import UserError
 from melanoma.evaluate import check_reproduces_scores
 from melanoma.folders import is_hidden
@@ -63,7 +64,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class BenchConfig:
     artifacts_dir: Path = Path("artifacts")  # searched recursively for *.manifest.json
-    data: str | None = None  # data path (the CLI's --data defaults to $MELANOMA_DATA)
+    # data path (the CLI's --data defaults to $MELANOMA_DATA), or a Dataset already loaded
+    data: str | Path | Dataset | None = None
     reference: str | None = None  # checkpoint dir; None: the bundled one the manifests name
     # one latency row per count; "1,all" parsed, so a 1-core machine gets one row, not two
     threads: tuple[int, ...] = field(default_factory=lambda: parse_threads("1,all"))
@@ -177,14 +179,12 @@ class BenchResult:
 
 def run_benchmark(config: BenchConfig) -> BenchResult:
     """Benchmark every artifact under config.artifacts_dir against the float reference."""
-    from melanoma.datasets import load_dataset
-
     artifacts = discover(config.artifacts_dir)
     checkpoint = resolve_reference(artifacts, config.reference)
     threshold_name = decision_threshold_name(artifacts, config.accuracy.threshold_name)
     accuracy = dataclasses.replace(config.accuracy, threshold_name=threshold_name)
     machine = machine_info(config.threads)
-    dataset = load_dataset(config.data)
+    dataset = config.data if isinstance(config.data, Dataset) else load_dataset(config.data)
     check_reproduces_scores(checkpoint, dataset)
     test = dataset.test
     if test is None or len(set(test.labels.tolist()) - {-1}) < 2:

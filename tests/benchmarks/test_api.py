@@ -1,5 +1,6 @@
 """benchmarks/api: the report object, every file written from it, and outputs refused early."""
 
+import dataclasses
 import errno
 import fcntl
 import json
@@ -74,6 +75,14 @@ def test_the_json_copy_may_not_land_on_or_among_the_inputs(tmp_path, json_path, 
     outputs = Outputs(tmp_path / "out", json_path=tmp_path / json_path)
     with pytest.raises(UserError, match=f"--json would write into the {named} "):
         check_outputs(outputs, config)
+
+
+def test_the_json_copy_may_not_land_where_a_loaded_data_set_came_from(tmp_path, dataset):
+    (tmp_path / "data").mkdir()
+    loaded = dataclasses.replace(dataset, source=str(tmp_path / "data"))
+    outputs = Outputs(tmp_path / "out", json_path=tmp_path / "data" / "report.json")
+    with pytest.raises(UserError, match="--json would write into the data "):
+        check_outputs(outputs, BenchConfig(tmp_path / "artifacts", loaded))
 
 
 def test_a_ctrl_c_while_the_plots_are_drawn_leaves_the_previous_report_whole(

@@ -334,35 +334,34 @@ def _every_fourth(labels):
     return torch.arange(len(labels)) % 4 == 0
 
 
-def _with_test_split(monkeypatch, dataset, keep):
-    """run_benchmark's data set, with only the test images that `keep(labels)` selects."""
+def _with_test_split(dataset, keep):
+    """The data set with only the test images that `keep(labels)` selects: BenchConfig takes
+    a Dataset already loaded, as from a notebook."""
     import dataclasses
 
-    import melanoma.datasets
-
     test = dataset.test.subset(torch.nonzero(keep(dataset.test.labels)).flatten())
-    monkeypatch.setattr(melanoma.datasets, "load_dataset", lambda path: dataclasses.replace(
-        dataset, test=test))  # fmt: skip
+    return dataclasses.replace(dataset, test=test)
 
 
 def test_the_data_row_counts_the_test_images_and_the_melanomas_among_them(
-    artifacts_dir, export_source, data_path, dataset, monkeypatch
+    artifacts_dir, export_source, dataset
 ):
     # the first 25 melanomas and 75 benign images: a balanced split cannot tell them apart
-    _with_test_split(
-        monkeypatch, dataset, lambda labels: _every_fourth(labels) & (labels == 0)
+    data = _with_test_split(
+        dataset, lambda labels: _every_fourth(labels) & (labels == 0)
         | (labels == 1) & (torch.cumsum(labels, 0) <= 25)
     )  # fmt: skip
     melanomas, benign = 25, 75
     quick = {**FAST, "threads": (1,), "accuracy": AccuracyConfig(n_bootstrap=10)}
-    ran = run_benchmark(BenchConfig(artifacts_dir, str(data_path), str(export_source), **quick))
+    ran = run_benchmark(BenchConfig(artifacts_dir, data, str(export_source), **quick))
     assert ran.data["n"] == benign + melanomas and ran.data["n_melanoma"] == melanomas != benign
+    assert ran.data["source"] == dataset.source
 
 
 def test_a_test_split_of_one_class_is_refused_before_anything_runs(
-    artifacts_dir, export_source, data_path, dataset, monkeypatch
+    artifacts_dir, export_source, dataset
 ):
-    _with_test_split(monkeypatch, dataset, lambda labels: labels == 0)  # benign only
-    config = BenchConfig(artifacts_dir, str(data_path), str(export_source), **FAST)
+    benign_only = _with_test_split(dataset, lambda labels: labels == 0)
+    config = BenchConfig(artifacts_dir, benign_only, str(export_source), **FAST)
     with pytest.raises(UserError, match="no labeled test split with both classes"):
         run_benchmark(config)
