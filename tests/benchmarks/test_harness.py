@@ -214,12 +214,12 @@ def test_rows_decide_at_the_manifests_default_threshold_unless_asked(artifacts_c
 
 
 def test_a_run_decides_every_row_at_the_manifests_default(
-    artifacts_copy, export_source, data_path, checkpoint, dataset, monkeypatch
+    artifacts_copy, export_source, checkpoint, dataset
 ):
     set_default_threshold(artifacts_copy, "sensitivity_0.90")
-    _with_test_split(monkeypatch, dataset, _every_fourth)  # what is looked at needs no more
+    data = _with_test_split(dataset, _every_fourth)  # what is looked at needs no more
     quick = {**FAST, "threads": (1,), "accuracy": AccuracyConfig(n_bootstrap=10)}
-    ran = run_benchmark(BenchConfig(artifacts_copy, str(data_path), str(export_source), **quick))
+    ran = run_benchmark(BenchConfig(artifacts_copy, data, str(export_source), **quick))
     scored = [s for s in ran.subjects if s.info.get("threshold") is not None]
     assert ran.threshold_name == "sensitivity_0.90" and len(scored) == len(NAMES) - 2
     assert {(s.info["threshold_name"], s.info["threshold"]) for s in scored} == {
