@@ -194,6 +194,18 @@ def new_apk(phone: Path, build_manifest) -> None:
     write_model(phone / "apk/model", "new", build_manifest)
 
 
+# Went back to "old" and declined the bundled "new", which the button would install again.
+KEPT_OLD_DECLINED_NEW = ("true", "old", "model,model.declined", "true")
+
+
+def starts_with_the_crashing_model_bundled(classes: Path, phone: Path) -> list[Start]:
+    """Three starts after the one that died loading it: none may die (they were 0, DIED, 0:
+    every other start reinstalled it)."""
+    runs = [start(classes, phone, "forward", "die") for _ in range(3)]
+    assert [run.returncode for run in runs] == [0, 0, 0]
+    return [outcome(run) for run in runs]
+
+
 def test_a_bundled_model_that_kills_the_app_while_loading_is_not_installed_again(
     classes, phone, build_manifest
 ):
@@ -203,16 +215,8 @@ def test_a_bundled_model_that_kills_the_app_while_loading_is_not_installed_again
     "Try the model again", which installs the bundled model once more."""
     new_apk(phone, build_manifest)
     assert start(classes, phone, "forward", "die").returncode == DIED
-    runs = [start(classes, phone, "forward", "die") for _ in range(3)]
-    assert [run.returncode for run in runs] == [0, 0, 0]  # it was [0, DIED, 0]
-    for run in runs:
-        s = outcome(run)
-        assert (s.loaded, s.installed, s.folders, s.try_again) == (
-            "true",
-            "old",
-            "model,model.declined",
-            "true",
-        )
+    for s in starts_with_the_crashing_model_bundled(classes, phone):
+        assert (s.loaded, s.installed, s.folders, s.try_again) == KEPT_OLD_DECLINED_NEW
         assert s.status[0].startswith("Model: old ")
         assert s.status[1:] == [
             "The new model (new) could not be loaded: the app closed while loading it on an"
@@ -232,12 +236,7 @@ def test_a_bundled_model_executorch_refuses_is_not_installed_again_on_each_start
     new_apk(phone, build_manifest)
     for call in ("load", "none"):
         s = outcome(start(classes, phone, call, "bad_alloc"))
-        assert (s.loaded, s.installed, s.folders, s.try_again) == (
-            "true",
-            "old",
-            "model,model.declined",
-            "true",
-        )
+        assert (s.loaded, s.installed, s.folders, s.try_again) == KEPT_OLD_DECLINED_NEW
         assert s.status[1].startswith(
             "The new model (new) could not be loaded: ExecuTorch could not load new-executorch"
         )
@@ -301,16 +300,10 @@ def test_a_pushed_model_that_is_undone_leaves_the_declined_bundled_model_out(
     declined = outcome(start(classes, phone, "forward", "die")).status[1]  # went back to "old"
     write_model(phone / "push", "renew", build_manifest)  # "renew-...pte" crashes too
     assert start(classes, phone, "forward", "die").returncode == DIED
-    runs = [start(classes, phone, "forward", "die") for _ in range(3)]
-    assert [run.returncode for run in runs] == [0, 0, 0]  # it was [0, DIED, 0]
-    s = outcome(runs[0])
-    assert (s.loaded, s.installed, s.folders, s.try_again) == (
-        "true",
-        "old",
-        "model,model.declined",
-        "true",
-    )
+    starts = starts_with_the_crashing_model_bundled(classes, phone)
+    s = starts[0]
+    assert (s.loaded, s.installed, s.folders, s.try_again) == KEPT_OLD_DECLINED_NEW
     assert s.status[1].startswith("The new model (renew) could not be loaded: the app closed")
     assert s.status[1].endswith(". Went back to the previous model.")  # the button loads "new"
     assert s.status[2] == declined
-    assert outcome(runs[2]).status[1:] == [declined]
+    assert starts[2].status[1:] == [declined]
