@@ -22,7 +22,7 @@ class SanityBounds:
 
     These are loose on purpose: they catch a broken artifact (wrong
     normalization, swapped output, a collapsed quantization), not drift, which
-    the gate flags (--max-auc-drop, --max-accuracy-drop, --min-agreement).
+    the gate flags (--max-auc-drop, --max-accuracy-drop, --min-agreement, --max-abs-dprob).
     """
 
     fp32_max_abs_dprob: float = 1e-3  # an fp32 artifact is the same math as eager fp32

@@ -124,6 +124,13 @@ def _threads(ctx, param, value: str) -> tuple[int, ...]:
     "the float model's.",
 )
 @click.option(
+    "--max-abs-dprob",
+    type=FiniteFloatRange(0, 1),
+    default=None,
+    help="Gate: fail an artifact that moves any test image's P(melanoma) more than X from "
+    "the float model's (the decisions at the other thresholds, which agreement does not count).",
+)
+@click.option(
     "--max-latency-ms",
     type=FiniteFloatRange(min=0, min_open=True),
     default=None,
@@ -166,6 +173,7 @@ def bench(
     max_auc_drop,
     min_agreement,
     max_accuracy_drop,
+    max_abs_dprob,
     max_latency_ms,
     require_int8,
     threshold_name,
@@ -208,6 +216,7 @@ def bench(
         max_latency_ms=max_latency_ms,
         max_accuracy_drop=max_accuracy_drop,
         require_int8=require_int8,
+        max_abs_dprob=max_abs_dprob,
     )
     to_stdout = json_path == "-"
     outputs = Outputs(out_dir, None if to_stdout else json_path and Path(json_path), not no_plots)

@@ -26,6 +26,11 @@ class GateLimits:
     max_accuracy_drop: float | None = None
     # fail if no int8 artifact ran: drift limits held by float files alone measure no drift
     require_int8: bool = False
+    # fail if any test image's P(melanoma) moved more than this from the float model's.
+    # Agreement and accuracy count decisions at one threshold, and AUC only ranks: logits
+    # squeezed towards that threshold keep all three, yet move every score band edge the
+    # app shows and every other threshold's decisions.
+    max_abs_dprob: float | None = None
 
     def __post_init__(self) -> None:
         # NaN compares false with everything, so a NaN limit would pass every row; a
@@ -125,6 +130,7 @@ def _broken(row: dict, limits: GateLimits) -> list[tuple[str, str]]:
         ("agreement", row["agreement"], limits.min_agreement, ">="),
         ("accuracy_drop", _drop(row["delta_accuracy"]), limits.max_accuracy_drop, "<="),
         (LATENCY, row["latency_ms"]["p50"], limits.max_latency_ms, "<="),
+        ("max_abs_dprob", row["max_abs_dprob"], limits.max_abs_dprob, "<="),
     ]
     return [
         (figure, "{} {} breaks {}".format(figure, *value_and_limit(value, limit, op)))

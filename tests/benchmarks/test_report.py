@@ -79,7 +79,7 @@ def test_top_level_keys(report):
     assert set(report["machine"]) == MACHINE_KEYS
     assert report["gate"] == {"limits": {"max_auc_drop": None, "min_agreement": None,
                                          "max_latency_ms": None, "max_accuracy_drop": None,
-                                         "require_int8": False},
+                                         "require_int8": False, "max_abs_dprob": None},
                               "violations": [], "passed": True}  # fmt: skip
     eager = [r for r in report["artifacts"] if r["target"] == "pytorch"]
     assert [(r["name"], r["precision"], r["threads"]) for r in eager] == [
