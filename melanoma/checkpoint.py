@@ -126,7 +126,7 @@ def package_versions() -> dict[str, str]:
 
 
 def utc_now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def file_sha256(path: Path) -> str:

@@ -1,0 +1,27 @@
+"""What the wheel and the sdist carry, checked from pyproject.toml and MANIFEST.in without
+building either: a build takes seconds and writes an egg-info folder into the checkout."""
+
+import tomllib
+from pathlib import Path
+
+from packaging.specifiers import SpecifierSet
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+# The oldest Python each pinned dependency ships wheels for, where that is newer than
+# what the others need: onnxruntime 1.31 has cp311 to cp314 wheels, none for cp310, so a
+# 3.10 install fails to resolve (`uv pip install` on 3.10.13, 2026-12-07).
+OLDEST_PYTHON = {"onnxruntime": "3.11"}
+
+
+def test_requires_python_admits_no_python_a_pinned_dependency_has_no_wheels_for():
+    requires = SpecifierSet(PYPROJECT["project"]["requires-python"])
+    pinned = {dep.split("=")[0] for dep in PYPROJECT["project"]["dependencies"]}
+    for name, oldest in OLDEST_PYTHON.items():
+        assert name in pinned
+        major, minor = map(int, oldest.split("."))
+        assert f"{major}.{minor - 1}" not in requires, f"{name} needs Python >= {oldest}"
+    # ruff's pyupgrade rules assume the oldest Python the package installs on
+    floor = next(spec.version for spec in requires if spec.operator == ">=")
+    assert PYPROJECT["tool"]["ruff"]["target-version"] == "py" + floor.replace(".", "")
