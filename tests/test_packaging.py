@@ -4,6 +4,7 @@ building either: a build takes seconds and writes an egg-info folder into the ch
 import tomllib
 from pathlib import Path
 
+from packaging.licenses import canonicalize_license_expression
 from packaging.specifiers import SpecifierSet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,3 +26,14 @@ def test_requires_python_admits_no_python_a_pinned_dependency_has_no_wheels_for(
     # ruff's pyupgrade rules assume the oldest Python the package installs on
     floor = next(spec.version for spec in requires if spec.operator == ">=")
     assert PYPROJECT["tool"]["ruff"]["target-version"] == "py" + floor.replace(".", "")
+
+
+def test_license_is_an_spdx_expression_naming_the_weights_licence_and_its_texts_ship():
+    project = PYPROJECT["project"]
+    # a table ({text = ...}) is deprecated: setuptools stops building it after 2027-02-18
+    assert isinstance(project["license"], str)
+    assert canonicalize_license_expression(project["license"]) == project["license"]
+    # the bundled weights derive from HAM10000 (CC BY-NC 4.0): the metadata says so
+    assert "CC-BY-NC-4.0" in project["license"]
+    assert all((ROOT / name).is_file() for name in project["license-files"])
+    assert any(req.startswith("setuptools>=77") for req in PYPROJECT["build-system"]["requires"])
