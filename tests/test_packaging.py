@@ -37,3 +37,21 @@ def test_license_is_an_spdx_expression_naming_the_weights_licence_and_its_texts_
     assert "CC-BY-NC-4.0" in project["license"]
     assert all((ROOT / name).is_file() for name in project["license-files"])
     assert any(req.startswith("setuptools>=77") for req in PYPROJECT["build-system"]["requires"])
+
+
+def test_every_data_file_in_a_package_folder_is_in_its_package_data():
+    """A file in a package folder but in no package-data glob is missing from the wheel,
+    yet present in a checkout: an editable install would never notice."""
+    settings = PYPROJECT["tool"]["setuptools"]
+    for package, folder in settings["package-dir"].items():
+        folder = ROOT / folder
+        data = {
+            path
+            for path in folder.rglob("*")
+            if path.is_file()
+            and path.suffix not in {".py", ".pyc"}
+            and "__pycache__" not in path.parts
+        }
+        globs = settings["package-data"].get(package, [])
+        packaged = {path for pattern in globs for path in folder.glob(pattern) if path.is_file()}
+        assert data == packaged, f"{package}: {sorted(map(str, data - packaged))}"
