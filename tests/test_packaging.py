@@ -1,12 +1,11 @@
-"""What the wheel and the sdist carry, checked from pyproject.toml and MANIFEST.in without
-building either: a build takes seconds and writes an egg-info folder into the checkout."""
+"""What the wheel carries, checked from pyproject.toml without building it: a build takes
+seconds and writes an egg-info folder into the checkout."""
 
 import tomllib
 from pathlib import Path
 
 from packaging.licenses import canonicalize_license_expression
 from packaging.specifiers import SpecifierSet
-from setuptools.command.egg_info import FileList
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -44,6 +43,8 @@ def test_every_data_file_in_a_package_folder_is_in_its_package_data():
     """A file in a package folder but in no package-data glob is missing from the wheel,
     yet present in a checkout: an editable install would never notice."""
     settings = PYPROJECT["tool"]["setuptools"]
+    # the licence texts ship in the wheel's dist-info, through license-files
+    licences = {ROOT / name for name in PYPROJECT["project"]["license-files"]}
     for package, folder in settings["package-dir"].items():
         folder = ROOT / folder
         data = {
@@ -52,50 +53,8 @@ def test_every_data_file_in_a_package_folder_is_in_its_package_data():
             if path.is_file()
             and path.suffix not in {".py", ".pyc"}
             and "__pycache__" not in path.parts
+            and path not in licences
         }
         globs = settings["package-data"].get(package, [])
         packaged = {path for pattern in globs for path in folder.glob(pattern) if path.is_file()}
         assert data == packaged, f"{package}: {sorted(map(str, data - packaged))}"
-
-
-# Build outputs and the model prepare_model.sh copies in (android_demo/.gitignore)
-OUTPUT_FOLDERS = {"__pycache__", "build", ".gradle", ".kotlin"}
-APP_MODEL = "android_demo/app/src/main/assets/model/"
-
-
-def is_output(path: str) -> bool:
-    """A build output or generated model, which never ships in the sdist."""
-    return bool(OUTPUT_FOLDERS & set(path.split("/"))) or path.startswith(APP_MODEL)
-
-
-def sdist_files(candidates: list[str]) -> set[str]:
-    """Which of `candidates` (paths relative to the root) MANIFEST.in puts in the sdist."""
-    files = FileList()
-    files.allfiles = candidates
-    manifest = ROOT / "MANIFEST.in"
-    lines = manifest.read_text().splitlines() if manifest.is_file() else []
-    for line in lines:
-        if line.strip() and not line.startswith("#"):
-            files.process_template_line(line)
-    return set(files.files)
-
-
-def test_the_sdist_carries_the_whole_test_suite_and_the_android_demo_not_its_outputs():
-    # setuptools alone ships tests/test*.py: no conftest.py, no tests/export or
-    # tests/android, no android_demo, so the suite errors out in an unpacked sdist
-    files = [
-        path.relative_to(ROOT).as_posix()
-        for top in ("tests", "android_demo")
-        for path in (ROOT / top).rglob("*")
-        if path.is_file() and path.name != "local.properties"
-    ]
-    sources = [path for path in files if not is_output(path)]
-    assert "tests/conftest.py" in sources
-    outputs = [
-        "tests/__pycache__/conftest.cpython-311.pyc",
-        "android_demo/.gradle/8.9/fileHashes/fileHashes.bin",
-        "android_demo/app/build/outputs/apk/debug/app-debug.apk",
-        APP_MODEL + "model.pte",
-        "android_demo/local.properties",
-    ]
-    assert sdist_files(sources + outputs) == set(sources)
