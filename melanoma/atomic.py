@@ -18,6 +18,12 @@ from melanoma.errors import UserError
 
 log = logging.getLogger(__name__)
 
+# What stops a run as Ctrl-C does: SIGTERM (kill, a CI timeout) and SIGHUP (a closed
+# terminal, a dropped ssh session; no SIGHUP on Windows).
+STOPS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
 
 @contextlib.contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
@@ -92,7 +98,7 @@ def _new_temp(final: Path) -> Path:
 
 @contextlib.contextmanager
 def signals_held(deliver: bool = True) -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM inside, for writes an interrupt must not tear (an artifact
+    """Hold Ctrl-C, SIGTERM and SIGHUP inside, for writes an interrupt must not tear (an artifact
     and its manifest, a resume state whose loss would lose the whole run). One that comes
     meanwhile is raised once the block is done, or with deliver=False dropped (a second
     press while a stop is already being saved). Handlers only change on the main thread."""
@@ -100,7 +106,8 @@ def signals_held(deliver: bool = True) -> Iterator[None]:
         yield
         return
     came: list[int] = []
-    stops = (signal.SIGINT, signal.SIGTERM)
+    # One the process ignores (SIGHUP under nohup) stays ignored: holding it would not.
+    stops = [stop for stop in STOPS if signal.getsignal(stop) != signal.SIG_IGN]
     previous = {stop: signal.signal(stop, lambda signum, _: came.append(signum)) for stop in stops}
     try:
         yield

@@ -15,6 +15,7 @@ from typing import NoReturn
 
 import click
 
+from melanoma.atomic import STOPS
 from melanoma.config_checks import TARGET_SENSITIVITY_RANGE, repeated
 from melanoma.errors import UserError
 
@@ -23,6 +24,7 @@ EXIT_INTERRUPTED = 130
 # click >= 8.2 raises this for a group called with no arguments; older clicks print help themselves
 NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 SEED = click.IntRange(0, 2**32 - 1)  # what torch and numpy both take as a seed
+HANGUP = getattr(signal, "SIGHUP", None)  # none on Windows
 
 
 class NonEmptyPath(click.Path):
@@ -54,7 +56,7 @@ TARGET_SENSITIVITY = FiniteFloatRange(*TARGET_SENSITIVITY_RANGE)
 
 
 class Interrupts:
-    """SIGINT and SIGTERM handler that raises KeyboardInterrupt and remembers it fired.
+    """SIGINT, SIGTERM and SIGHUP handler that raises KeyboardInterrupt and remembers it fired.
 
     A Ctrl-C that lands inside an import (numpy's, say) can surface as another
     exception, RecursionError among them; with `seen` it still reads as interrupted."""
@@ -67,8 +69,12 @@ class Interrupts:
         raise KeyboardInterrupt
 
     def install(self) -> Interrupts:
-        signal.signal(signal.SIGINT, self)
-        signal.signal(signal.SIGTERM, self)  # kill, a CI timeout: as Ctrl-C
+        """Ctrl-C, SIGTERM and SIGHUP (a closed terminal: training saves its resume state),
+        except a SIGHUP the process ignores: `nohup` asked the run to outlive the terminal."""
+        for stop in STOPS:
+            if stop == HANGUP and signal.getsignal(stop) == signal.SIG_IGN:
+                continue
+            signal.signal(stop, self)
         return self
 
     @contextlib.contextmanager

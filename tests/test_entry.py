@@ -1,4 +1,4 @@
-"""The console scripts' entry points: Ctrl-C while the CLI module is still importing."""
+"""The console scripts' entry points: Ctrl-C, SIGTERM or a hangup while the CLI module imports."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def main():
 
 
 @pytest.mark.parametrize("as_recursion", [False, True])
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_during_the_cli_import_prints_interrupted_not_a_traceback(
     tmp_path, signum, as_recursion
 ):
