@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 
 from melanoma import strict_json
-from melanoma.atomic import atomic_path
+from melanoma.atomic import atomic_path, write_utf8
 from melanoma.benchmarks.gate import target_text
 from melanoma.benchmarks.macs import gmacs_per_s
 from melanoma.benchmarks.subjects import Subject
@@ -97,7 +97,7 @@ def report_json(report: dict) -> str:
 
 def write_json(report: dict, path: Path) -> None:
     with atomic_path(path) as temp:
-        temp.write_text(report_json(report))
+        write_utf8(temp, report_json(report))
 
 
 CSV_COLUMNS = (
@@ -120,7 +120,10 @@ def csv_record(row: dict) -> dict:
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
-    with atomic_path(path) as temp, temp.open("w", newline="") as handle:
+    with (
+        atomic_path(path) as temp,
+        temp.open("w", newline="", encoding="utf-8", errors="surrogateescape") as handle,
+    ):
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         writer.writerows(csv_record(row) for row in rows)
@@ -352,4 +355,4 @@ def _target_line(target: dict) -> str:
 
 def write_text(text: str, path: Path) -> None:
     with atomic_path(path) as temp:
-        temp.write_text(text)
+        write_utf8(temp, text)

@@ -118,6 +118,14 @@ def signals_held(deliver: bool = True) -> Iterator[None]:
         signal.raise_signal(came[0])
 
 
+def write_utf8(path: Path, text: str) -> None:
+    """`text` into `path` (not atomically: give it a temp path) as UTF-8, as write_csv does.
+    In the locale's encoding a report's ✅ or ± failed where that is not UTF-8 (Windows'
+    cp1252, PYTHONUTF8=0 under LC_ALL=C); a file name that is not UTF-8 (Python holds its
+    bytes as surrogates) failed even where it is."""
+    path.write_text(text, encoding="utf-8", errors="surrogateescape")
+
+
 def write_csv(path: Path, header: Iterable, rows: Iterable) -> None:
     """A CSV of `header` then `rows`, written atomically. UTF-8; a file name that is not
     UTF-8 (Python holds its bytes as surrogates) is written back as those bytes."""

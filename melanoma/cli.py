@@ -223,7 +223,8 @@ def compare(data, methods, seeds, out_dir, epochs, progress):
     click.echo(dataset.summary(), err=True)
     with _training_ends("rerun the same command to continue from there"):
         run_compare(dataset, out_dir, methods, seeds, epochs=epochs, progress=progress)
-    click.echo((out_dir / "results.md").read_text(), nl=False)
+    results_md = (out_dir / "results.md").read_text(encoding="utf-8", errors="surrogateescape")
+    click.echo(results_md, nl=False)
 
 
 @cli.command("nested-cv")

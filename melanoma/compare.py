@@ -25,7 +25,7 @@ import numpy as np
 
 from melanoma import config_checks as checks
 from melanoma import strict_json
-from melanoma.atomic import atomic_paths
+from melanoma.atomic import atomic_paths, write_utf8
 from melanoma.checkpoint import METADATA, CheckpointError, load_checkpoint, read_meta
 from melanoma.datasets import Dataset
 from melanoma.errors import UserError
@@ -136,8 +136,8 @@ def compare(
     # leave this run's tables beside the previous run's curves.
     outputs = (out_dir / "results.json", out_dir / "results.md", out_dir / "roc.png")
     with atomic_paths(*outputs) as (json_temp, markdown_temp, roc_temp):
-        json_temp.write_text(strict_json.dumps(results, indent=2) + "\n")
-        markdown_temp.write_text(results_markdown(results))
+        write_utf8(json_temp, strict_json.dumps(results, indent=2) + "\n")
+        write_utf8(markdown_temp, results_markdown(results))
         _plot_roc(roc_temp, runs, results["summary"])
     return results
 

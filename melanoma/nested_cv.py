@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from melanoma import config_checks as checks
 from melanoma import strict_json
-from melanoma.atomic import atomic_path, output_dir
+from melanoma.atomic import atomic_path, output_dir, write_utf8
 from melanoma.datasets import Dataset, Split
 from melanoma.inference import predict_probs
 from melanoma.metrics import YOUDEN_ESTIMATORS, auc, logit, youden_threshold
@@ -210,9 +210,9 @@ def nested_cv(dataset: Dataset, config: NestedConfig, out_dir: Path) -> dict:
             "epoch_rules": epoch_rule_results(folds, config.train.youden_estimator),
         }
         with atomic_path(out_dir / "results.json") as temp:
-            temp.write_text(strict_json.dumps(results, indent=2) + "\n")
+            write_utf8(temp, strict_json.dumps(results, indent=2) + "\n")
         with atomic_path(out_dir / "results.md") as temp:
-            temp.write_text(results_markdown(results))
+            write_utf8(temp, results_markdown(results))
     return results
 
 
