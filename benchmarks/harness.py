@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from melanoma import config_checks as checks
+from melanoma.atomic import refuse_non_utf8_name
 from melanoma.benchmarks.accuracy import roc_curve_points
 from melanoma.benchmarks.machine import machine_info
 from melanoma.benchmarks.macs import count_macs
@@ -97,6 +98,7 @@ def discover(artifacts_dir: Path) -> list[Artifact]:
     artifacts = []
     for manifest_file in sorted(root.rglob("*" + SUFFIX)):
         if not _hidden(manifest_file, root):
+            refuse_non_utf8_name(manifest_file, "the manifest")
             manifest, path = verify_artifact(manifest_file)
             artifacts.append(Artifact(path.relative_to(root).as_posix(), path, manifest))
     if not artifacts:

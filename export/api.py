@@ -24,7 +24,13 @@ import numpy as np
 import torch
 
 from melanoma import config_checks as checks
-from melanoma.atomic import atomic_paths, folder_locked, output_dir, waiting_for
+from melanoma.atomic import (
+    atomic_paths,
+    folder_locked,
+    output_dir,
+    refuse_non_utf8_name,
+    waiting_for,
+)
 from melanoma.checkpoint import (
     REFERENCE_NAMES,
     CheckpointMeta,
@@ -161,6 +167,7 @@ def export_checkpoint(
     thresholds = manifest_thresholds(checkpoint, config.target_sensitivity)
     threshold = _named_threshold(thresholds, config.threshold_name, model_name)
     source_sha256 = checkpoint_sha256(checkpoint.path)
+    refuse_non_utf8_name(Path(config.out_dir), "the output directory")
     with (
         output_dir(Path(config.out_dir)) as out_dir,
         folder_locked(out_dir, busy=_waiting(out_dir)),

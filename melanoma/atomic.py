@@ -118,6 +118,19 @@ def signals_held(deliver: bool = True) -> Iterator[None]:
         signal.raise_signal(came[0])
 
 
+def refuse_non_utf8_name(path: Path, what: str) -> None:
+    """torch, onnxruntime and coremltools take a path only as a UTF-8 string: under a folder
+    whose name is not UTF-8 (an old Latin-1 archive's), loading or checking an artifact
+    failed inside them with a TypeError, a traceback or a row "failed" for a good file."""
+    try:
+        os.path.abspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(
+            f"{path}: {what} is under a name that is not UTF-8, which torch, onnxruntime "
+            "and coremltools cannot open: rename it"
+        ) from None
+
+
 def write_utf8(path: Path, text: str) -> None:
     """`text` into `path` (not atomically: give it a temp path) as UTF-8, as write_csv does.
     In the locale's encoding a report's ✅ or ± failed where that is not UTF-8 (Windows'
