@@ -74,7 +74,10 @@ def load_qat(path_or_name: str | os.PathLike) -> QATCheckpoint:
     export_log = logging.getLogger("torch.export")
     was_disabled, export_log.disabled = export_log.disabled, True
     try:
-        program = torch.export.load(program_path)
+        # Opened here, not by path: torch takes a path only as a UTF-8 string, and under a
+        # folder named otherwise blamed the file ("'str' object has no attribute 'tell'").
+        with program_path.open("rb") as handle:
+            program = torch.export.load(handle)
     except Exception as err:  # any member of a sound zip may be garbage (a pickle, a JSON
         # of the wrong shape): under a matching sha256 each says the file is broken
         why = first_line(err)

@@ -4,6 +4,7 @@ coremltools take paths as UTF-8 strings only, and failed inside with a TypeError
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ import pytest
 
 from melanoma.benchmarks.harness import discover
 from melanoma.errors import UserError
+from melanoma.qat_checkpoint import load_qat, resolve_qat_dir
 
 # 'arté' in Latin-1, as an old archive unpacks it: Python holds the byte 0xe9 as \udce9.
 NOT_UTF8 = os.fsdecode(b"art\xe9")
@@ -40,3 +42,11 @@ def test_export_refuses_a_non_utf8_out_before_any_work(tmp_path):
     assert proc.stderr.startswith("error: ") and "not UTF-8" in proc.stderr
     assert len(proc.stderr.splitlines()) == 1
     assert not os.path.lexists(tmp_path / NOT_UTF8)
+
+
+def test_a_qat_program_under_a_non_utf8_name_loads(tmp_path):
+    # Read by path, torch said "'str' object has no attribute 'tell'", and the one-line
+    # error blamed the file: "unreadable exported program".
+    qat_dir = tmp_path / NOT_UTF8 / "qat"
+    shutil.copytree(resolve_qat_dir("reference-supervised"), qat_dir)
+    assert load_qat(qat_dir).path == qat_dir
