@@ -43,6 +43,7 @@ from melanoma.errors import UserError
 from melanoma.evaluate import check_reproduces_scores, refuse_undefined_scores
 from melanoma.export import verify
 from melanoma.export.base import ExportError, NotRunnableHere, RuntimeFailure, load_runner
+from melanoma.export.choices import DEFAULT_CHECKPOINT, QUANTIZE
 from melanoma.export.contract import (
     FLOAT_QUANTIZATION,
     existing_qat,
@@ -72,11 +73,6 @@ if TYPE_CHECKING:
     from melanoma.qat import QATConfig
 
 log = logging.getLogger(__name__)
-
-# The checkpoint exported when none is named. reference-supervised until a
-# reference SGAN that beats it is bundled (see the README's results).
-DEFAULT_CHECKPOINT = "reference-supervised"
-QUANTIZE = {"none": ("fp32",), "int8": ("int8",), "both": ("fp32", "int8")}
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,17 +19,11 @@ from melanoma.cliutil import (
     threshold_option,
     version_option,
 )
-from melanoma.export.api import (
-    DEFAULT_CHECKPOINT,
-    QUANTIZE,
-    ExportConfig,
-    ExportFailed,
-    ExportResult,
-    export_checkpoint,
-)
-from melanoma.export.registry import TARGETS
-from melanoma.export.verify import N_SYNTHETIC
-from melanoma.manifest import Manifest
+from melanoma.export.choices import DEFAULT_CHECKPOINT, N_SYNTHETIC, QUANTIZE, TARGET_NAMES
+
+if TYPE_CHECKING:  # the exporters import torch and the runtimes: not for --help
+    from melanoma.export.api import ExportResult
+    from melanoma.manifest import Manifest
 
 EXIT_FAILED_CHECK = 1  # an artifact failed its check in its runtime (and was not kept)
 
@@ -38,7 +33,7 @@ EXIT_FAILED_CHECK = 1  # an artifact failed its check in its runtime (and was no
 @click.option(
     "--target",
     required=True,
-    type=click.Choice([*TARGETS, "all"]),
+    type=click.Choice([*TARGET_NAMES, "all"]),
     help="Target to export to, or all of them.",
 )
 @click.option(
@@ -91,11 +86,12 @@ def cli(
     bundled with the package).
     """
     from melanoma.checkpoint import warn_if_name_hides_folder
+    from melanoma.export.api import ExportConfig, ExportFailed, export_checkpoint
     from melanoma.qat import QATConfig
 
     setup_process(verbose)
     warn_if_name_hides_folder(checkpoint)
-    targets = tuple(TARGETS) if target == "all" else (target,)
+    targets = TARGET_NAMES if target == "all" else (target,)
     config = ExportConfig(
         targets=targets,
         checkpoint=checkpoint,
@@ -200,7 +196,7 @@ def _size_ratios(results: list[ExportResult]) -> list[str]:
     sizes = {(r.target, r.precision): r.manifest.file.size_bytes for r in results if r.manifest}
     return [
         f"{target} int8 is {sizes[target, 'int8'] / sizes[target, 'fp32']:.1%} of fp32 in size"
-        for target in TARGETS
+        for target in TARGET_NAMES
         if (target, "int8") in sizes and (target, "fp32") in sizes
     ]
 

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from melanoma.export.choices import N_SYNTHETIC
 from melanoma.manifest import Verification
 from melanoma.preprocess import normalize
 
 N_SAMPLES = 64  # real test images, both classes, taken evenly across the test split
-N_SYNTHETIC = 32  # stand-ins when no data set is available (fresh install)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ import os
 import pickle
 import warnings
 from dataclasses import dataclass, field
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from melanoma.errors import UserError, first_line
 from melanoma.methods import TRAINERS as RECORDED_METHODS
 from melanoma.metrics import sensitivity_target
 from melanoma.sources import read_small_text, torch_zip_refusal
+from melanoma.versions import package_versions
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
@@ -41,17 +41,6 @@ WEIGHTS = "weights.pt"
 METADATA = "metadata.json"
 REFERENCE_DIR = Path(__file__).parent / "reference"
 REFERENCE_NAMES = ("reference-supervised", "reference-sgan")
-VERSIONED_PACKAGES = (
-    "melanoma-mobile",  # this toolkit: which exporter and trainer wrote the file
-    "torch",
-    "torchvision",
-    "executorch",
-    "torchao",
-    "coremltools",
-    "onnx",
-    "onnxruntime",
-    "numpy",
-)
 
 
 class CheckpointError(UserError):
@@ -113,16 +102,6 @@ class Checkpoint:
     model: nn.Module  # in eval mode
     meta: CheckpointMeta
     path: Path
-
-
-def package_versions() -> dict[str, str]:
-    versions = {}
-    for name in VERSIONED_PACKAGES:
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def utc_now() -> str:

@@ -1,9 +1,10 @@
 """The console scripts' entry points: Ctrl-C is handled before the CLI module imports.
 
-`melanoma-export`'s module imports torch (about 2 s); a Ctrl-C or SIGTERM in that
-window would otherwise print a traceback instead of `interrupted`. Before that, what
-the process inherited and torch's import cannot take is set right or refused: closed
-standard streams, a deleted working directory.
+The CLI modules import click and their light modules (torch, about 2 s, waits for a
+command that needs it); a Ctrl-C or SIGTERM while they load would otherwise print a
+traceback instead of `interrupted`. Before that, what the process inherited and torch's
+import cannot take is set right or refused: closed standard streams, a deleted working
+directory.
 """
 
 from __future__ import annotations

@@ -61,3 +61,18 @@ def test_the_readme_python_examples_name_what_the_api_has():
     pipeline, qat_study = (_bound_calls(code) for code in _readme_python_blocks())
     assert {"train_supervised", "export_checkpoint", "benchmark", "BenchConfig"} <= pipeline
     assert {"qat_finetune", "QATConfig", "program_probs", "predict_probs"} <= qat_study
+
+
+@pytest.mark.parametrize(
+    "command", ["melanoma.cli", "melanoma.export.cli", "melanoma.benchmarks.cli"]
+)
+def test_help_and_version_do_not_import_torch(command):
+    """Importing torch and the runtimes took `melanoma-export --help` and every --version
+    5 s and 770 MB; a command that needs them imports them when it runs."""
+    for flag in ("--help", "--version"):
+        code = (
+            f"import sys\nfrom {command} import main\nsys.argv = ['cmd', {flag!r}]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)"
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert result.stdout.splitlines()[-1] == "False", (flag, result.stderr)

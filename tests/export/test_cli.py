@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from melanoma.export import cli as export_cli
+from melanoma.export import api as export_api
 from melanoma.export import torchscript, verify
 from melanoma.export.cli import main
 from melanoma.export.registry import TARGETS
@@ -83,13 +83,13 @@ def test_main_job_prints_its_table_and_nothing_on_stderr(melanoma_export, tmp_pa
 def test_progress_names_each_artifact_before_its_export(
     run_main, export_source, tmp_path, monkeypatch
 ):
-    configs, real_export = [], export_cli.export_checkpoint
+    configs, real_export = [], export_api.export_checkpoint
 
     def recorded(config, **kwargs):
         configs.append(config)
         return real_export(config, **kwargs)
 
-    monkeypatch.setattr(export_cli, "export_checkpoint", recorded)
+    monkeypatch.setattr(export_api, "export_checkpoint", recorded)
     args = ("--target", "torchscript", "--checkpoint", export_source)
     shown = run_main(*args, "--out", tmp_path / "a", "--progress")
     assert shown.returncode == 0
@@ -105,7 +105,7 @@ def test_progress_names_each_artifact_before_its_export(
 def test_no_sample_image_line_when_no_artifact_ran_on_them(run_main, exported, monkeypatch):
     """Core ML only has its spec checked on Linux: no 'checked on 32 images' after its rows."""
     coreml = [exported[("coreml", precision)] for precision in ("fp32", "int8")]
-    monkeypatch.setattr(export_cli, "export_checkpoint", lambda config, **kwargs: coreml)
+    monkeypatch.setattr(export_api, "export_checkpoint", lambda config, **kwargs: coreml)
     result = run_main("--target", "coreml", "--out", "unused")
     assert result.returncode == 0 and "never its outputs" in result.stdout  # both spec-checked
     assert "generated mole-like images" not in result.stdout
@@ -115,7 +115,7 @@ def test_all_exports_every_target(run_main, exported, monkeypatch):
     configs = []
     results = list(exported.values())  # the real export of every target and precision
     monkeypatch.setattr(
-        export_cli, "export_checkpoint", lambda config, **_: configs.append(config) or results
+        export_api, "export_checkpoint", lambda config, **_: configs.append(config) or results
     )
     result = run_main("--target", "all", "--out", "unused")
     assert result.returncode == 0, result.stderr

@@ -23,3 +23,9 @@ def test_target_module_has_the_whole_surface(name):
 def test_unknown_target_names_the_valid_ones():
     with pytest.raises(UserError, match="choose from executorch, onnx, coreml, torchscript$"):
         get_target("tflite")
+
+
+def test_the_cli_offers_the_registered_targets_in_their_order():
+    from melanoma.export.choices import TARGET_NAMES  # what --help lists without the exporters
+
+    assert TARGET_NAMES == tuple(TARGETS)
