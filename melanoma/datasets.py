@@ -22,7 +22,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-import numpy as np
 import torch
 
 from melanoma.csv_layout import find_csvs, read_csv_labels
@@ -39,7 +38,7 @@ from melanoma.folders import (
     shallowest_first,
     subfolders,
 )
-from melanoma.images import IMAGE_SUFFIXES, load_image_32
+from melanoma.images import IMAGE_SUFFIXES, stack_32
 from melanoma.sources import DataError, FileSource, check_data_path
 
 log = logging.getLogger(__name__)
@@ -257,12 +256,8 @@ def _warn_unused_folders(source: FileSource, unused: list[str], reads: str) -> N
 
 
 def _stack(source: FileSource, names: list[str], labels: list[int]) -> Split:
-    images = np.stack([load_image_32(source.read(n), source.describe(n)) for n in names])
-    return Split(
-        images=torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
-        labels=torch.tensor(labels, dtype=torch.int64),
-        names=tuple(names),
-    )
+    images, _ = stack_32(source, names)
+    return Split(torch.from_numpy(images), torch.tensor(labels, dtype=torch.int64), tuple(names))
 
 
 def _require_both_classes(split: Split, where: str) -> Split:
@@ -302,19 +297,12 @@ def _load_unlabeled(source: FileSource, folder: str | None) -> tuple[Split | Non
     if folder is None:
         return None, ()
     names = sorted(_images_in(source, folder), key=_index_key)
-    kept, arrays, skipped = [], [], []
-    for name in names:
-        try:
-            arrays.append(load_image_32(source.read(name), source.describe(name)))
-            kept.append(name)
-        except DataError as err:
-            log.warning("skipping broken unlabeled image: %s", err)
-            skipped.append(str(err))
+    skipped: list[str] = []
+    images, kept = stack_32(source, names, skipped)
     if not kept:
         return None, tuple(skipped)
-    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     labels = torch.full((len(kept),), -1, dtype=torch.int64)
-    return Split(images, labels, tuple(kept)), tuple(skipped)
+    return Split(torch.from_numpy(images), labels, tuple(kept)), tuple(skipped)
 
 
 def _load_liveproject(source: FileSource, dirs: set[str], root: str) -> Dataset:

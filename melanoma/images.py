@@ -12,7 +12,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from melanoma import png_colour
 from melanoma.errors import first_line
 from melanoma.preprocess import IMAGE_SIZE, crop_and_resize, to_uint8
-from melanoma.sources import DataError
+from melanoma.sources import DataError, FileSource
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 # MPO: the multi-picture JPEG many phone cameras write; Pillow names it apart.
@@ -210,3 +210,27 @@ def load_image_32(data: bytes, where: str) -> np.ndarray:
         return to_uint8(crop_and_resize(rgb))
     except ValueError as err:
         raise DataError(f"{where}: {err}") from None
+
+
+def stack_32(
+    source: FileSource, names: list[str], skipped: list[str] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """(N, 3, 32, 32) uint8 of the images that decode, and their names; a broken one is
+    raised, or with `skipped` warned of and listed there. Filled in place: an array list,
+    its stack and a channels-first copy took 3.5 times the set (511 MB for 148 of pixels)."""
+    images = np.empty((len(names), 3, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+    kept = []
+    for name in names:
+        try:
+            pixels = load_image_32(source.read(name), source.describe(name))
+        except DataError as err:
+            if skipped is None:
+                raise
+            log.warning("skipping broken unlabeled image: %s", err)
+            skipped.append(str(err))
+            continue
+        images[len(kept)] = pixels.transpose(2, 0, 1)
+        kept.append(name)
+    if len(kept) < len(names):  # in place: a copy would double the peak, a view keep the room
+        images.resize((len(kept), *images.shape[1:]))
+    return images, kept
