@@ -14,6 +14,7 @@ import click
 
 from melanoma.cliutil import (
     SEED,
+    Command,
     FiniteFloatRange,
     NonEmptyPath,
     data_option,
@@ -38,7 +39,7 @@ def _threads(ctx, param, value: str) -> tuple[int, ...]:
         raise click.BadParameter(str(err)) from None
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=Command, context_settings={"help_option_names": ["-h", "--help"]})
 @version_option()
 @click.option(
     "--artifacts",

@@ -11,6 +11,7 @@ import click
 
 from melanoma.cliutil import (
     TARGET_SENSITIVITY,
+    Command,
     NonEmptyPath,
     data_option,
     progress_option,
@@ -28,7 +29,7 @@ if TYPE_CHECKING:  # the exporters import torch and the runtimes: not for --help
 EXIT_FAILED_CHECK = 1  # an artifact failed its check in its runtime (and was not kept)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=Command, context_settings={"help_option_names": ["-h", "--help"]})
 @version_option()
 @click.option(
     "--target",

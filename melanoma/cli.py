@@ -17,6 +17,7 @@ from melanoma.cliutil import (
     EXIT_INTERRUPTED,
     SEED,
     TARGET_SENSITIVITY,
+    Group,
     NonEmptyPath,
     comma_separated,
     data_option,
@@ -37,7 +38,7 @@ from melanoma.errors import UserError
 from melanoma.methods import TRAINERS
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @version_option()
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
 @click.option(

@@ -1,0 +1,89 @@
+"""Every console script refuses a value option given twice, where click would keep the last
+value and drop the first without a word. All refused while parsing: nothing loads or runs."""
+
+import signal
+import sys
+
+import pytest
+
+from melanoma.cliutil import EXIT_USAGE, Command, Group, run
+
+
+@pytest.fixture(autouse=True)
+def pytests_signal_handlers():
+    """run() installs its handlers for the whole process; put pytest's back after each test."""
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGINT, before[0])
+    signal.signal(signal.SIGTERM, before[1])
+
+
+def scripts():
+    from melanoma.benchmarks.cli import bench
+    from melanoma.cli import cli
+    from melanoma.export.cli import cli as export
+
+    return {"melanoma": cli, "melanoma-export": export, "melanoma-bench": bench}
+
+
+def run_script(monkeypatch, capsys, tmp_path, name, *args):
+    monkeypatch.chdir(tmp_path)  # without the check, some would run and write --out here
+    monkeypatch.setattr(sys, "argv", [name, *args])
+    with pytest.raises(SystemExit) as stop:
+        run(scripts()[name])
+    return stop.value.code, capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    "name, args, option",
+    [
+        ("melanoma-export", ["--target", "coreml", "--target", "torchscript"], "--target"),
+        ("melanoma-export", ["--target", "onnx", "--out", "a", "--out=b"], "--out"),
+        ("melanoma", ["evaluate", "x", "--data", "a", "--data", "b"], "--data"),
+        ("melanoma", ["evaluate", "x", "--split", "test", "--split", "val"], "--split"),
+        (
+            "melanoma",
+            ["predict", "x", "y.png", "--threshold", "youden", "--threshold", "y"],
+            "--threshold",
+        ),
+        ("melanoma", ["--threads", "1", "--threads", "2", "evaluate", "x"], "--threads"),
+        ("melanoma", ["train", "--out", "o", "--seed", "0", "--seed", "1"], "--seed"),
+        ("melanoma", ["compare", "--out", "o", "--seeds", "0", "--seeds", "1"], "--seeds"),
+        ("melanoma-bench", ["--max-auc-drop", "0.01", "--max-auc-drop", "0.5"], "--max-auc-drop"),
+    ],
+)
+def test_a_value_option_given_twice_is_one_line_exit_2(
+    monkeypatch, capsys, tmp_path, name, args, option
+):
+    code, printed = run_script(monkeypatch, capsys, tmp_path, name, *args)
+    assert code == EXIT_USAGE
+    assert printed.err.startswith(f"error: {option} given 2 times")
+    assert printed.err.count("\n") == 1 and "--help" in printed.err
+
+
+def test_switches_may_repeat_and_the_last_wins(monkeypatch, capsys, tmp_path):
+    """--progress --no-progress drops no value: past parsing, to train's own first check."""
+    args = ["train", "--resume", "--resume", "--progress", "--no-progress", "--out", str(tmp_path)]
+    code, printed = run_script(monkeypatch, capsys, tmp_path, "melanoma", *args)
+    assert code == EXIT_USAGE and "no resume state to continue from" in printed.err
+
+
+def test_help_still_answers(monkeypatch, capsys, tmp_path):
+    code, printed = run_script(
+        monkeypatch,
+        capsys,
+        tmp_path,
+        "melanoma-export",
+        "--target",
+        "onnx",
+        "--target",
+        "all",
+        "--help",
+    )
+    assert code == 0 and "Usage: melanoma-export" in printed.out
+
+
+def test_every_command_refuses_repeats():
+    """A command added later with plain @click.command would keep the last value again."""
+    commands = [*scripts().values(), *scripts()["melanoma"].commands.values()]
+    assert all(isinstance(command, (Command, Group)) for command in commands)
