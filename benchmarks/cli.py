@@ -12,9 +12,9 @@ from pathlib import Path
 
 import click
 
+from melanoma.cli_parsing import Command
 from melanoma.cliutil import (
     SEED,
-    Command,
     FiniteFloatRange,
     NonEmptyPath,
     data_option,

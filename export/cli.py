@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from melanoma.cli_parsing import Command
 from melanoma.cliutil import (
     TARGET_SENSITIVITY,
-    Command,
     NonEmptyPath,
     data_option,
     progress_option,

@@ -13,11 +13,11 @@ from pathlib import Path
 import click
 
 from melanoma import strict_json
+from melanoma.cli_parsing import Group
 from melanoma.cliutil import (
     EXIT_INTERRUPTED,
     SEED,
     TARGET_SENSITIVITY,
-    Group,
     NonEmptyPath,
     comma_separated,
     data_option,

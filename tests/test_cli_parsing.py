@@ -1,12 +1,14 @@
-"""Every console script refuses a value option given twice, where click would keep the last
-value and drop the first without a word. All refused while parsing: nothing loads or runs."""
+"""cli_parsing: every console script refuses a value option given twice, where click would
+keep the last value and drop the first without a word. Refused while parsing: nothing
+loads or runs."""
 
 import signal
 import sys
 
 import pytest
 
-from melanoma.cliutil import EXIT_USAGE, Command, Group, run
+from melanoma.cli_parsing import Command, Group
+from melanoma.cliutil import EXIT_USAGE, run
 
 
 @pytest.fixture(autouse=True)
