@@ -1,5 +1,5 @@
 """How the console scripts read their command lines, beyond click: a value option given
-twice is refused."""
+twice is refused, and an option of `melanoma` itself given after its command is named as such."""
 
 from __future__ import annotations
 
@@ -51,3 +51,23 @@ def refuse_repeated_options(ctx: click.Context, order: list) -> None:
                 "last would be ignored; give it once",
                 ctx,
             )
+
+
+def misplaced_option_hint(err: click.ClickException) -> str:
+    """For an option of `melanoma` itself (--threads, -v, --version) given after its command,
+    where click says only "No such option": the README and the resume warning name
+    --threads, and `melanoma train --threads 1` is what one types first."""
+    ctx = getattr(err, "ctx", None)
+    if not isinstance(err, click.NoSuchOption) or ctx is None or ctx.parent is None:
+        return ""
+    group = ctx.parent
+    name = err.option_name
+    param = next((p for p in group.command.params if name in (*p.opts, *p.secondary_opts)), None)
+    if param is None:
+        return ""
+    if param.is_eager:  # --version: no command needed
+        usage = f"{group.command_path} {name}"
+    else:
+        value = "" if getattr(param, "is_flag", False) else " VALUE"
+        usage = f"{group.command_path} {name}{value} {ctx.info_name} ..."
+    return f" {name} is an option of '{group.command_path}', given before the command: {usage}"

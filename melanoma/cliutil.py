@@ -16,6 +16,7 @@ from typing import NoReturn
 import click
 
 from melanoma.atomic import STOPS
+from melanoma.cli_parsing import misplaced_option_hint
 from melanoma.config_checks import TARGET_SENSITIVITY_RANGE, repeated
 from melanoma.errors import UserError
 
@@ -137,7 +138,7 @@ def on_one_line(message: str) -> str:
 def one_line_message(err: click.ClickException, command: click.Command | None = None) -> str:
     """click's message on one line, pointing at --help, instead of its Usage/Try/Error block:
     every bad input, flags included, gets one line that names the problem."""
-    message = " ".join(err.format_message().split())
+    message = " ".join(err.format_message().split()) + misplaced_option_hint(err)
     if not isinstance(err, click.UsageError):
         return message
     ctx = getattr(err, "ctx", None)

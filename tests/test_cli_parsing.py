@@ -1,6 +1,6 @@
 """cli_parsing: every console script refuses a value option given twice, where click would
-keep the last value and drop the first without a word. Refused while parsing: nothing
-loads or runs."""
+keep the last value and drop the first without a word, and `melanoma`'s own options given
+after its command are named as such. All refused while parsing: nothing loads or runs."""
 
 import signal
 import sys
@@ -89,3 +89,24 @@ def test_every_command_refuses_repeats():
     """A command added later with plain @click.command would keep the last value again."""
     commands = [*scripts().values(), *scripts()["melanoma"].commands.values()]
     assert all(isinstance(command, (Command, Group)) for command in commands)
+
+
+@pytest.mark.parametrize(
+    "args, usage",
+    [
+        (["train", "--out", "o", "--threads", "1"], "melanoma --threads VALUE train ..."),
+        (["evaluate", "x", "-v"], "melanoma -v evaluate ..."),
+        (["qat", "--version"], "melanoma --version ("),
+    ],
+)
+def test_an_option_of_melanoma_after_its_command_says_where_it_goes(
+    monkeypatch, capsys, tmp_path, args, usage
+):
+    code, printed = run_script(monkeypatch, capsys, tmp_path, "melanoma", *args)
+    assert code == EXIT_USAGE and printed.err.count("\n") == 1
+    assert f"is an option of 'melanoma', given before the command: {usage}" in printed.err
+
+
+def test_an_unknown_option_gets_no_such_hint(monkeypatch, capsys, tmp_path):
+    code, printed = run_script(monkeypatch, capsys, tmp_path, "melanoma", "train", "--bogus")
+    assert code == EXIT_USAGE and "given before the command" not in printed.err
