@@ -225,5 +225,16 @@ def _resume_mismatch(saved, identity: dict) -> str:
             f"saved on other data (fingerprint {saved.get('data_fingerprint')}, "
             f"now {identity['data_fingerprint']})"
         )
-    differing = differing_settings(saved.get("settings") or {}, identity["settings"])
-    return f"saved with other settings ({', '.join(differing)})"
+    settings = saved.get("settings") or {}
+    differing = differing_settings(settings, identity["settings"])
+    changes = (_change(name, settings, identity["settings"]) for name in differing)
+    return f"saved with other settings ({'; '.join(changes)})"
+
+
+def _change(name: str, saved: dict, now: dict) -> str:
+    """'epochs 40 saved, 60 now': the value to pass again (the run's flags are not on
+    screen any more when it is resumed); a nested setting only by its name."""
+    old, new = saved.get(name), now.get(name)
+    if isinstance(old, dict | list) or isinstance(new, dict | list):
+        return name
+    return f"{name} {old} saved, {new} now"

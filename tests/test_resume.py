@@ -119,6 +119,15 @@ def test_a_setting_only_one_side_has_is_named_as_differing():
     ]
 
 
+def test_a_refused_resume_shows_the_saved_values_to_pass_again(tmp_path):
+    """The run's flags are long gone from the screen when it is resumed: '(epochs)' alone
+    left the user to guess what the interrupted run was given."""
+    saved = {"method": "sgan", "data_fingerprint": "f", "settings": {"epochs": 40, "seed": 0}}
+    now = {**saved, "settings": {"epochs": 60, "seed": 0}}
+    with pytest.raises(UserError, match=r"other settings \(epochs 40 saved, 60 now\); resume"):
+        read_resume_state(save_resume_state(tmp_path, {"identity": saved}), None, now)
+
+
 def test_a_resume_state_is_loaded_as_data_never_run_as_code(tmp_path):
     """resume.pt is whatever lies in --out: a pickle that would call a function when
     loaded (here, create a file) is refused as corrupt, and the call never happens."""

@@ -256,7 +256,8 @@ def test_resume_refuses_a_state_saved_with_other_settings_or_by_the_sgan(
         train_supervised(dataset, FAST, tmp_path / "run")
     monkeypatch.undo()
     other_seed = dataclasses.replace(FAST, seed=1)
-    with pytest.raises(UserError, match=r"saved with other settings \(seed\); resume with"):
+    mismatch = r"saved with other settings \(seed 0 saved, 1 now\); resume with"
+    with pytest.raises(UserError, match=mismatch):
         train_supervised(dataset, other_seed, tmp_path / "run", resume=True)
     with pytest.raises(UserError, match="saved by a supervised run, not sgan"):
         train_sgan(dataset, SGANConfig(progress=False), tmp_path / "run", resume=True)

@@ -256,7 +256,8 @@ def test_resume_refuses_a_state_saved_by_another_run(small, tmp_path, monkeypatc
     with pytest.raises(TrainingInterrupted):
         train_sgan(small, TINY, tmp_path / "run")
     monkeypatch.undo()
-    with pytest.raises(UserError, match=r"saved with other settings \(epochs, seed\)"):
+    mismatch = r"other settings \(epochs 3 saved, 2 now; seed 0 saved, 1 now\)"
+    with pytest.raises(UserError, match=mismatch):
         train_sgan(small, dataclasses.replace(TINY, seed=1, epochs=2), tmp_path / "run", True)
     fewer = dataclasses.replace(small, labeled=small.labeled.subset(torch.arange(150)))
     with pytest.raises(UserError, match="saved on other data"):
