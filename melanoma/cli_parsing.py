@@ -71,3 +71,13 @@ def misplaced_option_hint(err: click.ClickException) -> str:
         value = "" if getattr(param, "is_flag", False) else " VALUE"
         usage = f"{group.command_path} {name}{value} {ctx.info_name} ..."
     return f" {name} is an option of '{group.command_path}', given before the command: {usage}"
+
+
+def option_names(ctx: click.Context) -> set[str]:
+    """Every option name of this command and of the groups above it (-h and --help too)."""
+    names: set[str] = set()
+    while ctx is not None:
+        for param in ctx.command.get_params(ctx):
+            names.update((*param.opts, *param.secondary_opts))
+        ctx = ctx.parent
+    return names

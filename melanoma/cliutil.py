@@ -16,7 +16,7 @@ from typing import NoReturn
 import click
 
 from melanoma.atomic import STOPS
-from melanoma.cli_parsing import misplaced_option_hint
+from melanoma.cli_parsing import misplaced_option_hint, option_names
 from melanoma.config_checks import TARGET_SENSITIVITY_RANGE, repeated
 from melanoma.errors import UserError
 
@@ -31,13 +31,19 @@ HANGUP = getattr(signal, "SIGHUP", None)  # none on Windows
 class NonEmptyPath(click.Path):
     """click.Path that refuses '': Path('') is '.', so an empty --out would write right here.
     It refuses '-' too where the option does not take it as standard output: melanoma-bench
-    --json - prints, so --csv - or --roc - would otherwise write a file named '-'."""
+    --json - prints, so --csv - or --roc - would otherwise write a file named '-'. And it
+    refuses an option name: `evaluate --roc --json`, its path forgotten, wrote the ROC to a
+    file named '--json' and printed the table."""
 
     def convert(self, value, param, ctx):
         if isinstance(value, str) and not value.strip():
             self.fail("empty path", param, ctx)
         if value == "-" and not self.allow_dash:
             self.fail("'-' is not standard output here; give a path", param, ctx)
+        # click takes the word after an option as its value, even another option's name;
+        # an argument (after --) may be a file of that name
+        if isinstance(param, click.Option) and value in option_names(ctx):
+            self.fail(f"{value} is an option, not a path: is the path missing?", param, ctx)
         return super().convert(value, param, ctx)
 
 

@@ -1,6 +1,7 @@
 """cli_parsing: every console script refuses a value option given twice, where click would
 keep the last value and drop the first without a word, and `melanoma`'s own options given
-after its command are named as such. All refused while parsing: nothing loads or runs."""
+after its command are named as such, and an option name is no path. All refused while
+parsing: nothing loads or runs."""
 
 import signal
 import sys
@@ -110,3 +111,28 @@ def test_an_option_of_melanoma_after_its_command_says_where_it_goes(
 def test_an_unknown_option_gets_no_such_hint(monkeypatch, capsys, tmp_path):
     code, printed = run_script(monkeypatch, capsys, tmp_path, "melanoma", "train", "--bogus")
     assert code == EXIT_USAGE and "given before the command" not in printed.err
+
+
+@pytest.mark.parametrize(
+    "name, args, option, taken",
+    [
+        ("melanoma", ["evaluate", "x", "--roc", "--json"], "--roc", "--json"),
+        (
+            "melanoma",
+            ["predict", "x", "y.png", "--csv", "--threshold", "youden"],
+            "--csv",
+            "--threshold",
+        ),
+        ("melanoma", ["evaluate", "x", "--data", "-v"], "--data", "-v"),  # the group's
+        ("melanoma-bench", ["--json", "--no-plots"], "--json", "--no-plots"),
+        ("melanoma-export", ["--target", "onnx", "--out", "-h"], "--out", "-h"),
+    ],
+)
+def test_an_option_name_is_not_taken_as_a_forgotten_path(
+    monkeypatch, capsys, tmp_path, name, args, option, taken
+):
+    """Without the check, `evaluate x --roc --json` wrote a file named '--json' here."""
+    code, printed = run_script(monkeypatch, capsys, tmp_path, name, *args)
+    assert code == EXIT_USAGE and printed.err.count("\n") == 1
+    assert f"'{option}'" in printed.err and f"{taken} is an option, not a path" in printed.err
+    assert not list(tmp_path.iterdir())
