@@ -29,10 +29,32 @@ class Command(_OptionsOnce, click.Command):
     """click.Command refusing a value option given twice."""
 
 
+class OtherScript(click.ClickException):
+    """`melanoma export`: bad flags' exit code, pointing at the script's --help, not ours."""
+
+    exit_code = 2
+
+    def __init__(self, name: str, script: str):
+        super().__init__(
+            f"No such command '{name}': it is a script of its own, {script} (see '{script} --help')"
+        )
+
+
+# Commands one looks for under `melanoma` that are scripts of their own.
+OTHER_SCRIPTS = {"export": "melanoma-export", "bench": "melanoma-bench"}
+
+
 class Group(_OptionsOnce, click.Group):
     """click.Group refusing a value option given twice, its own or its commands'."""
 
     command_class = Command
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        """`melanoma export` gets the script's name, not only "No such command"."""
+        script = OTHER_SCRIPTS.get(args[0]) if args and args[0] not in self.commands else None
+        if script is not None:
+            raise OtherScript(args[0], script)
+        return super().resolve_command(ctx, args)
 
 
 def refuse_repeated_options(ctx: click.Context, order: list) -> None:

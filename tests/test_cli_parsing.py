@@ -136,3 +136,12 @@ def test_an_option_name_is_not_taken_as_a_forgotten_path(
     assert code == EXIT_USAGE and printed.err.count("\n") == 1
     assert f"'{option}'" in printed.err and f"{taken} is an option, not a path" in printed.err
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "command, script", [("export", "melanoma-export"), ("bench", "melanoma-bench")]
+)
+def test_melanoma_export_names_the_script(monkeypatch, capsys, tmp_path, command, script):
+    code, printed = run_script(monkeypatch, capsys, tmp_path, "melanoma", command, "--help")
+    assert code == EXIT_USAGE and printed.err.count("\n") == 1
+    assert f"it is a script of its own, {script} (see '{script} --help')" in printed.err
