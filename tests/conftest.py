@@ -6,6 +6,7 @@ import functools
 import io
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -116,6 +117,18 @@ def png_from_chunks():
     """Write a PNG chunk by chunk, (kind, data) pairs from IHDR on: what Pillow will not
     write (16-bit grey with alpha, a tRNS key in 16 bits, a header alone)."""
     return _png_from_chunks
+
+
+@pytest.fixture
+def pytests_signal_handlers():
+    """A test that calls cliutil.run() gets pytest's handlers back after it: run() installs
+    its own (Ctrl-C, SIGTERM, SIGHUP) for the whole process."""
+    from melanoma.atomic import STOPS
+
+    before = {stop: signal.getsignal(stop) for stop in STOPS}
+    yield
+    for stop, handler in before.items():
+        signal.signal(stop, handler)
 
 
 @pytest.fixture

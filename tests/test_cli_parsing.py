@@ -3,7 +3,6 @@ keep the last value and drop the first without a word, and `melanoma`'s own opti
 after its command are named as such, and an option name is no path. All refused while
 parsing: nothing loads or runs."""
 
-import signal
 import sys
 
 import pytest
@@ -11,14 +10,8 @@ import pytest
 from melanoma.cli_parsing import Command, Group
 from melanoma.cliutil import EXIT_USAGE, run
 
-
-@pytest.fixture(autouse=True)
-def pytests_signal_handlers():
-    """run() installs its handlers for the whole process; put pytest's back after each test."""
-    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
-    yield
-    signal.signal(signal.SIGINT, before[0])
-    signal.signal(signal.SIGTERM, before[1])
+# run() installs its handlers for the whole process
+pytestmark = pytest.mark.usefixtures("pytests_signal_handlers")
 
 
 def scripts():

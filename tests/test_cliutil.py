@@ -40,13 +40,8 @@ def script(body):
     return command
 
 
-@pytest.fixture(autouse=True)
-def pytests_signal_handlers():
-    """run() installs its handlers for the whole process; put pytest's back after each test."""
-    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
-    yield
-    signal.signal(signal.SIGINT, before[0])
-    signal.signal(signal.SIGTERM, before[1])
+# run() installs its handlers for the whole process
+pytestmark = pytest.mark.usefixtures("pytests_signal_handlers")
 
 
 def run_script(monkeypatch, capsys, body, *args):
