@@ -6,11 +6,10 @@ missing, so other tools can index rows without guarding each key.
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
-from melanoma import strict_json
+from melanoma import atomic, strict_json
 from melanoma.atomic import atomic_path, write_utf8
 from melanoma.benchmarks.gate import target_text
 from melanoma.benchmarks.macs import gmacs_per_s
@@ -120,13 +119,10 @@ def csv_record(row: dict) -> dict:
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
-    with (
-        atomic_path(path) as temp,
-        temp.open("w", newline="", encoding="utf-8", errors="surrogateescape") as handle,
-    ):
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(csv_record(row) for row in rows)
+    records = (csv_record(row) for row in rows)
+    atomic.write_csv(
+        path, CSV_COLUMNS, ([record[key] for key in CSV_COLUMNS] for record in records)
+    )
 
 
 TABLE_HEADER = (
