@@ -52,7 +52,7 @@ from melanoma.checkpoint import (
     load_checkpoint,
     resolve_checkpoint_dir,
 )
-from melanoma.datasets import Dataset, load_dataset
+from melanoma.datasets import Dataset, dataset_from
 from melanoma.errors import UserError
 from melanoma.evaluate import check_reproduces_scores
 from melanoma.folders import is_hidden
@@ -186,7 +186,7 @@ def run_benchmark(config: BenchConfig) -> BenchResult:
     threshold_name = decision_threshold_name(artifacts, config.accuracy.threshold_name)
     accuracy = dataclasses.replace(config.accuracy, threshold_name=threshold_name)
     machine = machine_info(config.threads)
-    dataset = config.data if isinstance(config.data, Dataset) else load_dataset(config.data)
+    dataset = dataset_from(config.data)
     check_reproduces_scores(checkpoint, dataset)
     test = dataset.test
     if test is None or len(set(test.labels.tolist()) - {-1}) < 2:

@@ -240,9 +240,9 @@ def _model_name(checkpoint: str, path: Path) -> str:
 
 
 def _load_data(data):
-    from melanoma.datasets import Dataset, load_dataset
+    from melanoma.datasets import dataset_from
 
-    return data if data is None or isinstance(data, Dataset) else load_dataset(data)
+    return None if data is None else dataset_from(data)
 
 
 def _float_source(checkpoint) -> Source:

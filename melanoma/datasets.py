@@ -141,6 +141,12 @@ def load_dataset(path: str | os.PathLike | None = None) -> Dataset:
         source.close()
 
 
+def dataset_from(data: str | os.PathLike | Dataset | None) -> Dataset:
+    """`data` itself when a caller already loaded it (or cut a split from it), else
+    load_dataset(data): what the export and benchmark APIs take as their data."""
+    return data if isinstance(data, Dataset) else load_dataset(data)
+
+
 def _load_layout(source: FileSource) -> Dataset:
     dirs = directories(source.names)
     csvs = find_csvs(source)
