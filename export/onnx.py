@@ -3,7 +3,8 @@
 fp32: torch.onnx.export (dynamo) of the float module. int8: the same export of
 the converted QAT program, which comes out as a QDQ graph (QuantizeLinear /
 DequantizeLinear around float ops) that ONNX Runtime fuses into int8 kernels
-(QLinearConv, QGemm) on CPU. The exporter checks both facts on what it wrote.
+(QLinearConv, QGemm) on CPU, once each bias is an int32 behind a DequantizeLinear
+(`_int32_biases`). The exporter checks both facts on what it wrote.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict
     program.save(str(out_path))
     written = onnx.load(str(out_path))
     _drop_exporter_debug_records(written)
+    if precision == "int8":
+        _int32_biases(written)
     onnx.save(written, str(out_path))
     try:
         onnx.checker.check_model(written, full_check=True)
@@ -103,6 +106,53 @@ def _drop_exporter_debug_records(model) -> None:
     for function in model.functions:
         for node in function.node:
             del node.metadata_props[:]
+
+
+def _int32_biases(model) -> None:
+    """Give each Conv and Gemm whose input and weight come from DequantizeLinear an int32
+    bias behind its own DequantizeLinear (scale = input scale x weight scale, zero point 0),
+    the form of QDQ convolution ONNX Runtime fuses into QLinearConv / QGemm. torch writes the
+    bias as float. onnxruntime 1.31 quantizes such a bias itself when it loads the file (its
+    WeightBiasQuantization pass); 1.18.0, the oldest release that loads the file, does not,
+    so it ran every convolution and Gemm as float ops between the Q/DQ pairs, and 1.31's
+    Runtime-style .ort conversion (for the NNAPI / Core ML providers of a reduced build)
+    failed in that pass (2026-12-07). With the bias in the file, 1.31's logits are the same."""
+    from onnx import helper, numpy_helper
+
+    made_by = {out: node for node in model.graph.node for out in node.output}
+    initializers = {init.name: init for init in model.graph.initializer}
+    bias_nodes, replaced = [], set()
+    for node in model.graph.node:
+        if node.op_type not in ("Conv", "Gemm") or len(node.input) < 3:
+            continue
+        x, w, bias = made_by.get(node.input[0]), made_by.get(node.input[1]), node.input[2]
+        from_dq = all(d is not None and d.op_type == "DequantizeLinear" for d in (x, w))
+        if bias not in initializers or not from_dq:
+            continue
+        x_scale = numpy_helper.to_array(initializers[x.input[1]])  # () per tensor
+        w_scale = numpy_helper.to_array(initializers[w.input[1]])  # (C_out,) per channel
+        float_bias = numpy_helper.to_array(initializers[bias])  # (C_out,)
+        if x_scale.size != 1 or w_scale.shape != float_bias.shape:
+            continue  # not the per-tensor x per-channel pair ONNX Runtime fuses
+        scale = (x_scale * w_scale).astype(np.float32)
+        quantized = np.rint(float_bias.astype(np.float64) / scale)
+        quantized = np.clip(quantized, -(2**31), 2**31 - 1).astype(np.int32)  # int32 bias
+        names = [f"{bias}_int32", f"{bias}_int32_scale", f"{bias}_int32_zero_point"]
+        for name, array in zip(names, (quantized, scale, np.zeros_like(quantized)), strict=True):
+            model.graph.initializer.append(numpy_helper.from_array(array, name))
+        dequantized = f"{bias}_int32_dequantized"
+        bias_nodes.append(
+            helper.make_node("DequantizeLinear", names, [dequantized], f"{node.name}_bias", axis=0)
+        )
+        node.input[2] = dequantized
+        replaced.add(bias)
+    # the new nodes read only initializers: placed first, the graph stays in order
+    nodes = [*bias_nodes, *model.graph.node]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    kept = [init for init in model.graph.initializer if init.name not in replaced]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept)
 
 
 def _opset(model) -> int:

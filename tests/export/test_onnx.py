@@ -3,6 +3,7 @@
 import pathlib
 from importlib import metadata
 
+import numpy as np
 import onnx
 import pytest
 
@@ -65,6 +66,48 @@ def test_int8_is_qdq_and_runs_int8_kernels(exported):
     assert not {"QuantizeLinear", "DequantizeLinear"} & fp32_ops
     kernels = exported["onnx", "int8"].manifest.target_info["ort_int8_kernels"]
     assert kernels.get("QLinearConv", 0) >= 1
+
+
+def test_int8_fuses_where_onnxruntime_does_not_quantize_the_bias_itself(exported, tmp_path):
+    """onnxruntime 1.18.0, the oldest release that loads the file, has no pass that turns
+    a float bias into int32, and so ran every convolution and Gemm as float ops between the
+    Q/DQ pairs; 1.31.1 without that pass (WeightBiasQuantization) did the same."""
+    import onnxruntime as ort
+
+    result = exported["onnx", "int8"]
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    cpu, without_the_pass = ["CPUExecutionProvider"], ["WeightBiasQuantization"]
+    ort.InferenceSession(str(result.artifact), options, cpu, disabled_optimizers=without_the_pass)
+    fused = onnx_target.int8_kernels(onnx.load(options.optimized_model_filepath))
+    assert fused == result.manifest.target_info["ort_int8_kernels"]
+
+
+def test_int8_converts_to_the_ort_format_for_a_phones_reduced_build(exported, references, tmp_path):
+    """The Runtime style is what ONNX Runtime advises for a reduced build with the NNAPI or
+    Core ML provider; 1.31.1's converter failed on the int8 file while its biases were float."""
+    import onnxruntime as ort
+    from onnxruntime.tools.convert_onnx_models_to_ort import (
+        OptimizationStyle,
+        convert_onnx_models_to_ort,
+    )
+
+    from melanoma.export import verify
+
+    convert_onnx_models_to_ort(
+        exported["onnx", "int8"].artifact,
+        output_dir=tmp_path,
+        optimization_styles=[OptimizationStyle.Runtime],
+        target_platform="arm",
+    )
+    (converted,) = tmp_path.glob("*.ort")
+    options = ort.SessionOptions()
+    options.add_session_config_entry("session.enable_saved_runtime_optimizations", "1")
+    session = ort.InferenceSession(str(converted), options, providers=["CPUExecutionProvider"])
+    (logits,) = session.run(["logit"], {"input": references.inputs})
+    tolerance = verify.tolerance(onnx_target, "int8", references.program)
+    assert np.abs(logits - references.logits["int8"]).max() <= tolerance
 
 
 @pytest.mark.parametrize("threads", [1, 2])
