@@ -28,8 +28,9 @@ QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 # was run at, by `python -m melanoma.benchmarks.other_runtime` (README, "Which runtime
 # releases load a file"; 2026-12-06, this exporter's fp32 and int8 files): onnxruntime
 # 1.17.0 refuses IR 10 ("max supported IR version: 9"); 1.18.0 runs both at IR 10 / opset
-# 20 (fp32 with 1.31.1's logits, int8 within one output step). Later releases keep loading
-# what an earlier one loaded (ONNX Runtime's backwards-compatibility promise).
+# 20 (fp32 with 1.31.1's logits; int8 too since its biases are int32, 2026-12-07). Later
+# releases keep loading what an earlier one loaded (ONNX Runtime's backwards-compatibility
+# promise).
 FIRST_ORT_FOR_IR = {10: ("1.18", 20)}
 
 
