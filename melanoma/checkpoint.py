@@ -33,6 +33,7 @@ from melanoma.errors import UserError, first_line
 from melanoma.methods import TRAINERS as RECORDED_METHODS
 from melanoma.metrics import sensitivity_target
 from melanoma.sources import read_small_text, torch_zip_refusal
+from melanoma.usage_terms import NOT_STATED, terms_of_data
 from melanoma.versions import package_versions
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,10 @@ class CheckpointMeta:
     # evaluate can say so on any copy of them; empty in checkpoints from before 2026-12-03.
     labeled_pixel_hashes: list[str] = field(default_factory=list)
     val_scores_sha256: str = ""  # validation_scores.scores_sha256 of the kept predictions
+    # The terms the weights carry (melanoma.usage_terms), from the training data; a
+    # metadata.json from before 2026-12-07 has none and is given its data fingerprint's.
+    license: str = NOT_STATED  # SPDX licence expression, or "not stated"
+    attribution: str | None = None  # what the licence asks to credit; None when not stated
     weights_sha256: str = ""  # filled in by save_checkpoint
     created_utc: str = ""
     format_version: int = FORMAT_VERSION
@@ -232,6 +237,9 @@ def read_meta(ckpt_dir: Path) -> CheckpointMeta:
         bad = [f"best_epoch {meta.best_epoch} is past its {meta.epochs} epochs"]
     if bad:
         raise CheckpointError(f"{path}: corrupt metadata ({'; '.join(bad)})")
+    if data.get("license") is None:  # written before the terms were recorded
+        terms = terms_of_data(meta.data_fingerprint)
+        meta = dataclasses.replace(meta, license=terms.license, attribution=terms.attribution)
     return meta
 
 
@@ -255,6 +263,10 @@ def _thresholds(values) -> bool:
             for t in values
         )
     )
+
+
+def _text(value) -> bool:
+    return isinstance(value, str) and value.strip() != ""
 
 
 def _count(value) -> bool:
@@ -285,6 +297,8 @@ FIELD_CHECKS = (
         "a list of strings",
     ),
     ("val_scores_sha256", lambda v: v is None or isinstance(v, str), "a string"),
+    ("license", lambda v: v is None or _text(v), 'a licence expression or "not stated"'),
+    ("attribution", lambda v: v is None or _text(v), "a non-empty string or null"),
 )
 
 

@@ -19,6 +19,7 @@ from melanoma.datasets import Dataset, Split
 from melanoma.metrics import all_metrics, choose_thresholds
 from melanoma.preprocess import channel_stats, normalize
 from melanoma.splits import stratified_split
+from melanoma.usage_terms import terms_of_data
 from melanoma.validation_scores import scores_sha256
 
 
@@ -110,6 +111,7 @@ def validated_meta(dataset, config, mean, std, val_labels, val_probs, best_epoch
     thresholds = choose_thresholds(
         val_labels, val_probs, config.target_sensitivity, config.youden_estimator
     )
+    terms = terms_of_data(dataset.fingerprint)
     return CheckpointMeta(
         **identity,
         seed=config.seed,
@@ -126,4 +128,7 @@ def validated_meta(dataset, config, mean, std, val_labels, val_probs, best_epoch
         train_config={**asdict(config), **extra, "torch_threads": torch.get_num_threads()},
         labeled_pixel_hashes=dataset.labeled.pixel_hashes(),
         val_scores_sha256=scores_sha256(val_labels, val_probs),
+        # every manifest exported from it carries these (the data's licence binds the weights)
+        license=terms.license,
+        attribution=terms.attribution,
     )
