@@ -64,6 +64,7 @@ def manifest_failures(
             "(the checkpoint's)"
         )
     failures += contract_failures(manifest, checkpoint)
+    failures += terms_failures(manifest, checkpoint)
     failures += quantization_failures(manifest, program)
     failures += threshold_failures(manifest, checkpoint, threshold_name)
     return failures
@@ -98,6 +99,22 @@ def contract_failures(manifest: Manifest, checkpoint: Checkpoint) -> list[str]:
             why = STEPS_WHY if (part, field.name) == ("preprocessing", "steps") else CONTRACT_WHY
             failures += [f"{d} {why}" for d in differences(f"{part}.{field.name}", have, want)]
     return failures
+
+
+def terms_failures(manifest: Manifest, checkpoint: Checkpoint) -> list[str]:
+    """license and attribution against the checkpoint's: an edited licence would tell the
+    app's developer the model may be used where its training data's licence forbids it."""
+    if not must_state(Manifest, "license", manifest.schema_version):
+        return []  # before version 6 the manifest does not say
+    meta = checkpoint.meta
+    return [
+        f"manifest {name} {shown(have)}, expected {shown(want)} (the checkpoint's)"
+        for name, have, want in (
+            ("license", manifest.license, meta.license),
+            ("attribution", manifest.attribution, meta.attribution),
+        )
+        if have != want
+    ]
 
 
 CONTRACT_WHY = "(what the exporter writes for this checkpoint)"

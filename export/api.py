@@ -67,6 +67,7 @@ from melanoma.manifest import (
     size_of,
 )
 from melanoma.model import example_inputs
+from melanoma.usage_terms import UsageTerms
 
 if TYPE_CHECKING:
     from melanoma.datasets import Dataset
@@ -139,6 +140,7 @@ class Context:
     thresholds: list[Threshold]  # every manifest's; the int8 program keeps the float ones
     float_logits: np.ndarray  # the float model's on the samples: every artifact's decisions
     # are also counted against them
+    terms: UsageTerms  # the float checkpoint's: its weights' terms bind every artifact
 
 
 def export_checkpoint(
@@ -188,6 +190,7 @@ def export_checkpoint(
             threshold,
             thresholds,
             float_logits,
+            UsageTerms(checkpoint.meta.license, checkpoint.meta.attribution),
         )
         results = []
         for module in modules:
@@ -382,6 +385,8 @@ def _manifest(module, precision, name, temp, info, verification, source, context
         output=contract.output,
         thresholds=context.thresholds,
         default_threshold=context.threshold.name,
+        license=context.terms.license,
+        attribution=context.terms.attribution,
         quantization=source.quantization,
         source_checkpoint_sha256=context.source_sha256,
         versions=package_versions(),

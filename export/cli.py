@@ -21,6 +21,7 @@ from melanoma.cliutil import (
     version_option,
 )
 from melanoma.export.choices import DEFAULT_CHECKPOINT, N_SYNTHETIC, QUANTIZE, TARGET_NAMES
+from melanoma.usage_terms import NOT_STATED
 
 if TYPE_CHECKING:  # the exporters import torch and the runtimes: not for --help
     from melanoma.export.api import ExportResult
@@ -115,6 +116,9 @@ def cli(
     clipping = next((int8_clipping(r.manifest) for r in results if r.precision == "int8"), None)
     if clipping:
         click.echo(clipping)
+    written = next((r.manifest for r in results if r.manifest), None)
+    if written is not None:
+        click.echo(terms_line(written))
     ran = any(r.manifest and r.manifest.verification.n_images for r in results)
     if ran and data is None:  # else a flipped decision among them reads like a drop in accuracy
         click.echo(
@@ -124,6 +128,18 @@ def cli(
         )
     elif ran:
         click.echo(f"'same as float' counts decisions at threshold {_default_threshold(results)}")
+
+
+def terms_line(manifest: Manifest) -> str:
+    """The weights' terms, which every manifest of the run states alike: said where the one
+    who ships the files sees them."""
+    if manifest.license == NOT_STATED:
+        return (
+            f"licence: {NOT_STATED} in the manifests (training data not recognised): check "
+            "its licence before shipping the model"
+        )
+    credit = f" ({manifest.attribution})" if manifest.attribution else ""
+    return f"licence: {manifest.license} in every manifest{credit}"
 
 
 def _announce(what: str) -> None:

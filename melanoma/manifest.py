@@ -65,6 +65,10 @@ def _is_shape(rank: int | None) -> Callable[[list], bool]:
     return check
 
 
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
 def _is_range_or_none(value: list | None) -> bool:
     return value is None or (len(value) == 2 and value[0] < value[1])
 
@@ -99,6 +103,9 @@ _RULES: dict[tuple[type, str], tuple[Callable[[Any], bool], str]] = {
     (Preprocessing, "alpha"): (lambda v: v == "composite_on_white", '"composite_on_white"'),
     (Preprocessing, "color_profile"): (lambda v: v == "convert_to_srgb", '"convert_to_srgb"'),
     (Preprocessing, "steps"): (lambda v: bool(v) and all(v), "a list of non-empty strings"),
+    # Absent before version 6; from then on stated, if only as "not stated".
+    (Manifest, "license"): (_is_text, 'an SPDX licence expression or "not stated"'),
+    (Manifest, "attribution"): (lambda v: v is None or _is_text(v), "a non-empty string or null"),
     (Verification, "float_decision_agreement"): (
         lambda v: v is None or 0 <= v <= 1,
         "a number in [0, 1] or null",
@@ -127,6 +134,8 @@ ADDED_IN: dict[tuple[type, str], int] = {
     (Quantization, "logit_range"): 4,
     (Manifest, "default_threshold"): 4,
     (Preprocessing, "steps"): 5,
+    (Manifest, "license"): 6,
+    (Manifest, "attribution"): 6,
 }
 # Fields version 1 carries optionally; required from version 2 on.
 OPTIONAL_IN_1 = {(InputSpec, "max_batch"), (Quantization, "program_sha256")}

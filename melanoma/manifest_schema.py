@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,13 @@ class Manifest:
     # (the exporter verified at it; the app and melanoma-bench decide at it); one of
     # `thresholds`. Read it through decision_threshold_name().
     default_threshold: str | None = None
+    # Since version 6 (None before, which did not say): the terms the weights carry from
+    # their training data, which bind every artifact made from them. license: an SPDX
+    # expression ("CC-BY-NC-4.0": non-commercial use only) or "not stated" (the data's
+    # licence was not recorded: not a licence to use it); attribution: what the licence
+    # asks to credit, null when not stated.
+    license: str | None = None
+    attribution: str | None = None
     target_info: dict[str, Any] = field(default_factory=dict)  # opset, delegated ops, ...
     schema_version: int = SCHEMA_VERSION
 

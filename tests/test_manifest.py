@@ -26,13 +26,21 @@ from melanoma.manifest import (
 
 @pytest.fixture
 def written(exported) -> dict:
-    """An int8 manifest as the exporter writes it today (schema 5)."""
+    """An int8 manifest as the exporter writes it today (schema 6)."""
     return json.loads(manifest_path(exported["executorch", "int8"].artifact).read_text())
+
+
+def as_version_5(data: dict) -> dict:
+    """The same manifest as version 5 wrote it: without the terms version 6 added."""
+    data = json.loads(json.dumps(data))
+    data["schema_version"] = 5
+    del data["license"], data["attribution"]
+    return data
 
 
 def as_version_4(data: dict) -> dict:
     """The same manifest as version 4 wrote it: without the steps version 5 added."""
-    data = json.loads(json.dumps(data))
+    data = as_version_5(data)
     data["schema_version"] = 4
     del data["preprocessing"]["steps"]
     return data
@@ -64,9 +72,12 @@ def as_version_1(data: dict) -> dict:
     return data
 
 
-def test_the_exporter_writes_version_5_with_its_fields(written):
+def test_the_exporter_writes_version_6_with_its_fields(written):
     manifest = manifest_from_dict(written)
-    assert written["schema_version"] == SCHEMA_VERSION == 5
+    assert written["schema_version"] == SCHEMA_VERSION == 6
+    # trained on the real liveProject data: HAM10000's licence binds the weights
+    assert manifest.license == "CC-BY-NC-4.0"
+    assert manifest.attribution.startswith("Trained on HAM10000: Tschandl, P.")
     assert manifest.preprocessing.steps == PREPROCESSING_STEPS
     low, high = manifest.quantization.input_range
     assert low < 0 < high and manifest.quantization.logit_range[0] < 0
@@ -75,6 +86,22 @@ def test_the_exporter_writes_version_5_with_its_fields(written):
     assert manifest.preprocessing.exif_orientation == "applied"
     assert manifest.preprocessing.alpha == "composite_on_white"
     assert 0 <= manifest.verification.float_decision_agreement <= 1
+
+
+def test_version_5_reads_without_the_terms(written):
+    manifest = manifest_from_dict(as_version_5(written))
+    assert manifest.schema_version == 5 and manifest.license is None is manifest.attribution
+    assert manifest.preprocessing.steps == PREPROCESSING_STEPS
+
+
+def test_version_6_states_the_terms_if_only_as_not_stated(written):
+    unstated = dict(written, license="not stated", attribution=None)
+    assert manifest_from_dict(unstated).license == "not stated"
+    for value, expected in ((None, "null"), ("", '""'), (" ", '" "'), (1, "1")):
+        with pytest.raises(ManifestError, match=rf"manifest.license: expected .*, got {expected}"):
+            manifest_from_dict(dict(written, license=value))
+    with pytest.raises(ManifestError, match=r"manifest.attribution: expected .*, got \"\""):
+        manifest_from_dict(dict(written, attribution=""))
 
 
 def test_version_4_reads_without_the_steps(written):
@@ -114,6 +141,10 @@ def test_a_field_of_another_version_is_refused(written):
     older["preprocessing"]["color_profile"] = "convert_to_srgb"
     with pytest.raises(ManifestError, match=r"preprocessing: unknown field\(s\) color_profile"):
         manifest_from_dict(older)
+    v5 = as_version_5(written)
+    v5["license"] = "CC-BY-NC-4.0"
+    with pytest.raises(ManifestError, match=r"manifest: unknown field\(s\) license"):
+        manifest_from_dict(v5)
     v4 = as_version_4(written)
     v4["preprocessing"]["steps"] = PREPROCESSING_STEPS
     with pytest.raises(ManifestError, match=r"preprocessing: unknown field\(s\) steps"):
@@ -131,9 +162,11 @@ def test_a_field_of_another_version_is_refused(written):
         ("verification", "float_decision_agreement"),
         ("input", "max_batch"),
         ("quantization", "program_sha256"),
+        ("manifest", "license"),  # top-level fields
+        ("manifest", "attribution"),
     ):
         new = json.loads(json.dumps(written))
-        del new[section][name]
+        del (new if section == "manifest" else new[section])[name]
         with pytest.raises(ManifestError, match=rf"{section}: missing field\(s\) {name}"):
             manifest_from_dict(new)
 
@@ -196,10 +229,10 @@ def test_a_threshold_is_found_under_any_spelling_of_its_target(written):
     assert find_threshold(thresholds, "sensitivity_0.95") is None
 
 
-@pytest.mark.parametrize("version", [0, 6, "2", None, True])
+@pytest.mark.parametrize("version", [0, 7, "2", None, True])
 def test_unknown_versions_are_refused(written, version):
     written["schema_version"] = version
-    with pytest.raises(ManifestError, match="expected 1 or 2 or 3 or 4 or 5"):
+    with pytest.raises(ManifestError, match="expected 1 or 2 or 3 or 4 or 5 or 6"):
         manifest_from_dict(written)
 
 

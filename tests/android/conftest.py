@@ -80,6 +80,8 @@ def build_manifest() -> Callable[..., Manifest]:
                 float_decision_agreement=0.97,
             ),
             target_info={"partitioner": "XnnpackPartitioner", "delegated_ops": 11},
+            license="CC-BY-NC-4.0",
+            attribution="Trained on HAM10000 (Tschandl et al. 2018); non-commercial use only",
         )
 
     return build
@@ -95,10 +97,12 @@ ADDED_FIELDS = {
     ("quantization", "logit_range"): (4, None),
     (None, "default_threshold"): (4, "youden"),  # None: a top-level field
     ("preprocessing", "steps"): (5, None),  # None: as the exporter wrote it
+    (None, "license"): (6, None),
+    (None, "attribution"): (6, None),
 }
 # Optional in version 1 (absent in its early manifests), required from version 2.
 V1_OPTIONAL = {("input", "max_batch"), ("quantization", "program_sha256")}
-VERSIONS = (1, 2, 3, 4, 5)
+VERSIONS = (1, 2, 3, 4, 5, 6)
 
 
 def as_version(exported: dict, version: int) -> dict:
@@ -129,7 +133,7 @@ def _set(section: str, **values):
 # the field named (the app words refusals of settings it does not run its own way); "schema": an
 # unknown schema version. The JSON cases are made from the text in write_bad_manifests.
 BAD_MANIFESTS = [
-    ("schema_v6.json", "schema", None, lambda d: d.update(schema_version=6), None),
+    ("schema_v7.json", "schema", None, lambda d: d.update(schema_version=7), None),
     ("schema_missing.json", "schema", None, lambda d: d.pop("schema_version"), None),
     ("missing_mean.json", "message", None, _pop("preprocessing", "mean"), None),
     ("missing_thresholds.json", "message", None, lambda d: d.pop("thresholds"), None),
@@ -169,6 +173,14 @@ BAD_MANIFESTS = [
      "manifest.preprocessing: missing field(s) steps"),
     ("v5_empty_step.json", "field", 5, _set("preprocessing", steps=["decode", ""]),
      "manifest.preprocessing.steps"),
+    ("v5_with_license.json", "message", 5, lambda d: d.update(license="CC-BY-NC-4.0"),
+     "manifest: unknown field(s) license"),
+    ("v6_missing_license.json", "message", 6, lambda d: d.pop("license"),
+     "manifest: missing field(s) license"),
+    ("v6_null_license.json", "field", 6, lambda d: d.update(license=None), "manifest.license"),
+    ("v6_blank_license.json", "field", 6, lambda d: d.update(license=" "), "manifest.license"),
+    ("v6_missing_attribution.json", "message", 6, lambda d: d.pop("attribution"),
+     "manifest: missing field(s) attribution"),
     ("v4_missing_logit_range.json", "message", 4, _pop("quantization", "logit_range"),
      "manifest.quantization: missing field(s) logit_range"),
     (

@@ -202,6 +202,8 @@ def _write_manifest_checks(golden: Path, manifest_file: Path) -> None:
         "mean": ",".join(repr(float(v)) for v in p.mean),
         "std": ",".join(repr(float(v)) for v in p.std),
         "thresholds": _threshold_list((t.name, t.probability) for t in m.thresholds),
+        "license": m.license,
+        "attribution": m.attribution,
     }
     lines = ["key\tvalue"] + [f"{k}\t{v}" for k, v in expect.items()]
     (golden / "manifest_expect.tsv").write_text("\n".join(lines) + "\n")

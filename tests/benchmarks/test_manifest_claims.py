@@ -47,6 +47,8 @@ CONTRACT = "(what the exporter writes for this checkpoint)"
         ("method", "sgan", "manifest method 'sgan', expected 'supervised' (the checkpoint's)"),
         ("file.size_bytes", 1, "manifest file.size_bytes 1, file has "),
         ("verification.passed", False, "export verification failed ("),
+        ("license", "MIT", 'manifest license "MIT", expected "CC-BY-NC-4.0" (the checkpoint\'s)'),
+        ("attribution", None, 'manifest attribution null, expected "Trained on HAM10000: '),
     ],
 )
 def test_contract_field_edited_is_failed(bench_edited, setting, field, value, reason):
@@ -74,8 +76,15 @@ def test_one_step_reworded_is_failed_naming_that_step_only(bench_edited):
     ]
 
 
+def to_version_5(data):
+    """Version 5 had no license or attribution."""
+    data["schema_version"] = 5
+    del data["license"], data["attribution"]
+
+
 def to_version_4(data):
     """Version 4 had no preprocessing.steps."""
+    to_version_5(data)
     data["schema_version"] = 4
     del data["preprocessing"]["steps"]
 
@@ -89,14 +98,14 @@ def to_version_3(data):
 
 
 def to_version_1(data):
-    """Version 1 had none of the fields versions 2-5 added."""
+    """Version 1 had none of the fields versions 2-6 added."""
     to_version_3(data)
     data["schema_version"] = 1
     del data["preprocessing"]["exif_orientation"], data["preprocessing"]["alpha"]
     del data["preprocessing"]["color_profile"], data["verification"]["float_decision_agreement"]
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
 def test_an_older_manifest_states_less_and_still_passes(bench_edited, version):
     """A field its version did not have is not stated, not wrong."""
 
@@ -105,7 +114,8 @@ def test_an_older_manifest_states_less_and_still_passes(bench_edited, version):
         data["schema_version"] = 2
         del data["preprocessing"]["color_profile"]
 
-    older = {1: to_version_1, 2: to_version_2, 3: to_version_3, 4: to_version_4}[version]
+    older = {1: to_version_1, 2: to_version_2, 3: to_version_3, 4: to_version_4, 5: to_version_5}
+    older = older[version]
     for name in (ONNX, ONNX_INT8):
         subject = bench_edited(name, older)
         assert subject.status == "verified", (name, subject.reasons)

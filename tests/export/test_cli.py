@@ -72,6 +72,8 @@ def test_main_job_prints_its_table_and_nothing_on_stderr(melanoma_export, tmp_pa
     # the bundled int8 program's calibrated input range, in the app developer's units
     assert "int8 input range clips R 0-12 and G 254-255 (to its edge)" in result.stdout
     assert "P(melanoma) stays within [0.0025, 0.9989]" in result.stdout
+    # the weights' terms, as the manifests carry them
+    assert "licence: CC-BY-NC-4.0 in every manifest (Trained on HAM10000: " in result.stdout
     fp32, int8 = (
         read_manifest(tmp_path / f"reference-supervised-executorch-{p}.pte.manifest.json")
         for p in ("fp32", "int8")

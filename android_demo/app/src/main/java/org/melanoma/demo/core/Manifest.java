@@ -20,7 +20,7 @@ public final class Manifest {
      */
     public static final int OLDEST_SCHEMA_VERSION = 1;
 
-    public static final int NEWEST_SCHEMA_VERSION = 5;
+    public static final int NEWEST_SCHEMA_VERSION = 6;
 
     public final int schemaVersion;
     public final String modelName;
@@ -40,6 +40,14 @@ public final class Manifest {
     public final String createdUtc;
     public final Verification verification;
     public final Map<String, Object> targetInfo;
+    /**
+     * Since version 6 (null before, which did not say): the terms the weights carry from their
+     * training data, an SPDX expression ("CC-BY-NC-4.0": non-commercial use only) or "not
+     * stated" (the data's licence was not recorded: not a licence to use it).
+     */
+    public final String license;
+    /** Since version 6: what the licence asks to credit; null when not stated, and before. */
+    public final String attribution;
 
     Manifest(
             int schemaVersion,
@@ -58,7 +66,9 @@ public final class Manifest {
             Map<String, String> versions,
             String createdUtc,
             Verification verification,
-            Map<String, Object> targetInfo) {
+            Map<String, Object> targetInfo,
+            String license,
+            String attribution) {
         this.schemaVersion = schemaVersion;
         this.modelName = modelName;
         this.method = method;
@@ -76,11 +86,22 @@ public final class Manifest {
         this.createdUtc = createdUtc;
         this.verification = verification;
         this.targetInfo = Collections.unmodifiableMap(targetInfo);
+        this.license = license;
+        this.attribution = attribution;
     }
 
     /** The threshold to decide at: the manifest's default_threshold, youden before version 4. */
     public String decisionThresholdName() {
         return defaultThreshold != null ? defaultThreshold : Screening.DEFAULT_THRESHOLD;
+    }
+
+    /**
+     * The weights' terms in words for the screen: the licence and what it asks to credit. A
+     * manifest before version 6 does not say, which is not a licence to use the model either.
+     */
+    public String termsLine() {
+        String terms = license != null ? license : "not stated (manifest before version 6)";
+        return "Licence: " + terms + (attribution != null ? ". " + attribution : "");
     }
 
     /** The artifact this manifest describes. */

@@ -15,7 +15,7 @@ import java.util.List;
  * preprocessing.alpha and verification.float_decision_agreement, and requires input.max_batch and
  * quantization.program_sha256, which version 1 has optionally. Version 3 adds
  * preprocessing.color_profile. Version 4 adds quantization.input_range and logit_range, and
- * default_threshold. Version 5 adds preprocessing.steps.
+ * default_threshold. Version 5 adds preprocessing.steps. Version 6 adds license and attribution.
  */
 public final class ManifestParser {
     private static final String WHERE = "manifest";
@@ -27,6 +27,7 @@ public final class ManifestParser {
     };
     private static final String[] TOP_OPTIONAL = {"target_info", "schema_version"};
     private static final String[] TOP_ADDED_IN_4 = {"default_threshold"};
+    private static final String[] TOP_ADDED_IN_6 = {"license", "attribution"};
     private static final String[] NONE = {};
 
     private ManifestParser() {}
@@ -54,6 +55,9 @@ public final class ManifestParser {
         if (version >= 4) {
             List<String> required = new ArrayList<String>(Arrays.asList(TOP_REQUIRED));
             required.addAll(Arrays.asList(TOP_ADDED_IN_4));
+            if (version >= 6) {
+                required.addAll(Arrays.asList(TOP_ADDED_IN_6));
+            }
             top.checkKeys(required.toArray(NONE), TOP_OPTIONAL);
         } else {
             top.checkKeys(TOP_REQUIRED, TOP_OPTIONAL);
@@ -81,7 +85,19 @@ public final class ManifestParser {
                 top.stringMap("versions"),
                 top.string("created_utc"),
                 verification(top.object("verification"), version),
-                top.anyMapOrEmpty("target_info"));
+                top.anyMapOrEmpty("target_info"),
+                version >= 6 ? text(top, "license") : null,
+                version >= 6 && top.raw("attribution") != null ? text(top, "attribution") : null);
+    }
+
+    /** A string with more than blanks, as melanoma.manifest._RULES requires of the terms. */
+    private static String text(JsonFields f, String key) throws ManifestException {
+        String value = f.string(key);
+        if (value.trim().isEmpty()) {
+            throw new ManifestException(f.path(key) + ": expected a non-empty string, got \""
+                    + value + "\"");
+        }
+        return value;
     }
 
     /**

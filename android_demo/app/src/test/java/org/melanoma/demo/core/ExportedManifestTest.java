@@ -44,6 +44,8 @@ public class ExportedManifestTest {
         assertEquals(Integer.parseInt(want.get("min_side")), m.preprocessing.minSide);
         assertArrayEquals(doubles(want.get("mean")), m.preprocessing.mean(), 0.0);
         assertArrayEquals(doubles(want.get("std")), m.preprocessing.std(), 0.0);
+        assertEquals(want.get("license"), m.license);
+        assertEquals(want.get("attribution"), m.attribution);
         List<Manifest.Threshold> thresholds = thresholds(want.get("thresholds"));
         assertEquals("threshold count", thresholds.size(), m.thresholds.size());
         for (int i = 0; i < thresholds.size(); i++) { // manifest order
@@ -73,6 +75,7 @@ public class ExportedManifestTest {
                     m.preprocessing.colorProfile);
             assertEquals(file.getName(), version < 5 ? null : exported.preprocessing.steps,
                     m.preprocessing.steps);
+            assertEquals(file.getName(), version < 6 ? null : exported.license, m.license);
             if (version < 4) {
                 assertNull(file.getName(), m.quantization.inputRange);
             } else {

@@ -102,6 +102,40 @@ public class ManifestParserTest {
     }
 
     @Test
+    public void parsesAVersion6ManifestWithTheWeightsTerms() throws Exception {
+        Manifest m = ManifestParser.parse(SampleManifest.V6_LICENSED);
+        assertEquals(6, m.schemaVersion);
+        assertEquals("CC-BY-NC-4.0", m.license);
+        assertEquals("Trained on HAM10000; non-commercial use only", m.attribution);
+        assertEquals(java.util.Arrays.asList("decode", "crop"), m.preprocessing.steps);
+        Manifest v5 = ManifestParser.parse(SampleManifest.V5);
+        assertNull(v5.license); // version 5 does not say
+        assertNull(v5.attribution);
+        assertEquals("Licence: CC-BY-NC-4.0. Trained on HAM10000; non-commercial use only",
+                m.termsLine());
+        assertEquals("Licence: not stated (manifest before version 6)", v5.termsLine());
+        String unstated = SampleManifest.V6_LICENSED.replace("\"CC-BY-NC-4.0\"", "\"not stated\"")
+                .replace("\"Trained on HAM10000; non-commercial use only\"", "null");
+        Manifest notStated = ManifestParser.parse(unstated);
+        assertEquals("not stated", notStated.license);
+        assertNull(notStated.attribution);
+        assertEquals("Licence: not stated", notStated.termsLine());
+        refused(SampleManifest.V6, "manifest: missing field(s) license");
+        refused(SampleManifest.V6_LICENSED.replace("\"CC-BY-NC-4.0\"", "null"),
+                "manifest.license: expected a string, got null");
+        refused(SampleManifest.V6_LICENSED.replace("\"CC-BY-NC-4.0\"", "\" \""),
+                "manifest.license: expected a non-empty string, got \" \"");
+        refused(SampleManifest.V6_LICENSED.replace("  \"attribution\": \"Trained on HAM10000; "
+                        + "non-commercial use only\",\n", ""),
+                "manifest: missing field(s) attribution");
+        String method = "  \"method\":";
+        refused(SampleManifest.V5.replace(method, "  \"license\": \"MIT\",\n" + method),
+                "manifest: unknown field(s) license");
+        refused(SampleManifest.V6_LICENSED.replace(method, "  \"terms\": 1,\n" + method),
+                "manifest: unknown field(s) terms");
+    }
+
+    @Test
     public void eachVersionHasExactlyItsFields() {
         // Version 2 requires what version 1 has optionally, and the fields it added.
         refused(SampleManifest.v2With("    \"max_batch\": 128,\n", ""),
@@ -179,16 +213,16 @@ public class ManifestParserTest {
 
     @Test
     public void unknownSchemaVersionsAreRefusedFirst() {
-        for (String version : new String[] {"6", "0", "\"1\"", "null", "1.5", "2.0"}) {
+        for (String version : new String[] {"7", "0", "\"1\"", "null", "1.5", "2.0"}) {
             String json = SampleManifest.with("\"schema_version\": 1", "\"schema_version\": "
                     + version).replace("\"model_name\": \"cnn\",", ""); // also missing a field
             ManifestException e = refused(json, "manifest: schema_version ");
             assertTrue(version + ": " + e, e instanceof UnknownSchemaVersionException);
-            assertTrue(e.getMessage(), e.getMessage().contains("expected 1 to 5"));
+            assertTrue(e.getMessage(), e.getMessage().contains("expected 1 to 6"));
             assertTrue(e.getMessage(), e.getMessage().contains("update the app"));
         }
         ManifestException e = refused(SampleManifest.with("  \"schema_version\": 1,\n", ""),
-                "manifest: schema_version missing, expected 1 to 5");
+                "manifest: schema_version missing, expected 1 to 6");
         assertTrue(e instanceof UnknownSchemaVersionException);
     }
 

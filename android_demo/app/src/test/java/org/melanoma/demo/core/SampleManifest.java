@@ -2,7 +2,8 @@ package org.melanoma.demo.core;
 
 /**
  * A valid manifest in the layout Manifest.to_json() writes (sorted keys, indent 2): {@link #JSON}
- * in schema version 1, {@link #V2} in version 2.
+ * in schema version 1, {@link #V2} in version 2, and so on; {@link #V6_LICENSED} is a valid
+ * version 6 ({@link #V6} lacks its license).
  */
 final class SampleManifest {
     private SampleManifest() {}
@@ -107,6 +108,24 @@ final class SampleManifest {
             "    \"per_channel\": true,",
             "    \"input_range\": [-4.73, 2.95],\n    \"logit_range\": [-6.0, 6.86],\n"
                     + "    \"per_channel\": true,");
+
+    /** The same manifest in schema version 5: version 4 plus the steps in words. */
+    static final String V5 = replace(replace(V4,
+            "\"schema_version\": 4", "\"schema_version\": 5"),
+            "    \"size\": 32,",
+            "    \"size\": 32,\n    \"steps\": [\"decode\", \"crop\"],");
+
+    /** The same manifest in schema version 6: version 5 plus the weights' terms. */
+    static final String V6 = replace(replace(V5,
+            "\"schema_version\": 5", "\"schema_version\": 6"),
+            "  \"created_utc\":",
+            "  \"attribution\": \"Trained on HAM10000; non-commercial use only\",\n"
+                    + "  \"created_utc\":");
+
+    /** V6 with the license line: the field sorts after input, before method. */
+    static final String V6_LICENSED = replace(V6,
+            "  \"method\": \"supervised\",",
+            "  \"license\": \"CC-BY-NC-4.0\",\n  \"method\": \"supervised\",");
 
     /** JSON with the first occurrence of {@code from} replaced; fails if it is not there. */
     static String with(String from, String to) {
