@@ -282,6 +282,9 @@ def _reference_info(checkpoint: Checkpoint, manifest: Manifest) -> dict:
         "model_name": manifest.model_name,
         "method": checkpoint.meta.method,
         "arch": checkpoint.meta.arch,
+        # the weights' terms, which every manifest of schema 6 is held to (manifest_checks)
+        "license": checkpoint.meta.license,
+        "attribution": checkpoint.meta.attribution,
     }
 
 

@@ -301,7 +301,7 @@ def markdown_report(report: dict, plots: bool = True) -> str:
         f"- data: {data['split']} split of {data['source']}, n={data['n']} "
         f"({data['n_melanoma']} melanoma), fingerprint {data['fingerprint']}",
         f"- reference: {ref['model_name']} ({ref['method']}, {ref['arch']}), "
-        f"checkpoint sha256 {ref['checkpoint_sha256'][:12]}...",
+        f"checkpoint sha256 {ref['checkpoint_sha256'][:12]}..., licence {ref['license']}",
         f"- decisions: {_decision_rule(report)}; agree%, ΔAUC and max|Δp| hold each artifact "
         "against eager-pytorch fp32",
         f"- timing: {report['config']['runs']} runs in {report['config']['rounds']} rounds "
