@@ -185,6 +185,11 @@ def test_a_first_model_that_kills_the_app_while_loading_waits_for_the_user(
     s = outcome(start(classes, tmp_path, "none", "", "again"))
     assert (s.loaded, s.installed, s.try_again) == ("true", "new", "false")
     assert s.status[0].startswith("Model: new ")
+    # the manifest's terms, on the model line (build_manifest's)
+    assert s.status[0].endswith(
+        ". Licence: CC-BY-NC-4.0. Trained on HAM10000 (Tschandl et al. 2018); "
+        "non-commercial use only"
+    )
 
 
 def new_apk(phone: Path, build_manifest) -> None:

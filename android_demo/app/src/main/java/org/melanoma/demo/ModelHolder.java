@@ -192,7 +192,8 @@ public final class ModelHolder extends ViewModel {
         for (Manifest.Threshold t : bands.thresholds()) {
             out.append(String.format(Locale.ROOT, " %s %.3f", t.name, t.probability));
         }
-        return out.toString();
+        // The terms travel with the model: a non-commercial one says so where it is used.
+        return out.append(". ").append(m.termsLine()).toString();
     }
 
     /** The activity finished for good (not recreated): free the model after queued work. */
