@@ -105,6 +105,12 @@ def test_reference_row_has_the_metrics_and_cis_of_melanoma_evaluate(result, expo
     assert all(reference.info[name] is None for name in AGREEMENT_FIGURES)
 
 
+def test_the_report_names_the_terms_of_the_weights_it_measured(result):
+    """The quick checkpoint trained on the real data: HAM10000's licence, as its manifests say."""
+    assert result.reference["license"] == "CC-BY-NC-4.0"
+    assert result.reference["attribution"].startswith("Trained on HAM10000: ")
+
+
 def test_latency_for_every_runnable_subject_and_macs(result, export_source, hand_macs):
     from melanoma.checkpoint import read_meta
 

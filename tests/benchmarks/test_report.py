@@ -126,6 +126,7 @@ def test_terminal_and_markdown_tables(report):
     assert "![ROC](roc.png)" in text
     assert "png" not in markdown_report(report, plots=False)  # --no-plots: no links to nothing
     assert "- decisions: melanoma when P ≥ 0.5000 (the youden threshold); agree%, ΔAUC and " in text
+    assert "checkpoint sha256 abababababab..., licence CC-BY-NC-4.0\n" in text
 
 
 def test_markdown_lists_the_gate_violations_instead_of_passed(report):
