@@ -35,6 +35,7 @@ from melanoma.validation_scores import (
     read_scores,
     scores_path,
 )
+from melanoma.versions import package_versions
 
 log = logging.getLogger(__name__)
 SPLITS = ("test", "val", "labeled")
@@ -209,8 +210,9 @@ def evaluate_on_data(
 ) -> dict:
     """What `melanoma evaluate` reports: evaluate_checkpoint's figures on the named split of
     the data, any caveat about that split, and what was measured (the checkpoint by its
-    bundled name or path, and its sha256, the split, the data's fingerprint): saved JSON
-    files must say it. Refuses a checkpoint that no longer reproduces its kept predictions."""
+    bundled name or path, and its sha256, the split, the data's fingerprint, how the CIs
+    were bootstrapped, the package versions): saved JSON files must say it. Refuses a
+    checkpoint that no longer reproduces its kept predictions."""
     checkpoint = load_checkpoint(checkpoint_dir)
     dataset = load_dataset(data)
     check_reproduces_scores(checkpoint, dataset)
@@ -228,6 +230,8 @@ def evaluate_on_data(
         "checkpoint_sha256": checkpoint_sha256(checkpoint.path),  # the path may be reused
         "split": split,
         "data_fingerprint": dataset.fingerprint,
+        # a rerun months later on another install: which toolkit and torch gave these numbers
+        "versions": package_versions(),
     }
 
 

@@ -299,15 +299,19 @@ def predictive_values(sensitivity: float, specificity: float, prevalence: float)
 
 
 def evaluation_report(
-    labels: np.ndarray, probs: np.ndarray, threshold: float, seed: int = 0
+    labels: np.ndarray, probs: np.ndarray, threshold: float, seed: int = 0, n_resamples: int = 1000
 ) -> dict:
     """Every metric at `threshold`, their 95% CIs, the ROC points, the calibration and
-    the predictive values at SCREENING_PREVALENCE."""
+    the predictive values at SCREENING_PREVALENCE.
+
+    `bootstrap` records how the CIs were drawn: without it, a saved report and a rerun
+    with other resamples or another seed differ in their CIs with nothing to say why."""
     report = all_metrics(labels, probs, threshold)
     report.update(
         threshold=float(threshold),
         n=int(len(labels)),
-        ci=bootstrap_ci(labels, probs, threshold, seed=seed),
+        ci=bootstrap_ci(labels, probs, threshold, n_resamples=n_resamples, seed=seed),
+        bootstrap={"n_resamples": n_resamples, "seed": seed},
         roc=roc_points(labels, probs),
         calibration=calibration(labels, probs),
         at_screening_prevalence=predictive_values(

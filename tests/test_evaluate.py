@@ -34,7 +34,9 @@ from melanoma.evaluate import (
     split_caveat,
     write_predictions_csv,
 )
-from melanoma.metrics import evaluation_report
+from melanoma.inference import predict_probs
+from melanoma.metrics import bootstrap_ci, evaluation_report
+from melanoma.versions import package_versions
 
 
 @pytest.fixture(scope="module")
@@ -360,6 +362,20 @@ def test_evaluate_decides_at_the_threshold_it_is_asked_for(data_path, sgan):
         == sgan.meta.threshold("sensitivity_0.90")
         != sgan.meta.threshold("youden")
     )
+
+
+def test_the_json_says_how_its_intervals_were_drawn_and_with_which_versions(
+    data_path, dataset, sgan
+):
+    """A saved report's CIs must be redrawable: a rerun with other resamples or another
+    seed gave other CIs, and nothing in the file said which settings made them."""
+    report = evaluate_on_data("reference-sgan", data_path)
+    assert report["bootstrap"] == {"n_resamples": 1000, "seed": 0}
+    probs = predict_probs(sgan.model, dataset.test.images, sgan.meta.mean, sgan.meta.std)
+    labels = dataset.test.labels.numpy()
+    redrawn = bootstrap_ci(labels, probs, report["threshold"], **report["bootstrap"])
+    assert report["ci"] == redrawn
+    assert report["versions"] == package_versions()
 
 
 def test_a_photo_scored_exactly_at_the_threshold_is_flagged(sgan, tmp_path):

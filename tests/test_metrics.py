@@ -195,6 +195,12 @@ def test_evaluation_report_figures_and_intervals_are_all_at_the_given_threshold(
     assert report["at_screening_prevalence"] == pytest.approx(expected)
 
 
+def test_evaluation_report_records_the_resamples_and_seed_of_its_intervals():
+    report = evaluation_report(LABELS, PROBS, 0.35, seed=3, n_resamples=200)
+    assert report["bootstrap"] == {"n_resamples": 200, "seed": 3}
+    assert report["ci"] == bootstrap_ci(LABELS, PROBS, 0.35, n_resamples=200, seed=3)
+
+
 def test_predictive_values_at_another_prevalence_by_hand():
     # sensitivity 0.9, specificity 0.7 at 10% melanoma: of 1000 moles, 90 of 100 melanomas and
     # 270 of 900 benign ones are flagged; 10 melanomas and 630 benign ones are cleared.
