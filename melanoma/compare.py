@@ -26,7 +26,13 @@ import numpy as np
 from melanoma import config_checks as checks
 from melanoma import strict_json
 from melanoma.atomic import atomic_paths, write_utf8
-from melanoma.checkpoint import METADATA, CheckpointError, load_checkpoint, read_meta
+from melanoma.checkpoint import (
+    METADATA,
+    CheckpointError,
+    checkpoint_sha256,
+    load_checkpoint,
+    read_meta,
+)
 from melanoma.datasets import Dataset
 from melanoma.errors import UserError
 from melanoma.evaluate import evaluate_checkpoint
@@ -37,9 +43,12 @@ from melanoma.near_duplicates import NEAR_DUPLICATE_RMS, near_duplicates
 from melanoma.resume import RESUME, differing_settings, stored_settings, training_settings
 from melanoma.sources import DataError
 from melanoma.splits import validation_scheme
+from melanoma.versions import package_versions
 
 log = logging.getLogger(__name__)
 SUMMARY_METRICS = ("auc", "accuracy", "sensitivity", "specificity", "balanced_accuracy")
+# The seed-mean bootstrap's settings, recorded in results.json beside its CIs
+SEED_MEAN_BOOTSTRAP = {"n_resamples": 1000, "seed": 0}
 
 
 def reusable(ckpt_dir: Path, method: str, config, dataset: Dataset) -> bool:
@@ -126,7 +135,10 @@ def compare(
         "methods": list(methods),
         "seeds": list(seeds),
         "summary": _summary(runs, methods),
-        "bootstrap": _seed_mean_bootstrap(labels, probs, methods, seeds),
+        "bootstrap": _seed_mean_bootstrap(labels, probs, methods, seeds, **SEED_MEAN_BOOTSTRAP),
+        "bootstrap_settings": SEED_MEAN_BOOTSTRAP,
+        # which toolkit and libraries trained (or reused) and scored these models
+        "versions": package_versions(),
         "seed_ensemble_auc": _seed_ensemble_aucs(labels, probs, methods, seeds),
         "near_duplicates": _without_near_duplicates(dataset, probs, methods, seeds),
         "runs": runs,
@@ -156,6 +168,8 @@ def _run_record(method, seed, ckpt_dir, meta, report, seconds) -> dict:
         "method": method,
         "seed": seed,
         "checkpoint": str(ckpt_dir),
+        # the folder is retrained when settings change: the path alone names no model
+        "checkpoint_sha256": checkpoint_sha256(ckpt_dir),
         "best_epoch": meta.best_epoch,
         "epochs": meta.epochs,
         "val_auc": meta.val_metrics["auc"],

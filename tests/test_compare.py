@@ -13,7 +13,7 @@ import torch
 from click.testing import CliRunner
 
 import melanoma.compare as compare_module
-from melanoma.checkpoint import load_checkpoint
+from melanoma.checkpoint import checkpoint_sha256, load_checkpoint
 from melanoma.cli import cli
 from melanoma.compare import (
     SUMMARY_METRICS,
@@ -33,6 +33,7 @@ from melanoma.inference import predict_probs
 from melanoma.methods import METHODS, method_config
 from melanoma.metrics import rank_auc
 from melanoma.preprocess import normalize
+from melanoma.versions import package_versions
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +91,26 @@ def test_numbers_equal_evaluate_checkpoint(compared, small):
         f"| {run['test']['threshold']:.3f} ({run['threshold_estimator']}) |"
         in (out / "results.md").read_text()
     )
+
+
+def test_results_name_each_model_by_sha256_and_say_how_they_were_bootstrapped(compared, small):
+    """A folder compare retrains when settings change names no model by itself; CIs drawn
+    with unrecorded resamples and seed cannot be redrawn."""
+    out, results = compared
+    probs = {}
+    for run in results["runs"]:
+        ckpt_dir = out / f"{run['method']}-seed{run['seed']}"
+        assert run["checkpoint_sha256"] == checkpoint_sha256(ckpt_dir)
+        assert run["test"]["bootstrap"] == {"n_resamples": 1000, "seed": 0}
+        ckpt = load_checkpoint(ckpt_dir)
+        probs[run["method"], run["seed"]] = predict_probs(
+            ckpt.model, small.test.images, ckpt.meta.mean, ckpt.meta.std
+        )
+    settings = results["bootstrap_settings"]
+    labels, methods = small.test.labels.numpy(), results["methods"]
+    redrawn = _seed_mean_bootstrap(labels, probs, methods, results["seeds"], **settings)
+    assert results["bootstrap"] == redrawn
+    assert results["versions"] == package_versions()
 
 
 def test_seed_ensemble_auc_averages_the_seeds_logits(compared, small):
