@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,12 @@ from melanoma.benchmarks.report import (
     write_text,
 )
 from melanoma.benchmarks.timing import THROUGHPUT_BATCH, split_runs
-from melanoma.checkpoint import package_versions, resolve_checkpoint_dir, utc_now
+from melanoma.checkpoint import (
+    REFERENCE_NAMES,
+    package_versions,
+    resolve_checkpoint_dir,
+    utc_now,
+)
 from melanoma.datasets import Dataset
 from melanoma.errors import UserError
 
@@ -38,15 +44,18 @@ class Outputs:
     plots: bool = True  # False skips the three PNGs
 
 
-def build_report(result: BenchResult, config: BenchConfig, limits: GateLimits) -> dict:
-    """The report.json object (its fields: benchmarks/REPORT_SCHEMA.md)."""
+def build_report(
+    result: BenchResult, config: BenchConfig, limits: GateLimits, report_dir: Path | None = None
+) -> dict:
+    """The report.json object (its fields: benchmarks/REPORT_SCHEMA.md), its paths relative
+    to `report_dir`, the folder report.json goes in (None: absolute)."""
     rows = [
         make_row(subject, threads, result.latencies.get((subject.name, threads)), result.macs)
         for subject in result.subjects
         for threads in config.threads
     ]
     found = violations(rows, limits)
-    return {
+    report = {
         "schema_version": SCHEMA_VERSION,
         "created_utc": utc_now(),
         "machine": result.machine,
@@ -59,6 +68,40 @@ def build_report(result: BenchResult, config: BenchConfig, limits: GateLimits) -
         "gate": {"limits": limits.as_dict(), "violations": found, "passed": not found},
         "roc": result.rocs,
     }
+    return located(report, report_dir)
+
+
+# The report's paths: the data, the float checkpoint (also the eager row's file) and the
+# artifacts folder (the other rows' files are relative to it).
+PATH_FIELDS = (("data", "source"), ("reference", "checkpoint"), ("config", "artifacts_dir"))
+
+
+def located(report: dict, report_dir: Path | None) -> dict:
+    """The report with every path relative to `report_dir`: absolute ones put the user's
+    home folder into a report they share, and broke when the report moved with its
+    artifacts. A bundled checkpoint is named as the command lines name it, not by a
+    folder inside the installed package."""
+    out = dict(report)
+    for section, key in PATH_FIELDS:
+        out[section] = {**report[section], key: _path_from(report[section][key], report_dir)}
+    out["artifacts"] = [
+        {**row, "file": _path_from(row["file"], report_dir)} if row["target"] == "pytorch" else row
+        for row in report["artifacts"]
+    ]
+    return out
+
+
+def _path_from(path: str | os.PathLike, report_dir: Path | None) -> str:
+    for name in REFERENCE_NAMES:
+        if str(path) == name or Path(path).resolve() == resolve_checkpoint_dir(name).resolve():
+            return name
+    absolute = os.path.abspath(path)
+    if report_dir is None:
+        return absolute
+    try:
+        return os.path.relpath(absolute, os.path.abspath(report_dir))
+    except ValueError:  # on another drive (Windows): no relative path leads there
+        return absolute
 
 
 def _config_dict(config: BenchConfig, threshold_name: str) -> dict:
@@ -129,6 +172,6 @@ def benchmark(config: BenchConfig, limits: GateLimits, outputs: Outputs) -> dict
     busy = waiting_for(artifacts, "a melanoma-export is writing into this folder")
     with folder_locked(artifacts, shared=True, busy=busy):
         result = run_benchmark(config)
-    report = build_report(result, config, limits)
+    report = build_report(result, config, limits, report_dir=Path(outputs.out_dir))
     write_outputs(report, outputs)
     return report

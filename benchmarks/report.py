@@ -21,7 +21,7 @@ from melanoma.benchmarks.timing import (
     Latency,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SYMBOLS = {"verified": "✅", "failed": "❎", "not_runnable": "⏭"}
 # metrics.py names positive predictive value "precision"; a row's "precision" is fp32/int8.
 METRICS = {

@@ -127,6 +127,12 @@ def typical_result(threads=(1, 2)):
 
 
 @pytest.fixture
+def make_result():
+    """typical_result(threads) -> a BenchResult as the harness returns it."""
+    return typical_result
+
+
+@pytest.fixture
 def report() -> dict:
     from melanoma.benchmarks.api import build_report
     from melanoma.benchmarks.gate import GateLimits

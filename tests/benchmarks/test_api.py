@@ -11,10 +11,11 @@ import pytest
 
 import melanoma.benchmarks.api as api_module
 import melanoma.benchmarks.plots as plots_module
-from melanoma.benchmarks.api import Outputs, check_outputs, write_outputs
+from melanoma.benchmarks.api import Outputs, build_report, check_outputs, write_outputs
 from melanoma.benchmarks.gate import GateLimits
 from melanoma.benchmarks.harness import BenchConfig
 from melanoma.benchmarks.report import SCHEMA_VERSION
+from melanoma.checkpoint import REFERENCE_DIR
 from melanoma.errors import UserError
 
 
@@ -26,6 +27,46 @@ def test_report_holds_every_row_the_gate_and_what_it_ran_on(report):
     assert report["config"]["threads"] == [1, 2] and report["config"]["threshold_name"] == "youden"
     assert set(report["roc"]) == {"eager-pytorch", "m-onnx-fp32.onnx", "m-executorch-int8.pte"}
     assert report["versions"]["torch"] != "not installed"
+
+
+def test_report_paths_are_relative_to_its_folder_so_it_names_no_home_folder(make_result, tmp_path):
+    """report.json held absolute paths: the user's home folder went into every report they
+    shared, and a report moved together with its artifacts no longer led to them."""
+    home = tmp_path / "home" / "alice"
+    ckpt, data = home / "models" / "ckpt", home / "data.zip"
+    result = make_result()
+    result.subjects[0].info["file"] = str(ckpt)  # the eager row's file is the checkpoint
+    result = dataclasses.replace(
+        result,
+        reference={**result.reference, "checkpoint": str(ckpt)},
+        data={**result.data, "source": str(data)},
+    )
+    config = BenchConfig(artifacts_dir=home / "artifacts", threads=(1, 2))
+    report_dir = home / "artifacts" / "bench"
+    report = build_report(result, config, GateLimits(), report_dir=report_dir)
+    assert report["config"]["artifacts_dir"] == ".."
+    assert report["reference"]["checkpoint"] == os.path.join("..", "..", "models", "ckpt")
+    assert report["data"]["source"] == os.path.join("..", "..", "data.zip")
+    eager = [row for row in report["artifacts"] if row["target"] == "pytorch"]
+    assert [row["file"] for row in eager] == [report["reference"]["checkpoint"]] * 2
+    write_outputs(report, Outputs(report_dir, plots=False))
+    text = (report_dir / "report.json").read_text() + (report_dir / "report.md").read_text()
+    assert "alice" not in text
+    # moved together, the report still leads to its inputs
+    assert (report_dir / report["reference"]["checkpoint"]).resolve() == ckpt.resolve()
+    assert (report_dir / report["data"]["source"]).resolve() == data.resolve()
+
+
+def test_a_bundled_reference_is_named_not_located_in_the_installed_package(make_result, tmp_path):
+    result = make_result()
+    bundled = str(REFERENCE_DIR / "sgan")
+    result.subjects[0].info["file"] = bundled
+    result = dataclasses.replace(result, reference={**result.reference, "checkpoint": bundled})
+    report = build_report(result, BenchConfig(threads=(1, 2)), GateLimits(), report_dir=tmp_path)
+    assert report["reference"]["checkpoint"] == "reference-sgan"
+    assert {row["file"] for row in report["artifacts"] if row["target"] == "pytorch"} == {
+        "reference-sgan"
+    }
 
 
 def test_writes_each_report_file_and_the_extra_json_copy(report, tmp_path):
