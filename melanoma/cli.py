@@ -318,6 +318,7 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
     from melanoma.checkpoint import load_checkpoint, warn_if_name_hides_folder
     from melanoma.evaluate import (
         PREDICTION_COLUMNS,
+        decided_by,
         digits_to_tell,
         predict_images,
         write_predictions_csv,
@@ -332,7 +333,8 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
     name, threshold = decision_threshold(checkpoint, threshold_name, target_sensitivity)
     predictions = predict_images(checkpoint, list(images), threshold)
     if csv_path is not None:  # first: a CSV that cannot be written fails the command
-        write_predictions_csv(csv_path, predictions)
+        by = decided_by(checkpoint_dir, checkpoint, name, threshold)
+        write_predictions_csv(csv_path, predictions, by)
     digits = digits_to_tell([p.probability for p in predictions], threshold)
     # On stderr, so that stdout stays the table: where every decision below is made.
     click.echo(f"decided at {name} = {threshold:.{digits}f}, chosen on validation", err=True)

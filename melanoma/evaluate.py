@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -281,12 +281,31 @@ class Prediction:
 PREDICTION_COLUMNS = ("path", "probability", "decision")
 
 
-def write_predictions_csv(path: Path, predictions: list[Prediction]) -> None:
-    """`predict`'s table as CSV, probabilities at full precision; written atomically."""
+@dataclass(frozen=True)
+class DecidedBy:
+    """What decided each row of a predictions CSV, on every row after the table's columns: a
+    CSV found later said "flagged" without naming the model or the cutoff."""
+
+    threshold_name: str
+    threshold: float  # P(melanoma) at or above it is flagged
+    checkpoint: str  # the bundled name (as evaluate_on_data), or the folder as given
+    checkpoint_sha256: str  # the folder may be retrained later
+
+
+def decided_by(checkpoint_dir: str, checkpoint: Checkpoint, name: str, threshold: float):
+    label = checkpoint_dir if checkpoint_dir in REFERENCE_NAMES else str(checkpoint.path)
+    return DecidedBy(name, float(threshold), label, checkpoint_sha256(checkpoint.path))
+
+
+def write_predictions_csv(path: Path, predictions: list[Prediction], by: DecidedBy) -> None:
+    """`predict`'s table as CSV, probabilities at full precision, each row naming what
+    decided it; written atomically."""
     _refuse_missing_folder(path, "--csv")
     if path.exists() and any(os.path.samefile(path, p.path) for p in predictions):
         raise UserError(f"{path}: --csv names one of the photos it scores; choose another file")
-    write_csv(path, PREDICTION_COLUMNS, ((p.path, p.probability, p.decision) for p in predictions))
+    columns = PREDICTION_COLUMNS + tuple(f.name for f in fields(DecidedBy))
+    decided = astuple(by)
+    write_csv(path, columns, ((p.path, p.probability, p.decision, *decided) for p in predictions))
 
 
 def digits_to_tell(probabilities: list[float], threshold: float, least: int = 4) -> int:

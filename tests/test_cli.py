@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from melanoma.checkpoint import checkpoint_sha256, load_checkpoint
+from melanoma.validation_scores import decision_threshold
 
 
 def test_help_lists_commands(melanoma):
@@ -87,12 +88,33 @@ def test_predict_prints_and_writes_csv(melanoma, quick_checkpoint, tmp_path, rea
     assert all(0 <= float(r[1]) <= 1 and r[2] in ("flagged", "not flagged") for r in rows)
     with (tmp_path / "out.csv").open() as handle:
         written = list(csv.reader(handle))
-    assert written[0] == header  # the same table: same columns, rows and decisions
+    assert written[0][:3] == header  # the same table: same columns, rows and decisions
     assert [(r[0], r[2]) for r in written[1:]] == [(r[0], r[2]) for r in rows]
     assert [f"{float(r[1]):.4f}" for r in written[1:]] == [r[1] for r in rows]
     youden = load_checkpoint(quick_checkpoint).meta.threshold("youden")
     assert f"decided at youden = {youden:.4f}, chosen on validation" in result.stderr.splitlines()
     assert all((float(r[1]) >= youden) == (r[2] == "flagged") for r in written[1:])
+
+
+def test_predict_csv_names_the_model_and_threshold_of_every_decision(
+    melanoma, quick_checkpoint, tmp_path, real_jpegs
+):
+    """A CSV found months later said "flagged" without naming the model or the cutoff."""
+    (tmp_path / "a.jpg").write_bytes(next(iter(real_jpegs.values())))
+    out = tmp_path / "out.csv"
+    for checkpoint in ("reference-sgan", str(quick_checkpoint)):
+        args = ("predict", checkpoint, tmp_path / "a.jpg", "--csv", out)
+        result = melanoma(*args, "--target-sensitivity", "0.85")
+        assert result.returncode == 0, result.stderr
+        with out.open() as handle:
+            (row,) = csv.DictReader(handle)
+        loaded = load_checkpoint(checkpoint)
+        name, threshold = decision_threshold(loaded, target_sensitivity=0.85)
+        assert (row["threshold_name"], float(row["threshold"])) == (name, threshold)
+        assert (row["checkpoint"], row["checkpoint_sha256"]) == (
+            checkpoint,
+            checkpoint_sha256(loaded.path),
+        )
 
 
 def test_predict_keeps_one_row_per_photo_whose_name_has_a_tab_or_line_break(

@@ -23,6 +23,7 @@ from melanoma.checkpoint import (
 from melanoma.cli import cli
 from melanoma.errors import UserError
 from melanoma.evaluate import (
+    DecidedBy,
     Prediction,
     check_reproduces_scores,
     digits_to_tell,
@@ -37,6 +38,8 @@ from melanoma.evaluate import (
 from melanoma.inference import predict_probs
 from melanoma.metrics import bootstrap_ci, evaluation_report
 from melanoma.versions import package_versions
+
+BY = DecidedBy("youden", 0.5, "reference-sgan", "ab" * 32)  # what decided a written CSV
 
 
 @pytest.fixture(scope="module")
@@ -191,10 +194,10 @@ def test_predictions_csv_never_overwrites_a_photo_or_invents_a_folder(tmp_path):
     photo = tmp_path / "x.jpg"
     photo.write_bytes(b"a photo")
     with pytest.raises(UserError, match="--csv names one of the photos"):
-        write_predictions_csv(photo, [Prediction(str(photo), 0.3, False)])
+        write_predictions_csv(photo, [Prediction(str(photo), 0.3, False)], BY)
     assert photo.read_bytes() == b"a photo"
     with pytest.raises(UserError, match="--csv's folder .*typo does not exist"):
-        write_predictions_csv(tmp_path / "typo" / "o.csv", [Prediction(str(photo), 0.3, False)])
+        write_predictions_csv(tmp_path / "typo" / "o.csv", [Prediction(str(photo), 0.3, False)], BY)
     assert not (tmp_path / "typo").exists()
 
 
