@@ -35,6 +35,7 @@ from melanoma.checkpoint import (
 )
 from melanoma.datasets import Dataset
 from melanoma.errors import UserError
+from melanoma.versions import toolkit_source
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ def build_report(
         "created_utc": utc_now(),
         "machine": result.machine,
         "versions": package_versions(),
+        "toolkit_source": toolkit_source(),
         "data": result.data,
         "reference": result.reference,
         "config": _config_dict(config, result.threshold_name),

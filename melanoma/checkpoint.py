@@ -34,7 +34,7 @@ from melanoma.methods import TRAINERS as RECORDED_METHODS
 from melanoma.metrics import sensitivity_target
 from melanoma.sources import read_small_text, torch_zip_refusal
 from melanoma.usage_terms import NOT_STATED, terms_of_data
-from melanoma.versions import package_versions
+from melanoma.versions import package_versions, toolkit_source
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
@@ -63,6 +63,9 @@ class CheckpointMeta:
     thresholds: list[dict[str, Any]]  # ThresholdChoice fields, chosen on validation
     train_config: dict[str, Any]  # every training setting, including method-specific ones
     versions: dict[str, str] = field(default_factory=dict)
+    # versions.toolkit_source: the commit the toolkit's code came from, where known (its
+    # version says 0.1.0 for every build); None before 2026-12-07 and where unknown
+    toolkit_source: dict[str, Any] | None = None
     # Split.pixel_hashes of the labeled images it trained and chose thresholds on, so that
     # evaluate can say so on any copy of them; empty in checkpoints from before 2026-12-03.
     labeled_pixel_hashes: list[str] = field(default_factory=list)
@@ -157,6 +160,7 @@ def save_checkpoint(out_dir: Path, model: nn.Module, meta: CheckpointMeta) -> Pa
     weights, which load_checkpoint reports instead of loading a mixed pair.
     """
     out_dir = Path(out_dir)
+    source = meta.toolkit_source or toolkit_source()  # a git call: before either write
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(out_dir / WEIGHTS) as temp:
         save_torch(state, temp)
@@ -168,6 +172,7 @@ def save_checkpoint(out_dir: Path, model: nn.Module, meta: CheckpointMeta) -> Pa
         meta,
         weights_sha256=weights_sha256,
         versions=meta.versions or package_versions(),
+        toolkit_source=source,
         created_utc=meta.created_utc or utc_now(),
     )
     with atomic_path(out_dir / METADATA) as temp:

@@ -43,7 +43,7 @@ from melanoma.near_duplicates import NEAR_DUPLICATE_RMS, near_duplicates
 from melanoma.resume import RESUME, differing_settings, stored_settings, training_settings
 from melanoma.sources import DataError
 from melanoma.splits import validation_scheme
-from melanoma.versions import package_versions
+from melanoma.versions import package_versions, toolkit_source
 
 log = logging.getLogger(__name__)
 SUMMARY_METRICS = ("auc", "accuracy", "sensitivity", "specificity", "balanced_accuracy")
@@ -139,6 +139,7 @@ def compare(
         "bootstrap_settings": SEED_MEAN_BOOTSTRAP,
         # which toolkit and libraries trained (or reused) and scored these models
         "versions": package_versions(),
+        "toolkit_source": toolkit_source(),
         "seed_ensemble_auc": _seed_ensemble_aucs(labels, probs, methods, seeds),
         "near_duplicates": _without_near_duplicates(dataset, probs, methods, seeds),
         "runs": runs,

@@ -35,7 +35,7 @@ from melanoma.validation_scores import (
     read_scores,
     scores_path,
 )
-from melanoma.versions import package_versions
+from melanoma.versions import package_versions, toolkit_source
 
 log = logging.getLogger(__name__)
 SPLITS = ("test", "val", "labeled")
@@ -211,8 +211,8 @@ def evaluate_on_data(
     """What `melanoma evaluate` reports: evaluate_checkpoint's figures on the named split of
     the data, any caveat about that split, and what was measured (the checkpoint by its
     bundled name or path, and its sha256, the split, the data's fingerprint, how the CIs
-    were bootstrapped, the package versions): saved JSON files must say it. Refuses a
-    checkpoint that no longer reproduces its kept predictions."""
+    were bootstrapped, the package versions and source commit): saved JSON files must say
+    it. Refuses a checkpoint that no longer reproduces its kept predictions."""
     checkpoint = load_checkpoint(checkpoint_dir)
     dataset = load_dataset(data)
     check_reproduces_scores(checkpoint, dataset)
@@ -232,6 +232,7 @@ def evaluate_on_data(
         "data_fingerprint": dataset.fingerprint,
         # a rerun months later on another install: which toolkit and torch gave these numbers
         "versions": package_versions(),
+        "toolkit_source": toolkit_source(),  # its version alone does not tell builds apart
     }
 
 

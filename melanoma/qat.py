@@ -54,6 +54,7 @@ from melanoma.pt2e import convert_qat_model, move_to_train, prepare_qat_model, p
 from melanoma.qat_checkpoint import KIND, PROGRAM, QAT_SUBDIR
 from melanoma.splits import checkpoint_split
 from melanoma.training import augmented_batch, own_rng
+from melanoma.versions import toolkit_source
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +215,7 @@ def qat_finetune(
         )
     check_reproduces_scores(checkpoint, dataset)  # an edited mean/std would reach the int8 files
     train, val = checkpoint_split(dataset.labeled, meta.train_config, meta.seed)
+    source = toolkit_source()  # a git call: not in the block that replaces the files
     with output_dir(out_dir):
         program = train_qat(checkpoint.model, train, dataset.unlabeled, meta, config)
         # Both files are written, and the metadata measured, before either replaces an
@@ -225,7 +227,7 @@ def qat_finetune(
         with atomic_paths(*finals) as (program_temp, meta_temp):
             _save_program(program, program_temp)
             splits = (train, val, dataset.unlabeled)
-            qat_meta = _qat_meta(checkpoint, program, splits, config, program_temp)
+            qat_meta = _qat_meta(checkpoint, program, splits, config, program_temp, source)
             meta_temp.write_text(json.dumps(asdict(qat_meta), indent=2) + "\n")
     return out_dir
 
@@ -313,7 +315,7 @@ def _agreement_images(train: Split, val: Split | None, unlabeled: Split | None):
     return train, "labeled training"
 
 
-def _qat_meta(checkpoint, program, splits, config, program_path) -> CheckpointMeta:
+def _qat_meta(checkpoint, program, splits, config, program_path, source) -> CheckpointMeta:
     """The source's metadata with the QAT settings, validation re-measured in int8, and the
     int8-vs-float decision agreement (see _agreement_images).
 
@@ -358,6 +360,7 @@ def _qat_meta(checkpoint, program, splits, config, program_path) -> CheckpointMe
             "torch_threads": torch.get_num_threads(),  # as in a float checkpoint's train_config
         },
         versions=package_versions(),
+        toolkit_source=source,  # this run's, not the source checkpoint's
         weights_sha256=file_sha256(program_path),
         created_utc=utc_now(),
     )

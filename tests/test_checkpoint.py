@@ -17,6 +17,7 @@ from melanoma.checkpoint import (
 )
 from melanoma.model import CNNConfig, SmallCNN, config_dict
 from melanoma.sources import MAX_FILE_BYTES
+from melanoma.versions import toolkit_source
 
 
 def make_meta(config: CNNConfig) -> CheckpointMeta:
@@ -51,6 +52,7 @@ def test_round_trip_gives_identical_outputs(saved):
     torch.testing.assert_close(loaded.model(x), model(x), rtol=0, atol=0)
     assert loaded.meta.threshold("youden") == 0.4
     assert loaded.meta.versions["torch"].startswith("2.")
+    assert loaded.meta.toolkit_source == toolkit_source()  # 0.1.0 tells no build apart
     assert not loaded.model.training
 
 

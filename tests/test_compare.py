@@ -33,7 +33,7 @@ from melanoma.inference import predict_probs
 from melanoma.methods import METHODS, method_config
 from melanoma.metrics import rank_auc
 from melanoma.preprocess import normalize
-from melanoma.versions import package_versions
+from melanoma.versions import package_versions, toolkit_source
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +111,7 @@ def test_results_name_each_model_by_sha256_and_say_how_they_were_bootstrapped(co
     redrawn = _seed_mean_bootstrap(labels, probs, methods, results["seeds"], **settings)
     assert results["bootstrap"] == redrawn
     assert results["versions"] == package_versions()
+    assert results["toolkit_source"] == toolkit_source()
 
 
 def test_seed_ensemble_auc_averages_the_seeds_logits(compared, small):

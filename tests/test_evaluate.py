@@ -37,7 +37,7 @@ from melanoma.evaluate import (
 )
 from melanoma.inference import predict_probs
 from melanoma.metrics import bootstrap_ci, evaluation_report
-from melanoma.versions import package_versions
+from melanoma.versions import package_versions, toolkit_source
 
 BY = DecidedBy("youden", 0.5, "reference-sgan", "ab" * 32)  # what decided a written CSV
 
@@ -379,6 +379,7 @@ def test_the_json_says_how_its_intervals_were_drawn_and_with_which_versions(
     redrawn = bootstrap_ci(labels, probs, report["threshold"], **report["bootstrap"])
     assert report["ci"] == redrawn
     assert report["versions"] == package_versions()
+    assert report["toolkit_source"] == toolkit_source()
 
 
 def test_a_photo_scored_exactly_at_the_threshold_is_flagged(sgan, tmp_path):

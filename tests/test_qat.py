@@ -29,6 +29,7 @@ from melanoma.pt2e import program_probs
 from melanoma.qat import QATConfig, qat_finetune
 from melanoma.qat_checkpoint import PROGRAM, find_qat, load_qat
 from melanoma.splits import checkpoint_split
+from melanoma.versions import toolkit_source
 
 # The quick checkpoint (a 5-member ensemble, 6 epochs each) after 1 QAT epoch of the
 # `qat` command; its int8 copy must reproduce it closely. Measured (seed 0, 2026-12-04):
@@ -98,6 +99,7 @@ def test_saved_directory_round_trips(qat_dir, float_dir):
     assert config["source_checkpoint_sha256"] == checkpoint_sha256(float_dir)
     assert config["epochs"] == 1 and config["validation"] == "out-of-fold"
     assert (qat.meta.epochs, qat.meta.best_epoch) == (1, 1)  # QAT's, not the source's 6
+    assert qat.meta.toolkit_source == toolkit_source()  # the build that ran QAT
     # A cross-validated ensemble has no unseen labeled image: its out-of-fold float
     # metrics are kept, and int8 agreement is measured on the unlabeled pool instead.
     assert not config["int8_val_measured"] and qat.meta.val_metrics == source.val_metrics
@@ -322,7 +324,7 @@ def test_the_recorded_agreement_compares_int8_with_float_decisions(dataset):
     source, other = load_checkpoint("reference-sgan"), load_qat("reference-supervised")
     unlabeled = dataset.unlabeled.subset(torch.arange(300))
     splits = (dataset.labeled, None, unlabeled)
-    meta = qat_module._qat_meta(source, other.program, splits, FAST, other.path / PROGRAM)
+    meta = qat_module._qat_meta(source, other.program, splits, FAST, other.path / PROGRAM, None)
     mean, std, threshold = source.meta.mean, source.meta.std, source.meta.threshold("youden")
     int8_p = program_probs(other.program, unlabeled.images, mean, std)
     float_p = predict_probs(source.model, unlabeled.images, mean, std)

@@ -17,6 +17,7 @@ from melanoma.benchmarks.harness import BenchConfig
 from melanoma.benchmarks.report import SCHEMA_VERSION
 from melanoma.checkpoint import REFERENCE_DIR
 from melanoma.errors import UserError
+from melanoma.versions import toolkit_source
 
 
 def test_report_holds_every_row_the_gate_and_what_it_ran_on(report):
@@ -27,6 +28,7 @@ def test_report_holds_every_row_the_gate_and_what_it_ran_on(report):
     assert report["config"]["threads"] == [1, 2] and report["config"]["threshold_name"] == "youden"
     assert set(report["roc"]) == {"eager-pytorch", "m-onnx-fp32.onnx", "m-executorch-int8.pte"}
     assert report["versions"]["torch"] != "not installed"
+    assert report["toolkit_source"] == toolkit_source()
 
 
 def test_report_paths_are_relative_to_its_folder_so_it_names_no_home_folder(make_result, tmp_path):

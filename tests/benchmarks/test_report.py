@@ -30,8 +30,8 @@ from melanoma.benchmarks.timing import Latency
 SCHEMA_DOC = Path(__file__).resolve().parents[2] / "benchmarks" / "REPORT_SCHEMA.md"
 
 # The contract: removing or renaming any of these is a schema_version bump.
-TOP_KEYS = {"schema_version", "created_utc", "machine", "versions", "data", "reference",
-            "config", "artifacts", "targets", "gate", "roc"}  # fmt: skip
+TOP_KEYS = {"schema_version", "created_utc", "machine", "versions", "toolkit_source", "data",
+            "reference", "config", "artifacts", "targets", "gate", "roc"}  # fmt: skip
 ROW_KEYS = {
     "name", "target", "precision", "threads", "runtime_threads", "cpu_per_wall", "status",
     "status_symbol",

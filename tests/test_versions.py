@@ -1,0 +1,66 @@
+"""Which build of the toolkit wrote an output: its commit, where anything says it."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from melanoma.versions import checkout_source, vcs_commit
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+
+
+def git(repo, *args):
+    author = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    done = subprocess.run(["git", "-C", str(repo), *author, *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    """A git work tree laid out as this project's: melanoma/versions.py, committed."""
+    repo = tmp_path / "repo"
+    (repo / "melanoma").mkdir(parents=True)
+    (repo / "melanoma" / "versions.py").write_text("# the module\n")
+    (repo / "pyproject.toml").write_text("[project]\n")
+    (repo / ".gitignore").write_text(".venv/\n")
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "first")
+    return repo
+
+
+def test_a_checkout_gives_its_commit_and_whether_its_code_differs_from_it(checkout):
+    module = checkout / "melanoma" / "versions.py"
+    head = git(checkout, "rev-parse", "HEAD")
+    assert checkout_source(module) == {"commit": head, "modified": False}
+    (checkout / "notes.md").write_text("not the toolkit's code\n")
+    assert checkout_source(module) == {"commit": head, "modified": False}
+    (checkout / "melanoma" / "new.py").write_text("x = 1\n")  # new, untracked: still its code
+    assert checkout_source(module) == {"commit": head, "modified": True}
+    (checkout / "melanoma" / "new.py").unlink()
+    module.write_text("# edited\n")
+    assert checkout_source(module) == {"commit": head, "modified": True}
+
+
+def test_an_installed_copy_is_not_the_code_of_a_checkout_around_it(checkout, tmp_path):
+    """A wheel installed into a .venv inside a checkout would otherwise take its HEAD."""
+    site = checkout / ".venv" / "lib" / "site-packages"
+    shutil.copytree(checkout / "melanoma", site / "melanoma")
+    assert checkout_source(site / "melanoma" / "versions.py") is None
+    shutil.copytree(checkout / "melanoma", tmp_path / "elsewhere" / "melanoma")
+    assert checkout_source(tmp_path / "elsewhere" / "melanoma" / "versions.py") is None
+
+
+def test_an_install_from_a_git_url_gives_the_commit_pip_recorded():
+    commit = "7c9c380" + "0" * 33
+    from_git = (
+        '{"url": "https://example.invalid/melanoma-mobile.git", '
+        f'"vcs_info": {{"vcs": "git", "requested_revision": "main", "commit_id": "{commit}"}}}}'
+    )
+    assert vcs_commit(from_git) == {"commit": commit, "modified": False}
+    # an install from a folder (a wheel built there, or editable): no commit recorded
+    assert vcs_commit('{"url": "file:///src/melanoma-mobile", "dir_info": {}}') is None
+    assert vcs_commit(None) is None and vcs_commit("not json") is None
+    assert vcs_commit('["a list"]') is None
