@@ -138,10 +138,12 @@ def clear_previous_run(out_dir: Path) -> None:
 
 
 # Not settings: how training reports progress, what the trainer records about the run
-# it made (split sizes, validation scheme), which the config determines, and the torch
-# thread count (it changes float rounding, not what the run is: a resume warns).
+# it made (split sizes, validation scheme), which the config determines, and what it ran
+# under (training.run_conditions: thread count, device, deterministic algorithms), which
+# change float rounding, not what the run is: a resume warns of other threads.
 NOT_SETTINGS = (
     "progress", "device", "n_train", "n_val", "n_unlabeled", "validation", "torch_threads",
+    "device_used", "deterministic",
 )  # fmt: skip
 
 

@@ -101,6 +101,18 @@ def seeded_split(dataset: Dataset, config) -> tuple[torch.Generator, Split, Spli
     return gen, train, val, mean, std
 
 
+def run_conditions(device: str) -> dict:
+    """What the run happened under, beside its settings: a retrain that should match it
+    needs the same. `device` records "auto", not which one that picked (a GPU's TF32
+    convolutions move probabilities by up to 3e-3, evaluate.REPRODUCE_TOLERANCE); the
+    CLI's --deterministic is a torch-wide switch, not a config field."""
+    return {
+        "torch_threads": torch.get_num_threads(),
+        "device_used": str(select_device(device)),
+        "deterministic": torch.are_deterministic_algorithms_enabled(),
+    }
+
+
 def validated_meta(dataset, config, mean, std, val_labels, val_probs, best_epoch, **identity):
     """CheckpointMeta with thresholds and metrics from validation predictions.
 
@@ -122,10 +134,10 @@ def validated_meta(dataset, config, mean, std, val_labels, val_probs, best_epoch
         std=std,
         val_metrics=all_metrics(val_labels, val_probs, thresholds[0].probability),
         thresholds=[asdict(t) for t in thresholds],
-        # Not a setting of the weights' identity (compare reuses a checkpoint trained on
-        # another count), but 1 and 2 threads round differently: a retrain that should match
-        # this one bit for bit needs the same --threads.
-        train_config={**asdict(config), **extra, "torch_threads": torch.get_num_threads()},
+        # Not settings of the weights' identity (compare reuses a checkpoint trained on
+        # another thread count), but 1 and 2 threads round differently: a retrain that should
+        # match this one bit for bit needs the same --threads, device and --deterministic.
+        train_config={**asdict(config), **extra, **run_conditions(config.device)},
         labeled_pixel_hashes=dataset.labeled.pixel_hashes(),
         val_scores_sha256=scores_sha256(val_labels, val_probs),
         # every manifest exported from it carries these (the data's licence binds the weights)

@@ -24,7 +24,7 @@ from melanoma.sgan import GeneratorConfig, SGANClassifierConfig
 from melanoma.sgan_step import build_nets, sgan_step, train_one_epoch
 from melanoma.sources import DataError
 from melanoma.train_sgan import DivergenceError, SGANConfig, train_sgan
-from melanoma.training import augmented_batch
+from melanoma.training import augmented_batch, select_device
 from melanoma.validation_scores import checkpoint_scores
 
 # Tiny networks and 4 steps per epoch: the behaviour under test, not the accuracy.
@@ -125,6 +125,21 @@ def test_the_checkpoint_records_the_torch_threads_it_trained_on(small, tmp_path)
     finally:
         torch.set_num_threads(before)
     assert load_checkpoint(out).meta.train_config["torch_threads"] == other
+
+
+def test_the_checkpoint_records_the_device_it_ran_on_and_deterministic_mode(small, tmp_path):
+    """train_config said device "auto", not which one that picked, and nothing said
+    whether --deterministic was on."""
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        out = train_sgan(small, dataclasses.replace(TINY, epochs=1), tmp_path / "run")
+    finally:
+        torch.use_deterministic_algorithms(before)
+    config = load_checkpoint(out).meta.train_config
+    assert config["device"] == TINY.device  # "auto": which device is device_used
+    assert config["device_used"] == str(select_device(TINY.device))
+    assert config["deterministic"] is True
 
 
 def _poison_once(monkeypatch, calls_to_poison: set[int]):
