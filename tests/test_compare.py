@@ -183,8 +183,9 @@ def test_auc_without_the_test_images_copied_in_the_unlabeled_pool(small):
     assert _without_near_duplicates(everything, probs, ("a", "b"), (0, 1)) is None
 
 
-def test_second_run_reuses_matching_checkpoints(compared, small, monkeypatch):
-    out, first = compared
+def test_second_run_reuses_matching_checkpoints(compared, small, tmp_path, monkeypatch):
+    # a copy: the reruns rewrite results.json and results.md, which other tests read
+    out, first = shutil.copytree(compared[0], tmp_path / "compare"), compared[1]
     again = compare(small, out, ("sgan",), (0,), epochs=1, progress=False)
     assert again["runs"][0]["train_seconds"] is None
     assert again["seed_ensemble_auc"] is None  # one seed: nothing to average
