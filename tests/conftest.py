@@ -10,6 +10,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -349,6 +350,32 @@ def exported(shared_dir, export_source, dataset, worker_id) -> dict:
     }
 
 
+# Files libraries write on their own, outside any tmp_path (a run with HOME and TMPDIR set to
+# empty folders, 2026-12-07): onnxruntime's telemetry on every session (a device id and a
+# database in ~/.cache/Microsoft/DeveloperTools, $TMPDIR/.ses), matplotlib's config folder
+# and font list (~/.config/matplotlib, ~/.cache/matplotlib) and $TMPDIR/torchinductor_$USER.
+LIBRARY_FOLDERS = {"MPLCONFIGDIR": "matplotlib", "TORCHINDUCTOR_CACHE_DIR": "torchinductor"}
+LIBRARY_SCRATCH = pytest.StashKey[Path]()
+
+
+def _library_files_in_a_scratch_folder(config) -> None:
+    """Those files go into one folder per run, removed at its end; the console scripts
+    the tests start inherit the variables, as the xdist workers do from the controller."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="melanoma-tests-"))
+    config.stash[LIBRARY_SCRATCH] = scratch
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    for variable, name in LIBRARY_FOLDERS.items():
+        os.environ[variable] = str(scratch / name)
+
+
+def pytest_unconfigure(config) -> None:
+    scratch = config.stash.get(LIBRARY_SCRATCH, None)
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def pytest_configure(config) -> None:
     """Under pytest-xdist (pyproject.toml's -n 2) each worker runs torch on one thread.
 
@@ -357,6 +384,7 @@ def pytest_configure(config) -> None:
     against 565 s); at one thread per worker it took 408 s (2-core VM, 2026-12-05). The
     variable also reaches the console scripts the tests start.
     """
+    _library_files_in_a_scratch_folder(config)
     if os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ["OMP_NUM_THREADS"] = "1"
         import torch
