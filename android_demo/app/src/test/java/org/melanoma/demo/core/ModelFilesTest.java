@@ -9,12 +9,17 @@ import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import org.junit.Rule;
 import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
 
 public class ModelFilesTest {
+    // Removed after each test; Files.createTempDirectory left a folder in /tmp per test and run.
+    @Rule public TemporaryFolder tmp = new TemporaryFolder();
+
     @Test
     public void twoManifestsInOneFolderAreAnErrorNotAPick() throws IOException {
-        File dir = Files.createTempDirectory("models").toFile();
+        File dir = tmp.newFolder("models");
         assertTrue(new File(dir, "a-executorch-int8.pte.manifest.json").createNewFile());
         assertTrue(new File(dir, "b-executorch-fp32.pte.manifest.json").createNewFile());
         try {
@@ -28,7 +33,7 @@ public class ModelFilesTest {
 
     @Test
     public void aFolderNamedLikeAManifestIsNotOne() throws IOException, ManifestException {
-        File dir = Files.createTempDirectory("models").toFile();
+        File dir = tmp.newFolder("models");
         assertTrue(new File(dir, "x.pte.manifest.json").mkdir());
         assertNull(ModelFiles.findManifest(dir));
         File manifest = new File(dir, "m-executorch-int8.pte.manifest.json");
@@ -39,7 +44,7 @@ public class ModelFilesTest {
     @Test
     public void aManifestThatIsNotUtf8IsRefusedAsPythonRefusesIt() throws IOException {
         // read_manifest decodes strictly; a replacement character must not slip into a name.
-        File dir = Files.createTempDirectory("models").toFile();
+        File dir = tmp.newFolder("models");
         byte[] json = SampleManifest.JSON.replace("\"cnn\"", "\"cnn\u00e9\"")
                 .getBytes(StandardCharsets.UTF_8);
         byte[] latin1 = new byte[json.length - 1]; // e-acute as one Latin-1 byte, 0xE9
