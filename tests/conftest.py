@@ -219,10 +219,11 @@ def run_console_script(console_script):
 
 
 @pytest.fixture
-def run_in_process(monkeypatch, capsys):
+def run_in_process(monkeypatch, capsys, pytests_signal_handlers):
     """Run a console script's `main` in this process (its runtimes already imported, so
     much faster than a fresh one): exit code and output in a CompletedProcess, as
-    `run_console_script` gives them. Monkeypatching reaches the code it runs."""
+    `run_console_script` gives them. Monkeypatching reaches the code it runs; the signal
+    handlers its cliutil.run() installs are put back after the test."""
 
     def run(name: str, main, *args) -> subprocess.CompletedProcess[str]:
         argv = [name, *map(str, args)]

@@ -368,6 +368,7 @@ def run_training_command(monkeypatch, capsys, tmp_path, command, runner, stop_wi
     ("command", "runner"),
     [("compare", "melanoma.compare.compare"), ("nested-cv", "melanoma.nested_cv.nested_cv")],
 )
+@pytest.mark.usefixtures("pytests_signal_handlers")  # main() installs its own
 def test_a_diverged_training_inside_compare_or_nested_cv_is_one_line_exit_1(
     monkeypatch, capsys, tmp_path, command, runner
 ):
@@ -394,6 +395,7 @@ def test_a_diverged_training_inside_compare_or_nested_cv_is_one_line_exit_1(
         ("nested-cv", "melanoma.nested_cv.nested_cv", "interrupted"),
     ],
 )
+@pytest.mark.usefixtures("pytests_signal_handlers")  # main() installs its own
 def test_an_interrupted_compare_says_how_to_continue_and_nested_cv_names_no_state(
     monkeypatch, capsys, tmp_path, command, runner, said
 ):
