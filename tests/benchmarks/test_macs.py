@@ -43,9 +43,15 @@ def test_count_macs_leaves_no_hooks_and_the_weights_and_statistics_unchanged():
 
 def test_gmacs_per_s_and_peak():
     assert gmacs_per_s(2_000_000, 1.0) == 2.0  # 2 MMAC in 1 ms
+    # Not at 1 before: under xdist or OMP_NUM_THREADS=1 torch is at 1 already, and a
+    # yardstick that left the pool at its own count would pass as one that restored it.
     before = torch.get_num_threads()
-    assert matmul_peak_gmacs(1, size=64, runs=2) > 0
-    assert torch.get_num_threads() == before
+    torch.set_num_threads(2)
+    try:
+        assert matmul_peak_gmacs(1, size=64, runs=2) > 0
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_the_matmul_yardstick_runs_at_the_thread_count_asked_for(monkeypatch):
