@@ -270,6 +270,7 @@ def test_ctrl_c_while_qat_is_saved_keeps_the_earlier_program_and_metadata(
     qat_module._refuse_other_checkpoint(out)  # no error
 
 
+@pytest.mark.usefixtures("pytests_signal_handlers")
 def test_a_ctrl_c_between_the_program_and_its_metadata_waits_for_both(
     qat_dir, float_dir, dataset, tmp_path, monkeypatch, agreement_on_labeled
 ):
@@ -286,6 +287,9 @@ def test_a_ctrl_c_between_the_program_and_its_metadata_waits_for_both(
             signal.raise_signal(signal.SIGINT)
 
     monkeypatch.setattr(atomic_module, "_replace", replace_then_ctrl_c)
+    # Python's own handler, whatever pytest inherited: started in the background
+    # (`pytest &`), it runs with SIGINT ignored and the signal would never arrive.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     calibrated = QATConfig(epochs=0, calibration_unlabeled=64, progress=False)
     with agreement_on_labeled(), pytest.raises(KeyboardInterrupt):
         qat_finetune(load_checkpoint(float_dir), dataset, calibrated, out)
