@@ -316,7 +316,7 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
     """
     from melanoma.atomic import refuse_writing_into_inputs
     from melanoma.checkpoint import load_checkpoint, warn_if_name_hides_folder
-    from melanoma.evaluate import (
+    from melanoma.predict import (
         PREDICTION_COLUMNS,
         decided_by,
         digits_to_tell,

@@ -1,11 +1,9 @@
-"""Evaluate a checkpoint on a split, and predict single photos, with the stored normalization."""
+"""Evaluate a checkpoint on a split with its stored normalization (photos: melanoma.predict)."""
 
 from __future__ import annotations
 
-import logging
 import math
 import os
-from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +19,9 @@ from melanoma.checkpoint import (
     load_checkpoint,
 )
 from melanoma.datasets import Dataset, Split, load_dataset
-from melanoma.errors import UserError, listing
-from melanoma.folders import is_hidden
-from melanoma.images import IMAGE_SUFFIXES, decode_rgb
+from melanoma.errors import UserError
 from melanoma.inference import predict_probs
 from melanoma.metrics import evaluation_report
-from melanoma.preprocess import image_to_input
-from melanoma.sources import listed_files_under, read_file
 from melanoma.splits import OUT_OF_FOLD, checkpoint_split, validation_scheme
 from melanoma.validation_scores import (
     decision_threshold,
@@ -37,7 +31,6 @@ from melanoma.validation_scores import (
 )
 from melanoma.versions import package_versions, toolkit_source
 
-log = logging.getLogger(__name__)
 SPLITS = ("test", "val", "labeled")
 # A rerun on the CPU differs from training's own predictions by float noise: 1e-7 between
 # thread counts; if training ran on a GPU with TF32 convolutions, up to 6e-4 (simulated,
@@ -223,10 +216,9 @@ def evaluate_on_data(
     caveat = split_caveat(dataset, split, checkpoint)
     if caveat:
         report["caveat"] = caveat
-    bundled = checkpoint_dir in REFERENCE_NAMES  # by its name, not a path in site-packages
     return {
         **report,
-        "checkpoint": checkpoint_dir if bundled else str(checkpoint.path),
+        "checkpoint": checkpoint_label(checkpoint_dir, checkpoint),
         "checkpoint_sha256": checkpoint_sha256(checkpoint.path),  # the path may be reused
         "split": split,
         "data_fingerprint": dataset.fingerprint,
@@ -234,6 +226,12 @@ def evaluate_on_data(
         "versions": package_versions(),
         "toolkit_source": toolkit_source(),  # its version alone does not tell builds apart
     }
+
+
+def checkpoint_label(checkpoint_dir: str, checkpoint: Checkpoint) -> str:
+    """How outputs name the checkpoint: a bundled one by its name, not by a path inside
+    site-packages; any other by its folder."""
+    return checkpoint_dir if checkpoint_dir in REFERENCE_NAMES else str(checkpoint.path)
 
 
 def report_text(report: dict, name: str, split: str, caveat: str | None = None) -> str:
@@ -266,147 +264,14 @@ def _undefined_or(value: float) -> str:
     return "undefined" if math.isnan(value) else f"{value:.3f}"
 
 
-@dataclass(frozen=True)
-class Prediction:
-    path: str
-    probability: float  # P(melanoma)
-    melanoma: bool  # probability >= threshold
-
-    @property
-    def decision(self) -> str:
-        # As the Android app words it: under the threshold a photo is not flagged, which
-        # a research model on 200 labels cannot turn into "benign".
-        return "flagged" if self.melanoma else "not flagged"
-
-
-PREDICTION_COLUMNS = ("path", "probability", "decision")
-
-
-@dataclass(frozen=True)
-class DecidedBy:
-    """What decided each row of a predictions CSV, on every row after the table's columns: a
-    CSV found later said "flagged" without naming the model or the cutoff."""
-
-    threshold_name: str
-    threshold: float  # P(melanoma) at or above it is flagged
-    checkpoint: str  # the bundled name (as evaluate_on_data), or the folder as given
-    checkpoint_sha256: str  # the folder may be retrained later
-
-
-def decided_by(checkpoint_dir: str, checkpoint: Checkpoint, name: str, threshold: float):
-    label = checkpoint_dir if checkpoint_dir in REFERENCE_NAMES else str(checkpoint.path)
-    return DecidedBy(name, float(threshold), label, checkpoint_sha256(checkpoint.path))
-
-
-def write_predictions_csv(path: Path, predictions: list[Prediction], by: DecidedBy) -> None:
-    """`predict`'s table as CSV, probabilities at full precision, each row naming what
-    decided it; written atomically."""
-    _refuse_missing_folder(path, "--csv")
-    if path.exists() and any(os.path.samefile(path, p.path) for p in predictions):
-        raise UserError(f"{path}: --csv names one of the photos it scores; choose another file")
-    columns = PREDICTION_COLUMNS + tuple(f.name for f in fields(DecidedBy))
-    decided = astuple(by)
-    write_csv(path, columns, ((p.path, p.probability, p.decision, *decided) for p in predictions))
-
-
-def digits_to_tell(probabilities: list[float], threshold: float, least: int = 4) -> int:
-    """Decimals at which every probability that differs from the threshold also prints
-    differently from it, so the printed numbers never contradict the decision (rounding
-    keeps the order: a score printed apart from the threshold is on the side it shows)."""
-    most = 20  # a float64 threshold next to a float32 score near 0 can need ~17
-    for digits in range(least, most):
-        shown = f"{threshold:.{digits}f}"
-        if all(p == threshold or f"{p:.{digits}f}" != shown for p in probabilities):
-            return digits
-    return most
-
-
 def write_roc_csv(path: Path, roc: dict) -> None:
     """ROC points (fpr, tpr, threshold) of evaluation_report, one row each; written atomically."""
-    _refuse_missing_folder(path, "--roc")
+    refuse_missing_folder(path, "--roc")
     points = zip(roc["fpr"], roc["tpr"], roc["thresholds"], strict=True)
     write_csv(path, ["fpr", "tpr", "threshold"], points)
 
 
-def _refuse_missing_folder(path: Path, option: str) -> None:
+def refuse_missing_folder(path: Path, option: str) -> None:
     """A typo in the folder of an output file is an error, not a new folder."""
     if not path.parent.exists():
         raise UserError(f"{path}: {option}'s folder {path.parent} does not exist")
-
-
-def image_files(paths: list[str | os.PathLike]) -> list[Path]:
-    """Expand directories (sorted, recursive) into image files; keep explicit files as given.
-
-    Other files in a directory are skipped with a warning naming them: a photo saved as
-    .heic or .gif must not vanish unremarked. Hidden files and folders (.DS_Store, the
-    ._IMG_1.jpg metadata files macOS leaves on shared drives) are skipped silently, as the
-    data loaders do.
-    """
-    if isinstance(paths, (str, os.PathLike)):  # one photo or folder, not in a list
-        paths = [paths]
-    files: list[Path] = []
-    for path in map(Path, paths):  # a str from Python, too
-        if path.is_dir():
-            found = sorted(
-                p for p in listed_files_under(path) if not is_hidden(p.relative_to(path).as_posix())
-            )
-            files += [p for p in found if p.suffix.lower() in IMAGE_SUFFIXES]
-            _warn_skipped(path, [p for p in found if p.suffix.lower() not in IMAGE_SUFFIXES])
-        elif path.is_file():
-            files.append(path)
-        elif path.exists():  # a device, a pipe, a socket: reading one may never end
-            raise UserError(f"{path}: not a regular file or directory")
-        else:  # exists() follows links: a loop or a dangling one is "missing"
-            linked = " (a broken or looping link)" if path.is_symlink() else ""
-            raise UserError(f"{path}: no such file or directory{linked}")
-    if not files:
-        raise UserError("no images found in " + ", ".join(map(str, paths)))
-    unique: dict[str, Path] = {}  # a photo named twice (or by its folder too) is scored once
-    for file in files:
-        unique.setdefault(os.path.realpath(file), file)
-    return list(unique.values())
-
-
-def _warn_skipped(folder: Path, others: list[Path]) -> None:
-    if others:
-        log.warning(
-            "%s: skipped %d file(s) that are not %s: %s",
-            folder, len(others), "/".join(IMAGE_SUFFIXES),
-            listing(p.relative_to(folder) for p in others),
-        )  # fmt: skip
-
-
-@torch.no_grad()
-def predict_images(
-    checkpoint: Checkpoint, paths: list[str | os.PathLike], threshold: float
-) -> list[Prediction]:
-    """Run the full input contract (crop, area resize, normalize) on each photo; decide
-    melanoma at `threshold` (see melanoma.validation_scores.decision_threshold)."""
-    files = image_files(paths)
-    probs, unusable = [], []
-    for path in files:  # all read first: every bad photo in one message, fixed in one pass
-        try:
-            rgb = decode_rgb(read_file(path), str(path))
-            model_input = image_to_input(rgb, checkpoint.meta.mean, checkpoint.meta.std)
-        except UserError as err:
-            unusable.append(str(err))
-        except ValueError as err:  # too small to crop and resize
-            unusable.append(f"{path}: {err}")
-        except OSError as err:  # unreadable file: permissions, a vanished network drive
-            unusable.append(f"{path}: {err.strerror or err}")
-        else:  # scored as read, one photo per call as the app does: holding every input
-            # until the end took 26 KB a photo (260 MB for 10,000); none scored after a bad one
-            if not unusable:
-                probs.append(float(torch.sigmoid(checkpoint.model(model_input)).item()))
-    if unusable:
-        more = f"; and {len(unusable) - 5} more" if len(unusable) > 5 else ""
-        raise UserError(
-            f"{len(unusable)} of {len(files)} images unusable, none scored: "
-            + "; ".join(unusable[:5])
-            + more
-        )
-    refuse_undefined_scores(checkpoint, np.array(probs))
-    return [
-        Prediction(str(path), prob, bool(np.float64(prob) >= threshold))
-        for path, prob in zip(files, probs, strict=True)
-    ]

@@ -340,7 +340,7 @@ def test_weights_missing_or_adding_a_tensor_are_refused(saved, replace_weights, 
 def test_weights_that_score_nan_are_refused_when_scoring(saved, tmp_path, replace_weights):
     from PIL import Image
 
-    from melanoma.evaluate import predict_images
+    from melanoma.predict import predict_images
 
     path, model = saved
     state = model.state_dict()

@@ -1,8 +1,8 @@
-"""Which split `melanoma evaluate` scores, and what it says when the numbers would flatter."""
+"""Which split `melanoma evaluate` scores, and what it says when the numbers would flatter
+(photos: tests/test_predict.py)."""
 
 import dataclasses
 import json
-import os
 import shutil
 from copy import deepcopy
 from pathlib import Path
@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from PIL import Image
 
 from melanoma.checkpoint import (
     METADATA,
@@ -23,23 +22,15 @@ from melanoma.checkpoint import (
 from melanoma.cli import cli
 from melanoma.errors import UserError
 from melanoma.evaluate import (
-    DecidedBy,
-    Prediction,
     check_reproduces_scores,
-    digits_to_tell,
     evaluate_on_data,
-    image_files,
     pick_split,
-    predict_images,
     report_text,
     split_caveat,
-    write_predictions_csv,
 )
 from melanoma.inference import predict_probs
 from melanoma.metrics import bootstrap_ci, evaluation_report
 from melanoma.versions import package_versions, toolkit_source
-
-BY = DecidedBy("youden", 0.5, "reference-sgan", "ab" * 32)  # what decided a written CSV
 
 
 @pytest.fixture(scope="module")
@@ -112,101 +103,6 @@ def test_its_training_images_are_flagged_in_any_copy_or_split(dataset, quick_che
     )
     test_is_train = dataclasses.replace(dataset, test=dataset.labeled)
     assert split_caveat(test_is_train, "test", checkpoint).startswith("200 of these 200")
-
-
-def test_files_in_a_folder_that_are_not_photos_are_named_not_dropped_silently(tmp_path, caplog):
-    for name in ("b.jpg", "a.PNG", "notes.txt", "sub/c.heic", ".DS_Store"):
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_bytes(b"")
-    assert [p.name for p in image_files([tmp_path])] == ["a.PNG", "b.jpg"]
-    assert "skipped 2 file(s) that are not .jpg/.jpeg/.png: notes.txt, sub/c.heic" in caplog.text
-
-
-def test_photos_named_by_str_from_python_are_found_and_refused_alike(tmp_path):
-    """predict_images(checkpoint, ["mole.jpg"], t) raised AttributeError ('str' has no
-    is_dir) instead of finding the photo, or naming the one that is missing."""
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "b.jpg").write_bytes(b"")
-    (tmp_path / "a.png").write_bytes(b"")
-    found = image_files([str(tmp_path / "a.png"), str(tmp_path / "sub")])
-    assert found == [tmp_path / "a.png", tmp_path / "sub" / "b.jpg"]
-    with pytest.raises(UserError, match="gone.jpg: no such file or directory$"):
-        image_files([str(tmp_path / "gone.jpg")])
-    (tmp_path / "loop.jpg").symlink_to("loop.jpg")
-    with pytest.raises(UserError, match="loop.jpg: no such file or directory .a broken or loop"):
-        image_files([tmp_path / "loop.jpg"])
-    # one path not in a list was read letter by letter ("/: ...", "t: no such file")
-    assert image_files(str(tmp_path / "a.png")) == image_files(tmp_path / "a.png") == found[:1]
-
-
-def test_a_device_or_pipe_named_as_a_photo_is_refused_as_such(tmp_path):
-    os.mkfifo(tmp_path / "x.jpg")  # reading it would wait forever for a writer
-    for path in (tmp_path / "x.jpg", Path("/dev/zero")):
-        with pytest.raises(UserError, match=f"^{path}: not a regular file or directory$"):
-            image_files([path])
-    with pytest.raises(UserError, match="gone.jpg: no such file or directory$"):
-        image_files([tmp_path / "gone.jpg"])
-
-
-def test_hidden_files_and_folders_are_skipped_even_with_a_photo_suffix(tmp_path, caplog):
-    """macOS leaves ._IMG.jpg metadata files beside photos copied to shared drives."""
-    for name in ("IMG.jpg", "._IMG.jpg", ".thumbs/x.jpg", ".DS_Store"):
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_bytes(b"")
-    assert [p.name for p in image_files([tmp_path])] == ["IMG.jpg"]
-    assert "skipped" not in caplog.text
-    assert image_files([tmp_path / "._IMG.jpg"]) == [tmp_path / "._IMG.jpg"]  # named: kept
-
-
-def test_linked_folders_are_followed_once_and_broken_links_named(sgan, tmp_path, caplog):
-    (tmp_path / "elsewhere").mkdir()
-    Image.new("RGB", (32, 32)).save(tmp_path / "elsewhere" / "far.jpg")
-    top = tmp_path / "top"
-    top.mkdir()
-    (top / "own.jpg").write_bytes((tmp_path / "elsewhere" / "far.jpg").read_bytes())
-    (top / "linked").symlink_to(tmp_path / "elsewhere")
-    (top / "loop").symlink_to(top)  # a folder linking to itself must not hang the walk
-    (top / "old").symlink_to(tmp_path / "deleted")  # a folder on a disk not mounted
-    (top / "gone.jpg").symlink_to(tmp_path / "deleted.jpg")
-    found = image_files([top])
-    names = ["gone.jpg", "linked/far.jpg", "own.jpg"]
-    assert [p.relative_to(top).as_posix() for p in found] == names
-    assert "skipped 1 broken link(s) or special file(s): old" in caplog.text
-    # a photo that cannot be read, as a corrupt one: it was skipped with a warning, exit 0
-    with pytest.raises(UserError, match=r"^1 of 3 images unusable.*gone\.jpg: a broken or"):
-        predict_images(sgan, [top], 0.5)
-
-
-def test_digits_to_tell_print_a_score_apart_from_a_threshold_it_is_not():
-    assert digits_to_tell([0.2, 0.9], 0.5) == 4
-    below, above = 0.5186243, 0.5186336  # both 0.5186 at four decimals
-    digits = digits_to_tell([below, above, 0.7], 0.518627)
-    assert digits == 6
-    assert f"{below:.{digits}f}" < f"{0.518627:.{digits}f}" < f"{above:.{digits}f}"
-    assert digits_to_tell([0.518627], 0.518627) == 4  # equal: flagged, and printed equal
-    threshold = float(np.float32(0.0012))  # near 0, a float32 step is ~1e-10
-    below = float(np.nextafter(np.float32(0.0012), np.float32(0)))
-    digits = digits_to_tell([below], threshold)
-    assert f"{below:.{digits}f}" < f"{threshold:.{digits}f}"
-
-
-def test_predictions_csv_never_overwrites_a_photo_or_invents_a_folder(tmp_path):
-    photo = tmp_path / "x.jpg"
-    photo.write_bytes(b"a photo")
-    with pytest.raises(UserError, match="--csv names one of the photos"):
-        write_predictions_csv(photo, [Prediction(str(photo), 0.3, False)], BY)
-    assert photo.read_bytes() == b"a photo"
-    with pytest.raises(UserError, match="--csv's folder .*typo does not exist"):
-        write_predictions_csv(tmp_path / "typo" / "o.csv", [Prediction(str(photo), 0.3, False)], BY)
-    assert not (tmp_path / "typo").exists()
-
-
-def test_a_photo_named_twice_is_scored_once(tmp_path):
-    (tmp_path / "a.jpg").write_bytes(b"")
-    (tmp_path / "b.jpg").write_bytes(b"")
-    (tmp_path / "sub").mkdir()
-    named = [tmp_path / "b.jpg", tmp_path, tmp_path / "sub" / ".." / "b.jpg"]
-    assert image_files(named) == [tmp_path / "b.jpg", tmp_path / "a.jpg"]
 
 
 def _edited(src, dest, edit):
@@ -380,19 +276,6 @@ def test_the_json_says_how_its_intervals_were_drawn_and_with_which_versions(
     assert report["ci"] == redrawn
     assert report["versions"] == package_versions()
     assert report["toolkit_source"] == toolkit_source()
-
-
-def test_a_photo_scored_exactly_at_the_threshold_is_flagged(sgan, tmp_path):
-    """p >= threshold, as the app decides (its RiskBandsTest): the threshold is set to the
-    photo's own score."""
-    from PIL import Image
-
-    photo = tmp_path / "mole.png"
-    Image.new("RGB", (32, 32), (180, 120, 100)).save(photo)
-    (scored,) = predict_images(sgan, [photo], 0.5)
-    (at,) = predict_images(sgan, [photo], scored.probability)
-    (above,) = predict_images(sgan, [photo], np.nextafter(scored.probability, 1.0))
-    assert at.melanoma and not above.melanoma
 
 
 def test_the_commands_table_says_why_its_numbers_are_optimistic(data_path):

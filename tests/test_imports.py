@@ -17,14 +17,18 @@ def _loaded_after(module: str, watched: tuple[str, ...]) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "reader", ["melanoma.benchmarks.harness", "melanoma.export.api", "melanoma.evaluate"]
+    "reader",
+    ["melanoma.benchmarks.harness", "melanoma.export.api", "melanoma.evaluate", "melanoma.predict"],
 )
 def test_readers_of_checkpoints_and_artifacts_do_not_import_the_trainers(reader):
     assert _loaded_after(reader, TRAINING_STACK) == []
 
 
 def test_the_core_does_not_import_the_exporters_or_the_benchmark():
-    core = "melanoma.cli, melanoma.compare, melanoma.qat, melanoma.evaluate, melanoma.nested_cv"
+    core = (
+        "melanoma.cli, melanoma.compare, melanoma.qat, melanoma.evaluate, melanoma.predict, "
+        "melanoma.nested_cv"
+    )
     assert _loaded_after(core, ("melanoma.export", "melanoma.benchmarks")) == []
 
 

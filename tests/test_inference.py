@@ -5,9 +5,9 @@ import torch
 
 from melanoma.checkpoint import load_checkpoint
 from melanoma.datasets import load_dataset, resolve_data_path
-from melanoma.evaluate import predict_images
 from melanoma.inference import predict_logits, predict_probs
 from melanoma.model import CNNConfig, SmallCNN
+from melanoma.predict import predict_images
 from melanoma.preprocess import normalize
 from melanoma.sources import FileSource
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from melanoma import evaluate, near_duplicates
+from melanoma import near_duplicates, predict
 from melanoma.checkpoint import Checkpoint, load_checkpoint
 from melanoma.datasets import load_dataset
 from melanoma.errors import UserError
@@ -28,7 +28,7 @@ def photos(tmp_path):
 def _recorded(monkeypatch, checkpoint) -> tuple[list[str], Checkpoint]:
     """The checkpoint, whose model and reads record in what order predict_images reads
     photos and scores them."""
-    events, read, model = [], evaluate.read_file, checkpoint.model
+    events, read, model = [], predict.read_file, checkpoint.model
 
     def reading(path):
         events.append("read")
@@ -38,16 +38,16 @@ def _recorded(monkeypatch, checkpoint) -> tuple[list[str], Checkpoint]:
         events.append("score")
         return model(model_input)
 
-    monkeypatch.setattr(evaluate, "read_file", reading)
+    monkeypatch.setattr(predict, "read_file", reading)
     return events, dataclasses.replace(checkpoint, model=scoring)
 
 
 def test_predict_scores_each_photo_before_reading_the_next(photos, monkeypatch):
     """Every input held until all were read took 26 KB a photo: 260 MB for 10,000."""
     checkpoint = load_checkpoint("reference-sgan")
-    alone = [evaluate.predict_images(checkpoint, [p], 0.5)[0].probability for p in photos]
+    alone = [predict.predict_images(checkpoint, [p], 0.5)[0].probability for p in photos]
     events, recorded = _recorded(monkeypatch, checkpoint)
-    together = evaluate.predict_images(recorded, photos, 0.5)
+    together = predict.predict_images(recorded, photos, 0.5)
     assert events == ["read", "score"] * len(photos)
     assert [p.probability for p in together] == alone  # one photo per call, bit for bit
 
@@ -57,7 +57,7 @@ def test_predict_scores_nothing_after_an_unusable_photo(photos, monkeypatch):
     checkpoint = load_checkpoint("reference-sgan")
     events, recorded = _recorded(monkeypatch, checkpoint)
     with pytest.raises(UserError, match="1 of 4 images unusable, none scored"):
-        evaluate.predict_images(recorded, photos, 0.5)
+        predict.predict_images(recorded, photos, 0.5)
     assert events == ["read", "score", "read", "read", "read"]  # every photo still checked
 
 
