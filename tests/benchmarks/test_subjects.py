@@ -250,11 +250,15 @@ def test_int8_file_that_no_longer_computes_its_program_is_failed(
 
     name = "quick-cnn-onnx-int8.onnx"
     model = onnx.load(artifacts_copy / name)
+    # each head's bias is int32 in steps of its `_int32_scale` (export/onnx.py _int32_biases)
+    arrays = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    moved = 0
     for tensor in model.graph.initializer:
-        if tensor.name.endswith("head.bias"):
-            tensor.CopyFrom(
-                numpy_helper.from_array(numpy_helper.to_array(tensor) + 0.4, tensor.name)
-            )
+        if tensor.name.endswith("head.bias_int32"):
+            steps = np.rint(0.4 / arrays[tensor.name + "_scale"]).astype(np.int32)
+            tensor.CopyFrom(numpy_helper.from_array(arrays[tensor.name] + steps, tensor.name))
+            moved += 1
+    assert moved == 5  # one head per ensemble member
     onnx.save(model, artifacts_copy / name)
 
     def fix_up(data):
