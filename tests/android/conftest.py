@@ -179,6 +179,12 @@ BAD_MANIFESTS = [
      "manifest: missing field(s) license"),
     ("v6_null_license.json", "field", 6, lambda d: d.update(license=None), "manifest.license"),
     ("v6_blank_license.json", "field", 6, lambda d: d.update(license=" "), "manifest.license"),
+    # blank as Python's str.strip() takes it: Unicode spaces too, not only those Java's
+    # String.trim() removes (it kept the app accepting what melanoma-bench refused)
+    ("v6_nbsp_license.json", "field", 6, lambda d: d.update(license="\u00a0"),
+     "manifest.license"),
+    ("v6_nel_attribution.json", "field", 6, lambda d: d.update(attribution="\u0085\u3000"),
+     "manifest.attribution"),
     ("v6_missing_attribution.json", "message", 6, lambda d: d.pop("attribution"),
      "manifest: missing field(s) attribution"),
     ("v4_missing_logit_range.json", "message", 4, _pop("quantization", "logit_range"),

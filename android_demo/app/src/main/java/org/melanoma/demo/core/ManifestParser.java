@@ -93,11 +93,26 @@ public final class ManifestParser {
     /** A string with more than blanks, as melanoma.manifest._RULES requires of the terms. */
     private static String text(JsonFields f, String key) throws ManifestException {
         String value = f.string(key);
-        if (value.trim().isEmpty()) {
+        if (blank(value)) {
             throw new ManifestException(f.path(key) + ": expected a non-empty string, got \""
                     + value + "\"");
         }
         return value;
+    }
+
+    /**
+     * Blank as Python's str.strip() sees it (str.isspace): Java's trim() removes the control
+     * characters below U+0020 but keeps U+00A0, U+0085 and the other Unicode spaces, so the
+     * app took a licence of one no-break space that melanoma-bench refused.
+     */
+    private static boolean blank(String value) {
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (!Character.isWhitespace(c) && !Character.isSpaceChar(c) && c != 0x85) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
