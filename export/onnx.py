@@ -122,7 +122,7 @@ def _int32_biases(model) -> None:
 
     made_by = {out: node for node in model.graph.node for out in node.output}
     initializers = {init.name: init for init in model.graph.initializer}
-    bias_nodes, replaced = [], set()
+    bias_nodes, replaced = [], Counter()  # bias name -> int32 copies made of it
     for node in model.graph.node:
         if node.op_type not in ("Conv", "Gemm") or len(node.input) < 3:
             continue
@@ -138,20 +138,26 @@ def _int32_biases(model) -> None:
         scale = (x_scale * w_scale).astype(np.float32)
         quantized = np.rint(float_bias.astype(np.float64) / scale)
         quantized = np.clip(quantized, -(2**31), 2**31 - 1).astype(np.int32)  # int32 bias
-        names = [f"{bias}_int32", f"{bias}_int32_scale", f"{bias}_int32_zero_point"]
+        # a bias two nodes share (a module called twice) gets one int32 copy per node: each
+        # in steps of its own node's input scale, under names of its own
+        copy = f"_{replaced[bias]}" if replaced[bias] else ""  # "" for the first
+        quantized_name = f"{bias}_int32{copy}"
+        names = [quantized_name, f"{quantized_name}_scale", f"{quantized_name}_zero_point"]
         for name, array in zip(names, (quantized, scale, np.zeros_like(quantized)), strict=True):
             model.graph.initializer.append(numpy_helper.from_array(array, name))
-        dequantized = f"{bias}_int32_dequantized"
+        dequantized = f"{quantized_name}_dequantized"
         bias_nodes.append(
             helper.make_node("DequantizeLinear", names, [dequantized], f"{node.name}_bias", axis=0)
         )
         node.input[2] = dequantized
-        replaced.add(bias)
+        replaced[bias] += 1
     # the new nodes read only initializers: placed first, the graph stays in order
     nodes = [*bias_nodes, *model.graph.node]
     del model.graph.node[:]
     model.graph.node.extend(nodes)
-    kept = [init for init in model.graph.initializer if init.name not in replaced]
+    # a float bias another node still reads (one whose input is not quantized) stays
+    read = {name for node in model.graph.node for name in node.input}
+    kept = [i for i in model.graph.initializer if i.name not in replaced or i.name in read]
     del model.graph.initializer[:]
     model.graph.initializer.extend(kept)
 

@@ -115,3 +115,73 @@ def test_threads_set_the_session(exported, threads):
     """The benchmark times each thread count it is given, not always one thread."""
     runner = onnx_target.load(exported["onnx", "fp32"].artifact, threads=threads)
     assert runner.session.get_session_options().intra_op_num_threads == threads
+
+
+def _two_convs_sharing_a_bias(second_quantized: bool = True) -> onnx.ModelProto:
+    """x -> Q/DQ -> Conv -> Q/DQ -> Conv, both Convs reading one weight and one float bias
+    initializer (a module called twice), each behind inputs of another scale; without
+    `second_quantized` the second Conv reads the first's float output."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = np.random.default_rng(0).integers(-127, 128, (2, 2, 1, 1)).astype(np.int8)
+    arrays = {
+        "x_scale": np.array(0.02, np.float32),
+        "y_scale": np.array(0.05, np.float32),
+        "zero": np.array(0, np.int8),
+        "w": weight,
+        "w_scale": np.array([0.01, 0.02], np.float32),
+        "w_zero": np.zeros(2, np.int8),
+        "b": np.array([0.3, -0.2], np.float32),
+    }
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "x_scale", "zero"], ["xq"]),
+        helper.make_node("DequantizeLinear", ["xq", "x_scale", "zero"], ["xd"]),
+        helper.make_node("DequantizeLinear", ["w", "w_scale", "w_zero"], ["wd"], axis=0),
+        helper.make_node("Conv", ["xd", "wd", "b"], ["y1"], name="first"),
+        helper.make_node("QuantizeLinear", ["y1", "y_scale", "zero"], ["y1q"]),
+        helper.make_node("DequantizeLinear", ["y1q", "y_scale", "zero"], ["y1d"]),
+        helper.make_node(
+            "Conv", ["y1d" if second_quantized else "y1", "wd", "b"], ["y"], name="second"
+        ),
+    ]
+    shape = [1, 2, 2, 2]
+    graph = helper.make_graph(
+        nodes,
+        "shared_bias",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+        [numpy_helper.from_array(array, name) for name, array in arrays.items()],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)], ir_version=10)
+
+
+def test_int32_biases_of_a_bias_two_convs_share():
+    """Each Conv's bias gets its own int32 initializer, in steps of its own input's scale;
+    the second one written under the same names made the file fail onnx.checker."""
+    import onnxruntime as ort
+
+    model = _two_convs_sharing_a_bias()
+    x = np.random.default_rng(1).uniform(-2, 2, (1, 2, 2, 2)).astype(np.float32)
+    float_bias = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    onnx_target._int32_biases(model)
+    onnx.checker.check_model(model, full_check=True)
+    int32_bias = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    initializers = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
+    made_by = {out: node for node in model.graph.node for out in node.output}
+    for conv, x_scale in (("first", 0.02), ("second", 0.05)):
+        (node,) = (n for n in model.graph.node if n.name == conv)
+        bias_scale = initializers[made_by[node.input[2]].input[1]]
+        np.testing.assert_allclose(bias_scale, np.float32(x_scale) * initializers["w_scale"])
+    (want,), (got,) = float_bias.run(None, {"x": x}), int32_bias.run(None, {"x": x})
+    # one bias step (0.05 x 0.02 = 1e-3) moves the second Conv's output by at most that
+    assert np.abs(got - want).max() <= 1e-3
+
+
+def test_a_float_bias_another_node_still_reads_is_kept():
+    """The second Conv's input is not quantized: it keeps the float bias, which removing
+    with the first Conv's left it reading no initializer (onnx.checker failed)."""
+    model = _two_convs_sharing_a_bias(second_quantized=False)
+    onnx_target._int32_biases(model)
+    onnx.checker.check_model(model, full_check=True)
+    (second,) = (n for n in model.graph.node if n.name == "second")
+    assert second.input[2] == "b"
