@@ -69,12 +69,13 @@ def checkout_source(module: Path) -> dict | None:
 
 def _git(where: Path, *args: str) -> str | None:
     """git's output, or None if git is missing, fails or hangs (a stale network mount).
-    GIT_DIR and GIT_WORK_TREE would point it at another repository (a hook's)."""
+    GIT_DIR and GIT_WORK_TREE would point it at another repository (a hook's).
+    --no-optional-locks: else `git status` rewrites a stale index under index.lock, and a
+    `git add` or commit the user runs at that moment fails."""
     env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE")}
+    command = ["git", "--no-optional-locks", "-C", str(where), *args]
     try:
-        done = subprocess.run(
-            ["git", "-C", str(where), *args], capture_output=True, text=True, env=env, timeout=10
-        )
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() if done.returncode == 0 else None

@@ -1,5 +1,6 @@
 """Which build of the toolkit wrote an output: its commit, where anything says it."""
 
+import os
 import shutil
 import subprocess
 
@@ -64,3 +65,14 @@ def test_an_install_from_a_git_url_gives_the_commit_pip_recorded():
     assert vcs_commit('{"url": "file:///src/melanoma-mobile", "dir_info": {}}') is None
     assert vcs_commit(None) is None and vcs_commit("not json") is None
     assert vcs_commit('["a list"]') is None
+
+
+def test_asking_a_checkout_leaves_its_index_alone(checkout):
+    """git status refreshes a stale index in place (taking index.lock): a `git add` or commit
+    of the user's at that moment would fail; reading the commit must not write there."""
+    module = checkout / "melanoma" / "versions.py"
+    module.write_text(module.read_text())  # same content, newer stat: the index is stale
+    os.utime(module, ns=(module.stat().st_atime_ns, module.stat().st_mtime_ns + 2 * 10**9))
+    index = (checkout / ".git" / "index").read_bytes()
+    assert checkout_source(module)["modified"] is False
+    assert (checkout / ".git" / "index").read_bytes() == index
