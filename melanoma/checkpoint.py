@@ -33,7 +33,7 @@ from melanoma.errors import UserError, first_line
 from melanoma.methods import TRAINERS as RECORDED_METHODS
 from melanoma.metrics import sensitivity_target
 from melanoma.sources import read_small_text, torch_zip_refusal
-from melanoma.usage_terms import NOT_STATED, terms_of_data
+from melanoma.usage_terms import NOT_STATED, is_stated, terms_of_data
 from melanoma.versions import package_versions, toolkit_source
 
 log = logging.getLogger(__name__)
@@ -270,10 +270,6 @@ def _thresholds(values) -> bool:
     )
 
 
-def _text(value) -> bool:
-    return isinstance(value, str) and value.strip() != ""
-
-
 def _count(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
@@ -302,8 +298,8 @@ FIELD_CHECKS = (
         "a list of strings",
     ),
     ("val_scores_sha256", lambda v: v is None or isinstance(v, str), "a string"),
-    ("license", lambda v: v is None or _text(v), 'a licence expression or "not stated"'),
-    ("attribution", lambda v: v is None or _text(v), "a non-empty string or null"),
+    ("license", lambda v: v is None or is_stated(v), 'a licence expression or "not stated"'),
+    ("attribution", lambda v: v is None or is_stated(v), "a non-empty string or null"),
 )
 
 

@@ -37,6 +37,7 @@ from melanoma.manifest_schema import (
     Verification,
 )
 from melanoma.sources import read_small_text
+from melanoma.usage_terms import is_stated
 
 READABLE_VERSIONS = tuple(range(1, SCHEMA_VERSION + 1))
 SUFFIX = ".manifest.json"
@@ -63,10 +64,6 @@ def _is_shape(rank: int | None) -> Callable[[list], bool]:
         return bool(dims) and rank in (None, len(dims)) and all(_is_int(d) and d > 0 for d in sizes)
 
     return check
-
-
-def _is_text(value: Any) -> bool:
-    return isinstance(value, str) and value.strip() != ""
 
 
 def _is_range_or_none(value: list | None) -> bool:
@@ -104,8 +101,8 @@ _RULES: dict[tuple[type, str], tuple[Callable[[Any], bool], str]] = {
     (Preprocessing, "color_profile"): (lambda v: v == "convert_to_srgb", '"convert_to_srgb"'),
     (Preprocessing, "steps"): (lambda v: bool(v) and all(v), "a list of non-empty strings"),
     # Absent before version 6; from then on stated, if only as "not stated".
-    (Manifest, "license"): (_is_text, 'an SPDX licence expression or "not stated"'),
-    (Manifest, "attribution"): (lambda v: v is None or _is_text(v), "a non-empty string or null"),
+    (Manifest, "license"): (is_stated, 'an SPDX licence expression or "not stated"'),
+    (Manifest, "attribution"): (lambda v: v is None or is_stated(v), "a non-empty string or null"),
     (Verification, "float_decision_agreement"): (
         lambda v: v is None or 0 <= v <= 1,
         "a number in [0, 1] or null",

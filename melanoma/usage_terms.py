@@ -36,6 +36,13 @@ UNSTATED = UsageTerms(license=NOT_STATED, attribution=None)
 KNOWN_DATA: dict[str, UsageTerms] = {"4cb40fd51aa4d9e0": HAM10000}
 
 
+def is_stated(value: object) -> bool:
+    """A licence or attribution that says something: a string not blank by Python's strip(),
+    which the checkpoint's and the manifest's readers apply alike (and the app's
+    ManifestParser mirrors)."""
+    return isinstance(value, str) and value.strip() != ""
+
+
 def terms_of_data(fingerprint: str) -> UsageTerms:
     """The terms of a known data set, else UNSTATED."""
     return KNOWN_DATA.get(fingerprint, UNSTATED)
