@@ -311,6 +311,19 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
     with the check, whose load is being timed."""
     ckpt_dir = resolve_checkpoint_dir(path_or_name)
     meta = read_meta(ckpt_dir)
+    weights = _weights_file(ckpt_dir)
+    state = _read_state_dict(weights, meta)
+    model = _model_with_state(ckpt_dir, meta, state)
+    checkpoint = Checkpoint(model.eval(), meta, ckpt_dir)
+    # imported here: validation_scores builds on this module
+    from melanoma.validation_scores import check_stored_thresholds
+
+    if check_thresholds:
+        check_stored_thresholds(checkpoint)
+    return checkpoint
+
+
+def _weights_file(ckpt_dir: Path) -> Path:
     weights = ckpt_dir / WEIGHTS
     if not weights.is_file():
         # qat/ and an export's qat-<model>/ hold a metadata.json too ("program.pt2" is
@@ -322,6 +335,12 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
             )
         why = "is not a file" if weights.exists() else "is missing"  # a folder, a device...
         raise CheckpointError(f"{ckpt_dir}: {WEIGHTS} {why}")
+    return weights
+
+
+def _read_state_dict(weights: Path, meta: CheckpointMeta) -> Any:
+    """The weights file as torch loads it, once its sha256 matches `meta` and nothing in it
+    would be unpickled; not yet known to be a state dict of the right shapes."""
     if file_sha256(weights) != meta.weights_sha256:
         raise CheckpointError(f"{weights}: sha256 does not match metadata (truncated or replaced?)")
     refusal = torch_zip_refusal(weights)
@@ -330,12 +349,17 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
     try:
         with warnings.catch_warnings():  # torch warns on some corrupt pickles before failing
             warnings.simplefilter("ignore")
-            state = torch.load(weights, map_location="cpu", weights_only=True)
+            return torch.load(weights, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:  # torch's own message is a page on weights_only
         raise CheckpointError(f"{weights}: not a weights-only torch file") from None
     except Exception as err:  # zip and I/O errors alike: the file is not a state_dict
         why = first_line(err)
         raise CheckpointError(f"{weights}: not a readable state_dict ({why})") from None
+
+
+def _model_with_state(ckpt_dir: Path, meta: CheckpointMeta, state: Any) -> nn.Module:
+    """The model `meta` describes, holding `state`, which must fit it exactly and be finite."""
+    weights = ckpt_dir / WEIGHTS
     try:
         # On a fork of torch's CPU random stream: the initial weights it draws are
         # overwritten at once, and a caller's seeded stream must not move on a load.
@@ -356,13 +380,7 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
     broken = non_finite_tensors(state)
     if broken:
         raise CheckpointError(f"{weights}: non-finite values in {', '.join(broken[:3])}")
-    checkpoint = Checkpoint(model.eval(), meta, ckpt_dir)
-    # imported here: validation_scores builds on this module
-    from melanoma.validation_scores import check_stored_thresholds
-
-    if check_thresholds:
-        check_stored_thresholds(checkpoint)
-    return checkpoint
+    return model
 
 
 def state_mismatch(state, expected: dict[str, torch.Tensor]) -> str | None:
