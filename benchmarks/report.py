@@ -286,34 +286,10 @@ def _decision_rule(report: dict) -> str:
 
 def markdown_report(report: dict, plots: bool = True) -> str:
     """report.md: what ran where, the table, why rows are not ✅, targets, gate, plots."""
-    machine, data, ref = report["machine"], report["data"], report["reference"]
-    versions = ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v)
-    peaks = ", ".join(f"{t}t {v}" for t, v in machine["torch_matmul_gmacs_per_s"].items())
     lines = [
         "# melanoma-bench report",
         "",
-        f"- created: {report['created_utc']}",
-        f"- machine: {machine['cpu']} ({machine['arch']}), {machine['logical_cores']} logical "
-        f"cores, {machine['os']}, Python {machine['python']}, "
-        f"load average {_fmt(machine['load_average_1m'], '{:.2f}')} at start",
-        f"- torch fp32 matmul (GMAC/s, a yardstick, not the hardware peak): {peaks}",
-        f"- versions: {versions}",
-        f"- data: {data['split']} split of {data['source']}, n={data['n']} "
-        f"({data['n_melanoma']} melanoma), fingerprint {data['fingerprint']}",
-        f"- reference: {ref['model_name']} ({ref['method']}, {ref['arch']}), "
-        f"checkpoint sha256 {ref['checkpoint_sha256'][:12]}..., licence {ref['license']}",
-        f"- decisions: {_decision_rule(report)}; agree%, ΔAUC and max|Δp| hold each artifact "
-        "against eager-pytorch fp32",
-        f"- timing: {report['config']['runs']} runs in {report['config']['rounds']} rounds "
-        f"(each a pass over every artifact, after {report['config']['warmup']} warm-up calls), "
-        f"batch 1 (one test image, input prepared once), threads {report['config']['threads']}; "
-        "load ms is the first round's load, after the accuracy pass had loaded the file once "
-        "(warm file cache, not a cold start)"
-        + (
-            "; with under 100 runs, p99 is about the slowest call"
-            if report["config"]["runs"] < 100
-            else ""
-        ),
+        *_setup_lines(report),
         "",
         markdown_table(report["artifacts"]),
         "",
@@ -343,6 +319,38 @@ def markdown_report(report: dict, plots: bool = True) -> str:
         *(["![ROC](roc.png) ![latency](latency.png) ![size](size.png)", ""] if plots else []),
     ]
     return "\n".join(lines)
+
+
+def _setup_lines(report: dict) -> list[str]:
+    """The bullets that say what ran where: machine, versions, data, reference, decisions
+    and how latency was timed."""
+    machine, data, ref = report["machine"], report["data"], report["reference"]
+    versions = ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v)
+    peaks = ", ".join(f"{t}t {v}" for t, v in machine["torch_matmul_gmacs_per_s"].items())
+    return [
+        f"- created: {report['created_utc']}",
+        f"- machine: {machine['cpu']} ({machine['arch']}), {machine['logical_cores']} logical "
+        f"cores, {machine['os']}, Python {machine['python']}, "
+        f"load average {_fmt(machine['load_average_1m'], '{:.2f}')} at start",
+        f"- torch fp32 matmul (GMAC/s, a yardstick, not the hardware peak): {peaks}",
+        f"- versions: {versions}",
+        f"- data: {data['split']} split of {data['source']}, n={data['n']} "
+        f"({data['n_melanoma']} melanoma), fingerprint {data['fingerprint']}",
+        f"- reference: {ref['model_name']} ({ref['method']}, {ref['arch']}), "
+        f"checkpoint sha256 {ref['checkpoint_sha256'][:12]}..., licence {ref['license']}",
+        f"- decisions: {_decision_rule(report)}; agree%, ΔAUC and max|Δp| hold each artifact "
+        "against eager-pytorch fp32",
+        f"- timing: {report['config']['runs']} runs in {report['config']['rounds']} rounds "
+        f"(each a pass over every artifact, after {report['config']['warmup']} warm-up calls), "
+        f"batch 1 (one test image, input prepared once), threads {report['config']['threads']}; "
+        "load ms is the first round's load, after the accuracy pass had loaded the file once "
+        "(warm file cache, not a cold start)"
+        + (
+            "; with under 100 runs, p99 is about the slowest call"
+            if report["config"]["runs"] < 100
+            else ""
+        ),
+    ]
 
 
 def _target_line(target: dict) -> str:
