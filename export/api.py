@@ -46,6 +46,7 @@ from melanoma.export.base import ExportError, NotRunnableHere, RuntimeFailure, l
 from melanoma.export.choices import DEFAULT_CHECKPOINT, QUANTIZE
 from melanoma.export.contract import (
     FLOAT_QUANTIZATION,
+    default_threshold,
     existing_qat,
     input_contract,
     int8_quantization,
@@ -60,7 +61,6 @@ from melanoma.manifest import (
     Quantization,
     Threshold,
     Verification,
-    find_threshold,
     manifest_path,
     read_manifest,
     sha256_of,
@@ -163,7 +163,7 @@ def export_checkpoint(
     checkpoint = load_checkpoint(config.checkpoint)
     model_name = _model_name(config.checkpoint, checkpoint.path)
     thresholds = manifest_thresholds(checkpoint, config.target_sensitivity)
-    threshold = _named_threshold(thresholds, config.threshold_name, model_name)
+    threshold = default_threshold(thresholds, config.threshold_name, model_name)
     source_sha256 = checkpoint_sha256(checkpoint.path)
     refuse_non_utf8_name(Path(config.out_dir), "the output directory")
     with (
@@ -356,19 +356,6 @@ def _verify(module, path: Path, precision: str, source: Source, context: Context
         )
     except RuntimeFailure as err:
         return refused(runner.runtime, f"runtime failed to run it: {err}")
-
-
-def _named_threshold(thresholds: list[Threshold], asked: str, model_name: str) -> Threshold:
-    """The threshold asked for, under the manifest's spelling (sensitivity_0.9 finds
-    sensitivity_0.90)."""
-    found = find_threshold(thresholds, asked)
-    if found is None:
-        names = ", ".join(t.name for t in thresholds)
-        raise UserError(
-            f"{model_name} has no threshold {asked!r} (has: {names}); "
-            "--target-sensitivity X adds sensitivity_X"
-        )
-    return found
 
 
 def _manifest(module, precision, name, temp, info, verification, source, context) -> Manifest:

@@ -14,8 +14,16 @@ from pathlib import Path
 
 import torch
 
+from melanoma.errors import UserError
 from melanoma.export.base import INPUT_NAME, OUTPUT_NAME
-from melanoma.manifest import InputSpec, OutputSpec, Preprocessing, Quantization, Threshold
+from melanoma.manifest import (
+    InputSpec,
+    OutputSpec,
+    Preprocessing,
+    Quantization,
+    Threshold,
+    find_threshold,
+)
 from melanoma.preprocess import IMAGE_SIZE, MIN_SIDE, normalize
 from melanoma.pt2e import int8_ranges
 from melanoma.qat_checkpoint import QATCheckpoint
@@ -146,3 +154,16 @@ def manifest_thresholds(checkpoint, target_sensitivity: float | None) -> list[Th
         *stored,
         Threshold(choice.name, choice.probability, choice.sensitivity, choice.specificity),
     ]
+
+
+def default_threshold(thresholds: list[Threshold], asked: str, model_name: str) -> Threshold:
+    """The manifests' default threshold: the one asked for, under the manifest's spelling
+    (sensitivity_0.9 finds sensitivity_0.90)."""
+    found = find_threshold(thresholds, asked)
+    if found is None:
+        names = ", ".join(t.name for t in thresholds)
+        raise UserError(
+            f"{model_name} has no threshold {asked!r} (has: {names}); "
+            "--target-sensitivity X adds sensitivity_X"
+        )
+    return found
