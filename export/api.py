@@ -149,17 +149,8 @@ def export_checkpoint(
     """Export, verify and describe each (target, precision); ExportFailed if any check fails.
     `progress` is told each "<target> <precision>" before its export starts."""
     modules = [get_target(name) for name in config.targets]
-    if config.quantize not in QUANTIZE:
-        raise UserError(
-            f"unknown --quantize {config.quantize!r}; choose from {', '.join(QUANTIZE)}"
-        )
-    precisions = QUANTIZE[config.quantize]
-    offered = {p for m in modules for p in precisions if p in m.PRECISIONS}
-    if not offered:  # else it would exit 0 having written nothing (and int8 may mean QAT)
-        names = ", ".join(m.NAME for m in modules)
-        raise UserError(
-            f"{names} offers no {' or '.join(precisions)} export; {_offering(precisions)}"
-        )
+    precisions = _precisions(config.quantize)
+    offered = _offered(modules, precisions)
     checkpoint = load_checkpoint(config.checkpoint)
     model_name = _model_name(config.checkpoint, checkpoint.path)
     thresholds = manifest_thresholds(checkpoint, config.target_sensitivity)
@@ -192,14 +183,44 @@ def export_checkpoint(
             float_logits,
             UsageTerms(checkpoint.meta.license, checkpoint.meta.attribution),
         )
-        results = []
-        for module in modules:
-            for precision in precisions:
-                if progress is not None and precision in module.PRECISIONS:
-                    progress(f"{module.NAME} {precision}")
-                results.append(_export_one(module, precision, sources.get(precision), context))
+        results = _export_each(modules, precisions, sources, context, progress)
     if any(r.status == "failed" for r in results):
         raise ExportFailed(results)
+    return results
+
+
+def _precisions(quantize: str) -> tuple[str, ...]:
+    if quantize not in QUANTIZE:
+        raise UserError(f"unknown --quantize {quantize!r}; choose from {', '.join(QUANTIZE)}")
+    return QUANTIZE[quantize]
+
+
+def _offered(modules: list[ModuleType], precisions: tuple[str, ...]) -> set[str]:
+    """The precisions some chosen target exports; refuses a choice that would export none."""
+    offered = {p for m in modules for p in precisions if p in m.PRECISIONS}
+    if not offered:  # else it would exit 0 having written nothing (and int8 may mean QAT)
+        names = ", ".join(m.NAME for m in modules)
+        raise UserError(
+            f"{names} offers no {' or '.join(precisions)} export; {_offering(precisions)}"
+        )
+    return offered
+
+
+def _export_each(
+    modules: list[ModuleType],
+    precisions: tuple[str, ...],
+    sources: dict[str, Source],
+    context: Context,
+    progress: Callable[[str], None] | None,
+) -> list[ExportResult]:
+    """A row per (target, precision) in that order, "not offered" where the target has no
+    such precision; `progress` hears only of the offered ones."""
+    results = []
+    for module in modules:
+        for precision in precisions:
+            if progress is not None and precision in module.PRECISIONS:
+                progress(f"{module.NAME} {precision}")
+            results.append(_export_one(module, precision, sources.get(precision), context))
     return results
 
 
