@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -26,6 +27,9 @@ from melanoma.cliutil import (
     version_option,
 )
 from melanoma.config_checks import MAX_RUNS
+
+if TYPE_CHECKING:  # imported where used: --help must not load the benchmark
+    from melanoma.benchmarks.gate import GateLimits
 
 EXIT_GATE = 1
 
@@ -190,9 +194,8 @@ def bench(
     interpreter, Core ML where it exists); eager PyTorch fp32 is the reference row.
     """
     from melanoma.benchmarks.api import Outputs, benchmark
-    from melanoma.benchmarks.gate import GateLimits, passed_text
+    from melanoma.benchmarks.gate import GateLimits
     from melanoma.benchmarks.harness import BenchConfig
-    from melanoma.benchmarks.report import report_json
     from melanoma.benchmarks.subjects import AccuracyConfig
     from melanoma.benchmarks.timing import TimingConfig
     from melanoma.checkpoint import warn_if_name_hides_folder
@@ -222,6 +225,15 @@ def bench(
     to_stdout = json_path == "-"
     outputs = Outputs(out_dir, None if to_stdout else json_path and Path(json_path), not no_plots)
     report = benchmark(config, limits, outputs)
+    _show_outcome(report, limits, out_dir, to_stdout)
+
+
+def _show_outcome(report: dict, limits: GateLimits, out_dir: Path, to_stdout: bool) -> None:
+    """The summary, report.json where --json - asks for it, and the gate's verdict: each
+    violation on stderr and exit 1, or the limits met."""
+    from melanoma.benchmarks.gate import passed_text
+    from melanoma.benchmarks.report import report_json
+
     click.echo(_summary(report, out_dir), err=to_stdout)
     if to_stdout:
         click.echo(report_json(report), nl=False)
