@@ -184,7 +184,23 @@ def artifact_subject(
             f"manifest precision {manifest.precision!r}, but {target.NAME} offers {offered}"
         )
         program = None  # no int8 tolerance to hold the file to
-    subject = Subject(
+    subject = _unscored_subject(artifact, target, reasons)
+    unloadable = _header_failure(target, artifact.path)
+    if unloadable:
+        return dataclasses.replace(subject, reasons=(*reasons, unloadable), load=None)
+    chosen = find_threshold(manifest.thresholds, config.threshold_name)
+    if chosen is None:  # manifest_failures has said so; a row without figures is not timed
+        return dataclasses.replace(subject, load=None)
+    return _accuracy_pass(
+        subject, target, artifact, (images, labels), reference, program, chosen.probability, config
+    )
+
+
+def _unscored_subject(artifact: Artifact, target, reasons: list[str]) -> Subject:
+    """The artifact's row before its accuracy pass: what its manifest and file say, "failed"
+    until the pass verifies it."""
+    manifest = artifact.manifest
+    return Subject(
         name=artifact.name,
         target=manifest.target,
         precision=manifest.precision,
@@ -194,7 +210,7 @@ def artifact_subject(
             "file": artifact.name,
             # discover() checked it against the file: a report rerun on a re-exported file
             # of the same name says whether it measured the same bytes
-            "sha256": artifact.manifest.file.sha256,
+            "sha256": manifest.file.sha256,
             "size_bytes": size_of(artifact.path),
             "quantization": manifest.quantization.scheme,
             "export_check": manifest.verification.check,
@@ -203,15 +219,6 @@ def artifact_subject(
         load=lambda threads: target.load(artifact.path, threads=threads),
         dynamic_batch=manifest.input.shape[0] == "N",
         normalization=(manifest.preprocessing.mean, manifest.preprocessing.std),
-    )
-    unloadable = _header_failure(target, artifact.path)
-    if unloadable:
-        return dataclasses.replace(subject, reasons=(*reasons, unloadable), load=None)
-    chosen = find_threshold(manifest.thresholds, config.threshold_name)
-    if chosen is None:  # manifest_failures has said so; a row without figures is not timed
-        return dataclasses.replace(subject, load=None)
-    return _accuracy_pass(
-        subject, target, artifact, (images, labels), reference, program, chosen.probability, config
     )
 
 
