@@ -120,14 +120,7 @@ def compare(
         for seed in seeds:
             config = method_config(method, seed, epochs, progress)
             ckpt_dir = out_dir / f"{method}-seed{seed}"
-            seconds = train_or_reuse(method, config, dataset, ckpt_dir)
-            checkpoint = load_checkpoint(ckpt_dir)
-            report = evaluate_checkpoint(checkpoint, dataset.test, "youden", seed=0)
-            probs[method, seed] = predict_probs(
-                checkpoint.model, dataset.test.images, checkpoint.meta.mean, checkpoint.meta.std
-            )
-            record = _run_record(method, seed, ckpt_dir, checkpoint.meta, report, seconds)
-            record["member_test_aucs"] = _member_aucs(checkpoint, dataset.test)
+            record, probs[method, seed] = _train_and_score(method, seed, config, dataset, ckpt_dir)
             runs.append(record)
     results = {
         "data_fingerprint": dataset.fingerprint,
@@ -144,6 +137,27 @@ def compare(
         "near_duplicates": _without_near_duplicates(dataset, probs, methods, seeds),
         "runs": runs,
     }
+    _write_results(out_dir, results)
+    return results
+
+
+def _train_and_score(
+    method: str, seed: int, config, dataset: Dataset, ckpt_dir: Path
+) -> tuple[dict, np.ndarray]:
+    """Train (or reuse) one model, then score it on the test split: its results.json record
+    and its test probabilities, shape (N,)."""
+    seconds = train_or_reuse(method, config, dataset, ckpt_dir)
+    checkpoint = load_checkpoint(ckpt_dir)
+    report = evaluate_checkpoint(checkpoint, dataset.test, "youden", seed=0)
+    probs = predict_probs(
+        checkpoint.model, dataset.test.images, checkpoint.meta.mean, checkpoint.meta.std
+    )
+    record = _run_record(method, seed, ckpt_dir, checkpoint.meta, report, seconds)
+    record["member_test_aucs"] = _member_aucs(checkpoint, dataset.test)
+    return record, probs
+
+
+def _write_results(out_dir: Path, results: dict) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     # One set, renamed into place together: a Ctrl-C while the ROC is drawn must not
     # leave this run's tables beside the previous run's curves.
@@ -151,8 +165,7 @@ def compare(
     with atomic_paths(*outputs) as (json_temp, markdown_temp, roc_temp):
         write_utf8(json_temp, strict_json.dumps(results, indent=2) + "\n")
         write_utf8(markdown_temp, results_markdown(results))
-        _plot_roc(roc_temp, runs, results["summary"])
-    return results
+        _plot_roc(roc_temp, results["runs"], results["summary"])
 
 
 def _member_aucs(checkpoint, test) -> list[float]:
