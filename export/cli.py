@@ -112,6 +112,12 @@ def cli(
             if result.status == "failed":
                 click.echo(f"error: {result.note}", err=True)
         sys.exit(EXIT_FAILED_CHECK)
+    _show_results(results, checked_on_data=data is not None)
+
+
+def _show_results(results: list[ExportResult], checked_on_data: bool) -> None:
+    """The table, then what an app developer must know of the files: what int8 clips, the
+    weights' terms, and what the checks' 'same as float' counted."""
     click.echo(format_table(results))
     clipping = next((int8_clipping(r.manifest) for r in results if r.precision == "int8"), None)
     if clipping:
@@ -120,7 +126,8 @@ def cli(
     if written is not None:
         click.echo(terms_line(written))
     ran = any(r.manifest and r.manifest.verification.n_images for r in results)
-    if ran and data is None:  # else a flipped decision among them reads like a drop in accuracy
+    # said, or a flipped decision among the generated images reads like a drop in accuracy
+    if ran and not checked_on_data:
         click.echo(
             f"checked on {N_SYNTHETIC} generated mole-like images (no --data): 'same as "
             f"float' counts their decisions at threshold {_default_threshold(results)}, so "
