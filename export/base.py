@@ -37,7 +37,14 @@ import numpy as np
 from melanoma.errors import first_line
 
 if TYPE_CHECKING:
+    from pathlib import Path
+    from types import ModuleType
+
     import torch
+
+    # What every export() receives: the float nn.Module (fp32) or the converted QAT
+    # ExportedProgram (int8)
+    ExportModel = torch.nn.Module | torch.export.ExportedProgram
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +129,7 @@ class GuardedRunner:
             raise _failure(err) from err
 
 
-def load_runner(module, path, threads: int | None = None) -> GuardedRunner:
+def load_runner(module: ModuleType, path: Path, threads: int | None = None) -> GuardedRunner:
     """`module.load(path, threads)` behind the guard; what its runtime raises while loading
     is a RuntimeFailure too. NotRunnableHere (no such runtime here) passes through."""
     try:
@@ -133,7 +140,7 @@ def load_runner(module, path, threads: int | None = None) -> GuardedRunner:
         raise _failure(err) from err
 
 
-def as_program(model, example_inputs: tuple) -> torch.export.ExportedProgram:
+def as_program(model: ExportModel, example_inputs: tuple) -> torch.export.ExportedProgram:
     """`model` as an ExportedProgram whose batch dimension is dynamic up to MAX_BATCH.
 
     `model` is what every `export()` receives: the float nn.Module (fp32) or the

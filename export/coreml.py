@@ -24,6 +24,7 @@ import tempfile
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +37,9 @@ from melanoma.export.base import (
     as_program,
     package_version,
 )
+
+if TYPE_CHECKING:
+    from melanoma.export.base import ExportModel
 
 NAME = "coreml"
 SUFFIX = ".mlpackage"
@@ -53,7 +57,7 @@ TQDM_BAR = re.compile(r"[^\r\n]*?\d+%\|[^|\r\n]*\| *\d+/\d+ \[[^\]\r\n]*\]")
 CONVERSION_DATE = "com.github.apple.coremltools.conversion_date"
 
 
-def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict:
+def export(model: ExportModel, example_inputs: tuple, out_path: Path, precision: str) -> dict:
     """Convert to an ML program, save it, and check the saved package's spec."""
     import coremltools as ct
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from melanoma.export.base import (
 )
 from melanoma.pt2e import root_logging_kept
 
+if TYPE_CHECKING:
+    from melanoma.export.base import ExportModel
+
 NAME = "executorch"
 SUFFIX = ".pte"
 PRECISIONS = ("fp32", "int8")
@@ -34,7 +38,7 @@ FP32_TOLERANCE = 1e-4  # max |logit - eager float logit| on the sample images
 INT8_TOLERANCE_STEPS = 3
 
 
-def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict:
+def export(model: ExportModel, example_inputs: tuple, out_path: Path, precision: str) -> dict:
     """Lower to XNNPACK and write the .pte; returns the ops left outside the delegate."""
     # ExecuTorch's partitioner calls logging.basicConfig when imported, and its lowering logs
     # through logging.debug(), which does the same whenever the root logger has no handler.

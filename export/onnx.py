@@ -12,11 +12,15 @@ from __future__ import annotations
 import tempfile
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from melanoma.errors import first_line
 from melanoma.export.base import INPUT_NAME, OUTPUT_NAME, ExportError, package_version
+
+if TYPE_CHECKING:
+    from melanoma.export.base import ExportModel
 
 NAME = "onnx"
 SUFFIX = ".onnx"
@@ -34,7 +38,7 @@ QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 FIRST_ORT_FOR_IR = {10: ("1.18", 20)}
 
 
-def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict:
+def export(model: ExportModel, example_inputs: tuple, out_path: Path, precision: str) -> dict:
     """Export with a dynamic batch, check the file with onnx.checker and, for int8, its QDQ ops."""
     import onnx
     import torch

@@ -19,10 +19,14 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from melanoma.export.base import ExportError, as_input
+
+if TYPE_CHECKING:
+    from melanoma.export.base import ExportModel
 
 NAME = "torchscript"
 SUFFIX = ".ptl"
@@ -42,7 +46,7 @@ ANDROID_MAX_BYTECODE_VERSION = 9
 ANDROID_RUNTIME = "org.pytorch:pytorch_android_lite:1.13.1"
 
 
-def export(model, example_inputs: tuple, out_path: Path, precision: str) -> dict:
+def export(model: ExportModel, example_inputs: tuple, out_path: Path, precision: str) -> dict:
     """Script, optimize or freeze, save for the lite interpreter; backport if needed."""
     import torch
     from torch.jit.mobile import _backport_for_mobile_to_buffer, _get_model_bytecode_version

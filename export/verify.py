@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,6 +26,12 @@ import torch
 from melanoma.export.choices import N_SYNTHETIC
 from melanoma.manifest import Verification
 from melanoma.preprocess import normalize
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from melanoma.datasets import Dataset
+    from melanoma.export.base import ExportModel, Runner
 
 N_SAMPLES = 64  # real test images, both classes, taken evenly across the test split
 
@@ -61,7 +68,7 @@ def synthetic_moles(n: int = N_SYNTHETIC, seed: int = 0) -> torch.Tensor:
     return torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()
 
 
-def load_samples(dataset=None, n: int = N_SAMPLES) -> Samples:
+def load_samples(dataset: Dataset | None = None, n: int = N_SAMPLES) -> Samples:
     """`n` real test images of `dataset` (a melanoma.datasets.Dataset); without one, synthetic."""
     if dataset is not None:
         split, name = (
@@ -91,14 +98,14 @@ def sample_inputs(samples: Samples, mean: list[float], std: list[float]) -> np.n
 
 
 @torch.no_grad()
-def reference_logits(model, inputs: np.ndarray) -> np.ndarray:
+def reference_logits(model: ExportModel, inputs: np.ndarray) -> np.ndarray:
     """Logits of the float module or of the int8 ExportedProgram (as a module)."""
     if isinstance(model, torch.export.ExportedProgram):
         model = model.module()
     return model(torch.from_numpy(inputs)).numpy()  # (N, 1)
 
 
-def tolerance(module, precision: str, model) -> float:
+def tolerance(module: ModuleType, precision: str, model: ExportModel) -> float:
     """The target's tolerance on the logit for this precision (see the module docstring)."""
     if precision == "fp32":
         return float(module.FP32_TOLERANCE)
@@ -114,7 +121,7 @@ def output_step(program: torch.export.ExportedProgram) -> float:
 
 
 def compare(
-    runner,
+    runner: Runner,
     inputs: np.ndarray,
     reference: np.ndarray,
     tolerance: float,
@@ -160,7 +167,9 @@ def decision_cut(threshold: float) -> float:
         return float(np.log(threshold) - np.log1p(-threshold))
 
 
-def failed(runtime: str, reference_name: str, n: int, source: str, tolerance: float, why: str):
+def failed(
+    runtime: str, reference_name: str, n: int, source: str, tolerance: float, why: str
+) -> Verification:
     """A check that compared nothing: the runtime refused the file or gave unusable output."""
     check = f"outputs on {source}: {why}"
     return Verification(runtime, check, reference_name, None, tolerance, None, n, False)
