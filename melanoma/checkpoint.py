@@ -33,6 +33,7 @@ from melanoma.errors import UserError, first_line
 from melanoma.methods import TRAINERS as RECORDED_METHODS
 from melanoma.metrics import sensitivity_target
 from melanoma.sources import read_small_text, torch_zip_refusal
+from melanoma.state_dicts import non_finite_tensors, state_mismatch
 from melanoma.usage_terms import NOT_STATED, is_stated, terms_of_data
 from melanoma.versions import package_versions, toolkit_source
 
@@ -187,15 +188,6 @@ def save_torch(obj: Any, path: Path) -> None:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     path.write_bytes(buffer.getvalue())
-
-
-def non_finite_tensors(state: dict[str, Any]) -> list[str]:
-    """Names of a state_dict's floating-point tensors that hold NaN or inf."""
-    return [
-        name for name, value in state.items()
-        if isinstance(value, torch.Tensor) and value.is_floating_point()
-        and not value.isfinite().all()
-    ]  # fmt: skip
 
 
 def read_meta(ckpt_dir: Path) -> CheckpointMeta:
@@ -381,31 +373,6 @@ def _model_with_state(ckpt_dir: Path, meta: CheckpointMeta, state: Any) -> nn.Mo
     if broken:
         raise CheckpointError(f"{weights}: non-finite values in {', '.join(broken[:3])}")
     return model
-
-
-def state_mismatch(state, expected: dict[str, torch.Tensor]) -> str | None:
-    """The first way a loaded state dict does not fit the model's, in words; None if it fits.
-
-    load_state_dict's own error begins "Error(s) in loading state_dict" and names the
-    tensor only on later lines, and it casts dtypes silently (integer weights loaded and
-    scored every photo 0.5)."""
-    if not isinstance(state, dict):
-        return f"a {type(state).__name__}, not a state_dict"
-    missing = [name for name in expected if name not in state]
-    extra = [name for name in state if name not in expected]
-    if missing or extra:
-        first = f"no {missing[0]}" if missing else f"an unknown tensor {extra[0]}"
-        more = len(missing) + len(extra) - 1
-        return first + (f", and {more} other name(s) differ" if more else "")
-    for name, value in state.items():
-        want = expected[name]
-        if not isinstance(value, torch.Tensor):
-            return f"{name} is a {type(value).__name__}, not a tensor"
-        if value.shape != want.shape:
-            return f"{name} is {tuple(value.shape)}, the architecture's {tuple(want.shape)}"
-        if value.dtype != want.dtype:
-            return f"{name} is {value.dtype}, not {want.dtype}"
-    return None
 
 
 def checkpoint_sha256(ckpt_dir: Path) -> str:

@@ -13,12 +13,12 @@ import torch
 import torch.nn.functional as F
 
 from melanoma.augment import augment
-from melanoma.checkpoint import non_finite_tensors
 from melanoma.datasets import Split
 from melanoma.inference import predict_probs
 from melanoma.metrics import all_metrics
 from melanoma.preprocess import normalize
 from melanoma.sgan import Discriminator, Generator, melanoma_log_odds, to_classifier
+from melanoma.state_dicts import non_finite_tensors
 from melanoma.training import WeightEMA, augmented_batch
 
 if TYPE_CHECKING:  # train_sgan imports this module

@@ -44,7 +44,7 @@ from tqdm import tqdm
 from melanoma import config_checks as checks
 from melanoma.augment import AugmentConfig
 from melanoma.batches import LabeledBatches
-from melanoma.checkpoint import non_finite_tensors, save_checkpoint
+from melanoma.checkpoint import save_checkpoint
 from melanoma.datasets import Dataset
 from melanoma.history import write_sgan_report
 from melanoma.inference import predict_probs
@@ -54,6 +54,7 @@ from melanoma.resume import RESUME, clear_previous_run, read_resume_state, resum
 from melanoma.sgan import GeneratorConfig, SGANClassifierConfig, to_classifier
 from melanoma.sgan_step import EpochDiverged, SGANNets, build_nets, train_one_epoch, validate
 from melanoma.sources import DataError
+from melanoma.state_dicts import non_finite_tensors
 from melanoma.training import (
     DivergenceError,
     own_rng,
