@@ -72,6 +72,8 @@ def test_every_key_is_documented():
     missing = (TOP_KEYS | ROW_KEYS | MACHINE_KEYS) - documented
     assert not missing, f"undocumented in REPORT_SCHEMA.md: {sorted(missing)}"
     assert f"schema_version {SCHEMA_VERSION}" in SCHEMA_DOC.read_text()
+    # The key table states the value too, and a bump must update it as well as the title.
+    assert f"| `schema_version` | int | `{SCHEMA_VERSION}` |" in SCHEMA_DOC.read_text()
 
 
 def test_top_level_keys(report):
