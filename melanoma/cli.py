@@ -337,10 +337,11 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
         write_predictions_csv(csv_path, predictions, by)
     digits = digits_to_tell([p.probability for p in predictions], threshold)
     # On stderr, so that stdout stays the table: where every decision below is made.
-    click.echo(f"decided at {name} = {threshold:.{digits}f}, chosen on validation", err=True)
+    decided = f"decided at {name} = {threshold:.{digits}f}, chosen on validation"
+    click.echo(on_one_line(decided), err=True)  # the name is the checkpoint's metadata's
     click.echo("\t".join(PREDICTION_COLUMNS))
-    for p in predictions:  # a tab or line break in a file name would split its row
-        path = on_one_line(str(p.path)).replace("\t", "\\t")
+    for p in predictions:  # a tab, line break or terminal escape in a file name: escaped
+        path = on_one_line(str(p.path))
         click.echo(f"{path}\t{p.probability:.{digits}f}\t{p.decision}")
 
 

@@ -132,13 +132,21 @@ def _run(command: click.Command) -> NoReturn:
     sys.exit(0)
 
 
-# What terminals and str.splitlines() break a line at, shown as escapes instead.
-LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+# What a terminal acts on instead of showing, each shown as its Python escape: the line
+# breaks of terminals and str.splitlines(), every other control character (ESC and the C1
+# CSI start escape sequences: a photo named 'z\x1b[1A\x1b[2K.jpg' erased the table row
+# above its own, a flagged photo's), and the bidi overrides that show a name reversed.
+UNPRINTABLE = {
+    c: repr(chr(c))[1:-1]
+    for c in [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F),
+              *range(0x2066, 0x206A)]
+}  # fmt: skip
 
 
 def on_one_line(message: str) -> str:
-    """A message that quotes a file name with a line break in it, still on one line."""
-    return message.translate(LINE_BREAKS)
+    """A message that quotes a file name, on one line and as written: its line breaks and
+    terminal escapes shown, not acted on."""
+    return message.translate(UNPRINTABLE)
 
 
 def one_line_message(err: click.ClickException, command: click.Command | None = None) -> str:

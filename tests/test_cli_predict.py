@@ -62,6 +62,19 @@ def test_predict_keeps_one_row_per_photo_whose_name_has_a_tab_or_line_break(
     assert [r[0].rsplit("/", 1)[1] for r in rows] == ["tab\\there.jpg", "two\\nlines.jpg"]
 
 
+def test_predict_shows_a_terminal_escape_in_a_file_name_instead_of_running_it(
+    melanoma, quick_checkpoint, tmp_path, real_jpegs
+):
+    """ESC[1A ESC[2K in a name moved a terminal's cursor up and erased the row above, a
+    flagged photo's; piped, click stripped it and printed another file's name, z.jpg."""
+    photo = tmp_path / "z\x1b[1A\x1b[2K.jpg"
+    photo.write_bytes(next(iter(real_jpegs.values())))
+    result = melanoma("predict", quick_checkpoint, photo)
+    assert result.returncode == 0, result.stderr
+    (row,) = result.stdout.splitlines()[1:]
+    assert row.split("\t")[0].rsplit("/", 1)[1] == "z\\x1b[1A\\x1b[2K.jpg"
+
+
 def test_predict_corrupt_image_writes_nothing(
     melanoma, assert_one_line_error, quick_checkpoint, tmp_path
 ):

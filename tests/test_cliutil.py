@@ -271,6 +271,16 @@ def test_every_character_that_breaks_a_line_is_escaped():
         assert escaped.splitlines() == [escaped] and escaped.startswith("a\\"), repr(c)
 
 
+def test_no_control_character_reaches_the_terminal():
+    """A file name's ESC starts a sequence a terminal runs (cursor moves, erasing lines,
+    the window title; ESC E is a line break) and U+202E shows it reversed: each is escaped,
+    and printable names, accents and all, stay as written."""
+    for c in [*map(chr, range(0x20)), *map(chr, range(0x7F, 0xA0)), "\u202e", "\u2066"]:
+        assert on_one_line(f"a{c}b").isprintable(), repr(c)
+    assert on_one_line("z\x1bE\x1b[2K.jpg") == "z\\x1bE\\x1b[2K.jpg"
+    assert on_one_line("café Ø 黑色素瘤.jpg") == "café Ø 黑色素瘤.jpg"
+
+
 @pytest.mark.parametrize("verbose", [False, True])
 def test_info_notes_and_third_party_noise_show_only_with_verbose(verbose):
     """Without --verbose a run prints its result and real warnings, not per-epoch notes nor
