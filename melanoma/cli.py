@@ -318,6 +318,7 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
     from melanoma.checkpoint import load_checkpoint, warn_if_name_hides_folder
     from melanoma.predict import (
         PREDICTION_COLUMNS,
+        as_text_cell,
         decided_by,
         digits_to_tell,
         predict_images,
@@ -341,7 +342,8 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
     click.echo(on_one_line(decided), err=True)  # the name is the checkpoint's metadata's
     click.echo("\t".join(PREDICTION_COLUMNS))
     for p in predictions:  # a tab, line break or terminal escape in a file name: escaped
-        path = on_one_line(str(p.path))
+        path = on_one_line(as_text_cell(p.path))  # as in the CSV: a table pasted into a
+        # spreadsheet would run a name's formula too
         click.echo(f"{path}\t{p.probability:.{digits}f}\t{p.decision}")
 
 

