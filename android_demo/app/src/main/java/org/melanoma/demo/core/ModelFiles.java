@@ -23,6 +23,12 @@ import java.util.Locale;
 public final class ModelFiles {
     /** melanoma.manifest.SUFFIX */
     public static final String MANIFEST_SUFFIX = ".manifest.json";
+    /**
+     * The exporter's manifests are a few KB. A pushed one of a gigabyte was read whole, and the
+     * OutOfMemoryError, which no caller catches, took the app down on every start while it
+     * stayed in the pushed folder. (melanoma.sources allows 256 MB: a desktop's memory.)
+     */
+    public static final int MAX_MANIFEST_BYTES = 1 << 20;
 
     public final File manifestFile;
     public final File artifact;
@@ -87,11 +93,15 @@ public final class ModelFiles {
     public static String readUtf8(File file) throws ManifestException {
         byte[] bytes;
         try {
-            bytes = readAll(new FileInputStream(file));
+            bytes = readAll(new FileInputStream(file), MAX_MANIFEST_BYTES);
         } catch (FileNotFoundException e) {
             throw new ManifestException(file.getName() + ": manifest not found");
         } catch (IOException e) {
             throw new ManifestException(file.getName() + ": cannot read (" + e.getMessage() + ")");
+        }
+        if (bytes == null) {
+            throw new ManifestException(file.getName() + ": over " + MAX_MANIFEST_BYTES
+                    + " bytes, not a manifest the exporter writes");
         }
         try {
             return Charset.forName("UTF-8").newDecoder()
@@ -129,12 +139,16 @@ public final class ModelFiles {
         }
     }
 
-    private static byte[] readAll(InputStream in) throws IOException {
+    /** All of {@code in}, or null once it passes {@code limit} bytes (read no further). */
+    private static byte[] readAll(InputStream in, int limit) throws IOException {
         try {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             byte[] buffer = new byte[1 << 14];
             for (int n; (n = in.read(buffer)) > 0; ) {
                 out.write(buffer, 0, n);
+                if (out.size() > limit) {
+                    return null;
+                }
             }
             return out.toByteArray();
         } finally {

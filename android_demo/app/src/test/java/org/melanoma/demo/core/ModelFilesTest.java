@@ -7,6 +7,7 @@ import static org.junit.Assert.fail;
 
 import java.io.File;
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import org.junit.Rule;
@@ -60,6 +61,22 @@ public class ModelFilesTest {
         } catch (ManifestException expected) {
             assertEquals(manifest.getName() + ": manifest is not valid UTF-8 text",
                     expected.getMessage());
+        }
+    }
+
+    @Test
+    public void aManifestOverTheLimitIsRefusedWithoutReadingIt() throws IOException {
+        // 4 GB of zeros (a sparse file): read whole, it was an OutOfMemoryError, not a refusal.
+        File manifest = tmp.newFile("cnn-executorch-int8.pte.manifest.json");
+        try (RandomAccessFile file = new RandomAccessFile(manifest, "rw")) {
+            file.setLength(4L << 30);
+        }
+        try {
+            ModelFiles.openManifest(manifest);
+            fail("read a 4 GB manifest");
+        } catch (ManifestException expected) {
+            assertEquals(manifest.getName() + ": over 1048576 bytes, not a manifest the exporter"
+                    + " writes", expected.getMessage());
         }
     }
 }
