@@ -19,6 +19,7 @@ from melanoma.cliutil import (
     FiniteFloatRange,
     NonEmptyPath,
     data_option,
+    on_one_line,
     out_dir_option,
     progress_option,
     run,
@@ -238,7 +239,7 @@ def _show_outcome(report: dict, limits: GateLimits, out_dir: Path, to_stdout: bo
     if to_stdout:
         click.echo(report_json(report), nl=False)
     for line in report["gate"]["violations"]:
-        click.echo(line, err=True)
+        click.echo(on_one_line(line), err=True)  # they name artifacts by their files
     if report["gate"]["violations"]:
         sys.exit(EXIT_GATE)
     if limits.any():  # a met limit would otherwise leave no trace in the output

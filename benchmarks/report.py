@@ -20,6 +20,7 @@ from melanoma.benchmarks.timing import (
     THROUGHPUT_BATCH,
     Latency,
 )
+from melanoma.errors import on_one_line
 
 SCHEMA_VERSION = 3
 SYMBOLS = {"verified": "✅", "failed": "❎", "not_runnable": "⏭"}
@@ -149,7 +150,7 @@ def table_cells(row: dict) -> list[str]:
     """The row as the strings of TABLE_HEADER; '-' where a figure was not measured."""
     lat = row["latency_ms"]
     return [
-        row["name"],
+        on_one_line(row["name"]),  # a file's name: on a terminal too, its escapes shown
         row["target"],
         row["precision"],
         str(row["threads"]),
@@ -189,7 +190,8 @@ def _status_notes(rows: list[dict]) -> list[str]:
     for row in rows:
         if row["reasons"] and row["name"] not in seen:
             seen.add(row["name"])
-            notes.append(f"{row['status_symbol']} {row['name']}: {'; '.join(row['reasons'])}")
+            note = f"{row['status_symbol']} {row['name']}: {'; '.join(row['reasons'])}"
+            notes.append(on_one_line(note))  # a name, and reasons quoting manifests
     return notes
 
 
@@ -208,7 +210,8 @@ def preemption_notes(rows: list[dict]) -> list[str]:
         else:
             why = "the calling thread mostly waited (for a core, or for its pool), so its "
             why += "latencies are likely inflated"
-        notes.append(f"{row['name']} ({_threads_text(row['threads'])}): {shown} while timed: {why}")
+        threads = _threads_text(row["threads"])
+        notes.append(on_one_line(f"{row['name']} ({threads}): {shown} while timed: {why}"))
     return notes
 
 
@@ -238,7 +241,7 @@ def stability_table(rows: list[dict]) -> str:
 
 
 def _md_row(cells: list[str]) -> str:
-    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+    return "| " + " | ".join(on_one_line(c).replace("|", "\\|") for c in cells) + " |"
 
 
 def markdown_table(rows: list[dict]) -> str:
@@ -313,7 +316,7 @@ def markdown_report(report: dict, plots: bool = True) -> str:
         "",
         "## Gate",
         "",
-        *(report["gate"]["violations"] or ["passed"]),
+        *([on_one_line(v) for v in report["gate"]["violations"]] or ["passed"]),
         "",
         # without plots (--no-plots), links would show nothing, or an earlier run's PNGs
         *(["![ROC](roc.png) ![latency](latency.png) ![size](size.png)", ""] if plots else []),
@@ -336,7 +339,7 @@ def _setup_lines(report: dict) -> list[str]:
         f"- versions: {versions}",
         f"- data: {data['split']} split of {data['source']}, n={data['n']} "
         f"({data['n_melanoma']} melanoma), fingerprint {data['fingerprint']}",
-        f"- reference: {ref['model_name']} ({ref['method']}, {ref['arch']}), "
+        f"- reference: {on_one_line(ref['model_name'])} ({ref['method']}, {ref['arch']}), "
         f"checkpoint sha256 {ref['checkpoint_sha256'][:12]}..., licence {ref['license']}",
         f"- decisions: {_decision_rule(report)}; agree%, ΔAUC and max|Δp| hold each artifact "
         "against eager-pytorch fp32",

@@ -18,7 +18,7 @@ import click
 from melanoma.atomic import STOPS
 from melanoma.cli_parsing import misplaced_option_hint, option_names
 from melanoma.config_checks import TARGET_SENSITIVITY_RANGE, repeated
-from melanoma.errors import UserError
+from melanoma.errors import UserError, on_one_line
 
 EXIT_USAGE = 2  # bad input or flags: one line, no traceback
 EXIT_INTERRUPTED = 130
@@ -130,23 +130,6 @@ def _run(command: click.Command) -> NoReturn:
         click.echo(f"error: {on_one_line(where + str(err.strerror or err))}", err=True)
         sys.exit(EXIT_USAGE)
     sys.exit(0)
-
-
-# What a terminal acts on instead of showing, each shown as its Python escape: the line
-# breaks of terminals and str.splitlines(), every other control character (ESC and the C1
-# CSI start escape sequences: a photo named 'z\x1b[1A\x1b[2K.jpg' erased the table row
-# above its own, a flagged photo's), and the bidi overrides that show a name reversed.
-UNPRINTABLE = {
-    c: repr(chr(c))[1:-1]
-    for c in [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F),
-              *range(0x2066, 0x206A)]
-}  # fmt: skip
-
-
-def on_one_line(message: str) -> str:
-    """A message that quotes a file name, on one line and as written: its line breaks and
-    terminal escapes shown, not acted on."""
-    return message.translate(UNPRINTABLE)
 
 
 def one_line_message(err: click.ClickException, command: click.Command | None = None) -> str:

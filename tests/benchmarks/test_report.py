@@ -237,3 +237,23 @@ def test_a_failed_row_shows_its_symbol_and_reasons(make_subject):
     row = make_row(failed, 1, None, 1)
     assert table_cells(row)[4] == "❎" and row["status_symbol"] == "❎"
     assert text_table([row]).splitlines()[-1] == "❎ m.pte: agreement 0.500 < 0.9"
+
+
+def test_an_artifact_name_cannot_add_lines_or_terminal_escapes_to_a_report(report):
+    """An artifact renamed 'x\\n\\n## Gate\\n\\npassed\\n\\n<!--\\x1b[2K.onnx' (its manifest's
+    sha256 covers only its bytes) wrote a '## Gate / passed' of its own into report.md, then
+    opened a comment hiding the rest, the real gate included; a terminal ran its escape."""
+    name = "x\n\n## Gate\n\npassed\n\n<!--\x1b[2K.onnx"
+    rows = [{**row, "name": name} if row["name"] == "m-onnx-fp32.onnx" else row
+            for row in report["artifacts"]]  # fmt: skip
+    rows[-1] = {**rows[-1], "name": name, "reasons": ["manifest says\nok"], "cpu_per_wall": 0.1}
+    gate = {**report["gate"], "violations": violations(rows, GateLimits(max_latency_ms=0.4))}
+    text = markdown_report({**report, "artifacts": rows, "gate": gate})
+    headings = [line for line in text.splitlines() if line.startswith("#")]
+    assert headings == [line for line in markdown_report(report).splitlines() if line[:1] == "#"]
+    assert "GATE x\\n\\n## Gate\\n\\npassed" in text.split("## Gate\n\n")[1]  # as written
+    assert "<!--" not in [line[:4] for line in text.splitlines()]
+    shown = text_table(rows)
+    assert "\x1b" not in text + shown
+    assert "x\\n\\n## Gate\\n\\npassed\\n\\n<!--\\x1b[2K.onnx" in shown
+    assert len(shown.splitlines()) == len(text_table(report["artifacts"]).splitlines()) + 2
