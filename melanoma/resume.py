@@ -21,6 +21,7 @@ from melanoma.checkpoint import METADATA, WEIGHTS, save_torch
 from melanoma.datasets import Dataset
 from melanoma.errors import UserError
 from melanoma.history import HISTORY
+from melanoma.sources import torch_zip_refusal
 from melanoma.validation_scores import OUT_OF_FOLD_CSV, VALIDATION_CSV
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,11 @@ def read_resume_state(path: Path, gen: torch.Generator, identity: dict) -> dict:
     """
     if not path.is_file():
         raise UserError(f"{path}: no resume state to continue from")
+    # As for weights.pt: a 1 MB resume.pt of deflated zeros had torch allocate 1 GiB before
+    # it failed, and a few MB more would declare more memory than the machine has.
+    refusal = torch_zip_refusal(path)
+    if refusal is not None:
+        raise UserError(f"{path}: corrupt resume state ({refusal})")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle, zip or I/O: the file is not what Ctrl-C saved

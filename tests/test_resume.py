@@ -1,8 +1,10 @@
 """A run's identity in its resume state, and a fresh run clearing what a previous one left."""
 
+import io
 import logging
 import os
 import signal
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from melanoma.resume import (
     save_resume_state,
     stored_settings,
 )
+from melanoma.sources import MAX_FILE_BYTES
 from melanoma.train import TrainConfig
 
 
@@ -141,6 +144,27 @@ def test_a_resume_state_is_loaded_as_data_never_run_as_code(tmp_path):
     with pytest.raises(UserError, match="corrupt resume state"):
         read_resume_state(tmp_path / RESUME, torch.Generator(), {})
     assert not marker.exists()
+
+
+def test_a_resume_state_whose_members_inflate_past_the_limit_is_refused_unread(tmp_path):
+    """A 1 MB resume.pt whose tensor record is deflated zeros declaring 1 GiB: torch.load
+    allocated all of it (peak RSS 620 -> 1644 MB) before failing; refused by size now."""
+    buffer = io.BytesIO()
+    torch.save({"identity": {}, "t": torch.zeros(1)}, buffer)
+    saved = zipfile.ZipFile(buffer)
+    with zipfile.ZipFile(tmp_path / RESUME, "w") as archive:
+        for info in saved.infolist():
+            if not info.filename.endswith("/data/0"):
+                archive.writestr(info, saved.read(info))
+                continue
+            zeros = zipfile.ZipInfo(info.filename)
+            zeros.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(zeros, "w", force_zip64=True) as member:
+                for _ in range(MAX_FILE_BYTES // (1 << 20) + 1):
+                    member.write(bytes(1 << 20))
+    assert (tmp_path / RESUME).stat().st_size < 2_000_000
+    with pytest.raises(UserError, match=r"corrupt resume state \(its members inflate to \d+ "):
+        read_resume_state(tmp_path / RESUME, torch.Generator(), {})
 
 
 def test_resuming_on_other_torch_threads_warns_that_it_is_not_bit_for_bit(tmp_path, caplog):
