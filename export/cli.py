@@ -14,6 +14,7 @@ from melanoma.cliutil import (
     TARGET_SENSITIVITY,
     NonEmptyPath,
     data_option,
+    on_one_line,
     progress_option,
     run,
     setup_process,
@@ -110,7 +111,7 @@ def cli(
         click.echo(format_table(failed.results))
         for result in failed.results:
             if result.status == "failed":
-                click.echo(f"error: {result.note}", err=True)
+                click.echo(f"error: {on_one_line(result.note)}", err=True)
         sys.exit(EXIT_FAILED_CHECK)
     _show_results(results, checked_on_data=data is not None)
 
@@ -146,7 +147,8 @@ def terms_line(manifest: Manifest) -> str:
             "its licence before shipping the model"
         )
     credit = f" ({manifest.attribution})" if manifest.attribution else ""
-    return f"licence: {manifest.license} in every manifest{credit}"
+    # the checkpoint's metadata.json's words, and a control character there acts on a terminal
+    return on_one_line(f"licence: {manifest.license} in every manifest{credit}")
 
 
 def _announce(what: str) -> None:
@@ -189,7 +191,7 @@ def format_table(results: list[ExportResult]) -> str:
     for r in results:
         if r.manifest is None:
             rows.append((f"{r.target} {r.precision}", "-", "-", "-", "-", r.status))
-            notes.append(f"{r.target} {r.precision}: {r.note}")
+            notes.append(on_one_line(f"{r.target} {r.precision}: {r.note}"))
             continue
         check = r.manifest.verification
         diff = "-" if check.max_abs_diff is None else f"{check.max_abs_diff:.2e}"
@@ -197,7 +199,8 @@ def format_table(results: list[ExportResult]) -> str:
         agree = check.float_decision_agreement
         same = "-" if agree is None else f"{agree:.1%} of {check.n_images}"
         size = _size(r.manifest.file.size_bytes)
-        rows.append((str(r.artifact), size, how, diff, same, r.status))
+        # named after the checkpoint's folder: its control characters shown, not acted on
+        rows.append((on_one_line(str(r.artifact)), size, how, diff, same, r.status))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()

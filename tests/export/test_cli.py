@@ -261,3 +261,23 @@ def test_verbose_brings_back_the_details_and_third_party_noise(tmp_path):
     assert "INFO melanoma.export.api: a progress detail" in lines
     assert "WARNING coremltools: a third-party note" in lines
     assert "LeafSpec)` is deprecated" in verbose.stderr
+
+
+def test_a_checkpoint_folder_and_attribution_with_escapes_print_them_as_escapes(run_main, tmp_path):
+    """A colleague's checkpoint in a folder named 'ck\\x1b[2J' (the artifacts are named after
+    it) with an attribution ending '\\x1b]0;x\\x07' in its metadata.json: the table and the
+    licence line cleared the screen and set the window title instead of showing them."""
+    import json
+
+    from melanoma.checkpoint import REFERENCE_DIR
+
+    ckpt = tmp_path / "ck\x1b[2J"
+    shutil.copytree(REFERENCE_DIR / "supervised", ckpt, ignore=shutil.ignore_patterns("qat"))
+    meta = json.loads((ckpt / "metadata.json").read_text())
+    meta.update(license="CC-BY-NC-4.0", attribution="HAM10000\x1b]0;x\x07")
+    (ckpt / "metadata.json").write_text(json.dumps(meta))
+    args = ["--target", "onnx", "--quantize", "none", "--checkpoint", ckpt, "--out", tmp_path]
+    result = run_main(*args, "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "ck\\x1b[2J-onnx-fp32.onnx" in result.stdout and "\\x1b]0;x\\x07)" in result.stdout
