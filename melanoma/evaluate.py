@@ -19,7 +19,7 @@ from melanoma.checkpoint import (
     load_checkpoint,
 )
 from melanoma.datasets import Dataset, Split, load_dataset
-from melanoma.errors import UserError
+from melanoma.errors import UserError, on_one_line
 from melanoma.inference import predict_probs
 from melanoma.metrics import evaluation_report
 from melanoma.splits import OUT_OF_FOLD, checkpoint_split, validation_scheme
@@ -236,11 +236,14 @@ def checkpoint_label(checkpoint_dir: str, checkpoint: Checkpoint) -> str:
 
 def report_text(report: dict, name: str, split: str, caveat: str | None = None) -> str:
     """`evaluate_checkpoint`'s report as the aligned table `melanoma evaluate` prints."""
-    lines = [
+    # The checkpoint's folder, as given: a control character in it acted on the terminal
+    # (ESC[2J cleared it), and a line break split the line.
+    head = (
         f"{name} on {split} (n={report['n']}), "
         f"threshold {report['threshold_name']} = {report['threshold']:.3f}"
         + (f" ({caveat})" if caveat else "")
-    ]
+    )
+    lines = [on_one_line(head)]
     for metric, (low, high) in report["ci"].items():
         value, low, high = (_undefined_or(x) for x in (report[metric], low, high))
         lines.append(f"  {metric:<18} {value}  [{low}, {high}]")

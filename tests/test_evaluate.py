@@ -244,6 +244,13 @@ def test_report_text_prints_each_metric_with_its_interval_and_the_caveat():
     assert "melanoma (not this split's mix)" in lines[-1]
 
 
+def test_report_text_shows_a_checkpoint_folders_escapes_and_line_breaks():
+    report = evaluation_report(np.array([1, 0]), np.array([0.9, 0.1]), 0.5)
+    report["threshold_name"] = "youden"
+    first = report_text(report, "ck\x1b[2J\nfake", "test", None).splitlines()[0]
+    assert first == "ck\\x1b[2J\\nfake on test (n=2), threshold youden = 0.500"
+
+
 def test_report_text_says_undefined_where_a_predictive_value_is_0_over_0():
     labels, probs = np.array([1, 1, 0, 0]), np.array([0.9, 0.2, 0.1, 0.4])
     report = evaluation_report(labels, probs, 0.0)  # every image flagged: nothing cleared
