@@ -337,6 +337,17 @@ def test_csv_with_a_stray_quote_in_a_long_file_is_one_line_error(tmp_path, jpegs
         load_dataset(tmp_path)
 
 
+def test_a_csvs_rows_are_checked_as_they_are_read_so_its_first_bad_line_is_named(tmp_path, jpegs):
+    """Every row was parsed into a list first: a 40 MB CSV of 10 million short rows took
+    3.5 GB before line 3 was refused. Read row by row, the first bad line stops the read, so
+    a parse error further down (an unclosed quote) is never reached."""
+    (tmp_path / "ISIC_0.jpg").write_bytes(jpegs[0][0])
+    rows = "".join(f"ISIC_{i},0\n" for i in range(1, 20_000))
+    (tmp_path / "train.csv").write_text('image_name,target\nISIC_0,1\nnope,0\n"' + rows)
+    with pytest.raises(DataError, match=r"train\.csv:3: image 'nope' not found next to the CSV"):
+        load_dataset(tmp_path)
+
+
 def test_csv_path_from_the_root_of_a_windows_drive_matches_its_folders(tmp_path, jpegs):
     (tmp_path / "images").mkdir()
     (tmp_path / "images" / "ISIC_0.jpg").write_bytes(jpegs[0][0])
