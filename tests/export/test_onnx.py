@@ -117,7 +117,9 @@ def test_threads_set_the_session(exported, threads):
     assert runner.session.get_session_options().intra_op_num_threads == threads
 
 
-def _two_convs_sharing_a_bias(second_quantized: bool = True) -> onnx.ModelProto:
+def _two_convs_sharing_a_bias(
+    second_quantized: bool = True, bias: tuple = (0.3, -0.2)
+) -> onnx.ModelProto:
     """x -> Q/DQ -> Conv -> Q/DQ -> Conv, both Convs reading one weight and one float bias
     initializer (a module called twice), each behind inputs of another scale; without
     `second_quantized` the second Conv reads the first's float output."""
@@ -131,7 +133,7 @@ def _two_convs_sharing_a_bias(second_quantized: bool = True) -> onnx.ModelProto:
         "w": weight,
         "w_scale": np.array([0.01, 0.02], np.float32),
         "w_zero": np.zeros(2, np.int8),
-        "b": np.array([0.3, -0.2], np.float32),
+        "b": np.array(bias, np.float32),
     }
     nodes = [
         helper.make_node("QuantizeLinear", ["x", "x_scale", "zero"], ["xq"]),
@@ -185,3 +187,21 @@ def test_a_float_bias_another_node_still_reads_is_kept():
     onnx.checker.check_model(model, full_check=True)
     (second,) = (n for n in model.graph.node if n.name == "second")
     assert second.input[2] == "b"
+
+
+def test_an_int32_bias_is_the_float_bias_rounded_to_the_nearest_step():
+    """Rounded down instead, every bias moved by up to a whole step, always the same way,
+    which the logit tolerance of the round trip does not see; nearest keeps it within half."""
+    bias = (0.30077, -0.20033)  # 1503.85 and -500.83 steps of the first Conv, off the grid
+    model = _two_convs_sharing_a_bias(bias=bias)
+    onnx_target._int32_biases(model)
+    initializers = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
+    made_by = {out: node for node in model.graph.node for out in node.output}
+    for conv in ("first", "second"):
+        (node,) = (n for n in model.graph.node if n.name == conv)
+        int32_name, scale_name, zero_name = made_by[node.input[2]].input
+        quantized, scale = initializers[int32_name], initializers[scale_name]
+        assert quantized.dtype == np.int32 and not initializers[zero_name].any()
+        float_bias = np.array(bias, np.float32).astype(np.float64)
+        np.testing.assert_array_equal(quantized, np.rint(float_bias / scale))
+        assert np.all(np.abs(quantized * np.float64(scale) - float_bias) <= scale / 2)
