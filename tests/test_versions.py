@@ -43,6 +43,9 @@ def test_a_checkout_gives_its_commit_and_whether_its_code_differs_from_it(checko
     (checkout / "melanoma" / "new.py").unlink()
     module.write_text("# edited\n")
     assert checkout_source(module) == {"commit": head, "modified": True}
+    module.write_text("# the module\n")
+    (checkout / "pyproject.toml").write_text("[project]\ndependencies = []\n")  # its pins
+    assert checkout_source(module) == {"commit": head, "modified": True}
 
 
 def test_an_installed_copy_is_not_the_code_of_a_checkout_around_it(checkout, tmp_path):
@@ -52,6 +55,31 @@ def test_an_installed_copy_is_not_the_code_of_a_checkout_around_it(checkout, tmp
     assert checkout_source(site / "melanoma" / "versions.py") is None
     shutil.copytree(checkout / "melanoma", tmp_path / "elsewhere" / "melanoma")
     assert checkout_source(tmp_path / "elsewhere" / "melanoma" / "versions.py") is None
+
+
+def test_a_copy_another_project_tracks_or_ignores_is_not_its_checkout(checkout):
+    """A project that vendors the toolkit (vendor/melanoma/) or keeps an unpacked copy it
+    ignores: the commit is that project's, not the code's."""
+    vendored = checkout / "vendor" / "melanoma" / "versions.py"
+    vendored.parent.mkdir(parents=True)
+    vendored.write_text("# a copy\n")
+    git(checkout, "add", ".")
+    git(checkout, "commit", "-q", "-m", "vendor the toolkit")
+    assert checkout_source(vendored) is None
+    (checkout / ".gitignore").write_text(".venv/\nmelanoma/\n")
+    git(checkout, "rm", "-q", "-r", "--cached", "melanoma")
+    git(checkout, "commit", "-q", "-am", "the toolkit is not ours")
+    assert checkout_source(checkout / "melanoma" / "versions.py") is None
+
+
+def test_a_repository_without_a_commit_gives_none(tmp_path):
+    """git rev-parse HEAD fails there, printing "HEAD", which is no commit."""
+    repo = tmp_path / "repo"
+    (repo / "melanoma").mkdir(parents=True)
+    (repo / "melanoma" / "versions.py").write_text("# the module\n")
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    assert checkout_source(repo / "melanoma" / "versions.py") is None
 
 
 def test_an_install_from_a_git_url_gives_the_commit_pip_recorded():
@@ -76,3 +104,19 @@ def test_asking_a_checkout_leaves_its_index_alone(checkout):
     index = (checkout / ".git" / "index").read_bytes()
     assert checkout_source(module)["modified"] is False
     assert (checkout / ".git" / "index").read_bytes() == index
+
+
+def test_a_git_hooks_repository_is_not_taken_for_the_checkout(checkout, tmp_path, monkeypatch):
+    """git runs a hook with GIT_DIR set to the repository being committed to: a melanoma
+    command run from a hook in another project recorded that project's commit as ours."""
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q")
+    git(other, "commit", "-q", "--allow-empty", "-m", "another project")
+    head = git(checkout, "rev-parse", "HEAD")
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(other))
+    assert checkout_source(checkout / "melanoma" / "versions.py") == {
+        "commit": head,
+        "modified": False,
+    }
