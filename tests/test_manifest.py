@@ -281,6 +281,15 @@ def test_a_threshold_figure_outside_0_to_1_is_refused(written, name, value):
         manifest_from_dict(written)
 
 
+@pytest.mark.parametrize("name", ["probability", "val_sensitivity", "val_specificity"])
+def test_a_threshold_figure_at_0_or_1_is_accepted(written, name):
+    """The ends are real figures: a threshold chosen for sensitivity 1.0 can have
+    specificity 0 on validation; a reader refusing them could not load its artifact."""
+    for value in (0, 0.0, 1, 1.0):
+        written["thresholds"][0][name] = value
+        assert getattr(manifest_from_dict(written).thresholds[0], name) == value
+
+
 def test_a_packages_sha256_covers_its_file_names_and_bytes(tmp_path):
     """A folder (.mlpackage) hashes as its sorted relative paths, each followed by NUL and
     the file's bytes: moving bytes from one file to another must change it."""
