@@ -40,3 +40,41 @@ def test_stated_terms_are_kept_and_blank_ones_refused(tmp_path):
     path.write_text(json.dumps({**data, "license": " "}))
     with pytest.raises(CheckpointError, match=r"corrupt metadata \(license must be a licence"):
         read_meta(ckpt)
+
+
+def test_data_the_toolkit_does_not_know_states_no_terms(tmp_path):
+    """Not stated, and nothing to credit (null, which a manifest takes; "" it refuses)."""
+    assert (UNSTATED.license, UNSTATED.attribution) == ("not stated", None)
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(REFERENCE_DIR / "supervised", ckpt)
+    path = ckpt / "metadata.json"
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "data_fingerprint": "0123456789abcdef"}))
+    meta = read_meta(ckpt)
+    assert (meta.license, meta.attribution) == ("not stated", None)
+
+
+def test_a_null_licence_is_read_as_an_absent_one(tmp_path):
+    """null is what a hand edit or another writer leaves for "not recorded": the data's
+    terms, as for a metadata.json without the field, not a None every manifest refuses."""
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(REFERENCE_DIR / "supervised", ckpt)
+    path = ckpt / "metadata.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "license": None}))
+    meta = read_meta(ckpt)
+    assert (meta.license, meta.attribution) == (HAM10000.license, HAM10000.attribution)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("license", 42), ("license", ["CC-BY-4.0"]), ("attribution", " "), ("attribution", 7)],
+)
+def test_terms_that_are_not_text_are_refused_when_read(tmp_path, field, value):
+    """Refused here, by name, rather than by the manifest check at the end of an export."""
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(REFERENCE_DIR / "supervised", ckpt)
+    path = ckpt / "metadata.json"
+    terms = {"license": "CC-BY-4.0", "attribution": "Our clinic", field: value}
+    path.write_text(json.dumps({**json.loads(path.read_text()), **terms}))
+    with pytest.raises(CheckpointError, match=rf"corrupt metadata \({field} must be"):
+        read_meta(ckpt)
