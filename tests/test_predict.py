@@ -147,3 +147,14 @@ def test_a_photo_scored_exactly_at_the_threshold_is_flagged(sgan, tmp_path):
     (at,) = predict_images(sgan, [photo], scored.probability)
     (above,) = predict_images(sgan, [photo], np.nextafter(scored.probability, 1.0))
     assert at.melanoma and not above.melanoma
+
+
+def test_more_than_five_unusable_photos_are_counted_past_the_five_named(sgan, tmp_path):
+    """Five are named; the rest were dropped from the message without a count."""
+    for i in range(7):
+        (tmp_path / f"{i}.jpg").write_bytes(b"not a photo")
+    with pytest.raises(
+        UserError, match=r"^7 of 7 images unusable, none scored: .*; and 2 more$"
+    ) as err:
+        predict_images(sgan, [tmp_path], 0.5)
+    assert [f"{i}.jpg:" in str(err.value) for i in range(7)] == [True] * 5 + [False] * 2
