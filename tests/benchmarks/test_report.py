@@ -223,6 +223,8 @@ def test_each_figure_lands_in_its_own_column_and_unit(make_subject):
     flat = csv_record(row)
     assert (flat["auc_ci_low"], flat["auc_ci_high"]) == (0.81, 0.89)
     assert [flat[f"{k}_ms"] for k in ("p50", "p90", "p99", "mean")] == [0.8, 1.2, 1.6, 0.9]
+    timing = ("load_ms", "runs", "rounds", "throughput_ips", "gmacs_per_s")
+    assert [flat[k] for k in timing] == [5.5, 200, 2, 1500.0, row["gmacs_per_s"]]  # in the CSV
     slower = make_row(artifact, 1, dataclasses.replace(timed, throughput_ips=1000.0), 1)
     unbatched = make_row(artifact, 1, dataclasses.replace(timed, throughput_ips=None), 1)
     assert (row["throughput_batch"], unbatched["throughput_batch"]) == (32, None)  # not timed
