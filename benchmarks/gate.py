@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from melanoma import config_checks as checks
 from melanoma.benchmarks.timing import PREEMPTED_BELOW
+from melanoma.errors import on_one_line
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,11 @@ def target_text(target: dict) -> str:
         f", rounds {number(min(by_round))}-{number(max(by_round))}" if len(by_round) > 1 else ""
     )
     caveat = f"; {target['caveat']}" if target.get("caveat") else ""
-    return f"{target['name']} {value} {target['op']} {limit}: {verdict}{rounds}{caveat}"
+    # a caveat names preempted artifacts by their files: report.md's ## Targets and the
+    # terminal show a name's line breaks and escapes, as the table and notes do
+    return on_one_line(
+        f"{target['name']} {value} {target['op']} {limit}: {verdict}{rounds}{caveat}"
+    )
 
 
 def _ratio_by_round(row: dict, reference: dict) -> list[float] | None:

@@ -213,6 +213,19 @@ def test_a_preempted_timing_leaves_the_speed_target_unjudged(rows):
     )
 
 
+def test_a_preempted_artifacts_name_in_the_speed_caveat_stays_one_line(rows):
+    """The caveat names the preempted .pte by its file: a name 'x\\n\\n## Gate\\n\\npassed'
+    added a heading of its own under report.md's ## Targets, and ESC reached the terminal's
+    'target:' line, after the table and the notes had been made to escape both."""
+    name = "x\n\n## Gate\n\npassed\x1b[2K.pte"
+    pte = next(r for r in rows if r["target"] == "executorch" and r["threads"] == 1)
+    disturbed = [dict(r, name=name, cpu_per_wall=0.6) if r is pte else r for r in rows]
+    shown = target_text(targets(disturbed)[0])
+    assert shown.isprintable()
+    assert shown.endswith("; x\\n\\n## Gate\\n\\npassed\\x1b[2K.pte timed while preempted "
+                          "(CPU/wall < 0.9)")  # fmt: skip
+
+
 def test_a_speed_target_timed_on_few_calls_is_not_judged(rows):
     """`--runs 1` judged the target 'met' from one call on each side."""
     few = [dict(r, runs=1) if r["target"] == "pytorch" else r for r in rows]
