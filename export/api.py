@@ -32,7 +32,6 @@ from melanoma.atomic import (
     waiting_for,
 )
 from melanoma.checkpoint import (
-    REFERENCE_NAMES,
     CheckpointMeta,
     checkpoint_sha256,
     load_checkpoint,
@@ -46,6 +45,7 @@ from melanoma.export.base import ExportError, NotRunnableHere, RuntimeFailure, l
 from melanoma.export.choices import DEFAULT_CHECKPOINT, QUANTIZE
 from melanoma.export.contract import (
     FLOAT_QUANTIZATION,
+    artifact_model_name,
     default_threshold,
     existing_qat,
     input_contract,
@@ -152,7 +152,7 @@ def export_checkpoint(
     precisions = _precisions(config.quantize)
     offered = _offered(modules, precisions)
     checkpoint = load_checkpoint(config.checkpoint)
-    model_name = _model_name(config.checkpoint, checkpoint.path)
+    model_name = artifact_model_name(config.checkpoint, checkpoint.path)
     thresholds = manifest_thresholds(checkpoint, config.target_sensitivity)
     threshold = default_threshold(thresholds, config.threshold_name, model_name)
     source_sha256 = checkpoint_sha256(checkpoint.path)
@@ -257,10 +257,6 @@ def _offering(precisions) -> str:
     return "; ".join(
         f"{p}: {', '.join(n for n, m in TARGETS.items() if p in m.PRECISIONS)}" for p in precisions
     )
-
-
-def _model_name(checkpoint: str, path: Path) -> str:
-    return checkpoint if checkpoint in REFERENCE_NAMES else path.resolve().name
 
 
 def _load_data(data):

@@ -23,6 +23,7 @@ from melanoma.manifest import (
     Quantization,
     Threshold,
     find_threshold,
+    is_one_name,
 )
 from melanoma.preprocess import IMAGE_SIZE, MIN_SIDE, normalize
 from melanoma.pt2e import int8_ranges
@@ -134,6 +135,22 @@ def existing_qat(checkpoint_path: Path, out_dir: Path, model_name: str) -> Path 
         return found
     candidate = Path(out_dir) / f"qat-{model_name}"
     return candidate if made_from(candidate, checkpoint_sha256(checkpoint_path)) else None
+
+
+def artifact_model_name(checkpoint: str, path: Path) -> str:
+    """Every manifest's model_name, which starts each artifact's name too: a bundled
+    checkpoint's name, else its folder's. The benchmark refuses a model_name that is not one
+    folder name (it reads the int8 program from qat-<model_name> beside the artifacts), and
+    on Linux a folder's name may hold a \\: refused here, before any work."""
+    from melanoma.checkpoint import REFERENCE_NAMES
+
+    name = checkpoint if checkpoint in REFERENCE_NAMES else path.resolve().name
+    if not is_one_name(name):
+        raise UserError(
+            f"{path}: a checkpoint folder named {name!r} cannot name its artifacts (a manifest's "
+            "model_name is one folder name, without / or \\); rename the folder"
+        )
+    return name
 
 
 def manifest_thresholds(checkpoint, target_sensitivity: float | None) -> list[Threshold]:

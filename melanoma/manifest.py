@@ -66,6 +66,13 @@ def _is_shape(rank: int | None) -> Callable[[list], bool]:
     return check
 
 
+def is_one_name(value: str) -> bool:
+    """A name that is one path component on every system: neither empty, . nor .., and no
+    / or \\ (Windows splits at both). An artifact's file name and its model_name, which
+    names the qat-<model_name> folder beside it, must be one: else they lead out of it."""
+    return value not in ("", ".", "..") and not set(value) & set("/\\")
+
+
 def _is_range_or_none(value: list | None) -> bool:
     return value is None or (len(value) == 2 and value[0] < value[1])
 
@@ -81,10 +88,9 @@ _KINDS: dict[Any, tuple[Callable[[Any], bool], str]] = {
 _UNIT = (lambda v: 0 <= v <= 1, "a number in [0, 1]")
 # What the benchmark and the app rely on beyond the type: (dataclass, field) -> rule.
 _RULES: dict[tuple[type, str], tuple[Callable[[Any], bool], str]] = {
-    (FileInfo, "name"): (
-        lambda v: v not in ("", ".", "..") and not set(v) & set("/\\"),
-        "a file name beside the manifest",
-    ),
+    (FileInfo, "name"): (is_one_name, "a file name beside the manifest"),
+    # the benchmark loads the int8 program from qat-<model_name> beside the artifact
+    (Manifest, "model_name"): (is_one_name, "one folder name (no / or \\, not . or ..)"),
     (FileInfo, "size_bytes"): (lambda v: v >= 0, "a size >= 0"),
     (InputSpec, "shape"): (_is_shape(4), '4 positive sizes, the first may be "N"'),
     (InputSpec, "value_range"): (lambda v: len(v) == 2 and v[0] <= v[1], "[min, max]"),

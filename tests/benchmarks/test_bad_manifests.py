@@ -20,6 +20,13 @@ ONNX = "quick-cnn-onnx-fp32.onnx"
     [
         ("file.name", 5, "file.name: expected a string, got 5"),
         ("file.name", "../x.onnx", "file.name: expected a file name beside the manifest"),
+        # the benchmark looks for the int8 program in qat-<model_name> beside the artifact:
+        # each of these led it out of --artifacts
+        ("model_name", "x/../../elsewhere", "model_name: expected one folder name (no / or"),
+        ("model_name", "/tmp/qat", "model_name: expected one folder name (no / or"),
+        ("model_name", "x\\..\\..", "model_name: expected one folder name (no / or"),
+        ("model_name", "..", "model_name: expected one folder name (no / or"),
+        ("model_name", "", "model_name: expected one folder name (no / or"),
         ("input.shape", [], 'input.shape: expected 4 positive sizes, the first may be "N", got []'),
         ("input.shape", ["N", 3, 32, "32"], "input.shape: expected 4 positive sizes"),
         ("input.shape", ["N", 3, 0, 32], "input.shape: expected 4 positive sizes"),

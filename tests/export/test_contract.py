@@ -7,6 +7,7 @@ import struct
 import zlib
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -171,3 +172,23 @@ def test_a_grey_profile_applies_to_grey_with_alpha_as_without():
     decoded = decode_rgb(profiled_png(with_alpha, "LA"), "grey-alpha.png")
     np.testing.assert_array_equal(decoded, without)
     assert np.abs(without[..., 0].astype(int) - grey).max() > 50  # the profile applied
+
+
+def test_a_checkpoint_folder_whose_name_the_benchmark_would_refuse_is_refused(tmp_path):
+    """The folder's name is every manifest's model_name, and melanoma-bench refuses one with a
+    / or \\ (it looks for qat-<model_name> beside the artifacts): a checkpoint in a folder
+    named 'ck\\pt' exported files that no benchmark would read. Refused before any work."""
+    from melanoma.errors import UserError
+    from melanoma.export.api import ExportConfig, export_checkpoint
+
+    ckpt = shutil.copytree(
+        resolve_checkpoint_dir("reference-supervised"),
+        tmp_path / "ck\\pt",
+        ignore=shutil.ignore_patterns("qat"),
+    )
+    config = ExportConfig(
+        targets=("torchscript",), quantize="none", checkpoint=str(ckpt), out_dir=tmp_path / "out"
+    )
+    with pytest.raises(UserError, match=r"ck\\pt: a checkpoint folder named 'ck\\\\pt' "):
+        export_checkpoint(config)
+    assert not (tmp_path / "out").exists()
