@@ -327,11 +327,12 @@ def markdown_report(report: dict, plots: bool = True) -> str:
 
 def _setup_lines(report: dict) -> list[str]:
     """The bullets that say what ran where: machine, versions, data, reference, decisions
-    and how latency was timed."""
+    and how latency was timed. Each on one line: the reference's licence is any non-blank
+    string its metadata.json holds, and the data's path is the user's."""
     machine, data, ref = report["machine"], report["data"], report["reference"]
     versions = ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v)
     peaks = ", ".join(f"{t}t {v}" for t, v in machine["torch_matmul_gmacs_per_s"].items())
-    return [
+    bullets = [
         f"- created: {report['created_utc']}",
         f"- machine: {machine['cpu']} ({machine['arch']}), {machine['logical_cores']} logical "
         f"cores, {machine['os']}, Python {machine['python']}, "
@@ -340,7 +341,7 @@ def _setup_lines(report: dict) -> list[str]:
         f"- versions: {versions}",
         f"- data: {data['split']} split of {data['source']}, n={data['n']} "
         f"({data['n_melanoma']} melanoma), fingerprint {data['fingerprint']}",
-        f"- reference: {on_one_line(ref['model_name'])} ({ref['method']}, {ref['arch']}), "
+        f"- reference: {ref['model_name']} ({ref['method']}, {ref['arch']}), "
         f"checkpoint sha256 {ref['checkpoint_sha256'][:12]}..., licence {ref['license']}",
         f"- decisions: {_decision_rule(report)}; agree%, ΔAUC and max|Δp| hold each artifact "
         "against eager-pytorch fp32",
@@ -355,6 +356,7 @@ def _setup_lines(report: dict) -> list[str]:
             else ""
         ),
     ]
+    return [on_one_line(bullet) for bullet in bullets]
 
 
 def _target_line(target: dict) -> str:

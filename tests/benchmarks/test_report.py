@@ -274,3 +274,14 @@ def test_an_artifact_name_cannot_add_lines_or_terminal_escapes_to_a_report(repor
     assert "\x1b" not in text + shown
     assert "x\\n\\n## Gate\\n\\npassed\\n\\n<!--\\x1b[2K.onnx" in shown
     assert len(shown.splitlines()) == len(text_table(report["artifacts"]).splitlines()) + 2
+
+
+def test_the_reference_checkpoints_licence_cannot_add_lines_to_a_report(report):
+    """A colleague's checkpoint (--reference DIR) with a licence of 'CC-BY-4.0\\n\\n## Gate
+    \\n\\npassed' in its metadata.json (any non-blank string reads) wrote a gate of its own
+    into report.md's setup bullets; melanoma-export escapes that licence, the bench did not."""
+    licence = "CC-BY-4.0\n\n## Gate\n\npassed\x1b[2K"
+    text = markdown_report({**report, "reference": {**report["reference"], "license": licence}})
+    headings = [line for line in text.splitlines() if line.startswith("#")]
+    assert headings == [line for line in markdown_report(report).splitlines() if line[:1] == "#"]
+    assert "licence CC-BY-4.0\\n\\n## Gate\\n\\npassed\\x1b[2K" in text
