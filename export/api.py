@@ -41,7 +41,13 @@ from melanoma.checkpoint import (
 from melanoma.errors import UserError
 from melanoma.evaluate import check_reproduces_scores, refuse_undefined_scores
 from melanoma.export import verify
-from melanoma.export.base import ExportError, NotRunnableHere, RuntimeFailure, load_runner
+from melanoma.export.base import (
+    ArtifactLabel,
+    ExportError,
+    NotRunnableHere,
+    RuntimeFailure,
+    load_runner,
+)
 from melanoma.export.choices import DEFAULT_CHECKPOINT, QUANTIZE
 from melanoma.export.contract import (
     FLOAT_QUANTIZATION,
@@ -316,7 +322,17 @@ def _export_one(module: ModuleType, precision: str, source: Source | None, conte
         # Both are renamed into place at the end, the artifact first, with Ctrl-C held;
         # an exception anywhere inside leaves both previous files untouched.
         with atomic_paths(out, manifest_path(out)) as (temp, manifest_temp):
-            info = module.export(source.model, _traced_inputs(), temp, precision)
+            # the manifest's terms and origin go into the file too, its contract does not
+            terms = context.terms
+            label = ArtifactLabel(
+                context.model_name,
+                precision,
+                terms.license,
+                terms.attribution,
+                context.source_sha256,
+                manifest_path(out).name,
+            )
+            info = module.export(source.model, _traced_inputs(), temp, precision, label)
             verification = _verify(module, temp, precision, source, context, info)
             manifest = _manifest(module, precision, name, temp, info, verification, source, context)
             if not verification.passed:

@@ -8,9 +8,13 @@ A target module defines:
     FP32_TOLERANCE: float          # max |logit - eager float logit| its fp32 check allows
     INT8_TOLERANCE_STEPS: int      # if it offers int8: allowed steps of the output quantization
     NOT_OFFERED: dict[str, str]    # optional: why a precision it lacks is missing
-    def export(model, example_inputs, out_path, precision) -> dict
+    def export(model, example_inputs, out_path, precision, label=None) -> dict
         # writes the artifact at out_path (the caller makes it atomic) and
-        # returns target-specific facts for the manifest's target_info
+        # returns target-specific facts for the manifest's target_info;
+        # `label` (an ArtifactLabel): facts to embed where the format has a place
+    def embedded(path) -> dict[str, str]
+        # the facts embedded in the file, read back by the format's own reader
+        # ({} for a file exported without them)
     def load(path, threads=None) -> Runner
         # loads the artifact in the target's own runtime, never PyTorch eager;
         # raises NotRunnableHere where that runtime does not exist (Core ML on Linux);
@@ -24,6 +28,7 @@ A target module defines:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -50,6 +55,41 @@ log = logging.getLogger(__name__)
 
 INPUT_NAME = "input"  # every artifact's input and output names, as the manifest records them
 OUTPUT_NAME = "logit"
+# The keys of the facts every artifact embeds (ArtifactLabel.facts), in every format
+LABEL_KEYS = (
+    "model_name",
+    "precision",
+    "license",
+    "attribution",
+    "source_checkpoint_sha256",
+    "manifest",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ArtifactLabel:
+    """What an artifact carries inside itself, where its format has a place for key/value
+    strings, so that a file copied without its manifest still states its terms and origin.
+    Only these: the manifest stays the one source of the input contract and thresholds."""
+
+    model_name: str
+    precision: str  # "fp32" or "int8"
+    license: str  # the manifest's license
+    attribution: str | None  # the manifest's; None: not stated, and not embedded
+    source_checkpoint_sha256: str
+    manifest_name: str  # "<artifact>.manifest.json", beside the artifact
+
+    def facts(self) -> dict[str, str]:
+        """The embedded key/value strings, the same keys in every format."""
+        values = (
+            self.model_name,
+            self.precision,
+            self.license,
+            self.attribution,
+            self.source_checkpoint_sha256,
+            f"input contract and thresholds: {self.manifest_name}",
+        )
+        return {key: v for key, v in zip(LABEL_KEYS, values, strict=True) if v is not None}
 
 
 class Runner(Protocol):
@@ -136,6 +176,15 @@ def load_runner(module: ModuleType, path: Path, threads: int | None = None) -> G
         return GuardedRunner(module.load(path, threads=threads))
     except (NotRunnableHere, RuntimeFailure):
         raise
+    except _runtime_errors() as err:
+        raise _failure(err) from err
+
+
+def read_embedded(module: ModuleType, path: Path) -> dict[str, str]:
+    """`module.embedded(path)`, what its reader raises on a file it cannot read as a
+    RuntimeFailure (one line)."""
+    try:
+        return module.embedded(path)
     except _runtime_errors() as err:
         raise _failure(err) from err
 

@@ -31,6 +31,7 @@ import numpy as np
 from melanoma.errors import first_line
 from melanoma.export.base import (
     INPUT_NAME,
+    LABEL_KEYS,
     OUTPUT_NAME,
     ExportError,
     NotRunnableHere,
@@ -39,7 +40,7 @@ from melanoma.export.base import (
 )
 
 if TYPE_CHECKING:
-    from melanoma.export.base import ExportModel
+    from melanoma.export.base import ArtifactLabel, ExportModel
 
 NAME = "coreml"
 SUFFIX = ".mlpackage"
@@ -57,8 +58,15 @@ TQDM_BAR = re.compile(r"[^\r\n]*?\d+%\|[^|\r\n]*\| *\d+/\d+ \[[^\]\r\n]*\]")
 CONVERSION_DATE = "com.github.apple.coremltools.conversion_date"
 
 
-def export(model: ExportModel, example_inputs: tuple, out_path: Path, precision: str) -> dict:
-    """Convert to an ML program, save it, and check the saved package's spec."""
+def export(
+    model: ExportModel,
+    example_inputs: tuple,
+    out_path: Path,
+    precision: str,
+    label: ArtifactLabel | None = None,
+) -> dict:
+    """Convert to an ML program, save it, and check the saved package's spec. `label`'s
+    facts go into the spec's description.metadata."""
     import coremltools as ct
 
     from melanoma.pt2e import MAX_BATCH
@@ -74,6 +82,8 @@ def export(model: ExportModel, example_inputs: tuple, out_path: Path, precision:
             inputs=[ct.TensorType(name=INPUT_NAME, shape=(batch, 3, 32, 32), dtype=np.float32)],
             outputs=[ct.TensorType(name=OUTPUT_NAME, dtype=np.float32)],
         )
+    if label is not None:
+        _describe(mlmodel, label)
     _save(mlmodel, Path(out_path))
     facts = check_spec(Path(out_path), precision)
     return {
@@ -84,6 +94,32 @@ def export(model: ExportModel, example_inputs: tuple, out_path: Path, precision:
         "converter_tested_up_to_torch": _tested_torch(),
         **facts,
     }
+
+
+def _describe(mlmodel, label: ArtifactLabel) -> None:
+    """Every fact under its own key in userDefined (what `embedded` reads, as for the other
+    formats), and the licence and a one-line description where Xcode's model view shows them."""
+    facts = label.facts()
+    mlmodel.user_defined_metadata.update(facts)
+    mlmodel.license = facts["license"]
+    mlmodel.short_description = (
+        f"{label.model_name} ({label.precision}): melanoma-vs-nevus logit; {facts['manifest']}"
+    )
+
+
+def embedded(path: Path) -> dict[str, str]:
+    """The facts in the package spec's userDefined metadata, by the keys an ArtifactLabel
+    has (what coremltools' MLModel(path).user_defined_metadata and Core ML's
+    MLModel.modelDescription.metadata[.creatorDefinedKey] read); no runtime needed."""
+    import coremltools as ct
+    from google.protobuf.message import Error as ProtobufError
+
+    try:
+        spec = ct.utils.load_spec(str(path))
+    except ProtobufError as err:
+        raise ValueError(f"not a readable Core ML package ({first_line(err)})") from None
+    stored = spec.description.metadata.userDefined
+    return {key: stored[key] for key in LABEL_KEYS if key in stored}
 
 
 def _tested_torch() -> str | None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from melanoma.export.base import (
+    LABEL_KEYS,
     ExportError,
     as_input,
     as_program,
@@ -25,7 +26,7 @@ from melanoma.export.base import (
 from melanoma.pt2e import root_logging_kept
 
 if TYPE_CHECKING:
-    from melanoma.export.base import ExportModel
+    from melanoma.export.base import ArtifactLabel, ExportModel
 
 NAME = "executorch"
 SUFFIX = ".pte"
@@ -38,28 +39,40 @@ FP32_TOLERANCE = 1e-4  # max |logit - eager float logit| on the sample images
 INT8_TOLERANCE_STEPS = 3
 
 
-def export(model: ExportModel, example_inputs: tuple, out_path: Path, precision: str) -> dict:
-    """Lower to XNNPACK and write the .pte; returns the ops left outside the delegate."""
+def export(
+    model: ExportModel,
+    example_inputs: tuple,
+    out_path: Path,
+    precision: str,
+    label: ArtifactLabel | None = None,
+) -> dict:
+    """Lower to XNNPACK and write the .pte; returns the ops left outside the delegate.
+    `label`'s facts become constant methods, one per key, each returning its string."""
     # ExecuTorch's partitioner calls logging.basicConfig when imported, and its lowering logs
     # through logging.debug(), which does the same whenever the root logger has no handler.
     with root_logging_kept():
-        return _lower_and_write(model, example_inputs, out_path)
+        return _lower_and_write(model, example_inputs, out_path, label.facts() if label else {})
 
 
-def _lower_and_write(model, example_inputs: tuple, out_path: Path) -> dict:
+def _lower_and_write(model, example_inputs: tuple, out_path: Path, facts: dict) -> dict:
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
     program = as_program(model, example_inputs)
     ranges = dict(program.range_constraints)
-    edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+    # constant_methods: exir's documented place for "config information", which its LLM
+    # exports use; 1.5.1 has no other (metadata in NamedData is an open RFC, #19384).
+    edge = to_edge_transform_and_lower(
+        program, partitioner=[XnnpackPartitioner()], constant_methods=facts or None
+    )
     lowered = edge.exported_program()
     _restore_ranges(lowered, ranges)
     if not any(_name(n.target) == "executorch_call_delegate" for n in lowered.graph.nodes):
         raise ExportError(f"{out_path}: nothing was delegated to XNNPACK")
     executorch_program = edge.to_executorch()
     Path(out_path).write_bytes(executorch_program.buffer)
-    plan = executorch_program.executorch_program.execution_plan[0]
+    plans = executorch_program.executorch_program.execution_plan
+    plan = next(plan for plan in plans if plan.name == "forward")  # not a constant method
     return {
         "backend": "XnnpackBackend",
         "runtime_compatibility": runtime_compatibility(package_version("executorch")),
@@ -119,6 +132,17 @@ def ops_outside_delegate(plan) -> list[str]:
     selective build lists), e.g. the memory view of the flatten. Read from the program as
     written, after to_executorch has replaced view_copy with executorch_prim::et_view."""
     return sorted({f"{op.name}.{op.overload or 'default'}" for op in plan.operators})
+
+
+def embedded(path: Path) -> dict[str, str]:
+    """The constant methods named by an ArtifactLabel's keys, each run in the ExecuTorch
+    runtime (the app's Module.execute(name) returns the same string as an EValue)."""
+    from executorch.runtime import Runtime
+
+    with native_stderr_to_log():
+        program = Runtime.get().load_program(Path(path))
+        names = program.method_names
+        return {key: program.load_method(key).execute([])[0] for key in LABEL_KEYS if key in names}
 
 
 class ExecuTorchRunner:

@@ -20,7 +20,7 @@ from melanoma.errors import first_line
 from melanoma.export.base import INPUT_NAME, OUTPUT_NAME, ExportError, package_version
 
 if TYPE_CHECKING:
-    from melanoma.export.base import ExportModel
+    from melanoma.export.base import ArtifactLabel, ExportModel
 
 NAME = "onnx"
 SUFFIX = ".onnx"
@@ -38,8 +38,15 @@ QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 FIRST_ORT_FOR_IR = {10: ("1.18", 20)}
 
 
-def export(model: ExportModel, example_inputs: tuple, out_path: Path, precision: str) -> dict:
-    """Export with a dynamic batch, check the file with onnx.checker and, for int8, its QDQ ops."""
+def export(
+    model: ExportModel,
+    example_inputs: tuple,
+    out_path: Path,
+    precision: str,
+    label: ArtifactLabel | None = None,
+) -> dict:
+    """Export with a dynamic batch, check the file with onnx.checker and, for int8, its QDQ ops.
+    `label`'s facts go into the model's metadata_props."""
     import onnx
     import torch
 
@@ -61,6 +68,8 @@ def export(model: ExportModel, example_inputs: tuple, out_path: Path, precision:
     _drop_exporter_debug_records(written)
     if precision == "int8":
         _int32_biases(written)
+    for key, value in (label.facts() if label else {}).items():
+        written.metadata_props.add(key=key, value=value)
     onnx.save(written, str(out_path))
     try:
         onnx.checker.check_model(written, full_check=True)
@@ -191,6 +200,15 @@ def int8_kernels(optimized) -> dict[str, int]:
     fused = Counter(n.op_type for n in optimized.graph.node if n.op_type.startswith("QLinear"))
     fused.update(n.op_type for n in optimized.graph.node if n.op_type in ("QGemm", "ConvInteger"))
     return dict(sorted(fused.items()))
+
+
+def embedded(path: Path) -> dict[str, str]:
+    """The model's metadata_props as ONNX Runtime reads them (onnxruntime-android's
+    OrtSession.getMetadata().getCustomMetadata() reads the same map)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return dict(session.get_modelmeta().custom_metadata_map)
 
 
 class OnnxRunner:

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from melanoma.export.base import ExportError, as_input
+from melanoma.export.base import LABEL_KEYS, ExportError, as_input
 
 if TYPE_CHECKING:
-    from melanoma.export.base import ExportModel
+    from melanoma.export.base import ArtifactLabel, ExportModel
 
 NAME = "torchscript"
 SUFFIX = ".ptl"
@@ -46,8 +46,15 @@ ANDROID_MAX_BYTECODE_VERSION = 9
 ANDROID_RUNTIME = "org.pytorch:pytorch_android_lite:1.13.1"
 
 
-def export(model: ExportModel, example_inputs: tuple, out_path: Path, precision: str) -> dict:
-    """Script, optimize or freeze, save for the lite interpreter; backport if needed."""
+def export(
+    model: ExportModel,
+    example_inputs: tuple,
+    out_path: Path,
+    precision: str,
+    label: ArtifactLabel | None = None,
+) -> dict:
+    """Script, optimize or freeze, save for the lite interpreter; backport if needed.
+    `label`'s facts are saved as extra files, one per key (archive records extra/<key>)."""
     import torch
     from torch.jit.mobile import _backport_for_mobile_to_buffer, _get_model_bytecode_version
 
@@ -65,7 +72,8 @@ def export(model: ExportModel, example_inputs: tuple, out_path: Path, precision:
     # C++ destructor and aborts the process (no error line, a temp folder left behind).
     # From a buffer the records sit under "archive/" whatever the file is called, so the
     # same model gives the same bytes (and sha256) on every export.
-    saved = module._save_to_buffer_for_lite_interpreter()
+    extra_files = label.facts() if label else {}
+    saved = module._save_to_buffer_for_lite_interpreter(_extra_files=extra_files)
     written = _get_model_bytecode_version(io.BytesIO(saved))
     if written > MAX_BYTECODE_VERSION:
         saved = _backport_for_mobile_to_buffer(io.BytesIO(saved), MAX_BYTECODE_VERSION)
@@ -110,6 +118,21 @@ def _operators(path: Path) -> set[str]:
     from torch.jit.mobile import _export_operator_list, _load_for_lite_interpreter
 
     return set(_export_operator_list(_load_for_lite_interpreter(str(path))))
+
+
+def embedded(path: Path) -> dict[str, str]:
+    """The .ptl's extra files by the keys an ArtifactLabel has, a key the file lacks left out:
+    the extra/<key> records that PyTorch Mobile's LiteModuleLoader.load(path, extraFiles,
+    device) and torch.jit.load(path, _extra_files=...) fill their map from, read with torch's
+    own archive reader (no code in the file is loaded; torch.jit.load is deprecated)."""
+    import torch
+
+    reader = torch._C.PyTorchFileReader(str(path))
+    return {
+        key: reader.get_record(f"extra/{key}").decode()
+        for key in LABEL_KEYS
+        if reader.has_record(f"extra/{key}")
+    }
 
 
 class LiteRunner:

@@ -55,3 +55,23 @@ def assert_round_trip(references):
         return out
 
     return check
+
+
+@pytest.fixture(scope="session")
+def manifest_facts():
+    """The facts an exported artifact must embed, as its manifest states them."""
+    from melanoma.manifest import manifest_path
+
+    def facts(result) -> dict[str, str]:
+        manifest = result.manifest
+        stated = {
+            "model_name": manifest.model_name,
+            "precision": manifest.precision,
+            "license": manifest.license,
+            "attribution": manifest.attribution,
+            "source_checkpoint_sha256": manifest.source_checkpoint_sha256,
+            "manifest": f"input contract and thresholds: {manifest_path(result.artifact).name}",
+        }
+        return {key: value for key, value in stated.items() if value is not None}
+
+    return facts

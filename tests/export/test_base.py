@@ -9,12 +9,15 @@ import pytest
 import torch
 
 from melanoma.export.base import (
+    LABEL_KEYS,
+    ArtifactLabel,
     NotRunnableHere,
     RuntimeFailure,
     as_input,
     as_program,
     load_runner,
     native_stderr_to_log,
+    read_embedded,
 )
 from melanoma.model import CNNConfig, SmallCNN, example_inputs
 from melanoma.pt2e import MAX_BATCH
@@ -71,6 +74,32 @@ def test_onnx_runtime_refusing_a_file_is_a_runtime_failure(tmp_path):
     cause = raised.value.__cause__
     assert not isinstance(cause, (RuntimeError, ValueError, TypeError, OSError))
     assert str(raised.value).startswith(type(cause).__name__) and "\n" not in str(raised.value)
+
+
+def test_a_label_embeds_terms_and_origin_and_leaves_out_an_unstated_attribution():
+    """Every format embeds the same keys; an attribution that was not stated is left out,
+    not written as a string "None" an app would show as a credit."""
+    stated = ArtifactLabel("m", "int8", "CC-BY-NC-4.0", "credit", "0" * 64, "m.pte.manifest.json")
+    assert tuple(stated.facts()) == LABEL_KEYS
+    assert stated.facts()["manifest"] == "input contract and thresholds: m.pte.manifest.json"
+    unstated = ArtifactLabel("m", "fp32", "not stated", None, "0" * 64, "m.pte.manifest.json")
+    assert "attribution" not in unstated.facts()
+    assert unstated.facts()["license"] == "not stated"
+
+
+@pytest.mark.parametrize("target", ["executorch", "onnx", "coreml", "torchscript"])
+def test_a_file_no_reader_can_read_is_a_runtime_failure_naming_why(tmp_path, target):
+    """The benchmark reads the embedded licence of whatever file a manifest names: a reader's
+    refusal must be one line it can set aside, never a traceback (nor a .pte loader's abort:
+    the bench checks a .pte's header first)."""
+    from melanoma.export.registry import get_target
+
+    module = get_target(target)
+    broken = tmp_path / f"model{module.SUFFIX}"
+    broken.write_bytes(b"ET12 but not a program at all")
+    with pytest.raises(RuntimeFailure) as raised:
+        read_embedded(module, broken)
+    assert "\n" not in str(raised.value)
 
 
 class _Target:

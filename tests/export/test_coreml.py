@@ -7,7 +7,7 @@ import coremltools as ct
 import pytest
 
 from melanoma.export import coreml
-from melanoma.export.base import ExportError, NotRunnableHere
+from melanoma.export.base import ArtifactLabel, ExportError, NotRunnableHere
 from melanoma.pt2e import MAX_BATCH
 
 
@@ -181,6 +181,19 @@ def test_a_path_that_holds_no_core_ml_package_is_an_export_error(tmp_path):
             coreml.check_spec(path, "fp32")
 
 
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_the_package_carries_its_manifests_terms_and_origin(exported, manifest_facts, precision):
+    """A .mlpackage copied into an app without its manifest still states its licence and
+    source, in the spec's metadata, through coremltools' own reader (as saved and reloaded)."""
+    result = exported["coreml", precision]
+    expected = manifest_facts(result)
+    metadata = ct.models.MLModel(str(result.artifact)).get_spec().description.metadata
+    assert metadata.license == result.manifest.license
+    assert expected["manifest"] in metadata.shortDescription
+    assert {key: metadata.userDefined[key] for key in expected} == expected
+    assert coreml.embedded(result.artifact) == expected
+
+
 def test_the_same_model_exports_to_the_same_bytes(tmp_path):
     """coremltools gives each save random item ids, the day and a metadata map in hash
     order: two exports of one model had two sha256s, so a pinned package never matched."""
@@ -189,8 +202,10 @@ def test_the_same_model_exports_to_the_same_bytes(tmp_path):
 
     model = SmallCNN(CNNConfig(widths=(4, 8, 8))).eval()
     first, second = tmp_path / "a.mlpackage", tmp_path / "b.mlpackage"
+    # its embedded facts too: the spec's metadata map was written in hash order
+    label = ArtifactLabel("tiny", "fp32", "CC-BY-NC-4.0", "credit", "0" * 64, "a.manifest.json")
     for package in (first, second):
-        coreml.export(model, example_inputs(2), package, "fp32")
+        coreml.export(model, example_inputs(2), package, "fp32", label)
     assert sha256_of(first) == sha256_of(second)
     spec = ct.utils.load_spec(str(first))  # its Manifest.json still leads to the model
     assert coreml.CONVERSION_DATE not in spec.description.metadata.userDefined

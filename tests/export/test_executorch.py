@@ -61,9 +61,26 @@ def test_manifest_lists_the_operator_table_of_the_file(exported, precision):
 
     artifact = exported["executorch", precision]
     program = deserialize_pte_binary(artifact.artifact.read_bytes())
-    plan = getattr(program, "program", program).execution_plan[0]
+    plans = getattr(program, "program", program).execution_plan
+    plan = next(plan for plan in plans if plan.name == "forward")
     table = sorted(f"{op.name}.{op.overload or 'default'}" for op in plan.operators)
     assert artifact.manifest.target_info["ops_outside_delegate"] == table
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_the_file_carries_its_manifests_terms_and_origin(exported, manifest_facts, precision):
+    """A .pte copied into an app without its manifest still states its licence and source:
+    a constant method per fact, run in the ExecuTorch runtime (the app's Module.execute)."""
+    from executorch.runtime import Runtime
+
+    result = exported["executorch", precision]
+    expected = manifest_facts(result)
+    program = Runtime.get().load_program(result.artifact)
+    assert program.method_names == {"forward", *expected}
+    assert {key: program.load_method(key).execute([]) for key in expected} == {
+        key: [value] for key, value in expected.items()
+    }
+    assert executorch.embedded(result.artifact) == expected
 
 
 def test_int8_is_at_most_30_percent_of_fp32(exported):

@@ -50,6 +50,19 @@ def test_manifest_names_the_runtimes_that_load_the_file(exported, precision):
     assert "loads in onnxruntime 1.18 and later" in stated  # (10, 20): what 1.18.0 ran
 
 
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_the_file_carries_its_manifests_terms_and_origin(exported, manifest_facts, precision):
+    """A .onnx copied into an app without its manifest still states its licence and source,
+    in metadata_props, as ONNX Runtime reads them."""
+    import onnxruntime as ort
+
+    result = exported["onnx", precision]
+    assert result.manifest.license == "CC-BY-NC-4.0"  # the real data's: a licence to carry
+    session = ort.InferenceSession(str(result.artifact), providers=["CPUExecutionProvider"])
+    assert session.get_modelmeta().custom_metadata_map == manifest_facts(result)
+    assert onnx_target.embedded(result.artifact) == manifest_facts(result)
+
+
 def test_a_minimum_onnxruntime_is_stated_only_where_one_was_run():
     stated = onnx_target.runtime_compatibility(10, 20, "1.31.1")
     assert stated.startswith("IR version 10, opset 20: loads in onnxruntime 1.18 and later")

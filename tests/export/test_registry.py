@@ -1,6 +1,8 @@
 """Every registered target has the surface export/base.py describes, so a fifth target
 that forgets a constant fails here rather than as a traceback in the middle of an export."""
 
+import inspect
+
 import pytest
 
 from melanoma.errors import UserError
@@ -12,7 +14,8 @@ def test_target_module_has_the_whole_surface(name):
     module = TARGETS[name]
     assert module.NAME == name and module.SUFFIX.startswith(".")
     assert module.PRECISIONS and set(module.PRECISIONS) <= {"fp32", "int8"}
-    assert callable(module.export) and callable(module.load)
+    assert callable(module.export) and callable(module.load) and callable(module.embedded)
+    assert "label" in inspect.signature(module.export).parameters  # the facts to embed
     assert 0 < module.FP32_TOLERANCE < 1e-2
     if "int8" in module.PRECISIONS:
         assert module.INT8_TOLERANCE_STEPS >= 1

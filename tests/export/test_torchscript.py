@@ -7,6 +7,7 @@ import torch
 from torch.jit.mobile import _get_model_bytecode_version
 
 from melanoma.export import torchscript
+from melanoma.export.base import ArtifactLabel
 
 
 def test_round_trip_in_lite_interpreter(exported, assert_round_trip):
@@ -73,6 +74,17 @@ def test_threads_set_torch_pool(exported, threads):
         torch.set_num_threads(before)
 
 
+def test_the_file_carries_its_manifests_terms_and_origin(exported, manifest_facts):
+    """A .ptl copied into an app without its manifest still states its licence and source,
+    as extra files (PyTorch Mobile's LiteModuleLoader.load(path, extraFiles, device))."""
+    result = exported["torchscript", "fp32"]
+    expected = manifest_facts(result)
+    extra_files = dict.fromkeys(expected, "")
+    torch.jit.load(str(result.artifact), _extra_files=extra_files)
+    assert {key: value.decode() for key, value in extra_files.items()} == expected
+    assert torchscript.embedded(result.artifact) == expected
+
+
 def test_each_export_of_a_model_has_the_same_bytes(run_console_script, export_source, tmp_path):
     """Re-exporting must not change the file's sha256 (the atomic temp path's random name
     once named the folder inside the archive). One fresh process per export: TorchScript
@@ -96,8 +108,10 @@ def test_backport_to_an_older_bytecode_leaves_one_loadable_file(monkeypatch, tmp
     monkeypatch.setattr(torchscript, "MAX_BYTECODE_VERSION", 7)
     model = SmallCNN(CNNConfig(widths=(4, 8, 8))).eval()
     out = tmp_path / ".m.ptl.tmp"  # as the exporter's atomic temp path
-    info = torchscript.export(model, example_inputs(2), out, "fp32")
+    label = ArtifactLabel("m", "fp32", "CC-BY-NC-4.0", None, "0" * 64, "m.ptl.manifest.json")
+    info = torchscript.export(model, example_inputs(2), out, "fp32", label)
     assert (info["bytecode_version_produced"], info["bytecode_version"]) == (8, 7)
+    assert torchscript.embedded(out) == label.facts()  # the backport keeps the extra files
     # the runtime's own bound, not the export's target: torch 1.13.1 refuses 10, loads 9
     assert info["max_bytecode_version_android"] == 9
     assert _get_model_bytecode_version(str(out)) == 7
