@@ -117,6 +117,23 @@ def terms_failures(manifest: Manifest, checkpoint: Checkpoint) -> list[str]:
     ]
 
 
+def embedded_license_failures(target, path: Path, manifest: Manifest) -> list[str]:
+    """The licence the file itself carries (export/base.py ArtifactLabel), read by its
+    format's reader, against its manifest's: whoever copies only the file reads that one.
+    Not judged: a file that embeds none (exported before 2026-12-07), a manifest that
+    states none (before version 6), a file its reader refuses (the accuracy pass names
+    the runtime's refusal)."""
+    from melanoma.export.base import RuntimeFailure, read_embedded
+
+    try:
+        embedded = read_embedded(target, path).get("license")
+    except RuntimeFailure:
+        return []
+    if embedded is None or manifest.license is None or embedded == manifest.license:
+        return []
+    return [f"file embeds license {shown(embedded)}, its manifest states {shown(manifest.license)}"]
+
+
 CONTRACT_WHY = "(what the exporter writes for this checkpoint)"
 # The steps' wording is corrected when a sentence is found wrong about decode_rgb; the
 # artifact is the same, but an app built from the old sentence would decode differently.

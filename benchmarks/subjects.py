@@ -30,6 +30,7 @@ from melanoma.benchmarks.accuracy import (
 )
 from melanoma.benchmarks.manifest_checks import (
     Int8Program,
+    embedded_license_failures,
     expected_threshold,
     int8_program,
     manifest_failures,
@@ -184,10 +185,13 @@ def artifact_subject(
             f"manifest precision {manifest.precision!r}, but {target.NAME} offers {offered}"
         )
         program = None  # no int8 tolerance to hold the file to
+    unloadable = _header_failure(target, artifact.path)  # first: a bad .pte aborts its loader
+    reasons += (
+        [unloadable] if unloadable else embedded_license_failures(target, artifact.path, manifest)
+    )
     subject = _unscored_subject(artifact, target, reasons)
-    unloadable = _header_failure(target, artifact.path)
     if unloadable:
-        return dataclasses.replace(subject, reasons=(*reasons, unloadable), load=None)
+        return dataclasses.replace(subject, load=None)
     chosen = find_threshold(manifest.thresholds, config.threshold_name)
     if chosen is None:  # manifest_failures has said so; a row without figures is not timed
         return dataclasses.replace(subject, load=None)

@@ -57,6 +57,26 @@ def test_contract_field_edited_is_failed(bench_edited, setting, field, value, re
     assert all(CONTRACT in r for r in subject.reasons if r.startswith("manifest input"))
 
 
+def test_a_file_embedding_another_licence_than_its_manifest_is_failed(bench_edited, artifacts_copy):
+    """The licence inside the file is what whoever copies only the file reads: a file
+    re-labelled "MIT", its manifest's sha256 and size updated to match, is ❎."""
+    import onnx
+
+    from melanoma.manifest import sha256_of, size_of
+
+    path = artifacts_copy / ONNX
+    model = onnx.load(str(path))
+    next(p for p in model.metadata_props if p.key == "license").value = "MIT"
+    onnx.save(model, str(path))
+
+    def matching_file(data):
+        data["file"]["sha256"], data["file"]["size_bytes"] = sha256_of(path), size_of(path)
+
+    subject = bench_edited(ONNX, matching_file)
+    failed_with(subject, 'file embeds license "MIT", its manifest states "CC-BY-NC-4.0"')
+    assert len(subject.reasons) == 1, subject.reasons  # the manifest itself is the checkpoint's
+
+
 def test_one_step_reworded_is_failed_naming_that_step_only(bench_edited):
     """As an artifact exported before a step's sentence was corrected reads: the reason
     names the one sentence that changed and says to re-export, not all nine."""
