@@ -32,7 +32,6 @@ from melanoma.atomic import (
     waiting_for,
 )
 from melanoma.checkpoint import (
-    CheckpointMeta,
     checkpoint_sha256,
     load_checkpoint,
     package_versions,
@@ -50,21 +49,18 @@ from melanoma.export.base import (
 )
 from melanoma.export.choices import DEFAULT_CHECKPOINT, QUANTIZE
 from melanoma.export.contract import (
-    FLOAT_QUANTIZATION,
     artifact_model_name,
     default_threshold,
-    existing_qat,
     input_contract,
-    int8_quantization,
     manifest_thresholds,
 )
 from melanoma.export.registry import TARGETS, get_target
+from melanoma.export.source_models import Source, float_source, int8_source
 from melanoma.manifest import (
     SUFFIX,
     FileInfo,
     Manifest,
     ManifestError,
-    Quantization,
     Threshold,
     Verification,
     manifest_path,
@@ -127,16 +123,6 @@ class ExportFailed(ExportError):
 
 
 @dataclass(frozen=True)
-class Source:
-    """What one precision exports, and what it is verified against."""
-
-    model: object  # float nn.Module (fp32) or converted QAT ExportedProgram (int8)
-    meta: CheckpointMeta  # normalization and thresholds
-    reference: str  # name of the reference in the manifest
-    quantization: Quantization
-
-
-@dataclass(frozen=True)
 class Context:
     model_name: str
     source_sha256: str  # checkpoint_sha256 of the float checkpoint, for every artifact
@@ -176,9 +162,9 @@ def export_checkpoint(
         float_logits = verify.reference_logits(checkpoint.model, inputs)
         # else NaN against NaN: "failed", yet every decision "the same as float"
         refuse_undefined_scores(checkpoint, float_logits)
-        sources = {"fp32": _float_source(checkpoint)}
+        sources = {"fp32": float_source(checkpoint)}
         if "int8" in offered:
-            sources["int8"] = _int8_source(checkpoint, dataset, model_name, out_dir, config.qat)
+            sources["int8"] = int8_source(checkpoint, dataset, model_name, out_dir, config.qat)
         context = Context(
             model_name,
             source_sha256,
@@ -269,42 +255,6 @@ def _load_data(data):
     from melanoma.datasets import dataset_from
 
     return None if data is None else dataset_from(data)
-
-
-def _float_source(checkpoint) -> Source:
-    return Source(
-        checkpoint.model,
-        checkpoint.meta,
-        f"float checkpoint in eager PyTorch {torch.__version__}",
-        FLOAT_QUANTIZATION,
-    )
-
-
-def _int8_source(checkpoint, dataset, model_name: str, out_dir: Path, qat_config) -> Source:
-    """The bundled <ckpt>/qat, else <out>/qat-<model> from an earlier run, else QAT now."""
-    from melanoma.qat import QATConfig, qat_finetune
-    from melanoma.qat_checkpoint import check_inherited, load_qat
-
-    qat_dir = existing_qat(checkpoint.path, out_dir, model_name)
-    if qat_dir is None:
-        qat_dir = out_dir / f"qat-{model_name}"
-        if dataset is None:
-            raise UserError(
-                f"{checkpoint.path}: no int8 program made from this checkpoint, and int8 "
-                "needs QAT on its training data: pass --data, or run melanoma qat "
-                f"{checkpoint.path} --data PATH --out {checkpoint.path / 'qat'} first "
-                "(or --quantize none)"
-            )
-        log.info("no matching int8 program: QAT into %s", qat_dir)
-        qat_finetune(checkpoint, dataset, qat_config or QATConfig(), qat_dir)
-    qat = load_qat(qat_dir)
-    check_inherited(qat, checkpoint.meta)
-    return Source(
-        qat.program,
-        qat.meta,
-        f"converted QAT program {qat_dir.name}/ (Q/DQ as float reference math)",
-        int8_quantization(qat),
-    )
 
 
 def _export_one(module: ModuleType, precision: str, source: Source | None, context: Context):
