@@ -19,7 +19,6 @@ from melanoma.cliutil import (
     FiniteFloatRange,
     NonEmptyPath,
     data_option,
-    on_one_line,
     out_dir_option,
     progress_option,
     run,
@@ -28,6 +27,7 @@ from melanoma.cliutil import (
     version_option,
 )
 from melanoma.config_checks import MAX_RUNS
+from melanoma.errors import on_one_line
 
 if TYPE_CHECKING:  # imported where used: --help must not load the benchmark
     from melanoma.benchmarks.gate import GateLimits

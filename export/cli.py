@@ -14,13 +14,13 @@ from melanoma.cliutil import (
     TARGET_SENSITIVITY,
     NonEmptyPath,
     data_option,
-    on_one_line,
     progress_option,
     run,
     setup_process,
     threshold_option,
     version_option,
 )
+from melanoma.errors import on_one_line
 from melanoma.export.choices import DEFAULT_CHECKPOINT, N_SYNTHETIC, QUANTIZE, TARGET_NAMES
 from melanoma.usage_terms import NOT_STATED
 

@@ -21,7 +21,6 @@ from melanoma.cliutil import (
     NonEmptyPath,
     comma_separated,
     data_option,
-    on_one_line,
     out_dir_option,
     progress_option,
     refuse_repeats,
@@ -34,7 +33,7 @@ from melanoma.cliutil import (
     version_option,
 )
 from melanoma.config_checks import MAX_THREADS
-from melanoma.errors import UserError
+from melanoma.errors import UserError, on_one_line
 from melanoma.methods import TRAINERS
 
 

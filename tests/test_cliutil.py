@@ -15,7 +15,6 @@ from melanoma.cliutil import (
     FiniteFloatRange,
     Interrupts,
     NonEmptyPath,
-    on_one_line,
     one_line_message,
     out_dir_option,
     progress_option,
@@ -259,26 +258,6 @@ def test_sigterm_is_handled_as_ctrl_c(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     # click starts a new line first, as after a ^C echoed by the terminal
     assert (done.returncode, done.stderr.strip()) == (130, "interrupted")
-
-
-def test_every_character_that_breaks_a_line_is_escaped():
-    """Terminals and str.splitlines() break lines at more than \\n and \\r: a file name holding
-    any of them (\\x1c, \\x85, \\u2029, ...) must not split an error or a warning in two."""
-    breaks = [chr(c) for c in range(sys.maxunicode + 1) if len(f"a{chr(c)}b".splitlines()) > 1]
-    assert len(breaks) == 10
-    for c in breaks:
-        escaped = on_one_line(f"a{c}b")
-        assert escaped.splitlines() == [escaped] and escaped.startswith("a\\"), repr(c)
-
-
-def test_no_control_character_reaches_the_terminal():
-    """A file name's ESC starts a sequence a terminal runs (cursor moves, erasing lines,
-    the window title; ESC E is a line break) and U+202E shows it reversed: each is escaped,
-    and printable names, accents and all, stay as written."""
-    for c in [*map(chr, range(0x20)), *map(chr, range(0x7F, 0xA0)), "\u202e", "\u2066"]:
-        assert on_one_line(f"a{c}b").isprintable(), repr(c)
-    assert on_one_line("z\x1bE\x1b[2K.jpg") == "z\\x1bE\\x1b[2K.jpg"
-    assert on_one_line("café Ø 黑色素瘤.jpg") == "café Ø 黑色素瘤.jpg"
 
 
 @pytest.mark.parametrize("verbose", [False, True])
