@@ -4,7 +4,10 @@ through every way the runtime refuses a model.
 No Android SDK or AAR is available offline, so `executorch_api/` holds stand-ins with the Java
 signatures of org.pytorch:executorch-android 1.5.1 (Module.kt, Tensor.kt, EValue.java): in 1.5
 `Module.loadMethod` returns nothing and throws, where it used to return an error code. A call
-written against another release's API fails to compile here, as it would in Gradle.
+written against another release's API fails to compile here, as it would in Gradle. The facts a
+.pte embeds are constant methods: `Module.getMethods()` names them, `Module.execute(name)` with no
+inputs runs one, and the JNI layer hands its string output back as `EValue.from(String)`
+(`isString`, `toStr`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ def check_output(tmp_path_factory) -> dict[str, list[str]]:
         pytest.fail("javac/java not found: apt-get install -y default-jdk-headless")
     out = tmp_path_factory.mktemp("executorch_api")
     sources = sorted(map(str, STAND_INS.rglob("*.java"))) + [str(APP / f) for f in USES_EXECUTORCH]
+    sources += sorted(map(str, (APP / "core").glob("*.java")))  # EmbeddedFacts and its types
     javac = subprocess.run(
         ["javac", "-Xlint:all", "-Werror", "-encoding", "UTF-8", "-d", str(out), *sources],
         capture_output=True,
@@ -44,7 +48,18 @@ def check_output(tmp_path_factory) -> dict[str, list[str]]:
 
 
 def test_a_model_that_loads_runs_one_nchw_image_to_one_logit(check_output):
-    assert check_output["none"] == ["loaded", "0.25", "[1, 3, 32, 32]"]
+    assert check_output["none"] == ["loaded", "0.25", "[1, 3, 32, 32]", "{}"]
+
+
+def test_the_facts_a_file_embeds_are_read_from_its_constant_methods(check_output):
+    """Module.getMethods names them, Module.execute(name) runs each (no inputs) to one string
+    EValue, read with toStr. Only the keys the app checks; a file without them has none ({})."""
+    assert check_output["facts"] == [
+        "loaded",
+        "0.25",
+        "[1, 3, 32, 32]",
+        "{license=CC-BY-NC-4.0, source_checkpoint_sha256=3f3f, precision=int8}",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -66,6 +81,21 @@ def test_a_model_that_loads_runs_one_nchw_image_to_one_logit(check_output):
             "oom-forward",
             "the model loaded but does not run on a 1x3x32x32 input: "
             "not enough memory (std::bad_alloc)",
+        ),
+        (
+            "execute",
+            "ExecuTorch could not read the terms embedded in model_int8.pte: "
+            "[ExecuTorch Error 0x1] Execution failed for method: license",
+        ),
+        (
+            "oom-execute",
+            "ExecuTorch could not read the terms embedded in model_int8.pte: "
+            "not enough memory (std::bad_alloc)",
+        ),
+        (
+            "tensor-fact",
+            "ExecuTorch could not read the terms embedded in model_int8.pte: "
+            "its method precision does not return one string",
         ),
     ],
 )

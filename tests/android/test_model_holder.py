@@ -185,10 +185,12 @@ def test_a_first_model_that_kills_the_app_while_loading_waits_for_the_user(
     s = outcome(start(classes, tmp_path, "none", "", "again"))
     assert (s.loaded, s.installed, s.try_again) == ("true", "new", "false")
     assert s.status[0].startswith("Model: new ")
-    # the manifest's terms, on the model line (build_manifest's)
+    # the manifest's terms, on the model line (build_manifest's), and that this file, like one
+    # exported before 2026-12-07, does not state them itself
     assert s.status[0].endswith(
         ". Licence: CC-BY-NC-4.0. Trained on HAM10000 (Tschandl et al. 2018); "
-        "non-commercial use only"
+        "non-commercial use only. Terms not embedded in this file (exported before 2026-12-07):"
+        " as its manifest states."
     )
 
 
@@ -312,3 +314,44 @@ def test_a_pushed_model_that_is_undone_leaves_the_declined_bundled_model_out(
     assert s.status[1].endswith(". Went back to the previous model.")  # the button loads "new"
     assert s.status[2] == declined
     assert starts[2].status[1:] == [declined]
+
+
+def write_facts(folder: Path, **changed: str) -> Path:
+    """The constant methods an export of build_manifest's model embeds, with `changed` values:
+    a file of lines name, tab, string for HolderCheck's "facts" start."""
+    facts = {
+        "model_name": "new",
+        "precision": "int8",
+        "license": "CC-BY-NC-4.0",
+        "attribution": "Trained on HAM10000 (Tschandl et al. 2018); non-commercial use only",
+        "source_checkpoint_sha256": "3f" * 32,
+        "manifest": "input contract and thresholds: new-executorch-int8.pte.manifest.json",
+    } | changed
+    path = folder / "facts.tsv"
+    path.write_text("".join(f"{key}\t{value}\n" for key, value in facts.items()))
+    return path
+
+
+def test_a_new_model_whose_file_states_its_manifests_terms_is_loaded_and_says_so(classes, phone):
+    s = outcome(start(classes, phone, "facts", str(write_facts(phone))))
+    assert (s.loaded, s.installed, s.folders) == ("true", "new", "model")
+    assert s.status[0].endswith(
+        "non-commercial use only. The file itself states the same licence and source checkpoint."
+    )
+
+
+def test_a_new_model_whose_file_disagrees_with_its_manifest_is_rolled_back(classes, phone):
+    """The pair passed the file checks (the manifest's sha256 is the file's), but the terms the
+    file embeds are another model's: refused like a file ExecuTorch cannot load, so the old
+    model stays, and the line names each fact that differs."""
+    facts = write_facts(phone, license="CC-BY-4.0", source_checkpoint_sha256="9c" * 32)
+    s = outcome(start(classes, phone, "facts", str(facts)))
+    assert (s.loaded, s.installed, s.folders, s.try_again) == ("true", "old", "model", "false")
+    assert s.status[0].startswith("Model: old ")
+    assert s.status[1] == (
+        "The new model (new) could not be loaded: the terms embedded in new-executorch-int8.pte"
+        ' disagree with its manifest: license "CC-BY-4.0" in the file, "CC-BY-NC-4.0" in the'
+        ' manifest; source_checkpoint_sha256 "9c9c9c9c9c9c..." in the file, "3f3f3f3f3f3f..."'
+        " in the manifest (a manifest written for another model beside this file?)."
+        " Went back to the previous model."
+    )

@@ -4,6 +4,9 @@ import android.content.Context;
 import android.content.ContextWrapper;
 import android.content.res.AssetManager;
 import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.util.Arrays;
 import org.melanoma.demo.core.ModelFiles;
 import org.pytorch.executorch.Module;
@@ -16,7 +19,8 @@ import org.pytorch.executorch.Module;
  * <pre>HolderCheck ROOT CALL KIND [again] [all]</pre>
  *
  * CALL is the Module call that fails ("none" for no failure), KIND what it throws, or "die" for
- * a native crash that ends the process; "again": the user taps "Try the model again" once the
+ * a native crash that ends the process; CALL "facts" fails nothing, and the model has the
+ * constant methods listed in the file KIND (a line each: name, tab, the string it returns); "again": the user taps "Try the model again" once the
  * start has loaded or failed; "all": the call fails on every model, not only on "new". Prints one tab-separated line: load's result (or "escaped" and the
  * throwable that would end the worker thread, and the app), the model line on screen, whether
  * it offers to try the model again, the installed model and the folders in {@code files/}.
@@ -54,12 +58,21 @@ public final class HolderCheck {
         }
     }
 
-    public static void main(String[] args) {
+    public static void main(String[] args) throws IOException {
         Context phone = new Phone(new File(args[0]));
         Module.failAt = args[1];
         Module.failFor = args.length > 4 && "all".equals(args[4]) ? null : "new-";
+        boolean facts = "facts".equals(args[1]);
         Module.dieInstead = "die".equals(args[2]);
-        Module.failWith = throwable(args[2]);
+        Module.failWith = facts ? null : throwable(args[2]);
+        Module.constantsFor = Module.failFor;
+        if (facts) {
+            for (String line : Files.readAllLines(new File(args[2]).toPath(),
+                    StandardCharsets.UTF_8)) {
+                String[] nameAndValue = line.split("\t", 2);
+                Module.constants.put(nameAndValue[0], nameAndValue[1]);
+            }
+        }
         ModelHolder holder = new ModelHolder();
         String outcome;
         try {

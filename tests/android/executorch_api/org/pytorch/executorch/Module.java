@@ -1,13 +1,20 @@
 package org.pytorch.executorch;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
 /**
  * Stand-in for executorch-android 1.5.1's Module (Module.kt), with its Java-visible signatures:
  * {@code loadMethod} returns nothing and throws ExecutorchRuntimeException on failure (it
  * returned an int error code before pytorch/executorch#19229), {@code Module.load} throws on a
- * bad path or file. The static fields script what the native side would do.
+ * bad path or file; {@code execute(name)} with no inputs runs a method of the program, such as a
+ * constant method returning a string, and {@code getMethods} names them all. The static fields
+ * script what the native side would do.
  */
 public class Module {
-    /** Which call fails: "load", "loadMethod", "forward", or null for none. */
+    /** Which call fails: "load", "loadMethod", "forward", "execute", or null for none. */
     public static String failAt;
     /** Only a model whose path contains this fails; null: every model. */
     public static String failFor;
@@ -17,6 +24,13 @@ public class Module {
     public static boolean dieInstead;
     /** What forward returns, one float per output value. */
     public static float[] output = {0.25f};
+    /**
+     * The program's constant methods besides forward, each returning one value: a String, or a
+     * float[] for a tensor. Empty: a file without them.
+     */
+    public static Map<String, Object> constants = new LinkedHashMap<String, Object>();
+    /** Only a model whose path contains this has {@link #constants}; null: every model. */
+    public static String constantsFor;
     public static long[] lastShape;
     public static Module last;
 
@@ -44,6 +58,37 @@ public class Module {
                 new ExecutorchRuntimeException(0x12, "Failed to execute method forward"));
         lastShape = inputs[0].toTensor().shape();
         return new EValue[] {EValue.from(Tensor.fromBlob(output, new long[] {output.length}))};
+    }
+
+    public EValue[] execute(String methodName, EValue... inputs) {
+        if ("forward".equals(methodName)) {
+            return forward(inputs);
+        }
+        Map<String, Object> here = constants();
+        if (!here.containsKey(methodName)) { // load_method fails: no such method
+            throw new ExecutorchRuntimeException(
+                    0x12, "Cannot get method names [Native Error: 0x12]");
+        }
+        fail("execute", path, new ExecutorchRuntimeException(0x1, "Execution failed for method: "
+                + methodName));
+        Object value = here.get(methodName);
+        if (value instanceof float[]) {
+            float[] data = (float[]) value;
+            return new EValue[] {EValue.from(Tensor.fromBlob(data, new long[] {data.length}))};
+        }
+        return new EValue[] {EValue.from((String) value)};
+    }
+
+    public String[] getMethods() {
+        List<String> names = new ArrayList<String>();
+        names.add("forward");
+        names.addAll(constants().keySet());
+        return names.toArray(new String[0]);
+    }
+
+    private Map<String, Object> constants() {
+        return constantsFor == null || path.contains(constantsFor)
+                ? constants : new LinkedHashMap<String, Object>();
     }
 
     public void destroy() {

@@ -1,24 +1,55 @@
 package org.melanoma.demo;
 
 import java.io.File;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import org.melanoma.demo.core.EmbeddedFacts;
+import org.melanoma.demo.core.Manifest;
+import org.melanoma.demo.core.ManifestException;
+import org.melanoma.demo.core.Preprocessor;
 import org.pytorch.executorch.EValue;
 import org.pytorch.executorch.Module;
 import org.pytorch.executorch.Tensor;
 
 /**
  * The exported int8 model, run with the ExecuTorch Java API (org.pytorch:executorch-android):
- * {@code Module.load}, {@code Tensor.fromBlob}, {@code EValue.from}, {@code Module.forward}.
+ * {@code Module.load}, {@code Tensor.fromBlob}, {@code EValue.from}, {@code Module.forward}, and
+ * {@code Module.getMethods} / {@code Module.execute(name)} / {@code EValue.toStr} for the facts
+ * the file embeds as constant methods.
  *
  * <p>Not thread-safe (neither is Module): only {@link ModelHolder}'s one worker thread calls it.
  */
 final class ExecuTorchClassifier {
     private final Module module;
     private final long[] shape;
+    private final Map<String, String> embedded;
+    private String factsLine = "";
     private long lastNanos;
 
-    private ExecuTorchClassifier(Module module, int size) {
+    private ExecuTorchClassifier(Module module, int size, Map<String, String> embedded) {
         this.module = module;
         this.shape = new long[] {1, 3, size, size}; // NCHW, one image
+        this.embedded = Collections.unmodifiableMap(embedded);
+    }
+
+    /**
+     * Load the .pte its manifest names, as {@link #load(File, int)}, and check the facts it
+     * embeds against that manifest: a pair that disagrees is refused like a file ExecuTorch
+     * cannot load, so a model that loaded before is put back.
+     */
+    static ExecuTorchClassifier load(File pte, Manifest manifest) throws ModelLoadException {
+        ExecuTorchClassifier classifier = load(pte, Preprocessor.fromManifest(manifest).size());
+        try {
+            classifier.factsLine = EmbeddedFacts.check(manifest, classifier.embedded);
+        } catch (ManifestException e) {
+            classifier.close();
+            throw new ModelLoadException(e.getMessage(), e);
+        }
+        return classifier;
     }
 
     /**
@@ -51,7 +82,15 @@ final class ExecuTorchClassifier {
                     + pte.getName() + ": " + reason(e)
                     + " (is it a .pte from a compatible executorch export?)", e);
         }
-        ExecuTorchClassifier classifier = new ExecuTorchClassifier(module, size);
+        Map<String, String> embedded;
+        try {
+            embedded = readFacts(module);
+        } catch (RuntimeException | OutOfMemoryError e) {
+            module.destroy();
+            throw new ModelLoadException("ExecuTorch could not read the terms embedded in "
+                    + pte.getName() + ": " + reason(e), e);
+        }
+        ExecuTorchClassifier classifier = new ExecuTorchClassifier(module, size, embedded);
         try {
             classifier.logit(new float[3 * size * size]);
         } catch (RuntimeException | OutOfMemoryError e) {
@@ -61,6 +100,28 @@ final class ExecuTorchClassifier {
                             + reason(e), e);
         }
         return classifier;
+    }
+
+    /**
+     * The {@link EmbeddedFacts#KEYS} the file has as methods, each run (no inputs) for its one
+     * string; none in a file exported before 2026-12-07. A method of that name that returns
+     * anything else is not the exporter's: IllegalStateException, so the file is refused.
+     */
+    private static Map<String, String> readFacts(Module module) {
+        Set<String> methods = new HashSet<String>(Arrays.asList(module.getMethods()));
+        Map<String, String> facts = new LinkedHashMap<String, String>();
+        for (String key : EmbeddedFacts.KEYS) {
+            if (!methods.contains(key)) {
+                continue;
+            }
+            EValue[] outputs = module.execute(key);
+            if (outputs.length != 1 || !outputs[0].isString()) {
+                throw new IllegalStateException("its method " + key
+                        + " does not return one string");
+            }
+            facts.put(key, outputs[0].toStr());
+        }
+        return facts;
     }
 
     /**
@@ -89,6 +150,16 @@ final class ExecuTorchClassifier {
                     "the model returned " + values.length + " values, expected one logit");
         }
         return values[0];
+    }
+
+    /** The facts the file embeds, read at load: key to string; empty if it has none. */
+    Map<String, String> embeddedFacts() {
+        return embedded;
+    }
+
+    /** For the screen: whether the file states its manifest's terms, or has none to state. */
+    String factsLine() {
+        return factsLine;
     }
 
     /** Wall time of the last forward call, in nanoseconds. */

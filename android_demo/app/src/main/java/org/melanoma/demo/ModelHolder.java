@@ -181,8 +181,7 @@ public final class ModelHolder extends ViewModel {
 
     private static ExecuTorchClassifier open(ModelStore.Prepared prepared)
             throws ModelLoadException {
-        int size = Preprocessor.fromManifest(prepared.files.manifest).size();
-        return ExecuTorchClassifier.load(prepared.files.artifact, size);
+        return ExecuTorchClassifier.load(prepared.files.artifact, prepared.files.manifest);
     }
 
     private String describe(Manifest m) {
@@ -192,8 +191,10 @@ public final class ModelHolder extends ViewModel {
         for (Manifest.Threshold t : bands.thresholds()) {
             out.append(String.format(Locale.ROOT, " %s %.3f", t.name, t.probability));
         }
-        // The terms travel with the model: a non-commercial one says so where it is used.
-        return out.append(". ").append(m.termsLine()).toString();
+        // The terms travel with the model: a non-commercial one says so where it is used, and
+        // whether the file itself states them.
+        return out.append(". ").append(m.termsLine()).append(". ")
+                .append(classifier.factsLine()).toString();
     }
 
     /** The activity finished for good (not recreated): free the model after queued work. */
