@@ -2,7 +2,8 @@ package org.pytorch.executorch;
 
 /**
  * Stand-in for executorch-android 1.5.1's EValue (EValue.java): the calls the app makes. A
- * tensor or a string; {@code toStr} on another type throws IllegalStateException, as there.
+ * tensor or a string; {@code toTensor} or {@code toStr} on the other type throws
+ * IllegalStateException, as there.
  */
 public class EValue {
     private final Tensor tensor;
@@ -26,6 +27,9 @@ public class EValue {
     }
 
     public Tensor toTensor() {
+        if (isString()) {
+            throw new IllegalStateException("Expected EValue type Tensor, actual type String");
+        }
         return tensor;
     }
 
