@@ -3,8 +3,8 @@
 The CLI modules import click and their light modules (torch, about 2 s, waits for a
 command that needs it); a Ctrl-C or SIGTERM while they load would otherwise print a
 traceback instead of `interrupted`. Before that, what the process inherited and torch's
-import cannot take is set right or refused: closed standard streams, a deleted working
-directory.
+import cannot take is set right or refused: closed standard streams, a stdout that cannot
+encode what the CLIs print, a deleted working directory.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from melanoma.cliutil import EXIT_USAGE, Interrupts  # click and the stdlib only
 
 def _run(module: str) -> None:
     _open_closed_standard_fds()
+    _escape_what_the_output_cannot_encode()
     _refuse_deleted_working_directory()
     with Interrupts().install().reported():
         main = importlib.import_module(module).main
@@ -39,6 +40,19 @@ def _open_closed_standard_fds() -> None:
     for name, fd in (("stdin", 0), ("stdout", 1), ("stderr", 2)):
         if getattr(sys, name) is None:
             setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
+
+
+def _escape_what_the_output_cannot_encode() -> None:
+    """Characters stdout's encoding has no byte for are written as Python escapes (\\u2705),
+    as Python's stderr does, instead of raising. Windows writes stdout in its ANSI code page
+    (cp1252) when it goes to a file or a pipe: the benchmark's table (its ✅ and ΔAUC)
+    crashed there after writing every report, and predict's table on a photo named in
+    Chinese; a UTF-8 locale refuses a file name that is not UTF-8 as strictly. A stream
+    that already tolerates them (surrogateescape under the C locale, which writes a name's
+    own bytes back) is left as it is."""
+    stdout = sys.stdout
+    if getattr(stdout, "errors", None) == "strict" and hasattr(stdout, "reconfigure"):
+        stdout.reconfigure(errors="backslashreplace")
 
 
 def _refuse_deleted_working_directory() -> None:

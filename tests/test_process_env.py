@@ -99,3 +99,32 @@ def test_a_hangup_under_nohup_stays_ignored(tmp_path):
     proc.send_signal(signal.SIGHUP)
     stdout, stderr = proc.communicate("go\n", timeout=60)
     assert (proc.returncode, stdout, stderr) == (0, "ran\n", "")
+
+
+# A stand-in CLI that prints what the benchmark's table and predict's rows can hold: a
+# status symbol, a photo named in Chinese and one whose name is not UTF-8 (Latin-1 'é').
+PRINTING_CLI = """
+import os
+def main():
+    print("\\u2705 \\u0394AUC photos/\\u75e3.jpg " + os.fsdecode(b"art\\xe9.jpg"))
+"""
+ESCAPED = rb"\u2705 \u0394AUC photos/\u75e3.jpg art\udce9.jpg" + b"\n"
+
+
+def test_output_the_console_cannot_encode_is_escaped_not_a_crash(tmp_path):
+    # Windows writes stdout in its ANSI code page (cp1252) when it goes to a file or a pipe,
+    # and macOS or Linux in strict UTF-8: `melanoma-bench > log` crashed on the table's ✅
+    # after writing its reports, and `melanoma predict` on a photo's name mid-table.
+    # Under the C locale, Python writes a name that is not UTF-8 back as its bytes, as the
+    # CSVs do: that stays.
+    script = entry_script(tmp_path, "printing_cli", PRINTING_CLI)
+    for env, expected in (
+        ({"PYTHONIOENCODING": "cp1252"}, ESCAPED),
+        (
+            {"PYTHONIOENCODING": "utf-8"},
+            "✅ ΔAUC photos/痣.jpg ".encode() + rb"art\udce9.jpg" + b"\n",
+        ),
+        ({"LC_ALL": "C"}, "✅ ΔAUC photos/痣.jpg ".encode() + b"art\xe9.jpg\n"),
+    ):
+        proc = subprocess.run(script, capture_output=True, env={**os.environ, **env}, timeout=60)
+        assert (proc.returncode, proc.stderr, proc.stdout) == (0, b"", expected), env
