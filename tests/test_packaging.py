@@ -54,6 +54,7 @@ def test_every_data_file_in_a_package_folder_is_in_its_package_data():
             and path.suffix not in {".py", ".pyc"}
             and "__pycache__" not in path.parts
             and path not in licences
+            and path.name != ".gitattributes"  # git's checkout settings, not package data
         }
         globs = settings["package-data"].get(package, [])
         packaged = {path for pattern in globs for path in folder.glob(pattern) if path.is_file()}

@@ -1,6 +1,10 @@
 """The bundled reference checkpoints load and score what their REPRODUCE.md documents."""
 
+import io
 import re
+import shutil
+import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,7 @@ from melanoma.checkpoint import (
 )
 from melanoma.evaluate import evaluate_checkpoint
 from melanoma.metrics import choose_thresholds
+from melanoma.qat_checkpoint import find_qat
 from melanoma.validation_scores import checkpoint_scores
 
 
@@ -61,3 +66,22 @@ def test_a_local_folder_named_like_a_reference_is_not_picked_silently(
     warn_if_name_hides_folder("reference-supervised")  # no such local folder
     assert caplog.text.count("pass ./reference-") == 1 and "pass ./reference-sgan" in caplog.text
     assert resolve_checkpoint_dir("./reference-sgan") == Path("reference-sgan")
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.skipif(
+    shutil.which("git") is None or not (REPO / ".git").exists(), reason="needs a git checkout"
+)
+@pytest.mark.parametrize("method", ["supervised", "sgan"])
+def test_a_checkout_with_windows_line_endings_keeps_the_bundled_int8_program(tmp_path, method):
+    # Git for Windows checks text out with CRLF (core.autocrlf=true): metadata.json's
+    # bytes, part of the checkpoint's sha256, changed, and find_qat ignored the bundled
+    # qat/ as "made from another float checkpoint". git archive converts as a checkout does.
+    folder = f"melanoma/reference/{method}"
+    command = ["git", "-c", "core.autocrlf=true", "archive", "--worktree-attributes", "HEAD"]
+    archive = subprocess.run([*command, folder], cwd=REPO, capture_output=True, check=True)
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(tmp_path, filter="data")
+    assert find_qat(tmp_path / folder) == tmp_path / folder / "qat"
