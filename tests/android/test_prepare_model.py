@@ -6,10 +6,13 @@ The contract: `melanoma-export --target executorch --quantize int8 --out DIR ...
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -52,7 +55,9 @@ def fake_export(tmp_path, build_manifest) -> dict[str, Path]:
     return {"bin": bin_dir, "pte": pte, "log": log, "assets": tmp_path / "assets" / "model"}
 
 
-def _run(fake: dict[str, Path], *args: str, env=None) -> subprocess.CompletedProcess[str]:
+def _run(
+    fake: dict[str, Path], *args: str, env=None, script: Path = SCRIPT
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "PATH": f"{fake['bin']}{os.pathsep}{os.environ['PATH']}",
@@ -61,7 +66,7 @@ def _run(fake: dict[str, Path], *args: str, env=None) -> subprocess.CompletedPro
         **(env or {}),
     }
     return subprocess.run(
-        ["bash", str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=120
+        ["bash", str(script), *args], capture_output=True, text=True, env=env, timeout=120
     )
 
 
@@ -161,3 +166,19 @@ def test_help_is_the_scripts_own(fake_export):
     assert result.returncode == 0 and not fake_export["log"].exists()
     assert result.stdout.startswith("Export the int8 ExecuTorch model and copy it")
     assert "ASSETS_DIR (default app/src/main/assets/model" in result.stdout
+
+
+@pytest.mark.skipif(shutil.which("git") is None or not (REPO / ".git").exists(), reason="needs git")
+def test_runs_from_a_checkout_with_windows_line_endings(fake_export, tmp_path):
+    # Git for Windows checks text out with CRLF (core.autocrlf=true), and bash (WSL's)
+    # stopped at the script's first command: "set: pipefail: invalid option name".
+    command = ["git", "-c", "core.autocrlf=true", "archive", "--worktree-attributes", "HEAD"]
+    archive = subprocess.run(
+        [*command, "android_demo/prepare_model.sh"], cwd=REPO, capture_output=True, check=True
+    )
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(tmp_path / "checkout", filter="data")
+    script = tmp_path / "checkout" / "android_demo" / "prepare_model.sh"
+    result = _run(fake_export, "--help", script=script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Export the int8 ExecuTorch model and copy it")
