@@ -237,7 +237,8 @@ def _show_outcome(report: dict, limits: GateLimits, out_dir: Path, to_stdout: bo
 
     click.echo(_summary(report, out_dir), err=to_stdout)
     if to_stdout:
-        click.echo(report_json(report), nl=False)
+        # escaped: redirected on Windows, stdout is cp1252, and PowerShell re-decodes a pipe
+        click.echo(report_json(report, ascii_only=True), nl=False)
     for line in report["gate"]["violations"]:
         click.echo(on_one_line(line), err=True)  # they name artifacts by their files
     if report["gate"]["violations"]:

@@ -91,8 +91,10 @@ def _ms(latency: Latency | None, key: str) -> float | None:
     return None if latency is None else getattr(latency, f"{key}_ms")
 
 
-def report_json(report: dict) -> str:
-    return strict_json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+def report_json(report: dict, ascii_only: bool = False) -> str:
+    """report.json's text: UTF-8 characters as they are, or `ascii_only` as JSON escapes,
+    for a stream whose encoding is not known to be UTF-8 (stdout)."""
+    return strict_json.dumps(report, indent=2, ensure_ascii=ascii_only) + "\n"
 
 
 def write_json(report: dict, path: Path) -> None:

@@ -68,6 +68,18 @@ def test_a_single_violation_exits_1(bench_main, report, monkeypatch, tmp_path):
     assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == one
 
 
+def test_the_report_on_stdout_is_ascii_json(bench_main, report, monkeypatch, tmp_path):
+    # Redirected on Windows, stdout is the ANSI code page (cp1252), and PowerShell re-decodes
+    # a pipe in the OEM one: a status ✅ or a path with é came out as other bytes, or as an
+    # escape JSON has no form for. Escaped in the JSON itself (as `evaluate --json` does),
+    # the report reads back the same whatever carried it.
+    monkeypatch.setattr("melanoma.benchmarks.api.benchmark", lambda *args: report)
+    result = bench_main("--artifacts", tmp_path, "--out", tmp_path / "out", "--json", "-")
+    assert result.returncode == 0 and result.stdout.isascii()
+    assert json.loads(result.stdout) == json.loads(json.dumps(report))
+    assert "✅" in {row["status_symbol"] for row in json.loads(result.stdout)["artifacts"]}
+
+
 def test_tampered_manifest_exits_2(bench_main, assert_one_line_error, artifacts_copy,
                                    export_source, tmp_path):  # fmt: skip
     with (artifacts_copy / "quick-cnn-onnx-int8.onnx").open("ab") as handle:
