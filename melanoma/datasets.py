@@ -197,6 +197,8 @@ def _class_folders(source: FileSource, dirs: set[str], folder: str | None) -> di
     found = {}
     for label, names in ((0, NEGATIVE_DIRS), (1, POSITIVE_DIRS)):
         matches = [c for c in (child(source, dirs, folder, n) for n in names) if c is not None]
+        # ~/data/melanoma/train/benign/: a data set's own folder named melanoma/, not a class
+        matches = [c for c in matches if not _holds_class_layout(source, dirs, c)]
         if len(matches) > 1:
             raise DataError(
                 f"{' and '.join(source.describe(m) for m in matches)}: both name the melanoma "
@@ -205,6 +207,11 @@ def _class_folders(source: FileSource, dirs: set[str], folder: str | None) -> di
         if matches:
             found[label] = matches[0]
     return found
+
+
+def _holds_class_layout(source: FileSource, dirs: set[str], folder: str) -> bool:
+    names = ("train", "test", *NEGATIVE_DIRS, *POSITIVE_DIRS)
+    return any(child(source, dirs, folder, name) is not None for name in names)
 
 
 def _find_class_root(source: FileSource, dirs: set[str]) -> str | None:
