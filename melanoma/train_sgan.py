@@ -132,6 +132,14 @@ def _snapshot(nets: SGANNets, labeled, rng, epoch, best: dict, history: list, re
     }
 
 
+# Where each layout looks for the pool: "found 0" alone left a Kaggle or ISIC user guessing.
+UNLABELED_FOLDER = {
+    "liveproject": "an unlabeled/ folder beside labeled/ and test/",
+    "class-folders": "an unlabeled/ folder beside train/ and test/ (or the class folders)",
+    "csv": "an unlabeled/ folder beside the CSV",
+}
+
+
 @own_rng
 def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool = False) -> Path:
     """Train the SGAN, select on validation AUC, save the deployable classifier as a checkpoint.
@@ -141,9 +149,10 @@ def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool
     """
     if dataset.unlabeled is None or len(dataset.unlabeled) < config.batch_size:
         found = 0 if dataset.unlabeled is None else len(dataset.unlabeled)
+        where = UNLABELED_FOLDER.get(dataset.layout, "an unlabeled/ folder")
         raise DataError(
             f"{dataset.source}: the SGAN needs at least {config.batch_size} unlabeled images "
-            f"(one batch), found {found}"
+            f"(one batch), found {found}; put photos in {where}, or train --method supervised"
         )
     out_dir = Path(out_dir)
     rng, train, val, mean, std = seeded_split(dataset, config)

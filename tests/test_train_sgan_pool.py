@@ -1,0 +1,41 @@
+"""What the SGAN says when a data set has no unlabeled pool: where, in its layout, to put one."""
+
+import pytest
+
+from melanoma.datasets import load_dataset
+from melanoma.sources import DataError
+from melanoma.train_sgan import SGANConfig, train_sgan
+
+
+def _class_folders(root, jpegs):
+    for split in ("train", "test"):
+        for cls, items in (("malignant", jpegs[0]), ("benign", jpegs[1])):
+            (root / split / cls).mkdir(parents=True)
+            for i, data in enumerate(items):
+                (root / split / cls / f"{i}.jpg").write_bytes(data)
+
+
+def _csv(root, jpegs):
+    (root / "images").mkdir(parents=True)
+    rows = ["image_name,target"]
+    for label, items in ((1, jpegs[0]), (0, jpegs[1])):
+        for i, data in enumerate(items):
+            (root / "images" / f"ISIC_{label}{i}.jpg").write_bytes(data)
+            rows.append(f"ISIC_{label}{i},{label}")
+    (root / "train.csv").write_text("\n".join(rows) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("write", "where"),
+    [
+        (_class_folders, "an unlabeled/ folder beside train/ and test/"),
+        (_csv, "an unlabeled/ folder beside the CSV"),
+    ],
+)
+def test_no_unlabeled_pool_says_where_to_put_one(tmp_path, jpegs, write, where):
+    write(tmp_path / "data", jpegs)
+    data = load_dataset(tmp_path / "data")
+    with pytest.raises(DataError, match=f"found 0; put photos in {where}") as raised:
+        train_sgan(data, SGANConfig(epochs=1), tmp_path / "run")
+    assert "--method supervised" in str(raised.value)
+    assert not (tmp_path / "run").exists()
