@@ -52,7 +52,7 @@ from melanoma.checkpoint import (
     load_checkpoint,
     resolve_checkpoint_dir,
 )
-from melanoma.datasets import Dataset, dataset_from
+from melanoma.datasets import TEST_SPLIT_PLACES, Dataset, dataset_from
 from melanoma.errors import UserError
 from melanoma.evaluate import check_reproduces_scores
 from melanoma.folders import is_hidden
@@ -190,7 +190,9 @@ def run_benchmark(config: BenchConfig) -> BenchResult:
     check_reproduces_scores(checkpoint, dataset)
     test = dataset.test
     if test is None or len(set(test.labels.tolist()) - {-1}) < 2:
-        raise UserError("the data set has no labeled test split with both classes")
+        raise UserError(
+            f"the data set has no labeled test split with both classes ({TEST_SPLIT_PLACES})"
+        )
     labels = test.labels.numpy()
     rounds = split_runs(config.timing.runs, config.timing.rounds)
     steps = (1 + len(artifacts)) * (1 + len(config.threads) * len(rounds))

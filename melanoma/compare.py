@@ -33,7 +33,7 @@ from melanoma.checkpoint import (
     load_checkpoint,
     read_meta,
 )
-from melanoma.datasets import Dataset
+from melanoma.datasets import TEST_SPLIT_PLACES, Dataset
 from melanoma.errors import UserError
 from melanoma.evaluate import evaluate_checkpoint
 from melanoma.inference import predict_probs
@@ -109,7 +109,7 @@ def compare(
 ) -> dict:
     """Train what is missing, evaluate every model on test, write results.{json,md} and roc.png."""
     if dataset.test is None:
-        raise DataError(f"{dataset.source}: compare needs a test split")
+        raise DataError(f"{dataset.source}: compare needs a test split ({TEST_SPLIT_PLACES})")
     _refuse_repeats_and_strings(methods=methods, seeds=seeds)
     for method in methods:
         method_config(method, 0)  # validates the name before hours of training

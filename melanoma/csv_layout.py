@@ -10,6 +10,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from melanoma.errors import listing
@@ -36,18 +37,61 @@ def find_csvs(source: FileSource) -> list[str]:
     return [n for n in source.names if n.lower().endswith(".csv") and not is_hidden(n)]
 
 
-def read_csv_labels(source: FileSource, csvs: list[str]) -> tuple[str, list[str], list[int]]:
-    """(the CSV's name, image names in the source, labels) from the CSV that labels the
-    images. Images in an unlabeled/ folder beside the CSV are not its to label."""
+@dataclass(frozen=True)
+class CsvLabels:
+    """What a CSV layout labels: the manifest's images and, from a test.csv beside it that
+    has a target column, the test split's (ISIC 2020's test.csv has none: no test split)."""
+
+    csv_name: str
+    names: list[str]
+    labels: list[int]
+    test_csv: str | None = None
+    test_names: list[str] = field(default_factory=list)
+    test_labels: list[int] = field(default_factory=list)
+
+
+def read_csv_labels(source: FileSource, csvs: list[str]) -> CsvLabels:
+    """The CSV that labels the images, and a labelled test.csv beside it. Images in an
+    unlabeled/ folder beside the CSV are not its to label."""
     tables = {name: _csv_rows(source, name) for name in csvs}  # rows: of the one picked
     csv_name = _pick_manifest(source, tables)
-    header, rows = tables[csv_name]
+    unlabeled = _unlabeled_prefix(csv_name)
+    by_tail = _images_by_tail(source, skip=unlabeled)
+    first_line: dict[str, tuple[str, int]] = {}  # image: the CSV and line that listed it
+    names, labels = _labeled_rows(source, csv_name, tables[csv_name], by_tail, first_line)
+    result = CsvLabels(csv_name, names, labels)
+    test_csv = _test_csv_beside(tables, csv_name)
+    if test_csv is not None:
+        test = _labeled_rows(source, test_csv, tables[test_csv], by_tail, first_line)
+        result = CsvLabels(csv_name, names, labels, test_csv, *test)
+    _warn_unlisted(source, csv_name, set(first_line), unlabeled)
+    return result
+
+
+def _test_csv_beside(tables: dict[str, tuple[list[str], Iterator]], csv_name: str) -> str | None:
+    """test.csv in the manifest's folder, if it has image and target columns: it was read
+    by no one, so its labelled images went unremarked into the unlisted warning."""
+    for name, (header, _) in tables.items():
+        beside = folder_of(name) == folder_of(csv_name) and name != csv_name
+        if beside and PurePosixPath(name).name.lower() == "test.csv" and _has_columns(header):
+            return name
+    return None
+
+
+def _labeled_rows(
+    source: FileSource,
+    csv_name: str,
+    table: tuple[list[str], Iterator],
+    by_tail: dict[tuple[str, ...], list[str]],
+    first_line: dict[str, tuple[str, int]],
+) -> tuple[list[str], list[int]]:
+    """(image names in the source, labels) of one CSV's rows; an image another row (of this
+    or an earlier CSV) listed is refused: in train and test both, it would leak."""
+    header, rows = table
     where = source.describe(csv_name)
     image_col = _pick_column(header, IMAGE_COLUMNS, "image", where)
     target_col = _pick_column(header, TARGET_COLUMNS, "target", where)
-    unlabeled = _unlabeled_prefix(csv_name)
-    by_tail = _images_by_tail(source, skip=unlabeled)
-    names, labels, first_line = [], [], {}
+    names, labels = [], []
     for line, row in rows:
         image, target = (row.get(image_col) or "").strip(), (row.get(target_col) or "").strip()
         if target.lower() not in TARGET_VALUES:  # ISIC 2017 ground truth writes 0.0/1.0
@@ -57,17 +101,15 @@ def read_csv_labels(source: FileSource, csvs: list[str]) -> tuple[str, list[str]
             )
         found = _find_image(image, by_tail, f"{where}:{line}", source)
         if found in first_line:  # a second copy would land in another fold and leak into CV
-            raise DataError(
-                f"{where}:{line}: image {image!r} is listed again (first on line "
-                f"{first_line[found]})"
-            )
-        first_line[found] = line
+            first_where, first = first_line[found]
+            on = f"line {first}" if first_where == where else f"{first_where}:{first}"
+            raise DataError(f"{where}:{line}: image {image!r} is listed again (first on {on})")
+        first_line[found] = (where, line)
         names.append(found)
         labels.append(TARGET_VALUES[target.lower()])
     if not names:
         raise DataError(f"{where}: CSV lists no images")
-    _warn_unlisted(source, csv_name, set(names), unlabeled)
-    return csv_name, names, labels
+    return names, labels
 
 
 def _unlabeled_prefix(csv_name: str) -> str:

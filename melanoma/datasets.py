@@ -48,6 +48,10 @@ ARCHIVE_NAME = "MelanomaDetection.zip"
 POSITIVE_DIRS = ("malignant", "melanoma")
 NEGATIVE_DIRS = ("benign",)
 LABELED_NAME = re.compile(r"^(\d+)_(.+)$")
+# Where each layout keeps its test split, for the commands that need one.
+TEST_SPLIT_PLACES = (
+    "a test/ folder beside labeled/ or train/, or a test.csv with a target column beside train.csv"
+)
 
 
 @dataclass(frozen=True)
@@ -371,12 +375,18 @@ def _warn_outside_class_folders(source: FileSource, folder: str) -> None:
 
 
 def _load_csv(source: FileSource, dirs: set[str], csvs: list[str]) -> Dataset:
-    """The images a CSV labels, and an optional unlabeled/ beside it for the SGAN."""
-    csv_name, names, labels = read_csv_labels(source, csvs)
-    labeled = _require_both_classes(_stack(source, names, labels), source.describe(csv_name))
-    unlabeled_dir = child(source, dirs, folder_of(csv_name), "unlabeled")
+    """The images a CSV labels, those a labelled test.csv beside it labels as the test
+    split, and an optional unlabeled/ beside it for the SGAN."""
+    read = read_csv_labels(source, csvs)
+    labeled = _stack(source, read.names, read.labels)
+    labeled = _require_both_classes(labeled, source.describe(read.csv_name))
+    test = None
+    if read.test_csv is not None:
+        test = _stack(source, read.test_names, read.test_labels)
+        test = _require_both_classes(test, source.describe(read.test_csv))
+    unlabeled_dir = child(source, dirs, folder_of(read.csv_name), "unlabeled")
     unlabeled, skipped = _load_unlabeled(source, unlabeled_dir)
-    return Dataset(labeled, None, unlabeled, "csv", str(source.path), skipped)
+    return Dataset(labeled, test, unlabeled, "csv", str(source.path), skipped)
 
 
 def _load_class_folders(source: FileSource, dirs: set[str], root: str) -> Dataset:

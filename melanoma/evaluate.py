@@ -18,7 +18,7 @@ from melanoma.checkpoint import (
     checkpoint_sha256,
     load_checkpoint,
 )
-from melanoma.datasets import Dataset, Split, load_dataset
+from melanoma.datasets import TEST_SPLIT_PLACES, Dataset, Split, load_dataset
 from melanoma.errors import UserError, on_one_line
 from melanoma.inference import predict_probs
 from melanoma.metrics import evaluation_report
@@ -44,8 +44,8 @@ def pick_split(dataset: Dataset, name: str, checkpoint: Checkpoint) -> Split:
     if name == "test":
         if dataset.test is None:
             raise UserError(
-                f"{dataset.source}: this data set has no test split (a test/ folder beside "
-                "train/, or the liveProject layout); --split labeled scores its labeled images"
+                f"{dataset.source}: this data set has no test split ({TEST_SPLIT_PLACES}); "
+                "--split labeled scores its labeled images"
             )
         return dataset.test
     if name == "val":
