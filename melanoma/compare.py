@@ -112,7 +112,11 @@ def compare(
         raise DataError(f"{dataset.source}: compare needs a test split ({TEST_SPLIT_PLACES})")
     _refuse_repeats_and_strings(methods=methods, seeds=seeds)
     for method in methods:
-        method_config(method, 0)  # validates the name before hours of training
+        config = method_config(method, 0)  # validates the name before hours of training
+        if trainer_of(method) == "sgan":  # not after the supervised seeds have trained
+            from melanoma.train_sgan import check_unlabeled_pool  # the SGAN's stack, if used
+
+            check_unlabeled_pool(dataset, config)
     out_dir = Path(out_dir)
     runs, probs = [], {}
     labels = dataset.test.labels.numpy()

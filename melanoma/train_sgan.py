@@ -140,6 +140,17 @@ UNLABELED_FOLDER = {
 }
 
 
+def check_unlabeled_pool(dataset: Dataset, config: SGANConfig) -> None:
+    """Refuse a data set whose unlabeled pool is smaller than one batch (or missing)."""
+    if dataset.unlabeled is None or len(dataset.unlabeled) < config.batch_size:
+        found = 0 if dataset.unlabeled is None else len(dataset.unlabeled)
+        where = UNLABELED_FOLDER.get(dataset.layout, "an unlabeled/ folder")
+        raise DataError(
+            f"{dataset.source}: the SGAN needs at least {config.batch_size} unlabeled images "
+            f"(one batch), found {found}; put photos in {where}, or use the supervised method"
+        )
+
+
 @own_rng
 def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool = False) -> Path:
     """Train the SGAN, select on validation AUC, save the deployable classifier as a checkpoint.
@@ -147,13 +158,7 @@ def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool
     Raises TrainingInterrupted on Ctrl-C after saving OUT/resume.pt, and
     DivergenceError (writing no checkpoint) if training keeps diverging.
     """
-    if dataset.unlabeled is None or len(dataset.unlabeled) < config.batch_size:
-        found = 0 if dataset.unlabeled is None else len(dataset.unlabeled)
-        where = UNLABELED_FOLDER.get(dataset.layout, "an unlabeled/ folder")
-        raise DataError(
-            f"{dataset.source}: the SGAN needs at least {config.batch_size} unlabeled images "
-            f"(one batch), found {found}; put photos in {where}, or train --method supervised"
-        )
+    check_unlabeled_pool(dataset, config)
     out_dir = Path(out_dir)
     rng, train, val, mean, std = seeded_split(dataset, config)
     steps = config.epochs * (len(dataset.unlabeled) // config.batch_size)

@@ -2,6 +2,7 @@
 
 import pytest
 
+from melanoma.compare import compare
 from melanoma.datasets import load_dataset
 from melanoma.sources import DataError
 from melanoma.train_sgan import SGANConfig, train_sgan
@@ -37,5 +38,14 @@ def test_no_unlabeled_pool_says_where_to_put_one(tmp_path, jpegs, write, where):
     data = load_dataset(tmp_path / "data")
     with pytest.raises(DataError, match=f"found 0; put photos in {where}") as raised:
         train_sgan(data, SGANConfig(epochs=1), tmp_path / "run")
-    assert "--method supervised" in str(raised.value)
+    assert "or use the supervised method" in str(raised.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_compare_refuses_a_data_set_without_a_pool_before_training_anything(tmp_path, jpegs):
+    # it trained every supervised seed first, then stopped at the SGAN with nothing to show
+    _class_folders(tmp_path / "data", jpegs)
+    data = load_dataset(tmp_path / "data")
+    with pytest.raises(DataError, match="the SGAN needs at least 64 unlabeled images"):
+        compare(data, tmp_path / "out", methods=("supervised", "sgan"), seeds=(0,), epochs=1)
+    assert not (tmp_path / "out").exists()
