@@ -4,7 +4,8 @@
 2. class folders: benign/ and malignant/ (or melanoma/), optionally under train/ and test/,
    with an optional unlabeled/ beside them.
 3. CSV manifest: a .csv with an image column and a target column, images anywhere below it
-   (melanoma/csv_layout.py), with an optional unlabeled/ beside it.
+   (melanoma/csv_layout.py), a test.csv beside it with a target column as the test split,
+   and an optional unlabeled/ beside it.
 
 Folder names match in any letter case. Anything that would make an image count twice
 (a repeated CSV row, one liveProject index in two files) is refused, as are two data sets
