@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 
 from melanoma import atomic, strict_json
-from melanoma.atomic import as_text_cell, atomic_path, write_utf8
+from melanoma.atomic import as_text_cell, as_text_value, atomic_path, write_utf8
 from melanoma.benchmarks.gate import target_text
 from melanoma.benchmarks.macs import gmacs_per_s
 from melanoma.benchmarks.subjects import Subject
@@ -113,8 +113,11 @@ CSV_COLUMNS = (
 def csv_record(row: dict) -> dict:
     """A row flattened to CSV_COLUMNS (latency keys as p50_ms..., AUC CI as two columns)."""
     flat = {key: row.get(key) for key in CSV_COLUMNS}
-    flat["name"] = as_text_cell(row["name"])  # a file's: never a formula to a spreadsheet
     flat["reasons"] = "; ".join(row["reasons"])
+    # Never a formula to a spreadsheet: a manifest from elsewhere spells the precision and
+    # the threshold's name (and reasons quote it); the name is a file's, kept one.
+    flat = {key: as_text_value(v) if isinstance(v, str) else v for key, v in flat.items()}
+    flat["name"] = as_text_cell(row["name"])
     auc_ci = row["ci"]["auc"] or [None, None]
     flat["auc_ci_low"], flat["auc_ci_high"] = auc_ci
     for key in ("p50", "p90", "p99", "mean"):

@@ -149,8 +149,16 @@ def as_text_cell(path: str) -> str:
     """A relative path that a spreadsheet would take for a formula, written as ./path: the
     same file to every program that opens it, and text to the spreadsheet. (Quoting it
     with a ' instead, as OWASP suggests, would name a file that is not there.) For the
-    path columns of predict's CSV and the benchmark's report.csv."""
+    path columns of predict's CSV and the benchmark's report.csv; as_text_value for the rest."""
     return f"{os.curdir}{os.sep}{path}" if path.startswith(FORMULA_STARTS) else path
+
+
+def as_text_value(text: str) -> str:
+    """A text cell that is not a path (a threshold's name or an artifact's precision, as a
+    foreign manifest or checkpoint spells it) that a spreadsheet would take for a formula,
+    written with OWASP's leading ': text to the spreadsheet, and there is no file to name.
+    For every other text column of predict's CSV and the benchmark's report.csv."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def write_csv(path: Path, header: Iterable, rows: Iterable) -> None:

