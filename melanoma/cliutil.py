@@ -134,8 +134,10 @@ def _run(command: click.Command) -> NoReturn:
 
 def one_line_message(err: click.ClickException, command: click.Command | None = None) -> str:
     """click's message on one line, pointing at --help, instead of its Usage/Try/Error block:
-    every bad input, flags included, gets one line that names the problem."""
-    message = " ".join(err.format_message().split()) + misplaced_option_hint(err)
+    every bad input, flags included, gets one line that names the problem. A value or
+    argument it quotes (click's extra arguments, our unknown methods) is the user's: its
+    terminal escapes and bidi overrides shown as escapes, as in every other error."""
+    message = on_one_line(" ".join(err.format_message().split())) + misplaced_option_hint(err)
     if not isinstance(err, click.UsageError):
         return message
     ctx = getattr(err, "ctx", None)

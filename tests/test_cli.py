@@ -126,6 +126,14 @@ def test_wrong_flags_are_one_line_exit_2(melanoma, assert_one_line_error, args, 
     assert_one_line_error(result, "error: ", *fragments)
 
 
+def test_a_bad_flag_value_is_shown_with_its_escapes(melanoma, assert_one_line_error):
+    """An unknown --methods name was echoed as typed: its OSC escape set the terminal's
+    title and its U+202E reversed the rest of the line (click strips only CSI, off a tty)."""
+    result = melanoma("compare", "--methods", "x\x1b]0;pwned\x07\u202ey")
+    line = assert_one_line_error(result, "unknown method(s) x\\x1b]0;pwned\\x07\\u202ey;")
+    assert not set(line) & {"\x1b", "\x07", "\u202e"}
+
+
 def test_bare_group_still_shows_help(melanoma):
     result = melanoma()
     assert result.returncode == 2 and "Commands:" in result.stderr and "train" in result.stderr

@@ -80,6 +80,16 @@ def test_bad_flags_are_one_line_exit_2_naming_help(monkeypatch, capsys, args, fr
     assert line.endswith("(see 'tool --help')")  # the program as it was started (argv[0])
 
 
+def test_a_bad_flag_value_or_argument_cannot_run_a_terminal_escape(monkeypatch, capsys):
+    """click quotes an extra argument as typed: on a terminal 'x\x1b[2K' erased the line
+    (off one, click strips only that CSI kind), and a U+202E showed the rest of the error
+    reversed. Shown as escapes, as UserError's are."""
+    code, err = run_script(monkeypatch, capsys, succeed, "x\x1b[2K\u202ey")
+    (line,) = err.splitlines()
+    assert code == EXIT_USAGE and "argument (x\\x1b[2K\\u202ey)" in line, line
+    assert not set(line) & {"\x1b", "\u202e"} and line.endswith("(see 'tool --help')")
+
+
 def test_good_flags_reach_the_command_and_exit_0(monkeypatch, capsys):
     seen = []
 
