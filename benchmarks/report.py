@@ -247,7 +247,10 @@ def stability_table(rows: list[dict]) -> str:
 
 
 def _md_row(cells: list[str]) -> str:
-    return "| " + " | ".join(on_one_line(c).replace("|", "\\|") for c in cells) + " |"
+    # Backslashes first: a name's own one before a | (a\|b, written a\\|b) escaped the
+    # escape, and that | split the cell. on_one_line's \n reads the same either way.
+    escaped = (on_one_line(c).replace("\\", "\\\\").replace("|", "\\|") for c in cells)
+    return "| " + " | ".join(escaped) + " |"
 
 
 def markdown_table(rows: list[dict]) -> str:

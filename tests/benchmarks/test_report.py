@@ -5,6 +5,7 @@ import dataclasses
 import json
 import os
 import re
+import string
 from pathlib import Path
 
 import pytest
@@ -295,6 +296,38 @@ def test_an_artifact_name_cannot_add_lines_or_terminal_escapes_to_a_report(repor
     assert "\x1b" not in text + shown
     assert "x\\n\\n## Gate\\n\\npassed\\n\\n<!--\\x1b[2K.onnx" in shown
     assert len(shown.splitlines()) == len(text_table(report["artifacts"]).splitlines()) + 2
+
+
+def markdown_cells(line: str) -> list[str]:
+    """A Markdown table row's cells as a renderer reads them: a backslash escapes the
+    punctuation after it (CommonMark), and only an unescaped | ends a cell."""
+    cells, cell, chars = [], "", iter(line.strip().removeprefix("|").removesuffix("|"))
+    for char in chars:
+        if char == "\\":
+            after = next(chars, "")
+            cell += after if after and after in string.punctuation else char + after
+        elif char == "|":
+            cells, cell = [*cells, cell.strip()], ""
+        else:
+            cell += char
+    return [*cells, cell.strip()]
+
+
+def test_a_backslash_before_a_bar_in_a_name_stays_in_its_markdown_cell(report):
+    r"""An artifact named 'a\|b.onnx' was written 'a\\|b.onnx' into report.md: the name's
+    backslash escaped the one added before |, which then split the row into one cell more
+    than the header has, shifting every figure after it."""
+    name = "a\\|b\\\\|c\\x.onnx"
+    rows = [{**row, "name": name} if row["name"] == "m-onnx-fp32.onnx" else row
+            for row in report["artifacts"]]  # fmt: skip
+    lines = markdown_report({**report, "artifacts": rows}).splitlines()
+    before = markdown_report(report).splitlines()  # the same lines, with the plain name
+    assert len(lines) == len(before)
+    table = [(markdown_cells(a), markdown_cells(b)) for a, b in zip(lines, before, strict=True)
+             if a.startswith("| a\\")]  # fmt: skip
+    assert len(table) == 5  # the main and by-round tables at 1 and 2 threads, accuracy once
+    assert all(len(cells) == len(plain) and cells[0] == name for cells, plain in table)
+    assert all(cells[1:] == plain[1:] for cells, plain in table)  # each figure in its column
 
 
 def test_the_reference_checkpoints_licence_cannot_add_lines_to_a_report(report):
