@@ -256,7 +256,7 @@ def _summary(report: dict, out_dir: Path) -> str:
     if machine["load_average_1m"] is not None:
         head += f"; load average {machine['load_average_1m']:.2f} at start"
     # acc, agree% and the gate all depend on it, and it is the manifests' unless --threshold
-    decided = f"decisions at the {report['config']['threshold_name']} threshold"
+    decided = on_one_line(f"decisions at the {report['config']['threshold_name']} threshold")
     targets = [f"target: {target_text(t)}" for t in report["targets"]]
     table = text_table(report["artifacts"])
     return "\n".join([head, decided, table, *targets, f"wrote {out_dir}/"])

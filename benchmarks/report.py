@@ -308,8 +308,11 @@ def markdown_report(report: dict, plots: bool = True) -> str:
         *[f"- {note}" for note in _status_notes(report["artifacts"])],
         *[f"- {note}" for note in preemption_notes(report["artifacts"])],
         "",
-        f"## Accuracy on the test split, 95% bootstrap CIs ({report['config']['threshold_name']} "
-        "threshold)",
+        # the threshold's name as the manifests spell it: float() reads sensitivity_0.90\n
+        on_one_line(
+            "## Accuracy on the test split, 95% bootstrap CIs "
+            f"({report['config']['threshold_name']} threshold)"
+        ),
         "",
         accuracy_table(report["artifacts"]),
         "",

@@ -80,6 +80,19 @@ def test_the_report_on_stdout_is_ascii_json(bench_main, report, monkeypatch, tmp
     assert "✅" in {row["status_symbol"] for row in json.loads(result.stdout)["artifacts"]}
 
 
+def test_a_threshold_name_ending_in_a_line_break_stays_on_its_line(
+    bench_main, report, monkeypatch, tmp_path
+):
+    """float() reads 'sensitivity_0.90\\r\\n', so a checkpoint naming its threshold so passes
+    every check, and its manifests carry the name: the summary's line broke at it."""
+    name = "sensitivity_0.90\r\n"
+    renamed = {**report, "config": {**report["config"], "threshold_name": name}}
+    monkeypatch.setattr("melanoma.benchmarks.api.benchmark", lambda *args: renamed)
+    result = bench_main("--artifacts", tmp_path, "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "decisions at the sensitivity_0.90\\r\\n threshold\n" in result.stdout
+
+
 def test_tampered_manifest_exits_2(bench_main, assert_one_line_error, artifacts_copy,
                                    export_source, tmp_path):  # fmt: skip
     with (artifacts_copy / "quick-cnn-onnx-int8.onnx").open("ab") as handle:

@@ -330,6 +330,16 @@ def test_a_backslash_before_a_bar_in_a_name_stays_in_its_markdown_cell(report):
     assert all(cells[1:] == plain[1:] for cells, plain in table)  # each figure in its column
 
 
+def test_a_threshold_name_ending_in_line_breaks_keeps_the_accuracy_heading_whole(report):
+    """float() reads 'sensitivity_0.90\\r\\n', so a checkpoint's metadata.json that names its
+    threshold so passes every check and its manifests carry the name: report.md's accuracy
+    heading ended there, and ' threshold)' stood on a line of its own."""
+    name = "sensitivity_0.90\r\n"
+    text = markdown_report({**report, "config": {**report["config"], "threshold_name": name}})
+    assert len(text.splitlines()) == len(markdown_report(report).splitlines())
+    assert "CIs (sensitivity_0.90\\r\\n threshold)\n" in text
+
+
 def test_the_reference_checkpoints_licence_cannot_add_lines_to_a_report(report):
     """A colleague's checkpoint (--reference DIR) with a licence of 'CC-BY-4.0\\n\\n## Gate
     \\n\\npassed' in its metadata.json (any non-blank string reads) wrote a gate of its own
