@@ -25,13 +25,13 @@ from pathlib import Path, PurePosixPath
 
 import torch
 
+from melanoma.class_folders import NEGATIVE_DIRS, POSITIVE_DIRS, class_folders, find_class_root
 from melanoma.csv_layout import find_csvs, read_csv_labels
 from melanoma.errors import listing
 from melanoma.folders import (
     child,
     directories,
     folder_of,
-    inside,
     is_hidden,
     is_image_name,
     join,
@@ -46,8 +46,6 @@ log = logging.getLogger(__name__)
 
 DATA_ENV = "MELANOMA_DATA"
 ARCHIVE_NAME = "MelanomaDetection.zip"
-POSITIVE_DIRS = ("malignant", "melanoma")
-NEGATIVE_DIRS = ("benign",)
 LABELED_NAME = re.compile(r"^(\d+)_(.+)$")
 # Where each layout keeps its test split, for the commands that need one.
 TEST_SPLIT_PLACES = (
@@ -158,13 +156,13 @@ def _load_layout(source: FileSource) -> Dataset:
     live_root = _find_root(source, dirs, "labeled")
     if live_root is not None and (not csvs or _named_liveproject(source, dirs, live_root)):
         return _load_liveproject(source, dirs, live_root)
-    class_root = _find_class_root(source, dirs)
+    class_root = find_class_root(source, dirs)
     if class_root is not None:
         if csvs:  # the folders win; a train.csv that disagrees with them is not read
             log.warning(
                 "%s: labels from the class folders; not reading %s", source.path, listing(csvs)
             )
-        return _load_class_folders(source, dirs, class_root)
+        return _loadclass_folders(source, dirs, class_root)
     if csvs:
         return _load_csv(source, dirs, csvs)
     live_root = _find_root(source, dirs, "unlabeled")
@@ -193,58 +191,6 @@ def _named_liveproject(source: FileSource, dirs: set[str], root: str) -> bool:
         for n in source.names
         if n.startswith(prefix) and is_image_name(n)
     )
-
-
-def _class_folders(source: FileSource, dirs: set[str], folder: str | None) -> dict[int, str]:
-    """{label: class folder} directly in `folder`; malignant/ and melanoma/ are one class."""
-    if folder is None:
-        return {}
-    found = {}
-    for label, names in ((0, NEGATIVE_DIRS), (1, POSITIVE_DIRS)):
-        matches = [c for c in (child(source, dirs, folder, n) for n in names) if c is not None]
-        # ~/data/melanoma/train/benign/: a data set's own folder named melanoma/, not a class
-        matches = [c for c in matches if not _holds_class_layout(source, dirs, c)]
-        if len(matches) > 1:
-            raise DataError(
-                f"{' and '.join(source.describe(m) for m in matches)}: both name the melanoma "
-                "class; keep one (or merge them)"
-            )
-        if matches:
-            found[label] = matches[0]
-    return found
-
-
-def _holds_class_layout(source: FileSource, dirs: set[str], folder: str) -> bool:
-    names = ("train", "test", *NEGATIVE_DIRS, *POSITIVE_DIRS)
-    return any(child(source, dirs, folder, name) is not None for name in names)
-
-
-def _find_class_root(source: FileSource, dirs: set[str]) -> str | None:
-    """The shallowest folder with class folders in it or in its train/."""
-    roots: list[str] = []
-    for root in shallowest_first(dirs):
-        if roots and inside(root, roots[0]):
-            continue
-        if _class_folders(source, dirs, root) or _class_folders(
-            source, dirs, child(source, dirs, root, "train")
-        ):
-            roots.append(root)
-        if roots:  # the checks below only say why no root was found
-            continue
-        test = child(source, dirs, root, "test")
-        if _class_folders(source, dirs, test):
-            # Else test/ would become the labeled split and "no test split" follow.
-            raise DataError(
-                f"{source.describe(test)}: class folders under test/ with no train/ beside "
-                "them; add train/, or move the class folders up to use them as one split"
-            )
-        holders = [d for d in subfolders(dirs, root) if _class_folders(source, dirs, d)]
-        if len(holders) > 1:  # e.g. Training/ and Testing/: which one trains is a guess
-            raise DataError(
-                f"{', '.join(source.describe(d) for d in holders)}: class folders in several "
-                "folders; name the training one train/ and the test one test/"
-            )
-    return one_data_set(source, roots)
 
 
 def _images_in(source: FileSource, folder: str) -> list[str]:
@@ -345,7 +291,7 @@ def _load_liveproject(source: FileSource, dirs: set[str], root: str) -> Dataset:
 def _class_split(source: FileSource, dirs: set[str], folder: str, also_read=()) -> Split:
     """benign/ and malignant/ (or melanoma/) in `folder`; `also_read`: its other subfolders
     that the layout reads as other splits."""
-    classes = _class_folders(source, dirs, folder)
+    classes = class_folders(source, dirs, folder)
     names, labels = [], []
     for label, wanted in ((0, NEGATIVE_DIRS), (1, POSITIVE_DIRS)):
         found = _images_in(source, classes[label]) if label in classes else []
@@ -360,11 +306,11 @@ def _class_split(source: FileSource, dirs: set[str], folder: str, also_read=()) 
         labels += [label] * len(found)
     unused = [d for d in subfolders(dirs, folder) if d not in (*classes.values(), *also_read)]
     _warn_unused_folders(source, unused, "class folders are benign/, malignant/ or melanoma/")
-    _warn_outside_class_folders(source, folder)
+    _warn_outsideclass_folders(source, folder)
     return _stack(source, names, labels)
 
 
-def _warn_outside_class_folders(source: FileSource, folder: str) -> None:
+def _warn_outsideclass_folders(source: FileSource, folder: str) -> None:
     """Photos beside the class folders have no class; left out, but not unremarked."""
     stray = [n for n in source.names if folder_of(n) == folder and is_image_name(n)]
     if stray:
@@ -390,13 +336,13 @@ def _load_csv(source: FileSource, dirs: set[str], csvs: list[str]) -> Dataset:
     return Dataset(labeled, test, unlabeled, "csv", str(source.path), skipped)
 
 
-def _load_class_folders(source: FileSource, dirs: set[str], root: str) -> Dataset:
+def _loadclass_folders(source: FileSource, dirs: set[str], root: str) -> Dataset:
     """Class folders in train/ (else in root itself), in test/ if it has them, and an
     optional unlabeled/ of plain images for the SGAN."""
     train = child(source, dirs, root, "train")
     test = child(source, dirs, root, "test")
     unlabeled_dir = child(source, dirs, root, "unlabeled")
-    if not _class_folders(source, dirs, test):
+    if not class_folders(source, dirs, test):
         test = None
     if train is not None:
         labeled = _class_split(source, dirs, train)

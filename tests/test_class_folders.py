@@ -1,4 +1,5 @@
-"""Where the class-folder layout starts: a data set's own folder may be named like a class."""
+"""melanoma/class_folders.py: where the class-folder layout starts; a data set's own folder may
+be named like a class."""
 
 import zipfile
 
