@@ -101,7 +101,8 @@ def _path_from(path: str | os.PathLike, report_dir: Path | None) -> str:
     if report_dir is None:
         return absolute
     try:
-        return os.path.relpath(absolute, os.path.abspath(report_dir))
+        # with / on Windows too, as the artifact rows and report.csv write paths
+        return Path(os.path.relpath(absolute, os.path.abspath(report_dir))).as_posix()
     except ValueError:  # on another drive (Windows): no relative path leads there
         return absolute
 

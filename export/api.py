@@ -30,6 +30,7 @@ from melanoma.atomic import (
     output_dir,
     refuse_non_utf8_name,
     waiting_for,
+    write_utf8,
 )
 from melanoma.checkpoint import (
     checkpoint_sha256,
@@ -287,7 +288,7 @@ def _export_one(module: ModuleType, precision: str, source: Source | None, conte
             manifest = _manifest(module, precision, name, temp, info, verification, source, context)
             if not verification.passed:
                 raise ExportError(verify.describe_failure(out, verification))
-            manifest_temp.write_text(manifest.to_json())
+            write_utf8(manifest_temp, manifest.to_json())
     except ExportError as err:
         # Checks inside export() name the temp path; the note must name the artifact.
         note = str(err) if str(err).startswith(str(out)) else f"{out}: {err}"

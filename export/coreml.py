@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from melanoma.atomic import write_utf8
 from melanoma.errors import first_line
 from melanoma.export.base import (
     INPUT_NAME,
@@ -183,7 +184,7 @@ def _same_bytes_for_the_same_model(package: Path) -> None:
     manifest["itemInfoEntries"] = {new_ids[old]: item for old, item in items.items()}
     manifest["rootModelIdentifier"] = new_ids[manifest["rootModelIdentifier"]]
     # the layout coremltools writes: 4-space indent, keys sorted, a final newline
-    (package / "Manifest.json").write_text(json.dumps(manifest, indent=4, sort_keys=True) + "\n")
+    write_utf8(package / "Manifest.json", json.dumps(manifest, indent=4, sort_keys=True) + "\n")
 
 
 def _umask_modes(scratch: Path) -> dict[bool, int]:

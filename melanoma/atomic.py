@@ -135,8 +135,9 @@ def write_utf8(path: Path, text: str) -> None:
     """`text` into `path` (not atomically: give it a temp path) as UTF-8, as write_csv does.
     In the locale's encoding a report's ✅ or ± failed where that is not UTF-8 (Windows'
     cp1252, PYTHONUTF8=0 under LC_ALL=C); a file name that is not UTF-8 (Python holds its
-    bytes as surrogates) failed even where it is."""
-    path.write_text(text, encoding="utf-8", errors="surrogateescape")
+    bytes as surrogates) failed even where it is. Lines end in LF on every system: Windows'
+    text mode wrote CRLF, and a metadata.json's bytes are part of its checkpoint's sha256."""
+    path.write_text(text, encoding="utf-8", errors="surrogateescape", newline="\n")
 
 
 # What spreadsheets take as the start of a formula (OWASP's list for CSV injection): a photo
@@ -150,7 +151,7 @@ def as_text_cell(path: str) -> str:
     same file to every program that opens it, and text to the spreadsheet. (Quoting it
     with a ' instead, as OWASP suggests, would name a file that is not there.) For the
     path columns of predict's CSV and the benchmark's report.csv; as_text_value for the rest."""
-    return f"{os.curdir}{os.sep}{path}" if path.startswith(FORMULA_STARTS) else path
+    return f"./{path}" if path.startswith(FORMULA_STARTS) else path
 
 
 def as_text_value(text: str) -> str:

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from melanoma.architectures import build_model
-from melanoma.atomic import atomic_path
+from melanoma.atomic import atomic_path, write_utf8
 from melanoma.config_checks import ConfigError
 from melanoma.errors import UserError, first_line
 from melanoma.methods import TRAINERS as RECORDED_METHODS
@@ -177,7 +177,7 @@ def save_checkpoint(out_dir: Path, model: nn.Module, meta: CheckpointMeta) -> Pa
         created_utc=meta.created_utc or utc_now(),
     )
     with atomic_path(out_dir / METADATA) as temp:
-        temp.write_text(json.dumps(dataclasses.asdict(full), indent=2) + "\n")
+        write_utf8(temp, json.dumps(dataclasses.asdict(full), indent=2) + "\n")
     return out_dir
 
 

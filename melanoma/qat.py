@@ -27,7 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from melanoma import config_checks as checks
-from melanoma.atomic import atomic_paths, output_dir
+from melanoma.atomic import atomic_paths, output_dir, write_utf8
 from melanoma.augment import AugmentConfig
 from melanoma.checkpoint import (
     METADATA,
@@ -228,7 +228,7 @@ def qat_finetune(
             _save_program(program, program_temp)
             splits = (train, val, dataset.unlabeled)
             qat_meta = _qat_meta(checkpoint, program, splits, config, program_temp, source)
-            meta_temp.write_text(json.dumps(asdict(qat_meta), indent=2) + "\n")
+            write_utf8(meta_temp, json.dumps(asdict(qat_meta), indent=2) + "\n")
     return out_dir
 
 
