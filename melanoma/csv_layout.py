@@ -91,6 +91,7 @@ def _labeled_rows(
     where = source.describe(csv_name)
     image_col = _pick_column(header, IMAGE_COLUMNS, "image", where)
     target_col = _pick_column(header, TARGET_COLUMNS, "target", where)
+    others = _other_target_columns(header, target_col)
     names, labels = [], []
     for line, row in rows:
         image, target = (row.get(image_col) or "").strip(), (row.get(target_col) or "").strip()
@@ -99,6 +100,7 @@ def _labeled_rows(
                 f"{where}:{line}: target column {target_col!r} holds {target!r}, "
                 "not 0/1 or benign/malignant"
             )
+        _refuse_disagreeing_targets(row, target_col, others, f"{where}:{line}")
         found = _find_image(image, by_tail, f"{where}:{line}", source)
         if found in first_line:  # a second copy would land in another fold and leak into CV
             first_where, first = first_line[found]
@@ -110,6 +112,26 @@ def _labeled_rows(
     if not names:
         raise DataError(f"{where}: CSV lists no images")
     return names, labels
+
+
+def _other_target_columns(header: list[str], target_col: str) -> list[str]:
+    """The target-named columns besides the one read: ISIC 2020's train.csv has both
+    `target` and `benign_malignant`."""
+    return [h for h in header if h != target_col and h.strip().lower() in TARGET_COLUMNS]
+
+
+def _refuse_disagreeing_targets(row: dict, target_col: str, others: list[str], at: str) -> None:
+    """A hand-edited row whose columns disagree (target 0, benign_malignant malignant) was
+    read by `target` alone: which one is right is the user's call, not ours. A column whose
+    value is no target (blank, a diagnosis) says nothing, so it is not compared."""
+    label = TARGET_VALUES[(row.get(target_col) or "").strip().lower()]
+    for column in others:
+        value = (row.get(column) or "").strip()
+        if TARGET_VALUES.get(value.lower(), label) != label:
+            raise DataError(
+                f"{at}: target column {target_col!r} holds {row[target_col].strip()!r} but "
+                f"{column!r} holds {value!r}; make them agree"
+            )
 
 
 def _unlabeled_prefix(csv_name: str) -> str:

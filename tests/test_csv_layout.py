@@ -301,3 +301,19 @@ def test_one_lookup_finds_what_matching_every_path_ending_finds():
             and csv_layout._ends_with(csv_layout._lower_suffix(PurePosixPath(n)), wanted)
         )
         assert sorted(set(by_tail.get(csv_layout._tail(wanted), ()))) == rule, value
+
+
+def test_csv_target_columns_that_disagree_are_refused(tmp_path, jpegs):
+    """ISIC 2020's train.csv states each label twice (target, benign_malignant); after a
+    hand edit of one, `target` silently won. A blank or non-target value is not compared."""
+    rows = ["image_name,target,benign_malignant"]
+    for i, data in enumerate(jpegs[0][:2] + jpegs[1][:2]):
+        (tmp_path / f"ISIC_{i}.jpg").write_bytes(data)
+        rows.append(f"ISIC_{i},{int(i < 2)},{['malignant', 'malignant', 'benign', ''][i]}")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    assert load_dataset(tmp_path).labeled.labels.tolist() == [1, 1, 0, 0]
+    rows[3] = "ISIC_2,0,Malignant"
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"train.csv:4: target column 'target' holds '0' but "
+                       r"'benign_malignant' holds 'Malignant'; make them agree"):  # fmt: skip
+        load_dataset(tmp_path)
