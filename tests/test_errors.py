@@ -53,3 +53,11 @@ def test_no_control_character_reaches_the_terminal():
         assert on_one_line(f"a{c}b").isprintable(), repr(c)
     assert on_one_line("z\x1bE\x1b[2K.jpg") == "z\\x1bE\\x1b[2K.jpg"
     assert on_one_line("café Ø 黑色素瘤.jpg") == "café Ø 黑色素瘤.jpg"
+
+
+def test_every_bidi_embedding_override_and_isolate_is_escaped():
+    """Not only U+202E: U+202D (LRO), U+2067 (RLI) and the rest reorder what follows them
+    on the terminal too, so a name holding any of them shows as its escape."""
+    bidi = [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]  # LRE..RLO, LRI..PDI
+    for c in map(chr, bidi):
+        assert on_one_line(f"a{c}b") == f"a\\u{ord(c):04x}b", repr(c)
