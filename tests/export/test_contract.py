@@ -192,3 +192,34 @@ def test_a_checkpoint_folder_whose_name_the_benchmark_would_refuse_is_refused(tm
     with pytest.raises(UserError, match=r"ck\\pt: a checkpoint folder named 'ck\\\\pt' "):
         export_checkpoint(config)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_bundled_checkpoint_names_its_artifacts_by_its_name_any_other_by_its_folder(
+    tmp_path, monkeypatch
+):
+    """reference-sgan's files are reference-sgan-*, as the README and the app name them, not
+    sgan-* after its folder; a folder given as '.' (exporting from inside it) is its name."""
+    from melanoma.export.contract import artifact_model_name
+
+    bundled = resolve_checkpoint_dir("reference-sgan")
+    assert artifact_model_name("reference-sgan", bundled) == "reference-sgan"
+    (tmp_path / "mine").mkdir()
+    monkeypatch.chdir(tmp_path / "mine")
+    assert artifact_model_name(".", resolve_checkpoint_dir(".")) == "mine"
+
+
+def test_the_default_threshold_is_the_one_asked_for_under_the_manifests_spelling():
+    """melanoma-export --threshold sensitivity_0.9: the manifests' default_threshold, which
+    the app decides at, is sensitivity_0.90, not the first one listed (youden)."""
+    from melanoma.errors import UserError
+    from melanoma.export.contract import default_threshold
+    from melanoma.manifest import Threshold
+
+    thresholds = [
+        Threshold("youden", 0.48, 0.81, 0.79),
+        Threshold("sensitivity_0.90", 0.26, 0.9, 0.6),
+    ]
+    assert default_threshold(thresholds, "sensitivity_0.9", "m") == thresholds[1]
+    assert default_threshold(thresholds, "youden", "m") == thresholds[0]
+    with pytest.raises(UserError, match=r"m has no threshold 'sensitivity_0.95' \(has: youden, "):
+        default_threshold(thresholds, "sensitivity_0.95", "m")
