@@ -6,6 +6,7 @@ import stat
 import pytest
 
 from melanoma.atomic import (
+    as_text_cell,
     atomic_path,
     atomic_paths,
     check_writable,
@@ -281,3 +282,11 @@ def test_a_fifo_or_device_named_as_the_output_is_refused_not_replaced(tmp_path):
         write_csv(tmp_path / "link.csv", ["a"], [[1]])
     assert stat.S_ISFIFO(fifo.stat().st_mode)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.csv", "out.csv"]
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_every_start_a_spreadsheet_takes_for_a_formula_is_written_as_a_relative_path(start):
+    """OWASP's list for CSV injection, tab and carriage return included (no test wrote a
+    name starting with CR before). A name with these characters later on stays as given."""
+    assert as_text_cell(f"{start}=1+1.jpg") == os.path.join(os.curdir, f"{start}=1+1.jpg")
+    assert as_text_cell(f"a{start}b.jpg") == f"a{start}b.jpg"
