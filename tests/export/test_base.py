@@ -80,8 +80,15 @@ def test_a_label_embeds_terms_and_origin_and_leaves_out_an_unstated_attribution(
     """Every format embeds the same keys; an attribution that was not stated is left out,
     not written as a string "None" an app would show as a credit."""
     stated = ArtifactLabel("m", "int8", "CC-BY-NC-4.0", "credit", "0" * 64, "m.pte.manifest.json")
+    assert stated.facts() == {  # each value under its own key, in LABEL_KEYS' order
+        "model_name": "m",
+        "precision": "int8",
+        "license": "CC-BY-NC-4.0",
+        "attribution": "credit",
+        "source_checkpoint_sha256": "0" * 64,
+        "manifest": "input contract and thresholds: m.pte.manifest.json",
+    }
     assert tuple(stated.facts()) == LABEL_KEYS
-    assert stated.facts()["manifest"] == "input contract and thresholds: m.pte.manifest.json"
     unstated = ArtifactLabel("m", "fp32", "not stated", None, "0" * 64, "m.pte.manifest.json")
     assert "attribution" not in unstated.facts()
     assert unstated.facts()["license"] == "not stated"
