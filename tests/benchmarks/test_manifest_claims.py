@@ -77,6 +77,27 @@ def test_a_file_embedding_another_licence_than_its_manifest_is_failed(bench_edit
     assert len(subject.reasons) == 1, subject.reasons  # the manifest itself is the checkpoint's
 
 
+def test_a_file_exported_before_files_embedded_their_licence_is_not_failed_for_it(
+    bench_edited, artifacts_copy
+):
+    """A .onnx of 2026-12-06 or earlier embeds nothing: its manifest states the licence, and
+    there is nothing in the file to contradict it."""
+    import onnx
+
+    from melanoma.manifest import sha256_of, size_of
+
+    path = artifacts_copy / ONNX
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    onnx.save(model, str(path))
+
+    def matching_file(data):
+        data["file"]["sha256"], data["file"]["size_bytes"] = sha256_of(path), size_of(path)
+
+    subject = bench_edited(ONNX, matching_file)
+    assert subject.status == "verified", subject.reasons
+
+
 def test_one_step_reworded_is_failed_naming_that_step_only(bench_edited):
     """As an artifact exported before a step's sentence was corrected reads: the reason
     names the one sentence that changed and says to re-export, not all nine."""
