@@ -14,6 +14,7 @@ from melanoma.sources import (
     FileSource,
     read_file,
     read_small_text,
+    torch_zip_refusal,
 )
 
 
@@ -180,6 +181,21 @@ def test_a_member_too_large_to_be_an_image_is_refused_before_it_is_read(tmp_path
     assert archive.stat().st_size < 2_000_000
     with pytest.raises(DataError, match=r"bomb.zip:unlabeled/1.jpg: \d+ bytes, over the"):
         FileSource(archive).read("unlabeled/1.jpg")
+
+
+def test_a_torch_zip_is_refused_by_what_all_its_members_declare_together(tmp_path):
+    """torch reads every record of a weights.pt, resume.pt or program.pt2 into memory: two
+    members of 129 MB each are 258 MB to read, though neither alone is over the limit."""
+    archive = tmp_path / "resume.pt"
+    half = MAX_FILE_BYTES // 2 + (1 << 20)
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in ("archive/data/0", "archive/data/1"):
+            with zf.open(name, "w", force_zip64=True) as member:
+                for _ in range(half // (1 << 20)):
+                    member.write(bytes(1 << 20))
+    assert torch_zip_refusal(archive) == (
+        f"its members inflate to {2 * half} bytes, over the {MAX_FILE_BYTES} byte limit"
+    )
 
 
 def test_a_file_too_large_to_be_an_image_is_refused(tmp_path):
