@@ -11,7 +11,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from melanoma.errors import UserError
@@ -299,7 +299,9 @@ def check_writable(path: Path, is_dir: bool) -> None:
         raise UserError(f"{path}: cannot write in {existing} ({err.strerror})") from None
 
 
-def refuse_writing_into_inputs(output: Path, option: str, inputs: dict[str, object]) -> None:
+def refuse_writing_into_inputs(
+    output: Path, option: str, inputs: Mapping[str, str | os.PathLike[str] | None]
+) -> None:
     """Refuse an output file that is one of the command's inputs or lies in an input folder
     (`inputs` maps what each is to its path; None is skipped): `--roc CKPT/metadata.json`
     would replace the checkpoint just read, and a file in the data folder breaks its layout."""

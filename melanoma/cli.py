@@ -100,9 +100,10 @@ def cli(verbose: bool, threads: int | None) -> None:
 @click.option("--resume", is_flag=True, help="Continue from OUT/resume.pt saved by Ctrl-C.")
 @progress_option()
 def train(
-    method, data, out_dir, seed, epochs, target_sensitivity, select_epoch, deterministic,
-    resume, progress,
-):  # fmt: skip
+    method: str, data: str | None, out_dir: Path, seed: int, epochs: int | None,
+    target_sensitivity: float, select_epoch: str | None, deterministic: bool, resume: bool,
+    progress: bool,
+) -> None:  # fmt: skip
     """Train a model; thresholds are chosen on labeled images it did not train on.
 
     supervised: a 5-fold cross-validated ensemble of small CNNs; epoch and
@@ -211,7 +212,10 @@ def _method_list(ctx, param, value: str) -> list[str]:
 )
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override every method.")
 @progress_option()
-def compare(data, methods, seeds, out_dir, epochs, progress):
+def compare(
+    data: str | None, methods: list[str], seeds: list[int], out_dir: Path, epochs: int | None,
+    progress: bool,
+) -> None:  # fmt: skip
     """Train missing models and compare methods over seeds on the test split.
 
     Writes OUT/results.json, OUT/results.md and OUT/roc.png.
@@ -238,7 +242,7 @@ def compare(data, methods, seeds, out_dir, epochs, progress):
 )
 @out_dir_option("Where results.json and results.md go.")
 @progress_option()
-def nested_cv(data, seeds, out_dir, progress):
+def nested_cv(data: str | None, seeds: list[int], out_dir: Path, progress: bool) -> None:
     """Nested CV of the Youden estimators and epoch rules on the labeled images only.
 
     Trains the whole baseline once per outer fold (5 per seed, about 2-3
@@ -274,7 +278,10 @@ def nested_cv(data, seeds, out_dir, progress):
     type=NonEmptyPath(dir_okay=False, path_type=Path),
     help="Also write the ROC curve points as CSV (fpr, tpr, threshold).",
 )
-def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as_json, roc_path):
+def evaluate(
+    checkpoint_dir: str, data: str | None, split: str, threshold_name: str,
+    target_sensitivity: float | None, as_json: bool, roc_path: Path | None,
+) -> None:  # fmt: skip
     """Metrics with 95% bootstrap CIs for CHECKPOINT_DIR on a split."""
     from melanoma.atomic import refuse_writing_into_inputs
     from melanoma.checkpoint import resolve_checkpoint_dir, warn_if_name_hides_folder
@@ -306,7 +313,10 @@ def evaluate(checkpoint_dir, data, split, threshold_name, target_sensitivity, as
 )
 @threshold_option()
 @target_sensitivity_option()
-def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity):
+def predict(
+    checkpoint_dir: str, images: tuple[Path, ...], csv_path: Path | None, threshold_name: str,
+    target_sensitivity: float | None,
+) -> None:  # fmt: skip
     """P(melanoma) for each photo in IMAGES (files or folders), up to 170 megapixels.
 
     Photos are centre-cropped to a square and area-resized to 32x32, exactly
@@ -366,7 +376,10 @@ def predict(checkpoint_dir, images, csv_path, threshold_name, target_sensitivity
     help="QAT epochs (default: QATConfig's; 0 = calibrate only).",
 )
 @progress_option()
-def qat(checkpoint_dir, data, out_dir, seed, epochs, progress):
+def qat(
+    checkpoint_dir: str, data: str | None, out_dir: Path, seed: int, epochs: int | None,
+    progress: bool,
+) -> None:  # fmt: skip
     """Quantization-aware fine-tune of CHECKPOINT_DIR into an int8 program for the exporters."""
     from melanoma.checkpoint import load_checkpoint, read_meta, warn_if_name_hides_folder
     from melanoma.datasets import load_dataset

@@ -49,7 +49,9 @@ class Group(_OptionsOnce, click.Group):
 
     command_class = Command
 
-    def resolve_command(self, ctx: click.Context, args: list[str]):
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
         """`melanoma export` gets the script's name, not only "No such command"."""
         script = OTHER_SCRIPTS.get(args[0]) if args and args[0] not in self.commands else None
         if script is not None:
@@ -95,7 +97,7 @@ def misplaced_option_hint(err: click.ClickException) -> str:
     return f" {name} is an option of '{group.command_path}', given before the command: {usage}"
 
 
-def option_names(ctx: click.Context) -> set[str]:
+def option_names(ctx: click.Context | None) -> set[str]:
     """Every option name of this command and of the groups above it (-h and --help too)."""
     names: set[str] = set()
     while ctx is not None:

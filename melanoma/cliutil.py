@@ -9,11 +9,12 @@ import os
 import signal
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
 import click
+from click.decorators import FC
 
 from melanoma.atomic import STOPS
 from melanoma.cli_parsing import misplaced_option_hint, option_names
@@ -35,7 +36,12 @@ class NonEmptyPath(click.Path):
     refuses an option name: `evaluate --roc --json`, its path forgotten, wrote the ROC to a
     file named '--json' and printed the table."""
 
-    def convert(self, value, param, ctx):
+    def convert(
+        self,
+        value: str | os.PathLike[str],
+        param: click.Parameter | None,
+        ctx: click.Context | None,
+    ) -> str | bytes | os.PathLike[str]:
         if isinstance(value, str) and not value.strip():
             self.fail("empty path", param, ctx)
         if value == "-" and not self.allow_dash:
@@ -51,7 +57,9 @@ class FiniteFloatRange(click.FloatRange):
     """FloatRange that refuses NaN and inf: NaN passes every range check (all comparisons
     are false) and then silently disables what it configures."""
 
-    def convert(self, value, param, ctx):
+    def convert(
+        self, value: str | float, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
         number = super().convert(value, param, ctx)
         if not math.isfinite(number):
             self.fail(f"{number} is not a finite number", param, ctx)
@@ -189,7 +197,7 @@ def setup_process(verbose: bool = False, threads: int | None = None) -> None:
         torch.set_num_threads(threads)
 
 
-def data_option(optional: bool = False):
+def data_option(optional: bool = False) -> Callable[[FC], FC]:
     """--data PATH, defaulting to $MELANOMA_DATA (a folder, the .zip, or its parent folder).
 
     Never required by click: a command that needs data says so itself, naming both the
@@ -212,7 +220,7 @@ def threshold_option(
     help_text: str = "Stored threshold to decide at: youden, or sensitivity_<target> as chosen "
     "at training (sensitivity_0.90 unless trained with another --target-sensitivity).",
     default: str | None = "youden",
-):
+) -> Callable[[FC], FC]:
     """--threshold NAME: which validation threshold to decide at."""
     return click.option(
         "--threshold",
@@ -224,7 +232,7 @@ def threshold_option(
     )
 
 
-def target_sensitivity_option():
+def target_sensitivity_option() -> Callable[[FC], FC]:
     """--target-sensitivity X: a threshold re-chosen on the checkpoint's validation predictions."""
     return click.option(
         "--target-sensitivity",
@@ -256,7 +264,7 @@ def refuse_two_thresholds(threshold_name: str, target_sensitivity: float | None)
         )
 
 
-def version_option():
+def version_option() -> Callable[[FC], FC]:
     """--version: this package's version and every library version that decides what an
     artifact or a checkpoint is (the list checkpoints and manifests record)."""
 
@@ -281,7 +289,7 @@ def version_option():
     )
 
 
-def progress_option():
+def progress_option() -> Callable[[FC], FC]:
     """--progress/--no-progress: a bar on stderr, by default only when stderr is a terminal
     (in a log file, a bar is thousands of redrawn lines)."""
     return click.option(
@@ -292,7 +300,7 @@ def progress_option():
     )
 
 
-def out_dir_option(help: str, default: Path | None = None):
+def out_dir_option(help: str, default: Path | None = None) -> Callable[[FC], FC]:
     """--out DIR (as `out_dir`): a directory to write, required unless given a default."""
     # no default= at all when required: click takes an explicit None for a given default
     given = {"required": True} if default is None else {"default": default, "show_default": True}
@@ -312,7 +320,7 @@ def comma_separated(value: str, what: str) -> list[str]:
     return entries
 
 
-def seed_list(ctx, param, value: str) -> list[int]:
+def seed_list(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
     """click callback: comma-separated seeds, each a valid torch/numpy seed, none repeated."""
     entries = comma_separated(value, "seed")
     try:

@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -45,13 +46,19 @@ from melanoma.sources import DataError
 from melanoma.splits import validation_scheme
 from melanoma.versions import package_versions, toolkit_source
 
+if TYPE_CHECKING:  # for annotations only: methods.py imports each trainer when used
+    from melanoma.train import TrainConfig
+    from melanoma.train_sgan import SGANConfig
+
 log = logging.getLogger(__name__)
 SUMMARY_METRICS = ("auc", "accuracy", "sensitivity", "specificity", "balanced_accuracy")
 # The seed-mean bootstrap's settings, recorded in results.json beside its CIs
 SEED_MEAN_BOOTSTRAP = {"n_resamples": 1000, "seed": 0}
 
 
-def reusable(ckpt_dir: Path, method: str, config, dataset: Dataset) -> bool:
+def reusable(
+    ckpt_dir: Path, method: str, config: TrainConfig | SGANConfig, dataset: Dataset
+) -> bool:
     """True when ckpt_dir holds a loadable checkpoint trained with exactly `config` on `dataset`."""
     try:
         meta = read_meta(ckpt_dir)
@@ -70,7 +77,9 @@ def reusable(ckpt_dir: Path, method: str, config, dataset: Dataset) -> bool:
     return True
 
 
-def train_or_reuse(method: str, config, dataset: Dataset, ckpt_dir: Path) -> float | None:
+def train_or_reuse(
+    method: str, config: TrainConfig | SGANConfig, dataset: Dataset, ckpt_dir: Path
+) -> float | None:
     """Train into ckpt_dir unless a matching checkpoint is there; returns training seconds."""
     if reusable(ckpt_dir, method, config, dataset):
         log.info("reusing %s", ckpt_dir)

@@ -71,7 +71,9 @@ def non_negative(config: object, *names: str, allow_zero: bool = True) -> None:
             _refuse(config, name, "a finite number " + (">= 0" if allow_zero else "> 0"))
 
 
-def fraction(config: object, *names: str, above_zero: bool = False, below_one: bool = False):
+def fraction(
+    config: object, *names: str, above_zero: bool = False, below_one: bool = False
+) -> None:
     """Numbers in [0, 1], or open at either end (a validation fraction of 0 or 1 leaves a
     split without images)."""
     for name in names:

@@ -1,5 +1,7 @@
 """The one exception family the CLIs turn into a one-line message and exit code 2."""
 
+from collections.abc import Iterable
+
 
 class UserError(ValueError):
     """Bad input from the user (data, checkpoint, flag, path); the message names it."""
@@ -8,7 +10,7 @@ class UserError(ValueError):
 MAX_QUOTE = 160
 
 
-def listing(names, most: int = 5) -> str:
+def listing(names: Iterable[object], most: int = 5) -> str:
     """The first `most` names, comma-separated, and "..." if there are more: a warning about
     a thousand files stays one readable line."""
     names = [str(n) for n in names]

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # `melanoma --help` would otherwise import torch
     from melanoma.datasets import Dataset
+    from melanoma.train import TrainConfig
+    from melanoma.train_sgan import SGANConfig
 
 TRAINERS = ("supervised", "sgan")  # also the `method` a checkpoint records
 # The same discriminator, loop, steps, augmentation, EMA, epoch selection and
@@ -33,7 +35,9 @@ def trainer_of(method: str) -> str:
     return "sgan" if method in SGAN_ABLATIONS else method
 
 
-def method_config(method: str, seed: int, epochs: int | None = None, progress: bool = True):
+def method_config(
+    method: str, seed: int, epochs: int | None = None, progress: bool = True
+) -> TrainConfig | SGANConfig:
     """The default config of `method` for `seed` (and `epochs`, if given)."""
     overrides = {"seed": seed, "progress": progress}
     if epochs is not None:
@@ -47,7 +51,13 @@ def method_config(method: str, seed: int, epochs: int | None = None, progress: b
     return SGANConfig(**overrides, **SGAN_ABLATIONS.get(method, {}))
 
 
-def train_method(method: str, dataset: Dataset, config, out_dir: Path, resume=False) -> Path:
+def train_method(
+    method: str,
+    dataset: Dataset,
+    config: TrainConfig | SGANConfig,
+    out_dir: Path,
+    resume: bool = False,
+) -> Path:
     """Train `method` (its config from method_config) into out_dir with the trainer behind it,
     refusing a folder another run is training into (resume.run_dir_owned)."""
     from melanoma.checkpoint import refuse_bundled_out_dir  # it imports this module

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import ndtr
 from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -127,7 +128,7 @@ def _empirical_youden(labels: np.ndarray, probs: np.ndarray) -> float:
     return float(best[(len(best) - 1) // 2])
 
 
-def logit(probs) -> np.ndarray:
+def logit(probs: ArrayLike) -> np.ndarray:
     """log(p / (1 - p)), with p clipped to [1e-7, 1 - 1e-7] so that 0 and 1 stay finite."""
     clipped = np.clip(np.asarray(probs, dtype=np.float64), 1e-7, 1 - 1e-7)
     return np.log(clipped) - np.log1p(-clipped)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -73,7 +74,11 @@ class OuterFold:
 
 
 def outer_folds(
-    labeled: Split, seed: int, config: NestedConfig, work_dir: Path, done=lambda: None
+    labeled: Split,
+    seed: int,
+    config: NestedConfig,
+    work_dir: Path,
+    done: Callable[[], None] = lambda: None,
 ) -> dict[str, list[OuterFold]]:
     """Train the baseline once per outer fold of `labeled`; score the fold it left out with
     the ensemble each epoch rule keeps. Returns {rule: one OuterFold per outer fold};

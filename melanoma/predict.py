@@ -51,7 +51,9 @@ class DecidedBy:
     checkpoint_sha256: str  # the folder may be retrained later
 
 
-def decided_by(checkpoint_dir: str, checkpoint: Checkpoint, name: str, threshold: float):
+def decided_by(
+    checkpoint_dir: str, checkpoint: Checkpoint, name: str, threshold: float
+) -> DecidedBy:
     label = checkpoint_label(checkpoint_dir, checkpoint)
     return DecidedBy(name, float(threshold), label, checkpoint_sha256(checkpoint.path))
 

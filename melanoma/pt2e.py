@@ -14,6 +14,7 @@ import copy
 import logging
 import math
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,6 +22,9 @@ from torch import nn
 
 from melanoma.model import example_inputs as model_example_inputs
 from melanoma.preprocess import normalize
+
+if TYPE_CHECKING:  # imported where used: executorch's import is slow and logs
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer
 
 # Upper bound of the dynamic batch dimension. ExecuTorch plans the .pte's
 # memory for the largest batch, about 13.6 KB a row for these models: 1024 rows
@@ -55,7 +59,7 @@ def root_logging_kept() -> Iterator[None]:
         root.setLevel(level)
 
 
-def xnnpack_qat_quantizer():
+def xnnpack_qat_quantizer() -> XNNPACKQuantizer:
     """int8 per-channel symmetric weights, int8 per-tensor activations, QAT observers."""
     with root_logging_kept():
         from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -23,6 +24,10 @@ from melanoma.errors import UserError
 from melanoma.history import HISTORY
 from melanoma.sources import torch_zip_refusal
 from melanoma.validation_scores import OUT_OF_FOLD_CSV, VALIDATION_CSV
+
+if TYPE_CHECKING:  # both trainers import this module
+    from melanoma.train import TrainConfig
+    from melanoma.train_sgan import SGANConfig
 
 log = logging.getLogger(__name__)
 RESUME = "resume.pt"
@@ -170,7 +175,7 @@ def differing_settings(old: dict, new: dict) -> list[str]:
     return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
 
 
-def run_identity(method: str, config, dataset: Dataset) -> dict:
+def run_identity(method: str, config: TrainConfig | SGANConfig, dataset: Dataset) -> dict:
     """What a resume state must match: the trainer, every setting that shapes the
     weights, and the data."""
     settings = training_settings(asdict(config))

@@ -5,6 +5,7 @@ collapse. train_sgan.py runs the epochs, keeps the best and writes the checkpoin
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from melanoma.augment import augment
+from melanoma.batches import LabeledBatches
 from melanoma.datasets import Split
 from melanoma.inference import predict_probs
 from melanoma.metrics import all_metrics
@@ -75,7 +77,15 @@ def build_nets(config: SGANConfig, steps: int, device: torch.device) -> SGANNets
 
 
 def sgan_step(
-    nets: SGANNets, x_lab, y_lab, x_unl, config: SGANConfig, mean, std, rng, x_teacher=None
+    nets: SGANNets,
+    x_lab: torch.Tensor,
+    y_lab: torch.Tensor,
+    x_unl: torch.Tensor,
+    config: SGANConfig,
+    mean: Sequence[float],
+    std: Sequence[float],
+    rng: torch.Generator,
+    x_teacher: torch.Tensor | None = None,
 ) -> dict:
     """One simultaneous update: D on three losses (+ consistency), G by feature matching.
 
@@ -122,7 +132,9 @@ def sgan_step(
     return losses
 
 
-def real_fake_losses(logits_real, logits_fake) -> tuple[torch.Tensor, torch.Tensor]:
+def real_fake_losses(
+    logits_real: torch.Tensor, logits_fake: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """-log D(x) over real images and -log(1 - D(G(z))) over fakes, for (B, 2) class logits.
 
     The fake class is implicit (its logit fixed at 0): with Z = sum(exp(logits)),
@@ -133,7 +145,7 @@ def real_fake_losses(logits_real, logits_fake) -> tuple[torch.Tensor, torch.Tens
     return (F.softplus(lse_real) - lse_real).mean(), F.softplus(lse_fake).mean()
 
 
-def feature_matching(feat_real, feat_fake) -> torch.Tensor:
+def feature_matching(feat_real: torch.Tensor, feat_fake: torch.Tensor) -> torch.Tensor:
     """Salimans et al.'s generator loss: the squared distance between the batch means of an
     intermediate D layer's features on real and on generated images, (B, F) each."""
     return (feat_real.mean(0) - feat_fake.mean(0)).pow(2).mean()
@@ -158,7 +170,15 @@ def consistency_ramp(step: int, steps: int, rampup: float) -> float:
     return float(np.exp(-5.0 * (1.0 - t) ** 2))
 
 
-def train_one_epoch(nets: SGANNets, labeled, unlabeled: Split, config, mean, std, rng) -> dict:
+def train_one_epoch(
+    nets: SGANNets,
+    labeled: LabeledBatches,
+    unlabeled: Split,
+    config: SGANConfig,
+    mean: list[float],
+    std: list[float],
+    rng: torch.Generator,
+) -> dict:
     nets.disc.train()
     nets.gen.train()
     device = next(nets.disc.parameters()).device
@@ -181,7 +201,9 @@ def train_one_epoch(nets: SGANNets, labeled, unlabeled: Split, config, mean, std
     return sums
 
 
-def validate(nets: SGANNets, val: Split, config: SGANConfig, mean, std) -> float:
+def validate(
+    nets: SGANNets, val: Split, config: SGANConfig, mean: list[float], std: list[float]
+) -> float:
     """Validation AUC of the deployable classifier; raises EpochDiverged if it collapsed."""
     classifier = to_classifier(nets.judged(), config.model)
     probs = predict_probs(classifier, val.images, mean, std)

@@ -20,7 +20,7 @@ def non_finite_tensors(state: dict[str, Any]) -> list[str]:
     ]  # fmt: skip
 
 
-def state_mismatch(state, expected: dict[str, torch.Tensor]) -> str | None:
+def state_mismatch(state: object, expected: dict[str, torch.Tensor]) -> str | None:
     """The first way a loaded state dict does not fit the model's, in words; None if it fits.
 
     load_state_dict's own error begins "Error(s) in loading state_dict" and names the

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,7 +90,17 @@ class TrainConfig:
 SELECT_EPOCH = ("last", "val-auc")
 
 
-def train_one_epoch(model, optimizer, scheduler, ema, train: Split, config, mean, std, gen):
+def train_one_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    ema: WeightEMA | None,
+    train: Split,
+    config: TrainConfig,
+    mean: list[float],
+    std: list[float],
+    gen: torch.Generator,
+) -> float:
     model.train()
     device = next(model.parameters()).device
     order = torch.randperm(len(train), generator=gen)
@@ -109,7 +120,16 @@ def train_one_epoch(model, optimizer, scheduler, ema, train: Split, config, mean
     return float(np.mean(losses))
 
 
-def train_member(train, held_out, config, mean, std, gen, resumed, on_epoch) -> dict:
+def train_member(
+    train: Split,
+    held_out: Split,
+    config: TrainConfig,
+    mean: list[float],
+    std: list[float],
+    gen: torch.Generator,
+    resumed: dict | None,
+    on_epoch: Callable[[int, float, torch.Tensor, dict], None],
+) -> dict:
     """Train one SmallCNN for the full schedule; return its EMA (or raw) weights on the CPU
     as {epoch: state_dict}: every epoch when config.select_epoch may choose one, else the last.
 
@@ -159,7 +179,9 @@ def _cpu_copy(state_dict: dict) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in state_dict.items()}
 
 
-def kept_epoch(oof_logits: torch.Tensor, labels: np.ndarray, candidates) -> tuple[int, float]:
+def kept_epoch(
+    oof_logits: torch.Tensor, labels: np.ndarray, candidates: Iterable[int]
+) -> tuple[int, float]:
     """(epoch, out-of-fold AUC) with the best AUC over `candidates`, the later epoch on a tie.
 
     oof_logits[e - 1] holds every labeled image's logit from the member that held

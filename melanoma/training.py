@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -21,6 +22,10 @@ from melanoma.preprocess import channel_stats, normalize
 from melanoma.splits import stratified_split
 from melanoma.usage_terms import terms_of_data
 from melanoma.validation_scores import scores_sha256
+
+if TYPE_CHECKING:  # both trainers import this module
+    from melanoma.train import TrainConfig
+    from melanoma.train_sgan import SGANConfig
 
 
 class DivergenceError(RuntimeError):
@@ -69,7 +74,11 @@ class WeightEMA:
 
 
 def augmented_batch(
-    images: torch.Tensor, config: AugmentConfig, mean, std, gen: torch.Generator
+    images: torch.Tensor,
+    config: AugmentConfig,
+    mean: Sequence[float],
+    std: Sequence[float],
+    gen: torch.Generator,
 ) -> torch.Tensor:
     """uint8 (B, 3, 32, 32) -> augmented, normalized float32."""
     augmented = augment(images.to(torch.float32) / 255.0, config, gen)
@@ -89,7 +98,9 @@ def own_rng(trainer: Callable[P, R]) -> Callable[P, R]:
     return forked
 
 
-def seeded_split(dataset: Dataset, config) -> tuple[torch.Generator, Split, Split, list, list]:
+def seeded_split(
+    dataset: Dataset, config: SGANConfig
+) -> tuple[torch.Generator, Split, Split, list, list]:
     """Seed torch, carve the validation split, and take normalization from train only.
 
     Returns (generator for batch order and augmentation, train, val, mean, std).
@@ -113,7 +124,16 @@ def run_conditions(device: str) -> dict:
     }
 
 
-def validated_meta(dataset, config, mean, std, val_labels, val_probs, best_epoch, **identity):
+def validated_meta(
+    dataset: Dataset,
+    config: TrainConfig | SGANConfig,
+    mean: list[float],
+    std: list[float],
+    val_labels: np.ndarray,
+    val_probs: np.ndarray,
+    best_epoch: int,
+    **identity: Any,  # CheckpointMeta's method, arch, arch_args; and extra_config
+) -> CheckpointMeta:
     """CheckpointMeta with thresholds and metrics from validation predictions.
 
     `identity` holds method, arch and arch_args; extra train_config entries

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
+from typing import SupportsFloat, SupportsInt
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from melanoma.atomic import write_csv
 from melanoma.checkpoint import METADATA, Checkpoint, CheckpointError, same_threshold_name
@@ -33,13 +36,19 @@ OUT_OF_FOLD_CSV = "out_of_fold.csv"  # cross-validated: name, label, fold, proba
 VALIDATION_CSV = "validation.csv"  # held-out split: name, label, probability
 
 
-def scores_sha256(labels, probs) -> str:
+def scores_sha256(labels: ArrayLike, probs: ArrayLike) -> str:
     """Of the labels and float32 probabilities, which the CSV stores exactly."""
     data = np.asarray(labels, dtype=np.int64).tobytes() + np.asarray(probs, np.float32).tobytes()
     return hashlib.sha256(data).hexdigest()
 
 
-def write_scores(path: Path, names, labels, probs, folds=None) -> None:
+def write_scores(
+    path: Path,
+    names: Iterable[str],
+    labels: Iterable[SupportsInt],
+    probs: Iterable[SupportsFloat],
+    folds: Iterable[SupportsInt] | None = None,
+) -> None:
     """One row per validation image; `folds` (the held-out fold of each) only for CV."""
     columns = {"name": list(names), "label": [int(v) for v in labels]}
     if folds is not None:
