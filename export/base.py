@@ -42,6 +42,7 @@ import numpy as np
 from melanoma.errors import first_line
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
     from types import ModuleType
 
@@ -212,7 +213,7 @@ def as_program(model: ExportModel, example_inputs: tuple) -> torch.export.Export
 
 
 @contextlib.contextmanager
-def native_stderr_to_log(show_on_failure: bool = True):
+def native_stderr_to_log(show_on_failure: bool = True) -> Iterator[None]:
     """What a native runtime writes to file descriptor 2, to the log. ExecuTorch's
     threadpool, created on first use, prints cpuinfo probes
     ("Failed to open midr file ...") straight to file descriptor 2 on x86 Linux: harmless,

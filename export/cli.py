@@ -76,9 +76,9 @@ EXIT_FAILED_CHECK = 1  # an artifact failed its check in its runtime (and was no
 @progress_option()
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
 def cli(
-    target, checkpoint, quantize, data, out_dir, target_sensitivity, threshold_name, progress,
-    verbose,
-):  # fmt: skip
+    target: str, checkpoint: str, quantize: str, data: str | None, out_dir: Path,
+    target_sensitivity: float | None, threshold_name: str, progress: bool, verbose: bool,
+) -> None:  # fmt: skip
     """Export CHECKPOINT_DIR to mobile formats, check each file in its own runtime.
 
     Writes <model>-<target>-<precision>.<ext> plus <artifact>.manifest.json

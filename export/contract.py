@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from melanoma.checkpoint import Checkpoint
 from melanoma.errors import UserError
 from melanoma.export.base import INPUT_NAME, OUTPUT_NAME
 from melanoma.manifest import (
@@ -153,7 +154,9 @@ def artifact_model_name(checkpoint: str, path: Path) -> str:
     return name
 
 
-def manifest_thresholds(checkpoint, target_sensitivity: float | None) -> list[Threshold]:
+def manifest_thresholds(
+    checkpoint: Checkpoint, target_sensitivity: float | None
+) -> list[Threshold]:
     """The checkpoint's stored thresholds, then the one reaching `target_sensitivity` on its
     kept validation predictions, unless a stored one already has that name."""
     stored = [

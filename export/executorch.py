@@ -26,6 +26,8 @@ from melanoma.export.base import (
 from melanoma.pt2e import root_logging_kept
 
 if TYPE_CHECKING:
+    from executorch.exir.schema import ExecutionPlan
+
     from melanoma.export.base import ArtifactLabel, ExportModel
 
 NAME = "executorch"
@@ -127,7 +129,7 @@ def _name(target) -> str:
     return getattr(target, "__name__", str(target))
 
 
-def ops_outside_delegate(plan) -> list[str]:
+def ops_outside_delegate(plan: ExecutionPlan) -> list[str]:
     """The program's operator table: the kernels the app's runtime must register (what a
     selective build lists), e.g. the memory view of the flatten. Read from the program as
     written, after to_executorch has replaced view_copy with executorch_prim::et_view."""

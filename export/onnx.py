@@ -20,6 +20,8 @@ from melanoma.errors import first_line
 from melanoma.export.base import INPUT_NAME, OUTPUT_NAME, ExportError, package_version
 
 if TYPE_CHECKING:
+    import onnx
+
     from melanoma.export.base import ArtifactLabel, ExportModel
 
 NAME = "onnx"
@@ -195,7 +197,7 @@ def _fused_int8_ops(path: Path) -> dict:
     return {"ort_int8_kernels": fused}
 
 
-def int8_kernels(optimized) -> dict[str, int]:
+def int8_kernels(optimized: onnx.ModelProto) -> dict[str, int]:
     """The int8 kernels in a graph ONNX Runtime optimized (ORT_ENABLE_EXTENDED), by op."""
     fused = Counter(n.op_type for n in optimized.graph.node if n.op_type.startswith("QLinear"))
     fused.update(n.op_type for n in optimized.graph.node if n.op_type in ("QGemm", "ConvInteger"))
