@@ -52,7 +52,7 @@ from melanoma.checkpoint import (
     load_checkpoint,
     resolve_checkpoint_dir,
 )
-from melanoma.datasets import TEST_SPLIT_PLACES, Dataset, dataset_from
+from melanoma.datasets import TEST_SPLIT_PLACES, Dataset, Split, dataset_from
 from melanoma.errors import UserError
 from melanoma.evaluate import check_reproduces_scores
 from melanoma.folders import is_hidden
@@ -227,7 +227,13 @@ def run_benchmark(config: BenchConfig) -> BenchResult:
     )
 
 
-def time_interleaved(subjects, test, config: BenchConfig, rounds: list[int], step) -> dict:
+def time_interleaved(
+    subjects: list[Subject],
+    test: Split,
+    config: BenchConfig,
+    rounds: list[int],
+    step: Callable[[str], None],
+) -> dict:
     """(subject name, threads) -> Latency, each round a pass over every subject.
 
     The order rotates by one subject per round, so none always runs right after

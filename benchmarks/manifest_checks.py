@@ -16,6 +16,8 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from melanoma.checkpoint import (
     Checkpoint,
@@ -49,7 +51,7 @@ def manifest_failures(
     checkpoint: Checkpoint,
     threshold_name: str,
     program: Int8Program | None,
-):
+) -> list[str]:
     """Every claim of the manifest of the artifact at `path` that the checkpoint or the
     exporter contradicts, one line each naming the field, its value and what was expected.
     `program`: the int8 program an int8 artifact is held to (None for fp32)."""
@@ -117,7 +119,7 @@ def terms_failures(manifest: Manifest, checkpoint: Checkpoint) -> list[str]:
     ]
 
 
-def embedded_license_failures(target, path: Path, manifest: Manifest) -> list[str]:
+def embedded_license_failures(target: ModuleType, path: Path, manifest: Manifest) -> list[str]:
     """The licence the file itself carries (export/base.py ArtifactLabel), read by its
     format's reader, against its manifest's: whoever copies only the file reads that one.
     Not judged: a file that embeds none (exported before 2026-12-07), a manifest that
@@ -143,7 +145,7 @@ STEPS_WHY = (
 )
 
 
-def differences(name: str, have, want) -> list[str]:
+def differences(name: str, have: Any, want: Any) -> list[str]:  # JSON values
     """One line per differing sentence when both are lists of strings of one length, as
     the steps are (the whole list would bury the one changed sentence); else one line."""
     if same(have, want):
@@ -248,7 +250,9 @@ def int8_program(
     return loaded[qat_dir]
 
 
-def threshold_failures(manifest: Manifest, checkpoint: Checkpoint, threshold_name: str):
+def threshold_failures(
+    manifest: Manifest, checkpoint: Checkpoint, threshold_name: str
+) -> list[str]:
     """The requested threshold is there, every stored one is there, and each one the manifest
     lists is the checkpoint's, or re-derived exactly as `--target-sensitivity` adds it."""
     failures = []
@@ -299,7 +303,7 @@ def expected_threshold(name: str, checkpoint: Checkpoint) -> tuple[Threshold | N
     return derived, "the one re-derived from the checkpoint's kept validation predictions"
 
 
-def same(have, want) -> bool:
+def same(have: Any, want: Any) -> bool:  # JSON values, compared by their type
     """Equal as JSON values; numbers within TOLERANCE (the manifest went through JSON)."""
     if isinstance(want, float):
         number = type(have) in (int, float)
@@ -309,7 +313,7 @@ def same(have, want) -> bool:
     return type(have) is type(want) and have == want
 
 
-def shown(value) -> str:
+def shown(value: object) -> str:
     """A value as in the manifest's JSON, numbers to 6 significant digits."""
     if isinstance(value, float):
         return f"{value:.6g}"

@@ -22,12 +22,18 @@ import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import numpy as np
 
 from melanoma.cliutil import NonEmptyPath, data_option, run, setup_process
 from melanoma.errors import UserError, first_line
+
+if TYPE_CHECKING:  # imported where used: --help must not load torch
+    from melanoma.benchmarks.subjects import Artifact
+    from melanoma.export.verify import Samples
+    from melanoma.manifest import Manifest
 
 CHILD = Path(__file__).with_name("other_runtime_child.py")
 CHILD_SUFFIXES = (".onnx", ".pte", ".ptl")  # what other_runtime_child.py can run
@@ -67,7 +73,9 @@ def interpreter_version(python: Path) -> str:
     return version
 
 
-def run_in_other(python: Path, artifact: Path, inputs: np.ndarray, tmp: Path):
+def run_in_other(
+    python: Path, artifact: Path, inputs: np.ndarray, tmp: Path
+) -> tuple[dict, np.ndarray | None]:
     """(what the child reported, its logits or None) for `artifact` on `inputs`; for an
     .onnx that ran, the report's "optimized" is the graph as that release optimized it."""
     np.save(tmp / "inputs.npy", inputs)
@@ -103,7 +111,7 @@ def _last_json_line(stdout: str) -> dict | None:
     return None
 
 
-def run_here(artifact, inputs: np.ndarray) -> tuple[str, np.ndarray | None]:
+def run_here(artifact: Artifact, inputs: np.ndarray) -> tuple[str, np.ndarray | None]:
     """(this environment's runtime, its logits) through the exporter's runner."""
     from melanoma.export.base import NotRunnableHere, RuntimeFailure, load_runner
     from melanoma.export.registry import get_target
@@ -115,7 +123,7 @@ def run_here(artifact, inputs: np.ndarray) -> tuple[str, np.ndarray | None]:
         return f"refused here ({first_line(err)})", None
 
 
-def decision_cut(manifest) -> float:
+def decision_cut(manifest: Manifest) -> float:
     """The logit at the manifest's default threshold (as the app and melanoma-bench decide)."""
     from melanoma.export.verify import decision_cut as cut
     from melanoma.manifest import find_threshold
@@ -123,7 +131,7 @@ def decision_cut(manifest) -> float:
     return cut(find_threshold(manifest.thresholds, manifest.decision_threshold_name()).probability)
 
 
-def compare_artifact(python: Path, artifact, samples, tmp: Path) -> Row:
+def compare_artifact(python: Path, artifact: Artifact, samples: Samples, tmp: Path) -> Row:
     """One artifact in the other interpreter's runtime and in this one's."""
     from melanoma.export.verify import sample_inputs
 
@@ -226,7 +234,9 @@ def format_rows(rows: list[Row]) -> str:
     help="Test images, taken evenly across the split as the exporter's check does.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-def main_command(python: Path, artifacts_dir: Path, data: str | None, n: int, as_json: bool):
+def main_command(
+    python: Path, artifacts_dir: Path, data: str | None, n: int, as_json: bool
+) -> None:
     """Run each artifact in another interpreter's runtime; compare with this one's."""
     setup_process()
     result = compare_all(python, artifacts_dir, data, n)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 INPUT_NAME, OUTPUT_NAME = "input", "logit"  # as melanoma.export.base names them
 
 
-def load_onnx(path: str, optimized_file: str):
+def load_onnx(path: str, optimized_file: str) -> Callable[[np.ndarray], np.ndarray]:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -32,7 +33,7 @@ def load_onnx(path: str, optimized_file: str):
     return lambda batch: session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
 
 
-def load_pte(path: str, optimized_file: str):
+def load_pte(path: str, optimized_file: str) -> Callable[[np.ndarray], np.ndarray]:
     import torch
     from executorch.runtime import Runtime
 
@@ -40,7 +41,7 @@ def load_pte(path: str, optimized_file: str):
     return lambda batch: method.execute([torch.from_numpy(batch)])[0].numpy().copy()
 
 
-def load_ptl(path: str, optimized_file: str):
+def load_ptl(path: str, optimized_file: str) -> Callable[[np.ndarray], np.ndarray]:
     import torch
     from torch.jit.mobile import _load_for_lite_interpreter  # torch 1.13's path too
 

@@ -7,6 +7,10 @@ backend or global state changes in the process that calls them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn
+    from matplotlib.figure import Figure
 
 REFERENCE = "eager-pytorch"
 
@@ -29,7 +33,7 @@ def plot_roc(report: dict, path: Path) -> None:
     _save(roc_figure(report), path)
 
 
-def roc_figure(report: dict):
+def roc_figure(report: dict) -> Figure:
     """The float model's ROC in black, every runnable artifact's over it."""
     figure = _figure(6, 5.5)
     ax = figure.add_subplot()
@@ -57,7 +61,7 @@ def plot_latency(report: dict, path: Path) -> None:
     _save(latency_figure(report), path)
 
 
-def latency_figure(report: dict):
+def latency_figure(report: dict) -> Figure:
     """Batch-1 p50 per artifact and thread count, with a whisker up to p90."""
     rows = [r for r in report["artifacts"] if r["latency_ms"]["p50"] is not None]
     figure = _figure(7, 1 + 0.3 * max(len(rows), 1))
@@ -81,7 +85,7 @@ def plot_size(report: dict, path: Path) -> None:
     _save(size_figure(report), path)
 
 
-def size_figure(report: dict):
+def size_figure(report: dict) -> Figure:
     """File or package size on disk, one bar per artifact (int8 in orange), and weights.pt."""
     sizes: dict[str, float] = {}
     colors: dict[str, str] = {}

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import torch
@@ -42,10 +43,11 @@ from melanoma.checkpoint import (
     load_checkpoint,
 )
 from melanoma.errors import UserError, first_line
-from melanoma.export.base import RuntimeFailure, load_runner
+from melanoma.export.base import Runner, RuntimeFailure, load_runner
 from melanoma.manifest import InputSpec, Manifest, find_threshold, must_state, size_of
 from melanoma.preprocess import normalize
 from melanoma.pt2e import MAX_BATCH
+from melanoma.qat_checkpoint import QATCheckpoint
 
 # exir writes a .pte's flatbuffer file identifier, bytes 4-7, as "ET" + two alphanumerics.
 # ExecuTorch's loader logs a wrong identifier verbatim, and its pybind log bridge aborts the
@@ -267,7 +269,9 @@ def _accuracy_pass(subject, target, artifact, test, reference, program, threshol
     )
 
 
-def program_failures(target, inputs: np.ndarray, logits: np.ndarray, qat) -> list[str]:
+def program_failures(
+    target: ModuleType, inputs: np.ndarray, logits: np.ndarray, qat: QATCheckpoint
+) -> list[str]:
     """An int8 artifact must compute the QAT program it names, on every test image, within
     the tolerance its export was checked with (a few output steps). The loose sanity bounds
     alone let a file with edited weights pass as long as it agreed on 90% of decisions."""
@@ -316,7 +320,9 @@ def _batch_text(max_batch: int | None) -> str:
     return "null (any N)" if max_batch is None else str(max_batch)
 
 
-def batch_failures(runner, inputs: np.ndarray, probs: np.ndarray, manifest: Manifest) -> list[str]:
+def batch_failures(
+    runner: Runner, inputs: np.ndarray, probs: np.ndarray, manifest: Manifest
+) -> list[str]:
     """Whether the artifact takes the batch its manifest's input.max_batch promises, and
     refuses one row more: the app sizes its batches by it, and a .pte refuses any batch
     larger than the one its memory was planned for. `runner` comes from load_runner: a
