@@ -128,7 +128,11 @@ def decision_cut(manifest: Manifest) -> float:
     from melanoma.export.verify import decision_cut as cut
     from melanoma.manifest import find_threshold
 
-    return cut(find_threshold(manifest.thresholds, manifest.decision_threshold_name()).probability)
+    name = manifest.decision_threshold_name()
+    threshold = find_threshold(manifest.thresholds, name)
+    if threshold is None:  # a version 1-3 manifest decides at youden, which it may not list
+        raise UserError(f"{manifest.file.name}.manifest.json: no threshold {name!r} to decide at")
+    return cut(threshold.probability)
 
 
 def compare_artifact(python: Path, artifact: Artifact, samples: Samples, tmp: Path) -> Row:

@@ -74,6 +74,25 @@ def test_a_runtime_not_installed_there_is_listed_as_such(other_runtime, artifact
     assert " onnxruntime  max|diff| -  moved -  vs " in line, line
 
 
+def test_a_manifest_without_its_default_threshold_exits_2_with_one_line(
+    other_runtime, assert_one_line_error, artifacts_dir, tmp_path
+):
+    # A version 3 manifest (no default_threshold: the app decides at youden) that lists no
+    # youden threshold: melanoma-bench fails its row; this printed a traceback (mypy: the
+    # threshold find_threshold returns may be None).
+    name = "quick-cnn-onnx-fp32.onnx"
+    shutil.copy(artifacts_dir / name, tmp_path / name)
+    manifest = json.loads((artifacts_dir / f"{name}.manifest.json").read_text())
+    manifest["schema_version"] = 3  # without what versions 4 to 6 added
+    del manifest["default_threshold"], manifest["license"], manifest["attribution"]
+    del manifest["preprocessing"]["steps"], manifest["quantization"]["input_range"]
+    del manifest["quantization"]["logit_range"]
+    manifest["thresholds"] = [t for t in manifest["thresholds"] if t["name"] != "youden"]
+    (tmp_path / f"{name}.manifest.json").write_text(json.dumps(manifest))
+    result = other_runtime("--python", sys.executable, "--artifacts", tmp_path)
+    assert_one_line_error(result, f"{name}.manifest.json", "no threshold 'youden'")
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
