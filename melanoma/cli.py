@@ -3,11 +3,8 @@ API's functions called, their results printed."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -15,21 +12,20 @@ import click
 from melanoma import strict_json
 from melanoma.cli_parsing import Group
 from melanoma.cliutil import (
-    EXIT_INTERRUPTED,
     SEED,
     TARGET_SENSITIVITY,
     NonEmptyPath,
-    comma_separated,
     data_option,
+    method_list,
     out_dir_option,
     progress_option,
-    refuse_repeats,
     refuse_two_thresholds,
     run,
     seed_list,
     setup_process,
     target_sensitivity_option,
     threshold_option,
+    training_ends,
     version_option,
 )
 from melanoma.config_checks import MAX_THREADS
@@ -154,39 +150,8 @@ def train(
 def _train_method(method, dataset, config, out_dir, resume) -> Path:
     from melanoma.methods import train_method
 
-    with _training_ends("continue with --resume"):
+    with training_ends("continue with --resume"):
         return train_method(method, dataset, config, out_dir, resume=resume)
-
-
-@contextlib.contextmanager
-def _training_ends(how_to_continue: str | None) -> Iterator[None]:
-    """How train, compare and nested-cv report a run that stopped: one line each. None:
-    the run keeps no state to continue from (nested-cv trains in a temporary folder)."""
-    from melanoma.resume import TrainingInterrupted
-    from melanoma.training import DivergenceError
-
-    try:
-        yield
-    except DivergenceError as gave_up:  # not bad input (exit 2): the training failed
-        click.echo(f"error: {gave_up}", err=True)
-        sys.exit(1)
-    except TrainingInterrupted as stop:
-        said = f"{stop}; {how_to_continue}" if how_to_continue else "interrupted"
-        click.echo(said, err=True)
-        sys.exit(EXIT_INTERRUPTED)
-
-
-def _method_list(ctx, param, value: str) -> list[str]:
-    from melanoma.methods import METHODS
-
-    names = comma_separated(value, "method")
-    unknown = [m for m in names if m not in METHODS]
-    if unknown:
-        raise click.BadParameter(
-            f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}"
-        )
-    refuse_repeats("method", names)
-    return names
 
 
 @cli.command()
@@ -195,7 +160,7 @@ def _method_list(ctx, param, value: str) -> list[str]:
     "--methods",
     default="supervised,sgan",
     show_default=True,
-    callback=_method_list,
+    callback=method_list,
     help="Comma-separated: supervised, sgan, or the SGAN ablations sgan-labeled-only (no "
     "unlabeled images), sgan-mean-teacher (no GAN losses) and sgan-no-mean-teacher (GAN "
     "losses, no consistency). Paired AUC CIs are against the first.",
@@ -225,7 +190,7 @@ def compare(
 
     dataset = load_dataset(data)
     click.echo(dataset.summary(), err=True)
-    with _training_ends("rerun the same command to continue from there"):
+    with training_ends("rerun the same command to continue from there"):
         run_compare(dataset, out_dir, methods, seeds, epochs=epochs, progress=progress)
     results_md = (out_dir / "results.md").read_text(encoding="utf-8", errors="surrogateescape")
     click.echo(results_md, nl=False)
@@ -252,7 +217,7 @@ def nested_cv(data: str | None, seeds: list[int], out_dir: Path, progress: bool)
     from melanoma.nested_cv import NestedConfig, results_markdown
     from melanoma.nested_cv import nested_cv as run_nested_cv
 
-    with _training_ends(None):  # it cannot resume: a rerun starts over
+    with training_ends(None):  # it cannot resume: a rerun starts over
         config = NestedConfig(seeds=tuple(seeds), progress=progress)
         results = run_nested_cv(load_dataset(data), config, out_dir)
     click.echo(results_markdown(results), nl=False)

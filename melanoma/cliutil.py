@@ -338,3 +338,34 @@ def refuse_repeats(what: str, items: list) -> None:
     twice = repeated(items)
     if twice:
         raise click.BadParameter(f"{what} {', '.join(map(str, twice))} given more than once")
+
+
+@contextlib.contextmanager
+def training_ends(how_to_continue: str | None) -> Iterator[None]:
+    """How train, compare and nested-cv report a run that stopped: one line each. None:
+    the run keeps no state to continue from (nested-cv trains in a temporary folder)."""
+    from melanoma.resume import TrainingInterrupted
+    from melanoma.training import DivergenceError
+
+    try:
+        yield
+    except DivergenceError as gave_up:  # not bad input (exit 2): the training failed
+        click.echo(f"error: {gave_up}", err=True)
+        sys.exit(1)
+    except TrainingInterrupted as stop:
+        said = f"{stop}; {how_to_continue}" if how_to_continue else "interrupted"
+        click.echo(said, err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def method_list(ctx: click.Context | None, param: click.Parameter | None, value: str) -> list[str]:
+    from melanoma.methods import METHODS
+
+    names = comma_separated(value, "method")
+    unknown = [m for m in names if m not in METHODS]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}"
+        )
+    refuse_repeats("method", names)
+    return names
