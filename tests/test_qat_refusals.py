@@ -3,6 +3,7 @@ every output folder it must not write into (the float checkpoint, another checkp
 bundled models). test_qat.py runs a real QAT and checks what it saves."""
 
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
@@ -81,3 +82,25 @@ def test_qat_refuses_a_checkpoint_whose_normalization_was_edited(float_dir, data
     with pytest.raises(CheckpointError, match="no longer gives the predictions"):
         qat_finetune(edited, dataset, FAST, tmp_path / "qat")
     assert not (tmp_path / "qat").exists()
+
+
+def test_qat_takes_a_checkpoint_trained_before_its_data_had_a_test_split(
+    float_dir, dataset, tmp_path
+):
+    # The CSV layout reads a labelled test.csv as the test split since 2026-12-07: a
+    # checkpoint trained before then fingerprinted the same images without one, and QAT,
+    # which never reads the test split, refused them as other data.
+    checkpoint = load_checkpoint(float_dir)
+    before = dataclasses.replace(dataset, test=None).fingerprint
+    meta = dataclasses.replace(checkpoint.meta, data_fingerprint=before)
+    calibrate = QATConfig(epochs=0, calibration_unlabeled=256, progress=False)
+    out = qat_finetune(
+        dataclasses.replace(checkpoint, meta=meta), dataset, calibrate, tmp_path / "qat"
+    )
+    assert json.loads((out / "metadata.json").read_text())["data_fingerprint"] == before
+    # Its kept scores are still checked as on the data it trained on, pixel hashes or none
+    edited = dataclasses.replace(meta, mean=[meta.mean[0] + 0.05, *meta.mean[1:]])
+    edited = dataclasses.replace(edited, labeled_pixel_hashes=[])
+    with pytest.raises(CheckpointError, match="no longer gives the predictions"):
+        qat_finetune(dataclasses.replace(checkpoint, meta=edited), dataset, FAST, tmp_path / "q")
+    assert not (tmp_path / "q").exists()
