@@ -20,7 +20,7 @@ import hashlib
 import logging
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 import torch
@@ -88,6 +88,15 @@ class Dataset:
                 digest.update(split.images.numpy().tobytes())
                 digest.update(split.labels.numpy().tobytes())
         return digest.hexdigest()[:16]
+
+    def trained_on_by(self, fingerprint: str) -> bool:
+        """Whether a checkpoint whose data fingerprint is `fingerprint` trained on this data.
+        The fingerprint covers the test split, which training never reads: a checkpoint
+        trained before the CSV layout read a labelled test.csv as the test split (2026-12-07)
+        has the same images' fingerprint without one."""
+        if fingerprint == self.fingerprint:
+            return True
+        return self.test is not None and replace(self, test=None).fingerprint == fingerprint
 
     def summary(self) -> str:
         parts = [f"labeled {len(self.labeled)} ({int(self.labeled.labels.sum())} melanoma)"]

@@ -62,8 +62,9 @@ def _validation_split(dataset: Dataset, checkpoint: Checkpoint) -> Split:
             f"{checkpoint.path}: cross-validated on every labeled image, so there is no "
             "held-out val split; its out-of-fold metrics are val_metrics in metadata.json"
         )
-    if dataset.fingerprint != meta.data_fingerprint and not _kept_validation(checkpoint, dataset):
-        # without pixel hashes (checkpoints before 2026-12-03) only the exact data will do
+    trained_on = dataset.trained_on_by(meta.data_fingerprint)
+    if not trained_on and not _kept_validation(checkpoint, dataset):
+        # without pixel hashes (checkpoints before 2026-12-03) only the same data will do
         which = ", with other labeled images or labels" if meta.labeled_pixel_hashes else ""
         raise UserError(
             f"{dataset.source}: --split val is re-carved from the data the checkpoint "
@@ -87,7 +88,7 @@ def split_caveat(dataset: Dataset, name: str, checkpoint: Checkpoint) -> str | N
                 "validated on: optimistic, not an estimate of accuracy"
             )
         return None
-    if name == "labeled" and dataset.fingerprint == checkpoint.meta.data_fingerprint:
+    if name == "labeled" and dataset.trained_on_by(checkpoint.meta.data_fingerprint):
         return "the model trained on these images: optimistic, not an estimate of accuracy"
     return None
 
@@ -104,7 +105,7 @@ def check_reproduces_scores(checkpoint: Checkpoint, dataset: Dataset) -> None:
     without them), the stored pixel hashes of the labeled images say the same."""
     meta = checkpoint.meta
     path = scores_path(checkpoint.path, meta.train_config)
-    same_data = dataset.fingerprint == meta.data_fingerprint
+    same_data = dataset.trained_on_by(meta.data_fingerprint)
     if not (same_data or _same_labeled_pixels(meta, dataset)) or not path.is_file():
         return
     labels, kept = read_scores(path)

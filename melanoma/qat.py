@@ -197,23 +197,6 @@ def train_qat(
     return convert_qat_model(prepared)
 
 
-def _as_trained_on(dataset: Dataset, fingerprint: str) -> Dataset:
-    """`dataset` as the checkpoint trained on it, or a refusal. The fingerprint covers the
-    test split too, which QAT never reads: a checkpoint trained before the CSV layout read
-    a labelled test.csv as the test split (2026-12-07) fingerprinted the same images
-    without one, and was refused as 'other data'. Read so, every later check (the kept
-    scores reproduced) sees the data it trained on."""
-    if dataset.fingerprint == fingerprint:
-        return dataset
-    without_test = dataclasses.replace(dataset, test=None)
-    if dataset.test is not None and without_test.fingerprint == fingerprint:
-        return without_test
-    raise UserError(
-        f"{dataset.source}: data fingerprint {dataset.fingerprint} differs from the "
-        f"checkpoint's {fingerprint}; QAT needs the data it was trained on"
-    )
-
-
 def qat_finetune(
     checkpoint: Checkpoint, dataset: Dataset, config: QATConfig, out_dir: Path
 ) -> Path:
@@ -225,7 +208,11 @@ def qat_finetune(
     """
     out_dir, meta = Path(out_dir), checkpoint.meta
     _refuse_out_dir(out_dir, checkpoint.path)
-    dataset = _as_trained_on(dataset, meta.data_fingerprint)
+    if not dataset.trained_on_by(meta.data_fingerprint):  # the test split aside: QAT never reads it
+        raise UserError(
+            f"{dataset.source}: data fingerprint {dataset.fingerprint} differs from the "
+            f"checkpoint's {meta.data_fingerprint}; QAT needs the data it was trained on"
+        )
     check_reproduces_scores(checkpoint, dataset)  # an edited mean/std would reach the int8 files
     train, val = checkpoint_split(dataset.labeled, meta.train_config, meta.seed)
     source = toolkit_source()  # a git call: not in the block that replaces the files

@@ -92,6 +92,20 @@ def test_a_checkpoint_from_before_pixel_hashes_flags_its_own_labeled_split(datas
     assert split_caveat(dataset, "test", checkpoint) is None
 
 
+def test_a_checkpoint_trained_before_its_data_had_a_test_split_is_on_that_data(dataset, tmp_path):
+    # The CSV layout reads a labelled test.csv as the test split since 2026-12-07, and the
+    # fingerprint covers the test split: one recorded before then has none. Without pixel
+    # hashes (before 2026-12-03) it is all that says the model trained on these images.
+    old = Path(shutil.copytree(resolve_checkpoint_dir("reference-sgan"), tmp_path / "old"))
+    meta = json.loads((old / "metadata.json").read_text())
+    del meta["labeled_pixel_hashes"]
+    meta["data_fingerprint"] = dataclasses.replace(dataset, test=None).fingerprint
+    (old / "metadata.json").write_text(json.dumps(meta))
+    checkpoint = load_checkpoint(old)
+    assert "trained on these images" in split_caveat(dataset, "labeled", checkpoint)
+    assert len(pick_split(dataset, "val", checkpoint)) == 40  # re-carved, not refused
+
+
 def test_its_training_images_are_flagged_in_any_copy_or_split(dataset, quick_checkpoint):
     checkpoint = load_checkpoint(quick_checkpoint)
     assert split_caveat(dataset, "test", checkpoint) is None
