@@ -171,7 +171,7 @@ def _load_layout(source: FileSource) -> Dataset:
             log.warning(
                 "%s: labels from the class folders; not reading %s", source.path, listing(csvs)
             )
-        return _loadclass_folders(source, dirs, class_root)
+        return _load_class_folders(source, dirs, class_root)
     if csvs:
         return _load_csv(source, dirs, csvs)
     live_root = _find_root(source, dirs, "unlabeled")
@@ -315,11 +315,11 @@ def _class_split(source: FileSource, dirs: set[str], folder: str, also_read=()) 
         labels += [label] * len(found)
     unused = [d for d in subfolders(dirs, folder) if d not in (*classes.values(), *also_read)]
     _warn_unused_folders(source, unused, "class folders are benign/, malignant/ or melanoma/")
-    _warn_outsideclass_folders(source, folder)
+    _warn_outside_class_folders(source, folder)
     return _stack(source, names, labels)
 
 
-def _warn_outsideclass_folders(source: FileSource, folder: str) -> None:
+def _warn_outside_class_folders(source: FileSource, folder: str) -> None:
     """Photos beside the class folders have no class; left out, but not unremarked."""
     stray = [n for n in source.names if folder_of(n) == folder and is_image_name(n)]
     if stray:
@@ -345,7 +345,7 @@ def _load_csv(source: FileSource, dirs: set[str], csvs: list[str]) -> Dataset:
     return Dataset(labeled, test, unlabeled, "csv", str(source.path), skipped)
 
 
-def _loadclass_folders(source: FileSource, dirs: set[str], root: str) -> Dataset:
+def _load_class_folders(source: FileSource, dirs: set[str], root: str) -> Dataset:
     """Class folders in train/ (else in root itself), in test/ if it has them, and an
     optional unlabeled/ of plain images for the SGAN."""
     train = child(source, dirs, root, "train")
