@@ -355,3 +355,36 @@ def test_a_new_model_whose_file_disagrees_with_its_manifest_is_rolled_back(class
         " in the manifest (a manifest written for another model beside this file?)."
         " Went back to the previous model."
     )
+
+
+def test_a_new_model_whose_file_differs_only_in_attribution_and_precision_is_rolled_back(
+    classes, phone
+):
+    """The same checkpoint and licence, but the file is another export of it (an fp32 .pte
+    beside the int8 manifest, whose thresholds and input range are int8's): refused too."""
+    facts = write_facts(phone, attribution="HAM10000", precision="fp32")
+    s = outcome(start(classes, phone, "facts", str(facts)))
+    assert (s.loaded, s.installed) == ("true", "old")
+    assert s.status[1] == (
+        "The new model (new) could not be loaded: the terms embedded in new-executorch-int8.pte"
+        ' disagree with its manifest: attribution "HAM10000" in the file, "Trained on HAM10000'
+        ' (Tschandl et al. 2018); non-commercial use only" in the manifest; precision "fp32" in'
+        ' the file, "int8" in the manifest (a manifest written for another model beside this'
+        " file?). Went back to the previous model."
+    )
+
+
+def test_a_new_model_whose_file_embeds_its_origin_but_no_licence_is_rolled_back(classes, phone):
+    """A file that embeds any fact must state them all: a licence missing from a file that
+    embeds its source checkpoint is neither "not embedded" nor agreeing with the manifest's."""
+    facts = write_facts(phone)
+    lines = facts.read_text().splitlines(keepends=True)
+    facts.write_text("".join(line for line in lines if not line.startswith("license\t")))
+    s = outcome(start(classes, phone, "facts", str(facts)))
+    assert (s.loaded, s.installed) == ("true", "old")
+    assert s.status[1] == (
+        "The new model (new) could not be loaded: the terms embedded in new-executorch-int8.pte"
+        ' disagree with its manifest: license none in the file, "CC-BY-NC-4.0" in the manifest'
+        " (a manifest written for another model beside this file?). Went back to the previous"
+        " model."
+    )
