@@ -1,11 +1,13 @@
 """melanoma/class_folders.py: where the class-folder layout starts; a data set's own folder may
 be named like a class."""
 
+import shutil
 import zipfile
 
 import pytest
 
 from melanoma.datasets import load_dataset
+from melanoma.sources import DataError
 
 
 def write_kaggle_tree(root, jpegs, positive="malignant"):
@@ -41,3 +43,33 @@ def test_a_zip_of_a_folder_named_melanoma_is_read(tmp_path, jpegs):
     assert len(data.labeled) == 8 and len(data.test) == 8
     assert [n.split("/")[2] for n in data.test.names] == ["benign"] * 4 + ["melanoma"] * 4
     assert data.test.labels.tolist() == [0] * 4 + [1] * 4
+
+
+def test_a_folder_named_melanoma_holding_only_train_is_a_data_set_not_a_class(tmp_path, jpegs):
+    # ~/data/melanoma/train/{benign,malignant}/, no test/ yet: melanoma/ holds a train/
+    write_kaggle_tree(tmp_path / "melanoma", jpegs)
+    shutil.rmtree(tmp_path / "melanoma/test")
+    data = load_dataset(tmp_path)
+    assert data.test is None
+    assert data.labeled.labels.tolist() == [0] * 4 + [1] * 4
+    assert all(n.startswith("melanoma/train/") for n in data.labeled.names)
+
+
+def test_a_folder_named_melanoma_holding_the_classes_is_one_split(tmp_path, jpegs):
+    # ~/data/melanoma/{benign,malignant}/: a data set of one split, named for what it is about
+    write_kaggle_tree(tmp_path / "melanoma", jpegs)
+    shutil.rmtree(tmp_path / "melanoma/test")
+    (tmp_path / "melanoma/train").rename(tmp_path / "one")
+    for cls in ("benign", "malignant"):
+        (tmp_path / "one" / cls).rename(tmp_path / "melanoma" / cls)
+    data = load_dataset(tmp_path)
+    assert (len(data.labeled), data.test) == (8, None)
+    assert data.labeled.labels.tolist() == [0] * 4 + [1] * 4
+
+
+def test_a_folder_named_melanoma_holding_only_test_is_refused_for_that(tmp_path, jpegs):
+    # not as "benign/ is missing" beside a melanoma class it took melanoma/ for
+    write_kaggle_tree(tmp_path / "melanoma", jpegs)
+    shutil.rmtree(tmp_path / "melanoma/train")
+    with pytest.raises(DataError, match="class folders under test/ with no train/ beside them"):
+        load_dataset(tmp_path)
