@@ -60,3 +60,19 @@ def test_an_image_in_train_csv_and_test_csv_is_refused(tmp_path, jpegs):
     with pytest.raises(DataError, match=r"test.csv:3: image 'ISIC_10' is listed again "
                        r"\(first on .*train.csv:2\)"):  # fmt: skip
         load_dataset(tmp_path)
+
+
+def test_a_test_csv_named_in_capitals_is_the_test_split_too(tmp_path, jpegs):
+    # as a Windows download may name it; the folder layout reads Test/ as test/
+    write_isic(tmp_path, jpegs, ["image_name,target", "ISIC_910,1", "ISIC_900,0"])
+    (tmp_path / "test.csv").rename(tmp_path / "Test.csv")
+    data = load_dataset(tmp_path)
+    assert list(data.test.names) == ["jpeg/test/ISIC_910.jpg", "jpeg/test/ISIC_900.jpg"]
+
+
+def test_a_labelled_test_csv_in_another_folder_is_not_the_test_split(tmp_path, jpegs):
+    # another data set's test.csv, not one beside train.csv: its photos are not this set's
+    write_isic(tmp_path, jpegs)
+    (tmp_path / "jpeg/test/test.csv").write_text("image_name,target\nISIC_910,1\nISIC_900,0\n")
+    data = load_dataset(tmp_path)
+    assert (len(data.labeled), data.test) == (8, None)
