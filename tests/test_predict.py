@@ -124,9 +124,9 @@ def test_a_photo_or_checkpoint_named_like_a_formula_is_written_as_text(tmp_path)
     write_predictions_csv(out, [Prediction(name, 0.3, False) for name in names], by)
     with out.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    shown = [name if name[0] in "a/" else os.path.join(".", name) for name in names]
+    shown = [name if name[0] in "a/" else f"./{name}" for name in names]  # ./, not .\ on Windows
     assert [row["path"] for row in rows] == shown
-    assert {row["checkpoint"] for row in rows} == {os.path.join(".", "=ckpt")}
+    assert {row["checkpoint"] for row in rows} == {"./=ckpt"}
     assert [Path(row["path"]) for row in rows] == [Path(name) for name in names]  # same files
 
 

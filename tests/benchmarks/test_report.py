@@ -3,7 +3,6 @@
 import csv
 import dataclasses
 import json
-import os
 import re
 import string
 from pathlib import Path
@@ -122,7 +121,7 @@ def test_a_csv_name_a_spreadsheet_takes_for_a_formula_is_written_as_the_same_pat
     write_csv(rows, tmp_path / "r.csv")
     with (tmp_path / "r.csv").open(newline="") as handle:
         names = [record["name"] for record in csv.DictReader(handle)]
-    assert names == [os.path.join(".", r["name"]) if r["name"] == name else r["name"] for r in rows]
+    assert names == [f"./{r['name']}" if r["name"] == name else r["name"] for r in rows]
     assert Path(names[[r["name"] for r in rows].index(name)]) == Path(name)  # the same file
 
 
