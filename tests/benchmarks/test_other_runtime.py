@@ -3,6 +3,7 @@
 The "other" interpreter here is this one (sys.executable): the same runtimes, so every
 logit must come back identical, which checks the plumbing (inputs, logits, thresholds)."""
 
+import dataclasses
 import functools
 import json
 import shutil
@@ -11,8 +12,10 @@ import sys
 
 import pytest
 
-from melanoma.benchmarks.other_runtime import main
+from melanoma.benchmarks.other_runtime import decision_cut, main
 from melanoma.checkpoint import file_sha256
+from melanoma.export import verify
+from melanoma.manifest import read_manifest
 
 
 @pytest.fixture
@@ -91,6 +94,17 @@ def test_a_manifest_without_its_default_threshold_exits_2_with_one_line(
     (tmp_path / f"{name}.manifest.json").write_text(json.dumps(manifest))
     result = other_runtime("--python", sys.executable, "--artifacts", tmp_path)
     assert_one_line_error(result, f"{name}.manifest.json", "no threshold 'youden'")
+
+
+def test_decisions_are_compared_at_the_manifests_default_threshold(artifacts_dir):
+    # decisions_moved counts the images whose side of the app's threshold moved: the one the
+    # manifest names as its default, not youden whatever it names
+    manifest = read_manifest(artifacts_dir / "quick-cnn-onnx-fp32.onnx.manifest.json")
+    other = next(t for t in manifest.thresholds if t.name != "youden")
+    manifest = dataclasses.replace(manifest, default_threshold=other.name)
+    assert decision_cut(manifest) == verify.decision_cut(other.probability)
+    youden = next(t for t in manifest.thresholds if t.name == "youden")
+    assert decision_cut(manifest) != verify.decision_cut(youden.probability)
 
 
 @pytest.mark.parametrize(
