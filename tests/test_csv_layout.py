@@ -317,3 +317,11 @@ def test_csv_target_columns_that_disagree_are_refused(tmp_path, jpegs):
     with pytest.raises(DataError, match=r"train.csv:4: target column 'target' holds '0' but "
                        r"'benign_malignant' holds 'Malignant'; make them agree"):  # fmt: skip
         load_dataset(tmp_path)
+
+
+def test_csv_target_columns_named_in_capitals_are_compared_too(tmp_path, jpegs):
+    # a spreadsheet's export may capitalise the header, which is read case-insensitively
+    (tmp_path / "ISIC_0.jpg").write_bytes(jpegs[1][0])
+    (tmp_path / "train.csv").write_text("Image_Name,Target,Benign_Malignant\nISIC_0,0,malignant\n")
+    with pytest.raises(DataError, match="'Benign_Malignant' holds 'malignant'; make them agree"):
+        load_dataset(tmp_path)
