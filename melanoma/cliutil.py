@@ -359,6 +359,7 @@ def training_ends(how_to_continue: str | None) -> Iterator[None]:
 
 
 def method_list(ctx: click.Context | None, param: click.Parameter | None, value: str) -> list[str]:
+    """click callback: comma-separated method names, each known, none repeated."""
     from melanoma.methods import METHODS
 
     names = comma_separated(value, "method")
