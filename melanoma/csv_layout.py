@@ -100,7 +100,9 @@ def _labeled_rows(
                 f"{where}:{line}: target column {target_col!r} holds {target!r}, "
                 "not 0/1 or benign/malignant"
             )
-        _refuse_disagreeing_targets(row, target_col, others, f"{where}:{line}")
+        label = TARGET_VALUES[target.lower()]
+        said = f"{where}:{line}: target column {target_col!r} holds {target!r}"
+        _refuse_disagreeing_targets(row, others, label, said)
         found = _find_image(image, by_tail, f"{where}:{line}", source)
         if found in first_line:  # a second copy would land in another fold and leak into CV
             first_where, first = first_line[found]
@@ -108,7 +110,7 @@ def _labeled_rows(
             raise DataError(f"{where}:{line}: image {image!r} is listed again (first on {on})")
         first_line[found] = (where, line)
         names.append(found)
-        labels.append(TARGET_VALUES[target.lower()])
+        labels.append(label)
     if not names:
         raise DataError(f"{where}: CSV lists no images")
     return names, labels
@@ -120,18 +122,15 @@ def _other_target_columns(header: list[str], target_col: str) -> list[str]:
     return [h for h in header if h != target_col and h.strip().lower() in TARGET_COLUMNS]
 
 
-def _refuse_disagreeing_targets(row: dict, target_col: str, others: list[str], at: str) -> None:
+def _refuse_disagreeing_targets(row: dict, others: list[str], label: int, said: str) -> None:
     """A hand-edited row whose columns disagree (target 0, benign_malignant malignant) was
     read by `target` alone: which one is right is the user's call, not ours. A column whose
-    value is no target (blank, a diagnosis) says nothing, so it is not compared."""
-    label = TARGET_VALUES[(row.get(target_col) or "").strip().lower()]
+    value is no target (blank, a diagnosis) says nothing, so it is not compared. `label`:
+    the row's, as its target column states it (`said`)."""
     for column in others:
         value = (row.get(column) or "").strip()
         if TARGET_VALUES.get(value.lower(), label) != label:
-            raise DataError(
-                f"{at}: target column {target_col!r} holds {row[target_col].strip()!r} but "
-                f"{column!r} holds {value!r}; make them agree"
-            )
+            raise DataError(f"{said} but {column!r} holds {value!r}; make them agree")
 
 
 def _unlabeled_prefix(csv_name: str) -> str:
