@@ -5,6 +5,7 @@ import tomllib
 from pathlib import Path
 
 from packaging.licenses import canonicalize_license_expression
+from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,3 +60,21 @@ def test_every_data_file_in_a_package_folder_is_in_its_package_data():
         globs = settings["package-data"].get(package, [])
         packaged = {path for pattern in globs for path in folder.glob(pattern) if path.is_file()}
         assert data == packaged, f"{package}: {sorted(map(str, data - packaged))}"
+
+
+def _has_upper_bound(requirement: Requirement) -> bool:
+    """`==` (a version or a wildcard), `~=`, `<` or `<=`: what keeps a new major out."""
+    return any(spec.operator in {"==", "===", "~=", "<", "<="} for spec in requirement.specifier)
+
+
+def test_every_dependency_has_an_upper_bound_so_a_new_major_cannot_change_a_fresh_install():
+    """An open-ended `>=` lets numpy 3 or pytest 10 into the README's install on a day
+    nobody changed the repository, and the install or the tests may fail then."""
+    project = PYPROJECT["project"]
+    declared = [
+        *project["dependencies"],
+        *(dep for extra in project["optional-dependencies"].values() for dep in extra),
+        *PYPROJECT["build-system"]["requires"],
+    ]
+    open_ended = [dep for dep in declared if not _has_upper_bound(Requirement(dep))]
+    assert open_ended == [], f"give these an upper bound or a pin: {open_ended}"
