@@ -16,6 +16,15 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 # 3.10 install fails to resolve (`uv pip install` on 3.10.13, 2026-12-07).
 OLDEST_PYTHON = {"onnxruntime": "3.11"}
 
+# A dependency's release the code fails with and the oldest it passes with, where its
+# floor once admitted the first: the floors installed (`uv pip install -e ".[dev]"
+# --resolution lowest-direct`, uv 0.13.9, 2026-12-07), then the tests that use them.
+# Pillow 10.4.0: images.py's read of a PNG tile's .args raised AttributeError on a
+# transparent key colour (8 tests of test_images.py failed; with 11.0.0 all passed).
+# numpy 1.26.4 does not install beside executorch 1.5.1 (numpy>=2.0.0), and the tests
+# call np.trapezoid, new in numpy 2.
+FAILS_AND_PASSES = {"pillow": ("10.4.0", "11.0.0"), "numpy": ("1.26.4", "2.0.0")}
+
 
 def test_requires_python_admits_no_python_a_pinned_dependency_has_no_wheels_for():
     requires = SpecifierSet(PYPROJECT["project"]["requires-python"])
@@ -78,3 +87,13 @@ def test_every_dependency_has_an_upper_bound_so_a_new_major_cannot_change_a_fres
     ]
     open_ended = [dep for dep in declared if not _has_upper_bound(Requirement(dep))]
     assert open_ended == [], f"give these an upper bound or a pin: {open_ended}"
+
+
+def test_no_dependency_floor_admits_a_release_the_code_was_seen_to_fail_with():
+    specifiers = {
+        Requirement(dep).name: Requirement(dep).specifier
+        for dep in PYPROJECT["project"]["dependencies"]
+    }
+    for name, (fails, passes) in FAILS_AND_PASSES.items():
+        assert fails not in specifiers[name], f"{name} {fails} fails the tests: raise its floor"
+        assert passes in specifiers[name]
