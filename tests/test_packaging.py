@@ -97,3 +97,17 @@ def test_no_dependency_floor_admits_a_release_the_code_was_seen_to_fail_with():
     for name, (fails, passes) in FAILS_AND_PASSES.items():
         assert fails not in specifiers[name], f"{name} {fails} fails the tests: raise its floor"
         assert passes in specifiers[name]
+
+
+def test_ruff_sorts_the_helper_modules_on_pytests_path_as_local_imports():
+    """tests/android/golden_images.py is imported by name through pytest's pythonpath; ruff,
+    not told, filed `from golden_images import ...` among the third-party imports."""
+    helpers = {
+        module.stem
+        for folder in PYPROJECT["tool"]["pytest"]["ini_options"]["pythonpath"]
+        for module in (ROOT / folder).glob("*.py")
+        if module.stem != "conftest" and not module.stem.startswith("test_")  # not imported
+    }
+    assert "golden_images" in helpers  # the glob finds what conftest.py imports
+    isort = PYPROJECT["tool"]["ruff"]["lint"]["isort"]
+    assert helpers <= set(isort.get("known-local-folder", []))

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from golden_images import broken_files, jpeg_variants, png_variants, python_reads
 from PIL import Image
 
 from melanoma.export.contract import input_contract
@@ -25,6 +24,8 @@ from melanoma.manifest import (
     sha256_of,
     size_of,
 )
+
+from golden_images import broken_files, jpeg_variants, png_variants, python_reads
 
 
 @pytest.fixture(scope="session")
