@@ -43,6 +43,10 @@ AGREEMENT = (
     "mean_abs_dprob",
 )
 LATENCY = ("p50", "p90", "p99", "mean", "min")
+# What Markdown reads as markup in running text: emphasis and strikethrough (* _ ~), code
+# (`), links and images ([ ]), raw HTML and autolinks (< >), entities (&), table bars (|),
+# headings (#), GitHub's math ($), and the backslash that escapes them all.
+MARKDOWN_MARKUP = {ord(c): "\\" + c for c in "\\`*_~[]<>&|#$"}
 
 
 def make_row(subject: Subject, threads: int, latency: Latency | None, macs: int) -> dict:
@@ -191,33 +195,43 @@ def text_table(rows: list[dict]) -> str:
     return "\n".join(lines + _status_notes(rows) + preemption_notes(rows))
 
 
-def _status_notes(rows: list[dict]) -> list[str]:
+def md_text(text: str) -> str:
+    """`text` (a name, or a line quoting names) for report.md outside its tables: on one line
+    (on_one_line), and each character Markdown reads as markup backslash-escaped, so that a
+    name like '*x*_[a](b)<img>.onnx' shows as written, not as emphasis, a link or HTML."""
+    return on_one_line(text).translate(MARKDOWN_MARKUP)
+
+
+def _status_notes(rows: list[dict], shown=on_one_line) -> list[str]:
+    """A line per artifact with reasons; `shown` escapes its name and the reasons (which
+    quote manifests) for where they go: on_one_line for the terminal, md_text for Markdown."""
     seen, notes = set(), []
     for row in rows:
         if row["reasons"] and row["name"] not in seen:
             seen.add(row["name"])
-            note = f"{row['status_symbol']} {row['name']}: {'; '.join(row['reasons'])}"
-            notes.append(on_one_line(note))  # a name, and reasons quoting manifests
+            reasons = "; ".join(row["reasons"])
+            notes.append(f"{row['status_symbol']} {shown(row['name'])}: {shown(reasons)}")
     return notes
 
 
-def preemption_notes(rows: list[dict]) -> list[str]:
+def preemption_notes(rows: list[dict], shown=on_one_line) -> list[str]:
     """One line per row whose calling thread waited while being timed: at 1 thread, below
     PREEMPTED_BELOW, it waited for its core; with more, where it may also wait for its pool
-    (0.94 seen undisturbed), only below POOL_WAIT_BELOW, which no quiet run came near."""
+    (0.94 seen undisturbed), only below POOL_WAIT_BELOW, which no quiet run came near.
+    `shown` escapes the name, as in _status_notes."""
     notes = []
     for row in rows:
         ratio = row["cpu_per_wall"]
         if ratio is None or ratio >= (PREEMPTED_BELOW if row["threads"] == 1 else POOL_WAIT_BELOW):
             continue
-        shown = f"CPU/wall {math.floor(ratio * 1000) / 1000:.3f}"  # down: 0.8996 is not 0.900
+        ratio_text = f"CPU/wall {math.floor(ratio * 1000) / 1000:.3f}"  # down: 0.8996 not 0.900
         if row["threads"] == 1:
             why = "preempted by other work, its latencies are inflated"
         else:
             why = "the calling thread mostly waited (for a core, or for its pool), so its "
             why += "latencies are likely inflated"
         threads = _threads_text(row["threads"])
-        notes.append(on_one_line(f"{row['name']} ({threads}): {shown} while timed: {why}"))
+        notes.append(f"{shown(row['name'])} ({threads}): {ratio_text} while timed: {why}")
     return notes
 
 
@@ -247,10 +261,9 @@ def stability_table(rows: list[dict]) -> str:
 
 
 def _md_row(cells: list[str]) -> str:
-    # Backslashes first: a name's own one before a | (a\|b, written a\\|b) escaped the
-    # escape, and that | split the cell. on_one_line's \n reads the same either way.
-    escaped = (on_one_line(c).replace("\\", "\\\\").replace("|", "\\|") for c in cells)
-    return "| " + " | ".join(escaped) + " |"
+    # md_text escapes each backslash too: a name's own one before a | (a\|b, once written
+    # a\\|b) escaped the escape, and that | split the cell.
+    return "| " + " | ".join(map(md_text, cells)) + " |"
 
 
 def markdown_table(rows: list[dict]) -> str:
@@ -292,8 +305,8 @@ def _decision_rule(report: dict) -> str:
     name = report["config"]["threshold_name"]
     eager = next((r for r in report["artifacts"] if r["target"] == "pytorch"), None)
     if eager is None or eager.get("threshold") is None:
-        return f"melanoma at the {name} threshold"
-    return f"melanoma when P ≥ {eager['threshold']:.4f} (the {name} threshold)"
+        return f"melanoma at the {md_text(name)} threshold"
+    return f"melanoma when P ≥ {eager['threshold']:.4f} (the {md_text(name)} threshold)"
 
 
 def markdown_report(report: dict, plots: bool = True) -> str:
@@ -305,14 +318,12 @@ def markdown_report(report: dict, plots: bool = True) -> str:
         "",
         markdown_table(report["artifacts"]),
         "",
-        *[f"- {note}" for note in _status_notes(report["artifacts"])],
-        *[f"- {note}" for note in preemption_notes(report["artifacts"])],
+        *[f"- {note}" for note in _status_notes(report["artifacts"], md_text)],
+        *[f"- {note}" for note in preemption_notes(report["artifacts"], md_text)],
         "",
         # the threshold's name as the manifests spell it: float() reads sensitivity_0.90\n
-        on_one_line(
-            "## Accuracy on the test split, 95% bootstrap CIs "
-            f"({report['config']['threshold_name']} threshold)"
-        ),
+        "## Accuracy on the test split, 95% bootstrap CIs "
+        f"({md_text(report['config']['threshold_name'])} threshold)",
         "",
         accuracy_table(report["artifacts"]),
         "",
@@ -328,7 +339,7 @@ def markdown_report(report: dict, plots: bool = True) -> str:
         "",
         "## Gate",
         "",
-        *([on_one_line(v) for v in report["gate"]["violations"]] or ["passed"]),
+        *([md_text(v) for v in report["gate"]["violations"]] or ["passed"]),
         "",
         # without plots (--no-plots), links would show nothing, or an earlier run's PNGs
         *(["![ROC](roc.png) ![latency](latency.png) ![size](size.png)", ""] if plots else []),
@@ -338,13 +349,15 @@ def markdown_report(report: dict, plots: bool = True) -> str:
 
 def _setup_lines(report: dict) -> list[str]:
     """The bullets that say what ran where: machine, versions, data, reference, decisions
-    and how latency was timed. Each on one line: the reference's licence is any non-blank
-    string its metadata.json holds, and the data's path is the user's."""
+    and how latency was timed. Each on one line, its names as written (md_text): the
+    reference's licence is any non-blank string its metadata.json holds, and the data's
+    path is the user's."""
     machine, data, ref = report["machine"], report["data"], report["reference"]
-    versions = ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v)
+    machine, data, ref = (_md_strings(part) for part in (machine, data, ref))
+    versions = md_text(", ".join(f"{k} {v}" for k, v in report["versions"].items() if v))
     peaks = ", ".join(f"{t}t {v}" for t, v in machine["torch_matmul_gmacs_per_s"].items())
     bullets = [
-        f"- created: {report['created_utc']}",
+        f"- created: {md_text(report['created_utc'])}",
         f"- machine: {machine['cpu']} ({machine['arch']}), {machine['logical_cores']} logical "
         f"cores, {machine['os']}, Python {machine['python']}, "
         f"load average {_fmt(machine['load_average_1m'], '{:.2f}')} at start",
@@ -370,8 +383,13 @@ def _setup_lines(report: dict) -> list[str]:
     return [on_one_line(bullet) for bullet in bullets]
 
 
+def _md_strings(part: dict) -> dict:
+    """A report section with each string value as md_text shows it (numbers as they are)."""
+    return {key: md_text(v) if isinstance(v, str) else v for key, v in part.items()}
+
+
 def _target_line(target: dict) -> str:
-    return f"- {target_text(target)}"
+    return f"- {md_text(target_text(target))}"  # its caveat names preempted artifacts
 
 
 def write_text(text: str, path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from melanoma.benchmarks.gate import GateLimits, violations
+from melanoma.benchmarks.gate import GateLimits, targets, violations
 from melanoma.benchmarks.report import (
     CSV_COLUMNS,
     SCHEMA_VERSION,
@@ -18,6 +18,7 @@ from melanoma.benchmarks.report import (
     csv_record,
     make_row,
     markdown_report,
+    md_text,
     preemption_notes,
     report_json,
     round_spread,
@@ -159,7 +160,7 @@ def test_terminal_and_markdown_tables(report):
     columns = {len(re.findall(r"(?<!\\)\|", line)) for line in table_lines}
     assert columns == {len(TABLE_HEADER) + 1, 8, 5}  # all tables well-formed (max\|Δp\| escaped)
     # metrics with their CIs, one line per artifact however many thread counts it was timed at
-    assert text.count("| m-executorch-int8.pte | 0.850 [0.100, 0.900] |") == 1
+    assert text.count(r"| m-executorch-int8.pte | 0.850 \[0.100, 0.900\] |") == 1
     assert "p99 is about the slowest call" not in text  # the default 200 runs
     assert "![ROC](roc.png)" in text
     assert "png" not in markdown_report(report, plots=False)  # --no-plots: no links to nothing
@@ -173,7 +174,8 @@ def test_markdown_lists_the_gate_violations_instead_of_passed(report):
     assert broken  # every timed row but the fp32 .onnx (0.5 ms) breaks 0.6 ms
     failed = dict(report, gate=dict(report["gate"], violations=broken, passed=False))
     gate = markdown_report(failed).split("## Gate\n\n")[1]
-    assert gate.startswith("\n".join(broken) + "\n") and "passed" not in gate
+    assert gate.startswith("\n".join(map(md_text, broken)) + "\n") and "passed" not in gate
+    assert r"GATE m-executorch-int8.pte 1t: latency\_p50\_ms 0.8 breaks 0.6" in gate
 
 
 def test_markdown_says_when_p99_is_just_the_slowest_call(report):
@@ -208,7 +210,7 @@ def test_each_rounds_p50_and_the_ratio_within_each_round_are_reported(report):
     assert "runs in 4 rounds" in text  # the config's default
     assert "| m-executorch-int8.pte | 1 | 0.800 / 0.960 | 20% |" in text
     assert "| m-coreml-fp32.mlpackage |" not in text.split("## Latency by round")[1]  # not timed
-    assert "int8 .pte p50 / eager fp32 p50, 1 thread 0.2 <= 0.25: met, rounds 0.2-0.2" in text
+    assert r"int8 .pte p50 / eager fp32 p50, 1 thread 0.2 \<= 0.25: met, rounds 0.2-0.2" in text
 
 
 def test_one_round_has_no_spread_to_show(make_row_for):
@@ -265,8 +267,8 @@ def test_each_figure_lands_in_its_own_column_and_unit(make_subject):
     unbatched = make_row(artifact, 1, dataclasses.replace(timed, throughput_ips=None), 1)
     assert (row["throughput_batch"], unbatched["throughput_batch"]) == (32, None)  # not timed
     assert accuracy_table([slower, row]).splitlines()[-1] == (
-        "| m-executorch-int8.pte | 0.850 [0.810, 0.890] | 0.800 [0.760, 0.840] | "
-        "0.900 [0.860, 0.940] | 0.700 [0.650, 0.750] | 3/600 | 1500 |"
+        r"| m-executorch-int8.pte | 0.850 \[0.810, 0.890\] | 0.800 \[0.760, 0.840\] | "
+        r"0.900 \[0.860, 0.940\] | 0.700 \[0.650, 0.750\] | 3/600 | 1500 |"
     )  # the best thread count's throughput
 
 
@@ -289,7 +291,8 @@ def test_an_artifact_name_cannot_add_lines_or_terminal_escapes_to_a_report(repor
     text = markdown_report({**report, "artifacts": rows, "gate": gate})
     headings = [line for line in text.splitlines() if line.startswith("#")]
     assert headings == [line for line in markdown_report(report).splitlines() if line[:1] == "#"]
-    assert "GATE x\\n\\n## Gate\\n\\npassed" in text.split("## Gate\n\n")[1]  # as written
+    # as written, each backslash and # escaped: rendered, it reads as the terminal shows it
+    assert r"GATE x\\n\\n\#\# Gate\\n\\npassed" in text.split("## Gate\n\n")[1]
     assert "<!--" not in [line[:4] for line in text.splitlines()]
     shown = text_table(rows)
     assert "\x1b" not in text + shown
@@ -336,7 +339,7 @@ def test_a_threshold_name_ending_in_line_breaks_keeps_the_accuracy_heading_whole
     name = "sensitivity_0.90\r\n"
     text = markdown_report({**report, "config": {**report["config"], "threshold_name": name}})
     assert len(text.splitlines()) == len(markdown_report(report).splitlines())
-    assert "CIs (sensitivity_0.90\\r\\n threshold)\n" in text
+    assert r"CIs (sensitivity\_0.90\\r\\n threshold)" + "\n" in text
 
 
 def test_the_reference_checkpoints_licence_cannot_add_lines_to_a_report(report):
@@ -347,4 +350,48 @@ def test_the_reference_checkpoints_licence_cannot_add_lines_to_a_report(report):
     text = markdown_report({**report, "reference": {**report["reference"], "license": licence}})
     headings = [line for line in text.splitlines() if line.startswith("#")]
     assert headings == [line for line in markdown_report(report).splitlines() if line[:1] == "#"]
-    assert "licence CC-BY-4.0\\n\\n## Gate\\n\\npassed\\x1b[2K" in text
+    assert r"licence CC-BY-4.0\\n\\n\#\# Gate\\n\\npassed\\x1b\[2K" in text
+
+
+def test_names_outside_the_tables_keep_their_markdown_characters_as_written(report):
+    """Only table cells were escaped: an artifact named '*x*_[a](https://e.example)<b>.pte'
+    rendered as emphasis, a link and HTML in the notes, the gate and the targets, and a
+    threshold, licence or data path so named did the same in the heading and the bullets."""
+    name = "*x*_`y`_[a](https://e.example)<b>&amp;~s~$z$#.pte"
+    escaped = r"\*x\*\_\`y\`\_\[a\](https://e.example)\<b\>\&amp;\~s\~\$z\$\#.pte"
+    assert md_text(name) == escaped and md_text("a\\b\n") == r"a\\b\\n"
+    pte = "m-executorch-int8.pte"
+    rows = [{**row, "name": name} if row["name"] == pte else row for row in report["artifacts"]]
+    first = next(i for i, row in enumerate(rows) if row["name"] == name)
+    rows[first] = {**rows[first], "reasons": [f"manifest names {name}"], "cpu_per_wall": 0.5}
+    threshold, licence = "youden_<i>", "CC-BY-4.0 [terms](https://e.example)"
+    text = markdown_report({
+        **report, "artifacts": rows, "targets": targets(rows),
+        "gate": {**report["gate"], "violations": violations(rows, GateLimits(max_latency_ms=0.6))},
+        "config": {**report["config"], "threshold_name": threshold},
+        "reference": {**report["reference"], "license": licence},
+        "data": {**report["data"], "source": "/data/my_*set*"},
+    })  # fmt: skip
+    prose = [line for line in text.splitlines() if not line.startswith("|")]
+    assert not [line for line in prose if name in line or threshold in line or licence in line]
+    assert f"- ✅ {escaped}: manifest names {escaped}" in prose  # the status note
+    assert any(line.startswith(f"- {escaped} (1 thread): CPU/wall 0.500") for line in prose)
+    gate, targets_text = text.split("## Gate\n\n")[1], text.split("## Targets\n\n")[1]
+    assert gate.startswith(f"GATE {escaped} 1t: latency\\_p50")
+    assert f"rounds 0.2-0.2; {escaped} timed while preempted" in targets_text
+    assert r"CIs (youden\_\<i\> threshold)" in text and r"(the youden\_\<i\> threshold)" in text
+    assert r"licence CC-BY-4.0 \[terms\](https://e.example)" in text
+    assert r"test split of /data/my\_\*set\*, n=" in text
+
+
+def test_a_name_in_a_table_cell_keeps_its_markdown_characters_as_written(report):
+    """The cells escaped only backslashes and bars: a name '*x*_[a](https://e.example)<b>'
+    stayed in its cell but rendered there as emphasis, a link and HTML."""
+    name = "*x*_`y`_[a](https://e.example)<b>&amp;~s~$z$#.onnx"
+    rows = [{**row, "name": name} if row["name"] == "m-onnx-fp32.onnx" else row
+            for row in report["artifacts"]]  # fmt: skip
+    lines = markdown_report({**report, "artifacts": rows}).splitlines()
+    cells = [line for line in lines if line.startswith(f"| {md_text(name)} | ")]
+    assert len(cells) == 5  # the main and by-round tables at 1 and 2 threads, accuracy once
+    assert all(markdown_cells(line)[0] == name for line in cells)  # as a renderer reads it
+    assert not [line for line in lines if name in line]
