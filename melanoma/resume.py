@@ -182,10 +182,11 @@ def run_identity(method: str, config: TrainConfig | SGANConfig, dataset: Dataset
     return {"method": method, "settings": settings, "data_fingerprint": dataset.fingerprint}
 
 
-def read_resume_state(path: Path, gen: torch.Generator, identity: dict) -> dict:
-    """Load a resume.pt saved on Ctrl-C by a run with this `identity`; restore both RNGs.
+def read_resume_state(path: Path, gen: torch.Generator, identity: dict, dataset: Dataset) -> dict:
+    """Load a resume.pt saved on Ctrl-C by a run with this `identity` (run_identity of
+    `dataset`); restore both RNGs.
 
-    Continuing with other settings or data would silently mix two runs in one
+    Continuing with other settings or training data would silently mix two runs in one
     checkpoint (and its metadata would describe only the second), so that is refused.
     """
     if not path.is_file():
@@ -200,7 +201,7 @@ def read_resume_state(path: Path, gen: torch.Generator, identity: dict) -> dict:
     except Exception as err:  # pickle, zip or I/O: the file is not what Ctrl-C saved
         raise UserError(f"{path}: corrupt resume state ({type(err).__name__})") from None
     saved = state.get("identity") if isinstance(state, dict) else None
-    if saved != identity:
+    if not same_run(saved, identity, dataset):
         raise UserError(
             f"{path}: {_resume_mismatch(saved, identity)}; "
             "resume with the same method, settings and data, or delete it to start over"
@@ -210,6 +211,21 @@ def read_resume_state(path: Path, gen: torch.Generator, identity: dict) -> dict:
     log.info("resuming from %s", path)
     _warn_other_threads(path, state.get("torch_threads"))
     return state
+
+
+def same_run(saved, identity: dict, dataset: Dataset) -> bool:
+    """Whether a resume state's identity (`saved`) is this run's: the same method and
+    settings, on the same training data. Its data fingerprint may lack the test split,
+    which training never reads (Dataset.trained_on_by, as for checkpoints): a state saved
+    on a train.csv data set before its labelled test.csv became the test split
+    (2026-12-07) was refused as other data. The labeled and unlabeled images and labels,
+    all that training reads, must still be the very same."""
+    if saved == identity:
+        return True
+    if not isinstance(saved, dict) or "data_fingerprint" not in saved:
+        return False
+    others_same = {**saved, "data_fingerprint": identity["data_fingerprint"]} == identity
+    return others_same and dataset.trained_on_by(saved["data_fingerprint"])
 
 
 def _warn_other_threads(path: Path, saved: int | None) -> None:

@@ -279,7 +279,7 @@ def train_folds(dataset: Dataset, config: TrainConfig, out_dir: Path, resume: bo
     latest = {"state": _fresh_run(len(labeled), config.epochs, gen)}
     identity = run_identity("supervised", config, dataset)
     if resume:
-        latest["state"] = read_resume_state(out_dir / RESUME, gen, identity)
+        latest["state"] = read_resume_state(out_dir / RESUME, gen, identity, dataset)
     else:
         clear_previous_run(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)  # after the checks that can fail: no empty dir

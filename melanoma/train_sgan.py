@@ -168,7 +168,7 @@ def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool
     good = _snapshot(nets, labeled, rng, 0, {"auc": -1.0, "epoch": 0, "state": None}, [], 0)
     identity = run_identity("sgan", config, dataset)
     if resume:
-        good = _load_resume(out_dir / RESUME, nets, labeled, rng, identity)
+        good = _load_resume(out_dir / RESUME, nets, labeled, rng, identity, dataset)
     else:
         clear_previous_run(out_dir)
     created = not out_dir.exists()
@@ -249,8 +249,10 @@ def _restore(nets: SGANNets, good: dict, config: SGANConfig, epoch: int, why: Ex
     nets.load(good["nets"])  # the RNG is not rolled back, so the retry sees other batches
 
 
-def _load_resume(path: Path, nets: SGANNets, labeled: LabeledBatches, rng, identity) -> dict:
-    state = read_resume_state(path, rng, identity)
+def _load_resume(
+    path: Path, nets: SGANNets, labeled: LabeledBatches, rng, identity, dataset
+) -> dict:
+    state = read_resume_state(path, rng, identity, dataset)
     nets.load(state["nets"])
     labeled.load(state["labeled_batches"])
     return state

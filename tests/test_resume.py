@@ -122,16 +122,17 @@ def test_a_setting_only_one_side_has_is_named_as_differing():
     ]
 
 
-def test_a_refused_resume_shows_the_saved_values_to_pass_again(tmp_path):
+def test_a_refused_resume_shows_the_saved_values_to_pass_again(tmp_path, forty_labeled):
     """The run's flags are long gone from the screen when it is resumed: '(epochs)' alone
     left the user to guess what the interrupted run was given."""
     saved = {"method": "sgan", "data_fingerprint": "f", "settings": {"epochs": 40, "seed": 0}}
     now = {**saved, "settings": {"epochs": 60, "seed": 0}}
     with pytest.raises(UserError, match=r"other settings \(epochs 40 saved, 60 now\); resume"):
-        read_resume_state(save_resume_state(tmp_path, {"identity": saved}), None, now)
+        path = save_resume_state(tmp_path, {"identity": saved})
+        read_resume_state(path, None, now, forty_labeled)
 
 
-def test_a_resume_state_is_loaded_as_data_never_run_as_code(tmp_path):
+def test_a_resume_state_is_loaded_as_data_never_run_as_code(tmp_path, forty_labeled):
     """resume.pt is whatever lies in --out: a pickle that would call a function when
     loaded (here, create a file) is refused as corrupt, and the call never happens."""
     marker = tmp_path / "ran"
@@ -142,11 +143,13 @@ def test_a_resume_state_is_loaded_as_data_never_run_as_code(tmp_path):
 
     torch.save({"identity": Payload()}, tmp_path / RESUME)
     with pytest.raises(UserError, match="corrupt resume state"):
-        read_resume_state(tmp_path / RESUME, torch.Generator(), {})
+        read_resume_state(tmp_path / RESUME, torch.Generator(), {}, forty_labeled)
     assert not marker.exists()
 
 
-def test_a_resume_state_whose_members_inflate_past_the_limit_is_refused_unread(tmp_path):
+def test_a_resume_state_whose_members_inflate_past_the_limit_is_refused_unread(
+    tmp_path, forty_labeled
+):
     """A 1 MB resume.pt whose tensor record is deflated zeros declaring 1 GiB: torch.load
     allocated all of it (peak RSS 620 -> 1644 MB) before failing; refused by size now."""
     buffer = io.BytesIO()
@@ -164,10 +167,12 @@ def test_a_resume_state_whose_members_inflate_past_the_limit_is_refused_unread(t
                     member.write(bytes(1 << 20))
     assert (tmp_path / RESUME).stat().st_size < 2_000_000
     with pytest.raises(UserError, match=r"corrupt resume state \(its members inflate to \d+ "):
-        read_resume_state(tmp_path / RESUME, torch.Generator(), {})
+        read_resume_state(tmp_path / RESUME, torch.Generator(), {}, forty_labeled)
 
 
-def test_resuming_on_other_torch_threads_warns_that_it_is_not_bit_for_bit(tmp_path, caplog):
+def test_resuming_on_other_torch_threads_warns_that_it_is_not_bit_for_bit(
+    tmp_path, caplog, forty_labeled
+):
     """1 and 2 threads train a different weights.pt from one seed (float sums in another
     order): the thread count is saved with the state, and a resume on another one says so."""
     gen, before = torch.Generator(), torch.get_num_threads()
@@ -177,10 +182,10 @@ def test_resuming_on_other_torch_threads_warns_that_it_is_not_bit_for_bit(tmp_pa
             raise KeyboardInterrupt
     try:
         with caplog.at_level(logging.WARNING):
-            read_resume_state(tmp_path / RESUME, gen, identity)
+            read_resume_state(tmp_path / RESUME, gen, identity, forty_labeled)
             assert not caplog.text
             torch.set_num_threads(before + 1)
-            read_resume_state(tmp_path / RESUME, gen, identity)
+            read_resume_state(tmp_path / RESUME, gen, identity, forty_labeled)
     finally:
         torch.set_num_threads(before)
     assert f"saved with {before} torch thread(s), resumed with {before + 1}" in caplog.text

@@ -264,6 +264,29 @@ def test_resume_refuses_a_state_saved_with_other_settings_or_by_the_sgan(
     assert (tmp_path / "run" / "resume.pt").is_file()  # refused, not consumed
 
 
+def test_resume_continues_a_state_saved_before_its_data_had_a_test_split(
+    forty_labeled, dataset, tmp_path, monkeypatch, ctrl_c_on_epoch
+):
+    """A train.csv data set's labelled test.csv is its test split since 2026-12-07, and the
+    data fingerprint covers the test split: a resume.pt saved before then, on the very same
+    training images, was refused as 'saved on other data'. Training never reads the test
+    split (the run comes out as the uninterrupted one); other training images still differ."""
+    config = dataclasses.replace(TWO_FOLDS, epochs=2)
+    with_test = dataclasses.replace(forty_labeled, test=dataset.test.subset(torch.arange(10)))
+    whole = load_checkpoint(train_supervised(forty_labeled, config, tmp_path / "whole"))
+    ctrl_c_on_epoch(train_module, 2)
+    with pytest.raises(TrainingInterrupted):
+        train_supervised(forty_labeled, config, tmp_path / "run")  # no test split then
+    monkeypatch.undo()
+    other = dataclasses.replace(with_test, labeled=dataset.labeled.subset(torch.arange(1, 41)))
+    with pytest.raises(UserError, match="saved on other data"):
+        train_supervised(other, config, tmp_path / "run", resume=True)
+    resumed = load_checkpoint(train_supervised(with_test, config, tmp_path / "run", resume=True))
+    assert resumed.meta.data_fingerprint == with_test.fingerprint
+    for key, value in whole.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0, msg=key)
+
+
 def test_resume_without_state_is_a_clear_error(dataset, tmp_path):
     with pytest.raises(UserError, match="no resume state"):
         train_supervised(dataset, dataclasses.replace(FAST, epochs=1), tmp_path / "o", resume=True)
