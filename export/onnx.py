@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from melanoma.errors import first_line
-from melanoma.export.base import INPUT_NAME, OUTPUT_NAME, ExportError, package_version
+from melanoma.export.base import (
+    INPUT_NAME,
+    LABEL_KEYS,
+    OUTPUT_NAME,
+    ExportError,
+    package_version,
+)
 
 if TYPE_CHECKING:
     import onnx
@@ -205,12 +211,15 @@ def int8_kernels(optimized: onnx.ModelProto) -> dict[str, int]:
 
 
 def embedded(path: Path) -> dict[str, str]:
-    """The model's metadata_props as ONNX Runtime reads them (onnxruntime-android's
-    OrtSession.getMetadata().getCustomMetadata() reads the same map)."""
+    """The model's metadata_props by the keys an ArtifactLabel has, as ONNX Runtime reads
+    them (onnxruntime-android's OrtSession.getMetadata().getCustomMetadata() reads the same
+    map). Only those keys, as the other formats' readers: a tool that adds its own (an
+    optimizer's version, a registry's id) adds nothing to what the file says of itself."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return dict(session.get_modelmeta().custom_metadata_map)
+    stored = session.get_modelmeta().custom_metadata_map
+    return {key: stored[key] for key in LABEL_KEYS if key in stored}
 
 
 class OnnxRunner:

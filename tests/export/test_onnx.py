@@ -63,6 +63,21 @@ def test_the_file_carries_its_manifests_terms_and_origin(exported, manifest_fact
     assert onnx_target.embedded(result.artifact) == manifest_facts(result)
 
 
+def test_embedded_reads_only_the_labels_keys_as_the_other_formats_do(
+    exported, manifest_facts, tmp_path
+):
+    """A tool that adds its own metadata_props to a .onnx (an optimizer's version, a
+    registry's id) added those to what embedded() returned; the .pte, .ptl and .mlpackage
+    readers return only the ArtifactLabel keys, whatever else their file holds."""
+    result = exported["onnx", "fp32"]
+    model = onnx.load(str(result.artifact))
+    model.metadata_props.add(key="optimized_by", value="onnxslim 0.1")
+    model.metadata_props.add(key="registry_id", value="team/model:3")
+    edited = tmp_path / result.artifact.name
+    onnx.save(model, str(edited))
+    assert onnx_target.embedded(edited) == manifest_facts(result)
+
+
 def test_a_minimum_onnxruntime_is_stated_only_where_one_was_run():
     stated = onnx_target.runtime_compatibility(10, 20, "1.31.1")
     assert stated.startswith("IR version 10, opset 20: loads in onnxruntime 1.18 and later")
