@@ -162,8 +162,9 @@ def _train_method(method, dataset, config, out_dir, resume) -> Path:
     show_default=True,
     callback=method_list,
     help="Comma-separated: supervised, sgan, or the SGAN ablations sgan-labeled-only (no "
-    "unlabeled images), sgan-mean-teacher (no GAN losses) and sgan-no-mean-teacher (GAN "
-    "losses, no consistency). Paired AUC CIs are against the first.",
+    "weight on the unlabeled images, which still set its steps), sgan-mean-teacher (no GAN "
+    "losses) and sgan-no-mean-teacher (GAN losses, no consistency). Paired AUC CIs are "
+    "against the first.",
 )
 @click.option(
     "--seeds",

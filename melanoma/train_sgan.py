@@ -141,13 +141,24 @@ UNLABELED_FOLDER = {
 
 
 def check_unlabeled_pool(dataset: Dataset, config: SGANConfig) -> None:
-    """Refuse a data set whose unlabeled pool is smaller than one batch (or missing)."""
+    """Refuse a data set whose unlabeled pool is smaller than one batch (or missing). The
+    labeled-only ablation (no weight on either unlabeled loss) needs one too: its classifier
+    learns nothing from the pool's images, but an epoch is a pass over the pool, so the pool
+    sets its number of steps and its learning-rate schedule, the same as the SGAN's it is
+    compared with (README, the ablation: 1,308 steps on 160 labeled images)."""
     if dataset.unlabeled is None or len(dataset.unlabeled) < config.batch_size:
         found = 0 if dataset.unlabeled is None else len(dataset.unlabeled)
         where = UNLABELED_FOLDER.get(dataset.layout, "an unlabeled/ folder")
+        why = ""
+        if not (config.unsup_weight or config.consistency_weight):
+            why = (
+                " (sgan-labeled-only gives them no weight, but its epochs are passes over "
+                "them, so that it trains as many steps as the SGAN it is compared with)"
+            )
         raise DataError(
             f"{dataset.source}: the SGAN needs at least {config.batch_size} unlabeled images "
-            f"(one batch), found {found}; put photos in {where}, or use the supervised method"
+            f"(one batch), found {found}{why}; put photos in {where}, or use the supervised "
+            "method"
         )
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from melanoma.compare import compare
 from melanoma.datasets import load_dataset
+from melanoma.methods import method_config
 from melanoma.sources import DataError
 from melanoma.train_sgan import SGANConfig, train_sgan
 
@@ -49,3 +50,21 @@ def test_compare_refuses_a_data_set_without_a_pool_before_training_anything(tmp_
     with pytest.raises(DataError, match="the SGAN needs at least 64 unlabeled images"):
         compare(data, tmp_path / "out", methods=("supervised", "sgan"), seeds=(0,), epochs=1)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_labeled_only_ablation_says_why_it_needs_a_pool_it_gives_no_weight(tmp_path, jpegs):
+    """sgan-labeled-only learns nothing from the unlabeled images, yet was refused without
+    them in the SGAN's words alone: its epochs are passes over the pool, which so sets its
+    steps, the same as the SGAN's it is compared with."""
+    _csv(tmp_path / "data", jpegs)
+    data = load_dataset(tmp_path / "data")
+    config = method_config("sgan-labeled-only", seed=0, epochs=1, progress=False)
+    why = (
+        r"found 0 \(sgan-labeled-only gives them no weight, but its epochs are passes over "
+        r"them, so that it trains as many steps as the SGAN it is compared with\); put photos"
+    )
+    with pytest.raises(DataError, match=why):
+        train_sgan(data, config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(DataError, match=r"found 0; put photos"):  # the SGAN's own: no why
+        train_sgan(data, method_config("sgan-mean-teacher", seed=0), tmp_path / "run")
