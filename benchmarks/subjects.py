@@ -75,6 +75,17 @@ class AccuracyConfig:
         checks.at_least(self, 10, "n_bootstrap")  # fewer gives no 2.5th percentile worth a CI
         checks.at_least(self, 0, "seed")
 
+    def decided_at(self) -> str:
+        """threshold_name, which every row decides at. None is resolved from all the manifests
+        at once (harness.decision_threshold_name), which one row cannot do: passed on, it
+        ended in an AttributeError deep in the threshold lookup."""
+        if self.threshold_name is None:
+            raise checks.ConfigError(
+                "AccuracyConfig.threshold_name = None: a row decides at a named threshold; "
+                "benchmark() resolves None from the manifests"
+            )
+        return self.threshold_name
+
 
 @dataclass(frozen=True)
 class Artifact:
@@ -130,9 +141,10 @@ def reference_subject(
 ) -> Subject:
     """The eager PyTorch fp32 row, normalized with the checkpoint's own mean/std."""
     meta = checkpoint.meta
-    chosen, source = expected_threshold(config.threshold_name, checkpoint)
+    name = config.decided_at()
+    chosen, source = expected_threshold(name, checkpoint)
     if chosen is None:  # what the artifacts decide at, the float model must too
-        raise UserError(f"{checkpoint.path}: no threshold {config.threshold_name!r}: {source}")
+        raise UserError(f"{checkpoint.path}: no threshold {name!r}: {source}")
     threshold = chosen.probability
     inputs = normalize(images, meta.mean, meta.std).numpy()
     done = _scored(labels, EagerRunner(checkpoint.model), inputs, threshold, config)
@@ -174,13 +186,14 @@ def artifact_subject(
     `programs`: int8 programs already loaded in this run, by folder (int8_program's cache)."""
     from melanoma.export.registry import get_target
 
+    name = config.decided_at()
     manifest = artifact.manifest
     try:
         target = get_target(manifest.target)
     except ValueError as err:
         raise UserError(f"{artifact.path}: {err}") from None
     program = int8_program(manifest, artifact.path, checkpoint, programs)
-    reasons = manifest_failures(manifest, artifact.path, checkpoint, config.threshold_name, program)
+    reasons = manifest_failures(manifest, artifact.path, checkpoint, name, program)
     if manifest.precision not in target.PRECISIONS:  # e.g. "int8" on a TorchScript file
         offered = ", ".join(target.PRECISIONS)
         reasons.append(
@@ -194,7 +207,7 @@ def artifact_subject(
     subject = _unscored_subject(artifact, target, reasons)
     if unloadable:
         return dataclasses.replace(subject, load=None)
-    chosen = find_threshold(manifest.thresholds, config.threshold_name)
+    chosen = find_threshold(manifest.thresholds, name)
     if chosen is None:  # manifest_failures has said so; a row without figures is not timed
         return dataclasses.replace(subject, load=None)
     return _accuracy_pass(

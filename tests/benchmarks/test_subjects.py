@@ -219,6 +219,25 @@ def test_eager_row_decides_at_a_re_derived_threshold_too(checkpoint, test_split)
         reference_subject(checkpoint, *test_split, AccuracyConfig(threshold_name="median"))
 
 
+def test_a_row_built_without_a_threshold_name_is_refused_in_one_line(
+    artifacts_dir, checkpoint, test_split, reference
+):
+    """AccuracyConfig's default threshold_name, None, is benchmark()'s to resolve from all the
+    manifests; a row built with it directly ended in AttributeError: 'NoneType' object has
+    no attribute 'startswith'."""
+    from melanoma.benchmarks.subjects import reference_subject
+    from melanoma.config_checks import ConfigError
+
+    unresolved = AccuracyConfig(n_bootstrap=20)
+    manifest = read_manifest(artifacts_dir / f"{ONNX}.manifest.json")
+    artifact = Artifact(ONNX, artifacts_dir / ONNX, manifest)
+    refused = r"^AccuracyConfig.threshold_name = None: a row decides at a named threshold"
+    with pytest.raises(ConfigError, match=refused):
+        reference_subject(checkpoint, *test_split, unresolved)
+    with pytest.raises(ConfigError, match=refused):
+        artifact_subject(artifact, *test_split, reference, checkpoint, unresolved)
+
+
 @pytest.mark.parametrize("name", [ONNX, "quick-cnn-coreml-fp32.mlpackage"])
 def test_each_row_names_the_sha256_of_what_it_measured(
     artifacts_dir, checkpoint, test_split, reference, name
