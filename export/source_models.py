@@ -22,6 +22,7 @@ from melanoma.manifest import Quantization
 if TYPE_CHECKING:
     from melanoma.checkpoint import Checkpoint
     from melanoma.datasets import Dataset
+    from melanoma.export.base import ExportModel
     from melanoma.qat import QATConfig
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 class Source:
     """What one precision exports, and what it is verified against."""
 
-    model: object  # float nn.Module (fp32) or converted QAT ExportedProgram (int8)
+    model: ExportModel  # float nn.Module (fp32) or converted QAT ExportedProgram (int8)
     meta: CheckpointMeta  # normalization and thresholds
     reference: str  # name of the reference in the manifest
     quantization: Quantization

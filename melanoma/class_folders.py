@@ -4,14 +4,14 @@ benign" set is laid out so; melanoma/datasets.py reads the images."""
 
 from __future__ import annotations
 
-from melanoma.folders import child, inside, one_data_set, shallowest_first, subfolders
+from melanoma.folders import Folders, child, inside, one_data_set, shallowest_first, subfolders
 from melanoma.sources import DataError, FileSource
 
 POSITIVE_DIRS = ("malignant", "melanoma")
 NEGATIVE_DIRS = ("benign",)
 
 
-def class_folders(source: FileSource, dirs: set[str], folder: str | None) -> dict[int, str]:
+def class_folders(source: FileSource, dirs: Folders, folder: str | None) -> dict[int, str]:
     """{label: class folder} directly in `folder`; malignant/ and melanoma/ are one class."""
     if folder is None:
         return {}
@@ -30,12 +30,12 @@ def class_folders(source: FileSource, dirs: set[str], folder: str | None) -> dic
     return found
 
 
-def _holds_class_layout(source: FileSource, dirs: set[str], folder: str) -> bool:
+def _holds_class_layout(source: FileSource, dirs: Folders, folder: str) -> bool:
     names = ("train", "test", *NEGATIVE_DIRS, *POSITIVE_DIRS)
     return any(child(source, dirs, folder, name) is not None for name in names)
 
 
-def find_class_root(source: FileSource, dirs: set[str]) -> str | None:
+def find_class_root(source: FileSource, dirs: Folders) -> str | None:
     """The shallowest folder with class folders in it or in its train/."""
     roots: list[str] = []
     for root in shallowest_first(dirs):

@@ -29,6 +29,7 @@ from melanoma.class_folders import NEGATIVE_DIRS, POSITIVE_DIRS, class_folders, 
 from melanoma.csv_layout import find_csvs, read_csv_labels
 from melanoma.errors import listing
 from melanoma.folders import (
+    Folders,
     child,
     directories,
     folder_of,
@@ -186,12 +187,12 @@ def _load_layout(source: FileSource) -> Dataset:
     )
 
 
-def _find_root(source: FileSource, dirs: set[str], split: str) -> str | None:
+def _find_root(source: FileSource, dirs: Folders, split: str) -> str | None:
     roots = [r for r in shallowest_first(dirs) if child(source, dirs, r, split) is not None]
     return one_data_set(source, roots)
 
 
-def _named_liveproject(source: FileSource, dirs: set[str], root: str) -> bool:
+def _named_liveproject(source: FileSource, dirs: Folders, root: str) -> bool:
     """Whether labeled/ holds liveProject names (<idx>_<label>.jpg): a train.csv's images may
     sit in a folder called labeled/ too, while a stray CSV must not hide a missing test/."""
     prefix = child(source, dirs, root, "labeled") + "/"
@@ -278,7 +279,7 @@ def _load_unlabeled(source: FileSource, folder: str | None) -> tuple[Split | Non
     return Split(torch.from_numpy(images), labels, tuple(kept)), tuple(skipped)
 
 
-def _load_liveproject(source: FileSource, dirs: set[str], root: str) -> Dataset:
+def _load_liveproject(source: FileSource, dirs: Folders, root: str) -> Dataset:
     folders = {}
     for split in ("labeled", "test"):
         folders[split] = child(source, dirs, root, split)
@@ -297,7 +298,7 @@ def _load_liveproject(source: FileSource, dirs: set[str], root: str) -> Dataset:
     return Dataset(labeled, test, unlabeled, "liveproject", str(source.path), skipped)
 
 
-def _class_split(source: FileSource, dirs: set[str], folder: str, also_read=()) -> Split:
+def _class_split(source: FileSource, dirs: Folders, folder: str, also_read=()) -> Split:
     """benign/ and malignant/ (or melanoma/) in `folder`; `also_read`: its other subfolders
     that the layout reads as other splits."""
     classes = class_folders(source, dirs, folder)
@@ -330,7 +331,7 @@ def _warn_outside_class_folders(source: FileSource, folder: str) -> None:
         )  # fmt: skip
 
 
-def _load_csv(source: FileSource, dirs: set[str], csvs: list[str]) -> Dataset:
+def _load_csv(source: FileSource, dirs: Folders, csvs: list[str]) -> Dataset:
     """The images a CSV labels, those a labelled test.csv beside it labels as the test
     split, and an optional unlabeled/ beside it for the SGAN."""
     read = read_csv_labels(source, csvs)
@@ -345,7 +346,7 @@ def _load_csv(source: FileSource, dirs: set[str], csvs: list[str]) -> Dataset:
     return Dataset(labeled, test, unlabeled, "csv", str(source.path), skipped)
 
 
-def _load_class_folders(source: FileSource, dirs: set[str], root: str) -> Dataset:
+def _load_class_folders(source: FileSource, dirs: Folders, root: str) -> Dataset:
     """Class folders in train/ (else in root itself), in test/ if it has them, and an
     optional unlabeled/ of plain images for the SGAN."""
     train = child(source, dirs, root, "train")

@@ -7,6 +7,7 @@ a layout that only knew train/ would skip Train/ and take Test/ as the training 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Set
 from pathlib import PurePosixPath
 
 from melanoma.images import IMAGE_SUFFIXES
@@ -48,7 +49,7 @@ def join(root: str, child: str) -> str:
     return f"{root}/{child}" if root else child
 
 
-def shallowest_first(dirs: set[str]) -> list[str]:
+def shallowest_first(dirs: Set[str]) -> list[str]:
     """The top folder ("") and every folder, the shallowest first, then by name."""
     return sorted({""} | dirs, key=lambda d: (d.count("/"), d))
 

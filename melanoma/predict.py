@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from melanoma.preprocess import image_to_input
 from melanoma.sources import listed_files_under, read_file
 
 log = logging.getLogger(__name__)
+# Photos and folders of them, in a list or tuple, or one path on its own
+PhotoPaths = str | os.PathLike | Sequence[str | os.PathLike]
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def digits_to_tell(probabilities: list[float], threshold: float, least: int = 4)
     return most
 
 
-def image_files(paths: list[str | os.PathLike]) -> list[Path]:
+def image_files(paths: PhotoPaths) -> list[Path]:
     """Expand directories (sorted, recursive) into image files; keep explicit files as given.
 
     Other files in a directory are skipped with a warning naming them: a photo saved as
@@ -127,9 +130,7 @@ def _warn_skipped(folder: Path, others: list[Path]) -> None:
 
 
 @torch.no_grad()
-def predict_images(
-    checkpoint: Checkpoint, paths: list[str | os.PathLike], threshold: float
-) -> list[Prediction]:
+def predict_images(checkpoint: Checkpoint, paths: PhotoPaths, threshold: float) -> list[Prediction]:
     """Run the full input contract (crop, area resize, normalize) on each photo; decide
     melanoma at `threshold` (see melanoma.validation_scores.decision_threshold)."""
     files = image_files(paths)
