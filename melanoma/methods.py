@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from melanoma.config_checks import ConfigError
+
 if TYPE_CHECKING:  # `melanoma --help` would otherwise import torch
     from melanoma.datasets import Dataset
     from melanoma.train import TrainConfig
@@ -65,8 +67,15 @@ def train_method(
 
     refuse_bundled_out_dir(out_dir)
     if trainer_of(method) == "supervised":
+        from melanoma.train import TrainConfig as wanted
         from melanoma.train import train_supervised as trainer
     else:
+        from melanoma.train_sgan import SGANConfig as wanted
         from melanoma.train_sgan import train_sgan as trainer
+    if not isinstance(config, wanted):  # else an AttributeError once training has begun
+        raise ConfigError(
+            f"method {method!r} trains with a {wanted.__name__}, not a {type(config).__name__}; "
+            f"method_config({method!r}, seed) builds one"
+        )
     with run_dir_owned(Path(out_dir)):
         return trainer(dataset, config, out_dir, resume=resume)

@@ -11,6 +11,7 @@ import torch
 
 import melanoma.train as train_module
 from melanoma.checkpoint import REFERENCE_DIR, refuse_bundled_out_dir
+from melanoma.config_checks import ConfigError
 from melanoma.errors import UserError
 from melanoma.methods import (
     METHODS,
@@ -53,6 +54,19 @@ def test_no_method_trains_into_the_bundled_models_folder(tmp_path):
         with pytest.raises(UserError, match="inside the bundled reference models' folder"):
             train_method(method, None, method_config(method, 0, 1), out)  # before the data
         assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "method, other", [("supervised", "sgan"), ("sgan-mean-teacher", "supervised")]
+)
+def test_a_config_of_the_other_trainer_is_refused_before_training(dataset, tmp_path, method, other):
+    """The hint takes either config with any method: a mismatch trained into an
+    AttributeError ('SGANConfig' object has no attribute 'folds'), not a one-line error."""
+    out = tmp_path / "out"
+    wanted = type(method_config(method, 0)).__name__
+    with pytest.raises(ConfigError, match=f"^method '{method}' trains with a {wanted}, not a "):
+        train_method(method, dataset, method_config(other, 0, 1, progress=False), out)
+    assert not out.exists()
 
 
 def test_a_relative_or_linked_out_dir_into_the_bundled_models_is_refused(tmp_path, monkeypatch):
