@@ -7,6 +7,7 @@ missing, so other tools can index rows without guarding each key.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 from melanoma import atomic, strict_json
@@ -202,7 +203,7 @@ def md_text(text: str) -> str:
     return on_one_line(text).translate(MARKDOWN_MARKUP)
 
 
-def _status_notes(rows: list[dict], shown=on_one_line) -> list[str]:
+def _status_notes(rows: list[dict], shown: Callable[[str], str] = on_one_line) -> list[str]:
     """A line per artifact with reasons; `shown` escapes its name and the reasons (which
     quote manifests) for where they go: on_one_line for the terminal, md_text for Markdown."""
     seen, notes = set(), []
@@ -214,7 +215,7 @@ def _status_notes(rows: list[dict], shown=on_one_line) -> list[str]:
     return notes
 
 
-def preemption_notes(rows: list[dict], shown=on_one_line) -> list[str]:
+def preemption_notes(rows: list[dict], shown: Callable[[str], str] = on_one_line) -> list[str]:
     """One line per row whose calling thread waited while being timed: at 1 thread, below
     PREEMPTED_BELOW, it waited for its core; with more, where it may also wait for its pool
     (0.94 seen undisturbed), only below POOL_WAIT_BELOW, which no quiet run came near.

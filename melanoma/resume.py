@@ -213,7 +213,7 @@ def read_resume_state(path: Path, gen: torch.Generator, identity: dict, dataset:
     return state
 
 
-def same_run(saved, identity: dict, dataset: Dataset) -> bool:
+def same_run(saved: object, identity: dict, dataset: Dataset) -> bool:
     """Whether a resume state's identity (`saved`) is this run's: the same method and
     settings, on the same training data. Its data fingerprint may lack the test split,
     which training never reads (Dataset.trained_on_by, as for checkpoints): a state saved
