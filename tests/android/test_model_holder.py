@@ -92,13 +92,14 @@ class Start(NamedTuple):
     try_again: str  # "true" if the screen offers "Try the model again"
     installed: str  # the model in files/model/
     folders: str  # the folders in files/, comma-separated
+    held: int  # ExecuTorch Modules not destroyed once the start is over
 
 
 def outcome(run: subprocess.CompletedProcess) -> Start:
     """What a start that did not die ended with."""
     assert run.returncode == 0, run.stderr
-    loaded, status, try_again, installed, folders = run.stdout.rstrip("\n").split("\t")
-    return Start(loaded, status.split("\\n"), try_again, installed, folders)
+    loaded, status, try_again, installed, folders, held = run.stdout.rstrip("\n").split("\t")
+    return Start(loaded, status.split("\\n"), try_again, installed, folders, int(held))
 
 
 @pytest.mark.parametrize(
@@ -347,6 +348,7 @@ def test_a_new_model_whose_file_disagrees_with_its_manifest_is_rolled_back(class
     facts = write_facts(phone, license="CC-BY-4.0", source_checkpoint_sha256="9c" * 32)
     s = outcome(start(classes, phone, "facts", str(facts)))
     assert (s.loaded, s.installed, s.folders, s.try_again) == ("true", "old", "model", "false")
+    assert s.held == 1  # the old model's Module: the refused one was destroyed, not leaked
     assert s.status[0].startswith("Model: old ")
     assert s.status[1] == (
         "The new model (new) could not be loaded: the terms embedded in new-executorch-int8.pte"

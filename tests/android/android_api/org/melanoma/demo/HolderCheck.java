@@ -23,7 +23,8 @@ import org.pytorch.executorch.Module;
  * constant methods listed in the file KIND (a line each: name, tab, the string it returns); "again": the user taps "Try the model again" once the
  * start has loaded or failed; "all": the call fails on every model, not only on "new". Prints one tab-separated line: load's result (or "escaped" and the
  * throwable that would end the worker thread, and the app), the model line on screen, whether
- * it offers to try the model again, the installed model and the folders in {@code files/}.
+ * it offers to try the model again, the installed model, the folders in {@code files/}, and the
+ * ExecuTorch Modules not destroyed once the start is over.
  */
 public final class HolderCheck {
     private HolderCheck() {}
@@ -88,7 +89,8 @@ public final class HolderCheck {
         }
         String[] folders = phone.getFilesDir().list();
         Arrays.sort(folders);
-        System.out.println(outcome + "\t" + installed(phone) + "\t" + String.join(",", folders));
+        System.out.println(outcome + "\t" + installed(phone) + "\t" + String.join(",", folders)
+                + "\t" + Module.undestroyed);
         holder.worker.shutdown();
     }
 

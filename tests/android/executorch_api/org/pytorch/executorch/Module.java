@@ -10,8 +10,10 @@ import java.util.Map;
  * {@code loadMethod} returns nothing and throws ExecutorchRuntimeException on failure (it
  * returned an int error code before pytorch/executorch#19229), {@code Module.load} throws on a
  * bad path or file; {@code execute(name)} with no inputs runs a method of the program, such as a
- * constant method returning a string, and {@code getMethods} names them all. The static fields
- * script what the native side would do.
+ * constant method returning a string, and {@code getMethods} names them all. {@code destroy}
+ * frees the native program (a second call does nothing), after which every other call throws
+ * IllegalStateException, as there. The static fields script what the native side would do, and
+ * {@link #undestroyed} counts what it still holds.
  */
 public class Module {
     /** Which call fails: "load", "loadMethod", "forward", "execute", or null for none. */
@@ -33,6 +35,8 @@ public class Module {
     public static String constantsFor;
     public static long[] lastShape;
     public static Module last;
+    /** Modules loaded and not destroyed: native programs the process still holds. */
+    public static int undestroyed;
 
     public boolean destroyed;
     private final String path;
@@ -45,15 +49,18 @@ public class Module {
         fail("load", modelPath,
                 new ExecutorchRuntimeException(0x22, "Failed to load " + modelPath));
         last = new Module(modelPath);
+        undestroyed++;
         return last;
     }
 
     public void loadMethod(String methodName) {
+        checkNotDestroyed();
         fail("loadMethod", path,
                 new ExecutorchRuntimeException(0x12, "Failed to load method: " + methodName));
     }
 
     public EValue[] forward(EValue... inputs) {
+        checkNotDestroyed();
         fail("forward", path,
                 new ExecutorchRuntimeException(0x12, "Failed to execute method forward"));
         lastShape = inputs[0].toTensor().shape();
@@ -64,6 +71,7 @@ public class Module {
         if ("forward".equals(methodName)) {
             return forward(inputs);
         }
+        checkNotDestroyed();
         Map<String, Object> here = constants();
         if (!here.containsKey(methodName)) { // load_method fails: no such method
             throw new ExecutorchRuntimeException(
@@ -80,6 +88,7 @@ public class Module {
     }
 
     public String[] getMethods() {
+        checkNotDestroyed();
         List<String> names = new ArrayList<String>();
         names.add("forward");
         names.addAll(constants().keySet());
@@ -92,7 +101,16 @@ public class Module {
     }
 
     public void destroy() {
+        if (!destroyed) {
+            undestroyed--;
+        }
         destroyed = true;
+    }
+
+    private void checkNotDestroyed() {
+        if (destroyed) {
+            throw new IllegalStateException("Module has been destroyed");
+        }
     }
 
     private static void fail(String call, String modelPath, RuntimeException usual) {
