@@ -67,7 +67,7 @@ def start(classes: Path, phone: Path) -> Start:
         text=True,
     )
     assert run.returncode == 0, run.stderr
-    loaded, status, _, installed, _, held = run.stdout.rstrip("\n").split("\t")
+    loaded, status, _, installed, _, held, _ = run.stdout.rstrip("\n").split("\t")
     return Start(loaded, status.split("\\n"), installed, int(held))
 
 

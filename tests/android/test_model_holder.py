@@ -93,13 +93,21 @@ class Start(NamedTuple):
     installed: str  # the model in files/model/
     folders: str  # the folders in files/, comma-separated
     held: int  # ExecuTorch Modules not destroyed once the start is over
+    held_after_finish: int  # ... once the activity has finished for good (onCleared)
 
 
 def outcome(run: subprocess.CompletedProcess) -> Start:
-    """What a start that did not die ended with."""
+    """What a start that did not die ended with. Whatever it tried, refused or rolled back, the
+    process holds the native program of the model it loaded and no other (an undestroyed Module
+    keeps a whole .pte in memory for the app's life), and none once the activity has finished."""
     assert run.returncode == 0, run.stderr
-    loaded, status, try_again, installed, folders, held = run.stdout.rstrip("\n").split("\t")
-    return Start(loaded, status.split("\\n"), try_again, installed, folders, int(held))
+    fields = run.stdout.rstrip("\n").split("\t")
+    loaded, status, try_again, installed, folders, held, held_after = fields
+    s = Start(
+        loaded, status.split("\\n"), try_again, installed, folders, int(held), int(held_after)
+    )
+    assert (s.held, s.held_after_finish) == (1 if loaded == "true" else 0, 0), s
+    return s
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.Arrays;
+import java.util.concurrent.TimeUnit;
 import org.melanoma.demo.core.ModelFiles;
 import org.pytorch.executorch.Module;
 
@@ -24,7 +25,8 @@ import org.pytorch.executorch.Module;
  * start has loaded or failed; "all": the call fails on every model, not only on "new". Prints one tab-separated line: load's result (or "escaped" and the
  * throwable that would end the worker thread, and the app), the model line on screen, whether
  * it offers to try the model again, the installed model, the folders in {@code files/}, and the
- * ExecuTorch Modules not destroyed once the start is over.
+ * ExecuTorch Modules not destroyed: once the start is over, then once the activity has finished
+ * for good (ModelHolder.onCleared).
  */
 public final class HolderCheck {
     private HolderCheck() {}
@@ -59,7 +61,7 @@ public final class HolderCheck {
         }
     }
 
-    public static void main(String[] args) throws IOException {
+    public static void main(String[] args) throws IOException, InterruptedException {
         Context phone = new Phone(new File(args[0]));
         Module.failAt = args[1];
         Module.failFor = args.length > 4 && "all".equals(args[4]) ? null : "new-";
@@ -89,9 +91,13 @@ public final class HolderCheck {
         }
         String[] folders = phone.getFilesDir().list();
         Arrays.sort(folders);
+        int held = Module.undestroyed;
+        holder.onCleared(); // the activity finished: the model is closed after queued work
+        if (!holder.worker.awaitTermination(1, TimeUnit.MINUTES)) {
+            throw new IllegalStateException("the worker did not finish");
+        }
         System.out.println(outcome + "\t" + installed(phone) + "\t" + String.join(",", folders)
-                + "\t" + Module.undestroyed);
-        holder.worker.shutdown();
+                + "\t" + held + "\t" + Module.undestroyed);
     }
 
     /** What a failing ExecuTorch call throws: null for its usual ExecutorchRuntimeException. */
