@@ -99,7 +99,8 @@ class Start(NamedTuple):
 def outcome(run: subprocess.CompletedProcess) -> Start:
     """What a start that did not die ended with. Whatever it tried, refused or rolled back, the
     process holds the native program of the model it loaded and no other (an undestroyed Module
-    keeps a whole .pte in memory for the app's life), and none once the activity has finished."""
+    keeps it in native memory until a GC happens to free it), and none once the activity has
+    finished."""
     assert run.returncode == 0, run.stderr
     fields = run.stdout.rstrip("\n").split("\t")
     loaded, status, try_again, installed, folders, held, held_after = fields
