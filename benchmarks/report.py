@@ -155,6 +155,7 @@ TABLE_HEADER = (
     "size KB",
     "GMAC/s",
 )
+TABLE_READ = 3  # artifact, target, prec: a file's name and its manifest's words
 
 
 def table_cells(row: dict) -> list[str]:
@@ -257,19 +258,24 @@ def stability_table(rows: list[dict]) -> str:
             by_round = " / ".join(f"{v:.3f}" for v in row["p50_by_round_ms"])
             spread = round_spread(row)
             percent = _fmt(None if spread is None else 100 * spread, "{:.0f}%")
-            lines.append(_md_row([row["name"], str(row["threads"]), by_round, percent]))
+            lines.append(_md_row([row["name"], str(row["threads"]), by_round, percent], read=1))
     return "\n".join(lines)
 
 
-def _md_row(cells: list[str]) -> str:
-    # md_text escapes each backslash too: a name's own one before a | (a\|b, once written
-    # a\\|b) escaped the escape, and that | split the cell.
-    return "| " + " | ".join(map(md_text, cells)) + " |"
+def _md_row(cells: list[str], read: int = 0) -> str:
+    """A table row whose first `read` cells hold what was read from files and manifests (a
+    name, a manifest's target and precision): md_text, which escapes each backslash too (a
+    name's own one before a | escaped the escape, and that | split the cell). The others are
+    the report's own figures and words, which need no escape but their bars: a renderer
+    parses each cell on its own, and a CI's [0.81, 0.89] is a link only beside a ( or [, or
+    with a `[0.81, 0.89]:` line, which no escaped name can begin."""
+    shown = [md_text(c) for c in cells[:read]] + [c.replace("|", "\\|") for c in cells[read:]]
+    return "| " + " | ".join(shown) + " |"
 
 
 def markdown_table(rows: list[dict]) -> str:
     lines = [_md_row(list(TABLE_HEADER)), "|" + "---|" * len(TABLE_HEADER)]
-    lines += [_md_row(table_cells(row)) for row in rows]
+    lines += [_md_row(table_cells(row), read=TABLE_READ) for row in rows]
     return "\n".join(lines)
 
 
@@ -286,7 +292,7 @@ def accuracy_table(rows: list[dict]) -> str:
         metrics = [_with_ci(row, key) for key in ("auc", "accuracy", "sensitivity", "specificity")]
         best = max((r["throughput_ips"] or 0 for r in rows if r["name"] == row["name"]), default=0)
         lines.append(_md_row([row["name"], *metrics, _disagree(row),
-                              _fmt(best or None, "{:.0f}")]))  # fmt: skip
+                              _fmt(best or None, "{:.0f}")], read=1))  # fmt: skip
     return "\n".join(lines)
 
 
