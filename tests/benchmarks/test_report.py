@@ -412,3 +412,24 @@ def test_the_tables_escape_what_was_read_and_leave_the_reports_own_figures_as_wr
     own = [line.replace(md_text(name), "").replace(md_text(precision), "") for line in tables]
     assert [line for line in own if "\\" in line.replace("\\|", "")] == []  # only bars
     assert any(line.startswith("| m-executorch-int8.pte | 0.850 [0.100, 0.900] |") for line in own)
+
+
+@pytest.mark.parametrize("name", ["- x.onnx", "+ x.onnx", "1. x.onnx", "2024) x.onnx"])
+def test_a_name_that_begins_like_a_list_marker_stays_in_its_note_as_written(report, name):
+    """A preempted row's note begins with its name, right after the note's own '- ': an
+    artifact named '- x.onnx' rendered as a list inside the note ('- - x.onnx (1 thread)'),
+    its '- ' gone, and '2024) x.onnx' as a list numbered '2024.'."""
+    pte = "m-executorch-int8.pte"
+    rows = [{**row, "name": name, "cpu_per_wall": 0.5} if row["name"] == pte else row
+            for row in report["artifacts"]]  # fmt: skip
+    notes = [
+        line
+        for line in markdown_report({**report, "artifacts": rows}).splitlines()
+        if line.endswith("while timed: preempted by other work, its latencies are inflated")
+    ]
+    marker, rest = name.split(" ", 1)
+    escaped = f"{marker[:-1]}\\{marker[-1]} {rest}"  # a backslash before its last character
+    assert notes and all(
+        line.startswith(f"- {escaped} (1 thread): CPU/wall 0.500") for line in notes
+    )
+    assert md_text(f"a {name}") == f"a {name}" and md_text("-x.onnx") == "-x.onnx"  # mid-line
