@@ -11,6 +11,7 @@ Rows that cannot run here (⏭) have no figures to gate.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from melanoma import config_checks as checks
@@ -50,10 +51,13 @@ class GateLimits:
         return self.require_int8 or any(v is not None for v in self.numeric().values())
 
 
-def violations(rows: list[dict], limits: GateLimits) -> list[str]:
+def violations(
+    rows: list[dict], limits: GateLimits, shown: Callable[[str], str] = str
+) -> list[str]:
     """One line per broken limit per artifact (per row for the latency), in row order; with
     limits set and no artifact that ran here, or --require-int8 and no int8 one, a line
-    saying so."""
+    saying so. `shown` writes the artifact names and reasons the lines quote (report.md's
+    md_text), the rest being the gate's own words and figures."""
     lines = []
     ran = _ran_here(rows)
     if limits.any() and not ran:
@@ -65,11 +69,12 @@ def violations(rows: list[dict], limits: GateLimits) -> list[str]:
         broken = _broken(row, limits)
         if row["name"] not in said:  # status and accuracy figures: one per artifact, not thread
             said.add(row["name"])
-            where = f"GATE {row['name']}:"
+            where = f"GATE {shown(row['name'])}:"
             if row["status"] == "failed":
-                lines.append(f"{where} status failed breaks verified ({'; '.join(row['reasons'])})")
+                reasons = shown("; ".join(row["reasons"]))
+                lines.append(f"{where} status failed breaks verified ({reasons})")
             lines += [f"{where} {text}" for figure, text in broken if figure != LATENCY]
-        where = f"GATE {row['name']} {row['threads']}t:"
+        where = f"GATE {shown(row['name'])} {row['threads']}t:"
         lines += [f"{where} {text}" for figure, text in broken if figure == LATENCY]
     return lines
 
@@ -202,8 +207,9 @@ def _preempted(row: dict) -> bool:
     return row["cpu_per_wall"] is not None and row["cpu_per_wall"] < PREEMPTED_BELOW
 
 
-def target_text(target: dict) -> str:
-    """One target as a line: name, value, limit, verdict, rounds and any caveat."""
+def target_text(target: dict, shown: Callable[[str], str] = on_one_line) -> str:
+    """One target as a line: name, value, limit, verdict, rounds and any caveat, which
+    `shown` writes (report.md's md_text): it names preempted artifacts by their files."""
     value, limit = "-", number(target["limit"])
     if target["value"] is not None:
         value, limit = value_and_limit(target["value"], target["limit"], target["op"])
@@ -214,7 +220,7 @@ def target_text(target: dict) -> str:
     rounds = (
         f", rounds {number(min(by_round))}-{number(max(by_round))}" if len(by_round) > 1 else ""
     )
-    caveat = f"; {target['caveat']}" if target.get("caveat") else ""
+    caveat = f"; {shown(target['caveat'])}" if target.get("caveat") else ""
     # a caveat names preempted artifacts by their files: report.md's ## Targets and the
     # terminal show a name's line breaks and escapes, as the table and notes do
     return on_one_line(

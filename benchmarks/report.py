@@ -13,7 +13,7 @@ from pathlib import Path
 
 from melanoma import atomic, strict_json
 from melanoma.atomic import as_text_cell, as_text_value, atomic_path, write_utf8
-from melanoma.benchmarks.gate import target_text
+from melanoma.benchmarks.gate import GateLimits, target_text, violations
 from melanoma.benchmarks.macs import gmacs_per_s
 from melanoma.benchmarks.subjects import Subject
 from melanoma.benchmarks.timing import (
@@ -352,7 +352,7 @@ def markdown_report(report: dict, plots: bool = True) -> str:
         "",
         "## Gate",
         "",
-        *([md_text(v) for v in report["gate"]["violations"]] or ["passed"]),
+        *(_gate_lines(report) or ["passed"]),
         "",
         # without plots (--no-plots), links would show nothing, or an earlier run's PNGs
         *(["![ROC](roc.png) ![latency](latency.png) ![size](size.png)", ""] if plots else []),
@@ -402,7 +402,14 @@ def _md_strings(part: dict) -> dict:
 
 
 def _target_line(target: dict) -> str:
-    return f"- {md_text(target_text(target))}"  # its caveat names preempted artifacts
+    return f"- {target_text(target, md_text)}"
+
+
+def _gate_lines(report: dict) -> list[str]:
+    """report.json's gate violations, from the same rows and limits, each a bullet (lines
+    alone would render as one paragraph), the names and reasons they quote md_text."""
+    limits = GateLimits(**report["gate"]["limits"])
+    return [f"- {line}" for line in violations(report["artifacts"], limits, md_text)]
 
 
 def write_text(text: str, path: Path) -> None:

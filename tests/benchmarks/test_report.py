@@ -170,12 +170,14 @@ def test_terminal_and_markdown_tables(report):
 
 def test_markdown_lists_the_gate_violations_instead_of_passed(report):
     assert markdown_report(report).split("## Gate\n\n")[1].startswith("passed\n")
-    broken = violations(report["artifacts"], GateLimits(max_latency_ms=0.6))
+    limits = GateLimits(max_latency_ms=0.6)
+    broken = violations(report["artifacts"], limits)
     assert broken  # every timed row but the fp32 .onnx (0.5 ms) breaks 0.6 ms
-    failed = dict(report, gate=dict(report["gate"], violations=broken, passed=False))
-    gate = markdown_report(failed).split("## Gate\n\n")[1]
-    assert gate.startswith("\n".join(map(md_text, broken)) + "\n") and "passed" not in gate
-    assert r"GATE m-executorch-int8.pte 1t: latency\_p50\_ms 0.8 breaks 0.6" in gate
+    gate = {"limits": limits.as_dict(), "violations": broken, "passed": False}
+    gate = markdown_report({**report, "gate": gate}).split("## Gate\n\n")[1]
+    # each its own item: lines alone rendered as one paragraph, the violations run together
+    assert gate.startswith("".join(f"- {line}\n" for line in broken)) and "passed" not in gate
+    assert "- GATE m-executorch-int8.pte 1t: latency_p50_ms 0.8 breaks 0.6\n" in gate
 
 
 def test_markdown_says_when_p99_is_just_the_slowest_call(report):
@@ -210,7 +212,7 @@ def test_each_rounds_p50_and_the_ratio_within_each_round_are_reported(report):
     assert "runs in 4 rounds" in text  # the config's default
     assert "| m-executorch-int8.pte | 1 | 0.800 / 0.960 | 20% |" in text
     assert "| m-coreml-fp32.mlpackage |" not in text.split("## Latency by round")[1]  # not timed
-    assert r"int8 .pte p50 / eager fp32 p50, 1 thread 0.2 \<= 0.25: met, rounds 0.2-0.2" in text
+    assert "- int8 .pte p50 / eager fp32 p50, 1 thread 0.2 <= 0.25: met, rounds 0.2-0.2\n" in text
 
 
 def test_one_round_has_no_spread_to_show(make_row_for):
@@ -287,7 +289,8 @@ def test_an_artifact_name_cannot_add_lines_or_terminal_escapes_to_a_report(repor
     rows = [{**row, "name": name} if row["name"] == "m-onnx-fp32.onnx" else row
             for row in report["artifacts"]]  # fmt: skip
     rows[-1] = {**rows[-1], "name": name, "reasons": ["manifest says\nok"], "cpu_per_wall": 0.1}
-    gate = {**report["gate"], "violations": violations(rows, GateLimits(max_latency_ms=0.4))}
+    limits = GateLimits(max_latency_ms=0.4)
+    gate = {"limits": limits.as_dict(), "violations": violations(rows, limits), "passed": False}
     text = markdown_report({**report, "artifacts": rows, "gate": gate})
     headings = [line for line in text.splitlines() if line.startswith("#")]
     assert headings == [line for line in markdown_report(report).splitlines() if line[:1] == "#"]
@@ -367,7 +370,7 @@ def test_names_outside_the_tables_keep_their_markdown_characters_as_written(repo
     threshold, licence = "youden_<i>", "CC-BY-4.0 [terms](https://e.example)"
     text = markdown_report({
         **report, "artifacts": rows, "targets": targets(rows),
-        "gate": {**report["gate"], "violations": violations(rows, GateLimits(max_latency_ms=0.6))},
+        "gate": {**report["gate"], "limits": GateLimits(max_latency_ms=0.6).as_dict()},
         "config": {**report["config"], "threshold_name": threshold},
         "reference": {**report["reference"], "license": licence},
         "data": {**report["data"], "source": "/data/my_*set*"},
@@ -377,7 +380,7 @@ def test_names_outside_the_tables_keep_their_markdown_characters_as_written(repo
     assert f"- ✅ {escaped}: manifest names {escaped}" in prose  # the status note
     assert any(line.startswith(f"- {escaped} (1 thread): CPU/wall 0.500") for line in prose)
     gate, targets_text = text.split("## Gate\n\n")[1], text.split("## Targets\n\n")[1]
-    assert gate.startswith(f"GATE {escaped} 1t: latency\\_p50")
+    assert gate.startswith(f"- GATE {escaped} 1t: latency_p50_ms")  # names alone escaped
     assert f"rounds 0.2-0.2; {escaped} timed while preempted" in targets_text
     assert r"CIs (youden\_\<i\> threshold)" in text and r"(the youden\_\<i\> threshold)" in text
     assert r"licence CC-BY-4.0 \[terms\](https://e.example)" in text
@@ -433,3 +436,16 @@ def test_a_name_that_begins_like_a_list_marker_stays_in_its_note_as_written(repo
         line.startswith(f"- {escaped} (1 thread): CPU/wall 0.500") for line in notes
     )
     assert md_text(f"a {name}") == f"a {name}" and md_text("-x.onnx") == "-x.onnx"  # mid-line
+
+
+def test_a_failed_rows_gate_item_escapes_the_reasons_it_quotes(report):
+    """The gate's own words go unescaped in report.md, but a failed row's reasons quote its
+    manifest, and so are escaped as its name is."""
+    failed = {"status": "failed", "reasons": ["manifest says <b>*ok*</b>"]}
+    rows = [{**row, **failed} if row["name"] == "m-onnx-fp32.onnx" else row
+            for row in report["artifacts"]]  # fmt: skip
+    limits = GateLimits()
+    gate = {"limits": limits.as_dict(), "violations": violations(rows, limits), "passed": False}
+    text = markdown_report({**report, "artifacts": rows, "gate": gate})
+    quoted = r"(manifest says \<b\>\*ok\*\</b\>)"
+    assert f"- GATE m-onnx-fp32.onnx: status failed breaks verified {quoted}\n" in text
