@@ -7,7 +7,6 @@ missing, so other tools can index rows without guarding each key.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from melanoma import atomic, strict_json
 from melanoma.atomic import as_text_cell, as_text_value, atomic_path, write_utf8
 from melanoma.benchmarks.gate import GateLimits, target_text, violations
 from melanoma.benchmarks.macs import gmacs_per_s
+from melanoma.benchmarks.markdown_text import md_text
 from melanoma.benchmarks.subjects import Subject
 from melanoma.benchmarks.timing import (
     POOL_WAIT_BELOW,
@@ -45,13 +45,6 @@ AGREEMENT = (
     "mean_abs_dprob",
 )
 LATENCY = ("p50", "p90", "p99", "mean", "min")
-# What Markdown reads as markup in running text: emphasis and strikethrough (* _ ~), code
-# (`), links and images ([ ]), raw HTML and autolinks (< >), entities (&), table bars (|),
-# headings (#), GitHub's math ($), and the backslash that escapes them all.
-MARKDOWN_MARKUP = {ord(c): "\\" + c for c in "\\`*_~[]<>&|#$"}
-# A list marker, where a line or list item begins with a name (a preempted row's note: '- ' and
-# then the name): '- x.onnx' made a list inside the note, '2024) x.onnx' one numbered 2024.
-LIST_MARKER = re.compile(r"^([-+]|[0-9]{1,9}[.)])(?=\s|$)")
 
 
 def make_row(subject: Subject, threads: int, latency: Latency | None, macs: int) -> dict:
@@ -199,15 +192,6 @@ def text_table(rows: list[dict]) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines + _status_notes(rows) + preemption_notes(rows))
-
-
-def md_text(text: str) -> str:
-    """`text` (a name, or a line quoting names) for report.md, in a table cell or not: on one line
-    (on_one_line), and each character Markdown reads as markup backslash-escaped, so that a
-    name like '*x*_[a](b)<img>.onnx' shows as written, not as emphasis, a link or HTML, and
-    one beginning like a list marker ('- x', '1. x') as written where it begins a line."""
-    escaped = on_one_line(text).translate(MARKDOWN_MARKUP)
-    return LIST_MARKER.sub(lambda marker: marker[1][:-1] + "\\" + marker[1][-1], escaped)
 
 
 def _status_notes(rows: list[dict], shown: Callable[[str], str] = on_one_line) -> list[str]:

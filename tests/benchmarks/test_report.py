@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from melanoma.benchmarks.gate import GateLimits, targets, violations
+from melanoma.benchmarks.markdown_text import md_text
 from melanoma.benchmarks.report import (
     CSV_COLUMNS,
     SCHEMA_VERSION,
@@ -18,7 +19,6 @@ from melanoma.benchmarks.report import (
     csv_record,
     make_row,
     markdown_report,
-    md_text,
     preemption_notes,
     report_json,
     round_spread,
