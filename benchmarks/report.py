@@ -390,10 +390,13 @@ def _target_line(target: dict) -> str:
 
 
 def _gate_lines(report: dict) -> list[str]:
-    """report.json's gate violations, from the same rows and limits, each a bullet (lines
-    alone would render as one paragraph), the names and reasons they quote md_text."""
-    limits = GateLimits(**report["gate"]["limits"])
-    return [f"- {line}" for line in violations(report["artifacts"], limits, md_text)]
+    """report.json's gate violations, each a bullet (lines alone render as one paragraph):
+    made again from its rows and limits with the names and reasons they quote md_text, or,
+    where those do not make them (a report assembled elsewhere), its lines wholly md_text."""
+    rows, limits = report["artifacts"], GateLimits(**report["gate"]["limits"])
+    if violations(rows, limits) != report["gate"]["violations"]:
+        return [f"- {md_text(line)}" for line in report["gate"]["violations"]]
+    return [f"- {line}" for line in violations(rows, limits, md_text)]
 
 
 def write_text(text: str, path: Path) -> None:

@@ -368,9 +368,10 @@ def test_names_outside_the_tables_keep_their_markdown_characters_as_written(repo
     first = next(i for i, row in enumerate(rows) if row["name"] == name)
     rows[first] = {**rows[first], "reasons": [f"manifest names {name}"], "cpu_per_wall": 0.5}
     threshold, licence = "youden_<i>", "CC-BY-4.0 [terms](https://e.example)"
+    limits = GateLimits(max_latency_ms=0.6)
     text = markdown_report({
         **report, "artifacts": rows, "targets": targets(rows),
-        "gate": {**report["gate"], "limits": GateLimits(max_latency_ms=0.6).as_dict()},
+        "gate": {"limits": limits.as_dict(), "violations": violations(rows, limits)},
         "config": {**report["config"], "threshold_name": threshold},
         "reference": {**report["reference"], "license": licence},
         "data": {**report["data"], "source": "/data/my_*set*"},
@@ -449,3 +450,13 @@ def test_a_failed_rows_gate_item_escapes_the_reasons_it_quotes(report):
     text = markdown_report({**report, "artifacts": rows, "gate": gate})
     quoted = r"(manifest says \<b\>\*ok\*\</b\>)"
     assert f"- GATE m-onnx-fp32.onnx: status failed breaks verified {quoted}\n" in text
+
+
+def test_the_gate_in_markdown_is_the_reports_own_even_if_its_limits_would_not_make_it(report):
+    """report.md writes the gate from the rows and limits, escaping only the names; a report
+    whose violations those do not make (one assembled by a caller) showed 'passed' there
+    while report.json listed a violation. Its own lines are shown then, wholly escaped."""
+    one = "GATE m-executorch-int8.pte: auc_drop 0.002 breaks 0.001"
+    failed = {**report, "gate": {**report["gate"], "violations": [one], "passed": False}}
+    gate = markdown_report(failed).split("## Gate\n\n")[1]
+    assert gate.startswith(f"- {md_text(one)}\n") and "passed" not in gate
