@@ -203,7 +203,7 @@ def read_resume_state(path: Path, gen: torch.Generator, identity: dict, dataset:
     saved = state.get("identity") if isinstance(state, dict) else None
     if not same_run(saved, identity, dataset):
         raise UserError(
-            f"{path}: {_resume_mismatch(saved, identity)}; "
+            f"{path}: {_resume_mismatch(saved, identity, dataset)}; "
             "resume with the same method, settings and data, or delete it to start over"
         )
     gen.set_state(state["generator"])
@@ -244,15 +244,16 @@ def _warn_other_threads(path: Path, saved: int | None) -> None:
         )
 
 
-def _resume_mismatch(saved, identity: dict) -> str:
+def _resume_mismatch(saved, identity: dict, dataset: Dataset) -> str:
     if not isinstance(saved, dict):
         return "resume state without a record of its run (saved by an older version?)"
     if saved.get("method") != identity["method"]:
         return f"saved by a {saved.get('method')} run, not {identity['method']}"
-    if saved.get("data_fingerprint") != identity["data_fingerprint"]:
+    # as same_run reads it: a state saved before the data had a test split is this data
+    fingerprint = saved.get("data_fingerprint")
+    if fingerprint != identity["data_fingerprint"] and not dataset.trained_on_by(fingerprint):
         return (
-            f"saved on other data (fingerprint {saved.get('data_fingerprint')}, "
-            f"now {identity['data_fingerprint']})"
+            f"saved on other data (fingerprint {fingerprint}, now {identity['data_fingerprint']})"
         )
     settings = saved.get("settings") or {}
     differing = differing_settings(settings, identity["settings"])

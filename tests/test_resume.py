@@ -1,5 +1,6 @@
 """A run's identity in its resume state, and a fresh run clearing what a previous one left."""
 
+import dataclasses
 import io
 import logging
 import os
@@ -130,6 +131,21 @@ def test_a_refused_resume_shows_the_saved_values_to_pass_again(tmp_path, forty_l
     with pytest.raises(UserError, match=r"other settings \(epochs 40 saved, 60 now\); resume"):
         path = save_resume_state(tmp_path, {"identity": saved})
         read_resume_state(path, None, now, forty_labeled)
+
+
+def test_a_state_from_before_the_test_split_refused_for_its_settings_says_settings(
+    tmp_path, forty_labeled, dataset
+):
+    """A state saved before its data had a test split is the same training data (same_run);
+    refused for another --epochs, it was called 'saved on other data (fingerprint ...)',
+    which sent the user looking at the data, not the setting to pass again."""
+    config = TrainConfig(epochs=2)
+    saved = run_identity("supervised", config, forty_labeled)
+    with_test = dataclasses.replace(forty_labeled, test=dataset.test.subset(torch.arange(10)))
+    now = run_identity("supervised", dataclasses.replace(config, epochs=3), with_test)
+    path = save_resume_state(tmp_path, {"identity": saved})
+    with pytest.raises(UserError, match=r": saved with other settings \(epochs 2 saved, 3 now\);"):
+        read_resume_state(path, torch.Generator(), now, with_test)
 
 
 def test_a_resume_state_is_loaded_as_data_never_run_as_code(tmp_path, forty_labeled):
