@@ -253,12 +253,9 @@ def stability_table(rows: list[dict]) -> str:
 
 
 def _md_row(cells: list[str], read: int = 0) -> str:
-    """A table row whose first `read` cells hold what was read from files and manifests (a
-    name, a manifest's target and precision): md_text, which escapes each backslash too (a
-    name's own one before a | escaped the escape, and that | split the cell). The others are
-    the report's own figures and words, which need no escape but their bars: a renderer
-    parses each cell on its own, and a CI's [0.81, 0.89] is a link only beside a ( or [, or
-    with a `[0.81, 0.89]:` line, which no escaped name can begin."""
+    """A table row whose first `read` cells were read from files and manifests (md_text). The
+    rest are the report's own figures and words, which need no escape but their bars: a cell
+    is parsed on its own, and a CI's [0.81, 0.89] is no link without a ( or [ beside it."""
     shown = [md_text(c) for c in cells[:read]] + [c.replace("|", "\\|") for c in cells[read:]]
     return "| " + " | ".join(shown) + " |"
 
@@ -390,9 +387,8 @@ def _target_line(target: dict) -> str:
 
 
 def _gate_lines(report: dict) -> list[str]:
-    """report.json's gate violations, each a bullet (lines alone render as one paragraph):
-    made again from its rows and limits with the names and reasons they quote md_text, or,
-    where those do not make them (a report assembled elsewhere), its lines wholly md_text."""
+    """report.json's gate violations as bullets, their quoted names and reasons md_text (a
+    report whose limits do not make its lines, assembled elsewhere: the lines wholly)."""
     rows, limits = report["artifacts"], GateLimits(**report["gate"]["limits"])
     if violations(rows, limits) != report["gate"]["violations"]:
         return [f"- {md_text(line)}" for line in report["gate"]["violations"]]
