@@ -57,6 +57,7 @@ def atomic_paths(*finals: Path) -> Iterator[list[Path]]:
         with signals_held():
             for temp, final in zip(temps, finals, strict=True):
                 try:
+                    _keep_mode(final, temp)
                     _replace(temp, final)
                 except OSError as err:  # os.replace names the temp file, about to go
                     why = f"cannot replace it ({err.strerror})"
@@ -172,6 +173,15 @@ def write_csv(path: Path, header: Iterable, rows: Iterable) -> None:
         writer = csv.writer(handle)
         writer.writerow(header)
         writer.writerows(rows)
+
+
+def _keep_mode(final: Path, temp: Path) -> None:
+    """A file written over keeps its permission bits, as one rewritten with open() does: a
+    predictions CSV its owner had made 0600 came back 0644, the umask's mode of the temp
+    file renamed over it. A new file keeps the umask's mode."""
+    if os.path.isfile(final) and os.path.isfile(temp):
+        with contextlib.suppress(OSError):  # a file system without modes (FAT): as before
+            shutil.copymode(final, temp)
 
 
 def _replace(temp: Path, final: Path) -> None:

@@ -221,6 +221,33 @@ def test_output_dir_where_nothing_can_be_created_fails_before_the_work(tmp_path)
         pytest.fail("the work ran")
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_a_written_file_gets_the_mode_open_would_give_it(tmp_path, umask):
+    """A new file the umask's mode; a file written over its own mode, as open() keeps it:
+    a predictions CSV its owner had made 0600 came back 0644, like the temp file renamed
+    over it."""
+    previous = os.umask(umask)
+    try:
+        (tmp_path / "plain").write_text("")
+        write_csv(tmp_path / "new.csv", ["path"], [["a.jpg"]])
+        (tmp_path / "private.csv").write_text("old")
+        (tmp_path / "private.csv").chmod(0o600)
+        (tmp_path / "shared.csv").write_text("old")
+        (tmp_path / "shared.csv").chmod(0o644)
+        for name in ("private.csv", "shared.csv"):
+            write_csv(tmp_path / name, ["path"], [["a.jpg"]])
+    finally:
+        os.umask(previous)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes == {
+        "plain": 0o666 & ~umask,
+        "new.csv": 0o666 & ~umask,
+        "private.csv": 0o600,
+        "shared.csv": 0o644,
+    }
+    assert (tmp_path / "private.csv").read_text() == "path\na.jpg\n"
+
+
 def test_a_csv_is_utf8(tmp_path):
     write_csv(tmp_path / "o.csv", ["path"], [["mélanome_été.jpg"]])
     assert (tmp_path / "o.csv").read_bytes().splitlines()[1] == "mélanome_été.jpg".encode()
