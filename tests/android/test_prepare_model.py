@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -172,12 +172,14 @@ def test_help_is_the_scripts_own(fake_export):
 def test_runs_from_a_checkout_with_windows_line_endings(fake_export, tmp_path):
     # Git for Windows checks text out with CRLF (core.autocrlf=true), and bash (WSL's)
     # stopped at the script's first command: "set: pipefail: invalid option name".
-    command = ["git", "-c", "core.autocrlf=true", "archive", "--worktree-attributes", "HEAD"]
+    # A zip, not a tar: tarfile's filter= is missing before Python 3.11.4 (Debian 12's 3.11.2)
+    git = ["git", "-c", "core.autocrlf=true"]
+    command = [*git, "archive", "--format=zip", "--worktree-attributes", "HEAD"]
     archive = subprocess.run(
         [*command, "android_demo/prepare_model.sh"], cwd=REPO, capture_output=True, check=True
     )
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(tmp_path / "checkout", filter="data")
+    with zipfile.ZipFile(io.BytesIO(archive.stdout)) as checkout:
+        checkout.extractall(tmp_path / "checkout")
     script = tmp_path / "checkout" / "android_demo" / "prepare_model.sh"
     result = _run(fake_export, "--help", script=script)
     assert result.returncode == 0, result.stderr
