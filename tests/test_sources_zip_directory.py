@@ -100,12 +100,13 @@ def _overlapped_zip(names: list[str], kernel: bytes) -> bytes:
 
 
 def test_an_overlapped_zip_bomb_is_refused_before_any_member_is_read(tmp_path):
-    """Python 3.11.7's zipfile reads each overlapped member in full, each up to the
-    per-file limit, however small the archive."""
+    """zipfile before Python 3.11.8 and 3.12.2 (3.11.7, 3.12.1) reads each overlapped member
+    in full, each up to the per-file limit, however small the archive. Later ones, and
+    Debian 12's patched 3.11.2, refuse only the member being read, with their own words."""
     archive = tmp_path / "bomb.zip"
     archive.write_bytes(_overlapped_zip(["unlabeled/1.jpg", "unlabeled/2.jpg"], bytes(1000)))
-    with zipfile.ZipFile(archive) as zf:  # the archive is valid as zipfile reads it here
-        assert zf.testzip() is None
+    with zipfile.ZipFile(archive) as zf:  # zipfile opens and lists it, on every version
+        assert zf.namelist() == ["unlabeled/1.jpg", "unlabeled/2.jpg"]
     with pytest.raises(DataError, match=r"bomb\.zip: member 'unlabeled/1\.jpg' overlaps"):
         FileSource(archive)
 
