@@ -81,7 +81,9 @@ def test_a_checkout_with_windows_line_endings_keeps_the_bundled_int8_program(tmp
     # qat/ as "made from another float checkpoint". git archive converts as a checkout does.
     folder = f"melanoma/reference/{method}"
     # A zip, not a tar: tarfile's filter= is missing before Python 3.11.4 (Debian 12's 3.11.2)
-    git = ["git", "-c", "core.autocrlf=true"]
+    # safe.directory: git refuses a checkout another user owns (a shared one, a container's
+    # mount), and the suite runs this checkout's code anyway
+    git = ["git", "-c", f"safe.directory={REPO}", "-c", "core.autocrlf=true"]
     command = [*git, "archive", "--format=zip", "--worktree-attributes", "HEAD"]
     archive = subprocess.run([*command, folder], cwd=REPO, capture_output=True, check=True)
     with zipfile.ZipFile(io.BytesIO(archive.stdout)) as checkout:

@@ -173,7 +173,9 @@ def test_runs_from_a_checkout_with_windows_line_endings(fake_export, tmp_path):
     # Git for Windows checks text out with CRLF (core.autocrlf=true), and bash (WSL's)
     # stopped at the script's first command: "set: pipefail: invalid option name".
     # A zip, not a tar: tarfile's filter= is missing before Python 3.11.4 (Debian 12's 3.11.2)
-    git = ["git", "-c", "core.autocrlf=true"]
+    # safe.directory: git refuses a checkout another user owns (a shared one, a container's
+    # mount), and the suite runs this checkout's code anyway
+    git = ["git", "-c", f"safe.directory={REPO}", "-c", "core.autocrlf=true"]
     command = [*git, "archive", "--format=zip", "--worktree-attributes", "HEAD"]
     archive = subprocess.run(
         [*command, "android_demo/prepare_model.sh"], cwd=REPO, capture_output=True, check=True
