@@ -368,6 +368,19 @@ def test_a_new_model_whose_file_disagrees_with_its_manifest_is_rolled_back(class
     )
 
 
+def test_a_new_model_whose_embedded_terms_cannot_be_read_is_rolled_back(classes, phone):
+    """ExecuTorch loads the file and its forward method, then fails to run a constant method
+    that states its terms: refused, the old model loaded, and the Module opened for the new
+    one destroyed (outcome checks that only the old model's is held)."""
+    s = outcome(start(classes, phone, "execute", str(write_facts(phone))))
+    assert (s.loaded, s.installed, s.folders, s.try_again) == ("true", "old", "model", "false")
+    assert s.status[1] == (
+        "The new model (new) could not be loaded: ExecuTorch could not read the terms embedded"
+        " in new-executorch-int8.pte: [ExecuTorch Error 0x1] Execution failed for method:"
+        " license. Went back to the previous model."
+    )
+
+
 def test_a_new_model_whose_file_differs_only_in_attribution_and_precision_is_rolled_back(
     classes, phone
 ):

@@ -21,7 +21,8 @@ import org.pytorch.executorch.Module;
  *
  * CALL is the Module call that fails ("none" for no failure), KIND what it throws, or "die" for
  * a native crash that ends the process; CALL "facts" fails nothing, and the model has the
- * constant methods listed in the file KIND (a line each: name, tab, the string it returns); "again": the user taps "Try the model again" once the
+ * constant methods listed in the file KIND (a line each: name, tab, the string it returns);
+ * CALL "execute" lists them so too, and running one fails; "again": the user taps "Try the model again" once the
  * start has loaded or failed; "all": the call fails on every model, not only on "new". Prints one tab-separated line: load's result (or "escaped" and the
  * throwable that would end the worker thread, and the app), the model line on screen, whether
  * it offers to try the model again, the installed model, the folders in {@code files/}, and the
@@ -65,7 +66,8 @@ public final class HolderCheck {
         Context phone = new Phone(new File(args[0]));
         Module.failAt = args[1];
         Module.failFor = args.length > 4 && "all".equals(args[4]) ? null : "new-";
-        boolean facts = "facts".equals(args[1]);
+        // "execute" needs the methods too: readFacts runs only those the file has
+        boolean facts = "facts".equals(args[1]) || "execute".equals(args[1]);
         Module.dieInstead = "die".equals(args[2]);
         Module.failWith = facts ? null : throwable(args[2]);
         Module.constantsFor = Module.failFor;
