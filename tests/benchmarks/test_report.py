@@ -460,3 +460,29 @@ def test_the_gate_in_markdown_is_the_reports_own_even_if_its_limits_would_not_ma
     failed = {**report, "gate": {**report["gate"], "violations": [one], "passed": False}}
     gate = markdown_report(failed).split("## Gate\n\n")[1]
     assert gate.startswith(f"- {md_text(one)}\n") and "passed" not in gate
+
+
+def test_the_setup_bullets_keep_the_machines_and_versions_markdown_characters_as_written(report):
+    """The machine's and the versions' strings (a CPU model, an OS or a local build's version
+    such as 2.9.0+git_*abc*) went into the bullets unescaped, where the data's and the
+    reference's did not: emphasis there hid characters of what was measured on."""
+    machine = {**report["machine"], "cpu": "Xeon_*v4*", "os": "Linux-6.1_<b>", "python": "3.11_1"}
+    versions = {**report["versions"], "torch": "2.9.0+git_*abc*"}
+    created = "2026-12-07T16:00:00Z_[x]"
+    text = markdown_report({**report, "machine": machine, "versions": versions,
+                            "created_utc": created})  # fmt: skip
+    assert r"- created: 2026-12-07T16:00:00Z\_\[x\]" in text
+    assert r"- machine: Xeon\_\*v4\* (" in text
+    assert r"cores, Linux-6.1\_\<b\>, Python 3.11\_1, load average" in text
+    assert r"torch 2.9.0+git\_\*abc\*" in text
+
+
+def test_the_decision_rule_without_an_eager_threshold_keeps_its_names_markdown_as_written(
+    report,
+):
+    """With no eager row (or none with a threshold), the decisions bullet names the threshold
+    alone: that branch wrote 'youden_<i>' unescaped, where the other escaped it."""
+    rows = [row for row in report["artifacts"] if row["target"] != "pytorch"]
+    config = {**report["config"], "threshold_name": "youden_<i>"}
+    text = markdown_report({**report, "artifacts": rows, "config": config})
+    assert r"- decisions: melanoma at the youden\_\<i\> threshold; agree%" in text
