@@ -148,6 +148,25 @@ def test_a_state_from_before_the_test_split_refused_for_its_settings_says_settin
         read_resume_state(path, torch.Generator(), now, with_test)
 
 
+@pytest.mark.parametrize(
+    "record, why",
+    [
+        (None, r"resume state without a record of its run \(saved by an older version\?\)"),
+        ({"method": "supervised"}, r"saved on other data \(fingerprint None, now "),
+    ],
+)
+def test_a_state_without_its_runs_record_or_data_fingerprint_is_refused_in_one_line(
+    tmp_path, forty_labeled, record, why
+):
+    """A state with no identity, or one without its data's fingerprint, is not this run's:
+    refused in one line, never a TypeError or KeyError from comparing what is not there."""
+    identity = run_identity("supervised", TrainConfig(progress=False), forty_labeled)
+    saved = None if record is None else {**record, "settings": identity["settings"]}
+    path = save_resume_state(tmp_path, {"identity": saved})
+    with pytest.raises(UserError, match=f"{RESUME}: {why}"):
+        read_resume_state(path, torch.Generator(), identity, forty_labeled)
+
+
 def test_a_resume_state_is_loaded_as_data_never_run_as_code(tmp_path, forty_labeled):
     """resume.pt is whatever lies in --out: a pickle that would call a function when
     loaded (here, create a file) is refused as corrupt, and the call never happens."""
