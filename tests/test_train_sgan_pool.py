@@ -66,5 +66,7 @@ def test_the_labeled_only_ablation_says_why_it_needs_a_pool_it_gives_no_weight(t
     with pytest.raises(DataError, match=why):
         train_sgan(data, config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
-    with pytest.raises(DataError, match=r"found 0; put photos"):  # the SGAN's own: no why
-        train_sgan(data, method_config("sgan-mean-teacher", seed=0), tmp_path / "run")
+    # the SGAN's own words, with no why, for every method that weighs either unlabeled loss
+    for method in ("sgan", "sgan-mean-teacher", "sgan-no-mean-teacher"):
+        with pytest.raises(DataError, match=r"found 0; put photos"):
+            train_sgan(data, method_config(method, seed=0), tmp_path / "run")
