@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from melanoma.benchmarks.batch_checks import batch_failures
+from melanoma.benchmarks.batch_checks import PROBE_LIMIT, batch_failures
 from melanoma.export.base import GuardedRunner
 from melanoma.manifest import SCHEMA_VERSION
 
@@ -64,3 +64,15 @@ def test_batch_with_other_outputs_than_one_logit_per_image_is_failed(output, pro
     probs = np.full(len(INPUTS), 0.5)  # sigmoid(0), what every first row gives
     (reason,) = batch_failures(lambda batch: output(len(batch)), INPUTS, probs, claiming(None))
     assert reason == f"manifest input.max_batch null (any N), but a batch of 129 {problem}"
+
+
+def test_a_max_batch_of_the_probe_limit_is_tried_and_one_more_is_not():
+    """PROBE_LIMIT rows are what the benchmark tries: a claim of exactly that many is run
+    and held to it, only a larger one is reported as beyond what it tries."""
+    probs = np.full(len(INPUTS), 0.5)
+    runner = runner_up_to(PROBE_LIMIT)
+    assert batch_failures(runner, INPUTS, probs, claiming(PROBE_LIMIT)) == []
+    assert batch_failures(runner, INPUTS, probs, claiming(PROBE_LIMIT + 1)) == [
+        f"manifest input.max_batch {PROBE_LIMIT + 1}: more rows than the benchmark tries "
+        f"({PROBE_LIMIT})"
+    ]
