@@ -8,6 +8,7 @@ import onnx
 import pytest
 
 from melanoma.export import onnx as onnx_target
+from melanoma.export.base import LABEL_KEYS
 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
@@ -76,6 +77,30 @@ def test_embedded_reads_only_the_labels_keys_as_the_other_formats_do(
     edited = tmp_path / result.artifact.name
     onnx.save(model, str(edited))
     assert onnx_target.embedded(edited) == manifest_facts(result)
+
+
+@pytest.mark.parametrize(
+    "dropped",
+    [
+        {"attribution"},  # what a checkpoint without an attribution exports
+        set(LABEL_KEYS),  # an export from before 2026-12-07, which embedded none
+    ],
+)
+def test_embedded_returns_only_the_labels_keys_the_file_has(
+    exported, manifest_facts, tmp_path, dropped
+):
+    """A file without some of the keys (no attribution to state) or all of them (an older
+    export) reads as stating only what it has, as the other formats' readers do: not a
+    KeyError from the reader."""
+    result = exported["onnx", "fp32"]
+    model = onnx.load(str(result.artifact))
+    kept = [prop for prop in model.metadata_props if prop.key not in dropped]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    edited = tmp_path / result.artifact.name
+    onnx.save(model, str(edited))
+    expected = {k: v for k, v in manifest_facts(result).items() if k not in dropped}
+    assert onnx_target.embedded(edited) == expected
 
 
 def test_a_minimum_onnxruntime_is_stated_only_where_one_was_run():
