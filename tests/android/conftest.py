@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import shutil
+import subprocess
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +28,30 @@ from melanoma.manifest import (
 )
 
 from golden_images import broken_files, jpeg_variants, png_variants, python_reads
+
+HERE = Path(__file__).resolve().parent
+APP = HERE.parents[1] / "android_demo/app/src/main/java/org/melanoma/demo"
+HOLDER_APP_FILES = ["ModelHolder", "ModelStore", "ExecuTorchClassifier", "ModelLoadException"]
+
+
+@pytest.fixture(scope="session")
+def classes(tmp_path_factory) -> Path:
+    """The app's model code (ModelHolder and what it loads through) and the stand-ins of the
+    Android and executorch-android classes it uses, compiled: HolderCheck runs one start."""
+    if shutil.which("javac") is None or shutil.which("java") is None:
+        pytest.fail("javac/java not found: apt-get install -y default-jdk-headless")
+    out = tmp_path_factory.mktemp("holder_classes")
+    sources = [*(HERE / "executorch_api").rglob("*.java"), *(HERE / "android_api").rglob("*.java")]
+    sources += [APP / f"{name}.java" for name in HOLDER_APP_FILES]
+    sources += sorted((APP / "core").glob("*.java"))
+    javac = subprocess.run(
+        ["javac", "-Xlint:all", "-Werror", "-encoding", "UTF-8", "-d", str(out)]
+        + [str(source) for source in sources],
+        capture_output=True,
+        text=True,
+    )
+    assert javac.returncode == 0, javac.stderr
+    return out
 
 
 @pytest.fixture(scope="session")

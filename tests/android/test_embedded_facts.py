@@ -20,36 +20,6 @@ import pytest
 from melanoma.checkpoint import REFERENCE_DIR, checkpoint_sha256
 from melanoma.manifest import manifest_path, read_manifest, verify_artifact
 
-HERE = Path(__file__).resolve().parent
-APP = HERE.parents[1] / "android_demo/app/src/main/java/org/melanoma/demo"
-APP_FILES = ["ModelHolder", "ModelStore", "ExecuTorchClassifier", "ModelLoadException"]
-
-
-@pytest.fixture(scope="module")
-def classes(tmp_path_factory) -> Path:
-    """The app's model code and the stand-ins, compiled."""
-    if shutil.which("javac") is None or shutil.which("java") is None:
-        pytest.fail("javac/java not found: apt-get install -y default-jdk-headless")
-    out = tmp_path_factory.mktemp("facts_classes")
-    sources = [*(HERE / "executorch_api").rglob("*.java"), *(HERE / "android_api").rglob("*.java")]
-    sources += [APP / f"{name}.java" for name in APP_FILES] + sorted((APP / "core").glob("*.java"))
-    javac = subprocess.run(
-        [
-            "javac",
-            "-Xlint:all",
-            "-Werror",
-            "-encoding",
-            "UTF-8",
-            "-d",
-            str(out),
-            *map(str, sources),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert javac.returncode == 0, javac.stderr
-    return out
-
 
 class Start(NamedTuple):
     loaded: str  # load's result, "true" or "false"

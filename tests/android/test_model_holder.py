@@ -18,28 +18,7 @@ from typing import NamedTuple
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-APP = HERE.parents[1] / "android_demo/app/src/main/java/org/melanoma/demo"
-APP_FILES = ["ModelHolder", "ModelStore", "ExecuTorchClassifier", "ModelLoadException"]
 DIED = 134  # the exit status of HolderCheck's stand-in native crash
-
-
-@pytest.fixture(scope="module")
-def classes(tmp_path_factory) -> Path:
-    """The app's model code and the stand-ins, compiled."""
-    if shutil.which("javac") is None or shutil.which("java") is None:
-        pytest.fail("javac/java not found: apt-get install -y default-jdk-headless")
-    out = tmp_path_factory.mktemp("holder_classes")
-    sources = [*(HERE / "executorch_api").rglob("*.java"), *(HERE / "android_api").rglob("*.java")]
-    sources += [APP / f"{name}.java" for name in APP_FILES] + sorted((APP / "core").glob("*.java"))
-    sources = [str(source) for source in sources]
-    javac = subprocess.run(
-        ["javac", "-Xlint:all", "-Werror", "-encoding", "UTF-8", "-d", str(out), *sources],
-        capture_output=True,
-        text=True,
-    )
-    assert javac.returncode == 0, javac.stderr
-    return out
 
 
 @pytest.fixture
