@@ -20,6 +20,15 @@ def write_kaggle_tree(root, jpegs, positive="malignant"):
                 (root / split / cls / f"{split}_{i}.jpg").write_bytes(data)
 
 
+@pytest.mark.parametrize("positive", ["malignant", "melanoma"])
+def test_class_folders_with_train_and_test(tmp_path, jpegs, positive):
+    write_kaggle_tree(tmp_path, jpegs, positive)
+    data = load_dataset(tmp_path)
+    assert data.layout == "class-folders"
+    assert sorted(data.labeled.labels.tolist()) == [0] * 4 + [1] * 4
+    assert len(data.test) == 8
+
+
 @pytest.mark.parametrize("wrapper", ["melanoma", "Malignant"])
 def test_a_data_set_in_a_folder_named_like_the_melanoma_class_is_read(tmp_path, jpegs, wrapper):
     # ~/data/melanoma/{train,test}/{benign,malignant}/ with --data ~/data: melanoma/ was taken

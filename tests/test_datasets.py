@@ -71,20 +71,6 @@ def test_no_data_path_names_the_option_and_the_variable():
         resolve_data_path(None)
 
 
-@pytest.mark.parametrize("positive", ["malignant", "melanoma"])
-def test_class_folders_with_train_and_test(tmp_path, jpegs, positive):
-    melanoma, benign = jpegs
-    for split in ("train", "test"):
-        for cls, items in ((positive, melanoma), ("benign", benign)):
-            (tmp_path / split / cls).mkdir(parents=True)
-            for i, data in enumerate(items):
-                (tmp_path / split / cls / f"{i}.jpg").write_bytes(data)
-    data = load_dataset(tmp_path)
-    assert data.layout == "class-folders"
-    assert sorted(data.labeled.labels.tolist()) == [0] * 4 + [1] * 4
-    assert len(data.test) == 8
-
-
 def test_class_folders_without_splits_in_zip(tmp_path, jpegs):
     archive = tmp_path / "kaggle.zip"
     with zipfile.ZipFile(archive, "w") as zf:
