@@ -10,13 +10,14 @@ HolderCheck is one start of the app on a folder tree: `apk/model/` bundles the m
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import subprocess
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+
+from model_files import write_model
 
 DIED = 134  # the exit status of HolderCheck's stand-in native crash
 
@@ -33,16 +34,6 @@ def phone(tmp_path, build_manifest, classes) -> Path:
     assert first.status[1] == "Installed the model bundled with the app."
     (tmp_path / "pushed").rename(tmp_path / "push")
     return tmp_path
-
-
-def write_model(folder: Path, name: str, build_manifest) -> None:
-    """A verified model pair named `name` in `folder`, as the exporter writes it."""
-    folder.mkdir(parents=True)
-    pte = folder / f"{name}-executorch-int8.pte"
-    pte.write_bytes(name.encode() * 64)
-    manifest = build_manifest(pte, [0.74, 0.53, 0.56], [0.15, 0.18, 0.2])
-    manifest = dataclasses.replace(manifest, model_name=name)
-    (folder / f"{pte.name}.manifest.json").write_text(manifest.to_json())
 
 
 def start(

@@ -4,6 +4,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Stand-in for executorch-android 1.5.1's Module (Module.kt), with its Java-visible signatures:
@@ -12,8 +14,10 @@ import java.util.Map;
  * bad path or file; {@code execute(name)} with no inputs runs a method of the program, such as a
  * constant method returning a string, and {@code getMethods} names them all. {@code destroy}
  * frees the native program (a second call does nothing), after which every other call throws
- * IllegalStateException, as there. The static fields script what the native side would do, and
- * {@link #undestroyed} counts what it still holds.
+ * IllegalStateException, as there. As there, every call holds the Module's lock, and
+ * {@code destroy} while another thread is in a call throws IllegalStateException ("Cannot destroy
+ * module while method is executing") and frees nothing. The static fields script what the
+ * native side would do, and {@link #undestroyed} counts what it still holds.
  */
 public class Module {
     /** Which call fails: "load", "loadMethod", "forward", "execute", or null for none. */
@@ -37,9 +41,14 @@ public class Module {
     public static Module last;
     /** Modules loaded and not destroyed: native programs the process still holds. */
     public static int undestroyed;
+    /** Set both to hold forward inside its call: a long inference (counted down on entry). */
+    public static CountDownLatch forwardEntered;
+    /** ... until this is counted down. */
+    public static CountDownLatch forwardMayReturn;
 
     public boolean destroyed;
     private final String path;
+    private final ReentrantLock lock = new ReentrantLock(); // Module.kt's mLock
 
     private Module(String path) {
         this.path = path;
@@ -54,23 +63,46 @@ public class Module {
     }
 
     public void loadMethod(String methodName) {
-        checkNotDestroyed();
-        fail("loadMethod", path,
-                new ExecutorchRuntimeException(0x12, "Failed to load method: " + methodName));
+        lock.lock();
+        try {
+            checkNotDestroyed();
+            fail("loadMethod", path,
+                    new ExecutorchRuntimeException(0x12, "Failed to load method: " + methodName));
+        } finally {
+            lock.unlock();
+        }
     }
 
     public EValue[] forward(EValue... inputs) {
-        checkNotDestroyed();
-        fail("forward", path,
-                new ExecutorchRuntimeException(0x12, "Failed to execute method forward"));
-        lastShape = inputs[0].toTensor().shape();
-        return new EValue[] {EValue.from(Tensor.fromBlob(output, new long[] {output.length}))};
+        lock.lock();
+        try {
+            checkNotDestroyed();
+            fail("forward", path,
+                    new ExecutorchRuntimeException(0x12, "Failed to execute method forward"));
+            lastShape = inputs[0].toTensor().shape();
+            if (forwardMayReturn != null) {
+                forwardEntered.countDown();
+                awaitUninterruptibly(forwardMayReturn);
+            }
+            return new EValue[] {EValue.from(Tensor.fromBlob(output, new long[] {output.length}))};
+        } finally {
+            lock.unlock();
+        }
     }
 
     public EValue[] execute(String methodName, EValue... inputs) {
         if ("forward".equals(methodName)) {
             return forward(inputs);
         }
+        lock.lock();
+        try {
+            return executeConstant(methodName);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private EValue[] executeConstant(String methodName) {
         checkNotDestroyed();
         Map<String, Object> here = constants();
         if (!here.containsKey(methodName)) { // load_method fails: no such method
@@ -88,11 +120,16 @@ public class Module {
     }
 
     public String[] getMethods() {
-        checkNotDestroyed();
-        List<String> names = new ArrayList<String>();
-        names.add("forward");
-        names.addAll(constants().keySet());
-        return names.toArray(new String[0]);
+        lock.lock();
+        try {
+            checkNotDestroyed();
+            List<String> names = new ArrayList<String>();
+            names.add("forward");
+            names.addAll(constants().keySet());
+            return names.toArray(new String[0]);
+        } finally {
+            lock.unlock();
+        }
     }
 
     private Map<String, Object> constants() {
@@ -101,10 +138,33 @@ public class Module {
     }
 
     public void destroy() {
-        if (!destroyed) {
-            undestroyed--;
+        if (!lock.tryLock()) {
+            throw new IllegalStateException("Cannot destroy module while method is executing");
         }
-        destroyed = true;
+        try {
+            if (!destroyed) {
+                undestroyed--;
+            }
+            destroyed = true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Wait as a native call would: an interrupt does not end it, and is kept for later. */
+    private static void awaitUninterruptibly(CountDownLatch latch) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                latch.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void checkNotDestroyed() {
