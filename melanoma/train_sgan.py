@@ -227,7 +227,7 @@ def _run_epochs(nets: SGANNets, good: dict, context: tuple, out_dir: Path, fixed
                 losses = train_one_epoch(nets, labeled, unlabeled, config, mean, std, rng)
                 val_auc = validate(nets, val, config, mean, std)
             except EpochDiverged as why:
-                _restore(nets, good, config, epoch, why)
+                _restore(nets, good, (labeled, rng), config, (epoch, why))
                 continue
             row = {"epoch": epoch, **losses, "val_auc": val_auc}
             row["seconds"] = round(time.perf_counter() - started, 2)
@@ -247,8 +247,15 @@ def _run_epochs(nets: SGANNets, good: dict, context: tuple, out_dir: Path, fixed
                 write_sgan_report(out_dir, good["history"], nets.gen, fixed_z)
 
 
-def _restore(nets: SGANNets, good: dict, config: SGANConfig, epoch: int, why: Exception) -> None:
-    """Roll back to the last good epoch, or give up after max_restores."""
+def _restore(nets: SGANNets, good: dict, stream: tuple, config: SGANConfig, failure) -> None:
+    """Roll back to the last good epoch's networks, or give up after max_restores.
+
+    The data stream (`stream`: the labeled batches and the generator, and torch's RNG) is
+    not rolled back, so the retry sees other batches; `good` takes its position, so that
+    a Ctrl-C during the retry saves the stream the retry draws from: a resume.pt holding
+    the diverged attempt's would replay the batches that diverged (and count a restore
+    the uninterrupted run never made)."""
+    (labeled, rng), (epoch, why) = stream, failure
     good["restores"] += 1
     if good["restores"] > config.max_restores:
         raise DivergenceError(
@@ -257,7 +264,10 @@ def _restore(nets: SGANNets, good: dict, config: SGANConfig, epoch: int, why: Ex
             "from Python)"
         )
     log.warning("epoch %d diverged (%s); restoring the state after epoch %d", epoch, why, epoch - 1)
-    nets.load(good["nets"])  # the RNG is not rolled back, so the retry sees other batches
+    nets.load(good["nets"])
+    good.update(
+        labeled_batches=labeled.state(), generator=rng.get_state(), torch_rng=torch.get_rng_state()
+    )
 
 
 def _load_resume(

@@ -388,3 +388,21 @@ def test_an_epochs_losses_are_the_mean_of_its_steps_each_on_two_views(small, mon
     for name, value in epoch.items():
         assert value == pytest.approx(sum(losses[name] for *_, losses in seen) / 4)
     assert not any(torch.equal(x_unl, x_teacher) for x_unl, x_teacher, _ in seen)
+
+
+def test_resume_after_a_roll_back_matches_the_run_that_was_not_interrupted(
+    small, tmp_path, monkeypatch, ctrl_c_on_epoch
+):
+    """A rollback keeps the data stream going (the retry sees other batches): a Ctrl-C in
+    the retry saved the diverged attempt's stream, so --resume replayed the batches that
+    diverged and trained other weights than the uninterrupted run."""
+    _poison_once(monkeypatch, {5})  # epoch 2 diverges once
+    whole = torch.load(train_sgan(small, TINY, tmp_path / "whole") / "weights.pt")
+    monkeypatch.undo()
+    _poison_once(monkeypatch, {5})
+    ctrl_c_on_epoch(ts, 3)  # the retry of epoch 2
+    with pytest.raises(TrainingInterrupted, match="epoch 1"):
+        train_sgan(small, TINY, tmp_path / "run")
+    resumed = torch.load(train_sgan(small, TINY, tmp_path / "run", resume=True) / "weights.pt")
+    for key, value in whole.items():
+        torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)
