@@ -144,12 +144,13 @@ def clear_previous_run(out_dir: Path) -> None:
 
 
 # Not settings: how training reports progress, what the trainer records about the run
-# it made (split sizes, validation scheme), which the config determines, and what it ran
-# under (training.run_conditions: thread count, device, deterministic algorithms), which
-# change float rounding, not what the run is: a resume warns of other threads.
+# it made (split sizes, validation scheme), which the config determines, how often the
+# SGAN rolled back a diverged epoch, and what it ran under (training.run_conditions:
+# thread count, device, deterministic algorithms), which change float rounding, not what
+# the run is: a resume warns of other threads.
 NOT_SETTINGS = (
     "progress", "device", "n_train", "n_val", "n_unlabeled", "validation", "torch_threads",
-    "device_used", "deterministic",
+    "device_used", "deterministic", "restores",
 )  # fmt: skip
 
 

@@ -198,19 +198,24 @@ def train_sgan(dataset: Dataset, config: SGANConfig, out_dir: Path, resume: bool
                 write_sgan_report(out_dir, good["history"], nets.gen, fixed_z)
             elif created and not any(out_dir.iterdir()):
                 out_dir.rmdir()
-        _save_best(nets, good["best"], dataset, config, (train, val, mean, std), out_dir)
+        splits = (train, val, mean, std)
+        _save_best(nets, good["best"], dataset, config, splits, out_dir, good["restores"])
     return out_dir
 
 
-def _save_best(nets: SGANNets, best: dict, dataset, config, splits: tuple, out_dir: Path) -> None:
+def _save_best(
+    nets: SGANNets, best: dict, dataset, config, splits: tuple, out_dir: Path, restores: int
+) -> None:
     """The selected epoch's classifier as a checkpoint: validation predictions first and
-    metadata.json last, so a directory without valid metadata is never a finished one."""
+    metadata.json last, so a directory without valid metadata is never a finished one.
+    `restores` (the run's rollbacks) goes in its train_config: a run that diverged and
+    recovered is not the same as one that never diverged."""
     train, val, mean, std = splits
     nets.judged().load_state_dict(best["state"])
     classifier = to_classifier(nets.judged(), config.model).cpu()
     _refuse_non_finite(classifier)
     val_probs = predict_probs(classifier, val.images, mean, std)
-    meta = _finish_meta(dataset, config, mean, std, (train, val, val_probs), best["epoch"])
+    meta = _finish_meta(dataset, config, mean, std, (train, val, val_probs), best, restores)
     write_scores(out_dir / VALIDATION_CSV, val.names, val.labels, val_probs)
     save_checkpoint(out_dir, classifier, meta)
     (out_dir / RESUME).unlink(missing_ok=True)
@@ -229,7 +234,11 @@ def _run_epochs(nets: SGANNets, good: dict, context: tuple, out_dir: Path, fixed
             except EpochDiverged as why:
                 _restore(nets, good, (labeled, rng), config, (epoch, why))
                 continue
-            row = {"epoch": epoch, **losses, "val_auc": val_auc}
+            # How many attempts at this epoch were rolled back before this one held (a
+            # resume.pt saved before history had the column has rows without it).
+            earlier = sum(row.get("rolled_back", 0) for row in good["history"])
+            rolled_back = good["restores"] - earlier
+            row = {"epoch": epoch, **losses, "val_auc": val_auc, "rolled_back": rolled_back}
             row["seconds"] = round(time.perf_counter() - started, 2)
             best = good["best"]
             eligible = epoch >= config.select_after * config.epochs
@@ -285,11 +294,11 @@ def _refuse_non_finite(classifier) -> None:
         raise DivergenceError(f"refusing to save: {broken[0]} has non-finite values")
 
 
-def _finish_meta(dataset, config, mean, std, splits, best_epoch):
+def _finish_meta(dataset, config, mean, std, splits, best: dict, restores: int):
     train, val, val_probs = splits
     return validated_meta(
-        dataset, config, mean, std, val.labels.numpy(), val_probs, best_epoch,
+        dataset, config, mean, std, val.labels.numpy(), val_probs, best["epoch"],
         method="sgan", arch=ARCH, arch_args=config_dict(config.model),
         extra_config={"n_train": len(train), "n_val": len(val),
-                      "n_unlabeled": len(dataset.unlabeled)},
+                      "n_unlabeled": len(dataset.unlabeled), "restores": restores},
     )  # fmt: skip

@@ -3,6 +3,7 @@ divergence handling, resume, checkpoint format."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 
@@ -19,7 +20,7 @@ from melanoma.evaluate import pick_split
 from melanoma.inference import predict_probs
 from melanoma.metrics import choose_thresholds
 from melanoma.preprocess import channel_stats
-from melanoma.resume import TrainingInterrupted
+from melanoma.resume import TrainingInterrupted, training_settings
 from melanoma.sgan import GeneratorConfig, SGANClassifierConfig
 from melanoma.sgan_step import build_nets, sgan_step, train_one_epoch
 from melanoma.sources import DataError
@@ -156,6 +157,11 @@ def _poison_once(monkeypatch, calls_to_poison: set[int]):
     monkeypatch.setattr(melanoma.sgan_step, "sgan_step", poisoned)
 
 
+def _history(out) -> list[dict]:
+    with (out / "history.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
 def test_injected_nan_restores_last_good_epoch(small, tmp_path, monkeypatch, caplog):
     _poison_once(monkeypatch, {5})  # in epoch 2 (4 steps per epoch)
     out = train_sgan(small, TINY, tmp_path / "run")
@@ -165,6 +171,21 @@ def test_injected_nan_restores_last_good_epoch(small, tmp_path, monkeypatch, cap
     assert all(torch.isfinite(v).all() for v in state.values())
     history = (out / "history.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in history[1:]] == ["1", "2", "3"]
+
+
+def test_the_history_and_the_checkpoint_say_how_often_training_was_rolled_back(
+    small, tmp_path, monkeypatch
+):
+    """A run that diverged twice and recovered wrote the same history.csv and metadata as
+    one that never diverged: only a log line, long scrolled away, told them apart."""
+    _poison_once(monkeypatch, {5, 6})  # epoch 2 diverges, and its first retry too
+    out = train_sgan(small, TINY, tmp_path / "run")
+    assert [row["rolled_back"] for row in _history(out)] == ["0", "2", "0"]
+    meta = load_checkpoint(out).meta
+    assert meta.train_config["restores"] == 2
+    assert "restores" not in training_settings(meta.train_config)  # not a setting to match
+    clean = train_sgan(small, dataclasses.replace(TINY, epochs=1), tmp_path / "clean")
+    assert load_checkpoint(clean).meta.train_config["restores"] == 0
 
 
 def test_persistent_divergence_stops_without_checkpoint(small, tmp_path, monkeypatch):
