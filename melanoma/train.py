@@ -338,6 +338,23 @@ def _member_epoch(run: dict) -> int:
     return run["member"]["epoch"] if run["member"] else 0
 
 
+def divergence(loss: float, held_out_logits: torch.Tensor) -> str | None:
+    """Why a member's epoch diverged, in words; None if it did not.
+
+    Collapse is the SGAN's rule (sgan_step.validate): every held-out image (a fold holds
+    both classes) gets the very same probability. Logits blown up past 17 do that in
+    float32 (lr 1 on 40 images: all scored 1.0, and the checkpoint kept a threshold of 0);
+    a confident model that still ranks its images gives distinct probabilities."""
+    if not np.isfinite(loss):
+        return f"training loss {loss}"
+    if not torch.isfinite(held_out_logits).all():
+        return "non-finite held-out outputs with a finite training loss"
+    probs = torch.sigmoid(held_out_logits)
+    if probs.min() == probs.max():
+        return f"collapsed: every held-out image scored {probs[0].item():.6g}"
+    return None
+
+
 def _train_fold(labeled: Split, fold_of, config, mean, std, gen, latest: dict, bar) -> None:
     """Train the member of the current fold; `latest["state"]` is only ever replaced whole,
     so Ctrl-C at any point leaves a consistent resume state."""
@@ -348,10 +365,12 @@ def _train_fold(labeled: Split, fold_of, config, mean, std, gen, latest: dict, b
     held_out = labeled.subset(held_out_index)
 
     def on_epoch(epoch: int, loss: float, held_out_logits, member_state: dict) -> None:
-        if not (np.isfinite(loss) and torch.isfinite(held_out_logits).all()):
+        why = divergence(loss, held_out_logits)
+        if why:
             raise DivergenceError(
-                f"member {fold + 1} of {config.folds} diverged at epoch {epoch} (training "
-                f"loss {loss:.3g}, or non-finite outputs); no checkpoint written"
+                f"member {fold + 1} of {config.folds} diverged at epoch {epoch} ({why}); "
+                "no checkpoint written (try another --seed, or a lower TrainConfig.lr from "
+                "Python)"
             )
         held_out_auc = auc(held_out.labels.numpy(), torch.sigmoid(held_out_logits).numpy())
         row = {"fold": fold, "epoch": epoch, "train_loss": loss, "held_out_auc": held_out_auc}

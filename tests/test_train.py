@@ -336,6 +336,17 @@ def test_non_finite_held_out_predictions_stop_training_even_with_a_finite_loss(
     assert not (tmp_path / "run" / "weights.pt").exists()
 
 
+def test_a_member_whose_held_out_images_all_score_the_same_stops_training(forty_labeled, tmp_path):
+    """At lr 1 every held-out logit blows up past 17, so every image scores 1.0 in float32:
+    the checkpoint was written with AUC 0.5 and a Youden threshold of 0. A confident
+    member that still ranks its images is not collapsed."""
+    collapsing = dataclasses.replace(TWO_FOLDS, lr=1.0)
+    with pytest.raises(DivergenceError, match=r"member 1 of 2 diverged at epoch 1 \(collapsed"):
+        train_supervised(forty_labeled, collapsing, tmp_path / "run")
+    assert not (tmp_path / "run" / "weights.pt").exists()
+    assert train_module.divergence(0.05, torch.tensor([-40.0, -30.0, 20.0])) is None
+
+
 def test_history_train_loss_is_the_mean_batch_loss_over_batches_the_seed_draws(
     forty_labeled, tmp_path, monkeypatch
 ):
