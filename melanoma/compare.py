@@ -159,7 +159,12 @@ def _train_and_score(
 ) -> tuple[dict, np.ndarray]:
     """Train (or reuse) one model, then score it on the test split: its results.json record
     and its test probabilities, shape (N,)."""
-    seconds = train_or_reuse(method, config, dataset, ckpt_dir)
+    from melanoma.training import DivergenceError  # the trainers' stack: loaded to train
+
+    try:
+        seconds = train_or_reuse(method, config, dataset, ckpt_dir)
+    except DivergenceError as why:  # one of the methods x seeds gave up: say which
+        raise DivergenceError(f"{method} seed {seed} ({ckpt_dir}): {why}") from None
     checkpoint = load_checkpoint(ckpt_dir)
     report = evaluate_checkpoint(checkpoint, dataset.test, "youden", seed=0)
     probs = predict_probs(

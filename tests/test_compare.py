@@ -360,6 +360,24 @@ def test_a_rerun_continues_the_seed_ctrl_c_interrupted(small, tmp_path, ctrl_c_o
     assert not (tmp_path / "supervised-seed0" / "resume.pt").exists()
 
 
+def test_a_run_that_diverges_is_named_in_the_one_line_error(small, tmp_path, monkeypatch):
+    """compare trains methods x seeds: "SGAN diverged in epoch 1 (...); try another --seed"
+    did not say which seed, or which folder holds the history of what trained."""
+    import melanoma.sgan_step
+    from melanoma.training import DivergenceError
+
+    def diverging(nets, *args, **kwargs):
+        with torch.no_grad():
+            next(nets.disc.parameters()).fill_(float("nan"))
+        return real_step(nets, *args, **kwargs)
+
+    real_step = melanoma.sgan_step.sgan_step
+    monkeypatch.setattr(melanoma.sgan_step, "sgan_step", diverging)
+    with pytest.raises(DivergenceError, match=r"^sgan seed 1 \(.*sgan-seed1\): SGAN diverged"):
+        compare(small, tmp_path, ("sgan",), (1,), epochs=1, progress=False)
+    assert not (tmp_path / "sgan-seed1" / "weights.pt").exists()
+
+
 @pytest.mark.parametrize(
     ("methods", "seeds", "complaint"),
     [
