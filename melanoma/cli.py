@@ -358,7 +358,8 @@ def qat(
     overrides = {"seed": seed, "progress": progress}
     if epochs is not None:
         overrides["epochs"] = epochs
-    written = qat_finetune(checkpoint, dataset, QATConfig(**overrides), out_dir)
+    with training_ends(None):  # a diverged fine-tune: one line, exit 1; nothing to resume
+        written = qat_finetune(checkpoint, dataset, QATConfig(**overrides), out_dir)
     config = read_meta(written).train_config
     agreement = f"{config['agreement_with_source']:.2%} decisions agree with float on "
     agreement += f"{config['n_agreement']} {config['agreement_images']} images"

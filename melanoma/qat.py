@@ -53,7 +53,7 @@ from melanoma.preprocess import normalize
 from melanoma.pt2e import convert_qat_model, move_to_train, prepare_qat_model, program_probs
 from melanoma.qat_checkpoint import KIND, PROGRAM, QAT_SUBDIR
 from melanoma.splits import checkpoint_split
-from melanoma.training import augmented_batch, own_rng
+from melanoma.training import DivergenceError, augmented_batch, own_rng
 from melanoma.versions import toolkit_source
 
 log = logging.getLogger(__name__)
@@ -315,6 +315,20 @@ def _agreement_images(train: Split, val: Split | None, unlabeled: Split | None):
     return train, "labeled training"
 
 
+def _refuse_collapsed(int8_probs: np.ndarray, images: str) -> None:
+    """The SGAN trainer's rule (sgan_step.validate) for the int8 program: non-finite
+    outputs, or one probability for every image, mean fine-tuning diverged. At QATConfig
+    lr 1e6 the weights reached 2e6 with a finite loss, and a program giving all 40
+    validation images 0.00083 was saved, only its low agreement telling."""
+    if np.all(np.isfinite(int8_probs)) and np.ptp(int8_probs) > 0:
+        return
+    raise DivergenceError(
+        f"QAT diverged: the int8 program gives every one of {len(int8_probs)} {images} "
+        "images the same (or a non-finite) probability; no program written (try another "
+        "--seed, or a lower QATConfig.lr from Python)"
+    )
+
+
 def _qat_meta(checkpoint, program, splits, config, program_path, source) -> CheckpointMeta:
     """The source's metadata with the QAT settings, validation re-measured in int8, and the
     int8-vs-float decision agreement (see _agreement_images).
@@ -327,6 +341,7 @@ def _qat_meta(checkpoint, program, splits, config, program_path, source) -> Chec
     meta = checkpoint.meta
     threshold = meta.threshold("youden")
     int8_probs = program_probs(program, checked.images, meta.mean, meta.std)
+    _refuse_collapsed(int8_probs, checked_name)
     float_probs = predict_probs(checkpoint.model, checked.images, meta.mean, meta.std)
     agreement = float(np.mean((int8_probs >= threshold) == (float_probs >= threshold)))
     val_metrics = meta.val_metrics

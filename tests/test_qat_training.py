@@ -133,3 +133,32 @@ def test_the_saved_program_names_no_install_path(source, dataset, tmp_path):
     assert any(b'"dequantize_per_channel"' in member for member in members)  # the graph is here
     assert not [member for member in members if install in member or b"stack_trace" in member]
     assert load_qat(qat_dir).meta.weights_sha256  # and it still loads
+
+
+def test_a_fine_tune_that_collapsed_writes_no_program(source, dataset, tmp_path):
+    """At lr 1e6 the loss stays finite while the weights reach ~2e6: the int8 program gave
+    every validation image one probability and was saved all the same. (One QAT run, end to
+    end: most of its seconds are export, prepare and convert.)"""
+    from melanoma.training import DivergenceError
+
+    blown_up = dataclasses.replace(SMALL, epochs=1, lr=1e6)
+    with pytest.raises(DivergenceError, match="QAT diverged: .* every one of 40 validation"):
+        qat_module.qat_finetune(source, dataset, blown_up, tmp_path / "qat")
+    assert not (tmp_path / "qat").exists()
+
+
+def test_the_qat_command_reports_a_diverged_fine_tune_in_one_line(data_path, tmp_path, monkeypatch):
+    """Wiring: DivergenceError is not bad input, so no traceback and exit 1, as train's."""
+    from click.testing import CliRunner
+
+    from melanoma.cli import cli
+    from melanoma.training import DivergenceError
+
+    def diverged(*args):
+        raise DivergenceError("QAT diverged: the int8 program gives every one of 40 ...")
+
+    monkeypatch.setattr(qat_module, "qat_finetune", diverged)
+    args = ["qat", "reference-sgan", "--data", str(data_path), "--out", str(tmp_path / "q")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.stderr.splitlines()[-1].startswith("error: QAT diverged: ")
