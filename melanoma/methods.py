@@ -61,7 +61,11 @@ def train_method(
     resume: bool = False,
 ) -> Path:
     """Train `method` (its config from method_config) into out_dir with the trainer behind it,
-    refusing a folder another run is training into (resume.run_dir_owned)."""
+    refusing a folder another run is training into (resume.run_dir_owned).
+
+    An ablation's config must hold the ablation's settings (SGAN_ABLATIONS[method]), as
+    method_config builds it for `compare` and the CLI; any other field may differ. A plain
+    SGANConfig() under "sgan-labeled-only" is a ConfigError, not a full SGAN by that name."""
     from melanoma.checkpoint import refuse_bundled_out_dir  # it imports this module
     from melanoma.resume import run_dir_owned
 
@@ -77,5 +81,23 @@ def train_method(
             f"method {method!r} trains with a {wanted.__name__}, not a {type(config).__name__}; "
             f"method_config({method!r}, seed) builds one"
         )
+    _refuse_unlike_ablation(method, config)
     with run_dir_owned(Path(out_dir)):
         return trainer(dataset, config, out_dir, resume=resume)
+
+
+def _refuse_unlike_ablation(method: str, config: SGANConfig) -> None:
+    """The config of an ablation must switch off what the name says it does: else a
+    caller's SGANConfig() trained a full SGAN that compare's table called labeled-only."""
+    wrong = {
+        name: getattr(config, name)
+        for name, value in SGAN_ABLATIONS.get(method, {}).items()
+        if getattr(config, name) != value
+    }
+    if wrong:
+        settings = ", ".join(f"{name}={value!r}" for name, value in SGAN_ABLATIONS[method].items())
+        found = ", ".join(f"{name}={value!r}" for name, value in wrong.items())
+        raise ConfigError(
+            f"method {method!r} trains with {settings}, not {found}; "
+            f"method_config({method!r}, seed) builds its config"
+        )

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import melanoma.train as train_module
+import melanoma.train_sgan as train_sgan_module
 from melanoma.checkpoint import REFERENCE_DIR, refuse_bundled_out_dir
 from melanoma.config_checks import ConfigError
 from melanoma.errors import UserError
@@ -67,6 +68,23 @@ def test_a_config_of_the_other_trainer_is_refused_before_training(dataset, tmp_p
     with pytest.raises(ConfigError, match=f"^method '{method}' trains with a {wanted}, not a "):
         train_method(method, dataset, method_config(other, 0, 1, progress=False), out)
     assert not out.exists()
+
+
+def test_an_ablation_needs_its_own_settings_and_any_other_field_may_change(tmp_path, monkeypatch):
+    """train_method("sgan-labeled-only", data, SGANConfig()) trained a full SGAN under the
+    ablation's name: only the trainer was checked, and the settings come from method_config."""
+    trained = []
+    monkeypatch.setattr(train_sgan_module, "train_sgan", lambda *a, **k: trained.append(a[1]))
+    for method in SGAN_ABLATIONS:
+        out = tmp_path / method
+        with pytest.raises(ConfigError, match=f"^method '{method}' trains with .*=0.0, not "):
+            train_method(method, None, SGANConfig(seed=0, epochs=1), out)
+        assert not out.exists()
+    assert trained == []
+    config = dataclasses.replace(method_config("sgan-mean-teacher", 0, 1), consistency_weight=2.0)
+    train_method("sgan-mean-teacher", None, config, tmp_path / "out")
+    train_method("sgan", None, SGANConfig(unsup_weight=0.5), tmp_path / "out")  # a tuned SGAN
+    assert [c.consistency_weight for c in trained] == [2.0, SGANConfig().consistency_weight]
 
 
 def test_a_relative_or_linked_out_dir_into_the_bundled_models_is_refused(tmp_path, monkeypatch):
