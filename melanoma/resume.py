@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -183,12 +183,19 @@ def run_identity(method: str, config: TrainConfig | SGANConfig, dataset: Dataset
     return {"method": method, "settings": settings, "data_fingerprint": dataset.fingerprint}
 
 
-def read_resume_state(path: Path, gen: torch.Generator, identity: dict, dataset: Dataset) -> dict:
+def read_resume_state(
+    path: Path,
+    gen: torch.Generator,
+    identity: dict,
+    dataset: Dataset,
+    layout: Mapping[str, type | tuple[type, ...]] | None = None,
+) -> dict:
     """Load a resume.pt saved on Ctrl-C by a run with this `identity` (run_identity of
     `dataset`); restore both RNGs.
 
     Continuing with other settings or training data would silently mix two runs in one
     checkpoint (and its metadata would describe only the second), so that is refused.
+    `layout` is the trainer's own keys and their types, checked with the RNGs' (RNG_KEYS).
     """
     if not path.is_file():
         raise UserError(f"{path}: no resume state to continue from")
@@ -207,11 +214,30 @@ def read_resume_state(path: Path, gen: torch.Generator, identity: dict, dataset:
             f"{path}: {_resume_mismatch(saved, identity, dataset)}; "
             "resume with the same method, settings and data, or delete it to start over"
         )
-    gen.set_state(state["generator"])
-    torch.set_rng_state(state["torch_rng"])
+    _refuse_missing_keys(path, state, {**RNG_KEYS, **(layout or {})})
+    try:
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+    except (RuntimeError, TypeError) as err:  # a tensor that is not a generator's state
+        raise UserError(f"{path}: corrupt resume state (its RNG state: {err})") from None
     log.info("resuming from %s", path)
     _warn_other_threads(path, state.get("torch_threads"))
     return state
+
+
+# What every trainer's state holds besides its identity: read_resume_state restores both.
+RNG_KEYS = {"generator": torch.Tensor, "torch_rng": torch.Tensor}
+
+
+def _refuse_missing_keys(path: Path, state: dict, layout: Mapping) -> None:
+    """A hand-edited or truncated state with this run's identity raised a KeyError
+    traceback (or failed later, mid-training) at the first key it lacked."""
+    for key, kind in layout.items():
+        if key not in state:
+            raise UserError(f"{path}: corrupt resume state (no {key!r})")
+        if not isinstance(state[key], kind):
+            found = type(state[key]).__name__
+            raise UserError(f"{path}: corrupt resume state ({key!r} is a {found})")
 
 
 def same_run(saved: object, identity: dict, dataset: Dataset) -> bool:

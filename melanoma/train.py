@@ -279,7 +279,8 @@ def train_folds(dataset: Dataset, config: TrainConfig, out_dir: Path, resume: bo
     latest = {"state": _fresh_run(len(labeled), config.epochs, gen)}
     identity = run_identity("supervised", config, dataset)
     if resume:
-        latest["state"] = read_resume_state(out_dir / RESUME, gen, identity, dataset)
+        path = out_dir / RESUME
+        latest["state"] = read_resume_state(path, gen, identity, dataset, RESUME_LAYOUT)
     else:
         clear_previous_run(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)  # after the checks that can fail: no empty dir
@@ -304,6 +305,14 @@ def train_folds(dataset: Dataset, config: TrainConfig, out_dir: Path, resume: bo
             write_history(out_dir / HISTORY, latest["state"]["history"])
     run = latest["state"]
     return FoldRun(run["members"], run["oof_logits"], fold_of, mean, std, state())
+
+
+# The keys of _fresh_run's state besides its RNGs, and their types: read_resume_state
+# refuses a resume.pt without one.
+RESUME_LAYOUT = {
+    "fold": int, "members": list, "oof_logits": torch.Tensor, "member": (dict, type(None)),
+    "history": list,
+}  # fmt: skip
 
 
 def _fresh_run(n_labeled: int, epochs: int, gen: torch.Generator) -> dict:

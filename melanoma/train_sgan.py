@@ -46,6 +46,7 @@ from melanoma.augment import AugmentConfig
 from melanoma.batches import LabeledBatches
 from melanoma.checkpoint import save_checkpoint
 from melanoma.datasets import Dataset
+from melanoma.errors import UserError
 from melanoma.history import write_sgan_report
 from melanoma.inference import predict_probs
 from melanoma.metrics import YOUDEN_ESTIMATORS
@@ -116,6 +117,14 @@ class SGANConfig:
             raise checks.ConfigError(
                 "SGANConfig.consistency_weight needs ema_decay > 0 (the EMA is the teacher)"
             )
+
+
+# The keys of _snapshot's state besides its RNGs, and their types: read_resume_state
+# refuses a resume.pt without one.
+RESUME_LAYOUT = {
+    "nets": dict, "labeled_batches": dict, "epoch": int, "best": dict, "history": list,
+    "restores": int,
+}  # fmt: skip
 
 
 def _snapshot(nets: SGANNets, labeled, rng, epoch, best: dict, history: list, restores) -> dict:
@@ -282,9 +291,14 @@ def _restore(nets: SGANNets, good: dict, stream: tuple, config: SGANConfig, fail
 def _load_resume(
     path: Path, nets: SGANNets, labeled: LabeledBatches, rng, identity, dataset
 ) -> dict:
-    state = read_resume_state(path, rng, identity, dataset)
-    nets.load(state["nets"])
-    labeled.load(state["labeled_batches"])
+    state = read_resume_state(path, rng, identity, dataset, RESUME_LAYOUT)
+    try:
+        nets.load(state["nets"])
+        labeled.load(state["labeled_batches"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:  # load_state_dict's errors
+        first_line = str(err).partition("\n")[0]  # torch's lists every missing key
+        why = f"{type(err).__name__} {first_line}"
+        raise UserError(f"{path}: corrupt resume state ({why})") from None
     return state
 
 

@@ -177,6 +177,28 @@ def test_resume_without_or_with_a_corrupt_state(
     assert "Traceback" not in result.stderr
 
 
+def test_resume_of_a_state_with_this_runs_identity_but_no_rngs_or_networks(
+    melanoma, tmp_path, data_path, dataset
+):
+    """A hand-edited resume.pt that matched the run gave a KeyError traceback, not exit 2."""
+    import torch
+
+    from melanoma.methods import method_config
+    from melanoma.resume import run_identity, save_resume_state
+
+    identity = run_identity("sgan", method_config("sgan", 0, 1), dataset)
+    rng = {"generator": torch.Generator().get_state(), "torch_rng": torch.get_rng_state()}
+    for name, state in [("rng", {}), ("nets", {**rng, "nets": {}, "labeled_batches": {}})]:
+        loop = {"epoch": 0, "best": {}, "history": [], "restores": 0}
+        (tmp_path / name).mkdir()
+        save_resume_state(tmp_path / name, {**loop, **state, "identity": identity})
+        args = ["--method", "sgan", "--epochs", "1", "--out", tmp_path / name, "--resume"]
+        result = melanoma("train", "--data", data_path, *args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        last = result.stderr.strip().splitlines()[-1]  # after the data summary line
+        assert last.startswith("error:") and f"{name}/resume.pt: corrupt resume state (" in last
+
+
 def test_a_fresh_train_never_deletes_an_interrupted_runs_state(
     melanoma, assert_one_line_error, tmp_path, data_path
 ):

@@ -25,7 +25,7 @@ from melanoma.resume import (
     stored_settings,
 )
 from melanoma.sources import MAX_FILE_BYTES
-from melanoma.train import TrainConfig
+from melanoma.train import RESUME_LAYOUT, TrainConfig
 
 
 def test_a_fresh_run_removes_only_the_run_files_a_previous_run_left(tmp_path):
@@ -180,6 +180,28 @@ def test_a_resume_state_is_loaded_as_data_never_run_as_code(tmp_path, forty_labe
     with pytest.raises(UserError, match="corrupt resume state"):
         read_resume_state(tmp_path / RESUME, torch.Generator(), {}, forty_labeled)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "edit, why",
+    [
+        ({"generator": ...}, r"\(no 'generator'\)"),  # ... drops the key
+        ({"torch_rng": [0, 1]}, r"\('torch_rng' is a list\)"),
+        ({"generator": torch.zeros(3)}, r"\(its RNG state: "),
+        ({"fold": "0"}, r"\('fold' is a str\)"),
+    ],
+)
+def test_a_state_with_this_runs_identity_but_a_key_missing_or_mistyped_is_refused_in_one_line(
+    tmp_path, forty_labeled, edit, why
+):
+    """A hand-edited or truncated resume.pt with a matching identity raised a KeyError
+    traceback from state["generator"], or failed mid-training at a later key."""
+    gen, identity = torch.Generator(), run_identity("supervised", TrainConfig(), forty_labeled)
+    state = {**_state(gen, identity), "fold": 0, "members": [], "history": []}
+    state.update({"oof_logits": torch.zeros(1, 40), "member": None, **edit})
+    save_resume_state(tmp_path, {k: v for k, v in state.items() if v is not ...})
+    with pytest.raises(UserError, match=f"{RESUME}: corrupt resume state {why}"):
+        read_resume_state(tmp_path / RESUME, gen, identity, forty_labeled, RESUME_LAYOUT)
 
 
 def test_a_resume_state_whose_members_inflate_past_the_limit_is_refused_unread(
