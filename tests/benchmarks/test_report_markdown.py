@@ -90,7 +90,7 @@ def test_names_outside_the_tables_keep_their_markdown_characters_as_written(repo
     rendered as emphasis, a link and HTML in the notes, the gate and the targets, and a
     threshold, licence or data path so named did the same in the heading and the bullets."""
     name = "*x*_`y`_[a](https://e.example)<b>&amp;~s~$z$#.pte"
-    escaped = r"\*x\*\_\`y\`\_\[a\](https://e.example)\<b\>\&amp;\~s\~\$z\$\#.pte"
+    escaped = r"\*x\*\_\`y\`\_\[a\](https\://e.example)\<b\>\&amp;\~s\~\$z\$\#.pte"
     assert md_text(name) == escaped and md_text("a\\b\n") == r"a\\b\\n"
     pte = "m-executorch-int8.pte"
     rows = [{**row, "name": name} if row["name"] == pte else row for row in report["artifacts"]]
@@ -113,7 +113,7 @@ def test_names_outside_the_tables_keep_their_markdown_characters_as_written(repo
     assert gate.startswith(f"- GATE {escaped} 1t: latency_p50_ms")  # names alone escaped
     assert f"rounds 0.2-0.2; {escaped} timed while preempted" in targets_text
     assert r"CIs (youden\_\<i\> threshold)" in text and r"(the youden\_\<i\> threshold)" in text
-    assert r"licence CC-BY-4.0 \[terms\](https://e.example)" in text
+    assert r"licence CC-BY-4.0 \[terms\](https\://e.example)" in text
     assert r"test split of /data/my\_\*set\*, n=" in text
 
 
@@ -166,6 +166,31 @@ def test_a_name_that_begins_like_a_list_marker_stays_in_its_note_as_written(repo
         line.startswith(f"- {escaped} (1 thread): CPU/wall 0.500") for line in notes
     )
     assert md_text(f"a {name}") == f"a {name}" and md_text("-x.onnx") == "-x.onnx"  # mid-line
+
+
+@pytest.mark.parametrize(
+    "name, shown",
+    [
+        ("    x.onnx", "&#32;&#32;&#32;&#32;x.onnx"),  # a character reference shows a space
+        ("https://host.example/x.onnx", "https\\://host.example/x.onnx"),  # \: shows ':'
+        ("www.host.example.onnx", "www\\.host.example.onnx"),
+    ],
+)
+def test_a_name_with_leading_spaces_or_a_web_address_stays_in_its_note_as_written(
+    report, name, shown
+):
+    """'-     x.onnx (1 thread)...' rendered as a code block inside the note (four spaces
+    after the list marker begin indented code), and a name 'https://host.example/x.onnx' or
+    'www.host.example.onnx' became a link to that host (GitHub's extended autolinks); each
+    checked in cmark-gfm, which renders these escapes as the name as written."""
+    pte = "m-executorch-int8.pte"
+    rows = [{**row, "name": name, "cpu_per_wall": 0.5} if row["name"] == pte else row
+            for row in report["artifacts"]]  # fmt: skip
+    text = markdown_report({**report, "artifacts": rows})
+    notes = [line for line in text.splitlines() if "(1 thread): CPU/wall 0.500" in line]
+    assert notes and all(line.startswith(f"- {shown} (1 thread): ") for line in notes)
+    assert f"| {shown} |" in text and name not in text  # in the tables too
+    assert md_text(f"a{name}") == "a" + shown.replace("&#32;", " ")  # spaces mid-line mean nothing
 
 
 def test_a_failed_rows_gate_item_escapes_the_reasons_it_quotes(report):
