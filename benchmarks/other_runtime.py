@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # imported where used: --help must not load torch
 CHILD = Path(__file__).with_name("other_runtime_child.py")
 CHILD_SUFFIXES = (".onnx", ".pte", ".ptl")  # what other_runtime_child.py can run
 CHILD_TIMEOUT_S = 600  # an import of torch and one small batch: seconds
+CHILD_REPORT_KEYS = {"runtime", "status", "error"}  # what other_runtime_child.py prints
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def run_in_other(
         return {"runtime": "?", "status": "timed out", "error": f"{CHILD_TIMEOUT_S} s"}, None
     report = _last_json_line(done.stdout)
     if report is None:  # a native crash (SIGABRT, SIGSEGV) prints no report
-        lines = done.stderr.strip().splitlines() or ["no output"]
+        lines = done.stderr.strip().splitlines() or ["no report"]
         error = f"exit code {done.returncode}: {lines[-1]}"
         return {"runtime": "?", "status": "crashed", "error": error}, None
     logits = np.load(logits_file) if report["status"] == "ran" else None
@@ -103,11 +104,16 @@ def run_in_other(
 
 
 def _last_json_line(stdout: str) -> dict | None:
+    """The child's report: the last line that is a JSON object with its keys. Any other line,
+    even one that is JSON ('[1]', '"x"', a runtime's own log record), is a runtime's own print:
+    taken as the report, '[1]' stopped the whole comparison in a TypeError traceback."""
     for line in reversed(stdout.strip().splitlines()):
         try:
-            return json.loads(line)
+            report = json.loads(line)
         except ValueError:
-            continue  # a runtime's own print
+            continue
+        if isinstance(report, dict) and CHILD_REPORT_KEYS <= report.keys():
+            return report
     return None
 
 

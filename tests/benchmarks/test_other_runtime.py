@@ -77,6 +77,35 @@ def test_a_runtime_not_installed_there_is_listed_as_such(other_runtime, artifact
     assert " onnxruntime  max|diff| -  moved -  vs " in line, line
 
 
+@pytest.mark.parametrize(
+    "child, shown",
+    [
+        (f'{sys.executable} "$@"; echo "[1]"', ("max|diff| 0 (0 differ)", "Provider)  ran")),
+        ("echo '\"x\"'", ("max|diff| -  moved -", "  crashed: exit code 0: no report")),
+    ],
+    ids=["after-the-report", "instead-of-it"],
+)
+def test_a_json_line_that_is_not_the_childs_report_is_a_runtimes_own_print(
+    other_runtime, artifacts_dir, tmp_path, child, shown
+):
+    """The child's report is the last JSON object on its stdout: a last line '[1]' or '"x"'
+    (a runtime printing at exit) was taken as the report, and report["status"] stopped the
+    whole comparison with a TypeError traceback."""
+    python = tmp_path / "python"  # the real interpreter, whose child prints one line more
+    python.write_text(
+        f'#!/bin/sh\nif [ "$1" = -c ]; then exec {sys.executable} "$@"; fi\n{child}\n'
+    )
+    python.chmod(0o755)
+    folder = tmp_path / "artifacts"
+    folder.mkdir()
+    for name in ("quick-cnn-onnx-fp32.onnx", "quick-cnn-onnx-fp32.onnx.manifest.json"):
+        shutil.copy(artifacts_dir / name, folder / name)
+    result = other_runtime("--python", python, "--artifacts", folder)
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()[1:]
+    assert shown[0] in line and line.endswith(shown[1]), line
+
+
 def test_a_manifest_without_its_default_threshold_exits_2_with_one_line(
     other_runtime, assert_one_line_error, artifacts_dir, tmp_path
 ):
