@@ -45,7 +45,12 @@ def toolkit_source() -> dict | None:
     Run from a git checkout (an editable install): its HEAD, and whether the toolkit's
     tracked or new files differ from it. Installed from a git URL: the commit pip recorded
     (PEP 610's direct_url.json). A wheel or an install from a folder records no commit,
-    and the folder may have moved on since: None, not a guess."""
+    and the folder may have moved on since: None, not a guess.
+
+    A checkout another user owns is None too: git refuses it (safe.directory), and is not
+    told to trust it, since its config would then run programs as us. With git 2.39.5 and
+    `-c safe.directory=`, `ls-files` and `status` ran the checkout's core.fsmonitor program
+    and `status` its clean filter (2026-12-07); only `rev-parse` ran nothing."""
     return checkout_source(Path(__file__).resolve()) or _installed_from_vcs()
 
 
