@@ -228,6 +228,7 @@ def read_meta(ckpt_dir: Path) -> CheckpointMeta:
     if type(meta.format_version) is not int or meta.format_version != FORMAT_VERSION:  # true == 1
         raise CheckpointError(
             f"{path}: format_version {meta.format_version!r}, expected {FORMAT_VERSION}"
+            f"{newer_version_hint(meta.format_version, FORMAT_VERSION)}"
         )
     bad = [f"{name} must be {what}" for name, ok, what in FIELD_CHECKS if not ok(data.get(name))]
     if not bad and meta.best_epoch > meta.epochs:
@@ -238,6 +239,14 @@ def read_meta(ckpt_dir: Path) -> CheckpointMeta:
         terms = terms_of_data(meta.data_fingerprint)
         meta = dataclasses.replace(meta, license=terms.license, attribution=terms.attribution)
     return meta
+
+
+def newer_version_hint(version: object, known: int) -> str:
+    """For a file whose version field is past what this toolkit reads: it was written by a
+    newer one, so the fix is an upgrade, not an edit of the file."""
+    if type(version) is int and version > known:
+        return " (written by a newer melanoma-mobile; upgrade it to read this file)"
+    return ""
 
 
 def _rgb(values) -> bool:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from melanoma.checkpoint import file_sha256, same_threshold_name
+from melanoma.checkpoint import file_sha256, newer_version_hint, same_threshold_name
 from melanoma.errors import UserError
 from melanoma.manifest_schema import (
     SCHEMA_VERSION,
@@ -211,7 +211,8 @@ def manifest_from_dict(data: dict[str, Any], where: str = "manifest") -> Manifes
     version = data.get("schema_version")
     if type(version) is not int or version not in READABLE_VERSIONS:
         readable = " or ".join(map(str, READABLE_VERSIONS))
-        raise ManifestError(f"{where}: schema_version {version!r}, expected {readable}")
+        newer = newer_version_hint(version, READABLE_VERSIONS[-1])
+        raise ManifestError(f"{where}: schema_version {version!r}, expected {readable}{newer}")
     manifest = _build(Manifest, data, where, version)
     names = [t.name for t in manifest.thresholds]
     if manifest.default_threshold is not None and manifest.default_threshold not in names:

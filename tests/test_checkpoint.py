@@ -226,7 +226,8 @@ def _edit_meta(path, **fields):
         ({"best_epoch": 2}, r"best_epoch 2 is past its 1 epochs"),  # the first past it
         ({"format_version": True}, r"format_version True, expected 1"),  # True == 1
         ({"arch": "resnet"}, r"metadata.json: unknown architecture 'resnet'; known: "),
-        ({"format_version": 2}, r"format_version 2, expected 1"),  # a newer layout, not read as 1
+        # a newer layout, not read as 1: the fix is an upgrade, not an edit
+        ({"format_version": 2}, r"format_version 2, expected 1 \(written by a newer melanoma-"),
         ({"thresholds": [{"name": "youden", "probability": 1.5}]}, "thresholds must be"),
         ({"labeled_pixel_hashes": [1, 2]}, "labeled_pixel_hashes must be a list of strings"),
         # falsy, it would silently fall back to the weaker count-and-AUC check

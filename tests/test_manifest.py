@@ -236,6 +236,13 @@ def test_unknown_versions_are_refused(written, version):
         manifest_from_dict(written)
 
 
+def test_a_manifest_from_a_newer_toolkit_says_to_upgrade(written):
+    """Its fields may mean what this version cannot know: not read, and the fix named."""
+    written["schema_version"] = 7
+    with pytest.raises(ManifestError, match=r"expected 1 or .* or 6 \(written by a newer melanoma"):
+        manifest_from_dict(written)
+
+
 def test_a_manifest_must_carry_the_name_of_the_artifact_it_describes(exported, tmp_path):
     """The app finds <artifact>.manifest.json by name; a copy under another name that
     describes a real artifact would otherwise verify (and benchmark) as that artifact."""
