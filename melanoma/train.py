@@ -348,12 +348,11 @@ def _member_epoch(run: dict) -> int:
 
 
 def divergence(loss: float, held_out_logits: torch.Tensor) -> str | None:
-    """Why a member's epoch diverged, in words; None if it did not.
-
-    Collapse is the SGAN's rule (sgan_step.validate): every held-out image (a fold holds
-    both classes) gets the very same probability. Logits blown up past 17 do that in
-    float32 (lr 1 on 40 images: all scored 1.0, and the checkpoint kept a threshold of 0);
-    a confident model that still ranks its images gives distinct probabilities."""
+    """Why a member's epoch diverged, in words; None if it did not. Collapse is the SGAN's
+    rule (sgan_step.validate): every held-out image (a fold holds both classes) gets the
+    same probability. Logits blown up past 17 do that in float32 (lr 1 on 40 images: all
+    scored 1.0, and the checkpoint kept a threshold of 0); a confident model that still
+    ranks its images gives distinct probabilities."""
     if not np.isfinite(loss):
         return f"training loss {loss}"
     if not torch.isfinite(held_out_logits).all():
