@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import logging
-import math
 import os
 import pickle
 import warnings
@@ -30,15 +29,15 @@ from melanoma.architectures import build_model
 from melanoma.atomic import atomic_path, write_utf8
 from melanoma.config_checks import ConfigError
 from melanoma.errors import UserError, first_line
-from melanoma.methods import TRAINERS as RECORDED_METHODS
+from melanoma.metadata_fields import FIELD_CHECKS
 from melanoma.metrics import sensitivity_target
 from melanoma.sources import read_small_text, torch_zip_refusal
 from melanoma.state_dicts import non_finite_tensors, state_mismatch
-from melanoma.usage_terms import NOT_STATED, is_stated, terms_of_data
+from melanoma.usage_terms import NOT_STATED, terms_of_data
 from melanoma.versions import package_versions, toolkit_source
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # bumped by a field added to metadata.json: readers refuse one they do not know
 WEIGHTS = "weights.pt"
 METADATA = "metadata.json"
 REFERENCE_DIR = Path(__file__).parent / "reference"
@@ -223,13 +222,8 @@ def read_meta(ckpt_dir: Path) -> CheckpointMeta:
     missing = [name for name in required if name not in data]
     if missing:
         raise CheckpointError(f"{path}: incomplete metadata (no {', '.join(missing)})")
-    known = {f.name for f in fields}
-    meta = CheckpointMeta(**{k: v for k, v in data.items() if k in known})
-    if type(meta.format_version) is not int or meta.format_version != FORMAT_VERSION:  # true == 1
-        raise CheckpointError(
-            f"{path}: format_version {meta.format_version!r}, expected {FORMAT_VERSION}"
-            f"{newer_version_hint(meta.format_version, FORMAT_VERSION)}"
-        )
+    _refuse_other_version(path, data, {f.name for f in fields})
+    meta = CheckpointMeta(**data)
     bad = [f"{name} must be {what}" for name, ok, what in FIELD_CHECKS if not ok(data.get(name))]
     if not bad and meta.best_epoch > meta.epochs:
         bad = [f"best_epoch {meta.best_epoch} is past its {meta.epochs} epochs"]
@@ -241,67 +235,31 @@ def read_meta(ckpt_dir: Path) -> CheckpointMeta:
     return meta
 
 
+def _refuse_other_version(path: Path, data: dict, known: set[str]) -> None:
+    """A layout this version does not read: another format_version, or a field it does not
+    know. Skipped, such a field could change what the model means (an input size, say), so
+    it is refused as manifests refuse theirs (melanoma.manifest): a version that adds a
+    field bumps FORMAT_VERSION. None was ever removed, so every older file still reads."""
+    version = data.get("format_version", FORMAT_VERSION)
+    if type(version) is not int or version != FORMAT_VERSION:  # True == 1
+        hint = newer_version_hint(version, FORMAT_VERSION)
+        raise CheckpointError(
+            f"{path}: format_version {version!r}, expected {FORMAT_VERSION}{hint}"
+        )
+    unknown = sorted(data.keys() - known)
+    if unknown:
+        raise CheckpointError(
+            f"{path}: fields this version does not read ({', '.join(map(repr, unknown))}); "
+            "written by a newer melanoma-mobile? Upgrade it to read this file"
+        )
+
+
 def newer_version_hint(version: object, known: int) -> str:
     """For a file whose version field is past what this toolkit reads: it was written by a
     newer one, so the fix is an upgrade, not an edit of the file."""
     if type(version) is int and version > known:
         return " (written by a newer melanoma-mobile; upgrade it to read this file)"
     return ""
-
-
-def _rgb(values) -> bool:
-    return (
-        isinstance(values, list)
-        and len(values) == 3
-        and all(type(v) in (int, float) and math.isfinite(v) for v in values)  # not bool
-    )
-
-
-def _thresholds(values) -> bool:
-    return (
-        isinstance(values, list)
-        and any(isinstance(t, dict) and t.get("name") == "youden" for t in values)
-        and all(
-            isinstance(t, dict)
-            and isinstance(t.get("name"), str)
-            and isinstance(t.get("probability"), (int, float))
-            and 0 <= t["probability"] <= 1
-            for t in values
-        )
-    )
-
-
-def _count(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-# The fields that loading, normalizing and deciding rely on, with the types they assume:
-# a hand-edited metadata.json fails here with its field named, not deep inside torch.
-FIELD_CHECKS = (
-    ("method", lambda v: v in RECORDED_METHODS, " or ".join(RECORDED_METHODS)),
-    ("arch", lambda v: isinstance(v, str), "a string"),
-    ("seed", _count, "a non-negative integer"),
-    ("epochs", _count, "a non-negative integer"),
-    ("best_epoch", _count, "a non-negative integer"),
-    ("data_fingerprint", lambda v: isinstance(v, str), "a string"),
-    ("val_metrics", lambda v: isinstance(v, dict), "an object"),
-    ("arch_args", lambda v: isinstance(v, dict), "an object"),
-    ("train_config", lambda v: isinstance(v, dict), "an object"),
-    # Statistics of pixels on the 0..1 scale: a mean of 1e308 or a std of 1e-300 passed as
-    # finite and scored every photo NaN. 1e-4 is far below one 8-bit level (0.004).
-    ("mean", lambda v: _rgb(v) and all(0 <= x <= 1 for x in v), "3 numbers in [0, 1]"),
-    ("std", lambda v: _rgb(v) and all(1e-4 <= x <= 1 for x in v), "3 numbers in [1e-4, 1]"),
-    ("thresholds", _thresholds, "a list of {name, probability in [0, 1]} including youden"),
-    ("weights_sha256", lambda v: isinstance(v, str) and len(v) == 64, "the weights' sha256"),
-    (
-        "labeled_pixel_hashes",
-        lambda v: v is None or (isinstance(v, list) and all(isinstance(h, str) for h in v)),
-        "a list of strings",
-    ),
-    ("val_scores_sha256", lambda v: v is None or isinstance(v, str), "a string"),
-    ("license", lambda v: v is None or is_stated(v), 'a licence expression or "not stated"'),
-    ("attribution", lambda v: v is None or is_stated(v), "a non-empty string or null"),
-)
 
 
 def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = True) -> Checkpoint:

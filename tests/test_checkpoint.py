@@ -236,6 +236,8 @@ def _edit_meta(path, **fields):
         ({"std": [0.2, 1.5, 0.2]}, r"std must be 3 numbers in \[1e-4, 1\]"),
         # an argument this version does not know (a newer toolkit's): one line, not a TypeError
         ({"arch_args": {"widths": [8, 16], "dropout": 0.1, "bogus": 1}}, r"metadata.json: .*bogus"),
+        # a field a newer version added: read without it, the model could mean something else
+        ({"input_size": 64}, r"metadata.json: fields this version does not read \('input_size'\)"),
     ],
 )
 def test_hand_edited_metadata_names_the_bad_field(saved, fields, named):
