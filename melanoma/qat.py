@@ -315,17 +315,23 @@ def _agreement_images(train: Split, val: Split | None, unlabeled: Split | None):
     return train, "labeled training"
 
 
-def _refuse_collapsed(int8_probs: np.ndarray, images: str) -> None:
+def _refuse_collapsed(int8_probs: np.ndarray, float_decisions: np.ndarray, images: str) -> None:
     """The SGAN trainer's rule (sgan_step.validate) for the int8 program: non-finite
-    outputs, or one probability for every image, mean fine-tuning diverged. At QATConfig
-    lr 1e6 the weights reached 2e6 with a finite loss, and a program giving all 40
-    validation images 0.00083 was saved, only its low agreement telling."""
-    if np.all(np.isfinite(int8_probs)) and np.ptp(int8_probs) > 0:
+    outputs, or one probability for images the float model decides both ways, mean
+    fine-tuning diverged. At QATConfig lr 1e6 the weights reached 2e6 with a finite loss,
+    and a program giving all 40 validation images 0.00083 was saved, only its low agreement
+    telling. One probability for images the float model decides alike is no sign of it:
+    a data set with 1 unlabeled image (a supervised source's checked images) was refused."""
+    both_ways = bool(float_decisions.any() and not float_decisions.all())
+    if not np.all(np.isfinite(int8_probs)):
+        why = "a non-finite probability"
+    elif np.ptp(int8_probs) == 0 and both_ways:
+        why = "one probability, where the float model decides them both ways"
+    else:
         return
     raise DivergenceError(
-        f"QAT diverged: the int8 program gives every one of {len(int8_probs)} {images} "
-        "images the same (or a non-finite) probability; no program written (try another "
-        "--seed, or a lower QATConfig.lr from Python)"
+        f"QAT diverged: the int8 program gives the {len(int8_probs)} {images} images {why}; "
+        "no program written (try another --seed, or a lower QATConfig.lr from Python)"
     )
 
 
@@ -341,8 +347,8 @@ def _qat_meta(checkpoint, program, splits, config, program_path, source) -> Chec
     meta = checkpoint.meta
     threshold = meta.threshold("youden")
     int8_probs = program_probs(program, checked.images, meta.mean, meta.std)
-    _refuse_collapsed(int8_probs, checked_name)
     float_probs = predict_probs(checkpoint.model, checked.images, meta.mean, meta.std)
+    _refuse_collapsed(int8_probs, float_probs >= threshold, checked_name)
     agreement = float(np.mean((int8_probs >= threshold) == (float_probs >= threshold)))
     val_metrics = meta.val_metrics
     if val is not None:

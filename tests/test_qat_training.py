@@ -142,7 +142,9 @@ def test_a_fine_tune_that_collapsed_writes_no_program(source, dataset, tmp_path)
     from melanoma.training import DivergenceError
 
     blown_up = dataclasses.replace(SMALL, epochs=1, lr=1e6)
-    with pytest.raises(DivergenceError, match="QAT diverged: .* every one of 40 validation"):
+    with pytest.raises(
+        DivergenceError, match="QAT diverged: .* 40 validation images one probability"
+    ):
         qat_module.qat_finetune(source, dataset, blown_up, tmp_path / "qat")
     assert not (tmp_path / "qat").exists()
 
@@ -155,10 +157,30 @@ def test_the_qat_command_reports_a_diverged_fine_tune_in_one_line(data_path, tmp
     from melanoma.training import DivergenceError
 
     def diverged(*args):
-        raise DivergenceError("QAT diverged: the int8 program gives every one of 40 ...")
+        raise DivergenceError("QAT diverged: the int8 program gives the 40 validation ...")
 
     monkeypatch.setattr(qat_module, "qat_finetune", diverged)
     args = ["qat", "reference-sgan", "--data", str(data_path), "--out", str(tmp_path / "q")]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert result.stderr.splitlines()[-1].startswith("error: QAT diverged: ")
+
+
+def test_one_probability_is_no_collapse_where_the_float_model_decides_every_image_alike(
+    forty_labeled, dataset, tmp_path
+):
+    """A supervised source's int8 program is checked on the unlabeled images: with 1 of them
+    it gives "every image" one probability whatever it learned, and a fine-tune at the
+    default settings was refused as diverged. One probability can only be wrong where the
+    float model decides the images both ways."""
+    from melanoma.train import TrainConfig, train_supervised
+
+    one_unlabeled = dataclasses.replace(forty_labeled, unlabeled=dataset.unlabeled.subset([0]))
+    config = TrainConfig(epochs=1, folds=2, batch_size=8, progress=False)
+    source = load_checkpoint(train_supervised(one_unlabeled, config, tmp_path / "float"))
+    qat_dir = qat_module.qat_finetune(source, one_unlabeled, SMALL, tmp_path / "qat")
+    meta = load_qat(qat_dir).meta
+    assert (meta.train_config["agreement_images"], meta.train_config["n_agreement"]) == (
+        "unlabeled",
+        1,
+    )
