@@ -16,11 +16,14 @@ HISTORY = "history.csv"
 
 
 def write_history(path: Path, history: list[dict]) -> None:
-    """One CSV row per epoch, columns from the first row; nothing is written for no epochs."""
+    """One CSV row per epoch, columns as the last row has them (then any only earlier rows
+    have); nothing is written for no epochs. A cell a row lacks is empty: a run resumed from
+    an older version's resume.pt has rows without a column the resumed epochs add, whose
+    values were dropped when the first row set the columns."""
     if not history:
         return
-    columns = list(history[0])
-    write_csv(path, columns, ([row[c] for c in columns] for row in history))
+    columns = list(dict.fromkeys(key for row in reversed(history) for key in row))
+    write_csv(path, columns, ([row.get(c, "") for c in columns] for row in history))
 
 
 def write_sgan_report(

@@ -138,6 +138,8 @@ def _snapshot(nets: SGANNets, labeled, rng, epoch, best: dict, history: list, re
         "best": copy.deepcopy(best),
         "history": copy.deepcopy(history),
         "restores": restores,
+        # the run's restores when this epoch was kept: the next row counts those after it
+        "restores_before": restores,
     }
 
 
@@ -243,10 +245,8 @@ def _run_epochs(nets: SGANNets, good: dict, context: tuple, out_dir: Path, fixed
             except EpochDiverged as why:
                 _restore(nets, good, (labeled, rng), config, (epoch, why))
                 continue
-            # How many attempts at this epoch were rolled back before this one held (a
-            # resume.pt saved before history had the column has rows without it).
-            earlier = sum(row.get("rolled_back", 0) for row in good["history"])
-            rolled_back = good["restores"] - earlier
+            # how many attempts at this epoch were rolled back before this one held
+            rolled_back = good["restores"] - good["restores_before"]
             row = {"epoch": epoch, **losses, "val_auc": val_auc, "rolled_back": rolled_back}
             row["seconds"] = round(time.perf_counter() - started, 2)
             best = good["best"]
@@ -299,7 +299,20 @@ def _load_resume(
         first_line = str(err).partition("\n")[0]  # torch's lists every missing key
         why = f"{type(err).__name__} {first_line}"
         raise UserError(f"{path}: corrupt resume state ({why})") from None
+    if "restores_before" not in state:  # a resume.pt saved before it was kept
+        state["restores_before"] = _restores_in_rows(state)
     return state
+
+
+def _restores_in_rows(state: dict) -> int:
+    """The rollbacks an older resume.pt's history rows count. Rows saved before they had
+    `rolled_back` (2026-12-07) count none, so the run's restores so far are in no row:
+    credited to the next epoch, they made its count wrong. history.csv leaves those rows'
+    cells empty."""
+    rows = state["history"]
+    if all(isinstance(row, dict) and isinstance(row.get("rolled_back"), int) for row in rows):
+        return sum(row["rolled_back"] for row in rows)
+    return state["restores"]
 
 
 def _refuse_non_finite(classifier) -> None:

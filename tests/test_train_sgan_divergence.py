@@ -150,3 +150,25 @@ def test_resume_after_a_roll_back_matches_the_run_that_was_not_interrupted(
     resumed = torch.load(train_sgan(small, TINY, tmp_path / "run", resume=True) / "weights.pt")
     for key, value in whole.items():
         torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)
+
+
+def test_a_resume_pt_from_before_rolled_back_leaves_its_rows_blank_and_counts_on(
+    small, tmp_path, monkeypatch, ctrl_c_on_epoch
+):
+    """A resume.pt an older version saved has history rows without `rolled_back`: the
+    column, set by the first row, was missing from history.csv, and the epoch after the
+    resume was credited with every rollback before it."""
+    _poison_once(monkeypatch, {5})  # epoch 2 diverges once
+    ctrl_c_on_epoch(ts, 4)  # epochs 1, 2, 2 again, then epoch 3: Ctrl-C
+    with pytest.raises(TrainingInterrupted, match="epoch 2"):
+        train_sgan(small, TINY, tmp_path / "run")
+    resume_pt = tmp_path / "run" / "resume.pt"
+    state = torch.load(resume_pt, weights_only=True)
+    state.pop("restores_before", None)  # as a version before 2026-12-07 saved it (f660550)
+    for row in state["history"]:
+        del row["rolled_back"]
+    torch.save(state, resume_pt)
+    monkeypatch.undo()
+    out = train_sgan(small, TINY, tmp_path / "run", resume=True)
+    assert [row["rolled_back"] for row in _history(out)] == ["", "", "0"]
+    assert load_checkpoint(out).meta.train_config["restores"] == 1
