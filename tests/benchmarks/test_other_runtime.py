@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -63,13 +64,8 @@ def test_a_runtime_not_installed_there_is_listed_as_such(other_runtime, artifact
     # an interpreter in which `import onnxruntime` fails, as in a venv without it
     (tmp_path / "hide" / "onnxruntime").mkdir(parents=True)
     (tmp_path / "hide" / "onnxruntime" / "__init__.py").write_text("raise ImportError('hidden')")
-    python = tmp_path / "python"
-    python.write_text(f'#!/bin/sh\nPYTHONPATH={tmp_path / "hide"} exec {sys.executable} "$@"\n')
-    python.chmod(0o755)
-    folder = tmp_path / "artifacts"
-    folder.mkdir()
-    for name in ("quick-cnn-onnx-fp32.onnx", "quick-cnn-onnx-fp32.onnx.manifest.json"):
-        shutil.copy(artifacts_dir / name, folder / name)
+    python = _shell_script(tmp_path, f'PYTHONPATH={tmp_path / "hide"} exec {sys.executable} "$@"')
+    folder = _one_onnx_file(artifacts_dir, tmp_path)
     result = other_runtime("--python", python, "--artifacts", folder)
     assert result.returncode == 0, result.stderr
     (line,) = result.stdout.splitlines()[1:]
@@ -91,19 +87,32 @@ def test_a_json_line_that_is_not_the_childs_report_is_a_runtimes_own_print(
     """The child's report is the last JSON object on its stdout: a last line '[1]' or '"x"'
     (a runtime printing at exit) was taken as the report, and report["status"] stopped the
     whole comparison with a TypeError traceback."""
-    python = tmp_path / "python"  # the real interpreter, whose child prints one line more
-    python.write_text(
-        f'#!/bin/sh\nif [ "$1" = -c ]; then exec {sys.executable} "$@"; fi\n{child}\n'
+    # the real interpreter, whose child prints one line more
+    python = _shell_script(
+        tmp_path, f'if [ "$1" = -c ]; then exec {sys.executable} "$@"; fi\n{child}'
     )
-    python.chmod(0o755)
-    folder = tmp_path / "artifacts"
-    folder.mkdir()
-    for name in ("quick-cnn-onnx-fp32.onnx", "quick-cnn-onnx-fp32.onnx.manifest.json"):
-        shutil.copy(artifacts_dir / name, folder / name)
+    folder = _one_onnx_file(artifacts_dir, tmp_path)
     result = other_runtime("--python", python, "--artifacts", folder)
     assert result.returncode == 0, result.stderr
     (line,) = result.stdout.splitlines()[1:]
     assert shown[0] in line and line.endswith(shown[1]), line
+
+
+def _shell_script(tmp_path, body: str) -> Path:
+    """tmp_path/python: a stand-in interpreter for --python, running `body` in sh."""
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\n{body}\n")
+    python.chmod(0o755)
+    return python
+
+
+def _one_onnx_file(artifacts_dir, tmp_path) -> Path:
+    """A folder holding the fp32 .onnx and its manifest only: one row, in onnxruntime."""
+    folder = tmp_path / "artifacts"
+    folder.mkdir()
+    for name in ("quick-cnn-onnx-fp32.onnx", "quick-cnn-onnx-fp32.onnx.manifest.json"):
+        shutil.copy(artifacts_dir / name, folder / name)
+    return folder
 
 
 def test_a_manifest_without_its_default_threshold_exits_2_with_one_line(
