@@ -247,10 +247,32 @@ def manifest_path(artifact: Path) -> Path:
     return artifact.with_name(artifact.name + SUFFIX)
 
 
+def _refuse_constant(token: str) -> Any:
+    raise ValueError(f"{token} is not JSON")
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ValueError(f"duplicate key {json.dumps(key)}")
+        data[key] = value
+    return data
+
+
+def parse_json(text: str) -> Any:
+    """A manifest's JSON, parsed as strictly as the app parses it (Json.java): json.loads
+    also takes NaN and Infinity, and a repeated key as its last value, which left
+    prepare_model.sh bundling a manifest the app then refused."""
+    return json.loads(
+        text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicate_keys
+    )
+
+
 def read_manifest(path: Path) -> Manifest:
     """Read and validate a manifest file."""
     try:
-        data = json.loads(read_small_text(path))
+        data = parse_json(read_small_text(path))
     except FileNotFoundError:
         raise ManifestError(f"{path}: manifest not found") from None
     except OSError as err:  # a directory, a FIFO, a device, too large, unreadable

@@ -262,6 +262,10 @@ def test_a_manifest_must_carry_the_name_of_the_artifact_it_describes(exported, t
         ("[" * 100_000 + "]" * 100_000, "maximum recursion depth"),  # past the parser's stack
         ('{"schema_version": ' + "9" * 5000 + "}", "Exceeds the limit"),  # int() refuses it
         ("{", "Expecting property name"),
+        # json.loads takes these, the app's parser (Json.java) does not: refused alike
+        ('{"schema_version": 7, "schema_version": 6}', 'duplicate key "schema_version"'),
+        ('{"target_info": {"x": NaN}}', "NaN is not JSON"),
+        ('{"target_info": {"x": -Infinity}}', "-Infinity is not JSON"),
     ],
 )
 def test_unparseable_manifests_are_one_line_errors(tmp_path, text, why):

@@ -23,6 +23,7 @@ from melanoma.manifest import (
     Threshold,
     Verification,
     manifest_from_dict,
+    parse_json,
     sha256_of,
     size_of,
 )
@@ -257,6 +258,14 @@ def write_bad_manifests(bad: Path, text: str) -> None:
     cases = [
         ("truncated.json", "json", text[: len(text) // 2], None),
         ("trailing_comma.json", "json", text.rstrip()[:-1] + ",}\n", None),
+        # what json.loads alone takes: a repeated key (the last one wins) and NaN
+        (
+            "duplicate_key.json",
+            "json",
+            text.replace('"method":', '"method": "sgan", "method":'),
+            None,
+        ),
+        ("nan.json", "json", text.replace('"target_info": {', '"target_info": {"x": NaN, '), None),
         ("not_an_object.json", "message", "[1, 2]\n", None),
     ]
     for name, kind, version, edit, expect in BAD_MANIFESTS:
@@ -279,8 +288,8 @@ def write_bad_manifests(bad: Path, text: str) -> None:
 
 def _python_refusal(name: str, body: str) -> str:
     try:
-        manifest_from_dict(json.loads(body))
-    except (ManifestError, json.JSONDecodeError) as err:
+        manifest_from_dict(parse_json(body))  # as read_manifest parses the file
+    except (ManifestError, ValueError) as err:
         return str(err)
     pytest.fail(f"{name}: Python accepted a manifest meant to be invalid")
 
