@@ -215,6 +215,14 @@ def manifest_from_dict(data: dict[str, Any], where: str = "manifest") -> Manifes
         raise ManifestError(f"{where}: schema_version {version!r}, expected {readable}{newer}")
     manifest = _build(Manifest, data, where, version)
     names = [t.name for t in manifest.thresholds]
+    # As the app (AppSupport.java) refuses them: it places a risk band at each threshold and
+    # decides at one by name, so a manifest with none, or one name twice, has no meaning
+    # there, and prepare_model.sh bundled such a file.
+    if not names:
+        raise ManifestError(f"{where}.thresholds is empty: a reader needs at least one")
+    repeated = next((name for i, name in enumerate(names) if name in names[:i]), None)
+    if repeated is not None:
+        raise ManifestError(f"{where}.thresholds: duplicate name {repeated!r}")
     if manifest.default_threshold is not None and manifest.default_threshold not in names:
         raise ManifestError(
             f"{where}.default_threshold: {manifest.default_threshold!r} is not one of the "

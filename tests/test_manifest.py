@@ -216,6 +216,19 @@ def test_the_default_threshold_must_be_one_of_the_thresholds(written):
         manifest_from_dict(written)
 
 
+def test_no_thresholds_or_a_name_twice_is_refused_as_the_app_refuses_it(written):
+    """The app places a band at each threshold and decides at one by name (AppSupport.java);
+    prepare_model.sh bundled what it refused, as melanoma.manifest took both."""
+    repeated = written["thresholds"][0] | {"probability": 0.7}
+    written["thresholds"].append(repeated)
+    with pytest.raises(ManifestError, match="^manifest.thresholds: duplicate name 'youden'$"):
+        manifest_from_dict(written)
+    old = as_version_3(written)  # before default_threshold, which must be one of them
+    old["thresholds"] = []
+    with pytest.raises(ManifestError, match="^manifest.thresholds is empty"):
+        manifest_from_dict(old)
+
+
 def test_the_threshold_to_decide_at_youden_before_version_4(written):
     written["default_threshold"] = "sensitivity_0.90"
     assert manifest_from_dict(written).decision_threshold_name() == "sensitivity_0.90"
