@@ -140,6 +140,11 @@ ADDED_IN: dict[tuple[type, str], int] = {
     (Manifest, "license"): 6,
     (Manifest, "attribution"): 6,
 }
+# After an unknown field that no schema version this toolkit reads has.
+NEWER_FIELD = (
+    " (in no schema version this toolkit reads: written by a newer melanoma-mobile?"
+    " Upgrade it to read this file)"
+)
 # Fields version 1 carries optionally; required from version 2 on.
 OPTIONAL_IN_1 = {(InputSpec, "max_batch"), (Quantization, "program_sha256")}
 
@@ -194,7 +199,11 @@ def _build(cls: type, data: Any, where: str, version: int) -> Any:
         raise ManifestError(f"{where}: missing field(s) {', '.join(missing)}")
     unknown = sorted(data.keys() - names)
     if unknown:
-        raise ManifestError(f"{where}: unknown field(s) {', '.join(unknown)}")
+        # A field of no version this toolkit reads came from a newer one: each added field
+        # bumps SCHEMA_VERSION and none was removed. One of a later version is just wrong.
+        newer = set(unknown) - _fields(cls, SCHEMA_VERSION)[0]
+        hint = NEWER_FIELD if newer else ""
+        raise ManifestError(f"{where}: unknown field(s) {', '.join(unknown)}{hint}")
     hints = typing.get_type_hints(cls)
     values = {}
     for name, value in data.items():

@@ -256,6 +256,16 @@ def test_a_manifest_from_a_newer_toolkit_says_to_upgrade(written):
         manifest_from_dict(written)
 
 
+@pytest.mark.parametrize("version", [1, 6])
+def test_a_field_of_no_version_says_a_newer_toolkit_wrote_it(written, version):
+    """As the app says (JsonFields.java): one of a later version is only wrong (above)."""
+    data = as_version_1(written) if version == 1 else written
+    data["output"]["temperature"] = 1.5
+    newer = r"temperature \(in no schema version .*newer melanoma-mobile\? Upgrade it"
+    with pytest.raises(ManifestError, match=rf"^manifest.output: unknown field\(s\) {newer}"):
+        manifest_from_dict(data)
+
+
 def test_a_manifest_must_carry_the_name_of_the_artifact_it_describes(exported, tmp_path):
     """The app finds <artifact>.manifest.json by name; a copy under another name that
     describes a real artifact would otherwise verify (and benchmark) as that artifact."""

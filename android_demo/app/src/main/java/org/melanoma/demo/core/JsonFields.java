@@ -17,6 +17,10 @@ import java.util.TreeSet;
  * fields are both errors, listed in sorted order.
  */
 final class JsonFields {
+    /** After an unknown field that no schema version this app reads has. */
+    static final String NEWER = " (in no manifest schema version this app reads: written by a"
+            + " newer toolkit? Update the app)";
+
     private final Map<String, Object> map;
     private final String where;
 
@@ -47,6 +51,17 @@ final class JsonFields {
 
     /** Fail on missing required keys, then on keys outside {@code allowed}. */
     void checkKeys(String[] required, String[] optional) throws ManifestException {
+        checkKeys(required, optional, new String[0]);
+    }
+
+    /**
+     * As {@link #checkKeys(String[], String[])}; {@code inOtherVersions} are the fields this
+     * section has in the other schema versions the app reads. An unknown field in none of them
+     * came from a newer toolkit (every field it adds bumps the schema version, and none was
+     * removed), so the message says to update the app, as for a newer schema_version.
+     */
+    void checkKeys(String[] required, String[] optional, String[] inOtherVersions)
+            throws ManifestException {
         Set<String> missing = new TreeSet<String>();
         for (String key : required) {
             if (!map.containsKey(key)) {
@@ -61,7 +76,10 @@ final class JsonFields {
         Set<String> unknown = new TreeSet<String>(map.keySet());
         unknown.removeAll(known);
         if (!unknown.isEmpty()) {
-            throw new ManifestException(where + ": unknown field(s) " + join(unknown));
+            Set<String> newer = new TreeSet<String>(unknown);
+            newer.removeAll(Arrays.asList(inOtherVersions));
+            throw new ManifestException(where + ": unknown field(s) " + join(unknown)
+                    + (newer.isEmpty() ? "" : NEWER));
         }
     }
 

@@ -28,6 +28,8 @@ public final class ManifestParser {
     private static final String[] TOP_OPTIONAL = {"target_info", "schema_version"};
     private static final String[] TOP_ADDED_IN_4 = {"default_threshold"};
     private static final String[] TOP_ADDED_IN_6 = {"license", "attribution"};
+    // added since version 1: in an older manifest, wrong rather than from a newer toolkit
+    private static final String[] TOP_ADDED = {"default_threshold", "license", "attribution"};
     private static final String[] NONE = {};
 
     private ManifestParser() {}
@@ -58,9 +60,9 @@ public final class ManifestParser {
             if (version >= 6) {
                 required.addAll(Arrays.asList(TOP_ADDED_IN_6));
             }
-            top.checkKeys(required.toArray(NONE), TOP_OPTIONAL);
+            top.checkKeys(required.toArray(NONE), TOP_OPTIONAL, TOP_ADDED);
         } else {
-            top.checkKeys(TOP_REQUIRED, TOP_OPTIONAL);
+            top.checkKeys(TOP_REQUIRED, TOP_OPTIONAL, TOP_ADDED);
         }
         List<Manifest.Threshold> thresholds = thresholds(top);
         Manifest.Quantization quantization = quantization(top.object("quantization"), version);
@@ -140,8 +142,12 @@ public final class ManifestParser {
      */
     private static void checkKeys(JsonFields f, int version, String[] required,
             String[] optionalIn1, String[]... addedFrom2) throws ManifestException {
+        List<String> later = new ArrayList<String>(); // added since version 2: not unknown
+        for (String[] added : addedFrom2) {
+            later.addAll(Arrays.asList(added));
+        }
         if (version == 1) {
-            f.checkKeys(required, optionalIn1);
+            f.checkKeys(required, optionalIn1, later.toArray(NONE));
             return;
         }
         List<String> all = new ArrayList<String>(Arrays.asList(required));
@@ -149,7 +155,7 @@ public final class ManifestParser {
         for (int added = 2; added <= version && added - 2 < addedFrom2.length; added++) {
             all.addAll(Arrays.asList(addedFrom2[added - 2]));
         }
-        f.checkKeys(all.toArray(NONE), NONE);
+        f.checkKeys(all.toArray(NONE), NONE, later.toArray(NONE));
     }
 
     private static Manifest.FileInfo fileInfo(JsonFields f) throws ManifestException {
