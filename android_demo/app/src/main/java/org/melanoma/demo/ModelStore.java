@@ -21,7 +21,8 @@ import org.melanoma.demo.core.ModelFolders;
  *   <li><b>installed</b>: {@code files/model/} (app-private). The app only ever loads from here.
  *   <li><b>bundled</b>: {@code assets/model/} in the APK (written by prepare_model.sh). Copied to
  *       installed on first run, and again when the APK bundles a different model, unless a model
- *       pushed with adb is installed or this bundled model was rolled back (declined).
+ *       pushed with adb is installed or this bundled model was rolled back (declined). A bundled
+ *       pair that fails the manifest and sha256 checks is not installed, as a pushed one.
  *   <li><b>pushed</b>: {@code /sdcard/Android/data/org.melanoma.demo/files/model/}, writable with
  *       {@code adb push} (push_model.sh). On start, a pushed pair that passes the manifest and
  *       sha256 checks replaces the installed model and is removed from there; a pair that fails
@@ -159,8 +160,7 @@ final class ModelStore {
         if (stamp != null && fromAssets && !source.equals("assets " + stamp)) {
             String declined = declinedBundled(stamp);
             if (declined == null) {
-                installFromAssets(stamp);
-                note.append("Installed the model bundled with the app. ");
+                note.append(installFromAssets(stamp));
             } else {
                 note.append(declined).append(' '); // it says why, and names the button
             }
@@ -204,13 +204,30 @@ final class ModelStore {
         }
     }
 
-    private void installFromAssets(String stamp) throws IOException {
+    /**
+     * Install the bundled model unless its manifest is refused (a newer toolkit's, say, bundled
+     * by a prepare_model.sh that ran another toolkit): installed, it left no usable model on
+     * every start, with the last one that loaded kept aside. Then the installed model stays, as
+     * for a refused pushed model; with none, the refusal is the error. The note for the screen.
+     */
+    private String installFromAssets(String stamp) throws IOException, ManifestException {
         AssetManager assets = context.getAssets();
         File staging = folders.freshStaging();
         for (String name : assets.list(ASSETS)) {
             copy(assets.open(ASSETS + "/" + name), new File(staging, name));
         }
+        try {
+            ModelFiles.open(staging);
+        } catch (ManifestException e) {
+            folders.discardStaging();
+            if (!folders.installed.isDirectory()) {
+                throw e;
+            }
+            return "The model bundled with the app was rejected: " + e.getMessage()
+                    + ". Keeping the previous model. ";
+        }
         folders.swapIn("assets " + stamp);
+        return "Installed the model bundled with the app. ";
     }
 
     /** sha256 of the bundled manifest text (it names the artifact's sha256), or null if none. */

@@ -79,6 +79,11 @@ public final class ModelFolders {
         return staging;
     }
 
+    /** Remove the staging folder: its model was refused. */
+    public void discardStaging() {
+        deleteTree(staging);
+    }
+
     /** Install the staging folder, recording where it came from; keep the replaced one if it
      * had loaded. */
     public void swapIn(String source) throws IOException {
