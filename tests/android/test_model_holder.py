@@ -169,8 +169,8 @@ def test_a_first_model_that_kills_the_app_while_loading_waits_for_the_user(
     # exported before 2026-12-07, does not state them itself
     assert s.status[0].endswith(
         ". Licence: CC-BY-NC-4.0. Trained on HAM10000 (Tschandl et al. 2018); "
-        "non-commercial use only. Terms not embedded in this file (exported before 2026-12-07):"
-        " as its manifest states."
+        "non-commercial use only. Terms not embedded in this file (exported by a toolkit from"
+        " before 2026-12-07): as its manifest states."
     )
 
 

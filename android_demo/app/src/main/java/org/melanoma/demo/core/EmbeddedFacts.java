@@ -20,9 +20,12 @@ public final class EmbeddedFacts {
     public static final List<String> KEYS = Collections.unmodifiableList(Arrays.asList(
             "license", "attribution", "source_checkpoint_sha256", "precision"));
 
-    /** What the screen says of a .pte exported before the facts were embedded. */
-    public static final String NOT_EMBEDDED =
-            "Terms not embedded in this file (exported before 2026-12-07): as its manifest states.";
+    /**
+     * What the screen says of a .pte from an exporter older than the facts: when it ran is not
+     * known (an older toolkit exports today too; the manifest's created_utc is not the toolkit's).
+     */
+    public static final String NOT_EMBEDDED = "Terms not embedded in this file (exported by a"
+            + " toolkit from before 2026-12-07): as its manifest states.";
 
     /** What the screen says when the .pte states the manifest's terms and origin. */
     public static final String AGREE =

@@ -57,8 +57,8 @@ public class EmbeddedFactsTest {
             assertEquals(EmbeddedFacts.NOT_EMBEDDED,
                     EmbeddedFacts.check(m, Collections.<String, String>emptyMap()));
         }
-        assertEquals("Terms not embedded in this file (exported before 2026-12-07): as its"
-                + " manifest states.", EmbeddedFacts.NOT_EMBEDDED);
+        assertEquals("Terms not embedded in this file (exported by a toolkit from before"
+                + " 2026-12-07): as its manifest states.", EmbeddedFacts.NOT_EMBEDDED);
     }
 
     @Test
