@@ -172,6 +172,7 @@ def test_a_name_that_begins_like_a_list_marker_stays_in_its_note_as_written(repo
     "name, shown",
     [
         ("    x.onnx", "&#32;&#32;&#32;&#32;x.onnx"),  # a character reference shows a space
+        (" x.onnx", "&#32;x.onnx"),  # one space: the note's list item and the cell drop it
         ("https://host.example/x.onnx", "https\\://host.example/x.onnx"),  # \: shows ':'
         ("www.host.example.onnx", "www\\.host.example.onnx"),
     ],
