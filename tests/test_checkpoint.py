@@ -228,6 +228,9 @@ def _edit_meta(path, **fields):
         ({"arch": "resnet"}, r"metadata.json: unknown architecture 'resnet'; known: "),
         # a newer layout, not read as 1: the fix is an upgrade, not an edit
         ({"format_version": 2}, r"format_version 2, expected 1 \(written by a newer melanoma-"),
+        # no newer version's: an older layout, or no number at all (not a TypeError)
+        ({"format_version": 0}, r"format_version 0, expected 1$"),
+        ({"format_version": "2"}, r"format_version '2', expected 1$"),
         ({"thresholds": [{"name": "youden", "probability": 1.5}]}, "thresholds must be"),
         ({"labeled_pixel_hashes": [1, 2]}, "labeled_pixel_hashes must be a list of strings"),
         # falsy, it would silently fall back to the weaker count-and-AUC check
