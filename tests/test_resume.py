@@ -153,6 +153,8 @@ def test_a_state_from_before_the_test_split_refused_for_its_settings_says_settin
     [
         (None, r"resume state without a record of its run \(saved by an older version\); this"),
         ({"method": "supervised"}, r"saved on other data \(fingerprint None, now "),
+        # no settings to compare with this version's: not taken for an older or newer one
+        ({"method": "supervised", "settings": None}, r"saved on other data \(fingerprint None"),
     ],
 )
 def test_a_state_without_its_runs_record_or_data_fingerprint_is_refused_in_one_line(
@@ -161,7 +163,7 @@ def test_a_state_without_its_runs_record_or_data_fingerprint_is_refused_in_one_l
     """A state with no identity, or one without its data's fingerprint, is not this run's:
     refused in one line, never a TypeError or KeyError from comparing what is not there."""
     identity = run_identity("supervised", TrainConfig(progress=False), forty_labeled)
-    saved = None if record is None else {**record, "settings": identity["settings"]}
+    saved = None if record is None else {"settings": identity["settings"], **record}
     path = save_resume_state(tmp_path, {"identity": saved})
     with pytest.raises(UserError, match=f"{RESUME}: {why}"):
         read_resume_state(path, torch.Generator(), identity, forty_labeled)
@@ -214,7 +216,9 @@ def test_a_resume_state_is_loaded_as_data_never_run_as_code(tmp_path, forty_labe
     [
         ({"generator": ...}, r"\(no 'generator'\)"),  # ... drops the key
         ({"torch_rng": [0, 1]}, r"\('torch_rng' is a list\)"),
-        ({"generator": torch.zeros(3)}, r"\(its RNG state: "),
+        ({"generator": torch.zeros(3)}, r"\(its RNG state: "),  # not bytes: a TypeError
+        # bytes, but not a whole state (a truncated file): a RuntimeError
+        ({"torch_rng": torch.zeros(3, dtype=torch.uint8)}, r"\(its RNG state: "),
         ({"fold": "0"}, r"\('fold' is a str\)"),
     ],
 )
