@@ -9,7 +9,7 @@ from melanoma.checkpoint import load_checkpoint, read_meta
 from melanoma.errors import UserError
 from melanoma.inference import predict_probs
 from melanoma.metrics import all_metrics, auc, youden_threshold
-from melanoma.resume import TrainingInterrupted
+from melanoma.resume import TrainingInterrupted, run_identity, save_resume_state
 from melanoma.splits import stratified_folds
 from melanoma.train import TrainConfig, kept_epoch, train_folds, train_supervised
 from melanoma.train_sgan import SGANConfig, train_sgan
@@ -285,6 +285,18 @@ def test_resume_continues_a_state_saved_before_its_data_had_a_test_split(
     assert resumed.meta.data_fingerprint == with_test.fingerprint
     for key, value in whole.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0, msg=key)
+
+
+def test_resume_refuses_a_state_of_this_run_missing_any_of_its_keys(forty_labeled, tmp_path):
+    """A truncated or hand-edited resume.pt with this run's identity: train_folds must
+    check its own keys (RESUME_LAYOUT), or one without "fold" stopped in a KeyError."""
+    gen = torch.Generator()
+    identity = run_identity("supervised", TWO_FOLDS, forty_labeled)
+    fresh = {**train_module._fresh_run(len(forty_labeled.labeled), 2, gen), "identity": identity}
+    for key in train_module.RESUME_LAYOUT:
+        save_resume_state(tmp_path / key, {k: v for k, v in fresh.items() if k != key})
+        with pytest.raises(UserError, match=rf"corrupt resume state \(no '{key}'\)"):
+            train_supervised(forty_labeled, TWO_FOLDS, tmp_path / key, resume=True)
 
 
 def test_resume_without_state_is_a_clear_error(dataset, tmp_path):

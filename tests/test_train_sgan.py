@@ -18,7 +18,7 @@ from melanoma.evaluate import pick_split
 from melanoma.inference import predict_probs
 from melanoma.metrics import choose_thresholds
 from melanoma.preprocess import channel_stats
-from melanoma.resume import TrainingInterrupted
+from melanoma.resume import RESUME, TrainingInterrupted, save_resume_state
 from melanoma.sgan_step import build_nets, sgan_step, train_one_epoch
 from melanoma.sources import DataError
 from melanoma.train_sgan import train_sgan
@@ -197,6 +197,30 @@ def test_resume_refuses_a_state_saved_by_another_run(small, tmp_path, monkeypatc
         train_sgan(fewer, TINY, tmp_path / "run", resume=True)
     assert (tmp_path / "run" / "resume.pt").is_file()  # refused, not consumed
     assert not (tmp_path / "run" / "weights.pt").exists()
+
+
+def test_resume_refuses_a_state_of_this_run_missing_any_of_its_keys_or_weights(
+    small, tmp_path, ctrl_c_on_epoch
+):
+    """A truncated or hand-edited resume.pt with this run's identity: train_sgan must
+    check its own keys (RESUME_LAYOUT), or one without "restores" or "history" stopped
+    in a KeyError traceback in the middle of training, and name a network's missing
+    weight in one line."""
+    ctrl_c_on_epoch(ts, 2)
+    with pytest.raises(TrainingInterrupted):
+        train_sgan(small, TINY, tmp_path / "run")
+    saved = torch.load(tmp_path / "run" / RESUME, weights_only=True)
+    for key in ts.RESUME_LAYOUT:
+        save_resume_state(tmp_path / key, {k: v for k, v in saved.items() if k != key})
+        with pytest.raises(UserError, match=rf"corrupt resume state \(no '{key}'\)"):
+            train_sgan(small, TINY, tmp_path / key, resume=True)
+    # networks without a weight: load_state_dict's RuntimeError lists them on many lines
+    disc = dict(saved["nets"]["disc"])
+    disc.pop(next(iter(disc)))
+    save_resume_state(tmp_path / "disc", {**saved, "nets": {**saved["nets"], "disc": disc}})
+    with pytest.raises(UserError, match=r"corrupt resume state \(RuntimeError Error\(s\) in ") as e:
+        train_sgan(small, TINY, tmp_path / "disc", resume=True)
+    assert "\n" not in str(e.value)
 
 
 def test_labeled_batches_cover_a_set_smaller_than_a_batch_and_resume_in_place(small):
