@@ -79,8 +79,10 @@ def test_a_runtime_not_installed_there_is_listed_as_such(other_runtime, artifact
         (f'{sys.executable} "$@"; echo "[1]"', ("max|diff| 0 (0 differ)", "Provider)  ran")),
         ("echo '\"x\"'", ("max|diff| -  moved -", "  crashed: exit code 0: no report")),
         (f'{sys.executable} "$@"; echo bye', ("max|diff| 0 (0 differ)", "Provider)  ran")),
+        # a runtime's own JSON log record: an object, but not with the report's keys
+        (f'{sys.executable} "$@"; echo \'{{"level": 1}}\'', ("max|diff| 0", "Provider)  ran")),
     ],
-    ids=["after-the-report", "instead-of-it", "text-after-the-report"],
+    ids=["after-the-report", "instead-of-it", "text-after-the-report", "object-after-the-report"],
 )
 def test_a_json_line_that_is_not_the_childs_report_is_a_runtimes_own_print(
     other_runtime, artifacts_dir, tmp_path, child, shown
