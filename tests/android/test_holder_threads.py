@@ -23,6 +23,8 @@ def test_finishing_during_an_inference_closes_the_model_after_it_on_the_worker(
         ["java", "-cp", str(classes), "org.melanoma.demo.ClearCheck", str(tmp_path)],
         capture_output=True,
         text=True,
+        timeout=120,  # a destroy that waited for forward instead of refusing would never end
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout.rstrip("\n").split("\t") == ["true", "0.25", "returned", "0", "finished"]
+    outcome = ["true", "0.25", "returned", "refused", "0", "finished"]
+    assert run.stdout.rstrip("\n").split("\t") == outcome

@@ -17,8 +17,9 @@ import org.pytorch.executorch.Module;
  *
  * ROOT is a phone's folders as for HolderCheck, with a model bundled in {@code apk/model/}.
  * Prints one tab-separated line: load's result, how the inference ended (its logit, or what it
- * threw), how onCleared ended ("returned", or what it threw), the ExecuTorch Modules not
- * destroyed then, and whether the worker finished.
+ * threw), how onCleared ended ("returned", or what it threw), whether the stand-in Module
+ * refused a direct destroy during forward, the ExecuTorch Modules not destroyed once the
+ * worker is done, and whether it finished.
  */
 public final class ClearCheck {
     private ClearCheck() {}
@@ -53,10 +54,20 @@ public final class ClearCheck {
         } catch (RuntimeException e) {
             cleared = e.toString();
         }
+        // The stand-in itself, as the real Module: destroy from another thread during forward
+        // throws and frees nothing (a stand-in that let it, or blocked, would pass a holder
+        // that closes on the main thread).
+        String direct;
+        try {
+            Module.last.destroy();
+            direct = "destroyed during forward";
+        } catch (IllegalStateException e) {
+            direct = "refused";
+        }
         Module.forwardMayReturn.countDown();
         boolean finished = holder.worker.awaitTermination(10, TimeUnit.SECONDS);
-        System.out.println("true\t" + ended(logit) + "\t" + cleared + "\t" + Module.undestroyed
-                + "\t" + (finished ? "finished" : "still running"));
+        System.out.println("true\t" + ended(logit) + "\t" + cleared + "\t" + direct + "\t"
+                + Module.undestroyed + "\t" + (finished ? "finished" : "still running"));
     }
 
     private static String ended(Future<Float> logit) throws InterruptedException {
