@@ -348,8 +348,9 @@ def _qat_meta(checkpoint, program, splits, config, program_path, source) -> Chec
     threshold = meta.threshold("youden")
     int8_probs = program_probs(program, checked.images, meta.mean, meta.std)
     float_probs = predict_probs(checkpoint.model, checked.images, meta.mean, meta.std)
-    _refuse_collapsed(int8_probs, float_probs >= threshold, checked_name)
-    agreement = float(np.mean((int8_probs >= threshold) == (float_probs >= threshold)))
+    float_decisions = float_probs >= threshold
+    _refuse_collapsed(int8_probs, float_decisions, checked_name)
+    agreement = float(np.mean((int8_probs >= threshold) == float_decisions))
     val_metrics = meta.val_metrics
     if val is not None:
         val_metrics = all_metrics(val.labels.numpy(), int8_probs, threshold)

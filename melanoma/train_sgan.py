@@ -243,7 +243,7 @@ def _run_epochs(nets: SGANNets, good: dict, context: tuple, out_dir: Path, fixed
                 losses = train_one_epoch(nets, labeled, unlabeled, config, mean, std, rng)
                 val_auc = validate(nets, val, config, mean, std)
             except EpochDiverged as why:
-                _restore(nets, good, (labeled, rng), config, (epoch, why))
+                _restore(nets, good, labeled, rng, config, epoch, why)
                 continue
             # how many attempts at this epoch were rolled back before this one held
             rolled_back = good["restores"] - good["restores_before"]
@@ -265,15 +265,16 @@ def _run_epochs(nets: SGANNets, good: dict, context: tuple, out_dir: Path, fixed
                 write_sgan_report(out_dir, good["history"], nets.gen, fixed_z)
 
 
-def _restore(nets: SGANNets, good: dict, stream: tuple, config: SGANConfig, failure) -> None:
+def _restore(
+    nets: SGANNets, good: dict, labeled, rng, config: SGANConfig, epoch: int, why: Exception
+) -> None:
     """Roll back to the last good epoch's networks, or give up after max_restores.
 
-    The data stream (`stream`: the labeled batches and the generator, and torch's RNG) is
-    not rolled back, so the retry sees other batches; `good` takes its position, so that
-    a Ctrl-C during the retry saves the stream the retry draws from: a resume.pt holding
-    the diverged attempt's would replay the batches that diverged (and count a restore
-    the uninterrupted run never made)."""
-    (labeled, rng), (epoch, why) = stream, failure
+    The data stream (the labeled batches and `rng`, and torch's RNG) is not rolled back,
+    so the retry sees other batches; `good` takes its position, so that a Ctrl-C during
+    the retry saves the stream the retry draws from: a resume.pt holding the diverged
+    attempt's would replay the batches that diverged (and count a restore the
+    uninterrupted run never made)."""
     good["restores"] += 1
     if good["restores"] > config.max_restores:
         raise DivergenceError(
