@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass, fields
@@ -129,6 +130,17 @@ def _warn_skipped(folder: Path, others: list[Path]) -> None:
         )  # fmt: skip
 
 
+def app_probability(logit: float) -> float:
+    """P(melanoma) from the model's float32 logit as the app computes it (RiskBands.sigmoid:
+    float64, this formula), so a score within a float32 step of the threshold is decided
+    alike: a float32 sigmoid differs from it by up to ~3e-8, and flagged a photo the app
+    does not."""
+    if logit >= 0:
+        return 1.0 / (1.0 + math.exp(-logit))
+    e = math.exp(logit)  # no overflow for a large negative logit
+    return e / (1.0 + e)
+
+
 @torch.no_grad()
 def predict_images(checkpoint: Checkpoint, paths: PhotoPaths, threshold: float) -> list[Prediction]:
     """Run the full input contract (crop, area resize, normalize) on each photo; decide
@@ -148,7 +160,7 @@ def predict_images(checkpoint: Checkpoint, paths: PhotoPaths, threshold: float) 
         else:  # scored as read, one photo per call as the app does: holding every input
             # until the end took 26 KB a photo (260 MB for 10,000); none scored after a bad one
             if not unusable:
-                probs.append(float(torch.sigmoid(checkpoint.model(model_input)).item()))
+                probs.append(app_probability(float(checkpoint.model(model_input).item())))
     if unusable:
         more = f"; and {len(unusable) - 5} more" if len(unusable) > 5 else ""
         raise UserError(

@@ -1,15 +1,18 @@
 """`melanoma predict`'s library: which files it scores, how it decides and prints, its CSV."""
 
 import csv
+import math
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from melanoma.checkpoint import load_checkpoint
 from melanoma.errors import UserError
+from melanoma.images import decode_rgb
 from melanoma.predict import (
     DecidedBy,
     Prediction,
@@ -18,6 +21,7 @@ from melanoma.predict import (
     predict_images,
     write_predictions_csv,
 )
+from melanoma.preprocess import image_to_input
 
 BY = DecidedBy("youden", 0.5, "reference-sgan", "ab" * 32)  # what decided a written CSV
 
@@ -159,6 +163,26 @@ def test_a_photo_scored_exactly_at_the_threshold_is_flagged(sgan, tmp_path):
     (at,) = predict_images(sgan, [photo], scored.probability)
     (above,) = predict_images(sgan, [photo], np.nextafter(scored.probability, 1.0))
     assert at.melanoma and not above.melanoma
+
+
+def test_a_score_within_a_float32_step_of_the_threshold_is_decided_as_the_app_does(sgan, tmp_path):
+    """The app takes sigmoid of the float32 logit in float64 (RiskBands.sigmoid) and flags
+    at p >= threshold. A float32 sigmoid of this photo's logit is 1e-8 above the app's
+    probability; at a threshold between the two, predict flagged a photo the app does not."""
+    photo = tmp_path / "mole.png"
+    Image.new("RGB", (32, 32), (150, 100, 90)).save(photo)
+    rgb = decode_rgb(photo.read_bytes(), str(photo))
+    with torch.no_grad():
+        logit = sgan.model(image_to_input(rgb, sgan.meta.mean, sgan.meta.std))  # (1, 1) float32
+    as_float32 = float(torch.sigmoid(logit).item())
+    e = math.exp(logit.item())  # the logit is negative: RiskBands.sigmoid's e / (1 + e)
+    assert logit.item() < 0
+    in_app = e / (1.0 + e)
+    assert as_float32 != in_app  # the case this test is about
+    between = (as_float32 + in_app) / 2
+    (scored,) = predict_images(sgan, [photo], between)
+    assert scored.probability == in_app
+    assert scored.melanoma == (in_app >= between)
 
 
 def test_more_than_five_unusable_photos_are_counted_past_the_five_named(sgan, tmp_path):
