@@ -261,7 +261,9 @@ def calibration(labels: np.ndarray, probs: np.ndarray, n_bins: int = 10) -> dict
     """
     labels = np.asarray(labels, dtype=np.float64)
     probs = np.asarray(probs, dtype=np.float64)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    # k / n_bins is the double nearest each edge; linspace's 0.30000000000000004 put a score
+    # of exactly 0.3 (also 0.6, 0.7) in the bin below, and printed so in --json
+    edges = np.arange(n_bins + 1) / n_bins
     which = np.clip(np.searchsorted(edges, probs, side="right") - 1, 0, n_bins - 1)
     bins, gap = [], 0.0
     for b in range(n_bins):

@@ -171,6 +171,16 @@ def test_calibration_by_hand():
     assert [(b["low"], b["n"]) for b in edge] == [(0.5, 2)]
 
 
+def test_every_inner_edge_opens_its_bin_and_is_written_as_itself():
+    """linspace made the 0.3, 0.6 and 0.7 edges a hair above those numbers: a score of
+    exactly 0.3 fell in [0.2, 0.3), and --json wrote its bin as 0.30000000000000004."""
+    probs = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
+    bins = calibration(np.zeros(9), probs)["bins"]
+    assert [(b["low"], b["high"], b["n"]) for b in bins] == [
+        (round(k / 10, 1), round((k + 1) / 10, 1), 1) for k in range(1, 10)
+    ]
+
+
 def test_a_calibrated_score_has_a_small_calibration_error():
     rng = np.random.default_rng(0)
     probs = rng.random(20000)
