@@ -13,7 +13,7 @@ import numpy as np
 
 from melanoma.benchmarks.gate import ROUNDING
 from melanoma.export.base import RuntimeFailure
-from melanoma.metrics import all_metrics, bootstrap_ci, roc_points
+from melanoma.metrics import all_metrics, bootstrap_ci, calibration, roc_points
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,13 @@ def predict_logits(runner: Callable[[np.ndarray], np.ndarray], inputs: np.ndarra
 
 
 def accuracy_figures(labels: np.ndarray, scores: Scores, n_bootstrap: int, seed: int) -> dict:
-    """The metrics of `melanoma evaluate` at the threshold, with 95% bootstrap CIs."""
+    """The metrics of `melanoma evaluate` at the threshold, with 95% bootstrap CIs, and its
+    Brier score and calibration error: the app shows the int8 file's score, whose
+    calibration quantization may move where AUC and decisions do not show it."""
     figures = all_metrics(labels, scores.probs, scores.threshold)
     figures["ci"] = bootstrap_ci(labels, scores.probs, scores.threshold, n_bootstrap, seed)
+    fit = calibration(labels, scores.probs)
+    figures.update(brier=fit["brier"], ece=fit["ece"])
     return figures
 
 

@@ -36,6 +36,7 @@ METRICS = {
     "f1": "f1",
     "balanced_accuracy": "balanced_accuracy",
 }
+CALIBRATION = ("brier", "ece")  # as `melanoma evaluate` reports them, over the test images
 AGREEMENT = (
     "agreement",
     "n_disagree",
@@ -72,6 +73,7 @@ def make_row(subject: Subject, threads: int, latency: Latency | None, macs: int)
     row.update({key: info.get(source) for key, source in METRICS.items()})
     ci = info.get("ci") or {}
     row["ci"] = {key: ci.get(source) for key, source in METRICS.items()}
+    row.update({key: info.get(key) for key in CALIBRATION})
     row.update({key: info.get(key) for key in AGREEMENT})
     row["latency_ms"] = {key: _ms(latency, key) for key in LATENCY}
     row.update(
@@ -107,7 +109,8 @@ def write_json(report: dict, path: Path) -> None:
 CSV_COLUMNS = (
     "name target precision threads runtime_threads status reasons runtime sha256 size_bytes macs "
     "threshold_name threshold auc auc_ci_low auc_ci_high accuracy sensitivity specificity ppv f1 "
-    "balanced_accuracy agreement n_disagree delta_auc delta_accuracy max_abs_dprob mean_abs_dprob "
+    "balanced_accuracy brier ece agreement n_disagree delta_auc delta_accuracy max_abs_dprob "
+    "mean_abs_dprob "
     "p50_ms p90_ms p99_ms mean_ms load_ms runs rounds cpu_per_wall throughput_ips gmacs_per_s"
 ).split()
 

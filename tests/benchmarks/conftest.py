@@ -37,7 +37,8 @@ def figures(auc=0.85, agreement=1.0, delta_auc=0.0, max_abs_dprob=0.0, delta_acc
     ci = {name: [0.1, 0.9] for name in METRIC_NAMES}
     return {
         "auc": auc, "accuracy": 0.8, "sensitivity": 0.9, "specificity": 0.7, "precision": 0.75,
-        "f1": 0.82, "balanced_accuracy": 0.8, "ci": ci, "agreement": agreement,
+        "f1": 0.82, "balanced_accuracy": 0.8, "ci": ci, "brier": 0.15, "ece": 0.07,
+        "agreement": agreement,
         "n_disagree": round((1 - agreement) * 600), "delta_auc": delta_auc,
         "delta_accuracy": delta_accuracy,
         "max_abs_dprob": max_abs_dprob, "mean_abs_dprob": max_abs_dprob / 4,

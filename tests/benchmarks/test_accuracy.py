@@ -59,6 +59,17 @@ def test_agreement_figures():
     assert figures["delta_accuracy"] == pytest.approx(-0.25)
 
 
+def test_accuracy_figures_give_the_brier_score_and_calibration_error_by_hand():
+    """The app shows the artifact's score: its calibration is measured per row, as
+    `melanoma evaluate` measures the float model's."""
+    labels = np.array([0, 0, 1, 1])
+    scores = Scores(np.array([0.05, 0.15, 0.12, 1.0]), 0.5)
+    figures = accuracy_figures(labels, scores, n_bootstrap=10, seed=0)
+    assert figures["brier"] == pytest.approx((0.05**2 + 0.15**2 + 0.88**2 + 0) / 4)
+    # bins [0, 0.1): 0.05 vs 0; [0.1, 0.2): mean 0.135 vs 0.5, two images; [0.9, 1]: 1.0 vs 1
+    assert figures["ece"] == pytest.approx((0.05 + 2 * 0.365 + 0.0) / 4)
+
+
 def test_each_side_decides_at_its_own_threshold_a_tie_being_melanoma():
     """The artifact at its manifest's threshold, the float model at the checkpoint's."""
     probs = np.array([0.3, 0.5, 0.7])

@@ -38,6 +38,7 @@ ROW_KEYS = {
     "reasons", "runtime",
     "file", "sha256", "quantization", "export_check", "threshold_name", "threshold", "n_images",
     "auc", "accuracy", "sensitivity", "specificity", "ppv", "f1", "balanced_accuracy", "ci",
+    "brier", "ece",
     "agreement", "n_disagree", "delta_auc", "delta_accuracy", "max_abs_dprob", "mean_abs_dprob",
     "latency_ms",
     "load_ms", "warmup", "runs", "rounds", "p50_by_round_ms", "throughput_batch", "throughput_ips",
