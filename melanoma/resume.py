@@ -218,6 +218,8 @@ def read_resume_state(
     except (RuntimeError, TypeError) as err:  # a tensor that is not a generator's state
         raise UserError(f"{path}: corrupt resume state (its RNG state: {err})") from None
     log.info("resuming from %s", path)
+    if "torch_threads" in state:
+        refuse_non_count(path, "torch_threads", state["torch_threads"], least=1)
     _warn_other_threads(path, state.get("torch_threads"))
     return state
 
@@ -235,6 +237,17 @@ def _refuse_missing_keys(path: Path, state: dict, layout: Mapping) -> None:
         if not isinstance(state[key], kind):
             found = type(state[key]).__name__
             raise UserError(f"{path}: corrupt resume state ({key!r} is a {found})")
+
+
+def refuse_non_count(path: Path, key: str, value: object, least: int = 0) -> None:
+    """A count a resume state keeps must be a whole number from `least`: a hand-edited
+    str or list gave a traceback mid-run (or a logging error), and a bool, which is an
+    int to isinstance, or a negative number miscounted silently."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        shown = repr(value) if isinstance(value, int | float) else f"a {type(value).__name__}"
+        raise UserError(
+            f"{path}: corrupt resume state ({key!r} is {shown}, not a whole number >= {least})"
+        )
 
 
 def same_run(saved: object, identity: dict, dataset: Dataset) -> bool:

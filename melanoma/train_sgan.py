@@ -51,7 +51,14 @@ from melanoma.history import write_sgan_report
 from melanoma.inference import predict_probs
 from melanoma.metrics import YOUDEN_ESTIMATORS
 from melanoma.model import config_dict
-from melanoma.resume import RESUME, clear_previous_run, read_resume_state, resumable, run_identity
+from melanoma.resume import (
+    RESUME,
+    clear_previous_run,
+    read_resume_state,
+    refuse_non_count,
+    resumable,
+    run_identity,
+)
 from melanoma.sgan import GeneratorConfig, SGANClassifierConfig, to_classifier
 from melanoma.sgan_step import EpochDiverged, SGANNets, build_nets, train_one_epoch, validate
 from melanoma.sources import DataError
@@ -302,6 +309,14 @@ def _load_resume(
         raise UserError(f"{path}: corrupt resume state ({why})") from None
     if "restores_before" not in state:  # a resume.pt saved before it was kept
         state["restores_before"] = _restores_in_rows(state)
+    # the restores this run made before its last kept epoch: never more than all of them
+    for key in ("restores", "restores_before"):
+        refuse_non_count(path, key, state[key])
+    if state["restores_before"] > state["restores"]:
+        raise UserError(
+            f"{path}: corrupt resume state ('restores_before' is {state['restores_before']}, "
+            f"more than 'restores' {state['restores']})"
+        )
     return state
 
 

@@ -227,6 +227,27 @@ def test_resume_refuses_a_state_of_this_run_missing_any_of_its_keys_or_weights(
     assert "\n" not in str(e.value)
 
 
+def test_resume_refuses_a_count_that_is_not_a_whole_number_in_one_line(
+    small, tmp_path, ctrl_c_on_epoch
+):
+    """A hand-edited restores_before or torch_threads that is no count: a str or list gave
+    a TypeError traceback mid-run (or a logging error), True or -1 went on miscounting."""
+    ctrl_c_on_epoch(ts, 2)
+    with pytest.raises(TrainingInterrupted):
+        train_sgan(small, TINY, tmp_path / "run")
+    saved = torch.load(tmp_path / "run" / RESUME, weights_only=True)
+    edits = [
+        (key, value)
+        for key in ("restores_before", "torch_threads", "restores")
+        for value in ("1", [1], True, -1)
+    ]
+    edits += [("torch_threads", 0), ("restores_before", saved["restores"] + 1)]
+    for n, (key, value) in enumerate(edits):
+        save_resume_state(tmp_path / str(n), {**saved, key: value})
+        with pytest.raises(UserError, match=rf"{RESUME}: corrupt resume state \('{key}' is "):
+            train_sgan(small, TINY, tmp_path / str(n), resume=True)
+
+
 def test_labeled_batches_cover_a_set_smaller_than_a_batch_and_resume_in_place(small):
     few = small.labeled.subset(torch.arange(10))
     batch, labels = next(LabeledBatches(few, 32, torch.Generator().manual_seed(0)))
