@@ -239,6 +239,22 @@ def _refuse_missing_keys(path: Path, state: dict, layout: Mapping) -> None:
             raise UserError(f"{path}: corrupt resume state ({key!r} is a {found})")
 
 
+@contextlib.contextmanager
+def refused_if_unloadable(path: Path) -> Iterator[None]:
+    """A state's networks, optimizers or batch positions that do not load (a tensor missing
+    or of another shape, a part missing) refused in one line, as corrupt: torch's own
+    error lists every missing key on its own line."""
+    try:
+        yield
+    except UserError:  # a ValueError too: one a check inside already worded
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:  # load_state_dict's errors
+        # "Error(s) in loading state_dict for X:" then a line per problem: name the first
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [""]
+        why = " ".join(lines[:2]) if lines[0].endswith(":") else lines[0]
+        raise UserError(f"{path}: corrupt resume state ({type(err).__name__} {why})") from None
+
+
 def refuse_non_count(path: Path, key: str, value: object, least: int = 0) -> None:
     """A count a resume state keeps must be a whole number from `least`: a hand-edited
     str or list gave a traceback mid-run (or a logging error), and a bool, which is an

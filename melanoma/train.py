@@ -40,6 +40,7 @@ from melanoma.model import CNNConfig, CNNEnsemble, EnsembleConfig, SmallCNN, con
 from melanoma.preprocess import channel_stats
 from melanoma.resume import RESUME, clear_previous_run, read_resume_state, resumable, run_identity
 from melanoma.splits import OUT_OF_FOLD, stratified_folds
+from melanoma.train_resume import check_resumed_run, member_optimizer
 from melanoma.training import (
     DivergenceError,
     WeightEMA,
@@ -138,13 +139,7 @@ def train_member(
     """
     device = select_device(config.device)
     model = SmallCNN(config.model).to(device)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
-    steps_per_epoch = -(-len(train) // config.batch_size)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.15
-    )
+    optimizer, scheduler = member_optimizer(model, config, len(train))
     ema = WeightEMA(model, config.ema_decay) if config.ema_decay else None
     parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler}
     if ema is not None:
@@ -281,6 +276,7 @@ def train_folds(dataset: Dataset, config: TrainConfig, out_dir: Path, resume: bo
     if resume:
         path = out_dir / RESUME
         latest["state"] = read_resume_state(path, gen, identity, dataset, RESUME_LAYOUT)
+        check_resumed_run(path, latest["state"], config, fold_of)
     else:
         clear_previous_run(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)  # after the checks that can fail: no empty dir

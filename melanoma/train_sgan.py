@@ -56,6 +56,7 @@ from melanoma.resume import (
     clear_previous_run,
     read_resume_state,
     refuse_non_count,
+    refused_if_unloadable,
     resumable,
     run_identity,
 )
@@ -300,13 +301,9 @@ def _load_resume(
     path: Path, nets: SGANNets, labeled: LabeledBatches, rng, identity, dataset
 ) -> dict:
     state = read_resume_state(path, rng, identity, dataset, RESUME_LAYOUT)
-    try:
+    with refused_if_unloadable(path):
         nets.load(state["nets"])
         labeled.load(state["labeled_batches"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:  # load_state_dict's errors
-        first_line = str(err).partition("\n")[0]  # torch's lists every missing key
-        why = f"{type(err).__name__} {first_line}"
-        raise UserError(f"{path}: corrupt resume state ({why})") from None
     if "restores_before" not in state:  # a resume.pt saved before it was kept
         state["restores_before"] = _restores_in_rows(state)
     # the restores this run made before its last kept epoch: never more than all of them

@@ -1,0 +1,114 @@
+"""A supervised resume.pt with this run's identity but contents train_folds never saves:
+refused in one line before any epoch runs, not a traceback or a continuation of another run."""
+
+import copy
+
+import pytest
+import torch
+
+import melanoma.train as train_module
+from melanoma.errors import UserError
+from melanoma.resume import RESUME, TrainingInterrupted, save_resume_state
+from melanoma.train import TrainConfig, train_supervised
+
+TWO_FOLDS = TrainConfig(epochs=2, folds=2, batch_size=8, progress=False)
+
+
+@pytest.fixture(scope="module")
+def saved(forty_labeled, tmp_path_factory) -> dict:
+    """A real state: member 1 finished, member 2 after its first epoch (Ctrl-C in its second)."""
+    real, calls = train_module.train_one_epoch, {"n": 0}
+
+    def epoch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    out = tmp_path_factory.mktemp("run")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(train_module, "train_one_epoch", epoch)
+        with pytest.raises(TrainingInterrupted, match="after epoch 1/2 of member 2/2"):
+            train_supervised(forty_labeled, TWO_FOLDS, out)
+    return torch.load(out / RESUME, weights_only=True)
+
+
+def _first(weights: dict) -> str:
+    return next(iter(weights))
+
+
+def _drop_tensor(weights: dict) -> None:
+    del weights[_first(weights)]
+
+
+def _shrink_tensor(weights: dict) -> None:
+    weights[_first(weights)] = torch.zeros(1)
+
+
+def _optimizer_group(state: dict) -> dict:
+    return state["member"]["optimizer"]["param_groups"][0]
+
+
+EDITS = {
+    "model missing a tensor": (lambda s: _drop_tensor(s["member"]["model"]), "Missing key"),
+    "model tensor of another shape": (lambda s: _shrink_tensor(s["member"]["model"]), "size mis"),
+    "ema missing a tensor": (lambda s: _drop_tensor(s["member"]["ema"]), "Missing key"),
+    "finished member missing a tensor": (lambda s: _drop_tensor(s["members"][0][2]), "Missing"),
+    "finished member tensor of another shape": (
+        lambda s: _shrink_tensor(s["members"][0][1]),
+        "size mismatch",
+    ),
+    "optimizer of fewer parameters": (
+        lambda s: _optimizer_group(s)["params"].pop(),
+        "doesn't match the size",
+    ),
+    # load_state_dict takes these: the moments would restart, or the next step fail
+    "optimizer without a parameter's moments": (
+        lambda s: s["member"]["optimizer"]["state"].pop(0),
+        "no optimizer state for parameter 0",
+    ),
+    "optimizer moments of another shape": (
+        lambda s: s["member"]["optimizer"]["state"][0].update(exp_avg=torch.zeros(1)),
+        "optimizer 'exp_avg' of parameter 0 is not of its shape",
+    ),
+    "scheduler of other keys": (
+        lambda s: s["member"].update(scheduler={"x": 1}),
+        "'scheduler' is not a OneCycleLR",
+    ),
+    "history rows that are not dicts": (lambda s: s.update(history=[1, 2, 3]), "history row"),
+    "history row without its columns": (lambda s: s["history"][0].pop("epoch"), "history row"),
+    "history of other epochs": (lambda s: s["history"].pop(), "2 history rows, not the 3"),
+    "member without its optimizer": (lambda s: s["member"].pop("optimizer"), "no 'optimizer'"),
+    "member epoch a str": (lambda s: s["member"].update(epoch="1"), "'epoch' is a str"),
+    "member epoch past the run's": (lambda s: s["member"].update(epoch=9), "member epoch 9 of 2"),
+    "members not snapshots": (lambda s: s.update(members=[1]), "snapshots are a int"),
+    "more members than folds done": (lambda s: s["members"].append({}), "2 members at fold 1"),
+    "fold negative": (lambda s: s.update(fold=-1), "'fold' is -1"),
+    "out-of-fold logits of another shape": (
+        lambda s: s.update(oof_logits=torch.zeros(1, 1)),
+        "'oof_logits' of shape (1, 1)",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", EDITS)
+def test_a_state_whose_contents_are_not_what_training_saved_is_refused_in_one_line(
+    saved, forty_labeled, tmp_path, name
+):
+    edit, why = EDITS[name]
+    state = copy.deepcopy(saved)
+    edit(state)
+    save_resume_state(tmp_path, state)
+    with pytest.raises(UserError) as refused:
+        train_supervised(forty_labeled, TWO_FOLDS, tmp_path, resume=True)
+    message = str(refused.value)
+    assert message.startswith(f"{tmp_path / RESUME}: corrupt resume state (")
+    assert why in message and "\n" not in message
+    assert not (tmp_path / "weights.pt").exists()
+
+
+def test_the_state_training_saved_still_resumes(saved, forty_labeled, tmp_path):
+    save_resume_state(tmp_path, saved)
+    assert (
+        train_supervised(forty_labeled, TWO_FOLDS, tmp_path, resume=True) / "weights.pt"
+    ).is_file()
