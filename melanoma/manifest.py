@@ -14,6 +14,7 @@ versions they know.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import math
@@ -47,8 +48,18 @@ class ManifestError(UserError):
     """A manifest that is missing, malformed or does not match its artifact."""
 
 
+# The app's bounds (android_demo/.../core): a manifest file over 1 MiB is not read
+# (ModelFiles.MAX_MANIFEST_BYTES), a JSON integer outside Java's long is no integer there
+# (Json.java makes it a double), and a size, min_side or n_images must fit a Java int
+# (ManifestParser.smallInt). Python refuses the same, or melanoma-bench passed manifests
+# the app then refused.
+MAX_MANIFEST_BYTES = 1 << 20
+LONG_MIN, LONG_MAX, INT_MAX = -(2**63), 2**63 - 1, 2**31 - 1
+
+
 def _is_int(value: Any) -> bool:
-    return type(value) is int  # bool is an int subclass, but `true` is not a count
+    # bool is an int subclass, but `true` is not a count
+    return type(value) is int and LONG_MIN <= value <= LONG_MAX
 
 
 def _is_number(value: Any) -> bool:
@@ -97,7 +108,9 @@ _RULES: dict[tuple[type, str], tuple[Callable[[Any], bool], str]] = {
     (InputSpec, "max_batch"): (lambda v: v is None or v >= 1, "a batch size >= 1 or null"),
     (Quantization, "input_range"): (_is_range_or_none, "[low, high] or null"),
     (Quantization, "logit_range"): (_is_range_or_none, "[low, high] or null"),
-    (Preprocessing, "size"): (lambda v: v > 0, "a size > 0"),
+    (Preprocessing, "size"): (lambda v: 0 < v <= INT_MAX, f"a size in [1, {INT_MAX}]"),
+    (Preprocessing, "min_side"): (lambda v: 0 <= v <= INT_MAX, f"a size in [0, {INT_MAX}]"),
+    (Verification, "n_images"): (lambda v: 0 <= v <= INT_MAX, f"a count in [0, {INT_MAX}]"),
     (Preprocessing, "mean"): (lambda v: len(v) == 3, "3 numbers (R, G, B)"),
     (Preprocessing, "std"): (lambda v: len(v) == 3 and min(v) > 0, "3 numbers > 0 (R, G, B)"),
     (OutputSpec, "shape"): (_is_shape(None), 'positive sizes, the first may be "N"'),
@@ -229,6 +242,8 @@ def manifest_from_dict(data: dict[str, Any], where: str = "manifest") -> Manifes
     # there, and prepare_model.sh bundled such a file.
     if not names:
         raise ManifestError(f"{where}.thresholds is empty: a reader needs at least one")
+    if "" in names:
+        raise ManifestError(f"{where}.thresholds: a threshold has an empty name")
     repeated = next((name for i, name in enumerate(names) if name in names[:i]), None)
     if repeated is not None:
         raise ManifestError(f"{where}.thresholds: duplicate name {repeated!r}")
@@ -236,6 +251,12 @@ def manifest_from_dict(data: dict[str, Any], where: str = "manifest") -> Manifes
         raise ManifestError(
             f"{where}.default_threshold: {manifest.default_threshold!r} is not one of the "
             f"thresholds ({', '.join(names)})"
+        )
+    preprocessing = manifest.preprocessing
+    if preprocessing.min_side < preprocessing.size:  # as AppSupport.java words it
+        raise ManifestError(
+            f"{where}.preprocessing.min_side {preprocessing.min_side} is below size "
+            f"{preprocessing.size}: readers never upsample"
         )
     if version >= 4:
         _check_int8_ranges(manifest, where)
@@ -289,10 +310,14 @@ def parse_json(text: str) -> Any:
 def read_manifest(path: Path) -> Manifest:
     """Read and validate a manifest file."""
     try:
-        data = parse_json(read_small_text(path))
+        data = parse_json(read_small_text(path, limit=MAX_MANIFEST_BYTES))
     except FileNotFoundError:
         raise ManifestError(f"{path}: manifest not found") from None
-    except OSError as err:  # a directory, a FIFO, a device, too large, unreadable
+    except OSError as err:
+        if err.errno == errno.EFBIG:  # as the app (ModelFiles.readUtf8) words it
+            raise ManifestError(
+                f"{path}: over {MAX_MANIFEST_BYTES} bytes, not a manifest the exporter writes"
+            ) from None  # a directory, a FIFO, a device, too large, unreadable
         raise ManifestError(f"{path}: cannot read manifest ({err.strerror})") from None
     except (ValueError, RecursionError) as err:  # bad JSON or UTF-8, a 4300-digit integer,
         # nesting deeper than the parser's stack

@@ -54,14 +54,14 @@ def torch_zip_refusal(path: Path) -> str | None:
     return None
 
 
-def read_small_text(path: Path) -> str:
+def read_small_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
     """A metadata or manifest file's text. A FIFO would block the read and /dev/zero never
-    end it, so anything but a regular file under the size limit is an OSError naming it."""
+    end it, so anything but a regular file of at most `limit` bytes is an OSError naming it."""
     if path.exists() and not path.is_file():
         raise OSError(errno.EINVAL, "not a regular file", str(path))
     size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise OSError(errno.EFBIG, f"{size} bytes, over the {MAX_FILE_BYTES} byte limit", str(path))
+    if size > limit:
+        raise OSError(errno.EFBIG, f"{size} bytes, over the {limit} byte limit", str(path))
     return path.read_text()
 
 

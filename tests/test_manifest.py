@@ -223,3 +223,60 @@ def test_a_sha256_that_matches_only_in_its_first_digits_is_refused(exported, tmp
     manifest_path(artifact).write_text(json.dumps(data))
     with pytest.raises(ManifestError, match="does not match its manifest"):
         verify_artifact(manifest_path(artifact))
+
+
+@pytest.mark.parametrize(
+    ("section", "name", "value", "expected"),
+    [
+        # ManifestParser.smallInt: a Java int, not negative
+        ("preprocessing", "size", 2**31, r"a size in \[1, 2147483647\]"),
+        ("preprocessing", "min_side", 2**31, r"a size in \[0, 2147483647\]"),
+        ("preprocessing", "min_side", -1, r"a size in \[0, 2147483647\]"),
+        ("verification", "n_images", 2**31, r"a count in \[0, 2147483647\]"),
+        ("verification", "n_images", -1, r"a count in \[0, 2147483647\]"),
+        # past a Java long, Json.java reads a double: not an integer for the app
+        ("file", "size_bytes", 2**63, "an integer"),
+        ("input", "max_batch", 2**63, "an integer"),
+    ],
+)
+def test_integers_the_app_cannot_hold_are_refused(written, section, name, value, expected):
+    """melanoma-bench passed these and the app refused them ('is out of range', 'expected
+    an integer'); the largest it holds still reads."""
+    written[section][name] = value
+    with pytest.raises(ManifestError, match=f"{section}.{name}: expected {expected}, got"):
+        manifest_from_dict(written)
+    written[section][name] = 2**63 - 1 if "integer" in expected else 2**31 - 1
+    if name == "size":
+        written["preprocessing"]["min_side"] = 2**31 - 1
+        written["input"]["shape"] = ["N", 3, 2**31 - 1, 2**31 - 1]
+    manifest_from_dict(written)
+
+
+def test_a_min_side_below_the_size_is_refused_as_the_app_refuses_it(written):
+    """Crops below min_side are refused, never upsampled: one of 16 for a 32 input would be."""
+    written["preprocessing"].update(size=32, min_side=16)
+    with pytest.raises(ManifestError) as refused:
+        manifest_from_dict(written)
+    assert str(refused.value) == (
+        "manifest.preprocessing.min_side 16 is below size 32: readers never upsample"
+    )
+
+
+def test_a_threshold_without_a_name_is_refused_as_the_app_refuses_it(written):
+    written["thresholds"][0]["name"] = ""
+    written["default_threshold"] = written["thresholds"][1]["name"]
+    with pytest.raises(ManifestError) as refused:
+        manifest_from_dict(written)
+    assert str(refused.value) == "manifest.thresholds: a threshold has an empty name"
+
+
+def test_a_manifest_file_over_1_mib_is_refused_as_the_app_refuses_it(exported, tmp_path):
+    """The app reads at most 1 MiB (ModelFiles.MAX_MANIFEST_BYTES); Python read 256 MB."""
+    text = manifest_path(exported["executorch", "int8"].artifact).read_text()
+    path = tmp_path / "m.manifest.json"
+    path.write_text(text + " " * ((1 << 20) - len(text.encode())))  # JSON allows the blanks
+    read_manifest(path)
+    path.write_text(path.read_text() + " ")
+    with pytest.raises(ManifestError) as refused:
+        read_manifest(path)
+    assert str(refused.value) == f"{path}: over 1048576 bytes, not a manifest the exporter writes"

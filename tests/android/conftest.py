@@ -239,6 +239,18 @@ BAD_MANIFESTS = [
         _set("quantization", input_range=[3.0, -4.0]),
         "manifest.quantization.input_range",
     ),
+    # what melanoma-bench passed and the app refused: a Java int's or long's bounds, a crop
+    # side the app would have to upsample, a threshold without a name
+    ("n_images_over_int.json", "field", None, _set("verification", n_images=2**31),
+     "manifest.verification.n_images"),
+    ("negative_min_side.json", "field", None, _set("preprocessing", min_side=-1),
+     "manifest.preprocessing.min_side"),
+    ("size_bytes_over_long.json", "field", None, _set("file", size_bytes=2**63),
+     "manifest.file.size_bytes"),
+    ("min_side_below_size.json", "field", None, _set("preprocessing", min_side=16),
+     "manifest.preprocessing.min_side"),
+    ("empty_threshold_name.json", "message", None, lambda d: d["thresholds"][1].update(name=""),
+     "manifest.thresholds: a threshold has an empty name"),
 ]  # fmt: skip
 
 
