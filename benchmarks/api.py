@@ -18,14 +18,8 @@ from melanoma.atomic import (
 )
 from melanoma.benchmarks.gate import GateLimits, targets, violations
 from melanoma.benchmarks.harness import BenchConfig, BenchResult, run_benchmark
-from melanoma.benchmarks.report import (
-    SCHEMA_VERSION,
-    make_row,
-    markdown_report,
-    write_csv,
-    write_json,
-    write_text,
-)
+from melanoma.benchmarks.report import SCHEMA_VERSION, make_row, write_csv, write_json, write_text
+from melanoma.benchmarks.report_markdown import markdown_report
 from melanoma.benchmarks.timing import THROUGHPUT_BATCH, split_runs
 from melanoma.checkpoint import (
     REFERENCE_NAMES,

@@ -6,24 +6,21 @@ import json
 import re
 from pathlib import Path
 
-import pytest
-
-from melanoma.benchmarks.gate import GateLimits, violations
 from melanoma.benchmarks.report import (
     CSV_COLUMNS,
     SCHEMA_VERSION,
     TABLE_HEADER,
-    accuracy_table,
     csv_record,
     make_row,
-    markdown_report,
     preemption_notes,
     report_json,
-    round_spread,
-    stability_table,
     table_cells,
     text_table,
     write_csv,
+)
+from melanoma.benchmarks.report_markdown import (
+    accuracy_table,
+    markdown_report,
 )
 from melanoma.benchmarks.timing import Latency
 
@@ -167,23 +164,6 @@ def test_terminal_and_markdown_tables(report):
     assert "checkpoint sha256 abababababab..., licence CC-BY-NC-4.0\n" in text
 
 
-def test_markdown_lists_the_gate_violations_instead_of_passed(report):
-    assert markdown_report(report).split("## Gate\n\n")[1].startswith("passed\n")
-    limits = GateLimits(max_latency_ms=0.6)
-    broken = violations(report["artifacts"], limits)
-    assert broken  # every timed row but the fp32 .onnx (0.5 ms) breaks 0.6 ms
-    gate = {"limits": limits.as_dict(), "violations": broken, "passed": False}
-    gate = markdown_report({**report, "gate": gate}).split("## Gate\n\n")[1]
-    # each its own item: lines alone rendered as one paragraph, the violations run together
-    assert gate.startswith("".join(f"- {line}\n" for line in broken)) and "passed" not in gate
-    assert "- GATE m-executorch-int8.pte 1t: latency_p50_ms 0.8 breaks 0.6\n" in gate
-
-
-def test_markdown_says_when_p99_is_just_the_slowest_call(report):
-    few_runs = dict(report, config=dict(report["config"], runs=20))
-    assert "with under 100 runs, p99 is about the slowest call" in markdown_report(few_runs)
-
-
 def test_preempted_one_thread_rows_are_flagged(report):
     rows = report["artifacts"]
     assert preemption_notes(rows) == []  # the fixture's rows were not timed with CPU accounting
@@ -204,24 +184,6 @@ def test_preempted_one_thread_rows_are_flagged(report):
         f"{rows[int8]['name']} (2 threads): CPU/wall 0.160 while timed: the calling thread "
         "mostly waited (for a core, or for its pool), so its latencies are likely inflated"
     )
-
-
-def test_each_rounds_p50_and_the_ratio_within_each_round_are_reported(report):
-    text = markdown_report(report)
-    assert "runs in 4 rounds" in text  # the config's default
-    assert "| m-executorch-int8.pte | 1 | 0.800 / 0.960 | 20% |" in text
-    assert "| m-coreml-fp32.mlpackage |" not in text.split("## Latency by round")[1]  # not timed
-    assert "- int8 .pte p50 / eager fp32 p50, 1 thread 0.2 <= 0.25: met, rounds 0.2-0.2\n" in text
-
-
-def test_one_round_has_no_spread_to_show(make_row_for):
-    """A spread needs two rounds' p50s (and a fastest one above 0 to divide by)."""
-    row = make_row_for()
-    assert round_spread(row) == pytest.approx(0.2)  # the fixture's (1.0, 1.2)
-    row["p50_by_round_ms"] = [0.8]
-    assert round_spread(row) is None
-    assert "| m.pte | 1 | 0.800 | - |" in stability_table([row])
-    assert round_spread(dict(row, p50_by_round_ms=[0.0, 0.8])) is None
 
 
 def test_each_figure_lands_in_its_own_column_and_unit(make_subject):

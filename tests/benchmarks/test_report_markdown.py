@@ -1,5 +1,6 @@
-"""What names read from files and manifests can do to report.md and the terminal: add no
-lines or escapes, and show as written whatever Markdown would read in them (md_text)."""
+"""report.md's sections (gate, setup bullets, latency by round), and what names read from
+files and manifests can do to report.md and the terminal: add no lines or escapes, and
+show as written whatever Markdown would read in them (md_text)."""
 
 import string
 
@@ -7,7 +8,8 @@ import pytest
 
 from melanoma.benchmarks.gate import GateLimits, targets, violations
 from melanoma.benchmarks.markdown_text import md_text
-from melanoma.benchmarks.report import markdown_report, text_table
+from melanoma.benchmarks.report import text_table
+from melanoma.benchmarks.report_markdown import markdown_report, round_spread, stability_table
 
 
 def test_an_artifact_name_cannot_add_lines_or_terminal_escapes_to_a_report(report):
@@ -241,3 +243,38 @@ def test_the_decision_rule_without_an_eager_threshold_keeps_its_names_markdown_a
     config = {**report["config"], "threshold_name": "youden_<i>"}
     text = markdown_report({**report, "artifacts": rows, "config": config})
     assert r"- decisions: melanoma at the youden\_\<i\> threshold; agree%" in text
+
+
+def test_markdown_lists_the_gate_violations_instead_of_passed(report):
+    assert markdown_report(report).split("## Gate\n\n")[1].startswith("passed\n")
+    limits = GateLimits(max_latency_ms=0.6)
+    broken = violations(report["artifacts"], limits)
+    assert broken  # every timed row but the fp32 .onnx (0.5 ms) breaks 0.6 ms
+    gate = {"limits": limits.as_dict(), "violations": broken, "passed": False}
+    gate = markdown_report({**report, "gate": gate}).split("## Gate\n\n")[1]
+    # each its own item: lines alone rendered as one paragraph, the violations run together
+    assert gate.startswith("".join(f"- {line}\n" for line in broken)) and "passed" not in gate
+    assert "- GATE m-executorch-int8.pte 1t: latency_p50_ms 0.8 breaks 0.6\n" in gate
+
+
+def test_markdown_says_when_p99_is_just_the_slowest_call(report):
+    few_runs = dict(report, config=dict(report["config"], runs=20))
+    assert "with under 100 runs, p99 is about the slowest call" in markdown_report(few_runs)
+
+
+def test_each_rounds_p50_and_the_ratio_within_each_round_are_reported(report):
+    text = markdown_report(report)
+    assert "runs in 4 rounds" in text  # the config's default
+    assert "| m-executorch-int8.pte | 1 | 0.800 / 0.960 | 20% |" in text
+    assert "| m-coreml-fp32.mlpackage |" not in text.split("## Latency by round")[1]  # not timed
+    assert "- int8 .pte p50 / eager fp32 p50, 1 thread 0.2 <= 0.25: met, rounds 0.2-0.2\n" in text
+
+
+def test_one_round_has_no_spread_to_show(make_row_for):
+    """A spread needs two rounds' p50s (and a fastest one above 0 to divide by)."""
+    row = make_row_for()
+    assert round_spread(row) == pytest.approx(0.2)  # the fixture's (1.0, 1.2)
+    row["p50_by_round_ms"] = [0.8]
+    assert round_spread(row) is None
+    assert "| m.pte | 1 | 0.800 | - |" in stability_table([row])
+    assert round_spread(dict(row, p50_by_round_ms=[0.0, 0.8])) is None
