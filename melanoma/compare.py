@@ -34,13 +34,19 @@ from melanoma.checkpoint import (
     load_checkpoint,
     read_meta,
 )
+from melanoma.compare_statistics import (
+    SUMMARY_METRICS,
+    seed_ensemble_aucs,
+    seed_mean_bootstrap,
+    seed_summary,
+    without_near_duplicates,
+)
 from melanoma.datasets import TEST_SPLIT_PLACES, Dataset
 from melanoma.errors import UserError
 from melanoma.evaluate import evaluate_checkpoint
 from melanoma.inference import predict_probs
 from melanoma.methods import METHODS, method_config, train_method, trainer_of
-from melanoma.metrics import logit, rank_auc
-from melanoma.near_duplicates import NEAR_DUPLICATE_RMS, near_duplicates
+from melanoma.metrics import rank_auc
 from melanoma.resume import RESUME, differing_settings, stored_settings, training_settings
 from melanoma.sources import DataError
 from melanoma.splits import validation_scheme
@@ -51,7 +57,6 @@ if TYPE_CHECKING:  # for annotations only: methods.py imports each trainer when 
     from melanoma.train_sgan import SGANConfig
 
 log = logging.getLogger(__name__)
-SUMMARY_METRICS = ("auc", "accuracy", "sensitivity", "specificity", "balanced_accuracy")
 # The seed-mean bootstrap's settings, recorded in results.json beside its CIs
 SEED_MEAN_BOOTSTRAP = {"n_resamples": 1000, "seed": 0}
 
@@ -140,14 +145,14 @@ def compare(
         "test_n": int(len(labels)),
         "methods": list(methods),
         "seeds": list(seeds),
-        "summary": _summary(runs, methods),
-        "bootstrap": _seed_mean_bootstrap(labels, probs, methods, seeds, **SEED_MEAN_BOOTSTRAP),
+        "summary": seed_summary(runs, methods),
+        "bootstrap": seed_mean_bootstrap(labels, probs, methods, seeds, **SEED_MEAN_BOOTSTRAP),
         "bootstrap_settings": SEED_MEAN_BOOTSTRAP,
         # which toolkit and libraries trained (or reused) and scored these models
         "versions": package_versions(),
         "toolkit_source": toolkit_source(),
-        "seed_ensemble_auc": _seed_ensemble_aucs(labels, probs, methods, seeds),
-        "near_duplicates": _without_near_duplicates(dataset, probs, methods, seeds),
+        "seed_ensemble_auc": seed_ensemble_aucs(labels, probs, methods, seeds),
+        "near_duplicates": without_near_duplicates(dataset, probs, methods, seeds),
         "runs": runs,
     }
     _write_results(out_dir, results)
@@ -212,102 +217,6 @@ def _run_record(method, seed, ckpt_dir, meta, report, seconds) -> dict:
         "train_seconds": seconds,  # None when the checkpoint was reused
         "test": report,  # metrics at the validation Youden threshold, CIs, ROC points
     }
-
-
-def _summary(runs: list[dict], methods: Sequence[str]) -> dict:
-    summary = {}
-    for method in methods:
-        tests = [r["test"] for r in runs if r["method"] == method]
-        summary[method] = {
-            name: {
-                "mean": float(np.mean([t[name] for t in tests])),
-                # one seed has no spread: null, not a 0 that reads as perfect repeatability
-                "std": float(np.std([t[name] for t in tests], ddof=1)) if len(tests) > 1 else None,
-                "values": [t[name] for t in tests],
-            }
-            for name in SUMMARY_METRICS
-        }
-    return summary
-
-
-def _seed_mean_bootstrap(labels, probs, methods, seeds, n_resamples=1000, seed=0) -> dict:
-    """95% CIs of each method's seed-mean test AUC and of the paired difference to the first.
-
-    Test images are resampled once per round and shared by every model, so the
-    difference CI accounts for both methods seeing the same images. That CI holds
-    the trained seeds fixed; the "_seeds_too" one also resamples each method's seeds
-    (with replacement, from their own generator so the first CI stays as it was),
-    since seed-to-seed spread is about as large as the test sampling error here. It is
-    left out for one seed, whose resamples are itself. With 3-5 seeds it is still too
-    narrow: a bootstrap over so few seeds takes their spread for the whole population's.
-    """
-    rng, seed_rng = np.random.default_rng(seed), np.random.default_rng(seed + 1)
-    means: dict[str, list[float]] = {m: [] for m in methods}
-    means_seeds_too: dict[str, list[float]] = {m: [] for m in methods}
-    for _ in range(n_resamples):
-        index = rng.integers(0, len(labels), len(labels))
-        if labels[index].min() == labels[index].max():
-            continue
-        for m in methods:
-            aucs = np.array([rank_auc(labels[index], probs[m, s][index]) for s in seeds])
-            means[m].append(float(aucs.mean()))
-            means_seeds_too[m].append(
-                float(aucs[seed_rng.integers(0, len(aucs), len(aucs))].mean())
-            )
-    out = {f"{m}_mean_auc_ci": _percentiles(means[m]) for m in methods}
-    first = methods[0]
-    for m in methods[1:]:
-        diff = np.asarray(means[m]) - np.asarray(means[first])
-        out[f"{m}_minus_{first}_auc_ci"] = _percentiles(diff)
-        if len(seeds) > 1:
-            diff = np.asarray(means_seeds_too[m]) - np.asarray(means_seeds_too[first])
-            out[f"{m}_minus_{first}_auc_ci_seeds_too"] = _percentiles(diff)
-    return out
-
-
-def _seed_ensemble_aucs(labels, probs, methods, seeds) -> dict[str, float] | None:
-    """Test AUC of each method's seeds averaged (mean logit), None with one seed.
-
-    Shows whether a gap between methods is seed noise that ensembling would
-    remove, or survives it; an N-seed ensemble costs N times the training and
-    the inference, so it is reported beside the seed mean, not instead of it.
-    """
-    if len(seeds) < 2:
-        return None
-    return {
-        m: rank_auc(labels, np.mean([logit(probs[m, s]) for s in seeds], axis=0)) for m in methods
-    }
-
-
-def _without_near_duplicates(dataset: Dataset, probs, methods, seeds) -> dict | None:
-    """Each method's seed-mean test AUC without the test images that have a near-copy in
-    the unlabeled pool (melanoma/near_duplicates.py), beside its AUC on all of them.
-
-    None without an unlabeled pool, or when too few images are left to score.
-    """
-    if dataset.unlabeled is None:
-        return None
-    labels = dataset.test.labels.numpy()
-    copied = near_duplicates(dataset.test.images, dataset.unlabeled.images)
-    kept = labels[~copied]
-    if not copied.any() or len(np.unique(kept)) < 2:  # kept may be empty: no min() of it
-        return None
-    return {
-        "max_rms": NEAR_DUPLICATE_RMS,
-        "dihedral": True,  # near_duplicates' default: matched in any of the 8 flips and turns
-        "n": int(copied.sum()),
-        "n_melanoma": int(labels[copied].sum()),
-        "auc_all": {m: _seed_mean_auc(labels, probs, m, seeds) for m in methods},
-        "auc_without": {m: _seed_mean_auc(kept, probs, m, seeds, ~copied) for m in methods},
-    }
-
-
-def _seed_mean_auc(labels, probs, method, seeds, keep=slice(None)) -> float:
-    return float(np.mean([rank_auc(labels, probs[method, s][keep]) for s in seeds]))
-
-
-def _percentiles(values) -> list[float]:
-    return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
 
 
 def results_markdown(results: dict) -> str:
