@@ -21,6 +21,8 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"
+# The real models and exports every test folder shares, built once per run (tests/support)
+pytest_plugins = ["shared_models"]
 
 
 def data_dir() -> Path:
@@ -157,42 +159,6 @@ def ctrl_c_on_epoch(monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def shared_dir(tmp_path_factory, worker_id) -> Path:
-    """A folder every pytest-xdist worker of this run sees (in one process, its own)."""
-    base = tmp_path_factory.getbasetemp()
-    return base if worker_id == "master" else base.parent
-
-
-def built_once(path: Path, build) -> Path:
-    """`build(folder)` fills `path` once per test run: the first worker to ask builds it,
-    another waits for it. The slow real models and exports below are shared this way, so
-    each of the two workers does not build its own copy (~150 s each on a 2-core VM)."""
-    from filelock import FileLock
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A build takes seconds to ~3 min; a worker hung in one would otherwise hold the other
-    # for good, so the waiter gives up (filelock.Timeout names the lock) after 15 min.
-    with FileLock(f"{path}.lock", timeout=900):
-        if not path.exists():
-            partial = path.with_name(f"{path.name}.partial")
-            shutil.rmtree(partial, ignore_errors=True)  # a worker that failed half-way
-            build(partial)
-            partial.rename(path)
-    return path
-
-
-@pytest.fixture(scope="session")
-def quick_checkpoint(shared_dir, dataset) -> Path:
-    """A real supervised checkpoint from a few epochs on the real labeled data (seconds)."""
-    from melanoma.train import TrainConfig, train_supervised
-
-    def train(out: Path) -> None:
-        train_supervised(dataset, TrainConfig(epochs=6, progress=False), out)
-
-    return built_once(shared_dir / "quick" / "ckpt", train)
-
-
-@pytest.fixture(scope="session")
 def console_script():
     """Path of an installed console script; the CLI tests exercise the real entry points."""
     import sys
@@ -294,61 +260,6 @@ def agreement_on_labeled():
             yield
 
     return context
-
-
-@pytest.fixture(scope="session")
-def export_source(shared_dir, quick_checkpoint, dataset, agreement_on_labeled) -> Path:
-    """A copy of the quick real checkpoint plus qat/: its int8 program, calibrated (no training)."""
-    from melanoma.checkpoint import load_checkpoint
-    from melanoma.qat import QATConfig, qat_finetune
-
-    def calibrate(ckpt_dir: Path) -> None:
-        shutil.copytree(quick_checkpoint, ckpt_dir)
-        config = QATConfig(epochs=0, use_unlabeled=False, progress=False)
-        with agreement_on_labeled():
-            qat_finetune(load_checkpoint(ckpt_dir), dataset, config, ckpt_dir / "qat")
-
-    # the folder's name is the model name in every artifact's file name
-    return built_once(shared_dir / "export-source" / "quick-cnn", calibrate)
-
-
-@pytest.fixture(scope="session")
-def float_only_checkpoint(tmp_path_factory, quick_checkpoint) -> Path:
-    """A copy of the quick checkpoint without any int8 program."""
-    ckpt_dir = tmp_path_factory.mktemp("float-only") / "quick-float"
-    shutil.copytree(quick_checkpoint, ckpt_dir)
-    return ckpt_dir
-
-
-@pytest.fixture(scope="session")
-def exported(shared_dir, export_source, dataset, worker_id) -> dict:
-    """(target, precision) -> ExportResult: every target at both precisions, in one folder.
-
-    Built a target at a time, the workers from opposite ends of the registry: two workers
-    that both need it at the start each export about half (ExecuTorch alone is about half)."""
-    import pickle
-    from functools import partial
-
-    from melanoma.export.api import ExportConfig, export_checkpoint
-    from melanoma.export.registry import TARGETS
-
-    artifacts = shared_dir / "artifacts"
-    # made here, not by the export: output_dir removes a folder it created when its export
-    # fails, and the other worker may be writing into this one
-    artifacts.mkdir(exist_ok=True)
-
-    def export(target: str, record: Path) -> None:
-        config = ExportConfig((target,), str(export_source), data=dataset, out_dir=artifacts)
-        record.mkdir()
-        (record / "results.pickle").write_bytes(pickle.dumps(export_checkpoint(config)))
-
-    order = list(TARGETS) if worker_id in ("master", "gw0") else list(reversed(TARGETS))
-    records = {t: built_once(shared_dir / f"exported-{t}", partial(export, t)) for t in order}
-    return {
-        (r.target, r.precision): r
-        for target in TARGETS  # in the registry's order, whichever worker built what
-        for r in pickle.loads((records[target] / "results.pickle").read_bytes())
-    }
 
 
 # Files libraries write on their own, outside any tmp_path (a run with HOME and TMPDIR set to

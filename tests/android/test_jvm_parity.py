@@ -236,7 +236,7 @@ def _threshold_list(named) -> str:
 
 @pytest.fixture(scope="session")
 def exported_manifest(exported) -> Path:
-    """THE manifest the JVM tests read: written by the real exporter (tests/conftest.py's
+    """THE manifest the JVM tests read: written by the real exporter (shared_models.py's
     `exported`) for the int8 ExecuTorch artifact, which sits beside it."""
     return manifest_path(exported["executorch", "int8"].artifact)
 

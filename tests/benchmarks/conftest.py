@@ -149,7 +149,7 @@ def rows(report) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def artifacts_dir(exported) -> Path:
-    """Real artifacts from melanoma-export's API (tests/conftest.py), both precisions."""
+    """Real artifacts from melanoma-export's API (shared_models.py), both precisions."""
     return exported["onnx", "fp32"].artifact.parent
 
 

@@ -1,4 +1,4 @@
-"""Reference logits for the export tests (the exported set itself is in tests/conftest.py)."""
+"""Reference logits for the export tests (the exported set itself: support/shared_models.py)."""
 
 from __future__ import annotations
 
