@@ -23,12 +23,6 @@ from melanoma.manifest import (
 )
 
 
-@pytest.fixture
-def written(exported) -> dict:
-    """An int8 manifest as the exporter writes it today (schema 6)."""
-    return json.loads(manifest_path(exported["executorch", "int8"].artifact).read_text())
-
-
 @pytest.mark.parametrize(
     ("section", "name", "value", "expected"),
     [

@@ -3,6 +3,7 @@ by the pytest-xdist workers (a pytest plugin, registered in tests/conftest.py)."
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -98,3 +99,12 @@ def exported(shared_dir, export_source, dataset, worker_id) -> dict:
         for target in TARGETS  # in the registry's order, whichever worker built what
         for r in pickle.loads((records[target] / "results.pickle").read_bytes())
     }
+
+
+@pytest.fixture
+def written(exported) -> dict:
+    """The int8 ExecuTorch manifest as the exporter writes it today (schema 6), a fresh dict
+    each test may edit: the manifest and schema-version tests both start from it."""
+    from melanoma.manifest import manifest_path
+
+    return json.loads(manifest_path(exported["executorch", "int8"].artifact).read_text())
