@@ -11,46 +11,31 @@ import pytest
 from melanoma.export.contract import PREPROCESSING_STEPS
 from melanoma.manifest import SCHEMA_VERSION, ManifestError, manifest_from_dict
 
+# The fields each schema version added (manifest_schema's docstring): a manifest written
+# by an older version lacks those of every version after it.
+ADDED_IN = {
+    6: [("license",), ("attribution",)],
+    5: [("preprocessing", "steps")],
+    4: [("quantization", "input_range"), ("quantization", "logit_range"), ("default_threshold",)],
+    3: [("preprocessing", "color_profile")],
+    2: [
+        ("preprocessing", "exif_orientation"),
+        ("preprocessing", "alpha"),
+        ("verification", "float_decision_agreement"),
+    ],
+}
 
-def as_version_5(data: dict) -> dict:
-    """The same manifest as version 5 wrote it: without the terms version 6 added."""
+
+def as_version(data: dict, version: int) -> dict:
+    """The same manifest as `version` wrote it: a copy without the fields added since."""
     data = json.loads(json.dumps(data))
-    data["schema_version"] = 5
-    del data["license"], data["attribution"]
-    return data
-
-
-def as_version_4(data: dict) -> dict:
-    """The same manifest as version 4 wrote it: without the steps version 5 added."""
-    data = as_version_5(data)
-    data["schema_version"] = 4
-    del data["preprocessing"]["steps"]
-    return data
-
-
-def as_version_3(data: dict) -> dict:
-    """The same manifest as version 3 wrote it: without the int8 ranges version 4 added."""
-    data = as_version_4(data)
-    data["schema_version"] = 3
-    del data["quantization"]["input_range"], data["quantization"]["logit_range"]
-    del data["default_threshold"]
-    return data
-
-
-def as_version_2(data: dict) -> dict:
-    """The same manifest as version 2 wrote it: without the fields versions 3 and 4 added."""
-    data = as_version_3(data)
-    data["schema_version"] = 2
-    del data["preprocessing"]["color_profile"]
-    return data
-
-
-def as_version_1(data: dict) -> dict:
-    """The same manifest as version 1 wrote it: without the fields versions 2 and 3 added."""
-    data = as_version_2(data)
-    data["schema_version"] = 1
-    del data["preprocessing"]["exif_orientation"], data["preprocessing"]["alpha"]
-    del data["verification"]["float_decision_agreement"]
+    data["schema_version"] = version
+    for newer in range(version + 1, SCHEMA_VERSION + 1):
+        for *sections, name in ADDED_IN[newer]:
+            holder = data
+            for section in sections:
+                holder = holder[section]
+            del holder[name]
     return data
 
 
@@ -71,7 +56,7 @@ def test_the_exporter_writes_version_6_with_its_fields(written):
 
 
 def test_version_5_reads_without_the_terms(written):
-    manifest = manifest_from_dict(as_version_5(written))
+    manifest = manifest_from_dict(as_version(written, 5))
     assert manifest.schema_version == 5 and manifest.license is None is manifest.attribution
     assert manifest.preprocessing.steps == PREPROCESSING_STEPS
 
@@ -87,26 +72,26 @@ def test_version_6_states_the_terms_if_only_as_not_stated(written):
 
 
 def test_version_4_reads_without_the_steps(written):
-    manifest = manifest_from_dict(as_version_4(written))
+    manifest = manifest_from_dict(as_version(written, 4))
     assert manifest.schema_version == 4 and manifest.preprocessing.steps is None
     assert manifest.default_threshold == "youden"
 
 
 def test_version_3_reads_without_the_int8_ranges(written):
-    manifest = manifest_from_dict(as_version_3(written))
+    manifest = manifest_from_dict(as_version(written, 3))
     assert manifest.schema_version == 3 and manifest.quantization.input_range is None
     assert manifest.default_threshold is None
     assert manifest.preprocessing.color_profile == "convert_to_srgb"
 
 
 def test_version_2_reads_without_the_colour_profile(written):
-    manifest = manifest_from_dict(as_version_2(written))
+    manifest = manifest_from_dict(as_version(written, 2))
     assert manifest.schema_version == 2 and manifest.preprocessing.color_profile is None
     assert manifest.preprocessing.alpha == "composite_on_white"
 
 
 def test_version_1_reads_without_the_added_fields(written):
-    old = as_version_1(written)
+    old = as_version(written, 1)
     manifest = manifest_from_dict(old)
     assert manifest.schema_version == 1 and manifest.preprocessing.alpha is None
     assert manifest.verification.float_decision_agreement is None
@@ -115,23 +100,23 @@ def test_version_1_reads_without_the_added_fields(written):
 
 
 def test_a_field_of_another_version_is_refused(written):
-    old = as_version_1(written)
+    old = as_version(written, 1)
     old["preprocessing"]["alpha"] = "composite_on_white"
     with pytest.raises(ManifestError, match=r"preprocessing: unknown field\(s\) alpha"):
         manifest_from_dict(old)
-    older = as_version_2(written)
+    older = as_version(written, 2)
     older["preprocessing"]["color_profile"] = "convert_to_srgb"
     with pytest.raises(ManifestError, match=r"preprocessing: unknown field\(s\) color_profile"):
         manifest_from_dict(older)
-    v5 = as_version_5(written)
+    v5 = as_version(written, 5)
     v5["license"] = "CC-BY-NC-4.0"
     with pytest.raises(ManifestError, match=r"manifest: unknown field\(s\) license"):
         manifest_from_dict(v5)
-    v4 = as_version_4(written)
+    v4 = as_version(written, 4)
     v4["preprocessing"]["steps"] = PREPROCESSING_STEPS
     with pytest.raises(ManifestError, match=r"preprocessing: unknown field\(s\) steps"):
         manifest_from_dict(v4)
-    v3 = as_version_3(written)
+    v3 = as_version(written, 3)
     v3["quantization"]["logit_range"] = None
     with pytest.raises(ManifestError, match=r"quantization: unknown field\(s\) logit_range"):
         manifest_from_dict(v3)
@@ -156,7 +141,7 @@ def test_a_field_of_another_version_is_refused(written):
 def test_the_threshold_to_decide_at_youden_before_version_4(written):
     written["default_threshold"] = "sensitivity_0.90"
     assert manifest_from_dict(written).decision_threshold_name() == "sensitivity_0.90"
-    assert manifest_from_dict(as_version_3(written)).decision_threshold_name() == "youden"
+    assert manifest_from_dict(as_version(written, 3)).decision_threshold_name() == "youden"
 
 
 @pytest.mark.parametrize("version", [0, 7, "2", None, True])
@@ -176,7 +161,7 @@ def test_a_manifest_from_a_newer_toolkit_says_to_upgrade(written):
 @pytest.mark.parametrize("version", [1, 6])
 def test_a_field_of_no_version_says_a_newer_toolkit_wrote_it(written, version):
     """As the app says (JsonFields.java): one of a later version is only wrong (above)."""
-    data = as_version_1(written) if version == 1 else written
+    data = as_version(written, 1) if version == 1 else written
     data["output"]["temperature"] = 1.5
     newer = r"temperature \(in no schema version .*newer melanoma-mobile\? Upgrade it"
     with pytest.raises(ManifestError, match=rf"^manifest.output: unknown field\(s\) {newer}"):
@@ -187,7 +172,7 @@ def test_a_field_of_no_version_says_a_newer_toolkit_wrote_it(written, version):
     ("section", "name"), [("input", "max_batch"), ("quantization", "program_sha256")]
 )
 def test_version_2_must_state_what_version_1_carried_optionally(written, section, name):
-    data = as_version_2(written)
+    data = as_version(written, 2)
     manifest_from_dict(data)
     del data[section][name]
     with pytest.raises(ManifestError, match=rf"{section}: missing field\(s\) {name}"):
@@ -201,7 +186,7 @@ def test_no_thresholds_or_a_name_twice_is_refused_as_the_app_refuses_it(written)
     written["thresholds"].append(repeated)
     with pytest.raises(ManifestError, match="^manifest.thresholds: duplicate name 'youden'$"):
         manifest_from_dict(written)
-    old = as_version_3(written)  # before default_threshold, which must be one of them
+    old = as_version(written, 3)  # before default_threshold, which must be one of them
     old["thresholds"] = []
     with pytest.raises(ManifestError, match="^manifest.thresholds is empty"):
         manifest_from_dict(old)
