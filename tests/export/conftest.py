@@ -58,6 +58,18 @@ def assert_round_trip(references):
 
 
 @pytest.fixture(scope="session")
+def quick_config():
+    """The ExportConfig of the cheapest real export, torchscript fp32; keywords change it."""
+    from melanoma.export.api import ExportConfig
+
+    def config(checkpoint, out_dir: Path, **changes) -> ExportConfig:
+        settings = {"targets": ("torchscript",), "quantize": "none", **changes}
+        return ExportConfig(checkpoint=str(checkpoint), out_dir=out_dir, **settings)
+
+    return config
+
+
+@pytest.fixture(scope="session")
 def manifest_facts():
     """The facts an exported artifact must embed, as its manifest states them."""
     from melanoma.manifest import manifest_path

@@ -109,13 +109,9 @@ def test_samples_are_real_test_images_or_synthetic_without_data(dataset):
     assert centre < border and 100 < border < 220
 
 
-def _quick_config(checkpoint, out_dir, **changes):
-    """The cheapest real export: torchscript fp32."""
-    settings = {"targets": ("torchscript",), "quantize": "none", **changes}
-    return api.ExportConfig(checkpoint=str(checkpoint), out_dir=out_dir, **settings)
-
-
-def test_failed_check_keeps_the_previous_artifact(export_source, tmp_path, monkeypatch):
+def test_failed_check_keeps_the_previous_artifact(
+    export_source, tmp_path, monkeypatch, quick_config
+):
     """One target failing fails the export (exit 1), though the others passed and were
     written."""
     artifact = tmp_path / "quick-cnn-torchscript-fp32.ptl"
@@ -124,7 +120,7 @@ def test_failed_check_keeps_the_previous_artifact(export_source, tmp_path, monke
     monkeypatch.setattr(torchscript, "FP32_TOLERANCE", -1.0)  # nothing can pass
     with pytest.raises(api.ExportFailed) as failed:
         api.export_checkpoint(
-            _quick_config(export_source, tmp_path, targets=("onnx", "torchscript"))
+            quick_config(export_source, tmp_path, targets=("onnx", "torchscript"))
         )
     passed, result = failed.value.results
     assert (passed.target, passed.status) == ("onnx", "passed")
@@ -165,7 +161,7 @@ def test_int8_decisions_are_counted_against_the_float_model_not_its_program(tmp_
 
 
 def test_a_hand_edited_normalization_is_refused_when_data_is_given(
-    export_source, dataset, tmp_path
+    export_source, dataset, tmp_path, quick_config
 ):
     """metadata.json's mean goes into every manifest and no sha256 covers it: on the data
     it trained on, the checkpoint must still give the predictions its thresholds came from."""
@@ -175,7 +171,7 @@ def test_a_hand_edited_normalization_is_refused_when_data_is_given(
     meta["mean"][0] += 0.01
     (edited / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="no longer gives the predictions in .*mean"):
-        api.export_checkpoint(_quick_config(edited, tmp_path / "out", data=dataset))
+        api.export_checkpoint(quick_config(edited, tmp_path / "out", data=dataset))
     assert not (tmp_path / "out").exists()
 
 
@@ -199,12 +195,12 @@ def _refuse_to_load(path, threads=None):
     ],
 )  # fmt: skip
 def test_a_runtime_that_refuses_the_file_fails_its_check(
-    export_source, tmp_path, monkeypatch, load, why
+    export_source, tmp_path, monkeypatch, load, why, quick_config
 ):
     """A failed check, one line, nothing kept; not a traceback that stops every later target."""
     monkeypatch.setattr(torchscript, "load", load)
     with pytest.raises(api.ExportFailed) as failed:
-        api.export_checkpoint(_quick_config(export_source, tmp_path))
+        api.export_checkpoint(quick_config(export_source, tmp_path))
     (result,) = failed.value.results
     artifact = tmp_path / "quick-cnn-torchscript-fp32.ptl"
     assert result.status == "failed" and result.note.startswith(f"{artifact}: verification failed")
@@ -212,7 +208,7 @@ def test_a_runtime_that_refuses_the_file_fails_its_check(
     assert not list(tmp_path.iterdir())
 
 
-def test_interrupted_export_leaves_nothing(export_source, tmp_path, monkeypatch):
+def test_interrupted_export_leaves_nothing(export_source, tmp_path, monkeypatch, quick_config):
 
     def interrupt(path, threads=None):
         assert path.stat().st_size > 0  # the artifact was being written...
@@ -220,12 +216,12 @@ def test_interrupted_export_leaves_nothing(export_source, tmp_path, monkeypatch)
 
     monkeypatch.setattr(torchscript, "load", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        api.export_checkpoint(_quick_config(export_source, tmp_path / "out"))
+        api.export_checkpoint(quick_config(export_source, tmp_path / "out"))
     assert not (tmp_path / "out").exists()  # ...and is gone: temp files, and the dir made for it
 
 
 def test_a_bug_in_the_check_is_a_traceback_not_the_files_failure(
-    export_source, tmp_path, monkeypatch
+    export_source, tmp_path, monkeypatch, quick_config
 ):
     """Only what the runtime raises fails a target's check (load_runner's RuntimeFailure)."""
 
@@ -234,14 +230,16 @@ def test_a_bug_in_the_check_is_a_traceback_not_the_files_failure(
 
     monkeypatch.setattr(verify, "compare", broken_compare)
     with pytest.raises(ValueError, match="a bug in the check"):
-        api.export_checkpoint(_quick_config(export_source, tmp_path / "out"))
+        api.export_checkpoint(quick_config(export_source, tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 
 
-def test_success_replaces_and_synthetic_samples_suffice(export_source, tmp_path, monkeypatch):
+def test_success_replaces_and_synthetic_samples_suffice(
+    export_source, tmp_path, monkeypatch, quick_config
+):
     artifact = tmp_path / "quick-cnn-torchscript-fp32.ptl"
     artifact.write_bytes(b"previous")
-    (result,) = api.export_checkpoint(_quick_config(export_source, tmp_path))
+    (result,) = api.export_checkpoint(quick_config(export_source, tmp_path))
     assert result.status == "passed" and artifact.read_bytes() != b"previous"
     assert result.manifest.verification.n_images == 32
     verify_artifact(manifest_path(artifact))
@@ -298,25 +296,25 @@ def test_a_precision_no_chosen_target_offers_is_refused_before_any_work(
     assert not (tmp_path / "out").exists()
 
 
-def test_error_cases(export_source, tmp_path):
+def test_error_cases(export_source, tmp_path, quick_config):
     with pytest.raises(UnknownTarget, match="executorch, onnx, coreml, torchscript"):
         api.export_checkpoint(api.ExportConfig(targets=("tflite",)))
     with pytest.raises(UserError, match="quantize"):
-        api.export_checkpoint(_quick_config(export_source, tmp_path, quantize="int4"))
+        api.export_checkpoint(quick_config(export_source, tmp_path, quantize="int4"))
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     with pytest.raises(UserError, match="output directory"):
-        api.export_checkpoint(_quick_config(export_source, blocker / "out"))
+        api.export_checkpoint(quick_config(export_source, blocker / "out"))
     corrupt = tmp_path / "corrupt"
     shutil.copytree(export_source, corrupt)
     (corrupt / "weights.pt").write_bytes(b"truncated")
     with pytest.raises(CheckpointError):
-        api.export_checkpoint(_quick_config(corrupt, tmp_path / "out"))
+        api.export_checkpoint(quick_config(corrupt, tmp_path / "out"))
 
 
 @pytest.mark.parametrize("field", ["mean", "thresholds"])
 def test_an_int8_program_whose_copied_metadata_was_edited_is_refused(
-    export_source, tmp_path, field
+    export_source, tmp_path, field, quick_config
 ):
     """The int8 manifests take mean, std and thresholds from qat/metadata.json, which the
     program's sha256 does not cover."""
@@ -328,19 +326,21 @@ def test_an_int8_program_whose_copied_metadata_was_edited_is_refused(
     else:
         meta["thresholds"][0]["probability"] = 0.99
     path.write_text(json.dumps(meta))
-    config = _quick_config(source, tmp_path / "out", targets=("onnx",), quantize="int8")
+    config = quick_config(source, tmp_path / "out", targets=("onnx",), quantize="int8")
     with pytest.raises(CheckpointError, match=f"qat/metadata.json: {field} differs from its"):
         api.export_checkpoint(config)
     assert not (tmp_path / "out").exists()
 
 
-def test_a_target_sensitivity_threshold_joins_the_stored_ones(export_source, tmp_path):
+def test_a_target_sensitivity_threshold_joins_the_stored_ones(
+    export_source, tmp_path, quick_config
+):
     """Chosen, like evaluate --target-sensitivity, on the kept out-of-fold predictions."""
     checkpoint = load_checkpoint(export_source)
     name, probability = decision_threshold(checkpoint, target_sensitivity=0.95)
     labels, probs = read_scores(export_source / OUT_OF_FOLD_CSV)
     (result,) = api.export_checkpoint(
-        _quick_config(export_source, tmp_path, target_sensitivity=0.95)
+        quick_config(export_source, tmp_path, target_sensitivity=0.95)
     )
     thresholds = json.loads(manifest_path(result.artifact).read_text())["thresholds"]
     stored = [t["name"] for t in checkpoint.meta.thresholds]
@@ -350,7 +350,7 @@ def test_a_target_sensitivity_threshold_joins_the_stored_ones(export_source, tmp
     assert added["val_sensitivity"] == np.mean(probs[labels == 1] >= probability) >= 0.95
     assert added["val_specificity"] == np.mean(probs[labels == 0] < probability)
     # a target that is stored already is not repeated
-    (again,) = api.export_checkpoint(_quick_config(export_source, tmp_path, target_sensitivity=0.9))
+    (again,) = api.export_checkpoint(quick_config(export_source, tmp_path, target_sensitivity=0.9))
     assert [t.name for t in again.manifest.thresholds] == stored
 
 
@@ -390,10 +390,10 @@ def test_a_checkpoint_that_scores_nan_is_refused_before_anything_is_written(
     assert not (tmp_path / "art").exists()
 
 
-def test_an_export_leaves_the_callers_random_stream_where_it_was(tmp_path):
+def test_an_export_leaves_the_callers_random_stream_where_it_was(tmp_path, quick_config):
     """The exporters trace with torch.randn inputs (and loading builds a model): a seeded
     script's stream moved on every export."""
-    config = _quick_config("reference-supervised", tmp_path)
+    config = quick_config("reference-supervised", tmp_path)
     before = torch.get_rng_state()
     api.export_checkpoint(config)
     assert torch.equal(torch.get_rng_state(), before)

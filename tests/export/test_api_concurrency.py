@@ -12,11 +12,6 @@ from melanoma.export import api
 from melanoma.manifest import manifest_path
 
 
-def _torchscript_fp32(checkpoint, out_dir, **changes):
-    settings = {"targets": ("torchscript",), "quantize": "none", **changes}
-    return api.ExportConfig(checkpoint=str(checkpoint), out_dir=out_dir, **settings)
-
-
 class _OnWaiting(logging.Handler):
     """Plays the other process: when the export says it waits, that process ends."""
 
@@ -44,10 +39,12 @@ def on_waiting():
         logging.getLogger("melanoma.atomic").removeHandler(handler)
 
 
-def test_an_export_waits_then_sees_what_the_other_export_wrote(export_source, tmp_path, on_waiting):
+def test_an_export_waits_then_sees_what_the_other_export_wrote(
+    export_source, tmp_path, on_waiting, quick_config
+):
     """Both used to check the folder, then write: two checkpoints' files in one folder,
     which the benchmark refuses, though each export had exited 0."""
-    (first,) = api.export_checkpoint(_torchscript_fp32(export_source, tmp_path / "first"))
+    (first,) = api.export_checkpoint(quick_config(export_source, tmp_path / "first"))
     other = json.loads(manifest_path(first.artifact).read_text())
     other["source_checkpoint_sha256"] = "0" * 64  # as if from a retrained checkpoint
     out = tmp_path / "out"
@@ -61,11 +58,13 @@ def test_an_export_waits_then_sees_what_the_other_export_wrote(export_source, tm
 
     waiting = on_waiting(other_export_ends)
     with pytest.raises(UserError, match="exported from another checkpoint"):
-        api.export_checkpoint(_torchscript_fp32(export_source, out))
+        api.export_checkpoint(quick_config(export_source, out))
     assert len(waiting.said) == 1 and "another melanoma-export is writing" in waiting.said[0]
 
 
-def test_a_benchmark_cannot_read_the_folder_while_an_export_writes_it(export_source, tmp_path):
+def test_a_benchmark_cannot_read_the_folder_while_an_export_writes_it(
+    export_source, tmp_path, quick_config
+):
     out = tmp_path / "out"
     tried = []
 
@@ -78,5 +77,5 @@ def test_a_benchmark_cannot_read_the_folder_while_an_export_writes_it(export_sou
         finally:
             os.close(probe)
 
-    (result,) = api.export_checkpoint(_torchscript_fp32(export_source, out), while_exporting)
+    (result,) = api.export_checkpoint(quick_config(export_source, out), while_exporting)
     assert result.status == "passed" and tried == ["torchscript fp32"]
