@@ -47,7 +47,13 @@ from melanoma.evaluate import evaluate_checkpoint
 from melanoma.inference import predict_probs
 from melanoma.methods import METHODS, method_config, train_method, trainer_of
 from melanoma.metrics import rank_auc
-from melanoma.resume import RESUME, differing_settings, stored_settings, training_settings
+from melanoma.resume import (
+    RESUME,
+    differing_settings,
+    run_dir_owned,
+    stored_settings,
+    training_settings,
+)
 from melanoma.sources import DataError
 from melanoma.splits import validation_scheme
 from melanoma.versions import package_versions, toolkit_source
@@ -131,31 +137,35 @@ def compare(
             from melanoma.train_sgan import check_unlabeled_pool  # the SGAN's stack, if used
 
             check_unlabeled_pool(dataset, config)
-    out_dir = Path(out_dir)
-    runs, probs = [], {}
-    labels = dataset.test.labels.numpy()
-    for method in methods:
-        for seed in seeds:
-            config = method_config(method, seed, epochs, progress)
-            ckpt_dir = out_dir / f"{method}-seed{seed}"
-            record, probs[method, seed] = _train_and_score(method, seed, config, dataset, ckpt_dir)
-            runs.append(record)
-    results = {
-        "data_fingerprint": dataset.fingerprint,
-        "test_n": int(len(labels)),
-        "methods": list(methods),
-        "seeds": list(seeds),
-        "summary": seed_summary(runs, methods),
-        "bootstrap": seed_mean_bootstrap(labels, probs, methods, seeds, **SEED_MEAN_BOOTSTRAP),
-        "bootstrap_settings": SEED_MEAN_BOOTSTRAP,
-        # which toolkit and libraries trained (or reused) and scored these models
-        "versions": package_versions(),
-        "toolkit_source": toolkit_source(),
-        "seed_ensemble_auc": seed_ensemble_aucs(labels, probs, methods, seeds),
-        "near_duplicates": without_near_duplicates(dataset, probs, methods, seeds),
-        "runs": runs,
-    }
-    _write_results(out_dir, results)
+    # Held to the end: a second compare into OUT retrained a seed this one had scored, and
+    # the last to finish left a results.json naming a model the folder no longer held.
+    with run_dir_owned(Path(out_dir)) as out_dir:
+        runs, probs = [], {}
+        labels = dataset.test.labels.numpy()
+        for method in methods:
+            for seed in seeds:
+                config = method_config(method, seed, epochs, progress)
+                ckpt_dir = out_dir / f"{method}-seed{seed}"
+                record, probs[method, seed] = _train_and_score(
+                    method, seed, config, dataset, ckpt_dir
+                )
+                runs.append(record)
+        results = {
+            "data_fingerprint": dataset.fingerprint,
+            "test_n": int(len(labels)),
+            "methods": list(methods),
+            "seeds": list(seeds),
+            "summary": seed_summary(runs, methods),
+            "bootstrap": seed_mean_bootstrap(labels, probs, methods, seeds, **SEED_MEAN_BOOTSTRAP),
+            "bootstrap_settings": SEED_MEAN_BOOTSTRAP,
+            # which toolkit and libraries trained (or reused) and scored these models
+            "versions": package_versions(),
+            "toolkit_source": toolkit_source(),
+            "seed_ensemble_auc": seed_ensemble_aucs(labels, probs, methods, seeds),
+            "near_duplicates": without_near_duplicates(dataset, probs, methods, seeds),
+            "runs": runs,
+        }
+        _write_results(out_dir, results)
     return results
 
 

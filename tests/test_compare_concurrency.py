@@ -1,0 +1,69 @@
+"""Two `compare` runs into one --out, each in its own process: the second is refused."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from melanoma.checkpoint import checkpoint_sha256
+from melanoma.compare import compare
+from melanoma.errors import UserError
+
+# The other compare, in a process of its own: once it has trained and scored seed 0 it
+# says so and waits for a line on stdin before it writes its results.
+OTHER_COMPARE = """
+import dataclasses, sys
+from pathlib import Path
+import torch
+import melanoma.compare as compare_module
+from melanoma.datasets import load_dataset
+
+dataset = load_dataset(sys.argv[1])
+test_index = torch.cat([torch.arange(0, 30), torch.arange(300, 330)])
+small = dataclasses.replace(dataset, test=dataset.test.subset(test_index))
+train_and_score = compare_module._train_and_score
+
+def then_wait(*args):
+    scored = train_and_score(*args)
+    print("scored", flush=True)
+    sys.stdin.readline()
+    return scored
+
+compare_module._train_and_score = then_wait
+compare_module.compare(small, Path(sys.argv[2]), ("supervised",), (0,), 1, progress=False)
+"""
+
+
+@pytest.fixture
+def small(dataset):
+    """The real labeled split and 60 test images, as the other process takes them."""
+    test_index = torch.cat([torch.arange(0, 30), torch.arange(300, 330)])  # class-sorted
+    return dataclasses.replace(dataset, test=dataset.test.subset(test_index))
+
+
+def test_a_compare_into_a_folder_another_compare_holds_is_refused(small, data_path, tmp_path):
+    """The second used to retrain the seed the first had just scored (other --epochs), and
+    both exited 0: the first's results.json then named a model the folder no longer held."""
+    out = tmp_path / "out"
+    other = subprocess.Popen(
+        [sys.executable, "-c", OTHER_COMPARE, str(data_path), str(out)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert other.stdout.readline() == "scored\n", other.stderr.read()
+        with pytest.raises(UserError, match="another run is training into this folder"):
+            compare(small, out, ("supervised",), (0,), epochs=2, progress=False)
+    finally:
+        stdout, stderr = other.communicate("go\n")
+    assert other.returncode == 0, stderr
+    (run,) = json.loads((out / "results.json").read_text())["runs"]
+    assert run["epochs"] == 1
+    assert run["checkpoint_sha256"] == checkpoint_sha256(out / "supervised-seed0")
