@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from melanoma.architectures import build_model
-from melanoma.atomic import atomic_path, write_utf8
+from melanoma.atomic import atomic_path, folder_locked, write_utf8
 from melanoma.config_checks import ConfigError
 from melanoma.errors import UserError, first_line
 from melanoma.metadata_fields import FIELD_CHECKS
@@ -269,17 +269,35 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
     predictions (a few milliseconds): only for a reload of a checkpoint already loaded
     with the check, whose load is being timed."""
     ckpt_dir = resolve_checkpoint_dir(path_or_name)
-    meta = read_meta(ckpt_dir)
-    weights = _weights_file(ckpt_dir)
-    state = _read_state_dict(weights, meta)
-    model = _model_with_state(ckpt_dir, meta, state)
-    checkpoint = Checkpoint(model.eval(), meta, ckpt_dir)
-    # imported here: validation_scores builds on this module
-    from melanoma.validation_scores import check_stored_thresholds
+    try:
+        meta = read_meta(ckpt_dir)
+        weights = _weights_file(ckpt_dir)
+        state = _read_state_dict(weights, meta)
+        model = _model_with_state(ckpt_dir, meta, state)
+        checkpoint = Checkpoint(model.eval(), meta, ckpt_dir)
+        # imported here: validation_scores builds on this module
+        from melanoma.validation_scores import check_stored_thresholds
 
-    if check_thresholds:
-        check_stored_thresholds(checkpoint)
+        if check_thresholds:
+            check_stored_thresholds(checkpoint)
+    except CheckpointError:
+        _refuse_if_training(ckpt_dir)
+        raise
     return checkpoint
+
+
+def _refuse_if_training(ckpt_dir: Path) -> None:
+    """A checkpoint a training run is rewriting (it deletes the old files as it starts) was
+    refused as "no metadata.json (not a checkpoint directory)", or for a missing
+    out_of_fold.csv: say instead that a run holds it (resume.run_dir_owned's lock)."""
+
+    def refuse() -> None:
+        raise CheckpointError(
+            f"{ckpt_dir}: a training run is writing this checkpoint; wait for it to end"
+        )
+
+    with folder_locked(ckpt_dir, shared=True, busy=refuse):
+        pass
 
 
 def _weights_file(ckpt_dir: Path) -> Path:
