@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from melanoma import config_checks as checks
 from melanoma import strict_json
-from melanoma.atomic import atomic_path, output_dir, write_utf8
+from melanoma.atomic import atomic_paths, folder_locked, output_dir, waiting_for, write_utf8
 from melanoma.datasets import Dataset, Split
 from melanoma.inference import predict_probs
 from melanoma.metrics import YOUDEN_ESTIMATORS, auc, logit, youden_threshold
@@ -214,10 +214,13 @@ def nested_cv(dataset: Dataset, config: NestedConfig, out_dir: Path) -> dict:
             "epoch_rule_estimator": config.train.youden_estimator,
             "epoch_rules": epoch_rule_results(folds, config.train.youden_estimator),
         }
-        with atomic_path(out_dir / "results.json") as temp:
-            write_utf8(temp, strict_json.dumps(results, indent=2) + "\n")
-        with atomic_path(out_dir / "results.md") as temp:
-            write_utf8(temp, results_markdown(results))
+        # One pair, renamed in together and after any other nested-cv's into OUT: two
+        # runs' renames could interleave, results.md of one beside results.json of the other.
+        busy = waiting_for(out_dir, "another nested-cv is writing its results here")
+        finals = (out_dir / "results.json", out_dir / "results.md")
+        with folder_locked(out_dir, busy=busy), atomic_paths(*finals) as (json_temp, md_temp):
+            write_utf8(json_temp, strict_json.dumps(results, indent=2) + "\n")
+            write_utf8(md_temp, results_markdown(results))
     return results
 
 

@@ -3,6 +3,9 @@ trained on it, at thresholds chosen from that model's own out-of-fold prediction
 
 import dataclasses
 import json
+import logging
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -17,6 +20,7 @@ from melanoma.nested_cv import (
     estimator_results,
     nested_cv,
     outer_folds,
+    results_markdown,
 )
 from melanoma.splits import stratified_folds
 from melanoma.train import TrainConfig
@@ -216,3 +220,58 @@ def test_the_cutoff_p10_p90_lies_among_the_cutoffs_in_order(folds):
                    for f in folds]  # fmt: skip
         low, high = r["cutoff_p10_p90"]
         assert min(cutoffs) - 1e-9 <= low <= high <= max(cutoffs) + 1e-9, (estimator, cutoffs)
+
+
+# Another nested-cv writing its results into the folder, in a process of its own: it
+# holds the folder until a line comes on stdin, then writes its pair and ends.
+OTHER_WRITING = """
+import sys
+from pathlib import Path
+from melanoma.atomic import folder_locked
+
+out = Path(sys.argv[1])
+with folder_locked(out):
+    print("holding", flush=True)
+    sys.stdin.readline()
+    (out / "results.json").write_text('{"other": "run"}\\n')
+    (out / "results.md").write_text("the other run\\n")
+"""
+
+
+class _EndsOnWaiting(logging.Handler):
+    def __init__(self, other):
+        super().__init__()
+        self.other, self.said = other, []
+
+    def emit(self, record):
+        if "waiting for it to end" in record.getMessage():
+            self.said.append(record.getMessage())
+            self.other.stdin.write("go\n")
+            self.other.stdin.flush()
+
+
+def test_results_wait_for_another_nested_cv_writing_into_the_folder(dataset, tmp_path):
+    """Each file used to be renamed in alone: two runs into one --out could leave
+    results.md of one beside results.json of the other."""
+    out = tmp_path / "out"
+    out.mkdir()
+    other = subprocess.Popen(
+        [sys.executable, "-c", OTHER_WRITING, str(out)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    waiting = _EndsOnWaiting(other)
+    logging.getLogger("melanoma.atomic").addHandler(waiting)
+    try:
+        assert other.stdout.readline() == "holding\n", other.stderr.read()
+        tiny = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, epochs=1))
+        results = nested_cv(dataset, tiny, out)
+    finally:
+        logging.getLogger("melanoma.atomic").removeHandler(waiting)
+        _, stderr = other.communicate("go\n")  # else it would hold the folder on
+    assert other.returncode == 0, stderr
+    assert len(waiting.said) == 1 and "another nested-cv" in waiting.said[0]
+    assert json.loads((out / "results.json").read_text()) == results
+    assert (out / "results.md").read_text() == results_markdown(results)
