@@ -203,4 +203,7 @@ def threadpool_kept() -> Iterator[None]:
         yield
     finally:
         if portable_lib._threadpool_get_thread_count() != before:
-            portable_lib._unsafe_reset_threadpool(before)
+            # the reset prints "Resetting threadpool to N threads" to file descriptor 2,
+            # which ended every benchmark of a .pte below its report
+            with native_stderr_to_log():
+                portable_lib._unsafe_reset_threadpool(before)

@@ -102,6 +102,20 @@ def test_threads_set_the_runtime_threadpool(exported, threads):
         portable_lib._unsafe_reset_threadpool(before)
 
 
+def test_putting_the_threadpool_back_prints_nothing(exported, capfd):
+    """The benchmark's threadpool_kept resets the pool after its rows; the runtime's
+    "Resetting threadpool to N threads" line ended up on the console."""
+    from executorch.extension.pybindings import portable_lib
+
+    artifact = exported["executorch", "fp32"].artifact
+    before = portable_lib._threadpool_get_thread_count()
+    capfd.readouterr()
+    with executorch.threadpool_kept():
+        executorch.load(artifact, threads=1 if before != 1 else 2)
+    assert portable_lib._threadpool_get_thread_count() == before
+    assert "threadpool" not in capfd.readouterr().err.lower()
+
+
 def test_native_runtime_chatter_goes_to_the_log(capfd, caplog):
     # The C++ runtime writes to file descriptor 2, below Python's sys.stderr.
     with caplog.at_level("INFO", logger=base.__name__):
