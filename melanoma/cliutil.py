@@ -6,6 +6,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 import signal
 import sys
 import warnings
@@ -170,7 +171,25 @@ def _command_path(command: click.Command | None) -> str | None:
 # parts that exist only on macOS (the manifests record every version, and Core ML
 # rows already say they need macOS). --verbose shows them all.
 THIRD_PARTY_NOISE = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",)
-THIRD_PARTY_LOGGERS = ("torch.utils._pytree", "coremltools")
+# Logger -> what its dropped messages match: coremltools' own notes only, not the whole
+# logger tree, which also warns of lost precision in the file a user ships ("Casting
+# zero-points ... loses some precision", "... dB is low!", an input "down casted").
+# A filter on the logger itself: torch's loggers have their own handler.
+THIRD_PARTY_LOG_NOISE = {
+    "torch.utils._pytree": r"",
+    "coremltools": r"^(\S+ version \S+ (has not been tested|is not supported)|Failed to load )",
+}
+
+
+class DropMatching(logging.Filter):
+    """Drops the records, logged on the logger it filters, whose message matches."""
+
+    def __init__(self, pattern: str):
+        super().__init__()
+        self.pattern = re.compile(pattern)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self.pattern.search(record.getMessage())
 
 
 class OneLineFormatter(logging.Formatter):
@@ -189,8 +208,8 @@ def setup_process(verbose: bool = False, threads: int | None = None) -> None:
     if not verbose:
         for message in THIRD_PARTY_NOISE:
             warnings.filterwarnings("ignore", message=message)
-        for name in THIRD_PARTY_LOGGERS:
-            logging.getLogger(name).setLevel(logging.ERROR)
+        for name, pattern in THIRD_PARTY_LOG_NOISE.items():
+            logging.getLogger(name).addFilter(DropMatching(pattern))
     if threads:
         import torch
 

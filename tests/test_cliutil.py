@@ -284,3 +284,24 @@ def test_info_notes_and_third_party_noise_show_only_with_verbose(verbose):
     stderr = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stderr
     shown = ("kept epoch 3/9", "has not been tested", "LeafSpec")
     assert [text in stderr for text in shown] == [verbose] * 3, stderr
+
+
+def test_coremltools_warnings_of_lost_precision_still_show():
+    """Only coremltools' notes on itself are dropped: its warnings about the model it
+    converts (here one it logs when zero-points lose precision) reach the user."""
+    code = (
+        "import logging; from melanoma.cliutil import setup_process; setup_process(); "
+        "log = logging.getLogger('coremltools'); "
+        "log.warning('%s version %s has not been tested with coremltools. You may run', "
+        "'Torch', '2.13.0'); "
+        "log.warning('Failed to load _MLModelProxy: No module named libcoremlpython'); "
+        "log.warning('scikit-learn version 1.9.1 is not supported. Minimum required'); "
+        "logging.getLogger('torch.utils._pytree').warning('Enum subclass ... deprecated'); "
+        "logging.getLogger('coremltools.converters.mil.frontend.torch.quantization_ops')"
+        ".warning('Casting zero-points to quantized type loses some precision.')"
+    )
+    stderr = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stderr
+    assert stderr.splitlines() == [
+        "WARNING coremltools.converters.mil.frontend.torch.quantization_ops: "
+        "Casting zero-points to quantized type loses some precision."
+    ]

@@ -245,7 +245,7 @@ def test_verbose_brings_back_the_details_and_third_party_noise(tmp_path):
         "except UserError:\n"
         "    print('refused')\n"
         "logging.getLogger('melanoma.export.api').info('a progress detail')\n"
-        "logging.getLogger('coremltools').warning('a third-party note')\n"
+        "logging.getLogger('coremltools').warning('Torch version 2.13 has not been tested')\n"
         "warnings.warn('`isinstance(treespec, LeafSpec)` is deprecated', FutureWarning)\n"
     )
     args = ["--target", "onnx", "--checkpoint", tmp_path / "nowhere", "--out", tmp_path / "o"]
@@ -259,7 +259,7 @@ def test_verbose_brings_back_the_details_and_third_party_noise(tmp_path):
     assert quiet.stderr == ""
     lines = verbose.stderr.splitlines()
     assert "INFO melanoma.export.api: a progress detail" in lines
-    assert "WARNING coremltools: a third-party note" in lines
+    assert "WARNING coremltools: Torch version 2.13 has not been tested" in lines
     assert "LeafSpec)` is deprecated" in verbose.stderr
 
 
