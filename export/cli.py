@@ -18,6 +18,7 @@ from melanoma.cliutil import (
     run,
     setup_process,
     threshold_option,
+    training_ends,
     version_option,
 )
 from melanoma.errors import on_one_line
@@ -106,7 +107,10 @@ def cli(
         qat=QATConfig(progress=progress),  # when int8 needs QAT first
     )
     try:
-        results = export_checkpoint(config, progress=_announce if progress else None)
+        # int8 of a checkpoint without a qat/ program fine-tunes first: a diverged QAT is
+        # one line and exit 1, as `melanoma qat` reports it
+        with training_ends(None):
+            results = export_checkpoint(config, progress=_announce if progress else None)
     except ExportFailed as failed:
         click.echo(format_table(failed.results))
         for result in failed.results:

@@ -232,6 +232,27 @@ def test_failed_check_exits_1_naming_the_artifact(run_main, export_source, tmp_p
     assert not (tmp_path / "quick-cnn-torchscript-fp32.ptl").exists()
 
 
+def test_a_diverged_qat_before_int8_is_one_line_exit_1(
+    run_main, quick_checkpoint, data_path, tmp_path, monkeypatch
+):
+    """int8 of a checkpoint without a qat/ program runs QAT first; its divergence is no bad
+    input (exit 1, as `melanoma qat`'s), and was a traceback."""
+    from melanoma import qat
+    from melanoma.training import DivergenceError
+
+    def diverged(*args):
+        raise DivergenceError("QAT diverged: the int8 program gives the 40 validation ...")
+
+    monkeypatch.setattr(qat, "qat_finetune", diverged)
+    args = ("--target", "onnx", "--quantize", "int8", "--checkpoint", quick_checkpoint)
+    result = run_main(*args, "--data", data_path, "--out", tmp_path / "out")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: QAT diverged: the int8 program gives the 40 validation ..."
+    ]
+    assert result.stdout == ""
+
+
 def test_verbose_brings_back_the_details_and_third_party_noise(tmp_path):
     """-v sets the process's logging before the export starts (in a fresh process: pytest's
     own log handlers would make basicConfig a no-op here). The command stops at once (no
