@@ -27,7 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from melanoma import config_checks as checks
-from melanoma.atomic import atomic_paths, output_dir, write_utf8
+from melanoma.atomic import atomic_paths, write_utf8
 from melanoma.augment import AugmentConfig
 from melanoma.checkpoint import (
     METADATA,
@@ -52,6 +52,7 @@ from melanoma.model import example_inputs as model_example_inputs
 from melanoma.preprocess import normalize
 from melanoma.pt2e import convert_qat_model, move_to_train, prepare_qat_model, program_probs
 from melanoma.qat_checkpoint import KIND, PROGRAM, QAT_SUBDIR
+from melanoma.resume import run_dir_owned
 from melanoma.splits import checkpoint_split
 from melanoma.training import DivergenceError, augmented_batch, own_rng
 from melanoma.versions import toolkit_source
@@ -216,7 +217,9 @@ def qat_finetune(
     check_reproduces_scores(checkpoint, dataset)  # an edited mean/std would reach the int8 files
     train, val = checkpoint_split(dataset.labeled, meta.train_config, meta.seed)
     source = toolkit_source()  # a git call: not in the block that replaces the files
-    with output_dir(out_dir):
+    # Held for the run: two QATs into one --out each renamed its program, then its
+    # metadata, and could leave one run's program beside the other's metadata.
+    with run_dir_owned(out_dir):
         program = train_qat(checkpoint.model, train, dataset.unlabeled, meta, config)
         # Both files are written, and the metadata measured, before either replaces an
         # earlier pair (a Ctrl-C in those seconds leaves the old pair whole); then the

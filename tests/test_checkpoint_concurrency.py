@@ -1,4 +1,4 @@
-"""load_checkpoint on a folder another process holds as `melanoma train` does."""
+"""load_checkpoint, and QAT, on a folder another process holds as `melanoma train` does."""
 
 import subprocess
 import sys
@@ -6,6 +6,8 @@ import sys
 import pytest
 
 from melanoma.checkpoint import CheckpointError, load_checkpoint
+from melanoma.errors import UserError
+from melanoma.qat import QATConfig, qat_finetune
 
 # Holds a folder as `melanoma train` does while it trains (resume.run_dir_owned), in a
 # process of its own, until a line comes on stdin.
@@ -40,3 +42,26 @@ def test_a_checkpoint_a_training_run_is_rewriting_is_refused_as_such(tmp_path):
     assert training.returncode == 0, stderr
     with pytest.raises(CheckpointError, match="no metadata.json"):  # once the run is gone
         load_checkpoint(out)
+
+
+def test_a_qat_into_a_folder_another_run_holds_is_refused_before_it_trains(
+    quick_checkpoint, dataset, tmp_path
+):
+    """Two QATs into one --out each renamed its program, then its metadata: one run's
+    program could end beside the other's metadata."""
+    out = tmp_path / "qat"
+    other = subprocess.Popen(
+        [sys.executable, "-c", HOLDS_A_RUN_DIR, str(out)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert other.stdout.readline() == "holding\n", other.stderr.read()
+        with pytest.raises(UserError, match="another run is training into this folder"):
+            qat_finetune(load_checkpoint(quick_checkpoint), dataset, QATConfig(), out)
+    finally:
+        _, stderr = other.communicate("\n")
+    assert other.returncode == 0, stderr
+    assert list(out.iterdir()) == []
