@@ -1,13 +1,12 @@
 """load_checkpoint, and QAT, on a folder another process holds as `melanoma train` does."""
 
-import subprocess
-import sys
-
 import pytest
 
 from melanoma.checkpoint import CheckpointError, load_checkpoint
 from melanoma.errors import UserError
 from melanoma.qat import QATConfig, qat_finetune
+
+from other_process import other_process
 
 # Holds a folder as `melanoma train` does while it trains (resume.run_dir_owned), in a
 # process of its own, until a line comes on stdin.
@@ -26,20 +25,9 @@ def test_a_checkpoint_a_training_run_is_rewriting_is_refused_as_such(tmp_path):
     """evaluate or predict while a fresh train rewrote the folder (the old files deleted)
     said "no metadata.json (not a checkpoint directory)", as if the path were wrong."""
     out = tmp_path / "run"
-    training = subprocess.Popen(
-        [sys.executable, "-c", HOLDS_A_RUN_DIR, str(out)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert training.stdout.readline() == "holding\n", training.stderr.read()
+    with other_process(HOLDS_A_RUN_DIR, out, ready="holding"):
         with pytest.raises(CheckpointError, match="a training run is writing this checkpoint"):
             load_checkpoint(out)
-    finally:
-        _, stderr = training.communicate("\n")
-    assert training.returncode == 0, stderr
     with pytest.raises(CheckpointError, match="no metadata.json"):  # once the run is gone
         load_checkpoint(out)
 
@@ -50,18 +38,7 @@ def test_a_qat_into_a_folder_another_run_holds_is_refused_before_it_trains(
     """Two QATs into one --out each renamed its program, then its metadata: one run's
     program could end beside the other's metadata."""
     out = tmp_path / "qat"
-    other = subprocess.Popen(
-        [sys.executable, "-c", HOLDS_A_RUN_DIR, str(out)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert other.stdout.readline() == "holding\n", other.stderr.read()
+    with other_process(HOLDS_A_RUN_DIR, out, ready="holding"):
         with pytest.raises(UserError, match="another run is training into this folder"):
             qat_finetune(load_checkpoint(quick_checkpoint), dataset, QATConfig(), out)
-    finally:
-        _, stderr = other.communicate("\n")
-    assert other.returncode == 0, stderr
     assert list(out.iterdir()) == []

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -13,6 +11,8 @@ import torch
 from melanoma.checkpoint import checkpoint_sha256
 from melanoma.compare import compare
 from melanoma.errors import UserError
+
+from other_process import other_process
 
 # The other compare, in a process of its own: once it has trained and scored seed 0 it
 # says so and waits for a line on stdin before it writes its results.
@@ -50,20 +50,9 @@ def test_a_compare_into_a_folder_another_compare_holds_is_refused(small, data_pa
     """The second used to retrain the seed the first had just scored (other --epochs), and
     both exited 0: the first's results.json then named a model the folder no longer held."""
     out = tmp_path / "out"
-    other = subprocess.Popen(
-        [sys.executable, "-c", OTHER_COMPARE, str(data_path), str(out)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert other.stdout.readline() == "scored\n", other.stderr.read()
+    with other_process(OTHER_COMPARE, data_path, out, ready="scored"):
         with pytest.raises(UserError, match="another run is training into this folder"):
             compare(small, out, ("supervised",), (0,), epochs=2, progress=False)
-    finally:
-        stdout, stderr = other.communicate("go\n")
-    assert other.returncode == 0, stderr
     (run,) = json.loads((out / "results.json").read_text())["runs"]
     assert run["epochs"] == 1
     assert run["checkpoint_sha256"] == checkpoint_sha256(out / "supervised-seed0")

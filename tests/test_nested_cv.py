@@ -4,8 +4,6 @@ trained on it, at thresholds chosen from that model's own out-of-fold prediction
 import dataclasses
 import json
 import logging
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -24,6 +22,8 @@ from melanoma.nested_cv import (
 )
 from melanoma.splits import stratified_folds
 from melanoma.train import TrainConfig
+
+from other_process import other_process
 
 TINY = NestedConfig(
     seeds=(0,),
@@ -255,23 +255,14 @@ def test_results_wait_for_another_nested_cv_writing_into_the_folder(dataset, tmp
     results.md of one beside results.json of the other."""
     out = tmp_path / "out"
     out.mkdir()
-    other = subprocess.Popen(
-        [sys.executable, "-c", OTHER_WRITING, str(out)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    waiting = _EndsOnWaiting(other)
-    logging.getLogger("melanoma.atomic").addHandler(waiting)
-    try:
-        assert other.stdout.readline() == "holding\n", other.stderr.read()
-        tiny = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, epochs=1))
-        results = nested_cv(dataset, tiny, out)
-    finally:
-        logging.getLogger("melanoma.atomic").removeHandler(waiting)
-        _, stderr = other.communicate("go\n")  # else it would hold the folder on
-    assert other.returncode == 0, stderr
+    with other_process(OTHER_WRITING, out, ready="holding") as other:
+        waiting = _EndsOnWaiting(other)
+        logging.getLogger("melanoma.atomic").addHandler(waiting)
+        try:
+            tiny = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, epochs=1))
+            results = nested_cv(dataset, tiny, out)
+        finally:
+            logging.getLogger("melanoma.atomic").removeHandler(waiting)
     assert len(waiting.said) == 1 and "another nested-cv" in waiting.said[0]
     assert json.loads((out / "results.json").read_text()) == results
     assert (out / "results.md").read_text() == results_markdown(results)

@@ -1,0 +1,29 @@
+"""Another run of the toolkit in a process of its own, for the tests of two commands on
+one folder at once (checkpoint, compare, nested-cv, QAT): real processes and real locks,
+synchronised by lines on its stdin and stdout, never by sleeps."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def other_process(script: str, *args: object, ready: str) -> Iterator[subprocess.Popen]:
+    """Run `script` with `args` until it prints the line `ready`; on leaving, send it a
+    line (it waits on stdin to go on) and check that it ended well."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, *map(str, args)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout.readline() == ready + "\n", process.stderr.read()
+        yield process
+    finally:
+        _, stderr = process.communicate("go\n")  # else it would hold the folder on
+    assert process.returncode == 0, stderr
