@@ -13,7 +13,13 @@ import numpy as np
 
 from melanoma.benchmarks.gate import ROUNDING
 from melanoma.export.base import RuntimeFailure
-from melanoma.metrics import all_metrics, bootstrap_ci, calibration, roc_points
+from melanoma.metrics import (
+    all_metrics,
+    app_probability,
+    bootstrap_ci,
+    calibration,
+    roc_points,
+)
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,11 @@ class Scores:
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
-    """P(melanoma) in float64; logaddexp keeps large |logits| from overflowing."""
-    return np.exp(-np.logaddexp(0.0, -logits.astype(np.float64)))
+    """P(melanoma) in float64 as the app and `melanoma predict` take it (app_probability):
+    exp(-logaddexp(0, -x)), a double away from it for half of all logits, missed an image
+    the app flags at its threshold."""
+    probs = [app_probability(float(x)) for x in np.ravel(logits)]
+    return np.array(probs, dtype=np.float64).reshape(np.shape(logits))
 
 
 def predict_logits(runner: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray) -> np.ndarray:

@@ -128,6 +128,18 @@ def _empirical_youden(labels: np.ndarray, probs: np.ndarray) -> float:
     return float(best[(len(best) - 1) // 2])
 
 
+def app_probability(logit: float) -> float:
+    """P(melanoma) from the model's float32 logit as the app computes it (RiskBands.sigmoid:
+    float64, this formula), so a score within a float32 step of the threshold is decided
+    alike by `melanoma predict` and melanoma-bench: a float32 sigmoid differs from it by up
+    to ~3e-8, and numpy's exp(-logaddexp(0, -x)) by a double for half of all logits; each
+    flagged or missed a photo at the threshold that the app does not."""
+    if logit >= 0:
+        return 1.0 / (1.0 + math.exp(-logit))
+    e = math.exp(logit)  # no overflow for a large negative logit
+    return e / (1.0 + e)
+
+
 def logit(probs: ArrayLike) -> np.ndarray:
     """log(p / (1 - p)), with p clipped to [1e-7, 1 - 1e-7] so that 0 and 1 stay finite."""
     clipped = np.clip(np.asarray(probs, dtype=np.float64), 1e-7, 1 - 1e-7)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass, fields
@@ -20,6 +19,7 @@ from melanoma.errors import UserError, listing
 from melanoma.evaluate import checkpoint_label, refuse_missing_folder, refuse_undefined_scores
 from melanoma.folders import is_hidden
 from melanoma.images import IMAGE_SUFFIXES, decode_rgb
+from melanoma.metrics import app_probability
 from melanoma.preprocess import image_to_input
 from melanoma.sources import listed_files_under, read_file
 
@@ -128,17 +128,6 @@ def _warn_skipped(folder: Path, others: list[Path]) -> None:
             folder, len(others), "/".join(IMAGE_SUFFIXES),
             listing(p.relative_to(folder) for p in others),
         )  # fmt: skip
-
-
-def app_probability(logit: float) -> float:
-    """P(melanoma) from the model's float32 logit as the app computes it (RiskBands.sigmoid:
-    float64, this formula), so a score within a float32 step of the threshold is decided
-    alike: a float32 sigmoid differs from it by up to ~3e-8, and flagged a photo the app
-    does not."""
-    if logit >= 0:
-        return 1.0 / (1.0 + math.exp(-logit))
-    e = math.exp(logit)  # no overflow for a large negative logit
-    return e / (1.0 + e)
 
 
 @torch.no_grad()

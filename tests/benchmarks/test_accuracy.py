@@ -1,5 +1,7 @@
 """Predictions, agreement and the sanity checks that mark an artifact ❎."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,9 @@ from melanoma.benchmarks.accuracy import (
     sanity_failures,
     sigmoid,
 )
+from melanoma.checkpoint import load_checkpoint
 from melanoma.export.base import RuntimeFailure
+from melanoma.inference import predict_logits as infer_logits
 from melanoma.metrics import bootstrap_ci, confusion_metrics
 
 
@@ -122,3 +126,20 @@ def test_accuracy_figures_and_their_intervals_are_at_the_artifacts_threshold():
     figures = accuracy_figures(labels, Scores(probs, 0.35), n_bootstrap=200, seed=4)
     assert figures["sensitivity"] == confusion_metrics(labels, probs, 0.35)["sensitivity"] == 0.75
     assert figures["ci"] == bootstrap_ci(labels, probs, 0.35, n_resamples=200, seed=4)
+
+
+def test_a_score_at_the_threshold_is_flagged_as_the_app_flags_it(dataset):
+    """The app flags at RiskBands.sigmoid(logit) >= threshold, that sigmoid taken in float64
+    as below. The bench's exp(-logaddexp(0, -x)) came out a double away from it for 306 of
+    the 600 test logits of reference-supervised: an image scored exactly at the threshold
+    by the app went unflagged in the bench's counts."""
+    checkpoint = load_checkpoint("reference-supervised")
+    images = dataset.test.images[:40]
+    logits = infer_logits(checkpoint.model, images, checkpoint.meta.mean, checkpoint.meta.std)
+    in_app = [  # RiskBands.sigmoid
+        1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+        for x in logits.tolist()
+    ]
+    probs = sigmoid(logits.numpy())
+    assert [p >= at for p, at in zip(probs.tolist(), in_app, strict=True)] == [True] * 40
+    assert probs.tolist() == in_app
