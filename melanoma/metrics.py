@@ -132,7 +132,7 @@ def app_probability(logit: float) -> float:
     """P(melanoma) from the model's float32 logit as the app computes it (RiskBands.sigmoid:
     float64, this formula), so a score within a float32 step of the threshold is decided
     alike by `melanoma predict` and melanoma-bench: a float32 sigmoid differs from it by up
-    to ~3e-8, and numpy's exp(-logaddexp(0, -x)) by a double for half of all logits; each
+    to ~9e-8, and numpy's exp(-logaddexp(0, -x)) by a double for half of all logits; each
     flagged or missed a photo at the threshold that the app does not."""
     if logit >= 0:
         return 1.0 / (1.0 + math.exp(-logit))
