@@ -18,6 +18,7 @@ import torch
 from melanoma.errors import UserError
 from melanoma.model import SmallCNN
 from melanoma.resume import refuse_non_count, refused_if_unloadable
+from melanoma.training import own_rng
 
 if TYPE_CHECKING:  # train imports this module
     from melanoma.train import TrainConfig
@@ -41,9 +42,11 @@ def _steps(config: TrainConfig, n_train: int) -> int:
     return -(-n_train // config.batch_size)  # per epoch: the last batch may be short
 
 
+@own_rng  # the networks it loads into draw their initial weights from the RNG just restored
 def check_resumed_run(path: Path, state: dict, config: TrainConfig, fold_of: torch.Tensor) -> None:
     """Refuse (UserError, one line) a state of this run's identity whose contents are not
-    what train_folds saves: `fold_of` is each labeled image's fold."""
+    what train_folds saves: `fold_of` is each labeled image's fold. Leaves torch's RNG as
+    it found it: between members, the next member is built from it."""
     refuse_non_count(path, "fold", state["fold"])
     if state["fold"] > config.folds or len(state["members"]) != state["fold"]:
         _refuse(path, f"{len(state['members'])} members at fold {state['fold']}")

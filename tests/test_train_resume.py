@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import melanoma.train as train_module
+from melanoma.checkpoint import WEIGHTS
 from melanoma.errors import UserError
 from melanoma.resume import RESUME, TrainingInterrupted, save_resume_state
 from melanoma.train import TrainConfig, train_supervised
@@ -112,3 +113,21 @@ def test_the_state_training_saved_still_resumes(saved, forty_labeled, tmp_path):
     assert (
         train_supervised(forty_labeled, TWO_FOLDS, tmp_path, resume=True) / "weights.pt"
     ).is_file()
+
+
+def test_a_stop_between_members_resumes_bit_for_bit(
+    forty_labeled, tmp_path, monkeypatch, ctrl_c_on_epoch
+):
+    """The checks build networks to load the state into, and a network's initial weights
+    draw from torch's RNG, which the state had just restored: the next member, built from
+    it, then started from other weights than in the uninterrupted run."""
+    whole = torch.load(train_supervised(forty_labeled, TWO_FOLDS, tmp_path / "whole") / WEIGHTS)
+    ctrl_c_on_epoch(train_module, 3)  # member 2's first epoch: member 1 finished, none running
+    with pytest.raises(TrainingInterrupted, match="after epoch 0/2 of member 2/2"):
+        train_supervised(forty_labeled, TWO_FOLDS, tmp_path / "split")
+    monkeypatch.undo()
+    resumed = torch.load(
+        train_supervised(forty_labeled, TWO_FOLDS, tmp_path / "split", True) / WEIGHTS
+    )
+    for key, value in whole.items():
+        torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)
