@@ -281,15 +281,16 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
         if check_thresholds:
             check_stored_thresholds(checkpoint)
     except CheckpointError:
-        _refuse_if_training(ckpt_dir)
+        refuse_if_training(ckpt_dir)
         raise
     return checkpoint
 
 
-def _refuse_if_training(ckpt_dir: Path) -> None:
+def refuse_if_training(ckpt_dir: Path) -> None:
     """A checkpoint a training run is rewriting (it deletes the old files as it starts) was
     refused as "no metadata.json (not a checkpoint directory)", or for a missing
-    out_of_fold.csv: say instead that a run holds it (resume.run_dir_owned's lock)."""
+    out_of_fold.csv: say instead that a run holds it (resume.run_dir_owned's lock). For a
+    file missing at the load, or at a read after it (the kept predictions, the sha256)."""
 
     def refuse() -> None:
         raise CheckpointError(
@@ -363,6 +364,10 @@ def _model_with_state(ckpt_dir: Path, meta: CheckpointMeta, state: Any) -> nn.Mo
 def checkpoint_sha256(ckpt_dir: Path) -> str:
     """Identity of a checkpoint for manifests: sha256 of weights and metadata together."""
     digest = hashlib.sha256()
-    for name in (WEIGHTS, METADATA):
-        digest.update((ckpt_dir / name).read_bytes())
+    try:
+        for name in (WEIGHTS, METADATA):
+            digest.update((ckpt_dir / name).read_bytes())
+    except FileNotFoundError:  # evaluate hashes them seconds after the load
+        refuse_if_training(ckpt_dir)
+        raise
     return digest.hexdigest()

@@ -1,10 +1,13 @@
 """load_checkpoint, and QAT, on a folder another process holds as `melanoma train` does."""
 
+import shutil
+
 import pytest
 
-from melanoma.checkpoint import CheckpointError, load_checkpoint
+from melanoma.checkpoint import WEIGHTS, CheckpointError, checkpoint_sha256, load_checkpoint
 from melanoma.errors import UserError
 from melanoma.qat import QATConfig, qat_finetune
+from melanoma.validation_scores import OUT_OF_FOLD_CSV, decision_threshold
 
 from other_process import other_process
 
@@ -42,3 +45,25 @@ def test_a_qat_into_a_folder_another_run_holds_is_refused_before_it_trains(
         with pytest.raises(UserError, match="another run is training into this folder"):
             qat_finetune(load_checkpoint(quick_checkpoint), dataset, QATConfig(), out)
     assert list(out.iterdir()) == []
+
+
+def test_what_is_read_again_after_the_load_says_a_training_run_deleted_it(
+    quick_checkpoint, tmp_path
+):
+    """evaluate reads the kept predictions (--target-sensitivity) and hashes the weights and
+    metadata (its report's checkpoint_sha256) seconds after the load, once the data is
+    read: a fresh train starting meanwhile made it say "weights.pt: No such file or
+    directory", or that the checkpoint keeps no out_of_fold.csv."""
+    ckpt = tmp_path / "run"
+    shutil.copytree(quick_checkpoint, ckpt)
+    checkpoint = load_checkpoint(ckpt)
+    training = "a training run is writing this checkpoint"
+    with other_process(HOLDS_A_RUN_DIR, ckpt, ready="holding"):
+        (ckpt / OUT_OF_FOLD_CSV).unlink()
+        with pytest.raises(CheckpointError, match=training):
+            decision_threshold(checkpoint, target_sensitivity=0.9)
+        (ckpt / WEIGHTS).unlink()
+        with pytest.raises(CheckpointError, match=training):
+            checkpoint_sha256(ckpt)
+    with pytest.raises(FileNotFoundError):  # once the run is gone: the file is missing
+        checkpoint_sha256(ckpt)
