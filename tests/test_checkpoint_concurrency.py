@@ -24,6 +24,19 @@ with run_dir_owned(Path(sys.argv[1])):
 """
 
 
+# A reader's shared lock on a folder, as another evaluate's probe takes it, or a benchmark
+# reading the artifacts in it.
+READS_A_FOLDER = """
+import sys
+from pathlib import Path
+from melanoma.atomic import folder_locked
+
+with folder_locked(Path(sys.argv[1]), shared=True):
+    print("holding", flush=True)
+    sys.stdin.readline()
+"""
+
+
 def test_a_checkpoint_a_training_run_is_rewriting_is_refused_as_such(tmp_path):
     """evaluate or predict while a fresh train rewrote the folder (the old files deleted)
     said "no metadata.json (not a checkpoint directory)", as if the path were wrong."""
@@ -47,6 +60,17 @@ def test_a_qat_into_a_folder_another_run_holds_is_refused_before_it_trains(
     assert list(out.iterdir()) == []
 
 
+def test_kept_predictions_a_training_run_deleted_are_refused_as_such(quick_checkpoint, tmp_path):
+    """A fresh train deletes out_of_fold.csv with the rest as it starts: load_checkpoint's
+    own check of the stored thresholds against it must say a run holds the folder."""
+    ckpt = tmp_path / "run"
+    shutil.copytree(quick_checkpoint, ckpt)
+    with other_process(HOLDS_A_RUN_DIR, ckpt, ready="holding"):
+        (ckpt / OUT_OF_FOLD_CSV).unlink()
+        with pytest.raises(CheckpointError, match="a training run is writing this checkpoint"):
+            load_checkpoint(ckpt)
+
+
 def test_what_is_read_again_after_the_load_says_a_training_run_deleted_it(
     quick_checkpoint, tmp_path
 ):
@@ -67,3 +91,13 @@ def test_what_is_read_again_after_the_load_says_a_training_run_deleted_it(
             checkpoint_sha256(ckpt)
     with pytest.raises(FileNotFoundError):  # once the run is gone: the file is missing
         checkpoint_sha256(ckpt)
+
+
+def test_a_broken_checkpoint_another_reader_holds_is_not_said_to_be_training(tmp_path):
+    """Readers share the lock: a second evaluate, or a benchmark reading the folder, must
+    not turn the real reason into "a training run is writing this checkpoint"."""
+    folder = tmp_path / "not-a-checkpoint"
+    folder.mkdir()
+    with other_process(READS_A_FOLDER, folder, ready="holding"):
+        with pytest.raises(CheckpointError, match="no metadata.json"):
+            load_checkpoint(folder)
