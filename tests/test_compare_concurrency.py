@@ -15,7 +15,7 @@ from melanoma.errors import UserError
 from other_process import other_process
 
 # The other compare, in a process of its own: once it has trained and scored seed 0 it
-# says so and waits for a line on stdin before it writes its results.
+# says so and waits for a line on stdin, and again as it is about to write its results.
 OTHER_COMPARE = """
 import dataclasses, sys
 from pathlib import Path
@@ -35,6 +35,14 @@ def then_wait(*args):
     return scored
 
 compare_module._train_and_score = then_wait
+write_results = compare_module._write_results
+
+def write_after_a_line(*args):
+    print("writing", flush=True)
+    sys.stdin.readline()
+    write_results(*args)
+
+compare_module._write_results = write_after_a_line
 compare_module.compare(small, Path(sys.argv[2]), ("supervised",), (0,), 1, progress=False)
 """
 
@@ -50,8 +58,15 @@ def test_a_compare_into_a_folder_another_compare_holds_is_refused(small, data_pa
     """The second used to retrain the seed the first had just scored (other --epochs), and
     both exited 0: the first's results.json then named a model the folder no longer held."""
     out = tmp_path / "out"
-    with other_process(OTHER_COMPARE, data_path, out, ready="scored"):
-        with pytest.raises(UserError, match="another run is training into this folder"):
+    refused = "another run is training into this folder"
+    with other_process(OTHER_COMPARE, data_path, out, ready="scored") as other:
+        with pytest.raises(UserError, match=refused):
+            compare(small, out, ("supervised",), (0,), epochs=2, progress=False)
+        other.stdin.write("go\n")
+        other.stdin.flush()
+        # and still while its results are written: the folder is held until they are
+        assert other.stdout.readline() == "writing\n", other.stderr.read()
+        with pytest.raises(UserError, match=refused):
             compare(small, out, ("supervised",), (0,), epochs=2, progress=False)
     (run,) = json.loads((out / "results.json").read_text())["runs"]
     assert run["epochs"] == 1
