@@ -288,7 +288,8 @@ def test_info_notes_and_third_party_noise_show_only_with_verbose(verbose):
 
 def test_coremltools_warnings_of_lost_precision_still_show():
     """Only coremltools' notes on itself are dropped: its warnings about the model it
-    converts (here one it logs when zero-points lose precision) reach the user."""
+    converts reach the user, whether logged on a module's logger or, as coremltools 9's
+    torch quantization ops log theirs, on the 'coremltools' logger the notes use."""
     code = (
         "import logging; from melanoma.cliutil import setup_process; setup_process(); "
         "log = logging.getLogger('coremltools'); "
@@ -298,10 +299,12 @@ def test_coremltools_warnings_of_lost_precision_still_show():
         "log.warning('scikit-learn version 1.9.1 is not supported. Minimum required'); "
         "logging.getLogger('torch.utils._pytree').warning('Enum subclass ... deprecated'); "
         "logging.getLogger('coremltools.converters.mil.frontend.torch.quantization_ops')"
-        ".warning('Casting zero-points to quantized type loses some precision.')"
+        ".warning('Casting zero-points to quantized type loses some precision.'); "
+        "log.warning('Core ML does not support 4-bit activation, so int8 is used instead')"
     )
     stderr = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stderr
     assert stderr.splitlines() == [
         "WARNING coremltools.converters.mil.frontend.torch.quantization_ops: "
-        "Casting zero-points to quantized type loses some precision."
+        "Casting zero-points to quantized type loses some precision.",
+        "WARNING coremltools: Core ML does not support 4-bit activation, so int8 is used instead",
     ]
