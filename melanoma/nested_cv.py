@@ -214,14 +214,19 @@ def nested_cv(dataset: Dataset, config: NestedConfig, out_dir: Path) -> dict:
             "epoch_rule_estimator": config.train.youden_estimator,
             "epoch_rules": epoch_rule_results(folds, config.train.youden_estimator),
         }
-        # One pair, renamed in together and after any other nested-cv's into OUT: two
-        # runs' renames could interleave, results.md of one beside results.json of the other.
-        busy = waiting_for(out_dir, "another nested-cv is writing its results here")
-        finals = (out_dir / "results.json", out_dir / "results.md")
-        with folder_locked(out_dir, busy=busy), atomic_paths(*finals) as (json_temp, md_temp):
-            write_utf8(json_temp, strict_json.dumps(results, indent=2) + "\n")
-            write_utf8(md_temp, results_markdown(results))
+        _write_results(out_dir, results)
     return results
+
+
+def _write_results(out_dir: Path, results: dict) -> None:
+    """results.json and results.md as one pair, renamed in together and after any other
+    nested-cv's into OUT: two runs' renames could interleave, results.md of one beside
+    results.json of the other."""
+    busy = waiting_for(out_dir, "another nested-cv is writing its results here")
+    finals = (out_dir / "results.json", out_dir / "results.md")
+    with folder_locked(out_dir, busy=busy), atomic_paths(*finals) as (json_temp, md_temp):
+        write_utf8(json_temp, strict_json.dumps(results, indent=2) + "\n")
+        write_utf8(md_temp, results_markdown(results))
 
 
 def results_markdown(results: dict) -> str:

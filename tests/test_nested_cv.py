@@ -222,19 +222,25 @@ def test_the_cutoff_p10_p90_lies_among_the_cutoffs_in_order(folds):
         assert min(cutoffs) - 1e-9 <= low <= high <= max(cutoffs) + 1e-9, (estimator, cutoffs)
 
 
-# Another nested-cv writing its results into the folder, in a process of its own: it
-# holds the folder until a line comes on stdin, then writes its pair and ends.
+# Another nested-cv writing its results into the folder, in a process of its own, as
+# nested_cv writes them (the same lock): it holds the folder from its first write until a
+# line comes on stdin, then writes its pair and ends.
 OTHER_WRITING = """
 import sys
 from pathlib import Path
-from melanoma.atomic import folder_locked
+import melanoma.nested_cv as nested_cv_module
 
-out = Path(sys.argv[1])
-with folder_locked(out):
-    print("holding", flush=True)
-    sys.stdin.readline()
-    (out / "results.json").write_text('{"other": "run"}\\n')
-    (out / "results.md").write_text("the other run\\n")
+write_utf8 = nested_cv_module.write_utf8
+
+def after_a_line(path, text):
+    if ".results.json." in path.name:
+        print("holding", flush=True)
+        sys.stdin.readline()
+    write_utf8(path, text)
+
+nested_cv_module.write_utf8 = after_a_line
+nested_cv_module.results_markdown = lambda results: "the other run\\n"
+nested_cv_module._write_results(Path(sys.argv[1]), {"other": "run"})
 """
 
 
