@@ -216,11 +216,17 @@ def qat_finetune(
         )
     check_reproduces_scores(checkpoint, dataset)  # an edited mean/std would reach the int8 files
     train, val = checkpoint_split(dataset.labeled, meta.train_config, meta.seed)
-    source = toolkit_source()  # a git call: not in the block that replaces the files
+    # a git call, and the source's identity as loaded: not in the block that replaces files
+    commit, source_sha256 = toolkit_source(), checkpoint_sha256(checkpoint.path)
     # Held for the run: two QATs into one --out each renamed its program, then its
     # metadata, and could leave one run's program beside the other's metadata.
     with run_dir_owned(out_dir):
         program = train_qat(checkpoint.model, train, dataset.unlabeled, meta, config)
+        if checkpoint_sha256(checkpoint.path) != source_sha256:  # else it named the new one
+            raise UserError(
+                f"{checkpoint.path}: another run rewrote this checkpoint during QAT; nothing "
+                "was written (run QAT again once it ends)"
+            )
         # Both files are written, and the metadata measured, before either replaces an
         # earlier pair (a Ctrl-C in those seconds leaves the old pair whole); then the
         # program, and metadata.json last, as every checkpoint here is finished, both
@@ -230,6 +236,7 @@ def qat_finetune(
         with atomic_paths(*finals) as (program_temp, meta_temp):
             _save_program(program, program_temp)
             splits = (train, val, dataset.unlabeled)
+            source = (commit, source_sha256)
             qat_meta = _qat_meta(checkpoint, program, splits, config, program_temp, source)
             write_utf8(meta_temp, json.dumps(asdict(qat_meta), indent=2) + "\n")
     return out_dir
@@ -340,12 +347,14 @@ def _refuse_collapsed(int8_probs: np.ndarray, float_decisions: np.ndarray, image
 
 def _qat_meta(checkpoint, program, splits, config, program_path, source) -> CheckpointMeta:
     """The source's metadata with the QAT settings, validation re-measured in int8, and the
-    int8-vs-float decision agreement (see _agreement_images).
+    int8-vs-float decision agreement (see _agreement_images); `source` is (this toolkit's
+    commit, the source checkpoint's sha256 as loaded).
 
     A cross-validated source has no held-out labeled images (val is None): its
     out-of-fold float metrics are kept.
     """
     train, val, unlabeled = splits
+    commit, source_sha256 = source
     checked, checked_name = _agreement_images(train, val, unlabeled)
     meta = checkpoint.meta
     threshold = meta.threshold("youden")
@@ -376,7 +385,7 @@ def _qat_meta(checkpoint, program, splits, config, program_path, source) -> Chec
             "n_train": len(train),
             "n_val": len(val) if val is not None else 0,
             "int8_val_measured": val is not None,
-            "source_checkpoint_sha256": checkpoint_sha256(checkpoint.path),
+            "source_checkpoint_sha256": source_sha256,
             "source_val_metrics": meta.val_metrics,
             # decisions at the youden threshold
             "agreement_with_source": agreement,
@@ -385,7 +394,7 @@ def _qat_meta(checkpoint, program, splits, config, program_path, source) -> Chec
             "torch_threads": torch.get_num_threads(),  # as in a float checkpoint's train_config
         },
         versions=package_versions(),
-        toolkit_source=source,  # this run's, not the source checkpoint's
+        toolkit_source=commit,  # this run's, not the source checkpoint's
         weights_sha256=file_sha256(program_path),
         created_utc=utc_now(),
     )

@@ -101,3 +101,23 @@ def test_a_broken_checkpoint_another_reader_holds_is_not_said_to_be_training(tmp
     with other_process(READS_A_FOLDER, folder, ready="holding"):
         with pytest.raises(CheckpointError, match="no metadata.json"):
             load_checkpoint(folder)
+
+
+def test_a_qat_whose_source_another_run_rewrote_meanwhile_writes_nothing(
+    quick_checkpoint, dataset, tmp_path, monkeypatch
+):
+    """The int8 program's metadata took the source's sha256 after QAT: a train that rewrote
+    the source meanwhile had its new checkpoint named as the source of the old one's
+    program, which the exporter then refused as an edited threshold."""
+    source = tmp_path / "float"
+    shutil.copytree(quick_checkpoint, source)
+    checkpoint = load_checkpoint(source)
+
+    def rewritten_meanwhile(*args):
+        (source / "metadata.json").write_text((source / "metadata.json").read_text() + " ")
+        return object()  # never saved: the rewrite is caught before
+
+    monkeypatch.setattr("melanoma.qat.train_qat", rewritten_meanwhile)
+    with pytest.raises(UserError, match="another run rewrote this checkpoint during QAT"):
+        qat_finetune(checkpoint, dataset, QATConfig(), tmp_path / "qat")
+    assert not (tmp_path / "qat").exists()  # the folder it made goes with the run

@@ -267,13 +267,15 @@ def test_the_recorded_agreement_compares_int8_with_float_decisions(dataset):
     source, other = load_checkpoint("reference-sgan"), load_qat("reference-supervised")
     unlabeled = dataset.unlabeled.subset(torch.arange(300))
     splits = (dataset.labeled, None, unlabeled)
-    meta = qat_module._qat_meta(source, other.program, splits, FAST, other.path / PROGRAM, None)
+    sources = (None, "a source sha256")
+    meta = qat_module._qat_meta(source, other.program, splits, FAST, other.path / PROGRAM, sources)
     mean, std, threshold = source.meta.mean, source.meta.std, source.meta.threshold("youden")
     int8_p = program_probs(other.program, unlabeled.images, mean, std)
     float_p = predict_probs(source.model, unlabeled.images, mean, std)
     expected = np.mean((int8_p >= threshold) == (float_p >= threshold))
     assert meta.train_config["agreement_with_source"] == pytest.approx(expected)
     assert expected < 0.95 and meta.train_config["n_agreement"] == 300
+    assert meta.train_config["source_checkpoint_sha256"] == "a source sha256"
 
 
 def test_distillation_pulls_the_student_to_the_teachers_logit():
