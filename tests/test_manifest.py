@@ -224,6 +224,7 @@ def test_a_sha256_that_matches_only_in_its_first_digits_is_refused(exported, tmp
     [
         # ManifestParser.smallInt: a Java int, not negative
         ("preprocessing", "size", 2**31, r"a size in \[1, 2147483647\]"),
+        ("preprocessing", "size", 0, r"a size in \[1, 2147483647\]"),
         ("preprocessing", "min_side", 2**31, r"a size in \[0, 2147483647\]"),
         ("preprocessing", "min_side", -1, r"a size in \[0, 2147483647\]"),
         ("verification", "n_images", 2**31, r"a count in \[0, 2147483647\]"),
@@ -244,6 +245,12 @@ def test_integers_the_app_cannot_hold_are_refused(written, section, name, value,
         written["preprocessing"]["min_side"] = 2**31 - 1
         written["input"]["shape"] = ["N", 3, 2**31 - 1, 2**31 - 1]
     manifest_from_dict(written)
+
+
+def test_a_spec_checked_manifest_of_no_verified_images_still_reads(written):
+    """export/verify.py writes n_images 0 when nothing was run; the app's smallInt takes 0."""
+    written["verification"]["n_images"] = 0
+    assert manifest_from_dict(written).verification.n_images == 0
 
 
 def test_a_min_side_below_the_size_is_refused_as_the_app_refuses_it(written):
