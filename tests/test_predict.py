@@ -16,6 +16,7 @@ from melanoma.images import decode_rgb
 from melanoma.predict import (
     DecidedBy,
     Prediction,
+    app_probability,
     digits_to_tell,
     image_files,
     predict_images,
@@ -163,6 +164,16 @@ def test_a_photo_scored_exactly_at_the_threshold_is_flagged(sgan, tmp_path):
     (at,) = predict_images(sgan, [photo], scored.probability)
     (above,) = predict_images(sgan, [photo], np.nextafter(scored.probability, 1.0))
     assert at.melanoma and not above.melanoma
+
+
+def test_app_probability_is_the_apps_sigmoid_on_both_sides_and_at_the_extremes():
+    """RiskBandsTest.sigmoidIsStableAtTheExtremes' values: a positive logit's 1 / (1 + e^-x),
+    and no overflow (a traceback mid-folder) for a logit far from 0 on either side."""
+    assert app_probability(0.0) == 0.5
+    assert app_probability(2.5) == 1 / (1 + math.exp(-2.5))
+    assert app_probability(-2.5) == math.exp(-2.5) / (1 + math.exp(-2.5))
+    assert app_probability(800.0) == 1.0
+    assert app_probability(-800.0) == 0.0
 
 
 def test_a_score_within_a_float32_step_of_the_threshold_is_decided_as_the_app_does(sgan, tmp_path):
