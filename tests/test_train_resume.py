@@ -84,7 +84,42 @@ EDITS = {
     "member epoch past the run's": (lambda s: s["member"].update(epoch=9), "member epoch 9 of 2"),
     "members not snapshots": (lambda s: s.update(members=[1]), "snapshots are a int"),
     "more members than folds done": (lambda s: s["members"].append({}), "2 members at fold 1"),
-    "fold negative": (lambda s: s.update(fold=-1), "'fold' is -1"),
+    "fold negative": (lambda s: s.update(fold=-1), "'fold' is -1, not a whole number >= 0"),
+    "fold past the last, with as many members": (
+        lambda s: s.update(fold=3, members=s["members"] * 3),
+        "3 members at fold 3",
+    ),
+    "fewer members than folds done": (lambda s: s.update(members=[]), "0 members at fold 1"),
+    "a member after the last fold": (
+        lambda s: s.update(fold=2, members=s["members"] * 2),
+        "a member in training after the last fold",
+    ),
+    "member without its ema": (lambda s: s["member"].pop("ema"), "KeyError 'ema'"),
+    "member without its snapshots": (lambda s: s["member"].pop("snapshots"), "'snapshots'"),
+    "member snapshots of other epochs": (
+        lambda s: s["member"].update(snapshots={}),
+        "snapshots are of epochs []",
+    ),
+    "optimizer moments not a tensor": (
+        lambda s: s["member"]["optimizer"]["state"][0].update(exp_avg=1.0),
+        "optimizer 'exp_avg' of parameter 0 is not of its shape",
+    ),
+    "optimizer state of no moments": (
+        lambda s: s["member"]["optimizer"]["state"].update({0: {}}),
+        "no optimizer state for parameter 0",
+    ),
+    "scheduler of other steps": (
+        lambda s: s["member"]["scheduler"].update(last_epoch=1),
+        "took other steps than 1 epoch(s) make",
+    ),
+    "ema of other updates": (
+        lambda s: s["member"].update(ema_updates=1),
+        "took other steps than 1 epoch(s) make",
+    ),
+    "member RNG state not one": (
+        lambda s: s["member"].update(torch_rng=torch.zeros(3, dtype=torch.uint8)),
+        "RuntimeError",
+    ),
     "out-of-fold logits of another shape": (
         lambda s: s.update(oof_logits=torch.zeros(1, 1)),
         "'oof_logits' of shape (1, 1)",
@@ -105,6 +140,7 @@ def test_a_state_whose_contents_are_not_what_training_saved_is_refused_in_one_li
     message = str(refused.value)
     assert message.startswith(f"{tmp_path / RESUME}: corrupt resume state (")
     assert why in message and "\n" not in message
+    assert message.count("corrupt resume state") == 1  # worded once, not wrapped again
     assert not (tmp_path / "weights.pt").exists()
 
 
@@ -131,3 +167,82 @@ def test_a_stop_between_members_resumes_bit_for_bit(
     )
     for key, value in whole.items():
         torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)
+
+
+class _BarStoppedAfterFourEpochs:
+    """tqdm's bar, whose 4th set_postfix is a Ctrl-C: after member 2's last epoch, whose
+    state is kept, before the member is counted as finished."""
+
+    def __init__(self, *args, **kwargs):
+        self.postfixes = 0
+
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def set_postfix(self, **kwargs) -> None:
+        self.postfixes += 1
+        if self.postfixes == 4:
+            raise KeyboardInterrupt
+
+
+@pytest.fixture(scope="module")
+def saved_at_the_ends(forty_labeled, tmp_path_factory) -> dict:
+    """Real states at the ends `saved` never reaches: Ctrl-C after member 2's last epoch,
+    then, resumed from it, while the history is written after the last fold."""
+    out = tmp_path_factory.mktemp("ends")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(train_module, "tqdm", _BarStoppedAfterFourEpochs)
+        with pytest.raises(TrainingInterrupted):
+            train_supervised(forty_labeled, TWO_FOLDS, out)
+    last_epoch = torch.load(out / RESUME, weights_only=True)
+
+    def history_interrupted(*args) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(train_module, "write_history", history_interrupted)
+        with pytest.raises(TrainingInterrupted):
+            train_supervised(forty_labeled, TWO_FOLDS, out, resume=True)
+    last_fold = torch.load(out / RESUME, weights_only=True)
+    return {"member at its last epoch": last_epoch, "after the last fold": last_fold}
+
+
+@pytest.mark.parametrize("end", ["member at its last epoch", "after the last fold"])
+def test_a_state_saved_at_either_end_of_the_last_fold_resumes(
+    saved_at_the_ends, forty_labeled, tmp_path, end
+):
+    state = saved_at_the_ends[end]
+    if end == "after the last fold":
+        assert state["fold"] == 2 and state["member"] is None
+    else:
+        assert state["fold"] == 1 and state["member"]["epoch"] == 2
+    save_resume_state(tmp_path, state)
+    assert (
+        train_supervised(forty_labeled, TWO_FOLDS, tmp_path, resume=True) / "weights.pt"
+    ).is_file()
+
+
+def test_a_state_without_ema_keeping_only_the_last_epoch_resumes(forty_labeled, tmp_path):
+    """ema_decay 0 saves ema_updates 0; select_epoch "last" keeps no snapshot until the last
+    epoch: a member interrupted after epoch 1 of 2 holds none."""
+    config = TrainConfig(
+        epochs=2, folds=2, batch_size=8, ema_decay=0, select_epoch="last", progress=False
+    )
+    real, calls = train_module.train_one_epoch, {"n": 0}
+
+    def epoch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(train_module, "train_one_epoch", epoch)
+        with pytest.raises(TrainingInterrupted, match="after epoch 1/2 of member 2/2"):
+            train_supervised(forty_labeled, config, tmp_path)
+    member = torch.load(tmp_path / RESUME, weights_only=True)["member"]
+    assert member["ema_updates"] == 0 and member["snapshots"] == {}
+    assert (train_supervised(forty_labeled, config, tmp_path, resume=True) / "weights.pt").is_file()
