@@ -11,6 +11,7 @@ from melanoma.checkpoint import WEIGHTS
 from melanoma.errors import UserError
 from melanoma.resume import RESUME, TrainingInterrupted, save_resume_state
 from melanoma.train import TrainConfig, train_supervised
+from melanoma.train_resume import member_optimizer
 
 TWO_FOLDS = TrainConfig(epochs=2, folds=2, batch_size=8, progress=False)
 
@@ -246,3 +247,25 @@ def test_a_state_without_ema_keeping_only_the_last_epoch_resumes(forty_labeled, 
     member = torch.load(tmp_path / RESUME, weights_only=True)["member"]
     assert member["ema_updates"] == 0 and member["snapshots"] == {}
     assert (train_supervised(forty_labeled, config, tmp_path, resume=True) / "weights.pt").is_file()
+
+
+def test_member_optimizer_runs_one_cycle_over_every_batch_of_every_epoch():
+    """train_member's schedule as it was before it moved here: OneCycleLR to config.lr,
+    15% warm-up, one step per batch (161 images at 8 a batch: 21, the last of 1)."""
+    config = TrainConfig(epochs=2, batch_size=8, progress=False)
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer, scheduler = member_optimizer(torch.nn.Linear(1, 1), config, 161)
+    expected_optimizer = torch.optim.AdamW([parameter], lr=config.lr)
+    expected = torch.optim.lr_scheduler.OneCycleLR(
+        expected_optimizer, max_lr=config.lr, total_steps=42, pct_start=0.15
+    )
+    assert optimizer.defaults["weight_decay"] == config.weight_decay
+    for _ in range(42):  # the steps of a whole run, each at the same rate
+        assert scheduler.get_last_lr() == expected.get_last_lr()
+        optimizer.step()
+        scheduler.step()
+        expected_optimizer.step()
+        expected.step()
+    with pytest.raises(ValueError, match="Tried to step"):  # a 43rd batch: no such step
+        optimizer.step()
+        scheduler.step()
