@@ -145,13 +145,6 @@ def test_a_state_whose_contents_are_not_what_training_saved_is_refused_in_one_li
     assert not (tmp_path / "weights.pt").exists()
 
 
-def test_the_state_training_saved_still_resumes(saved, forty_labeled, tmp_path):
-    save_resume_state(tmp_path, saved)
-    assert (
-        train_supervised(forty_labeled, TWO_FOLDS, tmp_path, resume=True) / "weights.pt"
-    ).is_file()
-
-
 def test_a_stop_between_members_resumes_bit_for_bit(
     forty_labeled, tmp_path, monkeypatch, ctrl_c_on_epoch
 ):
@@ -211,39 +204,38 @@ def saved_at_the_ends(forty_labeled, tmp_path_factory) -> dict:
     return {"member at its last epoch": last_epoch, "after the last fold": last_fold}
 
 
-@pytest.mark.parametrize("end", ["member at its last epoch", "after the last fold"])
-def test_a_state_saved_at_either_end_of_the_last_fold_resumes(
-    saved_at_the_ends, forty_labeled, tmp_path, end
+@pytest.mark.parametrize(
+    ("when", "fold", "member_epoch"),
+    [
+        ("member 2 after its first epoch", 1, 1),
+        ("member at its last epoch", 1, 2),
+        ("after the last fold", 2, None),
+    ],
+)
+def test_a_state_training_saved_resumes(
+    saved, saved_at_the_ends, forty_labeled, tmp_path, when, fold, member_epoch
 ):
-    state = saved_at_the_ends[end]
-    if end == "after the last fold":
-        assert state["fold"] == 2 and state["member"] is None
-    else:
-        assert state["fold"] == 1 and state["member"]["epoch"] == 2
+    state = {"member 2 after its first epoch": saved, **saved_at_the_ends}[when]
+    assert state["fold"] == fold
+    assert (state["member"] and state["member"]["epoch"]) == member_epoch
     save_resume_state(tmp_path, state)
     assert (
         train_supervised(forty_labeled, TWO_FOLDS, tmp_path, resume=True) / "weights.pt"
     ).is_file()
 
 
-def test_a_state_without_ema_keeping_only_the_last_epoch_resumes(forty_labeled, tmp_path):
+def test_a_state_without_ema_keeping_only_the_last_epoch_resumes(
+    forty_labeled, tmp_path, monkeypatch, ctrl_c_on_epoch
+):
     """ema_decay 0 saves ema_updates 0; select_epoch "last" keeps no snapshot until the last
     epoch: a member interrupted after epoch 1 of 2 holds none."""
     config = TrainConfig(
         epochs=2, folds=2, batch_size=8, ema_decay=0, select_epoch="last", progress=False
     )
-    real, calls = train_module.train_one_epoch, {"n": 0}
-
-    def epoch(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(train_module, "train_one_epoch", epoch)
-        with pytest.raises(TrainingInterrupted, match="after epoch 1/2 of member 2/2"):
-            train_supervised(forty_labeled, config, tmp_path)
+    ctrl_c_on_epoch(train_module, 4)
+    with pytest.raises(TrainingInterrupted, match="after epoch 1/2 of member 2/2"):
+        train_supervised(forty_labeled, config, tmp_path)
+    monkeypatch.undo()
     member = torch.load(tmp_path / RESUME, weights_only=True)["member"]
     assert member["ema_updates"] == 0 and member["snapshots"] == {}
     assert (train_supervised(forty_labeled, config, tmp_path, resume=True) / "weights.pt").is_file()
