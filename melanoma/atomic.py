@@ -271,6 +271,14 @@ def _open_folder(folder: Path) -> int | None:
         return None
 
 
+# What a message can truthfully say of a folder another process holds: flock does not say
+# who holds it, and every one of these commands takes the lock on some folder.
+HELD_BY_ANOTHER_RUN = (
+    "another run (train, compare, qat, nested-cv, melanoma-export or melanoma-bench) holds "
+    "this folder"
+)
+
+
 def waiting_for(folder: Path, other: str) -> Callable[[], None]:
     """A folder_locked `busy` that waits, saying what for: a silent wait looks like a hang."""
 

@@ -35,7 +35,14 @@ from tqdm import tqdm
 
 from melanoma import config_checks as checks
 from melanoma import strict_json
-from melanoma.atomic import atomic_paths, folder_locked, output_dir, waiting_for, write_utf8
+from melanoma.atomic import (
+    HELD_BY_ANOTHER_RUN,
+    atomic_paths,
+    folder_locked,
+    output_dir,
+    waiting_for,
+    write_utf8,
+)
 from melanoma.datasets import Dataset, Split
 from melanoma.inference import predict_probs
 from melanoma.metrics import YOUDEN_ESTIMATORS, auc, logit, youden_threshold
@@ -222,7 +229,7 @@ def _write_results(out_dir: Path, results: dict) -> None:
     """results.json and results.md as one pair, renamed in together and after any other
     nested-cv's into OUT: two runs' renames could interleave, results.md of one beside
     results.json of the other."""
-    busy = waiting_for(out_dir, "another nested-cv is writing its results here")
+    busy = waiting_for(out_dir, HELD_BY_ANOTHER_RUN)  # a train's, an export's, as well
     finals = (out_dir / "results.json", out_dir / "results.md")
     with folder_locked(out_dir, busy=busy), atomic_paths(*finals) as (json_temp, md_temp):
         write_utf8(json_temp, strict_json.dumps(results, indent=2) + "\n")

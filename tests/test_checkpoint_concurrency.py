@@ -9,20 +9,7 @@ from melanoma.errors import UserError
 from melanoma.qat import QATConfig, qat_finetune
 from melanoma.validation_scores import OUT_OF_FOLD_CSV, decision_threshold
 
-from other_process import other_process
-
-# Holds a folder as `melanoma train` does while it trains (resume.run_dir_owned), in a
-# process of its own, until a line comes on stdin.
-HOLDS_A_RUN_DIR = """
-import sys
-from pathlib import Path
-from melanoma.resume import run_dir_owned
-
-with run_dir_owned(Path(sys.argv[1])):
-    print("holding", flush=True)
-    sys.stdin.readline()
-"""
-
+from other_process import HOLDS_A_RUN_DIR, other_process
 
 # A reader's shared lock on a folder, as another evaluate's probe takes it, or a benchmark
 # reading the artifacts in it.

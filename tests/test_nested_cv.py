@@ -23,7 +23,7 @@ from melanoma.nested_cv import (
 from melanoma.splits import stratified_folds
 from melanoma.train import TrainConfig
 
-from other_process import other_process
+from other_process import HOLDS_A_RUN_DIR, other_process
 
 TINY = NestedConfig(
     seeds=(0,),
@@ -256,12 +256,14 @@ class _EndsOnWaiting(logging.Handler):
             self.other.stdin.flush()
 
 
-def test_results_wait_for_another_nested_cv_writing_into_the_folder(dataset, tmp_path):
+@pytest.mark.parametrize("other_run", [OTHER_WRITING, HOLDS_A_RUN_DIR], ids=["nested-cv", "train"])
+def test_results_wait_for_another_run_writing_into_the_folder(dataset, tmp_path, other_run):
     """Each file used to be renamed in alone: two runs into one --out could leave
-    results.md of one beside results.json of the other."""
+    results.md of one beside results.json of the other. The wait said "another nested-cv
+    is writing its results here" whoever held the folder, a train as well."""
     out = tmp_path / "out"
     out.mkdir()
-    with other_process(OTHER_WRITING, out, ready="holding") as other:
+    with other_process(other_run, out, ready="holding") as other:
         waiting = _EndsOnWaiting(other)
         logging.getLogger("melanoma.atomic").addHandler(waiting)
         try:
@@ -269,6 +271,9 @@ def test_results_wait_for_another_nested_cv_writing_into_the_folder(dataset, tmp
             results = nested_cv(dataset, tiny, out)
         finally:
             logging.getLogger("melanoma.atomic").removeHandler(waiting)
-    assert len(waiting.said) == 1 and "another nested-cv" in waiting.said[0]
+    assert waiting.said == [
+        f"{out}: another run (train, compare, qat, nested-cv, melanoma-export or "
+        "melanoma-bench) holds this folder; waiting for it to end"
+    ]
     assert json.loads((out / "results.json").read_text()) == results
     assert (out / "results.md").read_text() == results_markdown(results)

@@ -9,6 +9,18 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+# Holds a folder as `melanoma train` does while it trains (resume.run_dir_owned), until a
+# line comes on stdin.
+HOLDS_A_RUN_DIR = """
+import sys
+from pathlib import Path
+from melanoma.resume import run_dir_owned
+
+with run_dir_owned(Path(sys.argv[1])):
+    print("holding", flush=True)
+    sys.stdin.readline()
+"""
+
 
 @contextlib.contextmanager
 def other_process(script: str, *args: object, ready: str) -> Iterator[subprocess.Popen]:
