@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from melanoma.architectures import build_model
-from melanoma.atomic import atomic_path, folder_locked, write_utf8
+from melanoma.atomic import HELD_BY_ANOTHER_RUN, atomic_path, folder_locked, write_utf8
 from melanoma.config_checks import ConfigError
 from melanoma.errors import UserError, first_line
 from melanoma.metadata_fields import FIELD_CHECKS
@@ -281,21 +281,20 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
         if check_thresholds:
             check_stored_thresholds(checkpoint)
     except CheckpointError:
-        refuse_if_training(ckpt_dir)
+        refuse_if_held(ckpt_dir)
         raise
     return checkpoint
 
 
-def refuse_if_training(ckpt_dir: Path) -> None:
+def refuse_if_held(ckpt_dir: Path) -> None:
     """A checkpoint a training run is rewriting (it deletes the old files as it starts) was
     refused as "no metadata.json (not a checkpoint directory)", or for a missing
     out_of_fold.csv: say instead that a run holds it (resume.run_dir_owned's lock). For a
-    file missing at the load, or at a read after it (the kept predictions, the sha256)."""
+    file missing at the load, or at a read after it (the kept predictions, the sha256).
+    The lock does not say which run: an export's or a nested-cv's --out is held as well."""
 
     def refuse() -> None:
-        raise CheckpointError(
-            f"{ckpt_dir}: a training run is writing this checkpoint; wait for it to end"
-        )
+        raise CheckpointError(f"{ckpt_dir}: {HELD_BY_ANOTHER_RUN}; wait for it to end")
 
     with folder_locked(ckpt_dir, shared=True, busy=refuse):
         pass
@@ -368,6 +367,6 @@ def checkpoint_sha256(ckpt_dir: Path) -> str:
         for name in (WEIGHTS, METADATA):
             digest.update((ckpt_dir / name).read_bytes())
     except FileNotFoundError:  # evaluate hashes them seconds after the load
-        refuse_if_training(ckpt_dir)
+        refuse_if_held(ckpt_dir)
         raise
     return digest.hexdigest()

@@ -22,7 +22,7 @@ from melanoma.checkpoint import (
     METADATA,
     Checkpoint,
     CheckpointError,
-    refuse_if_training,
+    refuse_if_held,
     same_threshold_name,
 )
 from melanoma.config_checks import check_target_sensitivity
@@ -91,7 +91,7 @@ def checkpoint_scores(checkpoint: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
     meta = checkpoint.meta
     path = scores_path(checkpoint.path, meta.train_config)
     if not path.is_file():
-        refuse_if_training(checkpoint.path)  # read again after the load (--target-sensitivity)
+        refuse_if_held(checkpoint.path)  # read again after the load (--target-sensitivity)
         why = (
             "the out-of-fold predictions its thresholds were chosen on"
             if path.name == OUT_OF_FOLD_CSV

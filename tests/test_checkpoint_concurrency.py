@@ -11,6 +11,23 @@ from melanoma.validation_scores import OUT_OF_FOLD_CSV, decision_threshold
 
 from other_process import HOLDS_A_RUN_DIR, other_process
 
+# What a load says of a folder a writer holds, whichever it is: flock does not say.
+HELD = (
+    r"another run \(train, compare, qat, nested-cv, melanoma-export or melanoma-bench\) holds "
+    "this folder; wait for it to end"
+)
+
+# Holds a folder as melanoma-export does while it writes into its --out (export.api).
+HOLDS_AS_AN_EXPORT = """
+import sys
+from pathlib import Path
+from melanoma.atomic import folder_locked, output_dir
+
+with output_dir(Path(sys.argv[1])) as out, folder_locked(out):
+    print("holding", flush=True)
+    sys.stdin.readline()
+"""
+
 # A reader's shared lock on a folder, as another evaluate's probe takes it, or a benchmark
 # reading the artifacts in it.
 READS_A_FOLDER = """
@@ -29,10 +46,19 @@ def test_a_checkpoint_a_training_run_is_rewriting_is_refused_as_such(tmp_path):
     said "no metadata.json (not a checkpoint directory)", as if the path were wrong."""
     out = tmp_path / "run"
     with other_process(HOLDS_A_RUN_DIR, out, ready="holding"):
-        with pytest.raises(CheckpointError, match="a training run is writing this checkpoint"):
+        with pytest.raises(CheckpointError, match=HELD):
             load_checkpoint(out)
     with pytest.raises(CheckpointError, match="no metadata.json"):  # once the run is gone
         load_checkpoint(out)
+
+
+def test_a_folder_an_export_is_writing_into_is_not_said_to_be_training(tmp_path):
+    """An export's --out given as the checkpoint, while melanoma-export wrote into it, was
+    refused as "a training run is writing this checkpoint": no training run was there."""
+    out = tmp_path / "artifacts"
+    with other_process(HOLDS_AS_AN_EXPORT, out, ready="holding"):
+        with pytest.raises(CheckpointError, match=HELD):
+            load_checkpoint(out)
 
 
 def test_a_qat_into_a_folder_another_run_holds_is_refused_before_it_trains(
@@ -54,7 +80,7 @@ def test_kept_predictions_a_training_run_deleted_are_refused_as_such(quick_check
     shutil.copytree(quick_checkpoint, ckpt)
     with other_process(HOLDS_A_RUN_DIR, ckpt, ready="holding"):
         (ckpt / OUT_OF_FOLD_CSV).unlink()
-        with pytest.raises(CheckpointError, match="a training run is writing this checkpoint"):
+        with pytest.raises(CheckpointError, match=HELD):
             load_checkpoint(ckpt)
 
 
@@ -68,13 +94,12 @@ def test_what_is_read_again_after_the_load_says_a_training_run_deleted_it(
     ckpt = tmp_path / "run"
     shutil.copytree(quick_checkpoint, ckpt)
     checkpoint = load_checkpoint(ckpt)
-    training = "a training run is writing this checkpoint"
     with other_process(HOLDS_A_RUN_DIR, ckpt, ready="holding"):
         (ckpt / OUT_OF_FOLD_CSV).unlink()
-        with pytest.raises(CheckpointError, match=training):
+        with pytest.raises(CheckpointError, match=HELD):
             decision_threshold(checkpoint, target_sensitivity=0.9)
         (ckpt / WEIGHTS).unlink()
-        with pytest.raises(CheckpointError, match=training):
+        with pytest.raises(CheckpointError, match=HELD):
             checkpoint_sha256(ckpt)
     with pytest.raises(FileNotFoundError):  # once the run is gone: the file is missing
         checkpoint_sha256(ckpt)
@@ -82,7 +107,7 @@ def test_what_is_read_again_after_the_load_says_a_training_run_deleted_it(
 
 def test_a_broken_checkpoint_another_reader_holds_is_not_said_to_be_training(tmp_path):
     """Readers share the lock: a second evaluate, or a benchmark reading the folder, must
-    not turn the real reason into "a training run is writing this checkpoint"."""
+    not turn the real reason into "another run ... holds this folder"."""
     folder = tmp_path / "not-a-checkpoint"
     folder.mkdir()
     with other_process(READS_A_FOLDER, folder, ready="holding"):
