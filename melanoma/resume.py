@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from melanoma.atomic import atomic_path, folder_locked, output_dir, signals_held
+from melanoma.atomic import (
+    HELD_BY_ANOTHER_RUN,
+    atomic_path,
+    folder_locked,
+    output_dir,
+    signals_held,
+)
 from melanoma.checkpoint import METADATA, WEIGHTS, save_torch
 from melanoma.datasets import Dataset
 from melanoma.errors import UserError
@@ -106,11 +112,10 @@ def _run_files(out_dir: Path) -> dict[str, tuple[int, int]]:
 
 
 def _refuse_busy(out_dir: Path) -> Callable[[], None]:
+    # No "choose another --out": the folder may be one the command chose itself, as
+    # melanoma-export's QAT into <out>/qat-<model>; nor "training": an export holds one too.
     def refuse() -> None:
-        raise UserError(
-            f"{out_dir}: another run is training into this folder; wait for it to end, or "
-            "choose another --out"
-        )
+        raise UserError(f"{out_dir}: {HELD_BY_ANOTHER_RUN}; wait for it to end")
 
     return refuse
 

@@ -68,7 +68,7 @@ def test_a_qat_into_a_folder_another_run_holds_is_refused_before_it_trains(
     program could end beside the other's metadata."""
     out = tmp_path / "qat"
     with other_process(HOLDS_A_RUN_DIR, out, ready="holding"):
-        with pytest.raises(UserError, match="another run is training into this folder"):
+        with pytest.raises(UserError, match=HELD):
             qat_finetune(load_checkpoint(quick_checkpoint), dataset, QATConfig(), out)
     assert list(out.iterdir()) == []
 

@@ -58,7 +58,7 @@ def test_a_compare_into_a_folder_another_compare_holds_is_refused(small, data_pa
     """The second used to retrain the seed the first had just scored (other --epochs), and
     both exited 0: the first's results.json then named a model the folder no longer held."""
     out = tmp_path / "out"
-    refused = "another run is training into this folder"
+    refused = "holds this folder; wait for it to end$"
     with other_process(OTHER_COMPARE, data_path, out, ready="scored") as other:
         with pytest.raises(UserError, match=refused):
             compare(small, out, ("supervised",), (0,), epochs=2, progress=False)

@@ -119,7 +119,7 @@ def test_a_folder_another_run_is_training_into_is_refused_and_left_alone(tmp_pat
     held = os.open(out, os.O_RDONLY)  # the other run: flock conflicts across open files
     try:
         fcntl.flock(held, fcntl.LOCK_EX)
-        with pytest.raises(UserError, match="another run is training into this folder"):
+        with pytest.raises(UserError, match="holds this folder; wait for it to end$"):
             train_method("supervised", None, TrainConfig(), out)
     finally:
         os.close(held)

@@ -10,6 +10,9 @@ import pytest
 from melanoma.errors import UserError
 from melanoma.export import api
 from melanoma.manifest import manifest_path
+from melanoma.qat import QATConfig
+
+from other_process import HOLDS_A_RUN_DIR, other_process
 
 
 class _OnWaiting(logging.Handler):
@@ -79,3 +82,28 @@ def test_a_benchmark_cannot_read_the_folder_while_an_export_writes_it(
 
     (result,) = api.export_checkpoint(quick_config(export_source, out), while_exporting)
     assert result.status == "passed" and tried == ["torchscript fp32"]
+
+
+def test_a_qat_folder_the_export_chose_itself_is_refused_without_naming_out(
+    float_only_checkpoint, dataset, tmp_path, quick_config
+):
+    """int8 of a float checkpoint runs QAT into <out>/qat-<model>, a folder no --out of the
+    user's names: held by another run (a melanoma qat into it), the export was told to
+    "choose another --out", and that a run was training into it."""
+    out = tmp_path / "out"
+    qat_dir = out / "qat-quick-float"
+    config = quick_config(
+        float_only_checkpoint,
+        out,
+        targets=("onnx",),
+        quantize="int8",
+        data=dataset,
+        qat=QATConfig(epochs=0, use_unlabeled=False, progress=False),
+    )
+    with other_process(HOLDS_A_RUN_DIR, qat_dir, ready="holding"):
+        with pytest.raises(UserError) as refused:
+            api.export_checkpoint(config)
+    assert str(refused.value) == (
+        f"{qat_dir}: another run (train, compare, qat, nested-cv, melanoma-export or "
+        "melanoma-bench) holds this folder; wait for it to end"
+    )
