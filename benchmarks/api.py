@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from melanoma.atomic import (
+    HELD_BY_ANOTHER_RUN,
     atomic_paths,
     check_writable,
     folder_locked,
@@ -134,7 +135,7 @@ def write_outputs(report: dict, outputs: Outputs) -> list[Path]:
     if outputs.json_path is not None:
         writers[Path(outputs.json_path)] = lambda path: write_json(report, path)
     # Two runs' renames would interleave: report.json from one beside report.md from the other.
-    busy = waiting_for(out, "another melanoma-bench is writing its report here")
+    busy = waiting_for(out, HELD_BY_ANOTHER_RUN)  # a lock cannot say whose
     # output_dir: a write that fails (a full disk) leaves no empty --out behind.
     with output_dir(out), folder_locked(out, busy=busy):
         with atomic_paths(*writers) as temps:
@@ -166,7 +167,7 @@ def benchmark(config: BenchConfig, limits: GateLimits, outputs: Outputs) -> dict
     check_outputs(outputs, config)
     # An export writing into the folder meanwhile would be measured half old, half new.
     artifacts = config.artifacts_dir
-    busy = waiting_for(artifacts, "a melanoma-export is writing into this folder")
+    busy = waiting_for(artifacts, HELD_BY_ANOTHER_RUN)  # an export, or a train
     with folder_locked(artifacts, shared=True, busy=busy):
         result = run_benchmark(config)
     report = build_report(result, config, limits, report_dir=Path(outputs.out_dir))

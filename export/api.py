@@ -25,6 +25,7 @@ import torch
 
 from melanoma import config_checks as checks
 from melanoma.atomic import (
+    HELD_BY_ANOTHER_RUN,
     atomic_paths,
     folder_locked,
     output_dir,
@@ -221,11 +222,7 @@ def _waiting(out_dir: Path) -> Callable[[], None]:
     # Two exports into one folder (make -j, two shells) run one after the other, so the
     # second sees the first's files: its check for another checkpoint's files holds, and
     # a benchmark reading the folder never sees a set half one run's, half the other's.
-    return waiting_for(
-        out_dir,
-        "another melanoma-export is writing into this folder (or a melanoma-bench reads it, or "
-        "a training run writes it)",
-    )
+    return waiting_for(out_dir, HELD_BY_ANOTHER_RUN)
 
 
 def _refuse_other_checkpoints_files(out_dir: Path, source_sha256: str) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 import melanoma.benchmarks.api as api_module
 import melanoma.benchmarks.plots as plots_module
+from melanoma.atomic import HELD_BY_ANOTHER_RUN
 from melanoma.benchmarks.api import Outputs, build_report, check_outputs, write_outputs
 from melanoma.benchmarks.gate import GateLimits
 from melanoma.benchmarks.harness import BenchConfig
@@ -187,9 +188,7 @@ def test_a_second_run_writes_its_report_once_the_first_has_written_its_own(repor
         write_outputs(report, Outputs(out, plots=False))
     finally:
         logger.removeHandler(handler)
-    assert said == [
-        f"{out}: another melanoma-bench is writing its report here; waiting for it to end"
-    ]
+    assert said == [f"{out}: {HELD_BY_ANOTHER_RUN}; waiting for it to end"]
     assert json.loads((out / "report.json").read_text()) == report
 
 

@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from melanoma.atomic import HELD_BY_ANOTHER_RUN
 from melanoma.errors import UserError
 from melanoma.export import api
 from melanoma.manifest import manifest_path
@@ -62,7 +63,7 @@ def test_an_export_waits_then_sees_what_the_other_export_wrote(
     waiting = on_waiting(other_export_ends)
     with pytest.raises(UserError, match="exported from another checkpoint"):
         api.export_checkpoint(quick_config(export_source, out))
-    assert len(waiting.said) == 1 and "another melanoma-export is writing" in waiting.said[0]
+    assert len(waiting.said) == 1 and HELD_BY_ANOTHER_RUN in waiting.said[0]
 
 
 def test_a_benchmark_cannot_read_the_folder_while_an_export_writes_it(
