@@ -370,3 +370,27 @@ def checkpoint_sha256(ckpt_dir: Path) -> str:
         refuse_if_held(ckpt_dir)
         raise
     return digest.hexdigest()
+
+
+def loaded_checkpoint_sha256(checkpoint: Checkpoint) -> str:
+    """checkpoint_sha256 of the folder `checkpoint` was loaded from, refused if another run
+    has rewritten it since: QAT hashes its source seconds after the load (once the data is
+    read), and a train that finished meanwhile had its new checkpoint named as the source
+    of the old model's int8 program. A run's metadata.json holds its weights' sha256 and
+    the time it was made: those two say whether it is the one loaded. (Not every field: a
+    caller may pass a Checkpoint whose meta it replaced in memory.)"""
+    sha256 = checkpoint_sha256(checkpoint.path)
+    try:
+        now = read_meta(checkpoint.path)
+    except CheckpointError:  # deleted since the hash: a run is rewriting it
+        now = None
+    loaded = checkpoint.meta
+    if now is None or (now.weights_sha256, now.created_utc) != (
+        loaded.weights_sha256,
+        loaded.created_utc,
+    ):
+        raise CheckpointError(
+            f"{checkpoint.path}: another run rewrote this checkpoint since it was loaded; "
+            "run again once it ends"
+        )
+    return sha256

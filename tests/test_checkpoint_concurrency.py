@@ -4,7 +4,13 @@ import shutil
 
 import pytest
 
-from melanoma.checkpoint import WEIGHTS, CheckpointError, checkpoint_sha256, load_checkpoint
+from melanoma.checkpoint import (
+    WEIGHTS,
+    CheckpointError,
+    checkpoint_sha256,
+    load_checkpoint,
+    resolve_checkpoint_dir,
+)
 from melanoma.errors import UserError
 from melanoma.qat import QATConfig, qat_finetune
 from melanoma.validation_scores import OUT_OF_FOLD_CSV, decision_threshold
@@ -133,3 +139,22 @@ def test_a_qat_whose_source_another_run_rewrote_meanwhile_writes_nothing(
     with pytest.raises(UserError, match="another run rewrote this checkpoint during QAT"):
         qat_finetune(checkpoint, dataset, QATConfig(), tmp_path / "qat")
     assert not (tmp_path / "qat").exists()  # the folder it made goes with the run
+
+
+def test_a_qat_whose_source_another_run_rewrote_since_the_load_writes_nothing(
+    quick_checkpoint, dataset, tmp_path
+):
+    """The CLI loads the checkpoint, then reads the data: a train (another method) that
+    finished meanwhile left no out_of_fold.csv for check_reproduces_scores to compare, and
+    QAT wrote the old model's int8 program naming the new checkpoint as its source, which
+    melanoma-export then refused as 'method differs ... (edited?)'."""
+    source = tmp_path / "float"
+    shutil.copytree(quick_checkpoint, source)
+    checkpoint = load_checkpoint(source)
+    (source / OUT_OF_FOLD_CSV).unlink()  # as the SGAN's train leaves the folder
+    for name in (WEIGHTS, "metadata.json", "validation.csv"):
+        shutil.copy(resolve_checkpoint_dir("reference-sgan") / name, source / name)
+    config = QATConfig(epochs=0, use_unlabeled=False, progress=False)
+    with pytest.raises(CheckpointError, match="another run rewrote this checkpoint since"):
+        qat_finetune(checkpoint, dataset, config, source / "qat")
+    assert not (source / "qat").exists()
