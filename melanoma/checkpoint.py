@@ -385,10 +385,10 @@ def loaded_checkpoint_sha256(checkpoint: Checkpoint) -> str:
     except CheckpointError:  # deleted since the hash: a run is rewriting it
         now = None
     loaded = checkpoint.meta
-    if now is None or (now.weights_sha256, now.created_utc) != (
-        loaded.weights_sha256,
-        loaded.created_utc,
-    ):
+    same = now is not None and (now.weights_sha256, now.created_utc) == (
+        loaded.weights_sha256, loaded.created_utc
+    )  # fmt: skip
+    if not same:
         raise CheckpointError(
             f"{checkpoint.path}: another run rewrote this checkpoint since it was loaded; "
             "run again once it ends"

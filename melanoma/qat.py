@@ -215,14 +215,11 @@ def qat_finetune(
             f"{dataset.source}: data fingerprint {dataset.fingerprint} differs from the "
             f"checkpoint's {meta.data_fingerprint}; QAT needs the data it was trained on"
         )
-    # a git call, and the source's identity as loaded (checked before check_reproduces_scores
-    # takes a rewritten one for an edited one): not in the block that replaces files
+    # Before check_reproduces_scores, which takes a rewritten source for an edited one.
     commit, source_sha256 = toolkit_source(), loaded_checkpoint_sha256(checkpoint)
     check_reproduces_scores(checkpoint, dataset)  # an edited mean/std would reach the int8 files
     train, val = checkpoint_split(dataset.labeled, meta.train_config, meta.seed)
-    # Held for the run: two QATs into one --out each renamed its program, then its
-    # metadata, and could leave one run's program beside the other's metadata.
-    with run_dir_owned(out_dir):
+    with run_dir_owned(out_dir):  # two QATs' renames could pair one's program, other's meta
         program = train_qat(checkpoint.model, train, dataset.unlabeled, meta, config)
         if checkpoint_sha256(checkpoint.path) != source_sha256:  # else it named the new one
             raise UserError(

@@ -31,7 +31,7 @@ ONNX = "quick-cnn-onnx-fp32.onnx"
         ("input.shape", ["N", 3, 0, 32], "input.shape: expected 4 positive sizes"),
         ("input.shape", ["N", 3, 32], "input.shape: expected 4 positive sizes"),
         ("output.shape", ["N", 0], 'output.shape: expected positive sizes, the first may be "N"'),
-        ("preprocessing.size", 0, "preprocessing.size: expected a size > 0, got 0"),
+        ("preprocessing.size", 0, "preprocessing.size: expected a size in [1, 2147483647], got 0"),
         ("input.max_batch", 0, "input.max_batch: expected a batch size >= 1 or null, got 0"),
         ("input.max_batch", 1.5, "input.max_batch: expected an integer, got 1.5"),
         ("preprocessing.mean", "abc", 'preprocessing.mean: expected a list, got "abc"'),
