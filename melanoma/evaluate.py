@@ -15,8 +15,8 @@ from melanoma.checkpoint import (
     REFERENCE_NAMES,
     Checkpoint,
     CheckpointError,
-    checkpoint_sha256,
     load_checkpoint,
+    loaded_checkpoint_sha256,
 )
 from melanoma.datasets import TEST_SPLIT_PLACES, Dataset, Split, load_dataset
 from melanoma.errors import UserError, on_one_line
@@ -209,6 +209,9 @@ def evaluate_on_data(
     it. Refuses a checkpoint that no longer reproduces its kept predictions."""
     checkpoint = load_checkpoint(checkpoint_dir)
     dataset = load_dataset(data)
+    # The data takes seconds to read: a train that rewrote the folder meanwhile had its
+    # new checkpoint named in the report of the old one's figures.
+    sha256 = loaded_checkpoint_sha256(checkpoint)
     check_reproduces_scores(checkpoint, dataset)
     chosen = pick_split(dataset, split, checkpoint)
     report = evaluate_checkpoint(
@@ -220,7 +223,7 @@ def evaluate_on_data(
     return {
         **report,
         "checkpoint": checkpoint_label(checkpoint_dir, checkpoint),
-        "checkpoint_sha256": checkpoint_sha256(checkpoint.path),  # the path may be reused
+        "checkpoint_sha256": sha256,  # the path may be reused
         "split": split,
         "data_fingerprint": dataset.fingerprint,
         # a rerun months later on another install: which toolkit and torch gave these numbers

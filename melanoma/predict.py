@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from melanoma.atomic import as_text_cell, as_text_value, write_csv
-from melanoma.checkpoint import Checkpoint, checkpoint_sha256
+from melanoma.checkpoint import Checkpoint, loaded_checkpoint_sha256
 from melanoma.errors import UserError, listing
 from melanoma.evaluate import checkpoint_label, refuse_missing_folder, refuse_undefined_scores
 from melanoma.folders import is_hidden
@@ -59,7 +59,7 @@ def decided_by(
     checkpoint_dir: str, checkpoint: Checkpoint, name: str, threshold: float
 ) -> DecidedBy:
     label = checkpoint_label(checkpoint_dir, checkpoint)
-    return DecidedBy(name, float(threshold), label, checkpoint_sha256(checkpoint.path))
+    return DecidedBy(name, float(threshold), label, loaded_checkpoint_sha256(checkpoint))
 
 
 def write_predictions_csv(path: Path, predictions: list[Prediction], by: DecidedBy) -> None:

@@ -12,6 +12,8 @@ from melanoma.checkpoint import (
     resolve_checkpoint_dir,
 )
 from melanoma.errors import UserError
+from melanoma.evaluate import evaluate_on_data
+from melanoma.predict import decided_by
 from melanoma.qat import QATConfig, qat_finetune
 from melanoma.validation_scores import OUT_OF_FOLD_CSV, decision_threshold
 
@@ -151,10 +153,39 @@ def test_a_qat_whose_source_another_run_rewrote_since_the_load_writes_nothing(
     source = tmp_path / "float"
     shutil.copytree(quick_checkpoint, source)
     checkpoint = load_checkpoint(source)
-    (source / OUT_OF_FOLD_CSV).unlink()  # as the SGAN's train leaves the folder
-    for name in (WEIGHTS, "metadata.json", "validation.csv"):
-        shutil.copy(resolve_checkpoint_dir("reference-sgan") / name, source / name)
+    _rewritten_as_reference_sgan(source)
     config = QATConfig(epochs=0, use_unlabeled=False, progress=False)
     with pytest.raises(CheckpointError, match="another run rewrote this checkpoint since"):
         qat_finetune(checkpoint, dataset, config, source / "qat")
     assert not (source / "qat").exists()
+
+
+def _rewritten_as_reference_sgan(folder) -> None:
+    """The files a `train --method sgan` into the folder leaves, as another run would."""
+    (folder / OUT_OF_FOLD_CSV).unlink()
+    for name in (WEIGHTS, "metadata.json", "validation.csv"):
+        shutil.copy(resolve_checkpoint_dir("reference-sgan") / name, folder / name)
+
+
+def test_evaluate_and_predict_name_the_checkpoint_they_loaded_or_refuse(
+    quick_checkpoint, dataset, tmp_path, monkeypatch
+):
+    """Their reports hashed the folder seconds after the load (evaluate once the data was
+    read): a train that finished meanwhile had its new checkpoint named beside the old
+    one's figures and decisions."""
+    folder = tmp_path / "float"
+    shutil.copytree(quick_checkpoint, folder)
+    checkpoint = load_checkpoint(folder)
+    _rewritten_as_reference_sgan(folder)
+    with pytest.raises(CheckpointError, match="another run rewrote this checkpoint since"):
+        decided_by(str(folder), checkpoint, "youden", 0.5)
+    shutil.rmtree(folder)
+    shutil.copytree(quick_checkpoint, folder)
+
+    def read_while_a_train_ends(data):
+        _rewritten_as_reference_sgan(folder)
+        return dataset
+
+    monkeypatch.setattr("melanoma.evaluate.load_dataset", read_while_a_train_ends)
+    with pytest.raises(CheckpointError, match="another run rewrote this checkpoint since"):
+        evaluate_on_data(str(folder), None)
