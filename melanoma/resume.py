@@ -208,11 +208,11 @@ def read_resume_state(
     # it failed, and a few MB more would declare more memory than the machine has.
     refusal = torch_zip_refusal(path)
     if refusal is not None:
-        raise UserError(f"{path}: corrupt resume state ({refusal})")
+        raise corrupt_resume_state(path, refusal)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle, zip or I/O: the file is not what Ctrl-C saved
-        raise UserError(f"{path}: corrupt resume state ({type(err).__name__})") from None
+        raise corrupt_resume_state(path, type(err).__name__) from None
     saved = state.get("identity") if isinstance(state, dict) else None
     if not same_run(saved, identity, dataset):
         raise UserError(f"{path}: {_resume_mismatch(saved, identity, dataset)}")
@@ -221,7 +221,7 @@ def read_resume_state(
         gen.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
     except (RuntimeError, TypeError) as err:  # a tensor that is not a generator's state
-        raise UserError(f"{path}: corrupt resume state (its RNG state: {err})") from None
+        raise corrupt_resume_state(path, f"its RNG state: {err}") from None
     log.info("resuming from %s", path)
     if "torch_threads" in state:
         refuse_non_count(path, "torch_threads", state["torch_threads"], least=1)
@@ -238,10 +238,10 @@ def _refuse_missing_keys(path: Path, state: dict, layout: Mapping) -> None:
     traceback (or failed later, mid-training) at the first key it lacked."""
     for key, kind in layout.items():
         if key not in state:
-            raise UserError(f"{path}: corrupt resume state (no {key!r})")
+            raise corrupt_resume_state(path, f"no {key!r}")
         if not isinstance(state[key], kind):
             found = type(state[key]).__name__
-            raise UserError(f"{path}: corrupt resume state ({key!r} is a {found})")
+            raise corrupt_resume_state(path, f"{key!r} is a {found}")
 
 
 @contextlib.contextmanager
@@ -257,7 +257,13 @@ def refused_if_unloadable(path: Path) -> Iterator[None]:
         # "Error(s) in loading state_dict for X:" then a line per problem: name the first
         lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [""]
         why = " ".join(lines[:2]) if lines[0].endswith(":") else lines[0]
-        raise UserError(f"{path}: corrupt resume state ({type(err).__name__} {why})") from None
+        raise corrupt_resume_state(path, f"{type(err).__name__} {why}") from None
+
+
+def corrupt_resume_state(path: Path, why: str) -> UserError:
+    """The one-line refusal of a resume.pt whose contents are not what a run saves, worded
+    alike by both trainers' checks."""
+    return UserError(f"{path}: corrupt resume state ({why})")
 
 
 def refuse_non_count(path: Path, key: str, value: object, least: int = 0) -> None:
@@ -266,9 +272,7 @@ def refuse_non_count(path: Path, key: str, value: object, least: int = 0) -> Non
     int to isinstance, or a negative number miscounted silently."""
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
         shown = repr(value) if isinstance(value, int | float) else f"a {type(value).__name__}"
-        raise UserError(
-            f"{path}: corrupt resume state ({key!r} is {shown}, not a whole number >= {least})"
-        )
+        raise corrupt_resume_state(path, f"{key!r} is {shown}, not a whole number >= {least}")
 
 
 def same_run(saved: object, identity: dict, dataset: Dataset) -> bool:

@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from melanoma.errors import UserError
 from melanoma.model import SmallCNN
-from melanoma.resume import refuse_non_count, refused_if_unloadable
+from melanoma.resume import corrupt_resume_state, refuse_non_count, refused_if_unloadable
 from melanoma.training import own_rng
 
 if TYPE_CHECKING:  # train imports this module
@@ -131,4 +130,4 @@ def _check_history(path: Path, rows: list, expected: int) -> None:
 
 
 def _refuse(path: Path, why: str) -> None:
-    raise UserError(f"{path}: corrupt resume state ({why})")
+    raise corrupt_resume_state(path, why)

@@ -46,7 +46,6 @@ from melanoma.augment import AugmentConfig
 from melanoma.batches import LabeledBatches
 from melanoma.checkpoint import save_checkpoint
 from melanoma.datasets import Dataset
-from melanoma.errors import UserError
 from melanoma.history import write_sgan_report
 from melanoma.inference import predict_probs
 from melanoma.metrics import YOUDEN_ESTIMATORS
@@ -54,6 +53,7 @@ from melanoma.model import config_dict
 from melanoma.resume import (
     RESUME,
     clear_previous_run,
+    corrupt_resume_state,
     read_resume_state,
     refuse_non_count,
     refused_if_unloadable,
@@ -310,9 +310,10 @@ def _load_resume(
     for key in ("restores", "restores_before"):
         refuse_non_count(path, key, state[key])
     if state["restores_before"] > state["restores"]:
-        raise UserError(
-            f"{path}: corrupt resume state ('restores_before' is {state['restores_before']}, "
-            f"more than 'restores' {state['restores']})"
+        raise corrupt_resume_state(
+            path,
+            f"'restores_before' is {state['restores_before']}, more than 'restores' "
+            f"{state['restores']}",
         )
     return state
 
