@@ -3,7 +3,6 @@ trained on it, at thresholds chosen from that model's own out-of-fold prediction
 
 import dataclasses
 import json
-import logging
 
 import numpy as np
 import pytest
@@ -23,7 +22,7 @@ from melanoma.nested_cv import (
 from melanoma.splits import stratified_folds
 from melanoma.train import TrainConfig
 
-from other_process import HOLDS_A_RUN_DIR, other_process
+from other_process import HOLDS_A_RUN_DIR, ending_when_waited_for, other_process
 
 TINY = NestedConfig(
     seeds=(0,),
@@ -244,18 +243,6 @@ nested_cv_module._write_results(Path(sys.argv[1]), {"other": "run"})
 """
 
 
-class _EndsOnWaiting(logging.Handler):
-    def __init__(self, other):
-        super().__init__()
-        self.other, self.said = other, []
-
-    def emit(self, record):
-        if "waiting for it to end" in record.getMessage():
-            self.said.append(record.getMessage())
-            self.other.stdin.write("go\n")
-            self.other.stdin.flush()
-
-
 @pytest.mark.parametrize("other_run", [OTHER_WRITING, HOLDS_A_RUN_DIR], ids=["nested-cv", "train"])
 def test_results_wait_for_another_run_writing_into_the_folder(dataset, tmp_path, other_run):
     """Each file used to be renamed in alone: two runs into one --out could leave
@@ -264,14 +251,15 @@ def test_results_wait_for_another_run_writing_into_the_folder(dataset, tmp_path,
     out = tmp_path / "out"
     out.mkdir()
     with other_process(other_run, out, ready="holding") as other:
-        waiting = _EndsOnWaiting(other)
-        logging.getLogger("melanoma.atomic").addHandler(waiting)
-        try:
+
+        def other_run_goes_on():
+            other.stdin.write("go\n")
+            other.stdin.flush()
+
+        with ending_when_waited_for(other_run_goes_on) as said:
             tiny = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, epochs=1))
             results = nested_cv(dataset, tiny, out)
-        finally:
-            logging.getLogger("melanoma.atomic").removeHandler(waiting)
-    assert waiting.said == [
+    assert said == [
         f"{out}: another run (train, compare, qat, nested-cv, melanoma-export or "
         "melanoma-bench) holds this folder; waiting for it to end"
     ]

@@ -4,7 +4,6 @@ import dataclasses
 import errno
 import fcntl
 import json
-import logging
 import os
 
 import pytest
@@ -19,6 +18,8 @@ from melanoma.benchmarks.report import SCHEMA_VERSION
 from melanoma.checkpoint import REFERENCE_DIR
 from melanoma.errors import UserError
 from melanoma.versions import toolkit_source
+
+from other_process import ending_when_waited_for
 
 
 def test_report_holds_every_row_the_gate_and_what_it_ran_on(report):
@@ -175,19 +176,8 @@ def test_a_second_run_writes_its_report_once_the_first_has_written_its_own(repor
     out.mkdir()
     other = os.open(out, os.O_RDONLY)
     fcntl.flock(other, fcntl.LOCK_EX)
-    said = []
-
-    class OtherRunEnds(logging.Handler):
-        def emit(self, record):
-            said.append(record.getMessage())
-            os.close(other)
-
-    logger = logging.getLogger("melanoma.atomic")
-    logger.addHandler(handler := OtherRunEnds())
-    try:
+    with ending_when_waited_for(lambda: os.close(other)) as said:
         write_outputs(report, Outputs(out, plots=False))
-    finally:
-        logger.removeHandler(handler)
     assert said == [f"{out}: {HELD_BY_ANOTHER_RUN}; waiting for it to end"]
     assert json.loads((out / "report.json").read_text()) == report
 

@@ -2,7 +2,6 @@
 
 import fcntl
 import json
-import logging
 import os
 
 import pytest
@@ -13,38 +12,11 @@ from melanoma.export import api
 from melanoma.manifest import manifest_path
 from melanoma.qat import QATConfig
 
-from other_process import HOLDS_A_RUN_DIR, other_process
-
-
-class _OnWaiting(logging.Handler):
-    """Plays the other process: when the export says it waits, that process ends."""
-
-    def __init__(self, ends):
-        super().__init__()
-        self.ends, self.said = ends, []
-
-    def emit(self, record):
-        if "waiting for it to end" in record.getMessage():
-            self.said.append(record.getMessage())
-            self.ends()
-
-
-@pytest.fixture
-def on_waiting():
-    handlers = []
-
-    def install(ends):
-        handlers.append(_OnWaiting(ends))
-        logging.getLogger("melanoma.atomic").addHandler(handlers[-1])
-        return handlers[-1]
-
-    yield install
-    for handler in handlers:
-        logging.getLogger("melanoma.atomic").removeHandler(handler)
+from other_process import HOLDS_A_RUN_DIR, ending_when_waited_for, other_process
 
 
 def test_an_export_waits_then_sees_what_the_other_export_wrote(
-    export_source, tmp_path, on_waiting, quick_config
+    export_source, tmp_path, quick_config
 ):
     """Both used to check the folder, then write: two checkpoints' files in one folder,
     which the benchmark refuses, though each export had exited 0."""
@@ -60,10 +32,10 @@ def test_an_export_waits_then_sees_what_the_other_export_wrote(
         (out / "other.ptl.manifest.json").write_text(json.dumps(other))
         os.close(held)
 
-    waiting = on_waiting(other_export_ends)
-    with pytest.raises(UserError, match="exported from another checkpoint"):
-        api.export_checkpoint(quick_config(export_source, out))
-    assert len(waiting.said) == 1 and HELD_BY_ANOTHER_RUN in waiting.said[0]
+    with ending_when_waited_for(other_export_ends) as said:
+        with pytest.raises(UserError, match="exported from another checkpoint"):
+            api.export_checkpoint(quick_config(export_source, out))
+    assert len(said) == 1 and HELD_BY_ANOTHER_RUN in said[0]
 
 
 def test_a_benchmark_cannot_read_the_folder_while_an_export_writes_it(

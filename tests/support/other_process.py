@@ -5,9 +5,10 @@ synchronised by lines on its stdin and stdout, never by sleeps."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 # Holds a folder as `melanoma train` does while it trains (resume.run_dir_owned), until a
 # line comes on stdin.
@@ -39,3 +40,23 @@ def other_process(script: str, *args: object, ready: str) -> Iterator[subprocess
     finally:
         _, stderr = process.communicate("go\n")  # else it would hold the folder on
     assert process.returncode == 0, stderr
+
+
+@contextlib.contextmanager
+def ending_when_waited_for(ends: Callable[[], None]) -> Iterator[list[str]]:
+    """For the block, each wait melanoma.atomic logs ("...; waiting for it to end", its
+    only message) calls `ends`, which lets the other run's hold on the folder go. Yields
+    the messages logged."""
+    said: list[str] = []
+
+    class Ends(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage())
+            ends()
+
+    logger, handler = logging.getLogger("melanoma.atomic"), Ends()
+    logger.addHandler(handler)
+    try:
+        yield said
+    finally:
+        logger.removeHandler(handler)
