@@ -46,6 +46,7 @@ from melanoma.augment import AugmentConfig
 from melanoma.batches import LabeledBatches
 from melanoma.checkpoint import save_checkpoint
 from melanoma.datasets import Dataset
+from melanoma.errors import listing
 from melanoma.history import write_sgan_report
 from melanoma.inference import predict_probs
 from melanoma.metrics import YOUDEN_ESTIMATORS
@@ -160,7 +161,8 @@ UNLABELED_FOLDER = {
 
 
 def check_unlabeled_pool(dataset: Dataset, config: SGANConfig) -> None:
-    """Refuse a data set whose unlabeled pool is smaller than one batch (or missing). The
+    """Refuse a data set whose unlabeled pool is smaller than one batch (or missing), or
+    holds a labeled or test image again (refuse_copies_in_pool). The
     labeled-only ablation (no weight on either unlabeled loss) needs one too: its classifier
     learns nothing from the pool's images, but an epoch is a pass over the pool, so the pool
     sets its number of steps and its learning-rate schedule, the same as the SGAN's it is
@@ -179,6 +181,38 @@ def check_unlabeled_pool(dataset: Dataset, config: SGANConfig) -> None:
             f"(one batch), found {found}{why}; put photos in {where}, or use the supervised "
             "method"
         )
+    refuse_copies_in_pool(dataset)
+
+
+# Why the SGAN may not see a split's images again in its unlabeled pool.
+SEEN_TWICE = {
+    "labeled": "its validation images are drawn from those, so it would choose its epoch "
+    "and thresholds on images it trained on",
+    "test": "it would be tested on images it trained on",
+}
+
+
+def refuse_copies_in_pool(dataset: Dataset) -> None:
+    """Refuse an unlabeled pool that holds a labeled or test image again (the same pixels,
+    under any name). The validation images are carved from the labeled ones, and the test
+    split is what the model is reported on: an SGAN that trained on them, unlabeled, would
+    choose its epoch and thresholds, and be judged, on images it had already seen. Near-copies
+    (another photo of one lesion) pass: compare reports the test AUC without them."""
+    pool = dict(zip(dataset.unlabeled.pixel_hashes(), dataset.unlabeled.names, strict=True))
+    for split_name, split in (("labeled", dataset.labeled), ("test", dataset.test)):
+        if split is None:
+            continue
+        copies = [
+            f"{name} as {pool[h]}"
+            for name, h in zip(split.names, split.pixel_hashes(), strict=True)
+            if h in pool
+        ]
+        if copies:
+            raise DataError(
+                f"{dataset.source}: the unlabeled pool repeats {len(copies)} {split_name} "
+                f"image(s) ({listing(copies, most=2)}): {SEEN_TWICE[split_name]}; take them "
+                "out of the pool"
+            )
 
 
 @own_rng

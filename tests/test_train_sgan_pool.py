@@ -1,12 +1,19 @@
-"""What the SGAN says when a data set has no unlabeled pool: where, in its layout, to put one."""
+"""What the SGAN says when a data set has no unlabeled pool (where, in its layout, to put
+one), or a pool that holds labeled or test images again."""
+
+import dataclasses
 
 import pytest
+import torch
 
+import melanoma.train_sgan as train_sgan_module
 from melanoma.compare import compare
-from melanoma.datasets import load_dataset
+from melanoma.datasets import Split, load_dataset
 from melanoma.methods import method_config
 from melanoma.sources import DataError
 from melanoma.train_sgan import SGANConfig, train_sgan
+
+from sgan_runs import TINY
 
 
 def _class_folders(root, jpegs):
@@ -70,3 +77,39 @@ def test_the_labeled_only_ablation_says_why_it_needs_a_pool_it_gives_no_weight(t
     for method in ("sgan", "sgan-mean-teacher", "sgan-no-mean-teacher"):
         with pytest.raises(DataError, match=r"found 0; put photos"):
             train_sgan(data, method_config(method, seed=0), tmp_path / "run")
+
+
+def _pool_with(dataset, copies: torch.Tensor, names: list[str]):
+    """The real data with the first 128 unlabeled images and `copies` added to its pool."""
+    pool = dataset.unlabeled.subset(torch.arange(128))
+    pool = Split(
+        torch.cat([pool.images, copies]),
+        torch.full((len(pool) + len(copies),), -1),
+        pool.names + tuple(names),
+    )
+    return dataclasses.replace(dataset, unlabeled=pool)
+
+
+@pytest.mark.parametrize(("split", "why"), [("test", "tested"), ("labeled", "validation")])
+def test_a_pool_that_holds_test_or_labeled_images_again_is_refused(dataset, tmp_path, split, why):
+    """A pool with copies of the test images (or of the labeled ones, which the validation
+    images are drawn from) trained the SGAN on them, unlabeled, before it was judged on
+    them, without a word; under other names, since only the pixels count."""
+    images = getattr(dataset, split)
+    leaky = _pool_with(dataset, images.images[[3, 5]], ["unlabeled/a.jpg", "unlabeled/b.jpg"])
+    wanted = (
+        rf"the unlabeled pool repeats 2 {split} image\(s\) \({images.names[3]} as "
+        rf"unlabeled/a.jpg, {images.names[5]} as unlabeled/b.jpg\): .*{why}"
+    )
+    with pytest.raises(DataError, match=wanted):
+        train_sgan(leaky, dataclasses.replace(TINY, epochs=1), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    # compare says so before it trains anything, the supervised seeds too
+    with pytest.raises(DataError, match=wanted):
+        compare(leaky, tmp_path / "out", methods=("supervised", "sgan"), seeds=(0,), epochs=1)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_liveproject_pool_repeats_no_labeled_or_test_image(dataset):
+    """The refusal passes the real data, whose three splits share no image (its README)."""
+    train_sgan_module.refuse_copies_in_pool(dataset)
