@@ -24,10 +24,12 @@ unsupervised losses. For a population with another prevalence, re-pick the
 threshold on data from it: adding log(p / (1 - p)) to the logit would assume a
 score calibrated at 50/50, which this one is not. AUC does not change.
 
-Normalization uses the labeled-train split only, like the baseline: the
-unlabeled pool's colour mean differs (README: R 197 vs 190) because its class
-mix differs, while test matches labeled, and the deployed contract needs one
-mean/std for every input.
+Normalization uses the labeled training images only (160 of 200; not the
+validation split, nor the pool). The baseline, which holds out no split, takes
+it from all 200 labeled images (train.py). Not from the pool: its colour mean
+differs (the data's README: R 197 vs 190) because its class mix differs, while
+test matches labeled, and the deployed contract needs one mean/std for every
+input.
 """
 
 from __future__ import annotations
