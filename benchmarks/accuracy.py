@@ -15,7 +15,7 @@ from melanoma.benchmarks.gate import ROUNDING
 from melanoma.export.base import RuntimeFailure
 from melanoma.metrics import (
     all_metrics,
-    app_probability,
+    app_probabilities,
     bootstrap_ci,
     calibration,
     roc_points,
@@ -49,8 +49,7 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
     """P(melanoma) in float64 as the app and `melanoma predict` take it (app_probability):
     exp(-logaddexp(0, -x)), a double away from it for half of all logits, missed an image
     the app flags at its threshold."""
-    probs = [app_probability(float(x)) for x in np.ravel(logits)]
-    return np.array(probs, dtype=np.float64).reshape(np.shape(logits))
+    return app_probabilities(logits)
 
 
 def predict_logits(runner: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray) -> np.ndarray:

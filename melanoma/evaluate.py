@@ -20,8 +20,8 @@ from melanoma.checkpoint import (
 )
 from melanoma.datasets import TEST_SPLIT_PLACES, Dataset, Split, load_dataset
 from melanoma.errors import UserError, on_one_line
-from melanoma.inference import predict_probs
-from melanoma.metrics import evaluation_report
+from melanoma.inference import predict_logits, predict_probs
+from melanoma.metrics import app_probabilities, evaluation_report
 from melanoma.splits import OUT_OF_FOLD, checkpoint_split, validation_scheme
 from melanoma.validation_scores import (
     decision_threshold,
@@ -188,7 +188,11 @@ def evaluate_checkpoint(
     The threshold is the stored one named, or with `target_sensitivity` re-chosen on the
     checkpoint's validation predictions."""
     name, threshold = decision_threshold(checkpoint, threshold_name, target_sensitivity)
-    probs = predict_probs(checkpoint.model, split.images, checkpoint.meta.mean, checkpoint.meta.std)
+    mean, std = checkpoint.meta.mean, checkpoint.meta.std
+    logits = predict_logits(checkpoint.model, split.images, mean, std)  # (N,) float32
+    # the app's float64 sigmoid of each float32 logit, as predict and the bench take it: a
+    # float32 sigmoid decided a score within a float32 step of the threshold otherwise
+    probs = app_probabilities(logits.numpy())
     refuse_undefined_scores(checkpoint, probs)
     report = evaluation_report(split.labels.numpy(), probs, threshold, seed=seed)
     report["threshold_name"] = name

@@ -140,6 +140,13 @@ def app_probability(logit: float) -> float:
     return e / (1.0 + e)
 
 
+def app_probabilities(logits: ArrayLike) -> np.ndarray:
+    """app_probability of every logit, float64, in the logits' shape: what `melanoma
+    evaluate` and melanoma-bench decide on, so that they decide each image as the app does."""
+    probs = [app_probability(float(x)) for x in np.ravel(logits)]
+    return np.array(probs, dtype=np.float64).reshape(np.shape(logits))
+
+
 def logit(probs: ArrayLike) -> np.ndarray:
     """log(p / (1 - p)), with p clipped to [1e-7, 1 - 1e-7] so that 0 and 1 stay finite."""
     clipped = np.clip(np.asarray(probs, dtype=np.float64), 1e-7, 1 - 1e-7)

@@ -23,13 +23,14 @@ from melanoma.cli import cli
 from melanoma.errors import UserError
 from melanoma.evaluate import (
     check_reproduces_scores,
+    evaluate_checkpoint,
     evaluate_on_data,
     pick_split,
     report_text,
     split_caveat,
 )
-from melanoma.inference import predict_probs
-from melanoma.metrics import bootstrap_ci, evaluation_report
+from melanoma.inference import predict_logits, predict_probs
+from melanoma.metrics import app_probabilities, bootstrap_ci, evaluation_report
 from melanoma.versions import package_versions, toolkit_source
 
 
@@ -282,6 +283,23 @@ def test_evaluate_decides_at_the_threshold_it_is_asked_for(data_path, sgan):
         == sgan.meta.threshold("sensitivity_0.90")
         != sgan.meta.threshold("youden")
     )
+
+
+def test_evaluate_decides_a_score_within_a_float32_step_of_the_threshold_as_the_app(dataset, sgan):
+    """The app flags RiskBands.sigmoid(logit) >= threshold, that sigmoid taken in float64 of
+    the float32 logit (app_probabilities). A float32 sigmoid puts the first melanoma's score
+    1e-8 above the app's: at a threshold between the two, evaluate counted it as found."""
+    split = dataset.test.subset(torch.tensor([0, 1, 2, 597, 598, 599]))  # 3 melanomas, 3 nevi
+    logits = predict_logits(sgan.model, split.images, sgan.meta.mean, sgan.meta.std)
+    in_app = app_probabilities(logits.numpy())
+    as_float32 = torch.sigmoid(logits).numpy().astype(np.float64)
+    assert as_float32[0] > in_app[0]  # the case this test is about
+    between = (as_float32[0] + in_app[0]) / 2
+    assert in_app[1] >= between and in_app[2] >= between  # the other two are flagged
+    youden = {**sgan.meta.thresholds[0], "probability": between}
+    meta = dataclasses.replace(sgan.meta, thresholds=[youden])
+    report = evaluate_checkpoint(dataclasses.replace(sgan, meta=meta), split)
+    assert report["sensitivity"] == 2 / 3  # the app misses the first melanoma
 
 
 def test_the_json_says_how_its_intervals_were_drawn_and_with_which_versions(
