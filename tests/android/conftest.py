@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 import shutil
 import subprocess
 import zipfile
@@ -251,6 +252,16 @@ BAD_MANIFESTS = [
      "manifest.preprocessing.min_side"),
     ("empty_threshold_name.json", "message", None, lambda d: d["thresholds"][1].update(name=""),
      "manifest.thresholds: a threshold has an empty name"),
+    # 1e400 (write_bad_manifests writes an infinity so) overflows to Infinity in Java and in
+    # Python's json: the app took it where Python refuses it, in any float field or range
+    ("huge_max_abs_diff.json", "message", None, _set("verification", max_abs_diff=math.inf),
+     None),
+    ("huge_logit_range.json", "message", None,
+     _set("quantization", logit_range=[-6.0, math.inf]), None),
+    ("huge_value_range.json", "message", None, _set("input", value_range=[-math.inf, 1.0]),
+     None),
+    ("huge_mean.json", "message", None, _set("preprocessing", mean=[math.inf, 0.5, 0.5]), None),
+    ("huge_size.json", "message", None, _set("preprocessing", size=math.inf), None),
 ]  # fmt: skip
 
 
@@ -292,7 +303,8 @@ def write_bad_manifests(bad: Path, text: str) -> None:
     for name, kind, version, edit, expect in BAD_MANIFESTS:
         data = copy.deepcopy(exported) if version is None else as_version(exported, version)
         edit(data)
-        cases.append((name, kind, json.dumps(data, indent=2, sort_keys=True), expect))
+        body = json.dumps(data, indent=2, sort_keys=True)  # an infinity as a valid literal:
+        cases.append((name, kind, body.replace("Infinity", "1e400"), expect))
     bad.mkdir()
     rows = ["file\tkind\tpython_message"]
     for name, kind, body, expect in cases:

@@ -111,12 +111,24 @@ final class JsonFields {
         return (Long) value;
     }
 
+    /**
+     * A finite number, as melanoma.manifest reads a float field: a literal past a double's range
+     * (1e400) parses as Infinity in Java and in Python's json, and Python refuses it.
+     */
     double number(String key) throws ManifestException {
-        Object value = map.get(key);
+        return finite(key, map.get(key));
+    }
+
+    private double finite(String key, Object value) throws ManifestException {
         if (!(value instanceof Long) && !(value instanceof Double)) {
             throw typeError(key, "a number", value);
         }
-        return ((Number) value).doubleValue();
+        double number = ((Number) value).doubleValue();
+        if (Double.isInfinite(number)) { // NaN is no JSON literal: Json.parse refuses it
+            throw new ManifestException(
+                    path(key) + ": expected a finite number, got " + number);
+        }
+        return number;
     }
 
     /** A number or null (Python's {@code float | None}). */
@@ -137,11 +149,7 @@ final class JsonFields {
         List<Object> values = list(key);
         double[] out = new double[values.size()];
         for (int i = 0; i < out.length; i++) {
-            Object v = values.get(i);
-            if (!(v instanceof Long) && !(v instanceof Double)) {
-                throw typeError(key + "[" + i + "]", "a number", v);
-            }
-            out[i] = ((Number) v).doubleValue();
+            out[i] = finite(key + "[" + i + "]", values.get(i));
         }
         return out;
     }
@@ -205,8 +213,8 @@ final class JsonFields {
         if (value instanceof Long) {
             return "the integer " + value;
         }
-        if (value instanceof Double) {
-            return "the number " + value;
+        if (value instanceof Double) { // Infinity bare, as Python's message shows it
+            return Double.isInfinite((Double) value) ? value.toString() : "the number " + value;
         }
         if (value instanceof List) {
             return "a list";

@@ -235,6 +235,34 @@ public class ManifestParserTest {
                 "manifest is not valid JSON: ");
     }
 
+    /**
+     * 1e400 is valid JSON that overflows to Infinity, in Java and in Python's json alike; the
+     * app took it as a max_abs_diff, tolerance, decision_agreement or [min, max] range, which
+     * melanoma-bench refuses. Each is refused with Python's message (ExportedManifestTest checks
+     * that against Python's own, tests/android/conftest.py's huge_*.json).
+     */
+    @Test
+    public void aNumberPastADoublesRangeIsRefusedAsInPython() {
+        String f = ": expected a finite number, got ";
+        refused(SampleManifest.with("\"max_abs_diff\": 0.031", "\"max_abs_diff\": 1e400"),
+                "manifest.verification.max_abs_diff" + f + "Infinity");
+        refused(SampleManifest.with("\"tolerance\": null", "\"tolerance\": -1e400"),
+                "manifest.verification.tolerance" + f + "-Infinity");
+        refused(SampleManifest.with("\"decision_agreement\": 0.985",
+                        "\"decision_agreement\": 1E+400"),
+                "manifest.verification.decision_agreement" + f + "Infinity");
+        refused(SampleManifest.with("[-4.9, 2.2]", "[-1e400, 2.2]"),
+                "manifest.input.value_range[0]" + f + "-Infinity");
+        refused(SampleManifest.v4With("[-6.0, 6.86]", "[-6.0, 1e400]"),
+                "manifest.quantization.logit_range[1]" + f + "Infinity");
+        refused(SampleManifest.with("\"probability\": 0.4817", "\"probability\": 1e400"),
+                "manifest.thresholds[0].probability" + f + "Infinity");
+        refused(SampleManifest.with("[0.742,", "[1e400,"),
+                "manifest.preprocessing.mean[0]" + f + "Infinity");
+        refused(SampleManifest.with("\"size\": 32,", "\"size\": 1e400,"),
+                "manifest.preprocessing.size: expected an integer, got Infinity");
+    }
+
     @Test
     public void missingAndUnknownFieldsAreErrorsLikeInPython() {
         refused(SampleManifest.with("\"precision\": \"int8\",", ""),
