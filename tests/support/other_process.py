@@ -6,9 +6,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
+
+import pytest
+
+# How long a child may take to print its ready line (importing torch and the toolkit takes
+# a few seconds, more on a loaded CI machine). Not a measure of speed: a bound on a hang, so
+# that a child stuck before it is ready fails its test rather than the whole CI run.
+READY_WITHIN = 120.0
 
 # Holds a folder as `melanoma train` does while it trains (resume.run_dir_owned), until a
 # line comes on stdin.
@@ -24,9 +33,13 @@ with run_dir_owned(Path(sys.argv[1])):
 
 
 @contextlib.contextmanager
-def other_process(script: str, *args: object, ready: str) -> Iterator[subprocess.Popen]:
+def other_process(
+    script: str, *args: object, ready: str, ready_within: float = READY_WITHIN
+) -> Iterator[subprocess.Popen]:
     """Run `script` with `args` until it prints the line `ready`; on leaving, send it a
-    line (it waits on stdin to go on) and check that it ended well."""
+    line (it waits on stdin to go on) and check that it ended well. A child that prints
+    another line, or none within `ready_within` seconds, is killed and fails the test
+    with its stderr."""
     process = subprocess.Popen(
         [sys.executable, "-c", script, *map(str, args)],
         stdin=subprocess.PIPE,
@@ -34,12 +47,32 @@ def other_process(script: str, *args: object, ready: str) -> Iterator[subprocess
         stderr=subprocess.PIPE,
         text=True,
     )
+    line = _first_line(process, ready_within)
+    if line != ready + "\n":
+        # killed first: reading its stderr to the end waited on a child that still ran
+        process.kill()
+        _, stderr = process.communicate()
+        said = "nothing" if line is None else repr(line)
+        pytest.fail(
+            f"the other process printed {said} within {ready_within:g} s, not {ready!r}; "
+            f"its stderr:\n{stderr}"
+        )
     try:
-        assert process.stdout.readline() == ready + "\n", process.stderr.read()
         yield process
     finally:
         _, stderr = process.communicate("go\n")  # else it would hold the folder on
     assert process.returncode == 0, stderr
+
+
+def _first_line(process: subprocess.Popen, within: float) -> str | None:
+    """The first line of the process's stdout ("" if it closed it first), or None if none
+    came within `within` seconds. A thread reads it: a pipe's readline has no timeout."""
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: lines.put(process.stdout.readline()), daemon=True).start()
+    try:
+        return lines.get(timeout=within)
+    except queue.Empty:
+        return None
 
 
 @contextlib.contextmanager
