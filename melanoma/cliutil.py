@@ -201,15 +201,25 @@ class OneLineFormatter(logging.Formatter):
 
 
 def setup_process(verbose: bool = False, threads: int | None = None) -> None:
-    """Process-wide settings belong to the CLI, never to library code."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+    """Process-wide settings belong to the CLI, never to library code. A second call in one
+    process (`main(standalone_mode=False)` again) replaces, not stacks, what the first set."""
+    level = logging.INFO if verbose else logging.WARNING
+    root = logging.getLogger()
+    if any(isinstance(h.formatter, OneLineFormatter) for h in root.handlers):
+        root.setLevel(level)  # ours from an earlier call: basicConfig would keep its level
+    else:
+        handler = logging.StreamHandler()
+        handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+        logging.basicConfig(level=level, handlers=[handler])
+    for name, pattern in THIRD_PARTY_LOG_NOISE.items():
+        logger = logging.getLogger(name)
+        for earlier in [f for f in logger.filters if isinstance(f, DropMatching)]:
+            logger.removeFilter(earlier)
+        if not verbose:
+            logger.addFilter(DropMatching(pattern))
     if not verbose:
-        for message in THIRD_PARTY_NOISE:
+        for message in THIRD_PARTY_NOISE:  # filterwarnings replaces an equal earlier filter
             warnings.filterwarnings("ignore", message=message)
-        for name, pattern in THIRD_PARTY_LOG_NOISE.items():
-            logging.getLogger(name).addFilter(DropMatching(pattern))
     if threads:
         import torch
 

@@ -286,6 +286,28 @@ def test_info_notes_and_third_party_noise_show_only_with_verbose(verbose):
     assert [text in stderr for text in shown] == [verbose] * 3, stderr
 
 
+def test_setting_up_the_process_again_replaces_its_log_filters_and_level():
+    """A second `main(standalone_mode=False)` in one process: each call added one more
+    filter to each noisy logger, and a later --verbose call kept the first call's level
+    and filters, so it showed neither info notes nor third-party ones (fresh process)."""
+    code = (
+        "import logging; from melanoma.cliutil import setup_process\n"
+        "for _ in range(3): setup_process()\n"
+        "print(len(logging.getLogger('coremltools').filters), len(logging.getLogger().handlers))\n"
+        "setup_process(verbose=True)\n"
+        "logging.getLogger('melanoma.train').info('kept epoch 3/9')\n"
+        "logging.getLogger('coremltools').warning('Torch version 2.9 has not been tested')\n"
+        "setup_process()\n"
+        "logging.getLogger('melanoma.train').info('kept epoch 4/9')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout == "1 1\n", done.stderr  # one filter, one handler
+    assert done.stderr.splitlines() == [
+        "INFO melanoma.train: kept epoch 3/9",
+        "WARNING coremltools: Torch version 2.9 has not been tested",
+    ]
+
+
 def test_coremltools_warnings_of_lost_precision_still_show():
     """Only coremltools' notes on itself are dropped: its warnings about the model it
     converts reach the user, whether logged on a module's logger or, as coremltools 9's
