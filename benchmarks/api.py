@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from melanoma.checkpoint import (
 )
 from melanoma.datasets import Dataset
 from melanoma.errors import UserError
+from melanoma.folders import is_hidden
 from melanoma.versions import toolkit_source
 
 
@@ -166,10 +169,35 @@ def benchmark(config: BenchConfig, limits: GateLimits, outputs: Outputs) -> dict
     """Benchmark every artifact, write the outputs, return the report (gate result inside)."""
     check_outputs(outputs, config)
     # An export writing into the folder meanwhile would be measured half old, half new.
-    artifacts = config.artifacts_dir
-    busy = waiting_for(artifacts, HELD_BY_ANOTHER_RUN)  # an export, or a train
-    with folder_locked(artifacts, shared=True, busy=busy):
+    with artifacts_held(Path(config.artifacts_dir)):
         result = run_benchmark(config)
     report = build_report(result, config, limits, report_dir=Path(outputs.out_dir))
     write_outputs(report, outputs)
     return report
+
+
+@contextlib.contextmanager
+def artifacts_held(artifacts: Path) -> Iterator[None]:
+    """Hold `artifacts` and every folder under it for reading, waiting for any export
+    writing into one: the benchmark reads them all, and one over artifacts/ measured the
+    first two files of an export still writing artifacts/<run>/, exiting 0. Taken top down
+    (a folder before what is in it), and walked again after a wait: the export waited for
+    may have made folders (its qat-<model>/) the first walk did not see."""
+    with contextlib.ExitStack() as held:
+        locked: set[Path] = set()
+        while new := [f for f in _folders_under(artifacts) if f not in locked]:
+            for folder in new:
+                busy = waiting_for(folder, HELD_BY_ANOTHER_RUN)  # an export, or a train
+                held.enter_context(folder_locked(folder, shared=True, busy=busy))
+                locked.add(folder)
+        yield
+
+
+def _folders_under(root: Path) -> list[Path]:
+    """`root`, then every folder under it that discover() looks in (not hidden ones: an
+    atomic write's temp folder), each before the folders inside it."""
+    found = [root]
+    for parent, names, _ in os.walk(root):  # links are not followed, as by rglob
+        names[:] = sorted(name for name in names if not is_hidden(name))
+        found += [Path(parent) / name for name in names]
+    return found

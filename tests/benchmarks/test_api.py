@@ -5,6 +5,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 
 import pytest
 
@@ -15,8 +16,11 @@ from melanoma.benchmarks.api import Outputs, build_report, check_outputs, write_
 from melanoma.benchmarks.gate import GateLimits
 from melanoma.benchmarks.harness import BenchConfig
 from melanoma.benchmarks.report import SCHEMA_VERSION
+from melanoma.benchmarks.subjects import AccuracyConfig
+from melanoma.benchmarks.timing import TimingConfig
 from melanoma.checkpoint import REFERENCE_DIR
 from melanoma.errors import UserError
+from melanoma.export.api import ExportConfig, export_checkpoint
 from melanoma.versions import toolkit_source
 
 from other_process import ending_when_waited_for
@@ -202,3 +206,35 @@ def test_the_artifacts_are_read_while_no_export_can_write_them(tmp_path, monkeyp
     with pytest.raises(UserError, match="stop here"):
         api_module.benchmark(config, GateLimits(), Outputs(tmp_path / "out"))
     assert locks == ["shared"]
+
+
+def test_a_benchmark_over_a_parent_folder_waits_for_an_export_into_a_subfolder(dataset, tmp_path):
+    """Its lock was on --artifacts alone: a benchmark of artifacts/ measured the first
+    file of an export still writing artifacts/run/ and exited 0 without the rest."""
+    made = tmp_path / "made"  # the export's two artifacts, to put in place as it would
+    export_checkpoint(ExportConfig(("onnx", "torchscript"), quantize="none", out_dir=made))
+    run = tmp_path / "artifacts" / "run"
+    run.mkdir(parents=True)
+    for file in made.glob("*-onnx-fp32.onnx*"):  # the artifact and its manifest
+        shutil.copy(file, run)
+    export = os.open(run, os.O_RDONLY)
+    fcntl.flock(export, fcntl.LOCK_EX)  # as melanoma-export holds its --out
+
+    def export_ends():  # writes its second artifact, and lets the folder go
+        for file in made.glob("*-torchscript-fp32.ptl*"):
+            shutil.copy(file, run)
+        os.close(export)
+
+    timing = TimingConfig(runs=1, warmup=0, throughput_runs=0, rounds=1)
+    config = BenchConfig(
+        tmp_path / "artifacts", dataset, None, (1,), timing, AccuracyConfig(n_bootstrap=10),
+        progress=False,
+    )  # fmt: skip
+    with ending_when_waited_for(export_ends) as said:
+        report = api_module.benchmark(config, GateLimits(), Outputs(tmp_path / "out", plots=False))
+    assert said == [f"{run}: {HELD_BY_ANOTHER_RUN}; waiting for it to end"]
+    assert [row["name"] for row in report["artifacts"]] == [
+        "eager-pytorch",
+        "run/reference-supervised-onnx-fp32.onnx",
+        "run/reference-supervised-torchscript-fp32.ptl",
+    ]
