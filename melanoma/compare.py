@@ -50,6 +50,7 @@ from melanoma.metrics import rank_auc
 from melanoma.resume import (
     RESUME,
     differing_settings,
+    refuse_held_folders,
     run_dir_owned,
     stored_settings,
     training_settings,
@@ -97,13 +98,14 @@ def train_or_reuse(
         return None
     started = time.perf_counter()
     interrupted = (ckpt_dir / RESUME).is_file()  # an earlier compare's Ctrl-C saved it
+    own = ckpt_dir.parent  # compare's --out, which this run holds
     try:
-        train_method(method, dataset, config, ckpt_dir, resume=interrupted)
+        train_method(method, dataset, config, ckpt_dir, resume=interrupted, own=own)
     except UserError as why:  # its state is from other settings or data, or corrupt
         if not interrupted:
             raise
         log.warning("%s; training it from the start", why)
-        train_method(method, dataset, config, ckpt_dir)
+        train_method(method, dataset, config, ckpt_dir, own=own)
     return time.perf_counter() - started
 
 
@@ -140,6 +142,7 @@ def compare(
     # Held to the end: a second compare into OUT retrained a seed this one had scored, and
     # the last to finish left a results.json naming a model the folder no longer held.
     with run_dir_owned(Path(out_dir)) as out_dir:
+        refuse_held_folders([out_dir / f"{m}-seed{s}" for m in methods for s in seeds])
         runs, probs = [], {}
         labels = dataset.test.labels.numpy()
         for method in methods:

@@ -59,15 +59,17 @@ def train_method(
     config: TrainConfig | SGANConfig,
     out_dir: Path,
     resume: bool = False,
+    own: Path | None = None,
 ) -> Path:
     """Train `method` (its config from method_config) into out_dir with the trainer behind it,
-    refusing a folder another run is training into (resume.run_dir_owned).
+    refusing a folder another run is training into (resume.run_dir_owned), or one inside a
+    folder another run holds up to `own`, one this run holds (compare's --out).
 
     An ablation's config must hold the ablation's settings (SGAN_ABLATIONS[method]), as
     method_config builds it for `compare` and the CLI; any other field may differ. A plain
     SGANConfig() under "sgan-labeled-only" is a ConfigError, not a full SGAN by that name."""
     from melanoma.checkpoint import refuse_bundled_out_dir  # it imports this module
-    from melanoma.resume import run_dir_owned
+    from melanoma.resume import refuse_inside_a_held_folder, run_dir_owned
 
     refuse_bundled_out_dir(out_dir)
     if trainer_of(method) == "supervised":
@@ -83,6 +85,7 @@ def train_method(
         )
     _refuse_unlike_ablation(method, config)
     with run_dir_owned(Path(out_dir)):
+        refuse_inside_a_held_folder(Path(out_dir), own)
         return trainer(dataset, config, out_dir, resume=resume)
 
 

@@ -111,6 +111,33 @@ def _run_files(out_dir: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
+def refuse_inside_a_held_folder(out_dir: Path, own: Path | None = None) -> None:
+    """Refuse an out_dir inside a folder another run holds: a `train --out` into a compare's
+    --out (which holds its members' checkpoint folders) wrote a member the compare then
+    refused to train, or reused as its own. `own`: a folder above out_dir this run holds
+    itself (compare's, for its members), where the check stops: flock would refuse this
+    process its own folder. For a run that already holds out_dir, so that of two runs
+    nested in each other at least one sees the other's lock."""
+    for folder in Path(out_dir).resolve().parents:
+        if own is not None and folder == Path(own).resolve():
+            return
+
+        def refuse(folder: Path = folder) -> None:
+            why = f"{HELD_BY_ANOTHER_RUN}, and {out_dir} is inside it"
+            raise UserError(f"{folder}: {why}; wait for it to end")
+
+        with folder_locked(folder, shared=True, busy=refuse):
+            pass
+
+
+def refuse_held_folders(folders: list[Path]) -> None:
+    """Refuse before any work if another run holds one of `folders` (a compare's members):
+    a compare got to such a member only after training the ones before it."""
+    for folder in folders:
+        with folder_locked(folder, shared=True, busy=_refuse_busy(folder)):
+            pass
+
+
 def _refuse_busy(out_dir: Path) -> Callable[[], None]:
     # No "choose another --out": the folder may be one the command chose itself, as
     # melanoma-export's QAT into <out>/qat-<model>; nor "training": an export holds one too.

@@ -1,4 +1,5 @@
-"""Two `compare` runs into one --out, each in its own process: the second is refused."""
+"""Two `compare` runs into one --out, each in its own process: the second is refused; and
+a `train` into a compare's --out, either way round."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import json
 import pytest
 import torch
 
+from melanoma.atomic import HELD_BY_ANOTHER_RUN
 from melanoma.checkpoint import checkpoint_sha256
 from melanoma.compare import compare
 from melanoma.errors import UserError
+from melanoma.methods import method_config, train_method
 
-from other_process import other_process
+from other_process import HOLDS_A_RUN_DIR, other_process
 
 # The other compare, in a process of its own: once it has trained and scored seed 0 it
 # says so and waits for a line on stdin, and again as it is about to write its results.
@@ -71,3 +74,28 @@ def test_a_compare_into_a_folder_another_compare_holds_is_refused(small, data_pa
     (run,) = json.loads((out / "results.json").read_text())["runs"]
     assert run["epochs"] == 1
     assert run["checkpoint_sha256"] == checkpoint_sha256(out / "supervised-seed0")
+
+
+def test_a_train_into_a_folder_inside_a_compares_out_is_refused(dataset, tmp_path):
+    """It trained into OUT/supervised-seed1 and exited 0; the compare holding OUT then
+    refused to train that seed, after training the ones before it (2026-12-07)."""
+    out, member = tmp_path / "out", tmp_path / "out" / "supervised-seed1"
+    config = method_config("supervised", 1, epochs=1, progress=False)
+    with other_process(HOLDS_A_RUN_DIR, out, ready="holding"):  # as compare holds its --out
+        with pytest.raises(UserError) as refused:
+            train_method("supervised", dataset, config, member)
+    assert str(refused.value) == (
+        f"{out.resolve()}: {HELD_BY_ANOTHER_RUN}, and {member} is inside it; wait for it to end"
+    )
+    assert not member.exists()
+
+
+def test_a_compare_whose_member_another_run_holds_is_refused_before_training(small, tmp_path):
+    """A `train --out OUT/supervised-seed1` begun first: the compare trained seed 0, then
+    was refused at seed 1, the hours of the seeds before it lost."""
+    out, member = tmp_path / "out", tmp_path / "out" / "supervised-seed1"
+    with other_process(HOLDS_A_RUN_DIR, member, ready="holding"):
+        with pytest.raises(UserError) as refused:
+            compare(small, out, ("supervised",), (0, 1), epochs=1, progress=False)
+    assert str(refused.value) == f"{member}: {HELD_BY_ANOTHER_RUN}; wait for it to end"
+    assert not (out / "supervised-seed0").exists()
