@@ -35,17 +35,11 @@ from tqdm import tqdm
 
 from melanoma import config_checks as checks
 from melanoma import strict_json
-from melanoma.atomic import (
-    HELD_BY_ANOTHER_RUN,
-    atomic_paths,
-    folder_locked,
-    output_dir,
-    waiting_for,
-    write_utf8,
-)
+from melanoma.atomic import atomic_paths, write_utf8
 from melanoma.datasets import Dataset, Split
 from melanoma.inference import predict_probs
 from melanoma.metrics import YOUDEN_ESTIMATORS, auc, logit, youden_threshold
+from melanoma.resume import run_dir_owned
 from melanoma.splits import stratified_folds
 from melanoma.train import SELECT_EPOCH, TrainConfig, train_folds
 
@@ -201,7 +195,9 @@ def nested_cv(dataset: Dataset, config: NestedConfig, out_dir: Path) -> dict:
     """Run every seed, write OUT/results.json and OUT/results.md, return the results."""
     folds = {rule: [] for rule in SELECT_EPOCH}
     total = len(config.seeds) * config.outer_folds  # trainings of the whole baseline
-    with output_dir(Path(out_dir)) as out_dir:
+    # Held to the end, as compare's --out: its results waited out a train or a compare
+    # holding OUT, then landed beside the checkpoint, or over the compare's results.json.
+    with run_dir_owned(Path(out_dir)) as out_dir:
         with (
             tempfile.TemporaryDirectory(prefix="nested-cv-") as work,
             tqdm(total=total, desc="outer folds", disable=not config.progress) as bar,
@@ -226,12 +222,10 @@ def nested_cv(dataset: Dataset, config: NestedConfig, out_dir: Path) -> dict:
 
 
 def _write_results(out_dir: Path, results: dict) -> None:
-    """results.json and results.md as one pair, renamed in together and after any other
-    nested-cv's into OUT: two runs' renames could interleave, results.md of one beside
-    results.json of the other."""
-    busy = waiting_for(out_dir, HELD_BY_ANOTHER_RUN)  # a train's, an export's, as well
+    """results.json and results.md as one pair, renamed in together: a Ctrl-C between
+    them must not leave this run's results.json beside an earlier run's results.md."""
     finals = (out_dir / "results.json", out_dir / "results.md")
-    with folder_locked(out_dir, busy=busy), atomic_paths(*finals) as (json_temp, md_temp):
+    with atomic_paths(*finals) as (json_temp, md_temp):
         write_utf8(json_temp, strict_json.dumps(results, indent=2) + "\n")
         write_utf8(md_temp, results_markdown(results))
 

@@ -9,6 +9,8 @@ import pytest
 
 import melanoma.nested_cv as nested_module
 import melanoma.train as train_module
+from melanoma.atomic import HELD_BY_ANOTHER_RUN
+from melanoma.errors import UserError
 from melanoma.metrics import auc, logit, youden_threshold
 from melanoma.nested_cv import (
     NestedConfig,
@@ -19,6 +21,7 @@ from melanoma.nested_cv import (
     outer_folds,
     results_markdown,
 )
+from melanoma.resume import run_dir_owned
 from melanoma.splits import stratified_folds
 from melanoma.train import TrainConfig
 
@@ -222,46 +225,40 @@ def test_the_cutoff_p10_p90_lies_among_the_cutoffs_in_order(folds):
 
 
 # Another nested-cv writing its results into the folder, in a process of its own, as
-# nested_cv writes them (the same lock): it holds the folder from its first write until a
-# line comes on stdin, then writes its pair and ends.
-OTHER_WRITING = """
-import sys
-from pathlib import Path
-import melanoma.nested_cv as nested_cv_module
-
-write_utf8 = nested_cv_module.write_utf8
-
-def after_a_line(path, text):
-    if ".results.json." in path.name:
-        print("holding", flush=True)
-        sys.stdin.readline()
-    write_utf8(path, text)
-
-nested_cv_module.write_utf8 = after_a_line
-nested_cv_module.results_markdown = lambda results: "the other run\\n"
-nested_cv_module._write_results(Path(sys.argv[1]), {"other": "run"})
-"""
+ONE_EPOCH = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, epochs=1))
 
 
-@pytest.mark.parametrize("other_run", [OTHER_WRITING, HOLDS_A_RUN_DIR], ids=["nested-cv", "train"])
-def test_results_wait_for_another_run_writing_into_the_folder(dataset, tmp_path, other_run):
-    """Each file used to be renamed in alone: two runs into one --out could leave
-    results.md of one beside results.json of the other. The wait said "another nested-cv
-    is writing its results here" whoever held the folder, a train as well."""
+def test_a_folder_another_run_holds_is_refused_before_any_training(dataset, tmp_path):
+    """It waited out the other run (a train, a compare, another nested-cv: a lock cannot
+    say which) and then wrote its results.json into that run's folder: beside a
+    checkpoint, or over a compare's results.json, beside the compare's roc.png."""
     out = tmp_path / "out"
-    out.mkdir()
-    with other_process(other_run, out, ready="holding") as other:
+    with other_process(HOLDS_A_RUN_DIR, out, ready="holding") as other:
 
-        def other_run_goes_on():
+        def other_run_goes_on():  # only reached by a nested-cv that waits
             other.stdin.write("go\n")
             other.stdin.flush()
 
-        with ending_when_waited_for(other_run_goes_on) as said:
-            tiny = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, epochs=1))
-            results = nested_cv(dataset, tiny, out)
-    assert said == [
-        f"{out}: another run (train, compare, qat, nested-cv, melanoma-export or "
-        "melanoma-bench) holds this folder; waiting for it to end"
-    ]
+        with ending_when_waited_for(other_run_goes_on), pytest.raises(UserError) as refused:
+            nested_cv(dataset, ONE_EPOCH, out)
+    assert str(refused.value) == f"{out}: {HELD_BY_ANOTHER_RUN}; wait for it to end"
+    assert sorted(out.iterdir()) == []
+
+
+def test_a_train_into_the_folder_while_it_runs_is_refused(dataset, tmp_path, monkeypatch):
+    """It held --out only to write its results: a train began into it meanwhile."""
+    out, trains = tmp_path / "out", []
+
+    def train_tries_then_folds(*args):
+        try:
+            with run_dir_owned(out):  # what `melanoma train --out OUT` takes
+                trains.append("trained")
+        except UserError as refused:
+            trains.append(str(refused))
+        return outer_folds(*args)
+
+    monkeypatch.setattr(nested_module, "outer_folds", train_tries_then_folds)
+    results = nested_cv(dataset, ONE_EPOCH, out)
+    assert trains == [f"{out}: {HELD_BY_ANOTHER_RUN}; wait for it to end"]
     assert json.loads((out / "results.json").read_text()) == results
     assert (out / "results.md").read_text() == results_markdown(results)
