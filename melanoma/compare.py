@@ -134,11 +134,12 @@ def compare(
         raise DataError(f"{dataset.source}: compare needs a test split ({TEST_SPLIT_PLACES})")
     _refuse_repeats_and_strings(methods=methods, seeds=seeds)
     for method in methods:
-        config = method_config(method, 0)  # validates the name before hours of training
+        method_config(method, 0)  # validates the name before hours of training
         if trainer_of(method) == "sgan":  # not after the supervised seeds have trained
             from melanoma.train_sgan import check_unlabeled_pool  # the SGAN's stack, if used
 
-            check_unlabeled_pool(dataset, config)
+            for seed in seeds:  # each seed carves its own validation images
+                check_unlabeled_pool(dataset, method_config(method, seed))
     # Held to the end: a second compare into OUT retrained a seed this one had scored, and
     # the last to finish left a results.json naming a model the folder no longer held.
     with run_dir_owned(Path(out_dir)) as out_dir:

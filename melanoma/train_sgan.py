@@ -66,6 +66,7 @@ from melanoma.resume import (
 from melanoma.sgan import GeneratorConfig, SGANClassifierConfig, to_classifier
 from melanoma.sgan_step import EpochDiverged, SGANNets, build_nets, train_one_epoch, validate
 from melanoma.sources import DataError
+from melanoma.splits import stratified_split
 from melanoma.state_dicts import non_finite_tensors
 from melanoma.training import (
     DivergenceError,
@@ -164,7 +165,7 @@ UNLABELED_FOLDER = {
 
 def check_unlabeled_pool(dataset: Dataset, config: SGANConfig) -> None:
     """Refuse a data set whose unlabeled pool is smaller than one batch (or missing), or
-    holds a labeled or test image again (refuse_copies_in_pool). The
+    holds a validation or test image again (refuse_copies_in_pool). The
     labeled-only ablation (no weight on either unlabeled loss) needs one too: its classifier
     learns nothing from the pool's images, but an epoch is a pass over the pool, so the pool
     sets its number of steps and its learning-rate schedule, the same as the SGAN's it is
@@ -183,25 +184,29 @@ def check_unlabeled_pool(dataset: Dataset, config: SGANConfig) -> None:
             f"(one batch), found {found}{why}; put photos in {where}, or use the supervised "
             "method"
         )
-    refuse_copies_in_pool(dataset)
+    refuse_copies_in_pool(dataset, config)
 
 
-# Why the SGAN may not see a split's images again in its unlabeled pool.
+# Why the SGAN may not see a split's images again in its unlabeled pool. Its labeled training
+# images may be there: it learns from them with their labels anyway, and Salimans et al.'s
+# code draws its labeled examples from the unlabeled set.
 SEEN_TWICE = {
-    "labeled": "its validation images are drawn from those, so it would choose its epoch "
-    "and thresholds on images it trained on",
+    "validation": "it would choose its epoch and thresholds on images it trained on (the "
+    "labeled images it trains on may stay in the pool)",
     "test": "it would be tested on images it trained on",
 }
 
 
-def refuse_copies_in_pool(dataset: Dataset) -> None:
-    """Refuse an unlabeled pool that holds a labeled or test image again (the same pixels,
-    under any name). The validation images are carved from the labeled ones, and the test
-    split is what the model is reported on: an SGAN that trained on them, unlabeled, would
-    choose its epoch and thresholds, and be judged, on images it had already seen. Near-copies
-    (another photo of one lesion) pass: compare reports the test AUC without them."""
+def refuse_copies_in_pool(dataset: Dataset, config: SGANConfig) -> None:
+    """Refuse an unlabeled pool that holds one of the run's validation images (which its
+    seed carves from the labeled ones) or a test image again (the same pixels, under any
+    name): an SGAN that trained on them, unlabeled, would choose its epoch and thresholds,
+    and be judged, on images it had already seen. The labeled training images may stay in
+    the pool. Near-copies (another photo of one lesion) pass: compare reports the test AUC
+    without them."""
+    val = stratified_split(dataset.labeled, config.val_fraction, config.seed)[1]
     pool = dict(zip(dataset.unlabeled.pixel_hashes(), dataset.unlabeled.names, strict=True))
-    for split_name, split in (("labeled", dataset.labeled), ("test", dataset.test)):
+    for split_name, split in (("validation", val), ("test", dataset.test)):
         if split is None:
             continue
         copies = [
@@ -210,8 +215,9 @@ def refuse_copies_in_pool(dataset: Dataset) -> None:
             if h in pool
         ]
         if copies:
+            whose = f"seed {config.seed}'s " if split_name == "validation" else ""
             raise DataError(
-                f"{dataset.source}: the unlabeled pool repeats {len(copies)} {split_name} "
+                f"{dataset.source}: the unlabeled pool repeats {len(copies)} {whose}{split_name} "
                 f"image(s) ({listing(copies, most=2)}): {SEEN_TWICE[split_name]}; take them "
                 "out of the pool"
             )

@@ -6,12 +6,12 @@ import dataclasses
 import pytest
 import torch
 
-import melanoma.train_sgan as train_sgan_module
 from melanoma.compare import compare
 from melanoma.datasets import Split, load_dataset
 from melanoma.methods import method_config
 from melanoma.sources import DataError
-from melanoma.train_sgan import SGANConfig, train_sgan
+from melanoma.splits import stratified_split
+from melanoma.train_sgan import SGANConfig, check_unlabeled_pool, train_sgan
 
 from sgan_runs import TINY
 
@@ -90,19 +90,27 @@ def _pool_with(dataset, copies: torch.Tensor, names: list[str]):
     return dataclasses.replace(dataset, unlabeled=pool)
 
 
-@pytest.mark.parametrize(("split", "why"), [("test", "tested"), ("labeled", "validation")])
-def test_a_pool_that_holds_test_or_labeled_images_again_is_refused(dataset, tmp_path, split, why):
-    """A pool with copies of the test images (or of the labeled ones, which the validation
-    images are drawn from) trained the SGAN on them, unlabeled, before it was judged on
-    them, without a word; under other names, since only the pixels count."""
-    images = getattr(dataset, split)
+def _validation_and_training(dataset, config):
+    return stratified_split(dataset.labeled, config.val_fraction, config.seed)[::-1]
+
+
+@pytest.mark.parametrize(("split", "why"), [("test", "tested"), ("validation", "thresholds")])
+def test_a_pool_that_holds_test_or_validation_images_again_is_refused(
+    dataset, tmp_path, split, why
+):
+    """A pool with copies of the test images (or of the validation ones, which the seed
+    carves from the labeled ones) trained the SGAN on them, unlabeled, before it was judged
+    on them, without a word; under other names, since only the pixels count."""
+    config = dataclasses.replace(TINY, epochs=1)
+    images = dataset.test if split == "test" else _validation_and_training(dataset, config)[0]
     leaky = _pool_with(dataset, images.images[[3, 5]], ["unlabeled/a.jpg", "unlabeled/b.jpg"])
+    whose = "seed 0's " if split == "validation" else ""
     wanted = (
-        rf"the unlabeled pool repeats 2 {split} image\(s\) \({images.names[3]} as "
+        rf"the unlabeled pool repeats 2 {whose}{split} image\(s\) \({images.names[3]} as "
         rf"unlabeled/a.jpg, {images.names[5]} as unlabeled/b.jpg\): .*{why}"
     )
     with pytest.raises(DataError, match=wanted):
-        train_sgan(leaky, dataclasses.replace(TINY, epochs=1), tmp_path / "run")
+        train_sgan(leaky, config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
     # compare says so before it trains anything, the supervised seeds too
     with pytest.raises(DataError, match=wanted):
@@ -110,6 +118,27 @@ def test_a_pool_that_holds_test_or_labeled_images_again_is_refused(dataset, tmp_
     assert not (tmp_path / "out").exists()
 
 
-def test_the_liveproject_pool_repeats_no_labeled_or_test_image(dataset):
+def test_a_pool_may_hold_the_labeled_images_the_sgan_trains_on(dataset, tmp_path):
+    """Salimans et al.'s code draws its labeled examples from the unlabeled set; the SGAN
+    learns from its labeled training images with their labels anyway. Every labeled copy
+    was refused, whatever the seed: only its validation images must stay out."""
+    config = method_config("sgan", seed=0)
+    training = _validation_and_training(dataset, config)[1]
+    names = [f"unlabeled/{name}" for name in training.names]
+    check_unlabeled_pool(_pool_with(dataset, training.images, names), config)
+    # compare checks each seed's own validation images: seed 1 draws some of seed 0's
+    # training images for validation
+    with pytest.raises(DataError, match=r"repeats \d+ seed 1's validation image"):
+        compare(
+            _pool_with(dataset, training.images, names),
+            tmp_path / "out",
+            methods=("sgan",),
+            seeds=(0, 1),
+        )
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_liveproject_pool_repeats_no_validation_or_test_image(dataset):
     """The refusal passes the real data, whose three splits share no image (its README)."""
-    train_sgan_module.refuse_copies_in_pool(dataset)
+    for seed in range(5):
+        check_unlabeled_pool(dataset, method_config("sgan", seed=seed))
