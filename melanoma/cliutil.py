@@ -217,9 +217,8 @@ def setup_process(verbose: bool = False, threads: int | None = None) -> None:
             logger.removeFilter(earlier)
         if not verbose:
             logger.addFilter(DropMatching(pattern))
-    if not verbose:
-        for message in THIRD_PARTY_NOISE:  # filterwarnings replaces an equal earlier filter
-            warnings.filterwarnings("ignore", message=message)
+    for message in THIRD_PARTY_NOISE:  # first in the list, so this call's action wins
+        warnings.filterwarnings("default" if verbose else "ignore", message=message)
     if threads:
         import torch
 

@@ -308,6 +308,21 @@ def test_setting_up_the_process_again_replaces_its_log_filters_and_level():
     ]
 
 
+def test_a_later_verbose_call_shows_the_warnings_an_earlier_call_hid():
+    """The first call's ignore filter for torch's LeafSpec note outlived a later --verbose
+    call, which shows "them all" (fresh process); a call without it hides it again."""
+    code = (
+        "import warnings; from melanoma.cliutil import setup_process\n"
+        "note = '`isinstance(treespec, LeafSpec)` is deprecated'\n"
+        "setup_process(); setup_process(verbose=True)\n"
+        "warnings.warn(note + ' (shown)', FutureWarning)\n"
+        "setup_process()\n"
+        "warnings.warn(note + ' (hidden)', FutureWarning)\n"
+    )
+    stderr = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stderr
+    assert "(shown)" in stderr and "(hidden)" not in stderr, stderr
+
+
 def test_coremltools_warnings_of_lost_precision_still_show():
     """Only coremltools' notes on itself are dropped: its warnings about the model it
     converts reach the user, whether logged on a module's logger or, as coremltools 9's
