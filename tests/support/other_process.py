@@ -34,12 +34,16 @@ with run_dir_owned(Path(sys.argv[1])):
 
 @contextlib.contextmanager
 def other_process(
-    script: str, *args: object, ready: str, ready_within: float = READY_WITHIN
+    script: str,
+    *args: object,
+    ready: str,
+    ready_within: float = READY_WITHIN,
+    end_within: float = READY_WITHIN,
 ) -> Iterator[subprocess.Popen]:
     """Run `script` with `args` until it prints the line `ready`; on leaving, send it a
     line (it waits on stdin to go on) and check that it ended well. A child that prints
-    another line, or none within `ready_within` seconds, is killed and fails the test
-    with its stderr."""
+    another line, or none within `ready_within` seconds, or that has not ended
+    `end_within` seconds after its line, is killed and fails the test with its stderr."""
     process = subprocess.Popen(
         [sys.executable, "-c", script, *map(str, args)],
         stdin=subprocess.PIPE,
@@ -60,8 +64,22 @@ def other_process(
     try:
         yield process
     finally:
-        _, stderr = process.communicate("go\n")  # else it would hold the folder on
+        stderr = _ended(process, end_within)
     assert process.returncode == 0, stderr
+
+
+def _ended(process: subprocess.Popen, within: float) -> str:
+    """Its stderr, once it has ended on the line it waits for (else it would hold the
+    folder on); a child still running `within` seconds later is killed, failing the test:
+    an unbounded wait here hung the whole run on one stuck child, as the ready line did."""
+    try:
+        return process.communicate("go\n", timeout=within)[1]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stderr = process.communicate()[1]
+    pytest.fail(
+        f"the other process had not ended {within:g} s after its line; its stderr:\n{stderr}"
+    )
 
 
 def _first_line(process: subprocess.Popen, within: float) -> str | None:

@@ -31,3 +31,16 @@ def test_a_child_that_gets_ready_runs_until_the_block_ends():
     with other_process(script, ready="holding") as process:
         assert process.poll() is None  # still waiting for its line
     assert process.returncode == 0
+
+
+def test_a_child_that_never_ends_fails_the_test_with_its_stderr():
+    """The line that lets it end was sent with no bound on the wait that followed: a child
+    stuck after it hung the whole run."""
+    script = (
+        'import sys, time; print("holding", flush=True); sys.stdin.readline(); '
+        'print("stuck", file=sys.stderr, flush=True); time.sleep(10**6)'
+    )
+    with pytest.raises(pytest.fail.Exception, match=r"had not ended 1 s after") as failed:
+        with other_process(script, ready="holding", end_within=1):
+            pass
+    assert "its stderr:\nstuck" in str(failed.value)
