@@ -47,7 +47,7 @@ from melanoma import config_checks as checks
 from melanoma.augment import AugmentConfig
 from melanoma.batches import LabeledBatches
 from melanoma.checkpoint import save_checkpoint
-from melanoma.datasets import Dataset
+from melanoma.datasets import Dataset, Split
 from melanoma.errors import listing
 from melanoma.history import write_sgan_report
 from melanoma.inference import predict_probs
@@ -199,10 +199,11 @@ SEEN_TWICE = {
 
 def refuse_copies_in_pool(dataset: Dataset, config: SGANConfig) -> None:
     """Refuse an unlabeled pool that holds one of the run's validation images (which its
-    seed carves from the labeled ones) or a test image again (the same pixels, under any
-    name): an SGAN that trained on them, unlabeled, would choose its epoch and thresholds,
-    and be judged, on images it had already seen. The labeled training images may stay in
-    the pool. Near-copies (another photo of one lesion) pass: compare reports the test AUC
+    seed carves from the labeled ones) or a test image again (the same pixels under any
+    name, or mirrored or turned by quarter turns, which training's augmentation undoes): an
+    SGAN that trained on them, unlabeled, would choose its epoch and thresholds, and be
+    judged, on images it had already seen. The labeled training images may stay in the
+    pool. Near-copies (another photo of one lesion) pass: compare reports the test AUC
     without them."""
     val = stratified_split(dataset.labeled, config.val_fraction, config.seed)[1]
     pool = dict(zip(dataset.unlabeled.pixel_hashes(), dataset.unlabeled.names, strict=True))
@@ -210,9 +211,9 @@ def refuse_copies_in_pool(dataset: Dataset, config: SGANConfig) -> None:
         if split is None:
             continue
         copies = [
-            f"{name} as {pool[h]}"
-            for name, h in zip(split.names, split.pixel_hashes(), strict=True)
-            if h in pool
+            f"{name} as {pool[found[0]]}"
+            for name, views in zip(split.names, _dihedral_hashes(split), strict=True)
+            if (found := [h for h in views if h in pool])
         ]
         if copies:
             whose = f"seed {config.seed}'s " if split_name == "validation" else ""
@@ -221,6 +222,13 @@ def refuse_copies_in_pool(dataset: Dataset, config: SGANConfig) -> None:
                 f"image(s) ({listing(copies, most=2)}): {SEEN_TWICE[split_name]}; take them "
                 "out of the pool"
             )
+
+
+def _dihedral_hashes(split: Split) -> list[list[str]]:
+    """Each image's pixel hashes in its 8 flips and quarter turns, itself first."""
+    turned = [torch.rot90(split.images, k, dims=(2, 3)) for k in range(4)]  # (N, 3, H, W)
+    views = [Split(v, split.labels, split.names) for v in turned + [v.flip(3) for v in turned]]
+    return [list(h) for h in zip(*(view.pixel_hashes() for view in views), strict=True)]
 
 
 @own_rng

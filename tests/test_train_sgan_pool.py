@@ -118,6 +118,23 @@ def test_a_pool_that_holds_test_or_validation_images_again_is_refused(
     assert not (tmp_path / "out").exists()
 
 
+def test_a_mirrored_or_turned_copy_is_refused_as_a_copy(dataset):
+    """Training mirrors and turns every image it sees, so a copy flipped or turned by a
+    quarter turn is one it trains on as it is; only the same pixels were refused."""
+    test = dataset.test
+    mirrored = test.images[3].flip(2)  # (3, H, W): top to bottom
+    turned = torch.rot90(test.images[5], 1, dims=(1, 2))
+    leaky = _pool_with(
+        dataset, torch.stack([mirrored, turned]), ["unlabeled/a.jpg", "unlabeled/b.jpg"]
+    )
+    wanted = (
+        rf"repeats 2 test image\(s\) \({test.names[3]} as unlabeled/a.jpg, "
+        rf"{test.names[5]} as unlabeled/b.jpg\)"
+    )
+    with pytest.raises(DataError, match=wanted):
+        check_unlabeled_pool(leaky, method_config("sgan", seed=0))
+
+
 def test_a_pool_may_hold_the_labeled_images_the_sgan_trains_on(dataset, tmp_path):
     """Salimans et al.'s code draws its labeled examples from the unlabeled set; the SGAN
     learns from its labeled training images with their labels anyway. Every labeled copy
