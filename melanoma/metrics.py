@@ -261,8 +261,8 @@ def _percentile_interval(values: list[float]) -> list[float]:
 def roc_points(labels: np.ndarray, probs: np.ndarray) -> dict[str, list[float]]:
     """ROC points with the threshold that gives each under the `P >= threshold` rule. The
     (0, 0) point's is sklearn's inf, which JSON cannot hold: 1.0, or the next double above
-    it when a score is exactly 1.0 (a float32 sigmoid of a logit past ~16.6), which 1.0
-    would flag."""
+    it when a score is exactly 1.0 (the app's sigmoid of a logit past ~36.7, a float32
+    sigmoid's past ~16.6), which 1.0 would flag."""
     fpr, tpr, thresholds = roc_curve(labels, probs)
     thresholds = thresholds.astype(np.float64)
     thresholds[0] = 1.0 if np.max(probs) < 1.0 else np.nextafter(1.0, 2.0)
