@@ -70,10 +70,16 @@ def test_a_folder_an_export_is_writing_into_is_not_said_to_be_training(tmp_path)
 
 
 def test_a_qat_into_a_folder_another_run_holds_is_refused_before_it_trains(
-    quick_checkpoint, dataset, tmp_path
+    quick_checkpoint, dataset, tmp_path, monkeypatch
 ):
     """Two QATs into one --out each renamed its program, then its metadata: one run's
-    program could end beside the other's metadata."""
+    program could end beside the other's metadata. The second is refused before its
+    fine-tuning, not after minutes of it."""
+
+    def trained(*args):
+        raise AssertionError("QAT fine-tuned into a folder another run holds")
+
+    monkeypatch.setattr("melanoma.qat.train_qat", trained)
     out = tmp_path / "qat"
     with other_process(HOLDS_A_RUN_DIR, out, ready="holding"):
         with pytest.raises(UserError, match=HELD):
