@@ -1,14 +1,18 @@
 """load_checkpoint, and QAT, on a folder another process holds as `melanoma train` does."""
 
+import json
 import shutil
 
 import pytest
 
+import melanoma.checkpoint as checkpoint_module
 from melanoma.checkpoint import (
+    METADATA,
     WEIGHTS,
     CheckpointError,
     checkpoint_sha256,
     load_checkpoint,
+    loaded_checkpoint_sha256,
     resolve_checkpoint_dir,
 )
 from melanoma.errors import UserError
@@ -195,3 +199,41 @@ def test_evaluate_and_predict_name_the_checkpoint_they_loaded_or_refuse(
     monkeypatch.setattr("melanoma.evaluate.load_dataset", read_while_a_train_ends)
     with pytest.raises(CheckpointError, match="another run rewrote this checkpoint since"):
         evaluate_on_data(str(folder), None)
+
+
+def test_a_rerun_whose_weights_came_out_the_same_is_not_taken_for_the_loaded_one(
+    quick_checkpoint, tmp_path
+):
+    """A train rerun with only another --target-sensitivity gives bit-identical weights
+    (1 epoch, 2 folds, seed 0, at 0.9 then 0.8: one weights_sha256 on 2026-12-07), with
+    other thresholds: the weights' sha256 alone would name that checkpoint as the one
+    loaded. Its metadata.json says it was made later."""
+    folder = tmp_path / "float"
+    shutil.copytree(quick_checkpoint, folder)
+    checkpoint = load_checkpoint(folder)
+    meta = json.loads((folder / METADATA).read_text())
+    meta["created_utc"] = "2099-01-01T00:00:00+00:00"  # the rerun's, weights_sha256 unchanged
+    (folder / METADATA).write_text(json.dumps(meta, indent=2) + "\n")
+    with pytest.raises(CheckpointError, match="another run rewrote this checkpoint since"):
+        loaded_checkpoint_sha256(checkpoint)
+
+
+def test_a_checkpoint_a_run_starts_to_rewrite_right_after_the_hash_is_refused(
+    quick_checkpoint, tmp_path, monkeypatch
+):
+    """A train clears the old files as it starts: its metadata.json gone between the hash
+    and the read that compares it with the loaded one must refuse, not raise a traceback
+    or name the hash of a folder being rewritten."""
+    folder = tmp_path / "float"
+    shutil.copytree(quick_checkpoint, folder)
+    checkpoint = load_checkpoint(folder)
+    hashed = checkpoint_module.checkpoint_sha256
+
+    def a_run_starts_right_after(ckpt_dir):
+        sha256 = hashed(ckpt_dir)
+        (ckpt_dir / METADATA).unlink()
+        return sha256
+
+    monkeypatch.setattr(checkpoint_module, "checkpoint_sha256", a_run_starts_right_after)
+    with pytest.raises(CheckpointError, match="another run rewrote this checkpoint since"):
+        loaded_checkpoint_sha256(checkpoint)
