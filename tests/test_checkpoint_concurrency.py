@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 import melanoma.checkpoint as checkpoint_module
+import melanoma.evaluate as evaluate_module
 from melanoma.checkpoint import (
     METADATA,
     WEIGHTS,
@@ -237,3 +238,24 @@ def test_a_checkpoint_a_run_starts_to_rewrite_right_after_the_hash_is_refused(
     monkeypatch.setattr(checkpoint_module, "checkpoint_sha256", a_run_starts_right_after)
     with pytest.raises(CheckpointError, match="another run rewrote this checkpoint since"):
         loaded_checkpoint_sha256(checkpoint)
+
+
+def test_evaluate_names_the_checkpoint_it_measured_if_a_run_rewrites_it_after_the_check(
+    quick_checkpoint, dataset, tmp_path, monkeypatch
+):
+    """The figures are the loaded model's: a train that ends while evaluate measures them
+    must not have its checkpoint named in the report, as a hash taken at the end would."""
+    folder = tmp_path / "float"
+    shutil.copytree(quick_checkpoint, folder)
+    loaded = checkpoint_sha256(folder)
+    measure = evaluate_module.evaluate_checkpoint
+
+    def a_train_ends_meanwhile(*args, **kwargs):
+        report = measure(*args, **kwargs)
+        _rewritten_as_reference_sgan(folder)
+        return report
+
+    monkeypatch.setattr(evaluate_module, "load_dataset", lambda data: dataset)
+    monkeypatch.setattr(evaluate_module, "evaluate_checkpoint", a_train_ends_meanwhile)
+    report = evaluate_on_data(str(folder), None)
+    assert report["checkpoint_sha256"] == loaded != checkpoint_sha256(folder)
