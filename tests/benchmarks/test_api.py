@@ -186,6 +186,27 @@ def test_a_second_run_writes_its_report_once_the_first_has_written_its_own(repor
     assert json.loads((out / "report.json").read_text()) == report
 
 
+def test_a_benchmark_waits_for_a_run_holding_its_artifacts_saying_any_run_may(
+    tmp_path, monkeypatch
+):
+    """The wait said "a melanoma-export is writing into this folder" whoever held it (a
+    train into it, as well): a lock cannot say whose."""
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    other = os.open(artifacts, os.O_RDONLY)
+    fcntl.flock(other, fcntl.LOCK_EX)  # as an export writing into it
+
+    def run_benchmark(config):
+        raise UserError("stop here")
+
+    monkeypatch.setattr(api_module, "run_benchmark", run_benchmark)
+    config = BenchConfig(artifacts_dir=artifacts)
+    with ending_when_waited_for(lambda: os.close(other)) as said:
+        with pytest.raises(UserError, match="stop here"):
+            api_module.benchmark(config, GateLimits(), Outputs(tmp_path / "out"))
+    assert said == [f"{artifacts}: {HELD_BY_ANOTHER_RUN}; waiting for it to end"]
+
+
 def test_the_artifacts_are_read_while_no_export_can_write_them(tmp_path, monkeypatch):
     (tmp_path / "artifacts").mkdir()
     config = BenchConfig(artifacts_dir=tmp_path / "artifacts")
