@@ -7,6 +7,7 @@ import pytest
 
 import melanoma.checkpoint as checkpoint_module
 import melanoma.evaluate as evaluate_module
+import melanoma.qat as qat_module
 from melanoma.checkpoint import (
     METADATA,
     WEIGHTS,
@@ -169,6 +170,29 @@ def test_a_qat_whose_source_another_run_rewrote_since_the_load_writes_nothing(
     with pytest.raises(CheckpointError, match="another run rewrote this checkpoint since"):
         qat_finetune(checkpoint, dataset, config, source / "qat")
     assert not (source / "qat").exists()
+
+
+def test_a_qat_names_the_source_it_loaded_if_a_run_rewrites_it_as_the_files_are_written(
+    quick_checkpoint, dataset, tmp_path, monkeypatch, agreement_on_labeled
+):
+    """After the check that follows the fine-tuning, the program is saved and the metadata
+    measured (seconds): a train that ended then must not be named as the source of the
+    program QAT made from the model it loaded, as a hash taken then would."""
+    source = tmp_path / "float"
+    shutil.copytree(quick_checkpoint, source)
+    loaded = checkpoint_sha256(source)
+    save = qat_module._save_program
+
+    def a_train_ends_meanwhile(program, path):
+        save(program, path)
+        _rewritten_as_reference_sgan(source)
+
+    monkeypatch.setattr(qat_module, "_save_program", a_train_ends_meanwhile)
+    config = QATConfig(epochs=0, use_unlabeled=False, progress=False)
+    with agreement_on_labeled():
+        qat_finetune(load_checkpoint(source), dataset, config, tmp_path / "qat")
+    written = json.loads((tmp_path / "qat" / METADATA).read_text())["train_config"]
+    assert written["source_checkpoint_sha256"] == loaded != checkpoint_sha256(source)
 
 
 def _rewritten_as_reference_sgan(folder) -> None:
