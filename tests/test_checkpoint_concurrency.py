@@ -202,6 +202,37 @@ def _rewritten_as_reference_sgan(folder) -> None:
         shutil.copy(resolve_checkpoint_dir("reference-sgan") / name, folder / name)
 
 
+def test_a_rewrite_keeping_its_own_predictions_is_refused_as_a_rewrite_not_an_edit(
+    quick_checkpoint, dataset, tmp_path, monkeypatch
+):
+    """A supervised train that ended after the load leaves its own out_of_fold.csv, which
+    the model loaded does not reproduce: compared first, QAT and evaluate would call the
+    rewrite a hand-edited mean or std."""
+    folder = tmp_path / "float"
+    shutil.copytree(quick_checkpoint, folder)
+    checkpoint = load_checkpoint(folder)
+    _rewritten_as_reference_supervised(folder)
+    config = QATConfig(epochs=0, use_unlabeled=False, progress=False)
+    with pytest.raises(CheckpointError, match="another run rewrote this checkpoint since"):
+        qat_finetune(checkpoint, dataset, config, tmp_path / "qat")
+    shutil.rmtree(folder)
+    shutil.copytree(quick_checkpoint, folder)
+
+    def read_while_a_train_ends(data):
+        _rewritten_as_reference_supervised(folder)
+        return dataset
+
+    monkeypatch.setattr(evaluate_module, "load_dataset", read_while_a_train_ends)
+    with pytest.raises(CheckpointError, match="another run rewrote this checkpoint since"):
+        evaluate_on_data(str(folder), None)
+
+
+def _rewritten_as_reference_supervised(folder) -> None:
+    """The files a supervised `train` into the folder leaves, its kept predictions too."""
+    for name in (WEIGHTS, "metadata.json", OUT_OF_FOLD_CSV, "history.csv"):
+        shutil.copy(resolve_checkpoint_dir("reference-supervised") / name, folder / name)
+
+
 def test_evaluate_and_predict_name_the_checkpoint_they_loaded_or_refuse(
     quick_checkpoint, dataset, tmp_path, monkeypatch
 ):
