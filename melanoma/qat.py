@@ -53,6 +53,7 @@ from melanoma.model import example_inputs as model_example_inputs
 from melanoma.preprocess import normalize
 from melanoma.pt2e import convert_qat_model, move_to_train, prepare_qat_model, program_probs
 from melanoma.qat_checkpoint import KIND, PROGRAM, QAT_SUBDIR
+from melanoma.qat_pool import refuse_judged_in_pool
 from melanoma.resume import run_dir_owned
 from melanoma.splits import checkpoint_split
 from melanoma.training import DivergenceError, augmented_batch, own_rng
@@ -124,9 +125,8 @@ def _calibrate(prepared: torch.fx.GraphModule, images: torch.Tensor, meta, gen) 
 
     move_exported_model_to_eval(prepared)
     batch = 64
-    order = torch.randperm(
-        len(images), generator=gen
-    )  # mix labeled and unlabeled within the moving averages
+    # mix labeled and unlabeled within the moving averages
+    order = torch.randperm(len(images), generator=gen)
     with torch.no_grad():
         for start in range(0, len(images), batch):
             prepared(normalize(images[order[start : start + batch]], meta.mean, meta.std))
@@ -219,6 +219,7 @@ def qat_finetune(
     commit, source_sha256 = toolkit_source(), loaded_checkpoint_sha256(checkpoint)
     check_reproduces_scores(checkpoint, dataset)  # an edited mean/std would reach the int8 files
     train, val = checkpoint_split(dataset.labeled, meta.train_config, meta.seed)
+    refuse_judged_in_pool(dataset, val, config)  # before any file is written
     with run_dir_owned(out_dir):  # two QATs' renames could pair one's program, other's meta
         program = train_qat(checkpoint.model, train, dataset.unlabeled, meta, config)
         if checkpoint_sha256(checkpoint.path) != source_sha256:  # else it named the new one

@@ -47,12 +47,12 @@ from melanoma import config_checks as checks
 from melanoma.augment import AugmentConfig
 from melanoma.batches import LabeledBatches
 from melanoma.checkpoint import save_checkpoint
-from melanoma.datasets import Dataset, Split
-from melanoma.errors import listing
+from melanoma.datasets import Dataset
 from melanoma.history import write_sgan_report
 from melanoma.inference import predict_probs
 from melanoma.metrics import YOUDEN_ESTIMATORS
 from melanoma.model import config_dict
+from melanoma.pool_copies import refuse_copies_in_pool
 from melanoma.resume import (
     RESUME,
     clear_previous_run,
@@ -165,7 +165,7 @@ UNLABELED_FOLDER = {
 
 def check_unlabeled_pool(dataset: Dataset, config: SGANConfig) -> None:
     """Refuse a data set whose unlabeled pool is smaller than one batch (or missing), or
-    holds a validation or test image again (refuse_copies_in_pool). The
+    holds one of its validation images or a test image again (refuse_copies_of_judged). The
     labeled-only ablation (no weight on either unlabeled loss) needs one too: its classifier
     learns nothing from the pool's images, but an epoch is a pass over the pool, so the pool
     sets its number of steps and its learning-rate schedule, the same as the SGAN's it is
@@ -184,7 +184,7 @@ def check_unlabeled_pool(dataset: Dataset, config: SGANConfig) -> None:
             f"(one batch), found {found}{why}; put photos in {where}, or use the supervised "
             "method"
         )
-    refuse_copies_in_pool(dataset, config)
+    refuse_copies_of_judged(dataset, config)
 
 
 # Why the SGAN may not see a split's images again in its unlabeled pool. Its labeled training
@@ -197,38 +197,17 @@ SEEN_TWICE = {
 }
 
 
-def refuse_copies_in_pool(dataset: Dataset, config: SGANConfig) -> None:
+def refuse_copies_of_judged(dataset: Dataset, config: SGANConfig) -> None:
     """Refuse an unlabeled pool that holds one of the run's validation images (which its
-    seed carves from the labeled ones) or a test image again (the same pixels under any
-    name, or mirrored or turned by quarter turns, which training's augmentation undoes): an
-    SGAN that trained on them, unlabeled, would choose its epoch and thresholds, and be
-    judged, on images it had already seen. The labeled training images may stay in the
-    pool. Near-copies (another photo of one lesion) pass: compare reports the test AUC
-    without them."""
+    seed carves from the labeled ones) or a test image again (pool_copies): an SGAN that
+    trained on them, unlabeled, would choose its epoch and thresholds, and be judged, on
+    images it had already seen. The labeled training images may stay in the pool."""
     val = stratified_split(dataset.labeled, config.val_fraction, config.seed)[1]
-    pool = dict(zip(dataset.unlabeled.pixel_hashes(), dataset.unlabeled.names, strict=True))
-    for split_name, split in (("validation", val), ("test", dataset.test)):
-        if split is None:
-            continue
-        copies = [
-            f"{name} as {pool[found[0]]}"
-            for name, views in zip(split.names, _dihedral_hashes(split), strict=True)
-            if (found := [h for h in views if h in pool])
-        ]
-        if copies:
-            whose = f"seed {config.seed}'s " if split_name == "validation" else ""
-            raise DataError(
-                f"{dataset.source}: the unlabeled pool repeats {len(copies)} {whose}{split_name} "
-                f"image(s) ({listing(copies, most=2)}): {SEEN_TWICE[split_name]}; take them "
-                "out of the pool"
-            )
-
-
-def _dihedral_hashes(split: Split) -> list[list[str]]:
-    """Each image's pixel hashes in its 8 flips and quarter turns, itself first."""
-    turned = [torch.rot90(split.images, k, dims=(2, 3)) for k in range(4)]  # (N, 3, H, W)
-    views = [Split(v, split.labels, split.names) for v in turned + [v.flip(3) for v in turned]]
-    return [list(h) for h in zip(*(view.pixel_hashes() for view in views), strict=True)]
+    judged = {
+        f"seed {config.seed}'s validation": (val, SEEN_TWICE["validation"]),
+        "test": (dataset.test, SEEN_TWICE["test"]),
+    }
+    refuse_copies_in_pool(dataset, judged)
 
 
 @own_rng
