@@ -61,10 +61,11 @@ def _bound_calls(code: str) -> set[str]:
 
 def test_the_readme_python_examples_name_what_the_api_has():
     """Running them trains or fine-tunes for minutes, so they are checked, not run: the
-    pipeline of From Python, and the QAT settings study."""
-    pipeline, qat_study = (_bound_calls(code) for code in _readme_python_blocks())
+    pipeline of From Python, the QAT settings study, and which pool images QAT distils on."""
+    pipeline, qat_study, qat_pool = (_bound_calls(code) for code in _readme_python_blocks())
     assert {"train_supervised", "export_checkpoint", "benchmark", "BenchConfig"} <= pipeline
     assert {"qat_finetune", "QATConfig", "program_probs", "predict_probs"} <= qat_study
+    assert {"load_dataset", "load_checkpoint", "load_qat", "program_probs"} <= qat_pool
 
 
 @pytest.mark.parametrize(
