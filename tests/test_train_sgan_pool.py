@@ -155,6 +155,14 @@ def test_a_pool_may_hold_the_labeled_images_the_sgan_trains_on(dataset, tmp_path
     assert not (tmp_path / "out").exists()
 
 
+def test_a_pool_that_repeats_a_single_test_image_is_refused(dataset):
+    """One copy is enough: the refusal counted 2 above, and a pool with 1 must not pass."""
+    leaky = _pool_with(dataset, dataset.test.images[[7]], ["unlabeled/c.jpg"])
+    wanted = rf"repeats 1 test image\(s\) \({dataset.test.names[7]} as unlabeled/c.jpg\)"
+    with pytest.raises(DataError, match=wanted):
+        check_unlabeled_pool(leaky, method_config("sgan", seed=0))
+
+
 def test_the_liveproject_pool_repeats_no_validation_or_test_image(dataset):
     """The refusal passes the real data, whose three splits share no image (its README)."""
     for seed in range(5):
