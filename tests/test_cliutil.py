@@ -323,6 +323,23 @@ def test_a_later_verbose_call_shows_the_warnings_an_earlier_call_hid():
     assert "(shown)" in stderr and "(hidden)" not in stderr, stderr
 
 
+def test_setting_up_the_process_leaves_logging_it_did_not_set_alone():
+    """Only our own handler's level and our own filters are replaced on a second call: a
+    notebook's root handler and level, and a filter it put on a noisy logger, stay."""
+    code = (
+        "import logging; from melanoma.cliutil import setup_process\n"
+        "logging.basicConfig(level=logging.DEBUG)\n"
+        "mine = logging.Filter('coremltools.mine')\n"
+        "logging.getLogger('coremltools').addFilter(mine)\n"
+        "setup_process(); setup_process()\n"
+        "root = logging.getLogger()\n"
+        "print(root.level, len(root.handlers), type(root.handlers[0].formatter).__name__,"
+        " mine in logging.getLogger('coremltools').filters)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout == "10 1 Formatter True\n", done.stderr
+
+
 def test_coremltools_warnings_of_lost_precision_still_show():
     """Only coremltools' notes on itself are dropped: its warnings about the model it
     converts reach the user, whether logged on a module's logger or, as coremltools 9's
