@@ -44,3 +44,15 @@ def test_a_child_that_never_ends_fails_the_test_with_its_stderr():
         with other_process(script, ready="holding", end_within=1):
             pass
     assert "its stderr:\nstuck" in str(failed.value)
+
+
+def test_a_child_ready_only_after_the_bound_fails_the_test():
+    """`ready_within` is the bound: a child that would print its line later still fails,
+    rather than have the test wait out the default 120 s for it."""
+    script = (
+        'import sys, time; print("starting", file=sys.stderr, flush=True); time.sleep(5); '
+        'print("holding", flush=True); sys.stdin.readline()'
+    )
+    with pytest.raises(pytest.fail.Exception, match=r"printed nothing within 1 s"):
+        with other_process(script, ready="holding", ready_within=1):
+            pass
