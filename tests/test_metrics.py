@@ -4,6 +4,8 @@ import pytest
 from melanoma import metrics
 from melanoma.metrics import (
     all_metrics,
+    app_probabilities,
+    app_probability,
     bootstrap_ci,
     calibration,
     choose_thresholds,
@@ -18,6 +20,15 @@ from melanoma.metrics import (
 
 LABELS = np.array([1, 1, 1, 1, 0, 0, 0, 0])
 PROBS = np.array([0.9, 0.8, 0.4, 0.3, 0.6, 0.2, 0.1, 0.05])
+
+
+def test_app_probabilities_keep_the_logits_shape_and_the_apps_value_of_each():
+    """As its docstring says, and as melanoma-bench's (N, 1) runner outputs would need:
+    dropping the reshape passed every test, whose logits were all (N,)."""
+    logits = np.array([[-800.0, -2.5], [0.0, 3.25]], np.float32)
+    probs = app_probabilities(logits)
+    assert probs.dtype == np.float64 and probs.shape == (2, 2)
+    assert probs.tolist() == [[app_probability(float(x)) for x in row] for row in logits]
 
 
 def test_confusion_metrics_by_hand():
