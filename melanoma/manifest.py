@@ -64,7 +64,12 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     # NaN and inf are not JSON: the exporter never writes them and the app's parser rejects them.
-    return type(value) in (int, float) and math.isfinite(value)
+    # An integer past a double's range (1 and 400 zeros) is one too: the app reads Infinity,
+    # and math.isfinite raised OverflowError on it, a traceback for a bad manifest.
+    try:
+        return type(value) in (int, float) and math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _is_shape(rank: int | None) -> Callable[[list], bool]:

@@ -156,6 +156,28 @@ def test_a_threshold_figure_that_is_a_boolean_is_refused(written, name, value):
         manifest_from_dict(written)
 
 
+@pytest.mark.parametrize(
+    ("section", "name", "index"),
+    [
+        ("verification", "max_abs_diff", None),
+        ("preprocessing", "std", 0),
+        ("input", "value_range", 1),
+    ],
+)
+def test_an_integer_past_a_doubles_range_is_refused_in_one_line(written, section, name, index):
+    """1 and 400 zeros is valid JSON and an int in Python, Infinity in the app: a float field
+    holding it crashed melanoma-bench with OverflowError (math.isfinite of it) instead of
+    refusing the manifest."""
+    huge = 10**400
+    if index is None:
+        written[section][name] = huge
+    else:
+        written[section][name][index] = huge
+    where = name if index is None else rf"{name}\[{index}\]"
+    with pytest.raises(ManifestError, match=rf"{section}\.{where}: expected a finite number"):
+        manifest_from_dict(written)
+
+
 @pytest.mark.parametrize("shape", [[0, 3, 32, 32], [-1, 3, 32, 32], ["M", 3, 32, 32]])
 def test_an_input_shape_whose_batch_is_not_N_or_a_positive_size_is_refused(written, shape):
     written["input"]["shape"] = shape
