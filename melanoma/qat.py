@@ -31,17 +31,12 @@ from melanoma.atomic import atomic_paths, write_utf8
 from melanoma.augment import AugmentConfig
 from melanoma.checkpoint import (
     METADATA,
-    REFERENCE_DIR,
-    REFERENCE_NAMES,
-    WEIGHTS,
     Checkpoint,
-    CheckpointError,
     CheckpointMeta,
     checkpoint_sha256,
     file_sha256,
     loaded_checkpoint_sha256,
     package_versions,
-    read_meta,
     utc_now,
 )
 from melanoma.datasets import Dataset, Split
@@ -52,7 +47,8 @@ from melanoma.metrics import all_metrics
 from melanoma.model import example_inputs as model_example_inputs
 from melanoma.preprocess import normalize
 from melanoma.pt2e import convert_qat_model, move_to_train, prepare_qat_model, program_probs
-from melanoma.qat_checkpoint import KIND, PROGRAM, QAT_SUBDIR
+from melanoma.qat_checkpoint import KIND, PROGRAM
+from melanoma.qat_out_dir import refuse_out_dir
 from melanoma.qat_pool import refuse_judged_in_pool
 from melanoma.resume import run_dir_owned
 from melanoma.splits import checkpoint_split
@@ -209,7 +205,7 @@ def qat_finetune(
     the int8 model is meant to reproduce the float model's decisions.
     """
     out_dir, meta = Path(out_dir), checkpoint.meta
-    _refuse_out_dir(out_dir, checkpoint.path)
+    refuse_out_dir(out_dir, checkpoint.path)
     if not dataset.trained_on_by(meta.data_fingerprint):  # the test split aside: QAT never reads it
         raise UserError(
             f"{dataset.source}: data fingerprint {dataset.fingerprint} differs from the "
@@ -261,57 +257,6 @@ def _drop_stack_traces(program) -> None:
         if isinstance(module, torch.fx.GraphModule):
             for node in module.graph.nodes:
                 node.meta.pop("stack_trace", None)
-
-
-def _refuse_out_dir(out_dir: Path, source: Path) -> None:
-    """--out must not be the source, the installed package's bundled models, or another
-    checkpoint's qat/ (a typo that would replace that checkpoint's int8 program)."""
-    where, source = out_dir.resolve(), source.resolve()
-    if where == source:
-        raise UserError(
-            f"{out_dir}: --out must differ from the float checkpoint (use {QAT_SUBDIR}/)"
-        )
-    named_like_one = str(out_dir.parent) in REFERENCE_NAMES and where.parent != source
-    in_package = where.is_relative_to(REFERENCE_DIR.resolve()) and installed_package()
-    if in_package or named_like_one:
-        # `--out reference-supervised/qat`, as the README's CHECKPOINT_DIR/qat reads, would
-        # write a local folder no exporter reads, under a name that then shadows the model.
-        raise UserError(
-            f"{out_dir}: the bundled reference models are read-only and ship their int8 "
-            f"program in {QAT_SUBDIR}/; to run QAT on one again, copy its folder "
-            f"({source}) and pass the copy"
-        )
-    if where.name == QAT_SUBDIR and where.parent != source and (where.parent / METADATA).is_file():
-        raise UserError(
-            f"{out_dir}: the int8 program folder of another checkpoint ({out_dir.parent}), "
-            f"which QAT would replace; use {source / QAT_SUBDIR}"
-        )
-    _refuse_other_checkpoint(out_dir)
-
-
-def installed_package() -> bool:
-    """True for an installed copy of the package; False in a source checkout (an editable
-    install), where the reference qat/ REPRODUCE.md files regenerate the bundled programs."""
-    return not (REFERENCE_DIR.parents[1] / "pyproject.toml").is_file()
-
-
-def _refuse_other_checkpoint(out_dir: Path) -> None:
-    """--out may hold an earlier QAT run (replaced), even a torn one, never another
-    model's files."""
-    if (out_dir / WEIGHTS).exists() or _foreign_metadata(out_dir):
-        raise UserError(
-            f"{out_dir}: holds another checkpoint, which QAT would overwrite; "
-            f"choose an empty --out (or the source's {QAT_SUBDIR}/)"
-        )
-
-
-def _foreign_metadata(out_dir: Path) -> bool:
-    if not (out_dir / METADATA).is_file():
-        return False
-    try:
-        return read_meta(out_dir).train_config.get("kind") != KIND
-    except CheckpointError:
-        return True  # not a QAT run's, or unreadable: keep it
 
 
 def _agreement_images(train: Split, val: Split | None, unlabeled: Split | None):

@@ -15,6 +15,7 @@ import torch
 
 import melanoma.atomic as atomic_module
 import melanoma.qat as qat_module
+import melanoma.qat_out_dir as qat_out_dir
 from melanoma.checkpoint import (
     REFERENCE_NAMES,
     CheckpointError,
@@ -217,7 +218,7 @@ def test_ctrl_c_while_qat_is_saved_keeps_the_earlier_program_and_metadata(
         qat_finetune(load_checkpoint(float_dir), dataset, calibrated, out)
     assert replaced == [PROGRAM, "metadata.json"]
     (out / PROGRAM).unlink()
-    qat_module._refuse_other_checkpoint(out)  # no error
+    qat_out_dir._refuse_other_checkpoint(out)  # no error
 
 
 @pytest.mark.usefixtures("pytests_signal_handlers")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import melanoma.qat_out_dir as qat_out_dir
 from melanoma.checkpoint import CheckpointError, load_checkpoint
 from melanoma.errors import UserError
 from melanoma.qat import QATConfig, qat_finetune
@@ -59,10 +60,10 @@ def test_qat_never_writes_into_another_checkpoint_or_the_bundled_models(
     with pytest.raises(UserError, match="fingerprint"):  # beside its qat/, harmless: allowed
         qat_finetune(checkpoint, data, FAST, other / "qat-try")
     reference = load_checkpoint("reference-supervised")
-    monkeypatch.setattr("melanoma.qat.installed_package", lambda: True)  # as in CI's install
+    monkeypatch.setattr(qat_out_dir, "installed_package", lambda: True)  # as in CI's install
     with pytest.raises(UserError, match="bundled reference models are read-only"):
         qat_finetune(reference, data, FAST, reference.path / "qat")
-    monkeypatch.setattr("melanoma.qat.installed_package", lambda: False)  # a source checkout:
+    monkeypatch.setattr(qat_out_dir, "installed_package", lambda: False)  # a source checkout:
     with pytest.raises(UserError, match="fingerprint"):  # the REPRODUCE.md command writes there
         qat_finetune(reference, data, FAST, reference.path / "qat")
     monkeypatch.chdir(tmp_path)  # the README's CHECKPOINT_DIR/qat, with the name
