@@ -3,7 +3,8 @@
 Reads top to bottom: calibrate the int8 ranges on clean images -> a short
 fine-tune of the fake-quantized graph by distillation from the float model ->
 convert -> save with metadata. The graph steps themselves (export, prepare,
-convert) are in melanoma/pt2e.py.
+convert) are in melanoma/pt2e.py, what the metadata measures in melanoma/qat_metadata.py,
+and the --out folders QAT refuses in melanoma/qat_out_dir.py.
 
 A QAT directory sits beside (by convention inside) its float checkpoint:
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,28 +34,22 @@ from melanoma.checkpoint import (
     Checkpoint,
     CheckpointMeta,
     checkpoint_sha256,
-    file_sha256,
     loaded_checkpoint_sha256,
-    package_versions,
-    utc_now,
 )
 from melanoma.datasets import Dataset, Split
 from melanoma.errors import UserError
 from melanoma.evaluate import check_reproduces_scores
-from melanoma.inference import predict_probs
-from melanoma.metrics import all_metrics
 from melanoma.model import example_inputs as model_example_inputs
 from melanoma.preprocess import normalize
-from melanoma.pt2e import convert_qat_model, move_to_train, prepare_qat_model, program_probs
-from melanoma.qat_checkpoint import KIND, PROGRAM
+from melanoma.pt2e import convert_qat_model, move_to_train, prepare_qat_model
+from melanoma.qat_checkpoint import PROGRAM
+from melanoma.qat_metadata import qat_meta
 from melanoma.qat_out_dir import refuse_out_dir
 from melanoma.qat_pool import refuse_judged_in_pool
 from melanoma.resume import run_dir_owned
 from melanoma.splits import checkpoint_split
-from melanoma.training import DivergenceError, augmented_batch, own_rng
+from melanoma.training import augmented_batch, own_rng
 from melanoma.versions import toolkit_source
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -233,8 +227,8 @@ def qat_finetune(
             _save_program(program, program_temp)
             splits = (train, val, dataset.unlabeled)
             source = (commit, source_sha256)
-            qat_meta = _qat_meta(checkpoint, program, splits, config, program_temp, source)
-            write_utf8(meta_temp, json.dumps(asdict(qat_meta), indent=2) + "\n")
+            int8_meta = qat_meta(checkpoint, program, splits, config, program_temp, source)
+            write_utf8(meta_temp, json.dumps(asdict(int8_meta), indent=2) + "\n")
     return out_dir
 
 
@@ -257,89 +251,3 @@ def _drop_stack_traces(program) -> None:
         if isinstance(module, torch.fx.GraphModule):
             for node in module.graph.nodes:
                 node.meta.pop("stack_trace", None)
-
-
-def _agreement_images(train: Split, val: Split | None, unlabeled: Split | None):
-    """(images, name) on which to compare int8 with float decisions: the held-out validation
-    split; for a cross-validated source (no held-out labeled image) the unlabeled pool; and,
-    for a data set without one, the labeled training images, in-sample but still a check."""
-    if val is not None:
-        return val, "validation"
-    if unlabeled is not None:
-        return unlabeled, "unlabeled"
-    return train, "labeled training"
-
-
-def _refuse_collapsed(int8_probs: np.ndarray, float_decisions: np.ndarray, images: str) -> None:
-    """The SGAN trainer's rule (sgan_step.validate) for the int8 program: non-finite
-    outputs, or one probability for images the float model decides both ways, mean
-    fine-tuning diverged. At QATConfig lr 1e6 the weights reached 2e6 with a finite loss,
-    and a program giving all 40 validation images 0.00083 was saved, only its low agreement
-    telling. One probability for images the float model decides alike is no sign of it:
-    a data set with 1 unlabeled image (a supervised source's checked images) was refused."""
-    both_ways = bool(float_decisions.any() and not float_decisions.all())
-    if not np.all(np.isfinite(int8_probs)):
-        why = "a non-finite probability"
-    elif np.ptp(int8_probs) == 0 and both_ways:
-        why = "one probability, where the float model decides them both ways"
-    else:
-        return
-    raise DivergenceError(
-        f"QAT diverged: the int8 program gives the {len(int8_probs)} {images} images {why}; "
-        "no program written (try another --seed, or a lower QATConfig.lr from Python)"
-    )
-
-
-def _qat_meta(checkpoint, program, splits, config, program_path, source) -> CheckpointMeta:
-    """The source's metadata with the QAT settings, validation re-measured in int8, and the
-    int8-vs-float decision agreement (see _agreement_images); `source` is (this toolkit's
-    commit, the source checkpoint's sha256 as loaded).
-
-    A cross-validated source has no held-out labeled images (val is None): its
-    out-of-fold float metrics are kept.
-    """
-    train, val, unlabeled = splits
-    commit, source_sha256 = source
-    checked, checked_name = _agreement_images(train, val, unlabeled)
-    meta = checkpoint.meta
-    threshold = meta.threshold("youden")
-    int8_probs = program_probs(program, checked.images, meta.mean, meta.std)
-    float_probs = predict_probs(checkpoint.model, checked.images, meta.mean, meta.std)
-    float_decisions = float_probs >= threshold
-    _refuse_collapsed(int8_probs, float_decisions, checked_name)
-    agreement = float(np.mean((int8_probs >= threshold) == float_decisions))
-    val_metrics = meta.val_metrics
-    if val is not None:
-        val_metrics = all_metrics(val.labels.numpy(), int8_probs, threshold)
-        log.info("int8 val AUC %.4f (float %.4f)", val_metrics["auc"], meta.val_metrics["auc"])
-    source_config = meta.train_config
-    split = {k: source_config[k] for k in ("validation", "val_fraction") if k in source_config}
-    return dataclasses.replace(
-        meta,
-        # seed stays the source's: it is the split seed, so pick_split("val") still
-        # re-carves the same validation images; the QAT seed is train_config["seed"].
-        epochs=config.epochs,
-        best_epoch=config.epochs,  # no selection: the last weights are kept
-        val_metrics=val_metrics,
-        train_config={
-            **asdict(config),
-            **split,
-            "kind": KIND,
-            "quantization": "qat" if config.epochs else "ptq (calibration only)",
-            "split_seed": meta.seed,
-            "n_train": len(train),
-            "n_val": len(val) if val is not None else 0,
-            "int8_val_measured": val is not None,
-            "source_checkpoint_sha256": source_sha256,
-            "source_val_metrics": meta.val_metrics,
-            # decisions at the youden threshold
-            "agreement_with_source": agreement,
-            "agreement_images": checked_name,
-            "n_agreement": len(checked),
-            "torch_threads": torch.get_num_threads(),  # as in a float checkpoint's train_config
-        },
-        versions=package_versions(),
-        toolkit_source=commit,  # this run's, not the source checkpoint's
-        weights_sha256=file_sha256(program_path),
-        created_utc=utc_now(),
-    )

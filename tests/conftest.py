@@ -249,14 +249,14 @@ def agreement_on_labeled():
     unlabeled pool: for a cross-validated checkpoint that pool is 7018 images through five
     float members and the int8 program, about 25 s, in tests of other things. QAT then uses
     the labeled training images, as it does for a data set without that pool."""
-    import melanoma.qat as qat_module
+    import melanoma.qat_metadata as qat_metadata
 
-    real = qat_module._agreement_images
+    real = qat_metadata._agreement_images
 
     @contextmanager
     def context():
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(qat_module, "_agreement_images", lambda t, v, _: real(t, v, None))
+            patch.setattr(qat_metadata, "_agreement_images", lambda t, v, _: real(t, v, None))
             yield
 
     return context

@@ -27,6 +27,7 @@ from melanoma.metrics import auc
 from melanoma.pt2e import program_probs
 from melanoma.qat import QATConfig, qat_finetune
 from melanoma.qat_checkpoint import PROGRAM, find_qat, load_qat
+from melanoma.qat_metadata import qat_meta
 from melanoma.splits import checkpoint_split
 from melanoma.versions import toolkit_source
 
@@ -198,7 +199,7 @@ def test_ctrl_c_while_qat_is_saved_keeps_the_earlier_program_and_metadata(
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(qat_module, "_qat_meta", interrupted)
+    monkeypatch.setattr(qat_module, "qat_meta", interrupted)
     calibrated = QATConfig(epochs=0, calibration_unlabeled=64, progress=False)
     with pytest.raises(KeyboardInterrupt):
         qat_finetune(load_checkpoint(float_dir), dataset, calibrated, out)
@@ -269,7 +270,7 @@ def test_the_recorded_agreement_compares_int8_with_float_decisions(dataset):
     unlabeled = dataset.unlabeled.subset(torch.arange(300))
     splits = (dataset.labeled, None, unlabeled)
     sources = (None, "a source sha256")
-    meta = qat_module._qat_meta(source, other.program, splits, FAST, other.path / PROGRAM, sources)
+    meta = qat_meta(source, other.program, splits, FAST, other.path / PROGRAM, sources)
     mean, std, threshold = source.meta.mean, source.meta.std, source.meta.threshold("youden")
     int8_p = program_probs(other.program, unlabeled.images, mean, std)
     float_p = predict_probs(source.model, unlabeled.images, mean, std)
