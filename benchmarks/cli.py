@@ -13,19 +13,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from melanoma.cli_parsing import Command
-from melanoma.cliutil import (
+from melanoma.cli_options import (
     SEED,
     FiniteFloatRange,
     NonEmptyPath,
     data_option,
     out_dir_option,
     progress_option,
-    run,
-    setup_process,
     threshold_option,
     version_option,
 )
+from melanoma.cli_parsing import Command
+from melanoma.cliutil import run, setup_process
 from melanoma.config_checks import MAX_RUNS
 from melanoma.errors import on_one_line
 

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 import click
 import numpy as np
 
-from melanoma.cliutil import NonEmptyPath, data_option, run, setup_process
+from melanoma.cli_options import NonEmptyPath, data_option
+from melanoma.cliutil import run, setup_process
 from melanoma.errors import UserError, first_line
 
 if TYPE_CHECKING:  # imported where used: --help must not load torch

@@ -9,18 +9,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from melanoma.cli_parsing import Command
-from melanoma.cliutil import (
+from melanoma.cli_options import (
     TARGET_SENSITIVITY,
     NonEmptyPath,
     data_option,
     progress_option,
-    run,
-    setup_process,
     threshold_option,
-    training_ends,
     version_option,
 )
+from melanoma.cli_parsing import Command
+from melanoma.cliutil import run, setup_process, training_ends
 from melanoma.errors import on_one_line
 from melanoma.export.choices import DEFAULT_CHECKPOINT, N_SYNTHETIC, QUANTIZE, TARGET_NAMES
 from melanoma.usage_terms import NOT_STATED

@@ -88,7 +88,7 @@ class CheckpointMeta:
         if found is None:
             known = ", ".join(c["name"] for c in self.thresholds)
             target = sensitivity_target(name)
-            if target is not None and 0.5 <= target <= 1:  # cliutil.TARGET_SENSITIVITY
+            if target is not None and 0.5 <= target <= 1:  # cli_options.TARGET_SENSITIVITY
                 known += f"; --target-sensitivity {target:g} chooses it now"
             raise CheckpointError(f"no threshold {name!r} in the checkpoint; known: {known}")
         return found

@@ -10,8 +10,7 @@ from pathlib import Path
 import click
 
 from melanoma import strict_json
-from melanoma.cli_parsing import Group
-from melanoma.cliutil import (
+from melanoma.cli_options import (
     SEED,
     TARGET_SENSITIVITY,
     NonEmptyPath,
@@ -20,14 +19,13 @@ from melanoma.cliutil import (
     out_dir_option,
     progress_option,
     refuse_two_thresholds,
-    run,
     seed_list,
-    setup_process,
     target_sensitivity_option,
     threshold_option,
-    training_ends,
     version_option,
 )
+from melanoma.cli_parsing import Group
+from melanoma.cliutil import run, setup_process, training_ends
 from melanoma.config_checks import MAX_THREADS
 from melanoma.errors import UserError, on_one_line
 from melanoma.methods import TRAINERS

@@ -9,20 +9,16 @@ from pathlib import Path
 import click
 import pytest
 
-from melanoma.cliutil import (
-    EXIT_INTERRUPTED,
-    EXIT_USAGE,
+from melanoma.cli_options import (
     FiniteFloatRange,
-    Interrupts,
     NonEmptyPath,
-    one_line_message,
     out_dir_option,
     progress_option,
     refuse_repeats,
-    run,
     seed_list,
     version_option,
 )
+from melanoma.cliutil import EXIT_INTERRUPTED, EXIT_USAGE, Interrupts, one_line_message, run
 from melanoma.errors import UserError
 
 

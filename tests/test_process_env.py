@@ -12,7 +12,8 @@ import sys
 # A stand-in CLI with the real --progress option, whose default reads sys.stderr.
 PROGRESS_CLI = """
 import click
-from melanoma.cliutil import progress_option, run
+from melanoma.cli_options import progress_option
+from melanoma.cliutil import run
 
 @click.command()
 @progress_option()
