@@ -47,14 +47,8 @@ from melanoma.evaluate import evaluate_checkpoint
 from melanoma.inference import predict_probs
 from melanoma.methods import METHODS, method_config, train_method, trainer_of
 from melanoma.metrics import rank_auc
-from melanoma.resume import (
-    RESUME,
-    differing_settings,
-    refuse_held_folders,
-    run_dir_owned,
-    stored_settings,
-    training_settings,
-)
+from melanoma.resume import RESUME, refuse_held_folders, run_dir_owned
+from melanoma.run_settings import differing_settings, stored_settings, training_settings
 from melanoma.sources import DataError
 from melanoma.splits import validation_scheme
 from melanoma.versions import package_versions, toolkit_source

@@ -2,13 +2,13 @@
 
 Ctrl-C saves OUT/resume.pt with the run's identity (method, every setting
 that shapes the weights, the data); --resume continues only a state with the
-same identity, and a fresh run first removes the run files a previous one left.
+same identity, and a fresh run first removes the run files a previous one left. Which
+settings make that identity, and the words for a mismatch: melanoma/run_settings.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
@@ -28,6 +28,7 @@ from melanoma.checkpoint import METADATA, WEIGHTS, save_torch
 from melanoma.datasets import Dataset
 from melanoma.errors import UserError
 from melanoma.history import HISTORY
+from melanoma.run_settings import resume_mismatch, same_run, training_settings
 from melanoma.sources import torch_zip_refusal
 from melanoma.validation_scores import OUT_OF_FOLD_CSV, VALIDATION_CSV
 
@@ -175,39 +176,6 @@ def clear_previous_run(out_dir: Path) -> None:
         stale.unlink()
 
 
-# Not settings: how training reports progress, what the trainer records about the run
-# it made (split sizes, validation scheme), which the config determines, how often the
-# SGAN rolled back a diverged epoch, and what it ran under (training.run_conditions:
-# thread count, device, deterministic algorithms), which change float rounding, not what
-# the run is: a resume warns of other threads.
-NOT_SETTINGS = (
-    "progress", "device", "n_train", "n_val", "n_unlabeled", "validation", "torch_threads",
-    "device_used", "deterministic", "restores",
-)  # fmt: skip
-
-
-def training_settings(config_dict: dict) -> dict:
-    """The settings of a config (or of a checkpoint's stored train_config) that shape
-    the weights, with tuples as lists, as metadata stores them."""
-    plain = json.loads(json.dumps(config_dict))
-    return {k: v for k, v in plain.items() if k not in NOT_SETTINGS}
-
-
-# Settings added after checkpoints were already made, with the value those were
-# trained with: a checkpoint that lacks one trained as if it had this value.
-ADDED_LATER = {"select_epoch": "last"}
-
-
-def stored_settings(train_config: dict, wanted: dict) -> dict:
-    """A checkpoint's training settings, completed with the ADDED_LATER ones that `wanted` has."""
-    added = {k: v for k, v in ADDED_LATER.items() if k in wanted}
-    return {**added, **training_settings(train_config)}
-
-
-def differing_settings(old: dict, new: dict) -> list[str]:
-    return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
-
-
 def run_identity(method: str, config: TrainConfig | SGANConfig, dataset: Dataset) -> dict:
     """What a resume state must match: the trainer, every setting that shapes the
     weights, and the data."""
@@ -242,7 +210,7 @@ def read_resume_state(
         raise corrupt_resume_state(path, type(err).__name__) from None
     saved = state.get("identity") if isinstance(state, dict) else None
     if not same_run(saved, identity, dataset):
-        raise UserError(f"{path}: {_resume_mismatch(saved, identity, dataset)}")
+        raise UserError(f"{path}: {resume_mismatch(saved, identity, dataset)}")
     _refuse_missing_keys(path, state, {**RNG_KEYS, **(layout or {})})
     try:
         gen.set_state(state["generator"])
@@ -302,21 +270,6 @@ def refuse_non_count(path: Path, key: str, value: object, least: int = 0) -> Non
         raise corrupt_resume_state(path, f"{key!r} is {shown}, not a whole number >= {least}")
 
 
-def same_run(saved: object, identity: dict, dataset: Dataset) -> bool:
-    """Whether a resume state's identity (`saved`) is this run's: the same method and
-    settings, on the same training data. Its data fingerprint may lack the test split,
-    which training never reads (Dataset.trained_on_by, as for checkpoints): a state saved
-    on a train.csv data set before its labelled test.csv became the test split
-    (2026-12-07) was refused as other data. The labeled and unlabeled images and labels,
-    all that training reads, must still be the very same."""
-    if saved == identity:
-        return True
-    if not isinstance(saved, dict) or "data_fingerprint" not in saved:
-        return False
-    others_same = {**saved, "data_fingerprint": identity["data_fingerprint"]} == identity
-    return others_same and dataset.trained_on_by(saved["data_fingerprint"])
-
-
 def _warn_other_threads(path: Path, saved: int | None) -> None:
     """Other torch threads sum in another order, so the weights come out a few float
     roundings from what the uninterrupted run would have made (1 and 2 threads give
@@ -331,60 +284,3 @@ def _warn_other_threads(path: Path, saved: int | None) -> None:
             now,
             saved,
         )
-
-
-SAME_RUN = "resume with the same method, settings and data, or delete it to start over"
-START_OVER = "this version cannot continue it; delete it to start over"
-
-
-def _resume_mismatch(saved, identity: dict, dataset: Dataset) -> str:
-    """Why a state is not this run's, and what to do about it."""
-    if not isinstance(saved, dict):
-        return f"resume state without a record of its run (saved by an older version); {START_OVER}"
-    same_method = saved.get("method") == identity["method"]  # each has its own settings
-    version_skew = same_method and _other_version(saved.get("settings"), identity["settings"])
-    if version_skew:
-        return version_skew
-    return f"{_other_run(saved, identity, dataset)}; {SAME_RUN}"
-
-
-def _other_version(saved: object, now: dict) -> str | None:
-    """A state whose settings lack one this version has was saved before that setting
-    existed (select_epoch, 2026-12-03), by a trainer whose state this one's no longer
-    reads (a KeyError once let in); no flag given now can match it. One holding a
-    setting this version does not know was saved by a newer one."""
-    if not isinstance(saved, dict):
-        return None
-    older, newer = sorted(now.keys() - saved.keys()), sorted(saved.keys() - now.keys())
-    if older:
-        return f"saved by an older version, before its {', '.join(older)} setting; {START_OVER}"
-    if newer:
-        return (
-            f"saved by a newer version, with settings this one does not know "
-            f"({', '.join(newer)}); continue it with that version, or delete it to start over"
-        )
-    return None
-
-
-def _other_run(saved: dict, identity: dict, dataset: Dataset) -> str:
-    if saved.get("method") != identity["method"]:
-        return f"saved by a {saved.get('method')} run, not {identity['method']}"
-    # as same_run reads it: a state saved before the data had a test split is this data
-    fingerprint = saved.get("data_fingerprint")
-    if fingerprint != identity["data_fingerprint"] and not dataset.trained_on_by(fingerprint):
-        return (
-            f"saved on other data (fingerprint {fingerprint}, now {identity['data_fingerprint']})"
-        )
-    settings = saved.get("settings") or {}
-    differing = differing_settings(settings, identity["settings"])
-    changes = (_change(name, settings, identity["settings"]) for name in differing)
-    return f"saved with other settings ({'; '.join(changes)})"
-
-
-def _change(name: str, saved: dict, now: dict) -> str:
-    """'epochs 40 saved, 60 now': the value to pass again (the run's flags are not on
-    screen any more when it is resumed); a nested setting only by its name."""
-    old, new = saved.get(name), now.get(name)
-    if isinstance(old, dict | list) or isinstance(new, dict | list):
-        return name
-    return f"{name} {old} saved, {new} now"

@@ -17,13 +17,12 @@ from melanoma.resume import (
     RUN_FILES,
     TrainingInterrupted,
     clear_previous_run,
-    differing_settings,
     read_resume_state,
     resumable,
     run_identity,
     save_resume_state,
-    stored_settings,
 )
+from melanoma.run_settings import differing_settings, stored_settings
 from melanoma.sources import MAX_FILE_BYTES
 from melanoma.train import RESUME_LAYOUT, TrainConfig
 

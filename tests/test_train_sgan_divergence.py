@@ -14,7 +14,8 @@ import melanoma.sgan_step
 import melanoma.train_sgan as ts
 from melanoma.checkpoint import load_checkpoint
 from melanoma.cli import _train_method
-from melanoma.resume import TrainingInterrupted, training_settings
+from melanoma.resume import TrainingInterrupted
+from melanoma.run_settings import training_settings
 from melanoma.train_sgan import DivergenceError, train_sgan
 
 from sgan_runs import TINY, small_data
