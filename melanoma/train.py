@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,10 +33,11 @@ from melanoma import config_checks as checks
 from melanoma.augment import AugmentConfig
 from melanoma.checkpoint import save_checkpoint
 from melanoma.datasets import Dataset, Split
+from melanoma.fold_run import RESUME_LAYOUT, FoldRun, epochs_done, fresh_run, progress_text
 from melanoma.history import HISTORY, write_history
 from melanoma.inference import predict_logits
 from melanoma.metrics import YOUDEN_ESTIMATORS, auc
-from melanoma.model import CNNConfig, CNNEnsemble, EnsembleConfig, SmallCNN, config_dict
+from melanoma.model import CNNConfig, SmallCNN, config_dict
 from melanoma.preprocess import channel_stats
 from melanoma.resume import RESUME, clear_previous_run, read_resume_state, resumable, run_identity
 from melanoma.splits import OUT_OF_FOLD, stratified_folds
@@ -174,51 +175,6 @@ def _cpu_copy(state_dict: dict) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in state_dict.items()}
 
 
-def kept_epoch(
-    oof_logits: torch.Tensor, labels: np.ndarray, candidates: Iterable[int]
-) -> tuple[int, float]:
-    """(epoch, out-of-fold AUC) with the best AUC over `candidates`, the later epoch on a tie.
-
-    oof_logits[e - 1] holds every labeled image's logit from the member that held
-    it out, after epoch e.
-    """
-    scores = {e: auc(labels, torch.sigmoid(oof_logits[e - 1]).numpy()) for e in candidates}
-    best = max(scores, key=lambda e: (scores[e], e))
-    return best, scores[best]
-
-
-@dataclass(frozen=True)
-class FoldRun:
-    """A finished cross-validated run, before an epoch is chosen."""
-
-    members: list[dict]  # member k's {epoch: weights}: every epoch, or only the last
-    oof_logits: torch.Tensor  # [e - 1]: each labeled image's logit after epoch e, by its member
-    fold_of: torch.Tensor  # fold (= member) that held each labeled image out
-    mean: list[float]
-    std: list[float]
-    resume_state: dict = field(default_factory=dict, repr=False)  # what resume.pt would hold
-
-    def kept_epoch(self, rule: str, labels: np.ndarray) -> tuple[int, float]:
-        """(epoch, out-of-fold AUC) by `rule` ("last" or "val-auc"), among the kept epochs."""
-        candidates = sorted(set.intersection(*(set(snapshots) for snapshots in self.members)))
-        return kept_epoch(
-            self.oof_logits, labels, candidates[-1:] if rule == "last" else candidates
-        )
-
-    def ensemble(self, epoch: int, config: TrainConfig) -> CNNEnsemble:
-        ensemble = CNNEnsemble(self.ensemble_config(config))
-        for member, snapshots in zip(ensemble.members, self.members, strict=True):
-            member.load_state_dict(snapshots[epoch])
-        return ensemble.eval()
-
-    @staticmethod
-    def ensemble_config(config: TrainConfig) -> EnsembleConfig:
-        return EnsembleConfig(config.folds, config.model.widths, config.model.dropout)
-
-    def out_of_fold_probs(self, epoch: int) -> np.ndarray:
-        return torch.sigmoid(self.oof_logits[epoch - 1]).numpy()
-
-
 @own_rng  # the saved ensemble is built, and initialized, after train_folds
 def train_supervised(
     dataset: Dataset, config: TrainConfig, out_dir: Path, resume: bool = False
@@ -271,7 +227,7 @@ def train_folds(dataset: Dataset, config: TrainConfig, out_dir: Path, resume: bo
     # one), from all labeled images: each member's held-out fold contributes to
     # the per-channel mean/std but never to its weights or its threshold choice.
     mean, std = channel_stats(labeled.images)
-    latest = {"state": _fresh_run(len(labeled), config.epochs, gen)}
+    latest = {"state": fresh_run(len(labeled), config.epochs, gen)}
     identity = run_identity("supervised", config, dataset)
     if resume:
         path = out_dir / RESUME
@@ -282,7 +238,7 @@ def train_folds(dataset: Dataset, config: TrainConfig, out_dir: Path, resume: bo
     out_dir.mkdir(parents=True, exist_ok=True)  # after the checks that can fail: no empty dir
     bar = tqdm(
         total=config.folds * config.epochs,
-        initial=_epochs_done(latest["state"], config),
+        initial=epochs_done(latest["state"], config),
         disable=not config.progress,
         desc="train",
     )
@@ -292,7 +248,7 @@ def train_folds(dataset: Dataset, config: TrainConfig, out_dir: Path, resume: bo
 
     # The history is written inside the resumable block: a Ctrl-C while it is written
     # after the last member would otherwise end the run with no resume.pt at all.
-    with resumable(out_dir, state, lambda: _progress_text(latest["state"], config)):
+    with resumable(out_dir, state, lambda: progress_text(latest["state"], config)):
         try:
             while latest["state"]["fold"] < config.folds:
                 _train_fold(labeled, fold_of, config, mean, std, gen, latest, bar)
@@ -301,46 +257,6 @@ def train_folds(dataset: Dataset, config: TrainConfig, out_dir: Path, resume: bo
             write_history(out_dir / HISTORY, latest["state"]["history"])
     run = latest["state"]
     return FoldRun(run["members"], run["oof_logits"], fold_of, mean, std, state())
-
-
-# The keys of _fresh_run's state besides its RNGs, and their types: read_resume_state
-# refuses a resume.pt without one.
-RESUME_LAYOUT = {
-    "fold": int, "members": list, "oof_logits": torch.Tensor, "member": (dict, type(None)),
-    "history": list,
-}  # fmt: skip
-
-
-def _fresh_run(n_labeled: int, epochs: int, gen: torch.Generator) -> dict:
-    """Resume state before any training: fold 0, no members, no out-of-fold logits yet.
-
-    members[k] is member k's {epoch: weights}; oof_logits[e - 1] the out-of-fold
-    logits after epoch e, filled in fold by fold."""
-    return {
-        "fold": 0,
-        "members": [],
-        "oof_logits": torch.full((epochs, n_labeled), float("nan")),
-        "member": None,  # the running member's state after its last whole epoch
-        "history": [],
-        "generator": gen.get_state(),
-        "torch_rng": torch.get_rng_state(),
-    }
-
-
-def _progress_text(run: dict, config: TrainConfig) -> str:
-    """Where an interrupted ensemble stands, in the per-member epochs --epochs counts."""
-    if run["fold"] >= config.folds:
-        return f"all {config.folds} members"
-    return f"epoch {_member_epoch(run)}/{config.epochs} of member {run['fold'] + 1}/{config.folds}"
-
-
-def _epochs_done(run: dict, config: TrainConfig) -> int:
-    return run["fold"] * config.epochs + _member_epoch(run)
-
-
-def _member_epoch(run: dict) -> int:
-    """Epochs the member in training has finished (0 between members)."""
-    return run["member"]["epoch"] if run["member"] else 0
 
 
 def divergence(loss: float, held_out_logits: torch.Tensor) -> str | None:

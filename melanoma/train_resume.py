@@ -1,6 +1,6 @@
 """What a supervised resume.pt holds, checked whole before a run continues from it.
 
-read_resume_state checks the state's top-level keys and their types (train.RESUME_LAYOUT);
+read_resume_state checks the state's top-level keys and their types (fold_run.RESUME_LAYOUT);
 this checks what they hold, before any epoch runs. A member's weights that did not load
 (a tensor missing, or of another shape) stopped the run in load_state_dict's traceback,
 minutes in when they were a finished member's; an optimizer state without one parameter's

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
+import melanoma.fold_run as fold_run_module
 import melanoma.nested_cv as nested_module
-import melanoma.train as train_module
 from melanoma.atomic import HELD_BY_ANOTHER_RUN
 from melanoma.errors import UserError
 from melanoma.metrics import auc, logit, youden_threshold
@@ -155,7 +155,9 @@ def test_outer_folds_use_their_seed_and_the_kept_epochs_inner_predictions(
 
     monkeypatch.setattr(nested_module, "train_folds", train_folds)
     # val-auc keeps the first candidate epoch here, so the two rules keep different epochs
-    monkeypatch.setattr(train_module, "kept_epoch", lambda logits, labels, epochs: (epochs[0], 0.5))
+    monkeypatch.setattr(
+        fold_run_module, "kept_epoch", lambda logits, labels, epochs: (epochs[0], 0.5)
+    )
     config = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, epochs=2))
     result = outer_folds(dataset.labeled, 3, config, tmp_path)
     assert [f.epoch for f in result["val-auc"]] == [1, 1]

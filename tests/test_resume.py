@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from melanoma.errors import UserError
+from melanoma.fold_run import RESUME_LAYOUT
 from melanoma.resume import (
     RESUME,
     RUN_FILES,
@@ -24,7 +25,7 @@ from melanoma.resume import (
 )
 from melanoma.run_settings import differing_settings, stored_settings
 from melanoma.sources import MAX_FILE_BYTES
-from melanoma.train import RESUME_LAYOUT, TrainConfig
+from melanoma.train import TrainConfig
 
 
 def test_a_fresh_run_removes_only_the_run_files_a_previous_run_left(tmp_path):

@@ -7,11 +7,12 @@ import torch
 import melanoma.train as train_module
 from melanoma.checkpoint import load_checkpoint, read_meta
 from melanoma.errors import UserError
+from melanoma.fold_run import fresh_run, kept_epoch
 from melanoma.inference import predict_probs
 from melanoma.metrics import all_metrics, auc, youden_threshold
 from melanoma.resume import TrainingInterrupted, run_identity, save_resume_state
 from melanoma.splits import stratified_folds
-from melanoma.train import TrainConfig, kept_epoch, train_folds, train_supervised
+from melanoma.train import TrainConfig, train_folds, train_supervised
 from melanoma.train_sgan import SGANConfig, train_sgan
 from melanoma.training import DivergenceError
 from melanoma.validation_scores import OUT_OF_FOLD_CSV, read_scores
@@ -292,7 +293,7 @@ def test_resume_refuses_a_state_of_this_run_missing_any_of_its_keys(forty_labele
     check its own keys (RESUME_LAYOUT), or one without "fold" stopped in a KeyError."""
     gen = torch.Generator()
     identity = run_identity("supervised", TWO_FOLDS, forty_labeled)
-    fresh = {**train_module._fresh_run(len(forty_labeled.labeled), 2, gen), "identity": identity}
+    fresh = {**fresh_run(len(forty_labeled.labeled), 2, gen), "identity": identity}
     for key in sorted(fresh.keys() - {"identity"}):  # not RESUME_LAYOUT: one left out of it
         save_resume_state(tmp_path / key, {k: v for k, v in fresh.items() if k != key})
         with pytest.raises(UserError, match=rf"corrupt resume state \(no '{key}'\)"):
