@@ -4,7 +4,8 @@
     DIR/metadata.json   CheckpointMeta: how to rebuild the model and what it scored
 
 Loading needs no flags. `reference-supervised` and `reference-sgan` name the
-checkpoints bundled in the package (melanoma/reference/).
+checkpoints bundled in the package (melanoma/reference/). The checks weights.pt passes
+before its model is built are in melanoma/checkpoint_weights.py.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import io
 import json
 import logging
 import os
-import pickle
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,14 +24,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from melanoma.architectures import build_model
 from melanoma.atomic import HELD_BY_ANOTHER_RUN, atomic_path, folder_locked, write_utf8
-from melanoma.config_checks import ConfigError
 from melanoma.errors import UserError, first_line
 from melanoma.metadata_fields import FIELD_CHECKS
 from melanoma.metrics import sensitivity_target
-from melanoma.sources import read_small_text, torch_zip_refusal
-from melanoma.state_dicts import non_finite_tensors, state_mismatch
+from melanoma.sources import read_small_text
 from melanoma.usage_terms import NOT_STATED, terms_of_data
 from melanoma.versions import package_versions, toolkit_source
 
@@ -268,12 +264,15 @@ def load_checkpoint(path_or_name: str | os.PathLike, check_thresholds: bool = Tr
     `check_thresholds=False` skips re-deriving the stored thresholds from the kept
     predictions (a few milliseconds): only for a reload of a checkpoint already loaded
     with the check, whose load is being timed."""
+    # imported here: checkpoint_weights builds on this module
+    from melanoma.checkpoint_weights import model_with_state, read_state_dict, weights_file
+
     ckpt_dir = resolve_checkpoint_dir(path_or_name)
     try:
         meta = read_meta(ckpt_dir)
-        weights = _weights_file(ckpt_dir)
-        state = _read_state_dict(weights, meta)
-        model = _model_with_state(ckpt_dir, meta, state)
+        weights = weights_file(ckpt_dir)
+        state = read_state_dict(weights, meta)
+        model = model_with_state(ckpt_dir, meta, state)
         checkpoint = Checkpoint(model.eval(), meta, ckpt_dir)
         # imported here: validation_scores builds on this module
         from melanoma.validation_scores import check_stored_thresholds
@@ -298,66 +297,6 @@ def refuse_if_held(ckpt_dir: Path) -> None:
 
     with folder_locked(ckpt_dir, shared=True, busy=refuse):
         pass
-
-
-def _weights_file(ckpt_dir: Path) -> Path:
-    weights = ckpt_dir / WEIGHTS
-    if not weights.is_file():
-        # qat/ and an export's qat-<model>/ hold a metadata.json too ("program.pt2" is
-        # qat_checkpoint.PROGRAM, not imported: that module imports this one)
-        if (ckpt_dir / "program.pt2").is_file():
-            raise CheckpointError(
-                f"{ckpt_dir}: an int8 QAT program folder, not a float checkpoint; pass the "
-                "checkpoint it was made from"
-            )
-        why = "is not a file" if weights.exists() else "is missing"  # a folder, a device...
-        raise CheckpointError(f"{ckpt_dir}: {WEIGHTS} {why}")
-    return weights
-
-
-def _read_state_dict(weights: Path, meta: CheckpointMeta) -> Any:
-    """The weights file as torch loads it, once its sha256 matches `meta` and nothing in it
-    would be unpickled; not yet known to be a state dict of the right shapes."""
-    if file_sha256(weights) != meta.weights_sha256:
-        raise CheckpointError(f"{weights}: sha256 does not match metadata (truncated or replaced?)")
-    refusal = torch_zip_refusal(weights)
-    if refusal is not None:
-        raise CheckpointError(f"{weights}: {refusal}")
-    try:
-        with warnings.catch_warnings():  # torch warns on some corrupt pickles before failing
-            warnings.simplefilter("ignore")
-            return torch.load(weights, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # torch's own message is a page on weights_only
-        raise CheckpointError(f"{weights}: not a weights-only torch file") from None
-    except Exception as err:  # zip and I/O errors alike: the file is not a state_dict
-        why = first_line(err)
-        raise CheckpointError(f"{weights}: not a readable state_dict ({why})") from None
-
-
-def _model_with_state(ckpt_dir: Path, meta: CheckpointMeta, state: Any) -> nn.Module:
-    """The model `meta` describes, holding `state`, which must fit it exactly and be finite."""
-    weights = ckpt_dir / WEIGHTS
-    try:
-        # On a fork of torch's CPU random stream: the initial weights it draws are
-        # overwritten at once, and a caller's seeded stream must not move on a load.
-        with torch.random.fork_rng(devices=[]):
-            model = build_model(meta.arch, meta.arch_args)
-    except (ValueError, TypeError, ConfigError) as err:  # metadata names no buildable model
-        raise CheckpointError(f"{ckpt_dir / METADATA}: {first_line(err)}") from None
-    why = state_mismatch(state, model.state_dict())
-    if why is None:
-        try:
-            model.load_state_dict(state, strict=True)
-        except (RuntimeError, ValueError, TypeError, AttributeError, KeyError) as err:
-            why = first_line(err)
-    if why is not None:
-        raise CheckpointError(f"{weights}: does not match {meta.arch} ({why})")
-    # training never saves one (it refuses a diverged run); an edited file would otherwise
-    # surface as a NaN score, or a traceback deep in the metrics
-    broken = non_finite_tensors(state)
-    if broken:
-        raise CheckpointError(f"{weights}: non-finite values in {', '.join(broken[:3])}")
-    return model
 
 
 def checkpoint_sha256(ckpt_dir: Path) -> str:
