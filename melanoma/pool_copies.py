@@ -19,11 +19,15 @@ from melanoma.errors import listing
 from melanoma.sources import DataError
 
 
-def refuse_copies_in_pool(dataset: Dataset, judged: Mapping[str, tuple[Split | None, str]]) -> None:
+def refuse_copies_in_pool(
+    dataset: Dataset,
+    judged: Mapping[str, tuple[Split | None, str]],
+    remedy: str = "take them out of the pool",
+) -> None:
     """Refuse `dataset` if its unlabeled pool holds an image of a judged split again (the same
     pixels under any name, or in a flip or quarter turn). `judged` maps a split's name to
     (the split or None, why the caller may not have fitted its images), and each refusal
-    names the first copies."""
+    names the first copies and ends with `remedy`, what the caller's user can do."""
     if dataset.unlabeled is None:
         return
     pool = dict(zip(dataset.unlabeled.pixel_hashes(), dataset.unlabeled.names, strict=True))
@@ -38,7 +42,7 @@ def refuse_copies_in_pool(dataset: Dataset, judged: Mapping[str, tuple[Split | N
         if copies:
             raise DataError(
                 f"{dataset.source}: the unlabeled pool repeats {len(copies)} {split_name} "
-                f"image(s) ({listing(copies, most=2)}): {why}; take them out of the pool"
+                f"image(s) ({listing(copies, most=2)}): {why}; {remedy}"
             )
 
 

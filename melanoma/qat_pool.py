@@ -25,6 +25,12 @@ FITTED_AND_JUDGED = {
     "test": "the drift gate compares int8 with float on those, so it would judge the int8 "
     "program on images QAT fitted",
 }
+# The checkpoint's data fingerprint covers the pool, so the same checkpoint refuses the pool
+# without its copies: only one trained again on that data can be fine-tuned.
+TAKE_OUT_AND_RETRAIN = (
+    "take them out of the pool, then train the checkpoint again on that data "
+    "(QAT needs the data its checkpoint was trained on)"
+)
 
 
 def refuse_judged_in_pool(dataset: Dataset, val: Split | None, config: QATConfig) -> None:
@@ -35,6 +41,5 @@ def refuse_judged_in_pool(dataset: Dataset, val: Split | None, config: QATConfig
     if not (distils_on_pool or config.calibration_unlabeled):
         return
     splits = {"validation": val, "test": dataset.test}
-    refuse_copies_in_pool(
-        dataset, {name: (splits[name], why) for name, why in FITTED_AND_JUDGED.items()}
-    )
+    judged = {name: (splits[name], why) for name, why in FITTED_AND_JUDGED.items()}
+    refuse_copies_in_pool(dataset, judged, TAKE_OUT_AND_RETRAIN)

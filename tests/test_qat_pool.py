@@ -9,6 +9,7 @@ import torch
 
 from melanoma.checkpoint import load_checkpoint
 from melanoma.datasets import Split
+from melanoma.errors import UserError
 from melanoma.qat import QATConfig, qat_finetune
 from melanoma.qat_pool import refuse_judged_in_pool
 from melanoma.sources import DataError
@@ -77,3 +78,23 @@ def test_the_liveproject_pool_repeats_no_validation_or_test_image(source, datase
     """The refusal passes the real data, whose three splits share no image (its README)."""
     _, val = checkpoint_split(dataset.labeled, source.meta.train_config, source.meta.seed)
     refuse_judged_in_pool(dataset, val, QATConfig())
+
+
+def test_the_refusal_says_the_checkpoint_must_be_trained_again_without_the_copies(
+    source, dataset, tmp_path
+):
+    """The checkpoint's fingerprint covers the pool, so once the copies are out, as the
+    refusal said, QAT refused the data as not the checkpoint's: the refusal must send the
+    user on to train again, not into that second refusal."""
+    leaky = _pool_with(dataset, dataset.test.subset(torch.tensor([3])))
+    trained_on_leaky = _trained_on(source, leaky)
+    with pytest.raises(DataError) as refusal:
+        qat_finetune(trained_on_leaky, leaky, FAST, tmp_path / "qat")
+    copies_out = _pool_with(dataset, dataset.test.subset(torch.tensor([], dtype=torch.long)))
+    with pytest.raises(UserError, match="differs from the checkpoint's"):
+        qat_finetune(trained_on_leaky, copies_out, FAST, tmp_path / "qat")
+    assert str(refusal.value).endswith(
+        "take them out of the pool, then train the checkpoint again on that data "
+        "(QAT needs the data its checkpoint was trained on)"
+    )
+    assert not (tmp_path / "qat").exists()
