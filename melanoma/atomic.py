@@ -256,6 +256,26 @@ def folder_locked(
         os.close(fd)
 
 
+def held_by_another(folder: Path) -> bool:
+    """Whether another run holds `folder` (folder_locked by a writer): a probe with a shared
+    lock, let go at once, for a check that refuses rather than waits. False where there is
+    no flock, as folder_locked then runs unlocked. flock knows no owner: a folder this
+    process holds through another descriptor reads as held too."""
+    fcntl = _fcntl()
+    fd = _open_folder(folder) if fcntl else None
+    if fd is None:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:  # a file system without locks
+        return False
+    finally:
+        os.close(fd)  # lets go of the probe's lock
+    return False
+
+
 def _fcntl():
     try:
         import fcntl

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from melanoma.atomic import HELD_BY_ANOTHER_RUN, atomic_path, folder_locked, write_utf8
+from melanoma.atomic import HELD_BY_ANOTHER_RUN, atomic_path, held_by_another, write_utf8
 from melanoma.errors import UserError, first_line
 from melanoma.metadata_fields import FIELD_CHECKS
 from melanoma.metrics import sensitivity_target
@@ -291,12 +291,8 @@ def refuse_if_held(ckpt_dir: Path) -> None:
     out_of_fold.csv: say instead that a run holds it (resume.run_dir_owned's lock). For a
     file missing at the load, or at a read after it (the kept predictions, the sha256).
     The lock does not say which run: an export's or a nested-cv's --out is held as well."""
-
-    def refuse() -> None:
+    if held_by_another(ckpt_dir):
         raise CheckpointError(f"{ckpt_dir}: {HELD_BY_ANOTHER_RUN}; wait for it to end")
-
-    with folder_locked(ckpt_dir, shared=True, busy=refuse):
-        pass
 
 
 def checkpoint_sha256(ckpt_dir: Path) -> str:

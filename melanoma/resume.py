@@ -21,6 +21,7 @@ from melanoma.atomic import (
     HELD_BY_ANOTHER_RUN,
     atomic_path,
     folder_locked,
+    held_by_another,
     output_dir,
     signals_held,
 )
@@ -122,21 +123,17 @@ def refuse_inside_a_held_folder(out_dir: Path, own: Path | None = None) -> None:
     for folder in Path(out_dir).resolve().parents:
         if own is not None and folder == Path(own).resolve():
             return
-
-        def refuse(folder: Path = folder) -> None:
+        if held_by_another(folder):
             why = f"{HELD_BY_ANOTHER_RUN}, and {out_dir} is inside it"
             raise UserError(f"{folder}: {why}; wait for it to end")
-
-        with folder_locked(folder, shared=True, busy=refuse):
-            pass
 
 
 def refuse_held_folders(folders: list[Path]) -> None:
     """Refuse before any work if another run holds one of `folders` (a compare's members):
     a compare got to such a member only after training the ones before it."""
     for folder in folders:
-        with folder_locked(folder, shared=True, busy=_refuse_busy(folder)):
-            pass
+        if held_by_another(folder):
+            _refuse_busy(folder)()
 
 
 def _refuse_busy(out_dir: Path) -> Callable[[], None]:
