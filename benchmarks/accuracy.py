@@ -15,7 +15,6 @@ from melanoma.benchmarks.gate import ROUNDING
 from melanoma.export.base import RuntimeFailure
 from melanoma.metrics import (
     all_metrics,
-    app_probabilities,
     bootstrap_ci,
     calibration,
     roc_points,
@@ -43,13 +42,6 @@ class SanityBounds:
 class Scores:
     probs: np.ndarray  # (N,) float64 P(melanoma)
     threshold: float  # decide melanoma when probs >= threshold
-
-
-def sigmoid(logits: np.ndarray) -> np.ndarray:
-    """P(melanoma) in float64 as the app and `melanoma predict` take it (app_probability):
-    exp(-logaddexp(0, -x)), a double away from it for half of all logits, missed an image
-    the app flags at its threshold."""
-    return app_probabilities(logits)
 
 
 def predict_logits(runner: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray) -> np.ndarray:

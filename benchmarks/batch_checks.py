@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from melanoma.benchmarks.accuracy import sigmoid
 from melanoma.export.base import Runner, RuntimeFailure
 from melanoma.manifest import InputSpec, Manifest, must_state
+from melanoma.metrics import app_probabilities
 from melanoma.pt2e import MAX_BATCH
 
 # input.max_batch null promises any batch: more rows than a bounded target's memory is
@@ -66,7 +66,7 @@ def _batch_problem(runner, inputs, probs, rows: int) -> str | None:
         return f"gives outputs of shape {out.shape}"
     if not np.all(np.isfinite(out)):
         return f"gives {int(np.sum(~np.isfinite(out)))} non-finite output(s)"
-    dprob = float(np.max(np.abs(sigmoid(out[:, 0]) - np.resize(probs, rows))))
+    dprob = float(np.max(np.abs(app_probabilities(out[:, 0]) - np.resize(probs, rows))))
     if dprob > BATCH_MAX_ABS_DPROB:
         return f"gives other probabilities than one image per call (max|Δp| {dprob:.2g})"
     return None

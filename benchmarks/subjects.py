@@ -27,7 +27,6 @@ from melanoma.benchmarks.accuracy import (
     agreement_figures,
     predict_logits,
     sanity_failures,
-    sigmoid,
 )
 from melanoma.benchmarks.batch_checks import batch_failures, batch_text, states_max_batch
 from melanoma.benchmarks.manifest_checks import (
@@ -46,6 +45,7 @@ from melanoma.checkpoint import (
 from melanoma.errors import UserError, first_line
 from melanoma.export.base import RuntimeFailure, load_runner
 from melanoma.manifest import Manifest, find_threshold, size_of
+from melanoma.metrics import app_probabilities
 from melanoma.preprocess import normalize
 from melanoma.pt2e import MAX_BATCH
 from melanoma.qat_checkpoint import QATCheckpoint
@@ -119,7 +119,7 @@ class EagerRunner:
 def _scored(labels, runner, inputs, threshold, config, reference=None) -> dict:
     """Predict every test image, then the accuracy and agreement figures."""
     logits = predict_logits(runner, inputs)
-    scores = Scores(sigmoid(logits), threshold)
+    scores = Scores(app_probabilities(logits), threshold)
     figures = accuracy_figures(labels, scores, config.n_bootstrap, config.seed)
     if reference is None:  # the float model itself: agreement with itself is not a measurement
         figures.update(dict.fromkeys(AGREEMENT_FIGURES))

@@ -12,12 +12,11 @@ from melanoma.benchmarks.accuracy import (
     agreement_figures,
     predict_logits,
     sanity_failures,
-    sigmoid,
 )
 from melanoma.checkpoint import load_checkpoint
 from melanoma.export.base import RuntimeFailure
 from melanoma.inference import predict_logits as infer_logits
-from melanoma.metrics import bootstrap_ci, confusion_metrics
+from melanoma.metrics import app_probabilities, bootstrap_ci, confusion_metrics
 
 
 def test_predict_logits_calls_one_image_at_a_time_as_the_app_does():
@@ -83,7 +82,7 @@ def test_each_side_decides_at_its_own_threshold_a_tie_being_melanoma():
 
 
 def test_sigmoid_is_stable_in_float64():
-    probs = sigmoid(np.array([-1000.0, 0.0, 1000.0], np.float32))
+    probs = app_probabilities(np.array([-1000.0, 0.0, 1000.0], np.float32))
     assert probs.dtype == np.float64
     np.testing.assert_allclose(probs, [0.0, 0.5, 1.0])
 
@@ -140,6 +139,6 @@ def test_a_score_at_the_threshold_is_flagged_as_the_app_flags_it(dataset):
         1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
         for x in logits.tolist()
     ]
-    probs = sigmoid(logits.numpy())
+    probs = app_probabilities(logits.numpy())
     assert [p >= at for p, at in zip(probs.tolist(), in_app, strict=True)] == [True] * 40
     assert probs.tolist() == in_app
