@@ -215,16 +215,9 @@ def test_a_rewrite_keeping_its_own_predictions_is_refused_as_a_rewrite_not_an_ed
     config = QATConfig(epochs=0, use_unlabeled=False, progress=False)
     with pytest.raises(CheckpointError, match="another run rewrote this checkpoint since"):
         qat_finetune(checkpoint, dataset, config, tmp_path / "qat")
-    shutil.rmtree(folder)
-    shutil.copytree(quick_checkpoint, folder)
-
-    def read_while_a_train_ends(data):
-        _rewritten_as_reference_supervised(folder)
-        return dataset
-
-    monkeypatch.setattr(evaluate_module, "load_dataset", read_while_a_train_ends)
-    with pytest.raises(CheckpointError, match="another run rewrote this checkpoint since"):
-        evaluate_on_data(str(folder), None)
+    _evaluate_refuses_a_rewrite_as_it_reads_the_data(
+        quick_checkpoint, folder, dataset, monkeypatch, _rewritten_as_reference_supervised
+    )
 
 
 def _rewritten_as_reference_supervised(folder) -> None:
@@ -245,14 +238,24 @@ def test_evaluate_and_predict_name_the_checkpoint_they_loaded_or_refuse(
     _rewritten_as_reference_sgan(folder)
     with pytest.raises(CheckpointError, match="another run rewrote this checkpoint since"):
         decided_by(str(folder), checkpoint, "youden", 0.5)
+    _evaluate_refuses_a_rewrite_as_it_reads_the_data(
+        quick_checkpoint, folder, dataset, monkeypatch, _rewritten_as_reference_sgan
+    )
+
+
+def _evaluate_refuses_a_rewrite_as_it_reads_the_data(
+    quick_checkpoint, folder, dataset, monkeypatch, rewrite
+) -> None:
+    """evaluate loads the checkpoint, then reads the data (seconds): `rewrite`, a train
+    that ends meanwhile, must be refused, not named in the old model's report."""
     shutil.rmtree(folder)
     shutil.copytree(quick_checkpoint, folder)
 
     def read_while_a_train_ends(data):
-        _rewritten_as_reference_sgan(folder)
+        rewrite(folder)
         return dataset
 
-    monkeypatch.setattr("melanoma.evaluate.load_dataset", read_while_a_train_ends)
+    monkeypatch.setattr(evaluate_module, "load_dataset", read_while_a_train_ends)
     with pytest.raises(CheckpointError, match="another run rewrote this checkpoint since"):
         evaluate_on_data(str(folder), None)
 
